@@ -1,0 +1,50 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Library modules compile in the Swift 5 language mode: the numeric kernels hand
+// unsafe buffers to worker threads on purpose, and strict-concurrency checking of
+// those hand-offs would add annotations without catching real bugs here.
+let swift5: [SwiftSetting] = [.swiftLanguageMode(.v5)]
+
+let package = Package(
+    name: "Credence",
+    platforms: [.macOS(.v13)],
+    products: [
+        .library(name: "Credence", targets: ["Credence"]),
+        .executable(name: "credence", targets: ["credence"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS",
+                       providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CLAPACKE", path: "Sources/CLAPACKE",
+                       providers: [.apt(["liblapacke-dev"])]),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib",
+                       providers: [.apt(["zlib1g-dev"])]),
+        .target(name: "CCredenceSupport", path: "Sources/CCredenceSupport"),
+        .target(name: "CredenceTensor",
+                dependencies: ["CBLAS", "CLAPACKE", "CCredenceSupport"],
+                swiftSettings: swift5),
+        .target(name: "CredenceData", dependencies: ["CredenceTensor", "CZlib"],
+                swiftSettings: swift5),
+        .target(name: "CredenceNN", dependencies: ["CredenceTensor"],
+                swiftSettings: swift5),
+        .target(name: "Credence",
+                dependencies: ["CredenceTensor", "CredenceNN", "CredenceData"],
+                swiftSettings: swift5),
+        .executableTarget(name: "credence",
+                          dependencies: ["Credence",
+                                         .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                          swiftSettings: swift5),
+        .testTarget(name: "CredenceTensorTests", dependencies: ["CredenceTensor"],
+                    swiftSettings: swift5),
+        .testTarget(name: "CredenceNNTests", dependencies: ["CredenceNN", "CredenceTensor"],
+                    resources: [.copy("Fixtures")], swiftSettings: swift5),
+        .testTarget(name: "CredenceDataTests", dependencies: ["CredenceData"],
+                    swiftSettings: swift5),
+        .testTarget(name: "CredenceCLITests", dependencies: ["Credence"],
+                    swiftSettings: swift5),
+    ]
+)

@@ -1,0 +1,16 @@
+#ifndef CREDENCE_SUPPORT_H
+#define CREDENCE_SUPPORT_H
+
+/// Sets flush-to-zero and denormals-are-zero on the calling thread (x86 MXCSR;
+/// a no-op elsewhere). Optimizer state decays into subnormals, which are 10-100x
+/// slower on x86; every worker thread calls this once.
+void credence_flush_subnormals_to_zero(void);
+
+/// Per-thread nesting depth of Credence's own parallel regions. Kernels split work
+/// across cores only at depth 0, so a batch already split over two threads does not
+/// split its GEMMs again.
+int credence_parallel_depth(void);
+void credence_parallel_enter(void);
+void credence_parallel_leave(void);
+
+#endif

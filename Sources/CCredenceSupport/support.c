@@ -1,0 +1,15 @@
+#include "CCredenceSupport.h"
+#if defined(__x86_64__) || defined(__i386__)
+#include <xmmintrin.h>
+#endif
+
+void credence_flush_subnormals_to_zero(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    _mm_setcsr(_mm_getcsr() | 0x8040); /* FTZ | DAZ */
+#endif
+}
+
+static _Thread_local int parallel_depth = 0;
+int credence_parallel_depth(void) { return parallel_depth; }
+void credence_parallel_enter(void) { parallel_depth += 1; }
+void credence_parallel_leave(void) { parallel_depth -= 1; }

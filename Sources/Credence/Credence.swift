@@ -1,0 +1,4 @@
+// The umbrella module: `import Credence` brings in the whole public API.
+@_exported import CredenceData
+@_exported import CredenceNN
+@_exported import CredenceTensor

@@ -1,0 +1,148 @@
+import CZlib
+import Foundation
+
+/// Reading files that may be gzip-compressed, and writing gzip, through the system zlib.
+///
+/// `readFile(_:)` looks at the first two bytes: `1f 8b` means gzip and the stream is
+/// inflated (zlib `inflate` with windowBits 15 + 32, concatenated members included);
+/// anything else is returned as it is. The file name's extension is not consulted.
+///
+/// ```swift
+/// let bytes = try Gzip.readFile("/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz")
+/// try Gzip.writeFile("/tmp/x.gz", bytes: bytes, compress: true)
+/// ```
+public enum Gzip {
+    /// True when `bytes` starts with the gzip magic number `1f 8b`.
+    public static func isGzip(_ bytes: [UInt8]) -> Bool {
+        bytes.count >= 2 && bytes[0] == 0x1F && bytes[1] == 0x8B
+    }
+
+    /// The contents of `path`, decompressed when it is gzip.
+    ///
+    /// Throws `DataError.fileNotFound` (with `remedy` appended), `.unreadableFile`,
+    /// `.corruptGzip` or `.truncatedGzip`.
+    public static func readFile(_ path: String, remedy: String = "Check the path.") throws -> [UInt8] {
+        let raw = try readRawFile(path, remedy: remedy)
+        return isGzip(raw) ? try decompress(raw, path: path) : raw
+    }
+
+    /// The bytes of `path` as stored.
+    public static func readRawFile(_ path: String, remedy: String = "Check the path.") throws -> [UInt8] {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw DataError.fileNotFound(path: path, remedy: remedy)
+        }
+        guard !isDirectory.boolValue else {
+            throw DataError.unreadableFile(path: path, reason: "it is a directory")
+        }
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw DataError.unreadableFile(path: path, reason: "permission denied or I/O error")
+        }
+        defer { try? handle.close() }
+        do {
+            let data = try handle.readToEnd() ?? Data()
+            return [UInt8](data)
+        } catch {
+            throw DataError.unreadableFile(path: path, reason: "\(error)")
+        }
+    }
+
+    /// Inflates a gzip (or zlib) stream; `path` only labels errors.
+    ///
+    /// The output buffer starts at the size recorded in the gzip trailer (ISIZE) and
+    /// doubles whenever zlib fills it, so large files are inflated without
+    /// reallocating per chunk.
+    public static func decompress(_ input: [UInt8], path: String = "<memory>") throws -> [UInt8] {
+        guard !input.isEmpty else { throw DataError.truncatedGzip(path: path, decompressedBytes: 0) }
+        var output = [UInt8](repeating: 0, count: initialCapacity(for: input))
+        var produced = 0
+        var stream = z_stream()
+        var status = inflateInit2_(&stream, 15 + 32, zlibVersion(), Int32(MemoryLayout<z_stream>.size))
+        guard status == Z_OK else { throw DataError.corruptGzip(path: path, reason: "inflateInit2 failed (\(status))") }
+        defer { inflateEnd(&stream) }
+
+        try input.withUnsafeBufferPointer { src in
+            stream.next_in = UnsafeMutablePointer(mutating: src.baseAddress!)
+            stream.avail_in = UInt32(src.count)  // inputs over 4 GiB are not supported
+            while true {
+                if produced == output.count {
+                    output.append(contentsOf: repeatElement(0, count: Swift.max(output.count, 1 << 16)))
+                }
+                let room = Swift.min(output.count - produced, Int(UInt32.max))
+                status = output.withUnsafeMutableBufferPointer { dst -> Int32 in
+                    stream.next_out = dst.baseAddress! + produced
+                    stream.avail_out = UInt32(room)
+                    let result = inflate(&stream, Z_NO_FLUSH)
+                    produced += room - Int(stream.avail_out)
+                    return result
+                }
+                switch status {
+                case Z_OK:
+                    continue
+                case Z_STREAM_END:
+                    // Concatenated gzip members (as `cat a.gz b.gz` makes) continue the stream.
+                    let remaining = Int(stream.avail_in)
+                    let next = src.count - remaining
+                    if remaining >= 2, src[next] == 0x1F, src[next + 1] == 0x8B {
+                        guard inflateReset(&stream) == Z_OK else {
+                            throw DataError.corruptGzip(path: path, reason: "cannot restart at gzip member")
+                        }
+                        continue
+                    }
+                    return
+                case Z_BUF_ERROR:
+                    // No progress possible: output had room, so the input ran out mid-stream.
+                    if stream.avail_in == 0 { throw DataError.truncatedGzip(path: path, decompressedBytes: produced) }
+                    throw DataError.corruptGzip(path: path, reason: "inflate made no progress")
+                default:
+                    let message = stream.msg.map { String(cString: $0) } ?? "zlib status \(status)"
+                    throw DataError.corruptGzip(path: path, reason: message)
+                }
+            }
+        }
+        output.removeSubrange(produced...)
+        return output
+    }
+
+    /// A first guess at the inflated size: the gzip trailer's ISIZE (size mod 2³²) when plausible.
+    static func initialCapacity(for input: [UInt8]) -> Int {
+        let fallback = Swift.max(1 << 16, input.count * 4)
+        guard input.count >= 18 else { return fallback }
+        let n = input.count
+        let isize = Int(input[n - 4]) | Int(input[n - 3]) << 8 | Int(input[n - 2]) << 16 | Int(input[n - 1]) << 24
+        // A corrupt or multi-member trailer can lie; cap the guess to avoid huge allocations.
+        return isize > 0 && isize <= input.count * 1032 ? isize + 1 : fallback
+    }
+
+    /// Gzip-compresses `bytes` (zlib `deflate`, windowBits 15 + 16, default level).
+    public static func compress(_ bytes: [UInt8], level: Int32 = Z_DEFAULT_COMPRESSION) -> [UInt8] {
+        var stream = z_stream()
+        let status = deflateInit2_(&stream, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY,
+                                   zlibVersion(), Int32(MemoryLayout<z_stream>.size))
+        precondition(status == Z_OK, "deflateInit2 failed with status \(status)")
+        defer { deflateEnd(&stream) }
+        var output = [UInt8](repeating: 0, count: Int(deflateBound(&stream, UInt(bytes.count))) + 32)
+        var input = bytes
+        let written = input.withUnsafeMutableBufferPointer { src in
+            output.withUnsafeMutableBufferPointer { dst -> Int in
+                stream.next_in = src.baseAddress ?? UnsafeMutablePointer<UInt8>(bitPattern: 1)
+                stream.avail_in = UInt32(src.count)
+                stream.next_out = dst.baseAddress
+                stream.avail_out = UInt32(dst.count)
+                let result = deflate(&stream, Z_FINISH)
+                precondition(result == Z_STREAM_END, "deflate did not finish (\(result))")
+                return dst.count - Int(stream.avail_out)
+            }
+        }
+        output.removeSubrange(written...)
+        return output
+    }
+
+    /// Writes `bytes` to `path`, gzip-compressed when `compress` is true.
+    public static func writeFile(_ path: String, bytes: [UInt8], compress shouldCompress: Bool) throws {
+        let payload = shouldCompress ? compress(bytes) : bytes
+        guard FileManager.default.createFile(atPath: path, contents: Data(payload)) else {
+            throw DataError.unreadableFile(path: path, reason: "cannot create the file (directory missing or not writable)")
+        }
+    }
+}

@@ -1,0 +1,154 @@
+import CredenceTensor
+
+/// A data set held in memory: inputs `[N, ...inputShape]` with `N` labels or `[N, D]` targets.
+///
+/// Every loader in this module returns one. Initialisers validate that the example
+/// counts agree and that labels lie in `0..<classCount`; `batch(_:)` gathers rows
+/// with one `memcpy` per example.
+///
+/// ```swift
+/// let x = Tensor(shape: [4, 2], values: [0, 0, 0, 1, 1, 0, 1, 1])
+/// let xor = try InMemoryDataset(name: "xor", inputs: x, labels: [0, 1, 1, 0], classCount: 2)
+/// let (train, validation) = try xor.split(validationFraction: 0.25, rng: &rng)
+/// ```
+public struct InMemoryDataset: Dataset {
+    public var name: String
+    /// All inputs, `[N, ...inputShape]`.
+    public var inputs: Tensor
+    /// Class labels in `0..<classCount` (classification); empty for regression.
+    public var labels: [Int32]
+    /// Targets `[N, outputCount]` (regression); nil for classification.
+    public var targets: Tensor?
+    public var task: Task
+    /// Human-readable class names (index = label) when known, else empty.
+    public var classNames: [String]
+
+    /// A classification set. Throws `DataError.invalidArgument` when `inputs` has no
+    /// example axis or its length differs from `labels.count`, and
+    /// `DataError.labelOutOfRange` for a label outside `0..<classCount`.
+    public init(name: String, inputs: Tensor, labels: [Int32], classCount: Int) throws {
+        guard classCount > 0 else {
+            throw DataError.invalidArgument(name: "classCount", message: "\(name): needs at least one class, got \(classCount)")
+        }
+        guard inputs.rank >= 1, inputs.shape[0] == labels.count else {
+            throw DataError.invalidArgument(
+                name: "inputs", message: "\(name): inputs of shape \(inputs.shape) need a first axis of \(labels.count) (one row per label)")
+        }
+        for (i, label) in labels.enumerated() where label < 0 || Int(label) >= classCount {
+            throw DataError.labelOutOfRange(dataset: name, index: i, label: Int(label), classCount: classCount)
+        }
+        self.name = name
+        self.inputs = inputs
+        self.labels = labels
+        self.targets = nil
+        self.task = .classification(classCount: classCount)
+        self.classNames = []
+    }
+
+    /// A regression set. `targets` is `[N, D]` (or `[N]`, read as `[N, 1]`) and must
+    /// have as many rows as `inputs`; otherwise throws `DataError.invalidArgument`.
+    public init(name: String, inputs: Tensor, targets: Tensor) throws {
+        var targets = targets
+        if targets.rank == 1 { targets = try targets.reshaped([targets.count, 1]) }
+        guard inputs.rank >= 1, targets.rank == 2, inputs.shape[0] == targets.shape[0] else {
+            throw DataError.invalidArgument(
+                name: "targets", message: "\(name): targets of shape \(targets.shape) need shape [\(inputs.shape.first ?? 0), D] to match inputs \(inputs.shape)")
+        }
+        self.name = name
+        self.inputs = inputs
+        self.labels = []
+        self.targets = targets
+        self.task = .regression(outputCount: targets.shape[1])
+        self.classNames = []
+    }
+
+    public var count: Int { inputs.shape.first ?? 0 }
+    public var inputShape: [Int] { Array(inputs.shape.dropFirst()) }
+
+    public func batch(_ indices: [Int]) -> Batch {
+        Batch(inputs: Self.gatherRows(inputs, indices),
+              labels: labels.isEmpty ? [] : indices.map { labels[$0] },
+              targets: targets.map { Self.gatherRows($0, indices) })
+    }
+
+    /// Every example, without copying (the stored tensors themselves).
+    public func all() -> Batch { Batch(inputs: inputs, labels: labels, targets: targets) }
+
+    /// The examples at `indices`, in that order, as a new data set of the same task.
+    public func subset(_ indices: [Int]) -> InMemoryDataset {
+        var copy = self
+        copy.inputs = Self.gatherRows(inputs, indices)
+        copy.labels = labels.isEmpty ? [] : indices.map { labels[$0] }
+        copy.targets = targets.map { Self.gatherRows($0, indices) }
+        return copy
+    }
+
+    /// The first `limit` examples (all of them when `limit` is nil or ≥ `count`), without copying.
+    public func prefix(_ limit: Int?) -> InMemoryDataset {
+        guard let limit, limit < count else { return self }
+        var copy = self
+        let n = Swift.max(0, limit)
+        copy.inputs = try! inputs.rows(0..<n)
+        copy.labels = labels.isEmpty ? [] : Array(labels[0..<n])
+        copy.targets = targets.map { try! $0.rows(0..<n) }
+        return copy
+    }
+
+    /// Rows `indices` of `source` (any rank ≥ 1), one contiguous copy per row.
+    static func gatherRows(_ source: Tensor, _ indices: [Int]) -> Tensor {
+        let n = source.shape[0]
+        let rowSize = source.shape.dropFirst().reduce(1, *)
+        var shape = source.shape
+        shape[0] = indices.count
+        var out = Tensor(uninitializedShape: shape)
+        source.withUnsafeBufferPointer { src in
+            out.withUnsafeMutableBufferPointer { dst in
+                guard rowSize > 0 else { return }
+                for (row, i) in indices.enumerated() {
+                    precondition(i >= 0 && i < n, "example index \(i) out of range 0..<\(n)")
+                    (dst.baseAddress! + row * rowSize).update(from: src.baseAddress! + i * rowSize, count: rowSize)
+                }
+            }
+        }
+        return out
+    }
+}
+
+extension InMemoryDataset {
+    /// A deterministic train/validation split.
+    ///
+    /// Draws one permutation of `0..<count` from `rng`; the first
+    /// `round(validationFraction · count)` indices form the validation set and the rest
+    /// the training set, both in permuted order. Names get `/train` and `/validation`.
+    /// Throws `DataError.invalidArgument` unless `0 < validationFraction < 1` and both
+    /// parts are non-empty.
+    ///
+    /// ```swift
+    /// var rng = RandomGenerator(seed: 0)
+    /// let (train, validation) = try data.split(validationFraction: 0.1, rng: &rng)
+    /// ```
+    public func split(validationFraction: Double, rng: inout RandomGenerator) throws
+        -> (train: InMemoryDataset, validation: InMemoryDataset) {
+        let (a, b) = try splitIndices(fraction: validationFraction, rng: &rng)
+        var train = subset(a), validation = subset(b)
+        train.name = name + "/train"
+        validation.name = name + "/validation"
+        return (train, validation)
+    }
+
+    /// Indices of a seeded split: (rest, held out) with `round(fraction · count)` held out.
+    func splitIndices(fraction: Double, rng: inout RandomGenerator) throws -> ([Int], [Int]) {
+        guard fraction > 0, fraction < 1 else {
+            throw DataError.invalidArgument(name: "validationFraction",
+                                            message: "\(fraction) must lie strictly between 0 and 1")
+        }
+        let held = Int((Double(count) * fraction).rounded())
+        guard held > 0, held < count else {
+            throw DataError.invalidArgument(
+                name: "validationFraction",
+                message: "\(fraction) of \(count) examples in \(name) leaves an empty part; use a larger data set or another fraction")
+        }
+        let order = rng.permutation(count)
+        return (Array(order[held...]), Array(order[..<held]))
+    }
+}

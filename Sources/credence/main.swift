@@ -1,0 +1,2 @@
+import Credence
+print("credence")
