@@ -1,4 +1,8 @@
 #include "CCredenceSupport.h"
+#include <stdlib.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #if defined(__x86_64__) || defined(__i386__)
 #include <xmmintrin.h>
 #endif
@@ -13,3 +17,10 @@ static _Thread_local int parallel_depth = 0;
 int credence_parallel_depth(void) { return parallel_depth; }
 void credence_parallel_enter(void) { parallel_depth += 1; }
 void credence_parallel_leave(void) { parallel_depth -= 1; }
+
+void credence_keep_large_blocks_on_heap(void) {
+#if defined(__GLIBC__)
+    mallopt(M_MMAP_THRESHOLD, 512 << 20);
+    mallopt(M_TRIM_THRESHOLD, 1 << 30);
+#endif
+}

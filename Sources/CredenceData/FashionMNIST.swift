@@ -54,7 +54,7 @@ public enum FashionMNIST {
     public static func load(_ split: Split, directory: String) throws -> InMemoryDataset {
         let imagesPath = try locate("\(split.filePrefix)-images-idx3-ubyte", in: directory)
         let labelsPath = try locate("\(split.filePrefix)-labels-idx1-ubyte", in: directory)
-        let images = try IDX.read(imagesPath)
+        let images = try IDX.read(imagesPath, dividingBy: 255)
         guard images.shape.count == 3, images.shape[1] == 28, images.shape[2] == 28 else {
             throw DataError.unexpectedShape(path: imagesPath, shape: images.shape, expected: "[N, 28, 28] images")
         }
@@ -66,7 +66,7 @@ public enum FashionMNIST {
             throw DataError.countMismatch(imagesPath: imagesPath, imageCount: images.shape[0],
                                           labelsPath: labelsPath, labelCount: labels.shape[0])
         }
-        let inputs = try images.tensor(dividingBy: 255).reshaped([images.shape[0], 1, 28, 28])
+        let inputs = try images.tensor.reshaped([images.shape[0], 1, 28, 28])
         let classLabels = labels.values.map { Int32(exactly: $0) ?? -1 }
         do {
             var data = try InMemoryDataset(name: "fashion-mnist/\(split.rawValue)", inputs: inputs,

@@ -26,7 +26,7 @@ public enum Gzip {
         return isGzip(raw) ? try decompress(raw, path: path) : raw
     }
 
-    /// The bytes of `path` as stored.
+    /// The bytes of `path` as stored (one allocation of the file's size).
     public static func readRawFile(_ path: String, remedy: String = "Check the path.") throws -> [UInt8] {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
@@ -35,73 +35,84 @@ public enum Gzip {
         guard !isDirectory.boolValue else {
             throw DataError.unreadableFile(path: path, reason: "it is a directory")
         }
-        guard let handle = FileHandle(forReadingAtPath: path) else {
-            throw DataError.unreadableFile(path: path, reason: "permission denied or I/O error")
+        guard let file = fopen(path, "rb") else {
+            throw DataError.unreadableFile(path: path, reason: String(cString: strerror(errno)))
         }
-        defer { try? handle.close() }
-        do {
-            let data = try handle.readToEnd() ?? Data()
-            return [UInt8](data)
-        } catch {
-            throw DataError.unreadableFile(path: path, reason: "\(error)")
+        defer { fclose(file) }
+        guard fseek(file, 0, SEEK_END) == 0, case let size = ftell(file), size >= 0, fseek(file, 0, SEEK_SET) == 0 else {
+            throw DataError.unreadableFile(path: path, reason: "cannot determine its size")
         }
+        let bytes = [UInt8](unsafeUninitializedCapacity: size) { buffer, initialized in
+            initialized = size == 0 ? 0 : fread(buffer.baseAddress!, 1, size, file)
+        }
+        guard bytes.count == size else {
+            throw DataError.unreadableFile(path: path, reason: "read \(bytes.count) of \(size) bytes")
+        }
+        return bytes
     }
 
     /// Inflates a gzip (or zlib) stream; `path` only labels errors.
     ///
-    /// The output buffer starts at the size recorded in the gzip trailer (ISIZE) and
-    /// doubles whenever zlib fills it, so large files are inflated without
-    /// reallocating per chunk.
+    /// The output array starts with the capacity recorded in the gzip trailer (ISIZE)
+    /// and grows geometrically past it, so large files are not reallocated per chunk.
     public static func decompress(_ input: [UInt8], path: String = "<memory>") throws -> [UInt8] {
-        guard !input.isEmpty else { throw DataError.truncatedGzip(path: path, decompressedBytes: 0) }
-        var output = [UInt8](repeating: 0, count: initialCapacity(for: input))
-        var produced = 0
-        var stream = z_stream()
-        var status = inflateInit2_(&stream, 15 + 32, zlibVersion(), Int32(MemoryLayout<z_stream>.size))
-        guard status == Z_OK else { throw DataError.corruptGzip(path: path, reason: "inflateInit2 failed (\(status))") }
-        defer { inflateEnd(&stream) }
+        var output: [UInt8] = []
+        output.reserveCapacity(initialCapacity(for: input))
+        try inflateChunks(input, path: path) { output.append(contentsOf: $0) }
+        return output
+    }
 
+    /// Inflates `input` chunk by chunk, handing each decompressed chunk to `body` — for
+    /// decoders that convert as they go instead of holding the whole inflated file.
+    ///
+    /// zlib `inflate` with windowBits 15 + 32 (gzip or zlib header, detected);
+    /// concatenated gzip members (`cat a.gz b.gz`) are read as one stream. Throws
+    /// `DataError.truncatedGzip` when the input ends before the stream does and
+    /// `.corruptGzip` with zlib's message otherwise. Returns the decompressed size.
+    @discardableResult
+    public static func inflateChunks(_ input: [UInt8], path: String = "<memory>", chunkSize: Int = 1 << 20,
+                                     _ body: (UnsafeBufferPointer<UInt8>) throws -> Void) throws -> Int {
+        guard !input.isEmpty else { throw DataError.truncatedGzip(path: path, decompressedBytes: 0) }
+        var stream = z_stream()
+        let initStatus = inflateInit2_(&stream, 15 + 32, zlibVersion(), Int32(MemoryLayout<z_stream>.size))
+        guard initStatus == Z_OK else {
+            throw DataError.corruptGzip(path: path, reason: "inflateInit2 failed (\(initStatus))")
+        }
+        defer { inflateEnd(&stream) }
+        var chunk = [UInt8](repeating: 0, count: Swift.max(chunkSize, 1024))
+        var total = 0
         try input.withUnsafeBufferPointer { src in
             stream.next_in = UnsafeMutablePointer(mutating: src.baseAddress!)
             stream.avail_in = UInt32(src.count)  // inputs over 4 GiB are not supported
-            while true {
-                if produced == output.count {
-                    output.append(contentsOf: repeatElement(0, count: Swift.max(output.count, 1 << 16)))
-                }
-                let room = Swift.min(output.count - produced, Int(UInt32.max))
-                status = output.withUnsafeMutableBufferPointer { dst -> Int32 in
-                    stream.next_out = dst.baseAddress! + produced
-                    stream.avail_out = UInt32(room)
-                    let result = inflate(&stream, Z_NO_FLUSH)
-                    produced += room - Int(stream.avail_out)
-                    return result
-                }
-                switch status {
-                case Z_OK:
-                    continue
-                case Z_STREAM_END:
-                    // Concatenated gzip members (as `cat a.gz b.gz` makes) continue the stream.
-                    let remaining = Int(stream.avail_in)
-                    let next = src.count - remaining
-                    if remaining >= 2, src[next] == 0x1F, src[next + 1] == 0x8B {
-                        guard inflateReset(&stream) == Z_OK else {
-                            throw DataError.corruptGzip(path: path, reason: "cannot restart at gzip member")
-                        }
+            try chunk.withUnsafeMutableBufferPointer { dst in
+                while true {
+                    stream.next_out = dst.baseAddress!
+                    stream.avail_out = UInt32(dst.count)
+                    let status = inflate(&stream, Z_NO_FLUSH)
+                    let produced = dst.count - Int(stream.avail_out)
+                    total += produced
+                    if produced > 0 { try body(UnsafeBufferPointer(rebasing: dst[0..<produced])) }
+                    switch status {
+                    case Z_OK:
                         continue
+                    case Z_STREAM_END:
+                        // Another gzip member may follow; anything else after the end is ignored.
+                        let next = src.count - Int(stream.avail_in)
+                        guard next + 1 < src.count, src[next] == 0x1F, src[next + 1] == 0x8B else { return }
+                        guard inflateReset(&stream) == Z_OK else {
+                            throw DataError.corruptGzip(path: path, reason: "cannot restart at a gzip member")
+                        }
+                    case Z_BUF_ERROR where stream.avail_in == 0:
+                        // The output had room, so no progress means the input ran out mid-stream.
+                        throw DataError.truncatedGzip(path: path, decompressedBytes: total)
+                    default:
+                        let message = stream.msg.map { String(cString: $0) } ?? "zlib status \(status)"
+                        throw DataError.corruptGzip(path: path, reason: message)
                     }
-                    return
-                case Z_BUF_ERROR:
-                    // No progress possible: output had room, so the input ran out mid-stream.
-                    if stream.avail_in == 0 { throw DataError.truncatedGzip(path: path, decompressedBytes: produced) }
-                    throw DataError.corruptGzip(path: path, reason: "inflate made no progress")
-                default:
-                    let message = stream.msg.map { String(cString: $0) } ?? "zlib status \(status)"
-                    throw DataError.corruptGzip(path: path, reason: message)
                 }
             }
         }
-        output.removeSubrange(produced...)
-        return output
+        return total
     }
 
     /// A first guess at the inflated size: the gzip trailer's ISIZE (size mod 2³²) when plausible.

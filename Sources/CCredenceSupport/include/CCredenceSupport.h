@@ -13,4 +13,8 @@ int credence_parallel_depth(void);
 void credence_parallel_enter(void);
 void credence_parallel_leave(void);
 
+/// glibc only: raise the mmap and trim thresholds so large freed blocks are reused
+/// instead of being unmapped (and page-faulted in again on the next allocation).
+void credence_keep_large_blocks_on_heap(void);
+
 #endif

@@ -1,0 +1,98 @@
+import CredenceData
+import CredenceNN
+import CredenceTensor
+import Foundation
+
+/// Throughput figures of this machine for the reference workloads (Fashion-MNIST,
+/// batch 128, Adam), comparable with `shared/reference/anchor_bench.py --parts speed`.
+public struct PerformanceReport: Codable, Sendable {
+    /// Single-precision GEMM (2048³) through Credence's BLAS wrapper: the ceiling.
+    public var gemmGFLOPS: Double
+    /// MLP 784-512-512-10 training, samples/s.
+    public var mlpTrainingSamplesPerSecond: Double
+    /// Small CNN training, samples/s.
+    public var cnnTrainingSamplesPerSecond: Double
+    /// MLP with dropout 0.1, 32 MC passes per batch of 1000, images/s (median of 3).
+    public var mcDropoutImagesPerSecond: Double
+    public var threads: Int
+    public var mlpSteps: Int
+    public var cnnSteps: Int
+}
+
+/// How much work `measurePerformance` does.
+public struct PerformanceOptions: Sendable {
+    /// Timed MLP training steps (after `warmupSteps`); 430 ≈ one epoch of 55k.
+    public var mlpSteps = 430
+    public var cnnSteps = 150
+    public var warmupSteps = 20
+    public var dataDirectory: String?
+    public init() {}
+}
+
+/// Measures the reference workloads; `log` receives one line per finished part.
+public func measurePerformance(_ options: PerformanceOptions, log: (String) -> Void = { _ in }) throws -> PerformanceReport {
+    let (train, test) = try loadDataset(.fashionMNIST, options: DataOptions(directory: options.dataDirectory, trainLimit: 55_000))
+
+    let gflops = measureGEMM()
+    log(String(format: "GEMM 2048³: %.1f GFLOP/s", gflops))
+
+    let mlp = try Sequential(.mlp(inputShape: [1, 28, 28], hidden: [512, 512], outputs: 10))
+    let mlpRate = try trainingThroughput(mlp, data: train, steps: options.mlpSteps, warmup: options.warmupSteps)
+    log(String(format: "MLP training: %.0f samples/s", mlpRate))
+
+    let cnn = try Sequential(.smallCNN())
+    let cnnRate = try trainingThroughput(cnn, data: train, steps: options.cnnSteps, warmup: options.warmupSteps)
+    log(String(format: "CNN training: %.0f samples/s", cnnRate))
+
+    let mc = try Sequential(.mlp(inputShape: [1, 28, 28], hidden: [512, 512], outputs: 10, dropout: 0.1))
+    var rng = RandomGenerator(seed: 0)
+    let theta = mc.initialParameters(rng: &rng)
+    var times: [Double] = []
+    for _ in 0..<3 {
+        let start = Date()
+        for chunk in Parallel.ranges(test.count, parts: test.count / 1000) {
+            let probs = try mc.monteCarloProbabilities(try test.inputs.rows(chunk), parameters: theta, samples: 32, rng: &rng)
+            _ = try probs.mean(axes: [0])
+        }
+        times.append(Date().timeIntervalSince(start))
+    }
+    let mcRate = Double(test.count) / times.sorted()[1]
+    log(String(format: "MC dropout (32 passes, batch 1000): %.0f images/s", mcRate))
+
+    return PerformanceReport(gemmGFLOPS: gflops, mlpTrainingSamplesPerSecond: mlpRate, cnnTrainingSamplesPerSecond: cnnRate,
+                             mcDropoutImagesPerSecond: mcRate, threads: Parallel.workerCount,
+                             mlpSteps: options.mlpSteps, cnnSteps: options.cnnSteps)
+}
+
+func measureGEMM(size n: Int = 2048) -> Double {
+    var rng = RandomGenerator(seed: 1)
+    let a = Tensor.randomNormal(shape: [n, n], rng: &rng), b = Tensor.randomNormal(shape: [n, n], rng: &rng)
+    var best = Double.infinity
+    for _ in 0..<4 {
+        let start = Date()
+        _ = try? a.matmul(b)
+        best = Swift.min(best, Date().timeIntervalSince(start))
+    }
+    return 2 * Double(n * n * n) / best / 1e9
+}
+
+/// Samples/s of Adam training at batch 128, timing `steps` steps after `warmup` untimed ones.
+func trainingThroughput(_ model: Sequential, data: InMemoryDataset, steps: Int, warmup: Int) throws -> Double {
+    var rng = RandomGenerator(seed: 0)
+    var theta = model.initialParameters(rng: &rng)
+    let trainer = Trainer(model: model, optimizer: .adam(learningRate: .constant(1e-3), parameterCount: model.parameterCount),
+                          configuration: TrainingConfiguration(epochs: 1))
+    var optimizer = trainer.optimizer
+    Parallel.flushSubnormalsToZero()
+    let order = rng.permutation(data.count)
+    let stepsPerEpoch = data.count / 128
+    var start = Date()
+    for step in 0..<(warmup + steps) {
+        if step == warmup { start = Date() }
+        let s = step % stepsPerEpoch
+        let batch = try data.trainingBatch(Array(order[(s * 128)..<((s + 1) * 128)]))
+        let (_, _, gradient) = try trainer.lossAndGradient(parameters: theta, batch: batch, rng: &rng)
+        optimizer.update(&theta, gradient: gradient)
+    }
+    return Double(steps * 128) / Date().timeIntervalSince(start)
+}

@@ -1,0 +1,123 @@
+import CredenceData
+import CredenceNN
+import CredenceTensor
+import Foundation
+
+/// Ready-made architectures selectable by name.
+public enum ModelKind: String, CaseIterable, Codable, Sendable {
+    /// Multilayer perceptron (widths from `--hidden`).
+    case mlp
+    /// conv(32)–pool–conv(64)–pool–dense(128) for 28×28 images.
+    case cnn
+}
+
+/// Learning-rate schedules selectable by name (all end at the base rate × `minimumFactor`).
+public enum ScheduleKind: String, CaseIterable, Codable, Sendable {
+    /// The base rate throughout.
+    case constant
+    /// Cosine decay over the whole run.
+    case cosine
+    /// ×0.1 at 50 % and 75 % of the run... approximated by ×0.1 every third of the run.
+    case step
+    /// Cosine decay restarted every epoch.
+    case cyclical
+}
+
+/// Everything `credence train` needs; every field has the CLI's default.
+public struct TrainingOptions: Codable, Sendable {
+    public var dataset: DatasetName = .twoMoons
+    public var model: ModelKind = .mlp
+    /// Hidden widths of the MLP; nil = 512,512 for images, 64,64 otherwise.
+    public var hidden: [Int]?
+    public var dropout: Float = 0
+    public var epochs = 10
+    public var batchSize = 128
+    public var learningRate: Float = 1e-3
+    public var optimizer: OptimizerKind = .adam
+    public var momentum: Float = 0.9
+    public var weightDecay: Float = 0
+    public var schedule: ScheduleKind = .constant
+    public var warmupSteps = 0
+    public var clipNorm: Float?
+    public var labelSmoothing: Float = 0
+    public var seed: UInt64 = 0
+    public var dataDirectory: String?
+    /// Keep only the first N training examples (smoke runs).
+    public var trainLimit: Int?
+
+    public init() {}
+
+    public func validate() throws {
+        func bad(_ m: String) -> TrainingError { .invalidConfiguration(m) }
+        guard epochs >= 1 else { throw bad("--epochs must be ≥ 1, got \(epochs)") }
+        guard batchSize >= 1 else { throw bad("--batch-size must be ≥ 1, got \(batchSize)") }
+        guard learningRate > 0, learningRate.isFinite else { throw bad("--lr must be a positive number, got \(learningRate)") }
+        guard dropout >= 0, dropout < 1 else { throw bad("--dropout must be in [0, 1), got \(dropout)") }
+        guard labelSmoothing >= 0, labelSmoothing < 1 else { throw bad("--label-smoothing must be in [0, 1), got \(labelSmoothing)") }
+        guard weightDecay >= 0 else { throw bad("--weight-decay must be ≥ 0, got \(weightDecay)") }
+        if let c = clipNorm, !(c > 0) { throw bad("--clip-norm must be > 0, got \(c)") }
+        if let h = hidden, h.isEmpty || h.contains(where: { $0 < 1 }) { throw bad("--hidden needs positive widths, got \(h)") }
+        if let n = trainLimit, n < 1 { throw bad("--train-limit must be ≥ 1, got \(n)") }
+    }
+
+    /// The model this run trains for a data set with the given input shape and task.
+    public func modelSpec(inputShape: [Int], task: Task) throws -> ModelSpec {
+        let outputs = task.classCount ?? 2 * task.outputCount  // regression: mean and variance per output
+        switch model {
+        case .mlp:
+            let widths = hidden ?? (inputShape.count == 3 ? [512, 512] : [64, 64])
+            return .mlp(inputShape: inputShape, hidden: widths, outputs: outputs, dropout: dropout)
+        case .cnn:
+            guard inputShape.count == 3, inputShape[1] % 4 == 0, inputShape[2] % 4 == 0 else {
+                throw TrainingError.invalidConfiguration("--model cnn needs image inputs [C, H, W] with H, W divisible by 4; \(dataset.rawValue) has \(inputShape). Use --model mlp.")
+            }
+            return .smallCNN(inputShape: inputShape, outputs: outputs, dropout: dropout)
+        }
+    }
+
+    func learningRateSchedule(totalSteps: Int, stepsPerEpoch: Int) -> LearningRateSchedule {
+        let base: LearningRateSchedule
+        switch schedule {
+        case .constant: base = .constant(learningRate)
+        case .cosine: base = .cosine(initial: learningRate, totalSteps: totalSteps - warmupSteps, minimum: 0)
+        case .step: base = .step(initial: learningRate, every: Swift.max(1, totalSteps / 3), gamma: 0.1)
+        case .cyclical: base = .cyclicalCosine(initial: learningRate, cycleLength: stepsPerEpoch, minimum: 0)
+        }
+        return warmupSteps > 0 ? .warmup(steps: warmupSteps, then: base) : base
+    }
+}
+
+/// Test-set figures of a trained model.
+public struct EvaluationSummary: Codable, Sendable {
+    public var dataset: String
+    public var examples: Int
+    /// Classification: top-1 accuracy and mean negative log-likelihood.
+    public var accuracy: Double?
+    public var negativeLogLikelihood: Double?
+    /// Regression: root mean squared error of the predicted mean.
+    public var rootMeanSquaredError: Double?
+}
+
+/// Accuracy and NLL (classification) or RMSE and Gaussian NLL (regression) of a model.
+public func evaluate(model: Sequential, parameters: Tensor, on data: InMemoryDataset) throws -> EvaluationSummary {
+    let outputs = try model.predictBatched(data.inputs, parameters: parameters)
+    var summary = EvaluationSummary(dataset: data.name, examples: data.count)
+    switch data.task {
+    case .classification:
+        let logp = outputs.logSoftmaxLastAxis()
+        let picked = try logp.gatherColumns(data.labels)
+        let predicted = outputs.argmaxLastAxis()
+        summary.accuracy = Double(zip(predicted, data.labels).filter { $0 == Int($1) }.count) / Double(data.count)
+        summary.negativeLogLikelihood = -picked.sumOfElements / Double(data.count)
+    case let .regression(d):
+        guard let targets = data.targets, outputs.shape.last == 2 * d else {
+            throw TrainingError.invalidConfiguration("the model outputs \(outputs.shape.last ?? 0) values per example; a regression model for \(d) targets outputs \(2 * d) (means, then variances)")
+        }
+        let head = try Loss.meanAndVariance(Variable(constant: outputs))
+        let nll = try Loss.gaussianNegativeLogLikelihood(mean: head.mean, variance: head.variance, targets: targets)
+        let residual = try head.mean.value - targets
+        summary.rootMeanSquaredError = ((try residual * residual).sumOfElements / Double(residual.count)).squareRoot()
+        summary.negativeLogLikelihood = Double(nll.value.scalar)
+    }
+    return summary
+}

@@ -1,0 +1,61 @@
+import CredenceTensor
+import Foundation
+
+/// Loss functions, composed from differentiable primitives. Each returns the mean over
+/// the batch as a scalar variable.
+public enum Loss {
+    /// Softmax cross-entropy, −(1/N) Σᵢ [(1−ε) log pᵢ,yᵢ + (ε/C) Σ_c log pᵢ,c] with
+    /// label smoothing ε (0 = plain cross-entropy; PyTorch's `label_smoothing`).
+    ///
+    /// - Parameters:
+    ///   - logits: [N, C] unnormalised scores.
+    ///   - labels: N class indices in 0..<C.
+    public static func softmaxCrossEntropy(logits: Variable, labels: [Int32], labelSmoothing: Float = 0) throws -> Variable {
+        guard logits.shape.count == 2, logits.shape[0] == labels.count else {
+            throw TensorError.shapeMismatch(operation: "softmaxCrossEntropy", shapes: [logits.shape, [labels.count]],
+                                            expected: "logits [N, C] and N labels")
+        }
+        guard labelSmoothing >= 0, labelSmoothing < 1 else {
+            throw TensorError.invalidArgument(operation: "softmaxCrossEntropy", message: "label smoothing must be in [0, 1), got \(labelSmoothing)")
+        }
+        let logp = logits.logSoftmax()
+        let picked = try logp.gatherColumns(labels).mean()
+        if labelSmoothing == 0 { return -picked }
+        let uniform = try logp.mean()  // mean over N and C = (1/N) Σ (1/C) Σ_c
+        return -(try picked * (1 - labelSmoothing) + uniform * labelSmoothing)
+    }
+
+    /// Gaussian negative log-likelihood with a predicted variance (heteroscedastic
+    /// regression): (1/N) Σ ½[log 2π + log σ² + (y − μ)²/σ²], averaged over outputs.
+    public static func gaussianNegativeLogLikelihood(mean: Variable, variance: Variable, targets: Tensor) throws -> Variable {
+        guard mean.shape == targets.shape, variance.shape == targets.shape else {
+            throw TensorError.shapeMismatch(operation: "gaussianNegativeLogLikelihood",
+                                            shapes: [mean.shape, variance.shape, targets.shape],
+                                            expected: "mean, variance and targets of one shape")
+        }
+        let residual = try mean - Variable(constant: targets)
+        let perElement = try variance.log() + (residual * residual) / variance
+        return (try perElement.mean()) * 0.5 + Float(0.5 * Foundation.log(2 * Double.pi))
+    }
+
+    /// Splits a [N, 2D] network output into a mean [N, D] and a positive variance
+    /// softplus(raw) + `minimumVariance` [N, D] — the usual heteroscedastic head.
+    public static func meanAndVariance(_ output: Variable, minimumVariance: Float = 1e-6) throws -> (mean: Variable, variance: Variable) {
+        guard output.shape.count == 2, output.shape[1] % 2 == 0 else {
+            throw TensorError.shapeMismatch(operation: "meanAndVariance", shapes: [output.shape],
+                                            expected: "[N, 2·D]: D means followed by D raw variances")
+        }
+        let d = output.shape[1] / 2
+        return (try output.slice(axis: 1, 0..<d), try output.slice(axis: 1, d..<(2 * d)).softplus() + minimumVariance)
+    }
+
+    /// Mean squared error (1/N·D) Σ (ŷ − y)².
+    public static func meanSquaredError(predictions: Variable, targets: Tensor) throws -> Variable {
+        guard predictions.shape == targets.shape else {
+            throw TensorError.shapeMismatch(operation: "meanSquaredError", shapes: [predictions.shape, targets.shape],
+                                            expected: "predictions and targets of one shape")
+        }
+        let r = try predictions - Variable(constant: targets)
+        return try (r * r).mean()
+    }
+}

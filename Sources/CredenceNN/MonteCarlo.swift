@@ -1,0 +1,61 @@
+import CredenceTensor
+
+extension Sequential {
+    /// Index of the first stochastic layer (dropout, ...), or nil for a deterministic model.
+    public var firstStochasticLayer: Int? { layers.firstIndex { $0.isStochastic } }
+
+    /// Mean softmax over `samples` stochastic forward passes (MC dropout, Gal &
+    /// Ghahramani 2016): p(y|x) ≈ (1/S) Σₛ softmax(f(x; θ, εₛ)).
+    ///
+    /// The deterministic prefix (every layer before the first stochastic one) runs once;
+    /// the S passes through the rest are stacked into one batch of S·B rows so each layer
+    /// is one large GEMM, and the rows are spread over the worker threads.
+    ///
+    /// - Returns: `[S, B, C]` per-sample probabilities.
+    public func monteCarloProbabilities(_ x: Tensor, parameters: Tensor, samples: Int,
+                                        rng: inout RandomGenerator) throws -> Tensor {
+        guard samples >= 1 else { throw ModelError.invalidSpecification("Monte-Carlo samples must be ≥ 1, got \(samples)") }
+        let b = x.shape.first ?? 0
+        let split = firstStochasticLayer ?? layers.count
+        let theta = Variable(constant: parameters)
+        var context = ForwardContext(mode: .mcSample, rng: rng.split())
+        let prefix = try self(Variable(constant: x), parameters: theta, context: &context, layers: 0..<split).value
+        // Every sample sees the same prefix rows; stack S copies.
+        let stacked = Tensor(tiling: prefix, times: samples)
+        // Spread the stacked rows over workers in whole samples so each worker's masks come from its own stream.
+        let groups = Parallel.ranges(samples, parts: Parallel.workerCount)
+        let rngs = rng.split(into: groups.count)
+        var outputs = [Result<Tensor, Error>?](repeating: nil, count: groups.count)
+        let suffix = split..<layers.count
+        outputs.withUnsafeMutableBufferPointer { slots in
+            nonisolated(unsafe) let out = slots
+            Parallel.forEach(groups.count) { g in
+                out[g] = Result {
+                    let rows = (groups[g].lowerBound * b)..<(groups[g].upperBound * b)
+                    var ctx = ForwardContext(mode: .mcSample, rng: rngs[g])
+                    let logits = try self(Variable(constant: try stacked.rows(rows)), parameters: theta,
+                                          context: &ctx, layers: suffix).value
+                    return logits.softmaxLastAxis()
+                }
+            }
+        }
+        let probs = try Tensor.concatenate(outputs.map { try $0!.get() }, axis: 0)
+        return try probs.reshaped([samples, b, probs.shape.last ?? 1])
+    }
+}
+
+extension Tensor {
+    /// `times` copies of `t` stacked along the first axis.
+    init(tiling t: Tensor, times: Int) {
+        var s = t.shape
+        if s.isEmpty { s = [1] }
+        s[0] *= times
+        self.init(uninitializedShape: s)
+        let n = t.count
+        withUnsafeMutableBufferPointer { dst in
+            t.withUnsafeBufferPointer { src in
+                for k in 0..<times { (dst.baseAddress! + k * n).update(from: src.baseAddress!, count: n) }
+            }
+        }
+    }
+}

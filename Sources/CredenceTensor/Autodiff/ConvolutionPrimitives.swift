@@ -1,0 +1,74 @@
+import Foundation
+
+// Differentiable convolution and pooling primitives (one pullback each); the kernels
+// live in Ops/Convolution.swift and Ops/Pooling.swift.
+
+extension Variable {
+    /// 2-D convolution of an NCHW batch (PyTorch `conv2d` semantics; see `Tensor.conv2d`).
+    /// Pullback: dx = col2im(Wᵀ · dy), dW = Σₙ dy[n] · im2col(x[n])ᵀ, db = Σ dy over N, H', W'
+    /// — each computed only for tracked inputs.
+    ///
+    /// ```swift
+    /// let tape = Tape()
+    /// let x = tape.variable(images), w = tape.variable(kernels), b = tape.variable(biases)
+    /// let y = try x.conv2d(weight: w, bias: b, padding: (1, 1)).relu()
+    /// ```
+    public func conv2d(weight: Variable, bias: Variable? = nil, stride: (Int, Int) = (1, 1),
+                       padding: (Int, Int) = (0, 0)) throws -> Variable {
+        let x = value, w = weight.value
+        let y = try x.conv2d(weight: w, bias: bias?.value, stride: stride, padding: padding)
+        let tx = isTracked, tw = weight.isTracked, tb = bias?.isTracked ?? false
+        let inputs = bias.map { [self, weight, $0] } ?? [self, weight]
+        return Variable.record(y, inputs: inputs) { g in
+            let grads = try! x.conv2dGradients(weight: w, outputGradient: g, stride: stride, padding: padding,
+                                               input: tx, weight: tw, bias: tb)
+            return inputs.count == 3 ? [grads.input, grads.weight, grads.bias] : [grads.input, grads.weight]
+        }
+    }
+
+    /// Max pooling over kernel×kernel windows (stride defaults to the kernel; no padding,
+    /// floor mode). The forward pass remembers each window's argmax, and the pullback
+    /// routes the output gradient there (ties: the first maximum in row-major order).
+    public func maxPool2d(kernel: Int, stride: Int? = nil) throws -> Variable {
+        let (y, indices, g) = try value.maxPool2dWithIndices(kernel: kernel, stride: stride)
+        let s = shape
+        return Variable.unary(self, y) { dy in
+            let dx = Tensor(uninitializedShape: s)
+            if dx.count > 0 {
+                indices.withUnsafeBufferPointer { at in
+                    Pooling.maxBackward(g, outputGradient: dy.storage.pointer + dy.offset,
+                                        indices: at.baseAddress!, inputGradient: dx.storage.pointer)
+                }
+            }
+            return dx
+        }
+    }
+
+    /// Average pooling over kernel×kernel windows (stride defaults to the kernel; no
+    /// padding, floor mode). Pullback: each window element receives dy / k².
+    public func avgPool2d(kernel: Int, stride: Int? = nil) throws -> Variable {
+        let y = try value.avgPool2d(kernel: kernel, stride: stride)
+        let g = try value.poolingGeometry("avgPool2d", kernel: kernel, stride: stride)
+        let s = shape
+        return Variable.unary(self, y) { dy in
+            let dx = Tensor(uninitializedShape: s)
+            if dx.count > 0 {
+                Pooling.averageBackward(g, outputGradient: dy.storage.pointer + dy.offset, inputGradient: dx.storage.pointer)
+            }
+            return dx
+        }
+    }
+
+    /// Mean over the spatial axes, [N, C, H, W] → [N, C]. Pullback: dy / (H·W) on every pixel.
+    public func globalAveragePool() throws -> Variable {
+        let y = try value.globalAveragePool()
+        let s = shape, plane = s[2] * s[3]
+        return Variable.unary(self, y) { dy in
+            let dx = Tensor(uninitializedShape: s)
+            let src = dy.storage.pointer + dy.offset, dst = dx.storage.pointer
+            let scale = 1 / Float(Swift.max(plane, 1))
+            for p in 0..<(s[0] * s[1]) { (dst + p * plane).update(repeating: src[p] * scale, count: plane) }
+            return dx
+        }
+    }
+}

@@ -1,0 +1,31 @@
+import ArgumentParser
+import Credence
+
+@main
+struct CredenceCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "credence",
+        abstract: "Trustworthy deep learning: train, evaluate and benchmark models with calibrated uncertainty.",
+        subcommands: [PerfCommand.self])
+}
+
+/// How results are printed: a table for people, or one JSON object on stdout for scripts.
+enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
+    case text, json
+}
+
+extension DatasetName: ExpressibleByArgument {}
+extension ModelKind: ExpressibleByArgument {}
+extension OptimizerKind: ExpressibleByArgument {}
+extension ScheduleKind: ExpressibleByArgument {}
+
+/// Runs `body`, printing a Credence error as one clear line on stderr with exit code 1
+/// instead of a stack trace.
+func reportingErrors<T>(_ body: () throws -> T) throws -> T {
+    do {
+        return try body()
+    } catch let error as any CustomStringConvertible & Error {
+        Terminal.error("error: \(error.description)")
+        throw ExitCode.failure
+    }
+}

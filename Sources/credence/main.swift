@@ -1,2 +1,0 @@
-import Credence
-print("credence")

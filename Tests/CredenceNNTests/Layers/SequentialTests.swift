@@ -1,0 +1,126 @@
+import Foundation
+import Testing
+@testable import CredenceNN
+import CredenceTensor
+
+@Suite struct SequentialTests {
+    @Test func layoutUsesPyTorchStateDictNames() throws {
+        let model = try Sequential(.mlp(inputShape: [1, 28, 28], hidden: [512, 512], outputs: 10, dropout: 0.1))
+        #expect(model.layout.entries.map(\.name) == ["1.weight", "1.bias", "4.weight", "4.bias", "7.weight", "7.bias"])
+        #expect(model.parameterCount == 669_706)  // as the reference's PyTorch MLP
+        #expect(model.layout.entry(named: "4.weight")?.shape == [512, 512])
+        #expect(model.layout.entry(named: "4.weight")?.offset == 784 * 512 + 512)
+        let cnn = try Sequential(.smallCNN())
+        #expect(cnn.parameterCount == 421_642)
+        #expect(cnn.outputShape == [10])
+    }
+
+    @Test func denseMatchesHandComputation() throws {
+        let model = try Sequential(ModelSpec(inputShape: [2], layers: [.dense(inputs: 2, outputs: 2, bias: true)]))
+        // W = [[1, 2], [3, 4]] (rows = outputs), b = [0.5, -1]; x = [1, -1] → [1-2+0.5, 3-4-1]
+        let theta = Tensor([1, 2, 3, 4, 0.5, -1])
+        let y = try model.predict(Tensor(shape: [1, 2], values: [1, -1]), parameters: theta)
+        #expect(y.values == [-0.5, -2])
+    }
+
+    @Test func wholeModelGradientMatchesFiniteDifferences() throws {
+        // Dense–tanh–Dense–gelu–Dense with cross-entropy: the gradient w.r.t. the flat
+        // parameter vector and w.r.t. the input, against central differences.
+        let model = try Sequential(ModelSpec(inputShape: [3], layers: [
+            .dense(inputs: 3, outputs: 4, bias: true), .activation(.tanh),
+            .dense(inputs: 4, outputs: 4, bias: true), .activation(.gelu),
+            .dense(inputs: 4, outputs: 3, bias: true)]))
+        var rng = RandomGenerator(seed: 3)
+        let theta = model.initialParameters(rng: &rng)
+        let x = Tensor.randomNormal(shape: [5, 3], rng: &rng)
+        let labels: [Int32] = [0, 2, 1, 1, 0]
+        func loss(_ t: Tensor, _ input: Tensor) throws -> Double {
+            var ctx = ForwardContext(mode: .eval)
+            let out = try model(Variable(constant: input), parameters: Variable(constant: t), context: &ctx)
+            return Double(try Loss.softmaxCrossEntropy(logits: out, labels: labels).value.scalar)
+        }
+        let tape = Tape()
+        let tv = tape.variable(theta), xv = tape.variable(x)
+        var ctx = ForwardContext(mode: .eval)
+        let l = try Loss.softmaxCrossEntropy(logits: try model(xv, parameters: tv, context: &ctx), labels: labels)
+        let g = tape.gradients(of: l)
+        let eps: Float = 1e-2
+        for (tensor, grad, isTheta) in [(theta, g[tv], true), (x, g[xv], false)] {
+            for i in 0..<tensor.count {
+                var p = tensor, m = tensor
+                p.withUnsafeMutableBufferPointer { $0[i] += eps }
+                m.withUnsafeMutableBufferPointer { $0[i] -= eps }
+                let numeric = isTheta ? (try loss(p, x) - loss(m, x)) / Double(2 * eps)
+                                      : (try loss(theta, p) - loss(theta, m)) / Double(2 * eps)
+                #expect(abs(Double(grad.values[i]) - numeric) < 2e-3 + 2e-2 * abs(numeric),
+                        "\(isTheta ? "θ" : "x")[\(i)]: \(grad.values[i]) vs \(numeric)")
+            }
+        }
+    }
+
+    @Test func dropoutIsIdentityInEvalAndScaledInTraining() throws {
+        let model = try Sequential(ModelSpec(inputShape: [1000], layers: [.dropout(rate: 0.25)]))
+        let x = Tensor(shape: [4, 1000], repeating: 1)
+        let empty = Tensor(shape: [0])
+        #expect(try model.predict(x, parameters: empty, mode: .eval) == x)
+        let y = try model.predict(x, parameters: empty, mode: .train, rng: RandomGenerator(seed: 1))
+        let kept = y.values.filter { $0 != 0 }
+        #expect(kept.allSatisfy { abs($0 - 4.0 / 3.0) < 1e-6 })
+        // 4000 Bernoulli(0.75) draws: 5 standard errors ≈ 5·√(4000·0.75·0.25) ≈ 137.
+        #expect(abs(kept.count - 3000) < 137)
+        let again = try model.predict(x, parameters: empty, mode: .mcSample, rng: RandomGenerator(seed: 1))
+        #expect(again == y, "same seed, same mask")
+    }
+
+    @Test func badInputsThrowTypedErrors() throws {
+        let model = try Sequential(.mlp(inputShape: [4], hidden: [8], outputs: 2))
+        var rng = RandomGenerator(seed: 0)
+        let theta = model.initialParameters(rng: &rng)
+        #expect(throws: ModelError.self) { try model.predict(Tensor(shape: [2, 5], repeating: 0), parameters: theta) }
+        #expect(throws: ModelError.parameterCount(got: 3, expected: theta.count)) {
+            try model.predict(Tensor(shape: [2, 4], repeating: 0), parameters: Tensor([1, 2, 3]))
+        }
+        // A Dense after images without Flatten: rejected when the model is built.
+        let bad = ModelSpec(inputShape: [1, 28, 28], layers: [.dense(inputs: 784, outputs: 10, bias: true)])
+        let error = try #require(throws: ModelError.self) { try Sequential(bad) }
+        #expect(error.description.contains("Flatten"))
+        #expect(throws: ModelError.self) { try Sequential(ModelSpec(inputShape: [4], layers: [.dropout(rate: 1)])) }
+    }
+
+    @Test func specRoundTripsThroughJSON() throws {
+        let spec = ModelSpec.smallCNN(dropout: 0.2)
+        let data = try JSONEncoder().encode(spec)
+        #expect(try JSONDecoder().decode(ModelSpec.self, from: data) == spec)
+    }
+
+    @Test func monteCarloWithoutDropoutEqualsSoftmaxOfPredict() throws {
+        let model = try Sequential(.mlp(inputShape: [3], hidden: [16], outputs: 4))
+        var rng = RandomGenerator(seed: 9)
+        let theta = model.initialParameters(rng: &rng)
+        let x = Tensor.randomNormal(shape: [7, 3], rng: &rng)
+        let probs = try model.monteCarloProbabilities(x, parameters: theta, samples: 3, rng: &rng)
+        let expected = try model.predict(x, parameters: theta).softmaxLastAxis().values
+        #expect(probs.shape == [3, 7, 4])
+        for s in 0..<3 {
+            let sample = Array(probs.values[(s * 28)..<((s + 1) * 28)])
+            #expect(zip(sample, expected).allSatisfy { abs($0 - $1) < 1e-6 })
+        }
+    }
+
+    @Test func monteCarloDropoutMatchesSeparatePasses() throws {
+        // The batched MC path (shared prefix, stacked samples) must give per-sample
+        // probabilities that are valid distributions, differ across samples, and are
+        // reproducible from the seed.
+        let model = try Sequential(.mlp(inputShape: [3], hidden: [32, 32], outputs: 4, dropout: 0.5))
+        var rng = RandomGenerator(seed: 2)
+        let theta = model.initialParameters(rng: &rng)
+        let x = Tensor.randomNormal(shape: [5, 3], rng: &rng)
+        var r1 = RandomGenerator(seed: 11), r2 = RandomGenerator(seed: 11)
+        let a = try model.monteCarloProbabilities(x, parameters: theta, samples: 8, rng: &r1)
+        let b = try model.monteCarloProbabilities(x, parameters: theta, samples: 8, rng: &r2)
+        #expect(a == b)
+        let sums = try a.sum(axes: [2]).values
+        #expect(sums.allSatisfy { abs($0 - 1) < 1e-5 })
+        #expect(Array(a.values[0..<20]) != Array(a.values[20..<40]), "samples must differ under dropout")
+    }
+}

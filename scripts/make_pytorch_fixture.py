@@ -1,0 +1,117 @@
+#!/usr/bin/env python3
+"""Writes the PyTorch-made checkpoint fixtures for Credence's checkpoint tests.
+
+Run with the reference environment (torch, numpy; the `safetensors` package is not
+needed — the format is written by hand below, byte for byte as
+`safetensors.torch.save_file(model.state_dict(), path)` writes it):
+
+    /opt/anchor-venv/bin/python scripts/make_pytorch_fixture.py
+
+Outputs, in Tests/CredenceNNTests/Fixtures/ (a few KB in all):
+
+  pytorch_mlp.safetensors     state dict of nn.Sequential(Flatten, Linear(12,16), ReLU,
+                              Linear(16,3)) — no Credence metadata, as PyTorch saves it
+  pytorch_mlp_io.safetensors  "inputs" [4,1,3,4] and "logits" [4,3] (eval mode)
+  pytorch_cnn.safetensors     state dict of nn.Sequential(Conv2d(1,4,3,p=1), ReLU,
+                              MaxPool2d(2), Conv2d(4,8,3,p=1), ReLU, MaxPool2d(2),
+                              Flatten, Linear(32,5))
+  pytorch_cnn_io.safetensors  "inputs" [4,1,8,8] and "logits" [4,5]
+  dtypes.safetensors          one vector stored as F32, F64, F16 and BF16, plus the
+                              F16/BF16 values widened back to F32 by torch ("f16_as_f32",
+                              "bf16_as_f32") so the reader's conversions can be checked
+
+Everything is seeded (torch.manual_seed(0)); rerunning gives identical files.
+"""
+
+import json
+import os
+import struct
+
+import numpy as np
+import torch
+from torch import nn
+
+FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Tests", "CredenceNNTests", "Fixtures")
+
+# Little-endian numpy dtype, safetensors dtype name and element alignment for each torch dtype.
+DTYPES = {
+    torch.float32: ("<f4", "F32", 4),
+    torch.float64: ("<f8", "F64", 8),
+    torch.float16: ("<f2", "F16", 2),
+    torch.bfloat16: (None, "BF16", 2),
+}
+
+
+def tensor_bytes(t: torch.Tensor) -> bytes:
+    t = t.detach().contiguous().cpu()
+    np_dtype, _, _ = DTYPES[t.dtype]
+    if t.dtype == torch.bfloat16:  # numpy has no bfloat16: take the raw 16-bit patterns
+        return t.view(torch.int16).numpy().astype("<i2").tobytes()
+    return t.numpy().astype(np_dtype).tobytes()
+
+
+def save_safetensors(tensors: dict, path: str, metadata: dict | None = None) -> None:
+    """The safetensors layout: u64-LE header length N, N bytes of JSON (padded with
+    spaces to a multiple of 8), then the tensors' raw little-endian bytes. Like the
+    reference writer, tensors are laid out sorted by (alignment descending, name)."""
+    order = sorted(tensors, key=lambda name: (-DTYPES[tensors[name].dtype][2], name))
+    header, blobs, offset = {}, [], 0
+    if metadata is not None:
+        header["__metadata__"] = metadata
+    for name in order:
+        t = tensors[name]
+        blob = tensor_bytes(t)
+        header[name] = {"dtype": DTYPES[t.dtype][1], "shape": list(t.shape), "data_offsets": [offset, offset + len(blob)]}
+        blobs.append(blob)
+        offset += len(blob)
+    text = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    text += b" " * ((8 - len(text) % 8) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(text)))
+        f.write(text)
+        for blob in blobs:
+            f.write(blob)
+
+
+def write_model(name: str, model: nn.Module, inputs: torch.Tensor) -> None:
+    model.eval()
+    with torch.no_grad():
+        logits = model(inputs)
+    save_safetensors({k: v for k, v in model.state_dict().items()}, os.path.join(FIXTURES, f"pytorch_{name}.safetensors"))
+    save_safetensors({"inputs": inputs, "logits": logits}, os.path.join(FIXTURES, f"pytorch_{name}_io.safetensors"))
+    print(f"{name}: {sum(p.numel() for p in model.parameters())} parameters, logits {list(logits.shape)}")
+
+
+def main() -> None:
+    os.makedirs(FIXTURES, exist_ok=True)
+    torch.manual_seed(0)
+
+    mlp = nn.Sequential(nn.Flatten(), nn.Linear(12, 16), nn.ReLU(), nn.Linear(16, 3))
+    write_model("mlp", mlp, torch.randn(4, 1, 3, 4))
+
+    cnn = nn.Sequential(
+        nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(4, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(8 * 2 * 2, 5),
+    )
+    write_model("cnn", cnn, torch.randn(4, 1, 8, 8))
+
+    values = torch.cat([
+        torch.randn(8) * 3,
+        torch.tensor([0.0, -0.0, 1.0, -2.5, 65504.0, 1e-7, 3e-5, float("inf"), float("-inf")]),
+    ])
+    save_safetensors({
+        "f32": values,
+        "f64": values.double(),
+        "f16": values.half(),
+        "bf16": values.bfloat16(),
+        "f16_as_f32": values.half().float(),
+        "bf16_as_f32": values.bfloat16().float(),
+    }, os.path.join(FIXTURES, "dtypes.safetensors"))
+
+    total = sum(os.path.getsize(os.path.join(FIXTURES, f)) for f in os.listdir(FIXTURES))
+    print(f"fixtures: {total} bytes in {os.path.normpath(FIXTURES)}")
+
+
+if __name__ == "__main__":
+    main()
