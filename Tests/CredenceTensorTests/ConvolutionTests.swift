@@ -199,6 +199,19 @@ private enum ConvolutionReference {
         let x = Tensor(shape: [1, 1, 2, 2], values: [1, .nan, 3, 2])
         #expect(try x.maxPool2d(kernel: 2).values[0].isNaN)
         #expect(try x.maxPool2d(kernel: 1).values[1].isNaN)
+        // The vectorised 2×2 path (≥ 4 windows per row): a NaN in each window position.
+        var values = [Float](repeating: 1, count: 20)
+        for i in [0, 3, 14, 17] { values[i] = .nan }
+        values[9] = 5
+        let tape = Tape()
+        let v = tape.variable(Tensor(shape: [1, 1, 2, 10], values: values))
+        let y = try v.maxPool2d(kernel: 2)
+        let firstFourNaN = y.value.values.prefix(4).allSatisfy { $0.isNaN }
+        #expect(firstFourNaN)
+        #expect(y.value.values[4] == 5)
+        let dx = tape.gradients(of: y)[v].values
+        let routed = [0, 3, 14, 17, 9].allSatisfy { dx[$0] == 1 } && dx.reduce(0, +) == 5
+        #expect(routed, "gradient \(dx)")
     }
 
     @Test func constantsRecordNothing() throws {
@@ -247,7 +260,10 @@ private enum ConvolutionReference {
         }
     }
 
-    @Test(arguments: [[2, 3, 6, 6, 2, 2], [1, 2, 7, 5, 2, 2], [2, 2, 7, 7, 3, 2], [1, 2, 5, 6, 3, 1]])
+    @Test(arguments: [[2, 3, 6, 6, 2, 2], [1, 2, 7, 5, 2, 2], [2, 2, 7, 7, 3, 2], [1, 2, 5, 6, 3, 1],
+                      // 2×2 / stride 2 with at least four outputs per row: the SIMD path,
+                      // including an overlapping last quad (W' = 5) and odd H, W.
+                      [1, 2, 8, 10, 2, 2], [2, 2, 5, 17, 2, 2]])
     func poolingGradients(_ c: [Int]) throws {
         let shape = [c[0], c[1], c[2], c[3]], k = c[4], s = c[5]
         try GradientCheck().check("maxPool2d \(c)", [Tensor.distinctInput(shape, seed: 21)]) { v in try v[0].maxPool2d(kernel: k, stride: s) }

@@ -3,7 +3,8 @@ import Foundation
 
 /// Errors that stop training.
 public enum TrainingError: Error, CustomStringConvertible, Equatable {
-    /// The loss became NaN or ±Inf; parameters are left at the last finite step.
+    /// The loss or gradient became NaN or ±Inf. Training stops before applying that step;
+    /// checkpoints written at earlier epoch ends are untouched.
     case nonFiniteLoss(epoch: Int, step: Int, value: Double)
     case invalidConfiguration(String)
     case emptyDataset
@@ -119,7 +120,8 @@ public struct Trainer {
     /// Trains for `configuration.epochs` epochs.
     ///
     /// - Parameters:
-    ///   - parameters: updated in place; on a non-finite loss they keep the last finite step.
+    ///   - parameters: updated in place; a non-finite loss or gradient stops training before
+    ///     that step is applied.
     ///   - startEpoch: epochs already done (to resume from a checkpoint).
     ///   - onProgress: called at most every `progressInterval` seconds and at each epoch end.
     ///   - onEpochEnd: called after each epoch with its number (1-based) and the parameters,

@@ -1,0 +1,96 @@
+import Foundation
+import Testing
+@testable import CredenceNN
+import CredenceTensor
+
+/// Each optimizer is checked against the update rule written out by hand (PyTorch's
+/// conventions) for a few steps on fixed gradients.
+@Suite struct OptimizerTests {
+    let theta0: [Float] = [1, -2, 0.5]
+    let grads: [[Float]] = [[0.1, -0.3, 2], [0.2, 0.1, -1], [-0.5, 0.4, 0.3]]
+
+    func run(_ opt: inout Optimizer) -> [Float] {
+        var theta = Tensor(theta0)
+        for g in grads { opt.update(&theta, gradient: Tensor(g)) }
+        return theta.values
+    }
+
+    func close(_ a: [Float], _ b: [Double], _ tol: Double = 1e-5) -> Bool {
+        zip(a, b).allSatisfy { abs(Double($0) - $1) <= tol * max(1, abs($1)) }
+    }
+
+    @Test func sgdWithMomentumWeightDecayAndNesterov() {
+        for nesterov in [false, true] {
+            var opt = Optimizer.sgd(learningRate: .constant(0.1), momentum: 0.9, nesterov: nesterov,
+                                    weightDecay: 0.01, parameterCount: 3)
+            var w = theta0.map(Double.init), buf = [Double](repeating: 0, count: 3)
+            for (t, g) in grads.enumerated() {
+                for i in 0..<3 {
+                    let d = Double(g[i]) + 0.01 * w[i]
+                    buf[i] = t == 0 ? d : 0.9 * buf[i] + d
+                    w[i] -= 0.1 * (nesterov ? d + 0.9 * buf[i] : buf[i])
+                }
+            }
+            #expect(close(run(&opt), w), "nesterov \(nesterov)")
+        }
+    }
+
+    @Test func adamAndAdamW() {
+        for decoupled in [false, true] {
+            let lr = 0.01, b1 = 0.9, b2 = 0.999, eps = 1e-8, wd = 0.1
+            var opt = decoupled ? Optimizer.adamW(learningRate: .constant(Float(lr)), weightDecay: Float(wd), parameterCount: 3)
+                                : Optimizer.adam(learningRate: .constant(Float(lr)), weightDecay: Float(wd), parameterCount: 3)
+            var w = theta0.map(Double.init), m = [Double](repeating: 0, count: 3), v = m
+            for (k, g) in grads.enumerated() {
+                let t = Double(k + 1)
+                for i in 0..<3 {
+                    let gi = Double(g[i]) + (decoupled ? 0 : wd * w[i])
+                    m[i] = b1 * m[i] + (1 - b1) * gi
+                    v[i] = b2 * v[i] + (1 - b2) * gi * gi
+                    let mhat = m[i] / (1 - pow(b1, t)), vhat = v[i] / (1 - pow(b2, t))
+                    w[i] -= lr * (mhat / (vhat.squareRoot() + eps) + (decoupled ? wd * w[i] : 0))
+                }
+            }
+            #expect(close(run(&opt), w, 1e-4), "decoupled \(decoupled)")
+        }
+    }
+
+    @Test func clippingBoundsTheGlobalNorm() {
+        var opt = Optimizer.sgd(learningRate: .constant(1), clipNorm: 1, parameterCount: 2)
+        var theta = Tensor([0, 0])
+        opt.update(&theta, gradient: Tensor([3, 4]))  // norm 5 → scaled to 1
+        #expect(close(theta.values, [-0.6, -0.8]))
+        opt.update(&theta, gradient: Tensor([0.3, 0.4]))  // norm 0.5: untouched
+        #expect(close(theta.values, [-0.9, -1.2]))
+    }
+
+    @Test func parallelChunksGiveTheSameResultAsOneChunk() {
+        // More parameters than one chunk, so the update runs on several threads.
+        let n = Optimizer.chunk * 3 + 17
+        var rng = RandomGenerator(seed: 5)
+        let g = Tensor.randomNormal(shape: [n], rng: &rng)
+        var theta = Tensor.randomNormal(shape: [n], rng: &rng)
+        let start = theta.values
+        var opt = Optimizer.adam(learningRate: .constant(0.01), parameterCount: n)
+        opt.update(&theta, gradient: g)
+        // Step 1 of Adam moves each weight by lr·g/(|g|+ε) ≈ lr·sign(g).
+        let gv = g.values
+        for i in stride(from: 0, to: n, by: 997) {
+            let expected = start[i] - 0.01 * gv[i] / (abs(gv[i]) + 1e-8)
+            #expect(abs(theta.values[i] - expected) < 1e-5)
+        }
+    }
+
+    @Test func schedules() {
+        #expect(LearningRateSchedule.constant(0.1).rate(at: 1000) == 0.1)
+        let step = LearningRateSchedule.step(initial: 1, every: 10, gamma: 0.5)
+        #expect(step.rate(at: 9) == 1 && step.rate(at: 10) == 0.5 && step.rate(at: 25) == 0.25)
+        let cosine = LearningRateSchedule.cosine(initial: 1, totalSteps: 100, minimum: 0.1)
+        #expect(abs(cosine.rate(at: 0) - 1) < 1e-6 && abs(cosine.rate(at: 50) - 0.55) < 1e-6)
+        #expect(abs(cosine.rate(at: 100) - 0.1) < 1e-6 && abs(cosine.rate(at: 500) - 0.1) < 1e-6)
+        let cyc = LearningRateSchedule.cyclicalCosine(initial: 1, cycleLength: 10, minimum: 0)
+        #expect(cyc.rate(at: 0) == cyc.rate(at: 10) && cyc.rate(at: 3) == cyc.rate(at: 23))
+        let warm = LearningRateSchedule.warmup(steps: 4, then: .constant(0.8))
+        #expect([0, 1, 2, 3, 4, 9].map { warm.rate(at: $0) } == [0.2, 0.4, 0.6, 0.8, 0.8, 0.8])
+    }
+}

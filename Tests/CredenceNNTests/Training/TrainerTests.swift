@@ -1,0 +1,107 @@
+import Foundation
+import Testing
+@testable import CredenceNN
+import CredenceTensor
+
+/// An in-memory source for tests (CredenceNN does not import CredenceData).
+struct ArraySource: BatchSource {
+    var inputs: Tensor
+    var labels: [Int32] = []
+    var targets: Tensor?
+    var count: Int { inputs.shape[0] }
+    func trainingBatch(_ indices: [Int]) throws -> TrainingBatch {
+        TrainingBatch(inputs: try inputs.selectingRows(indices), labels: indices.map { labels.isEmpty ? 0 : labels[$0] },
+                      targets: try targets?.selectingRows(indices))
+    }
+}
+
+/// XOR-like quadrants: not linearly separable, easy for a small MLP.
+func quadrants(_ n: Int, seed: UInt64) -> ArraySource {
+    var rng = RandomGenerator(seed: seed)
+    let x = Tensor.randomUniform(shape: [n, 2], lower: -1, upper: 1, rng: &rng)
+    let labels = (0..<n).map { i -> Int32 in (x[i, 0] > 0) == (x[i, 1] > 0) ? 1 : 0 }
+    return ArraySource(inputs: x, labels: labels)
+}
+
+@Suite struct TrainerTests {
+    func makeTrainer(epochs: Int, lr: Float = 0.01, seed: UInt64 = 1) throws -> (Trainer, Tensor) {
+        let model = try Sequential(.mlp(inputShape: [2], hidden: [32, 32], outputs: 2))
+        var rng = RandomGenerator(seed: seed)
+        let theta = model.initialParameters(rng: &rng)
+        let trainer = Trainer(model: model, optimizer: .adam(learningRate: .constant(lr), parameterCount: model.parameterCount),
+                              configuration: TrainingConfiguration(epochs: epochs, batchSize: 64, seed: seed))
+        return (trainer, theta)
+    }
+
+    @Test func learnsQuadrants() throws {
+        var (trainer, theta) = try makeTrainer(epochs: 30)
+        let data = quadrants(1024, seed: 7)
+        var reports: [TrainingProgress] = []
+        let history = try trainer.fit(parameters: &theta, data: data, onProgress: { reports.append($0) })
+        #expect(history.count == 30)
+        #expect(history.last! < 0.25 * history.first!)
+        let test = quadrants(512, seed: 8)
+        let predicted = try trainer.model.predict(test.inputs, parameters: theta).argmaxLastAxis()
+        let accuracy = Double(zip(predicted, test.labels).filter { $0 == Int($1) }.count) / 512
+        #expect(accuracy > 0.93)
+        #expect(reports.filter(\.isEpochEnd).count == 30)
+        #expect(reports.last!.remaining < 1e-6)
+    }
+
+    @Test func sameSeedSameParameters() throws {
+        let data = quadrants(256, seed: 1)
+        var (t1, p1) = try makeTrainer(epochs: 2)
+        var (t2, p2) = try makeTrainer(epochs: 2)
+        try t1.fit(parameters: &p1, data: data)
+        try t2.fit(parameters: &p2, data: data)
+        #expect(p1 == p2)
+        var (t3, p3) = try makeTrainer(epochs: 2, seed: 2)
+        try t3.fit(parameters: &p3, data: data)
+        #expect(p1 != p3)
+    }
+
+    @Test func shardedGradientEqualsWholeBatchGradient() throws {
+        let (trainer, theta) = try makeTrainer(epochs: 1)
+        let data = quadrants(100, seed: 3)
+        let batch = try data.trainingBatch(Array(0..<100))
+        var rng = RandomGenerator(seed: 0)
+        let (loss, _, sharded) = try trainer.lossAndGradient(parameters: theta, batch: batch, rng: &rng)
+        let tape = Tape()
+        let tv = tape.variable(theta)
+        var ctx = ForwardContext(mode: .eval)
+        let l = try Loss.softmaxCrossEntropy(logits: try trainer.model(Variable(constant: batch.inputs), parameters: tv, context: &ctx),
+                                             labels: batch.labels)
+        let whole = tape.gradients(of: l)[tv]
+        #expect(abs(Double(l.value.scalar) - loss) < 1e-5)
+        #expect(zip(sharded.values, whole.values).allSatisfy { abs($0 - $1) < 1e-5 })
+    }
+
+    @Test func divergenceStopsWithATypedErrorAndKeepsLastGoodEpoch() throws {
+        var (trainer, theta) = try makeTrainer(epochs: 50, lr: 1e30)
+        var saved: [Int] = []
+        let start = theta
+        let error = try #require(throws: TrainingError.self) {
+            try trainer.fit(parameters: &theta, data: quadrants(256, seed: 1), onEpochEnd: { epoch, _ in saved.append(epoch) })
+        }
+        guard case .nonFiniteLoss = error else { Issue.record("expected nonFiniteLoss, got \(error)"); return }
+        #expect(error.description.contains("--lr"))
+        #expect(theta.isFinite, "the non-finite step is not applied")
+        #expect(theta != start)
+    }
+
+    @Test func regressionWithGaussianNLLLearnsNoiseLevel() throws {
+        // y = 2x + ε, ε ~ N(0, 0.3²): the predicted variance should approach 0.09.
+        var rng = RandomGenerator(seed: 4)
+        let n = 2048
+        let x = Tensor.randomUniform(shape: [n, 1], lower: -1, upper: 1, rng: &rng)
+        let y = Tensor(shape: [n, 1], values: x.values.map { 2 * $0 + 0.3 * rng.normalFloat() })
+        let model = try Sequential(.mlp(inputShape: [1], hidden: [32], outputs: 2))
+        var theta = model.initialParameters(rng: &rng)
+        var trainer = Trainer(model: model, optimizer: .adam(learningRate: .constant(0.01), parameterCount: model.parameterCount),
+                              configuration: TrainingConfiguration(epochs: 40, batchSize: 128, objective: .gaussianNegativeLogLikelihood))
+        try trainer.fit(parameters: &theta, data: ArraySource(inputs: x, targets: y))
+        let head = try Loss.meanAndVariance(Variable(constant: try model.predict(Tensor(shape: [3, 1], values: [-0.5, 0, 0.5]), parameters: theta)))
+        #expect(zip(head.mean.value.values, [-1, 0, 1]).allSatisfy { abs($0 - $1) < 0.1 })
+        #expect(head.variance.value.values.allSatisfy { $0 > 0.05 && $0 < 0.14 }, "\(head.variance.value.values)")
+    }
+}
