@@ -13,6 +13,24 @@ void credence_flush_subnormals_to_zero(void) {
 #endif
 }
 
+unsigned int credence_enter_flush_to_zero(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    unsigned int old = _mm_getcsr();
+    _mm_setcsr(old | 0x8040); /* FTZ | DAZ */
+    return old;
+#else
+    return 0;
+#endif
+}
+
+void credence_restore_floating_point_mode(unsigned int mode) {
+#if defined(__x86_64__) || defined(__i386__)
+    _mm_setcsr(mode);
+#else
+    (void)mode;
+#endif
+}
+
 static _Thread_local int parallel_depth = 0;
 int credence_parallel_depth(void) { return parallel_depth; }
 void credence_parallel_enter(void) { parallel_depth += 1; }

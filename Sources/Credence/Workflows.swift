@@ -61,7 +61,7 @@ public struct TrainingOptions: Codable, Sendable {
     }
 
     /// The model this run trains for a data set with the given input shape and task.
-    public func modelSpec(inputShape: [Int], task: Task) throws -> ModelSpec {
+    public func modelSpec(inputShape: [Int], task: PredictionTask) throws -> ModelSpec {
         let outputs = task.classCount ?? 2 * task.outputCount  // regression: mean and variance per output
         switch model {
         case .mlp:

@@ -42,9 +42,9 @@ public struct CSVOptions: Sendable {
 /// A loader for numeric CSV files, plain or gzip-compressed (detected by magic bytes).
 ///
 /// Every column except the target and `ignoredColumns` becomes a feature: inputs are
-/// `[N, F]` in file order. Empty lines are skipped; `\r\n` line ends are accepted.
+/// `[N, F]` in file order. Empty lines are skipped; `\r\n` line ends and a UTF-8 BOM are accepted.
 /// With `Header.automatic`, the first line is a header when some column is non-numeric
-/// there but numeric on the second line (or, for a one-line file, when no cell of it is
+/// (and non-empty) there but numeric on the second line (or, for a one-line file, when no cell is
 /// numeric). For classification the distinct target values, sorted (numerically when
 /// they all are numbers), become `classNames` and labels their indices.
 ///
@@ -67,7 +67,7 @@ public enum CSV {
     /// Parses CSV text; `path` labels errors.
     public static func parse(_ text: [UInt8], path: String = "<memory>", name: String,
                              options: CSVOptions) throws -> InMemoryDataset {
-        var bytes = text
+        var bytes = text.starts(with: [0xEF, 0xBB, 0xBF]) ? Array(text.dropFirst(3)) : text  // UTF-8 BOM
         bytes.append(0)  // strtod needs a terminator after the last cell
         return try bytes.withUnsafeBufferPointer { buffer in
             var reader = Reader(buffer: buffer, delimiter: options.delimiter.asciiValue!)
@@ -81,7 +81,7 @@ public enum CSV {
             case .automatic:
                 if let row = second {
                     let secondCells = row.cells.map { reader.string($0) }
-                    hasHeader = zip(firstCells, secondCells).contains { !isNumber($0) && isNumber($1) }
+                    hasHeader = zip(firstCells, secondCells).contains { !$0.isEmpty && !isNumber($0) && isNumber($1) }
                 } else {
                     hasHeader = !firstCells.contains(where: isNumber)
                 }

@@ -12,6 +12,8 @@ public enum DataError: Error, CustomStringConvertible, Equatable {
     case fileNotFound(path: String, remedy: String)
     /// A file that exists but cannot be read (permissions, a directory, an I/O error).
     case unreadableFile(path: String, reason: String)
+    /// A file that cannot be created or written.
+    case unwritableFile(path: String, reason: String)
     /// A gzip stream that zlib rejects (bad header, bad checksum, corrupt block).
     case corruptGzip(path: String, reason: String)
     /// A gzip stream that ends before its end marker (an interrupted download or copy).
@@ -45,6 +47,8 @@ public enum DataError: Error, CustomStringConvertible, Equatable {
             return "data file not found: \(path). \(remedy)"
         case let .unreadableFile(path, reason):
             return "cannot read \(path): \(reason). Check that it is a readable regular file."
+        case let .unwritableFile(path, reason):
+            return "cannot write \(path): \(reason). Check that its directory exists and is writable."
         case let .corruptGzip(path, reason):
             return "\(path) is not a valid gzip stream (\(reason)); the file is corrupt — delete it and fetch it again."
         case let .truncatedGzip(path, bytes):

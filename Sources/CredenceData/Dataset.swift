@@ -4,7 +4,7 @@ import CredenceTensor
 ///
 /// - `classification(classCount:)`: one integer label in `0..<classCount` per example.
 /// - `regression(outputCount:)`: a real vector of `outputCount` targets per example.
-public enum Task: Equatable, Codable, Sendable {
+public enum PredictionTask: Equatable, Codable, Sendable {
     case classification(classCount: Int)
     case regression(outputCount: Int)
 
@@ -69,7 +69,7 @@ public protocol Dataset {
     /// The shape of one example's input, e.g. `[1, 28, 28]` or `[2]`.
     var inputShape: [Int] { get }
     /// Classification or regression, with the output width.
-    var task: Task { get }
+    var task: PredictionTask { get }
     /// The examples at `indices`, in that order. Every index must be in `0..<count`.
     func batch(_ indices: [Int]) -> Batch
 }

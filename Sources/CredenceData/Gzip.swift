@@ -153,7 +153,7 @@ public enum Gzip {
     public static func writeFile(_ path: String, bytes: [UInt8], compress shouldCompress: Bool) throws {
         let payload = shouldCompress ? compress(bytes) : bytes
         guard FileManager.default.createFile(atPath: path, contents: Data(payload)) else {
-            throw DataError.unreadableFile(path: path, reason: "cannot create the file (directory missing or not writable)")
+            throw DataError.unwritableFile(path: path, reason: "the file cannot be created")
         }
     }
 }

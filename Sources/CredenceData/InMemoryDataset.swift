@@ -19,7 +19,7 @@ public struct InMemoryDataset: Dataset {
     public var labels: [Int32]
     /// Targets `[N, outputCount]` (regression); nil for classification.
     public var targets: Tensor?
-    public var task: Task
+    public private(set) var task: PredictionTask
     /// Human-readable class names (index = label) when known, else empty.
     public var classNames: [String]
 

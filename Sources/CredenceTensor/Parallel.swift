@@ -28,10 +28,11 @@ public enum Parallel {
         withoutActuallyEscaping(body) { body in
             nonisolated(unsafe) let work = body
             DispatchQueue.concurrentPerform(iterations: count) { i in
-                credence_flush_subnormals_to_zero()
+                let mode = credence_enter_flush_to_zero()
                 credence_parallel_enter()
                 work(i)
                 credence_parallel_leave()
+                credence_restore_floating_point_mode(mode)
             }
         }
     }

@@ -123,11 +123,11 @@ public struct Tensor: @unchecked Sendable {
     /// The same elements with a new shape of equal element count (no copy).
     /// One dimension may be -1 and is inferred.
     public func reshaped(_ newShape: [Int]) throws -> Tensor {
-        let resolved = try Tensor.resolveShape(newShape, count: count)
+        let resolved = try Tensor.resolveShape(newShape, count: count, from: shape)
         return Tensor(storage: storage, offset: offset, shape: resolved)
     }
 
-    static func resolveShape(_ newShape: [Int], count: Int) throws -> [Int] {
+    static func resolveShape(_ newShape: [Int], count: Int, from oldShape: [Int]? = nil) throws -> [Int] {
         var shape = newShape
         let unknown = shape.indices.filter { shape[$0] == -1 }
         let known = shape.filter { $0 != -1 }.reduce(1, *)
@@ -135,7 +135,7 @@ public struct Tensor: @unchecked Sendable {
             shape[unknown[0]] = count / known
         }
         guard unknown.count <= 1, shape.allSatisfy({ $0 >= 0 }), shape.reduce(1, *) == count else {
-            throw TensorError.shapeMismatch(operation: "reshape", shapes: [newShape],
+            throw TensorError.shapeMismatch(operation: "reshape", shapes: (oldShape.map { [$0] } ?? []) + [newShape],
                                             expected: "the new shape must hold exactly \(count) elements")
         }
         return shape
@@ -145,9 +145,9 @@ public struct Tensor: @unchecked Sendable {
     /// This is how layers see their weights inside the flat parameter vector.
     public func segment(offset start: Int, shape newShape: [Int]) throws -> Tensor {
         let n = newShape.reduce(1, *)
-        guard start >= 0, start + n <= count else {
+        guard start >= 0, newShape.allSatisfy({ $0 >= 0 }), start + n <= count else {
             throw TensorError.invalidArgument(
-                operation: "segment", message: "window \(start)..<\(start + n) exceeds \(count) elements")
+                operation: "segment", message: "window \(newShape) at offset \(start) (\(start)..<\(start + n)) does not fit in \(count) elements")
         }
         return Tensor(storage: storage, offset: offset + start, shape: newShape)
     }

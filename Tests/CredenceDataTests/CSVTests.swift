@@ -8,12 +8,16 @@ func parse(_ text: String, _ options: CSVOptions) throws -> InMemoryDataset {
 }
 
 @Test func headerIsDetectedAndTargetChosenByName() throws {
-    let text = "x1, x2 ,species\n1.5,2,setosa\r\n\n3,4e1,virginica\n-1,0.25,setosa\n"
+    let text = "\u{FEFF}x1, x2 ,species\n1.5,2,setosa\r\n\n3,4e1,virginica\n-1,0.25,setosa\n"
     let data = try parse(text, CSVOptions(task: .classification, target: .name("species")))
     #expect(data.inputs.shape == [3, 2])
     #expect(data.inputs.values == [1.5, 2, 3, 40, -1, 0.25])
     #expect(data.labels == [0, 1, 0])
     #expect(data.classNames == ["setosa", "virginica"])
+    #expect(throws: DataError.self) { try CSV.load("/", options: CSVOptions(task: .regression)) }
+    #expect(throws: DataError.unwritableFile(path: "/nonexistent-dir/x.gz", reason: "the file cannot be created")) {
+        try Gzip.writeFile("/nonexistent-dir/x.gz", bytes: [1], compress: true)
+    }
 }
 
 @Test func numericClassLabelsAreRemappedInNumericOrder() throws {

@@ -6,6 +6,12 @@
 /// slower on x86; every worker thread calls this once.
 void credence_flush_subnormals_to_zero(void);
 
+/// Sets FTZ | DAZ on the calling thread and returns the previous mode, for
+/// `credence_restore_floating_point_mode` (workers borrowed from a shared pool must
+/// hand the thread back as they found it).
+unsigned int credence_enter_flush_to_zero(void);
+void credence_restore_floating_point_mode(unsigned int mode);
+
 /// Per-thread nesting depth of Credence's own parallel regions. Kernels split work
 /// across cores only at depth 0, so a batch already split over two threads does not
 /// split its GEMMs again.

@@ -45,6 +45,8 @@ public final class Tape {
     /// vector–Jacobian product of a non-scalar output).
     public func gradients(of output: Variable, seed: Tensor? = nil) -> Gradients {
         precondition(output.tape === self, "gradients(of:) needs a variable recorded on this tape")
+        precondition(seed == nil || seed!.shape == output.value.shape,
+                     "gradient seed of shape \(seed!.shape) for an output of shape \(output.value.shape)")
         var grads = [Tensor?](repeating: nil, count: backward.count)
         grads[output.id] = seed ?? Tensor(shape: output.value.shape, repeating: 1)
         for i in stride(from: output.id, through: 0, by: -1) {
@@ -58,7 +60,6 @@ public final class Tape {
                     guard let c else { continue }
                     Self.accumulate(&grads[input], c)
                 }
-                grads[i] = nil
             case let .segment(parent, offset):
                 if grads[parent] == nil { grads[parent] = Tensor(shape: shapes[parent], repeating: 0) }
                 let n = g.count
@@ -68,7 +69,6 @@ public final class Tape {
                         for j in 0..<n { d[j] += src[j] }
                     }
                 }
-                grads[i] = nil
             }
         }
         return Gradients(values: grads, shapes: shapes)

@@ -18,16 +18,28 @@ extension Tensor {
         if keepDim { outShape[axis] = 1 } else { outShape.remove(at: axis) }
         var out = Tensor(shape: outShape, repeating: kind == .max ? -.infinity : 0)
         let src = storage.pointer + offset, dst = out.storage.pointer
-        for o in 0..<outer {
-            let d = dst + o * inner
-            for j in 0..<n {
-                let s = src + (o * n + j) * inner
-                switch kind {
-                case .sum, .mean: for i in 0..<inner { d[i] += s[i] }
-                case .max: for i in 0..<inner { let v = s[i]; let cur = d[i]; d[i] = v > cur || v.isNaN ? v : cur }
+        if kind == .max {
+            for o in 0..<outer {
+                let d = dst + o * inner
+                for j in 0..<n {
+                    let s = src + (o * n + j) * inner
+                    for i in 0..<inner { let v = s[i]; let cur = d[i]; d[i] = v > cur || v.isNaN ? v : cur }
                 }
             }
-            if kind == .mean { let inv = 1 / Float(n); for i in 0..<inner { d[i] *= inv } }
+            return out
+        }
+        // Sum and mean accumulate in Double: a running Float total loses ~n·2⁻²⁴ relative.
+        let acc = UnsafeMutablePointer<Double>.allocate(capacity: Swift.max(inner, 1))
+        defer { acc.deallocate() }
+        let scale = kind == .mean ? 1 / Double(n) : 1
+        for o in 0..<outer {
+            acc.initialize(repeating: 0, count: inner)
+            for j in 0..<n {
+                let s = src + (o * n + j) * inner
+                for i in 0..<inner { acc[i] += Double(s[i]) }
+            }
+            let d = dst + o * inner
+            for i in 0..<inner { d[i] = Float(acc[i] * scale) }
         }
         return out
     }
@@ -84,7 +96,7 @@ extension Tensor {
         for r in 0..<rows {
             let row = src + r * n
             var m = -Float.infinity
-            for j in 0..<n { m = Swift.max(m, row[j]) }
+            for j in 0..<n { let v = row[j]; if v > m || v.isNaN { m = v } }   // NaN wins
             if !m.isFinite { dst[r] = m; continue }
             var s: Float = 0
             for j in 0..<n { s += Foundation.exp(row[j] - m) }
@@ -110,13 +122,21 @@ extension Tensor {
         return out
     }
 
-    /// Log-softmax along the last axis.
+    /// Log-softmax along the last axis: (x − max) − log Σ exp(x − max).
     public func logSoftmaxLastAxis() -> Tensor {
         let n = shape.last ?? 1, rows = count / Swift.max(n, 1)
-        let lse = logSumExpLastAxis()
         var out = Tensor(uninitializedShape: shape)
-        let src = storage.pointer + offset, dst = out.storage.pointer, l = lse.storage.pointer
-        for r in 0..<rows { let c = l[r]; for j in 0..<n { dst[r * n + j] = src[r * n + j] - c } }
+        let src = storage.pointer + offset, dst = out.storage.pointer
+        for r in 0..<rows {
+            let row = src + r * n, o = dst + r * n
+            var m = -Float.infinity
+            for j in 0..<n { let v = row[j]; if v > m || v.isNaN { m = v } }
+            if !m.isFinite { for j in 0..<n { o[j] = row[j] - m }; continue }
+            var s: Float = 0
+            for j in 0..<n { s += Foundation.exp(row[j] - m) }
+            let logS = Foundation.log(s)
+            for j in 0..<n { o[j] = (row[j] - m) - logS }
+        }
         return out
     }
 }

@@ -101,7 +101,7 @@ extension Tensor {
         }
         let c = shape[1]
         if let bad = indices.first(where: { $0 < 0 || Int($0) >= c }) {
-            throw TensorError.invalidArgument(operation: "gather", message: "index \(bad) out of range 0..<\(c)")
+            throw TensorError.invalidArgument(operation: "gather", message: "index \(bad) out of range 0..<\(c) for shape \(shape)")
         }
         var out = Tensor(uninitializedShape: [shape[0]])
         let src = storage.pointer + offset, dst = out.storage.pointer
@@ -125,6 +125,9 @@ extension Tensor {
 
     /// One-hot rows: [N] labels → [N, classCount].
     public static func oneHot(_ labels: [Int32], classCount: Int) throws -> Tensor {
+        guard classCount >= 0 else {
+            throw TensorError.invalidArgument(operation: "oneHot", message: "classCount must be ≥ 0, got \(classCount)")
+        }
         if let bad = labels.first(where: { $0 < 0 || Int($0) >= classCount }) {
             throw TensorError.invalidArgument(operation: "oneHot", message: "label \(bad) out of range 0..<\(classCount)")
         }

@@ -57,7 +57,7 @@ struct CheckpointTests {
         #expect(maxAbsoluteDifference(logits, expected) < 1e-5, "logits \(logits) vs PyTorch \(expected)")
     }
 
-    @Test(.disabled("conv pending: ModelSpec.makeLayer does not build Conv2D/MaxPool2d yet"))
+    @Test
     func pytorchCNNLoadsByStateDictNameAndPredictsTheSameLogits() throws {
         let checkpoint = try Checkpoint.load(from: CheckpointFixtures.path("pytorch_cnn.safetensors"),
                                              spec: CheckpointFixtures.cnnSpec)
@@ -69,7 +69,7 @@ struct CheckpointTests {
         #expect(maxAbsoluteDifference(logits, expected) < 1e-5, "logits \(logits) vs PyTorch \(expected)")
     }
 
-    @Test(.disabled("conv pending: ModelSpec.makeLayer does not build Conv2D/MaxPool2d yet"))
+    @Test
     func smallCNNRoundTripsWithConvWeightsInPyTorchLayout() throws {
         let scratch = try CheckpointScratchDirectory()
         defer { scratch.cleanup() }

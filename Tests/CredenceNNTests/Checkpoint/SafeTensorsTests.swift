@@ -89,7 +89,7 @@ struct SafeTensorsTests {
         let elapsed = try clock.measure { back = try SafeTensorsFile(contentsOf: path) }
         #expect(back?["big"] == file["big"])
         // memcpy from a mapped file takes about a millisecond; a per-element path in a debug build takes far longer
-        #expect(elapsed < .nanoseconds(1), "reading 3 MiB took \(elapsed)")
+        #expect(elapsed < .milliseconds(100), "reading 3 MiB took \(elapsed)")
     }
 }
 

@@ -208,6 +208,18 @@ import Testing
         }
     }
 
+    @Test func inputsThatAreViews() throws {
+        // Leaves whose values are windows of larger storages (offset ≠ 0) go through every
+        // kernel's offset handling in both passes.
+        let flat = Tensor.testInput([20], seed: 71)
+        let a = try flat.segment(offset: 3, shape: [2, 3]), b = try flat.segment(offset: 11, shape: [3, 2])
+        let bias = try flat.segment(offset: 17, shape: [2])
+        try check.check("views: matmul + bias, softmax, max", [a, b, bias]) { v in
+            let h = try v[0].matmul(v[1]) + v[2]
+            return try h.softmax() + h.tanh().max(axes: [0], keepDims: true)
+        }
+    }
+
     // MARK: Composites (tape accumulation)
 
     @Test func variableUsedTwice() throws {

@@ -132,6 +132,24 @@ import Testing
         #expect(tape.gradients(of: try mixed.sum())[x].values == [3, 4])
     }
 
+    @Test func recordIgnoresContributionsForUntrackedInputs() throws {
+        // A pullback may return a gradient for every input; the one for a constant (id −1)
+        // must be dropped, not written to the tape.
+        let tape = Tape()
+        let x = tape.variable(Tensor([1, 2]))
+        let c = Variable(constant: Tensor([5, 5]))
+        let y = Variable.record(try (x.value + c.value), inputs: [c, x]) { g in [g, g] }
+        #expect(tape.gradients(of: y, seed: Tensor([3, 4]))[x].values == [3, 4])
+        #expect(!Variable.record(Tensor(1), inputs: [c]) { g in [g] }.isTracked)
+    }
+
+    @Test func maxSendsTheGradientToEveryTiedMaximum() throws {
+        let tape = Tape()
+        let x = tape.variable(Tensor(shape: [2, 3], values: [1, 3, 3, 2, 0, -1]))
+        let g = tape.gradients(of: try x.max(axes: [1]), seed: Tensor([10, 20]))[x]
+        #expect(g.values == [0, 10, 10, 20, 0, 0])
+    }
+
     @Test func vectorJacobianProductWithSeed() throws {
         // y = A·x; seed s gives Aᵀs.
         let tape = Tape()

@@ -1,0 +1,72 @@
+import ArgumentParser
+import Credence
+import Foundation
+
+struct TrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Train a model on a data set, save a checkpoint, and report test accuracy and NLL.")
+
+    @Option(help: "Data set.") var dataset: DatasetName = .twoMoons
+    @Option(help: "Architecture.") var model: ModelKind = .mlp
+    @Option(help: "Hidden widths of the MLP, comma-separated (default 512,512 for images, 64,64 otherwise).")
+    var hidden: String?
+    @Option(help: "Dropout rate after each hidden layer.") var dropout: Float = 0
+    @Option(help: "Training epochs.") var epochs = 10
+    @Option(help: "Mini-batch size.") var batchSize = 128
+    @Option(name: .customLong("lr"), help: "Learning rate.") var learningRate: Float = 1e-3
+    @Option(help: "Optimizer.") var optimizer: OptimizerKind = .adam
+    @Option(help: "Momentum (SGD only).") var momentum: Float = 0.9
+    @Option(help: "Weight decay (L2 for sgd/adam, decoupled for adamw).") var weightDecay: Float = 0
+    @Option(help: "Learning-rate schedule.") var schedule: ScheduleKind = .constant
+    @Option(help: "Linear warm-up steps.") var warmup = 0
+    @Option(help: "Clip the gradient's global norm to this value.") var clipNorm: Float?
+    @Option(help: "Label smoothing for cross-entropy.") var labelSmoothing: Float = 0
+    @Option(help: "Random seed (initialisation, shuffling, dropout, synthetic data).") var seed: UInt64 = 0
+    @Option(help: "Directory holding the data set's files (default: the data set's standard location).")
+    var dataDir: String?
+    @Option(help: "Use only the first N training examples (quick runs).") var trainLimit: Int?
+    @Option(help: "Checkpoint to write (safetensors); rewritten atomically after every epoch.") var out: String?
+    @Option(help: "Output format.") var format: OutputFormat = .text
+
+    func options() throws -> TrainingOptions {
+        var o = TrainingOptions()
+        o.dataset = dataset; o.model = model; o.dropout = dropout; o.epochs = epochs; o.batchSize = batchSize
+        o.learningRate = learningRate; o.optimizer = optimizer; o.momentum = momentum; o.weightDecay = weightDecay
+        o.schedule = schedule; o.warmupSteps = warmup; o.clipNorm = clipNorm; o.labelSmoothing = labelSmoothing
+        o.seed = seed; o.dataDirectory = dataDir; o.trainLimit = trainLimit
+        if let hidden {
+            let widths = hidden.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+            guard !widths.isEmpty, widths.allSatisfy({ $0 != nil }) else {
+                throw ValidationError("--hidden takes comma-separated integers such as 512,512; got '\(hidden)'")
+            }
+            o.hidden = widths.map { $0! }
+        }
+        return o
+    }
+
+    func validate() throws {
+        do { try options().validate() } catch let e as TrainingError { throw ValidationError(e.description) }
+    }
+
+    func run() throws {
+        let opts = try options()
+        let result = try reportingErrors {
+            try train(opts, checkpointPath: out, onProgress: Terminal.show)
+        }
+        if format == .json { return try printJSON(result) }
+        print("\(result.model) on \(result.dataset): \(result.parameterCount) parameters, \(result.trainExamples) training examples, \(result.epochs) epochs")
+        print(String(format: "training: %.1f s, %.0f samples/s, final loss %.4f", result.trainingSeconds,
+                     result.samplesPerSecond, result.lossHistory.last ?? .nan))
+        printSummary(result.test)
+        if let path = result.checkpoint { print("checkpoint: \(path)") }
+    }
+}
+
+func printSummary(_ s: EvaluationSummary) {
+    var parts: [String] = []
+    if let a = s.accuracy { parts.append(String(format: "accuracy %.4f", a)) }
+    if let r = s.rootMeanSquaredError { parts.append(String(format: "RMSE %.4f", r)) }
+    if let n = s.negativeLogLikelihood { parts.append(String(format: "NLL %.4f", n)) }
+    print("test (\(s.dataset), \(s.examples) examples): " + parts.joined(separator: ", "))
+}

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Runs `credence perf` and the PyTorch reference benchmark back to back on this machine
+# and prints Credence/PyTorch throughput ratios.
+#
+#   bash scripts/compare-with-pytorch.sh PATH/TO/anchor_bench.py [PYTHON]
+#
+# PYTHON defaults to /opt/anchor-venv/bin/python (the venv the reference's setup.sh builds).
+# Absolute numbers on a shared machine drift; the ratio measured in one run is the figure.
+set -euo pipefail
+REF="${1:?usage: $0 PATH/TO/anchor_bench.py [PYTHON]}"
+PY="${2:-/opt/anchor-venv/bin/python}"
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+OUT="$(mktemp -d)"
+[ -f "$REF" ] || { echo "error: reference script $REF not found" >&2; exit 1; }
+[ -x "$PY" ] || { echo "error: $PY not found; build the reference venv with its setup.sh" >&2; exit 1; }
+
+cd "$HERE"
+swift build -c release --product credence >&2
+echo "== Credence (release) ==" >&2
+.build/release/credence perf --format json > "$OUT/credence.json"
+echo "== PyTorch reference ==" >&2
+"$PY" "$REF" --parts speed --out "$OUT/pytorch.json" > /dev/null
+
+python3 - "$OUT/credence.json" "$OUT/pytorch.json" <<'PYEOF'
+import json, sys
+c = json.load(open(sys.argv[1]))
+p = json.load(open(sys.argv[2]))["speed"]
+rows = [
+    ("MLP training (samples/s)", c["mlpTrainingSamplesPerSecond"], p["mlp_train"]["steady_samples_per_s"], 1.5),
+    ("CNN training (samples/s)", c["cnnTrainingSamplesPerSecond"], p["cnn_train"]["steady_samples_per_s"], 1.0),
+    ("MC dropout, 32 passes (images/s)", c["mcDropoutImagesPerSecond"], p["mc_dropout_inference"]["images_per_s_median"], 2.5),
+    ("  vs PyTorch's batched variant", c["mcDropoutImagesPerSecond"], p["mc_dropout_inference"]["batched_variant"]["images_per_s_median"], None),
+]
+print(f"{'workload':36} {'Credence':>10} {'PyTorch':>10} {'ratio':>7} {'target':>7}")
+for name, a, b, target in rows:
+    t = f"≥{target:.1f}" if target else ""
+    print(f"{name:36} {a:10.0f} {b:10.0f} {a / b:7.2f} {t:>7}")
+print(f"{'GEMM 2048³ (GFLOP/s, Credence)':36} {c['gemmGFLOPS']:10.1f}")
+PYEOF
+echo "raw reports: $OUT" >&2
