@@ -253,6 +253,16 @@ enum Convolution {
         let pointwise = cg.isPointwise
         nonisolated(unsafe) let x = input, w = weight, b = bias, y = output
         let ranges = imageRanges(batch: g.batch, work: g.batch * cg.workPerImage)
+        if Winograd.applies(to: cg) {
+            let u = UnsafeMutablePointer<Float>.allocate(capacity: 16 * o * g.channels)
+            defer { u.deallocate() }
+            Winograd.transformWeights(weight, outputChannels: o, channels: g.channels, into: u)
+            nonisolated(unsafe) let uu = UnsafePointer(u)
+            Parallel.forEach(ranges.count) { part in
+                Winograd.forward(cg, input: x, u: uu, bias: b, output: y, images: ranges[part])
+            }
+            return
+        }
         Parallel.forEach(ranges.count) { part in
             let images = ranges[part]
             let columns = pointwise ? nil : UnsafeMutablePointer<Float>.allocate(capacity: k * p)
@@ -289,10 +299,20 @@ enum Convolution {
         let partialSize = o * k + o
         let partials = ranges.count > 1 ? UnsafeMutablePointer<Float>.allocate(capacity: ranges.count * partialSize) : nil
         defer { partials?.deallocate() }
-        nonisolated(unsafe) let x = input, w = weight, dy = outputGradient, dx = inputGradient
+        // With Winograd, the input gradient is its own pass; the loop below then does dW, db.
+        let winograd = inputGradient != nil && Winograd.applies(to: cg)
+        let u = winograd ? UnsafeMutablePointer<Float>.allocate(capacity: 16 * o * g.channels) : nil
+        defer { u?.deallocate() }
+        if let u { Winograd.transformWeights(weight, outputChannels: o, channels: g.channels, into: u) }
+        nonisolated(unsafe) let x = input, w = weight, dy = outputGradient, dx = winograd ? nil : inputGradient
         nonisolated(unsafe) let dw = weightGradient, db = biasGradient, scratch = partials
+        nonisolated(unsafe) let winogradDX = winograd ? inputGradient : nil, uu = u.map { UnsafePointer($0) }
         Parallel.forEach(ranges.count) { part in
             let images = ranges[part]
+            if let winogradDX, let uu {
+                Winograd.inputGradient(cg, u: uu, outputGradient: dy, inputGradient: winogradDX, images: images)
+            }
+            if dw == nil && db == nil && dx == nil { return }
             let partDW = dw == nil ? nil : (part == 0 ? dw : scratch! + part * partialSize)
             let partDB = db == nil ? nil : (part == 0 ? db : scratch! + part * partialSize + o * k)
             partDB?.update(repeating: 0, count: o)
@@ -407,5 +427,270 @@ extension Tensor {
                              inputGradient: dx?.storage.pointer, weightGradient: dw?.storage.pointer,
                              biasGradient: db?.storage.pointer)
         return (dx, dw, db)
+    }
+}
+
+// MARK: - Winograd F(2×2, 3×3)
+
+/// Winograd's minimal filtering F(2×2, 3×3) for 3×3, stride-1 convolutions (Lavin & Gray,
+/// "Fast Algorithms for Convolutional Neural Networks", CVPR 2016). Each 2×2 output tile is
+///
+///     Y = Aᵀ [ Σ_c (G g_c Gᵀ) ⊙ (Bᵀ d_c B) ] A
+///
+/// from the 4×4 input tile d_c of every channel, so the channel sums become 16 independent
+/// GEMMs U[ξ] [O, C] · V[ξ] [C, tiles] — 16 multiplies per tile and channel pair instead of
+/// im2col's 36. The input gradient is the adjoint, dd = B [Σ_o U[ξ]ᵀ (A dy Aᵀ)] Bᵀ, added back
+/// into the overlapping tiles. Rounding differs from direct convolution by a few ulps of the
+/// operands' magnitude (the transforms only add, subtract and halve).
+enum Winograd {
+    /// Tiles transformed and multiplied together (the GEMMs' width); a group of images fills it.
+    static let tilesPerGroup = 392
+
+    /// Tiles cover the output in 2×2 steps; the padded input plane holds every 4×4 tile.
+    struct Layout {
+        let tilesHigh: Int, tilesWide: Int, paddedHeight: Int, paddedWidth: Int
+        var tilesPerImage: Int { tilesHigh * tilesWide }
+        var paddedPlane: Int { paddedHeight * paddedWidth }
+        init(_ g: WindowGeometry) {
+            tilesHigh = (g.outputHeight + 1) / 2
+            tilesWide = (g.outputWidth + 1) / 2
+            paddedHeight = 2 * tilesHigh + 2
+            paddedWidth = 2 * tilesWide + 2
+        }
+    }
+
+    /// 3×3 kernels, stride 1, and enough channels on both sides for the 16 GEMMs of depth C
+    /// and height O to run efficiently (the first layer of a CNN, C = 1 or 3, stays on im2col).
+    static func applies(to cg: ConvolutionGeometry) -> Bool {
+        let g = cg.window
+        return g.kernelHeight == 3 && g.kernelWidth == 3 && g.strideHeight == 1 && g.strideWidth == 1
+            && g.channels >= 16 && cg.outputChannels >= 16 && g.outputHeight >= 2 && g.outputWidth >= 2
+    }
+
+    /// Images per group so that a group holds about `tilesPerGroup` tiles.
+    static func imagesPerGroup(_ layout: Layout) -> Int { Swift.max(1, tilesPerGroup / layout.tilesPerImage) }
+
+    /// U[ξ, o, c] = (G g Gᵀ)[ξ] for every kernel g = W[o, c], with
+    /// G = [[1, 0, 0], [½, ½, ½], [½, −½, ½], [0, 0, 1]].
+    static func transformWeights(_ w: UnsafePointer<Float>, outputChannels: Int, channels: Int,
+                                 into u: UnsafeMutablePointer<Float>) {
+        let plane = outputChannels * channels
+        @inline(__always) func expand(_ a: Float, _ b: Float, _ c: Float) -> (Float, Float, Float, Float) {
+            (a, 0.5 * (a + b + c), 0.5 * (a - b + c), c)
+        }
+        for i in 0..<plane {
+            let k = w + i * 9
+            // G·g column by column; row r of G·g is (c0.r, c1.r, c2.r).
+            let c0 = expand(k[0], k[3], k[6]), c1 = expand(k[1], k[4], k[7]), c2 = expand(k[2], k[5], k[8])
+            func store(_ r: Int, _ v: (Float, Float, Float, Float)) {
+                let base = u + 4 * r * plane + i
+                base[0] = v.0; base[plane] = v.1; base[2 * plane] = v.2; base[3 * plane] = v.3
+            }
+            store(0, expand(c0.0, c1.0, c2.0)); store(1, expand(c0.1, c1.1, c2.1))
+            store(2, expand(c0.2, c1.2, c2.2)); store(3, expand(c0.3, c1.3, c2.3))
+        }
+    }
+
+    /// V[ξ, c, t] = (Bᵀ d B)[ξ] for the tiles of images `images` (tile t = image slot ·
+    /// tilesPerImage + ty · tilesWide + tx), with Bᵀ = [[1, 0, −1, 0], [0, 1, 1, 0],
+    /// [0, −1, 1, 0], [0, 1, 0, −1]]. `padded` is scratch for one zero-padded plane.
+    static func transformInput(_ g: WindowGeometry, _ layout: Layout, input: UnsafePointer<Float>, images: Range<Int>,
+                               padded: UnsafeMutablePointer<Float>, into v: UnsafeMutablePointer<Float>) {
+        let tiles = images.count * layout.tilesPerImage, pw = layout.paddedWidth
+        let xiStride = g.channels * tiles
+        padded.update(repeating: 0, count: layout.paddedPlane)
+        for (slot, n) in images.enumerated() {
+            for c in 0..<g.channels {
+                // Copy the plane into the zero border (only the interior is rewritten, so the
+                // border stays zero from the fill above).
+                let src = input + (n * g.channels + c) * g.inputPlane
+                let rows = Swift.min(g.height, layout.paddedHeight - g.paddingHeight)
+                let cols = Swift.min(g.width, pw - g.paddingWidth)
+                for y in 0..<rows {
+                    Convolution.copy(padded + (y + g.paddingHeight) * pw + g.paddingWidth, src + y * g.width, cols)
+                }
+                let out = v + c * tiles + slot * layout.tilesPerImage
+                for ty in 0..<layout.tilesHigh {
+                    let r0 = padded + 2 * ty * pw, r1 = r0 + pw, r2 = r1 + pw, r3 = r2 + pw
+                    let o = out + ty * layout.tilesWide
+                    for tx in 0..<layout.tilesWide {
+                        let x = 2 * tx
+                        // Bᵀ along rows, then along columns.
+                        let a0 = r0[x] - r2[x], a1 = r0[x + 1] - r2[x + 1], a2 = r0[x + 2] - r2[x + 2], a3 = r0[x + 3] - r2[x + 3]
+                        let b0 = r1[x] + r2[x], b1 = r1[x + 1] + r2[x + 1], b2 = r1[x + 2] + r2[x + 2], b3 = r1[x + 3] + r2[x + 3]
+                        let c0 = r2[x] - r1[x], c1 = r2[x + 1] - r1[x + 1], c2 = r2[x + 2] - r1[x + 2], c3 = r2[x + 3] - r1[x + 3]
+                        let d0 = r1[x] - r3[x], d1 = r1[x + 1] - r3[x + 1], d2 = r1[x + 2] - r3[x + 2], d3 = r1[x + 3] - r3[x + 3]
+                        o[tx] = a0 - a2; o[tx + xiStride] = a1 + a2; o[tx + 2 * xiStride] = a2 - a1; o[tx + 3 * xiStride] = a1 - a3
+                        o[tx + 4 * xiStride] = b0 - b2; o[tx + 5 * xiStride] = b1 + b2
+                        o[tx + 6 * xiStride] = b2 - b1; o[tx + 7 * xiStride] = b1 - b3
+                        o[tx + 8 * xiStride] = c0 - c2; o[tx + 9 * xiStride] = c1 + c2
+                        o[tx + 10 * xiStride] = c2 - c1; o[tx + 11 * xiStride] = c1 - c3
+                        o[tx + 12 * xiStride] = d0 - d2; o[tx + 13 * xiStride] = d1 + d2
+                        o[tx + 14 * xiStride] = d2 - d1; o[tx + 15 * xiStride] = d1 - d3
+                    }
+                }
+            }
+        }
+    }
+
+    /// y[n, o] tiles = Aᵀ m A (+ bias) from M[ξ, o, t], with Aᵀ = [[1, 1, 1, 0], [0, 1, −1, −1]];
+    /// the last row or column of a tile is dropped when the output size is odd.
+    static func transformOutput(_ g: WindowGeometry, _ layout: Layout, outputChannels: Int, m: UnsafePointer<Float>,
+                                images: Range<Int>, bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>) {
+        let tiles = images.count * layout.tilesPerImage, ow = g.outputWidth, oh = g.outputHeight
+        let xiStride = outputChannels * tiles
+        let fullRows = oh / 2, fullCols = ow / 2
+        for (slot, n) in images.enumerated() {
+            for oc in 0..<outputChannels {
+                let b = bias?[oc] ?? 0
+                let src = m + oc * tiles + slot * layout.tilesPerImage
+                let dst = output + (n * outputChannels + oc) * g.outputPlane
+                for ty in 0..<layout.tilesHigh {
+                    let s = src + ty * layout.tilesWide
+                    let top = dst + 2 * ty * ow, bottom = top + ow
+                    let hasBottom = ty < fullRows
+                    for tx in 0..<layout.tilesWide {
+                        // Aᵀ along rows (ξ = 4i + j; rows i), then along columns.
+                        let p = s + tx
+                        let m0 = p[0], m1 = p[xiStride], m2 = p[2 * xiStride], m3 = p[3 * xiStride]
+                        let m4 = p[4 * xiStride], m5 = p[5 * xiStride], m6 = p[6 * xiStride], m7 = p[7 * xiStride]
+                        let m8 = p[8 * xiStride], m9 = p[9 * xiStride], m10 = p[10 * xiStride], m11 = p[11 * xiStride]
+                        let m12 = p[12 * xiStride], m13 = p[13 * xiStride], m14 = p[14 * xiStride], m15 = p[15 * xiStride]
+                        let s0 = m0 + m4 + m8, s1 = m1 + m5 + m9, s2 = m2 + m6 + m10, s3 = m3 + m7 + m11
+                        let t0 = m4 - m8 - m12, t1 = m5 - m9 - m13, t2 = m6 - m10 - m14, t3 = m7 - m11 - m15
+                        let x = 2 * tx
+                        top[x] = s0 + s1 + s2 + b
+                        if tx < fullCols { top[x + 1] = s1 - s2 - s3 + b }
+                        if hasBottom {
+                            bottom[x] = t0 + t1 + t2 + b
+                            if tx < fullCols { bottom[x + 1] = t1 - t2 - t3 + b }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// dM[ξ, o, t] = (A dy Aᵀ)[ξ] for the 2×2 output-gradient tiles (zero beyond the output).
+    static func transformOutputGradient(_ g: WindowGeometry, _ layout: Layout, outputChannels: Int,
+                                        outputGradient: UnsafePointer<Float>, images: Range<Int>,
+                                        into dm: UnsafeMutablePointer<Float>) {
+        let tiles = images.count * layout.tilesPerImage, ow = g.outputWidth
+        let xiStride = outputChannels * tiles
+        let fullRows = g.outputHeight / 2, fullCols = ow / 2
+        for (slot, n) in images.enumerated() {
+            for oc in 0..<outputChannels {
+                let src = outputGradient + (n * outputChannels + oc) * g.outputPlane
+                let dst = dm + oc * tiles + slot * layout.tilesPerImage
+                for ty in 0..<layout.tilesHigh {
+                    let top = src + 2 * ty * ow, bottom = top + ow
+                    let hasBottom = ty < fullRows
+                    let d = dst + ty * layout.tilesWide
+                    for tx in 0..<layout.tilesWide {
+                        let x = 2 * tx, right = tx < fullCols
+                        let g00 = top[x], g01 = right ? top[x + 1] : 0
+                        let g10 = hasBottom ? bottom[x] : 0, g11 = hasBottom && right ? bottom[x + 1] : 0
+                        // A = [[1, 0], [1, 1], [1, −1], [0, −1]] along rows, then columns.
+                        let r0 = (g00, g01), r1 = (g00 + g10, g01 + g11), r2 = (g00 - g10, g01 - g11), r3 = (-g10, -g11)
+                        let p = d + tx
+                        p[0] = r0.0; p[xiStride] = r0.0 + r0.1; p[2 * xiStride] = r0.0 - r0.1; p[3 * xiStride] = -r0.1
+                        p[4 * xiStride] = r1.0; p[5 * xiStride] = r1.0 + r1.1
+                        p[6 * xiStride] = r1.0 - r1.1; p[7 * xiStride] = -r1.1
+                        p[8 * xiStride] = r2.0; p[9 * xiStride] = r2.0 + r2.1
+                        p[10 * xiStride] = r2.0 - r2.1; p[11 * xiStride] = -r2.1
+                        p[12 * xiStride] = r3.0; p[13 * xiStride] = r3.0 + r3.1
+                        p[14 * xiStride] = r3.0 - r3.1; p[15 * xiStride] = -r3.1
+                    }
+                }
+            }
+        }
+    }
+
+    /// dx[n, c] = the interior of Σ_tiles B dV Bᵀ placed at each tile's 4×4 input window
+    /// (the adjoint of `transformInput`). `padded` is scratch for one padded plane.
+    static func transformInputGradient(_ g: WindowGeometry, _ layout: Layout, dv: UnsafePointer<Float>, images: Range<Int>,
+                                       padded: UnsafeMutablePointer<Float>, inputGradient: UnsafeMutablePointer<Float>) {
+        let tiles = images.count * layout.tilesPerImage, pw = layout.paddedWidth
+        let xiStride = g.channels * tiles
+        for (slot, n) in images.enumerated() {
+            for c in 0..<g.channels {
+                padded.update(repeating: 0, count: layout.paddedPlane)
+                let src = dv + c * tiles + slot * layout.tilesPerImage
+                for ty in 0..<layout.tilesHigh {
+                    let r0 = padded + 2 * ty * pw, r1 = r0 + pw, r2 = r1 + pw, r3 = r2 + pw
+                    let s = src + ty * layout.tilesWide
+                    for tx in 0..<layout.tilesWide {
+                        let p = s + tx
+                        // B = (Bᵀ)ᵀ maps (x0, x1, x2, x3) → (x0, x1 − x2 + x3, −x0 + x1 + x2, −x3);
+                        // along columns of each row i first, then along rows.
+                        func column(_ i: Int) -> (Float, Float, Float, Float) {
+                            let x0 = p[(4 * i) * xiStride], x1 = p[(4 * i + 1) * xiStride]
+                            let x2 = p[(4 * i + 2) * xiStride], x3 = p[(4 * i + 3) * xiStride]
+                            return (x0, x1 - x2 + x3, -x0 + x1 + x2, -x3)
+                        }
+                        let a = column(0), b = column(1), c = column(2), d = column(3)
+                        let x = 2 * tx
+                        r0[x] += a.0; r0[x + 1] += a.1; r0[x + 2] += a.2; r0[x + 3] += a.3
+                        r1[x] += b.0 - c.0 + d.0; r1[x + 1] += b.1 - c.1 + d.1
+                        r1[x + 2] += b.2 - c.2 + d.2; r1[x + 3] += b.3 - c.3 + d.3
+                        r2[x] += -a.0 + b.0 + c.0; r2[x + 1] += -a.1 + b.1 + c.1
+                        r2[x + 2] += -a.2 + b.2 + c.2; r2[x + 3] += -a.3 + b.3 + c.3
+                        r3[x] -= d.0; r3[x + 1] -= d.1; r3[x + 2] -= d.2; r3[x + 3] -= d.3
+                    }
+                }
+                let dst = inputGradient + (n * g.channels + c) * g.inputPlane
+                let rows = Swift.min(g.height, layout.paddedHeight - g.paddingHeight)
+                let cols = Swift.min(g.width, pw - g.paddingWidth)
+                for y in 0..<g.height {
+                    if y < rows {
+                        Convolution.copy(dst + y * g.width, padded + (y + g.paddingHeight) * pw + g.paddingWidth, cols)
+                        Convolution.fill(dst + y * g.width + cols, 0, g.width - cols)
+                    } else {
+                        Convolution.fill(dst + y * g.width, 0, g.width)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Forward convolution of images `images` in groups (see `Convolution.forward`).
+    static func forward(_ cg: ConvolutionGeometry, input: UnsafePointer<Float>, u: UnsafePointer<Float>,
+                        bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>, images: Range<Int>) {
+        let g = cg.window, layout = Layout(g), o = cg.outputChannels, c = g.channels
+        let group = imagesPerGroup(layout), maxTiles = Swift.min(group, images.count) * layout.tilesPerImage
+        let padded = UnsafeMutablePointer<Float>.allocate(capacity: layout.paddedPlane)
+        let v = UnsafeMutablePointer<Float>.allocate(capacity: 16 * c * maxTiles)
+        let m = UnsafeMutablePointer<Float>.allocate(capacity: 16 * o * maxTiles)
+        defer { padded.deallocate(); v.deallocate(); m.deallocate() }
+        for start in stride(from: images.lowerBound, to: images.upperBound, by: group) {
+            let chunk = start..<Swift.min(start + group, images.upperBound), tiles = chunk.count * layout.tilesPerImage
+            transformInput(g, layout, input: input, images: chunk, padded: padded, into: v)
+            for xi in 0..<16 {
+                BLAS.sgemm(transA: false, transB: false, m: o, n: tiles, k: c, alpha: 1, a: u + xi * o * c, lda: c,
+                           b: v + xi * c * tiles, ldb: tiles, beta: 0, c: m + xi * o * tiles, ldc: tiles)
+            }
+            transformOutput(g, layout, outputChannels: o, m: m, images: chunk, bias: bias, output: output)
+        }
+    }
+
+    /// Input gradient of images `images` in groups: dV[ξ] = U[ξ]ᵀ · dM[ξ], then the adjoint
+    /// input transform.
+    static func inputGradient(_ cg: ConvolutionGeometry, u: UnsafePointer<Float>, outputGradient: UnsafePointer<Float>,
+                              inputGradient: UnsafeMutablePointer<Float>, images: Range<Int>) {
+        let g = cg.window, layout = Layout(g), o = cg.outputChannels, c = g.channels
+        let group = imagesPerGroup(layout), maxTiles = Swift.min(group, images.count) * layout.tilesPerImage
+        let padded = UnsafeMutablePointer<Float>.allocate(capacity: layout.paddedPlane)
+        let dm = UnsafeMutablePointer<Float>.allocate(capacity: 16 * o * maxTiles)
+        let dv = UnsafeMutablePointer<Float>.allocate(capacity: 16 * c * maxTiles)
+        defer { padded.deallocate(); dm.deallocate(); dv.deallocate() }
+        for start in stride(from: images.lowerBound, to: images.upperBound, by: group) {
+            let chunk = start..<Swift.min(start + group, images.upperBound), tiles = chunk.count * layout.tilesPerImage
+            transformOutputGradient(g, layout, outputChannels: o, outputGradient: outputGradient, images: chunk, into: dm)
+            for xi in 0..<16 {
+                BLAS.sgemm(transA: true, transB: false, m: c, n: tiles, k: o, alpha: 1, a: u + xi * o * c, lda: c,
+                           b: dm + xi * o * tiles, ldb: tiles, beta: 0, c: dv + xi * c * tiles, ldc: tiles)
+            }
+            transformInputGradient(g, layout, dv: dv, images: chunk, padded: padded, inputGradient: inputGradient)
+        }
     }
 }
