@@ -1,6 +1,9 @@
 import CredenceTensor
 
 extension Sequential {
+    /// Stacked rows per block in `monteCarloProbabilities`.
+    static let rowsPerBlock = 4096
+
     /// Index of the first stochastic layer (dropout, ...), or nil for a deterministic model.
     public var firstStochasticLayer: Int? { layers.firstIndex { $0.isStochastic } }
 
@@ -20,26 +23,33 @@ extension Sequential {
         let theta = Variable(constant: parameters)
         var context = ForwardContext(mode: .mcSample, rng: rng.split())
         let prefix = try self(Variable(constant: x), parameters: theta, context: &context, layers: 0..<split).value
-        // Every sample sees the same prefix rows; stack S copies.
-        let stacked = Tensor(tiling: prefix, times: samples)
-        // Spread the stacked rows over workers in whole samples so each worker's masks come from its own stream.
+        // Samples are split over the workers; each worker runs its samples through the
+        // stochastic suffix in blocks of about `rowsPerBlock` stacked rows (one GEMM per
+        // layer per block, small enough to stay in the allocator's reusable heap).
         let groups = Parallel.ranges(samples, parts: Parallel.workerCount)
         let rngs = rng.split(into: groups.count)
-        var outputs = [Result<Tensor, Error>?](repeating: nil, count: groups.count)
+        let perBlock = Swift.max(1, Self.rowsPerBlock / Swift.max(b, 1))
+        var outputs = [Result<[Tensor], Error>?](repeating: nil, count: groups.count)
         let suffix = split..<layers.count
         outputs.withUnsafeMutableBufferPointer { slots in
             nonisolated(unsafe) let out = slots
             Parallel.forEach(groups.count) { g in
                 out[g] = Result {
-                    let rows = (groups[g].lowerBound * b)..<(groups[g].upperBound * b)
                     var ctx = ForwardContext(mode: .mcSample, rng: rngs[g])
-                    let logits = try self(Variable(constant: try stacked.rows(rows)), parameters: theta,
-                                          context: &ctx, layers: suffix).value
-                    return logits.softmaxLastAxis()
+                    var blocks: [Tensor] = []
+                    var s = groups[g].lowerBound
+                    while s < groups[g].upperBound {
+                        let n = Swift.min(perBlock, groups[g].upperBound - s)
+                        let logits = try self(Variable(constant: Tensor(tiling: prefix, times: n)), parameters: theta,
+                                              context: &ctx, layers: suffix).value
+                        blocks.append(logits.softmaxLastAxis())
+                        s += n
+                    }
+                    return blocks
                 }
             }
         }
-        let probs = try Tensor.concatenate(outputs.map { try $0!.get() }, axis: 0)
+        let probs = try Tensor.concatenate(outputs.flatMap { try $0!.get() }, axis: 0)
         return try probs.reshaped([samples, b, probs.shape.last ?? 1])
     }
 }

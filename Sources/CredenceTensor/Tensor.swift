@@ -215,20 +215,12 @@ public extension Tensor {
         return t
     }
 
-    /// An inverted-dropout mask: each element is `1/(1-rate)` with probability `1-rate`, else 0,
-    /// so `x * mask` keeps the expectation of `x`.
+    /// An inverted-dropout mask: each element is `1/keep` with probability `keep ≈ 1−rate`,
+    /// else 0, so `x * mask` keeps the expectation of `x` (see `DropoutNoise`).
     static func dropoutMask(shape: [Int], rate: Float, rng: inout RandomGenerator) throws -> Tensor {
-        guard rate >= 0, rate < 1 else {
-            throw TensorError.invalidArgument(operation: "dropoutMask", message: "rate must be in [0, 1), got \(rate)")
-        }
-        let keep = 1 - rate, scale = 1 / keep
+        let noise = try DropoutNoise(rate: rate, operation: "dropoutMask", rng: &rng)
         var t = Tensor(uninitializedShape: shape)
-        t.withUnsafeMutableBufferPointer { b in
-            for i in b.indices {
-                let u = rng.uniformFloat()
-                b[i] = u < keep ? scale : 0
-            }
-        }
+        t.withUnsafeMutableBufferPointer { noise.apply(to: nil, into: $0.baseAddress!, count: $0.count) }
         return t
     }
 }

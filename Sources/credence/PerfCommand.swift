@@ -1,11 +1,14 @@
 import ArgumentParser
 import Credence
 
+extension PerformancePart: ExpressibleByArgument {}
+
 struct PerfCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "perf",
         abstract: "Measure training and MC-dropout throughput on Fashion-MNIST and the GEMM ceiling (use a release build).")
 
+    @Option(parsing: .upToNextOption, help: "Parts to measure (default: all).") var parts: [PerformancePart] = PerformancePart.allCases
     @Option(help: "Timed MLP training steps of batch 128 (430 ≈ one epoch of 55k).") var mlpSteps = 430
     @Option(help: "Timed CNN training steps of batch 128.") var cnnSteps = 150
     @Option(help: "Directory holding the Fashion-MNIST files.") var dataDir: String?
@@ -13,14 +16,18 @@ struct PerfCommand: ParsableCommand {
 
     func run() throws {
         var options = PerformanceOptions()
+        options.parts = Set(parts)
         options.mlpSteps = mlpSteps
         options.cnnSteps = cnnSteps
         options.dataDirectory = dataDir
         let report = try reportingErrors { try measurePerformance(options, log: { Terminal.error($0) }) }
         if format == .json { return try printJSON(report) }
-        print(String(format: "GEMM ceiling          %10.1f GFLOP/s", report.gemmGFLOPS))
-        print(String(format: "MLP training          %10.0f samples/s", report.mlpTrainingSamplesPerSecond))
-        print(String(format: "CNN training          %10.0f samples/s", report.cnnTrainingSamplesPerSecond))
-        print(String(format: "MC dropout inference  %10.0f images/s", report.mcDropoutImagesPerSecond))
+        func line(_ name: String, _ value: Double?, _ unit: String) {
+            if let value { print(name.padding(toLength: 22, withPad: " ", startingAt: 0) + String(format: "%10.1f ", value) + unit) }
+        }
+        line("GEMM ceiling", report.gemmGFLOPS, "GFLOP/s")
+        line("MLP training", report.mlpTrainingSamplesPerSecond, "samples/s")
+        line("CNN training", report.cnnTrainingSamplesPerSecond, "samples/s")
+        line("MC dropout inference", report.mcDropoutImagesPerSecond, "images/s")
     }
 }

@@ -105,12 +105,25 @@ private enum ConvolutionReference {
         [2, 2, 6, 5, 3, 3, 3, 1, 1, 0, 1],
         [1, 2, 4, 1, 2, 3, 1, 1, 1, 1, 0],
         [1, 1, 2, 3, 2, 7, 3, 1, 1, 3, 1],
+        // 3×3 / stride 1 with ≥ 16 channels in and out and W' ≥ 7: Winograd F(2×2, 3×3), with
+        // even and odd output sizes, paddings 0–2, and 4, 5, 7, 8 tiles per row (overlapping
+        // and exact groups of four).
+        [2, 16, 6, 8, 16, 3, 3, 1, 1, 1, 1],
+        [1, 16, 5, 9, 17, 3, 3, 1, 1, 0, 0],
+        [2, 17, 4, 9, 16, 3, 3, 1, 1, 2, 1],
+        [1, 16, 2, 7, 16, 3, 3, 1, 1, 1, 1],
+        [3, 20, 7, 12, 24, 3, 3, 1, 1, 1, 0],
+        [1, 16, 9, 16, 16, 3, 3, 1, 1, 1, 1],
     ])
     func matchesDirectConvolution(_ c: [Int]) throws {
         let x = Tensor.testInput([c[0], c[1], c[2], c[3]], seed: 1)
         let w = Tensor.testInput([c[4], c[1], c[5], c[6]], seed: 2)
         let b = Tensor.testInput([c[4]], seed: 3)
         let stride = (c[7], c[8]), padding = (c[9], c[10])
+        if c[1] >= 16 && c[4] >= 16 {
+            let geometry = try ConvolutionGeometry(input: x.shape, weight: w.shape, bias: nil, stride: stride, padding: padding)
+            #expect(Winograd.applies(to: geometry), "\(c) should exercise the Winograd path")
+        }
         let y = try x.conv2d(weight: w, bias: b, stride: stride, padding: padding)
         expectClose(y, ConvolutionReference.conv2d(x, w, b, stride: stride, padding: padding), absolute: 1e-4, relative: 1e-4, "conv2d \(c)")
 
@@ -123,13 +136,15 @@ private enum ConvolutionReference {
     }
 
     /// Large enough to split images across threads, and the same call inside a parallel
-    /// region (serial, single-threaded GEMMs) — both against the direct reference.
-    @Test func threadedAndNestedPathsAgree() throws {
-        let x = Tensor.testInput([12, 8, 14, 14], seed: 5), w = Tensor.testInput([16, 8, 3, 3], seed: 6)
-        let b = Tensor.testInput([16], seed: 7)
-        let y = try x.conv2d(weight: w, bias: b, padding: (1, 1))
+    /// region (serial, single-threaded GEMMs) — both against the direct reference. The
+    /// second shape is the target CNN's second layer (Winograd path).
+    @Test(arguments: [[12, 8, 14, 14, 16], [6, 32, 14, 14, 64]])
+    func threadedAndNestedPathsAgree(_ s: [Int]) throws {
+        let x = Tensor.testInput([s[0], s[1], s[2], s[3]], seed: 5), w = Tensor.testInput([s[4], s[1], 3, 3], seed: 6, scale: 0.3)
+        let b = Tensor.testInput([s[4]], seed: 7)
         let geometry = try ConvolutionGeometry(input: x.shape, weight: w.shape, bias: nil, stride: (1, 1), padding: (1, 1))
-        #expect(12 * geometry.workPerImage >= Convolution.parallelThreshold)
+        #expect(s[0] * geometry.workPerImage >= Convolution.parallelThreshold)
+        let y = try x.conv2d(weight: w, bias: b, padding: (1, 1))
         let reference = ConvolutionReference.conv2d(x, w, b, stride: (1, 1), padding: (1, 1))
         expectClose(y, reference, absolute: 1e-4, relative: 1e-4, "threaded conv2d")
         let dy = Tensor.testInput(y.shape, seed: 8)
@@ -222,6 +237,23 @@ private enum ConvolutionReference {
         #expect(y.shape == [1, 3])
     }
 
+    /// The pullbacks must not capture `Variable`s: the tape owns the pullbacks, so that would
+    /// be a retain cycle keeping every step's tape and activations alive.
+    @Test func tapeIsReleasedAfterBackward() throws {
+        weak var released: Tape?
+        do {
+            let tape = Tape()
+            released = tape
+            let x = tape.variable(Tensor.testInput([2, 16, 8, 8], seed: 1))
+            let w1 = tape.variable(Tensor.testInput([16, 16, 3, 3], seed: 2)), b1 = tape.variable(Tensor.testInput([16], seed: 3))
+            let w2 = tape.variable(Tensor.testInput([4, 16, 1, 1], seed: 4))
+            let h = try x.conv2d(weight: w1, bias: b1, padding: (1, 1)).maxPool2d(kernel: 2)
+            let y = try h.conv2d(weight: w2, bias: nil).avgPool2d(kernel: 2).globalAveragePool()
+            _ = tape.gradients(of: y)
+        }
+        #expect(released == nil, "the tape (and every activation on it) is still alive")
+    }
+
     // MARK: Gradients (finite differences)
 
     @Test(arguments: [
@@ -234,6 +266,7 @@ private enum ConvolutionReference {
         [2, 3, 4, 5, 2, 1, 1, 1, 1, 0, 0],
         [2, 2, 6, 5, 3, 3, 3, 1, 1, 0, 1],
         [1, 2, 3, 3, 2, 5, 5, 1, 1, 2, 2],
+        [1, 16, 3, 9, 16, 3, 3, 1, 1, 1, 1],   // Winograd
     ])
     func conv2dGradients(_ c: [Int]) throws {
         let x = Tensor.testInput([c[0], c[1], c[2], c[3]], seed: 11)

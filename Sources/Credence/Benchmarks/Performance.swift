@@ -7,20 +7,33 @@ import Foundation
 /// batch 128, Adam), comparable with `shared/reference/anchor_bench.py --parts speed`.
 public struct PerformanceReport: Codable, Sendable {
     /// Single-precision GEMM (2048³) through Credence's BLAS wrapper: the ceiling.
-    public var gemmGFLOPS: Double
+    public var gemmGFLOPS: Double?
     /// MLP 784-512-512-10 training, samples/s.
-    public var mlpTrainingSamplesPerSecond: Double
+    public var mlpTrainingSamplesPerSecond: Double?
     /// Small CNN training, samples/s.
-    public var cnnTrainingSamplesPerSecond: Double
+    public var cnnTrainingSamplesPerSecond: Double?
     /// MLP with dropout 0.1, 32 MC passes per batch of 1000, images/s (median of 3).
-    public var mcDropoutImagesPerSecond: Double
+    public var mcDropoutImagesPerSecond: Double?
     public var threads: Int
     public var mlpSteps: Int
     public var cnnSteps: Int
 }
 
+/// The parts of `credence perf`.
+public enum PerformancePart: String, CaseIterable, Codable, Sendable {
+    /// 2048³ SGEMM: the machine's ceiling.
+    case gemm
+    /// MLP 784-512-512-10 training.
+    case mlp
+    /// Small CNN training.
+    case cnn
+    /// MC-dropout inference, 32 passes.
+    case mcDropout = "mc-dropout"
+}
+
 /// How much work `measurePerformance` does.
 public struct PerformanceOptions: Sendable {
+    public var parts = Set(PerformancePart.allCases)
     /// Timed MLP training steps (after `warmupSteps`); 430 ≈ one epoch of 55k.
     public var mlpSteps = 430
     public var cnnSteps = 150
@@ -33,35 +46,44 @@ public struct PerformanceOptions: Sendable {
 public func measurePerformance(_ options: PerformanceOptions, log: (String) -> Void = { _ in }) throws -> PerformanceReport {
     let (train, test) = try loadDataset(.fashionMNIST, options: DataOptions(directory: options.dataDirectory, trainLimit: 55_000))
 
-    let gflops = measureGEMM()
-    log(String(format: "GEMM 2048³: %.1f GFLOP/s", gflops))
+    var report = PerformanceReport(threads: Parallel.workerCount, mlpSteps: options.mlpSteps, cnnSteps: options.cnnSteps)
+    if options.parts.contains(.gemm) {
+        report.gemmGFLOPS = measureGEMM()
+        log(String(format: "GEMM 2048³: %.1f GFLOP/s", report.gemmGFLOPS!))
+    }
+    if options.parts.contains(.mlp) {
+        let mlp = try Sequential(.mlp(inputShape: [1, 28, 28], hidden: [512, 512], outputs: 10))
+        report.mlpTrainingSamplesPerSecond = try trainingThroughput(mlp, data: train, steps: options.mlpSteps, warmup: options.warmupSteps)
+        log(String(format: "MLP training: %.0f samples/s", report.mlpTrainingSamplesPerSecond!))
+    }
+    if options.parts.contains(.cnn) {
+        let cnn = try Sequential(.smallCNN())
+        report.cnnTrainingSamplesPerSecond = try trainingThroughput(cnn, data: train, steps: options.cnnSteps, warmup: options.warmupSteps)
+        log(String(format: "CNN training: %.0f samples/s", report.cnnTrainingSamplesPerSecond!))
+    }
+    if options.parts.contains(.mcDropout) {
+        report.mcDropoutImagesPerSecond = try monteCarloDropoutThroughput(test.inputs)
+        log(String(format: "MC dropout (32 passes, batch 1000): %.0f images/s", report.mcDropoutImagesPerSecond!))
+    }
+    return report
+}
 
-    let mlp = try Sequential(.mlp(inputShape: [1, 28, 28], hidden: [512, 512], outputs: 10))
-    let mlpRate = try trainingThroughput(mlp, data: train, steps: options.mlpSteps, warmup: options.warmupSteps)
-    log(String(format: "MLP training: %.0f samples/s", mlpRate))
-
-    let cnn = try Sequential(.smallCNN())
-    let cnnRate = try trainingThroughput(cnn, data: train, steps: options.cnnSteps, warmup: options.warmupSteps)
-    log(String(format: "CNN training: %.0f samples/s", cnnRate))
-
-    let mc = try Sequential(.mlp(inputShape: [1, 28, 28], hidden: [512, 512], outputs: 10, dropout: 0.1))
+/// Images/s of 32-pass MC dropout over `images` in batches of 1000 (median of 3 runs).
+func monteCarloDropoutThroughput(_ images: Tensor) throws -> Double {
+    let model = try Sequential(.mlp(inputShape: [1, 28, 28], hidden: [512, 512], outputs: 10, dropout: 0.1))
     var rng = RandomGenerator(seed: 0)
-    let theta = mc.initialParameters(rng: &rng)
+    let theta = model.initialParameters(rng: &rng)
+    let n = images.shape[0]
     var times: [Double] = []
     for _ in 0..<3 {
         let start = Date()
-        for chunk in Parallel.ranges(test.count, parts: test.count / 1000) {
-            let probs = try mc.monteCarloProbabilities(try test.inputs.rows(chunk), parameters: theta, samples: 32, rng: &rng)
+        for chunk in Parallel.ranges(n, parts: Swift.max(1, n / 1000)) {
+            let probs = try model.monteCarloProbabilities(try images.rows(chunk), parameters: theta, samples: 32, rng: &rng)
             _ = try probs.mean(axes: [0])
         }
         times.append(Date().timeIntervalSince(start))
     }
-    let mcRate = Double(test.count) / times.sorted()[1]
-    log(String(format: "MC dropout (32 passes, batch 1000): %.0f images/s", mcRate))
-
-    return PerformanceReport(gemmGFLOPS: gflops, mlpTrainingSamplesPerSecond: mlpRate, cnnTrainingSamplesPerSecond: cnnRate,
-                             mcDropoutImagesPerSecond: mcRate, threads: Parallel.workerCount,
-                             mlpSteps: options.mlpSteps, cnnSteps: options.cnnSteps)
+    return Double(n) / times.sorted()[1]
 }
 
 func measureGEMM(size n: Int = 2048) -> Double {
@@ -91,8 +113,8 @@ func trainingThroughput(_ model: Sequential, data: InMemoryDataset, steps: Int, 
         if step == warmup { start = Date() }
         let s = step % stepsPerEpoch
         let batch = try data.trainingBatch(Array(order[(s * 128)..<((s + 1) * 128)]))
-        let (_, _, gradient) = try trainer.lossAndGradient(parameters: theta, batch: batch, rng: &rng)
-        optimizer.update(&theta, gradient: gradient)
+        let (_, _, parts) = try trainer.lossAndGradientParts(parameters: theta, batch: batch, rng: &rng)
+        optimizer.update(&theta, gradientParts: parts)
     }
     return Double(steps * 128) / Date().timeIntervalSince(start)
 }

@@ -50,7 +50,6 @@ public struct Dropout: Layer {
 
     public func forward(_ x: Variable, parameters: [Variable], context: inout ForwardContext) throws -> Variable {
         guard context.mode.isStochastic, rate > 0 else { return x }
-        let mask = try Tensor.dropoutMask(shape: x.shape, rate: rate, rng: &context.rng)
-        return try x * Variable(constant: mask)
+        return try x.dropout(rate: rate, rng: &context.rng)
     }
 }

@@ -11,6 +11,8 @@ import Foundation
 public protocol GradientTransform {
     /// Allocates state for `parameterCount` parameters (called once before the first step).
     mutating func reset(parameterCount: Int)
+    /// Whether `prepare` needs the whole summed update before `apply` (default false).
+    var needsGlobalPass: Bool { get }
     /// Global pass before `apply` (default: nothing).
     mutating func prepare(updates: UnsafeBufferPointer<Float>, parameters: UnsafeBufferPointer<Float>, step: Int)
     /// Transforms `updates[range]` in place. `step` counts from 1.
@@ -18,6 +20,7 @@ public protocol GradientTransform {
 }
 
 public extension GradientTransform {
+    var needsGlobalPass: Bool { false }
     mutating func reset(parameterCount: Int) {}
     mutating func prepare(updates: UnsafeBufferPointer<Float>, parameters: UnsafeBufferPointer<Float>, step: Int) {}
 }
@@ -50,6 +53,7 @@ public struct ClipByGlobalNorm: GradientTransform {
     public let maxNorm: Float
     var scale: Float = 1
     public init(_ maxNorm: Float) { self.maxNorm = maxNorm }
+    public var needsGlobalPass: Bool { true }
     public mutating func prepare(updates: UnsafeBufferPointer<Float>, parameters: UnsafeBufferPointer<Float>, step: Int) {
         var s: Double = 0
         for v in updates { s += Double(v) * Double(v) }

@@ -21,12 +21,15 @@ public struct Optimizer {
     /// Number of updates applied so far.
     public private(set) var step = 0
     let parameterCount: Int
+    /// The update vector, reused every step.
+    let scratch: StateBuffer
     /// Elements per parallel chunk (fits in L2 with all state vectors).
     static let chunk = 16_384
 
     public init(_ transforms: [any GradientTransform], parameterCount: Int) {
         self.transforms = transforms
         self.parameterCount = parameterCount
+        scratch = StateBuffer(count: parameterCount)
         for i in self.transforms.indices { self.transforms[i].reset(parameterCount: parameterCount) }
     }
 
@@ -72,31 +75,49 @@ public struct Optimizer {
         }
     }
 
-    /// θ ← θ + T(g): runs the chain on a copy of the gradient, then adds it to θ.
-    /// `gradient` is consumed as scratch space when uniquely referenced.
+    /// θ ← θ + T(g): runs the chain on the gradient, then adds the result to θ.
     public mutating func update(_ parameters: inout Tensor, gradient: Tensor) {
-        precondition(parameters.count == parameterCount && gradient.count == parameterCount,
-                     "optimizer built for \(parameterCount) parameters got \(parameters.count) / \(gradient.count)")
+        update(&parameters, gradientParts: [gradient])
+    }
+
+    /// θ ← θ + T(Σₖ gₖ): the gradient is the sum of `gradientParts` (e.g. one per worker
+    /// thread's shard of the batch), summed chunk by chunk inside the update so the
+    /// parts are read once and nothing parameter-sized is allocated.
+    public mutating func update(_ parameters: inout Tensor, gradientParts: [Tensor]) {
+        precondition(parameters.count == parameterCount && gradientParts.allSatisfy { $0.count == parameterCount },
+                     "optimizer built for \(parameterCount) parameters got \(parameters.count) / \(gradientParts.map(\.count))")
         step += 1
-        var updates = gradient
         let step = self.step
-        updates.withUnsafeMutableBufferPointer { u in
-            parameters.withUnsafeMutableBufferPointer { p in
+        let scratch = self.scratch
+        parameters.withUnsafeMutableBufferPointer { p in
+            nonisolated(unsafe) let up = scratch.pointer, pp = p.baseAddress!
+            let parts = gradientParts.map { g in g.withUnsafeBufferPointer { $0.baseAddress! } }
+            nonisolated(unsafe) let partPointers = parts
+            let sumInto: (Range<Int>) -> Void = { r in
+                up.advanced(by: r.lowerBound).update(from: partPointers[0] + r.lowerBound, count: r.count)
+                for g in partPointers.dropFirst() { for i in r { up[i] += g[i] } }
+            }
+            if transforms.contains(where: \.needsGlobalPass) {
+                // Sum everything first so `prepare` sees the whole gradient.
+                Parallel.forEach(Parallel.workerCount) { w in sumInto(Parallel.ranges(parameterCount, parts: Parallel.workerCount)[w]) }
                 for i in transforms.indices {
-                    transforms[i].prepare(updates: UnsafeBufferPointer(u), parameters: UnsafeBufferPointer(p), step: step)
+                    transforms[i].prepare(updates: UnsafeBufferPointer(start: up, count: parameterCount),
+                                          parameters: UnsafeBufferPointer(p), step: step)
                 }
-                let chunks = Parallel.ranges(parameterCount, parts: (parameterCount + Self.chunk - 1) / Self.chunk)
-                let groups = Parallel.ranges(chunks.count, parts: Parallel.workerCount)
-                nonisolated(unsafe) let up = u.baseAddress!, pp = p.baseAddress!
-                let chain = transforms
-                Parallel.forEach(groups.count) { g in
-                    for c in groups[g] {
-                        let r = chunks[c]
-                        for t in chain { t.apply(updates: up, parameters: pp, range: r, step: step) }
-                        for i in r { pp[i] += up[i] }
-                    }
+            }
+            let summed = transforms.contains(where: \.needsGlobalPass)
+            let chunks = Parallel.ranges(parameterCount, parts: (parameterCount + Self.chunk - 1) / Self.chunk)
+            let groups = Parallel.ranges(chunks.count, parts: Parallel.workerCount)
+            let chain = transforms
+            Parallel.forEach(groups.count) { g in
+                for c in groups[g] {
+                    let r = chunks[c]
+                    if !summed { sumInto(r) }
+                    for t in chain { t.apply(updates: up, parameters: pp, range: r, step: step) }
+                    for i in r { pp[i] += up[i] }
                 }
             }
         }
+        withExtendedLifetime(gradientParts) {}
     }
 }

@@ -3,8 +3,8 @@ import Foundation
 
 /// Errors that stop training.
 public enum TrainingError: Error, CustomStringConvertible, Equatable {
-    /// The loss or gradient became NaN or ±Inf. Training stops before applying that step;
-    /// checkpoints written at earlier epoch ends are untouched.
+    /// The loss became NaN or ±Inf. Training stops before applying that step; checkpoints
+    /// written at earlier epoch ends are untouched.
     case nonFiniteLoss(epoch: Int, step: Int, value: Double)
     case invalidConfiguration(String)
     case emptyDataset
@@ -81,6 +81,16 @@ public struct Trainer {
     /// Mean loss, number of correct predictions, and the gradient for one batch.
     public func lossAndGradient(parameters: Tensor, batch: TrainingBatch, rng: inout RandomGenerator,
                                 mode: ForwardMode = .train) throws -> (loss: Double, correct: Int, gradient: Tensor) {
+        let (loss, correct, parts) = try lossAndGradientParts(parameters: parameters, batch: batch, rng: &rng, mode: mode)
+        var gradient = parts[0]
+        for g in parts.dropFirst() { gradient.addInPlace(g) }
+        return (loss, correct, gradient)
+    }
+
+    /// Like `lossAndGradient`, but the gradient comes as one part per worker shard (their
+    /// sum is the batch gradient); `Optimizer.update(_:gradientParts:)` sums them in place.
+    public func lossAndGradientParts(parameters: Tensor, batch: TrainingBatch, rng: inout RandomGenerator,
+                                     mode: ForwardMode = .train) throws -> (loss: Double, correct: Int, gradientParts: [Tensor]) {
         let n = batch.count
         let shards = Parallel.ranges(n, parts: n >= 32 ? Parallel.workerCount : 1)
         var results = [Result<(Double, Int, Tensor), Error>?](repeating: nil, count: shards.count)
@@ -94,7 +104,7 @@ public struct Trainer {
                     let tape = Tape()
                     let theta = tape.variable(parameters)
                     var context = ForwardContext(mode: mode, rng: shardRNGs[s])
-                    let output = try model(tape.variable(shard.inputs), parameters: theta, context: &context)
+                    let output = try model(Variable(constant: shard.inputs), parameters: theta, context: &context)
                     let loss = try objective.loss(output, batch: shard)
                     let weight = Float(shard.count) / Float(n)
                     let grads = tape.gradients(of: loss, seed: Tensor(weight))
@@ -107,21 +117,21 @@ public struct Trainer {
             }
         }
         var loss = 0.0, correct = 0
-        var gradient: Tensor?
+        var parts: [Tensor] = []
         for r in results {
             let (l, c, g) = try r!.get()
             loss += l
             correct += c
-            if gradient == nil { gradient = g } else { gradient!.addInPlace(g) }
+            parts.append(g)
         }
-        return (loss, correct, gradient!)
+        return (loss, correct, parts)
     }
 
     /// Trains for `configuration.epochs` epochs.
     ///
     /// - Parameters:
-    ///   - parameters: updated in place; a non-finite loss or gradient stops training before
-    ///     that step is applied.
+    ///   - parameters: updated in place; a non-finite loss stops training before that step
+    ///     is applied.
     ///   - startEpoch: epochs already done (to resume from a checkpoint).
     ///   - onProgress: called at most every `progressInterval` seconds and at each epoch end.
     ///   - onEpochEnd: called after each epoch with its number (1-based) and the parameters,
@@ -151,11 +161,13 @@ public struct Trainer {
             for step in 1...stepsPerEpoch {
                 let indices = Array(order[((step - 1) * batchSize)..<Swift.min(step * batchSize, data.count)])
                 let batch = try data.trainingBatch(indices)
-                let (loss, c, gradient) = try lossAndGradient(parameters: parameters, batch: batch, rng: &erng)
-                guard loss.isFinite, gradient.isFinite else {
-                    throw TrainingError.nonFiniteLoss(epoch: epoch, step: step, value: loss.isFinite ? .nan : loss)
+                let (loss, c, gradientParts) = try lossAndGradientParts(parameters: parameters, batch: batch, rng: &erng)
+                // Checking the loss keeps this O(1). A non-finite gradient under a finite loss
+                // makes the parameters non-finite and the next step's loss NaN, which stops here.
+                guard loss.isFinite else {
+                    throw TrainingError.nonFiniteLoss(epoch: epoch, step: step, value: loss)
                 }
-                optimizer.update(&parameters, gradient: gradient)
+                optimizer.update(&parameters, gradientParts: gradientParts)
                 lossSum += loss * Double(indices.count)
                 correct += c
                 seen += indices.count

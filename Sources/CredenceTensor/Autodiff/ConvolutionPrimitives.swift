@@ -5,8 +5,9 @@ import Foundation
 
 extension Variable {
     /// 2-D convolution of an NCHW batch (PyTorch `conv2d` semantics; see `Tensor.conv2d`).
-    /// Pullback: dx = col2im(Wᵀ · dy), dW = Σₙ dy[n] · im2col(x[n])ᵀ, db = Σ dy over N, H', W'
-    /// — each computed only for tracked inputs.
+    /// Pullback: dx = col2im(Wᵀ · dy) (Winograd's adjoint for 3×3 stride-1 layers with ≥ 16
+    /// channels), dW = Σₙ dy[n] · im2col(x[n])ᵀ, db = Σ dy over N, H', W' — each computed only
+    /// for tracked inputs (a first layer on untracked images skips dx entirely).
     ///
     /// ```swift
     /// let tape = Tape()
@@ -17,18 +18,20 @@ extension Variable {
                        padding: (Int, Int) = (0, 0)) throws -> Variable {
         let x = value, w = weight.value
         let y = try x.conv2d(weight: w, bias: bias?.value, stride: stride, padding: padding)
-        let tx = isTracked, tw = weight.isTracked, tb = bias?.isTracked ?? false
-        let inputs = bias.map { [self, weight, $0] } ?? [self, weight]
-        return Variable.record(y, inputs: inputs) { g in
+        let tx = isTracked, tw = weight.isTracked, tb = bias?.isTracked ?? false, hasBias = bias != nil
+        // The pullback captures tensors and flags only: capturing the input `Variable`s would
+        // make the tape own closures that own the tape (a retain cycle leaking every step).
+        return Variable.record(y, inputs: bias.map { [self, weight, $0] } ?? [self, weight]) { g in
             let grads = try! x.conv2dGradients(weight: w, outputGradient: g, stride: stride, padding: padding,
-                                               input: tx, weight: tw, bias: tb)
-            return inputs.count == 3 ? [grads.input, grads.weight, grads.bias] : [grads.input, grads.weight]
+                                               inputGradient: tx, weightGradient: tw, biasGradient: tb)
+            return hasBias ? [grads.input, grads.weight, grads.bias] : [grads.input, grads.weight]
         }
     }
 
     /// Max pooling over kernel×kernel windows (stride defaults to the kernel; no padding,
     /// floor mode). The forward pass remembers each window's argmax, and the pullback
-    /// routes the output gradient there (ties: the first maximum in row-major order).
+    /// routes the output gradient there (ties: the first maximum in row-major order; a NaN
+    /// in the window wins, as in PyTorch).
     public func maxPool2d(kernel: Int, stride: Int? = nil) throws -> Variable {
         let (y, indices, g) = try value.maxPool2dWithIndices(kernel: kernel, stride: stride)
         let s = shape

@@ -49,7 +49,12 @@ public final class Tape {
                      "gradient seed of shape \(seed!.shape) for an output of shape \(output.value.shape)")
         var grads = [Tensor?](repeating: nil, count: backward.count)
         grads[output.id] = seed ?? Tensor(shape: output.value.shape, repeating: 1)
+        // Parents of segments (the flat parameter vector) start uninitialised; each
+        // window is copied in on its first write and the never-written gaps are zeroed
+        // when the parent's turn comes. Saves a memset and an add over all parameters.
+        var written: [Int: [Range<Int>]] = [:]
         for i in stride(from: output.id, through: 0, by: -1) {
+            if let ranges = written.removeValue(forKey: i) { Self.zeroGaps(&grads[i]!, written: ranges) }
             guard let g = grads[i] else { continue }
             switch backward[i] {
             case .leaf:
@@ -58,20 +63,46 @@ public final class Tape {
                 let contributions = pullback(g)
                 for (input, c) in zip(inputs, contributions) {
                     guard let c else { continue }
+                    if let ranges = written.removeValue(forKey: input) { Self.zeroGaps(&grads[input]!, written: ranges) }
                     Self.accumulate(&grads[input], c)
                 }
             case let .segment(parent, offset):
-                if grads[parent] == nil { grads[parent] = Tensor(shape: shapes[parent], repeating: 0) }
-                let n = g.count
+                let window = offset..<(offset + g.count)
+                if grads[parent] == nil {
+                    grads[parent] = Tensor(uninitializedShape: shapes[parent])
+                    written[parent] = []
+                }
+                var ranges = written[parent]
+                let fresh = ranges.map { r in !r.contains { $0.overlaps(window) } } ?? false
+                if ranges != nil && !fresh {  // overlapping windows: fill the gaps, then accumulate
+                    Self.zeroGaps(&grads[parent]!, written: ranges!)
+                    ranges = nil
+                    written[parent] = nil
+                }
                 grads[parent]!.withUnsafeMutableBufferPointer { dst in
                     g.withUnsafeBufferPointer { src in
                         let d = dst.baseAddress! + offset
-                        for j in 0..<n { d[j] += src[j] }
+                        if fresh { d.update(from: src.baseAddress!, count: src.count) }
+                        else { for j in 0..<src.count { d[j] += src[j] } }
                     }
                 }
+                if fresh { written[parent]!.append(window) }
             }
         }
+        for (i, ranges) in written { Self.zeroGaps(&grads[i]!, written: ranges) }
         return Gradients(values: grads, shapes: shapes)
+    }
+
+    /// Zeroes every element of `t` outside the (disjoint) `written` ranges.
+    static func zeroGaps(_ t: inout Tensor, written: [Range<Int>]) {
+        t.withUnsafeMutableBufferPointer { p in
+            var next = 0
+            for r in written.sorted(by: { $0.lowerBound < $1.lowerBound }) {
+                if r.lowerBound > next { (p.baseAddress! + next).initialize(repeating: 0, count: r.lowerBound - next) }
+                next = Swift.max(next, r.upperBound)
+            }
+            if next < p.count { (p.baseAddress! + next).initialize(repeating: 0, count: p.count - next) }
+        }
     }
 
     static func accumulate(_ slot: inout Tensor?, _ c: Tensor) {

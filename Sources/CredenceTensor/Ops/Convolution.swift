@@ -1,15 +1,19 @@
 import Foundation
 
-// 2-D convolution over NCHW tensors by im2col + GEMM, with PyTorch's semantics
-// (cross-correlation, zero padding, weight [O, C, kh, kw]) so checkpoints load as is.
+// 2-D convolution over NCHW tensors with PyTorch's semantics (cross-correlation, zero
+// padding, weight [O, C, kh, kw]) so checkpoints load as is. Three paths, all GEMM-based:
 //
-// Each image is unfolded into a reused column buffer [C·kh·kw, H'·W'] and multiplied by
-// the weight matrix [O, C·kh·kw] in one GEMM that writes the image's [O, H'·W'] output
-// slice in place. Per-image GEMMs (rather than one GEMM over a group of images) need no
-// transpose of the output or of the output gradient, and on the training shapes here
-// (H'·W' ≥ 196) they already run near OpenBLAS's single-thread peak. Outside a parallel
-// region, large batches are split into contiguous image ranges across worker threads,
-// each running single-threaded GEMMs.
+// - im2col: each image is unfolded into a reused column buffer [C·kh·kw, H'·W'] and
+//   multiplied by the weight matrix [O, C·kh·kw] in one GEMM that writes the image's
+//   [O, H'·W'] output slice in place (no transpose of the output or of its gradient). The
+//   weight gradient always takes this path.
+// - pointwise (1×1, stride 1, no padding): the image is its own column matrix.
+// - Winograd F(2×2, 3×3) for 3×3 stride-1 layers with ≥ 16 channels in and out (forward
+//   and input gradient): 16/36 of the multiply-adds (see `Winograd` below).
+//
+// Outside a parallel region, large batches are split into contiguous image ranges across
+// worker threads; inside one (the training loop's batch halves) everything runs serially
+// with single-threaded GEMMs.
 
 /// The window geometry shared by convolution and pooling over an NCHW tensor:
 /// output size per axis is ⌊(in + 2·padding − kernel) / stride⌋ + 1 (PyTorch floor mode).
@@ -404,8 +408,8 @@ extension Tensor {
     /// Gradients of `conv2d` with respect to the input, weight and bias (each computed
     /// only when asked), given the output gradient `outputGradient` [N, O, H', W'].
     public func conv2dGradients(weight: Tensor, outputGradient: Tensor, stride: (Int, Int) = (1, 1),
-                                padding: (Int, Int) = (0, 0), input wantInput: Bool = true,
-                                weight wantWeight: Bool = true, bias wantBias: Bool = true)
+                                padding: (Int, Int) = (0, 0), inputGradient wantInput: Bool = true,
+                                weightGradient wantWeight: Bool = true, biasGradient wantBias: Bool = true)
         throws -> (input: Tensor?, weight: Tensor?, bias: Tensor?) {
         let cg = try ConvolutionGeometry(input: shape, weight: weight.shape, bias: nil, stride: stride, padding: padding)
         guard outputGradient.shape == cg.outputShape else {
@@ -443,8 +447,10 @@ extension Tensor {
 /// into the overlapping tiles. Rounding differs from direct convolution by a few ulps of the
 /// operands' magnitude (the transforms only add, subtract and halve).
 enum Winograd {
-    /// Tiles transformed and multiplied together (the GEMMs' width); a group of images fills it.
-    static let tilesPerGroup = 392
+    /// Tiles transformed and multiplied together (the GEMMs' width); whole images fill it.
+    /// Small enough that the transformed tiles (16·C and 16·O floats per tile) stay in L2:
+    /// on 14×14 maps with 32→64 channels, 98 tiles (two images) measured fastest of 49–784.
+    static let tilesPerGroup = 98
 
     /// Tiles cover the output in 2×2 steps; the padded input plane holds every 4×4 tile.
     struct Layout {
@@ -461,10 +467,11 @@ enum Winograd {
 
     /// 3×3 kernels, stride 1, and enough channels on both sides for the 16 GEMMs of depth C
     /// and height O to run efficiently (the first layer of a CNN, C = 1 or 3, stays on im2col).
+    /// At least four tiles per row (W' ≥ 7): the transforms work on four tiles at a time.
     static func applies(to cg: ConvolutionGeometry) -> Bool {
         let g = cg.window
         return g.kernelHeight == 3 && g.kernelWidth == 3 && g.strideHeight == 1 && g.strideWidth == 1
-            && g.channels >= 16 && cg.outputChannels >= 16 && g.outputHeight >= 2 && g.outputWidth >= 2
+            && g.channels >= 16 && cg.outputChannels >= 16 && g.outputHeight >= 2 && g.outputWidth >= 7
     }
 
     /// Images per group so that a group holds about `tilesPerGroup` tiles.
@@ -491,21 +498,39 @@ enum Winograd {
         }
     }
 
+    // The transforms below handle four horizontally adjacent tiles at a time in SIMD4 lanes
+    // (tile columns are two floats apart, so an 8-float load splits into even and odd lanes).
+    // When the tiles per row are not a multiple of four, the last group of four overlaps the
+    // previous one: harmless for the transforms that only write their own outputs, masked
+    // for the one that accumulates.
+
+    /// Start of each group of four tiles in a row of `count` ≥ 4 tiles, and how many leading
+    /// lanes repeat tiles already done.
+    @inline(__always) static func forEachQuad(_ count: Int, _ body: (_ tx: Int, _ repeated: Int) -> Void) {
+        var tx = 0, repeated = 0
+        while true {
+            body(tx, repeated)
+            if tx == count - 4 { return }
+            let next = Swift.min(tx + 4, count - 4)
+            repeated = tx + 4 - next
+            tx = next
+        }
+    }
+
     /// V[ξ, c, t] = (Bᵀ d B)[ξ] for the tiles of images `images` (tile t = image slot ·
     /// tilesPerImage + ty · tilesWide + tx), with Bᵀ = [[1, 0, −1, 0], [0, 1, 1, 0],
     /// [0, −1, 1, 0], [0, 1, 0, −1]]. `padded` is scratch for one zero-padded plane.
     static func transformInput(_ g: WindowGeometry, _ layout: Layout, input: UnsafePointer<Float>, images: Range<Int>,
                                padded: UnsafeMutablePointer<Float>, into v: UnsafeMutablePointer<Float>) {
         let tiles = images.count * layout.tilesPerImage, pw = layout.paddedWidth
-        let xiStride = g.channels * tiles
+        let xi = g.channels * tiles
+        let rows = Swift.min(g.height, layout.paddedHeight - g.paddingHeight)
+        let cols = Swift.min(g.width, pw - g.paddingWidth)
         padded.update(repeating: 0, count: layout.paddedPlane)
         for (slot, n) in images.enumerated() {
             for c in 0..<g.channels {
-                // Copy the plane into the zero border (only the interior is rewritten, so the
-                // border stays zero from the fill above).
+                // Only the interior is rewritten, so the border stays zero from the fill above.
                 let src = input + (n * g.channels + c) * g.inputPlane
-                let rows = Swift.min(g.height, layout.paddedHeight - g.paddingHeight)
-                let cols = Swift.min(g.width, pw - g.paddingWidth)
                 for y in 0..<rows {
                     Convolution.copy(padded + (y + g.paddingHeight) * pw + g.paddingWidth, src + y * g.width, cols)
                 }
@@ -513,97 +538,132 @@ enum Winograd {
                 for ty in 0..<layout.tilesHigh {
                     let r0 = padded + 2 * ty * pw, r1 = r0 + pw, r2 = r1 + pw, r3 = r2 + pw
                     let o = out + ty * layout.tilesWide
-                    for tx in 0..<layout.tilesWide {
-                        let x = 2 * tx
-                        // Bᵀ along rows, then along columns.
-                        let a0 = r0[x] - r2[x], a1 = r0[x + 1] - r2[x + 1], a2 = r0[x + 2] - r2[x + 2], a3 = r0[x + 3] - r2[x + 3]
-                        let b0 = r1[x] + r2[x], b1 = r1[x + 1] + r2[x + 1], b2 = r1[x + 2] + r2[x + 2], b3 = r1[x + 3] + r2[x + 3]
-                        let c0 = r2[x] - r1[x], c1 = r2[x + 1] - r1[x + 1], c2 = r2[x + 2] - r1[x + 2], c3 = r2[x + 3] - r1[x + 3]
-                        let d0 = r1[x] - r3[x], d1 = r1[x + 1] - r3[x + 1], d2 = r1[x + 2] - r3[x + 2], d3 = r1[x + 3] - r3[x + 3]
-                        o[tx] = a0 - a2; o[tx + xiStride] = a1 + a2; o[tx + 2 * xiStride] = a2 - a1; o[tx + 3 * xiStride] = a1 - a3
-                        o[tx + 4 * xiStride] = b0 - b2; o[tx + 5 * xiStride] = b1 + b2
-                        o[tx + 6 * xiStride] = b2 - b1; o[tx + 7 * xiStride] = b1 - b3
-                        o[tx + 8 * xiStride] = c0 - c2; o[tx + 9 * xiStride] = c1 + c2
-                        o[tx + 10 * xiStride] = c2 - c1; o[tx + 11 * xiStride] = c1 - c3
-                        o[tx + 12 * xiStride] = d0 - d2; o[tx + 13 * xiStride] = d1 + d2
-                        o[tx + 14 * xiStride] = d2 - d1; o[tx + 15 * xiStride] = d1 - d3
+                    forEachQuad(layout.tilesWide) { tx, _ in
+                        // Columns 0...3 of four tiles from each row, Bᵀ along rows, then columns.
+                        let d0 = tileColumns(r0 + 2 * tx), d1 = tileColumns(r1 + 2 * tx)
+                        let d2 = tileColumns(r2 + 2 * tx), d3 = tileColumns(r3 + 2 * tx)
+                        let p = o + tx
+                        storeInputTransform(d0.0 - d2.0, d0.1 - d2.1, d0.2 - d2.2, d0.3 - d2.3, p, xi, 0)
+                        storeInputTransform(d1.0 + d2.0, d1.1 + d2.1, d1.2 + d2.2, d1.3 + d2.3, p, xi, 4)
+                        storeInputTransform(d2.0 - d1.0, d2.1 - d1.1, d2.2 - d1.2, d2.3 - d1.3, p, xi, 8)
+                        storeInputTransform(d1.0 - d3.0, d1.1 - d3.1, d1.2 - d3.2, d1.3 - d3.3, p, xi, 12)
                     }
                 }
             }
         }
     }
 
-    /// y[n, o] tiles = Aᵀ m A (+ bias) from M[ξ, o, t], with Aᵀ = [[1, 1, 1, 0], [0, 1, −1, −1]];
-    /// the last row or column of a tile is dropped when the output size is odd.
+    /// Columns 0, 1, 2, 3 of four tiles starting at `row` (tile k starts at row[2k]).
+    @inline(__always) static func tileColumns(_ row: UnsafePointer<Float>)
+        -> (SIMD4<Float>, SIMD4<Float>, SIMD4<Float>, SIMD4<Float>) {
+        let a = UnsafeRawPointer(row).loadUnaligned(as: SIMD8<Float>.self)
+        let b = UnsafeRawPointer(row + 2).loadUnaligned(as: SIMD8<Float>.self)
+        return (a.evenHalf, a.oddHalf, b.evenHalf, b.oddHalf)
+    }
+
+    /// Bᵀ along one row of the tile: V[first + j] for j = 0...3.
+    @inline(__always) static func storeInputTransform(_ x0: SIMD4<Float>, _ x1: SIMD4<Float>, _ x2: SIMD4<Float>,
+                                                      _ x3: SIMD4<Float>, _ p: UnsafeMutablePointer<Float>,
+                                                      _ stride: Int, _ first: Int) {
+        store(x0 - x2, p + first * stride)
+        store(x1 + x2, p + (first + 1) * stride)
+        store(x2 - x1, p + (first + 2) * stride)
+        store(x1 - x3, p + (first + 3) * stride)
+    }
+
+    @inline(__always) static func load(_ p: UnsafePointer<Float>) -> SIMD4<Float> {
+        UnsafeRawPointer(p).loadUnaligned(as: SIMD4<Float>.self)
+    }
+    @inline(__always) static func store(_ v: SIMD4<Float>, _ p: UnsafeMutablePointer<Float>) {
+        UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD4<Float>.self)
+    }
+    /// (a0, b0, a1, b1, a2, b2, a3, b3): values for even and odd columns side by side.
+    @inline(__always) static func interleave(_ a: SIMD4<Float>, _ b: SIMD4<Float>) -> SIMD8<Float> {
+        SIMD8(a[0], b[0], a[1], b[1], a[2], b[2], a[3], b[3])
+    }
+
+    /// y[n, o] tiles = Aᵀ m A (+ bias) from M[ξ, o, t], with Aᵀ = [[1, 1, 1, 0], [0, 1, −1, −1]].
+    /// An odd output size is written through `scratch` (one 2·tilesHigh × 2·tilesWide plane)
+    /// and cropped.
     static func transformOutput(_ g: WindowGeometry, _ layout: Layout, outputChannels: Int, m: UnsafePointer<Float>,
-                                images: Range<Int>, bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>) {
-        let tiles = images.count * layout.tilesPerImage, ow = g.outputWidth, oh = g.outputHeight
-        let xiStride = outputChannels * tiles
-        let fullRows = oh / 2, fullCols = ow / 2
+                                images: Range<Int>, bias: UnsafePointer<Float>?, scratch: UnsafeMutablePointer<Float>,
+                                output: UnsafeMutablePointer<Float>) {
+        let tiles = images.count * layout.tilesPerImage, xi = outputChannels * tiles
+        let ow = g.outputWidth, even = g.outputHeight % 2 == 0 && ow % 2 == 0
+        let stride = even ? ow : 2 * layout.tilesWide
         for (slot, n) in images.enumerated() {
             for oc in 0..<outputChannels {
-                let b = bias?[oc] ?? 0
+                let b = SIMD4<Float>(repeating: bias?[oc] ?? 0)
                 let src = m + oc * tiles + slot * layout.tilesPerImage
-                let dst = output + (n * outputChannels + oc) * g.outputPlane
+                let plane = output + (n * outputChannels + oc) * g.outputPlane
+                let dst = even ? plane : scratch
                 for ty in 0..<layout.tilesHigh {
                     let s = src + ty * layout.tilesWide
-                    let top = dst + 2 * ty * ow, bottom = top + ow
-                    let hasBottom = ty < fullRows
-                    for tx in 0..<layout.tilesWide {
-                        // Aᵀ along rows (ξ = 4i + j; rows i), then along columns.
+                    let top = dst + 2 * ty * stride, bottom = top + stride
+                    forEachQuad(layout.tilesWide) { tx, _ in
                         let p = s + tx
-                        let m0 = p[0], m1 = p[xiStride], m2 = p[2 * xiStride], m3 = p[3 * xiStride]
-                        let m4 = p[4 * xiStride], m5 = p[5 * xiStride], m6 = p[6 * xiStride], m7 = p[7 * xiStride]
-                        let m8 = p[8 * xiStride], m9 = p[9 * xiStride], m10 = p[10 * xiStride], m11 = p[11 * xiStride]
-                        let m12 = p[12 * xiStride], m13 = p[13 * xiStride], m14 = p[14 * xiStride], m15 = p[15 * xiStride]
-                        let s0 = m0 + m4 + m8, s1 = m1 + m5 + m9, s2 = m2 + m6 + m10, s3 = m3 + m7 + m11
-                        let t0 = m4 - m8 - m12, t1 = m5 - m9 - m13, t2 = m6 - m10 - m14, t3 = m7 - m11 - m15
-                        let x = 2 * tx
-                        top[x] = s0 + s1 + s2 + b
-                        if tx < fullCols { top[x + 1] = s1 - s2 - s3 + b }
-                        if hasBottom {
-                            bottom[x] = t0 + t1 + t2 + b
-                            if tx < fullCols { bottom[x + 1] = t1 - t2 - t3 + b }
+                        // Aᵀ along rows (ξ = 4i + j, row i), then along columns.
+                        func row(_ i: Int) -> (SIMD4<Float>, SIMD4<Float>, SIMD4<Float>, SIMD4<Float>) {
+                            (load(p + 4 * i * xi), load(p + (4 * i + 1) * xi), load(p + (4 * i + 2) * xi), load(p + (4 * i + 3) * xi))
                         }
+                        let m0 = row(0), m1 = row(1), m2 = row(2), m3 = row(3)
+                        let s0 = m0.0 + m1.0 + m2.0, s1 = m0.1 + m1.1 + m2.1, s2 = m0.2 + m1.2 + m2.2, s3 = m0.3 + m1.3 + m2.3
+                        let t0 = m1.0 - m2.0 - m3.0, t1 = m1.1 - m2.1 - m3.1, t2 = m1.2 - m2.2 - m3.2, t3 = m1.3 - m2.3 - m3.3
+                        let x = 2 * tx
+                        UnsafeMutableRawPointer(top + x).storeBytes(of: interleave(s0 + s1 + s2 + b, s1 - s2 - s3 + b), as: SIMD8<Float>.self)
+                        UnsafeMutableRawPointer(bottom + x).storeBytes(of: interleave(t0 + t1 + t2 + b, t1 - t2 - t3 + b), as: SIMD8<Float>.self)
+                    }
+                }
+                if !even {
+                    for y in 0..<g.outputHeight { Convolution.copy(plane + y * ow, scratch + y * stride, ow) }
+                }
+            }
+        }
+    }
+
+    /// dM[ξ, o, t] = (A dy Aᵀ)[ξ] for the 2×2 output-gradient tiles (zero beyond the output;
+    /// an odd output size is first copied into the zero-bordered `scratch`).
+    static func transformOutputGradient(_ g: WindowGeometry, _ layout: Layout, outputChannels: Int,
+                                        outputGradient: UnsafePointer<Float>, images: Range<Int>,
+                                        scratch: UnsafeMutablePointer<Float>, into dm: UnsafeMutablePointer<Float>) {
+        let tiles = images.count * layout.tilesPerImage, xi = outputChannels * tiles
+        let ow = g.outputWidth, even = g.outputHeight % 2 == 0 && ow % 2 == 0
+        let stride = even ? ow : 2 * layout.tilesWide
+        if !even { scratch.update(repeating: 0, count: 4 * layout.tilesPerImage) }
+        for (slot, n) in images.enumerated() {
+            for oc in 0..<outputChannels {
+                var src = outputGradient + (n * outputChannels + oc) * g.outputPlane
+                if !even {
+                    for y in 0..<g.outputHeight { Convolution.copy(scratch + y * stride, src + y * ow, ow) }
+                    src = UnsafePointer(scratch)
+                }
+                let dst = dm + oc * tiles + slot * layout.tilesPerImage
+                for ty in 0..<layout.tilesHigh {
+                    let top = src + 2 * ty * stride, bottom = top + stride
+                    let d = dst + ty * layout.tilesWide
+                    forEachQuad(layout.tilesWide) { tx, _ in
+                        let u = UnsafeRawPointer(top + 2 * tx).loadUnaligned(as: SIMD8<Float>.self)
+                        let l = UnsafeRawPointer(bottom + 2 * tx).loadUnaligned(as: SIMD8<Float>.self)
+                        let g00 = u.evenHalf, g01 = u.oddHalf, g10 = l.evenHalf, g11 = l.oddHalf
+                        // A = [[1, 0], [1, 1], [1, −1], [0, −1]] along rows, then columns.
+                        let p = d + tx
+                        storeOutputGradientTransform(g00, g01, p, xi, 0)
+                        storeOutputGradientTransform(g00 + g10, g01 + g11, p, xi, 4)
+                        storeOutputGradientTransform(g00 - g10, g01 - g11, p, xi, 8)
+                        storeOutputGradientTransform(-g10, -g11, p, xi, 12)
                     }
                 }
             }
         }
     }
 
-    /// dM[ξ, o, t] = (A dy Aᵀ)[ξ] for the 2×2 output-gradient tiles (zero beyond the output).
-    static func transformOutputGradient(_ g: WindowGeometry, _ layout: Layout, outputChannels: Int,
-                                        outputGradient: UnsafePointer<Float>, images: Range<Int>,
-                                        into dm: UnsafeMutablePointer<Float>) {
-        let tiles = images.count * layout.tilesPerImage, ow = g.outputWidth
-        let xiStride = outputChannels * tiles
-        let fullRows = g.outputHeight / 2, fullCols = ow / 2
-        for (slot, n) in images.enumerated() {
-            for oc in 0..<outputChannels {
-                let src = outputGradient + (n * outputChannels + oc) * g.outputPlane
-                let dst = dm + oc * tiles + slot * layout.tilesPerImage
-                for ty in 0..<layout.tilesHigh {
-                    let top = src + 2 * ty * ow, bottom = top + ow
-                    let hasBottom = ty < fullRows
-                    let d = dst + ty * layout.tilesWide
-                    for tx in 0..<layout.tilesWide {
-                        let x = 2 * tx, right = tx < fullCols
-                        let g00 = top[x], g01 = right ? top[x + 1] : 0
-                        let g10 = hasBottom ? bottom[x] : 0, g11 = hasBottom && right ? bottom[x + 1] : 0
-                        // A = [[1, 0], [1, 1], [1, −1], [0, −1]] along rows, then columns.
-                        let r0 = (g00, g01), r1 = (g00 + g10, g01 + g11), r2 = (g00 - g10, g01 - g11), r3 = (-g10, -g11)
-                        let p = d + tx
-                        p[0] = r0.0; p[xiStride] = r0.0 + r0.1; p[2 * xiStride] = r0.0 - r0.1; p[3 * xiStride] = -r0.1
-                        p[4 * xiStride] = r1.0; p[5 * xiStride] = r1.0 + r1.1
-                        p[6 * xiStride] = r1.0 - r1.1; p[7 * xiStride] = -r1.1
-                        p[8 * xiStride] = r2.0; p[9 * xiStride] = r2.0 + r2.1
-                        p[10 * xiStride] = r2.0 - r2.1; p[11 * xiStride] = -r2.1
-                        p[12 * xiStride] = r3.0; p[13 * xiStride] = r3.0 + r3.1
-                        p[14 * xiStride] = r3.0 - r3.1; p[15 * xiStride] = -r3.1
-                    }
-                }
-            }
-        }
+    /// A along one row of the tile: dM[first + j] for j = 0...3.
+    @inline(__always) static func storeOutputGradientTransform(_ x0: SIMD4<Float>, _ x1: SIMD4<Float>,
+                                                               _ p: UnsafeMutablePointer<Float>, _ stride: Int, _ first: Int) {
+        store(x0, p + first * stride)
+        store(x0 + x1, p + (first + 1) * stride)
+        store(x0 - x1, p + (first + 2) * stride)
+        store(-x1, p + (first + 3) * stride)
     }
 
     /// dx[n, c] = the interior of Σ_tiles B dV Bᵀ placed at each tile's 4×4 input window
@@ -611,7 +671,10 @@ enum Winograd {
     static func transformInputGradient(_ g: WindowGeometry, _ layout: Layout, dv: UnsafePointer<Float>, images: Range<Int>,
                                        padded: UnsafeMutablePointer<Float>, inputGradient: UnsafeMutablePointer<Float>) {
         let tiles = images.count * layout.tilesPerImage, pw = layout.paddedWidth
-        let xiStride = g.channels * tiles
+        let xi = g.channels * tiles
+        let rows = Swift.min(g.height, layout.paddedHeight - g.paddingHeight)
+        let cols = Swift.min(g.width, pw - g.paddingWidth)
+        let lane = SIMD4<Int32>(0, 1, 2, 3)
         for (slot, n) in images.enumerated() {
             for c in 0..<g.channels {
                 padded.update(repeating: 0, count: layout.paddedPlane)
@@ -619,28 +682,28 @@ enum Winograd {
                 for ty in 0..<layout.tilesHigh {
                     let r0 = padded + 2 * ty * pw, r1 = r0 + pw, r2 = r1 + pw, r3 = r2 + pw
                     let s = src + ty * layout.tilesWide
-                    for tx in 0..<layout.tilesWide {
+                    forEachQuad(layout.tilesWide) { tx, repeated in
                         let p = s + tx
-                        // B = (Bᵀ)ᵀ maps (x0, x1, x2, x3) → (x0, x1 − x2 + x3, −x0 + x1 + x2, −x3);
-                        // along columns of each row i first, then along rows.
-                        func column(_ i: Int) -> (Float, Float, Float, Float) {
-                            let x0 = p[(4 * i) * xiStride], x1 = p[(4 * i + 1) * xiStride]
-                            let x2 = p[(4 * i + 2) * xiStride], x3 = p[(4 * i + 3) * xiStride]
+                        // Tiles already added by the previous group of four contribute zero here.
+                        let skip = lane .< Int32(repeated)
+                        // B maps (x0, x1, x2, x3) → (x0, x1 − x2 + x3, −x0 + x1 + x2, −x3): along
+                        // columns j within each row i, then along rows.
+                        func row(_ i: Int) -> (SIMD4<Float>, SIMD4<Float>, SIMD4<Float>, SIMD4<Float>) {
+                            let x0 = load(p + 4 * i * xi).replacing(with: 0, where: skip)
+                            let x1 = load(p + (4 * i + 1) * xi).replacing(with: 0, where: skip)
+                            let x2 = load(p + (4 * i + 2) * xi).replacing(with: 0, where: skip)
+                            let x3 = load(p + (4 * i + 3) * xi).replacing(with: 0, where: skip)
                             return (x0, x1 - x2 + x3, -x0 + x1 + x2, -x3)
                         }
-                        let a = column(0), b = column(1), c = column(2), d = column(3)
+                        let a = row(0), b = row(1), c = row(2), d = row(3)
                         let x = 2 * tx
-                        r0[x] += a.0; r0[x + 1] += a.1; r0[x + 2] += a.2; r0[x + 3] += a.3
-                        r1[x] += b.0 - c.0 + d.0; r1[x + 1] += b.1 - c.1 + d.1
-                        r1[x + 2] += b.2 - c.2 + d.2; r1[x + 3] += b.3 - c.3 + d.3
-                        r2[x] += -a.0 + b.0 + c.0; r2[x + 1] += -a.1 + b.1 + c.1
-                        r2[x + 2] += -a.2 + b.2 + c.2; r2[x + 3] += -a.3 + b.3 + c.3
-                        r3[x] -= d.0; r3[x + 1] -= d.1; r3[x + 2] -= d.2; r3[x + 3] -= d.3
+                        accumulate(a.0, a.1, a.2, a.3, r0 + x)
+                        accumulate(b.0 - c.0 + d.0, b.1 - c.1 + d.1, b.2 - c.2 + d.2, b.3 - c.3 + d.3, r1 + x)
+                        accumulate(b.0 + c.0 - a.0, b.1 + c.1 - a.1, b.2 + c.2 - a.2, b.3 + c.3 - a.3, r2 + x)
+                        accumulate(-d.0, -d.1, -d.2, -d.3, r3 + x)
                     }
                 }
                 let dst = inputGradient + (n * g.channels + c) * g.inputPlane
-                let rows = Swift.min(g.height, layout.paddedHeight - g.paddingHeight)
-                let cols = Swift.min(g.width, pw - g.paddingWidth)
                 for y in 0..<g.height {
                     if y < rows {
                         Convolution.copy(dst + y * g.width, padded + (y + g.paddingHeight) * pw + g.paddingWidth, cols)
@@ -653,11 +716,20 @@ enum Winograd {
         }
     }
 
+    /// Adds columns 0...3 of four tiles into a padded row (tile k covers row[2k ..< 2k + 4]).
+    @inline(__always) static func accumulate(_ c0: SIMD4<Float>, _ c1: SIMD4<Float>, _ c2: SIMD4<Float>,
+                                             _ c3: SIMD4<Float>, _ row: UnsafeMutablePointer<Float>) {
+        let first = UnsafeMutableRawPointer(row), second = UnsafeMutableRawPointer(row + 2)
+        first.storeBytes(of: first.loadUnaligned(as: SIMD8<Float>.self) + interleave(c0, c1), as: SIMD8<Float>.self)
+        second.storeBytes(of: second.loadUnaligned(as: SIMD8<Float>.self) + interleave(c2, c3), as: SIMD8<Float>.self)
+    }
+
     /// Forward convolution of images `images` in groups (see `Convolution.forward`).
     static func forward(_ cg: ConvolutionGeometry, input: UnsafePointer<Float>, u: UnsafePointer<Float>,
                         bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>, images: Range<Int>) {
         let g = cg.window, layout = Layout(g), o = cg.outputChannels, c = g.channels
         let group = imagesPerGroup(layout), maxTiles = Swift.min(group, images.count) * layout.tilesPerImage
+        // `padded` serves as the padded input plane and as the odd-size output plane.
         let padded = UnsafeMutablePointer<Float>.allocate(capacity: layout.paddedPlane)
         let v = UnsafeMutablePointer<Float>.allocate(capacity: 16 * c * maxTiles)
         let m = UnsafeMutablePointer<Float>.allocate(capacity: 16 * o * maxTiles)
@@ -669,7 +741,7 @@ enum Winograd {
                 BLAS.sgemm(transA: false, transB: false, m: o, n: tiles, k: c, alpha: 1, a: u + xi * o * c, lda: c,
                            b: v + xi * c * tiles, ldb: tiles, beta: 0, c: m + xi * o * tiles, ldc: tiles)
             }
-            transformOutput(g, layout, outputChannels: o, m: m, images: chunk, bias: bias, output: output)
+            transformOutput(g, layout, outputChannels: o, m: m, images: chunk, bias: bias, scratch: padded, output: output)
         }
     }
 
@@ -685,7 +757,8 @@ enum Winograd {
         defer { padded.deallocate(); dm.deallocate(); dv.deallocate() }
         for start in stride(from: images.lowerBound, to: images.upperBound, by: group) {
             let chunk = start..<Swift.min(start + group, images.upperBound), tiles = chunk.count * layout.tilesPerImage
-            transformOutputGradient(g, layout, outputChannels: o, outputGradient: outputGradient, images: chunk, into: dm)
+            transformOutputGradient(g, layout, outputChannels: o, outputGradient: outputGradient, images: chunk,
+                                    scratch: padded, into: dm)
             for xi in 0..<16 {
                 BLAS.sgemm(transA: true, transB: false, m: c, n: tiles, k: o, alpha: 1, a: u + xi * o * c, lda: c,
                            b: dm + xi * o * tiles, ldb: tiles, beta: 0, c: dv + xi * c * tiles, ldc: tiles)

@@ -171,3 +171,28 @@ import Testing
         #expect(tracked == constant)
     }
 }
+
+@Suite struct SegmentGradientTests {
+    @Test func segmentsAndDirectUseOfTheParentCombine() throws {
+        // θ feeds two windows and is also used whole (an L2 penalty): every element's
+        // gradient is the sum of its window's contribution and 2θ; uncovered elements get 2θ only.
+        let theta = Tensor([1, 2, 3, 4, 5, 6, 7])
+        let tape = Tape()
+        let v = tape.variable(theta)
+        let a = try v.segment(offset: 0, shape: [2])       // θ0, θ1
+        let b = try v.segment(offset: 4, shape: [2])       // θ4, θ5
+        let penalty = try (v * v).sum()
+        let loss = try (try (a * 3).sum() + (b * 5).sum()) + penalty
+        let g = tape.gradients(of: loss)[v].values
+        let expected: [Float] = [5, 7, 6, 8, 15, 17, 14]
+        #expect(g == expected)
+    }
+
+    @Test func uncoveredElementsGetZeroGradient() throws {
+        let tape = Tape()
+        let v = tape.variable(Tensor(shape: [6], repeating: 1))
+        let w = try v.segment(offset: 2, shape: [2])
+        let g = tape.gradients(of: try (w * 2).sum())[v].values
+        #expect(g == [0, 0, 2, 2, 0, 0])
+    }
+}

@@ -1,0 +1,86 @@
+/// The random keep/drop pattern of one dropout application, generated from a counter
+/// (a stateless hash of seed and position) instead of a sequential stream: elements are
+/// independent of each other and of the order they are computed in, the pattern can be
+/// regenerated in the backward pass instead of being stored, and generation has no
+/// serial dependency, so it vectorises and runs near memory speed.
+///
+/// Each 32-bit hash (Wellons' "lowbias32" mixer) of (seed, pair index) yields two 16-bit
+/// uniforms, one per element; an element is kept when its uniform is below
+/// `threshold = round(keep·2¹⁶)`. The keep probability is therefore `threshold/2¹⁶`
+/// (within 8·10⁻⁶ of `1 − rate`), and kept elements are scaled by its inverse, so the
+/// expectation is preserved exactly.
+public struct DropoutNoise: Sendable {
+    public let seed: UInt64
+    /// Keep an element when its 16-bit uniform is below this.
+    public let threshold: UInt32
+    /// 1 / keep probability.
+    public let scale: Float
+
+    public init(rate: Float, operation: String = "dropout", rng: inout RandomGenerator) throws {
+        guard rate >= 0, rate < 1 else {
+            throw TensorError.invalidArgument(operation: operation, message: "rate must be in [0, 1), got \(rate)")
+        }
+        seed = rng.next()
+        let t = UInt32((Double(1 - rate) * 65536).rounded())
+        threshold = Swift.max(t, 1)
+        scale = 65536 / Float(threshold)
+    }
+
+    @inline(__always) static func hash(_ v: UInt32, _ key: UInt32) -> UInt32 {
+        var x = v ^ key
+        x ^= x >> 16
+        x &*= 0x7FEB_352D
+        x ^= x >> 15
+        x &*= 0x846C_A68B
+        x ^= x >> 16
+        return x
+    }
+
+    /// dst[i] = src[i]·mask[i] (or mask[i] when `src` is nil), for positions
+    /// `start..<start+count` of the pattern (`start` must be even).
+    public func apply(to src: UnsafePointer<Float>?, into dst: UnsafeMutablePointer<Float>, count: Int, start: Int = 0) {
+        precondition(start % 2 == 0, "dropout pattern windows start at an even position")
+        let t = threshold, s = scale
+        let key = UInt32(truncatingIfNeeded: seed), offset = UInt32(truncatingIfNeeded: seed >> 32)
+        let first = UInt32(truncatingIfNeeded: start / 2) &+ offset
+        let pairs = count / 2
+        if let src {
+            for k in 0..<pairs {
+                let h = Self.hash(first &+ UInt32(truncatingIfNeeded: k), key)
+                let a = src[2 * k], b = src[2 * k + 1]
+                dst[2 * k] = (h & 0xFFFF) < t ? a * s : 0
+                dst[2 * k + 1] = (h >> 16) < t ? b * s : 0
+            }
+        } else {
+            for k in 0..<pairs {
+                let h = Self.hash(first &+ UInt32(truncatingIfNeeded: k), key)
+                dst[2 * k] = (h & 0xFFFF) < t ? s : 0
+                dst[2 * k + 1] = (h >> 16) < t ? s : 0
+            }
+        }
+        if count % 2 == 1 {  // the last element uses the low half of its pair's hash
+            let h = Self.hash(first &+ UInt32(truncatingIfNeeded: pairs), key)
+            let m: Float = (h & 0xFFFF) < t ? s : 0
+            dst[count - 1] = (src?[count - 1] ?? 1) * m
+        }
+    }
+}
+
+extension Variable {
+    /// Inverted dropout, y = x ⊙ m with m ∈ {0, 1/keep} drawn by `DropoutNoise` (fused:
+    /// the mask is never stored; the pullback regenerates it from the seed).
+    public func dropout(rate: Float, rng: inout RandomGenerator) throws -> Variable {
+        let noise = try DropoutNoise(rate: rate, rng: &rng)
+        var y = Tensor(uninitializedShape: shape)
+        value.withUnsafeBufferPointer { x in
+            y.withUnsafeMutableBufferPointer { noise.apply(to: x.baseAddress!, into: $0.baseAddress!, count: $0.count) }
+        }
+        return Variable.unary(self, y) { g in
+            var out = Tensor(uninitializedShape: g.shape)
+            g.withUnsafeBufferPointer { gp in
+                out.withUnsafeMutableBufferPointer { noise.apply(to: gp.baseAddress!, into: $0.baseAddress!, count: $0.count) }
+            }
+            return out
+        }
+    }
+}

@@ -1,0 +1,40 @@
+import Testing
+@testable import CredenceTensor
+
+@Suite struct DropoutTests {
+    @Test func gradientMatchesFiniteDifferences() throws {
+        // The closure re-seeds, so every evaluation sees the same mask.
+        try GradientCheck().check("dropout", [Tensor.testInput([7, 9], seed: 4)]) { v in
+            var rng = RandomGenerator(seed: 77)
+            return try v[0].dropout(rate: 0.3, rng: &rng)
+        }
+    }
+
+    @Test func forwardIsInputTimesTheSameMask() throws {
+        let x = Tensor.testInput([5, 13], seed: 1)
+        var r1 = RandomGenerator(seed: 5), r2 = RandomGenerator(seed: 5)
+        let y = try Variable(constant: x).dropout(rate: 0.4, rng: &r1).value
+        let mask = try Tensor.dropoutMask(shape: x.shape, rate: 0.4, rng: &r2)
+        #expect(y == (try x * mask))
+    }
+
+    @Test func windowsOfThePatternAgreeWithTheWhole() throws {
+        var rng = RandomGenerator(seed: 3)
+        let noise = try DropoutNoise(rate: 0.5, rng: &rng)
+        var whole = [Float](repeating: 0, count: 64), part = [Float](repeating: 0, count: 20)
+        noise.apply(to: nil, into: &whole, count: 64)
+        noise.apply(to: nil, into: &part, count: 20, start: 40)
+        var odd = [Float](repeating: 0, count: 7)
+        noise.apply(to: nil, into: &odd, count: 7, start: 10)
+        #expect(Array(whole[10..<17]) == odd)
+        #expect(Array(whole[40..<60]) == part)
+    }
+
+    @Test func keepProbabilityIsQuantisedButUnbiased() throws {
+        var rng = RandomGenerator(seed: 2)
+        let noise = try DropoutNoise(rate: 0.1, rng: &rng)
+        let keep = Float(noise.threshold) / 65536
+        #expect(Swift.abs(keep - 0.9) < 8e-6)
+        #expect(Swift.abs(noise.scale * keep - 1) < 1e-6)
+    }
+}
