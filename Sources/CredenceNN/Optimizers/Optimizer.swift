@@ -24,7 +24,7 @@ public struct Optimizer {
     /// The update vector, reused every step.
     let scratch: StateBuffer
     /// Elements per parallel chunk (fits in L2 with all state vectors).
-    static let chunk = 16_384
+    static let chunk = 16384
 
     public init(_ transforms: [any GradientTransform], parameterCount: Int) {
         self.transforms = transforms

@@ -134,7 +134,8 @@ extension Variable {
         let a = value, b = other.value
         let y = try a.matmul(b, transposeLeft: transposeLeft, transposeRight: transposeRight)
         let ta = isTracked, tb = other.isTracked
-        return Variable.record(y, inputs: [self, other]) { g in
+        let otherID = other.id, otherShape = other.shape
+        return Variable.record(y, inputs: [self, other]) { [weak tape = other.tape] g in
             // C = A·B: dA = G·Bᵀ, dB = Aᵀ·G, adjusted for the transposes.
             var ga: Tensor?, gb: Tensor?
             if ta {
@@ -142,8 +143,16 @@ extension Variable {
                                    : try! g.matmul(b, transposeRight: !transposeRight)
             }
             if tb {
-                gb = transposeRight ? try! g.matmul(a, transposeLeft: true, transposeRight: transposeLeft)
-                                    : try! a.matmul(g, transposeLeft: !transposeLeft)
+                // Weights are usually windows of the flat parameter vector: write their
+                // gradient straight into the flat gradient buffer when the tape offers it.
+                let destination = tape?.gradientDestination(node: otherID, shape: otherShape)
+                    ?? Tensor(uninitializedShape: otherShape)
+                if transposeRight {
+                    g.matmulUnchecked(a, transposeLeft: true, transposeRight: transposeLeft, into: destination)
+                } else {
+                    a.matmulUnchecked(g, transposeLeft: !transposeLeft, transposeRight: false, into: destination)
+                }
+                gb = destination
             }
             return [ga, gb]
         }

@@ -41,20 +41,34 @@ public final class Tape {
         return backward.count - 1
     }
 
+    /// State of the reverse pass in progress (a tape runs one pass at a time, on one thread).
+    var grads: [Tensor?] = []
+    /// Windows already holding their final values, per parent of segments. Parents of
+    /// segments (the flat parameter vector) start uninitialised; each window is copied
+    /// in (or written in place, see `gradientDestination`) once, and the never-written
+    /// gaps are zeroed when the parent's turn comes — no memset and no add over all
+    /// parameters per step.
+    var written: [Int: [Range<Int>]] = [:]
+    /// Segment nodes whose gradient a pullback writes straight into the parent's buffer.
+    var claimed: Set<Int> = []
+    /// Nodes whose gradient buffer the tape allocated itself (flat parents), so it may be
+    /// written in place even while views of it exist.
+    var owned: Set<Int> = []
+
     /// Reverse pass from `output` (seeded with ones, or with `seed` for a
     /// vector–Jacobian product of a non-scalar output).
     public func gradients(of output: Variable, seed: Tensor? = nil) -> Gradients {
         precondition(output.tape === self, "gradients(of:) needs a variable recorded on this tape")
         precondition(seed == nil || seed!.shape == output.value.shape,
                      "gradient seed of shape \(seed!.shape) for an output of shape \(output.value.shape)")
-        var grads = [Tensor?](repeating: nil, count: backward.count)
+        grads = [Tensor?](repeating: nil, count: backward.count)
+        written = [:]
+        claimed = []
+        owned = []
+        defer { grads = []; written = [:]; claimed = []; owned = [] }
         grads[output.id] = seed ?? Tensor(shape: output.value.shape, repeating: 1)
-        // Parents of segments (the flat parameter vector) start uninitialised; each
-        // window is copied in on its first write and the never-written gaps are zeroed
-        // when the parent's turn comes. Saves a memset and an add over all parameters.
-        var written: [Int: [Range<Int>]] = [:]
         for i in stride(from: output.id, through: 0, by: -1) {
-            if let ranges = written.removeValue(forKey: i) { Self.zeroGaps(&grads[i]!, written: ranges) }
+            finishWindows(of: i)
             guard let g = grads[i] else { continue }
             switch backward[i] {
             case .leaf:
@@ -63,50 +77,99 @@ public final class Tape {
                 let contributions = pullback(g)
                 for (input, c) in zip(inputs, contributions) {
                     guard let c else { continue }
-                    if let ranges = written.removeValue(forKey: input) { Self.zeroGaps(&grads[input]!, written: ranges) }
-                    Self.accumulate(&grads[input], c)
+                    accumulate(c, into: input)
                 }
             case let .segment(parent, offset):
                 let window = offset..<(offset + g.count)
-                if grads[parent] == nil {
-                    grads[parent] = Tensor(uninitializedShape: shapes[parent])
-                    written[parent] = []
-                }
-                var ranges = written[parent]
-                let fresh = ranges.map { r in !r.contains { $0.overlaps(window) } } ?? false
-                if ranges != nil && !fresh {  // overlapping windows: fill the gaps, then accumulate
-                    Self.zeroGaps(&grads[parent]!, written: ranges!)
-                    ranges = nil
-                    written[parent] = nil
-                }
-                grads[parent]!.withUnsafeMutableBufferPointer { dst in
-                    g.withUnsafeBufferPointer { src in
-                        let d = dst.baseAddress! + offset
-                        if fresh { d.update(from: src.baseAddress!, count: src.count) }
-                        else { for j in 0..<src.count { d[j] += src[j] } }
+                // A claimed window already holds this segment's whole gradient: g is a view of it.
+                if claimed.contains(i) { continue }
+                if grads[parent] == nil { allocateFlatBuffer(parent) }
+                let fresh = written[parent].map { r in !r.contains { $0.overlaps(window) } } ?? false
+                if fresh {
+                    copy(g, into: parent, at: offset, add: false)
+                    written[parent]!.append(window)
+                } else if owned.contains(parent) {  // overlapping windows: accumulate
+                    finishWindows(of: parent)
+                    copy(g, into: parent, at: offset, add: true)
+                } else {  // the parent's gradient is an ordinary tensor (it was used directly first)
+                    grads[parent]!.withUnsafeMutableBufferPointer { d in
+                        g.withUnsafeBufferPointer { src in for j in 0..<src.count { d[offset + j] += src[j] } }
                     }
                 }
-                if fresh { written[parent]!.append(window) }
             }
         }
-        for (i, ranges) in written { Self.zeroGaps(&grads[i]!, written: ranges) }
+        for i in Array(written.keys) { finishWindows(of: i) }
         return Gradients(values: grads, shapes: shapes)
     }
 
-    /// Zeroes every element of `t` outside the (disjoint) `written` ranges.
-    static func zeroGaps(_ t: inout Tensor, written: [Range<Int>]) {
-        t.withUnsafeMutableBufferPointer { p in
-            var next = 0
-            for r in written.sorted(by: { $0.lowerBound < $1.lowerBound }) {
-                if r.lowerBound > next { (p.baseAddress! + next).initialize(repeating: 0, count: r.lowerBound - next) }
-                next = Swift.max(next, r.upperBound)
-            }
-            if next < p.count { (p.baseAddress! + next).initialize(repeating: 0, count: p.count - next) }
+    /// A place for a pullback to write the gradient of `input` directly, when `input` is a
+    /// segment (a layer's weights) whose window of the flat gradient is still unwritten:
+    /// a view into the parent's gradient buffer, or nil (then return a fresh tensor as usual).
+    /// Writing there saves copying every weight gradient into the flat buffer.
+    /// The pullback must then return exactly that view as the input's contribution.
+    public func gradientDestination(for input: Variable) -> Tensor? {
+        guard input.tape === self else { return nil }
+        return gradientDestination(node: input.id, shape: input.shape)
+    }
+
+    func gradientDestination(node id: Int, shape: [Int]) -> Tensor? {
+        guard id >= 0, id < backward.count, grads.count == backward.count,
+              grads[id] == nil, !claimed.contains(id),
+              case let .segment(parent, offset) = backward[id] else { return nil }
+        if grads[parent] == nil { allocateFlatBuffer(parent) }
+        let window = offset..<(offset + shape.reduce(1, *))
+        guard let ranges = written[parent], !ranges.contains(where: { $0.overlaps(window) }),
+              let buffer = grads[parent] else { return nil }
+        written[parent]!.append(window)
+        claimed.insert(id)
+        return Tensor(storage: buffer.storage, offset: buffer.offset + offset, shape: shape)
+    }
+
+    func allocateFlatBuffer(_ i: Int) {
+        grads[i] = Tensor(uninitializedShape: shapes[i])
+        written[i] = []
+        owned.insert(i)
+    }
+
+    /// Zeroes the unwritten gaps of `i`'s gradient buffer and leaves tracking mode, so it
+    /// can be read or accumulated into as an ordinary tensor.
+    func finishWindows(of i: Int) {
+        guard let ranges = written.removeValue(forKey: i), let buffer = grads[i] else { return }
+        Self.zeroGaps(buffer.storage.pointer + buffer.offset, count: buffer.count, written: ranges)
+    }
+
+    /// Writes into a flat buffer the tape allocated (`owned`). Raw access on purpose: views handed out
+    /// by `gradientDestination` share its storage, and copy-on-write would duplicate it.
+    func copy(_ g: Tensor, into parent: Int, at offset: Int, add: Bool) {
+        let buffer = grads[parent]!
+        let d = buffer.storage.pointer + buffer.offset + offset
+        g.withUnsafeBufferPointer { src in
+            if add { for j in 0..<src.count { d[j] += src[j] } } else { d.update(from: src.baseAddress!, count: src.count) }
         }
     }
 
-    static func accumulate(_ slot: inout Tensor?, _ c: Tensor) {
-        if slot == nil { slot = c } else { slot!.addInPlace(c) }
+    /// Zeroes every element of `p[0..<count]` outside the (disjoint) `written` ranges.
+    static func zeroGaps(_ p: UnsafeMutablePointer<Float>, count: Int, written: [Range<Int>]) {
+        var next = 0
+        for r in written.sorted(by: { $0.lowerBound < $1.lowerBound }) {
+            if r.lowerBound > next { (p + next).initialize(repeating: 0, count: r.lowerBound - next) }
+            next = Swift.max(next, r.upperBound)
+        }
+        if next < count { (p + next).initialize(repeating: 0, count: count - next) }
+    }
+
+    /// Adds a contribution to node `i`'s gradient. Buffers the tape owns (a parent's flat
+    /// buffer, views of it handed out by `gradientDestination`) are added to in place;
+    /// anything else goes through copy-on-write, since pullbacks may return shared tensors.
+    func accumulate(_ c: Tensor, into i: Int) {
+        guard let existing = grads[i] else { grads[i] = c; return }
+        if claimed.contains(i) || owned.contains(i) {
+            finishWindows(of: i)
+            let d = existing.storage.pointer + existing.offset
+            c.withUnsafeBufferPointer { src in for j in 0..<src.count { d[j] += src[j] } }
+        } else {
+            grads[i]!.addInPlace(c)
+        }
     }
 }
 

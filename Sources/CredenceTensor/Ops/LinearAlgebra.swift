@@ -13,10 +13,19 @@ extension Tensor {
                 operation: "matmul", shapes: [shape, other.shape],
                 expected: "inner dimensions must agree (\(k) vs \(k2)) after transposes (left: \(transposeLeft), right: \(transposeRight))")
         }
-        var out = Tensor(uninitializedShape: [m, n])
+        let out = Tensor(uninitializedShape: [m, n])
+        matmulUnchecked(other, transposeLeft: transposeLeft, transposeRight: transposeRight, into: out)
+        return out
+    }
+
+    /// `op(self) · op(other)` written into `destination`'s elements in place (raw: no
+    /// copy-on-write), for pullbacks filling a buffer the tape owns. Shapes must already agree.
+    func matmulUnchecked(_ other: Tensor, transposeLeft: Bool, transposeRight: Bool, into destination: Tensor) {
+        let m = transposeLeft ? shape[1] : shape[0], k = transposeLeft ? shape[0] : shape[1]
+        let n = transposeRight ? other.shape[0] : other.shape[1]
+        precondition(destination.count == m * n, "matmul destination holds \(destination.count), needs \(m * n)")
         BLAS.sgemm(transA: transposeLeft, transB: transposeRight, m: m, n: n, k: k, alpha: 1,
                    a: storage.pointer + offset, lda: shape[1], b: other.storage.pointer + other.offset,
-                   ldb: other.shape[1], beta: 0, c: out.storage.pointer, ldc: n)
-        return out
+                   ldb: other.shape[1], beta: 0, c: destination.storage.pointer + destination.offset, ldc: n)
     }
 }

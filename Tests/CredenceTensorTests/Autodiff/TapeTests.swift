@@ -196,3 +196,22 @@ import Testing
         #expect(g == [0, 0, 2, 2, 0, 0])
     }
 }
+
+@Suite struct GradientDestinationTests {
+    /// Weights written in place by matmul pullbacks, a weight used twice, and a direct use
+    /// of the whole vector recorded after the forward pass: all must sum correctly.
+    @Test func inPlaceWeightGradientsCombineWithOtherUses() throws {
+        var rng = RandomGenerator(seed: 8)
+        let theta = Tensor.randomNormal(shape: [3 * 4 + 4 * 4 + 2], rng: &rng)
+        let x = Tensor.randomNormal(shape: [5, 3], rng: &rng)
+        func loss(_ v: Variable) throws -> Variable {
+            let w1 = try v.segment(offset: 0, shape: [4, 3])
+            let w2 = try v.segment(offset: 12, shape: [4, 4])
+            let h = try Variable(constant: x).matmul(w1, transposeRight: true).tanh()
+            let h2 = try h.matmul(w2, transposeRight: true).matmul(w2)   // w2 used twice
+            let penalty = try (v * v).sum() * 0.1                          // θ used whole, last
+            return try h2.sum() + penalty
+        }
+        try GradientCheck().check("in-place weight gradients", [theta]) { try loss($0[0]) }
+    }
+}
