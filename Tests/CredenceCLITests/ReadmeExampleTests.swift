@@ -1,0 +1,38 @@
+import Credence
+import Foundation
+import Testing
+
+/// The README's library example, kept compiling and running (on 512 images, 1 epoch).
+@Suite struct ReadmeExampleTests {
+    @Test(.enabled(if: fashionMNISTAvailable, "needs the dataset-fashion-mnist package"))
+    func libraryExampleRuns() throws {
+        var rng = RandomGenerator(seed: 0)
+        let (train, test) = try loadDataset(.fashionMNIST, options: DataOptions(trainLimit: 512))
+        let model = try Sequential(.mlp(inputShape: [1, 28, 28], hidden: [512, 512], outputs: 10, dropout: 0.1))
+        var θ = model.initialParameters(rng: &rng)
+
+        var trainer = Trainer(model: model,
+                              optimizer: .adam(learningRate: .constant(1e-3), parameterCount: model.parameterCount),
+                              configuration: TrainingConfiguration(epochs: 1, batchSize: 128, seed: 0))
+        var losses: [Double] = []
+        try trainer.fit(parameters: &θ, data: train) { progress in losses.append(progress.loss) }
+        #expect(!losses.isEmpty)
+
+        let subset = try test.inputs.rows(0..<100)
+        let logits = try model.predictBatched(subset, parameters: θ)
+        let mc = try model.monteCarloProbabilities(subset, parameters: θ, samples: 32, rng: &rng)
+        #expect(logits.shape == [100, 10] && mc.shape == [32, 100, 10])
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("readme-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try Checkpoint(spec: model.spec, parameters: θ).save(to: dir.appendingPathComponent("mlp.safetensors").path)
+
+        let tape = Tape()
+        let x = tape.variable(try test.inputs.rows(0..<8)), p = tape.variable(θ)
+        var context = ForwardContext(mode: .eval)
+        let loss = try Loss.softmaxCrossEntropy(logits: try model(x, parameters: p, context: &context),
+                                                labels: Array(test.labels[0..<8]))
+        let grads = tape.gradients(of: loss)
+        #expect(grads[x].shape == [8, 1, 28, 28] && grads[p].shape == [669_706])
+    }
+}
