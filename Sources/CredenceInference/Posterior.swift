@@ -1,0 +1,96 @@
+import CredenceMetrics
+import CredenceNN
+import CredenceTensor
+
+/// The inference methods Credence implements (names used in files, reports and the CLI).
+public enum PosteriorMethod: String, Codable, CaseIterable, Sendable {
+    /// Maximum a posteriori point estimate (weight decay = Gaussian prior).
+    case map
+    /// Monte-Carlo dropout (Gal & Ghahramani, 2016).
+    case mcDropout = "mc-dropout"
+    /// Deep ensemble (Lakshminarayanan et al., 2017).
+    case ensemble
+    /// Stochastic weight averaging (Izmailov et al., 2018): the mean of SGD iterates.
+    case swa
+    /// SWA-Gaussian, diagonal or low-rank plus diagonal (Maddox et al., 2019).
+    case swag
+    /// Laplace approximation (MacKay 1992; Daxberger et al., 2021).
+    case laplace
+}
+
+/// An approximate posterior: anything that answers with a predictive distribution.
+///
+/// Every method produces a `Predictive` with `S` per-sample predictions, so metrics, OOD
+/// scores, attacks and reports treat all methods alike (DESIGN.md, idea 3).
+public protocol Posterior {
+    var method: PosteriorMethod { get }
+    /// The architecture the posterior is over.
+    var model: Sequential { get }
+    /// Classification or regression (how network outputs become a predictive).
+    var task: Predictive.Task { get }
+    /// Number of Floats the posterior stores (ensemble = M × parameters, SWAG = (rank + 2) ×, ...).
+    var storedFloatCount: Int { get }
+    /// The predictive at `inputs` from `samples` Monte-Carlo samples (deterministic
+    /// posteriors ignore `samples` and return S = 1).
+    func predictive(_ inputs: Tensor, samples: Int, rng: inout RandomGenerator) throws -> Predictive
+    /// Everything needed to rebuild the posterior (see `PosteriorArchive`).
+    func archive() throws -> PosteriorArchive
+}
+
+/// A posterior over the flat parameter vector that can be sampled; its predictive is the
+/// Monte-Carlo average over sampled networks, p(y|x) ≈ (1/S) Σₛ p(y|x, θₛ).
+public protocol ParameterSamplingPosterior: Posterior {
+    /// One parameter vector drawn from the posterior.
+    func sampleParameters(rng: inout RandomGenerator) throws -> Tensor
+}
+
+extension ParameterSamplingPosterior {
+    public func predictive(_ inputs: Tensor, samples: Int, rng: inout RandomGenerator) throws -> Predictive {
+        guard samples >= 1 else { throw InferenceError.invalidOption("samples must be ≥ 1, got \(samples)") }
+        var outputs: [Tensor] = []
+        for _ in 0..<samples {
+            let theta = try sampleParameters(rng: &rng)
+            outputs.append(try model.predictBatched(inputs, parameters: theta))
+        }
+        return try makePredictive(stacking: outputs, task: task)
+    }
+}
+
+/// Errors of inference methods: impossible option combinations (raised before any
+/// work starts), unusable inputs, and unreadable posterior files.
+public enum InferenceError: Error, CustomStringConvertible, Equatable {
+    case invalidOption(String)
+    case incompatibleModel(String)
+    case invalidArchive(path: String, message: String)
+
+    public var description: String {
+        switch self {
+        case let .invalidOption(m): return "invalid option: \(m)"
+        case let .incompatibleModel(m): return "incompatible model: \(m)"
+        case let .invalidArchive(path, m): return "\(path): \(m)"
+        }
+    }
+}
+
+/// Builds a predictive from per-sample network outputs, each [N, K]: logits for
+/// classification (K = C), or D means followed by D raw variances for regression
+/// (K = 2D; variance = softplus(raw) + 1e-6, as `Loss.meanAndVariance`).
+public func makePredictive(stacking outputs: [Tensor], task: Predictive.Task) throws -> Predictive {
+    guard let first = outputs.first, first.rank == 2 else {
+        throw InferenceError.invalidOption("need at least one [N, K] output to build a predictive")
+    }
+    let n = first.shape[0], k = first.shape[1]
+    let stacked = try Tensor.concatenate(outputs, axis: 0).reshaped([outputs.count, n, k])
+    switch task {
+    case .classification:
+        return try Predictive(logits: stacked)
+    case .regression:
+        guard k % 2 == 0 else {
+            throw InferenceError.incompatibleModel("a regression model must output D means and D variances; it outputs \(k) values")
+        }
+        let d = k / 2
+        let means = try stacked.slice(axis: 2, 0..<d)
+        let variances = try stacked.slice(axis: 2, d..<k).softplus() + 1e-6
+        return try Predictive(means: means, variances: variances)
+    }
+}

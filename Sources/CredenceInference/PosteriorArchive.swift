@@ -1,0 +1,95 @@
+import CredenceMetrics
+import CredenceNN
+import CredenceTensor
+import Foundation
+
+/// A posterior on disk: a safetensors file holding the posterior's tensors (mean,
+/// deviations, member parameters, curvature factors, ...) and metadata naming the method,
+/// the model spec, the task and the method's settings. Written atomically; read back
+/// with `loadPosterior(from:)`. A plain training checkpoint reads as a MAP posterior.
+public struct PosteriorArchive {
+    public static let methodKey = "credence.posterior.method"
+    public static let taskKey = "credence.posterior.task"
+    static let settingPrefix = "credence.posterior.setting."
+
+    public var method: PosteriorMethod
+    public var spec: ModelSpec
+    public var task: Predictive.Task
+    /// Named tensors in the order they are written.
+    public var tensors: [(name: String, value: Tensor)]
+    /// The method's hyperparameters and fitted scalars, as strings.
+    public var settings: [String: String]
+
+    public init(method: PosteriorMethod, spec: ModelSpec, task: Predictive.Task,
+                tensors: [(name: String, value: Tensor)], settings: [String: String] = [:]) {
+        self.method = method
+        self.spec = spec
+        self.task = task
+        self.tensors = tensors
+        self.settings = settings
+    }
+
+    public func tensor(_ name: String, path: String = "posterior") throws -> Tensor {
+        guard let t = tensors.first(where: { $0.name == name })?.value else {
+            throw InferenceError.invalidArchive(path: path, message: "the \(method.rawValue) posterior has no tensor '\(name)'")
+        }
+        return t
+    }
+
+    public func setting<T: LosslessStringConvertible>(_ key: String, as type: T.Type = T.self, path: String = "posterior") throws -> T {
+        guard let s = settings[key], let v = T(s) else {
+            throw InferenceError.invalidArchive(path: path, message: "the \(method.rawValue) posterior's setting '\(key)' is missing or malformed")
+        }
+        return v
+    }
+
+    /// Writes the archive atomically (temporary file, fsync, rename).
+    public func save(to path: String) throws {
+        var file = SafeTensorsFile()
+        for (name, value) in tensors { file[name] = value }
+        var metadata = [Self.methodKey: method.rawValue, Self.taskKey: task.rawValue,
+                        Checkpoint.modelSpecKey: String(decoding: try JSONEncoder().encode(spec), as: UTF8.self)]
+        for (k, v) in settings { metadata[Self.settingPrefix + k] = v }
+        file.metadata = metadata
+        try file.write(to: path)
+    }
+
+    /// Reads a posterior file, or a plain checkpoint as a MAP archive.
+    public static func load(from path: String) throws -> PosteriorArchive {
+        let file = try SafeTensorsFile(contentsOf: path)
+        guard let methodName = file.metadata[methodKey] else {
+            let checkpoint = try Checkpoint.load(from: path)
+            let task = Predictive.Task(rawValue: checkpoint.metadata["credence.task"] ?? "") ?? .classification
+            return PosteriorArchive(method: .map, spec: checkpoint.spec, task: task,
+                                    tensors: [("parameters", checkpoint.parameters)])
+        }
+        guard let method = PosteriorMethod(rawValue: methodName) else {
+            throw InferenceError.invalidArchive(path: path, message: "unknown posterior method '\(methodName)'; this file was written by a newer Credence?")
+        }
+        guard let specJSON = file.metadata[Checkpoint.modelSpecKey],
+              let spec = try? JSONDecoder().decode(ModelSpec.self, from: Data(specJSON.utf8)) else {
+            throw InferenceError.invalidArchive(path: path, message: "missing or unreadable model spec")
+        }
+        let task = Predictive.Task(rawValue: file.metadata[taskKey] ?? "") ?? .classification
+        var settings: [String: String] = [:]
+        for (k, v) in file.metadata where k.hasPrefix(settingPrefix) { settings[String(k.dropFirst(settingPrefix.count))] = v }
+        return PosteriorArchive(method: method, spec: spec, task: task,
+                                tensors: file.names.map { ($0, file[$0]!) }, settings: settings)
+    }
+}
+
+/// Reads any posterior Credence wrote (or a plain checkpoint, as MAP).
+public func loadPosterior(from path: String) throws -> any Posterior {
+    let archive = try PosteriorArchive.load(from: path)
+    do {
+        switch archive.method {
+        case .map: return try PointPosterior(archive: archive)
+        case .mcDropout: return try MCDropoutPosterior(archive: archive)
+        case .ensemble: return try EnsemblePosterior(archive: archive)
+        case .swa, .swag, .laplace:
+            throw InferenceError.invalidArchive(path: path, message: "\(archive.method.rawValue) posteriors are not readable by this build yet")
+        }
+    } catch let InferenceError.invalidArchive(_, message) {
+        throw InferenceError.invalidArchive(path: path, message: message)
+    }
+}
