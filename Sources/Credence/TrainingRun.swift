@@ -10,30 +10,51 @@ public struct TrainingResult: Codable, Sendable {
     public var parameterCount: Int
     public var trainExamples: Int
     public var epochs: Int
-    /// Mean training loss per epoch.
+    /// Mean training loss per epoch (on resume: also the epochs done before, read from the checkpoint).
     public var lossHistory: [Double]
+    /// Seconds spent training in this call (0 when resuming a completed run).
     public var trainingSeconds: Double
     public var samplesPerSecond: Double
     public var test: EvaluationSummary
     public var checkpoint: String?
+    /// Epochs the checkpoint already held when this run resumed from it (nil: not resumed).
+    public var resumedFromEpoch: Int?
 }
 
 /// Trains a model on a named data set, writes a checkpoint after every epoch (atomically,
 /// so a diverged or interrupted run keeps the last good one), and evaluates on the test set.
 ///
+/// Each checkpoint holds the parameters, the optimizer's state (`Checkpoint.optimizerState`)
+/// and the metadata `credence.epoch`, `credence.training_options`, `credence.seed` and
+/// `credence.loss_history`, all in one file replaced atomically. With `resume`, an existing
+/// checkpoint at `checkpointPath` written with the same options (`epochs` may grow, unless
+/// the schedule is laid out over the run's length) is continued from its epoch and ends bit
+/// for bit where the uninterrupted run would; one that holds every epoch is evaluated
+/// without training; options that differ throw `ResumeError`. Without `resume` an existing
+/// file is overwritten.
+///
 /// ```swift
 /// var options = TrainingOptions()
 /// options.dataset = .fashionMNIST; options.epochs = 10
-/// let result = try train(options, checkpointPath: "mlp.safetensors")
+/// let result = try train(options, checkpointPath: "mlp.safetensors", resume: true)
 /// print(result.test.accuracy!)
 /// ```
-public func train(_ options: TrainingOptions, checkpointPath: String? = nil,
-                  onProgress: (TrainingProgress) -> Void = { _ in }) throws -> TrainingResult {
+///
+/// - Parameters:
+///   - onProgress: training progress, as `Trainer.fit` reports it.
+///   - onResume: called once before training when `resume` is set: where the run picks up.
+public func train(_ options: TrainingOptions, checkpointPath: String? = nil, resume: Bool = false,
+                  onProgress: (TrainingProgress) -> Void = { _ in },
+                  onResume: (ResumePoint) -> Void = { _ in }) throws -> TrainingResult {
     try options.validate()
+    guard !resume || checkpointPath != nil else {
+        throw TrainingError.invalidConfiguration("resuming needs the checkpoint to resume from (--out FILE)")
+    }
     let (trainSet, testSet) = try loadDataset(options.dataset, options: DataOptions(
         directory: options.dataDirectory, seed: options.seed, trainLimit: options.trainLimit))
     let spec = try options.modelSpec(inputShape: trainSet.inputShape, task: trainSet.task)
     let model = try Sequential(spec)
+    // A resumed run derives the same seeds as a fresh one: initialise, then draw the trainer's seed.
     var rng = RandomGenerator(seed: options.seed)
     var parameters = model.initialParameters(rng: &rng)
     let batchSize = Swift.min(options.batchSize, trainSet.count)
@@ -48,32 +69,78 @@ public func train(_ options: TrainingOptions, checkpointPath: String? = nil,
         epochs: options.epochs, batchSize: batchSize, seed: rng.next(), objective: objective))
     let metadata = try checkpointMetadata(options)
 
-    let start = Date()
-    let history = try trainer.fit(parameters: &parameters, data: trainSet, onProgress: onProgress) { epoch, params in
+    func save(epoch: Int, parameters: Tensor, optimizer: OptimizerState?, history: [Double],
+              test: EvaluationSummary? = nil) throws {
         guard let path = checkpointPath else { return }
         var meta = metadata
-        meta["credence.epoch"] = String(epoch)
-        try Checkpoint(spec: spec, parameters: params, metadata: meta).save(to: path)
+        meta[SavedRun.epochKey] = String(epoch)
+        meta[SavedRun.lossHistoryKey] = String(decoding: try JSONEncoder().encode(history), as: UTF8.self)
+        if let a = test?.accuracy { meta["credence.test_accuracy"] = String(a) }
+        if let n = test?.negativeLogLikelihood { meta["credence.test_nll"] = String(n) }
+        try Checkpoint(spec: spec, parameters: parameters, metadata: meta, optimizerState: optimizer).save(to: path)
     }
+    func result(history: [Double], seconds: Double, epochsTrained: Int, test: EvaluationSummary,
+                resumedFrom: Int?) -> TrainingResult {
+        TrainingResult(
+            dataset: options.dataset.rawValue, model: options.model.rawValue, parameterCount: model.parameterCount,
+            trainExamples: trainSet.count, epochs: options.epochs, lossHistory: history, trainingSeconds: seconds,
+            samplesPerSecond: Double(trainSet.count * epochsTrained) / Swift.max(seconds, 1e-9),
+            test: test, checkpoint: checkpointPath, resumedFromEpoch: resumedFrom)
+    }
+
+    var history: [Double] = []
+    var startEpoch = 0
+    var resumedFrom: Int?
+    if resume, let path = checkpointPath {
+        if FileManager.default.fileExists(atPath: path) {
+            let saved = try SavedRun(path: path, options: options, spec: spec, stepsPerEpoch: stepsPerEpoch)
+            parameters = saved.checkpoint.parameters
+            history = saved.lossHistory
+            startEpoch = saved.epoch
+            resumedFrom = saved.epoch
+            let point = ResumePoint(path: path, epoch: saved.epoch, epochs: options.epochs, found: true)
+            onResume(point)
+            if point.isComplete {
+                Parallel.flushSubnormalsToZero()  // as after training, so the figures match the original run's
+                let test = try evaluate(model: model, parameters: parameters, on: testSet)
+                if saved.checkpoint.metadata["credence.test_nll"] == nil || saved.optionsJSON != metadata[SavedRun.optionsKey] {
+                    try save(epoch: saved.epoch, parameters: parameters, optimizer: saved.checkpoint.optimizerState,
+                             history: history, test: test)
+                }
+                return result(history: history, seconds: 0, epochsTrained: 0, test: test, resumedFrom: saved.epoch)
+            }
+            do {
+                try trainer.optimizer.importState(saved.checkpoint.optimizerState!)  // SavedRun checked it exists
+            } catch let error as OptimizerStateError {
+                throw ResumeError.optimizerState(path: path, error)
+            }
+        } else {
+            onResume(ResumePoint(path: path, epoch: 0, epochs: options.epochs, found: false))
+        }
+    }
+
+    let start = Date()
+    try trainer.fit(parameters: &parameters, data: trainSet, startEpoch: startEpoch, onProgress: onProgress,
+                    onEpochEnd: { (state: EpochEndState) in
+        history.append(state.loss)
+        guard checkpointPath != nil else { return }
+        try save(epoch: state.epoch, parameters: state.parameters, optimizer: state.optimizer.exportState(), history: history)
+    })
     let seconds = Date().timeIntervalSince(start)
     let test = try evaluate(model: model, parameters: parameters, on: testSet)
-    if let path = checkpointPath {  // rewrite with the test figures
-        var meta = metadata
-        meta["credence.epoch"] = String(options.epochs)
-        if let a = test.accuracy { meta["credence.test_accuracy"] = String(a) }
-        if let n = test.negativeLogLikelihood { meta["credence.test_nll"] = String(n) }
-        try Checkpoint(spec: spec, parameters: parameters, metadata: meta).save(to: path)
+    if checkpointPath != nil {  // rewrite with the test figures
+        try save(epoch: options.epochs, parameters: parameters, optimizer: trainer.optimizer.exportState(),
+                 history: history, test: test)
     }
-    return TrainingResult(
-        dataset: options.dataset.rawValue, model: options.model.rawValue, parameterCount: model.parameterCount,
-        trainExamples: trainSet.count, epochs: options.epochs, lossHistory: history, trainingSeconds: seconds,
-        samplesPerSecond: Double(trainSet.count * options.epochs) / Swift.max(seconds, 1e-9),
-        test: test, checkpoint: checkpointPath)
+    return result(history: history, seconds: seconds, epochsTrained: options.epochs - startEpoch, test: test,
+                  resumedFrom: resumedFrom)
 }
 
 /// The run's options as checkpoint metadata (so `credence evaluate` knows the data set).
 func checkpointMetadata(_ options: TrainingOptions) throws -> [String: String] {
-    let json = String(decoding: try JSONEncoder().encode(options), as: UTF8.self)
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = .sortedKeys  // the same run writes the same bytes
+    let json = String(decoding: try encoder.encode(options), as: UTF8.self)
     return ["credence.dataset": options.dataset.rawValue, "credence.training_options": json,
             "credence.seed": String(options.seed)]
 }

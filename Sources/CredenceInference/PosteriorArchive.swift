@@ -78,9 +78,19 @@ public struct PosteriorArchive {
     }
 }
 
-/// Reads any posterior Credence wrote (or a plain checkpoint, as MAP).
+/// Reads any posterior Credence wrote (or a plain checkpoint, as MAP); a posterior saved
+/// with a fitted temperature comes back temperature-scaled.
 public func loadPosterior(from path: String) throws -> any Posterior {
     let archive = try PosteriorArchive.load(from: path)
+    let base = try restorePosterior(archive, path: path)
+    guard let t = archive.settings["temperature"] else { return base }
+    guard let temperature = Double(t) else {
+        throw InferenceError.invalidArchive(path: path, message: "malformed temperature '\(t)'")
+    }
+    return try TemperatureScaledPosterior(base: base, temperature: temperature)
+}
+
+func restorePosterior(_ archive: PosteriorArchive, path: String) throws -> any Posterior {
     do {
         switch archive.method {
         case .map: return try PointPosterior(archive: archive)

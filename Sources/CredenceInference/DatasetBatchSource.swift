@@ -1,8 +1,8 @@
 import CredenceData
 import CredenceNN
 
-// Data sets feed the training loop. The conformance lives here, in the umbrella module,
-// because CredenceNN and CredenceData are siblings that do not import each other.
+// Data sets feed the training loop. The conformance lives here, in the first module that
+// sees both, because CredenceNN and CredenceData are siblings that do not import each other.
 extension InMemoryDataset: BatchSource {
     public func trainingBatch(_ indices: [Int]) throws -> TrainingBatch {
         let b = batch(indices)
