@@ -19,6 +19,9 @@ public struct PosteriorArchive {
     public var tensors: [(name: String, value: Tensor)]
     /// The method's hyperparameters and fitted scalars, as strings.
     public var settings: [String: String]
+    /// Provenance written as-is (e.g. `credence.dataset`, `credence.seed` of the run the
+    /// posterior was fitted to), so evaluation finds the right test set.
+    public var provenance: [String: String] = [:]
 
     public init(method: PosteriorMethod, spec: ModelSpec, task: Predictive.Task,
                 tensors: [(name: String, value: Tensor)], settings: [String: String] = [:]) {
@@ -50,6 +53,7 @@ public struct PosteriorArchive {
         var metadata = [Self.methodKey: method.rawValue, Self.taskKey: task.rawValue,
                         Checkpoint.modelSpecKey: String(decoding: try JSONEncoder().encode(spec), as: UTF8.self)]
         for (k, v) in settings { metadata[Self.settingPrefix + k] = v }
+        for (k, v) in provenance where metadata[k] == nil { metadata[k] = v }
         file.metadata = metadata
         try file.write(to: path)
     }
@@ -60,8 +64,10 @@ public struct PosteriorArchive {
         guard let methodName = file.metadata[methodKey] else {
             let checkpoint = try Checkpoint.load(from: path)
             let task = Predictive.Task(rawValue: checkpoint.metadata["credence.task"] ?? "") ?? .classification
-            return PosteriorArchive(method: .map, spec: checkpoint.spec, task: task,
-                                    tensors: [("parameters", checkpoint.parameters)])
+            var archive = PosteriorArchive(method: .map, spec: checkpoint.spec, task: task,
+                                           tensors: [("parameters", checkpoint.parameters)])
+            archive.provenance = checkpoint.metadata
+            return archive
         }
         guard let method = PosteriorMethod(rawValue: methodName) else {
             throw InferenceError.invalidArchive(path: path, message: "unknown posterior method '\(methodName)'; this file was written by a newer Credence?")
@@ -73,8 +79,10 @@ public struct PosteriorArchive {
         let task = Predictive.Task(rawValue: file.metadata[taskKey] ?? "") ?? .classification
         var settings: [String: String] = [:]
         for (k, v) in file.metadata where k.hasPrefix(settingPrefix) { settings[String(k.dropFirst(settingPrefix.count))] = v }
-        return PosteriorArchive(method: method, spec: spec, task: task,
-                                tensors: file.names.map { ($0, file[$0]!) }, settings: settings)
+        var archive = PosteriorArchive(method: method, spec: spec, task: task,
+                                       tensors: file.names.map { ($0, file[$0]!) }, settings: settings)
+        archive.provenance = file.metadata.filter { !$0.key.hasPrefix("credence.posterior.") && $0.key != Checkpoint.modelSpecKey }
+        return archive
     }
 }
 
@@ -96,7 +104,9 @@ func restorePosterior(_ archive: PosteriorArchive, path: String) throws -> any P
         case .map: return try PointPosterior(archive: archive)
         case .mcDropout: return try MCDropoutPosterior(archive: archive)
         case .ensemble: return try EnsemblePosterior(archive: archive)
-        case .swa, .swag, .laplace:
+        case .swa: return try SWAPosterior(archive: archive)
+        case .swag: return try SWAGPosterior(archive: archive)
+        case .laplace:
             throw InferenceError.invalidArchive(path: path, message: "\(archive.method.rawValue) posteriors are not readable by this build yet")
         }
     } catch let InferenceError.invalidArchive(_, message) {

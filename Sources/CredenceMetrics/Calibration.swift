@@ -121,6 +121,9 @@ public func reliabilityDiagram(_ predictive: Predictive, labels: [Int32], binCou
 /// (Naeini et al. 2015; Guo et al. 2017):
 /// `ECE = Σ_b (|B_b| / N) · |acc(B_b) − conf(B_b)|`, bins `(edges[i], edges[i+1]]` on
 /// `linspace(0, 1, binCount + 1)` — the binning of the PyTorch reference, reproduced exactly.
+/// Everything is computed in `Double`; the reference computes the bin weight `|B_b| / N` in
+/// float32 (torch's default dtype for an integer division), so its ECE differs from this
+/// one in about the eighth significant digit.
 ///
 /// ```swift
 /// let ece = try expectedCalibrationError(p, labels: y)   // 15 bins

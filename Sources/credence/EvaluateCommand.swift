@@ -1,20 +1,53 @@
 import ArgumentParser
 import Credence
+import Foundation
+
+extension OODSetName: ExpressibleByArgument {}
 
 struct EvaluateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "evaluate",
-        abstract: "Evaluate a checkpoint on a data set's test split.")
+        abstract: "Evaluate a posterior (or a plain checkpoint, as MAP) on a test set and OOD sets.")
 
-    @Option(help: "Checkpoint file (safetensors) written by `credence train`.") var checkpoint: String
-    @Option(help: "Data set (default: the one recorded in the checkpoint).") var dataset: DatasetName?
+    @Option(name: [.customLong("posterior"), .customLong("checkpoint")],
+            help: "Posterior file from `credence fit`/`train`, or a checkpoint (read as MAP).") var posterior: String
+    @Option(help: "Data set (default: the one recorded in the file).") var dataset: DatasetName?
+    @Option(parsing: .upToNextOption, help: "OOD sets to score against (by predictive entropy, max probability and, for S > 1, mutual information).")
+    var ood: [OODSetName] = []
+    @Option(help: "Monte-Carlo samples for stochastic posteriors.") var samples = 32
+    @Option(help: "Random seed of the Monte-Carlo samples.") var seed: UInt64 = 0
     @Option(help: "Directory holding the data set's files.") var dataDir: String?
     @Option(help: "Output format.") var format: OutputFormat = .text
 
-    func run() throws {
-        let summary = try reportingErrors {
-            try evaluateCheckpoint(at: checkpoint, dataset: dataset, dataDirectory: dataDir)
-        }
-        if format == .json { try printJSON(summary) } else { printSummary(summary) }
+    func validate() throws {
+        guard samples >= 1 else { throw ValidationError("--samples must be ≥ 1, got \(samples)") }
     }
+
+    func run() throws {
+        let result = try reportingErrors {
+            try evaluatePosteriorFile(at: posterior, dataset: dataset, ood: ood, samples: samples,
+                                      dataDirectory: dataDir, seed: seed)
+        }
+        if format == .json { return try printJSON(result) }
+        printEvaluation(result)
+    }
+}
+
+func printEvaluation(_ r: PosteriorEvaluation) {
+    print("\(r.method) on \(r.dataset) (\(r.examples) examples, S = \(r.samples))")
+    func row(_ name: String, _ value: Double?) {
+        if let value { print("  " + name.padding(toLength: 34, withPad: " ", startingAt: 0) + String(format: "%.4f", value)) }
+    }
+    row("accuracy", r.accuracy)
+    row("NLL", r.negativeLogLikelihood)
+    row("Brier", r.brierScore)
+    row("ECE (15 bins)", r.expectedCalibrationError)
+    row("MCE (15 bins)", r.maximumCalibrationError)
+    row("RMSE", r.rootMeanSquaredError)
+    for o in r.ood {
+        row("OOD \(o.set) AUROC (H)", o.aurocEntropy)
+        row("OOD \(o.set) AUROC (1−max p)", o.aurocMaxProbability)
+        row("OOD \(o.set) AUROC (MI)", o.aurocMutualInformation)
+    }
+    print(String(format: "  prediction: %.3f s per 1,000 inputs; %d stored floats", r.predictionSecondsPer1000, r.storedFloats))
 }

@@ -26,7 +26,12 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Directory holding the data set's files (default: the data set's standard location).")
     var dataDir: String?
     @Option(help: "Use only the first N training examples (quick runs).") var trainLimit: Int?
-    @Option(help: "Checkpoint to write (safetensors); rewritten atomically after every epoch.") var out: String?
+    @Option(help: "Checkpoint to write (safetensors); rewritten atomically after every epoch, with the optimizer state.")
+    var out: String?
+    @Flag(help: ArgumentHelp(
+        "Continue the run saved in --out if it exists (same options; --epochs may grow) instead of overwriting it.",
+        discussion: "The resumed run ends bit for bit where the uninterrupted one would. A checkpoint that already holds every epoch is evaluated without training."))
+    var resume = false
     @Option(help: "Output format.") var format: OutputFormat = .text
 
     func options() throws -> TrainingOptions {
@@ -47,19 +52,35 @@ struct TrainCommand: ParsableCommand {
 
     func validate() throws {
         do { try options().validate() } catch let e as TrainingError { throw ValidationError(e.description) }
+        if resume && out == nil { throw ValidationError("--resume continues the checkpoint given by --out FILE; pass --out") }
     }
 
     func run() throws {
         let opts = try options()
         let result = try reportingErrors {
-            try train(opts, checkpointPath: out, onProgress: Terminal.show)
+            try train(opts, checkpointPath: out, resume: resume, onProgress: Terminal.show, onResume: Self.showResume)
         }
         if format == .json { return try printJSON(result) }
         print("\(result.model) on \(result.dataset): \(result.parameterCount) parameters, \(result.trainExamples) training examples, \(result.epochs) epochs")
-        print(String(format: "training: %.1f s, %.0f samples/s, final loss %.4f", result.trainingSeconds,
-                     result.samplesPerSecond, result.lossHistory.last ?? .nan))
+        if let k = result.resumedFromEpoch, k >= result.epochs {
+            print(String(format: "training: already complete in the checkpoint, final loss %.4f", result.lossHistory.last ?? .nan))
+        } else {
+            print(String(format: "training: %.1f s, %.0f samples/s, final loss %.4f", result.trainingSeconds,
+                         result.samplesPerSecond, result.lossHistory.last ?? .nan))
+        }
         printSummary(result.test)
         if let path = result.checkpoint { print("checkpoint: \(path)") }
+    }
+
+    /// Says on stderr where a `--resume` run picks up.
+    static func showResume(_ point: ResumePoint) {
+        if !point.found {
+            Terminal.error("no checkpoint at \(point.path) yet: starting from epoch 0 of \(point.epochs)")
+        } else if point.isComplete {
+            Terminal.error("resuming from epoch \(point.epoch) of \(point.epochs): \(point.path) holds the complete run; reporting it without training")
+        } else {
+            Terminal.error("resuming from epoch \(point.epoch) of \(point.epochs) (\(point.path))")
+        }
     }
 }
 

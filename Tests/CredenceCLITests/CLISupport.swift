@@ -50,6 +50,31 @@ struct CLI {
         return try #require(object as? [String: Any], "stdout is not one JSON object: \(output.stdout)")
     }
 
+    /// Starts the executable without waiting, its output discarded (for tests that kill it).
+    static func start(_ arguments: [String]) throws -> Process {
+        let binary = try #require(CLI.binary, "the credence executable is not built; run `swift build --build-tests` first")
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = arguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        return process
+    }
+
+    /// The `credence.epoch` metadata of the checkpoint at `path`, read from the safetensors
+    /// header alone; nil while there is no file.
+    static func checkpointEpoch(_ path: String) throws -> Int? {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
+        defer { try? handle.close() }
+        let lengthBytes = try #require(try handle.read(upToCount: 8))
+        let length = lengthBytes.enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) }
+        let header = try #require(try handle.read(upToCount: length))
+        let object = try #require(try JSONSerialization.jsonObject(with: header) as? [String: Any])
+        let metadata = try #require(object["__metadata__"] as? [String: String])
+        return metadata["credence.epoch"].flatMap(Int.init)
+    }
+
     static func temporaryDirectory() throws -> URL {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("credence-cli-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)

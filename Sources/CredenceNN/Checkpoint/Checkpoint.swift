@@ -19,6 +19,18 @@ import Foundation
 /// architecture. Files without that key (e.g. `safetensors.torch.save_file(
 /// model.state_dict(), path)`) load with `load(from:spec:)`, matched by name.
 ///
+/// **Training state.** To let an interrupted run resume exactly, a checkpoint may also hold
+/// the optimizer's state (`optimizerState`) in the same file — one file, replaced
+/// atomically, so parameters and optimizer state can never disagree after a crash. Its
+/// vectors are tensors named `"optimizer.<transform index>.<state name>"` (e.g.
+/// `"optimizer.0.m"`, `"optimizer.0.v"` for Adam), which cannot clash with parameter names,
+/// and the step count and transform chain are the metadata `"credence.optimizer_state"`
+/// (JSON `{"step": 120, "transforms": ["ScaleByAdam", "ScaleByLearningRate"]}`). Both
+/// loaders accept files with and without it; tensors under the `optimizer.` prefix count as
+/// optimizer state only when that metadata is present, so any tensor that is neither a
+/// parameter nor recorded optimizer state is still rejected as unexpected. In PyTorch,
+/// `model.load_state_dict(load_file(path), strict=False)` skips the `optimizer.*` tensors.
+///
 /// ```swift
 /// try Checkpoint(spec: model.spec, parameters: θ, metadata: ["epoch": "10"]).save(to: "map.safetensors")
 /// let checkpoint = try Checkpoint.load(from: "map.safetensors")
@@ -27,17 +39,24 @@ import Foundation
 public struct Checkpoint: Equatable, Sendable {
     /// The metadata key holding the JSON-encoded `ModelSpec`; reserved.
     public static let modelSpecKey = "credence.model_spec"
+    /// The metadata key holding the optimizer's step count and transform chain (JSON); reserved.
+    public static let optimizerStateKey = "credence.optimizer_state"
 
     public var spec: ModelSpec
     /// The flat parameter vector (rank 1), laid out as `Sequential(spec).layout`.
     public var parameters: Tensor
     /// Free-form strings: data set, epoch, seed, test accuracy, Credence version, ...
     public var metadata: [String: String]
+    /// The optimizer's state when the checkpoint was written during training (nil for a
+    /// bare model); `Optimizer.importState` restores it.
+    public var optimizerState: OptimizerState?
 
-    public init(spec: ModelSpec, parameters: Tensor, metadata: [String: String] = [:]) {
+    public init(spec: ModelSpec, parameters: Tensor, metadata: [String: String] = [:],
+                optimizerState: OptimizerState? = nil) {
         self.spec = spec
         self.parameters = parameters
         self.metadata = metadata
+        self.optimizerState = optimizerState
     }
 
     /// The model this checkpoint's parameters belong to.
@@ -46,8 +65,8 @@ public struct Checkpoint: Equatable, Sendable {
     /// Writes the checkpoint atomically (temporary file, fsync, rename): an interrupted
     /// save leaves any previous file at `path` intact.
     public func save(to path: String) throws {
-        guard metadata[Self.modelSpecKey] == nil else {
-            throw CheckpointError.reservedMetadataKey(path: path, key: Self.modelSpecKey)
+        for key in [Self.modelSpecKey, Self.optimizerStateKey] where metadata[key] != nil {
+            throw CheckpointError.reservedMetadataKey(path: path, key: key)
         }
         let layout = try model().layout
         guard parameters.rank == 1, parameters.count == layout.count else {
@@ -57,6 +76,17 @@ public struct Checkpoint: Equatable, Sendable {
         file.metadata[Self.modelSpecKey] = try Self.encode(spec)
         for entry in layout.entries {
             file[entry.name] = try parameters.segment(offset: entry.offset, shape: entry.shape)  // a view, no copy
+        }
+        if let state = optimizerState {
+            for name in state.orderedNames {
+                guard let parsed = OptimizerState.parseTensorName(name), parsed.transform < state.transforms.count else {
+                    throw CheckpointError.invalidOptimizerState(
+                        path: path, reason: "tensor name '\(name)' is not \"optimizer.<transform index>.<state name>\" with an index below \(state.transforms.count)")
+                }
+                file[name] = state.tensors[name]
+            }
+            file.metadata[Self.optimizerStateKey] = try Self.encode(
+                OptimizerStateRecord(step: state.step, transforms: state.transforms))
         }
         try file.write(to: path)
     }
@@ -83,7 +113,7 @@ public struct Checkpoint: Equatable, Sendable {
     /// otherwise) unless `requireSameSpec` is false — e.g. to load MAP weights into the
     /// same network with a different dropout rate for MC dropout.
     /// Every parameter of the model must be present with its shape, and the file may
-    /// hold no other tensors.
+    /// hold no other tensors than optimizer state recorded as `save` writes it.
     public static func load(from path: String, spec: ModelSpec, requireSameSpec: Bool = true) throws -> Checkpoint {
         let model = try Sequential(spec)
         let file = try SafeTensorsFile(contentsOf: path)
@@ -94,10 +124,13 @@ public struct Checkpoint: Equatable, Sendable {
         return try assemble(file, model: model, path: path)
     }
 
-    /// Checks names and shapes against the layout and copies the tensors into one flat vector.
+    /// Checks names and shapes against the layout, copies the parameter tensors into one flat
+    /// vector and collects the optimizer state the metadata records.
     static func assemble(_ file: SafeTensorsFile, model: Sequential, path: String) throws -> Checkpoint {
         let layout = model.layout
-        let expected = Set(layout.entries.map(\.name))
+        let optimizerState = try readOptimizerState(file, path: path)
+        var expected = Set(layout.entries.map(\.name))
+        if let state = optimizerState { expected.formUnion(state.tensors.keys) }
         let missing = layout.entries.map(\.name).filter { file[$0] == nil }
         let unexpected = file.names.filter { !expected.contains($0) }
         if !missing.isEmpty { throw CheckpointError.missingTensors(path: path, names: missing, unexpected: unexpected) }
@@ -116,13 +149,45 @@ public struct Checkpoint: Equatable, Sendable {
         }
         var metadata = file.metadata
         metadata[modelSpecKey] = nil
-        return Checkpoint(spec: model.spec, parameters: flat, metadata: metadata)
+        metadata[optimizerStateKey] = nil
+        return Checkpoint(spec: model.spec, parameters: flat, metadata: metadata, optimizerState: optimizerState)
     }
 
-    static func encode(_ spec: ModelSpec) throws -> String {
+    /// The optimizer state recorded by `"credence.optimizer_state"`: every tensor named
+    /// `"optimizer.<index>.<name>"` with an index into the recorded chain. Nil without that key
+    /// (then such tensors are as unexpected as any other stray tensor).
+    static func readOptimizerState(_ file: SafeTensorsFile, path: String) throws -> OptimizerState? {
+        guard let json = file.metadata[optimizerStateKey] else { return nil }
+        let record: OptimizerStateRecord
+        do {
+            record = try JSONDecoder().decode(OptimizerStateRecord.self, from: Data(json.utf8))
+        } catch {
+            throw CheckpointError.invalidOptimizerState(path: path, reason: "its \"\(optimizerStateKey)\" metadata cannot be decoded (\(error))")
+        }
+        guard record.step >= 0 else {
+            throw CheckpointError.invalidOptimizerState(path: path, reason: "the step count is \(record.step)")
+        }
+        var tensors: [String: Tensor] = [:]
+        for name in file.names where name.hasPrefix(OptimizerState.tensorPrefix) {
+            guard let parsed = OptimizerState.parseTensorName(name), parsed.transform < record.transforms.count else {
+                throw CheckpointError.invalidOptimizerState(
+                    path: path, reason: "tensor '\(name)' does not belong to any of the \(record.transforms.count) recorded transforms")
+            }
+            tensors[name] = file[name]!
+        }
+        return OptimizerState(step: record.step, transforms: record.transforms, tensors: tensors)
+    }
+
+    /// The JSON of `"credence.optimizer_state"`.
+    struct OptimizerStateRecord: Codable {
+        var step: Int
+        var transforms: [String]
+    }
+
+    static func encode(_ value: some Encodable) throws -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return String(decoding: try encoder.encode(spec), as: UTF8.self)
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
     }
 
     static func decodeSpec(_ json: String, path: String) throws -> ModelSpec {

@@ -53,6 +53,8 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable {
     case parameterCount(path: String, got: [Int], expected: Int)
     /// Caller metadata using a key Credence reserves.
     case reservedMetadataKey(path: String, key: String)
+    /// The optimizer state in the file (or about to be written) is malformed.
+    case invalidOptimizerState(path: String, reason: String)
 
     public var description: String {
         switch self {
@@ -104,6 +106,8 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable {
             return "cannot write '\(path)': the parameter vector has shape \(got) but the model's layout needs [\(expected)]; pass the flat vector the Sequential built from this spec uses"
         case let .reservedMetadataKey(path, key):
             return "cannot write '\(path)': metadata key \"\(key)\" is reserved by Credence; rename it"
+        case let .invalidOptimizerState(path, reason):
+            return "'\(path)': the optimizer state (\"optimizer.<index>.<name>\" tensors with \"\(Checkpoint.optimizerStateKey)\" metadata) is malformed: \(reason); save the state Optimizer.exportState() returns, or re-save the checkpoint without optimizer state"
         }
     }
 

@@ -8,6 +8,12 @@ import Foundation
 /// `prepare` sees the whole update vector (for global statistics such as the gradient
 /// norm); `apply` then transforms a range of it in place. Ranges are processed in
 /// parallel, so `apply` must touch only its range of the state.
+///
+/// A transform that carries state from one step to the next (momentum, Adam moments)
+/// exports it as named vectors of `parameterCount` elements and imports it back, so an
+/// interrupted run resumes exactly (`Optimizer.exportState()`). Stateless transforms use the
+/// default, which has no state; a stateful transform that keeps the default would lose its
+/// state on resume.
 public protocol GradientTransform {
     /// Allocates state for `parameterCount` parameters (called once before the first step).
     mutating func reset(parameterCount: Int)
@@ -17,12 +23,20 @@ public protocol GradientTransform {
     mutating func prepare(updates: UnsafeBufferPointer<Float>, parameters: UnsafeBufferPointer<Float>, step: Int)
     /// Transforms `updates[range]` in place. `step` counts from 1.
     func apply(updates: UnsafeMutablePointer<Float>, parameters: UnsafePointer<Float>, range: Range<Int>, step: Int)
+    /// A copy of the state carried across steps, by name (Adam: "m", "v"), each a rank-1
+    /// tensor of `parameterCount` elements. Default: none.
+    func exportState() -> [String: Tensor]
+    /// Replaces the state with `state`, which `Optimizer.importState` has already checked
+    /// holds exactly the names and shapes `exportState()` returns. Called after `reset`.
+    mutating func importState(_ state: [String: Tensor])
 }
 
 public extension GradientTransform {
     var needsGlobalPass: Bool { false }
     mutating func reset(parameterCount: Int) {}
     mutating func prepare(updates: UnsafeBufferPointer<Float>, parameters: UnsafeBufferPointer<Float>, step: Int) {}
+    func exportState() -> [String: Tensor] { [:] }
+    mutating func importState(_ state: [String: Tensor]) {}
 }
 
 /// Optimizer state that stays at one address, so parallel workers can write disjoint ranges.
@@ -35,6 +49,19 @@ final class StateBuffer: @unchecked Sendable {
         pointer.initialize(repeating: 0, count: count)
     }
     deinit { pointer.deallocate() }
+
+    /// A copy of the state as a rank-1 tensor.
+    var tensor: Tensor {
+        var t = Tensor(uninitializedShape: [count])
+        if count > 0 { t.withUnsafeMutableBufferPointer { $0.baseAddress!.update(from: pointer, count: count) } }
+        return t
+    }
+
+    /// Overwrites the state with `tensor`'s values (same count; checked by the caller).
+    func load(_ tensor: Tensor) {
+        precondition(tensor.count == count, "state of \(count) elements loaded from \(tensor.count) values")
+        if count > 0 { tensor.withUnsafeBufferPointer { pointer.update(from: $0.baseAddress!, count: count) } }
+    }
 }
 
 /// Coupled L2 weight decay: u ← u + λ·θ (what SGD's and Adam's `weight_decay` do in PyTorch;
@@ -77,6 +104,8 @@ public struct Momentum: GradientTransform {
         self.nesterov = nesterov
     }
     public mutating func reset(parameterCount: Int) { velocity = StateBuffer(count: parameterCount) }
+    public func exportState() -> [String: Tensor] { ["velocity": velocity.tensor] }
+    public mutating func importState(_ state: [String: Tensor]) { velocity.load(state["velocity"]!) }
     public func apply(updates u: UnsafeMutablePointer<Float>, parameters: UnsafePointer<Float>, range: Range<Int>, step: Int) {
         let b = velocity.pointer, mu = momentum
         if step == 1 {  // PyTorch initialises the buffer with the first gradient
@@ -101,6 +130,11 @@ public struct ScaleByAdam: GradientTransform {
     public mutating func reset(parameterCount: Int) {
         m = StateBuffer(count: parameterCount)
         v = StateBuffer(count: parameterCount)
+    }
+    public func exportState() -> [String: Tensor] { ["m": m.tensor, "v": v.tensor] }
+    public mutating func importState(_ state: [String: Tensor]) {
+        m.load(state["m"]!)
+        v.load(state["v"]!)
     }
     public func apply(updates u: UnsafeMutablePointer<Float>, parameters: UnsafePointer<Float>, range: Range<Int>, step: Int) {
         let mp = m.pointer, vp = v.pointer, b1 = beta1, b2 = beta2

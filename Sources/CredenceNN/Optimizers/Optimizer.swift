@@ -75,6 +75,58 @@ public struct Optimizer {
         }
     }
 
+    /// The step count and a copy of every transform's state, named `"optimizer.<index>.<name>"`
+    /// (index into `transforms`), so that `importState` on a fresh optimizer of the same
+    /// construction continues bit for bit as this one would.
+    public func exportState() -> OptimizerState {
+        var tensors: [String: Tensor] = [:]
+        for (i, transform) in transforms.enumerated() {
+            for (name, value) in transform.exportState() {
+                tensors[OptimizerState.tensorName(transform: i, state: name)] = value
+            }
+        }
+        return OptimizerState(step: step, transforms: transformKinds, tensors: tensors)
+    }
+
+    /// Restores state exported by an optimizer built the same way. Everything is checked
+    /// before anything changes: the transform chain (by type), that every state vector the
+    /// transforms need is present with shape `[parameterCount]`, and that there are no others;
+    /// a mismatch throws `OptimizerStateError` and leaves this optimizer as it was.
+    public mutating func importState(_ state: OptimizerState) throws {
+        guard state.transforms == transformKinds else {
+            throw OptimizerStateError.transformMismatch(expected: transformKinds, found: state.transforms)
+        }
+        guard state.step >= 0 else { throw OptimizerStateError.invalidStep(state.step) }
+        // A transform's own export names its state vectors and their shapes.
+        var perTransform: [[String: Tensor]] = []
+        var expectedNames: [String] = []
+        for (i, transform) in transforms.enumerated() {
+            var slice: [String: Tensor] = [:]
+            for (name, template) in transform.exportState().sorted(by: { $0.key < $1.key }) {
+                let full = OptimizerState.tensorName(transform: i, state: name)
+                expectedNames.append(full)
+                guard let value = state.tensors[full] else { continue }
+                guard value.shape == template.shape else {
+                    throw OptimizerStateError.stateShape(name: full, expected: template.shape, found: value.shape)
+                }
+                slice[name] = value
+            }
+            perTransform.append(slice)
+        }
+        let missing = expectedNames.filter { state.tensors[$0] == nil }
+        guard missing.isEmpty else { throw OptimizerStateError.missingState(names: missing) }
+        let expected = Set(expectedNames)
+        let unexpected = state.orderedNames.filter { !expected.contains($0) }
+        guard unexpected.isEmpty else { throw OptimizerStateError.unexpectedState(names: unexpected) }
+        for i in transforms.indices where !perTransform[i].isEmpty {
+            transforms[i].importState(perTransform[i])
+        }
+        step = state.step
+    }
+
+    /// The type name of each transform in the chain.
+    var transformKinds: [String] { transforms.map { String(describing: type(of: $0)) } }
+
     /// θ ← θ + T(g): runs the chain on the gradient, then adds the result to θ.
     public mutating func update(_ parameters: inout Tensor, gradient: Tensor) {
         update(&parameters, gradientParts: [gradient])

@@ -62,6 +62,18 @@ public struct TrainingProgress: Sendable {
     public var isEpochEnd: Bool
 }
 
+/// The state of a run after one of its epochs: what a checkpoint must hold to resume it.
+public struct EpochEndState {
+    /// Epochs done (1-based number of the epoch just finished).
+    public var epoch: Int
+    /// This epoch's mean training loss.
+    public var loss: Double
+    public var parameters: Tensor
+    /// The trainer's optimizer. Its state buffers are shared with the trainer's and change
+    /// with the next step: call `exportState()` inside the callback to keep a copy.
+    public var optimizer: Optimizer
+}
+
 /// Mini-batch training of a `Sequential` on a flat parameter vector.
 ///
 /// Each batch is split into one shard per worker thread; each worker records its own
@@ -141,6 +153,36 @@ public struct Trainer {
     public mutating func fit(parameters: inout Tensor, data: some BatchSource, startEpoch: Int = 0,
                              onProgress: (TrainingProgress) -> Void = { _ in },
                              onEpochEnd: (Int, Tensor) throws -> Void = { _, _ in }) throws -> [Double] {
+        try fit(parameters: &parameters, data: data, startEpoch: startEpoch, onProgress: onProgress,
+                onEpochEnd: { (state: EpochEndState) in try onEpochEnd(state.epoch, state.parameters) })
+    }
+
+    /// Trains for `configuration.epochs` epochs, handing the full training state (parameters
+    /// and optimizer) to `onEpochEnd` after each epoch so a checkpoint can hold all that a
+    /// resumed run needs.
+    ///
+    /// **Resuming.** Epoch `e` (1-based) draws its shuffling permutation and dropout noise
+    /// from the `e`-th child of `RandomGenerator(seed: configuration.seed)` split into
+    /// `epochs` streams; children do not depend on how many are split off, so a run that
+    /// stopped after epoch `k` continues as the uninterrupted one — also with more epochs —
+    /// when called with `startEpoch: k`, the parameters after epoch `k` and an `optimizer`
+    /// whose state (step count included) was restored with `Optimizer.importState`.
+    ///
+    /// - Parameters:
+    ///   - parameters: updated in place; a non-finite loss stops training before that step
+    ///     is applied.
+    ///   - startEpoch: epochs already done (to resume from a checkpoint).
+    ///   - onProgress: called at most every `progressInterval` seconds and at each epoch end.
+    ///   - onEpochEnd: called after each epoch with the epoch's number, loss, the parameters
+    ///     and the optimizer.
+    /// - Returns: the mean training loss of each epoch trained in this call.
+    @discardableResult
+    public mutating func fit(parameters: inout Tensor, data: some BatchSource, startEpoch: Int = 0,
+                             onProgress: (TrainingProgress) -> Void = { _ in },
+                             onEpochEnd: (EpochEndState) throws -> Void) throws -> [Double] {
+        guard startEpoch >= 0 else {
+            throw TrainingError.invalidConfiguration("the start epoch must be ≥ 0, got \(startEpoch)")
+        }
         try configuration.validate()
         guard data.count > 0 else { throw TrainingError.emptyDataset }
         Parallel.flushSubnormalsToZero()
@@ -188,7 +230,8 @@ public struct Trainer {
             }
             epochRNGs[epoch - 1] = erng
             history.append(lossSum / Double(seen))
-            try onEpochEnd(epoch, parameters)
+            try onEpochEnd(EpochEndState(epoch: epoch, loss: lossSum / Double(seen), parameters: parameters,
+                                         optimizer: optimizer))
         }
         return history
     }

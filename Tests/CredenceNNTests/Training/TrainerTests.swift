@@ -105,3 +105,55 @@ func quadrants(_ n: Int, seed: UInt64) -> ArraySource {
         #expect(head.variance.value.values.allSatisfy { $0 > 0.05 && $0 < 0.14 }, "\(head.variance.value.values)")
     }
 }
+
+/// `fit(startEpoch:)` with the parameters and optimizer state after epoch k continues as the
+/// uninterrupted run: same shuffling permutations, dropout noise and learning-rate steps.
+@Suite struct TrainerResumeTests {
+    func makeTrainer(epochs: Int) throws -> (Trainer, Tensor) {
+        let model = try Sequential(.mlp(inputShape: [2], hidden: [32, 32], outputs: 2, dropout: 0.2))
+        var rng = RandomGenerator(seed: 11)
+        let theta = model.initialParameters(rng: &rng)
+        // Warm-up spans the first epoch boundary and the cycle is not a divisor of the epoch,
+        // so a resumed run that restarted the step count would use other learning rates.
+        let schedule = LearningRateSchedule.warmup(steps: 7, then: .cyclicalCosine(initial: 0.02, cycleLength: 5, minimum: 0.001))
+        let optimizer = Optimizer.sgd(learningRate: schedule, momentum: 0.9, weightDecay: 1e-3, clipNorm: 2,
+                                      parameterCount: model.parameterCount)
+        return (Trainer(model: model, optimizer: optimizer,
+                        configuration: TrainingConfiguration(epochs: epochs, batchSize: 48, seed: 5)), theta)
+    }
+
+    @Test func resumingAfterEachEpochEqualsTheUninterruptedRun() throws {
+        let data = quadrants(200, seed: 2)  // 5 steps per epoch, the last one short
+        var (full, thetaFull) = try makeTrainer(epochs: 3)
+        var states: [Int: (Tensor, OptimizerState)] = [:]
+        let historyFull = try full.fit(parameters: &thetaFull, data: data, onEpochEnd: { (state: EpochEndState) in
+            states[state.epoch] = (state.parameters, state.optimizer.exportState())
+        })
+        #expect(states[3]!.1.step == 15)
+        for k in 1...2 {
+            // A shorter run that stopped after epoch k (as `--epochs k` would) ...
+            var (short, thetaShort) = try makeTrainer(epochs: k)
+            var saved: OptimizerState?
+            try short.fit(parameters: &thetaShort, data: data, onEpochEnd: { (state: EpochEndState) in
+                saved = state.optimizer.exportState()
+            })
+            #expect(thetaShort.values.map(\.bitPattern) == states[k]!.0.values.map(\.bitPattern))
+            // ... resumed into a fresh trainer for 3 epochs.
+            var (resumed, _) = try makeTrainer(epochs: 3)
+            try resumed.optimizer.importState(try #require(saved))
+            var theta = thetaShort
+            let tail = try resumed.fit(parameters: &theta, data: data, startEpoch: k)
+            #expect(theta.values.map(\.bitPattern) == thetaFull.values.map(\.bitPattern), "resumed after epoch \(k)")
+            #expect(tail == Array(historyFull[k...]), "loss history tail after epoch \(k)")
+            #expect(resumed.optimizer.exportState() == full.optimizer.exportState())
+        }
+    }
+
+    @Test func startEpochAtTheEndTrainsNothingAndANegativeOneIsRejected() throws {
+        var (trainer, theta) = try makeTrainer(epochs: 2)
+        let before = theta
+        #expect(try trainer.fit(parameters: &theta, data: quadrants(64, seed: 1), startEpoch: 2).isEmpty)
+        #expect(theta == before && trainer.optimizer.step == 0)
+        #expect(throws: TrainingError.self) { try trainer.fit(parameters: &theta, data: quadrants(64, seed: 1), startEpoch: -1) }
+    }
+}

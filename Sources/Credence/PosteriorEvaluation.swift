@@ -1,0 +1,95 @@
+import CredenceData
+import CredenceInference
+import CredenceMetrics
+import CredenceNN
+import CredenceTensor
+import Foundation
+
+/// OOD detection figures for one OOD set (positives = OOD inputs).
+public struct OODEvaluation: Codable, Sendable {
+    public var set: String
+    public var examples: Int
+    /// AUROC / AUPR / FPR@95 % TPR with predictive entropy as the score.
+    public var aurocEntropy: Double
+    public var auprEntropy: Double
+    public var fpr95Entropy: Double
+    /// AUROC with 1 − max probability as the score.
+    public var aurocMaxProbability: Double
+    /// AUROC with mutual information (epistemic) as the score; nil for S = 1.
+    public var aurocMutualInformation: Double?
+}
+
+/// The standard table row for one posterior on one test set.
+public struct PosteriorEvaluation: Codable, Sendable {
+    public var method: String
+    public var dataset: String
+    public var examples: Int
+    /// Monte-Carlo samples behind each prediction (members for an ensemble, 1 for a point).
+    public var samples: Int
+    public var accuracy: Double?
+    public var negativeLogLikelihood: Double
+    public var brierScore: Double?
+    /// Expected / maximum calibration error, 15 equal-width bins on top-1 confidence.
+    public var expectedCalibrationError: Double?
+    public var maximumCalibrationError: Double?
+    public var rootMeanSquaredError: Double?
+    public var ood: [OODEvaluation]
+    /// Wall time of the predictive per 1,000 test inputs.
+    public var predictionSecondsPer1000: Double
+    public var storedFloats: Int
+}
+
+/// Scores a posterior on a test set and, for classification, against OOD input sets.
+public func evaluatePosterior(_ posterior: any Posterior, on test: InMemoryDataset, ood: [(name: String, inputs: Tensor)] = [],
+                              samples: Int, seed: UInt64 = 0) throws -> PosteriorEvaluation {
+    var rng = RandomGenerator(seed: seed)
+    let start = Date()
+    let p = try posterior.predictive(test.inputs, samples: samples, rng: &rng)
+    let seconds = Date().timeIntervalSince(start)
+    var result = PosteriorEvaluation(
+        method: posterior.method.rawValue, dataset: test.name, examples: test.count, samples: p.sampleCount,
+        negativeLogLikelihood: 0, ood: [], predictionSecondsPer1000: seconds * 1000 / Double(Swift.max(test.count, 1)),
+        storedFloats: posterior.storedFloatCount)
+    switch p.task {
+    case .classification:
+        result.accuracy = try accuracy(p, labels: test.labels)
+        result.negativeLogLikelihood = try negativeLogLikelihood(p, labels: test.labels)
+        result.brierScore = try brierScore(p, labels: test.labels)
+        result.expectedCalibrationError = try expectedCalibrationError(p, labels: test.labels)
+        result.maximumCalibrationError = try maximumCalibrationError(p, labels: test.labels)
+        for (name, inputs) in ood {
+            let q = try posterior.predictive(inputs, samples: samples, rng: &rng)
+            let entropy = try oodDetection(inDistribution: p, outOfDistribution: q, score: .entropy)
+            let maxProb = try oodDetection(inDistribution: p, outOfDistribution: q, score: .maxProbability)
+            let mi = p.sampleCount > 1 ? try oodDetection(inDistribution: p, outOfDistribution: q, score: .mutualInformation).auroc : nil
+            result.ood.append(OODEvaluation(set: name, examples: q.exampleCount, aurocEntropy: entropy.auroc,
+                                            auprEntropy: entropy.averagePrecision, fpr95Entropy: entropy.falsePositiveRateAt95,
+                                            aurocMaxProbability: maxProb.auroc, aurocMutualInformation: mi))
+        }
+    case .regression:
+        guard let targets = test.targets else { throw InferenceError.incompatibleModel("regression test set without targets") }
+        result.rootMeanSquaredError = try rootMeanSquaredError(p, targets: targets)
+        result.negativeLogLikelihood = try mixtureNegativeLogLikelihood(p, targets: targets)
+    }
+    return result
+}
+
+/// Loads a posterior file (or plain checkpoint) and evaluates it on a data set's test
+/// split (by default the data set recorded in the file) and the named OOD sets.
+public func evaluatePosteriorFile(at path: String, dataset: DatasetName?, ood: [OODSetName], samples: Int,
+                                  dataDirectory: String? = nil, seed: UInt64 = 0) throws -> PosteriorEvaluation {
+    let posterior = try loadPosterior(from: path)
+    let metadata = (try? SafeTensorsFile(contentsOf: path).metadata) ?? [:]
+    guard let name = dataset ?? metadata["credence.dataset"].flatMap(DatasetName.init(rawValue:)) else {
+        throw TrainingError.invalidConfiguration("\(path) does not say which data set it belongs to; pass --dataset")
+    }
+    let dataSeed = metadata["credence.seed"].flatMap(UInt64.init) ?? 0  // synthetic test sets are drawn from the seed
+    let options = DataOptions(directory: dataDirectory, seed: dataSeed)
+    let (_, test) = try loadDataset(name, options: options)
+    guard posterior.model.spec.inputShape == test.inputShape else {
+        throw ModelError.inputShape(layer: "posterior \(path)", got: test.inputShape,
+                                    expected: "\(posterior.model.spec.inputShape) — it was fitted on other data")
+    }
+    let oodSets = try ood.map { (name: $0.rawValue, inputs: try loadOODSet($0, like: test, options: options)) }
+    return try evaluatePosterior(posterior, on: test, ood: oodSets, samples: samples, seed: seed)
+}
