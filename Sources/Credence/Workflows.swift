@@ -44,6 +44,9 @@ public struct TrainingOptions: Codable, Sendable {
     public var dataDirectory: String?
     /// Keep only the first N training examples (smoke runs).
     public var trainLimit: Int?
+    /// Index of this run as a deep-ensemble member (0 for a single model): members differ in
+    /// initialisation, data order and dropout noise, not in the data set drawn from `seed`.
+    public var ensembleMember = 0
 
     public init() {}
 
@@ -58,6 +61,7 @@ public struct TrainingOptions: Codable, Sendable {
         if let c = clipNorm, !(c > 0) { throw bad("--clip-norm must be > 0, got \(c)") }
         if let h = hidden, h.isEmpty || h.contains(where: { $0 < 1 }) { throw bad("--hidden needs positive widths, got \(h)") }
         if let n = trainLimit, n < 1 { throw bad("--train-limit must be ≥ 1, got \(n)") }
+        guard ensembleMember >= 0 else { throw bad("ensemble member index must be ≥ 0, got \(ensembleMember)") }
     }
 
     /// The model this run trains for a data set with the given input shape and task.

@@ -39,6 +39,9 @@ public enum DatasetName: String, CaseIterable, Codable, Sendable {
         }
     }
 
+    /// True for regression sets (real-valued targets), false for classification.
+    public var isRegression: Bool { [.regression1D, .bostonHousing, .autoMPG].contains(self) }
+
     /// True for the sets generated from the seed (no files needed).
     public var isSynthetic: Bool { [.twoMoons, .spirals, .blobs, .regression1D].contains(self) }
 }

@@ -1,3 +1,4 @@
+import CredenceData
 import CredenceMetrics
 import CredenceNN
 import CredenceTensor
@@ -63,7 +64,8 @@ public struct PosteriorArchive {
         let file = try SafeTensorsFile(contentsOf: path)
         guard let methodName = file.metadata[methodKey] else {
             let checkpoint = try Checkpoint.load(from: path)
-            let task = Predictive.Task(rawValue: checkpoint.metadata["credence.task"] ?? "") ?? .classification
+            let dataset = checkpoint.metadata["credence.dataset"].flatMap(DatasetName.init(rawValue:))
+            let task: Predictive.Task = dataset?.isRegression == true ? .regression : .classification
             var archive = PosteriorArchive(method: .map, spec: checkpoint.spec, task: task,
                                            tensors: [("parameters", checkpoint.parameters)])
             archive.provenance = checkpoint.metadata

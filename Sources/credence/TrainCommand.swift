@@ -2,6 +2,8 @@ import ArgumentParser
 import Credence
 import Foundation
 
+extension TrainingMethod: ExpressibleByArgument {}
+
 struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
@@ -32,6 +34,11 @@ struct TrainCommand: ParsableCommand {
         "Continue the run saved in --out if it exists (same options; --epochs may grow) instead of overwriting it.",
         discussion: "The resumed run ends bit for bit where the uninterrupted one would. A checkpoint that already holds every epoch is evaluated without training."))
     var resume = false
+    @Option(help: "Inference method: also writes the posterior to --out and reports calibration and OOD figures.")
+    var method: TrainingMethod?
+    @Option(help: "Ensemble members (--method ensemble).") var members = 5
+    @Option(help: "Monte-Carlo samples when evaluating a stochastic posterior.") var samples = 32
+    @Option(parsing: .upToNextOption, help: "OOD sets to score the posterior against (with --method).") var ood: [OODSetName] = []
     @Option(help: "Output format.") var format: OutputFormat = .text
 
     func options() throws -> TrainingOptions {
@@ -53,10 +60,15 @@ struct TrainCommand: ParsableCommand {
     func validate() throws {
         do { try options().validate() } catch let e as TrainingError { throw ValidationError(e.description) }
         if resume && out == nil { throw ValidationError("--resume continues the checkpoint given by --out FILE; pass --out") }
+        if method == .mcDropout && dropout <= 0 { throw ValidationError("--method mc-dropout needs --dropout P with 0 < P < 1 (e.g. 0.1)") }
+        if method == .ensemble && members < 2 { throw ValidationError("--members must be ≥ 2 for an ensemble, got \(members)") }
+        if method == nil && !ood.isEmpty { throw ValidationError("--ood needs --method (or use `credence evaluate --ood` on the checkpoint)") }
+        guard samples >= 1 else { throw ValidationError("--samples must be ≥ 1, got \(samples)") }
     }
 
     func run() throws {
         let opts = try options()
+        if let method { return try runPosterior(opts, method) }
         let result = try reportingErrors {
             try train(opts, checkpointPath: out, resume: resume, onProgress: Terminal.show, onResume: Self.showResume)
         }
@@ -70,6 +82,19 @@ struct TrainCommand: ParsableCommand {
         }
         printSummary(result.test)
         if let path = result.checkpoint { print("checkpoint: \(path)") }
+    }
+
+    func runPosterior(_ opts: TrainingOptions, _ method: TrainingMethod) throws {
+        let result = try reportingErrors {
+            try trainPosterior(opts, method: method, members: members, samples: samples, ood: ood, out: out, resume: resume,
+                               onMember: { m, count in if count > 1 { Terminal.error("member \(m + 1)/\(count)") } },
+                               onProgress: Terminal.show)
+        }
+        if format == .json { return try printJSON(result) }
+        let seconds = result.runs.reduce(0) { $0 + $1.trainingSeconds }
+        print(String(format: "trained %d network(s) in %.1f s", result.runs.count, seconds))
+        printEvaluation(result.evaluation)
+        if let path = result.posterior { print("posterior: \(path)") }
     }
 
     /// Says on stderr where a `--resume` run picks up.

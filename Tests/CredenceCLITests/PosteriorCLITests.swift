@@ -1,0 +1,55 @@
+import Foundation
+import Testing
+
+@Suite struct PosteriorCLITests {
+    @Test func ensembleTrainsWritesAndEvaluates() throws {
+        let dir = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("ens.safetensors").path
+        let run = try CLI.run(["train", "--method", "ensemble", "--members", "3", "--epochs", "10", "--ood", "far",
+                               "--out", path, "--format", "json"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let result = try CLI.json(run)
+        let evaluation = try #require(result["evaluation"] as? [String: Any])
+        #expect(evaluation["samples"] as? Int == 3)
+        #expect((evaluation["accuracy"] as? Double ?? 0) > 0.85)
+        #expect((evaluation["ood"] as? [[String: Any]])?.first?["set"] as? String == "far")
+        for m in 0..<3 {
+            #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent("ens.member-\(m).safetensors").path))
+        }
+        let evaluate = try CLI.run(["evaluate", "--posterior", path, "--format", "json"])
+        #expect(evaluate.status == 0, "\(evaluate.stderr)")
+        #expect(try CLI.json(evaluate)["accuracy"] as? Double == evaluation["accuracy"] as? Double)
+    }
+
+    @Test func mcDropoutNeedsDropoutAndReportsSamples() throws {
+        let refused = try CLI.run(["train", "--method", "mc-dropout"])
+        #expect(refused.status != 0 && refused.stderr.contains("--dropout"))
+        let run = try CLI.run(["train", "--method", "mc-dropout", "--dropout", "0.2", "--epochs", "5", "--samples", "8",
+                               "--format", "json"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let evaluation = try #require(try CLI.json(run)["evaluation"] as? [String: Any])
+        #expect(evaluation["samples"] as? Int == 8)
+        #expect(evaluation["method"] as? String == "mc-dropout")
+    }
+
+    @Test(.enabled(if: fashionMNISTAvailable, "needs the dataset-fashion-mnist package"))
+    func evaluateScoresOODSetsOnFashionMNIST() throws {
+        let dir = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("map.safetensors").path
+        let train = try CLI.run(["train", "--dataset", "fashion-mnist", "--train-limit", "2048", "--epochs", "1",
+                                 "--hidden", "128", "--out", path])
+        #expect(train.status == 0, "\(train.stderr)")
+        let run = try CLI.run(["evaluate", "--checkpoint", path, "--ood", "uniform-noise", "inverted", "--format", "json"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let result = try CLI.json(run)
+        let ece = try #require(result["expectedCalibrationError"] as? Double)
+        #expect(ece >= 0 && ece < 0.3)
+        let sets = try #require(result["ood"] as? [[String: Any]])
+        #expect(sets.map { $0["set"] as? String } == ["uniform-noise", "inverted"])
+        for s in sets { #expect((0...1).contains(s["aurocEntropy"] as? Double ?? -1)) }
+        let refused = try CLI.run(["evaluate", "--checkpoint", path, "--ood", "far", "--dataset", "two-moons"])
+        #expect(refused.status != 0 && refused.stderr.contains("other data"), "\(refused.stderr)")
+    }
+}
