@@ -61,7 +61,7 @@ public func trainPosterior(_ options: TrainingOptions, method: TrainingMethod, m
         runs.append(run)
         parameters.append(try Checkpoint.load(from: path).parameters)
     }
-    let (trainSet, test) = try loadDataset(options.dataset, options: DataOptions(directory: options.dataDirectory, seed: options.seed))
+    let (trainSet, _, test) = try loadRunData(options)
     let model = try Sequential(options.modelSpec(inputShape: trainSet.inputShape, task: trainSet.task))
     let task: Predictive.Task = options.dataset.isRegression ? .regression : .classification
     let posterior: any Posterior

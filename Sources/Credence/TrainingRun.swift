@@ -50,8 +50,7 @@ public func train(_ options: TrainingOptions, checkpointPath: String? = nil, res
     guard !resume || checkpointPath != nil else {
         throw TrainingError.invalidConfiguration("resuming needs the checkpoint to resume from (--out FILE)")
     }
-    let (trainSet, testSet) = try loadDataset(options.dataset, options: DataOptions(
-        directory: options.dataDirectory, seed: options.seed, trainLimit: options.trainLimit))
+    let (trainSet, _, testSet) = try loadRunData(options)
     let spec = try options.modelSpec(inputShape: trainSet.inputShape, task: trainSet.task)
     let model = try Sequential(spec)
     // A resumed run derives the same seeds as a fresh one: initialise, then draw the trainer's seed.

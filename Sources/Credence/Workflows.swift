@@ -44,11 +44,43 @@ public struct TrainingOptions: Codable, Sendable {
     public var dataDirectory: String?
     /// Keep only the first N training examples (smoke runs).
     public var trainLimit: Int?
+    /// Training examples held out of training (a seeded random subset) for post-hoc
+    /// calibration such as temperature scaling (`credence fit --method temperature`).
+    public var holdout = 0
     /// Index of this run as a deep-ensemble member (0 for a single model): members differ in
     /// initialisation, data order and dropout noise, not in the data set drawn from `seed`.
     public var ensembleMember = 0
 
     public init() {}
+
+    enum CodingKeys: String, CodingKey {
+        case dataset, model, hidden, dropout, epochs, batchSize, learningRate, optimizer, momentum, weightDecay, schedule, warmupSteps, clipNorm, labelSmoothing, seed, dataDirectory, trainLimit, holdout, ensembleMember
+    }
+
+    /// Missing keys take their defaults, so options written by an older Credence (before a
+    /// field existed) still decode — a field's default is the behaviour from before it existed.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        dataset = try c.decodeIfPresent(DatasetName.self, forKey: .dataset) ?? dataset
+        model = try c.decodeIfPresent(ModelKind.self, forKey: .model) ?? model
+        hidden = try c.decodeIfPresent([Int].self, forKey: .hidden)
+        dropout = try c.decodeIfPresent(Float.self, forKey: .dropout) ?? dropout
+        epochs = try c.decodeIfPresent(Int.self, forKey: .epochs) ?? epochs
+        batchSize = try c.decodeIfPresent(Int.self, forKey: .batchSize) ?? batchSize
+        learningRate = try c.decodeIfPresent(Float.self, forKey: .learningRate) ?? learningRate
+        optimizer = try c.decodeIfPresent(OptimizerKind.self, forKey: .optimizer) ?? optimizer
+        momentum = try c.decodeIfPresent(Float.self, forKey: .momentum) ?? momentum
+        weightDecay = try c.decodeIfPresent(Float.self, forKey: .weightDecay) ?? weightDecay
+        schedule = try c.decodeIfPresent(ScheduleKind.self, forKey: .schedule) ?? schedule
+        warmupSteps = try c.decodeIfPresent(Int.self, forKey: .warmupSteps) ?? warmupSteps
+        clipNorm = try c.decodeIfPresent(Float.self, forKey: .clipNorm)
+        labelSmoothing = try c.decodeIfPresent(Float.self, forKey: .labelSmoothing) ?? labelSmoothing
+        seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? seed
+        dataDirectory = try c.decodeIfPresent(String.self, forKey: .dataDirectory)
+        trainLimit = try c.decodeIfPresent(Int.self, forKey: .trainLimit)
+        holdout = try c.decodeIfPresent(Int.self, forKey: .holdout) ?? holdout
+        ensembleMember = try c.decodeIfPresent(Int.self, forKey: .ensembleMember) ?? ensembleMember
+    }
 
     public func validate() throws {
         func bad(_ m: String) -> TrainingError { .invalidConfiguration(m) }
@@ -61,6 +93,7 @@ public struct TrainingOptions: Codable, Sendable {
         if let c = clipNorm, !(c > 0) { throw bad("--clip-norm must be > 0, got \(c)") }
         if let h = hidden, h.isEmpty || h.contains(where: { $0 < 1 }) { throw bad("--hidden needs positive widths, got \(h)") }
         if let n = trainLimit, n < 1 { throw bad("--train-limit must be ≥ 1, got \(n)") }
+        guard holdout >= 0 else { throw bad("--holdout must be ≥ 0, got \(holdout)") }
         guard ensembleMember >= 0 else { throw bad("ensemble member index must be ≥ 0, got \(ensembleMember)") }
     }
 
@@ -89,6 +122,21 @@ public struct TrainingOptions: Codable, Sendable {
         }
         return warmupSteps > 0 ? .warmup(steps: warmupSteps, then: base) : base
     }
+}
+
+/// The data of a run: the training examples (without the hold-out), the held-out
+/// examples (nil when `holdout` is 0) and the test set. The hold-out is drawn from a
+/// stream of its own derived from `seed`, so `credence fit` finds the same examples.
+public func loadRunData(_ options: TrainingOptions) throws -> (train: InMemoryDataset, holdout: InMemoryDataset?, test: InMemoryDataset) {
+    let (train, test) = try loadDataset(options.dataset, options: DataOptions(
+        directory: options.dataDirectory, seed: options.seed, trainLimit: options.trainLimit))
+    guard options.holdout > 0 else { return (train, nil, test) }
+    guard options.holdout < train.count else {
+        throw TrainingError.invalidConfiguration("--holdout \(options.holdout) leaves no training examples out of \(train.count)")
+    }
+    var rng = RandomGenerator(seed: options.seed ^ 0x4D5E_1D0C)
+    let (rest, held) = try train.split(validationFraction: Double(options.holdout) / Double(train.count), rng: &rng)
+    return (rest, held, test)
 }
 
 /// Test-set figures of a trained model.

@@ -28,6 +28,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Directory holding the data set's files (default: the data set's standard location).")
     var dataDir: String?
     @Option(help: "Use only the first N training examples (quick runs).") var trainLimit: Int?
+    @Option(help: "Keep N training examples out of training for post-hoc calibration (`credence fit`).") var holdout = 0
     @Option(help: "Checkpoint to write (safetensors); rewritten atomically after every epoch, with the optimizer state.")
     var out: String?
     @Flag(help: ArgumentHelp(
@@ -46,7 +47,7 @@ struct TrainCommand: ParsableCommand {
         o.dataset = dataset; o.model = model; o.dropout = dropout; o.epochs = epochs; o.batchSize = batchSize
         o.learningRate = learningRate; o.optimizer = optimizer; o.momentum = momentum; o.weightDecay = weightDecay
         o.schedule = schedule; o.warmupSteps = warmup; o.clipNorm = clipNorm; o.labelSmoothing = labelSmoothing
-        o.seed = seed; o.dataDirectory = dataDir; o.trainLimit = trainLimit
+        o.seed = seed; o.dataDirectory = dataDir; o.trainLimit = trainLimit; o.holdout = holdout
         if let hidden {
             let widths = hidden.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
             guard !widths.isEmpty, widths.allSatisfy({ $0 != nil }) else {

@@ -53,3 +53,27 @@ import Testing
         #expect(refused.status != 0 && refused.stderr.contains("other data"), "\(refused.stderr)")
     }
 }
+
+@Suite struct FitCLITests {
+    @Test func temperatureScalingOnAHeldOutSplit() throws {
+        let dir = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let base = dir.appendingPathComponent("map.safetensors").path, scaled = dir.appendingPathComponent("ts.safetensors").path
+        let noHoldout = dir.appendingPathComponent("plain.safetensors").path
+        #expect(try CLI.run(["train", "--epochs", "5", "--out", noHoldout]).status == 0)
+        let refused = try CLI.run(["fit", "--checkpoint", noHoldout, "--method", "temperature"])
+        #expect(refused.status != 0 && refused.stderr.contains("--holdout"))
+
+        #expect(try CLI.run(["train", "--epochs", "10", "--holdout", "200", "--out", base]).status == 0)
+        let fit = try CLI.run(["fit", "--checkpoint", base, "--method", "temperature", "--out", scaled, "--format", "json"])
+        #expect(fit.status == 0, "\(fit.stderr)")
+        let result = try CLI.json(fit)
+        let before = try #require(result["heldOutNLLBefore"] as? Double), after = try #require(result["heldOutNLLAfter"] as? Double)
+        #expect(after <= before)
+        #expect((result["temperature"] as? Double ?? 0) > 0)
+        // The saved posterior evaluates to the same figures.
+        let evaluation = try #require(result["evaluation"] as? [String: Any])
+        let again = try CLI.json(try CLI.run(["evaluate", "--posterior", scaled, "--format", "json"]))
+        #expect(again["negativeLogLikelihood"] as? Double == evaluation["negativeLogLikelihood"] as? Double)
+    }
+}

@@ -1,0 +1,59 @@
+import CredenceData
+import CredenceInference
+import CredenceMetrics
+import CredenceNN
+import CredenceTensor
+import Foundation
+
+/// Methods fitted after training, on a trained posterior (`credence fit --method`).
+public enum PostHocMethod: String, CaseIterable, Codable, Sendable {
+    /// Temperature scaling on the run's held-out examples (train with --holdout N).
+    case temperature
+}
+
+/// What `fitPostHoc` produced.
+public struct PostHocResult: Codable, Sendable {
+    public var method: String
+    public var base: String
+    public var fitSeconds: Double
+    public var temperature: Double?
+    /// NLL on the held-out examples before and after fitting.
+    public var heldOutNLLBefore: Double?
+    public var heldOutNLLAfter: Double?
+    public var posterior: String?
+    public var evaluation: PosteriorEvaluation
+}
+
+/// Fits `method` on top of the posterior (or checkpoint) at `path`, writes the result to
+/// `out`, and evaluates it on the test set and OOD sets.
+public func fitPostHoc(_ method: PostHocMethod, posteriorAt path: String, out: String?, samples: Int = 32,
+                       ood: [OODSetName] = [], seed: UInt64 = 0) throws -> PostHocResult {
+    let base = try loadPosterior(from: path)
+    let provenance = try PosteriorArchive.load(from: path).provenance
+    guard let json = provenance["credence.training_options"],
+          let options = try? JSONDecoder().decode(TrainingOptions.self, from: Data(json.utf8)) else {
+        throw TrainingError.invalidConfiguration("\(path) does not record the run it came from (credence.training_options); fit needs the run's held-out data")
+    }
+    let (_, holdout, test) = try loadRunData(options)
+    var rng = RandomGenerator(seed: seed)
+    let start = Date()
+    switch method {
+    case .temperature:
+        guard let holdout else {
+            throw TrainingError.invalidConfiguration("temperature scaling needs held-out data: train with --holdout N (e.g. --holdout 5000) so N training examples are kept out of training")
+        }
+        let (scaled, fit) = try TemperatureScaledPosterior.fit(base, inputs: holdout.inputs, labels: holdout.labels,
+                                                                samples: samples, rng: &rng)
+        let seconds = Date().timeIntervalSince(start)
+        if let out {
+            var archive = try scaled.archive()
+            archive.provenance = provenance
+            try archive.save(to: out)
+        }
+        let oodSets = try ood.map { (name: $0.rawValue, inputs: try loadOODSet($0, like: test, options: DataOptions(directory: options.dataDirectory, seed: options.seed))) }
+        let evaluation = try evaluatePosterior(scaled, on: test, ood: oodSets, samples: samples, seed: seed)
+        return PostHocResult(method: method.rawValue, base: base.method.rawValue, fitSeconds: seconds,
+                             temperature: fit.temperature, heldOutNLLBefore: fit.negativeLogLikelihoodBefore,
+                             heldOutNLLAfter: fit.negativeLogLikelihoodAfter, posterior: out, evaluation: evaluation)
+    }
+}
