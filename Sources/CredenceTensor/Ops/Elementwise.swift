@@ -54,7 +54,7 @@ extension Tensor {
     }
 
     func binaryKernel(_ op: BinaryOperation, _ other: Tensor, outShape: [Int]) -> Tensor {
-        var out = Tensor(uninitializedShape: outShape)
+        let out = Tensor(uninitializedShape: outShape)
         let n = out.count
         let dst = out.storage.pointer
         let a = storage.pointer + offset, b = other.storage.pointer + other.offset
@@ -80,7 +80,7 @@ extension Tensor {
 
     /// Applies `f` to every element (serial; `f` should be simple so the loop vectorises).
     @inlinable public func map(_ f: (Float) -> Float) -> Tensor {
-        var out = Tensor(uninitializedShape: shape)
+        let out = Tensor(uninitializedShape: shape)
         let src = storage.pointer + offset, dst = out.storage.pointer
         for i in 0..<count { dst[i] = f(src[i]) }
         return out
@@ -89,7 +89,7 @@ extension Tensor {
     /// Combines two same-shaped tensors elementwise.
     @inlinable public func zipMap(_ other: Tensor, _ f: (Float, Float) -> Float) -> Tensor {
         precondition(other.count == count, "zipMap needs equal element counts")
-        var out = Tensor(uninitializedShape: shape)
+        let out = Tensor(uninitializedShape: shape)
         let a = storage.pointer + offset, b = other.storage.pointer + other.offset, dst = out.storage.pointer
         for i in 0..<count { dst[i] = f(a[i], b[i]) }
         return out
@@ -129,7 +129,7 @@ extension Tensor {
     public func tanh() -> Tensor { map { Foundation.tanh($0) } }
     public func sigmoid() -> Tensor { map { Tensor.sigmoid($0) } }
     public func relu() -> Tensor {
-        var out = Tensor(uninitializedShape: shape)
+        let out = Tensor(uninitializedShape: shape)
         let src = storage.pointer + offset, dst = out.storage.pointer
         for i in 0..<count { let v = src[i]; dst[i] = v > 0 ? v : 0 }
         return out
@@ -156,7 +156,7 @@ extension Tensor {
                                             expected: "condition, a and b must broadcast to one shape")
         }
         let c = condition.expanded(to: s), ea = a.expanded(to: s), eb = b.expanded(to: s)
-        var out = Tensor(uninitializedShape: s)
+        let out = Tensor(uninitializedShape: s)
         let pc = c.storage.pointer + c.offset, pa = ea.storage.pointer + ea.offset, pb = eb.storage.pointer + eb.offset
         let dst = out.storage.pointer
         for i in 0..<out.count { let x = pa[i], y = pb[i]; dst[i] = pc[i] != 0 ? x : y }

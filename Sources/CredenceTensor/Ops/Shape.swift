@@ -6,7 +6,7 @@ extension Tensor {
         }
         if axes == Array(0..<rank) { return self }
         let outShape = axes.map { shape[$0] }
-        var out = Tensor(uninitializedShape: outShape)
+        let out = Tensor(uninitializedShape: outShape)
         if rank == 2 {
             let r = shape[0], c = shape[1]
             let src = storage.pointer + offset, dst = out.storage.pointer
@@ -58,7 +58,7 @@ extension Tensor {
         if a == 0 { return try rows(range) }
         let outer = shape[..<a].reduce(1, *), inner = shape[(a + 1)...].reduce(1, *)
         var outShape = shape; outShape[a] = range.count
-        var out = Tensor(uninitializedShape: outShape)
+        let out = Tensor(uninitializedShape: outShape)
         let src = storage.pointer + offset, dst = out.storage.pointer
         let block = range.count * inner, full = shape[a] * inner
         for o in 0..<outer {
@@ -79,7 +79,7 @@ extension Tensor {
         }
         var outShape = first.shape
         outShape[a] = parts.reduce(0) { $0 + $1.shape[a] }
-        var out = Tensor(uninitializedShape: outShape)
+        let out = Tensor(uninitializedShape: outShape)
         let outer = first.shape[..<a].reduce(1, *), inner = first.shape[(a + 1)...].reduce(1, *)
         let full = outShape[a] * inner
         let dst = out.storage.pointer
@@ -103,7 +103,7 @@ extension Tensor {
         if let bad = indices.first(where: { $0 < 0 || Int($0) >= c }) {
             throw TensorError.invalidArgument(operation: "gather", message: "index \(bad) out of range 0..<\(c) for shape \(shape)")
         }
-        var out = Tensor(uninitializedShape: [shape[0]])
+        let out = Tensor(uninitializedShape: [shape[0]])
         let src = storage.pointer + offset, dst = out.storage.pointer
         for i in 0..<shape[0] { dst[i] = src[i * c + Int(indices[i])] }
         return out
@@ -117,7 +117,7 @@ extension Tensor {
         }
         let rowSize = count / Swift.max(shape[0], 1)
         var s = shape; s[0] = indices.count
-        var out = Tensor(uninitializedShape: s)
+        let out = Tensor(uninitializedShape: s)
         let src = storage.pointer + offset, dst = out.storage.pointer
         for (i, r) in indices.enumerated() { (dst + i * rowSize).update(from: src + r * rowSize, count: rowSize) }
         return out
