@@ -10,26 +10,24 @@ import CredenceTensor
 /// The deterministic prefix (layers before the first dropout) runs once and the S
 /// passes are stacked into large GEMMs (`Sequential.monteCarloProbabilities`).
 public struct MCDropoutPosterior: Posterior {
-    public let model: Sequential
-    public let parameters: Tensor
-    public let task: Predictive.Task
+    /// The trained network (parameters validated against the model).
+    public let network: PointPosterior
+    public var model: Sequential { network.model }
+    public var parameters: Tensor { network.parameters }
+    public var task: Predictive.Task { network.task }
     public var method: PosteriorMethod { .mcDropout }
-    public var storedFloatCount: Int { parameters.count }
+    public var storedFloatCount: Int { network.storedFloatCount }
 
     public init(model: Sequential, parameters: Tensor, task: Predictive.Task) throws {
         guard model.firstStochasticLayer != nil else {
             throw InferenceError.invalidOption("MC dropout needs a model with dropout layers (train with --dropout P, P > 0)")
         }
-        guard parameters.count == model.parameterCount else {
-            throw ModelError.parameterCount(got: parameters.count, expected: model.parameterCount)
-        }
-        self.model = model
-        self.parameters = parameters
-        self.task = task
+        network = try PointPosterior(model: model, parameters: parameters, task: task)
     }
 
     public init(archive: PosteriorArchive) throws {
-        try self.init(model: Sequential(archive.spec), parameters: archive.tensor("parameters"), task: archive.task)
+        let network = try PointPosterior(archive: archive)
+        try self.init(model: network.model, parameters: network.parameters, task: network.task)
     }
 
     public func predictive(_ inputs: Tensor, samples: Int, rng: inout RandomGenerator) throws -> Predictive {
@@ -51,6 +49,8 @@ public struct MCDropoutPosterior: Posterior {
     }
 
     public func archive() throws -> PosteriorArchive {
-        PosteriorArchive(method: .mcDropout, spec: model.spec, task: task, tensors: [("parameters", parameters)])
+        var archive = try network.archive()
+        archive.method = .mcDropout
+        return archive
     }
 }
