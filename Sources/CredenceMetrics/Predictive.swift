@@ -49,7 +49,9 @@ public struct Predictive: Sendable {
     /// Each sample row is first divided by its sum (in `Double`), so every row of `p̄`
     /// sums to 1 up to rounding — as the PyTorch reference renormalises before scoring.
     public let meanProbabilities: [Double]
-    /// Total predictive entropy `H[p̄] = −Σ_c p̄_c log p̄_c` per example, nats (empty for regression).
+    /// Total predictive entropy `H[p̄] = −Σ_c p̄_c log p̄_c` per example, nats, with
+    /// `0 log 0 = 0` (the PyTorch reference clamps p at 1e-12 instead, adding at most
+    /// `C · 2.8e-11` nats). Empty for regression.
     public let totalEntropy: [Double]
     /// Expected entropy `E_s H[p_s]` per example (aleatoric part), nats (empty for regression).
     public let expectedEntropy: [Double]

@@ -23,6 +23,12 @@ public struct TemperatureScaling: Codable, Sendable, Equatable {
         self.temperature = temperature
     }
 
+    /// Decodes and validates a stored calibrator (a corrupt file cannot yield `T ≤ 0`).
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        try self.init(temperature: container.decode(Double.self, forKey: .temperature))
+    }
+
     /// The calibrated predictive `softmax(z / T)` of logits `[N, C]` or `[S, N, C]`.
     public func predictive(logits: Tensor) throws -> Predictive {
         try Predictive(logits: logits, temperature: temperature)
@@ -96,13 +102,16 @@ extension TemperatureScaling {
             while iterations < maxIterations {
                 iterations += 1
                 let e = objective.evaluate(beta)
-                if e.gradient == 0 { break }
-                if e.gradient < 0 { lo = beta } else { hi = beta }
-                let newton = beta - e.gradient / e.curvature
-                let next = e.curvature > 0 && newton > lo && newton < hi ? newton : (lo * hi).squareRoot()
-                let step = Swift.abs(next - beta)
-                beta = next
-                if step <= tolerance * beta || hi - lo <= tolerance * beta { break }
+                if e.gradient < 0 { lo = beta } else if e.gradient > 0 { hi = beta } else { break }
+                let step = e.curvature > 0 ? e.gradient / e.curvature : .infinity
+                // Converged: the Newton step is below the tolerance (taken if it stays in the bracket).
+                if Swift.abs(step) <= tolerance * beta {
+                    if beta - step >= lo && beta - step <= hi { beta -= step }
+                    break
+                }
+                let newton = beta - step
+                beta = newton > lo && newton < hi ? newton : (lo * hi).squareRoot()
+                if hi - lo <= tolerance * beta { break }
             }
         }
         return TemperatureScalingFit(calibrator: try TemperatureScaling(temperature: 1 / beta),

@@ -67,6 +67,17 @@ import Testing
         #expect(p.predictedClass.isEmpty && p.meanProbabilities.isEmpty)
     }
 
+    @Test func batchesConcatenateAlongExamples() throws {
+        let a = try sampledPredictive([[[0.9, 0.1]], [[0.7, 0.3]]])
+        let b = try sampledPredictive([[[0.2, 0.8], [0.5, 0.5]], [[0.4, 0.6], [0.5, 0.5]]])
+        let joined = try Predictive.concatenating([a, b])
+        #expect(joined.sampleCount == 2 && joined.exampleCount == 3)
+        #expect(joined.meanProbabilities == a.meanProbabilities + b.meanProbabilities)
+        #expect(joined.mutualInformation == a.mutualInformation + b.mutualInformation)
+        #expect(throws: MetricsError.self) { try Predictive.concatenating([a, try pointPredictive([[0.5, 0.5]])]) }
+        #expect(throws: MetricsError.self) { try Predictive.concatenating([]) }
+    }
+
     @Test func invalidProbabilitiesAreTypedErrors() throws {
         // A row summing to 1.1: the error names sample 0, example 1.
         #expect(throws: MetricsError.rowNotNormalized(sample: 0, example: 1, sum: Double(Float(0.5)) + Double(Float(0.6)), tolerance: 1e-3)) {
