@@ -39,9 +39,11 @@ public struct SWAGCollection: InferenceMethod {
     /// K, the number of latest deviation columns kept (the paper: 20).
     public var rank: Int
     public var covariance: SWAGCovariance
-    /// Sampling scale s: θ̃ = θ̄ + √s · (Σ^{1/2} z). Default 0.5, the reference's setting;
-    /// note the reference's sampler omits the paper's ½ factors in the low-rank-plus-diagonal
-    /// covariance, so its s = 0.5 equals s = 1 here for `.lowRankPlusDiagonal` (same for `.diagonal`).
+    /// Sampling scale s: θ̃ = θ̄ + √s · Σ^{1/2} z, covariance s·Σ. Default 0.5, the setting the
+    /// reference experiments use. For `.diagonal` this matches the reference sampler exactly;
+    /// for `.lowRankPlusDiagonal` the reference code (swag.py `sample_fullrank`) omits the
+    /// paper's ½ factors — its covariance is s·(Σ_diag + DDᵀ/(K − 1)) — so reproducing its
+    /// samples needs s = 1 here (our s = 0.5 is half its spread).
     public var scale: Double
     /// SWA: produce the mean alone as a point posterior (no second moment or deviations kept).
     public var meanOnly: Bool
@@ -168,7 +170,7 @@ public struct SWAGCollection: InferenceMethod {
         guard state.moments.count >= needed else {
             throw InferenceError.invalidOption(
                 "SWAG collected \(state.moments.count) iterate(s) in \(state.steps) SGD steps but needs at least \(needed): "
-                    + "train for more than startAfter + \(needed) × collectEvery = \(startAfter + needed * collectEvery) steps")
+                    + "train for at least startAfter + \(needed) × collectEvery = \(startAfter + needed * collectEvery) steps")
         }
     }
 }

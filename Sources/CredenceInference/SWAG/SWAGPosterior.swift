@@ -9,11 +9,12 @@ import CredenceTensor
 /// - low rank plus diagonal (the paper's equation):
 ///   θ̃ = θ̄ + √s · ( Σ_diag^{1/2} z₁ / √2 + D z₂ / √(2(K − 1)) ),
 ///   so Cov θ̃ = s·(½ Σ_diag + D Dᵀ / (2(K − 1))), with D the `[P, K]` deviation matrix
-///   (stored transposed, `[K, P]`) and K the number of columns actually collected.
+///   (stored transposed, `[K, P]`) and K the number of columns actually collected (the
+///   reference divides by its maximum K − 1 even before K columns exist).
 ///
 /// The standard deviation Σ_diag^{1/2} — not the variance — multiplies z₁ (the classic bug;
-/// `SWAGTests` checks the sample covariance against `covarianceMatrix()`). The predictive is
-/// the Monte-Carlo average over sampled networks (`ParameterSamplingPosterior`).
+/// `SWAGSamplingTests` checks the sample covariance against `covarianceMatrix()`). The
+/// predictive is the Monte-Carlo average over S sampled networks (`ParameterSamplingPosterior`).
 ///
 /// ```swift
 /// let swag = try SWAGCollection(collectEvery: 100).swagPosterior(from: state)
