@@ -14,6 +14,18 @@ public enum TrainingMethod: String, CaseIterable, Codable, Sendable {
     case mcDropout = "mc-dropout"
     /// M networks from independent initialisations and data orders (--members M).
     case ensemble
+    /// SWA-Gaussian: after training, SGD with momentum for --swag-epochs more epochs,
+    /// collecting the iterates' moments 4 times per epoch (rank --rank, scale 0.5).
+    case swag
+}
+
+/// Settings of the SWAG phase of `--method swag` (Maddox et al. 2019).
+public struct SWAGSettings: Codable, Sendable {
+    public var epochs = 5
+    public var rank = 20
+    public var learningRate: Float = 0.01
+    public var collectionsPerEpoch = 4
+    public init() {}
 }
 
 /// What `trainPosterior` produced.
@@ -32,7 +44,7 @@ public struct PosteriorTrainingResult: Codable, Sendable {
 /// MC dropout writes `STEM.run.safetensors` and ensembles `STEM.member-M.safetensors`
 /// next to `out`, which then holds the posterior archive.
 public func trainPosterior(_ options: TrainingOptions, method: TrainingMethod, members: Int = 5,
-                           samples: Int = 32, ood: [OODSetName] = [], out: String? = nil, resume: Bool = false,
+                           swag: SWAGSettings = SWAGSettings(), samples: Int = 32, ood: [OODSetName] = [], out: String? = nil, resume: Bool = false,
                            onMember: (Int, Int) -> Void = { _, _ in },
                            onProgress: (TrainingProgress) -> Void = { _ in }) throws -> PosteriorTrainingResult {
     switch method {
@@ -69,6 +81,15 @@ public func trainPosterior(_ options: TrainingOptions, method: TrainingMethod, m
     case .map: posterior = try PointPosterior(model: model, parameters: parameters[0], task: task)
     case .mcDropout: posterior = try MCDropoutPosterior(model: model, parameters: parameters[0], task: task)
     case .ensemble: posterior = try EnsemblePosterior(model: model, members: parameters, task: task)
+    case .swag:
+        let batchSize = Swift.min(options.batchSize, trainSet.count)
+        let collection = SWAGCollection(
+            learningRate: .constant(swag.learningRate), weightDecay: options.weightDecay,
+            collectEvery: SWAGCollection.collectionInterval(datasetSize: trainSet.count, batchSize: batchSize,
+                                                            perEpoch: swag.collectionsPerEpoch),
+            rank: swag.rank)
+        posterior = try fitPosterior(collection, model: model, parameters: parameters[0], task: task, data: trainSet,
+                                     epochs: swag.epochs, batchSize: batchSize, seed: options.seed ^ 0x5A46).posterior
     }
     if let out, method != .map {
         var archive = try posterior.archive()

@@ -22,6 +22,22 @@ import Testing
         #expect(try CLI.json(evaluate)["accuracy"] as? Double == evaluation["accuracy"] as? Double)
     }
 
+    @Test func swagCollectsAfterTrainingAndRoundTrips() throws {
+        let dir = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("swag.safetensors").path
+        let run = try CLI.run(["train", "--method", "swag", "--epochs", "10", "--swag-epochs", "3", "--rank", "4",
+                               "--samples", "16", "--out", path, "--format", "json"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let evaluation = try #require(try CLI.json(run)["evaluation"] as? [String: Any])
+        #expect(evaluation["method"] as? String == "swag" && evaluation["samples"] as? Int == 16)
+        #expect((evaluation["accuracy"] as? Double ?? 0) > 0.85)
+        let again = try CLI.json(try CLI.run(["evaluate", "--posterior", path, "--samples", "16", "--seed", "0", "--format", "json"]))
+        #expect(again["method"] as? String == "swag")
+        let refused = try CLI.run(["train", "--method", "swag", "--rank", "1"])
+        #expect(refused.status != 0 && refused.stderr.contains("--rank"))
+    }
+
     @Test func mcDropoutNeedsDropoutAndReportsSamples() throws {
         let refused = try CLI.run(["train", "--method", "mc-dropout"])
         #expect(refused.status != 0 && refused.stderr.contains("--dropout"))
