@@ -5,8 +5,8 @@
 #
 #   bash scripts/posteriors-benchmark.sh [OUTDIR]      # default credence-results/posteriors
 #
-# Every run is resumable (re-running skips finished networks) and prints one JSON line per
-# method; a table follows. Release build; about 4 minutes on 2 cores.
+# Every run is resumable (re-running skips finished networks, whose time then reads 0) and
+# writes one JSON file per method; a table follows. Release build; about 4 minutes on 2 cores.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 OUT="${1:-credence-results/posteriors}"
@@ -33,7 +33,7 @@ for name, f in rows:
     r = json.load(open(os.path.join(out, f)))
     e = r["evaluation"]
     ood = e["ood"][0] if e["ood"] else {}
-    secs = r.get("fitSeconds") if "fitSeconds" in r else sum(x["trainingSeconds"] for x in r["runs"])
+    secs = r["fitSeconds"] if "fitSeconds" in r else sum(x["trainingSeconds"] for x in r["runs"]) + r.get("posteriorSeconds", 0)
     print(f"| {name:24} | {e['accuracy']:.4f} | {e['negativeLogLikelihood']:.4f} | {e['brierScore']:.4f} | "
           f"{e['expectedCalibrationError']:.4f} | {ood.get('aurocEntropy', float('nan')):.4f} | "
           f"{ood.get('aurocMaxProbability', float('nan')):.4f} | {secs:.1f} |")

@@ -1,4 +1,5 @@
 // The umbrella module: `import Credence` brings in the whole public API.
+@_exported import CredenceBench
 @_exported import CredenceData
 @_exported import CredenceInference
 @_exported import CredenceMetrics

@@ -33,6 +33,8 @@ public struct PosteriorTrainingResult: Codable, Sendable {
     public var method: String
     /// One training run per network (members of an ensemble).
     public var runs: [TrainingResult]
+    /// Wall time of work after training the networks (the SWAG collection phase).
+    public var posteriorSeconds: Double
     /// The posterior file (for MAP: the training checkpoint itself).
     public var posterior: String?
     public var evaluation: PosteriorEvaluation
@@ -77,6 +79,7 @@ public func trainPosterior(_ options: TrainingOptions, method: TrainingMethod, m
     let model = try Sequential(options.modelSpec(inputShape: trainSet.inputShape, task: trainSet.task))
     let task: Predictive.Task = options.dataset.isRegression ? .regression : .classification
     let posterior: any Posterior
+    var posteriorSeconds = 0.0
     switch method {
     case .map: posterior = try PointPosterior(model: model, parameters: parameters[0], task: task)
     case .mcDropout: posterior = try MCDropoutPosterior(model: model, parameters: parameters[0], task: task)
@@ -88,8 +91,10 @@ public func trainPosterior(_ options: TrainingOptions, method: TrainingMethod, m
             collectEvery: SWAGCollection.collectionInterval(datasetSize: trainSet.count, batchSize: batchSize,
                                                             perEpoch: swag.collectionsPerEpoch),
             rank: swag.rank)
-        posterior = try fitPosterior(collection, model: model, parameters: parameters[0], task: task, data: trainSet,
-                                     epochs: swag.epochs, batchSize: batchSize, seed: options.seed ^ 0x5A46).posterior
+        let fit = try fitPosterior(collection, model: model, parameters: parameters[0], task: task, data: trainSet,
+                                   epochs: swag.epochs, batchSize: batchSize, seed: options.seed ^ 0x5A46)
+        posterior = fit.posterior
+        posteriorSeconds = fit.seconds
     }
     if let out, method != .map {
         var archive = try posterior.archive()
@@ -98,7 +103,8 @@ public func trainPosterior(_ options: TrainingOptions, method: TrainingMethod, m
     }
     let oodSets = try ood.map { (name: $0.rawValue, inputs: try loadOODSet($0, like: test, options: DataOptions(directory: options.dataDirectory, seed: options.seed))) }
     let evaluation = try evaluatePosterior(posterior, on: test, ood: oodSets, samples: samples, seed: options.seed)
-    return PosteriorTrainingResult(method: method.rawValue, runs: runs, posterior: out, evaluation: evaluation)
+    return PosteriorTrainingResult(method: method.rawValue, runs: runs, posteriorSeconds: posteriorSeconds,
+                                   posterior: out, evaluation: evaluation)
 }
 
 /// `dir/stem.suffix.safetensors` next to `path`.
