@@ -26,6 +26,9 @@ public struct RunConfiguration: Codable, Hashable, Sendable {
     public var method: String
     /// The method's hyperparameters as strings (e.g. `members`, `rank`, `dropout`, `subset`, `hessian`).
     public var settings: [String: String]
+    /// Training options shared by every method of a suite, as strings (`holdout`, `weightDecay`,
+    /// `optimizer`, `schedule`, `momentum`); nil when the suite sets none (then absent from the key).
+    public var training: [String: String]?
     public var epochs: Int
     public var batchSize: Int
     public var learningRate: Float
@@ -41,7 +44,8 @@ public struct RunConfiguration: Codable, Hashable, Sendable {
     public init(dataset: DatasetName, model: ModelKind = .mlp, hidden: [Int]? = nil, method: String,
                 settings: [String: String] = [:], epochs: Int = 10, batchSize: Int = 128, learningRate: Float = 1e-3,
                 seed: UInt64 = 0, trainLimit: Int? = nil, samples: Int = 32,
-                evaluations: [EvaluationKind] = [.inDistribution], oodSets: [OODSetName] = []) {
+                evaluations: [EvaluationKind] = [.inDistribution], oodSets: [OODSetName] = [],
+                training: [String: String]? = nil) {
         self.dataset = dataset
         self.model = model
         self.hidden = hidden
@@ -55,6 +59,7 @@ public struct RunConfiguration: Codable, Hashable, Sendable {
         self.samples = samples
         self.evaluations = evaluations
         self.oodSets = oodSets
+        self.training = training
     }
 
     /// A stable identifier: FNV-1a (64 bit) of the configuration's JSON with sorted keys, in hex.

@@ -108,8 +108,7 @@ func restorePosterior(_ archive: PosteriorArchive, path: String) throws -> any P
         case .ensemble: return try EnsemblePosterior(archive: archive)
         case .swa: return try SWAPosterior(archive: archive)
         case .swag: return try SWAGPosterior(archive: archive)
-        case .laplace:
-            throw InferenceError.invalidArchive(path: path, message: "\(archive.method.rawValue) posteriors are not readable by this build yet")
+        case .laplace: return try LaplacePosterior(archive: archive)
         }
     } catch let InferenceError.invalidArchive(_, message) {
         throw InferenceError.invalidArchive(path: path, message: message)

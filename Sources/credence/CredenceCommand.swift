@@ -6,7 +6,8 @@ struct CredenceCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "credence",
         abstract: "Trustworthy deep learning: train, evaluate and benchmark models with calibrated uncertainty.",
-        subcommands: [TrainCommand.self, FitCommand.self, EvaluateCommand.self, PerfCommand.self])
+        subcommands: [TrainCommand.self, FitCommand.self, EvaluateCommand.self, PerfCommand.self, ReportCommand.self,
+                      BenchCommand.self, ScoreCommand.self])
 }
 
 /// How results are printed: a table for people, or one JSON object on stdout for scripts.

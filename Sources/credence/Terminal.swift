@@ -42,5 +42,7 @@ enum Terminal {
 func printJSON<T: Encodable>(_ value: T) throws {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    // ROC curves start at threshold +∞; JSON has no infinity, so spell it as a string.
+    encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
     print(String(decoding: try encoder.encode(value), as: UTF8.self))
 }

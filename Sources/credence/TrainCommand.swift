@@ -40,7 +40,9 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Ensemble members (--method ensemble).") var members = 5
     @Option(help: "SWAG: epochs of SGD collection after training (--method swag).") var swagEpochs = 5
     @Option(help: "SWAG: rank of the low-rank covariance (--method swag).") var rank = 20
-    @Option(help: "SWAG: constant SGD learning rate of the collection phase (--method swag).") var swagLr: Float = 0.01
+    @Option(help: "SWAG: constant learning rate of the collection phase (default: --lr).") var swagLr: Float?
+    @Option(help: "SWAG: optimizer of the collection phase (default: --optimizer; the paper uses sgd).") var swagOptimizer: OptimizerKind?
+    @Option(help: "SWAG: sampling scale of the covariance (--method swag).") var swagScale = 0.5
     @Option(help: "Monte-Carlo samples when evaluating a stochastic posterior.") var samples = 32
     @Option(parsing: .upToNextOption, help: "OOD sets to score the posterior against (with --method).") var ood: [OODSetName] = []
     @Option(help: "Output format.") var format: OutputFormat = .text
@@ -65,8 +67,8 @@ struct TrainCommand: ParsableCommand {
         do { try options().validate() } catch let e as TrainingError { throw ValidationError(e.description) }
         if resume && out == nil { throw ValidationError("--resume continues the checkpoint given by --out FILE; pass --out") }
         if method == .mcDropout && dropout <= 0 { throw ValidationError("--method mc-dropout needs --dropout P with 0 < P < 1 (e.g. 0.1)") }
-        if method == .swag && (rank < 2 || swagEpochs < 1 || !(swagLr > 0)) {
-            throw ValidationError("--method swag needs --rank ≥ 2, --swag-epochs ≥ 1 and --swag-lr > 0")
+        if method == .swag && (rank < 2 || swagEpochs < 1 || !(swagLr ?? 1 > 0) || !(swagScale > 0)) {
+            throw ValidationError("--method swag needs --rank ≥ 2, --swag-epochs ≥ 1, --swag-lr > 0 and --swag-scale > 0")
         }
         if method == .ensemble && members < 2 { throw ValidationError("--members must be ≥ 2 for an ensemble, got \(members)") }
         if method == nil && !ood.isEmpty { throw ValidationError("--ood needs --method (or use `credence evaluate --ood` on the checkpoint)") }
@@ -94,7 +96,7 @@ struct TrainCommand: ParsableCommand {
     func runPosterior(_ opts: TrainingOptions, _ method: TrainingMethod) throws {
         let result = try reportingErrors {
             var swag = SWAGSettings()
-            swag.epochs = swagEpochs; swag.rank = rank; swag.learningRate = swagLr
+            swag.epochs = swagEpochs; swag.rank = rank; swag.learningRate = swagLr; swag.optimizer = swagOptimizer; swag.scale = swagScale
             return try trainPosterior(opts, method: method, members: members, swag: swag, samples: samples, ood: ood, out: out, resume: resume,
                                onMember: { m, count in if count > 1 { Terminal.error("member \(m + 1)/\(count)") } },
                                onProgress: Terminal.show)

@@ -14,8 +14,8 @@ public enum TrainingMethod: String, CaseIterable, Codable, Sendable {
     case mcDropout = "mc-dropout"
     /// M networks from independent initialisations and data orders (--members M).
     case ensemble
-    /// SWA-Gaussian: after training, SGD with momentum for --swag-epochs more epochs,
-    /// collecting the iterates' moments 4 times per epoch (rank --rank, scale 0.5).
+    /// SWA-Gaussian: after training, --swag-epochs more epochs (the training optimizer at its
+    /// learning rate by default), collecting the iterates' moments 4 times per epoch.
     case swag
 }
 
@@ -23,8 +23,12 @@ public enum TrainingMethod: String, CaseIterable, Codable, Sendable {
 public struct SWAGSettings: Codable, Sendable {
     public var epochs = 5
     public var rank = 20
-    public var learningRate: Float = 0.01
+    /// Learning rate and optimizer of the collection phase (nil: the training run's).
+    public var learningRate: Float?
+    public var optimizer: OptimizerKind?
     public var collectionsPerEpoch = 4
+    /// Sampling scale of the covariance (Maddox et al.'s formula; 0.5 as their experiments).
+    public var scale = 0.5
     public init() {}
 }
 
@@ -86,11 +90,12 @@ public func trainPosterior(_ options: TrainingOptions, method: TrainingMethod, m
     case .ensemble: posterior = try EnsemblePosterior(model: model, members: parameters, task: task)
     case .swag:
         let batchSize = Swift.min(options.batchSize, trainSet.count)
-        let collection = SWAGCollection(
-            learningRate: .constant(swag.learningRate), weightDecay: options.weightDecay,
+        var collection = SWAGCollection(
+            learningRate: .constant(swag.learningRate ?? options.learningRate), weightDecay: options.weightDecay,
             collectEvery: SWAGCollection.collectionInterval(datasetSize: trainSet.count, batchSize: batchSize,
                                                             perEpoch: swag.collectionsPerEpoch),
-            rank: swag.rank)
+            rank: swag.rank, scale: swag.scale)
+        collection.optimizer = swag.optimizer ?? options.optimizer
         let fit = try fitPosterior(collection, model: model, parameters: parameters[0], task: task, data: trainSet,
                                    epochs: swag.epochs, batchSize: batchSize, seed: options.seed ^ 0x5A46)
         posterior = fit.posterior

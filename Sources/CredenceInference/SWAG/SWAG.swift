@@ -49,6 +49,10 @@ public struct SWAGCollection: InferenceMethod {
     public var meanOnly: Bool
     /// Training loss (default: cross-entropy for classification, Gaussian NLL for regression).
     public var objective: Objective?
+    /// The optimizer of the collection phase (SGD with momentum in the paper; Adam continues
+    /// an Adam-trained network as the PyTorch reference does, and keeps heteroscedastic
+    /// regression stable where plain SGD diverges).
+    public var optimizer: OptimizerKind = .sgd
 
     public init(learningRate: LearningRateSchedule = .constant(0.01), momentum: Float = 0.9, weightDecay: Float = 0,
                 collectEvery: Int, startAfter: Int = 0, rank: Int = 20,
@@ -117,8 +121,8 @@ public struct SWAGCollection: InferenceMethod {
             throw ModelError.parameterCount(got: parameters.count, expected: model.parameterCount)
         }
         let objective = self.objective ?? (task == .classification ? .crossEntropy(labelSmoothing: 0) : .gaussianNegativeLogLikelihood)
-        let sgd = Optimizer.sgd(learningRate: learningRate, momentum: momentum, weightDecay: weightDecay,
-                                parameterCount: model.parameterCount)
+        let sgd = Optimizer.make(optimizer, learningRate: learningRate, momentum: momentum, weightDecay: weightDecay,
+                                 parameterCount: model.parameterCount)
         let trainer = Trainer(model: model, optimizer: sgd, configuration: TrainingConfiguration(epochs: 1, objective: objective))
         let moments = SWAGMoments(parameterCount: model.parameterCount, rank: keptRank, tracksSecondMoment: !meanOnly)
         return State(model: model, task: task, parameters: parameters, trainer: trainer, moments: moments)

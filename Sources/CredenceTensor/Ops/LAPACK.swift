@@ -274,6 +274,16 @@ public enum LAPACK {
     /// Work (flops) above which a factorization or product uses all cores.
     public nonisolated(unsafe) static var threadThreshold = 20_000_000
 
+    /// C ← alpha·AᵀA + beta·C on the upper triangle of the n×n row-major C (cblas_ssyrk),
+    /// with A k×n row-major (row stride `lda`). The strict lower triangle of C is not touched.
+    /// Single-threaded: callers spread independent updates over `Parallel.forEach`.
+    public static func symmetricRankUpdate(n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int,
+                                           beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        _ = BLAS.pinned
+        if n == 0 { return }
+        cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, Int32(n), Int32(k), alpha, a, Int32(lda), beta, c, Int32(ldc))
+    }
+
     static func withThreads<R>(for work: Int, _ body: () throws -> R) rethrows -> R {
         _ = BLAS.pinned
         guard work >= threadThreshold, !Parallel.isNested, Parallel.workerCount > 1 else { return try body() }

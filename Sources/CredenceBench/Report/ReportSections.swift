@@ -1,0 +1,150 @@
+import CredenceMetrics
+import Foundation
+
+/// A reliability diagram for one method (Guo et al. 2017 style): accuracy per confidence
+/// bin as bars, the gap to the bin's mean confidence shaded, the diagonal of perfect
+/// calibration dashed, and underneath the share of examples per bin.
+func reliabilityPanel(_ m: MethodRuns, id: String) -> String? {
+    guard let (bins, examples) = m.reliability, !bins.isEmpty, examples > 0 else { return nil }
+    let width = 300.0, height = 300.0
+    var svg = SVGWriter(width: width, height: height)
+    let unit = AxisSpec(label: "", domain: (0, 1), ticks: [0, 0.2, 0.4, 0.6, 0.8, 1])
+    let probe = PlotFrame(width: width, height: 240, x: unit, y: AxisSpec(label: "accuracy", domain: (0, 1), ticks: [0, 0.2, 0.4, 0.6, 0.8, 1]))
+    let main = PlotFrame(x: unit, y: probe.yAxis, left: probe.left, right: probe.right, top: 8, bottom: 196)
+    let shares = bins.map { Double($0.count) / Double(examples) }
+    let maxShare = niceDomain(0, max(shares.max() ?? 1, 0.01), count: 3).1
+    let shareAxis = AxisSpec(label: "% of ex.", domain: (0, maxShare), ticks: [0, maxShare],
+                             format: { formatFixed($0 * 100, 0) })
+    let hist = PlotFrame(x: AxisSpec(label: "confidence (max p̄)", domain: (0, 1), ticks: unit.ticks), y: shareAxis,
+                         left: main.left, right: main.right, top: 206, bottom: 256)
+    let ece = bins.reduce(0.0) { acc, b in
+        guard let a = b.accuracy, let c = b.confidence else { return acc }
+        return acc + Double(b.count) / Double(examples) * abs(a - c)
+    }
+    // Gap: red hatching, readable over the bar colour and over the background alike.
+    let hatch = "gap-" + id
+    svg.raw("<defs><pattern id=\"\(escapeHTML(hatch))\" width=\"5\" height=\"5\" patternUnits=\"userSpaceOnUse\" patternTransform=\"rotate(45)\"><rect width=\"5\" height=\"5\" fill=\"#ffffff\" fill-opacity=\"0.55\"/><line x1=\"0\" y1=\"0\" x2=\"0\" y2=\"5\" stroke=\"#c8103f\" stroke-width=\"2\"/></pattern></defs>")
+    main.drawAxes(into: &svg, title: nil, xTickLabels: false)
+    for b in bins {
+        guard let acc = b.accuracy, let conf = b.confidence else { continue }
+        let x0 = main.x(b.lower), x1 = main.x(b.upper)
+        svg.rect(x0, main.y(acc), x1 - x0, main.bottom - main.y(acc), fill: m.style.color, opacity: 0.8, stroke: "#ffffff",
+                 strokeWidth: 0.6, title: "confidence \(formatFixed(b.lower, 2))–\(formatFixed(b.upper, 2)): accuracy \(formatFixed(acc * 100, 1)) %, mean confidence \(formatFixed(conf * 100, 1)) %, \(b.count) examples")
+        let (top, bottom) = (main.y(max(acc, conf)), main.y(min(acc, conf)))
+        if bottom - top > 0.3 {
+            svg.rect(x0 + 0.5, top, x1 - x0 - 1, bottom - top, fill: "url(#\(hatch))", stroke: "#b0103f", strokeWidth: 0.9)
+        }
+    }
+    svg.line(main.left, main.bottom, main.right, main.top, stroke: "#555", width: 1.2, dash: "5 4")
+    svg.rect(main.left + 4, main.top + 4, 92, 32, fill: "#ffffff", opacity: 0.85)
+    svg.text("ECE \(formatFixed(ece, 4))", x: main.left + 8, y: main.top + 17, size: 12, weight: "600", fill: "#222")
+    svg.text("n = \(formatGrouped(Double(examples)))", x: main.left + 8, y: main.top + 31, size: 11, fill: "#555")
+    hist.drawAxes(into: &svg, title: nil, xGrid: false)
+    for (b, share) in zip(bins, shares) where b.count > 0 {
+        let x0 = hist.x(b.lower), x1 = hist.x(b.upper)
+        svg.rect(x0, hist.y(share), x1 - x0, hist.bottom - hist.y(share), fill: "#7a7a7a", opacity: 0.75, stroke: "#ffffff",
+                 strokeWidth: 0.6, title: "\(b.count) examples (\(formatFixed(share * 100, 1)) %)")
+    }
+    // The method name as an HTML caption: long names wrap instead of being cut.
+    return "<figcaption>\(escapeHTML(m.name))</figcaption>" + svg.render(title: "Reliability diagram: \(m.name)")
+}
+
+/// The key shared by all reliability panels: bar, gap, diagonal and histogram encodings
+/// (HTML, so the entries wrap instead of overlapping).
+func reliabilityKey() -> String {
+    "<div class=\"legend\">"
+        + "<span class=\"item\"><span class=\"key-box\" style=\"background:#7a8fa6\"></span>accuracy in the bin (method colour)</span>"
+        + "<span class=\"item\"><span class=\"key-box key-gap\"></span>gap to the bin's mean confidence</span>"
+        + "<span class=\"item\"><span class=\"key-diagonal\"></span>perfect calibration</span>"
+        + "<span class=\"item\"><span class=\"key-box\" style=\"background:#8a8a8a\"></span>share of test examples per bin</span>"
+        + "</div>\n"
+}
+
+/// Accuracy–rejection curves of all methods on one data set (one line per method).
+func rejectionChart(_ methods: [MethodRuns]) -> String? {
+    let curves = methods.map { ($0, $0.rejection) }.filter { !$0.1.isEmpty }
+    guard !curves.isEmpty else { return nil }
+    let accuracies = curves.flatMap { $0.1.map { $0.accuracy * 100 } }
+    var y = AxisSpec.fitting(accuracies, label: "accuracy on retained (%)")
+    y.domain.1 = min(y.domain.1, 100)
+    // Nearly constant curves (an easy data set: 100 % everywhere) get a 5-point window, not 0–100.
+    if let lo = accuracies.min(), let hi = accuracies.max(), hi - lo < 1 {
+        y.domain = (max(0, min(lo, 100 - 5) - 0.5).rounded(.down), min(100, max(hi + 0.5, 5)).rounded(.up))
+    }
+    if y.domain.1 <= y.domain.0 { y.domain = (y.domain.0, y.domain.0 + 1) }
+    let x = AxisSpec(label: "rejected, most uncertain first (%)", domain: (0, 100))
+    let series = curves.map { m, pts in
+        LineSeries(name: m.name, style: m.style, points: pts.map { ($0.rate * 100, $0.accuracy * 100) }, markers: pts.count <= 25)
+    }
+    let labels = curves.map { m, _ -> String in
+        guard let aurc = m.mean({ $0.classification?.aurc }) else { return m.name }
+        return "AURC \(formatFixed(aurc, 4)) — \(m.name)"
+    }
+    return lineChart(title: "Accuracy–rejection", x: x, y: y, series: series, width: 560, height: 320,
+                     legend: .below, legendLabels: labels)
+}
+
+/// ROC curves for detecting OOD set `set` by `score`, one line per method, AUROC in the legend.
+func rocChart(_ methods: [MethodRuns], set: String) -> String? {
+    let preferred = [UncertaintyScore.entropy.rawValue, UncertaintyScore.maxProbability.rawValue, UncertaintyScore.mutualInformation.rawValue]
+    let available = Set(methods.flatMap { m in m.records.flatMap { r in r.ood.filter { $0.set == set }.flatMap { $0.scores.keys } } })
+    guard let score = preferred.first(where: available.contains) ?? available.sorted().first else { return nil }
+    var series: [LineSeries] = [], labels: [String] = []
+    for m in methods {
+        guard let (points, auroc) = m.rocCurve(set: set, score: score) else { continue }
+        series.append(LineSeries(name: m.name, style: m.style, points: points, markers: false))
+        // Value first: a long method name may be shortened, the number never is.
+        labels.append("AUROC \(formatFixed(auroc, 3)) — \(m.name)")
+    }
+    guard !series.isEmpty else { return nil }
+    let unit = AxisSpec(label: "", domain: (0, 1), ticks: [0, 0.2, 0.4, 0.6, 0.8, 1])
+    var x = unit, y = unit
+    x.label = "false-positive rate (test flagged as OOD)"
+    y.label = "true-positive rate (OOD detected)"
+    let scoreName = score == "entropy" ? "predictive entropy" : score == "maxProbability" ? "1 − max p̄" : score
+    // The empty bottom-right corner of a ROC plot holds the legend when the labels fit there.
+    let fits = (labels.map { estimatedTextWidth($0, size: 11) }.max() ?? 0) + 40 < 440 * 0.62 && labels.count <= 8
+    return lineChart(title: "OOD \(set) — score: \(scoreName)", x: x, y: y, series: series, width: 440, height: 400,
+                     legend: fits ? .inset(bottom: true, right: true) : .below, legendLabels: labels,
+                     reference: [(0, 0), (1, 1)], referenceLabel: "chance (AUROC 0.5)")
+}
+
+/// Four bar charts of what each method cost: fit time, prediction time per 1,000 inputs,
+/// peak memory and stored floats; log axes when the values span more than a factor of 30.
+func costCharts(_ methods: [MethodRuns]) -> [String] {
+    let measures: [(title: String, unit: String, value: (RunRecord) -> Double?, format: (Double) -> String)] = [
+        ("Fit time", "seconds", { $0.scalability.fitSeconds }, { formatSeconds($0) + " s" }),
+        ("Prediction time per 1,000 inputs", "seconds", { $0.scalability.predictionSecondsPer1000 }, { formatSeconds($0) + " s" }),
+        ("Peak resident memory", "MB", { Double($0.scalability.peakResidentBytes) / 1_048_576 }, { formatFixed($0, 0) + " MB" }),
+        ("Stored floats", "floats", { Double($0.scalability.storedFloats) }, { compactNumber($0) }),
+    ]
+    return measures.compactMap { measure in
+        let values = methods.map { $0.mean(measure.value) ?? .nan }
+        let finite = values.filter { $0.isFinite }
+        guard !finite.isEmpty, finite.contains(where: { $0 > 0 }) else { return nil }
+        let positive = finite.filter { $0 > 0 }
+        let wide = finite.allSatisfy { $0 > 0 } && (positive.max()! / positive.min()!) > 30
+        let axis = AxisSpec.fitting(finite, label: measure.unit + (wide ? " (log scale)" : ""), kind: wide ? .log : .linear,
+                                    includeZero: !wide, tickCount: 5)
+        let bars = zip(methods, values).map { Bar(label: $0.name, value: $1, style: $0.style, valueLabel: $1.isFinite ? measure.format($1) : nil) }
+        return horizontalBarChart(title: measure.title, axis: axis, bars: bars, width: 460)
+    }
+}
+
+/// The corruption gallery: one row per shift, one image per severity.
+func galleryHTML(_ gallery: ShiftGallery) -> String {
+    var h = ""
+    if let clean = gallery.clean {
+        h += "<figure class=\"gallery-clean\"><img src=\"data:image/png;base64,\(clean.base64EncodedString())\" alt=\"clean test image\" class=\"pixelated\" width=\"\(gallery.displaySize)\" height=\"\(gallery.displaySize)\"><figcaption>clean</figcaption></figure>"
+    }
+    h += "<div class=\"gallery\">"
+    for row in gallery.rows {
+        h += "<div class=\"gallery-row\(row.cells.count > 6 ? " long" : "")\"><div class=\"gallery-name\">\(escapeHTML(row.shift))</div><div class=\"gallery-cells\">"
+        for cell in row.cells {
+            let alt = "\(row.shift) \(cell.label)"
+            h += "<figure><img src=\"data:image/png;base64,\(cell.png.base64EncodedString())\" alt=\"\(escapeHTML(alt))\" class=\"pixelated\" width=\"\(gallery.displaySize)\" height=\"\(gallery.displaySize)\"><figcaption>\(escapeHTML(cell.label))</figcaption></figure>"
+        }
+        h += "</div></div>"
+    }
+    return h + "</div>"
+}

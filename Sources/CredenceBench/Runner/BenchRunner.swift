@@ -1,0 +1,179 @@
+import CredenceData
+import CredenceNN
+import Foundation
+
+/// What the runner reports while it works (the CLI draws the progress bar from these).
+public enum BenchEvent {
+    /// Before anything runs: runs in the suite, already in the database, still to run.
+    case planned(total: Int, skipped: Int, pending: Int)
+    case runStarted(RunProgress)
+    /// What the current run is doing ("training member 2/5", "evaluating shift 12/81: ...").
+    case stage(String)
+    /// Training progress of the current run's network(s).
+    case training(TrainingProgress)
+    case runFinished(RunProgress, record: RunRecord, seconds: Double)
+    /// The run failed; it is not stored and the suite goes on.
+    case runFailed(RunProgress, message: String)
+}
+
+/// Where the suite stands when a run starts or ends.
+public struct RunProgress: Sendable {
+    /// 1-based position among the runs still to do, and their number.
+    public var index: Int
+    public var count: Int
+    public var configuration: RunConfiguration
+    /// Seconds since the suite started (this session).
+    public var elapsed: Double
+    /// Estimated seconds to finish the remaining runs (nil before the first run ends):
+    /// the mean duration of this session's runs times the runs left.
+    public var remaining: Double?
+}
+
+/// A run that failed (it is not in the database; re-running the suite retries it).
+public struct BenchFailure: Codable, Sendable {
+    public var key: String
+    public var label: String
+    public var dataset: String
+    public var seed: UInt64
+    public var message: String
+}
+
+/// What `BenchRunner.run` did.
+public struct BenchOutcome: Sendable {
+    public var suite: String
+    public var database: String
+    /// Runs in the suite; found already stored; finished now; failed now.
+    public var total: Int
+    public var skipped: Int
+    public var completed: Int
+    public var failures: [BenchFailure]
+    /// The suite's stored runs (earlier and new), in suite order.
+    public var records: [RunRecord]
+    public var seconds: Double
+}
+
+/// Runs a suite into a results database: skips runs already stored, runs the rest one
+/// by one (each resumable from its checkpoints in `DB.runs/`), and stores each finished
+/// run in one transaction. Only one runner may write to a database at a time (a lock
+/// file in the cache directory, released by the OS even on SIGKILL).
+///
+/// ```swift
+/// let store = try ResultStore(path: "credence-results/bench.sqlite")
+/// let outcome = try BenchRunner(store: store).run(try Suite.load("quick")) { event in ... }
+/// print(summarize(outcome.records))
+/// ```
+public final class BenchRunner {
+    public let store: ResultStore
+    public let environment: RunEnvironment
+
+    /// `cacheDirectory` defaults to the database path + ".runs".
+    public init(store: ResultStore, cacheDirectory: String? = nil, dataDirectory: String? = nil) {
+        self.store = store
+        environment = RunEnvironment(cacheDirectory: cacheDirectory ?? store.path + ".runs", dataDirectory: dataDirectory)
+    }
+
+    public func run(_ suite: Suite, onEvent: (BenchEvent) -> Void = { _ in }) throws -> BenchOutcome {
+        let start = Date()
+        try FileManager.default.createDirectory(atPath: environment.cacheDirectory, withIntermediateDirectories: true)
+        let lock = try DirectoryLock(directory: environment.cacheDirectory, database: store.path)
+        defer { lock.release() }
+
+        let stored = try store.keys()
+        let pending = suite.configurations.filter { !stored.contains($0.key) }
+        try preflight(pending)
+        onEvent(.planned(total: suite.configurations.count, skipped: suite.configurations.count - pending.count, pending: pending.count))
+
+        var failures: [BenchFailure] = []
+        var completed = 0
+        var finishedSeconds = 0.0, finishedRuns = 0
+        for (i, configuration) in pending.enumerated() {
+            func progress() -> RunProgress {
+                let mean = finishedRuns > 0 ? finishedSeconds / Double(finishedRuns) : nil
+                return RunProgress(index: i + 1, count: pending.count, configuration: configuration,
+                                   elapsed: Date().timeIntervalSince(start), remaining: mean.map { $0 * Double(pending.count - i) })
+            }
+            onEvent(.runStarted(progress()))
+            let runStart = Date()
+            let record: RunRecord
+            do {
+                var r = try runBenchmark(configuration, environment: environment, onEvent: onEvent)
+                r.finishedAt = Date()
+                record = r
+            } catch {
+                let message = String(describing: error)
+                failures.append(BenchFailure(key: configuration.key, label: configuration.label, dataset: configuration.dataset.rawValue,
+                                             seed: configuration.seed, message: message))
+                onEvent(.runFailed(progress(), message: message))
+                continue
+            }
+            try store.insert(record)  // a store that cannot be written stops the suite
+            let seconds = Date().timeIntervalSince(runStart)
+            completed += 1
+            finishedSeconds += seconds
+            finishedRuns += 1
+            onEvent(.runFinished(progress(), record: record, seconds: seconds))
+        }
+
+        let keys = Set(suite.configurations.map(\.key))
+        let byKey = Dictionary(try store.records().filter { keys.contains($0.key) }.map { ($0.key, $0) }) { a, _ in a }
+        return BenchOutcome(suite: suite.name, database: store.path, total: suite.configurations.count,
+                            skipped: suite.configurations.count - pending.count, completed: completed, failures: failures,
+                            records: suite.configurations.compactMap { byKey[$0.key] }, seconds: Date().timeIntervalSince(start))
+    }
+
+    /// Loads each data set and OOD set the pending runs need once, so a missing file stops
+    /// the suite before any training rather than failing every run that needs it.
+    func preflight(_ pending: [RunConfiguration]) throws {
+        var datasets: [DatasetName: Int] = [:]
+        var oodSets: [String: (DatasetName, OODSetName, Int)] = [:]
+        for c in pending {
+            datasets[c.dataset, default: 0] += 1
+            for set in c.oodSets where c.evaluations.contains(.ood) {
+                let id = "\(c.dataset.rawValue)/\(set.rawValue)"
+                oodSets[id] = (c.dataset, set, (oodSets[id]?.2 ?? 0) + 1)
+            }
+        }
+        var tests: [DatasetName: InMemoryDataset] = [:]
+        for (name, runs) in datasets.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
+            do {
+                tests[name] = try loadDataset(name, options: DataOptions(directory: environment.dataDirectory)).test
+            } catch {
+                throw BenchError.dataUnavailable(what: "data set \(name.rawValue)", runs: runs, message: "\(error)")
+            }
+        }
+        for (_, (dataset, set, runs)) in oodSets.sorted(by: { $0.key < $1.key }) {
+            do {
+                _ = try loadOODSet(set, like: tests[dataset]!, options: DataOptions(directory: environment.dataDirectory), count: 1)
+            } catch {
+                throw BenchError.dataUnavailable(what: "OOD set \(set.rawValue) for \(dataset.rawValue)", runs: runs, message: "\(error)")
+            }
+        }
+    }
+}
+
+/// An exclusive `flock` on `DIR/lock`: one runner per database.
+final class DirectoryLock {
+    private var descriptor: Int32
+
+    init(directory: String, database: String) throws {
+        let path = URL(fileURLWithPath: directory).appendingPathComponent("lock").path
+        descriptor = open(path, O_RDWR | O_CREAT, 0o644)
+        guard descriptor >= 0 else {
+            throw ResultStoreError.cannotOpen(path: path, message: String(cString: strerror(errno)))
+        }
+        guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
+            close(descriptor)
+            descriptor = -1
+            throw BenchError.locked(database: database, lockFile: path)
+        }
+    }
+
+    func release() {
+        guard descriptor >= 0 else { return }
+        flock(descriptor, LOCK_UN)
+        close(descriptor)
+        descriptor = -1
+    }
+
+    deinit { release() }
+}

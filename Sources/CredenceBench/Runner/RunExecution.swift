@@ -1,0 +1,234 @@
+import CredenceData
+import CredenceInference
+import CredenceMetrics
+import CredenceNN
+import CredenceTensor
+import Foundation
+
+/// Where a run keeps its files and finds its data.
+public struct RunEnvironment: Sendable {
+    /// Checkpoints and posteriors, one directory per run (`KEY/`) or per shared MAP
+    /// network (`network-HASH/`, used by map, laplace and temperature runs with the same
+    /// training options); resumable after a kill through `train(resume:)`.
+    public var cacheDirectory: String
+    /// Where data files live (nil: each data set's standard location). Not part of run keys.
+    public var dataDirectory: String?
+
+    public init(cacheDirectory: String, dataDirectory: String? = nil) {
+        self.cacheDirectory = cacheDirectory
+        self.dataDirectory = dataDirectory
+    }
+}
+
+/// Errors of the benchmark runner.
+public enum BenchError: Error, CustomStringConvertible, Equatable {
+    /// Another `credence bench` holds the database's lock.
+    case locked(database: String, lockFile: String)
+    /// A configuration the runner cannot run (a hand-made one; suites are checked when read).
+    case invalidRun(key: String, message: String)
+    /// A data or OOD set the suite needs cannot be loaded (checked before any training).
+    case dataUnavailable(what: String, runs: Int, message: String)
+
+    public var description: String {
+        switch self {
+        case let .locked(database, lockFile):
+            return "another `credence bench` is writing to \(database) (it holds \(lockFile)); wait for it to finish, or pass another --db"
+        case let .invalidRun(key, message):
+            return "run \(key): \(message)"
+        case let .dataUnavailable(what, runs, message):
+            return "\(what), needed by \(runs) run(s), cannot be loaded: \(message)"
+        }
+    }
+}
+
+extension RunConfiguration {
+    /// The `train` options of this run's networks.
+    public func trainingOptions(dataDirectory: String? = nil) throws -> TrainingOptions {
+        var o = TrainingOptions()
+        o.dataset = dataset
+        o.model = model
+        o.hidden = hidden
+        o.epochs = epochs
+        o.batchSize = batchSize
+        o.learningRate = learningRate
+        o.seed = seed
+        o.trainLimit = trainLimit
+        o.dataDirectory = dataDirectory
+        func value<T: LosslessStringConvertible>(_ table: [String: String]?, _ name: String, _: T.Type) throws -> T? {
+            guard let text = table?[name] else { return nil }
+            guard let v = T(text) else { throw BenchError.invalidRun(key: key, message: "setting \(name) = '\(text)' is not a valid \(T.self)") }
+            return v
+        }
+        if method == BenchMethod.mcDropout.rawValue { o.dropout = try value(settings, "dropout", Float.self) ?? 0.1 }
+        if let h = try value(training, "holdout", Int.self) { o.holdout = h }
+        if let w = try value(training, "weightDecay", Float.self) { o.weightDecay = w }
+        if let m = try value(training, "momentum", Float.self) { o.momentum = m }
+        if let name = training?["optimizer"] {
+            guard let kind = OptimizerKind(rawValue: name) else { throw BenchError.invalidRun(key: key, message: "unknown optimizer '\(name)'") }
+            o.optimizer = kind
+        }
+        if let name = training?["schedule"] {
+            guard let kind = ScheduleKind(rawValue: name) else { throw BenchError.invalidRun(key: key, message: "unknown schedule '\(name)'") }
+            o.schedule = kind
+        }
+        try o.validate()
+        return o
+    }
+
+    /// The method's integer / real setting, or its default.
+    func setting<T: LosslessStringConvertible>(_ name: String, default value: T) throws -> T {
+        guard let text = settings[name] else { return value }
+        guard let v = T(text) else { throw BenchError.invalidRun(key: key, message: "setting \(name) = '\(text)' is not a valid \(T.self)") }
+        return v
+    }
+
+    func choice<E: RawRepresentable>(_ name: String, default value: E) throws -> E where E.RawValue == String {
+        guard let text = settings[name] else { return value }
+        guard let v = E(rawValue: text) else { throw BenchError.invalidRun(key: key, message: "setting \(name) = '\(text)' is unknown") }
+        return v
+    }
+}
+
+/// A fitted posterior and the time fitting it took (over every attempt).
+struct FittedPosterior {
+    var posterior: any Posterior
+    var fitSeconds: Double
+}
+
+/// Trains or fits the run's posterior, re-using the single-run workflows and resuming
+/// whatever an earlier (killed) attempt left in the cache.
+func fitRunPosterior(_ configuration: RunConfiguration, method: BenchMethod, options: TrainingOptions,
+                     environment: RunEnvironment, onEvent: (BenchEvent) -> Void) throws -> FittedPosterior {
+    let cache = URL(fileURLWithPath: environment.cacheDirectory)
+    let runDirectory = cache.appendingPathComponent(configuration.key)
+    switch method {
+    case .map:
+        let (network, seconds) = try trainMAPNetwork(options, cache: cache, onEvent: onEvent)
+        return FittedPosterior(posterior: try loadPosterior(from: network), fitSeconds: seconds)
+    case .temperature:
+        let (network, seconds) = try trainMAPNetwork(options, cache: cache, onEvent: onEvent)
+        onEvent(.stage("fitting the temperature on \(options.holdout) held-out examples"))
+        try FileManager.default.createDirectory(at: runDirectory, withIntermediateDirectories: true)
+        let out = runDirectory.appendingPathComponent("posterior.safetensors").path
+        let result = try fitPostHoc(.temperature, posteriorAt: network, out: out, samples: configuration.samples,
+                                    seed: configuration.seed)
+        return FittedPosterior(posterior: try loadPosterior(from: out), fitSeconds: seconds + result.fitSeconds)
+    case .laplace:
+        let laplace = try Laplace(subset: configuration.choice("subset", default: WeightSubset.lastLayer),
+                                  structure: configuration.choice("hessian", default: HessianStructure.kronecker),
+                                  predictive: configuration.choice("predictive", default: PredictiveKind.glm),
+                                  link: configuration.choice("link", default: LinkApproximation.probit))
+        let (network, seconds) = try trainMAPNetwork(options, cache: cache, onEvent: onEvent)
+        onEvent(.stage("fitting Laplace (\(laplace.subset.rawValue), \(laplace.structure.rawValue))"))
+        let map = try loadPosterior(from: network)
+        let parameters = try Checkpoint.load(from: network).parameters
+        let (train, _, _) = try loadRunData(options)
+        // The curvature is a sum over examples: one unshuffled pass in batches of up to 500.
+        let fit = try fitPosterior(laplace, model: map.model, parameters: parameters, task: map.task, data: train,
+                                   epochs: 1, batchSize: Swift.min(500, train.count), seed: configuration.seed, shuffle: false)
+        return FittedPosterior(posterior: fit.posterior, fitSeconds: seconds + fit.seconds)
+    case .mcDropout:
+        return try trainWithWorkflow(.mcDropout, configuration, options: options, directory: runDirectory, onEvent: onEvent)
+    case .ensemble:
+        return try trainWithWorkflow(.ensemble, configuration, options: options, directory: runDirectory, onEvent: onEvent)
+    case .swag:
+        return try trainWithWorkflow(.swag, configuration, options: options, directory: runDirectory, onEvent: onEvent)
+    }
+}
+
+/// MC dropout, ensembles and SWAG through `trainPosterior`, which keeps each network's
+/// resumable checkpoint next to the posterior file in the run's directory.
+func trainWithWorkflow(_ method: TrainingMethod, _ configuration: RunConfiguration, options: TrainingOptions,
+                       directory: URL, onEvent: (BenchEvent) -> Void) throws -> FittedPosterior {
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    var swag = SWAGSettings()
+    swag.rank = try configuration.setting("rank", default: swag.rank)
+    swag.epochs = try configuration.setting("swagEpochs", default: swag.epochs)
+    swag.learningRate = try configuration.setting("swagLearningRate", default: swag.learningRate ?? options.learningRate)
+    let members = try configuration.setting("members", default: 5)
+    let out = directory.appendingPathComponent("posterior.safetensors").path
+    return try restartingOnUnusableCheckpoint(directory, onEvent: onEvent) {
+        var clock = FitClock(directory: directory)
+        onEvent(.stage("training"))
+        // samples: 1 — the workflow's own test-set evaluation is not used; the harness evaluates afterwards.
+        let result = try trainPosterior(options, method: method, members: members, swag: swag, samples: 1, out: out, resume: true,
+                                        onMember: { m, count in if count > 1 { onEvent(.stage("training member \(m + 1)/\(count)")) } },
+                                        onProgress: { p in
+                                            if p.isEpochEnd { clock.checkpointed() }
+                                            onEvent(.training(p))
+                                        })
+        return FittedPosterior(posterior: try loadPosterior(from: out), fitSeconds: clock.recorded + result.posteriorSeconds)
+    }
+}
+
+/// Runs `body`; if it fails because a checkpoint left in `directory` cannot be resumed
+/// (written with other options — e.g. another `--data-dir` — or unreadable), empties the
+/// directory and runs `body` once more from scratch.
+func restartingOnUnusableCheckpoint<T>(_ directory: URL, onEvent: (BenchEvent) -> Void, _ body: () throws -> T) throws -> T {
+    do {
+        return try body()
+    } catch let error where error is ResumeError || error is CheckpointError {
+        onEvent(.stage("discarding the unusable checkpoint in \(directory.lastPathComponent) (\(error)); starting over"))
+        try? FileManager.default.removeItem(at: directory)
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        return try body()
+    }
+}
+
+/// Trains (or resumes, or finds complete) the plain network that map, laplace and
+/// temperature runs with these training options share. Returns its checkpoint and the
+/// seconds its training took.
+func trainMAPNetwork(_ options: TrainingOptions, cache: URL, onEvent: (BenchEvent) -> Void) throws -> (path: String, seconds: Double) {
+    var keyed = options
+    keyed.dataDirectory = nil  // where the files are does not change the network
+    keyed.dropout = 0
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = .sortedKeys
+    let directory = cache.appendingPathComponent("network-" + fnv1a(try encoder.encode(keyed)))
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    let path = directory.appendingPathComponent("map.safetensors").path
+    return try restartingOnUnusableCheckpoint(directory, onEvent: onEvent) {
+        var clock = FitClock(directory: directory)
+        onEvent(.stage("training"))
+        _ = try train(options, checkpointPath: path, resume: true, onProgress: { p in
+            if p.isEpochEnd { clock.checkpointed() }
+            onEvent(.training(p))
+        })
+        return (path, clock.recorded)
+    }
+}
+
+/// FNV-1a (64 bit) in 16 hex digits, as `RunConfiguration.key`.
+func fnv1a(_ bytes: Data) -> String {
+    var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+    for b in bytes { hash = (hash ^ UInt64(b)) &* 0x0000_0100_0000_01B3 }
+    return String(hash, radix: 16).leftPadded(to: 16)
+}
+
+/// A seed for one part of a run's evaluation, derived from the run's seed and the part's
+/// name, so each part's random numbers do not depend on which other parts run.
+func derivedSeed(_ seed: UInt64, _ part: String) -> UInt64 {
+    var hash: UInt64 = 0xCBF2_9CE4_8422_2325 ^ seed
+    for b in part.utf8 { hash = (hash ^ UInt64(b)) &* 0x0000_0100_0000_01B3 }
+    return hash
+}
+
+/// Runs one benchmark configuration start to finish — fit, evaluate, measure — and
+/// returns its record (not yet stored). Deterministic: the same configuration gives the
+/// same metrics, whether or not an earlier attempt was killed half-way.
+public func runBenchmark(_ configuration: RunConfiguration, environment: RunEnvironment,
+                         onEvent: (BenchEvent) -> Void = { _ in }) throws -> RunRecord {
+    guard let method = BenchMethod(rawValue: configuration.method) else {
+        throw BenchError.invalidRun(key: configuration.key, message: "unknown method '\(configuration.method)' (choose from \(BenchMethod.allCases.map(\.rawValue).joined(separator: ", ")))")
+    }
+    let options = try configuration.trainingOptions(dataDirectory: environment.dataDirectory)
+    // Evaluation arithmetic must not depend on whether training ran in this process.
+    Parallel.flushSubnormalsToZero()
+    PeakMemory.reset()
+    let fitted = try fitRunPosterior(configuration, method: method, options: options, environment: environment, onEvent: onEvent)
+    onEvent(.stage("evaluating"))
+    var record = try evaluateRun(fitted.posterior, configuration: configuration, options: options, onEvent: onEvent)
+    record.scalability.fitSeconds = fitted.fitSeconds
+    record.scalability.peakResidentBytes = PeakMemory.bytes()
+    return record
+}

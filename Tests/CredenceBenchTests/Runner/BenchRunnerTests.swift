@@ -1,0 +1,170 @@
+@testable import CredenceBench
+import CredenceData
+import CredenceInference
+import CredenceMetrics
+import CredenceNN
+import CredenceTensor
+import Foundation
+import Testing
+
+/// The runner in-process on tiny synthetic runs (a few epochs each).
+@Suite(.serialized) struct BenchRunnerTests {
+    static let tinySuite = """
+        {
+          "name": "tiny",
+          "datasets": ["two-moons", "regression-1d"],
+          "models": [{"kind": "mlp", "hidden": [16]}],
+          "methods": [{"name": "map"}, {"name": "laplace"}, {"name": "mc-dropout", "dropout": 0.2, "samples": 8}],
+          "epochs": 3, "batchSize": 100, "learningRate": 0.01,
+          "evaluations": ["in-distribution", "ood"], "ood": ["far", "uniform-noise"]
+        }
+        """
+
+    /// A record without what legitimately differs between two executions of one run.
+    static func metrics(_ r: RunRecord) throws -> String {
+        var copy = r
+        copy.finishedAt = Date(timeIntervalSinceReferenceDate: 0)
+        copy.scalability.fitSeconds = 0
+        copy.scalability.predictionSecondsPer1000 = 0
+        copy.scalability.peakResidentBytes = 0
+        return try StoreFixtures.json(copy)
+    }
+
+    @Test func runsTheSuiteStoresEveryRunAndSkipsThemNextTime() throws {
+        let dir = try StoreFixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let suite = try Suite.parse(Self.tinySuite, source: "tiny.json")
+        let store = try ResultStore(path: dir.appendingPathComponent("bench.sqlite").path)
+        var events: [String] = []
+        let outcome = try BenchRunner(store: store).run(suite) { event in
+            switch event {
+            case let .planned(total, skipped, pending): events.append("planned \(total) \(skipped) \(pending)")
+            case let .runStarted(p): events.append("start \(p.index)/\(p.count)")
+            case let .runFinished(p, _, _): events.append("finish \(p.index)")
+            case let .runFailed(_, message): events.append("failed \(message)")
+            case .stage, .training: break
+            }
+        }
+        #expect(events.first == "planned 6 0 6")
+        #expect(events.filter { $0.hasPrefix("finish") }.count == 6, "\(events)")
+        #expect(outcome.failures.isEmpty && outcome.completed == 6 && outcome.records.map(\.key) == suite.configurations.map(\.key))
+        #expect(try store.count() == 6)
+
+        for record in outcome.records {
+            let c = record.configuration
+            let s = record.scalability
+            #expect(s.fitSeconds > 0 && s.predictionSecondsPer1000 > 0 && s.peakResidentBytes > 1 << 20)
+            #expect(s.parameterCount == (c.dataset == .twoMoons ? 2 * 16 + 16 + 16 * 2 + 2 : 16 + 16 + 16 * 2 + 2))
+            #expect(record.ood.map(\.set) == ["far", "uniform-noise"])
+            if c.dataset == .twoMoons {
+                let summary = try #require(record.classification)
+                #expect(summary.examples == 500 && summary.accuracy > 0.7)
+                #expect(record.reliability?.bins.count == 15 && record.rejection.count == 20)
+                #expect(record.regression == nil)
+                let scores = c.method == "mc-dropout" ? ["entropy", "maxProbability", "mutualInformation"] : ["entropy", "maxProbability"]
+                #expect(Set(record.ood[0].scores.keys) == Set(scores))
+                #expect(record.misclassification.isEmpty || Set(record.misclassification.keys) == Set(scores))
+                #expect(record.ood[0].scores["entropy"]?.rocCurve.isEmpty == false)
+                #expect(summary.samples == (c.method == "mc-dropout" ? 8 : 1))
+            } else {
+                let summary = try #require(record.regression)
+                #expect(summary.examples == 500 && summary.rootMeanSquaredError.isFinite)
+                #expect(record.classification == nil && record.reliability == nil && record.misclassification.isEmpty)
+                #expect(record.ood[0].scores["totalVariance"] != nil)
+                #expect((record.ood[0].scores["epistemicVariance"] != nil) == (c.method == "mc-dropout"))
+            }
+            #expect(record.shift.isEmpty)
+        }
+        // MAP and Laplace share one trained network; the other runs train their own.
+        let cache = dir.appendingPathComponent("bench.sqlite.runs")
+        let entries = try FileManager.default.contentsOfDirectory(atPath: cache.path)
+        #expect(entries.filter { $0.hasPrefix("network-") }.count == 2, "\(entries)")
+        let laplace = try #require(outcome.records.first { $0.configuration.method == "laplace" })
+        let map = try #require(outcome.records.first { $0.configuration.method == "map" && $0.configuration.dataset == laplace.configuration.dataset })
+        #expect(laplace.scalability.fitSeconds >= map.scalability.fitSeconds, "Laplace's cost includes training its network")
+        #expect(laplace.scalability.storedFloats > map.scalability.storedFloats)
+
+        // Again: nothing left to do, nothing stored twice.
+        let again = try BenchRunner(store: store).run(suite)
+        #expect(again.skipped == 6 && again.completed == 0)
+        #expect(try store.count() == 6)
+        #expect(try again.records.map(Self.metrics) == outcome.records.map(Self.metrics))
+
+        // The same suite into a fresh database and cache: identical metrics (determinism).
+        let fresh = try ResultStore(path: dir.appendingPathComponent("other.sqlite").path)
+        let rerun = try BenchRunner(store: fresh).run(suite)
+        #expect(try rerun.records.map(Self.metrics) == outcome.records.map(Self.metrics))
+
+        let rows = summarize(outcome.records)
+        #expect(rows.count == 6 && rows[0].model == "mlp 16" && rows[0].accuracy != nil && rows[3].rootMeanSquaredError != nil)
+    }
+
+    @Test func aSecondRunnerOnTheSameDatabaseIsRefused() throws {
+        let dir = try StoreFixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("bench.sqlite").path
+        let cache = dir.appendingPathComponent("bench.sqlite.runs").path
+        try FileManager.default.createDirectory(atPath: cache, withIntermediateDirectories: true)
+        let held = try DirectoryLock(directory: cache, database: path)
+        let suite = try Suite.parse(Self.tinySuite, source: "tiny.json")
+        #expect(throws: BenchError.locked(database: path, lockFile: dir.appendingPathComponent("bench.sqlite.runs/lock").path)) {
+            try BenchRunner(store: try ResultStore(path: path)).run(suite)
+        }
+        held.release()
+    }
+
+    @Test func missingDataStopsTheSuiteBeforeAnyTraining() throws {
+        let dir = try StoreFixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let suite = try Suite.parse("""
+            {"datasets": ["iris"], "methods": [{"name": "map"}]}
+            """, source: "s.json")
+        let runner = BenchRunner(store: try ResultStore(path: dir.appendingPathComponent("b.sqlite").path),
+                                 dataDirectory: dir.appendingPathComponent("empty").path)
+        var started = false
+        do {
+            _ = try runner.run(suite) { if case .runStarted = $0 { started = true } }
+            Issue.record("ran without its data")
+        } catch let error as BenchError {
+            guard case let .dataUnavailable(what, runs, _) = error else { Issue.record("\(error)"); return }
+            #expect(what == "data set iris" && runs == 1)
+        }
+        #expect(!started)
+    }
+
+    @Test func shiftEvaluationCoversTheOvadiaProtocolDeterministically() throws {
+        var rng = RandomGenerator(seed: 3)
+        let images = Tensor.randomUniform(shape: [12, 1, 28, 28], lower: 0, upper: 1, rng: &rng)
+        let test = try InMemoryDataset(name: "tiny", inputs: images, labels: (0..<12).map { Int32($0 % 10) }, classCount: 10)
+        let model = try Sequential(.mlp(inputShape: [1, 28, 28], hidden: [8], outputs: 10, dropout: 0.2))
+        let posterior = try MCDropoutPosterior(model: model, parameters: model.initialParameters(rng: &rng), task: .classification)
+        let configuration = RunConfiguration(dataset: .fashionMNIST, method: "mc-dropout", seed: 5, samples: 4)
+        var stages = 0
+        let points = try shiftPoints(posterior, configuration: configuration, test: test) { if case .stage = $0 { stages += 1 } }
+        #expect(points.count == Shift.ovadiaProtocol.count && stages == points.count)
+        #expect(points.map { "\($0.shift) \($0.severity)" } == Shift.ovadiaProtocol.map { "\($0.kind.rawValue) \($0.severity)" })
+        #expect(points.allSatisfy { $0.accuracy >= 0 && $0.accuracy <= 1 && $0.negativeLogLikelihood.isFinite && $0.meanEntropy > 0 })
+        let again = try shiftPoints(posterior, configuration: configuration, test: test) { _ in }
+        #expect(again == points)
+        var other = configuration
+        other.seed = 6
+        #expect(try shiftPoints(posterior, configuration: other, test: test) { _ in } != points, "the shift noise follows the run's seed")
+    }
+
+    @Test func peakMemoryIsResetPerRun() {
+        let reset = PeakMemory.reset()
+        let before = PeakMemory.bytes()
+        #expect(before > 0)
+        // Touch 64 MB: the high-water mark rises by about that much.
+        var buffer = [UInt8](repeating: 1, count: 64 << 20)
+        buffer[buffer.count - 1] = 2
+        let after = PeakMemory.bytes()
+        #expect(after >= before + (60 << 20), "\(before) → \(after)")
+        #expect(buffer[0] + buffer[buffer.count - 1] == 3)
+        if reset {
+            buffer = []
+            PeakMemory.reset()
+            #expect(PeakMemory.bytes() < after - (32 << 20), "the reset forgets the earlier peak")
+        }
+    }
+}

@@ -1,0 +1,406 @@
+@testable import CredenceBench
+import CredenceData
+import Foundation
+import Testing
+
+/// The example of `Sources/CredenceBench/Suite/README.md` (kept identical to it by a test).
+let exampleSuiteJSON = """
+{
+  "name": "example",
+  "description": "Two data sets, a grid over MC-dropout rates and Laplace structures, three seeds",
+  "datasets": [
+    "two-moons",
+    {"name": "fashion-mnist", "trainLimit": 10000,
+     "evaluations": ["in-distribution", "shift", "ood"], "ood": ["mnist-5k", "inverted"]}
+  ],
+  "models": [{"kind": "mlp", "hidden": [128, 128]}],
+  "methods": [
+    {"name": "map"},
+    {"name": "mc-dropout", "dropout": [0.1, 0.3]},
+    {"name": "ensemble", "members": 5, "epochs": 5},
+    {"name": "swag", "rank": 20, "swagEpochs": 5, "swagLearningRate": 0.005},
+    {"name": "laplace", "subset": "last-layer", "hessian": ["kronecker", "full"]},
+    {"name": "temperature"}
+  ],
+  "seeds": [0, 1, 2],
+  "epochs": 10,
+  "batchSize": 128,
+  "learningRate": 0.001,
+  "samples": 32,
+  "training": {"holdout": 200, "weightDecay": 0.0001},
+  "evaluations": ["in-distribution", "ood"],
+  "ood": ["far"]
+}
+"""
+
+/// The same suite in the YAML subset.
+let exampleSuiteYAML = """
+# the README example, as YAML
+name: example
+description: "Two data sets, a grid over MC-dropout rates and Laplace structures, three seeds"
+datasets:
+  - two-moons
+  - name: fashion-mnist
+    trainLimit: 10000
+    evaluations: [in-distribution, shift, ood]
+    ood: [mnist-5k, inverted]
+models:
+  - {kind: mlp, hidden: [128, 128]}
+methods:
+  - name: map
+  - name: mc-dropout
+    dropout: [0.1, 0.3]
+  - {name: ensemble, members: 5, epochs: 5}
+  - name: swag
+    rank: 20
+    swagEpochs: 5
+    swagLearningRate: 0.005   # SGD rate of the collection phase
+  - name: laplace
+    subset: last-layer
+    hessian: [kronecker, full]
+  - name: temperature
+seeds: [0, 1, 2]
+epochs: 10
+batchSize: 128
+learningRate: 0.001
+samples: 32
+training:
+  holdout: 200
+  weightDecay: 0.0001
+evaluations:
+- in-distribution
+- ood
+ood: [far]
+"""
+
+@Suite struct SuiteParsingTests {
+    @Test func theExampleExpandsToTheFullGrid() throws {
+        let suite = try Suite.parse(exampleSuiteJSON, source: "example.json")
+        #expect(suite.name == "example")
+        // Per data set: map 1 + mc-dropout 2 + ensemble 1 + swag 1 + laplace 2 + temperature 1 = 8 runs × 3 seeds.
+        #expect(suite.configurations.count == 2 * 8 * 3)
+        #expect(Set(suite.configurations.map(\.key)).count == suite.configurations.count, "keys are unique")
+
+        let moons = suite.configurations.filter { $0.dataset == .twoMoons }
+        let fashion = suite.configurations.filter { $0.dataset == .fashionMNIST }
+        #expect(moons.count == 24 && fashion.count == 24)
+        // Seed-major within a data set: all 8 runs of seed 0 first.
+        #expect(moons.prefix(8).allSatisfy { $0.seed == 0 } && moons[8].seed == 1)
+        #expect(moons.prefix(8).map(\.method) == ["map", "mc-dropout", "mc-dropout", "ensemble", "swag", "laplace", "laplace", "temperature"])
+        #expect(moons.filter { $0.method == "mc-dropout" }.map { $0.settings["dropout"]! }.prefix(2) == ["0.1", "0.3"])
+
+        let ensemble = try #require(moons.first { $0.method == "ensemble" })
+        #expect(ensemble.settings == ["members": "5"] && ensemble.epochs == 5 && ensemble.batchSize == 128)
+        #expect(ensemble.learningRate == 0.001 && ensemble.samples == 32 && ensemble.hidden == [128, 128])
+        #expect(ensemble.training == ["holdout": "200", "weightDecay": "0.0001"])
+        #expect(ensemble.evaluations == [.inDistribution, .ood] && ensemble.oodSets == [.far])
+        #expect(ensemble.trainLimit == nil)
+        let laplace = moons.filter { $0.method == "laplace" }.map(\.settings)
+        #expect(laplace.prefix(2).map { $0["hessian"] } == ["kronecker", "full"])
+        #expect(laplace[0] == ["subset": "last-layer", "hessian": "kronecker", "predictive": "glm", "link": "probit"],
+                "unset settings take their defaults, so the key records them")
+        let swag = try #require(moons.first { $0.method == "swag" })
+        #expect(swag.settings == ["rank": "20", "swagEpochs": "5", "swagLearningRate": "0.005"])
+        #expect(swag.label == "swag (rank 20, swagEpochs 5, swagLearningRate 0.005)")
+
+        let f = try #require(fashion.first)
+        #expect(f.trainLimit == 10000 && f.evaluations == [.inDistribution, .ood, .shift] && f.oodSets == [.mnist5k, .inverted])
+    }
+
+    @Test func yamlReadsAsTheSameSuite() throws {
+        let json = try Suite.parse(exampleSuiteJSON, source: "example.json")
+        let yaml = try Suite.parse(exampleSuiteYAML, source: "example.yaml", yaml: true)
+        #expect(yaml.configurations.map(\.key) == json.configurations.map(\.key))
+        #expect(yaml.name == json.name && yaml.summary == json.summary)
+    }
+
+    @Test func theReadmeShowsTheTestedExample() throws {
+        let readme = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("../../../Sources/CredenceBench/Suite/README.md").standardizedFileURL
+        let text = try String(contentsOf: readme, encoding: .utf8)
+        #expect(text.contains(exampleSuiteJSON), "README.md's JSON example differs from exampleSuiteJSON")
+        #expect(text.contains(exampleSuiteYAML), "README.md's YAML example differs from exampleSuiteYAML")
+    }
+
+    @Test func builtInSuitesParseAndCountTheirRuns() throws {
+        let quick = try Suite.load("quick")
+        #expect(quick.source == "built-in suite 'quick'")
+        #expect(quick.configurations.count == 30)  // 2 data sets × (map, mc-dropout, ensemble, swag, laplace) × 3 seeds
+        #expect(Set(quick.configurations.map(\.dataset)) == [.twoMoons, .regression1D])
+        #expect(quick.configurations.allSatisfy { $0.evaluations == [.inDistribution, .ood] && $0.oodSets == [.far] })
+        let fashion = try Suite.load("fashion-mnist")
+        #expect(fashion.configurations.map(\.method) == ["map", "temperature", "mc-dropout", "ensemble", "swag", "laplace", "laplace"])
+        #expect(fashion.configurations.allSatisfy {
+            $0.evaluations == [.inDistribution, .ood, .shift] && $0.oodSets == [.mnist5k, .uniformNoise, .inverted]
+                && $0.training == ["holdout": "5000"] && $0.hidden == [512, 512] && $0.epochs == 10
+        })
+        #expect(fashion.configurations.first { $0.method == "ensemble" }?.settings == ["members": "5"])
+        #expect(throws: SuiteError.unknownSuite(name: "quik", builtIns: ["quick", "fashion-mnist"])) { try Suite.load("quik") }
+        #expect(throws: SuiteError.unreadable(path: "no/such/suite.json", message: "no such file")) { try Suite.load("no/such/suite.json") }
+    }
+
+    @Test func suiteFilesAreReadByTheirExtension() throws {
+        let dir = try StoreFixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let yaml = dir.appendingPathComponent("mine.yml"), json = dir.appendingPathComponent("mine.json")
+        try Data(exampleSuiteYAML.utf8).write(to: yaml)
+        try Data(exampleSuiteJSON.utf8).write(to: json)
+        let a = try Suite.load(yaml.path), b = try Suite.load(json.path)
+        #expect(a.source == yaml.path && a.configurations.map(\.key) == b.configurations.map(\.key))
+        // The file name is the default suite name; errors name the file as given.
+        try Data(#"{"datasets": ["two-moons"], "methods": [{"name": "map"}]}"#.utf8).write(to: json)
+        #expect(try Suite.load(json.path).name == "mine")
+        try Data("datasets: [two-moons]\nmethods: [{name: mapp}]\n".utf8).write(to: yaml)
+        #expect(throws: SuiteError.invalid(source: yaml.path, line: 2, field: "methods[0].name",
+                                           message: "unknown method 'mapp' (choose from map, mc-dropout, ensemble, swag, laplace, temperature; did you mean 'map'?)")) {
+            try Suite.load(yaml.path)
+        }
+        #expect(throws: SuiteError.unreadable(path: dir.path, message: "it is a directory")) { try Suite.load(dir.path) }
+        let latin1 = dir.appendingPathComponent("latin1.json")
+        try Data([0x7B, 0xE9, 0x7D]).write(to: latin1)
+        #expect((try? Suite.load(latin1.path)) == nil)
+    }
+
+    @Test func runKeysAreStableAcrossVersions() {
+        // A results database written earlier must keep matching: a changed key re-runs everything.
+        #expect(RunConfiguration(dataset: .twoMoons, method: "map").key == "219e833170405587")
+        var c = RunConfiguration(dataset: .twoMoons, method: "map")
+        c.training = ["holdout": "200"]
+        #expect(c.key != "219e833170405587")
+    }
+
+    @Test func duplicateGridValuesAndMethodsCollapse() throws {
+        let suite = try Suite.parse("""
+            {"datasets": ["two-moons"], "methods": [{"name": "mc-dropout", "dropout": [0.1, 0.10, 0.2]}, {"name": "map"}, {"name": "map"}],
+             "seeds": 4, "evaluations": ["ood"], "ood": ["far", "far"]}
+            """, source: "s.json")
+        #expect(suite.configurations.map(\.label) == ["mc-dropout (dropout 0.1)", "mc-dropout (dropout 0.2)", "map"])
+        #expect(suite.configurations.allSatisfy { $0.seed == 4 && $0.oodSets == [.far] && $0.evaluations == [.inDistribution, .ood] })
+        #expect(suite.name == "suite")
+    }
+
+    /// Parses `text` and checks the error names the file, the line and the field.
+    func expectRejected(_ text: String, line: Int, _ fragments: [String], yaml: Bool = false,
+                        sourceLocation: SourceLocation = #_sourceLocation) {
+        do {
+            let suite = try Suite.parse(text, source: "suite.json", yaml: yaml)
+            Issue.record("accepted a bad suite (\(suite.configurations.count) runs)", sourceLocation: sourceLocation)
+        } catch let error as SuiteError {
+            let message = error.description
+            #expect(message.hasPrefix("suite.json line \(line)"), "\(message)", sourceLocation: sourceLocation)
+            for fragment in fragments {
+                #expect(message.contains(fragment), "\(message)\n  lacks: \(fragment)", sourceLocation: sourceLocation)
+            }
+        } catch {
+            Issue.record("not a SuiteError: \(error)", sourceLocation: sourceLocation)
+        }
+    }
+
+    @Test func badSuitesNameTheLineAndField() {
+        expectRejected("""
+            {
+              "datasets": ["two-moons"],
+              "methods": [
+                {"name": "map"},
+                {"name": "ensemble"},
+                {"name": "lapalce"}
+              ]
+            }
+            """, line: 6, ["methods[2].name: unknown method 'lapalce' (choose from map, mc-dropout, ensemble, swag, laplace, temperature; did you mean 'laplace'?)"])
+        expectRejected("""
+            {
+              "methods": [{"name": "map"}]
+            }
+            """, line: 1, ["datasets: missing required field"])
+        expectRejected("""
+            {
+              "datasets": ["two-moons"],
+              "methods": [
+                {"members": 5}
+              ]
+            }
+            """, line: 4, ["methods[0].name: missing required field"])
+        expectRejected("""
+            {
+              "datasets": ["two-moons"],
+              "methods": [{"name": "map"}],
+              "epochs": "ten"
+            }
+            """, line: 4, ["epochs: expected an integer, got the string \"ten\""])
+        expectRejected("""
+            {
+              "datasets": ["two-moons"],
+              "methods": [{"name": "map"}],
+              "epochs": 2.5
+            }
+            """, line: 4, ["epochs: expected an integer, got the number 2.5"])
+        expectRejected("""
+            {
+              "datasets": "two-moons",
+              "methods": [{"name": "map"}]
+            }
+            """, line: 2, ["datasets: expected a list of data sets, got the string \"two-moons\""])
+        expectRejected("""
+            {
+              "datasets": ["two-moons"],
+              "methods": [
+                {"name": "mc-dropout",
+                 "dropout": [0.1,
+                             0]}
+              ]
+            }
+            """, line: 6, ["methods[0].dropout[1]: mc-dropout needs 0 < dropout < 1, got 0"])
+        expectRejected("""
+            {
+              "datasets": ["two-moons"],
+              "models": [
+                "mlp",
+                {"kind": "cnn"}
+              ],
+              "methods": [{"name": "map"}]
+            }
+            """, line: 5, ["models[1]: the cnn model needs image inputs; datasets[0] (two-moons) has inputs [2]"])
+        expectRejected("""
+            {
+              "datasets": ["regression-1d"],
+              "methods": [{"name": "map"}],
+              "evaluations": [
+                "in-distribution",
+                "shift"
+              ]
+            }
+            """, line: 6, ["evaluations[1]: shift transforms need image data; datasets[0] (regression-1d) has inputs [1]"])
+        expectRejected("""
+            {
+              "datasets": ["two-moons"],
+              "methods": [{"name": "map"}],
+              "seed": [0, 1]
+            }
+            """, line: 4, ["seed: unknown field (did you mean \"seeds\"?"])
+        expectRejected("""
+            {
+              "datasets": ["two-moons"],
+              "methods": [{"name": "map"}]
+              "seeds": [0]
+            }
+            """, line: 4, ["column 3", "expected ',' or '}' after the value of \"methods\""])
+        expectRejected("""
+            {
+              "datasets": ["two-moons"],
+              "methods": [{"name": "ensemble", "members": 1}]
+            }
+            """, line: 3, ["methods[0].members: ensemble needs members ≥ 2, got 1"])
+        expectRejected("""
+            {
+              "datasets": ["two-moons"],
+              "methods": [{"name": "map", "members": 3}]
+            }
+            """, line: 3, ["methods[0].members: unknown field", "fields here: name, epochs, batchSize, learningRate, samples"])
+        expectRejected("""
+            {
+              "datasets": ["two-moons"],
+              "methods": [
+                {"name": "temperature"}
+              ]
+            }
+            """, line: 4, ["methods[0].name: temperature scaling needs held-out data", "\"holdout\""])
+        expectRejected("""
+            {
+              "datasets": ["regression-1d"],
+              "training": {"holdout": 100},
+              "methods": [{"name": "temperature"}]
+            }
+            """, line: 4, ["temperature scaling calibrates class probabilities; datasets[0] (regression-1d) is a regression set"])
+        expectRejected("""
+            {
+              "datasets": ["two-moons"],
+              "training": {
+                "holdout": 1000
+              },
+              "methods": [{"name": "map"}]
+            }
+            """, line: 4, ["training.holdout: holding out 1000 examples leaves none to train on"])
+        expectRejected("""
+            {
+              "datasets": ["two-moons"],
+              "methods": [{"name": "map"}],
+              "evaluations": ["in-distribution", "ood"]
+            }
+            """, line: 4, ["evaluations[1]: the ood evaluation needs OOD sets"])
+        expectRejected("""
+            {
+              "datasets": ["two-moons"],
+              "methods": [{"name": "map"}],
+              "evaluations": ["ood"],
+              "ood": ["far",
+                      "mnist-5k"]
+            }
+            """, line: 6, ["ood[1]: mnist-5k are 28×28 digit images; datasets[0] (two-moons) has inputs [2]"])
+        expectRejected("""
+            {
+              "datasets": ["fashion-mnist"],
+              "methods": [
+                {"name": "laplace", "subset": "all",
+                 "hessian": "full"}
+              ]
+            }
+            """, line: 5, ["methods[0].hessian: laplace on datasets[0] (fashion-mnist)", "weights"])
+        expectRejected("""
+            {
+              "datasets": ["two-moons", "fashion_mnist"],
+              "methods": [{"name": "map"}]
+            }
+            """, line: 2, ["datasets[1]: unknown data set 'fashion_mnist'", "did you mean 'fashion-mnist'?"])
+        expectRejected("""
+            {
+              "datasets": ["two-moons"],
+              "methods": [{"name": "map"}],
+              "datasets": ["spirals"]
+            }
+            """, line: 4, ["the field \"datasets\" appears twice"])
+        expectRejected("""
+            {
+              "datasets": ["two-moons"],
+              "methods": []
+            }
+            """, line: 3, ["methods: the list is empty"])
+        expectRejected("""
+            {
+              "datasets": ["two-moons"],
+              "methods": [{"name": "swag", "swagLearningRate": -0.1}]
+            }
+            """, line: 3, ["methods[0].swagLearningRate: swag needs swagLearningRate > 0, got -0.1"])
+        expectRejected("""
+            {
+              "datasets": ["two-moons"],
+              "methods": [{"name": "laplace", "subset": "subnetwork"}]
+            }
+            """, line: 3, ["methods[0].subset: unknown value 'subnetwork' (choose from all, last-layer, first-layer)"])
+        expectRejected("[1, 2]", line: 1, ["expected a suite object"])
+    }
+
+    @Test func badYAMLSuitesNameTheLineToo() {
+        expectRejected("""
+            datasets: [two-moons]
+            methods:
+              - name: map
+              - name: mc-dropout
+                dropout: 0
+            """, line: 5, ["methods[1].dropout: mc-dropout needs 0 < dropout < 1, got 0"], yaml: true)
+        expectRejected("""
+            datasets: [two-moons]
+            methods:
+              - name: lapalce
+            """, line: 3, ["methods[0].name: unknown method 'lapalce'"], yaml: true)
+        expectRejected("""
+            datasets: [two-moons]
+            methods:
+              - name: map
+               extra: 1
+            """, line: 4, ["unexpected indentation"], yaml: true)
+        expectRejected("""
+            datasets: [two-moons
+            methods: [{name: map}]
+            """, line: 1, ["must close on the same line"], yaml: true)
+    }
+}
