@@ -9,6 +9,8 @@ import Foundation
 public enum PostHocMethod: String, CaseIterable, Codable, Sendable {
     /// Temperature scaling on the run's held-out examples (train with --holdout N).
     case temperature
+    /// Laplace approximation around the trained weights (GGN curvature on the training set).
+    case laplace
 }
 
 /// What `fitPostHoc` produced.
@@ -27,17 +29,34 @@ public struct PostHocResult: Codable, Sendable {
 /// Fits `method` on top of the posterior (or checkpoint) at `path`, writes the result to
 /// `out`, and evaluates it on the test set and OOD sets.
 public func fitPostHoc(_ method: PostHocMethod, posteriorAt path: String, out: String?, samples: Int = 32,
-                       ood: [OODSetName] = [], seed: UInt64 = 0) throws -> PostHocResult {
+                       ood: [OODSetName] = [], seed: UInt64 = 0, laplace: Laplace? = nil) throws -> PostHocResult {
     let base = try loadPosterior(from: path)
     let provenance = try PosteriorArchive.load(from: path).provenance
     guard let json = provenance["credence.training_options"],
           let options = try? JSONDecoder().decode(TrainingOptions.self, from: Data(json.utf8)) else {
         throw TrainingError.invalidConfiguration("\(path) does not record the run it came from (credence.training_options); fit needs the run's held-out data")
     }
-    let (_, holdout, test) = try loadRunData(options)
+    let (train, holdout, test) = try loadRunData(options)
     var rng = RandomGenerator(seed: seed)
     let start = Date()
+    let oodSets = try ood.map { (name: $0.rawValue, inputs: try loadOODSet($0, like: test, options: DataOptions(directory: options.dataDirectory, seed: options.seed))) }
     switch method {
+    case .laplace:
+        guard let point = base as? PointPosterior else {
+            throw TrainingError.invalidConfiguration("Laplace is fitted around one trained network; \(path) holds a \(base.method.rawValue) posterior — pass the MAP checkpoint")
+        }
+        let method = try laplace ?? Laplace()
+        try method.validate(model: point.model)  // illegal combinations fail before any work
+        let fit = try fitPosterior(method, model: point.model, parameters: point.parameters, task: point.task, data: train,
+                                   epochs: 1, batchSize: 1000, seed: seed, shuffle: false)
+        if let out {
+            var archive = try fit.posterior.archive()
+            archive.provenance = provenance
+            try archive.save(to: out)
+        }
+        let evaluation = try evaluatePosterior(fit.posterior, on: test, ood: oodSets, samples: samples, seed: seed)
+        return PostHocResult(method: "laplace", base: base.method.rawValue, fitSeconds: fit.seconds, posterior: out,
+                             evaluation: evaluation)
     case .temperature:
         guard let holdout else {
             throw TrainingError.invalidConfiguration("temperature scaling needs held-out data: train with --holdout N (e.g. --holdout 5000) so N training examples are kept out of training")
@@ -50,7 +69,6 @@ public func fitPostHoc(_ method: PostHocMethod, posteriorAt path: String, out: S
             archive.provenance = provenance
             try archive.save(to: out)
         }
-        let oodSets = try ood.map { (name: $0.rawValue, inputs: try loadOODSet($0, like: test, options: DataOptions(directory: options.dataDirectory, seed: options.seed))) }
         let evaluation = try evaluatePosterior(scaled, on: test, ood: oodSets, samples: samples, seed: seed)
         return PostHocResult(method: method.rawValue, base: base.method.rawValue, fitSeconds: seconds,
                              temperature: fit.temperature, heldOutNLLBefore: fit.negativeLogLikelihoodBefore,
