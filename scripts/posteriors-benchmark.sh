@@ -17,6 +17,8 @@ COMMON=(--dataset fashion-mnist --epochs 10 --holdout 5000 --seed 0 --resume)
 
 $C train "${COMMON[@]}" --method map --ood mnist-5k --out "$OUT/map.safetensors" --format json > "$OUT/map.json"
 $C fit --checkpoint "$OUT/map.safetensors" --method temperature --ood mnist-5k --out "$OUT/map-ts.safetensors" --format json > "$OUT/map-ts.json"
+$C fit --checkpoint "$OUT/map.safetensors" --method laplace --subset last-layer --hessian kronecker --ood mnist-5k --out "$OUT/laplace-kron.safetensors" --format json > "$OUT/laplace-kron.json"
+$C fit --checkpoint "$OUT/map.safetensors" --method laplace --subset last-layer --hessian full --ood mnist-5k --out "$OUT/laplace-full.safetensors" --format json > "$OUT/laplace-full.json"
 $C train "${COMMON[@]}" --method mc-dropout --dropout 0.1 --samples 32 --ood mnist-5k --out "$OUT/mc-dropout.safetensors" --format json > "$OUT/mc-dropout.json"
 $C train "${COMMON[@]}" --method swag --rank 20 --swag-epochs 5 --samples 32 --ood mnist-5k --out "$OUT/swag.safetensors" --format json > "$OUT/swag.json"
 $C train "${COMMON[@]}" --method ensemble --members 5 --ood mnist-5k --out "$OUT/ensemble.safetensors" --format json > "$OUT/ensemble.json"
@@ -25,6 +27,7 @@ python3 - "$OUT" <<'PY'
 import json, sys, os
 out = sys.argv[1]
 rows = [("MAP", "map.json"), ("temperature-scaled MAP", "map-ts.json"),
+        ("last-layer Laplace KFAC", "laplace-kron.json"), ("last-layer Laplace full", "laplace-full.json"),
         ("MC dropout p0.1, 32", "mc-dropout.json"), ("SWAG rank 20, 32", "swag.json"),
         ("deep ensemble 5", "ensemble.json")]
 print(f"| {'method':24} | acc | NLL | Brier | ECE | OOD AUROC (entropy) | OOD AUROC (1−max p) | train/fit s |")
