@@ -70,7 +70,7 @@ public struct Laplace: InferenceMethod {
                 noiseStandardDeviation: Double? = nil, denseLimit: Int = Laplace.defaultDenseLimit) throws {
         if subset == .subnetwork && structure == .kronecker {
             throw LaplaceError.illegalCombination(
-                "Kronecker factors describe whole layers; a subnetwork selects individual weights — use --structure full, low-rank or diagonal")
+                "Kronecker factors describe whole layers; a subnetwork selects individual weights — use --hessian full, low-rank or diagonal")
         }
         if subset == .subnetwork && subnetworkIndices == nil {
             throw LaplaceError.illegalCombination(
@@ -111,7 +111,7 @@ public struct Laplace: InferenceMethod {
             if structure == .kronecker {
                 throw LaplaceError.illegalCombination(
                     "Kronecker factors are implemented for dense layers; the \(subset.rawValue) subset includes layer \(layer) "
-                        + "(\(type(of: model.layers[layer]))) — use --subset last-layer or --structure diagonal/full/low-rank")
+                        + "(\(type(of: model.layers[layer]))) — use --subset last-layer or --hessian diagonal/full/low-rank")
             }
             if n > denseLimit {
                 throw LaplaceError.tooLarge(
@@ -124,7 +124,7 @@ public struct Laplace: InferenceMethod {
         if (structure == .full || structure == .lowRank) && n > denseLimit {
             throw LaplaceError.tooLarge(
                 parameters: n, bytes: n * n * 8, limit: denseLimit,
-                message: "the \(subset.rawValue) subset has \(n) weights; use --structure kronecker or diagonal, "
+                message: "the \(subset.rawValue) subset has \(n) weights; use --hessian kronecker or diagonal, "
                     + "or --subset last-layer / a subnetwork of at most \(denseLimit) weights")
         }
     }

@@ -38,6 +38,12 @@ public enum PredictiveKind: String, Codable, CaseIterable, Sendable {
 }
 
 /// How the GLM predictive turns the Gaussian over logits into class probabilities.
+///
+/// The probit scales each logit by its own variance (laplace-torch's formula), ignoring the
+/// correlations between logits. Softmax is blind to a common shift of all logits, but with a
+/// small prior precision that direction carries most of each logit's variance, and probit
+/// then under-states confidence (two moons, δ ≈ 1.5: test NLL 0.11 against 0.035 for the
+/// MAP and 0.038 for the Monte-Carlo link). The Monte-Carlo link is exact up to sampling error.
 public enum LinkApproximation: String, Codable, CaseIterable, Sendable {
     /// softmax(f / √(1 + π/8·diag Σ)) (MacKay 1992; laplace-torch's 'probit'); S = 1.
     case probit
