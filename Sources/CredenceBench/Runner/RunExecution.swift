@@ -120,13 +120,11 @@ func fitRunPosterior(_ configuration: RunConfiguration, method: BenchMethod, opt
                                   link: configuration.choice("link", default: LinkApproximation.probit))
         let (network, seconds) = try trainMAPNetwork(options, cache: cache, onEvent: onEvent)
         onEvent(.stage("fitting Laplace (\(laplace.subset.rawValue), \(laplace.structure.rawValue))"))
-        let map = try loadPosterior(from: network)
-        let parameters = try Checkpoint.load(from: network).parameters
-        let (train, _, _) = try loadRunData(options)
-        // The curvature is a sum over examples: one unshuffled pass in batches of up to 500.
-        let fit = try fitPosterior(laplace, model: map.model, parameters: parameters, task: map.task, data: train,
-                                   epochs: 1, batchSize: Swift.min(500, train.count), seed: configuration.seed, shuffle: false)
-        return FittedPosterior(posterior: fit.posterior, fitSeconds: seconds + fit.seconds)
+        try FileManager.default.createDirectory(at: runDirectory, withIntermediateDirectories: true)
+        let out = runDirectory.appendingPathComponent("posterior.safetensors").path
+        // samples: 1 — the workflow's own test-set evaluation is not used; the harness evaluates afterwards.
+        let result = try fitPostHoc(.laplace, posteriorAt: network, out: out, samples: 1, seed: configuration.seed, laplace: laplace)
+        return FittedPosterior(posterior: try loadPosterior(from: out), fitSeconds: seconds + result.fitSeconds)
     case .mcDropout:
         return try trainWithWorkflow(.mcDropout, configuration, options: options, directory: runDirectory, onEvent: onEvent)
     case .ensemble:
@@ -144,7 +142,11 @@ func trainWithWorkflow(_ method: TrainingMethod, _ configuration: RunConfigurati
     var swag = SWAGSettings()
     swag.rank = try configuration.setting("rank", default: swag.rank)
     swag.epochs = try configuration.setting("swagEpochs", default: swag.epochs)
+    // Unset: the collection phase continues with the training run's optimizer and learning rate.
     swag.learningRate = try configuration.setting("swagLearningRate", default: swag.learningRate ?? options.learningRate)
+    if configuration.settings["swagOptimizer"] != nil {
+        swag.optimizer = try configuration.choice("swagOptimizer", default: options.optimizer)
+    }
     let members = try configuration.setting("members", default: 5)
     let out = directory.appendingPathComponent("posterior.safetensors").path
     return try restartingOnUnusableCheckpoint(directory, onEvent: onEvent) {

@@ -4,7 +4,7 @@ import Foundation
 /// values) × seeds, with the evaluations to run, expanded into one `RunConfiguration` per
 /// run. Read from a JSON (or YAML) file or taken from the built-in suites; every mistake
 /// is a `SuiteError` naming the line and field, raised before anything is trained.
-/// The format is described in `Sources/CredenceBench/Suite/README.md`.
+/// The format is described in `docs/bench-suites.md`.
 ///
 /// ```swift
 /// let suite = try Suite.load("quick")                 // or a path: "suites/mine.json"

@@ -4,7 +4,7 @@ import Foundation
 
 /// Reads a parsed suite (`SuiteNode`) field by field, rejecting unknown fields, wrong types,
 /// unknown names and impossible combinations with the line and field of the culprit, and
-/// expands the grid into run configurations. See `Sources/CredenceBench/Suite/README.md`.
+/// expands the grid into run configurations. See `docs/bench-suites.md`.
 struct SuiteDecoder {
     /// The file name (or "built-in suite 'quick'") errors start with.
     let source: String

@@ -99,6 +99,26 @@ import Testing
         #expect(rows.count == 6 && rows[0].model == "mlp 16" && rows[0].accuracy != nil && rows[3].rootMeanSquaredError != nil)
     }
 
+    @Test func methodSettingsReachTheWorkflows() throws {
+        let dir = try StoreFixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let suite = try Suite.parse("""
+            {"datasets": ["two-moons"], "models": [{"kind": "mlp", "hidden": [8]}], "epochs": 2, "samples": 4,
+             "methods": [{"name": "swag", "rank": 2, "swagEpochs": 1},
+                         {"name": "swag", "rank": 2, "swagEpochs": 1, "swagOptimizer": "sgd"},
+                         {"name": "ensemble", "members": [2, 3]},
+                         {"name": "laplace", "hessian": ["diagonal", "full"]}]}
+            """, source: "s.json")
+        let outcome = try BenchRunner(store: try ResultStore(path: dir.appendingPathComponent("b.sqlite").path)).run(suite)
+        #expect(outcome.failures.isEmpty, "\(outcome.failures)")
+        let r = outcome.records
+        let parameters = 2 * 8 + 8 + 8 * 2 + 2
+        #expect(r[0].classification?.negativeLogLikelihood != r[1].classification?.negativeLogLikelihood,
+                "another optimizer for the SWAG phase gives another posterior")
+        #expect(r[2].scalability.storedFloats == 2 * parameters && r[3].scalability.storedFloats == 3 * parameters)
+        #expect(r[4].scalability.storedFloats < r[5].scalability.storedFloats, "a full curvature stores more than its diagonal")
+    }
+
     @Test func aSecondRunnerOnTheSameDatabaseIsRefused() throws {
         let dir = try StoreFixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }

@@ -3,7 +3,7 @@ import CredenceData
 import Foundation
 import Testing
 
-/// The example of `Sources/CredenceBench/Suite/README.md` (kept identical to it by a test).
+/// The example of `docs/bench-suites.md` (kept identical to it by a test).
 let exampleSuiteJSON = """
 {
   "name": "example",
@@ -116,10 +116,10 @@ ood: [far]
 
     @Test func theReadmeShowsTheTestedExample() throws {
         let readme = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-            .appendingPathComponent("../../../Sources/CredenceBench/Suite/README.md").standardizedFileURL
+            .appendingPathComponent("../../../docs/bench-suites.md").standardizedFileURL
         let text = try String(contentsOf: readme, encoding: .utf8)
-        #expect(text.contains(exampleSuiteJSON), "README.md's JSON example differs from exampleSuiteJSON")
-        #expect(text.contains(exampleSuiteYAML), "README.md's YAML example differs from exampleSuiteYAML")
+        #expect(text.contains(exampleSuiteJSON), "docs/bench-suites.md's JSON example differs from exampleSuiteJSON")
+        #expect(text.contains(exampleSuiteYAML), "docs/bench-suites.md's YAML example differs from exampleSuiteYAML")
     }
 
     @Test func builtInSuitesParseAndCountTheirRuns() throws {
