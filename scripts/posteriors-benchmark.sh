@@ -5,6 +5,7 @@
 #
 #   bash scripts/posteriors-benchmark.sh [OUTDIR]      # default credence-results/posteriors
 #
+# Peak MB is the whole command's resident peak (data set, training or fitting, evaluation).
 # Every run is resumable (re-running skips finished networks, whose time then reads 0) and
 # writes one JSON file per method; a table follows. Release build; about 4 minutes on 2 cores.
 set -euo pipefail
@@ -30,8 +31,8 @@ rows = [("MAP", "map.json"), ("temperature-scaled MAP", "map-ts.json"),
         ("last-layer Laplace KFAC", "laplace-kron.json"), ("last-layer Laplace full", "laplace-full.json"),
         ("MC dropout p0.1, 32", "mc-dropout.json"), ("SWAG rank 20, 32", "swag.json"),
         ("deep ensemble 5", "ensemble.json")]
-print(f"| {'method':24} | acc | NLL | Brier | ECE | OOD AUROC (entropy) | OOD AUROC (1−max p) | train/fit s |")
-print("|---|---:|---:|---:|---:|---:|---:|---:|")
+print(f"| {'method':24} | acc | NLL | Brier | ECE | OOD AUROC (entropy) | OOD AUROC (1−max p) | train/fit s | peak MB |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 for name, f in rows:
     r = json.load(open(os.path.join(out, f)))
     e = r["evaluation"]
@@ -39,5 +40,5 @@ for name, f in rows:
     secs = r["fitSeconds"] if "fitSeconds" in r else sum(x["trainingSeconds"] for x in r["runs"]) + r.get("posteriorSeconds", 0)
     print(f"| {name:24} | {e['accuracy']:.4f} | {e['negativeLogLikelihood']:.4f} | {e['brierScore']:.4f} | "
           f"{e['expectedCalibrationError']:.4f} | {ood.get('aurocEntropy', float('nan')):.4f} | "
-          f"{ood.get('aurocMaxProbability', float('nan')):.4f} | {secs:.1f} |")
+          f"{ood.get('aurocMaxProbability', float('nan')):.4f} | {secs:.1f} | {r.get('peakResidentMegabytes', float('nan')):.0f} |")
 PY

@@ -2,7 +2,12 @@ import ArgumentParser
 import Credence
 import Foundation
 
-extension OODSetName: ExpressibleByArgument {}
+extension OODSetName: ExpressibleByArgument {
+    /// Also accepts `mnist` for the bundled MNIST digits.
+    public init?(argument: String) {
+        self.init(rawValue: argument == "mnist" ? "mnist-5k" : argument)
+    }
+}
 
 struct EvaluateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -3,7 +3,12 @@ import Credence
 
 extension PostHocMethod: ExpressibleByArgument {}
 extension WeightSubset: ExpressibleByArgument {}
-extension HessianStructure: ExpressibleByArgument {}
+extension HessianStructure: ExpressibleByArgument {
+    /// Also accepts laplace-torch's short name `kron`.
+    public init?(argument: String) {
+        self.init(rawValue: argument == "kron" ? "kronecker" : argument)
+    }
+}
 extension PredictiveKind: ExpressibleByArgument {}
 extension LinkApproximation: ExpressibleByArgument {}
 extension PriorOptimization: ExpressibleByArgument {}

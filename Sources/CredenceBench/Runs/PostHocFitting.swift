@@ -24,6 +24,8 @@ public struct PostHocResult: Codable, Sendable {
     public var heldOutNLLAfter: Double?
     public var posterior: String?
     public var evaluation: PosteriorEvaluation
+    /// Peak resident memory of the whole command (data, fitting, evaluation), MB.
+    public var peakResidentMegabytes = Double(PeakMemory.bytes()) / 1e6
 }
 
 /// Fits `method` on top of the posterior (or checkpoint) at `path`, writes the result to

@@ -42,6 +42,8 @@ public struct PosteriorTrainingResult: Codable, Sendable {
     /// The posterior file (for MAP: the training checkpoint itself).
     public var posterior: String?
     public var evaluation: PosteriorEvaluation
+    /// Peak resident memory of the whole command (data, training, evaluation), MB.
+    public var peakResidentMegabytes = Double(PeakMemory.bytes()) / 1e6
 }
 
 /// Trains the networks `method` needs, writes the posterior, and evaluates it.
