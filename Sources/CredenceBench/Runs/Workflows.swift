@@ -11,15 +11,15 @@ public enum ModelKind: String, CaseIterable, Codable, Sendable {
     case cnn
 }
 
-/// Learning-rate schedules selectable by name (all end at the base rate × `minimumFactor`).
+/// Learning-rate schedules selectable by name (`--warmup STEPS` can precede any of them).
 public enum ScheduleKind: String, CaseIterable, Codable, Sendable {
     /// The base rate throughout.
     case constant
-    /// Cosine decay over the whole run.
+    /// Cosine decay to 0 over the whole run.
     case cosine
-    /// ×0.1 at 50 % and 75 % of the run... approximated by ×0.1 every third of the run.
+    /// ×0.1 after each third of the run.
     case step
-    /// Cosine decay restarted every epoch.
+    /// Cosine decay to 0 restarted every epoch.
     case cyclical
 }
 
