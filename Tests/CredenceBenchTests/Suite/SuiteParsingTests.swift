@@ -125,9 +125,10 @@ ood: [far]
     @Test func builtInSuitesParseAndCountTheirRuns() throws {
         let quick = try Suite.load("quick")
         #expect(quick.source == "built-in suite 'quick'")
-        #expect(quick.configurations.count == 30)  // 2 data sets × (map, mc-dropout, ensemble, swag, laplace) × 3 seeds
-        #expect(Set(quick.configurations.map(\.dataset)) == [.twoMoons, .regression1D])
-        #expect(quick.configurations.allSatisfy { $0.evaluations == [.inDistribution, .ood] && $0.oodSets == [.far] })
+        #expect(quick.configurations.count == 45)  // 3 data sets × (map, mc-dropout, ensemble, swag, laplace) × 3 seeds
+        #expect(Set(quick.configurations.map(\.dataset)) == [.twoMoons, .regression1D, .shapes])
+        #expect(quick.configurations.filter { $0.dataset != .shapes }.allSatisfy { $0.evaluations == [.inDistribution, .ood] && $0.oodSets == [.far] })
+        #expect(quick.configurations.filter { $0.dataset == .shapes }.allSatisfy { $0.evaluations.contains(.shift) && $0.oodSets == [.inverted, .uniformNoise] })
         let fashion = try Suite.load("fashion-mnist")
         #expect(fashion.configurations.map(\.method) == ["map", "temperature", "mc-dropout", "ensemble", "swag", "laplace", "laplace"])
         #expect(fashion.configurations.allSatisfy {
