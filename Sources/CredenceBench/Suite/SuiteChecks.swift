@@ -25,8 +25,8 @@ extension SuiteDecoder {
                 switch set.value {
                 case .mnist5k where facts.inputShape != [1, 28, 28]:
                     throw fail(set.node, set.field, "mnist-5k are 28×28 digit images; \(dataName) has inputs \(facts.shapeText) (use far or uniform-noise)")
-                case .inverted where !facts.isImage:
-                    throw fail(set.node, set.field, "inverted images need image data; \(dataName) has inputs \(facts.shapeText) (use far or uniform-noise)")
+                case .inverted where !facts.isImage, .flipped where !facts.isImage:
+                    throw fail(set.node, set.field, "\(set.value.rawValue) images need image data; \(dataName) has inputs \(facts.shapeText) (use far, uniform-noise or gaussian-noise)")
                 default:
                     if !sets.contains(set.value) { sets.append(set.value) }
                 }

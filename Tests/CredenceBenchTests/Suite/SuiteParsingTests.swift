@@ -132,7 +132,7 @@ ood: [far]
         let fashion = try Suite.load("fashion-mnist")
         #expect(fashion.configurations.map(\.method) == ["map", "temperature", "mc-dropout", "ensemble", "swag", "laplace", "laplace"])
         #expect(fashion.configurations.allSatisfy {
-            $0.evaluations == [.inDistribution, .ood, .shift] && $0.oodSets == [.mnist5k, .uniformNoise, .inverted]
+            $0.evaluations == [.inDistribution, .ood, .shift] && $0.oodSets == [.mnist5k, .uniformNoise, .gaussianNoise, .inverted, .flipped]
                 && $0.training == ["holdout": "5000"] && $0.hidden == [512, 512] && $0.epochs == 10
         })
         #expect(fashion.configurations.first { $0.method == "ensemble" }?.settings == ["members": "5"])
