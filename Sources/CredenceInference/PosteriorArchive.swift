@@ -91,7 +91,12 @@ public struct PosteriorArchive {
 /// Reads any posterior Credence wrote (or a plain checkpoint, as MAP); a posterior saved
 /// with a fitted temperature comes back temperature-scaled.
 public func loadPosterior(from path: String) throws -> any Posterior {
-    let archive = try PosteriorArchive.load(from: path)
+    try loadPosterior(from: PosteriorArchive.load(from: path), path: path)
+}
+
+/// The posterior an archive already read from `path` describes (for callers that also
+/// need the archive's provenance, so the file is read once).
+public func loadPosterior(from archive: PosteriorArchive, path: String) throws -> any Posterior {
     let base = try restorePosterior(archive, path: path)
     guard let t = archive.settings["temperature"] else { return base }
     guard let temperature = Double(t) else {

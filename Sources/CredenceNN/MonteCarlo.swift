@@ -29,27 +29,21 @@ extension Sequential {
         let groups = Parallel.ranges(samples, parts: Parallel.workerCount)
         let rngs = rng.split(into: groups.count)
         let perBlock = Swift.max(1, Self.rowsPerBlock / Swift.max(b, 1))
-        var outputs = [Result<[Tensor], Error>?](repeating: nil, count: groups.count)
         let suffix = split..<layers.count
-        outputs.withUnsafeMutableBufferPointer { slots in
-            nonisolated(unsafe) let out = slots
-            Parallel.forEach(groups.count) { g in
-                out[g] = Result {
-                    var ctx = ForwardContext(mode: .mcSample, rng: rngs[g])
-                    var blocks: [Tensor] = []
-                    var s = groups[g].lowerBound
-                    while s < groups[g].upperBound {
-                        let n = Swift.min(perBlock, groups[g].upperBound - s)
-                        let logits = try self(Variable(constant: Tensor(tiling: prefix, times: n)), parameters: theta,
-                                              context: &ctx, layers: suffix).value
-                        blocks.append(logits.softmaxLastAxis())
-                        s += n
-                    }
-                    return blocks
-                }
+        let outputs = try Parallel.map(groups.count) { g -> [Tensor] in
+            var ctx = ForwardContext(mode: .mcSample, rng: rngs[g])
+            var blocks: [Tensor] = []
+            var s = groups[g].lowerBound
+            while s < groups[g].upperBound {
+                let n = Swift.min(perBlock, groups[g].upperBound - s)
+                let logits = try self(Variable(constant: Tensor(tiling: prefix, times: n)), parameters: theta,
+                                      context: &ctx, layers: suffix).value
+                blocks.append(logits.softmaxLastAxis())
+                s += n
             }
+            return blocks
         }
-        let probs = try Tensor.concatenate(outputs.flatMap { try $0!.get() }, axis: 0)
+        let probs = try Tensor.concatenate(outputs.flatMap { $0 }, axis: 0)
         return try probs.reshaped([samples, b, probs.shape.last ?? 1])
     }
 }

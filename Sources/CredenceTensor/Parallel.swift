@@ -37,6 +37,17 @@ public enum Parallel {
         }
     }
 
+    /// `body(i)` for i in 0..<count on the worker threads (as `forEach`), results in order;
+    /// rethrows the first error by index after every worker has finished.
+    public static func map<T>(_ count: Int, _ body: (Int) throws -> T) throws -> [T] {
+        var results = [Result<T, Error>?](repeating: nil, count: count)
+        results.withUnsafeMutableBufferPointer { slots in
+            nonisolated(unsafe) let out = slots
+            forEach(count) { i in out[i] = Result { try body(i) } }
+        }
+        return try results.map { try $0!.get() }
+    }
+
     /// Splits 0..<n into `parts` nearly equal contiguous ranges.
     public static func ranges(_ n: Int, parts: Int) -> [Range<Int>] {
         let p = Swift.max(1, Swift.min(parts, n))

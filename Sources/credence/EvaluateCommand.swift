@@ -40,9 +40,7 @@ struct EvaluateCommand: ParsableCommand {
 
 func printEvaluation(_ r: PosteriorEvaluation) {
     print("\(r.method) on \(r.dataset) (\(r.examples) examples, S = \(r.samples))")
-    func row(_ name: String, _ value: Double?) {
-        if let value { print("  " + name.padding(toLength: 34, withPad: " ", startingAt: 0) + String(format: "%.4f", value)) }
-    }
+    func row(_ name: String, _ value: Double?) { printMetricRow(name, value, labelWidth: 34) }
     row("accuracy", r.accuracy)
     row("NLL", r.negativeLogLikelihood)
     row("Brier", r.brierScore)

@@ -62,9 +62,7 @@ struct ScoreCommand: ParsableCommand {
 func printScore(_ r: ScoreResult) {
     let s = r.summary
     print("\(r.name): \(s.examples) examples, S = \(s.samples), C = \(s.classes)  (\(r.probabilities.path), \(r.labels.path))")
-    func row(_ name: String, _ value: Double?) {
-        if let value { print("  " + name.padding(toLength: 38, withPad: " ", startingAt: 0) + String(format: "%.4f", value)) }
-    }
+    func row(_ name: String, _ value: Double?) { printMetricRow(name, value, labelWidth: 38) }
     row("accuracy", s.accuracy)
     row("NLL", s.negativeLogLikelihood)
     row("Brier", s.brierScore)

@@ -46,3 +46,9 @@ func printJSON<T: Encodable>(_ value: T) throws {
     encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
     print(String(decoding: try encoder.encode(value), as: UTF8.self))
 }
+
+/// One indented "label  value" line of a metrics table; nothing for a missing value.
+func printMetricRow(_ name: String, _ value: Double?, labelWidth: Int) {
+    guard let value else { return }
+    print("  " + name.padding(toLength: labelWidth, withPad: " ", startingAt: 0) + String(format: "%.4f", value))
+}

@@ -32,8 +32,9 @@ public struct PostHocResult: Codable, Sendable {
 /// `out`, and evaluates it on the test set and OOD sets.
 public func fitPostHoc(_ method: PostHocMethod, posteriorAt path: String, out: String?, samples: Int = 32,
                        ood: [OODSetName] = [], seed: UInt64 = 0, laplace: Laplace? = nil) throws -> PostHocResult {
-    let base = try loadPosterior(from: path)
-    let provenance = try PosteriorArchive.load(from: path).provenance
+    let archive = try PosteriorArchive.load(from: path)
+    let base = try loadPosterior(from: archive, path: path)
+    let provenance = archive.provenance
     guard let json = provenance["credence.training_options"],
           let options = try? JSONDecoder().decode(TrainingOptions.self, from: Data(json.utf8)) else {
         throw TrainingError.invalidConfiguration("\(path) does not record the run it came from (credence.training_options); fit needs the run's held-out data")

@@ -78,18 +78,27 @@ public func evaluatePosterior(_ posterior: any Posterior, on test: InMemoryDatas
 /// split (by default the data set recorded in the file) and the named OOD sets.
 public func evaluatePosteriorFile(at path: String, dataset: DatasetName?, ood: [OODSetName], samples: Int,
                                   dataDirectory: String? = nil, seed: UInt64 = 0) throws -> PosteriorEvaluation {
-    let posterior = try loadPosterior(from: path)
-    let metadata = (try? SafeTensorsFile(contentsOf: path).metadata) ?? [:]
+    let archive = try PosteriorArchive.load(from: path)
+    let posterior = try loadPosterior(from: archive, path: path)
+    let (test, options) = try recordedTestSet(of: path, metadata: archive.provenance, dataset: dataset,
+                                              dataDirectory: dataDirectory, inputShape: posterior.model.spec.inputShape)
+    let oodSets = try ood.map { (name: $0.rawValue, inputs: try loadOODSet($0, like: test, options: options)) }
+    return try evaluatePosterior(posterior, on: test, ood: oodSets, samples: samples, seed: seed)
+}
+
+/// The test split a saved model or posterior belongs to: `dataset`, or the data set its
+/// metadata records, drawn with the recorded seed (synthetic test sets depend on it).
+/// Throws when neither names a data set, or when the model's input shape does not fit it.
+func recordedTestSet(of path: String, metadata: [String: String], dataset: DatasetName?, dataDirectory: String?,
+                     inputShape: [Int]) throws -> (test: InMemoryDataset, options: DataOptions) {
     guard let name = dataset ?? metadata["credence.dataset"].flatMap(DatasetName.init(rawValue:)) else {
         throw TrainingError.invalidConfiguration("\(path) does not say which data set it belongs to; pass --dataset")
     }
-    let dataSeed = metadata["credence.seed"].flatMap(UInt64.init) ?? 0  // synthetic test sets are drawn from the seed
-    let options = DataOptions(directory: dataDirectory, seed: dataSeed)
+    let options = DataOptions(directory: dataDirectory, seed: metadata["credence.seed"].flatMap(UInt64.init) ?? 0)
     let (_, test) = try loadDataset(name, options: options)
-    guard posterior.model.spec.inputShape == test.inputShape else {
-        throw ModelError.inputShape(layer: "posterior \(path)", got: test.inputShape,
-                                    expected: "\(posterior.model.spec.inputShape) — it was fitted on other data")
+    guard inputShape == test.inputShape else {
+        throw ModelError.inputShape(layer: "\(path)", got: test.inputShape,
+                                    expected: "\(inputShape) — it was trained on other data")
     }
-    let oodSets = try ood.map { (name: $0.rawValue, inputs: try loadOODSet($0, like: test, options: options)) }
-    return try evaluatePosterior(posterior, on: test, ood: oodSets, samples: samples, seed: seed)
+    return (test, options)
 }

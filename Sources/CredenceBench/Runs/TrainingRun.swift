@@ -151,15 +151,7 @@ func checkpointMetadata(_ options: TrainingOptions) throws -> [String: String] {
 /// one it was trained on, read from its metadata).
 public func evaluateCheckpoint(at path: String, dataset: DatasetName?, dataDirectory: String? = nil) throws -> EvaluationSummary {
     let checkpoint = try Checkpoint.load(from: path)
-    guard let name = dataset ?? checkpoint.metadata["credence.dataset"].flatMap(DatasetName.init(rawValue:)) else {
-        throw TrainingError.invalidConfiguration("\(path) does not say which data set it was trained on; pass --dataset")
-    }
-    let seed = checkpoint.metadata["credence.seed"].flatMap(UInt64.init) ?? 0  // synthetic test sets are drawn from the seed
-    let (_, testSet) = try loadDataset(name, options: DataOptions(directory: dataDirectory, seed: seed))
-    let model = try Sequential(checkpoint.spec)
-    guard Array(model.spec.inputShape) == testSet.inputShape else {
-        throw ModelError.inputShape(layer: "checkpoint \(path)", got: testSet.inputShape,
-                                    expected: "\(model.spec.inputShape) — the model was trained on other data")
-    }
-    return try evaluate(model: model, parameters: checkpoint.parameters, on: testSet)
+    let (test, _) = try recordedTestSet(of: path, metadata: checkpoint.metadata, dataset: dataset,
+                                        dataDirectory: dataDirectory, inputShape: checkpoint.spec.inputShape)
+    return try evaluate(model: Sequential(checkpoint.spec), parameters: checkpoint.parameters, on: test)
 }

@@ -105,33 +105,26 @@ public struct Trainer {
                                      mode: ForwardMode = .train) throws -> (loss: Double, correct: Int, gradientParts: [Tensor]) {
         let n = batch.count
         let shards = Parallel.ranges(n, parts: n >= 32 ? Parallel.workerCount : 1)
-        var results = [Result<(Double, Int, Tensor), Error>?](repeating: nil, count: shards.count)
         let shardRNGs = rng.split(into: shards.count)
         let objective = configuration.objective
-        results.withUnsafeMutableBufferPointer { slots in
-            nonisolated(unsafe) let out = slots
-            Parallel.forEach(shards.count) { s in
-                out[s] = Result {
-                    let shard = try batch.shard(shards[s])
-                    let tape = Tape()
-                    let theta = tape.variable(parameters)
-                    var context = ForwardContext(mode: mode, rng: shardRNGs[s])
-                    let output = try model(Variable(constant: shard.inputs), parameters: theta, context: &context)
-                    let loss = try objective.loss(output, batch: shard)
-                    let weight = Float(shard.count) / Float(n)
-                    let grads = tape.gradients(of: loss, seed: Tensor(weight))
-                    var correct = 0
-                    if objective.isClassification {
-                        for (i, p) in output.value.argmaxLastAxis().enumerated() where p == Int(shard.labels[i]) { correct += 1 }
-                    }
-                    return (Double(loss.value.scalar) * Double(weight), correct, grads[theta])
-                }
+        let results = try Parallel.map(shards.count) { s -> (Double, Int, Tensor) in
+            let shard = try batch.shard(shards[s])
+            let tape = Tape()
+            let theta = tape.variable(parameters)
+            var context = ForwardContext(mode: mode, rng: shardRNGs[s])
+            let output = try model(Variable(constant: shard.inputs), parameters: theta, context: &context)
+            let loss = try objective.loss(output, batch: shard)
+            let weight = Float(shard.count) / Float(n)
+            let grads = tape.gradients(of: loss, seed: Tensor(weight))
+            var correct = 0
+            if objective.isClassification {
+                for (i, p) in output.value.argmaxLastAxis().enumerated() where p == Int(shard.labels[i]) { correct += 1 }
             }
+            return (Double(loss.value.scalar) * Double(weight), correct, grads[theta])
         }
         var loss = 0.0, correct = 0
         var parts: [Tensor] = []
-        for r in results {
-            let (l, c, g) = try r!.get()
+        for (l, c, g) in results {
             loss += l
             correct += c
             parts.append(g)
@@ -245,16 +238,10 @@ extension Sequential {
         let chunks = Parallel.ranges(n, parts: Swift.max(1, (n + batchSize - 1) / batchSize))
         var base = rng
         let rngs = base.split(into: chunks.count)
-        var outputs = [Result<Tensor, Error>?](repeating: nil, count: chunks.count)
         let perThread = Parallel.ranges(chunks.count, parts: Parallel.workerCount)
-        outputs.withUnsafeMutableBufferPointer { slots in
-            nonisolated(unsafe) let out = slots
-            Parallel.forEach(perThread.count) { t in
-                for c in perThread[t] {
-                    out[c] = Result { try predict(try x.rows(chunks[c]), parameters: parameters, mode: mode, rng: rngs[c]) }
-                }
-            }
+        let outputs = try Parallel.map(perThread.count) { t in
+            try perThread[t].map { c in try predict(try x.rows(chunks[c]), parameters: parameters, mode: mode, rng: rngs[c]) }
         }
-        return try Tensor.concatenate(outputs.map { try $0!.get() }, axis: 0)
+        return try Tensor.concatenate(outputs.flatMap { $0 }, axis: 0)
     }
 }
