@@ -39,14 +39,17 @@ public struct RunConfiguration: Codable, Hashable, Sendable {
     public var samples: Int
     public var evaluations: [EvaluationKind]
     /// OOD sets (for `.ood`).
-    public var oodSets: [OODSetName]
+    public var oodSets: [OODSource]
+    /// Classes of `dataset` left out of training and testing (nil: none; then absent from the key).
+    public var heldOutClasses: [Int]?
 
     public init(dataset: DatasetName, model: ModelKind = .mlp, hidden: [Int]? = nil, method: String,
                 settings: [String: String] = [:], epochs: Int = 10, batchSize: Int = 128, learningRate: Float = 1e-3,
                 seed: UInt64 = 0, trainLimit: Int? = nil, samples: Int = 32,
-                evaluations: [EvaluationKind] = [.inDistribution], oodSets: [OODSetName] = [],
-                training: [String: String]? = nil) {
+                evaluations: [EvaluationKind] = [.inDistribution], oodSets: [OODSource] = [],
+                training: [String: String]? = nil, heldOutClasses: [Int]? = nil) {
         self.dataset = dataset
+        self.heldOutClasses = heldOutClasses
         self.model = model
         self.hidden = hidden
         self.method = method
@@ -70,6 +73,13 @@ public struct RunConfiguration: Codable, Hashable, Sendable {
         var hash: UInt64 = 0xCBF2_9CE4_8422_2325
         for b in bytes { hash = (hash ^ UInt64(b)) &* 0x0000_0100_0000_01B3 }
         return String(hash, radix: 16).leftPadded(to: 16)
+    }
+
+    /// The data set as the report names it: "fashion-mnist", or with held-out classes
+    /// "fashion-mnist without classes 5, 6, 7, 8, 9".
+    public var datasetLabel: String {
+        guard let held = heldOutClasses, !held.isEmpty else { return dataset.rawValue }
+        return "\(dataset.rawValue) without class\(held.count > 1 ? "es" : "") " + held.map(String.init).joined(separator: ", ")
     }
 
     /// A short label for tables and legends, e.g. "ensemble (members 5)".

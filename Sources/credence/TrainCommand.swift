@@ -29,6 +29,8 @@ struct TrainCommand: ParsableCommand {
     var dataDir: String?
     @Option(help: "Use only the first N training examples (quick runs).") var trainLimit: Int?
     @Option(help: "Keep N training examples out of training for post-hoc calibration (`credence fit`).") var holdout = 0
+    @Option(help: "Classes to leave out of training and testing, comma-separated (e.g. 5,6,7,8,9); their test examples are the OOD set held-out-classes.")
+    var heldOutClasses: String?
     @Option(help: "Checkpoint to write (safetensors); rewritten atomically after every epoch, with the optimizer state.")
     var out: String?
     @Flag(help: ArgumentHelp(
@@ -44,7 +46,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "SWAG: optimizer of the collection phase (default: --optimizer; the paper uses sgd).") var swagOptimizer: OptimizerKind?
     @Option(help: "SWAG: sampling scale of the covariance (--method swag).") var swagScale = 0.5
     @Option(help: "Monte-Carlo samples when evaluating a stochastic posterior.") var samples = 32
-    @Option(parsing: .upToNextOption, help: "OOD sets to score the posterior against (with --method).") var ood: [OODSetName] = []
+    @Option(parsing: .upToNextOption, help: oodHelp, transform: parseOODSource) var ood: [OODSource] = []
     @Option(help: "Output format.") var format: OutputFormat = .text
 
     func options() throws -> TrainingOptions {
@@ -53,13 +55,8 @@ struct TrainCommand: ParsableCommand {
         o.learningRate = learningRate; o.optimizer = optimizer; o.momentum = momentum; o.weightDecay = weightDecay
         o.schedule = schedule; o.warmupSteps = warmup; o.clipNorm = clipNorm; o.labelSmoothing = labelSmoothing
         o.seed = seed; o.dataDirectory = dataDir; o.trainLimit = trainLimit; o.holdout = holdout
-        if let hidden {
-            let widths = hidden.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
-            guard !widths.isEmpty, widths.allSatisfy({ $0 != nil }) else {
-                throw ValidationError("--hidden takes comma-separated integers such as 512,512; got '\(hidden)'")
-            }
-            o.hidden = widths.map { $0! }
-        }
+        if let hidden { o.hidden = try integerList(hidden, option: "--hidden", example: "512,512") }
+        if let heldOutClasses { o.heldOutClasses = try integerList(heldOutClasses, option: "--held-out-classes", example: "5,6,7,8,9") }
         return o
     }
 
@@ -118,6 +115,15 @@ struct TrainCommand: ParsableCommand {
             Terminal.error("resuming from epoch \(point.epoch) of \(point.epochs) (\(point.path))")
         }
     }
+}
+
+/// "5, 6,7" → [5, 6, 7]; anything else is a usage error naming the option.
+func integerList(_ text: String, option: String, example: String) throws -> [Int] {
+    let values = text.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+    guard !values.isEmpty, values.allSatisfy({ $0 != nil }) else {
+        throw ValidationError("\(option) takes comma-separated integers such as \(example); got '\(text)'")
+    }
+    return values.map { $0! }
 }
 
 func printSummary(_ s: EvaluationSummary) {

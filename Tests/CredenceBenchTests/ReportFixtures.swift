@@ -35,9 +35,9 @@ enum ReportFixtures {
         for spec in methods {
             for seed in [UInt64(0), 1] {
                 out.append(try classificationRun(spec, dataset: .fashionMNIST, classes: 10, seed: seed,
-                                                 oodSets: [.mnist5k, .uniformNoise], parameters: 535_818))
+                                                 oodSets: [.builtIn(.mnist5k), .builtIn(.uniformNoise)], parameters: 535_818))
             }
-            out.append(try classificationRun(spec, dataset: .twoMoons, classes: 2, seed: 0, oodSets: [.far], parameters: 4_610))
+            out.append(try classificationRun(spec, dataset: .twoMoons, classes: 2, seed: 0, oodSets: [.builtIn(.far)], parameters: 4_610))
         }
         for (i, method) in ["map", "ensemble"].enumerated() {
             out.append(try regressionRun(method: method, spread: i == 0 ? 0.55 : 0.95, seed: 0))
@@ -71,7 +71,7 @@ enum ReportFixtures {
     }
 
     static func classificationRun(_ spec: MethodSpec, dataset: DatasetName, classes: Int, seed: UInt64,
-                                  oodSets: [OODSetName], parameters: Int) throws -> RunRecord {
+                                  oodSets: [OODSource], parameters: Int) throws -> RunRecord {
         let methodIndex = UInt64(methods.firstIndex { $0.method == spec.method } ?? 0)
         var rng = RandomGenerator(seed: seed &* 7919 &+ methodIndex &* 104_729 &+ UInt64(classes))
         let n = 400
@@ -90,7 +90,7 @@ enum ReportFixtures {
             for score in [UncertaintyScore.entropy, .maxProbability] {
                 scores[score.rawValue] = try oodDetection(inDistribution: test, outOfDistribution: q, score: score)
             }
-            ood.append(OODRecord(set: set.rawValue, scores: scores))
+            ood.append(OODRecord(set: set.description, scores: scores))
         }
         var shift: [ShiftPoint] = []
         func point(_ name: String, _ severity: Int, factor: Double) throws {

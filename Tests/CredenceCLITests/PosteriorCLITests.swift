@@ -38,6 +38,35 @@ import Testing
         #expect(refused.status != 0 && refused.stderr.contains("--rank"))
     }
 
+    @Test func heldOutClassesAndOODFilesFromTheCommandLine() throws {
+        let dir = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("map.safetensors").path
+        // Points far from the moons, as a CSV file of inputs.
+        let csv = dir.appendingPathComponent("far.csv").path
+        try "x,y\n12,12\n-12,9\n0,-15\n15,0\n".write(toFile: csv, atomically: true, encoding: .utf8)
+        let run = try CLI.run(["train", "--dataset", "spirals", "--held-out-classes", "2", "--method", "map", "--epochs", "5",
+                               "--ood", "held-out-classes", csv, "--out", path, "--format", "json"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let evaluation = try #require(try CLI.json(run)["evaluation"] as? [String: Any])
+        let sets = (evaluation["ood"] as? [[String: Any]] ?? []).map { ($0["set"] as? String ?? "", $0["examples"] as? Int ?? 0) }
+        #expect(sets.map(\.0) == ["held-out-classes", csv] && sets.last?.1 == 4)
+        // The held-out class's test examples are about a third of the 500 test points; the rest are the test set.
+        let heldOut = sets.first?.1 ?? 0
+        #expect(heldOut > 100 && heldOut + (evaluation["examples"] as? Int ?? 0) == 500)
+        // evaluate reads the held-out classes from the checkpoint's record of its training.
+        let again = try CLI.json(try CLI.run(["evaluate", "--posterior", path, "--ood", "held-out-classes", "--format", "json"]))
+        #expect(again["examples"] as? Int == evaluation["examples"] as? Int)
+        #expect((again["ood"] as? [[String: Any]])?.first?["examples"] as? Int == heldOut)
+        // Mistakes are one-line errors naming the value.
+        let typo = try CLI.run(["evaluate", "--posterior", path, "--ood", "uniform-nose"])
+        #expect(typo.status != 0 && typo.stderr.contains("'uniform-nose' is neither an OOD set"))
+        let notHeld = try CLI.run(["train", "--method", "map", "--epochs", "1", "--ood", "held-out-classes"])
+        #expect(notHeld.status != 0 && notHeld.stderr.contains("no classes of two-moons were held out"))
+        let badClass = try CLI.run(["train", "--dataset", "spirals", "--held-out-classes", "7", "--epochs", "1"])
+        #expect(badClass.status != 0 && badClass.stderr.contains("class 7 does not exist"))
+    }
+
     @Test func mcDropoutNeedsDropoutAndReportsSamples() throws {
         let refused = try CLI.run(["train", "--method", "mc-dropout"])
         #expect(refused.status != 0 && refused.stderr.contains("--dropout"))

@@ -151,7 +151,7 @@ struct ReportModel {
         for r in records {
             var c = r.configuration
             c.seed = 0
-            let ds = r.configuration.dataset.rawValue
+            let ds = r.configuration.datasetLabel
             if byDataset[ds] == nil { datasetOrder.append(ds) }
             byDataset[ds, default: [:]][c.key, default: []].append(r)
         }
@@ -165,7 +165,11 @@ struct ReportModel {
                                                                   style: SeriesStyle(color: "", dash: nil, marker: .circle)) }
             methods.sort { (rank($0.method), $0.method, $0.name) < (rank($1.method), $1.method, $1.name) }
             names.formUnion(methods.map(\.name))
-            let description = DatasetName(rawValue: ds)?.summary ?? ds
+            let first = configs[0][0].configuration
+            var description = first.dataset.summary
+            if let held = first.heldOutClasses, !held.isEmpty {
+                description += "; trained and tested without class\(held.count > 1 ? "es" : "") \(held.map(String.init).joined(separator: ", ")), whose test images are the OOD set held-out-classes"
+            }
             groups.append(DatasetGroup(dataset: ds, description: description, methods: methods))
         }
         // One style per distinct method name across data sets, in method order.

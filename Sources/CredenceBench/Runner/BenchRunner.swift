@@ -101,7 +101,7 @@ public final class BenchRunner {
                 record = r
             } catch {
                 let message = String(describing: error)
-                failures.append(BenchFailure(key: configuration.key, label: configuration.label, dataset: configuration.dataset.rawValue,
+                failures.append(BenchFailure(key: configuration.key, label: configuration.label, dataset: configuration.datasetLabel,
                                              seed: configuration.seed, message: message))
                 onEvent(.runFailed(progress(), message: message))
                 continue
@@ -124,28 +124,30 @@ public final class BenchRunner {
     /// Loads each data set and OOD set the pending runs need once, so a missing file stops
     /// the suite before any training rather than failing every run that needs it.
     func preflight(_ pending: [RunConfiguration]) throws {
-        var datasets: [DatasetName: Int] = [:]
-        var oodSets: [String: (DatasetName, OODSetName, Int)] = [:]
+        var datasets: [String: (options: TrainingOptions, runs: Int)] = [:]
+        var oodSets: [String: (dataset: String, source: OODSource, runs: Int)] = [:]
         for c in pending {
-            datasets[c.dataset, default: 0] += 1
+            let options = try c.trainingOptions(dataDirectory: environment.dataDirectory)
+            datasets[c.datasetLabel] = (options, (datasets[c.datasetLabel]?.runs ?? 0) + 1)
             for set in c.oodSets where c.evaluations.contains(.ood) {
-                let id = "\(c.dataset.rawValue)/\(set.rawValue)"
-                oodSets[id] = (c.dataset, set, (oodSets[id]?.2 ?? 0) + 1)
+                let id = "\(c.datasetLabel)/\(set)"
+                oodSets[id] = (c.datasetLabel, set, (oodSets[id]?.runs ?? 0) + 1)
             }
         }
-        var tests: [DatasetName: InMemoryDataset] = [:]
-        for (name, runs) in datasets.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
+        var tests: [String: InMemoryDataset] = [:]
+        for (label, (options, runs)) in datasets.sorted(by: { $0.key < $1.key }) {
             do {
-                tests[name] = try loadDataset(name, options: DataOptions(directory: environment.dataDirectory)).test
+                tests[label] = try loadDataset(options.dataset, options: options.dataOptions).test
             } catch {
-                throw BenchError.dataUnavailable(what: "data set \(name.rawValue)", runs: runs, message: "\(error)")
+                throw BenchError.dataUnavailable(what: "data set \(label)", runs: runs, message: "\(error)")
             }
         }
-        for (_, (dataset, set, runs)) in oodSets.sorted(by: { $0.key < $1.key }) {
+        for (_, (label, source, runs)) in oodSets.sorted(by: { $0.key < $1.key }) {
             do {
-                _ = try loadOODSet(set, like: tests[dataset]!, options: DataOptions(directory: environment.dataDirectory), count: 1)
+                let options = datasets[label]!.options
+                _ = try loadOODInputs(source, dataset: options.dataset, test: tests[label]!, options: options.dataOptions, count: 1)
             } catch {
-                throw BenchError.dataUnavailable(what: "OOD set \(set.rawValue) for \(dataset.rawValue)", runs: runs, message: "\(error)")
+                throw BenchError.dataUnavailable(what: "OOD set \(source) for \(label)", runs: runs, message: "\(error)")
             }
         }
     }

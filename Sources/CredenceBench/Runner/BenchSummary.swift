@@ -35,7 +35,7 @@ public func summarize(_ records: [RunRecord]) -> [BenchSummaryRow] {
         c.hidden.map { "\(c.model.rawValue) " + $0.map(String.init).joined(separator: "-") } ?? c.model.rawValue
     }
     for r in records {
-        let id = [r.configuration.dataset.rawValue, model(r.configuration), r.configuration.label].joined(separator: "\u{1F}")
+        let id = [r.configuration.datasetLabel, model(r.configuration), r.configuration.label].joined(separator: "\u{1F}")
         if groups[id] == nil { order.append(id) }
         groups[id, default: []].append(r)
     }
@@ -50,7 +50,7 @@ public func summarize(_ records: [RunRecord]) -> [BenchSummaryRow] {
             mean(r.ood.map { $0.scores["entropy"]?.auroc ?? $0.scores["totalVariance"]?.auroc })
         }
         return BenchSummaryRow(
-            dataset: c.dataset.rawValue, model: model(c), method: c.label, runs: runs.count,
+            dataset: c.datasetLabel, model: model(c), method: c.label, runs: runs.count,
             accuracy: mean(runs.map { $0.classification?.accuracy }),
             expectedCalibrationError: mean(runs.map { $0.classification?.expectedCalibrationError }),
             rootMeanSquaredError: mean(runs.map { $0.regression?.rootMeanSquaredError }),

@@ -31,11 +31,11 @@ func evaluateRun(_ posterior: any Posterior, configuration c: RunConfiguration, 
 
     if c.evaluations.contains(.ood) {
         for set in c.oodSets {
-            onEvent(.stage("evaluating OOD set \(set.rawValue)"))
-            let inputs = try loadOODSet(set, like: test, options: DataOptions(directory: options.dataDirectory, seed: c.seed))
-            var oodRNG = RandomGenerator(seed: derivedSeed(c.seed, "ood:" + set.rawValue))
+            onEvent(.stage("evaluating OOD set \(set)"))
+            let inputs = try loadOODInputs(set, dataset: c.dataset, test: test, options: options.dataOptions)
+            var oodRNG = RandomGenerator(seed: derivedSeed(c.seed, "ood:\(set)"))
             let q = try posterior.predictive(inputs, samples: c.samples, rng: &oodRNG)
-            record.ood.append(OODRecord(set: set.rawValue, scores: try oodScores(inDistribution: p, outOfDistribution: q)))
+            record.ood.append(OODRecord(set: set.description, scores: try oodScores(inDistribution: p, outOfDistribution: q)))
         }
     }
     if c.evaluations.contains(.shift) {

@@ -53,6 +53,7 @@ extension RunConfiguration {
         o.learningRate = learningRate
         o.seed = seed
         o.trainLimit = trainLimit
+        o.heldOutClasses = heldOutClasses
         o.dataDirectory = dataDirectory
         func value<T: LosslessStringConvertible>(_ table: [String: String]?, _ name: String, _: T.Type) throws -> T? {
             guard let text = table?[name] else { return nil }

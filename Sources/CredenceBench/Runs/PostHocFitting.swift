@@ -31,7 +31,7 @@ public struct PostHocResult: Codable, Sendable {
 /// Fits `method` on top of the posterior (or checkpoint) at `path`, writes the result to
 /// `out`, and evaluates it on the test set and OOD sets.
 public func fitPostHoc(_ method: PostHocMethod, posteriorAt path: String, out: String?, samples: Int = 32,
-                       ood: [OODSetName] = [], seed: UInt64 = 0, laplace: Laplace? = nil) throws -> PostHocResult {
+                       ood: [OODSource] = [], seed: UInt64 = 0, laplace: Laplace? = nil) throws -> PostHocResult {
     let archive = try PosteriorArchive.load(from: path)
     let base = try loadPosterior(from: archive, path: path)
     let provenance = archive.provenance
@@ -42,7 +42,7 @@ public func fitPostHoc(_ method: PostHocMethod, posteriorAt path: String, out: S
     let (train, holdout, test) = try loadRunData(options)
     var rng = RandomGenerator(seed: seed)
     let start = Date()
-    let oodSets = try ood.map { (name: $0.rawValue, inputs: try loadOODSet($0, like: test, options: DataOptions(directory: options.dataDirectory, seed: options.seed))) }
+    let oodSets = try loadOODInputs(ood, options: options, test: test)
     switch method {
     case .laplace:
         guard let point = base as? PointPosterior else {

@@ -75,27 +75,35 @@ public func evaluatePosterior(_ posterior: any Posterior, on test: InMemoryDatas
 }
 
 /// Loads a posterior file (or plain checkpoint) and evaluates it on a data set's test
-/// split (by default the data set recorded in the file) and the named OOD sets.
-public func evaluatePosteriorFile(at path: String, dataset: DatasetName?, ood: [OODSetName], samples: Int,
+/// split (by default the data set recorded in the file, with the classes it was trained
+/// on) and the given OOD sources.
+public func evaluatePosteriorFile(at path: String, dataset: DatasetName?, ood: [OODSource], samples: Int,
                                   dataDirectory: String? = nil, seed: UInt64 = 0) throws -> PosteriorEvaluation {
     let archive = try PosteriorArchive.load(from: path)
     let posterior = try loadPosterior(from: archive, path: path)
     let (test, options) = try recordedTestSet(of: path, metadata: archive.provenance, dataset: dataset,
                                               dataDirectory: dataDirectory, inputShape: posterior.model.spec.inputShape)
-    let oodSets = try ood.map { (name: $0.rawValue, inputs: try loadOODSet($0, like: test, options: options)) }
-    return try evaluatePosterior(posterior, on: test, ood: oodSets, samples: samples, seed: seed)
+    return try evaluatePosterior(posterior, on: test, ood: try loadOODInputs(ood, options: options, test: test),
+                                 samples: samples, seed: seed)
 }
 
 /// The test split a saved model or posterior belongs to: `dataset`, or the data set its
-/// metadata records, drawn with the recorded seed (synthetic test sets depend on it).
-/// Throws when neither names a data set, or when the model's input shape does not fit it.
+/// metadata records, drawn with the recorded seed (synthetic test sets depend on it) and
+/// without the classes its training held out; with the run's options as far as recorded.
+/// Throws when neither names a data set, or when the model does not fit the data.
 func recordedTestSet(of path: String, metadata: [String: String], dataset: DatasetName?, dataDirectory: String?,
-                     inputShape: [Int]) throws -> (test: InMemoryDataset, options: DataOptions) {
+                     inputShape: [Int]) throws -> (test: InMemoryDataset, options: TrainingOptions) {
+    let recorded = metadata["credence.training_options"].flatMap { try? JSONDecoder().decode(TrainingOptions.self, from: Data($0.utf8)) }
     guard let name = dataset ?? metadata["credence.dataset"].flatMap(DatasetName.init(rawValue:)) else {
         throw TrainingError.invalidConfiguration("\(path) does not say which data set it belongs to; pass --dataset")
     }
-    let options = DataOptions(directory: dataDirectory, seed: metadata["credence.seed"].flatMap(UInt64.init) ?? 0)
-    let (_, test) = try loadDataset(name, options: options)
+    var options = recorded ?? TrainingOptions()
+    if name != options.dataset { options.heldOutClasses = nil }  // another data set: its own classes
+    options.dataset = name
+    options.dataDirectory = dataDirectory
+    options.trainLimit = nil
+    options.seed = metadata["credence.seed"].flatMap(UInt64.init) ?? options.seed
+    let (_, test) = try loadDataset(name, options: options.dataOptions)
     guard inputShape == test.inputShape else {
         throw ModelError.inputShape(layer: "\(path)", got: test.inputShape,
                                     expected: "\(inputShape) — it was trained on other data")

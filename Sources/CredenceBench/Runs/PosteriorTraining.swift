@@ -52,7 +52,7 @@ public struct PosteriorTrainingResult: Codable, Sendable {
 /// MC dropout writes `STEM.run.safetensors` and ensembles `STEM.member-M.safetensors`
 /// next to `out`, which then holds the posterior archive.
 public func trainPosterior(_ options: TrainingOptions, method: TrainingMethod, members: Int = 5,
-                           swag: SWAGSettings = SWAGSettings(), samples: Int = 32, ood: [OODSetName] = [], out: String? = nil, resume: Bool = false,
+                           swag: SWAGSettings = SWAGSettings(), samples: Int = 32, ood: [OODSource] = [], out: String? = nil, resume: Bool = false,
                            onMember: (Int, Int) -> Void = { _, _ in },
                            onProgress: (TrainingProgress) -> Void = { _ in }) throws -> PosteriorTrainingResult {
     switch method {
@@ -108,7 +108,7 @@ public func trainPosterior(_ options: TrainingOptions, method: TrainingMethod, m
         archive.provenance = try checkpointMetadata(options)
         try archive.save(to: out)
     }
-    let oodSets = try ood.map { (name: $0.rawValue, inputs: try loadOODSet($0, like: test, options: DataOptions(directory: options.dataDirectory, seed: options.seed))) }
+    let oodSets = try loadOODInputs(ood, options: options, test: test)
     let evaluation = try evaluatePosterior(posterior, on: test, ood: oodSets, samples: samples, seed: options.seed)
     return PosteriorTrainingResult(method: method.rawValue, runs: runs, posteriorSeconds: posteriorSeconds,
                                    posterior: out, evaluation: evaluation)

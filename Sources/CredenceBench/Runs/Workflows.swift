@@ -50,11 +50,14 @@ public struct TrainingOptions: Codable, Sendable {
     /// Index of this run as a deep-ensemble member (0 for a single model): members differ in
     /// initialisation, data order and dropout noise, not in the data set drawn from `seed`.
     public var ensembleMember = 0
+    /// Classes left out of training and testing (the rest relabelled 0, 1, …); their test
+    /// examples are the OOD set `held-out-classes`. Nil: every class.
+    public var heldOutClasses: [Int]?
 
     public init() {}
 
     enum CodingKeys: String, CodingKey {
-        case dataset, model, hidden, dropout, epochs, batchSize, learningRate, optimizer, momentum, weightDecay, schedule, warmupSteps, clipNorm, labelSmoothing, seed, dataDirectory, trainLimit, holdout, ensembleMember
+        case dataset, model, hidden, dropout, epochs, batchSize, learningRate, optimizer, momentum, weightDecay, schedule, warmupSteps, clipNorm, labelSmoothing, seed, dataDirectory, trainLimit, holdout, ensembleMember, heldOutClasses
     }
 
     /// Missing keys take their defaults, so options written by an older Credence (before a
@@ -80,6 +83,12 @@ public struct TrainingOptions: Codable, Sendable {
         trainLimit = try c.decodeIfPresent(Int.self, forKey: .trainLimit)
         holdout = try c.decodeIfPresent(Int.self, forKey: .holdout) ?? holdout
         ensembleMember = try c.decodeIfPresent(Int.self, forKey: .ensembleMember) ?? ensembleMember
+        heldOutClasses = try c.decodeIfPresent([Int].self, forKey: .heldOutClasses)
+    }
+
+    /// How the run's data is loaded (files, seed, limit, held-out classes).
+    public var dataOptions: DataOptions {
+        DataOptions(directory: dataDirectory, seed: seed, trainLimit: trainLimit, heldOutClasses: heldOutClasses ?? [])
     }
 
     public func validate() throws {
@@ -95,6 +104,9 @@ public struct TrainingOptions: Codable, Sendable {
         if let n = trainLimit, n < 1 { throw bad("--train-limit must be ≥ 1, got \(n)") }
         guard holdout >= 0 else { throw bad("--holdout must be ≥ 0, got \(holdout)") }
         guard ensembleMember >= 0 else { throw bad("ensemble member index must be ≥ 0, got \(ensembleMember)") }
+        if let classes = heldOutClasses, classes.isEmpty || classes.contains(where: { $0 < 0 }) || Set(classes).count != classes.count {
+            throw bad("--held-out-classes needs distinct class indices ≥ 0, got \(classes)")
+        }
     }
 
     /// The model this run trains for a data set with the given input shape and task.
@@ -128,8 +140,7 @@ public struct TrainingOptions: Codable, Sendable {
 /// examples (nil when `holdout` is 0) and the test set. The hold-out is drawn from a
 /// stream of its own derived from `seed`, so `credence fit` finds the same examples.
 public func loadRunData(_ options: TrainingOptions) throws -> (train: InMemoryDataset, holdout: InMemoryDataset?, test: InMemoryDataset) {
-    let (train, test) = try loadDataset(options.dataset, options: DataOptions(
-        directory: options.dataDirectory, seed: options.seed, trainLimit: options.trainLimit))
+    let (train, test) = try loadDataset(options.dataset, options: options.dataOptions)
     guard options.holdout > 0 else { return (train, nil, test) }
     guard options.holdout < train.count else {
         throw TrainingError.invalidConfiguration("--holdout \(options.holdout) leaves no training examples out of \(train.count)")
@@ -137,6 +148,11 @@ public func loadRunData(_ options: TrainingOptions) throws -> (train: InMemoryDa
     var rng = RandomGenerator(seed: options.seed ^ 0x4D5E_1D0C)
     let (rest, held) = try train.split(validationFraction: Double(options.holdout) / Double(train.count), rng: &rng)
     return (rest, held, test)
+}
+
+/// The inputs of each OOD source for a run's test set, named as the source is written.
+public func loadOODInputs(_ sources: [OODSource], options: TrainingOptions, test: InMemoryDataset) throws -> [(name: String, inputs: Tensor)] {
+    try sources.map { (name: $0.description, inputs: try loadOODInputs($0, dataset: options.dataset, test: test, options: options.dataOptions)) }
 }
 
 /// Test-set figures of a trained model.

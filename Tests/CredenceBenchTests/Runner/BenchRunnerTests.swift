@@ -152,6 +152,34 @@ import Testing
         #expect(!started)
     }
 
+    @Test func heldOutClassesTrainOnTheRestAndScoreTheHeldOutOnesAsOOD() throws {
+        let dir = try StoreFixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        // A file of OOD inputs: 20 flipped test images of the full shapes set, as .npy.
+        let full = try loadDataset(.shapes, options: DataOptions()).test
+        let file = dir.appendingPathComponent("mine.npy").path
+        try NumPy.write(try loadOODSet(.flipped, like: full, options: DataOptions(), count: 20), to: file)
+        let suite = try Suite.parse("""
+            {"datasets": [{"name": "shapes", "heldOutClasses": [2]}], "models": [{"kind": "mlp", "hidden": [32]}],
+             "methods": [{"name": "map"}], "epochs": 4, "batchSize": 50, "learningRate": 0.005,
+             "evaluations": ["ood"], "ood": ["held-out-classes", "\(file)"]}
+            """, source: "s.json")
+        let outcome = try BenchRunner(store: try ResultStore(path: dir.appendingPathComponent("b.sqlite").path)).run(suite)
+        let record = try #require(outcome.records.first)
+        #expect(outcome.failures.isEmpty && record.configuration.heldOutClasses == [2])
+        #expect(record.scalability.parameterCount == 784 * 32 + 32 + 32 * 3 + 3, "three outputs: class 2 is not trained")
+        #expect(record.ood.map(\.set) == ["held-out-classes", file])
+        let heldOut = try #require(record.ood.first?.scores["entropy"])
+        #expect(heldOut.auroc.isFinite && heldOut.rocCurve.count > 2)
+        // A missing file stops the next suite before training, naming the file.
+        let missing = try Suite.parse("""
+            {"datasets": ["shapes"], "methods": [{"name": "map"}], "evaluations": ["ood"], "ood": ["nowhere/x.npy"]}
+            """, source: "s.json")
+        #expect(throws: BenchError.self) {
+            try BenchRunner(store: try ResultStore(path: dir.appendingPathComponent("c.sqlite").path)).run(missing)
+        }
+    }
+
     @Test func shiftEvaluationCoversTheOvadiaProtocolDeterministically() throws {
         var rng = RandomGenerator(seed: 3)
         let images = Tensor.randomUniform(shape: [12, 1, 28, 28], lower: 0, upper: 1, rng: &rng)

@@ -10,7 +10,7 @@ import Testing
 enum StoreFixtures {
     static func record(method: String = "map", seed: UInt64 = 0, settings: [String: String] = [:]) throws -> RunRecord {
         let configuration = RunConfiguration(dataset: .twoMoons, hidden: [16], method: method, settings: settings, epochs: 3,
-                                             seed: seed, evaluations: [.inDistribution, .ood], oodSets: [.far])
+                                             seed: seed, evaluations: [.inDistribution, .ood], oodSets: [.builtIn(.far)])
         var rng = RandomGenerator(seed: seed &+ 11)
         let logits = Tensor.randomNormal(shape: [2, 40, 2], rng: &rng)
         let p = try Predictive(logits: logits)

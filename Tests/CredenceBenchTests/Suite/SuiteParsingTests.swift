@@ -93,7 +93,7 @@ ood: [far]
         #expect(ensemble.settings == ["members": "5"] && ensemble.epochs == 5 && ensemble.batchSize == 128)
         #expect(ensemble.learningRate == 0.001 && ensemble.samples == 32 && ensemble.hidden == [128, 128])
         #expect(ensemble.training == ["holdout": "200", "weightDecay": "0.0001"])
-        #expect(ensemble.evaluations == [.inDistribution, .ood] && ensemble.oodSets == [.far])
+        #expect(ensemble.evaluations == [.inDistribution, .ood] && ensemble.oodSets == [.builtIn(.far)])
         #expect(ensemble.trainLimit == nil)
         let laplace = moons.filter { $0.method == "laplace" }.map(\.settings)
         #expect(laplace.prefix(2).map { $0["hessian"] } == ["kronecker", "full"])
@@ -104,7 +104,7 @@ ood: [far]
         #expect(swag.label == "swag (rank 20, swagEpochs 5, swagLearningRate 0.005)")
 
         let f = try #require(fashion.first)
-        #expect(f.trainLimit == 10000 && f.evaluations == [.inDistribution, .ood, .shift] && f.oodSets == [.mnist5k, .inverted])
+        #expect(f.trainLimit == 10000 && f.evaluations == [.inDistribution, .ood, .shift] && f.oodSets == [.builtIn(.mnist5k), .builtIn(.inverted)])
     }
 
     @Test func yamlReadsAsTheSameSuite() throws {
@@ -125,15 +125,21 @@ ood: [far]
     @Test func builtInSuitesParseAndCountTheirRuns() throws {
         let quick = try Suite.load("quick")
         #expect(quick.source == "built-in suite 'quick'")
-        #expect(quick.configurations.count == 45)  // 3 data sets × (map, mc-dropout, ensemble, swag, laplace) × 3 seeds
-        #expect(Set(quick.configurations.map(\.dataset)) == [.twoMoons, .regression1D, .shapes])
-        #expect(quick.configurations.filter { $0.dataset != .shapes }.allSatisfy { $0.evaluations == [.inDistribution, .ood] && $0.oodSets == [.far] })
-        #expect(quick.configurations.filter { $0.dataset == .shapes }.allSatisfy { $0.evaluations.contains(.shift) && $0.oodSets == [.inverted, .uniformNoise] })
+        #expect(quick.configurations.count == 60)  // 4 data sets × (map, mc-dropout, ensemble, swag, laplace) × 3 seeds
+        #expect(Set(quick.configurations.map(\.datasetLabel)) == ["two-moons", "regression-1d", "shapes", "shapes without class 3"])
+        #expect(quick.configurations.filter { $0.dataset != .shapes }.allSatisfy { $0.evaluations == [.inDistribution, .ood] && $0.oodSets == [.builtIn(.far)] })
+        let shapes = quick.configurations.filter { $0.dataset == .shapes }
+        #expect(shapes.filter { $0.heldOutClasses == nil }.allSatisfy { $0.evaluations.contains(.shift) && $0.oodSets == [.builtIn(.inverted), .builtIn(.uniformNoise)] })
+        #expect(shapes.filter { $0.heldOutClasses == [3] }.allSatisfy { $0.evaluations == [.inDistribution, .ood] && $0.oodSets == [.heldOutClasses] })
         let fashion = try Suite.load("fashion-mnist")
-        #expect(fashion.configurations.map(\.method) == ["map", "temperature", "mc-dropout", "ensemble", "swag", "laplace", "laplace"])
-        #expect(fashion.configurations.allSatisfy {
-            $0.evaluations == [.inDistribution, .ood, .shift] && $0.oodSets == [.mnist5k, .uniformNoise, .gaussianNoise, .inverted, .flipped]
-                && $0.training == ["holdout": "5000"] && $0.hidden == [512, 512] && $0.epochs == 10
+        let methods = ["map", "temperature", "mc-dropout", "ensemble", "swag", "laplace", "laplace"]
+        #expect(fashion.configurations.map(\.method) == methods + methods)
+        #expect(fashion.configurations.allSatisfy { $0.training == ["holdout": "5000"] && $0.hidden == [512, 512] && $0.epochs == 10 })
+        #expect(fashion.configurations.filter { $0.heldOutClasses == nil }.allSatisfy {
+            $0.evaluations == [.inDistribution, .ood, .shift] && $0.oodSets == [.builtIn(.mnist5k), .builtIn(.uniformNoise), .builtIn(.gaussianNoise), .builtIn(.inverted), .builtIn(.flipped)]
+        })
+        #expect(fashion.configurations.filter { $0.heldOutClasses == [5, 6, 7, 8, 9] }.allSatisfy {
+            $0.evaluations == [.inDistribution, .ood] && $0.oodSets == [.heldOutClasses, .builtIn(.mnist5k)]
         })
         #expect(fashion.configurations.first { $0.method == "ensemble" }?.settings == ["members": "5"])
         #expect(throws: SuiteError.unknownSuite(name: "quik", builtIns: ["quick", "fashion-mnist"])) { try Suite.load("quik") }
@@ -176,8 +182,24 @@ ood: [far]
              "seeds": 4, "evaluations": ["ood"], "ood": ["far", "far"]}
             """, source: "s.json")
         #expect(suite.configurations.map(\.label) == ["mc-dropout (dropout 0.1)", "mc-dropout (dropout 0.2)", "map"])
-        #expect(suite.configurations.allSatisfy { $0.seed == 4 && $0.oodSets == [.far] && $0.evaluations == [.inDistribution, .ood] })
+        #expect(suite.configurations.allSatisfy { $0.seed == 4 && $0.oodSets == [.builtIn(.far)] && $0.evaluations == [.inDistribution, .ood] })
         #expect(suite.name == "suite")
+    }
+
+    @Test func heldOutClassesAndOODFilesReachTheRuns() throws {
+        let suite = try Suite.parse("""
+            {"datasets": [{"name": "shapes", "heldOutClasses": [3, 1], "ood": ["held-out-classes", "ood/kmnist.npy"]}, "two-moons"],
+             "methods": [{"name": "map"}], "evaluations": ["ood"], "ood": ["far"]}
+            """, source: "s.json")
+        let shapes = try #require(suite.configurations.first { $0.dataset == .shapes })
+        #expect(shapes.heldOutClasses == [3, 1] && shapes.oodSets == [.heldOutClasses, .file(path: "ood/kmnist.npy")])
+        #expect(shapes.datasetLabel == "shapes without classes 3, 1")
+        #expect(try shapes.trainingOptions().heldOutClasses == [3, 1])
+        let moons = try #require(suite.configurations.first { $0.dataset == .twoMoons })
+        #expect(moons.heldOutClasses == nil && moons.datasetLabel == "two-moons")
+        // Absent held-out classes leave the key's JSON (and so every stored key) as before.
+        let json = String(decoding: try JSONEncoder().encode(moons), as: UTF8.self)
+        #expect(!json.contains("heldOutClasses") && json.contains(#""oodSets":["far"]"#))
     }
 
     /// Parses `text` and checks the error names the file, the line and the field.
@@ -271,6 +293,35 @@ ood: [far]
               ]
             }
             """, line: 6, ["evaluations[1]: shift transforms need image data; datasets[0] (regression-1d) has inputs [1]"])
+        expectRejected("""
+            {
+              "datasets": ["two-moons"],
+              "methods": [{"name": "map"}],
+              "evaluations": ["ood"],
+              "ood": ["far", "held-out-classes"]
+            }
+            """, line: 5, ["ood[1]: held-out-classes needs classes held out of training", "\"heldOutClasses\""])
+        expectRejected("""
+            {
+              "datasets": [{"name": "shapes",
+                            "heldOutClasses": [4]}],
+              "methods": [{"name": "map"}]
+            }
+            """, line: 3, ["datasets[0].heldOutClasses: class 4 does not exist: datasets[0] (shapes) has classes 0–3"])
+        expectRejected("""
+            {
+              "datasets": [{"name": "regression-1d", "heldOutClasses": 0}],
+              "methods": [{"name": "map"}]
+            }
+            """, line: 2, ["regression set"])
+        expectRejected("""
+            {
+              "datasets": ["two-moons"],
+              "methods": [{"name": "map"}],
+              "evaluations": ["ood"],
+              "ood": ["fars"]
+            }
+            """, line: 5, ["ood[0]: unknown OOD set 'fars'", "did you mean 'far'?", "or the path of a file of inputs"])
         expectRejected("""
             {
               "datasets": ["two-moons"],
