@@ -77,10 +77,15 @@ public struct RunConfiguration: Codable, Hashable, Sendable {
 
     /// The data set as the report names it: "fashion-mnist", or with held-out classes
     /// "fashion-mnist without classes 5, 6, 7, 8, 9".
+    /// Predictions scored by `credence score` without `--dataset` are "external predictions".
     public var datasetLabel: String {
+        if isExternal { return "external predictions" }
         guard let held = heldOutClasses, !held.isEmpty else { return dataset.rawValue }
         return "\(dataset.rawValue) without class\(held.count > 1 ? "es" : "") " + held.map(String.init).joined(separator: ", ")
     }
+
+    /// True for predictions made elsewhere on an unnamed data set (`dataset` is then a placeholder).
+    public var isExternal: Bool { settings["dataset"] == "external" }
 
     /// A short label for tables and legends, e.g. "ensemble (members 5)".
     public var label: String {

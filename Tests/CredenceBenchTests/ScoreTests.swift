@@ -185,6 +185,7 @@ import Testing
         #expect(record.configuration.method == "torch-resnet")
         #expect(record.configuration.settings["probs"] == probs && record.configuration.settings["ood"] == ood)
         #expect(record.configuration.settings["dataset"] == "external", "the dataset field is a marked placeholder")
+        #expect(record.configuration.isExternal && record.configuration.datasetLabel == "external predictions")
         #expect(record.configuration.evaluations == [.inDistribution, .ood])
         #expect(record.configuration.samples == 1 && record.configuration.epochs == 0)
         #expect(record.classification == result.summary && record.reliability == result.reliability)
@@ -203,6 +204,7 @@ import Testing
         #expect(decoded.count == 1 && decoded[0].classification == result.summary && decoded[0].ood == result.ood)
         let html = try String(contentsOfFile: files.path("report/index.html"), encoding: .utf8)
         #expect(html.contains("torch-resnet") && html.contains("<svg"))
+        #expect(html.contains("external predictions") && !html.contains("Fashion-MNIST images"), "no placeholder data set in the report")
     }
 
     @Test func resultEncodesAsJSONWithInfiniteThresholds() throws {

@@ -166,7 +166,7 @@ struct ReportModel {
             methods.sort { (rank($0.method), $0.method, $0.name) < (rank($1.method), $1.method, $1.name) }
             names.formUnion(methods.map(\.name))
             let first = configs[0][0].configuration
-            var description = first.dataset.summary
+            var description = first.isExternal ? "predictions made outside Credence, scored by credence score" : first.dataset.summary
             if let held = first.heldOutClasses, !held.isEmpty {
                 description += "; trained and tested without class\(held.count > 1 ? "es" : "") \(held.map(String.init).joined(separator: ", ")), whose test images are the OOD set held-out-classes"
             }

@@ -15,7 +15,8 @@ extension ScoreResult {
     /// have no honest value for predictions made elsewhere:
     /// - `dataset` is a closed enum of Credence's sets. It is `options.dataset` when the user
     ///   names the set the predictions were made on; otherwise `.fashionMNIST` as a
-    ///   placeholder, marked by `settings["dataset"] = "external"`. (No guess from the shape:
+    ///   placeholder, marked by `settings["dataset"] = "external"` (`isExternal`: the report
+    ///   then calls the data set "external predictions"). (No guess from the shape:
     ///   N = 10,000 with C = 10 is Fashion-MNIST's test split, but also MNIST's and CIFAR-10's.)
     /// - `model` is `.mlp`, a placeholder: the architecture is unknown.
     /// - `scalability` is all zeros: nothing was trained or timed here.
