@@ -22,7 +22,7 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable {
     case malformedEntry(path: String, tensor: String, reason: String)
     /// `__metadata__` is not an object of string → string.
     case malformedMetadata(path: String, reason: String)
-    /// A dtype other than F32, F64, F16, BF16.
+    /// A dtype Credence does not read (anything but F32, F64, F16, BF16, I64, I32, I16, I8, U8, BOOL).
     case unsupportedDType(path: String, tensor: String, dtype: String)
     /// `data_offsets` is not a pair `[begin, end]` with 0 ≤ begin ≤ end.
     case invalidOffsets(path: String, tensor: String, begin: Int, end: Int)
@@ -75,7 +75,7 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable {
         case let .malformedMetadata(path, reason):
             return "'\(path)': __metadata__ \(reason); safetensors metadata must map strings to strings — re-save the file"
         case let .unsupportedDType(path, tensor, dtype):
-            return "'\(path)': tensor '\(tensor)' has dtype \(dtype), which Credence cannot load (supported: F32, F64, F16, BF16 — converted to Float32); convert it in PyTorch with tensor.float() before saving"
+            return "'\(path)': tensor '\(tensor)' has dtype \(dtype), which Credence cannot load (supported: F32, F64, F16, BF16, I64, I32, I16, I8, U8, BOOL — converted to Float32); convert it in PyTorch with tensor.float() before saving"
         case let .invalidOffsets(path, tensor, begin, end):
             return "'\(path)': tensor '\(tensor)' has data_offsets [\(begin), \(end)]; they must satisfy 0 ≤ begin ≤ end — the header is corrupt, re-save the file"
         case let .sizeMismatch(path, tensor, dtype, shape, expected, span):

@@ -28,7 +28,8 @@ import Darwin
 /// let back = try SafeTensorsFile(contentsOf: "model.safetensors")
 /// ```
 public struct SafeTensorsFile: Sendable {
-    /// Element types the reader accepts; all are converted to Float32.
+    /// Element types the reader accepts; all are converted to Float32 (integers exactly up
+    /// to 2^24 in magnitude, as class labels and counts are).
     public enum DType: String, CaseIterable, Sendable {
         /// IEEE single precision (the only type written).
         case f32 = "F32"
@@ -38,12 +39,17 @@ public struct SafeTensorsFile: Sendable {
         case f16 = "F16"
         /// bfloat16 (the upper 16 bits of a Float32), widened exactly.
         case bf16 = "BF16"
+        /// Signed integers (PyTorch's int64 labels, int32, int16, int8).
+        case i64 = "I64", i32 = "I32", i16 = "I16", i8 = "I8"
+        /// Unsigned bytes and booleans (one byte, 0 or 1).
+        case u8 = "U8", bool = "BOOL"
 
         public var byteWidth: Int {
             switch self {
-            case .f32: return 4
-            case .f64: return 8
-            case .f16, .bf16: return 2
+            case .f64, .i64: return 8
+            case .f32, .i32: return 4
+            case .f16, .bf16, .i16: return 2
+            case .i8, .u8, .bool: return 1
             }
         }
     }
@@ -218,7 +224,7 @@ public struct SafeTensorsFile: Sendable {
         }
     }
 
-    /// Copies (F32) or widens (F64, F16, BF16) little-endian elements into Float32 storage.
+    /// Copies (F32) or converts (every other type) little-endian elements into Float32 storage.
     private static func convert(_ source: UnsafeRawBufferPointer, dtype: DType, into destination: UnsafeMutableBufferPointer<Float>) {
         guard let base = source.baseAddress, let out = destination.baseAddress else { return }
         switch dtype {
@@ -240,6 +246,16 @@ public struct SafeTensorsFile: Sendable {
                 let bits = UInt16(littleEndian: base.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))
                 out[i] = Float(bitPattern: UInt32(bits) << 16)
             }
+        case .i64:
+            for i in 0..<destination.count { out[i] = Float(Int64(littleEndian: base.loadUnaligned(fromByteOffset: 8 * i, as: Int64.self))) }
+        case .i32:
+            for i in 0..<destination.count { out[i] = Float(Int32(littleEndian: base.loadUnaligned(fromByteOffset: 4 * i, as: Int32.self))) }
+        case .i16:
+            for i in 0..<destination.count { out[i] = Float(Int16(littleEndian: base.loadUnaligned(fromByteOffset: 2 * i, as: Int16.self))) }
+        case .i8:
+            for i in 0..<destination.count { out[i] = Float(base.load(fromByteOffset: i, as: Int8.self)) }
+        case .u8, .bool:
+            for i in 0..<destination.count { out[i] = Float(base.load(fromByteOffset: i, as: UInt8.self)) }
         }
     }
 

@@ -143,10 +143,32 @@ struct SafeTensorsCorruptFileTests {
     @Test func unknownDType() throws {
         let scratch = try CheckpointScratchDirectory()
         defer { scratch.cleanup() }
-        let header = #"{"steps":{"dtype":"I64","shape":[1],"data_offsets":[0,8]}}"#
+        let header = #"{"steps":{"dtype":"U64","shape":[1],"data_offsets":[0,8]}}"#
         let (error, path) = try readError(rawSafeTensors(header: header, data: .init(repeating: 0, count: 8)), scratch)
-        #expect(error == .unsupportedDType(path: path, tensor: "steps", dtype: "I64"))
+        #expect(error == .unsupportedDType(path: path, tensor: "steps", dtype: "U64"))
         #expect(error?.description.contains("'steps'") == true)
+    }
+
+    @Test func convertsIntegerTensorsSuchAsPyTorchLabels() throws {
+        let scratch = try CheckpointScratchDirectory()
+        defer { scratch.cleanup() }
+        func littleEndian<T: FixedWidthInteger>(_ values: [T]) -> [UInt8] {
+            values.flatMap { v in withUnsafeBytes(of: v.littleEndian) { Array($0) } }
+        }
+        // As torch.save_file({"labels": torch.tensor([0, 9, -3, 16777216]), ...}) lays them out.
+        let data = littleEndian([Int64(0), 9, -3, 16_777_216]) + littleEndian([Int32(-7), 70_000]) + littleEndian([Int16(-300)])
+            + littleEndian([Int8(-128)]) + [255, 1]
+        let header = """
+            {"labels":{"dtype":"I64","shape":[4],"data_offsets":[0,32]},"i32":{"dtype":"I32","shape":[2],"data_offsets":[32,40]},\
+            "i16":{"dtype":"I16","shape":[1],"data_offsets":[40,42]},"i8":{"dtype":"I8","shape":[1],"data_offsets":[42,43]},\
+            "u8":{"dtype":"U8","shape":[1],"data_offsets":[43,44]},"mask":{"dtype":"BOOL","shape":[1],"data_offsets":[44,45]}}
+            """
+        let path = scratch.file("ints.safetensors")
+        try Data(rawSafeTensors(header: header, data: data)).write(to: URL(fileURLWithPath: path))
+        let file = try SafeTensorsFile(contentsOf: path)
+        #expect(file["labels"]?.values == [0, 9, -3, 16_777_216] && file.storedDTypes["labels"] == .i64)
+        #expect(file["i32"]?.values == [-7, 70_000] && file["i16"]?.values == [-300] && file["i8"]?.values == [-128])
+        #expect(file["u8"]?.values == [255] && file["mask"]?.values == [1])
     }
 
     @Test func shapeTimesDTypeSizeDiffersFromOffsetSpan() throws {
