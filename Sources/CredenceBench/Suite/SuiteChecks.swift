@@ -13,14 +13,10 @@ extension SuiteDecoder {
             throw fail(shift.node, shift.field, "shift transforms need image data; \(dataName) has inputs \(facts.shapeText) — drop \"shift\", or give this data set its own \"evaluations\"")
         }
         if let held = entry.heldOutClasses {
-            guard let classCount = facts.task.classCount else {
-                throw fail(held.node, held.field, "\(dataName) is a regression set; only classes of a classification set can be held out")
-            }
-            if let bad = held.value.first(where: { $0 >= classCount }) {
-                throw fail(held.node, held.field, "class \(bad) does not exist: \(dataName) has classes 0–\(classCount - 1)")
-            }
-            guard classCount - held.value.count >= 2 else {
-                throw fail(held.node, held.field, "holding out \(held.value.count) of \(dataName)'s \(classCount) classes leaves fewer than 2 to classify")
+            do {
+                _ = try keptClasses(classCount: facts.task.classCount, holdingOut: held.value, setName: dataName)
+            } catch let DataError.invalidArgument(_, message) {
+                throw fail(held.node, held.field, message)
             }
         }
         var kinds = Set(listed.map(\.value))
