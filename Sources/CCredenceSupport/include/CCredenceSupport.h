@@ -23,4 +23,8 @@ void credence_parallel_leave(void);
 /// instead of being unmapped (and page-faulted in again on the next allocation).
 void credence_keep_large_blocks_on_heap(void);
 
+/// Hands the allocator's free memory back to the system (glibc `malloc_trim(0)`; a no-op
+/// elsewhere), so a resident-memory peak measured next starts from what is really in use.
+void credence_return_free_memory(void);
+
 #endif

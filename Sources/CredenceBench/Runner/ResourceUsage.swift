@@ -1,16 +1,20 @@
+import CCredenceSupport
 import Foundation
 
 /// Peak resident memory of this process, per run.
 ///
 /// On Linux, writing "5" to `/proc/self/clear_refs` resets the high-water mark `VmHWM`
 /// of `/proc/self/status`, so a run's peak is read after it without the earlier runs'
-/// peaks. Where that is not possible (other systems, a locked-down /proc) the figure
+/// peaks. The allocator first returns its free memory to the system (it keeps large
+/// freed blocks for reuse), or a small run after a large one would report the large
+/// one's leftover heap. Where that is not possible (other systems, a locked-down /proc) the figure
 /// falls back to the process-lifetime peak (`getrusage`), an upper bound.
 enum PeakMemory {
     /// Starts a new measurement; false when the high-water mark could not be reset.
     @discardableResult
     static func reset() -> Bool {
         #if os(Linux)
+        credence_return_free_memory()
         guard let handle = FileHandle(forWritingAtPath: "/proc/self/clear_refs") else { return false }
         defer { try? handle.close() }
         do { try handle.write(contentsOf: Data("5".utf8)) } catch { return false }
