@@ -58,6 +58,11 @@ import Testing
         let again = try CLI.json(try CLI.run(["evaluate", "--posterior", path, "--ood", "held-out-classes", "--format", "json"]))
         #expect(again["examples"] as? Int == evaluation["examples"] as? Int)
         #expect((again["ood"] as? [[String: Any]])?.first?["examples"] as? Int == heldOut)
+        // fit too: a Laplace on the two-class network, scored against the held-out class.
+        let fit = try CLI.run(["fit", "--checkpoint", path, "--method", "laplace", "--ood", "held-out-classes", "--format", "json"])
+        #expect(fit.status == 0, "\(fit.stderr)")
+        let fitted = try #require(try CLI.json(fit)["evaluation"] as? [String: Any])
+        #expect((fitted["ood"] as? [[String: Any]])?.first?["examples"] as? Int == heldOut)
         // Mistakes are one-line errors naming the value.
         let typo = try CLI.run(["evaluate", "--posterior", path, "--ood", "uniform-nose"])
         #expect(typo.status != 0 && typo.stderr.contains("'uniform-nose' is neither an OOD set"))

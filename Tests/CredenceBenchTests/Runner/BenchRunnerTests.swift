@@ -200,19 +200,27 @@ import Testing
     }
 
     @Test func peakMemoryIsResetPerRun() {
-        let reset = PeakMemory.reset()
-        let before = PeakMemory.bytes()
-        #expect(before > 0)
-        // Touch 64 MB of tensor storage in 4 MB blocks (which the allocator keeps when freed):
-        // the high-water mark rises by about that much.
-        var buffers = (0..<16).map { _ in Tensor(shape: [1 << 20], repeating: 1) }
-        let after = PeakMemory.bytes()
-        #expect(after >= before + (60 << 20), "\(before) → \(after)")
-        #expect(buffers.map(\.sumOfElements).reduce(0, +) == Double(16 << 20))
-        if reset {
+        // Tests of other suites allocate in this process at the same time, so one attempt
+        // can see their growth; the behaviour must show in one of five.
+        var outcomes: [String] = []
+        for _ in 0..<5 {
+            let reset = PeakMemory.reset()
+            let before = PeakMemory.bytes()
+            #expect(before > 0)
+            // Touch 64 MB of tensor storage in 4 MB blocks (which the allocator keeps when
+            // freed): the high-water mark rises by about that much.
+            var buffers = (0..<16).map { _ in Tensor(shape: [1 << 20], repeating: 1) }
+            let after = PeakMemory.bytes()
+            #expect(buffers.map(\.sumOfElements).reduce(0, +) == Double(16 << 20))
+            guard after >= before + (60 << 20) else { outcomes.append("rise \(before) → \(after)"); continue }
+            guard reset else { return }  // no resettable high-water mark here: the rise is all to check
             buffers = []
             PeakMemory.reset()
-            #expect(PeakMemory.bytes() < after - (32 << 20), "the reset forgets the earlier peak and the freed heap")
+            let afterReset = PeakMemory.bytes()
+            // The reset forgets the earlier peak and the freed heap.
+            if afterReset < after - (32 << 20) { return }
+            outcomes.append("reset \(after) → \(afterReset)")
         }
+        Issue.record("no attempt showed the rise and the reset: \(outcomes)")
     }
 }
