@@ -2,12 +2,8 @@ import ArgumentParser
 import Credence
 import Foundation
 
-/// `--ood` values: a built-in set (`mnist` for `mnist-5k`), `held-out-classes`, or a file of inputs.
-func parseOODSource(_ text: String) throws -> OODSource {
-    try OODSource(parsing: text)
-}
-
-/// The help of every `--ood` option.
+/// The help of every `--ood` option (values: a built-in set, `mnist` for `mnist-5k`,
+/// `held-out-classes`, or a file of inputs; parsed by `OODSource(parsing:)`).
 let oodHelp = ArgumentHelp("OOD sets to score against: \(OODSource.names.joined(separator: ", ")), or files of inputs (.npy, .csv, IDX).",
                            valueName: "set-or-file")
 
@@ -19,7 +15,7 @@ struct EvaluateCommand: ParsableCommand {
     @Option(name: [.customLong("posterior"), .customLong("checkpoint")],
             help: "Posterior file from `credence fit`/`train`, or a checkpoint (read as MAP).") var posterior: String
     @Option(help: "Data set (default: the one recorded in the file).") var dataset: DatasetName?
-    @Option(parsing: .upToNextOption, help: oodHelp, transform: parseOODSource) var ood: [OODSource] = []
+    @Option(parsing: .upToNextOption, help: oodHelp, transform: OODSource.init(parsing:)) var ood: [OODSource] = []
     @Option(help: "Monte-Carlo samples for stochastic posteriors.") var samples = 32
     @Option(help: "Random seed of the Monte-Carlo samples.") var seed: UInt64 = 0
     @Option(help: "Directory holding the data set's files.") var dataDir: String?

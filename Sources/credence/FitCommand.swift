@@ -24,7 +24,7 @@ struct FitCommand: ParsableCommand {
     @Option(help: "Post-hoc method.") var method: PostHocMethod
     @Option(help: "Where to write the fitted posterior (safetensors).") var out: String?
     @Option(help: "Monte-Carlo samples for stochastic posteriors.") var samples = 32
-    @Option(parsing: .upToNextOption, help: oodHelp, transform: parseOODSource) var ood: [OODSource] = []
+    @Option(parsing: .upToNextOption, help: oodHelp, transform: OODSource.init(parsing:)) var ood: [OODSource] = []
     @Option(help: "Random seed.") var seed: UInt64 = 0
     @Option(help: "Laplace: which weights are Bayesian.") var subset: WeightSubset = .lastLayer
     @Option(help: "Laplace: structure of the generalized Gauss-Newton curvature.") var hessian: HessianStructure = .kronecker

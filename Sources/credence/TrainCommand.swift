@@ -46,7 +46,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "SWAG: optimizer of the collection phase (default: --optimizer; the paper uses sgd).") var swagOptimizer: OptimizerKind?
     @Option(help: "SWAG: sampling scale of the covariance (--method swag).") var swagScale = 0.5
     @Option(help: "Monte-Carlo samples when evaluating a stochastic posterior.") var samples = 32
-    @Option(parsing: .upToNextOption, help: oodHelp, transform: parseOODSource) var ood: [OODSource] = []
+    @Option(parsing: .upToNextOption, help: oodHelp, transform: OODSource.init(parsing:)) var ood: [OODSource] = []
     @Option(help: "Output format.") var format: OutputFormat = .text
 
     func options() throws -> TrainingOptions {
