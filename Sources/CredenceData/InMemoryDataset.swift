@@ -22,6 +22,10 @@ public struct InMemoryDataset: Dataset {
     public private(set) var task: PredictionTask
     /// Human-readable class names (index = label) when known, else empty.
     public var classNames: [String]
+    /// How `targets` were standardised from the data's own units (fitted on the training
+    /// split), or nil when they are in those units. Models train and predict on the stored
+    /// targets; `originalTargets` and `Predictive.destandardized` bring both back.
+    public var targetStandardization: Standardization?
 
     /// A classification set. Throws `DataError.invalidArgument` when `inputs` has no
     /// example axis or its length differs from `labels.count`, and
@@ -43,6 +47,7 @@ public struct InMemoryDataset: Dataset {
         self.targets = nil
         self.task = .classification(classCount: classCount)
         self.classNames = []
+        self.targetStandardization = nil
     }
 
     /// A regression set. `targets` is `[N, D]` (or `[N]`, read as `[N, 1]`) and must
@@ -60,6 +65,13 @@ public struct InMemoryDataset: Dataset {
         self.targets = targets
         self.task = .regression(outputCount: targets.shape[1])
         self.classNames = []
+        self.targetStandardization = nil
+    }
+
+    /// The targets in the data's own units (regression; nil for classification).
+    public var originalTargets: Tensor? {
+        guard let targets else { return nil }
+        return targetStandardization.map { $0.invert(targets) } ?? targets
     }
 
     public var count: Int { inputs.shape.first ?? 0 }

@@ -28,3 +28,36 @@ extension Predictive {
         }
     }
 }
+
+extension Predictive {
+    /// A regression predictive made on standardised targets `z = (y − μ) / σ`, moved back
+    /// to the targets' own units: every Gaussian's mean becomes `μ + σ·m` and its variance
+    /// `σ²·v`, output by output. Metrics of the result are in the original units (RMSE and
+    /// CRPS ×σ, Gaussian NLL + log σ, interval coverage unchanged).
+    ///
+    /// ```swift
+    /// let p = try posterior.predictive(test.inputs, samples: 32, rng: &rng)          // standardised
+    /// let original = try p.destandardized(mean: [22.5], standardDeviation: [9.2])    // e.g. $1000s
+    /// ```
+    /// - Throws: `MetricsError` for a classification predictive, lists not one value per
+    ///   output, or a σ that is not positive and finite.
+    public func destandardized(mean: [Double], standardDeviation: [Double]) throws -> Predictive {
+        try require(.regression, for: "destandardized")
+        guard mean.count == outputCount, standardDeviation.count == outputCount else {
+            throw MetricsError.invalidArgument(name: "mean, standardDeviation",
+                                               message: "need one value per output (\(outputCount)); got \(mean.count) and \(standardDeviation.count)")
+        }
+        if let bad = standardDeviation.firstIndex(where: { !($0 > 0 && $0.isFinite) }) {
+            throw MetricsError.invalidArgument(name: "standardDeviation", message: "output \(bad) has σ = \(standardDeviation[bad]); it must be positive and finite")
+        }
+        var m = means!, v = variances!
+        let d = outputCount
+        m.withUnsafeMutableBufferPointer { p in
+            for i in p.indices { p[i] = Float(mean[i % d] + standardDeviation[i % d] * Double(p[i])) }
+        }
+        v.withUnsafeMutableBufferPointer { p in
+            for i in p.indices { p[i] = Float(standardDeviation[i % d] * standardDeviation[i % d] * Double(p[i])) }
+        }
+        return try Predictive(means: m, variances: v)
+    }
+}

@@ -38,8 +38,16 @@ func regressionSetsSplit90To10WithStandardisedFeatures() throws {
     let scaler = Standardization(fitting: train.inputs)
     #expect(scaler.mean.allSatisfy { abs($0) < 1e-4 })
     #expect(scaler.standardDeviation.allSatisfy { abs($0 - 1) < 1e-3 })
-    // Targets keep their units (median value in $1000s, 5...50).
-    #expect(train.targets!.values.allSatisfy { $0 >= 5 && $0 <= 50 })
+    // Targets are standardised by the training split's statistics, which are kept: the
+    // original units (median value in $1000s, 5...50) come back exactly.
+    let targetScaler = try #require(train.targetStandardization)
+    #expect(test.targetStandardization == targetScaler)
+    let z = Standardization(fitting: train.targets!)
+    #expect(abs(z.mean[0]) < 1e-4 && abs(z.standardDeviation[0] - 1) < 1e-3)
+    #expect(targetScaler.mean[0] > 20 && targetScaler.mean[0] < 25 && targetScaler.standardDeviation[0] > 8)
+    #expect(train.originalTargets!.values.allSatisfy { $0 >= 5 - 1e-3 && $0 <= 50 + 1e-3 })
+    let raw = try BundledSets.bostonHousing(options: DataOptions()).targets!.values
+    #expect(test.originalTargets!.values.allSatisfy { t in raw.contains { abs($0 - t) < 1e-4 } })
     let again = try loadDataset(.bostonHousing, options: DataOptions(seed: 3))
     #expect(again.test.targets == test.targets)
     #expect(try loadDataset(.bostonHousing, options: DataOptions(seed: 4)).test.targets != test.targets)

@@ -16,6 +16,36 @@ import Testing
         #expect(close(try mixtureNegativeLogLikelihood(p, targets: Tensor([1, 0, 0])), expected))
     }
 
+    @Test func destandardizingMovesEveryMetricToTheOriginalUnits() throws {
+        // Standardised predictive (two samples, two outputs) and targets; σ = (2, 10), μ = (5, −1).
+        let means = Tensor(shape: [2, 3, 2], values: [0.1, -1, 0.5, 0.2, -0.3, 1, 0.3, -0.8, 0.4, 0.1, -0.1, 1.2])
+        let variances = Tensor(shape: [2, 3, 2], values: [1, 0.5, 0.2, 2, 0.7, 1, 0.9, 0.4, 0.3, 1.5, 0.6, 1.1])
+        let z = try Predictive(means: means, variances: variances)
+        let y = Tensor(shape: [3, 2], values: [0.5, -0.2, 0.1, 0.9, -1, 0.4])
+        let sigma = [2.0, 10.0], mu = [5.0, -1.0]
+        let p = try z.destandardized(mean: mu, standardDeviation: sigma)
+        let original = Tensor(shape: [3, 2], values: (0..<6).map { Float(mu[$0 % 2] + sigma[$0 % 2] * Double(y.values[$0])) })
+        #expect(close(Double(p.means![1, 2, 1]), mu[1] + sigma[1] * 1.2, 1e-5))
+        #expect(close(Double(p.variances![0, 1, 0]), 4 * 0.2, 1e-6))
+        // One output at a time: RMSE and CRPS scale by σ, NLL shifts by log σ, coverage stays.
+        for d in 0..<2 {
+            func column(_ t: Tensor, _ rank3: Bool) -> Tensor {
+                let n = rank3 ? 6 : 3
+                return Tensor(shape: rank3 ? [2, 3, 1] : [3, 1], values: (0..<n).map { t.values[2 * $0 + d] })
+            }
+            let zd = try Predictive(means: column(means, true), variances: column(variances, true))
+            let pd = try Predictive(means: column(p.means!, true), variances: column(p.variances!, true))
+            let (yz, yo) = (column(y, false), column(original, false))
+            #expect(close(try rootMeanSquaredError(pd, targets: yo), sigma[d] * (try rootMeanSquaredError(zd, targets: yz)), 1e-5))
+            #expect(close(try continuousRankedProbabilityScore(pd, targets: yo), sigma[d] * (try continuousRankedProbabilityScore(zd, targets: yz)), 1e-5))
+            #expect(close(try mixtureNegativeLogLikelihood(pd, targets: yo), (try mixtureNegativeLogLikelihood(zd, targets: yz)) + log(sigma[d]), 1e-5))
+            #expect(try predictionIntervalCoverage(pd, targets: yo, levels: [0.9]).map(\.coverage)
+                    == (try predictionIntervalCoverage(zd, targets: yz, levels: [0.9])).map(\.coverage))
+        }
+        #expect(throws: MetricsError.self) { try z.destandardized(mean: [0], standardDeviation: [1]) }
+        #expect(throws: MetricsError.self) { try z.destandardized(mean: [0, 0], standardDeviation: [1, 0]) }
+    }
+
     @Test func mixtureVersusMomentMatchedNLL() throws {
         // Two samples, μ = (0, 2), σ² = (1, 1); predictive mean 1, total variance 1 + 1 = 2.
         let p = try Predictive(means: Tensor(shape: [2, 1, 1], values: [0, 2]), variances: Tensor(shape: [2, 1, 1], values: [1, 1]))

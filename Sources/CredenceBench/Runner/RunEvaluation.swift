@@ -25,8 +25,8 @@ func evaluateRun(_ posterior: any Posterior, configuration c: RunConfiguration, 
         record.rejection = try accuracyRejectionCurve(p, labels: test.labels)
         record.misclassification = try misclassificationScores(p, labels: test.labels)
     case .regression:
-        guard let targets = test.targets else { throw InferenceError.incompatibleModel("regression test set without targets") }
-        record.regression = try regressionMetricsSummary(p, targets: targets)
+        let (original, targets) = try inOriginalUnits(p, of: test)
+        record.regression = try regressionMetricsSummary(original, targets: targets)
     }
 
     if c.evaluations.contains(.ood) {

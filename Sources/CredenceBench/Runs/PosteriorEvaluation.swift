@@ -67,9 +67,9 @@ public func evaluatePosterior(_ posterior: any Posterior, on test: InMemoryDatas
                                             aurocMaxProbability: maxProb.auroc, aurocMutualInformation: mi))
         }
     case .regression:
-        guard let targets = test.targets else { throw InferenceError.incompatibleModel("regression test set without targets") }
-        result.rootMeanSquaredError = try rootMeanSquaredError(p, targets: targets)
-        result.negativeLogLikelihood = try mixtureNegativeLogLikelihood(p, targets: targets)
+        let (original, targets) = try inOriginalUnits(p, of: test)
+        result.rootMeanSquaredError = try rootMeanSquaredError(original, targets: targets)
+        result.negativeLogLikelihood = try mixtureNegativeLogLikelihood(original, targets: targets)
     }
     return result
 }

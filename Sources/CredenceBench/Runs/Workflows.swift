@@ -1,4 +1,5 @@
 import CredenceData
+import CredenceMetrics
 import CredenceNN
 import CredenceTensor
 import Foundation
@@ -178,14 +179,23 @@ public func evaluate(model: Sequential, parameters: Tensor, on data: InMemoryDat
         summary.accuracy = Double(zip(predicted, data.labels).filter { $0 == Int($1) }.count) / Double(data.count)
         summary.negativeLogLikelihood = -picked.sumOfElements / Double(data.count)
     case let .regression(d):
-        guard let targets = data.targets, outputs.shape.last == 2 * d else {
+        guard outputs.shape.last == 2 * d else {
             throw TrainingError.invalidConfiguration("the model outputs \(outputs.shape.last ?? 0) values per example; a regression model for \(d) targets outputs \(2 * d) (means, then variances)")
         }
         let head = try Loss.meanAndVariance(Variable(constant: outputs))
-        let nll = try Loss.gaussianNegativeLogLikelihood(mean: head.mean, variance: head.variance, targets: targets)
-        let residual = try head.mean.value - targets
-        summary.rootMeanSquaredError = ((try residual * residual).sumOfElements / Double(residual.count)).squareRoot()
-        summary.negativeLogLikelihood = Double(nll.value.scalar)
+        let (p, targets) = try inOriginalUnits(try Predictive(means: head.mean.value, variances: head.variance.value), of: data)
+        summary.rootMeanSquaredError = try rootMeanSquaredError(p, targets: targets)
+        summary.negativeLogLikelihood = try gaussianNegativeLogLikelihood(p, targets: targets)
     }
     return summary
+}
+
+/// A regression predictive made on `data`'s stored (possibly standardised) targets and
+/// the targets, both in the data's own units — what every reported regression metric uses.
+func inOriginalUnits(_ p: Predictive, of data: InMemoryDataset) throws -> (predictive: Predictive, targets: Tensor) {
+    guard let targets = data.originalTargets else {
+        throw TrainingError.invalidConfiguration("\(data.name) is a regression set without targets")
+    }
+    guard let scaler = data.targetStandardization else { return (p, targets) }
+    return (try p.destandardized(mean: scaler.mean.map(Double.init), standardDeviation: scaler.standardDeviation.map(Double.init)), targets)
 }
