@@ -9,8 +9,13 @@ import Darwin
 /// write a temporary file in the destination's directory (same file system, so the
 /// rename is atomic), fsync it, rename it over the destination, then fsync the directory
 /// so the rename itself survives a crash. On any failure the temporary file is removed
-/// and the destination is untouched.
+/// and the destination is untouched. A process killed mid-write cannot remove its
+/// temporary file; the next successful write of the same destination removes such
+/// leftovers once they are `staleAge` old (younger ones may belong to a live writer).
 enum AtomicFileWriter {
+    /// How old a leftover temporary file of the same destination must be to be removed.
+    static let staleAge: TimeInterval = 600
+
     /// Sequential writes to the temporary file.
     struct Sink {
         fileprivate let descriptor: Int32
@@ -68,6 +73,22 @@ enum AtomicFileWriter {
         if directoryDescriptor >= 0 {
             _ = fsync(directoryDescriptor)
             close(directoryDescriptor)
+        }
+        removeStaleTemporaries(of: url)
+    }
+
+    /// Deletes `.NAME.<hex>.tmp` files next to `destination` last modified over `staleAge` ago.
+    static func removeStaleTemporaries(of destination: URL) {
+        let directory = destination.deletingLastPathComponent()
+        let prefix = ".\(destination.lastPathComponent).", suffix = ".tmp"
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory.path) else { return }
+        for name in names where name.hasPrefix(prefix) && name.hasSuffix(suffix) && name.count > prefix.count + suffix.count {
+            let middle = name.dropFirst(prefix.count).dropLast(suffix.count)
+            guard middle.allSatisfy(\.isHexDigit) else { continue }
+            let path = directory.appendingPathComponent(name).path
+            guard let modified = (try? FileManager.default.attributesOfItem(atPath: path))?[.modificationDate] as? Date,
+                  Date().timeIntervalSince(modified) > staleAge else { continue }
+            unlink(path)
         }
     }
 }

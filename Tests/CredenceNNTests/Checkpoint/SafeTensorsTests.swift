@@ -262,6 +262,23 @@ struct AtomicWriteTests {
         #expect(try SafeTensorsFile(contentsOf: path)["w"] == Tensor(shape: [2, 2], repeating: 2))
     }
 
+    @Test func leftoversOfAKilledWriterAreRemovedOnceStale() throws {
+        let scratch = try CheckpointScratchDirectory()
+        defer { scratch.cleanup() }
+        let path = scratch.file("model.safetensors")
+        // What a SIGKILL mid-write leaves: an hour-old temporary file; plus a fresh one (a
+        // writer that may still be running) and files that only look alike.
+        let names = [".model.safetensors.9f3a1c.tmp", ".model.safetensors.abc123.tmp", ".model.safetensors.notes.tmp", ".other.safetensors.9f3a1c.tmp"]
+        for name in names { try Data([1, 2, 3]).write(to: URL(fileURLWithPath: scratch.file(name))) }
+        let hourAgo = Date().addingTimeInterval(-3600)
+        for name in [names[0], names[2], names[3]] {
+            try FileManager.default.setAttributes([.modificationDate: hourAgo], ofItemAtPath: scratch.file(name))
+        }
+        try sample(1).write(to: path)
+        #expect(try scratch.listing() == [".model.safetensors.abc123.tmp", ".model.safetensors.notes.tmp",
+                                          ".other.safetensors.9f3a1c.tmp", "model.safetensors"])
+    }
+
     @Test func interruptedWriteLeavesTheOldFileAndNoTemporaryFile() throws {
         struct Interrupted: Error {}
         let scratch = try CheckpointScratchDirectory()
