@@ -80,8 +80,13 @@ public struct RunConfiguration: Codable, Hashable, Sendable {
     /// Predictions scored by `credence score` without `--dataset` are "external predictions".
     public var datasetLabel: String {
         if isExternal { return "external predictions" }
-        guard let held = heldOutClasses, !held.isEmpty else { return dataset.rawValue }
-        return "\(dataset.rawValue) without class\(held.count > 1 ? "es" : "") " + held.map(String.init).joined(separator: ", ")
+        return heldOutClassesText.map { "\(dataset.rawValue) without \($0)" } ?? dataset.rawValue
+    }
+
+    /// "class 3" or "classes 5, 6, 7" for the held-out classes; nil when none are held out.
+    var heldOutClassesText: String? {
+        guard let held = heldOutClasses, !held.isEmpty else { return nil }
+        return "class\(held.count > 1 ? "es" : "") " + held.map(String.init).joined(separator: ", ")
     }
 
     /// True for predictions made elsewhere on an unnamed data set (`dataset` is then a placeholder).

@@ -167,8 +167,8 @@ struct ReportModel {
             names.formUnion(methods.map(\.name))
             let first = configs[0][0].configuration
             var description = first.isExternal ? "predictions made outside Credence, scored by credence score" : first.dataset.summary
-            if let held = first.heldOutClasses, !held.isEmpty {
-                description += "; trained and tested without class\(held.count > 1 ? "es" : "") \(held.map(String.init).joined(separator: ", ")), whose test images are the OOD set held-out-classes"
+            if let held = first.heldOutClassesText {
+                description += "; trained and tested without \(held), whose test images are the OOD set held-out-classes"
             }
             groups.append(DatasetGroup(dataset: ds, description: description, methods: methods))
         }

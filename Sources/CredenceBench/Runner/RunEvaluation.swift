@@ -11,11 +11,9 @@ func evaluateRun(_ posterior: any Posterior, configuration c: RunConfiguration, 
                  onEvent: (BenchEvent) -> Void) throws -> RunRecord {
     let (_, _, test) = try loadRunData(options)
     var rng = RandomGenerator(seed: derivedSeed(c.seed, "test"))
-    let start = Date()
-    let p = try posterior.predictive(test.inputs, samples: c.samples, rng: &rng)
-    let seconds = Date().timeIntervalSince(start)
+    let (p, secondsPer1000) = try timedPredictive(posterior, test.inputs, samples: c.samples, rng: &rng)
     var record = RunRecord(configuration: c, scalability: Scalability(
-        fitSeconds: 0, predictionSecondsPer1000: seconds * 1000 / Double(Swift.max(test.count, 1)), peakResidentBytes: 0,
+        fitSeconds: 0, predictionSecondsPer1000: secondsPer1000, peakResidentBytes: 0,
         storedFloats: posterior.storedFloatCount, parameterCount: posterior.model.parameterCount))
 
     switch p.task {

@@ -39,16 +39,22 @@ public struct PosteriorEvaluation: Codable, Sendable {
     public var storedFloats: Int
 }
 
+/// The posterior's predictive on `inputs`, and its wall time per 1,000 inputs.
+func timedPredictive(_ posterior: any Posterior, _ inputs: Tensor, samples: Int,
+                     rng: inout RandomGenerator) throws -> (predictive: Predictive, secondsPer1000: Double) {
+    let start = Date()
+    let p = try posterior.predictive(inputs, samples: samples, rng: &rng)
+    return (p, Date().timeIntervalSince(start) * 1000 / Double(Swift.max(inputs.shape.first ?? 0, 1)))
+}
+
 /// Scores a posterior on a test set and, for classification, against OOD input sets.
 public func evaluatePosterior(_ posterior: any Posterior, on test: InMemoryDataset, ood: [(name: String, inputs: Tensor)] = [],
                               samples: Int, seed: UInt64 = 0) throws -> PosteriorEvaluation {
     var rng = RandomGenerator(seed: seed)
-    let start = Date()
-    let p = try posterior.predictive(test.inputs, samples: samples, rng: &rng)
-    let seconds = Date().timeIntervalSince(start)
+    let (p, secondsPer1000) = try timedPredictive(posterior, test.inputs, samples: samples, rng: &rng)
     var result = PosteriorEvaluation(
         method: posterior.method.rawValue, dataset: test.name, examples: test.count, samples: p.sampleCount,
-        negativeLogLikelihood: 0, ood: [], predictionSecondsPer1000: seconds * 1000 / Double(Swift.max(test.count, 1)),
+        negativeLogLikelihood: 0, ood: [], predictionSecondsPer1000: secondsPer1000,
         storedFloats: posterior.storedFloatCount)
     switch p.task {
     case .classification:
@@ -59,12 +65,12 @@ public func evaluatePosterior(_ posterior: any Posterior, on test: InMemoryDatas
         result.maximumCalibrationError = try maximumCalibrationError(p, labels: test.labels)
         for (name, inputs) in ood {
             let q = try posterior.predictive(inputs, samples: samples, rng: &rng)
-            let entropy = try oodDetection(inDistribution: p, outOfDistribution: q, score: .entropy)
-            let maxProb = try oodDetection(inDistribution: p, outOfDistribution: q, score: .maxProbability)
-            let mi = p.sampleCount > 1 ? try oodDetection(inDistribution: p, outOfDistribution: q, score: .mutualInformation).auroc : nil
+            let scores = try oodScores(inDistribution: p, outOfDistribution: q)
+            let entropy = scores[UncertaintyScore.entropy.rawValue]!, maxProb = scores[UncertaintyScore.maxProbability.rawValue]!
             result.ood.append(OODEvaluation(set: name, examples: q.exampleCount, aurocEntropy: entropy.auroc,
                                             auprEntropy: entropy.averagePrecision, fpr95Entropy: entropy.falsePositiveRateAt95,
-                                            aurocMaxProbability: maxProb.auroc, aurocMutualInformation: mi))
+                                            aurocMaxProbability: maxProb.auroc,
+                                            aurocMutualInformation: scores[UncertaintyScore.mutualInformation.rawValue]?.auroc))
         }
     case .regression:
         let (original, targets) = try inOriginalUnits(p, of: test)
