@@ -1,3 +1,4 @@
+import CredenceInference
 import CredenceData
 import CredenceNN
 import Foundation

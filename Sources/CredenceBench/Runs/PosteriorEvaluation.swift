@@ -116,3 +116,12 @@ func recordedTestSet(of path: String, metadata: [String: String], dataset: Datas
     }
     return (test, options)
 }
+
+/// Loads a checkpoint and evaluates it on the test split of a data set (by default the
+/// one it was trained on, read from its metadata).
+public func evaluateCheckpoint(at path: String, dataset: DatasetName?, dataDirectory: String? = nil) throws -> EvaluationSummary {
+    let checkpoint = try Checkpoint.load(from: path)
+    let (test, _) = try recordedTestSet(of: path, metadata: checkpoint.metadata, dataset: dataset,
+                                        dataDirectory: dataDirectory, inputShape: checkpoint.spec.inputShape)
+    return try evaluate(model: Sequential(checkpoint.spec), parameters: checkpoint.parameters, on: test)
+}

@@ -139,19 +139,10 @@ public func train(_ options: TrainingOptions, checkpointPath: String? = nil, res
 }
 
 /// The run's options as checkpoint metadata (so `credence evaluate` knows the data set).
-func checkpointMetadata(_ options: TrainingOptions) throws -> [String: String] {
+public func checkpointMetadata(_ options: TrainingOptions) throws -> [String: String] {
     let encoder = JSONEncoder()
     encoder.outputFormatting = .sortedKeys  // the same run writes the same bytes
     let json = String(decoding: try encoder.encode(options), as: UTF8.self)
     return ["credence.dataset": options.dataset.rawValue, "credence.training_options": json,
             "credence.seed": String(options.seed)]
-}
-
-/// Loads a checkpoint and evaluates it on the test split of a data set (by default the
-/// one it was trained on, read from its metadata).
-public func evaluateCheckpoint(at path: String, dataset: DatasetName?, dataDirectory: String? = nil) throws -> EvaluationSummary {
-    let checkpoint = try Checkpoint.load(from: path)
-    let (test, _) = try recordedTestSet(of: path, metadata: checkpoint.metadata, dataset: dataset,
-                                        dataDirectory: dataDirectory, inputShape: checkpoint.spec.inputShape)
-    return try evaluate(model: Sequential(checkpoint.spec), parameters: checkpoint.parameters, on: test)
 }

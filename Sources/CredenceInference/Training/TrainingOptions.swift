@@ -192,7 +192,7 @@ public func evaluate(model: Sequential, parameters: Tensor, on data: InMemoryDat
 
 /// A regression predictive made on `data`'s stored (possibly standardised) targets and
 /// the targets, both in the data's own units — what every reported regression metric uses.
-func inOriginalUnits(_ p: Predictive, of data: InMemoryDataset) throws -> (predictive: Predictive, targets: Tensor) {
+public func inOriginalUnits(_ p: Predictive, of data: InMemoryDataset) throws -> (predictive: Predictive, targets: Tensor) {
     guard let targets = data.originalTargets else {
         throw TrainingError.invalidConfiguration("\(data.name) is a regression set without targets")
     }
