@@ -124,7 +124,7 @@ public struct MAPTraining: InferenceMethod {
 public struct AnyPosterior: Posterior {
     public let base: any Posterior
     public init(_ base: any Posterior) { self.base = base }
-    public var method: PosteriorMethod { base.method }
+    public var method: String { base.method }
     public var model: Sequential { base.model }
     public var task: Predictive.Task { base.task }
     public var storedFloatCount: Int { base.storedFloatCount }
@@ -132,4 +132,8 @@ public struct AnyPosterior: Posterior {
         try base.predictive(inputs, samples: samples, rng: &rng)
     }
     public func archive() throws -> PosteriorArchive { try base.archive() }
+    public func sampleCount(requested: Int) -> Int { base.sampleCount(requested: requested) }
+    public func sample(_ index: Int, of count: Int, rng: inout RandomGenerator) throws -> PosteriorSample {
+        try base.sample(index, of: count, rng: &rng)
+    }
 }

@@ -2,28 +2,13 @@ import CredenceMetrics
 import CredenceNN
 import CredenceTensor
 
-/// The inference methods Credence implements (names used in files, reports and the CLI).
-public enum PosteriorMethod: String, Codable, CaseIterable, Sendable {
-    /// Maximum a posteriori point estimate (weight decay = Gaussian prior).
-    case map
-    /// Monte-Carlo dropout (Gal & Ghahramani, 2016).
-    case mcDropout = "mc-dropout"
-    /// Deep ensemble (Lakshminarayanan et al., 2017).
-    case ensemble
-    /// Stochastic weight averaging (Izmailov et al., 2018): the mean of SGD iterates.
-    case swa
-    /// SWA-Gaussian, diagonal or low-rank plus diagonal (Maddox et al., 2019).
-    case swag
-    /// Laplace approximation (MacKay 1992; Daxberger et al., 2021).
-    case laplace
-}
-
 /// An approximate posterior: anything that answers with a predictive distribution.
 ///
 /// Every method produces a `Predictive` with `S` per-sample predictions, so metrics, OOD
 /// scores, attacks and reports treat all methods alike (DESIGN.md, idea 3).
 public protocol Posterior {
-    var method: PosteriorMethod { get }
+    /// The registered method that produced it (`MethodRegistry`), e.g. "swag".
+    var method: String { get }
     /// The architecture the posterior is over.
     var model: Sequential { get }
     /// Classification or regression (how network outputs become a predictive).
@@ -35,6 +20,11 @@ public protocol Posterior {
     func predictive(_ inputs: Tensor, samples: Int, rng: inout RandomGenerator) throws -> Predictive
     /// Everything needed to rebuild the posterior (see `PosteriorArchive`).
     func archive() throws -> PosteriorArchive
+    /// How many samples a request for `requested` gives (an ensemble: its members; a point: 1).
+    func sampleCount(requested: Int) -> Int
+    /// Sample `index` of `count` as a network (`PosteriorSample`), drawing its randomness from
+    /// `rng`; samples come one at a time, so callers can stream over hundreds of them.
+    func sample(_ index: Int, of count: Int, rng: inout RandomGenerator) throws -> PosteriorSample
 }
 
 /// A posterior over the flat parameter vector that can be sampled; its predictive is the
@@ -45,6 +35,12 @@ public protocol ParameterSamplingPosterior: Posterior {
 }
 
 extension ParameterSamplingPosterior {
+    public func sampleCount(requested: Int) -> Int { Swift.max(requested, 1) }
+
+    public func sample(_ index: Int, of count: Int, rng: inout RandomGenerator) throws -> PosteriorSample {
+        PosteriorSample(model: model, parameters: try sampleParameters(rng: &rng))
+    }
+
     public func predictive(_ inputs: Tensor, samples: Int, rng: inout RandomGenerator) throws -> Predictive {
         guard samples >= 1 else { throw InferenceError.invalidOption("samples must be ≥ 1, got \(samples)") }
         var outputs: [Tensor] = []

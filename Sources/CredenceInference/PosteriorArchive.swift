@@ -13,7 +13,7 @@ public struct PosteriorArchive {
     public static let taskKey = "credence.posterior.task"
     static let settingPrefix = "credence.posterior.setting."
 
-    public var method: PosteriorMethod
+    public var method: String
     public var spec: ModelSpec
     public var task: Predictive.Task
     /// Named tensors in the order they are written.
@@ -24,7 +24,7 @@ public struct PosteriorArchive {
     /// posterior was fitted to), so evaluation finds the right test set.
     public var provenance: [String: String] = [:]
 
-    public init(method: PosteriorMethod, spec: ModelSpec, task: Predictive.Task,
+    public init(method: String, spec: ModelSpec, task: Predictive.Task,
                 tensors: [(name: String, value: Tensor)], settings: [String: String] = [:]) {
         self.method = method
         self.spec = spec
@@ -35,14 +35,14 @@ public struct PosteriorArchive {
 
     public func tensor(_ name: String, path: String = "posterior") throws -> Tensor {
         guard let t = tensors.first(where: { $0.name == name })?.value else {
-            throw InferenceError.invalidArchive(path: path, message: "the \(method.rawValue) posterior has no tensor '\(name)'")
+            throw InferenceError.invalidArchive(path: path, message: "the \(method) posterior has no tensor '\(name)'")
         }
         return t
     }
 
     public func setting<T: LosslessStringConvertible>(_ key: String, as type: T.Type = T.self, path: String = "posterior") throws -> T {
         guard let s = settings[key], let v = T(s) else {
-            throw InferenceError.invalidArchive(path: path, message: "the \(method.rawValue) posterior's setting '\(key)' is missing or malformed")
+            throw InferenceError.invalidArchive(path: path, message: "the \(method) posterior's setting '\(key)' is missing or malformed")
         }
         return v
     }
@@ -51,7 +51,7 @@ public struct PosteriorArchive {
     public func save(to path: String) throws {
         var file = SafeTensorsFile()
         for (name, value) in tensors { file[name] = value }
-        var metadata = [Self.methodKey: method.rawValue, Self.taskKey: task.rawValue,
+        var metadata = [Self.methodKey: method, Self.taskKey: task.rawValue,
                         Checkpoint.modelSpecKey: String(decoding: try JSONEncoder().encode(spec), as: UTF8.self)]
         for (k, v) in settings { metadata[Self.settingPrefix + k] = v }
         for (k, v) in provenance where metadata[k] == nil { metadata[k] = v }
@@ -66,14 +66,15 @@ public struct PosteriorArchive {
             let checkpoint = try Checkpoint.load(from: path)
             let dataset = checkpoint.metadata["credence.dataset"].flatMap(DatasetName.init(rawValue:))
             let task: Predictive.Task = dataset?.isRegression == true ? .regression : .classification
-            var archive = PosteriorArchive(method: .map, spec: checkpoint.spec, task: task,
+            var archive = PosteriorArchive(method: MAPMethod.name, spec: checkpoint.spec, task: task,
                                            tensors: [("parameters", checkpoint.parameters)])
             archive.provenance = checkpoint.metadata
             return archive
         }
-        guard let method = PosteriorMethod(rawValue: methodName) else {
-            throw InferenceError.invalidArchive(path: path, message: "unknown posterior method '\(methodName)'; this file was written by a newer Credence?")
+        guard MethodRegistry.method(named: methodName) != nil else {
+            throw InferenceError.invalidArchive(path: path, message: "unknown posterior method '\(methodName)' (known: \(MethodRegistry.names.joined(separator: ", "))); was this file written by a newer Credence?")
         }
+        let method = methodName
         guard let specJSON = file.metadata[Checkpoint.modelSpecKey],
               let spec = try? JSONDecoder().decode(ModelSpec.self, from: Data(specJSON.utf8)) else {
             throw InferenceError.invalidArchive(path: path, message: "missing or unreadable model spec")
@@ -107,14 +108,7 @@ public func loadPosterior(from archive: PosteriorArchive, path: String) throws -
 
 func restorePosterior(_ archive: PosteriorArchive, path: String) throws -> any Posterior {
     do {
-        switch archive.method {
-        case .map: return try PointPosterior(archive: archive)
-        case .mcDropout: return try MCDropoutPosterior(archive: archive)
-        case .ensemble: return try EnsemblePosterior(archive: archive)
-        case .swa: return try SWAPosterior(archive: archive)
-        case .swag: return try SWAGPosterior(archive: archive)
-        case .laplace: return try LaplacePosterior(archive: archive)
-        }
+        return try MethodRegistry.lookup(archive.method).restore(archive)
     } catch let InferenceError.invalidArchive(_, message) {
         throw InferenceError.invalidArchive(path: path, message: message)
     }

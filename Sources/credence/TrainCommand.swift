@@ -2,12 +2,11 @@ import ArgumentParser
 import Credence
 import Foundation
 
-extension TrainingMethod: ExpressibleByArgument {}
-
 struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
-        abstract: "Train a model on a data set, save a checkpoint, and report test accuracy and NLL.")
+        abstract: "Train a model on a data set, save a checkpoint, and report test accuracy and NLL.",
+        discussion: "With --method, trains what the method needs (a post-hoc method trains its network first), writes the posterior to --out and reports calibration and OOD figures.\n\n" + MethodArguments.discussion)
 
     @Option(help: "Data set.") var dataset: DatasetName = .twoMoons
     @Option(help: "Architecture.") var model: ModelKind = .mlp
@@ -37,14 +36,7 @@ struct TrainCommand: ParsableCommand {
         "Continue the run saved in --out if it exists (same options; --epochs may grow) instead of overwriting it.",
         discussion: "The resumed run ends bit for bit where the uninterrupted one would. A checkpoint that already holds every epoch is evaluated without training."))
     var resume = false
-    @Option(help: "Inference method: also writes the posterior to --out and reports calibration and OOD figures.")
-    var method: TrainingMethod?
-    @Option(help: "Ensemble members (--method ensemble).") var members = 5
-    @Option(help: "SWAG: epochs of SGD collection after training (--method swag).") var swagEpochs = 5
-    @Option(help: "SWAG: rank of the low-rank covariance (--method swag).") var rank = 20
-    @Option(help: "SWAG: constant learning rate of the collection phase (default: --lr).") var swagLr: Float?
-    @Option(help: "SWAG: optimizer of the collection phase (default: --optimizer; the paper uses sgd).") var swagOptimizer: OptimizerKind?
-    @Option(help: "SWAG: sampling scale of the covariance (--method swag).") var swagScale = 0.5
+    @OptionGroup var method: MethodArguments
     @Option(help: "Monte-Carlo samples when evaluating a stochastic posterior.") var samples = 32
     @Option(parsing: .upToNextOption, help: oodHelp, transform: OODSource.init(parsing:)) var ood: [OODSource] = []
     @Option(help: "Output format.") var format: OutputFormat = .text
@@ -63,18 +55,14 @@ struct TrainCommand: ParsableCommand {
     func validate() throws {
         do { try options().validate() } catch let e as TrainingError { throw ValidationError(e.description) }
         if resume && out == nil { throw ValidationError("--resume continues the checkpoint given by --out FILE; pass --out") }
-        if method == .mcDropout && dropout <= 0 { throw ValidationError("--method mc-dropout needs --dropout P with 0 < P < 1 (e.g. 0.1)") }
-        if method == .swag && (rank < 2 || swagEpochs < 1 || !(swagLr ?? 1 > 0) || !(swagScale > 0)) {
-            throw ValidationError("--method swag needs --rank ≥ 2, --swag-epochs ≥ 1, --swag-lr > 0 and --swag-scale > 0")
-        }
-        if method == .ensemble && members < 2 { throw ValidationError("--members must be ≥ 2 for an ensemble, got \(members)") }
-        if method == nil && !ood.isEmpty { throw ValidationError("--ood needs --method (or use `credence evaluate --ood` on the checkpoint)") }
+        let chosen = try method.make()
+        if chosen == nil && !ood.isEmpty { throw ValidationError("--ood needs --method (or use `credence evaluate --ood` on the checkpoint)") }
         guard samples >= 1 else { throw ValidationError("--samples must be ≥ 1, got \(samples)") }
     }
 
     func run() throws {
         let opts = try options()
-        if let method { return try runPosterior(opts, method) }
+        if let chosen = try method.make() { return try runPosterior(opts, chosen) }
         let result = try reportingErrors {
             try train(opts, checkpointPath: out, resume: resume, onProgress: Terminal.show, onResume: Self.showResume)
         }
@@ -90,17 +78,16 @@ struct TrainCommand: ParsableCommand {
         if let path = result.checkpoint { print("checkpoint: \(path)") }
     }
 
-    func runPosterior(_ opts: TrainingOptions, _ method: TrainingMethod) throws {
+    func runPosterior(_ opts: TrainingOptions, _ method: any RegisteredMethod) throws {
         let result = try reportingErrors {
-            var swag = SWAGSettings()
-            swag.epochs = swagEpochs; swag.rank = rank; swag.learningRate = swagLr; swag.optimizer = swagOptimizer; swag.scale = swagScale
-            return try trainPosterior(opts, method: method, members: members, swag: swag, samples: samples, ood: ood, out: out, resume: resume,
-                               onMember: { m, count in if count > 1 { Terminal.error("member \(m + 1)/\(count)") } },
-                               onProgress: Terminal.show)
+            try trainPosterior(opts, method: method, samples: samples, ood: ood, out: out, resume: resume,
+                               onStage: { Terminal.error($0) }, onProgress: Terminal.show)
         }
         if format == .json { return try printJSON(result) }
         let seconds = result.runs.reduce(0) { $0 + $1.trainingSeconds }
-        print(String(format: "trained %d network(s) in %.1f s", result.runs.count, seconds))
+        print(String(format: "trained %d network(s) in %.1f s", result.runs.count, seconds)
+              + (result.posteriorSeconds > 0 ? String(format: ", then %.1f s fitting the posterior", result.posteriorSeconds) : ""))
+        printDetails(result.details)
         printEvaluation(result.evaluation)
         if let path = result.posterior { print("posterior: \(path)") }
     }

@@ -60,7 +60,6 @@ extension RunConfiguration {
             guard let v = T(text) else { throw BenchError.invalidRun(key: key, message: "setting \(name) = '\(text)' is not a valid \(T.self)") }
             return v
         }
-        if method == BenchMethod.mcDropout.rawValue { o.dropout = try value(settings, "dropout", Float.self) ?? 0.1 }
         if let h = try value(training, "holdout", Int.self) { o.holdout = h }
         if let w = try value(training, "weightDecay", Float.self) { o.weightDecay = w }
         if let m = try value(training, "momentum", Float.self) { o.momentum = m }
@@ -76,17 +75,20 @@ extension RunConfiguration {
         return o
     }
 
-    /// The method's integer / real setting, or its default.
-    func setting<T: LosslessStringConvertible>(_ name: String, default value: T) throws -> T {
-        guard let text = settings[name] else { return value }
-        guard let v = T(text) else { throw BenchError.invalidRun(key: key, message: "setting \(name) = '\(text)' is not a valid \(T.self)") }
-        return v
-    }
-
-    func choice<E: RawRepresentable>(_ name: String, default value: E) throws -> E where E.RawValue == String {
-        guard let text = settings[name] else { return value }
-        guard let v = E(rawValue: text) else { throw BenchError.invalidRun(key: key, message: "setting \(name) = '\(text)' is unknown") }
-        return v
+    /// The run's method, built from its recorded settings through the registry.
+    public func inferenceMethod() throws -> any RegisteredMethod {
+        guard let type = MethodRegistry.method(named: method) else {
+            throw BenchError.invalidRun(key: key, message: "unknown method '\(method)' (choose from \(MethodRegistry.names.joined(separator: ", ")))")
+        }
+        let options = type.options(given: settings)
+        if let stray = settings.keys.sorted().first(where: { key in !options.contains { $0.key == key } }) {
+            throw BenchError.invalidRun(key: key, message: "\(method) has no setting '\(stray)' (its settings: \(options.map(\.key).joined(separator: ", ")))")
+        }
+        do {
+            return try type.init(settings: MethodSettings(method: method, values: settings, options: options))
+        } catch {
+            throw BenchError.invalidRun(key: key, message: "\(error)")
+        }
     }
 }
 
@@ -96,72 +98,28 @@ struct FittedPosterior {
     var fitSeconds: Double
 }
 
-/// Trains or fits the run's posterior, re-using the single-run workflows and resuming
-/// whatever an earlier (killed) attempt left in the cache.
-func fitRunPosterior(_ configuration: RunConfiguration, method: BenchMethod, options: TrainingOptions,
+/// Trains or fits the run's posterior through its registered method. Networks live in the
+/// cache shared by every run with the same training options (`trainNetwork`), so a MAP,
+/// a Laplace and an ensemble's first member train one network between them, and whatever
+/// a killed attempt left there is resumed. The posterior is written to the run's directory
+/// and read back, so a run evaluates exactly what its file holds.
+func fitRunPosterior(_ configuration: RunConfiguration, method: any RegisteredMethod, options: TrainingOptions,
                      environment: RunEnvironment, onEvent: (BenchEvent) -> Void) throws -> FittedPosterior {
     let cache = URL(fileURLWithPath: environment.cacheDirectory)
+    // The job's closures do not outlive `method.run`.
+    let outcome = try withoutActuallyEscaping(onEvent) { onEvent in
+        try method.run(MethodJob(options: options, samples: configuration.samples, seed: configuration.seed,
+                                 network: { o in try trainNetwork(o, cache: cache, onEvent: onEvent) },
+                                 onStage: { onEvent(.stage($0)) }))
+    }
+    if outcome.posterior is PointPosterior { return FittedPosterior(posterior: outcome.posterior, fitSeconds: outcome.seconds) }
     let runDirectory = cache.appendingPathComponent(configuration.key)
-    switch method {
-    case .map:
-        let (network, seconds) = try trainMAPNetwork(options, cache: cache, onEvent: onEvent)
-        return FittedPosterior(posterior: try loadPosterior(from: network), fitSeconds: seconds)
-    case .temperature:
-        let (network, seconds) = try trainMAPNetwork(options, cache: cache, onEvent: onEvent)
-        onEvent(.stage("fitting the temperature on \(options.holdout) held-out examples"))
-        try FileManager.default.createDirectory(at: runDirectory, withIntermediateDirectories: true)
-        let out = runDirectory.appendingPathComponent("posterior.safetensors").path
-        let result = try fitPostHoc(.temperature, posteriorAt: network, out: out, samples: configuration.samples,
-                                    seed: configuration.seed)
-        return FittedPosterior(posterior: try loadPosterior(from: out), fitSeconds: seconds + result.fitSeconds)
-    case .laplace:
-        let laplace = try Laplace(subset: configuration.choice("subset", default: WeightSubset.lastLayer),
-                                  structure: configuration.choice("hessian", default: HessianStructure.kronecker),
-                                  predictive: configuration.choice("predictive", default: PredictiveKind.glm),
-                                  link: configuration.choice("link", default: LinkApproximation.probit))
-        let (network, seconds) = try trainMAPNetwork(options, cache: cache, onEvent: onEvent)
-        onEvent(.stage("fitting Laplace (\(laplace.subset.rawValue), \(laplace.structure.rawValue))"))
-        try FileManager.default.createDirectory(at: runDirectory, withIntermediateDirectories: true)
-        let out = runDirectory.appendingPathComponent("posterior.safetensors").path
-        // samples: 1 — the workflow's own test-set evaluation is not used; the harness evaluates afterwards.
-        let result = try fitPostHoc(.laplace, posteriorAt: network, out: out, samples: 1, seed: configuration.seed, laplace: laplace)
-        return FittedPosterior(posterior: try loadPosterior(from: out), fitSeconds: seconds + result.fitSeconds)
-    case .mcDropout:
-        return try trainWithWorkflow(.mcDropout, configuration, options: options, directory: runDirectory, onEvent: onEvent)
-    case .ensemble:
-        return try trainWithWorkflow(.ensemble, configuration, options: options, directory: runDirectory, onEvent: onEvent)
-    case .swag:
-        return try trainWithWorkflow(.swag, configuration, options: options, directory: runDirectory, onEvent: onEvent)
-    }
-}
-
-/// MC dropout, ensembles and SWAG through `trainPosterior`, which keeps each network's
-/// resumable checkpoint next to the posterior file in the run's directory.
-func trainWithWorkflow(_ method: TrainingMethod, _ configuration: RunConfiguration, options: TrainingOptions,
-                       directory: URL, onEvent: (BenchEvent) -> Void) throws -> FittedPosterior {
-    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-    var swag = SWAGSettings()
-    swag.rank = try configuration.setting("rank", default: swag.rank)
-    swag.epochs = try configuration.setting("swagEpochs", default: swag.epochs)
-    // Unset: the collection phase continues with the training run's optimizer and learning rate.
-    swag.learningRate = try configuration.setting("swagLearningRate", default: swag.learningRate ?? options.learningRate)
-    if configuration.settings["swagOptimizer"] != nil {
-        swag.optimizer = try configuration.choice("swagOptimizer", default: options.optimizer)
-    }
-    let members = try configuration.setting("members", default: 5)
-    let out = directory.appendingPathComponent("posterior.safetensors").path
-    return try restartingOnUnusableCheckpoint(directory, onEvent: onEvent) {
-        var clock = FitClock(directory: directory)
-        onEvent(.stage("training"))
-        // samples: 1 — the workflow's own test-set evaluation is not used; the harness evaluates afterwards.
-        let result = try trainPosterior(options, method: method, members: members, swag: swag, samples: 1, out: out, resume: true,
-                                        onMember: { m, count in if count > 1 { onEvent(.stage("training member \(m + 1)/\(count)")) } },
-                                        onProgress: { p in
-                                            if p.isEpochEnd { clock.checkpointed() }
-                                            onEvent(.training(p))
-                                        })
-        return FittedPosterior(posterior: try loadPosterior(from: out), fitSeconds: clock.recorded + result.posteriorSeconds)
-    }
+    try FileManager.default.createDirectory(at: runDirectory, withIntermediateDirectories: true)
+    let out = runDirectory.appendingPathComponent("posterior.safetensors").path
+    var archive = try outcome.posterior.archive()
+    archive.provenance = try checkpointMetadata(options)
+    try archive.save(to: out)
+    return FittedPosterior(posterior: try loadPosterior(from: out), fitSeconds: outcome.seconds)
 }
 
 /// Runs `body`; if it fails because a checkpoint left in `directory` cannot be resumed
@@ -178,13 +136,12 @@ func restartingOnUnusableCheckpoint<T>(_ directory: URL, onEvent: (BenchEvent) -
     }
 }
 
-/// Trains (or resumes, or finds complete) the plain network that map, laplace and
-/// temperature runs with these training options share. Returns its checkpoint and the
-/// seconds its training took.
-func trainMAPNetwork(_ options: TrainingOptions, cache: URL, onEvent: (BenchEvent) -> Void) throws -> (path: String, seconds: Double) {
+/// Trains (or resumes, or finds complete) the network with these training options, in the
+/// cache directory every run with the same options shares. Returns its checkpoint and the
+/// seconds its training took (over every attempt).
+func trainNetwork(_ options: TrainingOptions, cache: URL, onEvent: (BenchEvent) -> Void) throws -> TrainedFile {
     var keyed = options
     keyed.dataDirectory = nil  // where the files are does not change the network
-    keyed.dropout = 0
     let encoder = JSONEncoder()
     encoder.outputFormatting = .sortedKeys
     let directory = cache.appendingPathComponent("network-" + fnv1a(try encoder.encode(keyed)))
@@ -197,7 +154,7 @@ func trainMAPNetwork(_ options: TrainingOptions, cache: URL, onEvent: (BenchEven
             if p.isEpochEnd { clock.checkpointed() }
             onEvent(.training(p))
         })
-        return (path, clock.recorded)
+        return TrainedFile(path: path, seconds: clock.recorded)
     }
 }
 
@@ -221,10 +178,9 @@ func derivedSeed(_ seed: UInt64, _ part: String) -> UInt64 {
 /// same metrics, whether or not an earlier attempt was killed half-way.
 public func runBenchmark(_ configuration: RunConfiguration, environment: RunEnvironment,
                          onEvent: (BenchEvent) -> Void = { _ in }) throws -> RunRecord {
-    guard let method = BenchMethod(rawValue: configuration.method) else {
-        throw BenchError.invalidRun(key: configuration.key, message: "unknown method '\(configuration.method)' (choose from \(BenchMethod.allCases.map(\.rawValue).joined(separator: ", ")))")
-    }
-    let options = try configuration.trainingOptions(dataDirectory: environment.dataDirectory)
+    let method = try configuration.inferenceMethod()
+    var options = try configuration.trainingOptions(dataDirectory: environment.dataDirectory)
+    method.adjust(&options)
     // Evaluation arithmetic must not depend on whether training ran in this process.
     Parallel.flushSubnormalsToZero()
     PeakMemory.reset()

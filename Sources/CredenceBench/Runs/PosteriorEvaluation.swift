@@ -53,7 +53,7 @@ public func evaluatePosterior(_ posterior: any Posterior, on test: InMemoryDatas
     var rng = RandomGenerator(seed: seed)
     let (p, secondsPer1000) = try timedPredictive(posterior, test.inputs, samples: samples, rng: &rng)
     var result = PosteriorEvaluation(
-        method: posterior.method.rawValue, dataset: test.name, examples: test.count, samples: p.sampleCount,
+        method: posterior.method, dataset: test.name, examples: test.count, samples: p.sampleCount,
         negativeLogLikelihood: 0, ood: [], predictionSecondsPer1000: secondsPer1000,
         storedFloats: posterior.storedFloatCount)
     switch p.task {

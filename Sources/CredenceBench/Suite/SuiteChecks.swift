@@ -56,32 +56,23 @@ extension SuiteDecoder {
             throw fail(training["holdout"]!.node, "training.holdout",
                        "holding out \(holdout) examples leaves none to train on: \(dataName) has \(available) training examples")
         }
-        switch method.method {
-        case .temperature:
-            guard facts.task.classCount != nil else {
-                throw fail(method.node, join(method.field, "name"), "temperature scaling calibrates class probabilities; \(dataName) is a regression set")
-            }
-            guard holdout > 0 else {
-                throw fail(method.node, join(method.field, "name"), "temperature scaling needs held-out data: set \"training\": {\"holdout\": N} with N examples kept out of training (e.g. 5000 for Fashion-MNIST, 200 for two-moons)")
-            }
-        case .laplace:
-            do {
-                let laplace = try Laplace(subset: WeightSubset(rawValue: point["subset"]!.value)!,
-                                          structure: HessianStructure(rawValue: point["hessian"]!.value)!,
-                                          predictive: PredictiveKind(rawValue: point["predictive"]!.value)!,
-                                          link: LinkApproximation(rawValue: point["link"]!.value)!)
-                var options = TrainingOptions()
-                options.dataset = dataset.name.value
-                options.model = model.kind
-                options.hidden = model.hidden
-                let spec = try options.modelSpec(inputShape: facts.inputShape, task: facts.task)
-                try laplace.validate(model: try Sequential(spec))
-            } catch {
-                let at = point["hessian"]!  // the structure's value if written, else the method entry
-                throw fail(at.node, at.field, "laplace on \(dataName): \(error)")
-            }
-        case .map, .mcDropout, .ensemble, .swag:
-            break
+        var options = TrainingOptions()
+        options.dataset = dataset.name.value
+        options.model = model.kind
+        options.hidden = model.hidden
+        options.holdout = holdout
+        options.trainLimit = dataset.trainLimit
+        options.heldOutClasses = dataset.heldOutClasses?.value
+        let name = method.method.name
+        do {
+            var values: [String: String] = [:]
+            for option in method.options { values[option.key] = point[option.key]?.value }
+            let built = try method.method.init(settings: MethodSettings(method: name, values: values, options: method.options))
+            built.adjust(&options)
+            try built.validate(MethodContext(options: options))
+        } catch {
+            let message = (error as? InferenceError).flatMap { if case let .invalidOption(m) = $0 { return m } else { return nil } } ?? "\(error)"
+            throw fail(method.node, join(method.field, "name"), "\(name) on \(dataName): \(message)")
         }
     }
 }

@@ -15,12 +15,15 @@ struct SuiteDecoder {
     static let datasetFields = ["name", "trainLimit", "heldOutClasses", "evaluations", "ood"]
     static let modelFields = ["kind", "hidden"]
     /// Run options a method entry may override (and grid over).
-    static let runOverrides = [SettingSpec("epochs", .integer(atLeast: 1)), SettingSpec("batchSize", .integer(atLeast: 1)),
-                               SettingSpec("learningRate", .real(above: 0, below: nil)), SettingSpec("samples", .integer(atLeast: 1))]
-    static let trainingSettings = [SettingSpec("holdout", .integer(atLeast: 0)), SettingSpec("weightDecay", .nonNegativeReal),
-                                   SettingSpec("optimizer", .choice(OptimizerKind.allCases.map(\.rawValue))),
-                                   SettingSpec("schedule", .choice(ScheduleKind.allCases.map(\.rawValue))),
-                                   SettingSpec("momentum", .nonNegativeReal)]
+    static let runOverrides = [MethodOption("epochs", .integer(atLeast: 1), help: "training epochs"),
+                               MethodOption("batchSize", .integer(atLeast: 1), help: "mini-batch size"),
+                               MethodOption("learningRate", .real(above: 0, below: nil), help: "learning rate"),
+                               MethodOption("samples", .integer(atLeast: 1), help: "Monte-Carlo samples of the predictive")]
+    static let trainingSettings = [MethodOption("holdout", .integer(atLeast: 0), help: "training examples held out"),
+                                   MethodOption("weightDecay", .nonNegativeReal, help: "weight decay"),
+                                   MethodOption.choice("optimizer", OptimizerKind.self, default: nil, help: "optimizer"),
+                                   MethodOption.choice("schedule", ScheduleKind.self, default: nil, help: "learning-rate schedule"),
+                                   MethodOption("momentum", .nonNegativeReal, help: "SGD momentum")]
 
     // MARK: - Errors and typed reads
 
@@ -51,14 +54,14 @@ struct SuiteDecoder {
     }
 
     func integer(_ node: SuiteNode, _ field: String, atLeast minimum: Int) throws -> Int {
-        switch SettingSpec(field, .integer(atLeast: minimum)).canonical(node) {
+        switch canonical(MethodOption(field, .integer(atLeast: minimum), help: ""), node) {
         case let .success(text): return Int(text)!
         case let .failure(rejection): throw reject(rejection, node, field, owner: nil)
         }
     }
 
     func positive(_ node: SuiteNode, _ field: String) throws -> Float {
-        switch SettingSpec(leaf(field), .real(above: 0, below: nil)).canonical(node) {
+        switch canonical(MethodOption(leaf(field), .real(above: 0, below: nil), help: ""), node) {
         case let .success(text): return Float(text)!
         case let .failure(rejection): throw reject(rejection, node, field, owner: nil)
         }
@@ -87,6 +90,20 @@ struct SuiteDecoder {
     func unknown(_ value: String, _ names: [String], what: String) -> String {
         let hint = closest(value, in: names).map { "; did you mean '\($0)'?" } ?? ""
         return "unknown \(what) '\(value)' (choose from \(names.joined(separator: ", "))\(hint))"
+    }
+
+    /// A suite value checked as `option` says (lists, objects and booleans are never a setting's value).
+    func canonical(_ option: MethodOption, _ node: SuiteNode) -> Result<String, SettingRejection> {
+        switch node.kind {
+        case let .number(v, text): return option.canonical(.number(v, text: text))
+        case let .string(s): return option.canonical(.string(s))
+        default:
+            switch option.kind {
+            case .integer: return .failure(.type("an integer"))
+            case .real, .nonNegativeReal: return .failure(.type("a number"))
+            case let .choice(values): return .failure(.type("one of \(values.joined(separator: ", "))"))
+            }
+        }
     }
 
     func reject(_ rejection: SettingRejection, _ node: SuiteNode, _ field: String, owner: String?) -> SuiteError {
@@ -126,7 +143,9 @@ struct SuiteDecoder {
     }
 
     struct MethodEntry {
-        var method: BenchMethod
+        var method: any RegisteredMethod.Type
+        /// The method's options for this entry (a combinator's include its member's).
+        var options: [MethodOption]
         var node: SuiteNode
         var field: String
         /// One axis per setting or run override: name and its values (canonical text, where written).
@@ -198,9 +217,9 @@ struct SuiteDecoder {
                     for method in methods {
                         for point in method.grid {
                             var settings: [String: String] = [:]
-                            for spec in method.method.settings { settings[spec.name] = point[spec.name]?.value }
+                            for option in method.options { settings[option.key] = point[option.key]?.value }
                             let configuration = RunConfiguration(
-                                dataset: entry.name.value, model: model.kind, hidden: model.hidden, method: method.method.rawValue,
+                                dataset: entry.name.value, model: model.kind, hidden: model.hidden, method: method.method.name,
                                 settings: settings, epochs: point["epochs"].map { Int($0.value)! } ?? epochs,
                                 batchSize: point["batchSize"].map { Int($0.value)! } ?? batchSize,
                                 learningRate: point["learningRate"].map { Float($0.value)! } ?? learningRate,
@@ -220,14 +239,14 @@ struct SuiteDecoder {
     // MARK: - Parts
 
     func trainingSettings(_ node: SuiteNode) throws -> [String: Located<String>] {
-        let fields = try object(node, "training", known: Self.trainingSettings.map(\.name),
+        let fields = try object(node, "training", known: Self.trainingSettings.map(\.key),
                                 what: "an object of training options { \"holdout\": 5000, ... }")
         var result: [String: Located<String>] = [:]
-        for spec in Self.trainingSettings {
-            guard let value = fields[spec.name] else { continue }
-            let field = "training.\(spec.name)"
-            switch spec.canonical(value) {
-            case let .success(text): result[spec.name] = Located(value: text, node: value, field: field)
+        for option in Self.trainingSettings {
+            guard let value = fields[option.key] else { continue }
+            let field = "training.\(option.key)"
+            switch canonical(option, value) {
+            case let .success(text): result[option.key] = Located(value: text, node: value, field: field)
             case let .failure(rejection): throw reject(rejection, value, field, owner: nil)
             }
         }
@@ -300,31 +319,48 @@ struct SuiteDecoder {
             throw fail(node, field, "expected a method object such as { \"name\": \"ensemble\", \"members\": 5 }, got \(node.description)")
         }
         guard let nameNode = members.first(where: { $0.key == "name" })?.node else {
-            throw fail(node, join(field, "name"), "missing required field (the method: \(BenchMethod.allCases.map(\.rawValue).joined(separator: ", ")))")
+            throw fail(node, join(field, "name"), "missing required field (the method: \(MethodRegistry.names.joined(separator: ", ")))")
         }
-        let method = try choice(nameNode, join(field, "name"), BenchMethod.self, what: "method")
-        let specs = method.settings + Self.runOverrides
-        let fields = try object(node, field, known: ["name"] + specs.map(\.name), what: "a method object")
+        let nameField = join(field, "name")
+        guard case let .string(name) = nameNode.kind else {
+            throw fail(nameNode, nameField, "expected a method name (\(MethodRegistry.names.joined(separator: ", "))), got \(nameNode.description)")
+        }
+        guard let method = MethodRegistry.method(named: name) else {
+            throw fail(nameNode, nameField, unknown(name, MethodRegistry.names, what: "method"))
+        }
+        // A combinator's options depend on its own single-valued settings (the ensemble's member method).
+        var given: [String: String] = [:]
+        for option in method.options {
+            guard let value = members.first(where: { $0.key == option.key })?.node, case let .choice(choices) = option.kind else { continue }
+            if case .string = value.kind {
+                if case let .success(text) = canonical(option, value) { given[option.key] = text }
+            } else if choices.contains(where: { method.options(given: [option.key: $0]).map(\.key) != method.options.map(\.key) }) {
+                throw fail(value, join(field, option.key), "\(name) takes one \(option.key) per entry (it decides the other settings); write one entry per value")
+            }
+        }
+        let options = method.options(given: given)
+        let specs = options + Self.runOverrides
+        let fields = try object(node, field, known: ["name"] + specs.map(\.key), what: "a method object")
         var axes: [(name: String, values: [Located<String>])] = []
         for spec in specs {
-            let axisField = join(field, spec.name)
-            guard let value = fields[spec.name] else {
-                if let d = spec.defaultValue { axes.append((spec.name, [Located(value: d, node: node, field: field)])) }
+            let axisField = join(field, spec.key)
+            guard let value = fields[spec.key] else {
+                if spec.recordsDefault, let d = spec.defaultValue { axes.append((spec.key, [Located(value: d, node: node, field: field)])) }
                 continue
             }
             let elements = try list(value, axisField, scalarAllowed: true, what: "value")
             var values: [Located<String>] = []
             for (i, element) in elements.enumerated() {
                 let elementField = value.kindIsArray ? axisField + "[\(i)]" : axisField
-                switch spec.canonical(element) {
+                switch canonical(spec, element) {
                 case let .success(text):
                     if !values.contains(where: { $0.value == text }) { values.append(Located(value: text, node: element, field: elementField)) }
-                case let .failure(rejection): throw reject(rejection, element, elementField, owner: method.rawValue)
+                case let .failure(rejection): throw reject(rejection, element, elementField, owner: name)
                 }
             }
-            axes.append((spec.name, values))
+            axes.append((spec.key, values))
         }
-        return MethodEntry(method: method, node: nameNode, field: field, axes: axes)
+        return MethodEntry(method: method, options: options, node: nameNode, field: field, axes: axes)
     }
 }
 

@@ -11,14 +11,14 @@ import Foundation
 public struct TemperatureScaledPosterior: Posterior {
     public let base: any Posterior
     public let temperature: Double
-    public var method: PosteriorMethod { base.method }
+    public var method: String { base.method }
     public var model: Sequential { base.model }
     public var task: Predictive.Task { base.task }
     public var storedFloatCount: Int { base.storedFloatCount + 1 }
 
     public init(base: any Posterior, temperature: Double) throws {
         guard base.task == .classification else {
-            throw InferenceError.invalidOption("temperature scaling applies to classification; \(base.method.rawValue) posterior is for regression")
+            throw InferenceError.invalidOption("temperature scaling applies to classification; \(base.method) posterior is for regression")
         }
         guard temperature > 0, temperature.isFinite else {
             throw InferenceError.invalidOption("temperature must be a finite number > 0, got \(temperature)")
@@ -44,6 +44,17 @@ public struct TemperatureScaledPosterior: Posterior {
     public func predictive(_ inputs: Tensor, samples: Int, rng: inout RandomGenerator) throws -> Predictive {
         try Predictive(logits: Self.logMeanProbabilities(base.predictive(inputs, samples: samples, rng: &rng)),
                        temperature: temperature)
+    }
+
+    public func sampleCount(requested: Int) -> Int { base.sampleCount(requested: requested) }
+
+    /// The base's sample with its logits divided by T. For a point base this is exactly the
+    /// scaled predictive; for a sampled base, tempering each sample differs from `predictive`,
+    /// which tempers the averaged probabilities (Guo et al. scale one network's logits).
+    public func sample(_ index: Int, of count: Int, rng: inout RandomGenerator) throws -> PosteriorSample {
+        let s = try base.sample(index, of: count, rng: &rng)
+        return PosteriorSample(model: s.model, parameters: s.parameters, mode: s.mode, noise: s.noise,
+                               outputScale: Float(1 / temperature) * (s.outputScale ?? 1))
     }
 
     public func archive() throws -> PosteriorArchive {

@@ -15,7 +15,7 @@ public struct MCDropoutPosterior: Posterior {
     public var model: Sequential { network.model }
     public var parameters: Tensor { network.parameters }
     public var task: Predictive.Task { network.task }
-    public var method: PosteriorMethod { .mcDropout }
+    public var method: String { MCDropoutMethod.name }
     public var storedFloatCount: Int { network.storedFloatCount }
 
     public init(model: Sequential, parameters: Tensor, task: Predictive.Task) throws {
@@ -48,9 +48,55 @@ public struct MCDropoutPosterior: Posterior {
         return try makePredictive(stacking: outputs, task: task)
     }
 
+    public func sampleCount(requested: Int) -> Int { Swift.max(requested, 1) }
+
+    /// The network with one draw of dropout masks (the same masks on every call).
+    public func sample(_ index: Int, of count: Int, rng: inout RandomGenerator) throws -> PosteriorSample {
+        PosteriorSample(model: model, parameters: parameters, mode: .mcSample, noise: rng.split())
+    }
+
     public func archive() throws -> PosteriorArchive {
         var archive = try network.archive()
-        archive.method = .mcDropout
+        archive.method = MCDropoutMethod.name
         return archive
     }
+}
+
+/// MC dropout as the registry lists it: the network is trained with dropout rate `dropout`
+/// after each hidden layer and sampled with dropout on at test time.
+public struct MCDropoutMethod: RegisteredMethod {
+    public static let name = "mc-dropout"
+    public static let family = MethodFamily.dropout
+    public static let phase = MethodPhase.trained
+    public static let summary = "one network trained with dropout, kept on at test time (Gal & Ghahramani 2016)"
+    public static let options = [
+        MethodOption("dropout", .real(above: 0, below: 1), default: "0.1", recordsDefault: true,
+                     help: "dropout rate after each hidden layer (when not set: the run's --dropout if > 0, else 0.1)"),
+    ]
+
+    /// The dropout rate given as a setting (nil: the run's own, or the default).
+    public var dropout: Float?
+
+    public init(dropout: Float? = nil) { self.dropout = dropout }
+
+    public init(settings: MethodSettings) throws {
+        dropout = try settings.values["dropout"].map { _ in try settings.required("dropout", as: Float.self) }
+    }
+
+    public func adjust(_ options: inout TrainingOptions) {
+        if let dropout {
+            options.dropout = dropout
+        } else if options.dropout <= 0 {
+            options.dropout = Float(Self.options[0].defaultValue!)!
+        }
+    }
+
+    public func run(_ job: MethodJob) throws -> MethodOutcome {
+        let file = try job.network(job.options)
+        let network = try file.pointPosterior()
+        return MethodOutcome(posterior: try MCDropoutPosterior(model: network.model, parameters: network.parameters, task: network.task),
+                             seconds: file.seconds)
+    }
+
+    public static func restore(_ archive: PosteriorArchive) throws -> any Posterior { try MCDropoutPosterior(archive: archive) }
 }

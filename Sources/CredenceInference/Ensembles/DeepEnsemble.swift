@@ -10,7 +10,7 @@ public struct EnsemblePosterior: Posterior {
     public let model: Sequential
     public let members: [Tensor]
     public let task: Predictive.Task
-    public var method: PosteriorMethod { .ensemble }
+    public var method: String { DeepEnsembleMethod.name }
     public var storedFloatCount: Int { members.count * model.parameterCount }
 
     public init(model: Sequential, members: [Tensor], task: Predictive.Task) throws {
@@ -33,9 +33,90 @@ public struct EnsemblePosterior: Posterior {
         try makePredictive(stacking: members.map { try model.predictBatched(inputs, parameters: $0) }, task: task)
     }
 
+    public func sampleCount(requested: Int) -> Int { members.count }
+
+    public func sample(_ index: Int, of count: Int, rng: inout RandomGenerator) throws -> PosteriorSample {
+        PosteriorSample(model: model, parameters: members[index])
+    }
+
     public func archive() throws -> PosteriorArchive {
-        PosteriorArchive(method: .ensemble, spec: model.spec, task: task,
+        PosteriorArchive(method: DeepEnsembleMethod.name, spec: model.spec, task: task,
                          tensors: members.enumerated().map { ("member.\($0.offset)", $0.element) },
                          settings: ["members": String(members.count)])
+    }
+}
+
+/// Deep ensembles as a combinator over any other method (`member`): M independent runs of
+/// it — member m trains its networks with `ensembleMember = m`, so initialisation, data order
+/// and dropout noise differ while the data set does not — mixed with equal weights.
+/// `member: map` is the deep ensemble of Lakshminarayanan et al. (2017) (an `EnsemblePosterior`);
+/// `member: swag` is MultiSWAG (Wilson & Izmailov 2020); `member: laplace` the mixture of
+/// Laplace approximations (Eschenhagen et al. 2021) — each a `MixturePosterior`. The member
+/// method's own settings sit beside `members` and `member` in the same entry.
+///
+/// ```swift
+/// let multiSWAG = try MethodRegistry.make("ensemble", inputs: [("members", .number(5, text: "5")),
+///                                                              ("member", .string("swag")), ("rank", .number(20, text: "20"))])
+/// ```
+public struct DeepEnsembleMethod: RegisteredMethod {
+    public static let name = "ensemble"
+    public static let family = MethodFamily.ensembles
+    public static let phase = MethodPhase.trained
+    public static let summary = "M independent runs of a member method mixed with equal weights (deep ensemble; MultiSWAG with member=swag; mixture of Laplace with member=laplace)"
+    public static var options: [MethodOption] {
+        [MethodOption("members", .integer(atLeast: 2), default: "5", recordsDefault: true, help: "number of members M"),
+         MethodOption("member", .choice(memberChoices), default: MAPMethod.name,
+                      help: "the method each member runs; its settings go in the same entry")]
+    }
+    /// Every registered method but the ensemble itself.
+    static var memberChoices: [String] { MethodRegistry.names.filter { $0 != name } }
+
+    public static func options(given values: [String: String]) -> [MethodOption] {
+        guard let member = MethodRegistry.method(named: values["member"] ?? MAPMethod.name) else { return options }
+        return options + member.options(given: values).filter { o in !options.contains { $0.key == o.key } }
+    }
+
+    public let members: Int
+    public let member: any RegisteredMethod
+
+    public init(members: Int, member: any RegisteredMethod) throws {
+        guard members >= 1 else { throw InferenceError.invalidOption("an ensemble needs at least one member, got \(members)") }
+        self.members = members
+        self.member = member
+    }
+
+    public init(settings: MethodSettings) throws {
+        let memberName = settings.text("member") ?? MAPMethod.name
+        let type = try MethodRegistry.lookup(memberName)
+        let keys = Set(type.options(given: settings.values).map(\.key))
+        let memberSettings = MethodSettings(method: memberName, values: settings.values.filter { keys.contains($0.key) },
+                                            options: type.options(given: settings.values))
+        try self.init(members: settings.required("members"), member: type.init(settings: memberSettings))
+    }
+
+    public func adjust(_ options: inout TrainingOptions) { member.adjust(&options) }
+    public func validate(_ context: MethodContext) throws { try member.validate(context) }
+
+    public func run(_ job: MethodJob) throws -> MethodOutcome {
+        var posteriors: [any Posterior] = []
+        var seconds = 0.0, posteriorSeconds = 0.0
+        for m in 0..<members {
+            job.onStage("member \(m + 1)/\(members)")
+            var memberJob = job
+            memberJob.options.ensembleMember = m
+            let outcome = try member.run(memberJob)
+            posteriors.append(outcome.posterior)
+            seconds += outcome.seconds
+            posteriorSeconds += outcome.posteriorSeconds
+        }
+        let points = posteriors.compactMap { $0 as? PointPosterior }
+        let posterior: any Posterior = points.count == posteriors.count
+            ? try EnsemblePosterior(model: points[0].model, members: points.map(\.parameters), task: points[0].task)
+            : try MixturePosterior(components: posteriors)
+        return MethodOutcome(posterior: posterior, seconds: seconds, posteriorSeconds: posteriorSeconds)
+    }
+
+    public static func restore(_ archive: PosteriorArchive) throws -> any Posterior {
+        archive.settings["member"] == nil ? try EnsemblePosterior(archive: archive) : try MixturePosterior(archive: archive)
     }
 }

@@ -33,7 +33,7 @@ public struct LaplacePosterior: ParameterSamplingPosterior {
     /// The Laplace log evidence at the tuned prior (nil when the prior was not tuned).
     public let logMarginalLikelihood: Double?
 
-    public var method: PosteriorMethod { .laplace }
+    public var method: String { LaplaceMethod.name }
     public var storedFloatCount: Int { parameters.count + precision.storedFloatCount }
     public var priorPrecision: PriorPrecision { precision.prior }
 
@@ -218,7 +218,7 @@ public struct LaplacePosterior: ParameterSamplingPosterior {
             "posteriorTemperature": String(temperature), "logLikelihood": String(logLikelihood), "examples": String(examples),
         ]
         if let e = logMarginalLikelihood { settings["logMarginalLikelihood"] = String(e) }
-        return PosteriorArchive(method: .laplace, spec: model.spec, task: task, tensors: tensors, settings: settings)
+        return PosteriorArchive(method: LaplaceMethod.name, spec: model.spec, task: task, tensors: tensors, settings: settings)
     }
 
     /// Rebuilds a posterior written by `archive()` (the curvature is refactorized).

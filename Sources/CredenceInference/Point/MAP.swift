@@ -9,7 +9,7 @@ public struct PointPosterior: Posterior {
     public let model: Sequential
     public let parameters: Tensor
     public let task: Predictive.Task
-    public var method: PosteriorMethod { .map }
+    public var method: String { MAPMethod.name }
     public var storedFloatCount: Int { parameters.count }
 
     public init(model: Sequential, parameters: Tensor, task: Predictive.Task) throws {
@@ -29,7 +29,33 @@ public struct PointPosterior: Posterior {
         try makePredictive(stacking: [model.predictBatched(inputs, parameters: parameters)], task: task)
     }
 
-    public func archive() throws -> PosteriorArchive {
-        PosteriorArchive(method: .map, spec: model.spec, task: task, tensors: [("parameters", parameters)])
+    public func sampleCount(requested: Int) -> Int { 1 }
+
+    public func sample(_ index: Int, of count: Int, rng: inout RandomGenerator) throws -> PosteriorSample {
+        PosteriorSample(model: model, parameters: parameters)
     }
+
+    public func archive() throws -> PosteriorArchive {
+        PosteriorArchive(method: MAPMethod.name, spec: model.spec, task: task, tensors: [("parameters", parameters)])
+    }
+}
+
+/// MAP: one network trained on the mean loss; coupled weight decay λ is the Gaussian prior
+/// N(0, (λN)⁻¹ I) (`GaussianPrior.fromWeightDecay`). The baseline every method is compared with.
+public struct MAPMethod: RegisteredMethod {
+    public static let name = "map"
+    public static let family = MethodFamily.point
+    public static let phase = MethodPhase.trained
+    public static let summary = "one network; weight decay acts as a Gaussian prior (the baseline)"
+    public static let options: [MethodOption] = []
+
+    public init() {}
+    public init(settings: MethodSettings) throws {}
+
+    public func run(_ job: MethodJob) throws -> MethodOutcome {
+        let network = try job.network(job.options)
+        return MethodOutcome(posterior: try network.pointPosterior(), seconds: network.seconds)
+    }
+
+    public static func restore(_ archive: PosteriorArchive) throws -> any Posterior { try PointPosterior(archive: archive) }
 }

@@ -41,7 +41,7 @@ public struct SWAGPosterior: ParameterSamplingPosterior {
     /// √(s / (2(K − 1))), the factor on D z₂.
     let lowRankFactor: Float
 
-    public var method: PosteriorMethod { .swag }
+    public var method: String { SWAGMethod.name }
     public var covariance: SWAGCovariance { deviations == nil ? .diagonal : .lowRankPlusDiagonal }
     /// Mean, variance and K deviation rows: (K + 2) × P.
     public var storedFloatCount: Int { (2 + (deviations?.shape[0] ?? 0)) * mean.count }
@@ -136,7 +136,7 @@ public struct SWAGPosterior: ParameterSamplingPosterior {
     public func archive() throws -> PosteriorArchive {
         var tensors: [(name: String, value: Tensor)] = [("mean", mean), ("variance", variance)]
         if let d = deviations { tensors.append(("deviations", d)) }
-        return PosteriorArchive(method: .swag, spec: model.spec, task: task, tensors: tensors,
+        return PosteriorArchive(method: SWAGMethod.name, spec: model.spec, task: task, tensors: tensors,
                                 settings: ["rank": String(rank), "scale": String(scale), "covariance": covariance.rawValue,
                                            "collections": String(collections)])
     }
@@ -151,7 +151,7 @@ public struct SWAPosterior: Posterior {
     public let task: Predictive.Task
     /// Number of iterates averaged.
     public let collections: Int
-    public var method: PosteriorMethod { .swa }
+    public var method: String { SWAMethod.name }
     public var storedFloatCount: Int { mean.count }
 
     public init(model: Sequential, mean: Tensor, task: Predictive.Task, collections: Int) throws {
@@ -173,8 +173,14 @@ public struct SWAPosterior: Posterior {
         try makePredictive(stacking: [model.predictBatched(inputs, parameters: mean)], task: task)
     }
 
+    public func sampleCount(requested: Int) -> Int { 1 }
+
+    public func sample(_ index: Int, of count: Int, rng: inout RandomGenerator) throws -> PosteriorSample {
+        PosteriorSample(model: model, parameters: mean)
+    }
+
     public func archive() throws -> PosteriorArchive {
-        PosteriorArchive(method: .swa, spec: model.spec, task: task, tensors: [("mean", mean)],
+        PosteriorArchive(method: SWAMethod.name, spec: model.spec, task: task, tensors: [("mean", mean)],
                          settings: ["collections": String(collections)])
     }
 }

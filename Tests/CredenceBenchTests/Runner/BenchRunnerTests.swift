@@ -75,10 +75,10 @@ import Testing
             }
             #expect(record.shift.isEmpty)
         }
-        // MAP and Laplace share one trained network; the other runs train their own.
+        // Per data set, MAP and Laplace share one trained network; MC dropout (dropout 0.2) trains its own.
         let cache = dir.appendingPathComponent("bench.sqlite.runs")
         let entries = try FileManager.default.contentsOfDirectory(atPath: cache.path)
-        #expect(entries.filter { $0.hasPrefix("network-") }.count == 2, "\(entries)")
+        #expect(entries.filter { $0.hasPrefix("network-") }.count == 4, "\(entries)")
         let laplace = try #require(outcome.records.first { $0.configuration.method == "laplace" })
         let map = try #require(outcome.records.first { $0.configuration.method == "map" && $0.configuration.dataset == laplace.configuration.dataset })
         #expect(laplace.scalability.fitSeconds >= map.scalability.fitSeconds, "Laplace's cost includes training its network")

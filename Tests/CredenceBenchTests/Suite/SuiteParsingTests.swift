@@ -159,7 +159,7 @@ ood: [far]
         #expect(try Suite.load(json.path).name == "mine")
         try Data("datasets: [two-moons]\nmethods: [{name: mapp}]\n".utf8).write(to: yaml)
         #expect(throws: SuiteError.invalid(source: yaml.path, line: 2, field: "methods[0].name",
-                                           message: "unknown method 'mapp' (choose from map, mc-dropout, ensemble, swag, laplace, temperature; did you mean 'map'?)")) {
+                                           message: "unknown method 'mapp' (choose from map, temperature, mc-dropout, ensemble, swa, swag, laplace; did you mean 'map'?)")) {
             try Suite.load(yaml.path)
         }
         #expect(throws: SuiteError.unreadable(path: dir.path, message: "it is a directory")) { try Suite.load(dir.path) }
@@ -229,7 +229,7 @@ ood: [far]
                 {"name": "lapalce"}
               ]
             }
-            """, line: 6, ["methods[2].name: unknown method 'lapalce' (choose from map, mc-dropout, ensemble, swag, laplace, temperature; did you mean 'laplace'?)"])
+            """, line: 6, ["methods[2].name: unknown method 'lapalce' (choose from map, temperature, mc-dropout, ensemble, swa, swag, laplace; did you mean 'laplace'?)"])
         expectRejected("""
             {
               "methods": [{"name": "map"}]
@@ -355,14 +355,14 @@ ood: [far]
                 {"name": "temperature"}
               ]
             }
-            """, line: 4, ["methods[0].name: temperature scaling needs held-out data", "\"holdout\""])
+            """, line: 4, ["methods[0].name: temperature on datasets[0] (two-moons): temperature scaling needs held-out data", "\"holdout\""])
         expectRejected("""
             {
               "datasets": ["regression-1d"],
               "training": {"holdout": 100},
               "methods": [{"name": "temperature"}]
             }
-            """, line: 4, ["temperature scaling calibrates class probabilities; datasets[0] (regression-1d) is a regression set"])
+            """, line: 4, ["methods[0].name: temperature on datasets[0] (regression-1d): temperature scaling calibrates class probabilities; regression-1d is a regression set"])
         expectRejected("""
             {
               "datasets": ["two-moons"],
@@ -396,7 +396,7 @@ ood: [far]
                  "hessian": "full"}
               ]
             }
-            """, line: 5, ["methods[0].hessian: laplace on datasets[0] (fashion-mnist)", "weights"])
+            """, line: 4, ["methods[0].name: laplace on datasets[0] (fashion-mnist)", "the all subset has 669706 weights"])
         expectRejected("""
             {
               "datasets": ["two-moons", "fashion_mnist"],
@@ -427,7 +427,7 @@ ood: [far]
               "datasets": ["two-moons"],
               "methods": [{"name": "laplace", "subset": "subnetwork"}]
             }
-            """, line: 3, ["methods[0].subset: unknown value 'subnetwork' (choose from all, last-layer, first-layer)"])
+            """, line: 3, ["methods[0].name: laplace on datasets[0] (two-moons): illegal Laplace options: Kronecker factors describe whole layers"])
         expectRejected("[1, 2]", line: 1, ["expected a suite object"])
     }
 

@@ -38,7 +38,7 @@ import Testing
             defer { try? FileManager.default.removeItem(atPath: path) }
             try original.archive().save(to: path)
             let restored = try #require(try loadPosterior(from: path) as? LaplacePosterior)
-            #expect(restored.method == .laplace && restored.task == task)
+            #expect(restored.method == "laplace" && restored.task == task)
             #expect(restored.subset == original.subset && restored.likelihood == original.likelihood)
             #expect(restored.precision.structure == structure && restored.predictiveKind == predictive)
             #expect(restored.priorPrecision == original.priorPrecision)

@@ -1,16 +1,14 @@
-import CredenceData
-
 /// What a suite needs to know about a data set without loading it: input shape, task and
 /// (roughly) the training-set size, to reject impossible combinations before any work.
-struct DatasetFacts {
-    var inputShape: [Int]
-    var task: PredictionTask
+public struct DatasetFacts: Sendable {
+    public var inputShape: [Int]
+    public var task: PredictionTask
     /// Training examples before `trainLimit` (the loaders' splits).
-    var trainCount: Int
+    public var trainCount: Int
 
-    var isImage: Bool { inputShape.count == 3 }
+    public var isImage: Bool { inputShape.count == 3 }
 
-    init(_ name: DatasetName) {
+    public init(_ name: DatasetName) {
         switch name {
         case .fashionMNIST: self.init([1, 28, 28], .classification(classCount: 10), 60_000)
         case .mnist5k: self.init([1, 28, 28], .classification(classCount: 10), 4_000)
@@ -31,5 +29,5 @@ struct DatasetFacts {
         trainCount = count
     }
 
-    var shapeText: String { "[" + inputShape.map(String.init).joined(separator: ", ") + "]" }
+    public var shapeText: String { "[" + inputShape.map(String.init).joined(separator: ", ") + "]" }
 }

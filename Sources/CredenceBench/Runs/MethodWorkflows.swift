@@ -1,0 +1,119 @@
+import CredenceData
+import CredenceInference
+import CredenceMetrics
+import CredenceNN
+import CredenceTensor
+import Foundation
+
+/// What `trainPosterior` produced.
+public struct PosteriorTrainingResult: Codable, Sendable {
+    public var method: String
+    /// One training run per network (members of an ensemble).
+    public var runs: [TrainingResult]
+    /// Wall time of work after training the networks (SWAG collection, Laplace, temperature).
+    public var posteriorSeconds: Double
+    /// The posterior file (for a single trained network: a copy of its checkpoint).
+    public var posterior: String?
+    /// Fitted scalars the method reports (temperature scaling: the temperature and held-out NLL).
+    public var details: [String: Double]
+    public var evaluation: PosteriorEvaluation
+    /// Peak resident memory of the whole command (data, training, evaluation), MB.
+    public var peakResidentMegabytes = Double(PeakMemory.bytes()) / 1e6
+}
+
+/// Runs any registered method from scratch — trains the networks it needs, fits what comes
+/// after — writes the posterior to `out`, and evaluates it on the test set and OOD sets.
+///
+/// Each network's training checkpoint is resumable on its own and lives next to `out` as
+/// `STEM.member-M.safetensors` (M = 0 for a single network); `out` holds the posterior
+/// archive, or — when the posterior is one trained network — a copy of its checkpoint, so
+/// it loads in PyTorch and in `credence fit` alike.
+public func trainPosterior(_ options: TrainingOptions, method: any RegisteredMethod, samples: Int = 32, ood: [OODSource] = [],
+                           out: String? = nil, resume: Bool = false, onStage: @escaping (String) -> Void = { _ in },
+                           onProgress: @escaping (TrainingProgress) -> Void = { _ in }) throws -> PosteriorTrainingResult {
+    var options = options
+    method.adjust(&options)
+    try options.validate()
+    try method.validate(MethodContext(options: options))
+    guard samples >= 1 else { throw TrainingError.invalidConfiguration("--samples must be ≥ 1, got \(samples)") }
+    // Without `out`, the networks' checkpoints go to a scratch directory removed at the end.
+    let scratch = out == nil ? FileManager.default.temporaryDirectory.appendingPathComponent("credence-\(UUID().uuidString)") : nil
+    if let scratch { try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true) }
+    defer { if let scratch { try? FileManager.default.removeItem(at: scratch) } }
+    let target = out ?? scratch!.appendingPathComponent("posterior.safetensors").path
+    var runs: [TrainingResult] = []
+    var networkPaths: [String] = []
+    let job = MethodJob(options: options, samples: samples, seed: options.seed, network: { o in
+        let path = memberPath(target, "member-\(o.ensembleMember)")
+        var run = try train(o, checkpointPath: path, resume: resume, onProgress: onProgress)
+        if out == nil { run.checkpoint = nil }
+        runs.append(run)
+        networkPaths.append(path)
+        return TrainedFile(path: path, seconds: run.trainingSeconds)
+    }, onStage: onStage)
+    let outcome = try method.run(job)
+    if let out {
+        if outcome.posterior is PointPosterior, networkPaths.count == 1 {
+            try Checkpoint.load(from: networkPaths[0]).save(to: out)  // atomic, like every write
+        } else {
+            var archive = try outcome.posterior.archive()
+            archive.provenance = try checkpointMetadata(options)
+            try archive.save(to: out)
+        }
+    }
+    let (_, _, test) = try loadRunData(options)
+    let oodSets = try loadOODInputs(ood, options: options, test: test)
+    let evaluation = try evaluatePosterior(outcome.posterior, on: test, ood: oodSets, samples: samples, seed: options.seed)
+    return PosteriorTrainingResult(method: type(of: method).name, runs: runs, posteriorSeconds: outcome.posteriorSeconds,
+                                   posterior: out, details: outcome.details, evaluation: evaluation)
+}
+
+/// What `fitPostHoc` produced.
+public struct PostHocResult: Codable, Sendable {
+    public var method: String
+    public var base: String
+    public var fitSeconds: Double
+    /// Fitted scalars the method reports (temperature scaling: "temperature", "heldOutNLLBefore", "heldOutNLLAfter").
+    public var details: [String: Double]
+    public var posterior: String?
+    public var evaluation: PosteriorEvaluation
+    /// Peak resident memory of the whole command (data, fitting, evaluation), MB.
+    public var peakResidentMegabytes = Double(PeakMemory.bytes()) / 1e6
+}
+
+/// Fits a post-hoc method on top of the posterior (or checkpoint) at `path`, writes the
+/// result to `out`, and evaluates it on the test set and OOD sets. The run's data come
+/// from the options recorded in the file.
+public func fitPostHoc(_ method: any RegisteredMethod, posteriorAt path: String, out: String?, samples: Int = 32,
+                       ood: [OODSource] = [], seed: UInt64 = 0, onStage: @escaping (String) -> Void = { _ in }) throws -> PostHocResult {
+    let name = type(of: method).name
+    guard type(of: method).phase == .postHoc else {
+        throw TrainingError.invalidConfiguration("\(name) trains its own networks; use `credence train --method \(name)` (fit takes \(MethodRegistry.methods.filter { $0.phase == .postHoc }.map { $0.name }.joined(separator: ", ")))")
+    }
+    let archive = try PosteriorArchive.load(from: path)
+    guard let json = archive.provenance["credence.training_options"],
+          let options = try? JSONDecoder().decode(TrainingOptions.self, from: Data(json.utf8)) else {
+        throw TrainingError.invalidConfiguration("\(path) does not record the run it came from (credence.training_options); fit needs the run's data")
+    }
+    try method.validate(MethodContext(options: options))
+    let job = MethodJob(options: options, samples: samples, seed: seed,
+                        network: { _ in TrainedFile(path: path, seconds: 0) }, onStage: onStage)
+    let outcome = try method.run(job)
+    if let out {
+        var fitted = try outcome.posterior.archive()
+        fitted.provenance = archive.provenance
+        try fitted.save(to: out)
+    }
+    let (_, _, test) = try loadRunData(options)
+    let oodSets = try loadOODInputs(ood, options: options, test: test)
+    let evaluation = try evaluatePosterior(outcome.posterior, on: test, ood: oodSets, samples: samples, seed: seed)
+    return PostHocResult(method: name, base: archive.method, fitSeconds: outcome.seconds, details: outcome.details,
+                         posterior: out, evaluation: evaluation)
+}
+
+/// `dir/stem.suffix.safetensors` next to `path`.
+func memberPath(_ path: String, _ suffix: String) -> String {
+    let url = URL(fileURLWithPath: path)
+    let stem = url.deletingPathExtension().lastPathComponent
+    return url.deletingLastPathComponent().appendingPathComponent("\(stem).\(suffix).safetensors").path
+}

@@ -1,0 +1,145 @@
+import Foundation
+
+/// The one list of inference methods. The CLI's `--method` choices and `--set` keys, suite
+/// method entries, the benchmark runner, archive restore and the report's order all come
+/// from here. Adding a method = its file, its test, and one line below.
+public enum MethodRegistry {
+    public static let methods: [any RegisteredMethod.Type] = [
+        MAPMethod.self,
+        TemperatureScalingMethod.self,
+        MCDropoutMethod.self,
+        DeepEnsembleMethod.self,
+        SWAMethod.self,
+        SWAGMethod.self,
+        LaplaceMethod.self,
+    ]
+
+    public static var names: [String] { methods.map { $0.name } }
+
+    public static func method(named name: String) -> (any RegisteredMethod.Type)? {
+        methods.first { $0.name == name }
+    }
+
+    /// The method called `name`, or an error listing the choices (with a near miss).
+    public static func lookup(_ name: String) throws -> any RegisteredMethod.Type {
+        guard let m = method(named: name) else { throw MethodSettingError.unknownMethod(name, choices: names) }
+        return m
+    }
+
+    /// The method built from `key=value` inputs (the command line's `--set`): every key
+    /// checked against the method's options, defaults filled in.
+    public static func make(_ name: String, inputs: [(key: String, value: SettingInput)]) throws -> any RegisteredMethod {
+        let type = try lookup(name)
+        return try type.init(settings: settings(of: type, inputs: inputs))
+    }
+
+    /// Checked settings of `type` from `key=value` inputs.
+    public static func settings(of type: any RegisteredMethod.Type,
+                                inputs: [(key: String, value: SettingInput)]) throws -> MethodSettings {
+        var values: [String: String] = [:]
+        func accept(_ options: [MethodOption], strict: Bool) throws {
+            for (key, input) in inputs {
+                guard let option = options.first(where: { $0.key == key }) else {
+                    if strict { throw MethodSettingError.unknownKey(method: type.name, key: key, allowed: options.map(\.key)) }
+                    continue
+                }
+                switch option.canonical(input) {
+                case let .success(text): values[key] = text
+                case let .failure(rejection): throw MethodSettingError.invalidValue(method: type.name, key: key, rejection)
+                }
+            }
+        }
+        // A combinator's keys depend on a value given (its member method): read its own first.
+        try accept(type.options, strict: false)
+        let options = type.options(given: values)
+        try accept(options, strict: true)
+        return MethodSettings(method: type.name, values: values, options: options)
+    }
+
+    /// The order of the report and tables: the registry's (the baseline first).
+    public static func rank(_ name: String) -> Int { names.firstIndex(of: name) ?? names.count }
+
+    /// Every method's options as help text, one block per method.
+    public static var optionsHelp: String {
+        methods.map { type in
+            let options = type.options
+            let head = "\(type.name) (\(type.phase.rawValue)): \(type.summary)"
+            guard !options.isEmpty else { return head }
+            return head + "\n" + options.map { o in
+                "    \(o.key)=\(o.valueDescription)\(o.defaultValue.map { " (default \($0))" } ?? ""): \(o.help)"
+            }.joined(separator: "\n")
+        }.joined(separator: "\n")
+    }
+}
+
+/// A method's checked settings: canonical text per key, with the options' defaults behind.
+public struct MethodSettings {
+    public var method: String
+    /// The values given (canonical text), by key.
+    public var values: [String: String]
+    public var options: [MethodOption]
+
+    public init(method: String, values: [String: String], options: [MethodOption]) {
+        self.method = method
+        self.values = values
+        self.options = options
+    }
+
+    /// The given value or the default; nil when neither exists.
+    public func text(_ key: String) -> String? {
+        values[key] ?? options.first { $0.key == key }?.defaultValue
+    }
+
+    public func value<T: LosslessStringConvertible>(_ key: String, as type: T.Type = T.self) throws -> T? {
+        guard let text = text(key) else { return nil }
+        guard let v = T(text) else { throw MethodSettingError.invalidValue(method: method, key: key, .type("\(T.self)")) }
+        return v
+    }
+
+    /// The value or default of an option that has one.
+    public func required<T: LosslessStringConvertible>(_ key: String, as type: T.Type = T.self) throws -> T {
+        guard let v = try value(key, as: type) else {
+            throw MethodSettingError.invalidValue(method: method, key: key, .type("a value (the option has no default)"))
+        }
+        return v
+    }
+
+    public func choice<E: RawRepresentable>(_ key: String, as type: E.Type = E.self) throws -> E? where E.RawValue == String {
+        guard let text = text(key) else { return nil }
+        guard let v = E(rawValue: text) else {
+            throw MethodSettingError.invalidValue(method: method, key: key, .unknown(text, []))
+        }
+        return v
+    }
+
+    /// What a run records: the given values plus the defaults of options that record theirs.
+    public var recorded: [String: String] {
+        var out = values
+        for o in options where o.recordsDefault && out[o.key] == nil { out[o.key] = o.defaultValue }
+        return out
+    }
+}
+
+/// A method name or setting that cannot be used, with what can.
+public enum MethodSettingError: Error, CustomStringConvertible, Equatable {
+    case unknownMethod(String, choices: [String])
+    case unknownKey(method: String, key: String, allowed: [String])
+    case invalidValue(method: String, key: String, SettingRejection)
+
+    public var description: String {
+        switch self {
+        case let .unknownMethod(name, choices):
+            return "unknown method '\(name)' (choose from \(choices.joined(separator: ", ")))"
+        case let .unknownKey(method, key, allowed):
+            return allowed.isEmpty ? "\(method) takes no settings, got '\(key)'"
+                : "\(method) has no setting '\(key)' (its settings: \(allowed.joined(separator: ", ")))"
+        case let .invalidValue(method, key, rejection):
+            switch rejection {
+            case let .type(expected): return "\(method) setting \(key) must be \(expected)"
+            case let .range(message): return "\(method) \(message)"
+            case let .unknown(value, choices):
+                return "\(method) setting \(key): unknown value '\(value)'" + (choices.isEmpty ? "" : " (choose from \(choices.joined(separator: ", ")))")
+            }
+        }
+    }
+}

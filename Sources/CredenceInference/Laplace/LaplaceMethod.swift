@@ -1,0 +1,122 @@
+import CredenceMetrics
+import CredenceNN
+import CredenceTensor
+import Foundation
+
+/// How a subnetwork Laplace chooses its weights (Daxberger et al. 2021, "Bayesian Deep
+/// Learning via Subnetwork Inference").
+public enum SubnetworkSelection: String, Codable, CaseIterable, Sendable {
+    /// The weights with the largest marginal variance under a diagonal Laplace over all
+    /// weights (the paper's choice; its prior precision tuned by the marginal likelihood).
+    case largestVariance = "largest-variance"
+    /// The weights of largest magnitude |θ̂ᵢ| (the paper's baseline).
+    case largestMagnitude = "largest-magnitude"
+    /// A seeded uniformly random subset (the paper's baseline).
+    case random
+}
+
+/// The Laplace approximation as the registry lists it: fitted around the trained network on
+/// its training set (one pass, batches of 1,000), every axis of `Laplace` an option, and the
+/// subnetwork chosen by `subnetworkSelection` among `subnetworkSize` weights.
+public struct LaplaceMethod: RegisteredMethod {
+    public static let name = "laplace"
+    public static let family = MethodFamily.laplace
+    public static let phase = MethodPhase.postHoc
+    public static let summary = "Gaussian around the trained weights with GGN curvature (MacKay 1992; Daxberger et al. 2021)"
+    public static let options = [
+        MethodOption.choice("subset", WeightSubset.self, default: .lastLayer, recordsDefault: true, help: "which weights are Bayesian"),
+        MethodOption.choice("hessian", HessianStructure.self, default: .kronecker, recordsDefault: true,
+                            help: "structure of the generalized Gauss-Newton curvature (kron = kronecker)", aliases: ["kron": "kronecker"]),
+        MethodOption.choice("predictive", PredictiveKind.self, default: .glm, recordsDefault: true,
+                            help: "linearized GLM or Monte-Carlo over sampled weights"),
+        MethodOption.choice("link", LinkApproximation.self, default: .probit, recordsDefault: true, help: "link approximation of the GLM predictive"),
+        MethodOption.choice("prior", PriorOptimization.self, default: .marginalLikelihood, help: "how the prior precision is chosen"),
+        MethodOption("priorPrecision", .real(above: 0, below: nil), default: "1.0", help: "prior precision (the start value when it is optimized)"),
+        MethodOption.choice("priorStructure", PriorStructure.self, default: .scalar, help: "one prior precision for all weights, or one per layer"),
+        MethodOption("rank", .integer(atLeast: 1), default: "20", help: "rank of a low-rank curvature"),
+        MethodOption("subnetworkSize", .integer(atLeast: 1), default: "1000", help: "weights in a subnetwork (subset=subnetwork)"),
+        MethodOption.choice("subnetworkSelection", SubnetworkSelection.self, default: .largestVariance,
+                            help: "how a subnetwork's weights are chosen (subset=subnetwork)"),
+    ]
+
+    public var subset = WeightSubset.lastLayer
+    public var structure = HessianStructure.kronecker
+    public var predictive = PredictiveKind.glm
+    public var link = LinkApproximation.probit
+    public var prior = PriorOptimization.marginalLikelihood
+    public var priorPrecision = 1.0
+    public var priorStructure = PriorStructure.scalar
+    public var rank = 20
+    public var subnetworkSize = 1000
+    public var subnetworkSelection = SubnetworkSelection.largestVariance
+
+    public init() {}
+
+    public init(settings: MethodSettings) throws {
+        subset = try settings.choice("subset") ?? subset
+        structure = try settings.choice("hessian") ?? structure
+        predictive = try settings.choice("predictive") ?? predictive
+        link = try settings.choice("link") ?? link
+        prior = try settings.choice("prior") ?? prior
+        priorPrecision = try settings.required("priorPrecision")
+        priorStructure = try settings.choice("priorStructure") ?? priorStructure
+        rank = try settings.required("rank")
+        subnetworkSize = try settings.required("subnetworkSize")
+        subnetworkSelection = try settings.choice("subnetworkSelection") ?? subnetworkSelection
+        _ = try laplace(subnetworkIndices: subset == .subnetwork ? [0] : nil)  // option combinations, before any work
+    }
+
+    /// The fitting method with these settings (and, for a subnetwork, its chosen weights).
+    public func laplace(subnetworkIndices: [Int]?) throws -> Laplace {
+        try Laplace(subset: subset, structure: structure, predictive: predictive, link: link, priorPrecision: priorPrecision,
+                    priorOptimization: prior, priorStructure: priorStructure, rank: rank, subnetworkIndices: subnetworkIndices)
+    }
+
+    public func validate(_ context: MethodContext) throws {
+        let model = try context.model()
+        try laplace(subnetworkIndices: subset == .subnetwork ? Array(0..<Swift.min(subnetworkSize, model.parameterCount)) : nil)
+            .validate(model: model)
+    }
+
+    public func run(_ job: MethodJob) throws -> MethodOutcome {
+        let file = try job.network(job.options)
+        let base = try loadPosterior(from: file.path)
+        guard let point = base as? PointPosterior else {
+            throw TrainingError.invalidConfiguration("Laplace is fitted around one trained network; \(file.path) holds a \(base.method) posterior — pass the MAP checkpoint")
+        }
+        let (train, _, _) = try loadRunData(job.options)
+        let start = Date()
+        var indices: [Int]? = nil
+        if subset == .subnetwork {
+            job.onStage("choosing \(subnetworkSize) weights by \(subnetworkSelection.rawValue)")
+            indices = try chooseSubnetwork(point, data: train, seed: job.seed)
+        }
+        let method = try laplace(subnetworkIndices: indices)
+        try method.validate(model: point.model)
+        job.onStage("fitting Laplace (\(subset.rawValue), \(structure.rawValue))")
+        let fit = try fitPosterior(method, model: point.model, parameters: point.parameters, task: point.task, data: train,
+                                   epochs: 1, batchSize: 1000, seed: job.seed, shuffle: false)
+        let seconds = Date().timeIntervalSince(start)
+        return MethodOutcome(posterior: fit.posterior, seconds: file.seconds + seconds, posteriorSeconds: seconds)
+    }
+
+    /// The subnetwork's flat weight indices (sorted), chosen as `subnetworkSelection` says.
+    public func chooseSubnetwork(_ point: PointPosterior, data: some BatchSource, seed: UInt64) throws -> [Int] {
+        let count = Swift.min(subnetworkSize, point.model.parameterCount)
+        switch subnetworkSelection {
+        case .largestVariance:
+            let diagonal = try Laplace(subset: .all, structure: .diagonal, predictive: .monteCarlo)
+            let fit = try fitPosterior(diagonal, model: point.model, parameters: point.parameters, task: point.task, data: data,
+                                       epochs: 1, batchSize: 1000, seed: seed, shuffle: false)
+            return fit.posterior.largestVarianceIndices(count)
+        case .largestMagnitude:
+            let v = point.parameters.values
+            return v.indices.sorted { abs(v[$0]) > abs(v[$1]) }.prefix(count).sorted()
+        case .random:
+            var rng = RandomGenerator(seed: seed ^ 0x5B5E_7000)
+            return Array(rng.permutation(point.model.parameterCount).prefix(count)).sorted()
+        }
+    }
+
+    public static func restore(_ archive: PosteriorArchive) throws -> any Posterior { try LaplacePosterior(archive: archive) }
+}
