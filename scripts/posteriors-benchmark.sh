@@ -26,11 +26,13 @@ for SEED in "${SEEDS[@]}"; do
   COMMON=(--dataset fashion-mnist --epochs 10 --holdout 5000 --seed "$SEED" --resume)
   $C train "${COMMON[@]}" --method map --ood mnist-5k --out "$D/map.safetensors" --format json > "$D/map.json"
   $C fit --checkpoint "$D/map.safetensors" --method temperature --ood mnist-5k --out "$D/map-ts.safetensors" --format json > "$D/map-ts.json"
-  $C fit --checkpoint "$D/map.safetensors" --method laplace --subset last-layer --hessian kronecker --ood mnist-5k --out "$D/laplace-kron.safetensors" --format json > "$D/laplace-kron.json"
-  $C fit --checkpoint "$D/map.safetensors" --method laplace --subset last-layer --hessian full --ood mnist-5k --out "$D/laplace-full.safetensors" --format json > "$D/laplace-full.json"
-  $C train "${COMMON[@]}" --method mc-dropout --dropout 0.1 --samples 32 --ood mnist-5k --out "$D/mc-dropout.safetensors" --format json > "$D/mc-dropout.json"
-  $C train "${COMMON[@]}" --method swag --rank 20 --swag-epochs 5 --samples 32 --ood mnist-5k --out "$D/swag.safetensors" --format json > "$D/swag.json"
-  $C train "${COMMON[@]}" --method ensemble --members 5 --ood mnist-5k --out "$D/ensemble.safetensors" --format json > "$D/ensemble.json"
+  $C fit --checkpoint "$D/map.safetensors" --method laplace --set subset=last-layer --set hessian=kronecker --ood mnist-5k --out "$D/laplace-kron.safetensors" --format json > "$D/laplace-kron.json"
+  $C fit --checkpoint "$D/map.safetensors" --method laplace --set subset=last-layer --set hessian=full --ood mnist-5k --out "$D/laplace-full.safetensors" --format json > "$D/laplace-full.json"
+  $C train "${COMMON[@]}" --method mc-dropout --set dropout=0.1 --samples 32 --ood mnist-5k --out "$D/mc-dropout.safetensors" --format json > "$D/mc-dropout.json"
+  $C train "${COMMON[@]}" --method swag --set rank=20 --set swagEpochs=5 --samples 32 --ood mnist-5k --out "$D/swag.safetensors" --format json > "$D/swag.json"
+  $C train "${COMMON[@]}" --method ensemble --set members=5 --ood mnist-5k --out "$D/ensemble.safetensors" --format json > "$D/ensemble.json"
+  $C train "${COMMON[@]}" --method ensemble --set members=5 --set member=swag --set rank=20 --samples 32 --ood mnist-5k --out "$D/multiswag.safetensors" --format json > "$D/multiswag.json"
+  $C train "${COMMON[@]}" --method ensemble --set members=5 --set member=laplace --ood mnist-5k --out "$D/laplace-mixture.safetensors" --format json > "$D/laplace-mixture.json"
 done
 
 python3 - "$OUT" "${SEEDS[@]}" <<'PY'
@@ -39,7 +41,8 @@ out, seeds = sys.argv[1], sys.argv[2:]
 rows = [("MAP", "map"), ("temperature-scaled MAP", "map-ts"),
         ("last-layer Laplace KFAC", "laplace-kron"), ("last-layer Laplace full", "laplace-full"),
         ("MC dropout p0.1, 32", "mc-dropout"), ("SWAG rank 20, 32", "swag"),
-        ("deep ensemble 5", "ensemble")]
+        ("deep ensemble 5", "ensemble"), ("MultiSWAG 5 × rank 20, 32", "multiswag"),
+        ("mixture of 5 last-layer KFAC Laplaces", "laplace-mixture")]
 
 def load(seed, f):
     r = json.load(open(os.path.join(out, f"seed-{seed}", f + ".json")))

@@ -35,4 +35,27 @@ import Testing
         let grads = tape.gradients(of: loss)
         #expect(grads[x].shape == [8, 1, 28, 28] && grads[p].shape == [669_706])
     }
+
+    /// The README's registry example (on two moons, in a scratch directory).
+    @Test func registryExampleRuns() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("readme-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("multiswag.safetensors").path
+        var rng = RandomGenerator(seed: 0)
+        var options = TrainingOptions()
+        options.dataset = .twoMoons; options.epochs = 20
+        let multiSWAG = try MethodRegistry.make("ensemble", inputs: [("members", .number(3, text: "3")), ("member", .string("swag"))])
+        let result = try trainPosterior(options, method: multiSWAG, out: path)
+        #expect(result.evaluation.negativeLogLikelihood < 0.3 && result.runs.count == 3)
+
+        let posterior = try loadPosterior(from: path)
+        let (_, moons) = try loadDataset(.twoMoons, options: DataOptions())
+        let count = posterior.sampleCount(requested: 30)
+        #expect(count == 30 && posterior.method == "ensemble" && (posterior as? MixturePosterior)?.componentMethod == "swag")
+        let network = try posterior.sample(0, of: count, rng: &rng)
+        let tape2 = Tape(), xs = tape2.variable(try moons.inputs.rows(0..<8))
+        let gradient = tape2.gradients(of: try network(xs).sum())[xs]
+        #expect(gradient.shape == [8, 2])
+    }
 }
