@@ -1,4 +1,5 @@
 import CredenceData
+import CredenceInference
 import CredenceMetrics
 import Foundation
 
@@ -141,8 +142,6 @@ struct ReportModel {
     /// Okabe & Ito (2008) colour-blind-safe palette, yellow last (weakest on white).
     static let palette = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#D4C21F"]
     static let dashes: [String?] = [nil, "7 3", "2 3"]
-    /// Methods in the order of DESIGN.md (baseline first); others follow alphabetically.
-    static let methodOrder = ["map", "temperature", "mc-dropout", "ensemble", "swag", "laplace", "vi", "sgld", "sghmc", "hmc"]
 
     init(_ records: [RunRecord]) {
         // Seeds of one configuration form one method: group by the configuration minus its seed.
@@ -155,7 +154,8 @@ struct ReportModel {
             if byDataset[ds] == nil { datasetOrder.append(ds) }
             byDataset[ds, default: [:]][c.key, default: []].append(r)
         }
-        func rank(_ method: String) -> Int { Self.methodOrder.firstIndex(of: method) ?? Self.methodOrder.count }
+        // Methods in the registry's order (baseline first); others (external predictions) follow alphabetically.
+        func rank(_ method: String) -> Int { MethodRegistry.rank(method) }
         var groups: [DatasetGroup] = []
         var names: Set<String> = []
         for ds in datasetOrder.sorted() {
