@@ -41,14 +41,9 @@ extension ParameterSamplingPosterior {
         PosteriorSample(model: model, parameters: try sampleParameters(rng: &rng))
     }
 
+    /// The predictive from S sampled networks (`samplePredictive`).
     public func predictive(_ inputs: Tensor, samples: Int, rng: inout RandomGenerator) throws -> Predictive {
-        guard samples >= 1 else { throw InferenceError.invalidOption("samples must be ≥ 1, got \(samples)") }
-        var outputs: [Tensor] = []
-        for _ in 0..<samples {
-            let theta = try sampleParameters(rng: &rng)
-            outputs.append(try model.predictBatched(inputs, parameters: theta))
-        }
-        return try makePredictive(stacking: outputs, task: task)
+        try samplePredictive(inputs, samples: samples, rng: &rng)
     }
 }
 

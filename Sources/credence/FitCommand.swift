@@ -4,7 +4,7 @@ import Credence
 struct FitCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fit",
-        abstract: "Fit a post-hoc method (\(MethodRegistry.methods.filter { $0.phase == .postHoc }.map { $0.name }.joined(separator: ", "))) on a trained checkpoint or posterior, save it, and evaluate it.",
+        abstract: "Fit a post-hoc method (\(MethodRegistry.names(phase: .postHoc).joined(separator: ", "))) on a trained checkpoint or posterior, save it, and evaluate it.",
         discussion: MethodArguments.discussion)
 
     @Option(name: [.customLong("checkpoint"), .customLong("posterior")], help: "Trained checkpoint or posterior file.")
@@ -18,7 +18,7 @@ struct FitCommand: ParsableCommand {
 
     func validate() throws {
         guard samples >= 1 else { throw ValidationError("--samples must be ≥ 1, got \(samples)") }
-        guard let chosen = try method.make() else { throw ValidationError("fit needs --method (\(MethodRegistry.methods.filter { $0.phase == .postHoc }.map { $0.name }.joined(separator: ", ")))") }
+        guard let chosen = try method.make() else { throw ValidationError("fit needs --method (\(MethodRegistry.names(phase: .postHoc).joined(separator: ", ")))") }
         guard type(of: chosen).phase == .postHoc else {
             throw ValidationError("\(type(of: chosen).name) trains its own networks: use `credence train --method \(type(of: chosen).name)`")
         }

@@ -77,15 +77,8 @@ extension RunConfiguration {
 
     /// The run's method, built from its recorded settings through the registry.
     public func inferenceMethod() throws -> any RegisteredMethod {
-        guard let type = MethodRegistry.method(named: method) else {
-            throw BenchError.invalidRun(key: key, message: "unknown method '\(method)' (choose from \(MethodRegistry.names.joined(separator: ", ")))")
-        }
-        let options = type.options(given: settings)
-        if let stray = settings.keys.sorted().first(where: { key in !options.contains { $0.key == key } }) {
-            throw BenchError.invalidRun(key: key, message: "\(method) has no setting '\(stray)' (its settings: \(options.map(\.key).joined(separator: ", ")))")
-        }
         do {
-            return try type.init(settings: MethodSettings(method: method, values: settings, options: options))
+            return try MethodRegistry.make(method, recorded: settings)
         } catch {
             throw BenchError.invalidRun(key: key, message: "\(error)")
         }

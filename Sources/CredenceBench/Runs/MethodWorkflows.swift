@@ -61,9 +61,7 @@ public func trainPosterior(_ options: TrainingOptions, method: any RegisteredMet
             try archive.save(to: out)
         }
     }
-    let (_, _, test) = try loadRunData(options)
-    let oodSets = try loadOODInputs(ood, options: options, test: test)
-    let evaluation = try evaluatePosterior(outcome.posterior, on: test, ood: oodSets, samples: samples, seed: options.seed)
+    let evaluation = try evaluatePosterior(outcome.posterior, run: options, ood: ood, samples: samples, seed: options.seed)
     return PosteriorTrainingResult(method: type(of: method).name, runs: runs, posteriorSeconds: outcome.posteriorSeconds,
                                    posterior: out, details: outcome.details, evaluation: evaluation)
 }
@@ -88,7 +86,7 @@ public func fitPostHoc(_ method: any RegisteredMethod, posteriorAt path: String,
                        ood: [OODSource] = [], seed: UInt64 = 0, onStage: @escaping (String) -> Void = { _ in }) throws -> PostHocResult {
     let name = type(of: method).name
     guard type(of: method).phase == .postHoc else {
-        throw TrainingError.invalidConfiguration("\(name) trains its own networks; use `credence train --method \(name)` (fit takes \(MethodRegistry.methods.filter { $0.phase == .postHoc }.map { $0.name }.joined(separator: ", ")))")
+        throw TrainingError.invalidConfiguration("\(name) trains its own networks; use `credence train --method \(name)` (fit takes \(MethodRegistry.names(phase: .postHoc).joined(separator: ", ")))")
     }
     let archive = try PosteriorArchive.load(from: path)
     guard let json = archive.provenance["credence.training_options"],
@@ -104,11 +102,17 @@ public func fitPostHoc(_ method: any RegisteredMethod, posteriorAt path: String,
         fitted.provenance = archive.provenance
         try fitted.save(to: out)
     }
-    let (_, _, test) = try loadRunData(options)
-    let oodSets = try loadOODInputs(ood, options: options, test: test)
-    let evaluation = try evaluatePosterior(outcome.posterior, on: test, ood: oodSets, samples: samples, seed: seed)
+    let evaluation = try evaluatePosterior(outcome.posterior, run: options, ood: ood, samples: samples, seed: seed)
     return PostHocResult(method: name, base: archive.method, fitSeconds: outcome.seconds, details: outcome.details,
                          posterior: out, evaluation: evaluation)
+}
+
+/// Scores a posterior on its run's test set and the OOD sources.
+func evaluatePosterior(_ posterior: any Posterior, run options: TrainingOptions, ood: [OODSource], samples: Int,
+                       seed: UInt64) throws -> PosteriorEvaluation {
+    let (_, _, test) = try loadRunData(options)
+    return try evaluatePosterior(posterior, on: test, ood: try loadOODInputs(ood, options: options, test: test),
+                                 samples: samples, seed: seed)
 }
 
 /// `dir/stem.suffix.safetensors` next to `path`.

@@ -67,7 +67,7 @@ extension SuiteDecoder {
         do {
             var values: [String: String] = [:]
             for option in method.options { values[option.key] = point[option.key]?.value }
-            let built = try method.method.init(settings: MethodSettings(method: name, values: values, options: method.options))
+            let built = try MethodRegistry.make(name, recorded: values)
             built.adjust(&options)
             try built.validate(MethodContext(options: options))
         } catch {

@@ -1,5 +1,5 @@
-import CredenceInference
 import CredenceData
+import CredenceInference
 import CredenceNN
 import Foundation
 

@@ -27,15 +27,9 @@ public enum MethodRegistry {
     }
 
     /// The method built from `key=value` inputs (the command line's `--set`): every key
-    /// checked against the method's options, defaults filled in.
+    /// checked against the method's options and put in canonical form.
     public static func make(_ name: String, inputs: [(key: String, value: SettingInput)]) throws -> any RegisteredMethod {
         let type = try lookup(name)
-        return try type.init(settings: settings(of: type, inputs: inputs))
-    }
-
-    /// Checked settings of `type` from `key=value` inputs.
-    public static func settings(of type: any RegisteredMethod.Type,
-                                inputs: [(key: String, value: SettingInput)]) throws -> MethodSettings {
         var values: [String: String] = [:]
         func accept(_ options: [MethodOption], strict: Bool) throws {
             for (key, input) in inputs {
@@ -51,10 +45,23 @@ public enum MethodRegistry {
         }
         // A combinator's keys depend on a value given (its member method): read its own first.
         try accept(type.options, strict: false)
-        let options = type.options(given: values)
-        try accept(options, strict: true)
-        return MethodSettings(method: type.name, values: values, options: options)
+        try accept(type.options(given: values), strict: true)
+        return try make(name, recorded: values)
     }
+
+    /// The method built from settings already in canonical form (a run's recorded settings,
+    /// a suite's grid point, an ensemble's member): keys checked against its options.
+    public static func make(_ name: String, recorded values: [String: String]) throws -> any RegisteredMethod {
+        let type = try lookup(name)
+        let options = type.options(given: values)
+        if let stray = values.keys.sorted().first(where: { key in !options.contains { $0.key == key } }) {
+            throw MethodSettingError.unknownKey(method: name, key: stray, allowed: options.map(\.key))
+        }
+        return try type.init(settings: MethodSettings(method: name, values: values, options: options))
+    }
+
+    /// The names of the methods of one phase (`fit` takes the post-hoc ones).
+    public static func names(phase: MethodPhase) -> [String] { methods.filter { $0.phase == phase }.map { $0.name } }
 
     /// The order of the report and tables: the registry's (the baseline first).
     public static func rank(_ name: String) -> Int { names.firstIndex(of: name) ?? names.count }

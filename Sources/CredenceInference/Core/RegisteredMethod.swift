@@ -141,8 +141,12 @@ public struct MethodOutcome {
 }
 
 extension TrainedFile {
-    /// The trained network in the file as a point posterior.
+    /// The trained network in the file as a point posterior; any other posterior is refused.
     public func pointPosterior() throws -> PointPosterior {
-        try PointPosterior(archive: PosteriorArchive.load(from: path))
+        let posterior = try loadPosterior(from: path)
+        guard let point = posterior as? PointPosterior else {
+            throw TrainingError.invalidConfiguration("\(path) holds a \(posterior.method) posterior, not one trained network — pass a network's checkpoint (e.g. the MAP's)")
+        }
+        return point
     }
 }

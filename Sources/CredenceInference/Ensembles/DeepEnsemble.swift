@@ -87,11 +87,9 @@ public struct DeepEnsembleMethod: RegisteredMethod {
 
     public init(settings: MethodSettings) throws {
         let memberName = settings.text("member") ?? MAPMethod.name
-        let type = try MethodRegistry.lookup(memberName)
-        let keys = Set(type.options(given: settings.values).map(\.key))
-        let memberSettings = MethodSettings(method: memberName, values: settings.values.filter { keys.contains($0.key) },
-                                            options: type.options(given: settings.values))
-        try self.init(members: settings.required("members"), member: type.init(settings: memberSettings))
+        let keys = Set(try MethodRegistry.lookup(memberName).options(given: settings.values).map(\.key))
+        try self.init(members: settings.required("members"),
+                      member: MethodRegistry.make(memberName, recorded: settings.values.filter { keys.contains($0.key) }))
     }
 
     public func adjust(_ options: inout TrainingOptions) { member.adjust(&options) }

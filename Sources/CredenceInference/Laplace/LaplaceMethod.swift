@@ -80,10 +80,7 @@ public struct LaplaceMethod: RegisteredMethod {
 
     public func run(_ job: MethodJob) throws -> MethodOutcome {
         let file = try job.network(job.options)
-        let base = try loadPosterior(from: file.path)
-        guard let point = base as? PointPosterior else {
-            throw TrainingError.invalidConfiguration("Laplace is fitted around one trained network; \(file.path) holds a \(base.method) posterior — pass the MAP checkpoint")
-        }
+        let point = try file.pointPosterior()
         let (train, _, _) = try loadRunData(job.options)
         let start = Date()
         var indices: [Int]? = nil
