@@ -16,7 +16,9 @@ public protocol InferenceMethod {
     func validate(model: Sequential) throws
     func initialState(model: Sequential, parameters: Tensor, task: Predictive.Task,
                       rng: inout RandomGenerator) throws -> State
-    func update(_ state: inout State, batch: TrainingBatch, rng: inout RandomGenerator) throws
+    /// One step; reports the batch's loss (and correct predictions when it counts them).
+    /// A non-finite loss throws (`EpochLoop.requireFinite`) before the state changes.
+    func update(_ state: inout State, batch: TrainingBatch, rng: inout RandomGenerator) throws -> StepReport
     func posterior(from state: State) throws -> Output
 }
 
@@ -24,47 +26,90 @@ extension InferenceMethod {
     public func validate(model: Sequential) throws {}
 }
 
-/// Progress of `fitPosterior`.
-public struct InferenceProgress: Sendable {
-    public var epoch: Int
-    public var epochs: Int
-    public var step: Int
-    public var stepsPerEpoch: Int
-    public var elapsed: Double
-}
-
-/// Runs `method` for `epochs` passes over `data` in shuffled mini-batches (seeded), then
-/// returns its posterior and the wall time spent.
+/// Runs `method` for `epochs` passes over `data` in mini-batches through `EpochLoop` (its
+/// seeding and shuffling rule), then returns its posterior and the wall time spent.
 public func fitPosterior<M: InferenceMethod>(
     _ method: M, model: Sequential, parameters: Tensor, task: Predictive.Task, data: some BatchSource,
     epochs: Int, batchSize: Int, seed: UInt64, shuffle: Bool = true,
-    onProgress: (InferenceProgress) -> Void = { _ in }
+    onProgress: (TrainingProgress) -> Void = { _ in }
 ) throws -> (posterior: M.Output, seconds: Double) {
-    guard epochs >= 0, batchSize >= 1 else {
-        throw InferenceError.invalidOption("epochs must be ≥ 0 and batch size ≥ 1 (got \(epochs), \(batchSize))")
-    }
-    guard data.count > 0 else { throw TrainingError.emptyDataset }
+    try runPhase(method, model: model, parameters: parameters, task: task, data: data, epochs: epochs, batchSize: batchSize,
+                 seed: seed, shuffle: shuffle, checkpoint: nil, onProgress: onProgress)
+}
+
+/// `fitPosterior` that survives a kill: after every epoch the method's state, the epoch and
+/// the seconds spent so far are written atomically to `checkpoint.path` (see
+/// `PhaseCheckpoint`); with `checkpoint.resume`, a file there written by the same run (same
+/// method settings, batch size, seed, data size and starting parameters; `epochs` may grow)
+/// is continued from its epoch and ends bit for bit where the uninterrupted run would, and one
+/// that holds every epoch gives its posterior without training. The seconds returned count
+/// every attempt.
+public func fitPosterior<M: InferenceMethod>(
+    _ method: M, model: Sequential, parameters: Tensor, task: Predictive.Task, data: some BatchSource,
+    epochs: Int, batchSize: Int, seed: UInt64, shuffle: Bool = true, checkpoint: PhaseCheckpoint?,
+    onProgress: (TrainingProgress) -> Void = { _ in }
+) throws -> (posterior: M.Output, seconds: Double) where M.State: PersistentState {
+    try runPhase(method, model: model, parameters: parameters, task: task, data: data, epochs: epochs, batchSize: batchSize,
+                 seed: seed, shuffle: shuffle,
+                 checkpoint: checkpoint.map { file in
+                     PhaseStore(file: file, save: { state, out in try state.save(into: &out) },
+                                restore: { state, saved, path in try state.restore(from: saved, path: path) })
+                 }, onProgress: onProgress)
+}
+
+/// How `runPhase` keeps a state type on disk (nil: it does not).
+private struct PhaseStore<State> {
+    var file: PhaseCheckpoint
+    var save: (State, inout SafeTensorsFile) throws -> Void
+    var restore: (inout State, SafeTensorsFile, String) throws -> Void
+}
+
+private func runPhase<M: InferenceMethod>(
+    _ method: M, model: Sequential, parameters: Tensor, task: Predictive.Task, data: some BatchSource,
+    epochs: Int, batchSize: Int, seed: UInt64, shuffle: Bool, checkpoint store: PhaseStore<M.State>?,
+    onProgress: (TrainingProgress) -> Void
+) throws -> (posterior: M.Output, seconds: Double) {
     try method.validate(model: model)
-    Parallel.flushSubnormalsToZero()
     let start = Date()
-    var rng = RandomGenerator(seed: seed)
-    var state = try method.initialState(model: model, parameters: parameters, task: task, rng: &rng)
-    let steps = (data.count + batchSize - 1) / batchSize
-    var lastReport = Date.distantPast
-    for epoch in 0..<epochs {
-        let order = shuffle ? rng.permutation(data.count) : Array(0..<data.count)
-        for step in 0..<steps {
-            let batch = try data.trainingBatch(Array(order[(step * batchSize)..<Swift.min((step + 1) * batchSize, data.count)]))
-            try method.update(&state, batch: batch, rng: &rng)
-            if Date().timeIntervalSince(lastReport) > 0.5 || step == steps - 1 {
-                lastReport = Date()
-                onProgress(InferenceProgress(epoch: epoch + 1, epochs: epochs, step: step + 1, stepsPerEpoch: steps,
-                                             elapsed: lastReport.timeIntervalSince(start)))
-            }
+    // The state's own randomness (none of today's methods draw any) is apart from the epochs' streams.
+    var initialRNG = RandomGenerator(seed: seed ^ 0x1A17_5EED)
+    var state = try method.initialState(model: model, parameters: parameters, task: task, rng: &initialRNG)
+    let loop = EpochLoop(epochs: epochs, batchSize: batchSize, seed: seed, shuffle: shuffle)
+    var startEpoch = 0, earlierSeconds = 0.0
+    let fingerprint = "\(method) batch \(batchSize) seed \(seed) shuffle \(shuffle) examples \(data.count) start \(checksum(parameters))"
+    if let store, store.file.resume, FileManager.default.fileExists(atPath: store.file.path) {
+        let path = store.file.path
+        let saved = try SafeTensorsFile(contentsOf: path)
+        guard saved.metadata[PhaseCheckpoint.fingerprintKey] == fingerprint else {
+            throw ResumeError.inconsistentState(path: path, reason: "it holds the state of another run (its settings, seed, data or starting network differ)")
         }
+        guard let epoch = saved.metadata[PhaseCheckpoint.epochKey].flatMap(Int.init), epoch >= 0, epoch <= epochs else {
+            throw ResumeError.inconsistentState(path: path, reason: "it records \(saved.metadata[PhaseCheckpoint.epochKey] ?? "no") epochs done, but this run has \(epochs)")
+        }
+        try store.restore(&state, saved, path)
+        startEpoch = epoch
+        earlierSeconds = saved.metadata[PhaseCheckpoint.secondsKey].flatMap(Double.init) ?? 0
     }
+    try loop.run(data: data, startEpoch: startEpoch, step: { batch, rng in
+        try method.update(&state, batch: batch, rng: &rng)
+    }, onProgress: onProgress, onEpochEnd: { epoch, _ in
+        guard let store else { return }
+        var file = SafeTensorsFile(metadata: [PhaseCheckpoint.fingerprintKey: fingerprint, PhaseCheckpoint.epochKey: String(epoch),
+                                              PhaseCheckpoint.secondsKey: String(earlierSeconds + Date().timeIntervalSince(start))])
+        try store.save(state, &file)
+        try file.write(to: store.file.path)
+    })
     let posterior = try method.posterior(from: state)
-    return (posterior, Date().timeIntervalSince(start))
+    return (posterior, earlierSeconds + Date().timeIntervalSince(start))
+}
+
+/// FNV-1a over a tensor's bits: tells two starting networks apart.
+private func checksum(_ tensor: Tensor) -> String {
+    var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+    tensor.withUnsafeBufferPointer { values in
+        for v in values { hash = (hash ^ UInt64(v.bitPattern)) &* 0x0000_0100_0000_01B3 }
+    }
+    return String(hash, radix: 16)
 }
 
 /// Plain mini-batch training as an inference method: MAP (weight decay = Gaussian prior)
@@ -107,10 +152,11 @@ public struct MAPTraining: InferenceMethod {
         return State(model: model, parameters: parameters, task: task, trainer: trainer)
     }
 
-    public func update(_ state: inout State, batch: TrainingBatch, rng: inout RandomGenerator) throws {
-        let (loss, _, parts) = try state.trainer.lossAndGradientParts(parameters: state.parameters, batch: batch, rng: &rng)
-        guard loss.isFinite else { throw TrainingError.nonFiniteLoss(epoch: 0, step: state.trainer.optimizer.step + 1, value: loss) }
+    public func update(_ state: inout State, batch: TrainingBatch, rng: inout RandomGenerator) throws -> StepReport {
+        let (loss, correct, parts) = try state.trainer.lossAndGradientParts(parameters: state.parameters, batch: batch, rng: &rng)
+        try EpochLoop.requireFinite(loss)
         state.trainer.optimizer.update(&state.parameters, gradientParts: parts)
+        return StepReport(loss: loss, correct: state.task == .classification ? correct : nil)
     }
 
     public func posterior(from state: State) throws -> AnyPosterior {
@@ -135,5 +181,18 @@ public struct AnyPosterior: Posterior {
     public func sampleCount(requested: Int) -> Int { base.sampleCount(requested: requested) }
     public func sample(_ index: Int, of count: Int, rng: inout RandomGenerator) throws -> PosteriorSample {
         try base.sample(index, of: count, rng: &rng)
+    }
+}
+
+extension MAPTraining.State: PersistentState {
+    /// The parameters and the optimizer's state.
+    public func save(into file: inout SafeTensorsFile) throws {
+        file["parameters"] = parameters
+        try trainer.optimizer.exportState().store(in: &file, path: "the training state")
+    }
+
+    public mutating func restore(from file: SafeTensorsFile, path: String) throws {
+        parameters = try file.required("parameters", shape: [model.parameterCount], path: path)
+        try trainer.optimizer.restore(from: file, path: path)
     }
 }

@@ -47,12 +47,15 @@ public struct PosteriorArchive {
         return v
     }
 
-    /// Writes the archive atomically (temporary file, fsync, rename).
+    /// Writes the archive atomically (temporary file, fsync, rename); the same archive
+    /// always gives the same bytes (JSON keys sorted).
     public func save(to path: String) throws {
         var file = SafeTensorsFile()
         for (name, value) in tensors { file[name] = value }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         var metadata = [Self.methodKey: method, Self.taskKey: task.rawValue,
-                        Checkpoint.modelSpecKey: String(decoding: try JSONEncoder().encode(spec), as: UTF8.self)]
+                        Checkpoint.modelSpecKey: String(decoding: try encoder.encode(spec), as: UTF8.self)]
         for (k, v) in settings { metadata[Self.settingPrefix + k] = v }
         for (k, v) in provenance where metadata[k] == nil { metadata[k] = v }
         file.metadata = metadata

@@ -94,20 +94,26 @@ struct FittedPosterior {
 /// Trains or fits the run's posterior through its registered method. Networks live in the
 /// cache shared by every run with the same training options (`trainNetwork`), so a MAP,
 /// a Laplace and an ensemble's first member train one network between them, and whatever
-/// a killed attempt left there is resumed. The posterior is written to the run's directory
+/// a killed attempt left there is resumed — as is a method's own phase (SWAG's collection),
+/// whose state lives in the run's directory. The posterior is written to the run's directory
 /// and read back, so a run evaluates exactly what its file holds.
 func fitRunPosterior(_ configuration: RunConfiguration, method: any RegisteredMethod, options: TrainingOptions,
                      environment: RunEnvironment, onEvent: (BenchEvent) -> Void) throws -> FittedPosterior {
     let cache = URL(fileURLWithPath: environment.cacheDirectory)
+    let runDirectory = cache.appendingPathComponent(configuration.key)
     // The job's closures do not outlive `method.run`.
     let outcome = try withoutActuallyEscaping(onEvent) { onEvent in
-        try method.run(MethodJob(options: options, samples: configuration.samples, seed: configuration.seed,
-                                 network: { o in try trainNetwork(o, cache: cache, onEvent: onEvent) },
-                                 onStage: { onEvent(.stage($0)) }))
+        let job = MethodJob(options: options, samples: configuration.samples, seed: configuration.seed,
+                            network: { o in try trainNetwork(o, cache: cache, onEvent: onEvent) },
+                            phaseCheckpoint: { phase, member in
+                                PhaseCheckpoint(path: runDirectory.appendingPathComponent("\(phase).member-\(member).safetensors").path,
+                                                resume: true)
+                            },
+                            onStage: { onEvent(.stage($0)) }, onProgress: { onEvent(.training($0)) })
+        try FileManager.default.createDirectory(at: runDirectory, withIntermediateDirectories: true)
+        return try restartingOnUnusableCheckpoint(runDirectory, onEvent: onEvent) { try method.run(job) }
     }
     if outcome.posterior is PointPosterior { return FittedPosterior(posterior: outcome.posterior, fitSeconds: outcome.seconds) }
-    let runDirectory = cache.appendingPathComponent(configuration.key)
-    try FileManager.default.createDirectory(at: runDirectory, withIntermediateDirectories: true)
     let out = runDirectory.appendingPathComponent("posterior.safetensors").path
     var archive = try outcome.posterior.archive()
     archive.provenance = try checkpointMetadata(options)

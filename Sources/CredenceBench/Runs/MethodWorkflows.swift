@@ -25,7 +25,8 @@ public struct PosteriorTrainingResult: Codable, Sendable {
 /// after — writes the posterior to `out`, and evaluates it on the test set and OOD sets.
 ///
 /// Each network's training checkpoint is resumable on its own and lives next to `out` as
-/// `STEM.member-M.safetensors` (M = 0 for a single network); `out` holds the posterior
+/// `STEM.member-M.safetensors` (M = 0 for a single network), the state of a method's own
+/// phase as `STEM.PHASE.member-M.safetensors` (SWAG: `swag-collection`); `out` holds the posterior
 /// archive, or — when the posterior is one trained network — a copy of its checkpoint, so
 /// it loads in PyTorch and in `credence fit` alike.
 public func trainPosterior(_ options: TrainingOptions, method: any RegisteredMethod, samples: Int = 32, ood: [OODSource] = [],
@@ -50,7 +51,8 @@ public func trainPosterior(_ options: TrainingOptions, method: any RegisteredMet
         runs.append(run)
         networkPaths.append(path)
         return TrainedFile(path: path, seconds: run.trainingSeconds)
-    }, onStage: onStage)
+    }, phaseCheckpoint: { phase, member in PhaseCheckpoint(path: memberPath(target, "\(phase).member-\(member)"), resume: resume) },
+    onStage: onStage, onProgress: onProgress)
     let outcome = try method.run(job)
     if let out {
         if outcome.posterior is PointPosterior, networkPaths.count == 1 {

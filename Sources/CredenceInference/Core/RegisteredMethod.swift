@@ -109,16 +109,25 @@ public struct MethodJob {
     /// Trains (or resumes, or finds complete) the network with these options and returns its
     /// checkpoint. A post-hoc method's base posterior comes from here too.
     public var network: (TrainingOptions) throws -> TrainedFile
+    /// Where the method keeps the resumable state of a phase of its own, by name and
+    /// ensemble member (`phaseCheckpoint("swag-collection", 2)`); nil: nowhere (the phase
+    /// then starts over after a kill).
+    public var phaseCheckpoint: (_ phase: String, _ member: Int) -> PhaseCheckpoint?
     /// Stages of long work, for progress lines ("fitting Laplace", "member 2/5").
     public var onStage: (String) -> Void
+    /// Progress of a phase of the method's own (SWAG's collection epochs).
+    public var onProgress: (TrainingProgress) -> Void
 
     public init(options: TrainingOptions, samples: Int, seed: UInt64, network: @escaping (TrainingOptions) throws -> TrainedFile,
-                onStage: @escaping (String) -> Void = { _ in }) {
+                phaseCheckpoint: @escaping (String, Int) -> PhaseCheckpoint? = { _, _ in nil },
+                onStage: @escaping (String) -> Void = { _ in }, onProgress: @escaping (TrainingProgress) -> Void = { _ in }) {
         self.options = options
         self.samples = samples
         self.seed = seed
         self.network = network
+        self.phaseCheckpoint = phaseCheckpoint
         self.onStage = onStage
+        self.onProgress = onProgress
     }
 }
 

@@ -168,13 +168,18 @@ public struct Laplace: InferenceMethod {
                      targetCount: likelihood.predictedOutputs(outputs))
     }
 
-    public func update(_ state: inout State, batch: TrainingBatch, rng: inout RandomGenerator) throws {
+    /// Accumulates the batch's curvature; reports the MAP network's mean loss on it (negative
+    /// log-likelihood, or the mean squared residual for the homoscedastic Gaussian).
+    public func update(_ state: inout State, batch: TrainingBatch, rng: inout RandomGenerator) throws -> StepReport {
         let likelihood = state.likelihood
         let (f, factors) = try state.subset.backpropagate(model: state.model, parameters: state.parameters,
                                                           inputs: batch.inputs, seeds: likelihood.hessianSquareRoot)
-        state.likelihoodStatistic += try likelihood.batchStatistic(f, batch: batch)
+        let statistic = try likelihood.batchStatistic(f, batch: batch)
+        state.likelihoodStatistic += statistic
         try state.accumulator.add(factors)
         state.examples += batch.count
+        let perExample = statistic / Double(Swift.max(batch.count, 1))
+        return StepReport(loss: likelihood == .homoscedasticGaussian ? perExample : -perExample)
     }
 
     public func posterior(from state: State) throws -> LaplacePosterior {

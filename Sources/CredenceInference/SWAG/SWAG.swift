@@ -129,16 +129,15 @@ public struct SWAGCollection: InferenceMethod {
     }
 
     /// One SGD step; then, every `collectEvery` steps after `startAfter`, a collection.
-    public func update(_ state: inout State, batch: TrainingBatch, rng: inout RandomGenerator) throws {
-        let (loss, _, parts) = try state.trainer.lossAndGradientParts(parameters: state.parameters, batch: batch, rng: &rng)
-        guard loss.isFinite else {
-            throw TrainingError.nonFiniteLoss(epoch: 0, step: state.steps + 1, value: loss)
-        }
+    public func update(_ state: inout State, batch: TrainingBatch, rng: inout RandomGenerator) throws -> StepReport {
+        let (loss, correct, parts) = try state.trainer.lossAndGradientParts(parameters: state.parameters, batch: batch, rng: &rng)
+        try EpochLoop.requireFinite(loss)
         state.trainer.optimizer.update(&state.parameters, gradientParts: parts)
         state.steps += 1
         if state.steps > startAfter && (state.steps - startAfter) % collectEvery == 0 {
             collect(state.parameters, into: &state)
         }
+        return StepReport(loss: loss, correct: state.task == .classification ? correct : nil)
     }
 
     /// Adds `theta` to the moments as if SGD had just visited it (tests feed known iterates).
@@ -176,5 +175,22 @@ public struct SWAGCollection: InferenceMethod {
                 "SWAG collected \(state.moments.count) iterate(s) in \(state.steps) SGD steps but needs at least \(needed): "
                     + "train for at least startAfter + \(needed) × collectEvery = \(startAfter + needed * collectEvery) steps")
         }
+    }
+}
+
+extension SWAGCollection.State: PersistentState {
+    /// The SGD iterate, the optimizer's state, the step count and the moments.
+    public func save(into file: inout SafeTensorsFile) throws {
+        file["parameters"] = parameters
+        try trainer.optimizer.exportState().store(in: &file, path: "the SWAG collection state")
+        file.metadata["swag.steps"] = String(steps)
+        moments.save(into: &file)
+    }
+
+    public mutating func restore(from file: SafeTensorsFile, path: String) throws {
+        parameters = try file.required("parameters", shape: [model.parameterCount], path: path)
+        try trainer.optimizer.restore(from: file, path: path)
+        steps = try file.requiredInteger("swag.steps", path: path)
+        try moments.restore(from: file, path: path)
     }
 }

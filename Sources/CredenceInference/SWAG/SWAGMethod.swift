@@ -65,8 +65,9 @@ public struct SWAGCollectionSettings: Sendable {
         collectionsPerEpoch = try settings.required("collectionsPerEpoch")
     }
 
-    /// Trains the network, then collects. The collection's randomness is seeded by the run's
-    /// seed (and the ensemble member, so MultiSWAG's members differ).
+    /// Trains the network, then collects, resumable epoch by epoch (`job.phaseCheckpoint`).
+    /// The collection's randomness is seeded by the run's seed (and the ensemble member, so
+    /// MultiSWAG's members differ).
     func run(_ job: MethodJob, meanOnly: Bool, rank: Int, covariance: SWAGCovariance, scale: Double) throws -> MethodOutcome {
         let options = job.options
         let file = try job.network(options)
@@ -81,7 +82,9 @@ public struct SWAGCollectionSettings: Sendable {
         method.optimizer = optimizer ?? options.optimizer
         let seed = options.seed ^ 0x5A46 ^ (0x9E37_79B9_7F4A_7C15 &* UInt64(options.ensembleMember))
         let fit = try fitPosterior(method, model: network.model, parameters: network.parameters, task: network.task,
-                                   data: trainSet, epochs: epochs, batchSize: batchSize, seed: seed)
+                                   data: trainSet, epochs: epochs, batchSize: batchSize, seed: seed,
+                                   checkpoint: job.phaseCheckpoint(meanOnly ? "swa-collection" : "swag-collection", options.ensembleMember),
+                                   onProgress: job.onProgress)
         return MethodOutcome(posterior: fit.posterior, seconds: file.seconds + fit.seconds, posteriorSeconds: fit.seconds)
     }
 }

@@ -1,3 +1,4 @@
+import CredenceNN
 import CredenceTensor
 
 /// Which covariance SWAG fits to the collected SGD iterates (Maddox et al., 2019).
@@ -102,5 +103,36 @@ public struct SWAGMoments {
             }
         }
         return out
+    }
+}
+
+extension SWAGMoments {
+    /// Adds the moments to a phase checkpoint: θ̄ and θ²‾ as F64 (exact), the deviation ring
+    /// as it is laid out in memory, and its counters.
+    func save(into file: inout SafeTensorsFile) {
+        file.metadata["swag.collections"] = String(count)
+        file.metadata["swag.next_row"] = String(nextRow)
+        file.metadata["swag.stored_rows"] = String(storedRows)
+        file.setDoubles(mean, shape: [parameterCount], name: "swag.mean")
+        if !secondMoment.isEmpty { file.setDoubles(secondMoment, shape: [parameterCount], name: "swag.second_moment") }
+        if rank > 0 { file["swag.deviations"] = Tensor(shape: [rank, parameterCount], values: ring) }
+    }
+
+    /// Restores what `save(into:)` wrote into moments of the same size and rank.
+    mutating func restore(from file: SafeTensorsFile, path: String) throws {
+        let collections = try file.requiredInteger("swag.collections", path: path)
+        let next = try file.requiredInteger("swag.next_row", path: path)
+        let stored = try file.requiredInteger("swag.stored_rows", path: path)
+        guard collections >= 0, stored >= 0, stored <= rank, next >= 0, next < Swift.max(rank, 1) else {
+            throw ResumeError.inconsistentState(path: path, reason: "its SWAG counters (\(collections) collections, row \(next), \(stored) rows) do not fit rank \(rank)")
+        }
+        mean = try file.requiredDoubles("swag.mean", count: parameterCount, path: path)
+        if !secondMoment.isEmpty {
+            secondMoment = try file.requiredDoubles("swag.second_moment", count: parameterCount, path: path)
+        }
+        if rank > 0 { ring = try file.required("swag.deviations", shape: [rank, parameterCount], path: path).values }
+        count = collections
+        nextRow = next
+        storedRows = stored
     }
 }

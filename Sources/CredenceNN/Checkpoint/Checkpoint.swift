@@ -77,17 +77,7 @@ public struct Checkpoint: Equatable, Sendable {
         for entry in layout.entries {
             file[entry.name] = try parameters.segment(offset: entry.offset, shape: entry.shape)  // a view, no copy
         }
-        if let state = optimizerState {
-            for name in state.orderedNames {
-                guard let parsed = OptimizerState.parseTensorName(name), parsed.transform < state.transforms.count else {
-                    throw CheckpointError.invalidOptimizerState(
-                        path: path, reason: "tensor name '\(name)' is not \"optimizer.<transform index>.<state name>\" with an index below \(state.transforms.count)")
-                }
-                file[name] = state.tensors[name]
-            }
-            file.metadata[Self.optimizerStateKey] = try Self.encode(
-                OptimizerStateRecord(step: state.step, transforms: state.transforms))
-        }
+        try optimizerState?.store(in: &file, path: path)
         try file.write(to: path)
     }
 
@@ -128,7 +118,7 @@ public struct Checkpoint: Equatable, Sendable {
     /// vector and collects the optimizer state the metadata records.
     static func assemble(_ file: SafeTensorsFile, model: Sequential, path: String) throws -> Checkpoint {
         let layout = model.layout
-        let optimizerState = try readOptimizerState(file, path: path)
+        let optimizerState = try OptimizerState.stored(in: file, path: path)
         var expected = Set(layout.entries.map(\.name))
         if let state = optimizerState { expected.formUnion(state.tensors.keys) }
         let missing = layout.entries.map(\.name).filter { file[$0] == nil }
@@ -153,37 +143,6 @@ public struct Checkpoint: Equatable, Sendable {
         return Checkpoint(spec: model.spec, parameters: flat, metadata: metadata, optimizerState: optimizerState)
     }
 
-    /// The optimizer state recorded by `"credence.optimizer_state"`: every tensor named
-    /// `"optimizer.<index>.<name>"` with an index into the recorded chain. Nil without that key
-    /// (then such tensors are as unexpected as any other stray tensor).
-    static func readOptimizerState(_ file: SafeTensorsFile, path: String) throws -> OptimizerState? {
-        guard let json = file.metadata[optimizerStateKey] else { return nil }
-        let record: OptimizerStateRecord
-        do {
-            record = try JSONDecoder().decode(OptimizerStateRecord.self, from: Data(json.utf8))
-        } catch {
-            throw CheckpointError.invalidOptimizerState(path: path, reason: "its \"\(optimizerStateKey)\" metadata cannot be decoded (\(error))")
-        }
-        guard record.step >= 0 else {
-            throw CheckpointError.invalidOptimizerState(path: path, reason: "the step count is \(record.step)")
-        }
-        var tensors: [String: Tensor] = [:]
-        for name in file.names where name.hasPrefix(OptimizerState.tensorPrefix) {
-            guard let parsed = OptimizerState.parseTensorName(name), parsed.transform < record.transforms.count else {
-                throw CheckpointError.invalidOptimizerState(
-                    path: path, reason: "tensor '\(name)' does not belong to any of the \(record.transforms.count) recorded transforms")
-            }
-            tensors[name] = file[name]!
-        }
-        return OptimizerState(step: record.step, transforms: record.transforms, tensors: tensors)
-    }
-
-    /// The JSON of `"credence.optimizer_state"`.
-    struct OptimizerStateRecord: Codable {
-        var step: Int
-        var transforms: [String]
-    }
-
     static func encode(_ value: some Encodable) throws -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
@@ -196,5 +155,51 @@ public struct Checkpoint: Equatable, Sendable {
         } catch {
             throw CheckpointError.invalidModelSpec(path: path, reason: "cannot decode it (\(error))")
         }
+    }
+}
+
+extension OptimizerState {
+    /// Adds the state to `file` as a checkpoint holds it: its vectors as tensors, the step
+    /// count and transform chain as the metadata `Checkpoint.optimizerStateKey`.
+    public func store(in file: inout SafeTensorsFile, path: String) throws {
+        for name in orderedNames {
+            guard let parsed = Self.parseTensorName(name), parsed.transform < transforms.count else {
+                throw CheckpointError.invalidOptimizerState(
+                    path: path, reason: "tensor name '\(name)' is not \"optimizer.<transform index>.<state name>\" with an index below \(transforms.count)")
+            }
+            file[name] = tensors[name]
+        }
+        file.metadata[Checkpoint.optimizerStateKey] = try Checkpoint.encode(Record(step: step, transforms: transforms))
+    }
+
+    /// The state `file` records under `Checkpoint.optimizerStateKey`: every tensor named
+    /// `"optimizer.<index>.<name>"` with an index into the recorded chain. Nil without that key
+    /// (then such tensors are as unexpected as any other stray tensor).
+    public static func stored(in file: SafeTensorsFile, path: String) throws -> OptimizerState? {
+        guard let json = file.metadata[Checkpoint.optimizerStateKey] else { return nil }
+        let record: Record
+        do {
+            record = try JSONDecoder().decode(Record.self, from: Data(json.utf8))
+        } catch {
+            throw CheckpointError.invalidOptimizerState(path: path, reason: "its \"\(Checkpoint.optimizerStateKey)\" metadata cannot be decoded (\(error))")
+        }
+        guard record.step >= 0 else {
+            throw CheckpointError.invalidOptimizerState(path: path, reason: "the step count is \(record.step)")
+        }
+        var tensors: [String: Tensor] = [:]
+        for name in file.names where name.hasPrefix(tensorPrefix) {
+            guard let parsed = parseTensorName(name), parsed.transform < record.transforms.count else {
+                throw CheckpointError.invalidOptimizerState(
+                    path: path, reason: "tensor '\(name)' does not belong to any of the \(record.transforms.count) recorded transforms")
+            }
+            tensors[name] = file[name]!
+        }
+        return OptimizerState(step: record.step, transforms: record.transforms, tensors: tensors)
+    }
+
+    /// The JSON of `Checkpoint.optimizerStateKey`.
+    struct Record: Codable {
+        var step: Int
+        var transforms: [String]
     }
 }

@@ -31,9 +31,9 @@ public struct SafeTensorsFile: Sendable {
     /// Element types the reader accepts; all are converted to Float32 (integers exactly up
     /// to 2^24 in magnitude, as class labels and counts are).
     public enum DType: String, CaseIterable, Sendable {
-        /// IEEE single precision (the only type written).
+        /// IEEE single precision (the type written, but for `setDoubles`).
         case f32 = "F32"
-        /// IEEE double precision, rounded to nearest Float32.
+        /// IEEE double precision, rounded to nearest Float32 (`doubles(_:)` keeps the full values).
         case f64 = "F64"
         /// IEEE half precision, widened exactly.
         case f16 = "F16"
@@ -60,6 +60,8 @@ public struct SafeTensorsFile: Sendable {
     /// Tensor names in file order (read) or insertion order (built in memory).
     public private(set) var names: [String] = []
     private var tensors: [String: Tensor] = [:]
+    /// Full-precision values of the F64 tensors (read from a file or set with `setDoubles`).
+    private var doublePrecision: [String: [Double]] = [:]
     /// The element type each tensor had in the file it was read from (`.f32` for tensors set in memory).
     public private(set) var storedDTypes: [String: DType] = [:]
     /// Free-form string metadata (`__metadata__`).
@@ -76,12 +78,28 @@ public struct SafeTensorsFile: Sendable {
             if let tensor = newValue {
                 if tensors.updateValue(tensor, forKey: name) == nil { names.append(name) }
                 storedDTypes[name] = .f32
+                doublePrecision[name] = nil
             } else if tensors.removeValue(forKey: name) != nil {
                 names.removeAll { $0 == name }
                 storedDTypes[name] = nil
+                doublePrecision[name] = nil
             }
         }
     }
+
+    /// Stores `values` (laid out as `shape`) as an F64 tensor, written in full precision —
+    /// for state that must survive a save exactly (running sums in `Double`). `self[name]`
+    /// reads them rounded to Float.
+    public mutating func setDoubles(_ values: [Double], shape: [Int], name: String) {
+        precondition(shape.reduce(1, *) == values.count, "\(values.count) values do not fill shape \(shape)")
+        self[name] = Tensor(shape: shape, values: values.map { Float($0) })
+        storedDTypes[name] = .f64
+        doublePrecision[name] = values
+    }
+
+    /// The full-precision values of an F64 tensor (read from a file or set with
+    /// `setDoubles`); nil for tensors of any other type.
+    public func doubles(_ name: String) -> [Double]? { doublePrecision[name] }
 
     /// Number of tensors.
     public var count: Int { names.count }
@@ -115,6 +133,12 @@ public struct SafeTensorsFile: Sendable {
             names.append(entry.name)
             tensors[entry.name] = tensor
             storedDTypes[entry.name] = entry.dtype
+            if entry.dtype == .f64 {
+                let raw = UnsafeRawBufferPointer(rebasing: data[entry.begin..<entry.end])
+                doublePrecision[entry.name] = (0..<(raw.count / 8)).map { i in
+                    Double(bitPattern: UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self)))
+                }
+            }
         }
     }
 
@@ -278,7 +302,7 @@ public struct SafeTensorsFile: Sendable {
 
     // MARK: writing
 
-    /// Writes all tensors as F32 with `metadata`, atomically: the destination is either
+    /// Writes all tensors as F32 (F64 for those set with `setDoubles` or read as F64) with `metadata`, atomically: the destination is either
     /// the old file or the complete new one, never a partial write.
     public func write(to path: String) throws {
         try write(to: path, beforeCommit: {})
@@ -293,6 +317,11 @@ public struct SafeTensorsFile: Sendable {
             try withUnsafeBytes(of: &length) { try sink.append($0) }
             try header.withUnsafeBytes { try sink.append($0) }
             for name in names {
+                if let doubles = doublePrecision[name] {
+                    let bits = doubles.map { $0.bitPattern.littleEndian }
+                    try bits.withUnsafeBytes { try sink.append($0) }
+                    continue
+                }
                 try tensors[name]!.withUnsafeBufferPointer { values in
                     #if _endian(big)
                     let swapped = values.map { $0.bitPattern.littleEndian }
@@ -315,8 +344,9 @@ public struct SafeTensorsFile: Sendable {
                 throw CheckpointError.invalidTensorName(path: path, name: name)
             }
             let tensor = tensors[name]!
-            let bytes = tensor.count * MemoryLayout<Float>.size
-            object[name] = ["dtype": DType.f32.rawValue, "shape": tensor.shape, "data_offsets": [offset, offset + bytes]] as [String: Any]
+            let dtype: DType = doublePrecision[name] == nil ? .f32 : .f64
+            let bytes = tensor.count * dtype.byteWidth
+            object[name] = ["dtype": dtype.rawValue, "shape": tensor.shape, "data_offsets": [offset, offset + bytes]] as [String: Any]
             offset += bytes
         }
         var data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])

@@ -154,12 +154,10 @@ public struct Trainer {
     /// and optimizer) to `onEpochEnd` after each epoch so a checkpoint can hold all that a
     /// resumed run needs.
     ///
-    /// **Resuming.** Epoch `e` (1-based) draws its shuffling permutation and dropout noise
-    /// from the `e`-th child of `RandomGenerator(seed: configuration.seed)` split into
-    /// `epochs` streams; children do not depend on how many are split off, so a run that
-    /// stopped after epoch `k` continues as the uninterrupted one — also with more epochs —
-    /// when called with `startEpoch: k`, the parameters after epoch `k` and an `optimizer`
-    /// whose state (step count included) was restored with `Optimizer.importState`.
+    /// **Resuming.** The epochs run in `EpochLoop` (its randomness rule): a run that stopped
+    /// after epoch `k` continues as the uninterrupted one — also with more epochs — when
+    /// called with `startEpoch: k`, the parameters after epoch `k` and an `optimizer` whose
+    /// state (step count included) was restored with `Optimizer.importState`.
     ///
     /// - Parameters:
     ///   - parameters: updated in place; a non-finite loss stops training before that step
@@ -173,60 +171,20 @@ public struct Trainer {
     public mutating func fit(parameters: inout Tensor, data: some BatchSource, startEpoch: Int = 0,
                              onProgress: (TrainingProgress) -> Void = { _ in },
                              onEpochEnd: (EpochEndState) throws -> Void) throws -> [Double] {
-        guard startEpoch >= 0 else {
-            throw TrainingError.invalidConfiguration("the start epoch must be ≥ 0, got \(startEpoch)")
-        }
         try configuration.validate()
-        guard data.count > 0 else { throw TrainingError.emptyDataset }
-        Parallel.flushSubnormalsToZero()
-        let batchSize = Swift.min(configuration.batchSize, data.count)
-        let stepsPerEpoch = (data.count + batchSize - 1) / batchSize
-        var rng = RandomGenerator(seed: configuration.seed)
-        // Advance the stream past finished epochs so a resumed run draws what an uninterrupted one would.
-        var epochRNGs = rng.split(into: Swift.max(configuration.epochs, 1))
-        let start = Date()
-        var lastReport = start
-        var samplesDone = 0
-        let totalSamples = data.count * Swift.max(configuration.epochs - startEpoch, 0)
-        var history: [Double] = []
-        for epoch in Swift.min(startEpoch + 1, configuration.epochs + 1)..<(configuration.epochs + 1) {
-            var erng = epochRNGs[epoch - 1]
-            let order = erng.permutation(data.count)
-            var lossSum = 0.0, correct = 0, seen = 0
-            for step in 1...stepsPerEpoch {
-                let indices = Array(order[((step - 1) * batchSize)..<Swift.min(step * batchSize, data.count)])
-                let batch = try data.trainingBatch(indices)
-                let (loss, c, gradientParts) = try lossAndGradientParts(parameters: parameters, batch: batch, rng: &erng)
-                // Checking the loss keeps this O(1). A non-finite gradient under a finite loss
-                // makes the parameters non-finite and the next step's loss NaN, which stops here.
-                guard loss.isFinite else {
-                    throw TrainingError.nonFiniteLoss(epoch: epoch, step: step, value: loss)
-                }
-                optimizer.update(&parameters, gradientParts: gradientParts)
-                lossSum += loss * Double(indices.count)
-                correct += c
-                seen += indices.count
-                samplesDone += indices.count
-                let now = Date()
-                if now.timeIntervalSince(lastReport) >= configuration.progressInterval || step == stepsPerEpoch {
-                    lastReport = now
-                    let elapsed = now.timeIntervalSince(start)
-                    let rate = Double(samplesDone) / Swift.max(elapsed, 1e-9)
-                    onProgress(TrainingProgress(
-                        epoch: epoch, epochs: configuration.epochs, step: step, stepsPerEpoch: stepsPerEpoch,
-                        loss: lossSum / Double(seen),
-                        accuracy: configuration.objective.isClassification ? Double(correct) / Double(seen) : nil,
-                        samplesPerSecond: rate, elapsed: elapsed,
-                        remaining: Double(totalSamples - samplesDone) / Swift.max(rate, 1e-9),
-                        isEpochEnd: step == stepsPerEpoch))
-                }
-            }
-            epochRNGs[epoch - 1] = erng
-            history.append(lossSum / Double(seen))
-            try onEpochEnd(EpochEndState(epoch: epoch, loss: lossSum / Double(seen), parameters: parameters,
-                                         optimizer: optimizer))
-        }
-        return history
+        let objective = configuration.objective
+        let loop = EpochLoop(epochs: configuration.epochs, batchSize: configuration.batchSize, seed: configuration.seed,
+                             progressInterval: configuration.progressInterval)
+        return try loop.run(data: data, startEpoch: startEpoch, step: { batch, rng in
+            let (loss, correct, gradientParts) = try lossAndGradientParts(parameters: parameters, batch: batch, rng: &rng)
+            // Checking the loss keeps this O(1). A non-finite gradient under a finite loss
+            // makes the parameters non-finite and the next step's loss NaN, which stops here.
+            try EpochLoop.requireFinite(loss)
+            optimizer.update(&parameters, gradientParts: gradientParts)
+            return StepReport(loss: loss, correct: objective.isClassification ? correct : nil)
+        }, onProgress: onProgress, onEpochEnd: { epoch, loss in
+            try onEpochEnd(EpochEndState(epoch: epoch, loss: loss, parameters: parameters, optimizer: optimizer))
+        })
     }
 }
 

@@ -66,6 +66,33 @@ struct SafeTensorsTests {
         #expect(file["f16"]!.values.contains { $0 != 0 && abs($0) < 6.1e-5 }, "fixture covers an F16 subnormal")
     }
 
+    @Test func doublesSurviveAWriteExactlyAndPyTorchSeesF64() throws {
+        let scratch = try CheckpointScratchDirectory()
+        defer { scratch.cleanup() }
+        let values = [1.0 / 3.0, -2.5e-300, .pi, 1 + 0x1p-52, .infinity, 0]
+        var file = SafeTensorsFile()
+        file["before"] = Tensor([1, 2])
+        file.setDoubles(values, shape: [2, 3], name: "sums")
+        file["after"] = Tensor([3])
+        #expect(file["sums"]?.values == values.map { Float($0) }, "the Float view rounds")
+        let path = scratch.file("d.safetensors")
+        try file.write(to: path)
+
+        let back = try SafeTensorsFile(contentsOf: path)
+        #expect(back.names == ["before", "sums", "after"])
+        #expect(back.storedDTypes["sums"] == .f64 && back.storedDTypes["after"] == .f32)
+        #expect(back.doubles("sums")?.map(\.bitPattern) == values.map(\.bitPattern))
+        #expect(back["sums"]?.shape == [2, 3] && back["after"]?.values == [3])
+        #expect(back.doubles("after") == nil)
+        let header = String(decoding: try Data(contentsOf: URL(fileURLWithPath: path)), as: UTF8.self)
+        #expect(header.contains(#""sums":{"data_offsets":[8,56],"dtype":"F64","shape":[2,3]}"#), "PyTorch's F64 entry")
+
+        // Setting a Float tensor under the name drops the double values.
+        var replaced = back
+        replaced["sums"] = Tensor([0])
+        #expect(replaced.doubles("sums") == nil && replaced.storedDTypes["sums"] == .f32)
+    }
+
     @Test func halfPrecisionSpecialValues() {
         #expect(SafeTensorsFile.floatFromHalf(0x3c00) == 1)
         #expect(SafeTensorsFile.floatFromHalf(0xc000) == -2)

@@ -1,0 +1,77 @@
+import CredenceNN
+import CredenceTensor
+
+/// The state of an `InferenceMethod` between epochs as named tensors and scalars, so a
+/// killed run resumes bit for bit (`fitPosterior(…, checkpoint:)`). Running sums kept in
+/// `Double` are stored as F64 tensors (`SafeTensorsFile.setDoubles`), scalars as metadata.
+public protocol PersistentState {
+    /// Adds every value the next epoch depends on to `file`.
+    func save(into file: inout SafeTensorsFile) throws
+    /// Restores what `save(into:)` wrote over a state built by `initialState`; throws an
+    /// error naming `path` when the file does not fit it.
+    mutating func restore(from file: SafeTensorsFile, path: String) throws
+}
+
+/// Where a method keeps the resumable state of its own phase (SWAG's collection), and
+/// whether a file already there is continued (`resume`) or replaced.
+public struct PhaseCheckpoint: Sendable, Equatable {
+    public var path: String
+    public var resume: Bool
+
+    public init(path: String, resume: Bool) {
+        self.path = path
+        self.resume = resume
+    }
+
+    /// Metadata keys of a phase checkpoint: which run wrote it, epochs done, seconds spent.
+    static let fingerprintKey = "credence.phase_run"
+    static let epochKey = "credence.phase_epoch"
+    static let secondsKey = "credence.phase_seconds"
+}
+
+/// Reading parts of a phase checkpoint with errors that name the file.
+extension SafeTensorsFile {
+    /// The tensor `name` with `shape`, or an error naming `path`.
+    public func required(_ name: String, shape: [Int], path: String) throws -> Tensor {
+        guard let t = self[name] else {
+            throw ResumeError.inconsistentState(path: path, reason: "it lacks the tensor '\(name)'")
+        }
+        guard t.shape == shape else {
+            throw ResumeError.inconsistentState(path: path, reason: "its tensor '\(name)' has shape \(t.shape), this run needs \(shape)")
+        }
+        return t
+    }
+
+    /// The F64 tensor `name` with `count` values, or an error naming `path`.
+    public func requiredDoubles(_ name: String, count: Int, path: String) throws -> [Double] {
+        guard let d = doubles(name) else {
+            throw ResumeError.inconsistentState(path: path, reason: "it lacks the double-precision tensor '\(name)'")
+        }
+        guard d.count == count else {
+            throw ResumeError.inconsistentState(path: path, reason: "its tensor '\(name)' has \(d.count) values, this run needs \(count)")
+        }
+        return d
+    }
+
+    /// The integer metadata `key`, or an error naming `path`.
+    public func requiredInteger(_ key: String, path: String) throws -> Int {
+        guard let v = metadata[key].flatMap(Int.init) else {
+            throw ResumeError.inconsistentState(path: path, reason: "it lacks the integer \"\(key)\"")
+        }
+        return v
+    }
+}
+
+extension Optimizer {
+    /// Restores the state `file` holds into this optimizer, with errors naming `path`.
+    mutating func restore(from file: SafeTensorsFile, path: String) throws {
+        guard let state = try OptimizerState.stored(in: file, path: path) else {
+            throw ResumeError.inconsistentState(path: path, reason: "it holds no optimizer state")
+        }
+        do {
+            try importState(state)
+        } catch let error as OptimizerStateError {
+            throw ResumeError.optimizerState(path: path, error)
+        }
+    }
+}
