@@ -118,7 +118,7 @@ public struct MAPTraining: InferenceMethod {
     public var optimizer: OptimizerKind = .adam
     public var learningRate: LearningRateSchedule = .constant(1e-3)
     public var weightDecay: Float = 0
-    public var objective: Objective?
+    public var objective: (any TrainingObjective)?
     /// Produce an `MCDropoutPosterior` (the model must contain dropout).
     public var monteCarloDropout = false
 
@@ -146,7 +146,7 @@ public struct MAPTraining: InferenceMethod {
 
     public func initialState(model: Sequential, parameters: Tensor, task: Predictive.Task,
                              rng: inout RandomGenerator) throws -> State {
-        let objective = self.objective ?? (task == .classification ? .crossEntropy(labelSmoothing: 0) : .gaussianNegativeLogLikelihood)
+        let objective = self.objective ?? Objective.default(for: task)
         let opt = Optimizer.make(optimizer, learningRate: learningRate, weightDecay: weightDecay, parameterCount: model.parameterCount)
         let trainer = Trainer(model: model, optimizer: opt, configuration: TrainingConfiguration(epochs: 1, objective: objective))
         return State(model: model, parameters: parameters, task: task, trainer: trainer)
@@ -194,5 +194,13 @@ extension MAPTraining.State: PersistentState {
     public mutating func restore(from file: SafeTensorsFile, path: String) throws {
         parameters = try file.required("parameters", shape: [model.parameterCount], path: path)
         try trainer.optimizer.restore(from: file, path: path)
+    }
+}
+
+extension Objective {
+    /// The likelihood's loss for a task: cross-entropy for classification, the heteroscedastic
+    /// Gaussian NLL for regression.
+    public static func `default`(for task: Predictive.Task) -> Objective {
+        task == .classification ? .crossEntropy(labelSmoothing: 0) : .gaussianNegativeLogLikelihood
     }
 }

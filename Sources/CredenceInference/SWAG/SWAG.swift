@@ -48,7 +48,7 @@ public struct SWAGCollection: InferenceMethod {
     /// SWA: produce the mean alone as a point posterior (no second moment or deviations kept).
     public var meanOnly: Bool
     /// Training loss (default: cross-entropy for classification, Gaussian NLL for regression).
-    public var objective: Objective?
+    public var objective: (any TrainingObjective)?
     /// The optimizer of the collection phase (SGD with momentum in the paper; Adam continues
     /// an Adam-trained network as the PyTorch reference does, and keeps heteroscedastic
     /// regression stable where plain SGD diverges).
@@ -57,7 +57,7 @@ public struct SWAGCollection: InferenceMethod {
     public init(learningRate: LearningRateSchedule = .constant(0.01), momentum: Float = 0.9, weightDecay: Float = 0,
                 collectEvery: Int, startAfter: Int = 0, rank: Int = 20,
                 covariance: SWAGCovariance = .lowRankPlusDiagonal, scale: Double = 0.5, meanOnly: Bool = false,
-                objective: Objective? = nil) {
+                objective: (any TrainingObjective)? = nil) {
         self.learningRate = learningRate
         self.momentum = momentum
         self.weightDecay = weightDecay
@@ -120,7 +120,7 @@ public struct SWAGCollection: InferenceMethod {
         guard parameters.count == model.parameterCount else {
             throw ModelError.parameterCount(got: parameters.count, expected: model.parameterCount)
         }
-        let objective = self.objective ?? (task == .classification ? .crossEntropy(labelSmoothing: 0) : .gaussianNegativeLogLikelihood)
+        let objective = self.objective ?? Objective.default(for: task)
         let sgd = Optimizer.make(optimizer, learningRate: learningRate, momentum: momentum, weightDecay: weightDecay,
                                  parameterCount: model.parameterCount)
         let trainer = Trainer(model: model, optimizer: sgd, configuration: TrainingConfiguration(epochs: 1, objective: objective))

@@ -41,9 +41,14 @@ public struct TrainingResult: Codable, Sendable {
 /// ```
 ///
 /// - Parameters:
+///   - objective: the loss to train on (default: cross-entropy with the options' label
+///     smoothing, or the Gaussian NLL for regression); another module's objective (e.g.
+///     adversarial training) plugs in here. A checkpoint records a non-default objective's
+///     `identity` and is resumed only under the same one.
 ///   - onProgress: training progress, as `Trainer.fit` reports it.
 ///   - onResume: called once before training when `resume` is set: where the run picks up.
 public func train(_ options: TrainingOptions, checkpointPath: String? = nil, resume: Bool = false,
+                  objective customObjective: (any TrainingObjective)? = nil,
                   onProgress: (TrainingProgress) -> Void = { _ in },
                   onResume: (ResumePoint) -> Void = { _ in }) throws -> TrainingResult {
     try options.validate()
@@ -65,11 +70,12 @@ public func train(_ options: TrainingOptions, checkpointPath: String? = nil, res
     let optimizer = Optimizer.make(options.optimizer, learningRate: schedule, momentum: options.momentum,
                                    weightDecay: options.weightDecay, clipNorm: options.clipNorm,
                                    parameterCount: model.parameterCount)
-    let objective: Objective = trainSet.task.classCount != nil
-        ? .crossEntropy(labelSmoothing: options.labelSmoothing) : .gaussianNegativeLogLikelihood
+    let objective: any TrainingObjective = customObjective ?? (trainSet.task.classCount != nil
+        ? Objective.crossEntropy(labelSmoothing: options.labelSmoothing) : Objective.gaussianNegativeLogLikelihood)
     var trainer = Trainer(model: model, optimizer: optimizer, configuration: TrainingConfiguration(
         epochs: options.epochs, batchSize: batchSize, seed: rng.next(), objective: objective))
-    let metadata = try checkpointMetadata(options)
+    var metadata = try checkpointMetadata(options)
+    metadata[SavedRun.objectiveKey] = customObjective?.identity
 
     func save(epoch: Int, parameters: Tensor, optimizer: OptimizerState?, history: [Double],
               test: EvaluationSummary? = nil) throws {
@@ -96,6 +102,11 @@ public func train(_ options: TrainingOptions, checkpointPath: String? = nil, res
     if resume, let path = checkpointPath {
         if FileManager.default.fileExists(atPath: path) {
             let saved = try SavedRun(path: path, options: options, spec: spec, stepsPerEpoch: stepsPerEpoch)
+            let savedObjective = saved.checkpoint.metadata[SavedRun.objectiveKey]
+            guard savedObjective == metadata[SavedRun.objectiveKey] else {
+                throw ResumeError.inconsistentState(
+                    path: path, reason: "it was trained on the objective '\(savedObjective ?? objective.identity)', this run's is '\(objective.identity)'")
+            }
             parameters = saved.checkpoint.parameters
             history = saved.lossHistory
             startEpoch = saved.epoch

@@ -98,6 +98,8 @@ struct SavedRun {
     static let epochKey = "credence.epoch"
     static let optionsKey = "credence.training_options"
     static let lossHistoryKey = "credence.loss_history"
+    /// The identity of a run's objective when it is not the default one.
+    static let objectiveKey = "credence.objective"
 
     /// Loads the checkpoint at `path` and checks that `options` may resume it: same options
     /// but `epochs`, the same model, no more epochs than requested, and — unless it is

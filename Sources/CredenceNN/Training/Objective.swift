@@ -30,8 +30,25 @@ public protocol BatchSource {
     func trainingBatch(_ indices: [Int]) throws -> TrainingBatch
 }
 
-/// What training minimises (mean over the batch).
-public enum Objective: Codable, Equatable, Sendable {
+/// What a training step minimises, open for extension: the built-in losses are `Objective`;
+/// another module adds its own by conforming (the robustness module's adversarial training
+/// runs an attack on the inputs inside `loss`, then the loss on the perturbed batch). Every
+/// trained method takes one (`Trainer`, `MAPTraining`, `SWAGCollection`, `train(objective:)`).
+public protocol TrainingObjective: Sendable {
+    /// Names the objective and its settings, e.g. "cross-entropy" or "pgd-at eps=0.1 steps=7";
+    /// checkpoints record it, so a run is never resumed under another objective.
+    var identity: String { get }
+    /// Whether the outputs are class logits (training accuracy is counted).
+    var isClassification: Bool { get }
+    /// The mean loss over `batch` at `parameters` (on the tape, so ∇θ flows), and the
+    /// model's outputs on the batch's clean inputs (for the training accuracy). `context`
+    /// carries the step's randomness (dropout masks; an attack's random start).
+    func loss(model: Sequential, parameters: Variable, batch: TrainingBatch,
+              context: inout ForwardContext) throws -> (loss: Variable, outputs: Tensor)
+}
+
+/// The built-in losses (mean over the batch).
+public enum Objective: Codable, Equatable, Sendable, TrainingObjective {
     /// Softmax cross-entropy with optional label smoothing.
     case crossEntropy(labelSmoothing: Float)
     /// Heteroscedastic Gaussian NLL: the model outputs D means then D raw variances.
@@ -40,6 +57,21 @@ public enum Objective: Codable, Equatable, Sendable {
     case meanSquaredError
 
     public var isClassification: Bool { if case .crossEntropy = self { return true } else { return false } }
+
+    public var identity: String {
+        switch self {
+        case let .crossEntropy(smoothing): return smoothing == 0 ? "cross-entropy" : "cross-entropy label-smoothing=\(smoothing)"
+        case .gaussianNegativeLogLikelihood: return "gaussian-nll"
+        case .meanSquaredError: return "mse"
+        }
+    }
+
+    /// The model's outputs on the batch and this loss of them.
+    public func loss(model: Sequential, parameters: Variable, batch: TrainingBatch,
+                     context: inout ForwardContext) throws -> (loss: Variable, outputs: Tensor) {
+        let output = try model(Variable(constant: batch.inputs), parameters: parameters, context: &context)
+        return (try loss(output, batch: batch), output.value)
+    }
 
     /// The loss of `output` on `batch`.
     public func loss(_ output: Variable, batch: TrainingBatch) throws -> Variable {

@@ -22,16 +22,16 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
 }
 
 /// Settings of one training run.
-public struct TrainingConfiguration: Codable, Equatable, Sendable {
+public struct TrainingConfiguration: Sendable {
     public var epochs: Int
     public var batchSize: Int
     public var seed: UInt64
-    public var objective: Objective
+    public var objective: any TrainingObjective
     /// Progress callbacks at most this often (seconds).
     public var progressInterval: Double
 
     public init(epochs: Int, batchSize: Int = 128, seed: UInt64 = 0,
-                objective: Objective = .crossEntropy(labelSmoothing: 0), progressInterval: Double = 0.5) {
+                objective: any TrainingObjective = Objective.crossEntropy(labelSmoothing: 0), progressInterval: Double = 0.5) {
         self.epochs = epochs
         self.batchSize = batchSize
         self.seed = seed
@@ -112,13 +112,12 @@ public struct Trainer {
             let tape = Tape()
             let theta = tape.variable(parameters)
             var context = ForwardContext(mode: mode, rng: shardRNGs[s])
-            let output = try model(Variable(constant: shard.inputs), parameters: theta, context: &context)
-            let loss = try objective.loss(output, batch: shard)
+            let (loss, outputs) = try objective.loss(model: model, parameters: theta, batch: shard, context: &context)
             let weight = Float(shard.count) / Float(n)
             let grads = tape.gradients(of: loss, seed: Tensor(weight))
             var correct = 0
             if objective.isClassification {
-                for (i, p) in output.value.argmaxLastAxis().enumerated() where p == Int(shard.labels[i]) { correct += 1 }
+                for (i, p) in outputs.argmaxLastAxis().enumerated() where p == Int(shard.labels[i]) { correct += 1 }
             }
             return (Double(loss.value.scalar) * Double(weight), correct, grads[theta])
         }

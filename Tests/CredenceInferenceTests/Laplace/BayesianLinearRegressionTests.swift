@@ -84,7 +84,7 @@ import Testing
     /// posterior × 2σ²/N).
     static func trainedMAP(alpha: Double) throws -> Tensor {
         var training = MAPTraining(optimizer: .sgd, learningRate: .constant(0.05), weightDecay: Float(2 * alpha * sigma * sigma / Double(count)))
-        training.objective = .meanSquaredError
+        training.objective = Objective.meanSquaredError
         let fit = try fitPosterior(training, model: model, parameters: Tensor(shape: [4], repeating: 0), task: .regression,
                                    data: data.dataset, epochs: 1500, batchSize: count, seed: 0, shuffle: false)
         return (fit.posterior.base as! PointPosterior).parameters

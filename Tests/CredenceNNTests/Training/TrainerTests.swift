@@ -98,7 +98,7 @@ func quadrants(_ n: Int, seed: UInt64) -> ArraySource {
         let model = try Sequential(.mlp(inputShape: [1], hidden: [32], outputs: 2))
         var theta = model.initialParameters(rng: &rng)
         var trainer = Trainer(model: model, optimizer: .adam(learningRate: .constant(0.01), parameterCount: model.parameterCount),
-                              configuration: TrainingConfiguration(epochs: 40, batchSize: 128, objective: .gaussianNegativeLogLikelihood))
+                              configuration: TrainingConfiguration(epochs: 40, batchSize: 128, objective: Objective.gaussianNegativeLogLikelihood))
         try trainer.fit(parameters: &theta, data: ArraySource(inputs: x, targets: y))
         let head = try Loss.meanAndVariance(Variable(constant: try model.predict(Tensor(shape: [3, 1], values: [-0.5, 0, 0.5]), parameters: theta)))
         #expect(zip(head.mean.value.values, [-1, 0, 1]).allSatisfy { abs($0 - $1) < 0.1 })
