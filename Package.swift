@@ -61,7 +61,7 @@ let package = Package(
         .testTarget(name: "CredenceInferenceTests", dependencies: ["CredenceInference"],
                     swiftSettings: swift5),
         .testTarget(name: "CredenceBenchTests", dependencies: ["CredenceBench"],
-                    swiftSettings: swift5),
+                    resources: [.copy("Fixtures")], swiftSettings: swift5),
         .testTarget(name: "CredenceCLITests", dependencies: ["Credence"],
                     swiftSettings: swift5),
     ]

@@ -46,13 +46,14 @@ rows = [("MAP", "map"), ("temperature-scaled MAP", "map-ts"),
 
 def load(seed, f):
     r = json.load(open(os.path.join(out, f"seed-{seed}", f + ".json")))
-    e = r["evaluation"]
-    ood = e["ood"][0] if e["ood"] else {}
-    secs = r["fitSeconds"] if "fitSeconds" in r else sum(x["trainingSeconds"] for x in r["runs"]) + r.get("posteriorSeconds", 0)
-    return {"acc": e["accuracy"], "nll": e["negativeLogLikelihood"], "brier": e["brierScore"],
-            "ece": e["expectedCalibrationError"], "auroc_entropy": ood.get("aurocEntropy", float("nan")),
-            "auroc_maxp": ood.get("aurocMaxProbability", float("nan")), "seconds": secs,
-            "peak_mb": r.get("peakResidentMegabytes", float("nan"))}
+    m = r["evaluation"]["metrics"]   # EvaluationMetrics, the schema of every command
+    c, cost = m["classification"], m["scalability"]
+    ood = m["ood"][0]["scores"] if m["ood"] else {}
+    auroc = lambda score: ood[score]["auroc"] if score in ood else float("nan")
+    return {"acc": c["accuracy"], "nll": c["negativeLogLikelihood"], "brier": c["brierScore"],
+            "ece": c["expectedCalibrationError"], "auroc_entropy": auroc("entropy"),
+            "auroc_maxp": auroc("maxProbability"), "seconds": cost["fitSeconds"],
+            "peak_mb": cost["peakResidentBytes"] / 1e6}
 
 res = {f: [load(s, f) for s in seeds] for _, f in rows}
 def cell(f, k, digits=4):

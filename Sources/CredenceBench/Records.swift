@@ -100,96 +100,61 @@ public struct RunConfiguration: Codable, Hashable, Sendable {
     }
 }
 
-/// Accuracy and calibration of a run on the test set under one shift at one severity.
-public struct ShiftPoint: Codable, Sendable, Equatable {
-    /// The shift's name, e.g. "gaussian-noise", "rotation".
-    public var shift: String
-    /// 1…5 for corruptions; the angle in degrees for rotations, pixels for translations.
-    public var severity: Int
-    public var accuracy: Double
-    public var negativeLogLikelihood: Double
-    public var expectedCalibrationError: Double
-    public var brierScore: Double
-    public var meanEntropy: Double
-
-    public init(shift: String, severity: Int, accuracy: Double, negativeLogLikelihood: Double,
-                expectedCalibrationError: Double, brierScore: Double, meanEntropy: Double) {
-        self.shift = shift
-        self.severity = severity
-        self.accuracy = accuracy
-        self.negativeLogLikelihood = negativeLogLikelihood
-        self.expectedCalibrationError = expectedCalibrationError
-        self.brierScore = brierScore
-        self.meanEntropy = meanEntropy
-    }
-}
-
-/// OOD detection of one run against one OOD set, by each uncertainty score (with ROC curves).
-public struct OODRecord: Codable, Sendable, Equatable {
-    public var set: String
-    public var scores: [String: DetectionScores]
-
-    public init(set: String, scores: [String: DetectionScores]) {
-        self.set = set
-        self.scores = scores
-    }
-}
-
-/// What the harness measured about a run's cost.
-public struct Scalability: Codable, Sendable, Equatable {
-    /// Wall time of training / fitting the posterior.
-    public var fitSeconds: Double
-    /// Wall time of the predictive per 1,000 test inputs (with the run's samples).
-    public var predictionSecondsPer1000: Double
-    /// Peak resident memory of the process while the run executed (bytes; from /proc).
-    public var peakResidentBytes: Int
-    /// Floats the posterior stores (ensemble = M × parameters, SWAG = (rank + 2) ×, ...).
-    public var storedFloats: Int
-    /// Parameters of one network.
-    public var parameterCount: Int
-
-    public init(fitSeconds: Double, predictionSecondsPer1000: Double, peakResidentBytes: Int,
-                storedFloats: Int, parameterCount: Int) {
-        self.fitSeconds = fitSeconds
-        self.predictionSecondsPer1000 = predictionSecondsPer1000
-        self.peakResidentBytes = peakResidentBytes
-        self.storedFloats = storedFloats
-        self.parameterCount = parameterCount
-    }
-}
-
 /// Everything one finished run produced — one row of the results database.
+///
+/// Records written before the one result schema (results databases of schema version 1,
+/// `run-record.json` files of older `credence score --report`) held the metrics' fields at
+/// the top level; they decode all the same (`ResultStore` rewrites them when it opens a
+/// version-1 database for writing).
 public struct RunRecord: Codable, Sendable {
     public var key: String
     public var configuration: RunConfiguration
     public var finishedAt: Date
-    /// Classification summary (nil for regression runs).
-    public var classification: MetricsSummary?
-    /// Regression summary (nil for classification runs).
-    public var regression: RegressionMetricsSummary?
-    public var reliability: ReliabilityDiagram?
-    public var rejection: [RejectionPoint]
-    /// Misclassification detection, by score name ("entropy", "maxProbability", ...).
-    public var misclassification: [String: DetectionScores]
-    public var ood: [OODRecord]
-    public var shift: [ShiftPoint]
-    public var scalability: Scalability
+    public var metrics: EvaluationMetrics
 
-    public init(configuration: RunConfiguration, finishedAt: Date = Date(), classification: MetricsSummary? = nil,
-                regression: RegressionMetricsSummary? = nil, reliability: ReliabilityDiagram? = nil,
-                rejection: [RejectionPoint] = [], misclassification: [String: DetectionScores] = [:],
-                ood: [OODRecord] = [], shift: [ShiftPoint] = [], scalability: Scalability) {
+    public init(configuration: RunConfiguration, finishedAt: Date = Date(), metrics: EvaluationMetrics) {
         key = configuration.key
         self.configuration = configuration
         self.finishedAt = finishedAt
-        self.classification = classification
-        self.regression = regression
-        self.reliability = reliability
-        self.rejection = rejection
-        self.misclassification = misclassification
-        self.ood = ood
-        self.shift = shift
-        self.scalability = scalability
+        self.metrics = metrics
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case key, configuration, finishedAt, metrics
+    }
+
+    /// The top-level fields of a record written before `metrics` (schema version 1).
+    private enum LegacyKeys: String, CodingKey {
+        case classification, regression, reliability, rejection, misclassification, ood, shift, scalability
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        key = try c.decode(String.self, forKey: .key)
+        configuration = try c.decode(RunConfiguration.self, forKey: .configuration)
+        finishedAt = try c.decode(Date.self, forKey: .finishedAt)
+        if c.contains(.metrics) {
+            metrics = try c.decode(EvaluationMetrics.self, forKey: .metrics)
+            return
+        }
+        let legacy = try decoder.container(keyedBy: LegacyKeys.self)
+        metrics = EvaluationMetrics(
+            classification: try legacy.decodeIfPresent(MetricsSummary.self, forKey: .classification),
+            regression: try legacy.decodeIfPresent(RegressionMetricsSummary.self, forKey: .regression),
+            reliability: try legacy.decodeIfPresent(ReliabilityDiagram.self, forKey: .reliability),
+            rejection: try legacy.decode([RejectionPoint].self, forKey: .rejection),
+            misclassification: try legacy.decode([String: DetectionScores].self, forKey: .misclassification),
+            ood: try legacy.decode([OODRecord].self, forKey: .ood),
+            shift: try legacy.decode([ShiftPoint].self, forKey: .shift),
+            scalability: try legacy.decode(Scalability.self, forKey: .scalability))
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(key, forKey: .key)
+        try c.encode(configuration, forKey: .configuration)
+        try c.encode(finishedAt, forKey: .finishedAt)
+        try c.encode(metrics, forKey: .metrics)
     }
 }
 

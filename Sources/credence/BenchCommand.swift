@@ -169,8 +169,8 @@ final class BenchProgressView {
             }
         case let .runFinished(progress, record, seconds):
             var figures: [String] = []
-            if let c = record.classification { figures.append(String(format: "acc %.4f, NLL %.4f, ECE %.4f", c.accuracy, c.negativeLogLikelihood, c.expectedCalibrationError)) }
-            if let r = record.regression { figures.append(String(format: "RMSE %.4f, NLL %.4f", r.rootMeanSquaredError, r.negativeLogLikelihood)) }
+            if let c = record.metrics.classification { figures.append(String(format: "acc %.4f, NLL %.4f, ECE %.4f", c.accuracy, c.negativeLogLikelihood, c.expectedCalibrationError)) }
+            if let r = record.metrics.regression { figures.append(String(format: "RMSE %.4f, NLL %.4f", r.rootMeanSquaredError, r.negativeLogLikelihood)) }
             clear()
             say("\(prefix(progress)) done in \(Terminal.duration(seconds)): " + figures.joined(separator: "; "))
         case let .runFailed(progress, message):

@@ -36,18 +36,6 @@ struct EvaluateCommand: ParsableCommand {
 }
 
 func printEvaluation(_ r: PosteriorEvaluation) {
-    print("\(r.method) on \(r.dataset) (\(r.examples) examples, S = \(r.samples))")
-    func row(_ name: String, _ value: Double?) { printMetricRow(name, value, labelWidth: 34) }
-    row("accuracy", r.accuracy)
-    row("NLL", r.negativeLogLikelihood)
-    row("Brier", r.brierScore)
-    row("ECE (15 bins)", r.expectedCalibrationError)
-    row("MCE (15 bins)", r.maximumCalibrationError)
-    row("RMSE", r.rootMeanSquaredError)
-    for o in r.ood {
-        row("OOD \(o.set) AUROC (H)", o.aurocEntropy)
-        row("OOD \(o.set) AUROC (1−max p)", o.aurocMaxProbability)
-        row("OOD \(o.set) AUROC (MI)", o.aurocMutualInformation)
-    }
-    print(String(format: "  prediction: %.3f s per 1,000 inputs; %d stored floats", r.predictionSecondsPer1000, r.storedFloats))
+    print("\(r.method) on \(r.dataset) (\(r.metrics.examples ?? 0) examples, S = \(r.metrics.samples ?? 0))")
+    printMetrics(r.metrics)
 }

@@ -31,7 +31,7 @@ struct FitCommand: ParsableCommand {
                            onStage: { Terminal.error($0) })
         }
         if format == .json { return try printJSON(result) }
-        print("\(result.method) fitted in " + String(format: "%.2f s", result.fitSeconds))
+        print("\(result.method) fitted in " + String(format: "%.2f s", result.evaluation.metrics.scalability?.fitSeconds ?? 0))
         printDetails(result.details)
         printEvaluation(result.evaluation)
         if let path = result.posterior { print("posterior: \(path)") }

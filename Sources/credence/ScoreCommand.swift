@@ -60,28 +60,8 @@ struct ScoreCommand: ParsableCommand {
 }
 
 func printScore(_ r: ScoreResult) {
-    let s = r.summary
-    print("\(r.name): \(s.examples) examples, S = \(s.samples), C = \(s.classes)  (\(r.probabilities.path), \(r.labels.path))")
-    func row(_ name: String, _ value: Double?) { printMetricRow(name, value, labelWidth: 38) }
-    row("accuracy", s.accuracy)
-    row("NLL", s.negativeLogLikelihood)
-    row("Brier", s.brierScore)
-    row("ECE (\(s.binCount) bins)", s.expectedCalibrationError)
-    row("MCE (\(s.binCount) bins)", s.maximumCalibrationError)
-    row("adaptive ECE (\(s.binCount) bins)", s.adaptiveCalibrationError)
-    row("AURC", s.aurc)
-    row("E-AURC", s.excessAURC)
-    row("mean entropy (nats)", s.meanEntropy)
-    if s.samples > 1 { row("mean mutual information (nats)", s.meanMutualInformation) }
-    let scoreNames = [("maxProbability", "1−max p"), ("entropy", "H"), ("mutualInformation", "MI")]
-    for (key, label) in scoreNames { row("misclassification AUROC (\(label))", r.misclassification[key]?.auroc) }
-    for o in r.ood {
-        for (key, label) in scoreNames {
-            guard let d = o.scores[key] else { continue }
-            row("OOD \(o.set) AUROC (\(label))", d.auroc)
-            row("OOD \(o.set) FPR@95 (\(label))", d.falsePositiveRateAt95)
-        }
+    if let s = r.metrics.classification {
+        print("\(r.name): \(s.examples) examples, S = \(s.samples), C = \(s.classes)  (\(r.probabilities.path), \(r.labels.path))")
     }
-    let shown = r.rejection.filter { [0, 0.1, 0.2, 0.5].contains($0.rejectionRate) }
-    for point in shown { row(String(format: "accuracy at %.0f%% rejected", point.rejectionRate * 100), point.accuracy) }
+    printMetrics(r.metrics)
 }

@@ -81,11 +81,9 @@ enum ReportFixtures {
         let (z, y) = logits(n: n, classes: classes, skill: skill, rng: &rng)
         let test = try Predictive(logits: z, temperature: spec.temperature)
         var ood: [OODRecord] = []
-        var firstOOD: Predictive?
         for (k, set) in oodSets.enumerated() {
             let (zo, _) = logits(n: n, classes: classes, skill: skill * (k == 0 ? 0.45 : 0.15), rng: &rng)
             let q = try Predictive(logits: zo, temperature: spec.temperature)
-            if firstOOD == nil { firstOOD = q }
             var scores: [String: DetectionScores] = [:]
             for score in [UncertaintyScore.entropy, .maxProbability] {
                 scores[score.rawValue] = try oodDetection(inDistribution: test, outOfDistribution: q, score: score)
@@ -111,15 +109,16 @@ enum ReportFixtures {
         let scale = classes == 2 ? 0.05 : 1.0
         return RunRecord(
             configuration: config, finishedAt: Date(timeIntervalSince1970: 1_767_000_000 + Double(seed) * 3600),
-            classification: try metricsSummary(test, labels: y, outOfDistribution: firstOOD),
-            reliability: try reliabilityDiagram(test, labels: y),
-            rejection: try accuracyRejectionCurve(test, labels: y),
-            misclassification: [UncertaintyScore.entropy.rawValue: try misclassificationDetection(test, labels: y, score: .entropy)],
-            ood: ood, shift: shift,
-            scalability: Scalability(fitSeconds: spec.fitSeconds * scale * (1 + 0.05 * Double(seed)),
-                                     predictionSecondsPer1000: spec.predictionSeconds * scale,
-                                     peakResidentBytes: Int((180 + 40 * Double(spec.storedMultiple)) * scale * 1_048_576),
-                                     storedFloats: parameters * spec.storedMultiple, parameterCount: parameters))
+            metrics: EvaluationMetrics(
+                classification: try metricsSummary(test, labels: y),
+                reliability: try reliabilityDiagram(test, labels: y),
+                rejection: try accuracyRejectionCurve(test, labels: y),
+                misclassification: [UncertaintyScore.entropy.rawValue: try misclassificationDetection(test, labels: y, score: .entropy)],
+                ood: ood, shift: shift,
+                scalability: Scalability(fitSeconds: spec.fitSeconds * scale * (1 + 0.05 * Double(seed)),
+                                         predictionSecondsPer1000: spec.predictionSeconds * scale,
+                                         peakResidentBytes: Int((180 + 40 * Double(spec.storedMultiple)) * scale * 1_048_576),
+                                         storedFloats: parameters * spec.storedMultiple, parameterCount: parameters)))
     }
 
     static func regressionRun(method: String, spread: Double, seed: UInt64) throws -> RunRecord {
@@ -135,9 +134,10 @@ enum ReportFixtures {
         }
         let p = try Predictive(means: Tensor(shape: [n, 1], values: means), variances: Tensor(shape: [n, 1], values: variances))
         let config = RunConfiguration(dataset: .regression1D, method: method, settings: method == "ensemble" ? ["members": "5"] : [:], seed: seed)
-        return RunRecord(configuration: config, regression: try regressionMetricsSummary(p, targets: Tensor(shape: [n, 1], values: targets)),
-                         scalability: Scalability(fitSeconds: method == "ensemble" ? 9.5 : 2.1, predictionSecondsPer1000: 0.002,
-                                                  peakResidentBytes: 90 * 1_048_576, storedFloats: method == "ensemble" ? 5 * 2_241 : 2_241,
-                                                  parameterCount: 2_241))
+        return RunRecord(configuration: config, metrics: EvaluationMetrics(
+            regression: try regressionMetricsSummary(p, targets: Tensor(shape: [n, 1], values: targets)),
+            scalability: Scalability(fitSeconds: method == "ensemble" ? 9.5 : 2.1, predictionSecondsPer1000: 0.002,
+                                     peakResidentBytes: 90 * 1_048_576, storedFloats: method == "ensemble" ? 5 * 2_241 : 2_241,
+                                     parameterCount: 2_241)))
     }
 }

@@ -17,7 +17,7 @@ import Testing
     @Test func fixturesAreRealistic() {
         #expect(Self.records.count == 4 * 2 + 4 + 2)
         let fmnist = Self.records.filter { $0.configuration.dataset == .fashionMNIST }
-        #expect(fmnist.allSatisfy { !$0.shift.isEmpty && $0.ood.count == 2 && $0.reliability != nil && !$0.rejection.isEmpty })
+        #expect(fmnist.allSatisfy { !$0.metrics.shift.isEmpty && $0.metrics.ood.count == 2 && $0.metrics.reliability != nil && !$0.metrics.rejection.isEmpty })
     }
 
     @Test func everySectionIsPresentWithCharts() throws {
@@ -67,12 +67,12 @@ import Testing
             #expect(marked.contains(best.0), "\(column): expected \(best.0) marked, got \(marked)")
             #expect(marked.count < means.count, "\(column): every row marked")
         }
-        try expectBest("Accuracy", higherIsBetter: true) { $0.classification?.accuracy }
-        try expectBest("NLL", higherIsBetter: false) { $0.classification?.negativeLogLikelihood }
-        try expectBest("ECE", higherIsBetter: false) { $0.classification?.expectedCalibrationError }
-        try expectBest("OOD AUROC mnist-5k", higherIsBetter: true) { r in r.ood.first { $0.set == "mnist-5k" }?.scores["entropy"]?.auroc }
-        try expectBest("Fit (s)", higherIsBetter: false) { $0.scalability.fitSeconds }
-        try expectBest("Stored floats", higherIsBetter: false) { Double($0.scalability.storedFloats) }
+        try expectBest("Accuracy", higherIsBetter: true) { $0.metrics.classification?.accuracy }
+        try expectBest("NLL", higherIsBetter: false) { $0.metrics.classification?.negativeLogLikelihood }
+        try expectBest("ECE", higherIsBetter: false) { $0.metrics.classification?.expectedCalibrationError }
+        try expectBest("OOD AUROC mnist-5k", higherIsBetter: true) { r in r.metrics.ood.first { $0.set == "mnist-5k" }?.scores["entropy"]?.auroc }
+        try expectBest("Fit (s)", higherIsBetter: false) { $0.metrics.scalability?.fitSeconds }
+        try expectBest("Stored floats", higherIsBetter: false) { $0.metrics.scalability.map { Double($0.storedFloats) } }
         // The synthetic ensemble is the most accurate and the map the fastest to fit.
         let acc = header.firstIndex { $0.hasPrefix("Accuracy") }!, fit = header.firstIndex { $0.hasPrefix("Fit (s)") }!
         #expect(table.rows.first { $0.name == "ensemble (members 5)" }!.cells[acc].isBest)
@@ -85,7 +85,7 @@ import Testing
     @Test func aColumnWhereEveryMethodTiesHasNoMark() throws {
         let same = Self.records.map { r -> RunRecord in
             var r = r
-            r.scalability.storedFloats = 1_000
+            r.metrics.scalability?.storedFloats = 1_000
             return r
         }
         let table = try #require(tableRows(renderReport(same, title: "t"), caption: "Classification, two-moons"))
@@ -96,7 +96,7 @@ import Testing
     @Test func intervalCoverageBestIsClosestToNominal() throws {
         let table = try #require(tableRows(Self.page, caption: "Regression, regression-1d"))
         let c = try #require(table.header.firstIndex { $0.hasPrefix("PICP 90%") })
-        let coverages = Self.records.compactMap { r in r.regression.map { (r.configuration.label, $0.coverage.first { abs($0.level - 0.9) < 1e-9 }!.coverage) } }
+        let coverages = Self.records.compactMap { r in r.metrics.regression.map { (r.configuration.label, $0.coverage.first { abs($0.level - 0.9) < 1e-9 }!.coverage) } }
         let best = coverages.min { abs($0.1 - 0.9) < abs($1.1 - 0.9) }!
         #expect(table.rows.first { $0.name == best.0 }!.cells[c].isBest)
         for column in ["RMSE", "NLL", "CRPS"] { #expect(table.header.contains { $0.hasPrefix(column) }) }
@@ -106,7 +106,7 @@ import Testing
         var records = Self.records
         records[0].configuration.method = "<script>alert(\"x\")</script>"
         records[0].configuration.settings = ["a&b": "'q'"]
-        records[0].ood[0].set = "<img src=x onerror=alert(1)>"
+        records[0].metrics.ood[0].set = "<img src=x onerror=alert(1)>"
         let page = renderReport(records, title: "</title><script>bad()</script>")
         #expect(!page.contains("<script"))
         #expect(!page.contains("<img src=x"))
@@ -153,8 +153,8 @@ import Testing
     @Test func sectionsWithoutDataSayWhy() {
         let inDistributionOnly = Self.records.map { r -> RunRecord in
             var r = r
-            r.shift = []
-            r.ood = []
+            r.metrics.shift = []
+            r.metrics.ood = []
             return r
         }
         let page = renderReport(inDistributionOnly, title: "t")

@@ -14,15 +14,15 @@ import Testing
         let result = try scoreExternalPredictions(
             probabilities: try files.npy("p.npy", shape: [8, 4], oneHot), labels: try files.npyLabels("y.npy", labels),
             ood: [], options: ScoreOptions())
-        #expect(result.summary.accuracy == 1)
-        #expect(result.summary.negativeLogLikelihood < 1e-9)
-        #expect(result.summary.brierScore < 1e-12)
-        #expect(result.summary.expectedCalibrationError < 1e-12)
-        #expect(result.summary.aurc == 0)
-        #expect(result.rejection.allSatisfy { $0.accuracy == 1 })
-        #expect(result.misclassification.isEmpty, "no errors to detect")
+        #expect(result.metrics.classification!.accuracy == 1)
+        #expect(result.metrics.classification!.negativeLogLikelihood < 1e-9)
+        #expect(result.metrics.classification!.brierScore < 1e-12)
+        #expect(result.metrics.classification!.expectedCalibrationError < 1e-12)
+        #expect(result.metrics.classification!.aurc == 0)
+        #expect(result.metrics.rejection.allSatisfy { $0.accuracy == 1 })
+        #expect(result.metrics.misclassification.isEmpty, "no errors to detect")
         #expect(result.notes.contains { $0.contains("every prediction is right") })
-        #expect(result.summary.examples == 8 && result.summary.samples == 1 && result.summary.classes == 4)
+        #expect(result.metrics.classification!.examples == 8 && result.metrics.classification!.samples == 1 && result.metrics.classification!.classes == 4)
     }
 
     @Test func scoresEqualTheMetricsComputedDirectly() throws {
@@ -33,13 +33,13 @@ import Testing
                                                   labels: try files.npyLabels("y.npy", y), ood: [], options: ScoreOptions())
         let predictive = try Predictive(probabilities: Tensor(shape: [300, 5], values: p))
         let labels = y.map { Int32($0) }
-        #expect(result.summary == (try metricsSummary(predictive, labels: labels)))
-        #expect(result.reliability == (try reliabilityDiagram(predictive, labels: labels)))
-        #expect(result.rejection == (try accuracyRejectionCurve(predictive, labels: labels)))
-        #expect(result.riskCoverage == (try riskCoverage(predictive, labels: labels)))
-        #expect(result.misclassification["entropy"] == (try misclassificationDetection(predictive, labels: labels, score: .entropy)))
-        #expect(Set(result.misclassification.keys) == ["maxProbability", "entropy"], "no mutual information for S = 1")
-        #expect(result.summary.accuracy > 0.5 && result.summary.accuracy < 1, "a realistic, imperfect classifier")
+        #expect(result.metrics.classification! == (try metricsSummary(predictive, labels: labels)))
+        #expect(result.metrics.reliability == (try reliabilityDiagram(predictive, labels: labels)))
+        #expect(result.metrics.rejection == (try accuracyRejectionCurve(predictive, labels: labels)))
+        #expect(result.metrics.riskCoverage == (try riskCoverage(predictive, labels: labels)))
+        #expect(result.metrics.misclassification["entropy"] == (try misclassificationDetection(predictive, labels: labels, score: .entropy)))
+        #expect(Set(result.metrics.misclassification.keys) == ["maxProbability", "entropy"], "no mutual information for S = 1")
+        #expect(result.metrics.classification!.accuracy > 0.5 && result.metrics.classification!.accuracy < 1, "a realistic, imperfect classifier")
     }
 
     @Test func npyCSVAndSafetensorsGiveTheSameScores() throws {
@@ -56,19 +56,19 @@ import Testing
         let csvWithHeader = try files.text("p.csv", "p0,p1,p2,p3\n" + rows(",") + "\n")
         let labelsColumn = try files.text("y.csv", "label\n" + y.map(String.init).joined(separator: "\n") + "\n")
         let fromCSV = try scoreExternalPredictions(probabilities: csvWithHeader, labels: labelsColumn, ood: [], options: ScoreOptions())
-        #expect(fromCSV.summary == reference.summary)
+        #expect(fromCSV.metrics.classification! == reference.metrics.classification!)
         #expect(fromCSV.probabilities.format == .csv && fromCSV.probabilities.shape == [n, c])
 
         // np.savetxt's default (space-separated, no header) and labels on one line, as floats.
         let spaced = try files.text("p.txt", rows(" ") + "\n")
         let oneLine = try files.text("y.txt", y.map { "\(Double($0))" }.joined(separator: ",") + "\n")
-        #expect(try scoreExternalPredictions(probabilities: spaced, labels: oneLine, ood: [], options: ScoreOptions()).summary
-                == reference.summary)
+        #expect(try scoreExternalPredictions(probabilities: spaced, labels: oneLine, ood: [], options: ScoreOptions()).metrics.classification!
+                == reference.metrics.classification!)
 
         // pandas' to_csv(index=False) header of column indices is recognised and skipped.
         let pandas = try files.text("pandas.csv", "0,1,2,3\n" + rows(",") + "\n")
         let fromPandas = try scoreExternalPredictions(probabilities: pandas, labels: labelsColumn, ood: [], options: ScoreOptions())
-        #expect(fromPandas.summary == reference.summary)
+        #expect(fromPandas.metrics.classification! == reference.metrics.classification!)
         #expect(fromPandas.notes.contains { $0.contains("header of column indices") })
 
         // One safetensors file holding both (labels as float, as safetensors.torch stores y.float()).
@@ -79,12 +79,12 @@ import Testing
         options.tensor = "probs"
         options.labelsTensor = "labels"
         let fromSafetensors = try scoreExternalPredictions(probabilities: both, labels: both, ood: [], options: options)
-        #expect(fromSafetensors.summary == reference.summary)
+        #expect(fromSafetensors.metrics.classification! == reference.metrics.classification!)
         #expect(fromSafetensors.probabilities.tensor == "probs" && fromSafetensors.labels.tensor == "labels")
         // Without a name the first tensor in the file is read.
         let single = try files.safetensors("p.safetensors", [("output", Tensor(shape: [n, c], values: p))])
         #expect(try scoreExternalPredictions(probabilities: single, labels: try files.npyLabels("y2.npy", y), ood: [],
-                                             options: ScoreOptions()).summary == reference.summary)
+                                             options: ScoreOptions()).metrics.classification! == reference.metrics.classification!)
     }
 
     /// Three examples, two samples that disagree, three classes:
@@ -108,15 +108,15 @@ import Testing
         options.layout = .snc
         let fromSNC = try scoreExternalPredictions(probabilities: try files.npy("snc.npy", shape: [2, 3, 3], snc),
                                                    labels: labels, ood: [], options: options)
-        #expect(fromNSC.summary == fromSNC.summary)
-        let s = fromNSC.summary
+        #expect(fromNSC.metrics.classification! == fromSNC.metrics.classification!)
+        let s = fromNSC.metrics.classification!
         #expect(s.examples == 3 && s.samples == 2 && s.classes == 3)
         // p̄ = (0.5, 0.5, 0), (0, 0, 1), (0.7, 0.2, 0.1): the first is a tie (argmax takes class 0, label 1 → wrong).
         #expect(abs(s.accuracy - 2.0 / 3) < 1e-12)
         #expect(abs(s.negativeLogLikelihood - (-(log(0.5) + log(1.0) + log(0.7)) / 3)) < 1e-6)
         // Mutual information: log 2 for example 0, 0 for the others.
         #expect(abs(s.meanMutualInformation - log(2.0) / 3) < 1e-6)
-        #expect(fromNSC.misclassification["mutualInformation"]?.auroc == 1, "the one error is the one the samples disagree on")
+        #expect(fromNSC.metrics.misclassification["mutualInformation"]?.auroc == 1, "the one error is the one the samples disagree on")
     }
 
     @Test func logitsAreTurnedIntoProbabilities() throws {
@@ -134,8 +134,8 @@ import Testing
                                                       labels: labels, ood: [], options: options)
         let fromProbabilities = try scoreExternalPredictions(probabilities: try files.npy("p.npy", shape: [3, 3], probabilities),
                                                              labels: labels, ood: [], options: ScoreOptions())
-        #expect(fromLogits.summary.accuracy == 1)
-        #expect(abs(fromLogits.summary.negativeLogLikelihood - fromProbabilities.summary.negativeLogLikelihood) < 1e-6)
+        #expect(fromLogits.metrics.classification!.accuracy == 1)
+        #expect(abs(fromLogits.metrics.classification!.negativeLogLikelihood - fromProbabilities.metrics.classification!.negativeLogLikelihood) < 1e-6)
     }
 
     @Test func everyOODFileGetsItsOwnRecord() throws {
@@ -148,14 +148,13 @@ import Testing
             probabilities: try files.npy("p.npy", shape: [200, 4], p), labels: try files.npyLabels("y.npy", y),
             ood: [try files.npy("noise.npy", shape: [150, 4], noise), try files.npy("flat.npy", shape: [50, 4], uniform)],
             options: ScoreOptions())
-        #expect(result.ood.map(\.set) == ["noise", "flat"])
+        #expect(result.metrics.ood.map(\.set) == ["noise", "flat"])
         #expect(result.oodFiles.map(\.shape) == [[150, 4], [50, 4]])
-        for record in result.ood { #expect(Set(record.scores.keys) == ["maxProbability", "entropy"]) }
-        #expect(result.summary.oodExamples == 150, "the summary scores the first OOD file")
-        #expect(result.summary.oodAUROCEntropy == result.ood[0].scores["entropy"]!.auroc)
-        #expect(result.ood[1].scores["entropy"]!.auroc == 1, "uniform predictions have the largest entropy there is")
-        #expect(result.ood[0].scores["entropy"]!.auroc > 0.7, "confident in-distribution, unsure on noise")
-        #expect(result.notes.contains { $0.contains("first OOD file") })
+        for record in result.metrics.ood { #expect(Set(record.scores.keys) == ["maxProbability", "entropy"]) }
+        #expect(result.metrics.ood.map { $0.scores["entropy"]!.positiveCount } == [150, 50])
+        #expect(result.metrics.classification!.oodAUROCEntropy == nil, "OOD figures are per file, in ood, and nowhere else")
+        #expect(result.metrics.ood[1].scores["entropy"]!.auroc == 1, "uniform predictions have the largest entropy there is")
+        #expect(result.metrics.ood[0].scores["entropy"]!.auroc > 0.7, "confident in-distribution, unsure on noise")
     }
 
     @Test func oodMutualInformationNeedsSamplesOnBothSides() throws {
@@ -167,9 +166,8 @@ import Testing
             ood: [try files.npy("sampled.npy", shape: [3, 2, 3], nsc.reversed()),
                   try files.npy("point.npy", shape: [2, 3], [0.2, 0.3, 0.5, 0.4, 0.4, 0.2])],
             options: ScoreOptions())
-        #expect(result.ood[0].scores["mutualInformation"] != nil)
-        #expect(result.ood[1].scores["mutualInformation"] == nil)
-        #expect(result.summary.oodAUROCMutualInformation != nil)
+        #expect(result.metrics.ood[0].scores["mutualInformation"] != nil)
+        #expect(result.metrics.ood[1].scores["mutualInformation"] == nil)
     }
 
     @Test func runRecordAndReportCarryTheScores() throws {
@@ -188,9 +186,9 @@ import Testing
         #expect(record.configuration.isExternal && record.configuration.datasetLabel == "external predictions")
         #expect(record.configuration.evaluations == [.inDistribution, .ood])
         #expect(record.configuration.samples == 1 && record.configuration.epochs == 0)
-        #expect(record.classification == result.summary && record.reliability == result.reliability)
-        #expect(record.rejection == result.rejection && record.ood == result.ood)
-        #expect(record.misclassification == result.misclassification)
+        #expect(record.metrics.classification == result.metrics.classification! && record.metrics.reliability == result.metrics.reliability)
+        #expect(record.metrics.rejection == result.metrics.rejection && record.metrics.ood == result.metrics.ood)
+        #expect(record.metrics.misclassification == result.metrics.misclassification)
         #expect(record.key == result.runRecord(options: options).key, "same files and options, same run key")
 
         options.dataset = .wine
@@ -201,7 +199,7 @@ import Testing
         #expect(written.map { ($0 as NSString).lastPathComponent } == ["run-record.json", "index.html"])
         let data = try #require(FileManager.default.contents(atPath: files.path("report/run-record.json")))
         let decoded = try ResultStore.decoder.decode([RunRecord].self, from: data)
-        #expect(decoded.count == 1 && decoded[0].classification == result.summary && decoded[0].ood == result.ood)
+        #expect(decoded.count == 1 && decoded[0].metrics.classification == result.metrics.classification! && decoded[0].metrics.ood == result.metrics.ood)
         let html = try String(contentsOfFile: files.path("report/index.html"), encoding: .utf8)
         #expect(html.contains("torch-resnet") && html.contains("<svg"))
         #expect(html.contains("external predictions") && !html.contains("Fashion-MNIST images"), "no placeholder data set in the report")
@@ -215,7 +213,8 @@ import Testing
                                                   labels: try files.npyLabels("y.npy", y), ood: [], options: ScoreOptions())
         let json = try ScoreResult.jsonEncoder().encode(result)
         let object = try #require(try JSONSerialization.jsonObject(with: json) as? [String: Any])
-        #expect((object["summary"] as? [String: Any])?["accuracy"] as? Double == result.summary.accuracy)
+        let metrics = object["metrics"] as? [String: Any]
+        #expect((metrics?["classification"] as? [String: Any])?["accuracy"] as? Double == result.metrics.classification!.accuracy)
         #expect(String(decoding: json, as: UTF8.self).contains("\"threshold\":\"Infinity\""))
     }
 }
@@ -229,7 +228,7 @@ import Testing
     let labels = try files.text("y.csv", ",0\n0,0\n1,1\n2,1\n")
     let result = try scoreExternalPredictions(probabilities: probs, labels: labels, ood: [], options: ScoreOptions())
     #expect(result.probabilities.shape == [3, 3] && result.labels.shape == [3, 1])
-    #expect(abs(result.summary.accuracy - 2.0 / 3) < 1e-12)
+    #expect(abs(result.metrics.classification!.accuracy - 2.0 / 3) < 1e-12)
     #expect(result.notes.filter { $0.contains("row index") }.count == 2)
     let headed = try files.text("y0.csv", "0\n0\n1\n2\n")
     let m = try #require(scoreErrorMessage {

@@ -49,9 +49,9 @@ import Testing
         for record in try store.records() {
             var r = record
             r.finishedAt = Date(timeIntervalSinceReferenceDate: 0)
-            r.scalability.fitSeconds = 0
-            r.scalability.predictionSecondsPer1000 = 0
-            r.scalability.peakResidentBytes = 0
+            r.metrics.scalability?.fitSeconds = 0
+            r.metrics.scalability?.predictionSecondsPer1000 = 0
+            r.metrics.scalability?.peakResidentBytes = 0
             #expect(result[r.key] == nil, "run \(r.key) stored twice")
             result[r.key] = String(decoding: try ResultStore.encoder.encode(r), as: UTF8.self)
         }

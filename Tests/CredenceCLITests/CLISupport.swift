@@ -50,6 +50,25 @@ struct CLI {
         return try #require(object as? [String: Any], "stdout is not one JSON object: \(output.stdout)")
     }
 
+    /// `object["metrics"]`, the metrics every command reports (`EvaluationMetrics`), and in
+    /// it the classification summary.
+    static func metrics(_ object: [String: Any]?) throws -> [String: Any] {
+        try #require(object?["metrics"] as? [String: Any], "no metrics in \(String(describing: object))")
+    }
+
+    static func classification(_ object: [String: Any]?) throws -> [String: Any] {
+        try #require(try metrics(object)["classification"] as? [String: Any])
+    }
+
+    /// Each OOD set of `metrics.ood`: its name, its examples and the AUROC by predictive entropy.
+    static func oodScores(_ object: [String: Any]?) throws -> [(set: String, examples: Int, auroc: Double)] {
+        let sets = try #require(try metrics(object)["ood"] as? [[String: Any]])
+        return sets.map { o in
+            let entropy = (o["scores"] as? [String: Any])?["entropy"] as? [String: Any]
+            return (o["set"] as? String ?? "", entropy?["positiveCount"] as? Int ?? 0, entropy?["auroc"] as? Double ?? .nan)
+        }
+    }
+
     /// Starts the executable without waiting, its output discarded (for tests that kill it).
     static func start(_ arguments: [String]) throws -> Process {
         let binary = try #require(CLI.binary, "the credence executable is not built; run `swift build --build-tests` first")

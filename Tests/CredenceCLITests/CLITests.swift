@@ -25,7 +25,7 @@ import Testing
         #expect(train.stderr.contains("epoch 15/15"), "progress goes to stderr")
         let evaluate = try CLI.run(["evaluate", "--checkpoint", path, "--format", "json"])
         #expect(evaluate.status == 0, "\(evaluate.stderr)")
-        #expect(try CLI.json(evaluate)["accuracy"] as? Double == accuracy, "same test set, same parameters, same number")
+        #expect(try CLI.classification(CLI.json(evaluate))["accuracy"] as? Double == accuracy, "same test set, same parameters, same number")
         let text = try CLI.run(["evaluate", "--checkpoint", path])
         #expect(text.stdout.contains("accuracy"))
     }

@@ -10,16 +10,16 @@ import Testing
                                "--out", path, "--format", "json"])
         #expect(run.status == 0, "\(run.stderr)")
         let result = try CLI.json(run)
-        let evaluation = try #require(result["evaluation"] as? [String: Any])
+        let evaluation = try CLI.classification(result["evaluation"] as? [String: Any])
         #expect(evaluation["samples"] as? Int == 3)
         #expect((evaluation["accuracy"] as? Double ?? 0) > 0.85)
-        #expect((evaluation["ood"] as? [[String: Any]])?.first?["set"] as? String == "far")
+        #expect(try CLI.oodScores(result["evaluation"] as? [String: Any]).first?.set == "far")
         for m in 0..<3 {
             #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent("ens.member-\(m).safetensors").path))
         }
         let evaluate = try CLI.run(["evaluate", "--posterior", path, "--format", "json"])
         #expect(evaluate.status == 0, "\(evaluate.stderr)")
-        #expect(try CLI.json(evaluate)["accuracy"] as? Double == evaluation["accuracy"] as? Double)
+        #expect(try CLI.classification(CLI.json(evaluate))["accuracy"] as? Double == evaluation["accuracy"] as? Double)
     }
 
     @Test func swagCollectsAfterTrainingAndRoundTrips() throws {
@@ -30,8 +30,9 @@ import Testing
                                "--samples", "16", "--out", path, "--format", "json"])
         #expect(run.status == 0, "\(run.stderr)")
         let evaluation = try #require(try CLI.json(run)["evaluation"] as? [String: Any])
-        #expect(evaluation["method"] as? String == "swag" && evaluation["samples"] as? Int == 16)
-        #expect((evaluation["accuracy"] as? Double ?? 0) > 0.85)
+        let summary = try CLI.classification(evaluation)
+        #expect(evaluation["method"] as? String == "swag" && summary["samples"] as? Int == 16)
+        #expect((summary["accuracy"] as? Double ?? 0) > 0.85)
         let again = try CLI.json(try CLI.run(["evaluate", "--posterior", path, "--samples", "16", "--seed", "0", "--format", "json"]))
         #expect(again["method"] as? String == "swag")
         let refused = try CLI.run(["train", "--method", "swag", "--set", "rank=1"])
@@ -51,20 +52,21 @@ import Testing
                                "--ood", "held-out-classes", csv, "--out", path, "--format", "json"])
         #expect(run.status == 0, "\(run.stderr)")
         let evaluation = try #require(try CLI.json(run)["evaluation"] as? [String: Any])
-        let sets = (evaluation["ood"] as? [[String: Any]] ?? []).map { ($0["set"] as? String ?? "", $0["examples"] as? Int ?? 0) }
-        #expect(sets.map(\.0) == ["held-out-classes", csv] && sets.last?.1 == 4)
+        let sets = try CLI.oodScores(evaluation)
+        #expect(sets.map(\.set) == ["held-out-classes", csv] && sets.last?.examples == 4)
         // The held-out class's test examples are about a third of the 500 test points; the rest are the test set.
-        let heldOut = sets.first?.1 ?? 0
-        #expect(heldOut > 100 && heldOut + (evaluation["examples"] as? Int ?? 0) == 500)
+        let heldOut = sets.first?.examples ?? 0
+        let examples = try CLI.classification(evaluation)["examples"] as? Int ?? 0
+        #expect(heldOut > 100 && heldOut + examples == 500)
         // evaluate reads the held-out classes from the checkpoint's record of its training.
         let again = try CLI.json(try CLI.run(["evaluate", "--posterior", path, "--ood", "held-out-classes", "--format", "json"]))
-        #expect(again["examples"] as? Int == evaluation["examples"] as? Int)
-        #expect((again["ood"] as? [[String: Any]])?.first?["examples"] as? Int == heldOut)
+        #expect(try CLI.classification(again)["examples"] as? Int == examples)
+        #expect(try CLI.oodScores(again).first?.examples == heldOut)
         // fit too: a Laplace on the two-class network, scored against the held-out class.
         let fit = try CLI.run(["fit", "--checkpoint", path, "--method", "laplace", "--ood", "held-out-classes", "--format", "json"])
         #expect(fit.status == 0, "\(fit.stderr)")
         let fitted = try #require(try CLI.json(fit)["evaluation"] as? [String: Any])
-        #expect((fitted["ood"] as? [[String: Any]])?.first?["examples"] as? Int == heldOut)
+        #expect(try CLI.oodScores(fitted).first?.examples == heldOut)
         // Mistakes are one-line errors naming the value.
         let typo = try CLI.run(["evaluate", "--posterior", path, "--ood", "uniform-nose"])
         #expect(typo.status != 0 && typo.stderr.contains("'uniform-nose' is neither an OOD set"))
@@ -81,7 +83,7 @@ import Testing
                                "--format", "json"])
         #expect(run.status == 0, "\(run.stderr)")
         let evaluation = try #require(try CLI.json(run)["evaluation"] as? [String: Any])
-        #expect(evaluation["samples"] as? Int == 8)
+        #expect(try CLI.classification(evaluation)["samples"] as? Int == 8)
         #expect(evaluation["method"] as? String == "mc-dropout")
     }
 
@@ -96,11 +98,11 @@ import Testing
         let run = try CLI.run(["evaluate", "--checkpoint", path, "--ood", "uniform-noise", "inverted", "--format", "json"])
         #expect(run.status == 0, "\(run.stderr)")
         let result = try CLI.json(run)
-        let ece = try #require(result["expectedCalibrationError"] as? Double)
+        let ece = try #require(try CLI.classification(result)["expectedCalibrationError"] as? Double)
         #expect(ece >= 0 && ece < 0.3)
-        let sets = try #require(result["ood"] as? [[String: Any]])
-        #expect(sets.map { $0["set"] as? String } == ["uniform-noise", "inverted"])
-        for s in sets { #expect((0...1).contains(s["aurocEntropy"] as? Double ?? -1)) }
+        let sets = try CLI.oodScores(result)
+        #expect(sets.map(\.set) == ["uniform-noise", "inverted"])
+        for s in sets { #expect((0...1).contains(s.auroc)) }
         let refused = try CLI.run(["evaluate", "--checkpoint", path, "--ood", "far", "--dataset", "two-moons"])
         #expect(refused.status != 0 && refused.stderr.contains("other data"), "\(refused.stderr)")
     }
@@ -127,6 +129,7 @@ import Testing
         // The saved posterior evaluates to the same figures.
         let evaluation = try #require(result["evaluation"] as? [String: Any])
         let again = try CLI.json(try CLI.run(["evaluate", "--posterior", scaled, "--format", "json"]))
-        #expect(again["negativeLogLikelihood"] as? Double == evaluation["negativeLogLikelihood"] as? Double)
+        #expect(try CLI.classification(again)["negativeLogLikelihood"] as? Double
+                == CLI.classification(evaluation)["negativeLogLikelihood"] as? Double)
     }
 }

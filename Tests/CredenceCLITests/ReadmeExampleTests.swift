@@ -47,7 +47,7 @@ import Testing
         options.dataset = .twoMoons; options.epochs = 20
         let multiSWAG = try MethodRegistry.make("ensemble", inputs: [("members", .number(3, text: "3")), ("member", .string("swag"))])
         let result = try trainPosterior(options, method: multiSWAG, out: path)
-        #expect(result.evaluation.negativeLogLikelihood < 0.3 && result.runs.count == 3)
+        #expect(try #require(result.evaluation.metrics.classification).negativeLogLikelihood < 0.3 && result.runs.count == 3)
 
         let posterior = try loadPosterior(from: path)
         let (_, moons) = try loadDataset(.twoMoons, options: DataOptions())

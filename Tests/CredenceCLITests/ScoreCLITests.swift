@@ -32,19 +32,20 @@ import Testing
         #expect(run.status == 0, "\(run.stderr)")
         let result = try CLI.json(run)
         #expect(result["name"] as? String == "torch-mlp")
-        let summary = try #require(result["summary"] as? [String: Any])
+        let metrics = try CLI.metrics(result)
+        let summary = try CLI.classification(result)
         #expect(abs(try #require(summary["accuracy"] as? Double) - 2.0 / 3) < 1e-12)
-        for key in ["negativeLogLikelihood", "brierScore", "expectedCalibrationError", "adaptiveCalibrationError", "aurc",
-                    "oodAUROCEntropy"] {
+        for key in ["negativeLogLikelihood", "brierScore", "expectedCalibrationError", "adaptiveCalibrationError", "aurc"] {
             #expect(summary[key] is Double, "summary.\(key)")
         }
-        #expect(try #require(summary["oodAUROCEntropy"] as? Double) == 1, "every OOD row is less confident than every test row")
-        let ood = try #require(result["ood"] as? [[String: Any]])
-        #expect(ood.count == 1 && ood[0]["set"] as? String == "noise")
-        let misclassification = try #require(result["misclassification"] as? [String: Any])
+        let ood = try CLI.oodScores(result)
+        #expect(ood.count == 1 && ood[0].set == "noise")
+        #expect(ood[0].auroc == 1, "every OOD row is less confident than every test row")
+        let misclassification = try #require(metrics["misclassification"] as? [String: Any])
         #expect(Set(misclassification.keys) == ["maxProbability", "entropy"])
-        #expect((result["reliability"] as? [String: Any])?["bins"] is [Any])
-        #expect((result["rejection"] as? [Any])?.count == 20)
+        #expect((metrics["reliability"] as? [String: Any])?["bins"] is [Any])
+        #expect((metrics["rejection"] as? [Any])?.count == 20)
+        #expect(metrics["scalability"] == nil, "nothing was run or timed")
     }
 
     @Test func textOutputIsATable() throws {
@@ -86,7 +87,7 @@ import Testing
         #expect(refused.status != 0 && refused.stderr.contains("--logits"), "\(refused.stderr)")
         let run = try CLI.run(["score", "--probs", logits, "--labels", labels, "--logits", "--format", "json"])
         #expect(run.status == 0, "\(run.stderr)")
-        let summary = try #require(try CLI.json(run)["summary"] as? [String: Any])
+        let summary = try CLI.classification(try CLI.json(run))
         #expect(abs(try #require(summary["accuracy"] as? Double) - 2.0 / 3) < 1e-12)
     }
 
@@ -147,7 +148,7 @@ import Testing
             with: Data(contentsOf: dir.appendingPathComponent("expected.json"))) as? [String: Double])
         let run = try CLI.run(["score", "--probs", dir.path + "/probs.npy", "--labels", dir.path + "/labels.npy", "--format", "json"])
         #expect(run.status == 0, "\(run.stderr)")
-        let summary = try #require(try CLI.json(run)["summary"] as? [String: Any])
+        let summary = try CLI.classification(try CLI.json(run))
         #expect(summary["samples"] as? Int == 5 && summary["examples"] as? Int == 400)
         #expect(summary["accuracy"] as? Double == expected["accuracy"])
         // Float32 storage of float64 probabilities: agreement to about 1e-6.

@@ -143,12 +143,11 @@ private func summarySection(_ model: ReportModel) -> String {
         h += datasetHeading(g, section: "summary")
         let cls = g.classification, reg = g.regression
         if !cls.isEmpty {
-            let hasSummaryOOD = cls.contains { $0.records.contains { $0.classification?.oodAUROCEntropy != nil } }
-            h += summaryTableHTML(cls, columns: classificationColumns(oodSets: g.oodSets, hasSummaryOOD: hasSummaryOOD),
+            h += summaryTableHTML(cls, columns: classificationColumns(oodSets: g.oodSets),
                                   caption: "Classification, \(g.dataset)")
         }
         if !reg.isEmpty {
-            let levels = Array(Set(reg.flatMap { $0.records.flatMap { $0.regression?.coverage.map(\.level) ?? [] } })).sorted()
+            let levels = Array(Set(reg.flatMap { $0.records.flatMap { $0.metrics.regression?.coverage.map(\.level) ?? [] } })).sorted()
             h += summaryTableHTML(reg, columns: regressionColumns(levels: levels), caption: "Regression, \(g.dataset)")
         }
         let other = g.methods.filter { m in !cls.contains { $0.name == m.name } && !reg.contains { $0.name == m.name } }

@@ -30,7 +30,7 @@ struct MethodRuns {
     /// Reliability bins pooled over seeds (counts added, confidence and accuracy count-weighted);
     /// the first seed's diagram alone when the seeds used different bins.
     var reliability: (bins: [PooledBin], examples: Int)? {
-        let diagrams = records.compactMap(\.reliability)
+        let diagrams = records.compactMap(\.metrics.reliability)
         guard let first = diagrams.first else { return nil }
         let compatible = diagrams.filter { $0.bins.count == first.bins.count }
         var bins = first.bins.map { PooledBin(lower: $0.lowerEdge, upper: $0.upperEdge) }
@@ -47,7 +47,7 @@ struct MethodRuns {
     /// Accuracy–rejection points averaged over seeds at each rejection rate.
     var rejection: [(rate: Double, accuracy: Double)] {
         var sums: [Double: (Double, Int)] = [:]
-        for r in records { for p in r.rejection where p.accuracy.isFinite { sums[p.rejectionRate, default: (0, 0)].0 += p.accuracy; sums[p.rejectionRate, default: (0, 0)].1 += 1 } }
+        for r in records { for p in r.metrics.rejection where p.accuracy.isFinite { sums[p.rejectionRate, default: (0, 0)].0 += p.accuracy; sums[p.rejectionRate, default: (0, 0)].1 += 1 } }
         return sums.keys.sorted().map { ($0, sums[$0]!.0 / Double(sums[$0]!.1)) }
     }
 
@@ -55,7 +55,7 @@ struct MethodRuns {
     var shiftPoints: [ShiftKey: ShiftAverage] {
         var out: [ShiftKey: ShiftAverage] = [:]
         for r in records {
-            for p in r.shift {
+            for p in r.metrics.shift {
                 out[ShiftKey(shift: p.shift, severity: p.severity), default: ShiftAverage()].add(p)
             }
         }
@@ -65,7 +65,7 @@ struct MethodRuns {
     /// The ROC curve of `score` against OOD set `set`: the run's own points for one seed,
     /// the vertical average over seeds (TPR at 101 FPR values) otherwise; with the mean AUROC.
     func rocCurve(set: String, score: String) -> (points: [(x: Double, y: Double)], auroc: Double)? {
-        let found = records.compactMap { r in r.ood.first { $0.set == set }?.scores[score] }
+        let found = records.compactMap { r in r.metrics.ood.first { $0.set == set }?.scores[score] }
         guard !found.isEmpty else { return nil }
         let auroc = found.map(\.auroc).reduce(0, +) / Double(found.count)
         if found.count == 1 { return (found[0].rocCurve.map { ($0.falsePositiveRate, $0.truePositiveRate) }, auroc) }
@@ -122,12 +122,12 @@ struct DatasetGroup {
     var description: String
     var methods: [MethodRuns]
 
-    var classification: [MethodRuns] { methods.filter { $0.records.contains { $0.classification != nil } } }
-    var regression: [MethodRuns] { methods.filter { $0.records.contains { $0.regression != nil } } }
+    var classification: [MethodRuns] { methods.filter { $0.records.contains { $0.metrics.classification != nil } } }
+    var regression: [MethodRuns] { methods.filter { $0.records.contains { $0.metrics.regression != nil } } }
     /// OOD set names in first-seen order.
     var oodSets: [String] {
         var seen: [String] = []
-        for m in methods { for r in m.records { for o in r.ood where !seen.contains(o.set) { seen.append(o.set) } } }
+        for m in methods { for r in m.records { for o in r.metrics.ood where !seen.contains(o.set) { seen.append(o.set) } } }
         return seen
     }
     var anchor: String { "ds-" + slug(dataset) }

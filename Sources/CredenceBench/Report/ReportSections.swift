@@ -77,7 +77,7 @@ func rejectionChart(_ methods: [MethodRuns]) -> String? {
         LineSeries(name: m.name, style: m.style, points: pts.map { ($0.rate * 100, $0.accuracy * 100) }, markers: pts.count <= 25)
     }
     let labels = curves.map { m, _ -> String in
-        guard let aurc = m.mean({ $0.classification?.aurc }) else { return m.name }
+        guard let aurc = m.mean({ $0.metrics.classification?.aurc }) else { return m.name }
         return "AURC \(formatFixed(aurc, 4)) — \(m.name)"
     }
     return lineChart(title: "Accuracy–rejection", x: x, y: y, series: series, width: 560, height: 320,
@@ -87,7 +87,7 @@ func rejectionChart(_ methods: [MethodRuns]) -> String? {
 /// ROC curves for detecting OOD set `set` by `score`, one line per method, AUROC in the legend.
 func rocChart(_ methods: [MethodRuns], set: String) -> String? {
     let preferred = [UncertaintyScore.entropy.rawValue, UncertaintyScore.maxProbability.rawValue, UncertaintyScore.mutualInformation.rawValue]
-    let available = Set(methods.flatMap { m in m.records.flatMap { r in r.ood.filter { $0.set == set }.flatMap { $0.scores.keys } } })
+    let available = Set(methods.flatMap { m in m.records.flatMap { r in r.metrics.ood.filter { $0.set == set }.flatMap { $0.scores.keys } } })
     guard let score = preferred.first(where: available.contains) ?? available.sorted().first else { return nil }
     var series: [LineSeries] = [], labels: [String] = []
     for m in methods {
@@ -113,10 +113,10 @@ func rocChart(_ methods: [MethodRuns], set: String) -> String? {
 /// peak memory and stored floats; log axes when the values span more than a factor of 30.
 func costCharts(_ methods: [MethodRuns]) -> [String] {
     let measures: [(title: String, unit: String, value: (RunRecord) -> Double?, format: (Double) -> String)] = [
-        ("Fit time", "seconds", { $0.scalability.fitSeconds }, { formatSeconds($0) + " s" }),
-        ("Prediction time per 1,000 inputs", "seconds", { $0.scalability.predictionSecondsPer1000 }, { formatSeconds($0) + " s" }),
-        ("Peak resident memory", "MB", { Double($0.scalability.peakResidentBytes) / 1_048_576 }, { formatFixed($0, 0) + " MB" }),
-        ("Stored floats", "floats", { Double($0.scalability.storedFloats) }, { compactNumber($0) }),
+        ("Fit time", "seconds", { $0.metrics.scalability?.fitSeconds }, { formatSeconds($0) + " s" }),
+        ("Prediction time per 1,000 inputs", "seconds", { $0.metrics.scalability?.predictionSecondsPer1000 }, { formatSeconds($0) + " s" }),
+        ("Peak resident memory", "MB", { $0.metrics.scalability.map { Double($0.peakResidentBytes) / 1_048_576 } }, { formatFixed($0, 0) + " MB" }),
+        ("Stored floats", "floats", { $0.metrics.scalability.map { Double($0.storedFloats) } }, { compactNumber($0) }),
     ]
     return measures.compactMap { measure in
         let values = methods.map { $0.mean(measure.value) ?? .nan }

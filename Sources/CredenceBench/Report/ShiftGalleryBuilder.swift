@@ -39,7 +39,7 @@ extension ShiftGallery {
 /// files are not on this machine (the report then says so instead of failing).
 public func shiftGallery(for records: [RunRecord], dataDirectory: String? = nil, seed: UInt64 = 0) -> ShiftGallery? {
     let imageSets: [DatasetName] = [.fashionMNIST, .mnist5k, .shapes]
-    let candidates = records.filter { $0.configuration.evaluations.contains(.shift) || !$0.shift.isEmpty }
+    let candidates = records.filter { $0.configuration.evaluations.contains(.shift) || !$0.metrics.shift.isEmpty }
         .map(\.configuration.dataset)
     guard let dataset = imageSets.first(where: candidates.contains) else { return nil }
     do {

@@ -52,9 +52,9 @@ private struct ShiftMetric {
 }
 
 private let shiftMetrics = [
-    ShiftMetric(title: "Accuracy", axis: "accuracy (%)", scale: 100, shifted: { $0.accuracy }, clean: { $0.classification?.accuracy }),
-    ShiftMetric(title: "ECE", axis: "ECE", scale: 1, shifted: { $0.ece }, clean: { $0.classification?.expectedCalibrationError }),
-    ShiftMetric(title: "NLL", axis: "NLL (nats)", scale: 1, shifted: { $0.nll }, clean: { $0.classification?.negativeLogLikelihood }),
+    ShiftMetric(title: "Accuracy", axis: "accuracy (%)", scale: 100, shifted: { $0.accuracy }, clean: { $0.metrics.classification?.accuracy }),
+    ShiftMetric(title: "ECE", axis: "ECE", scale: 1, shifted: { $0.ece }, clean: { $0.metrics.classification?.expectedCalibrationError }),
+    ShiftMetric(title: "NLL", axis: "NLL (nats)", scale: 1, shifted: { $0.nll }, clean: { $0.metrics.classification?.negativeLogLikelihood }),
 ]
 
 /// Line charts of accuracy, ECE and NLL versus shift intensity (Ovadia et al. 2019): for the

@@ -64,40 +64,35 @@ func formatGrouped(_ v: Double) -> String {
 /// The columns shared by every table: what the run cost.
 func costColumns() -> [MetricColumn] {
     [MetricColumn(title: "Fit (s)", help: "wall time of training / fitting the posterior, seconds (lower is better)",
-                  better: .lower, value: { $0.scalability.fitSeconds }, format: formatSeconds),
+                  better: .lower, value: { $0.metrics.scalability?.fitSeconds }, format: formatSeconds),
      MetricColumn(title: "Predict (s/1k)", help: "wall time of the predictive per 1,000 inputs, seconds (lower is better)",
-                  better: .lower, value: { $0.scalability.predictionSecondsPer1000 }, format: formatSeconds),
+                  better: .lower, value: { $0.metrics.scalability?.predictionSecondsPer1000 }, format: formatSeconds),
      MetricColumn(title: "Peak RSS (MB)", help: "peak resident memory of the process during the run, MB (lower is better)",
-                  better: .lower, value: { Double($0.scalability.peakResidentBytes) / 1_048_576 }, format: { formatFixed($0, 0) }),
+                  better: .lower, value: { $0.metrics.scalability.map { Double($0.peakResidentBytes) / 1_048_576 } }, format: { formatFixed($0, 0) }),
      MetricColumn(title: "Stored floats", help: "floats the posterior stores (lower is better)",
-                  better: .lower, value: { Double($0.scalability.storedFloats) }, format: formatGrouped)]
+                  better: .lower, value: { $0.metrics.scalability.map { Double($0.storedFloats) } }, format: formatGrouped)]
 }
 
-/// Classification columns; one OOD AUROC column per OOD set (by predictive entropy), or the
-/// summary's single OOD AUROC when the runs carry no per-set records.
-func classificationColumns(oodSets: [String], hasSummaryOOD: Bool) -> [MetricColumn] {
+/// Classification columns; one OOD AUROC column per OOD set (by predictive entropy).
+func classificationColumns(oodSets: [String]) -> [MetricColumn] {
     var columns = [
         MetricColumn(title: "Accuracy (%)", help: "top-1 accuracy on the test set (higher is better)", better: .higher,
-                     value: { $0.classification?.accuracy }, format: { formatFixed($0 * 100, 2) }),
+                     value: { $0.metrics.classification?.accuracy }, format: { formatFixed($0 * 100, 2) }),
         MetricColumn(title: "NLL", help: "negative log-likelihood per example, nats (lower is better)", better: .lower,
-                     value: { $0.classification?.negativeLogLikelihood }, format: { formatFixed($0, 3) }),
+                     value: { $0.metrics.classification?.negativeLogLikelihood }, format: { formatFixed($0, 3) }),
         MetricColumn(title: "Brier", help: "Brier score (lower is better)", better: .lower,
-                     value: { $0.classification?.brierScore }, format: { formatFixed($0, 4) }),
+                     value: { $0.metrics.classification?.brierScore }, format: { formatFixed($0, 4) }),
         MetricColumn(title: "ECE", help: "expected calibration error, equal-width bins (lower is better)", better: .lower,
-                     value: { $0.classification?.expectedCalibrationError }, format: { formatFixed($0, 4) }),
+                     value: { $0.metrics.classification?.expectedCalibrationError }, format: { formatFixed($0, 4) }),
         MetricColumn(title: "Adaptive ECE", help: "ECE with equal-mass bins (lower is better)", better: .lower,
-                     value: { $0.classification?.adaptiveCalibrationError }, format: { formatFixed($0, 4) }),
+                     value: { $0.metrics.classification?.adaptiveCalibrationError }, format: { formatFixed($0, 4) }),
         MetricColumn(title: "AURC", help: "area under the risk–coverage curve (lower is better)", better: .lower,
-                     value: { $0.classification?.aurc }, format: { formatFixed($0, 4) }),
+                     value: { $0.metrics.classification?.aurc }, format: { formatFixed($0, 4) }),
     ]
     for set in oodSets {
         columns.append(MetricColumn(title: "OOD AUROC " + set, help: "AUROC of predictive entropy separating \(set) from the test set (higher is better)",
-                                    better: .higher, value: { r in r.ood.first { $0.set == set }?.scores[UncertaintyScore.entropy.rawValue]?.auroc },
+                                    better: .higher, value: { r in r.metrics.ood.first { $0.set == set }?.scores[UncertaintyScore.entropy.rawValue]?.auroc },
                                     format: { formatFixed($0, 4) }))
-    }
-    if oodSets.isEmpty && hasSummaryOOD {
-        columns.append(MetricColumn(title: "OOD AUROC (H)", help: "AUROC of predictive entropy for OOD detection (higher is better)",
-                                    better: .higher, value: { $0.classification?.oodAUROCEntropy }, format: { formatFixed($0, 4) }))
     }
     return columns + costColumns()
 }
@@ -106,17 +101,17 @@ func classificationColumns(oodSets: [String], hasSummaryOOD: Bool) -> [MetricCol
 func regressionColumns(levels: [Double]) -> [MetricColumn] {
     var columns = [
         MetricColumn(title: "RMSE", help: "root-mean-square error (lower is better)", better: .lower,
-                     value: { $0.regression?.rootMeanSquaredError }, format: { formatFixed($0, 4) }),
+                     value: { $0.metrics.regression?.rootMeanSquaredError }, format: { formatFixed($0, 4) }),
         MetricColumn(title: "NLL", help: "Gaussian negative log-likelihood per target, nats (lower is better)", better: .lower,
-                     value: { $0.regression?.negativeLogLikelihood }, format: { formatFixed($0, 3) }),
+                     value: { $0.metrics.regression?.negativeLogLikelihood }, format: { formatFixed($0, 3) }),
         MetricColumn(title: "CRPS", help: "continuous ranked probability score (lower is better)", better: .lower,
-                     value: { $0.regression?.continuousRankedProbabilityScore }, format: { formatFixed($0, 4) }),
+                     value: { $0.metrics.regression?.continuousRankedProbabilityScore }, format: { formatFixed($0, 4) }),
     ]
     for level in levels {
         let percent = formatFixed(level * 100, 0)
         columns.append(MetricColumn(title: "PICP \(percent)%", help: "fraction of targets inside the central \(percent) % interval (best: closest to \(percent) %)",
                                     better: .closest(to: level),
-                                    value: { r in r.regression?.coverage.first { abs($0.level - level) < 1e-9 }?.coverage },
+                                    value: { r in r.metrics.regression?.coverage.first { abs($0.level - level) < 1e-9 }?.coverage },
                                     format: { formatFixed($0 * 100, 1) }))
     }
     return columns + costColumns()

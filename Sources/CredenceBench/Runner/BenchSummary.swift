@@ -47,18 +47,18 @@ public func summarize(_ records: [RunRecord]) -> [BenchSummaryRow] {
         let runs = groups[id]!
         let c = runs[0].configuration
         let ood = runs.map { r in
-            mean(r.ood.map { $0.scores["entropy"]?.auroc ?? $0.scores["totalVariance"]?.auroc })
+            mean(r.metrics.ood.map { $0.scores["entropy"]?.auroc ?? $0.scores["totalVariance"]?.auroc })
         }
         return BenchSummaryRow(
             dataset: c.datasetLabel, model: model(c), method: c.label, runs: runs.count,
-            accuracy: mean(runs.map { $0.classification?.accuracy }),
-            expectedCalibrationError: mean(runs.map { $0.classification?.expectedCalibrationError }),
-            rootMeanSquaredError: mean(runs.map { $0.regression?.rootMeanSquaredError }),
-            negativeLogLikelihood: mean(runs.map { $0.classification?.negativeLogLikelihood ?? $0.regression?.negativeLogLikelihood }),
+            accuracy: mean(runs.map { $0.metrics.classification?.accuracy }),
+            expectedCalibrationError: mean(runs.map { $0.metrics.classification?.expectedCalibrationError }),
+            rootMeanSquaredError: mean(runs.map { $0.metrics.regression?.rootMeanSquaredError }),
+            negativeLogLikelihood: mean(runs.map { $0.metrics.classification?.negativeLogLikelihood ?? $0.metrics.regression?.negativeLogLikelihood }),
             oodAUROC: mean(ood),
-            shiftedAccuracy: mean(runs.map { r in mean(r.shift.map(\.accuracy)) }),
-            fitSeconds: mean(runs.map(\.scalability.fitSeconds)) ?? 0,
-            predictionSecondsPer1000: mean(runs.map(\.scalability.predictionSecondsPer1000)) ?? 0,
-            peakResidentMegabytes: (mean(runs.map { Double($0.scalability.peakResidentBytes) }) ?? 0) / 1_048_576)
+            shiftedAccuracy: mean(runs.map { r in mean(r.metrics.shift.map(\.accuracy)) }),
+            fitSeconds: mean(runs.map { $0.metrics.scalability?.fitSeconds }) ?? 0,
+            predictionSecondsPer1000: mean(runs.map { $0.metrics.scalability?.predictionSecondsPer1000 }) ?? 0,
+            peakResidentMegabytes: (mean(runs.map { $0.metrics.scalability.map { Double($0.peakResidentBytes) } }) ?? 0) / 1_048_576)
     }
 }

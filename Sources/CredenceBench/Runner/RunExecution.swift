@@ -172,8 +172,10 @@ func derivedSeed(_ seed: UInt64, _ part: String) -> UInt64 {
     return hash
 }
 
-/// Runs one benchmark configuration start to finish — fit, evaluate, measure — and
-/// returns its record (not yet stored). Deterministic: the same configuration gives the
+/// Runs one benchmark configuration start to finish — fit, evaluate (in-distribution
+/// always; OOD detection and the shifts of Ovadia et al.'s protocol, `Shift.ovadiaProtocol`,
+/// when the configuration asks for them), measure — and returns its record (not yet stored).
+/// Every predictive draws from a generator seeded by the run's seed and the part's name. Deterministic: the same configuration gives the
 /// same metrics, whether or not an earlier attempt was killed half-way.
 public func runBenchmark(_ configuration: RunConfiguration, environment: RunEnvironment,
                          onEvent: (BenchEvent) -> Void = { _ in }) throws -> RunRecord {
@@ -185,8 +187,13 @@ public func runBenchmark(_ configuration: RunConfiguration, environment: RunEnvi
     PeakMemory.reset()
     let fitted = try fitRunPosterior(configuration, method: method, options: options, environment: environment, onEvent: onEvent)
     onEvent(.stage("evaluating"))
-    var record = try evaluateRun(fitted.posterior, configuration: configuration, options: options, onEvent: onEvent)
-    record.scalability.fitSeconds = fitted.fitSeconds
-    record.scalability.peakResidentBytes = PeakMemory.bytes()
-    return record
+    let (_, _, test) = try loadRunData(options)
+    let c = configuration
+    var metrics = try evaluatePosterior(
+        fitted.posterior, on: test,
+        ood: c.evaluations.contains(.ood) ? lazyOODInputs(c.oodSets, options: options, test: test) : [],
+        shifts: c.evaluations.contains(.shift) ? Shift.ovadiaProtocol : [],
+        samples: c.samples, seeding: .perPart(c.seed), onStage: { onEvent(.stage($0)) })
+    metrics.scalability?.fitSeconds = fitted.fitSeconds
+    return RunRecord(configuration: configuration, metrics: metrics)
 }

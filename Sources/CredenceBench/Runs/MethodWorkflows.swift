@@ -16,9 +16,9 @@ public struct PosteriorTrainingResult: Codable, Sendable {
     public var posterior: String?
     /// Fitted scalars the method reports (temperature scaling: the temperature and held-out NLL).
     public var details: [String: Double]
+    /// The posterior on the test set and OOD sets; `metrics.scalability.fitSeconds` is the
+    /// training and fitting time, `peakResidentBytes` the whole command's peak memory.
     public var evaluation: PosteriorEvaluation
-    /// Peak resident memory of the whole command (data, training, evaluation), MB.
-    public var peakResidentMegabytes = Double(PeakMemory.bytes()) / 1e6
 }
 
 /// Runs any registered method from scratch — trains the networks it needs, fits what comes
@@ -63,7 +63,9 @@ public func trainPosterior(_ options: TrainingOptions, method: any RegisteredMet
             try archive.save(to: out)
         }
     }
-    let evaluation = try evaluatePosterior(outcome.posterior, run: options, ood: ood, samples: samples, seed: options.seed)
+    let fitSeconds = runs.reduce(0) { $0 + $1.trainingSeconds } + outcome.posteriorSeconds
+    let evaluation = try evaluatePosterior(outcome.posterior, run: options, ood: ood, samples: samples, seed: options.seed,
+                                           fitSeconds: fitSeconds)
     return PosteriorTrainingResult(method: type(of: method).name, runs: runs, posteriorSeconds: outcome.posteriorSeconds,
                                    posterior: out, details: outcome.details, evaluation: evaluation)
 }
@@ -72,13 +74,12 @@ public func trainPosterior(_ options: TrainingOptions, method: any RegisteredMet
 public struct PostHocResult: Codable, Sendable {
     public var method: String
     public var base: String
-    public var fitSeconds: Double
     /// Fitted scalars the method reports (temperature scaling: "temperature", "heldOutNLLBefore", "heldOutNLLAfter").
     public var details: [String: Double]
     public var posterior: String?
+    /// The fitted posterior on the test set and OOD sets; `metrics.scalability.fitSeconds` is
+    /// the fitting time, `peakResidentBytes` the whole command's peak memory.
     public var evaluation: PosteriorEvaluation
-    /// Peak resident memory of the whole command (data, fitting, evaluation), MB.
-    public var peakResidentMegabytes = Double(PeakMemory.bytes()) / 1e6
 }
 
 /// Fits a post-hoc method on top of the posterior (or checkpoint) at `path`, writes the
@@ -104,17 +105,19 @@ public func fitPostHoc(_ method: any RegisteredMethod, posteriorAt path: String,
         fitted.provenance = archive.provenance
         try fitted.save(to: out)
     }
-    let evaluation = try evaluatePosterior(outcome.posterior, run: options, ood: ood, samples: samples, seed: seed)
-    return PostHocResult(method: name, base: archive.method, fitSeconds: outcome.seconds, details: outcome.details,
-                         posterior: out, evaluation: evaluation)
+    let evaluation = try evaluatePosterior(outcome.posterior, run: options, ood: ood, samples: samples, seed: seed,
+                                           fitSeconds: outcome.seconds)
+    return PostHocResult(method: name, base: archive.method, details: outcome.details, posterior: out, evaluation: evaluation)
 }
 
-/// Scores a posterior on its run's test set and the OOD sources.
+/// Scores a posterior on its run's test set and the OOD sources, recording the time its fit took.
 func evaluatePosterior(_ posterior: any Posterior, run options: TrainingOptions, ood: [OODSource], samples: Int,
-                       seed: UInt64) throws -> PosteriorEvaluation {
+                       seed: UInt64, fitSeconds: Double) throws -> PosteriorEvaluation {
     let (_, _, test) = try loadRunData(options)
-    return try evaluatePosterior(posterior, on: test, ood: try loadOODInputs(ood, options: options, test: test),
-                                 samples: samples, seed: seed)
+    var metrics = try evaluatePosterior(posterior, on: test, ood: lazyOODInputs(ood, options: options, test: test),
+                                        samples: samples, seeding: .sequential(seed))
+    metrics.scalability?.fitSeconds = fitSeconds
+    return PosteriorEvaluation(method: posterior.method, dataset: test.name, metrics: metrics)
 }
 
 /// `dir/stem.suffix.safetensors` next to `path`.

@@ -1,9 +1,9 @@
 import CredenceMetrics
 import Foundation
 
-/// Everything `credence score` computes for predictions made elsewhere: the standard
-/// table row, the reliability diagram, the accuracy–rejection and risk–coverage curves,
-/// misclassification detection and OOD detection per OOD file. Codable (one JSON object).
+/// What `credence score` reports for predictions made elsewhere: the files read, the
+/// metrics (the schema every command reports; `scalability` is nil: nothing was run or
+/// timed here) and notes. Codable (one JSON object).
 public struct ScoreResult: Codable, Sendable {
     /// The method name (`ScoreOptions.name`).
     public var name: String
@@ -11,18 +11,10 @@ public struct ScoreResult: Codable, Sendable {
     public var probabilities: ScoredFile
     public var labels: ScoredFile
     public var oodFiles: [ScoredFile]
-    /// Accuracy, NLL, Brier, ECE/MCE/adaptive ECE, AURC, mean entropy and mutual
-    /// information; the OOD fields score the first OOD file (every file is in `ood`).
-    public var summary: MetricsSummary
-    public var reliability: ReliabilityDiagram
-    /// Accuracy after rejecting the 0 %, 5 %, …, 95 % least confident examples (by `1 − max p̄`).
-    public var rejection: [RejectionPoint]
-    public var riskCoverage: RiskCoverage
-    /// Misclassification detection by "maxProbability", "entropy" and, for `S > 1`,
-    /// "mutualInformation" (empty when every prediction is right, or every one wrong).
-    public var misclassification: [String: DetectionScores]
-    /// OOD detection per OOD file (set = the file's name without extension).
-    public var ood: [OODRecord]
+    /// Summary, reliability diagram, accuracy–rejection and risk–coverage curves,
+    /// misclassification detection, and OOD detection per OOD file (set = the file's name
+    /// without extension).
+    public var metrics: EvaluationMetrics
     /// Things the reader or the scorer did that a person should know.
     public var notes: [String]
 }
@@ -41,7 +33,8 @@ public struct ScoreResult: Codable, Sendable {
 /// ```swift
 /// let result = try scoreExternalPredictions(probabilities: "probs.npy", labels: "labels.npy",
 ///                                           ood: ["mnist_probs.npy"], options: ScoreOptions(name: "resnet"))
-/// print(result.summary.accuracy, result.summary.expectedCalibrationError, result.ood[0].scores["entropy"]!.auroc)
+/// let summary = result.metrics.classification!
+/// print(summary.accuracy, summary.expectedCalibrationError, result.metrics.ood[0].scores["entropy"]!.auroc)
 /// ```
 public func scoreExternalPredictions(probabilities: String, labels: String, ood: [String],
                                      options: ScoreOptions) throws -> ScoreResult {
@@ -63,37 +56,15 @@ public func scoreExternalPredictions(probabilities: String, labels: String, ood:
         oodSets.append((oodSetName(path, among: ood), set))
     }
 
-    let p = inDistribution.predictive, y = labelValues.map { Int32($0) }
-    let summary = try metricsSummary(p, labels: y, outOfDistribution: oodSets.first?.probabilities.predictive,
-                                     binCount: options.binCount)
-    if oodSets.count > 1 {
-        notes.append("the summary's OOD figures score the first OOD file (\(oodSets[0].name)); every file is listed under OOD")
+    let p = inDistribution.predictive
+    let metrics = try evaluationMetrics(p, truth: .labels(labelValues.map { Int32($0) }),
+                                        ood: oodSets.map { set in (set.name, { set.probabilities.predictive }) },
+                                        binCount: options.binCount)
+    if metrics.misclassification.isEmpty {
+        notes.append("misclassification detection skipped: every prediction is \(metrics.classification?.accuracy == 1 ? "right" : "wrong")")
     }
-    var scores: [UncertaintyScore] = [.maxProbability, .entropy]
-    if p.sampleCount > 1 { scores.append(.mutualInformation) }
-    var misclassification: [String: DetectionScores] = [:]
-    let errors = zip(p.predictedClass, labelValues).filter { $0 != $1 }.count
-    if errors == 0 || errors == p.exampleCount {
-        notes.append("misclassification detection skipped: every prediction is \(errors == 0 ? "right" : "wrong")")
-    } else {
-        for score in scores {
-            misclassification[score.rawValue] = try misclassificationDetection(p, labels: y, score: score)
-        }
-    }
-    let oodRecords = try oodSets.map { set -> OODRecord in
-        var byScore: [String: DetectionScores] = [:]
-        for score in scores where score != .mutualInformation || set.probabilities.predictive.sampleCount > 1 {
-            byScore[score.rawValue] = try oodDetection(inDistribution: p, outOfDistribution: set.probabilities.predictive,
-                                                       score: score)
-        }
-        return OODRecord(set: set.name, scores: byScore)
-    }
-    return ScoreResult(
-        name: options.name, probabilities: inDistribution.file, labels: labelsFile,
-        oodFiles: oodSets.map(\.probabilities.file), summary: summary,
-        reliability: try reliabilityDiagram(p, labels: y, binCount: options.binCount),
-        rejection: try accuracyRejectionCurve(p, labels: y), riskCoverage: try riskCoverage(p, labels: y),
-        misclassification: misclassification, ood: oodRecords, notes: notes)
+    return ScoreResult(name: options.name, probabilities: inDistribution.file, labels: labelsFile,
+                       oodFiles: oodSets.map(\.probabilities.file), metrics: metrics, notes: notes)
 }
 
 /// The file name without its extensions (`mnist_probs.npy.gz` → `mnist_probs`); the whole

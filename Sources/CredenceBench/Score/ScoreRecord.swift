@@ -19,7 +19,7 @@ extension ScoreResult {
     ///   then calls the data set "external predictions"). (No guess from the shape:
     ///   N = 10,000 with C = 10 is Fashion-MNIST's test split, but also MNIST's and CIFAR-10's.)
     /// - `model` is `.mlp`, a placeholder: the architecture is unknown.
-    /// - `scalability` is all zeros: nothing was trained or timed here.
+    /// - `metrics.scalability` is nil: nothing was trained or timed here.
     /// The files read are in `settings["probs"]`, `["labels"]` and `["ood"]` (paths joined by
     /// ", "), and `epochs` is 0. Settings appear in the report's legends, so only non-default
     /// reading options are added (`logits`, `layout snc`, `tensor`).
@@ -32,13 +32,9 @@ extension ScoreResult {
         if let tensor = probabilities.tensor { settings["tensor"] = tensor }
         let configuration = RunConfiguration(
             dataset: options.dataset ?? .fashionMNIST, model: .mlp, method: name, settings: settings,
-            epochs: 0, batchSize: 0, learningRate: 0, seed: 0, samples: summary.samples,
-            evaluations: ood.isEmpty ? [.inDistribution] : [.inDistribution, .ood])
-        return RunRecord(configuration: configuration, finishedAt: finishedAt, classification: summary,
-                         reliability: reliability, rejection: rejection, misclassification: misclassification,
-                         ood: ood,
-                         scalability: Scalability(fitSeconds: 0, predictionSecondsPer1000: 0, peakResidentBytes: 0,
-                                                  storedFloats: 0, parameterCount: 0))
+            epochs: 0, batchSize: 0, learningRate: 0, seed: 0, samples: metrics.samples ?? 1,
+            evaluations: metrics.ood.isEmpty ? [.inDistribution] : [.inDistribution, .ood])
+        return RunRecord(configuration: configuration, finishedAt: finishedAt, metrics: metrics)
     }
 }
 

@@ -8,6 +8,11 @@ import Foundation
 /// sorted keys, non-finite numbers as the strings "Infinity", "-Infinity", "NaN"). Table
 /// `schema_version` holds one integer, `ResultStore.schemaVersion`.
 ///
+/// **Versions.** 1: the record's metrics at the top level of its JSON. 2: under `metrics`
+/// (`EvaluationMetrics`, the schema every command reports). Opening a version-1 file for
+/// writing migrates it in one transaction (every record rewritten, run keys unchanged);
+/// a read-only open reads it as it is.
+///
 /// **Atomicity.** Each run is written by one `INSERT` inside one transaction, so a process
 /// killed at any moment (SIGKILL included) leaves either no row or the complete row; SQLite
 /// rolls back the interrupted transaction (its hot journal) the next time the file is opened.
@@ -24,11 +29,11 @@ import Foundation
 /// ```swift
 /// let store = try ResultStore(path: "credence-results/bench.sqlite")
 /// if try !store.contains(record.key) { try store.insert(record) }
-/// for run in try store.records() { print(run.configuration.label, run.classification?.accuracy ?? .nan) }
+/// for run in try store.records() { print(run.configuration.label, run.metrics.classification?.accuracy ?? .nan) }
 /// ```
 public final class ResultStore {
     /// The version of the tables this Credence writes; older files are migrated on open.
-    public static let schemaVersion = 1
+    public static let schemaVersion = 2
     public let path: String
     let connection: SQLiteConnection
     /// Seconds to sleep inside the insert transaction before COMMIT (fault injection for the
@@ -40,7 +45,7 @@ public final class ResultStore {
     /// Opens the database at `path`, creating it (and its directory) unless `readOnly`.
     ///
     /// - Throws: `ResultStoreError` — `.missing` (read-only, no file), `.notADatabase`,
-    ///   `.corrupt`, `.foreignDatabase`, `.newerSchema`, `.cannotOpen`.
+    ///   `.corrupt`, `.foreignDatabase`, `.newerSchema`, `.migrationFailed`, `.cannotOpen`.
     public init(path: String, readOnly: Bool = false) throws {
         self.path = path
         let exists = FileManager.default.fileExists(atPath: path)
@@ -111,7 +116,34 @@ public final class ResultStore {
         guard version <= Self.schemaVersion else {
             throw ResultStoreError.newerSchema(path: path, found: version, supported: Self.schemaVersion)
         }
-        // Version 1 is the first; later versions add their migrations here.
+        if version < Self.schemaVersion && !readOnly { try migrate() }
+    }
+
+    /// Brings a version-1 file to the current version in one transaction: every record is
+    /// decoded (`RunRecord` reads the old shape) and written back in the current one; keys
+    /// and the indexed columns do not change. A record that does not decode aborts the
+    /// migration and leaves the file as it was.
+    private func migrate() throws {
+        try transaction {
+            // Another process may have migrated the file between our check and BEGIN.
+            let version = try connection.strings("SELECT version FROM schema_version").compactMap { Int($0) }.max() ?? 0
+            guard version < Self.schemaVersion else { return }
+            var rows: [(key: String, json: String)] = []
+            try connection.query("SELECT key, record FROM runs") { rows.append(($0.text(0) ?? "", $0.text(1) ?? "")) }
+            for row in rows {
+                let record: RunRecord
+                do {
+                    record = try Self.decoder.decode(RunRecord.self, from: Data(row.json.utf8))
+                } catch {
+                    throw ResultStoreError.migrationFailed(path: path, from: version, to: Self.schemaVersion,
+                                                           message: "run \(row.key) does not decode: \(error)")
+                }
+                let json = String(decoding: try Self.encoder.encode(record), as: UTF8.self)
+                try connection.query("UPDATE runs SET record = ? WHERE key = ?", [.text(json), .text(row.key)])
+            }
+            try connection.execute("DELETE FROM schema_version")
+            try connection.query("INSERT INTO schema_version (version) VALUES (?)", [.integer(Int64(Self.schemaVersion))])
+        }
     }
 
     /// Runs `body` in one write transaction: committed if it returns, rolled back if it throws.

@@ -12,6 +12,9 @@ public enum ResultStoreError: Error, CustomStringConvertible, Equatable {
     case foreignDatabase(path: String, tables: [String])
     /// A results database written by a newer Credence (schema version above ours).
     case newerSchema(path: String, found: Int, supported: Int)
+    /// A results database of an older schema that could not be brought to the current one
+    /// (the file is left as it was).
+    case migrationFailed(path: String, from: Int, to: Int, message: String)
     /// Another connection holds the write lock for longer than the busy timeout.
     case busy(path: String)
     /// A stored row whose JSON does not decode (hand-edited, or a bug).
@@ -33,6 +36,9 @@ public enum ResultStoreError: Error, CustomStringConvertible, Equatable {
             return "'\(path)' is an SQLite database but not a Credence results database (its tables: \(tables.joined(separator: ", "))); pass another --db"
         case let .newerSchema(path, found, supported):
             return "the results database '\(path)' has schema version \(found); this Credence reads up to version \(supported) — use a newer Credence"
+        case let .migrationFailed(path, from, to, message):
+            return "the results database '\(path)' has schema version \(from) and could not be migrated to version \(to) (\(message)); "
+                + "it is unchanged — open it with the Credence that wrote it, or move it away to start a new one"
         case let .busy(path):
             return "the results database '\(path)' is locked by another process; wait for it or pass another --db"
         case let .unreadableRow(path, key, message):

@@ -24,9 +24,9 @@ import Testing
     static func metrics(_ r: RunRecord) throws -> String {
         var copy = r
         copy.finishedAt = Date(timeIntervalSinceReferenceDate: 0)
-        copy.scalability.fitSeconds = 0
-        copy.scalability.predictionSecondsPer1000 = 0
-        copy.scalability.peakResidentBytes = 0
+        copy.metrics.scalability?.fitSeconds = 0
+        copy.metrics.scalability?.predictionSecondsPer1000 = 0
+        copy.metrics.scalability?.peakResidentBytes = 0
         return try StoreFixtures.json(copy)
     }
 
@@ -52,28 +52,28 @@ import Testing
 
         for record in outcome.records {
             let c = record.configuration
-            let s = record.scalability
+            let s = try #require(record.metrics.scalability)
             #expect(s.fitSeconds > 0 && s.predictionSecondsPer1000 > 0 && s.peakResidentBytes > 1 << 20)
             #expect(s.parameterCount == (c.dataset == .twoMoons ? 2 * 16 + 16 + 16 * 2 + 2 : 16 + 16 + 16 * 2 + 2))
-            #expect(record.ood.map(\.set) == ["far", "uniform-noise"])
+            #expect(record.metrics.ood.map(\.set) == ["far", "uniform-noise"])
             if c.dataset == .twoMoons {
-                let summary = try #require(record.classification)
+                let summary = try #require(record.metrics.classification)
                 #expect(summary.examples == 500 && summary.accuracy > 0.7)
-                #expect(record.reliability?.bins.count == 15 && record.rejection.count == 20)
-                #expect(record.regression == nil)
+                #expect(record.metrics.reliability?.bins.count == 15 && record.metrics.rejection.count == 20)
+                #expect(record.metrics.regression == nil)
                 let scores = c.method == "mc-dropout" ? ["entropy", "maxProbability", "mutualInformation"] : ["entropy", "maxProbability"]
-                #expect(Set(record.ood[0].scores.keys) == Set(scores))
-                #expect(record.misclassification.isEmpty || Set(record.misclassification.keys) == Set(scores))
-                #expect(record.ood[0].scores["entropy"]?.rocCurve.isEmpty == false)
+                #expect(Set(record.metrics.ood[0].scores.keys) == Set(scores))
+                #expect(record.metrics.misclassification.isEmpty || Set(record.metrics.misclassification.keys) == Set(scores))
+                #expect(record.metrics.ood[0].scores["entropy"]?.rocCurve.isEmpty == false)
                 #expect(summary.samples == (c.method == "mc-dropout" ? 8 : 1))
             } else {
-                let summary = try #require(record.regression)
+                let summary = try #require(record.metrics.regression)
                 #expect(summary.examples == 500 && summary.rootMeanSquaredError.isFinite)
-                #expect(record.classification == nil && record.reliability == nil && record.misclassification.isEmpty)
-                #expect(record.ood[0].scores["totalVariance"] != nil)
-                #expect((record.ood[0].scores["epistemicVariance"] != nil) == (c.method == "mc-dropout"))
+                #expect(record.metrics.classification == nil && record.metrics.reliability == nil && record.metrics.misclassification.isEmpty)
+                #expect(record.metrics.ood[0].scores["totalVariance"] != nil)
+                #expect((record.metrics.ood[0].scores["epistemicVariance"] != nil) == (c.method == "mc-dropout"))
             }
-            #expect(record.shift.isEmpty)
+            #expect(record.metrics.shift.isEmpty)
         }
         // Per data set, MAP and Laplace share one trained network; MC dropout (dropout 0.2) trains its own.
         let cache = dir.appendingPathComponent("bench.sqlite.runs")
@@ -81,8 +81,9 @@ import Testing
         #expect(entries.filter { $0.hasPrefix("network-") }.count == 4, "\(entries)")
         let laplace = try #require(outcome.records.first { $0.configuration.method == "laplace" })
         let map = try #require(outcome.records.first { $0.configuration.method == "map" && $0.configuration.dataset == laplace.configuration.dataset })
-        #expect(laplace.scalability.fitSeconds >= map.scalability.fitSeconds, "Laplace's cost includes training its network")
-        #expect(laplace.scalability.storedFloats > map.scalability.storedFloats)
+        let laplaceCost = try #require(laplace.metrics.scalability), mapCost = try #require(map.metrics.scalability)
+        #expect(laplaceCost.fitSeconds >= mapCost.fitSeconds, "Laplace's cost includes training its network")
+        #expect(laplaceCost.storedFloats > mapCost.storedFloats)
 
         // Again: nothing left to do, nothing stored twice.
         let again = try BenchRunner(store: store).run(suite)
@@ -113,10 +114,11 @@ import Testing
         #expect(outcome.failures.isEmpty, "\(outcome.failures)")
         let r = outcome.records
         let parameters = 2 * 8 + 8 + 8 * 2 + 2
-        #expect(r[0].classification?.negativeLogLikelihood != r[1].classification?.negativeLogLikelihood,
+        #expect(r[0].metrics.classification?.negativeLogLikelihood != r[1].metrics.classification?.negativeLogLikelihood,
                 "another optimizer for the SWAG phase gives another posterior")
-        #expect(r[2].scalability.storedFloats == 2 * parameters && r[3].scalability.storedFloats == 3 * parameters)
-        #expect(r[4].scalability.storedFloats < r[5].scalability.storedFloats, "a full curvature stores more than its diagonal")
+        let stored = r.map { $0.metrics.scalability?.storedFloats ?? 0 }
+        #expect(stored[2] == 2 * parameters && stored[3] == 3 * parameters)
+        #expect(stored[4] < stored[5], "a full curvature stores more than its diagonal")
     }
 
     @Test func aSecondRunnerOnTheSameDatabaseIsRefused() throws {
@@ -167,9 +169,9 @@ import Testing
         let outcome = try BenchRunner(store: try ResultStore(path: dir.appendingPathComponent("b.sqlite").path)).run(suite)
         let record = try #require(outcome.records.first)
         #expect(outcome.failures.isEmpty && record.configuration.heldOutClasses == [2])
-        #expect(record.scalability.parameterCount == 784 * 32 + 32 + 32 * 3 + 3, "three outputs: class 2 is not trained")
-        #expect(record.ood.map(\.set) == ["held-out-classes", file])
-        let heldOut = try #require(record.ood.first?.scores["entropy"])
+        #expect(record.metrics.scalability?.parameterCount == 784 * 32 + 32 + 32 * 3 + 3, "three outputs: class 2 is not trained")
+        #expect(record.metrics.ood.map(\.set) == ["held-out-classes", file])
+        let heldOut = try #require(record.metrics.ood.first?.scores["entropy"])
         #expect(heldOut.auroc.isFinite && heldOut.rocCurve.count > 2)
         // A missing file stops the next suite before training, naming the file.
         let missing = try Suite.parse("""
@@ -186,17 +188,17 @@ import Testing
         let test = try InMemoryDataset(name: "tiny", inputs: images, labels: (0..<12).map { Int32($0 % 10) }, classCount: 10)
         let model = try Sequential(.mlp(inputShape: [1, 28, 28], hidden: [8], outputs: 10, dropout: 0.2))
         let posterior = try MCDropoutPosterior(model: model, parameters: model.initialParameters(rng: &rng), task: .classification)
-        let configuration = RunConfiguration(dataset: .fashionMNIST, method: "mc-dropout", seed: 5, samples: 4)
+        func shiftPoints(seed: UInt64, onStage: (String) -> Void = { _ in }) throws -> [ShiftPoint] {
+            try evaluatePosterior(posterior, on: test, shifts: Shift.ovadiaProtocol, samples: 4, seeding: .perPart(seed),
+                                  onStage: onStage).shift
+        }
         var stages = 0
-        let points = try shiftPoints(posterior, configuration: configuration, test: test) { if case .stage = $0 { stages += 1 } }
+        let points = try shiftPoints(seed: 5) { _ in stages += 1 }
         #expect(points.count == Shift.ovadiaProtocol.count && stages == points.count)
         #expect(points.map { "\($0.shift) \($0.severity)" } == Shift.ovadiaProtocol.map { "\($0.kind.rawValue) \($0.severity)" })
         #expect(points.allSatisfy { $0.accuracy >= 0 && $0.accuracy <= 1 && $0.negativeLogLikelihood.isFinite && $0.meanEntropy > 0 })
-        let again = try shiftPoints(posterior, configuration: configuration, test: test) { _ in }
-        #expect(again == points)
-        var other = configuration
-        other.seed = 6
-        #expect(try shiftPoints(posterior, configuration: other, test: test) { _ in } != points, "the shift noise follows the run's seed")
+        #expect(try shiftPoints(seed: 5) == points)
+        #expect(try shiftPoints(seed: 6) != points, "the shift noise follows the run's seed")
     }
 
     @Test func peakMemoryIsResetPerRun() {

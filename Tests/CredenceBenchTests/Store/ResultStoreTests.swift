@@ -18,14 +18,15 @@ enum StoreFixtures {
         let q = try Predictive(logits: Tensor.randomNormal(shape: [2, 30, 2], rng: &rng) * 0.2)
         return RunRecord(
             configuration: configuration, finishedAt: Date(timeIntervalSinceReferenceDate: 7.25e8 + Double(seed)),
-            classification: try metricsSummary(p, labels: labels), reliability: try reliabilityDiagram(p, labels: labels),
-            rejection: try accuracyRejectionCurve(p, labels: labels),
-            misclassification: ["entropy": try misclassificationDetection(p, labels: labels, score: .entropy)],
-            ood: [OODRecord(set: "far", scores: ["entropy": try oodDetection(inDistribution: p, outOfDistribution: q, score: .entropy)])],
-            shift: [ShiftPoint(shift: "rotation", severity: 15, accuracy: 0.5, negativeLogLikelihood: .infinity,
-                               expectedCalibrationError: 0.1, brierScore: 0.2, meanEntropy: 0.3)],
-            scalability: Scalability(fitSeconds: 1.5, predictionSecondsPer1000: 0.01, peakResidentBytes: 1 << 26,
-                                     storedFloats: 100, parameterCount: 100))
+            metrics: EvaluationMetrics(
+                classification: try metricsSummary(p, labels: labels), reliability: try reliabilityDiagram(p, labels: labels),
+                rejection: try accuracyRejectionCurve(p, labels: labels), riskCoverage: try riskCoverage(p, labels: labels),
+                misclassification: ["entropy": try misclassificationDetection(p, labels: labels, score: .entropy)],
+                ood: [OODRecord(set: "far", scores: ["entropy": try oodDetection(inDistribution: p, outOfDistribution: q, score: .entropy)])],
+                shift: [ShiftPoint(shift: "rotation", severity: 15, accuracy: 0.5, negativeLogLikelihood: .infinity,
+                                   expectedCalibrationError: 0.1, brierScore: 0.2, meanEntropy: 0.3)],
+                scalability: Scalability(fitSeconds: 1.5, predictionSecondsPer1000: 0.01, peakResidentBytes: 1 << 26,
+                                         storedFloats: 100, parameterCount: 100)))
     }
 
     /// The record as canonical JSON (what equality of two records means here).
@@ -58,8 +59,8 @@ enum StoreFixtures {
         let stored = try reopened.records()
         #expect(stored.map(\.key) == [a.key, b.key])
         #expect(try stored.map(StoreFixtures.json) == [a, b].map(StoreFixtures.json))
-        #expect(stored[0].ood[0].scores["entropy"]?.rocCurve.first?.threshold == .infinity)
-        #expect(stored[1].shift[0].negativeLogLikelihood == .infinity)
+        #expect(stored[0].metrics.ood[0].scores["entropy"]?.rocCurve.first?.threshold == .infinity)
+        #expect(stored[1].metrics.shift[0].negativeLogLikelihood == .infinity)
         #expect(stored[0].finishedAt == a.finishedAt)
         #expect(try reopened.keys() == [a.key, b.key])
         #expect(try StoreFixtures.json(#require(try reopened.record(forKey: b.key))) == StoreFixtures.json(b))
@@ -72,7 +73,7 @@ enum StoreFixtures {
         #expect(rows == ["two-moons map 0 map", "two-moons ensemble 1 ensemble (members 3)"])
         let indexes = try reopened.connection.strings("SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'runs_%' ORDER BY name")
         #expect(indexes == ["runs_dataset", "runs_finished_at", "runs_method", "runs_seed"])
-        #expect(try reopened.connection.strings("SELECT version FROM schema_version") == ["1"])
+        #expect(try reopened.connection.strings("SELECT version FROM schema_version") == ["2"])
         #expect(try reopened.connection.strings("PRAGMA journal_mode") == ["delete"])
     }
 
@@ -83,12 +84,12 @@ enum StoreFixtures {
         let first = try StoreFixtures.record()
         var second = first
         second.finishedAt = first.finishedAt.addingTimeInterval(60)
-        second.scalability.fitSeconds = 99
+        second.metrics.scalability?.fitSeconds = 99
         #expect(try store.insert(first) == true)
         #expect(try store.insert(second) == false)
         #expect(try store.insert(first) == false)
         #expect(try store.count() == 1)
-        #expect(try store.records().first?.scalability.fitSeconds == 1.5, "the first row stays as it was")
+        #expect(try store.records().first?.metrics.scalability?.fitSeconds == 1.5, "the first row stays as it was")
     }
 
     @Test func anAbortedTransactionLeavesNoRowAndOthersNeverSeeAHalfWrittenOne() throws {
@@ -162,7 +163,7 @@ enum StoreFixtures {
             let store = try ResultStore(path: newer)
             try store.connection.execute("UPDATE schema_version SET version = 99")
         }
-        #expect(throws: ResultStoreError.newerSchema(path: newer, found: 99, supported: 1)) { try ResultStore(path: newer) }
+        #expect(throws: ResultStoreError.newerSchema(path: newer, found: 99, supported: 2)) { try ResultStore(path: newer) }
 
         let missing = dir.appendingPathComponent("absent.sqlite").path
         #expect(throws: ResultStoreError.missing(path: missing)) { try ResultStore(path: missing, readOnly: true) }
