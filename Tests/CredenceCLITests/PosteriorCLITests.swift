@@ -1,7 +1,20 @@
+import Credence
 import Foundation
 import Testing
 
 @Suite struct PosteriorCLITests {
+    /// `train --help` lists every registered method and every setting of each; `fit --help`
+    /// the post-hoc ones.
+    @Test func helpListsEveryRegisteredMethodAndItsSettings() throws {
+        let train = try CLI.run(["train", "--help"]), fit = try CLI.run(["fit", "--help"])
+        #expect(train.status == 0 && fit.status == 0)
+        for type in MethodRegistry.methods {
+            #expect(train.stdout.contains("\(type.name) (\(type.phase.rawValue))"), "train --help lacks \(type.name)")
+            for option in type.options { #expect(train.stdout.contains("    \(option.key)="), "train --help lacks \(type.name).\(option.key)") }
+            if type.phase == .postHoc { #expect(fit.stdout.contains(type.name), "fit --help lacks \(type.name)") }
+        }
+    }
+
     @Test func ensembleTrainsWritesAndEvaluates() throws {
         let dir = try CLI.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }

@@ -36,6 +36,10 @@ public protocol RegisteredMethod {
     /// The options an entry may carry given the values written so far (a combinator adds
     /// the options of the method it combines). Default: `options`.
     static func options(given values: [String: String]) -> [MethodOption]
+    /// Settings (canonical text) for a quick run on a small data set: the test suite's
+    /// registry walk runs every registered method with them (two moons, 8 epochs) and checks
+    /// it end to end. Default: none (the defaults are quick enough).
+    static var quickSettings: [String: String] { get }
     /// The method with these (already checked) settings; throws on combinations that are
     /// wrong whatever the model.
     init(settings: MethodSettings) throws
@@ -51,6 +55,7 @@ public protocol RegisteredMethod {
 
 extension RegisteredMethod {
     public static func options(given values: [String: String]) -> [MethodOption] { options }
+    public static var quickSettings: [String: String] { [:] }
     public func adjust(_ options: inout TrainingOptions) {}
     public func validate(_ context: MethodContext) throws {}
 }

@@ -73,6 +73,7 @@ public struct MCDropoutMethod: RegisteredMethod {
         MethodOption("dropout", .real(above: 0, below: 1), default: "0.1", recordsDefault: true,
                      help: "dropout rate after each hidden layer (when not set: the run's --dropout if > 0, else 0.1)"),
     ]
+    public static let quickSettings = ["dropout": "0.2"]
 
     /// The dropout rate given as a setting (nil: the run's own, or the default).
     public var dropout: Float?

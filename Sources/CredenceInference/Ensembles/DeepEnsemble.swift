@@ -5,28 +5,31 @@ import CredenceTensor
 /// A deep ensemble (Lakshminarayanan et al., 2017): M networks trained from independent
 /// random initialisations (and data orders); the predictive is the equal-weight mixture
 /// p(y|x) = (1/M) Σₘ p(y|x, θₘ). Each member is one "sample", so `samples` is ignored
-/// and S = M.
+/// and S = M. Any method whose posterior is a set of equally weighted parameter samples
+/// (a sampler's chain) returns one under its own `method` name.
 public struct EnsemblePosterior: Posterior {
     public let model: Sequential
     public let members: [Tensor]
     public let task: Predictive.Task
-    public var method: String { DeepEnsembleMethod.name }
+    /// The registered method that produced the members (its archive is restored by it).
+    public let method: String
     public var storedFloatCount: Int { members.count * model.parameterCount }
 
-    public init(model: Sequential, members: [Tensor], task: Predictive.Task) throws {
-        guard !members.isEmpty else { throw InferenceError.invalidOption("an ensemble needs at least one member") }
+    public init(model: Sequential, members: [Tensor], task: Predictive.Task, method: String = DeepEnsembleMethod.name) throws {
+        guard !members.isEmpty else { throw InferenceError.invalidOption("a \(method) posterior needs at least one member") }
         for m in members where m.count != model.parameterCount {
             throw ModelError.parameterCount(got: m.count, expected: model.parameterCount)
         }
         self.model = model
         self.members = members
         self.task = task
+        self.method = method
     }
 
     public init(archive: PosteriorArchive) throws {
         let count: Int = try archive.setting("members")
         let members = try (0..<count).map { try archive.tensor("member.\($0)") }
-        try self.init(model: Sequential(archive.spec), members: members, task: archive.task)
+        try self.init(model: Sequential(archive.spec), members: members, task: archive.task, method: archive.method)
     }
 
     public func predictive(_ inputs: Tensor, samples: Int, rng: inout RandomGenerator) throws -> Predictive {
@@ -40,7 +43,7 @@ public struct EnsemblePosterior: Posterior {
     }
 
     public func archive() throws -> PosteriorArchive {
-        PosteriorArchive(method: DeepEnsembleMethod.name, spec: model.spec, task: task,
+        PosteriorArchive(method: method, spec: model.spec, task: task,
                          tensors: members.enumerated().map { ("member.\($0.offset)", $0.element) },
                          settings: ["members": String(members.count)])
     }
@@ -70,6 +73,7 @@ public struct DeepEnsembleMethod: RegisteredMethod {
     }
     /// Every registered method but the ensemble itself.
     static var memberChoices: [String] { MethodRegistry.names.filter { $0 != name } }
+    public static let quickSettings = ["members": "2"]
 
     public static func options(given values: [String: String]) -> [MethodOption] {
         guard let member = MethodRegistry.method(named: values["member"] ?? MAPMethod.name) else { return options }

@@ -23,6 +23,7 @@ public struct SWAGMethod: RegisteredMethod {
         MethodOption.choice("covariance", SWAGCovariance.self, default: .lowRankPlusDiagonal,
                             help: "low-rank-plus-diagonal (SWAG) or diagonal (SWAG-Diagonal)"),
     ]
+    public static let quickSettings = ["swagEpochs": "2", "rank": "5"]
 
     public var collection = SWAGCollectionSettings()
     public var covariance = SWAGCovariance.lowRankPlusDiagonal

@@ -1,5 +1,6 @@
 @testable import CredenceBench
 import CredenceData
+import CredenceInference
 import Foundation
 import Testing
 
@@ -74,6 +75,24 @@ ood: [far]
 """
 
 @Suite struct SuiteParsingTests {
+    /// Every registered method is a suite entry with its quick settings, in JSON and YAML,
+    /// and keeps its settings in the run — no list of methods in the suite reader.
+    @Test func everyRegisteredMethodIsASuiteEntry() throws {
+        let entries = MethodRegistry.methods.map { type -> String in
+            let fields = [#""name": "\#(type.name)""#] + type.quickSettings.sorted { $0.key < $1.key }.map { key, value in
+                #""\#(key)": "# + (Double(value) != nil ? value : #""\#(value)""#)
+            }
+            return "{" + fields.joined(separator: ", ") + "}"
+        }
+        let json = #"{"name": "walk", "datasets": ["two-moons"], "models": [{"kind": "mlp", "hidden": [8]}], "methods": ["#
+            + entries.joined(separator: ", ") + #"], "seeds": [0], "epochs": 1, "training": {"holdout": 50}}"#
+        let suite = try Suite.parse(json, source: "walk.json")
+        #expect(suite.configurations.map(\.method) == MethodRegistry.names)
+        for (run, type) in zip(suite.configurations, MethodRegistry.methods) {
+            for (key, value) in type.quickSettings { #expect(run.settings[key] == value, "\(type.name).\(key)") }
+        }
+    }
+
     @Test func theExampleExpandsToTheFullGrid() throws {
         let suite = try Suite.parse(exampleSuiteJSON, source: "example.json")
         #expect(suite.name == "example")

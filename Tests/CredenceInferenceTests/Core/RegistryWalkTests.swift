@@ -10,26 +10,22 @@ import Testing
 /// on two moons through the same `MethodJob` the CLI and the benchmark use, its archive
 /// round-trips, and its predictive agrees with the predictive built from its samples.
 @Suite struct RegistryWalkTests {
-    /// Every method, plus MultiSWAG and the mixture of Laplace approximations, with small settings.
-    /// Laplace runs use Monte-Carlo links or predictives: the GLM's probit link is an
-    /// approximation (measured 0.10–0.12 off its own samples here), and a GLM linearises the
-    /// network where its samples do not — the samples are its declared Monte-Carlo fallback.
-    static let cases: [(name: String, settings: [(key: String, value: SettingInput)])] = [
-        ("map", []), ("temperature", []), ("mc-dropout", [("dropout", .number(0.2, text: "0.2"))]),
-        ("ensemble", [("members", .number(2, text: "2"))]),
-        ("swa", [("swagEpochs", .number(2, text: "2"))]),
-        ("swag", [("swagEpochs", .number(2, text: "2")), ("rank", .number(5, text: "5"))]),
-        ("laplace", [("link", .string("monte-carlo"))]),
-        ("laplace", [("subset", .string("subnetwork")), ("hessian", .string("full")), ("subnetworkSize", .number(40, text: "40")),
-                     ("predictive", .string("monte-carlo"))]),
-        ("ensemble", [("members", .number(2, text: "2")), ("member", .string("swag")), ("swagEpochs", .number(2, text: "2")),
-                      ("rank", .number(4, text: "4"))]),
-        ("ensemble", [("members", .number(2, text: "2")), ("member", .string("laplace")), ("hessian", .string("kron")),
-                      ("link", .string("monte-carlo"))]),
-    ]
+    /// Every registered method with its `quickSettings`, then the combinations worth their own
+    /// check: subnetwork Laplace, MultiSWAG and the mixture of Laplace approximations. A new
+    /// method joins the walk by being registered.
+    static let cases: [(name: String, settings: [String: String])] =
+        MethodRegistry.methods.map { ($0.name, $0.quickSettings) } + [
+            ("laplace", ["subset": "subnetwork", "hessian": "full", "subnetworkSize": "40", "predictive": "monte-carlo"]),
+            ("ensemble", ["members": "2", "member": "swag", "swagEpochs": "2", "rank": "4"]),
+            ("ensemble", ["members": "2", "member": "laplace", "hessian": "kronecker", "link": "monte-carlo"]),
+        ]
 
-    @Test func everyRegisteredMethodHasATestCase() {
-        #expect(Set(Self.cases.map(\.name)) == Set(MethodRegistry.names))
+    @Test func everyMethodsQuickSettingsAreItsOwnCheckedSettings() throws {
+        for type in MethodRegistry.methods {
+            let inputs = type.quickSettings.map { (key: $0.key, value: SettingInput(commandLine: $0.value)) }
+            let method = try MethodRegistry.make(type.name, inputs: inputs)
+            #expect(Swift.type(of: method).name == type.name)
+        }
         #expect(Set(MethodRegistry.names).count == MethodRegistry.names.count, "names are unique")
     }
 
@@ -66,7 +62,7 @@ import Testing
     /// Case `index`'s method and the two-moons run it is checked on.
     static func method(_ index: Int) throws -> (any RegisteredMethod, TrainingOptions) {
         let (name, settings) = cases[index]
-        let method = try MethodRegistry.make(name, inputs: settings)
+        let method = try MethodRegistry.make(name, recorded: settings)
         var options = TrainingOptions()
         options.dataset = .twoMoons
         options.hidden = [16, 16]
@@ -119,7 +115,7 @@ import Testing
         try full.posterior.archive().save(to: a)
         try resumed.posterior.archive().save(to: b)
         #expect(try Data(contentsOf: URL(fileURLWithPath: a)) == Data(contentsOf: URL(fileURLWithPath: b)),
-                "\(Self.cases[index].name) \(Self.cases[index].settings.map(\.key)): archives differ after resuming")
+                "\(Self.cases[index].name) \(Self.cases[index].settings): archives differ after resuming")
     }
 
     @Test(arguments: 0..<cases.count)
@@ -154,7 +150,7 @@ import Testing
         let deterministic = posterior.sampleCount(requested: 4) == posterior.sampleCount(requested: 8)
         let tolerance = deterministic ? 1e-5 : 0.05
         let difference = maxDifference(predictive.meanProbabilities, fromSamples.meanProbabilities)
-        #expect(difference < tolerance, "\(name) \(settings.map(\.key)): sample path differs from the predictive by \(difference)")
+        #expect(difference < tolerance, "\(name) \(settings): sample path differs from the predictive by \(difference)")
 
         // ∇ₓ flows through a sample on the tape: the tape's value is what `outputs` gives (the same
         // dropout masks on every call), and its gradient matches a central difference along a
