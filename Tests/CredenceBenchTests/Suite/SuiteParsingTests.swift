@@ -178,7 +178,7 @@ ood: [far]
         #expect(try Suite.load(json.path).name == "mine")
         try Data("datasets: [two-moons]\nmethods: [{name: mapp}]\n".utf8).write(to: yaml)
         #expect(throws: SuiteError.invalid(source: yaml.path, line: 2, field: "methods[0].name",
-                                           message: "unknown method 'mapp' (choose from map, temperature, mc-dropout, ensemble, swa, swag, laplace; did you mean 'map'?)")) {
+                                           message: "unknown method 'mapp' (choose from \(MethodRegistry.names.joined(separator: ", ")); did you mean 'map'?)")) {
             try Suite.load(yaml.path)
         }
         #expect(throws: SuiteError.unreadable(path: dir.path, message: "it is a directory")) { try Suite.load(dir.path) }
@@ -248,7 +248,7 @@ ood: [far]
                 {"name": "lapalce"}
               ]
             }
-            """, line: 6, ["methods[2].name: unknown method 'lapalce' (choose from map, temperature, mc-dropout, ensemble, swa, swag, laplace; did you mean 'laplace'?)"])
+            """, line: 6, ["methods[2].name: unknown method 'lapalce' (choose from \(MethodRegistry.names.joined(separator: ", ")); did you mean 'laplace'?)"])
         expectRejected("""
             {
               "methods": [{"name": "map"}]
