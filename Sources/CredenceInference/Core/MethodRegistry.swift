@@ -12,6 +12,7 @@ public enum MethodRegistry {
         SWAMethod.self,
         SWAGMethod.self,
         LaplaceMethod.self,
+        SGLDMethod.self,
     ]
 
     public static var names: [String] { methods.map { $0.name } }
