@@ -99,7 +99,7 @@ func measureGEMM(size n: Int = 2048) -> Double {
 }
 
 /// Samples/s of Adam training at batch 128, timing `steps` steps after `warmup` untimed ones.
-func trainingThroughput(_ model: Sequential, data: InMemoryDataset, steps: Int, warmup: Int) throws -> Double {
+func trainingThroughput(_ model: any NetworkModel, data: InMemoryDataset, steps: Int, warmup: Int) throws -> Double {
     var rng = RandomGenerator(seed: 0)
     var theta = model.initialParameters(rng: &rng)
     let trainer = Trainer(model: model, optimizer: .adam(learningRate: .constant(1e-3), parameterCount: model.parameterCount),

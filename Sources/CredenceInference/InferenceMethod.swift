@@ -13,8 +13,8 @@ public protocol InferenceMethod {
     associatedtype State
     associatedtype Output: Posterior
     /// Rejects impossible option combinations before any work starts.
-    func validate(model: Sequential) throws
-    func initialState(model: Sequential, parameters: Tensor, task: Predictive.Task,
+    func validate(model: any NetworkModel) throws
+    func initialState(model: any NetworkModel, parameters: Tensor, task: Predictive.Task,
                       rng: inout RandomGenerator) throws -> State
     /// One step; reports the batch's loss (and correct predictions when it counts them).
     /// A non-finite loss throws (`EpochLoop.requireFinite`) before the state changes.
@@ -23,13 +23,13 @@ public protocol InferenceMethod {
 }
 
 extension InferenceMethod {
-    public func validate(model: Sequential) throws {}
+    public func validate(model: any NetworkModel) throws {}
 }
 
 /// Runs `method` for `epochs` passes over `data` in mini-batches through `EpochLoop` (its
 /// seeding and shuffling rule), then returns its posterior and the wall time spent.
 public func fitPosterior<M: InferenceMethod>(
-    _ method: M, model: Sequential, parameters: Tensor, task: Predictive.Task, data: some BatchSource,
+    _ method: M, model: any NetworkModel, parameters: Tensor, task: Predictive.Task, data: some BatchSource,
     epochs: Int, batchSize: Int, seed: UInt64, shuffle: Bool = true,
     onProgress: (TrainingProgress) -> Void = { _ in }
 ) throws -> (posterior: M.Output, seconds: Double) {
@@ -45,7 +45,7 @@ public func fitPosterior<M: InferenceMethod>(
 /// that holds every epoch gives its posterior without training. The seconds returned count
 /// every attempt.
 public func fitPosterior<M: InferenceMethod>(
-    _ method: M, model: Sequential, parameters: Tensor, task: Predictive.Task, data: some BatchSource,
+    _ method: M, model: any NetworkModel, parameters: Tensor, task: Predictive.Task, data: some BatchSource,
     epochs: Int, batchSize: Int, seed: UInt64, shuffle: Bool = true, checkpoint: PhaseCheckpoint?,
     onProgress: (TrainingProgress) -> Void = { _ in }
 ) throws -> (posterior: M.Output, seconds: Double) where M.State: PersistentState {
@@ -65,7 +65,7 @@ private struct PhaseStore<State> {
 }
 
 private func runPhase<M: InferenceMethod>(
-    _ method: M, model: Sequential, parameters: Tensor, task: Predictive.Task, data: some BatchSource,
+    _ method: M, model: any NetworkModel, parameters: Tensor, task: Predictive.Task, data: some BatchSource,
     epochs: Int, batchSize: Int, seed: UInt64, shuffle: Bool, checkpoint store: PhaseStore<M.State>?,
     onProgress: (TrainingProgress) -> Void
 ) throws -> (posterior: M.Output, seconds: Double) {
@@ -131,20 +131,20 @@ public struct MAPTraining: InferenceMethod {
     }
 
     public struct State {
-        public var model: Sequential
+        public var model: any NetworkModel
         public var parameters: Tensor
         public var task: Predictive.Task
         /// Holds the model, the objective and the optimizer (with its state).
         public var trainer: Trainer
     }
 
-    public func validate(model: Sequential) throws {
-        if monteCarloDropout && model.firstStochasticLayer == nil {
+    public func validate(model: any NetworkModel) throws {
+        if monteCarloDropout && !model.isStochastic {
             throw InferenceError.invalidOption("MC dropout needs a model with dropout layers (--dropout P with P > 0)")
         }
     }
 
-    public func initialState(model: Sequential, parameters: Tensor, task: Predictive.Task,
+    public func initialState(model: any NetworkModel, parameters: Tensor, task: Predictive.Task,
                              rng: inout RandomGenerator) throws -> State {
         let objective = self.objective ?? Objective.default(for: task)
         let opt = Optimizer.make(optimizer, learningRate: learningRate, weightDecay: weightDecay, parameterCount: model.parameterCount)
@@ -171,7 +171,7 @@ public struct AnyPosterior: Posterior {
     public let base: any Posterior
     public init(_ base: any Posterior) { self.base = base }
     public var method: String { base.method }
-    public var model: Sequential { base.model }
+    public var model: any NetworkModel { base.model }
     public var task: Predictive.Task { base.task }
     public var storedFloatCount: Int { base.storedFloatCount }
     public func predictive(_ inputs: Tensor, samples: Int, rng: inout RandomGenerator) throws -> Predictive {

@@ -10,7 +10,7 @@ public protocol Posterior {
     /// The registered method that produced it (`MethodRegistry`), e.g. "swag".
     var method: String { get }
     /// The architecture the posterior is over.
-    var model: Sequential { get }
+    var model: any NetworkModel { get }
     /// Classification or regression (how network outputs become a predictive).
     var task: Predictive.Task { get }
     /// Number of Floats the posterior stores (ensemble = M × parameters, SWAG = (rank + 2) ×, ...).

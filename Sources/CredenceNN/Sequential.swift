@@ -12,7 +12,7 @@ import CredenceTensor
 /// let θ = model.initialParameters(rng: &rng)
 /// let logits = try model.predict(x, parameters: θ)
 /// ```
-public struct Sequential {
+public struct Sequential: NetworkModel {
     public let spec: ModelSpec
     public let layers: [any Layer]
     public let layout: ParameterLayout
@@ -37,8 +37,11 @@ public struct Sequential {
         self.shapes = shapes
     }
 
-    public var parameterCount: Int { layout.count }
+    public var inputShape: [Int] { spec.inputShape }
     public var outputShape: [Int] { shapes.last! }
+    public var buffers: [NamedBuffer] { [] }
+    public var isStochastic: Bool { firstStochasticLayer != nil }
+    public var layerChain: Sequential? { self }
 
     /// Fresh parameters (PyTorch's default initialisation), drawn layer by layer.
     public func initialParameters(rng: inout RandomGenerator) -> Tensor {
@@ -57,9 +60,14 @@ public struct Sequential {
         return flat
     }
 
-    /// Runs layers `range` (all by default) on `x`. `parameters` is the whole flat vector.
+    /// Runs every layer on `x`. `parameters` is the whole flat vector.
+    public func callAsFunction(_ x: Variable, parameters: Variable, context: inout ForwardContext) throws -> Variable {
+        try self(x, parameters: parameters, context: &context, layers: nil)
+    }
+
+    /// Runs layers `range` (all when nil) on `x`. `parameters` is the whole flat vector.
     public func callAsFunction(_ x: Variable, parameters: Variable, context: inout ForwardContext,
-                               layers range: Range<Int>? = nil) throws -> Variable {
+                               layers range: Range<Int>?) throws -> Variable {
         guard parameters.value.count == layout.count, parameters.value.rank == 1 else {
             throw ModelError.parameterCount(got: parameters.value.count, expected: layout.count)
         }
@@ -75,12 +83,5 @@ public struct Sequential {
             h = try layers[i].forward(h, parameters: params, context: &context)
         }
         return h
-    }
-
-    /// Outputs (logits) for a batch without recording gradients.
-    public func predict(_ x: Tensor, parameters: Tensor, mode: ForwardMode = .eval,
-                        rng: RandomGenerator = RandomGenerator(seed: 0)) throws -> Tensor {
-        var context = ForwardContext(mode: mode, rng: rng)
-        return try self(Variable(constant: x), parameters: Variable(constant: parameters), context: &context).value
     }
 }

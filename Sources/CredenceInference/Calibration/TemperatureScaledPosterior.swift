@@ -12,7 +12,7 @@ public struct TemperatureScaledPosterior: Posterior {
     public let base: any Posterior
     public let temperature: Double
     public var method: String { base.method }
-    public var model: Sequential { base.model }
+    public var model: any NetworkModel { base.model }
     public var task: Predictive.Task { base.task }
     public var storedFloatCount: Int { base.storedFloatCount + 1 }
 

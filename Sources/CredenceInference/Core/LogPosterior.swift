@@ -29,7 +29,7 @@ import CredenceTensor
 /// let (u, gradU) = try target.potential(parameters: θ, batch: batch, rng: &rng)
 /// ```
 public struct LogPosterior {
-    public let model: Sequential
+    public let model: any NetworkModel
     /// The per-example negative log-likelihood.
     public let objective: Objective
     public let prior: any ParameterPrior
@@ -46,10 +46,10 @@ public struct LogPosterior {
     ///   - model: the network; θ has `model.parameterCount` elements.
     ///   - objective: `.crossEntropy(labelSmoothing: 0)` or `.gaussianNegativeLogLikelihood`
     ///     (smoothed cross-entropy and MSE are not normalised likelihoods and are rejected).
-    ///   - prior: p(θ); a per-layer prior must be built for `model.layout`.
+    ///   - prior: p(θ); a per-module prior must be built for `model.layout`.
     ///   - datasetSize: N ≥ 1.
     ///   - temperature: T > 0 and finite (default 1).
-    public init(model: Sequential, objective: Objective, prior: any ParameterPrior, datasetSize: Int,
+    public init(model: any NetworkModel, objective: Objective, prior: any ParameterPrior, datasetSize: Int,
                 temperature: Double = 1) throws {
         guard datasetSize >= 1 else {
             throw InferenceError.invalidOption("the data-set size N of a log-posterior must be ≥ 1, got \(datasetSize)")

@@ -20,7 +20,7 @@ import CredenceTensor
 /// }
 /// ```
 public struct PosteriorSample {
-    public let model: Sequential
+    public let model: any NetworkModel
     public let parameters: Tensor
     /// `.eval`, or `.mcSample` for a network kept stochastic (dropout on).
     public let mode: ForwardMode
@@ -29,7 +29,7 @@ public struct PosteriorSample {
     /// Multiplies the outputs (logits), e.g. 1/T; nil for none.
     public let outputScale: Float?
 
-    public init(model: Sequential, parameters: Tensor, mode: ForwardMode = .eval,
+    public init(model: any NetworkModel, parameters: Tensor, mode: ForwardMode = .eval,
                 noise: RandomGenerator = RandomGenerator(seed: 0), outputScale: Float? = nil) {
         self.model = model
         self.parameters = parameters

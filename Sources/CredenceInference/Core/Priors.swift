@@ -25,12 +25,12 @@ public protocol ParameterPrior {
 /// A zero-mean Gaussian prior with a precision per contiguous window of θ:
 /// log p(θ) = Σ_w [ (n_w/2) log(δ_w / 2π) − (δ_w/2) Σ_{i∈w} θᵢ² ].
 ///
-/// Either isotropic, N(0, δ⁻¹ I) on a vector of any length, or one precision per layer of a
-/// `Sequential` (a window per layer, so the cost is per window, not per element).
+/// Either isotropic, N(0, δ⁻¹ I) on a vector of any length, or one precision per module of
+/// the parameter layout (a window per module, so the cost is per window, not per element).
 ///
 /// ```swift
 /// let isotropic = try GaussianPrior(precision: 1)
-/// let perLayer = try GaussianPrior(layerPrecisions: [1, 1, 100], layout: model.layout)
+/// let perModule = try GaussianPrior(modulePrecisions: ["0": 1, "2": 100], layout: model.layout)
 /// ```
 public struct GaussianPrior: ParameterPrior, Equatable, Sendable {
     /// A contiguous range of θ sharing one precision.
@@ -39,12 +39,12 @@ public struct GaussianPrior: ParameterPrior, Equatable, Sendable {
         public let precision: Double
     }
 
-    /// The windows of a per-layer prior, in order, covering 0..<parameterCount; empty for
+    /// The windows of a per-module prior, in order, covering 0..<parameterCount; empty for
     /// the isotropic prior.
     public let windows: [Window]
-    /// The length of θ a per-layer prior is built for; nil for the isotropic prior (any length).
+    /// The length of θ a per-module prior is built for; nil for the isotropic prior (any length).
     public let parameterCount: Int?
-    /// δ of the isotropic prior (nil for a per-layer prior).
+    /// δ of the isotropic prior (nil for a per-module prior).
     public let isotropicPrecision: Double?
 
     /// The isotropic prior N(0, δ⁻¹ I).
@@ -57,29 +57,30 @@ public struct GaussianPrior: ParameterPrior, Equatable, Sendable {
         isotropicPrecision = precision
     }
 
-    /// One precision per layer: element i of θ gets `layerPrecisions[layout entry of i].layer`.
-    ///
-    /// Layers are numbered as in `Sequential`: the 0-based index into `spec.layers`, with
-    /// parameter-free layers (activations, flatten, dropout, pooling) counted. So
-    /// `.mlp(inputShape: [2], hidden: [8], outputs: 3)` has layers dense(0), relu(1), dense(2)
-    /// and takes three precisions; the one for the ReLU is ignored (it must still be valid).
+    /// One precision per module of the layout: element i of θ gets the precision of the
+    /// module that owns it — "3" for "3.weight" and "3.bias", "layer1.0.conv1" for
+    /// "layer1.0.conv1.weight" (`ParameterLayout.moduleNames`), so the same call works for a
+    /// chain of layers and a graph of blocks. `.mlp(inputShape: [2], hidden: [8], outputs: 3)`
+    /// has the modules "0" and "2".
     ///
     /// - Parameters:
-    ///   - layerPrecisions: δ_ℓ > 0 and finite; exactly one per layer up to the last layer
-    ///     that owns parameters.
-    ///   - layout: the model's parameter layout (`Sequential.layout`); θ must then have
-    ///     `layout.count` elements (a precondition of every method).
-    public init(layerPrecisions: [Double], layout: ParameterLayout) throws {
-        let needed = (layout.entries.map(\.layer).max() ?? -1) + 1
-        guard layerPrecisions.count == needed else {
+    ///   - modulePrecisions: δ > 0 and finite for every module of the layout, and no other.
+    ///   - layout: the model's parameter layout; θ must then have `layout.count` elements
+    ///     (a precondition of every method).
+    public init(modulePrecisions: [String: Double], layout: ParameterLayout) throws {
+        let modules = layout.moduleNames
+        if let missing = modules.first(where: { modulePrecisions[$0] == nil }) {
             throw InferenceError.invalidOption(
-                "per-layer prior precisions: got \(layerPrecisions.count) values but the layout's parameters belong to "
-                    + "layers 0..<\(needed) (Sequential layer indices, parameter-free layers included), so exactly \(needed) are needed")
+                "per-module prior precisions: module '\(missing)' has none (the layout's modules: \(modules.joined(separator: ", ")))")
         }
-        for (i, precision) in layerPrecisions.enumerated() { try Self.check(precision, "the prior precision of layer \(i)") }
+        if let stray = modulePrecisions.keys.sorted().first(where: { !modules.contains($0) }) {
+            throw InferenceError.invalidOption(
+                "per-module prior precisions: the layout has no module '\(stray)' (its modules: \(modules.joined(separator: ", ")))")
+        }
+        for module in modules { try Self.check(modulePrecisions[module]!, "the prior precision of module \(module)") }
         var windows: [Window] = []
         for e in layout.entries {
-            let precision = layerPrecisions[e.layer]
+            let precision = modulePrecisions[ParameterLayout.module(of: e.name)]!
             if let last = windows.last, last.precision == precision, last.range.upperBound == e.offset {
                 windows[windows.count - 1] = Window(range: last.range.lowerBound..<e.range.upperBound, precision: precision)
             } else {

@@ -86,7 +86,7 @@ public struct MethodContext {
     }
 
     /// The model the run trains.
-    public func model() throws -> Sequential { try Sequential(options.modelSpec(inputShape: inputShape, task: task)) }
+    public func model() throws -> any NetworkModel { try options.modelSpec(inputShape: inputShape, task: task).makeModel() }
 }
 
 /// A trained network or posterior on disk and the seconds it took to train (over every

@@ -7,19 +7,20 @@ import CredenceTensor
 /// p(y|x) ≈ (1/S) Σₛ softmax(f(x; θ ⊙ εₛ)). Equivalent to variational inference with a
 /// Bernoulli approximate posterior over the rows of the weight matrices.
 ///
-/// The deterministic prefix (layers before the first dropout) runs once and the S
-/// passes are stacked into large GEMMs (`Sequential.monteCarloProbabilities`).
+/// The S passes come from `NetworkModel.monteCarloProbabilities`: a chain of layers runs
+/// its deterministic prefix (layers before the first dropout) once and stacks the passes
+/// into large GEMMs.
 public struct MCDropoutPosterior: Posterior {
     /// The trained network (parameters validated against the model).
     public let network: PointPosterior
-    public var model: Sequential { network.model }
+    public var model: any NetworkModel { network.model }
     public var parameters: Tensor { network.parameters }
     public var task: Predictive.Task { network.task }
     public var method: String { MCDropoutMethod.name }
     public var storedFloatCount: Int { network.storedFloatCount }
 
-    public init(model: Sequential, parameters: Tensor, task: Predictive.Task) throws {
-        guard model.firstStochasticLayer != nil else {
+    public init(model: any NetworkModel, parameters: Tensor, task: Predictive.Task) throws {
+        guard model.isStochastic else {
             throw InferenceError.invalidOption("MC dropout needs a model with dropout layers (train with --dropout P, P > 0)")
         }
         network = try PointPosterior(model: model, parameters: parameters, task: task)

@@ -8,14 +8,14 @@ import CredenceTensor
 /// and S = M. Any method whose posterior is a set of equally weighted parameter samples
 /// (a sampler's chain) returns one under its own `method` name.
 public struct EnsemblePosterior: Posterior {
-    public let model: Sequential
+    public let model: any NetworkModel
     public let members: [Tensor]
     public let task: Predictive.Task
     /// The registered method that produced the members (its archive is restored by it).
     public let method: String
     public var storedFloatCount: Int { members.count * model.parameterCount }
 
-    public init(model: Sequential, members: [Tensor], task: Predictive.Task, method: String = DeepEnsembleMethod.name) throws {
+    public init(model: any NetworkModel, members: [Tensor], task: Predictive.Task, method: String = DeepEnsembleMethod.name) throws {
         guard !members.isEmpty else { throw InferenceError.invalidOption("a \(method) posterior needs at least one member") }
         for m in members where m.count != model.parameterCount {
             throw ModelError.parameterCount(got: m.count, expected: model.parameterCount)
@@ -29,7 +29,7 @@ public struct EnsemblePosterior: Posterior {
     public init(archive: PosteriorArchive) throws {
         let count: Int = try archive.setting("members")
         let members = try (0..<count).map { try archive.tensor("member.\($0)") }
-        try self.init(model: Sequential(archive.spec), members: members, task: archive.task, method: archive.method)
+        try self.init(model: archive.spec.makeModel(), members: members, task: archive.task, method: archive.method)
     }
 
     public func predictive(_ inputs: Tensor, samples: Int, rng: inout RandomGenerator) throws -> Predictive {

@@ -13,7 +13,7 @@ public struct MixturePosterior: Posterior {
     /// The method of every component (e.g. "swag" for MultiSWAG).
     public let componentMethod: String
     public var method: String { DeepEnsembleMethod.name }
-    public var model: Sequential { components[0].model }
+    public var model: any NetworkModel { components[0].model }
     public var task: Predictive.Task { components[0].task }
     public var storedFloatCount: Int { components.reduce(0) { $0 + $1.storedFloatCount } }
 

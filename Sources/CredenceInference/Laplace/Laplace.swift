@@ -103,20 +103,21 @@ public struct Laplace: InferenceMethod {
     }
 
     /// Model-dependent checks: the subset exists and is dense, and a dense curvature fits.
-    public func validate(model: Sequential) throws {
+    public func validate(model: any NetworkModel) throws {
         let resolved = try LaplaceSubset(subset, model: model, indices: subnetworkIndices)
         let n = resolved.dimension
         if resolved.usesPerExampleJacobians {
-            let layer = resolved.layers.first { !(model.layers[$0] is Dense) }!
+            let chain = try model.laplaceChain()
+            let layer = resolved.layers.first { !(chain.layers[$0] is Dense) }!
             if structure == .kronecker {
                 throw LaplaceError.illegalCombination(
                     "Kronecker factors are implemented for dense layers; the \(subset.rawValue) subset includes layer \(layer) "
-                        + "(\(type(of: model.layers[layer]))) — use --subset last-layer or --hessian diagonal/full/low-rank")
+                        + "(\(type(of: chain.layers[layer]))) — use --subset last-layer or --hessian diagonal/full/low-rank")
             }
             if n > denseLimit {
                 throw LaplaceError.tooLarge(
                     parameters: n, bytes: n * n * 8, limit: denseLimit,
-                    message: "the \(subset.rawValue) subset includes layer \(layer) (\(type(of: model.layers[layer]))), whose "
+                    message: "the \(subset.rawValue) subset includes layer \(layer) (\(type(of: chain.layers[layer]))), whose "
                         + "per-example Jacobians (one reverse pass per example and output) are limited to small subsets; "
                         + "use --subset last-layer or a subnetwork")
             }
@@ -130,7 +131,7 @@ public struct Laplace: InferenceMethod {
     }
 
     public struct State {
-        public let model: Sequential
+        public let model: any NetworkModel
         /// θ̂, the MAP parameters.
         public let parameters: Tensor
         public let task: Predictive.Task
@@ -145,7 +146,7 @@ public struct Laplace: InferenceMethod {
         public var targetCount = 0
     }
 
-    public func initialState(model: Sequential, parameters: Tensor, task: Predictive.Task,
+    public func initialState(model: any NetworkModel, parameters: Tensor, task: Predictive.Task,
                              rng: inout RandomGenerator) throws -> State {
         try validate(model: model)
         guard parameters.count == model.parameterCount else {

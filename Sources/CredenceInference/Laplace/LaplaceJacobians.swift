@@ -13,8 +13,9 @@ extension LaplaceSubset {
     ///
     /// The prefix (layers before the first chosen one) runs without a tape; when the chosen
     /// layer is the output layer no backward pass is needed (the gradients are the seeds).
-    func backpropagate(model: Sequential, parameters: Tensor, inputs: Tensor,
+    func backpropagate(model network: any NetworkModel, parameters: Tensor, inputs: Tensor,
                        seeds: (Tensor) throws -> Tensor) throws -> (outputs: Tensor, factors: OutputJacobians) {
+        let model = try network.laplaceChain()
         let theta = Variable(constant: parameters)
         var context = ForwardContext(mode: .eval)
         let first = layers[0], end = model.layers.count

@@ -15,7 +15,7 @@ import Foundation
 ///
 /// The algebra comes from the structured `precision`; nothing here depends on its structure.
 public struct LaplacePosterior: ParameterSamplingPosterior {
-    public let model: Sequential
+    public let model: any NetworkModel
     /// θ̂ (all weights).
     public let parameters: Tensor
     public let task: Predictive.Task
@@ -37,7 +37,7 @@ public struct LaplacePosterior: ParameterSamplingPosterior {
     public var storedFloatCount: Int { parameters.count + precision.storedFloatCount }
     public var priorPrecision: PriorPrecision { precision.prior }
 
-    public init(model: Sequential, parameters: Tensor, task: Predictive.Task, subset: LaplaceSubset,
+    public init(model: any NetworkModel, parameters: Tensor, task: Predictive.Task, subset: LaplaceSubset,
                 likelihood: LaplaceLikelihood, precision: any StructuredPrecision, predictive: PredictiveKind,
                 link: LinkApproximation, noiseVariance: Double = 1, temperature: Double = 1, logLikelihood: Double = 0,
                 examples: Int = 0, logMarginalLikelihood: Double? = nil) throws {
@@ -99,14 +99,14 @@ public struct LaplacePosterior: ParameterSamplingPosterior {
         var parts: [Tensor] = []
         var context = ForwardContext(mode: .eval)
         for chunk in Parallel.ranges(n, parts: Swift.max(1, (n + 999) / 1000)) {
-            parts.append(try model(Variable(constant: try x.rows(chunk)), parameters: Variable(constant: theta),
-                                   context: &context, layers: range).value)
+            parts.append(try model.laplaceChain()(Variable(constant: try x.rows(chunk)), parameters: Variable(constant: theta),
+                                                  context: &context, layers: range).value)
         }
         return try Tensor.concatenate(parts, axis: 0)
     }
 
     func monteCarloPredictive(_ inputs: Tensor, samples: Int, rng: inout RandomGenerator) throws -> Predictive {
-        let first = subset.layers[0], end = model.layers.count
+        let first = subset.layers[0], end = try model.laplaceChain().layers.count
         let prefix = try forward(inputs, parameters: parameters, layers: 0..<first)
         var outputs: [Tensor] = []
         for _ in 0..<samples {
@@ -229,7 +229,7 @@ public struct LaplacePosterior: ParameterSamplingPosterior {
             }
             return v
         }
-        let model = try Sequential(archive.spec)
+        let model = try archive.spec.makeModel()
         let kind = try setting("subset", WeightSubset.self)
         let structure = try setting("structure", HessianStructure.self)
         let indices = kind == .subnetwork ? try archive.tensor("subnetwork.indices").values.map { Int($0) } : nil
@@ -259,7 +259,7 @@ extension Laplace {
     /// diagonal Laplace over all weights with prior precision `priorPrecision` (Daxberger
     /// et al. 2021; laplace-torch's `LargestVarianceDiagLaplaceSubnetMask`) — the input
     /// of `Laplace(subset: .subnetwork, structure: .full, subnetworkIndices:)`.
-    public static func largestVarianceSubnetwork(count: Int, model: Sequential, parameters: Tensor, task: Predictive.Task,
+    public static func largestVarianceSubnetwork(count: Int, model: any NetworkModel, parameters: Tensor, task: Predictive.Task,
                                                  data: some BatchSource, batchSize: Int = 256, priorPrecision: Double = 1,
                                                  regression: RegressionLikelihood = .heteroscedastic) throws -> [Int] {
         guard count >= 1, count <= model.parameterCount else {

@@ -38,8 +38,15 @@ public struct LaplaceSubset: Equatable, Sendable {
     public var factoredBlocks: [ParameterBlock] { selection == nil && !usesPerExampleJacobians ? blocks : [] }
 
     /// Resolves `kind` on `model`; `indices` (flat parameter indices) is required for a subnetwork.
-    public init(_ kind: WeightSubset, model: Sequential, indices: [Int]? = nil) throws {
-        let parameterized = model.layers.indices.filter { !model.layers[$0].parameterShapes.isEmpty }
+    /// The last and first layers are the last and first modules of the parameter layout
+    /// (by name); the curvature is then computed on the model's chain of layers.
+    public init(_ kind: WeightSubset, model: any NetworkModel, indices: [Int]? = nil) throws {
+        let chain = try model.laplaceChain()
+        let layout = model.layout
+        // Each module's layer in the chain, in layout order.
+        let parameterized = layout.moduleNames.map { module in
+            layout.entries.first { ParameterLayout.module(of: $0.name) == module }!.layer
+        }
         guard let first = parameterized.first, let last = parameterized.last else {
             throw LaplaceError.unsupportedModel("the model has no parameters")
         }
@@ -62,13 +69,13 @@ public struct LaplaceSubset: Equatable, Sendable {
                 return sorted.contains { r.contains($0) }
             }
         }
-        let perExample = chosen.contains { !(model.layers[$0] is Dense) }
+        let perExample = chosen.contains { !(chain.layers[$0] is Dense) }
         var blocks: [ParameterBlock] = []
         var flat: [Int] = []
         for l in chosen {
             for entry in model.layout.entries(ofLayer: l) {
                 let isBias = entry.shape.count == 1
-                let dense = model.layers[l] as? Dense
+                let dense = chain.layers[l] as? Dense
                 blocks.append(ParameterBlock(range: flat.count..<(flat.count + entry.count), layer: l,
                                              outputs: dense?.outputs ?? entry.shape[0], inputs: isBias ? nil : dense?.inputs))
                 flat += Array(entry.range)
@@ -106,7 +113,7 @@ public struct LaplaceSubset: Equatable, Sendable {
         flatIndices = flat
         self.groups = groups
         usesPerExampleJacobians = perExample
-        isOutputLayerOnly = !perExample && chosen == [last] && model.layers[(last + 1)...].allSatisfy { $0 is Dropout }
+        isOutputLayerOnly = !perExample && chosen == [last] && chain.layers[(last + 1)...].allSatisfy { $0 is Dropout }
     }
 
     /// The subset's values in `parameters`.
@@ -119,5 +126,16 @@ public struct LaplaceSubset: Equatable, Sendable {
         var out = parameters
         out.withUnsafeMutableBufferPointer { p in for (c, i) in flatIndices.enumerated() { p[i] += Float(delta[c]) } }
         return out
+    }
+}
+
+extension NetworkModel {
+    /// The chain of layers Laplace's curvature is computed on, layer by layer.
+    func laplaceChain() throws -> Sequential {
+        guard let chain = layerChain else {
+            throw LaplaceError.unsupportedModel(
+                "Laplace computes its curvature layer by layer (Kronecker factors, per-layer Jacobians), which needs a chain of layers; this model is not one")
+        }
+        return chain
     }
 }

@@ -93,7 +93,7 @@ public struct SGLD: InferenceMethod {
     }
 
     public struct State {
-        public let model: Sequential
+        public let model: any NetworkModel
         public let task: Predictive.Task
         /// The chain's current θ.
         public var parameters: Tensor
@@ -102,14 +102,14 @@ public struct SGLD: InferenceMethod {
         public var samples: [Tensor] = []
     }
 
-    public func validate(model: Sequential) throws {
+    public func validate(model: any NetworkModel) throws {
         guard stepSize > 0, stepSize.isFinite else { throw InferenceError.invalidOption("the SGLD step size is \(stepSize); it must be > 0") }
         guard burnInSteps >= 0, thinning >= 1 else {
             throw InferenceError.invalidOption("SGLD needs burn-in ≥ 0 and thinning ≥ 1 steps (got \(burnInSteps), \(thinning))")
         }
     }
 
-    public func initialState(model: Sequential, parameters: Tensor, task: Predictive.Task,
+    public func initialState(model: any NetworkModel, parameters: Tensor, task: Predictive.Task,
                              rng: inout RandomGenerator) throws -> State {
         guard parameters.count == model.parameterCount else {
             throw ModelError.parameterCount(got: parameters.count, expected: model.parameterCount)

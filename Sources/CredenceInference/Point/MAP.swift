@@ -6,13 +6,13 @@ import CredenceTensor
 /// compared with; with L2 weight decay λ, θ̂ is the MAP estimate under the Gaussian prior
 /// N(0, (λN)⁻¹ I).
 public struct PointPosterior: Posterior {
-    public let model: Sequential
+    public let model: any NetworkModel
     public let parameters: Tensor
     public let task: Predictive.Task
     public var method: String { MAPMethod.name }
     public var storedFloatCount: Int { parameters.count }
 
-    public init(model: Sequential, parameters: Tensor, task: Predictive.Task) throws {
+    public init(model: any NetworkModel, parameters: Tensor, task: Predictive.Task) throws {
         guard parameters.count == model.parameterCount else {
             throw ModelError.parameterCount(got: parameters.count, expected: model.parameterCount)
         }
@@ -22,7 +22,7 @@ public struct PointPosterior: Posterior {
     }
 
     public init(archive: PosteriorArchive) throws {
-        try self.init(model: Sequential(archive.spec), parameters: archive.tensor("parameters"), task: archive.task)
+        try self.init(model: archive.spec.makeModel(), parameters: archive.tensor("parameters"), task: archive.task)
     }
 
     public func predictive(_ inputs: Tensor, samples: Int, rng: inout RandomGenerator) throws -> Predictive {

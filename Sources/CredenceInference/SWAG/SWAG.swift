@@ -85,7 +85,7 @@ public struct SWAGCollection: InferenceMethod {
     }
 
     public struct State {
-        public var model: Sequential
+        public var model: any NetworkModel
         public var task: Predictive.Task
         /// The current SGD iterate.
         public var parameters: Tensor
@@ -99,7 +99,7 @@ public struct SWAGCollection: InferenceMethod {
     /// Deviation rows actually kept (none for SWA and SWAG-Diagonal).
     var keptRank: Int { meanOnly || covariance == .diagonal ? 0 : rank }
 
-    public func validate(model: Sequential) throws {
+    public func validate(model: any NetworkModel) throws {
         guard collectEvery >= 1 else { throw InferenceError.invalidOption("SWAG collectEvery must be ≥ 1 step, got \(collectEvery)") }
         guard startAfter >= 0 else { throw InferenceError.invalidOption("SWAG startAfter must be ≥ 0 steps, got \(startAfter)") }
         guard momentum >= 0, momentum < 1 else { throw InferenceError.invalidOption("SWAG momentum must be in [0, 1), got \(momentum)") }
@@ -114,7 +114,7 @@ public struct SWAGCollection: InferenceMethod {
         }
     }
 
-    public func initialState(model: Sequential, parameters: Tensor, task: Predictive.Task,
+    public func initialState(model: any NetworkModel, parameters: Tensor, task: Predictive.Task,
                              rng: inout RandomGenerator) throws -> State {
         try validate(model: model)
         guard parameters.count == model.parameterCount else {

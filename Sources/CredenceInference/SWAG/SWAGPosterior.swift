@@ -22,7 +22,7 @@ import CredenceTensor
 /// let p = try swag.predictive(x, samples: 30, rng: &rng)
 /// ```
 public struct SWAGPosterior: ParameterSamplingPosterior {
-    public let model: Sequential
+    public let model: any NetworkModel
     public let task: Predictive.Task
     /// θ̄ `[P]`.
     public let mean: Tensor
@@ -46,7 +46,7 @@ public struct SWAGPosterior: ParameterSamplingPosterior {
     /// Mean, variance and K deviation rows: (K + 2) × P.
     public var storedFloatCount: Int { (2 + (deviations?.shape[0] ?? 0)) * mean.count }
 
-    public init(model: Sequential, task: Predictive.Task, mean: Tensor, variance: Tensor, deviations: Tensor?,
+    public init(model: any NetworkModel, task: Predictive.Task, mean: Tensor, variance: Tensor, deviations: Tensor?,
                 scale: Double, collections: Int, rank: Int) throws {
         let p = model.parameterCount
         guard mean.count == p else { throw ModelError.parameterCount(got: mean.count, expected: p) }
@@ -81,7 +81,7 @@ public struct SWAGPosterior: ParameterSamplingPosterior {
         guard let covariance = SWAGCovariance(rawValue: name) else {
             throw InferenceError.invalidArchive(path: "posterior", message: "the swag posterior's covariance '\(name)' is not one of \(SWAGCovariance.allCases.map(\.rawValue))")
         }
-        try self.init(model: Sequential(archive.spec), task: archive.task, mean: archive.tensor("mean"),
+        try self.init(model: archive.spec.makeModel(), task: archive.task, mean: archive.tensor("mean"),
                       variance: archive.tensor("variance"),
                       deviations: covariance == .lowRankPlusDiagonal ? archive.tensor("deviations") : nil,
                       scale: archive.setting("scale"), collections: archive.setting("collections"),
@@ -145,7 +145,7 @@ public struct SWAGPosterior: ParameterSamplingPosterior {
 /// SWA (Izmailov et al., 2018): the average θ̄ of the SGD iterates, used as a point
 /// estimate — predictive p(y|x, θ̄) with S = 1, as `PointPosterior`, archived as method swa.
 public struct SWAPosterior: Posterior {
-    public let model: Sequential
+    public let model: any NetworkModel
     /// θ̄ `[P]`.
     public let mean: Tensor
     public let task: Predictive.Task
@@ -154,7 +154,7 @@ public struct SWAPosterior: Posterior {
     public var method: String { SWAMethod.name }
     public var storedFloatCount: Int { mean.count }
 
-    public init(model: Sequential, mean: Tensor, task: Predictive.Task, collections: Int) throws {
+    public init(model: any NetworkModel, mean: Tensor, task: Predictive.Task, collections: Int) throws {
         guard mean.count == model.parameterCount else {
             throw ModelError.parameterCount(got: mean.count, expected: model.parameterCount)
         }
@@ -165,7 +165,7 @@ public struct SWAPosterior: Posterior {
     }
 
     public init(archive: PosteriorArchive) throws {
-        try self.init(model: Sequential(archive.spec), mean: archive.tensor("mean"), task: archive.task,
+        try self.init(model: archive.spec.makeModel(), mean: archive.tensor("mean"), task: archive.task,
                       collections: archive.setting("collections"))
     }
 

@@ -57,7 +57,7 @@ public func train(_ options: TrainingOptions, checkpointPath: String? = nil, res
     }
     let (trainSet, _, testSet) = try loadRunData(options)
     let spec = try options.modelSpec(inputShape: trainSet.inputShape, task: trainSet.task)
-    let model = try Sequential(spec)
+    let model = try spec.makeModel()
     // A resumed run derives the same seeds as a fresh one: initialise, then draw the trainer's seed.
     // Ensemble member m > 0 draws initialisation, data order and dropout from its own stream;
     // the data set itself still comes from `seed`, so every member sees the same data.

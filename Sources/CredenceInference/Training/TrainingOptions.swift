@@ -168,7 +168,7 @@ public struct EvaluationSummary: Codable, Sendable {
 }
 
 /// Accuracy and NLL (classification) or RMSE and Gaussian NLL (regression) of a model.
-public func evaluate(model: Sequential, parameters: Tensor, on data: InMemoryDataset) throws -> EvaluationSummary {
+public func evaluate(model: any NetworkModel, parameters: Tensor, on data: InMemoryDataset) throws -> EvaluationSummary {
     let outputs = try model.predictBatched(data.inputs, parameters: parameters)
     var summary = EvaluationSummary(dataset: data.name, examples: data.count)
     switch data.task {

@@ -43,7 +43,7 @@ public protocol TrainingObjective: Sendable {
     /// The mean loss over `batch` at `parameters` (on the tape, so ∇θ flows), and the
     /// model's outputs on the batch's clean inputs (for the training accuracy). `context`
     /// carries the step's randomness (dropout masks; an attack's random start).
-    func loss(model: Sequential, parameters: Variable, batch: TrainingBatch,
+    func loss(model: any NetworkModel, parameters: Variable, batch: TrainingBatch,
               context: inout ForwardContext) throws -> (loss: Variable, outputs: Tensor)
 }
 
@@ -67,7 +67,7 @@ public enum Objective: Codable, Equatable, Sendable, TrainingObjective {
     }
 
     /// The model's outputs on the batch and this loss of them.
-    public func loss(model: Sequential, parameters: Variable, batch: TrainingBatch,
+    public func loss(model: any NetworkModel, parameters: Variable, batch: TrainingBatch,
                      context: inout ForwardContext) throws -> (loss: Variable, outputs: Tensor) {
         let output = try model(Variable(constant: batch.inputs), parameters: parameters, context: &context)
         return (try loss(output, batch: batch), output.value)

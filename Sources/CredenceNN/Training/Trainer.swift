@@ -74,17 +74,17 @@ public struct EpochEndState {
     public var optimizer: Optimizer
 }
 
-/// Mini-batch training of a `Sequential` on a flat parameter vector.
+/// Mini-batch training of a network on a flat parameter vector.
 ///
 /// Each batch is split into one shard per worker thread; each worker records its own
 /// tape with single-threaded GEMMs, and the shard gradients are summed (measured here
 /// to beat OpenBLAS's own threading at training sizes).
 public struct Trainer {
-    public let model: Sequential
+    public let model: any NetworkModel
     public var optimizer: Optimizer
     public let configuration: TrainingConfiguration
 
-    public init(model: Sequential, optimizer: Optimizer, configuration: TrainingConfiguration) {
+    public init(model: any NetworkModel, optimizer: Optimizer, configuration: TrainingConfiguration) {
         self.model = model
         self.optimizer = optimizer
         self.configuration = configuration
@@ -184,21 +184,5 @@ public struct Trainer {
         }, onProgress: onProgress, onEpochEnd: { epoch, loss in
             try onEpochEnd(EpochEndState(epoch: epoch, loss: loss, parameters: parameters, optimizer: optimizer))
         })
-    }
-}
-
-extension Sequential {
-    /// Outputs for many inputs, in chunks of `batchSize` spread over the worker threads.
-    public func predictBatched(_ x: Tensor, parameters: Tensor, batchSize: Int = 1000, mode: ForwardMode = .eval,
-                               rng: RandomGenerator = RandomGenerator(seed: 0)) throws -> Tensor {
-        let n = x.shape.first ?? 0
-        let chunks = Parallel.ranges(n, parts: Swift.max(1, (n + batchSize - 1) / batchSize))
-        var base = rng
-        let rngs = base.split(into: chunks.count)
-        let perThread = Parallel.ranges(chunks.count, parts: Parallel.workerCount)
-        let outputs = try Parallel.map(perThread.count) { t in
-            try perThread[t].map { c in try predict(try x.rows(chunks[c]), parameters: parameters, mode: mode, rng: rngs[c]) }
-        }
-        return try Tensor.concatenate(outputs.flatMap { $0 }, axis: 0)
     }
 }

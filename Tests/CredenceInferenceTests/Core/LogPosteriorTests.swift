@@ -169,10 +169,10 @@ import Testing
 /// The priors: per-layer windows, the scale mixture against direct Double computations,
 /// and every validation error.
 @Suite struct ParameterPriorTests {
-    /// Layers of `.mlp([2], [8], 3)`: dense 0 (θ[0..<24]), ReLU 1 (no parameters), dense 2 (θ[24..<51]).
-    @Test func perLayerPrecisionsHitTheirWindows() throws {
+    /// Modules of `.mlp([2], [8], 3)`: dense "0" (θ[0..<24]) and dense "2" (θ[24..<51]).
+    @Test func perModulePrecisionsHitTheirWindows() throws {
         let layout = LogPosteriorTests.classifier.layout
-        let prior = try GaussianPrior(layerPrecisions: [2, 999, 50], layout: layout)
+        let prior = try GaussianPrior(modulePrecisions: ["0": 2, "2": 50], layout: layout)
         #expect(prior.windows == [.init(range: 0..<24, precision: 2), .init(range: 24..<51, precision: 50)])
         var rng = RandomGenerator(seed: 1)
         let theta = Tensor.randomNormal(shape: [51], rng: &rng)
@@ -257,8 +257,9 @@ import Testing
         for bad in [0, -1, Double.nan, .infinity] {
             expectInvalidOption("\(bad)") { _ = try GaussianPrior(precision: bad) }
         }
-        expectInvalidOption("got 2 values") { _ = try GaussianPrior(layerPrecisions: [1, 1], layout: layout) }
-        expectInvalidOption("layer 1 is -3.0") { _ = try GaussianPrior(layerPrecisions: [1, -3, 1], layout: layout) }
+        expectInvalidOption("module '2' has none") { _ = try GaussianPrior(modulePrecisions: ["0": 1], layout: layout) }
+        expectInvalidOption("no module '1'") { _ = try GaussianPrior(modulePrecisions: ["0": 1, "1": 1, "2": 1], layout: layout) }
+        expectInvalidOption("module 2 is -3.0") { _ = try GaussianPrior(modulePrecisions: ["0": 1, "2": -3], layout: layout) }
         for bad: Float in [0, -1e-3, .nan, .infinity] {
             expectInvalidOption("weight decay \(bad)") { _ = try GaussianPrior.fromWeightDecay(bad, datasetSize: 10) }
         }
@@ -280,7 +281,7 @@ import Testing
         #expect(throws: InferenceError.self) { _ = try LogPosterior(model: model, objective: .gaussianNegativeLogLikelihood, prior: prior, datasetSize: 10) }
         let other = try Sequential(.mlp(inputShape: [2], hidden: [4], outputs: 3))
         #expect(throws: ModelError.parameterCount(got: other.parameterCount, expected: model.parameterCount)) {
-            _ = try LogPosterior(model: model, objective: ce, prior: try GaussianPrior(layerPrecisions: [1, 1, 1], layout: other.layout), datasetSize: 10)
+            _ = try LogPosterior(model: model, objective: ce, prior: try GaussianPrior(modulePrecisions: ["0": 1, "2": 1], layout: other.layout), datasetSize: 10)
         }
 
         let target = try LogPosterior(model: model, objective: ce, prior: prior, datasetSize: 40)

@@ -13,7 +13,7 @@ struct FGSMTrainingObjective: TrainingObjective {
     var identity: String { "fgsm-at eps=\(epsilon)" }
     var isClassification: Bool { true }
 
-    func loss(model: Sequential, parameters: Variable, batch: TrainingBatch,
+    func loss(model: any NetworkModel, parameters: Variable, batch: TrainingBatch,
               context: inout ForwardContext) throws -> (loss: Variable, outputs: Tensor) {
         let attack = Tape()
         let x = attack.variable(batch.inputs)

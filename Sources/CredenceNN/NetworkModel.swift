@@ -1,0 +1,93 @@
+import CredenceTensor
+
+/// A network as training and the inference methods see it: inputs and one flat parameter
+/// vector in, outputs out, with a named parameter layout (PyTorch state-dict names, e.g.
+/// "3.weight", grouped into modules "3") and named buffers — state that is not a parameter
+/// (batch normalization's running statistics; none of today's layers has any).
+///
+/// Methods never walk a list of layers: Laplace's last- and first-layer subsets are the
+/// last and first modules of `layout`; what needs more structure than a function of θ —
+/// Laplace's per-layer Kronecker factors and Jacobians — asks for `layerChain` and says so
+/// in its error when a model is not a chain. `Sequential` is the chain of layers built from
+/// a `ModelSpec`; a graph of blocks (residual, dense) conforms the same way.
+public protocol NetworkModel {
+    /// The architecture, saved with every checkpoint and archive (`makeModel()` rebuilds it).
+    var spec: ModelSpec { get }
+    var layout: ParameterLayout { get }
+    /// Per-example input and output shapes.
+    var inputShape: [Int] { get }
+    var outputShape: [Int] { get }
+    /// Named state that is not a parameter (saved with checkpoints).
+    var buffers: [NamedBuffer] { get }
+    /// Whether some layer draws noise in `.train` / `.mcSample` mode (dropout).
+    var isStochastic: Bool { get }
+    /// Fresh parameters (PyTorch's default initialisation).
+    func initialParameters(rng: inout RandomGenerator) -> Tensor
+    /// The outputs on the tape; `parameters` is the whole flat vector.
+    func callAsFunction(_ x: Variable, parameters: Variable, context: inout ForwardContext) throws -> Variable
+    /// `[S, B, C]` softmax outputs of `samples` stochastic passes (MC dropout); a chain runs
+    /// its deterministic prefix once.
+    func monteCarloProbabilities(_ x: Tensor, parameters: Tensor, samples: Int, rng: inout RandomGenerator) throws -> Tensor
+    /// The model as a chain of layers, when it is one; nil for a graph of blocks.
+    var layerChain: Sequential? { get }
+}
+
+/// A named piece of model state that is not a parameter, e.g. "1.running_mean".
+public struct NamedBuffer: Equatable, Sendable {
+    public var name: String
+    public var shape: [Int]
+
+    public init(name: String, shape: [Int]) {
+        self.name = name
+        self.shape = shape
+    }
+}
+
+extension NetworkModel {
+    public var parameterCount: Int { layout.count }
+
+    /// Outputs (logits) for a batch without recording gradients.
+    public func predict(_ x: Tensor, parameters: Tensor, mode: ForwardMode = .eval,
+                        rng: RandomGenerator = RandomGenerator(seed: 0)) throws -> Tensor {
+        var context = ForwardContext(mode: mode, rng: rng)
+        return try self(Variable(constant: x), parameters: Variable(constant: parameters), context: &context).value
+    }
+
+    /// Outputs for many inputs, in chunks of `batchSize` spread over the worker threads.
+    public func predictBatched(_ x: Tensor, parameters: Tensor, batchSize: Int = 1000, mode: ForwardMode = .eval,
+                               rng: RandomGenerator = RandomGenerator(seed: 0)) throws -> Tensor {
+        let n = x.shape.first ?? 0
+        let chunks = Parallel.ranges(n, parts: Swift.max(1, (n + batchSize - 1) / batchSize))
+        var base = rng
+        let rngs = base.split(into: chunks.count)
+        let perThread = Parallel.ranges(chunks.count, parts: Parallel.workerCount)
+        let outputs = try Parallel.map(perThread.count) { t in
+            try perThread[t].map { c in try predict(try x.rows(chunks[c]), parameters: parameters, mode: mode, rng: rngs[c]) }
+        }
+        return try Tensor.concatenate(outputs.flatMap { $0 }, axis: 0)
+    }
+}
+
+extension ModelSpec {
+    /// The network this spec describes.
+    public func makeModel() throws -> any NetworkModel { try Sequential(self) }
+}
+
+extension ParameterLayout {
+    /// Module names in layout order: each entry's name without its last component
+    /// ("3.weight" → "3", "layer1.0.conv1.weight" → "layer1.0.conv1").
+    public var moduleNames: [String] {
+        var names: [String] = []
+        for e in entries {
+            let module = Self.module(of: e.name)
+            if names.last != module { names.append(module) }
+        }
+        return names
+    }
+
+    /// The module of a parameter name.
+    public static func module(of name: String) -> String {
+        guard let dot = name.lastIndex(of: ".") else { return name }
+        return String(name[..<dot])
+    }
+}
