@@ -83,7 +83,10 @@ struct CLI {
 
     /// The `credence.epoch` metadata of the checkpoint at `path`, read from the safetensors
     /// header alone; nil while there is no file.
-    static func checkpointEpoch(_ path: String) throws -> Int? {
+    static func checkpointEpoch(_ path: String) throws -> Int? { try metadataInteger(path, "credence.epoch") }
+
+    /// An integer of a safetensors file's metadata, read from its header alone (nil: no file).
+    static func metadataInteger(_ path: String, _ key: String) throws -> Int? {
         guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
         defer { try? handle.close() }
         let lengthBytes = try #require(try handle.read(upToCount: 8))
@@ -91,7 +94,7 @@ struct CLI {
         let header = try #require(try handle.read(upToCount: length))
         let object = try #require(try JSONSerialization.jsonObject(with: header) as? [String: Any])
         let metadata = try #require(object["__metadata__"] as? [String: String])
-        return metadata["credence.epoch"].flatMap(Int.init)
+        return metadata[key].flatMap(Int.init)
     }
 
     static func temporaryDirectory() throws -> URL {

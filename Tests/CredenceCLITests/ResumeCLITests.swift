@@ -98,4 +98,42 @@ import Testing
         let testA = try #require(a["test"] as? [String: Any]), testB = try #require(b["test"] as? [String: Any])
         #expect(testA["accuracy"] as? Double == testB["accuracy"] as? Double)
     }
+
+    /// SWAG's collection phase, killed mid-way, resumes to the uninterrupted posterior: the
+    /// network is complete, the collection state (iterate, optimizer, moments) continues from
+    /// its last epoch, and the posterior files are byte-identical.
+    @Test(.enabled(if: fashionMNISTAvailable, "needs the dataset-fashion-mnist package"))
+    func killedSWAGCollectionResumesToTheUninterruptedPosterior() throws {
+        let dir = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let full = dir.appendingPathComponent("full.safetensors").path
+        let killed = dir.appendingPathComponent("killed.safetensors").path
+        let state = dir.appendingPathComponent("killed.swag-collection.member-0.safetensors").path
+        let common = ["train", "--dataset", "fashion-mnist", "--train-limit", "4096", "--epochs", "2", "--hidden", "128",
+                      "--dropout", "0.1", "--seed", "3", "--method", "swag", "--set", "swagEpochs=6", "--set", "rank=4",
+                      "--samples", "4", "--format", "json"]
+
+        let process = try CLI.start(common + ["--out", killed])
+        var epochAtKill: Int?
+        let deadline = Date().addingTimeInterval(120)
+        while process.isRunning, Date() < deadline {
+            if let epoch = try CLI.metadataInteger(state, "credence.phase_epoch"), epoch >= 1 {
+                kill(process.processIdentifier, SIGKILL)
+                epochAtKill = epoch
+                break
+            }
+            usleep(2_000)
+        }
+        process.waitUntilExit()
+        let k = try #require(epochAtKill, "no collection state appeared before the run ended")
+        #expect(process.terminationReason == .uncaughtSignal && k < 6, "killed mid-collection")
+
+        let resumed = try CLI.run(common + ["--out", killed, "--resume"])
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        #expect(try CLI.metadataInteger(state, "credence.phase_epoch") == 6)
+        let uninterrupted = try CLI.run(common + ["--out", full])
+        #expect(uninterrupted.status == 0, "\(uninterrupted.stderr)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: full)) == Data(contentsOf: URL(fileURLWithPath: killed)),
+                "the resumed posterior file is the uninterrupted one, byte for byte")
+    }
 }
