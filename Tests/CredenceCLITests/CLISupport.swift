@@ -70,6 +70,25 @@ struct CLI {
     }
 
     /// Starts the executable without waiting, its output discarded (for tests that kill it).
+    /// Runs `credence arguments` and SIGKILLs it as soon as `epochDone()` (polled every 2 ms)
+    /// reports an epoch ≥ 1; returns that epoch, or nil when the run ended first (within 120 s).
+    /// Every poll sees a complete file: Credence replaces its files atomically.
+    static func killAfterFirstEpoch(_ arguments: [String], epochDone: () throws -> Int?) throws -> (epoch: Int?, process: Process) {
+        let process = try start(arguments)
+        var epochAtKill: Int?
+        let deadline = Date().addingTimeInterval(120)
+        while process.isRunning, Date() < deadline {
+            if let epoch = try epochDone(), epoch >= 1 {
+                kill(process.processIdentifier, SIGKILL)
+                epochAtKill = epoch
+                break
+            }
+            usleep(2_000)
+        }
+        process.waitUntilExit()
+        return (epochAtKill, process)
+    }
+
     static func start(_ arguments: [String]) throws -> Process {
         let binary = try #require(CLI.binary, "the credence executable is not built; run `swift build --build-tests` first")
         let process = Process()

@@ -65,19 +65,7 @@ import Testing
         let common = ["train", "--dataset", "fashion-mnist", "--train-limit", "4096", "--epochs", "6",
                       "--hidden", "256", "--schedule", "cosine", "--dropout", "0.1", "--seed", "2", "--format", "json"]
 
-        let process = try CLI.start(common + ["--out", killed])
-        var epochAtKill: Int?
-        let deadline = Date().addingTimeInterval(120)
-        while process.isRunning, Date() < deadline {
-            // Every read sees a complete checkpoint: files are replaced atomically.
-            if let epoch = try CLI.checkpointEpoch(killed), epoch >= 1 {
-                kill(process.processIdentifier, SIGKILL)
-                epochAtKill = epoch
-                break
-            }
-            usleep(5_000)
-        }
-        process.waitUntilExit()
+        let (epochAtKill, process) = try CLI.killAfterFirstEpoch(common + ["--out", killed]) { try CLI.checkpointEpoch(killed) }
         let k = try #require(epochAtKill, "no checkpoint appeared before the run ended")
         #expect(process.terminationReason == .uncaughtSignal, "killed, not finished")
         #expect(k < 6)
@@ -113,18 +101,9 @@ import Testing
                       "--dropout", "0.1", "--seed", "3", "--method", "swag", "--set", "swagEpochs=6", "--set", "rank=4",
                       "--samples", "4", "--format", "json"]
 
-        let process = try CLI.start(common + ["--out", killed])
-        var epochAtKill: Int?
-        let deadline = Date().addingTimeInterval(120)
-        while process.isRunning, Date() < deadline {
-            if let epoch = try CLI.metadataInteger(state, "credence.phase_epoch"), epoch >= 1 {
-                kill(process.processIdentifier, SIGKILL)
-                epochAtKill = epoch
-                break
-            }
-            usleep(2_000)
+        let (epochAtKill, process) = try CLI.killAfterFirstEpoch(common + ["--out", killed]) {
+            try CLI.metadataInteger(state, "credence.phase_epoch")
         }
-        process.waitUntilExit()
         let k = try #require(epochAtKill, "no collection state appeared before the run ended")
         #expect(process.terminationReason == .uncaughtSignal && k < 6, "killed mid-collection")
 
