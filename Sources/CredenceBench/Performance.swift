@@ -17,6 +17,33 @@ public struct PerformanceReport: Codable, Sendable {
     public var threads: Int
     public var mlpSteps: Int
     public var cnnSteps: Int
+    /// The OpenBLAS kernel the figures were measured with, and why it runs (`BLASKernel.status`).
+    public var blasKernel: String?
+    public var blasKernelReason: String?
+    public var cpu: String?
+    /// What a GEMM could reach on these cores with this kernel (`BLASKernel.peakGFLOPS`).
+    public var peakGEMMGFLOPS: Double?
+    /// The MLP training step's bound at the measured GEMM rate: GEMM GFLOP/s over the step's
+    /// FLOPs per sample (`mlpTrainingFLOPsPerSample`), and the fraction of it reached.
+    public var mlpCeilingSamplesPerSecond: Double?
+    public var mlpFractionOfCeiling: Double?
+
+    /// The MLP 784-512-512-10 step's multiply-adds × 2 per sample: the forward pass, the
+    /// weight gradients, and the input gradients of the two upper layers (the first layer's
+    /// is not needed) — 3,209,216 FLOPs.
+    public static let mlpTrainingFLOPsPerSample: Double = {
+        let layers = [(784, 512), (512, 512), (512, 10)]
+        let macs = layers.map { Double($0.0 * $0.1) }
+        return 2 * macs.reduce(0, +) * 2 + 2 * macs.dropFirst().reduce(0, +)
+    }()
+
+    /// Warnings about the figures: a GEMM far below what the kernel should reach.
+    public var warnings: [String] {
+        guard let gemm = gemmGFLOPS, let peak = peakGEMMGFLOPS, gemm < 0.3 * peak else { return [] }
+        return [String(format: "GEMM reached %.0f GFLOP/s, under 30%% of the %.0f ", gemm, peak)
+                    + "the \(blasKernel ?? "loaded") kernel could reach on \(threads) cores — check `credence doctor` "
+                    + "(is the right BLAS kernel running? is the machine busy?)"]
+    }
 }
 
 /// The parts of `credence perf`.
@@ -46,7 +73,11 @@ public struct PerformanceOptions: Sendable {
 public func measurePerformance(_ options: PerformanceOptions, log: (String) -> Void = { _ in }) throws -> PerformanceReport {
     let (train, test) = try loadDataset(.fashionMNIST, options: DataOptions(directory: options.dataDirectory, trainLimit: 55_000))
 
+    BLASKernel.warnIfSlowerKernel()
     var report = PerformanceReport(threads: Parallel.workerCount, mlpSteps: options.mlpSteps, cnnSteps: options.cnnSteps)
+    (report.blasKernel, report.blasKernelReason) = BLASKernel.status
+    report.cpu = CPUFeatures.current.description
+    report.peakGEMMGFLOPS = BLASKernel.peakGFLOPS(cores: Parallel.workerCount)
     if options.parts.contains(.gemm) {
         report.gemmGFLOPS = measureGEMM()
         log(String(format: "GEMM 2048³: %.1f GFLOP/s", report.gemmGFLOPS!))
@@ -55,6 +86,11 @@ public func measurePerformance(_ options: PerformanceOptions, log: (String) -> V
         let mlp = try Sequential(.mlp(inputShape: [1, 28, 28], hidden: [512, 512], outputs: 10))
         report.mlpTrainingSamplesPerSecond = try trainingThroughput(mlp, data: train, steps: options.mlpSteps, warmup: options.warmupSteps)
         log(String(format: "MLP training: %.0f samples/s", report.mlpTrainingSamplesPerSecond!))
+        if let gemm = report.gemmGFLOPS {
+            let ceiling = gemm * 1e9 / PerformanceReport.mlpTrainingFLOPsPerSample
+            report.mlpCeilingSamplesPerSecond = ceiling
+            report.mlpFractionOfCeiling = report.mlpTrainingSamplesPerSecond! / ceiling
+        }
     }
     if options.parts.contains(.cnn) {
         let cnn = try Sequential(.smallCNN())
@@ -86,7 +122,8 @@ func monteCarloDropoutThroughput(_ images: Tensor) throws -> Double {
     return Double(n) / times.sorted()[1]
 }
 
-func measureGEMM(size n: Int = 2048) -> Double {
+/// GFLOP/s of an n×n×n SGEMM through Credence's BLAS wrapper (the best of four).
+public func measureGEMM(size n: Int = 2048) -> Double {
     var rng = RandomGenerator(seed: 1)
     let a = Tensor.randomNormal(shape: [n, n], rng: &rng), b = Tensor.randomNormal(shape: [n, n], rng: &rng)
     var best = Double.infinity

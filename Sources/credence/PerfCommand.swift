@@ -25,9 +25,18 @@ struct PerfCommand: ParsableCommand {
         func line(_ name: String, _ value: Double?, _ unit: String) {
             if let value { print(name.padding(toLength: 22, withPad: " ", startingAt: 0) + String(format: "%10.1f ", value) + unit) }
         }
+        print("BLAS kernel".padding(toLength: 22, withPad: " ", startingAt: 0)
+              + "\(report.blasKernel ?? "?") (\(report.blasKernelReason ?? "?")); \(report.threads) threads")
+        print("CPU".padding(toLength: 22, withPad: " ", startingAt: 0) + (report.cpu ?? "?"))
         line("GEMM ceiling", report.gemmGFLOPS, "GFLOP/s")
+        line("  kernel peak", report.peakGEMMGFLOPS, "GFLOP/s (cores × clock × FLOPs/cycle)")
         line("MLP training", report.mlpTrainingSamplesPerSecond, "samples/s")
+        if let ceiling = report.mlpCeilingSamplesPerSecond, let fraction = report.mlpFractionOfCeiling {
+            line("  GEMM-bound ceiling", ceiling, String(format: "samples/s (%.1f MFLOP/sample); reached %.0f %%",
+                                                        PerformanceReport.mlpTrainingFLOPsPerSample / 1e6, 100 * fraction))
+        }
         line("CNN training", report.cnnTrainingSamplesPerSecond, "samples/s")
         line("MC dropout inference", report.mcDropoutImagesPerSecond, "images/s")
+        for warning in report.warnings { Terminal.error("warning: \(warning)") }
     }
 }

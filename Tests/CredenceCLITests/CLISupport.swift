@@ -20,13 +20,16 @@ struct CLI {
         return nil
     }
 
-    static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> Output {
+    /// Runs `credence arguments` with the test's environment plus `environment`, less the
+    /// variables named in `removing`.
+    static func run(_ arguments: [String], environment: [String: String] = [:], removing: [String] = []) throws -> Output {
         let binary = try #require(CLI.binary, "the credence executable is not built; run `swift build --build-tests` first")
         let process = Process()
         process.executableURL = binary
         process.arguments = arguments
         var env = ProcessInfo.processInfo.environment
         env.merge(environment) { $1 }
+        for name in removing { env[name] = nil }
         process.environment = env
         let out = Pipe(), err = Pipe()
         process.standardOutput = out

@@ -27,4 +27,20 @@ void credence_keep_large_blocks_on_heap(void);
 /// elsewhere), so a resident-memory peak measured next starts from what is really in use.
 void credence_return_free_memory(void);
 
+/// The CPU's vector features as CPUID and XGETBV report them (x86; all zero elsewhere).
+/// A feature counts only when the OS saves its registers too (XCR0), so AVX-512 on a
+/// kernel without ZMM state support reads as absent.
+typedef struct {
+    char vendor[13];        /* "GenuineIntel", "AuthenticAMD", ... (NUL-terminated) */
+    int family, model;      /* display family and model */
+    int sse3, avx, avx2, fma;
+    int avx512f, avx512bw, avx512dq, avx512vl, avx512bf16;
+} credence_cpu_features_t;
+
+credence_cpu_features_t credence_cpu_features(void);
+
+/// Replaces the process image with `/proc/self/exe` and `argv` (Linux); returns only on
+/// failure, with errno set.
+int credence_reexec_self(char *const argv[]);
+
 #endif

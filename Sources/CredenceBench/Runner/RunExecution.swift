@@ -179,6 +179,7 @@ func derivedSeed(_ seed: UInt64, _ part: String) -> UInt64 {
 /// same metrics, whether or not an earlier attempt was killed half-way.
 public func runBenchmark(_ configuration: RunConfiguration, environment: RunEnvironment,
                          onEvent: (BenchEvent) -> Void = { _ in }) throws -> RunRecord {
+    BLASKernel.warnIfSlowerKernel()
     let method = try configuration.inferenceMethod()
     var options = try configuration.trainingOptions(dataDirectory: environment.dataDirectory)
     method.adjust(&options)

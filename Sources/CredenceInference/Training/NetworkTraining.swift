@@ -52,6 +52,7 @@ public func train(_ options: TrainingOptions, checkpointPath: String? = nil, res
                   onProgress: (TrainingProgress) -> Void = { _ in },
                   onResume: (ResumePoint) -> Void = { _ in }) throws -> TrainingResult {
     try options.validate()
+    BLASKernel.warnIfSlowerKernel()
     guard !resume || checkpointPath != nil else {
         throw TrainingError.invalidConfiguration("resuming needs the checkpoint to resume from (--out FILE)")
     }

@@ -1,0 +1,55 @@
+import ArgumentParser
+import Credence
+import Foundation
+
+/// What this machine runs Credence with: the BLAS library and kernel (and why that kernel),
+/// the CPU, threads, a quick GEMM rate against the kernel's peak, LAPACK, and the data sets
+/// found with the command that installs what is missing.
+struct DoctorCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "doctor",
+        abstract: "Report the BLAS kernel and why it runs, the CPU, threads, GEMM speed, LAPACK and the data sets found.")
+
+    @Option(help: "Output format.") var format: OutputFormat = .text
+
+    struct Report: Encodable {
+        var blasLibrary: String
+        var blasKernel: String
+        var blasKernelReason: String
+        var cpu: String
+        var threads: Int
+        var gemmGFLOPS: Double
+        var peakGEMMGFLOPS: Double?
+        var lapack: String
+        var data: [DataAvailability]
+    }
+
+    func run() throws {
+        let (kernel, reason) = BLASKernel.status
+        var report = Report(blasLibrary: BLASKernel.libraryConfiguration, blasKernel: kernel, blasKernelReason: reason,
+                            cpu: CPUFeatures.current.description, threads: Parallel.workerCount,
+                            gemmGFLOPS: measureGEMM(size: 1024), peakGEMMGFLOPS: BLASKernel.peakGFLOPS(cores: Parallel.workerCount),
+                            lapack: "", data: [FashionMNIST.availability(), BundledSets.availability()])
+        do {
+            // A 2×2 Cholesky through LAPACK: [[4, 2], [2, 3]] = L·Lᵀ with L = [[2, 0], [1, √2]].
+            let factor = try DenseMatrix(rows: 2, columns: 2, values: [4, 2, 2, 3]).choleskyFactor()
+            report.lapack = abs(factor[1, 1] - 2.0.squareRoot()) < 1e-12 ? "present (Cholesky checked)" : "present but wrong: check the LAPACK package"
+        } catch {
+            report.lapack = "unusable: \(error)"
+        }
+        if format == .json { return try printJSON(report) }
+        func row(_ label: String, _ value: String) { print(label.padding(toLength: 14, withPad: " ", startingAt: 0) + value) }
+        row("BLAS", report.blasLibrary)
+        row("kernel", "\(kernel) — \(reason)")
+        row("CPU", report.cpu)
+        row("threads", "\(report.threads)")
+        row("GEMM 1024³", String(format: "%.0f GFLOP/s", report.gemmGFLOPS)
+            + (report.peakGEMMGFLOPS.map { String(format: " (the kernel's peak on these cores: %.0f)", $0) } ?? ""))
+        row("LAPACK", report.lapack)
+        for set in report.data {
+            row("data", "\(set.name): " + (set.isAvailable ? "found in \(set.directory)"
+                                                           : "missing \(set.missing.joined(separator: ", ")) — \(set.remedy ?? "")"))
+        }
+    }
+
+}
