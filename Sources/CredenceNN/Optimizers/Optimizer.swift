@@ -145,9 +145,15 @@ public struct Optimizer {
             nonisolated(unsafe) let up = scratch.pointer, pp = p.baseAddress!
             let parts = gradientParts.map { g in g.withUnsafeBufferPointer { $0.baseAddress! } }
             nonisolated(unsafe) let partPointers = parts
+            // One pass for the first two parts (a copy then an add was two); the same sums in the same order.
             let sumInto: (Range<Int>) -> Void = { r in
-                up.advanced(by: r.lowerBound).update(from: partPointers[0] + r.lowerBound, count: r.count)
-                for g in partPointers.dropFirst() { for i in r { up[i] += g[i] } }
+                guard partPointers.count > 1 else {
+                    up.advanced(by: r.lowerBound).update(from: partPointers[0] + r.lowerBound, count: r.count)
+                    return
+                }
+                let first = partPointers[0], second = partPointers[1]
+                for i in r { up[i] = first[i] + second[i] }
+                for g in partPointers.dropFirst(2) { for i in r { up[i] += g[i] } }
             }
             if transforms.contains(where: \.needsGlobalPass) {
                 // Sum everything first so `prepare` sees the whole gradient.
