@@ -68,8 +68,8 @@ public struct PSGLDMethod: RegisteredMethod {
 /// Γ is small. What that implies: the chain samples p_T only up to a bias that does not vanish
 /// with ε alone — it is small when V averages the squared gradient over many uncorrelated
 /// iterates (α → 1, or mini-batch noise dominating ĝ²), and grows when V follows the current
-/// θ (α small, or steps so small that θ barely moves in 1/(1 − α) steps). Li et al. bound it
-/// by a term in (1 − α) (their Theorem 2). Without noise the step is RMSprop.
+/// θ (α small, or steps so small that θ barely moves in 1/(1 − α) steps); Li et al. discuss
+/// this approximation and its bias. Without noise the step is RMSprop.
 public struct PreconditionedLangevinDynamics: SGMCMCDynamics {
     public static let displayName = "pSGLD"
     /// α.
