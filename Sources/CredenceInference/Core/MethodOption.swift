@@ -50,7 +50,10 @@ public struct MethodOption: Sendable {
         case let .real(lower, upper):
             return upper.map { "number in (\(Self.text(lower)), \(Self.text($0)))" } ?? "number > \(Self.text(lower))"
         case .nonNegativeReal: return "number ≥ 0"
-        case let .choice(values): return values.joined(separator: "|")
+        case let .choice(values):
+            // A long list (the ensemble's member methods) gets spaces, so `--help` can wrap it.
+            let compact = values.joined(separator: "|")
+            return compact.count > 40 ? values.joined(separator: " | ") : compact
         }
     }
 

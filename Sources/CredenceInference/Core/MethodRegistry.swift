@@ -13,6 +13,10 @@ public enum MethodRegistry {
         SWAGMethod.self,
         LaplaceMethod.self,
         SGLDMethod.self,
+        PSGLDMethod.self,
+        SGHMCMethod.self,
+        CSGLDMethod.self,
+        CSGHMCMethod.self,
     ]
 
     public static var names: [String] { methods.map { $0.name } }

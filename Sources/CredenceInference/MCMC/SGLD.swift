@@ -15,15 +15,8 @@ public struct SGLDMethod: RegisteredMethod {
     public static let family = MethodFamily.mcmc
     public static let phase = MethodPhase.trained
     public static let summary = "stochastic gradient Langevin dynamics from the trained network (Welling & Teh 2011)"
-    public static let options = [
-        MethodOption("learningRate", .real(above: 0, below: nil), default: "0.01",
-                     help: "step on the mean-loss scale: the Langevin step ε is learningRate / N"),
-        MethodOption("temperature", .real(above: 0, below: nil), default: "1", help: "posterior temperature T (1 = Bayes, < 1 cold)"),
-        MethodOption("priorPrecision", .real(above: 0, below: nil), default: "1", help: "precision of the isotropic Gaussian prior"),
-        MethodOption("burnInEpochs", .integer(atLeast: 0), default: "1", help: "epochs of the chain before samples are kept"),
-        MethodOption("sampleEpochs", .integer(atLeast: 1), default: "4", help: "epochs of the chain that keep samples"),
-        MethodOption("thinning", .integer(atLeast: 1), default: "50", help: "steps between kept samples"),
-    ]
+    public static let options = SGMCMCOptions.target(learningRate: "0.01", help: "step on the mean-loss scale: the Langevin step ε is learningRate / N")
+        + SGMCMCOptions.constantSchedule
     public static let quickSettings = ["sampleEpochs": "2", "thinning": "2"]
 
     public var learningRate = 0.01, temperature = 1.0, priorPrecision = 1.0
@@ -41,90 +34,51 @@ public struct SGLDMethod: RegisteredMethod {
     }
 
     public func validate(_ context: MethodContext) throws {
-        let batch = Swift.min(context.options.batchSize, Swift.max(context.trainCount - context.options.holdout, 1))
-        let steps = sampleEpochs * ((context.trainCount - context.options.holdout + batch - 1) / batch)
-        guard steps >= thinning else {
-            throw InferenceError.invalidOption("sgld keeps every \(thinning)th of \(steps) sampling steps: no sample; lower thinning or raise sampleEpochs")
-        }
+        try SGMCMCOptions.validateConstant(Self.name, sampleEpochs: sampleEpochs, thinning: thinning, context)
     }
 
     public func run(_ job: MethodJob) throws -> MethodOutcome {
-        let options = job.options
-        let file = try job.network(options)
-        let start = try file.pointPosterior()
-        job.onStage("running the SGLD chain for \(burnInEpochs) + \(sampleEpochs) epochs")
-        let (trainSet, _, _) = try loadRunData(options)
-        let target = try LogPosterior(model: start.model, objective: Objective.default(for: start.task),
-                                      prior: GaussianPrior(precision: priorPrecision), datasetSize: trainSet.count,
-                                      temperature: temperature)
-        let batchSize = Swift.min(options.batchSize, trainSet.count)
-        let steps = (trainSet.count + batchSize - 1) / batchSize
-        let chain = SGLD(target: target, stepSize: learningRate / Double(trainSet.count), burnInSteps: burnInEpochs * steps,
-                         thinning: thinning)
-        let seed = options.seed ^ 0x5C1D ^ (0x9E37_79B9_7F4A_7C15 &* UInt64(options.ensembleMember))
-        let fit = try fitPosterior(chain, model: start.model, parameters: start.parameters, task: start.task, data: trainSet,
-                                   epochs: burnInEpochs + sampleEpochs, batchSize: batchSize, seed: seed,
-                                   checkpoint: job.phaseCheckpoint("sgld-chain", options.ensembleMember), onProgress: job.onProgress)
-        return MethodOutcome(posterior: fit.posterior, seconds: file.seconds + fit.seconds, posteriorSeconds: fit.seconds)
+        try SGMCMCOptions.run(job, name: Self.name, temperature: temperature, priorPrecision: priorPrecision,
+                              epochs: burnInEpochs + sampleEpochs, seedSalt: 0x5C1D, dynamics: { _ in LangevinDynamics() },
+                              schedule: { n, steps in
+                                  .constant(stepSize: learningRate / Double(n), burnInSteps: burnInEpochs * steps, thinning: thinning)
+                              })
     }
 
     public static func restore(_ archive: PosteriorArchive) throws -> any Posterior { try EnsemblePosterior(archive: archive) }
 }
 
-/// The Langevin chain: θ ← θ + ε·∇log p̂_T(θ | D) + √(2ε)·ξ, ξ ~ N(0, I), with the
+/// The Langevin dynamics: θ ← θ + ε·∇log p̂_T(θ | D) + √(2ε)·ξ, ξ ~ N(0, I), with the
 /// mini-batch estimate of the tempered log-posterior's gradient (`LogPosterior.logDensity`:
-/// N × the batch mean, plus the prior, over T). Its stationary law tends to p_T(θ | D) as
-/// ε → 0; for a Gaussian target of precision P and exact gradients it is Gaussian with
-/// covariance (P(I − εP/2))⁻¹ — the discretisation bias `step` is tested against.
-public struct SGLD: InferenceMethod {
-    public var target: LogPosterior
-    /// ε.
-    public var stepSize: Double
-    /// Steps before samples are kept.
-    public var burnInSteps: Int
-    /// Steps between kept samples.
-    public var thinning: Int
+/// N × the batch mean, plus the prior, over T); without noise, a step of SGD. Its stationary
+/// law tends to p_T(θ | D) as ε → 0; for a Gaussian target of precision P and exact gradients
+/// it is Gaussian with covariance (P(I − εP/2))⁻¹ — the discretisation bias `step` is tested
+/// against.
+public struct LangevinDynamics: SGMCMCDynamics {
+    public static let displayName = "SGLD"
+    public init() {}
+    public func makeBuffers(parameterCount: Int) -> NoBuffers { NoBuffers() }
 
+    public func step(_ theta: inout Tensor, _ buffers: inout NoBuffers, gradient: Tensor, stepSize: Double, noise: Bool,
+                     rng: inout RandomGenerator) {
+        if noise {
+            SGLD.step(&theta, gradient: gradient, stepSize: stepSize, rng: &rng)
+        } else {
+            let epsilon = Float(stepSize)
+            theta.withUnsafeMutableBufferPointer { t in
+                gradient.withUnsafeBufferPointer { g in for i in t.indices { t[i] += epsilon * g[i] } }
+            }
+        }
+    }
+}
+
+/// The SGLD chain: Langevin dynamics, constant step size, burn-in and thinning.
+public typealias SGLD = SGMCMC<LangevinDynamics>
+
+extension SGMCMC where Dynamics == LangevinDynamics {
     public init(target: LogPosterior, stepSize: Double, burnInSteps: Int, thinning: Int) {
-        self.target = target
-        self.stepSize = stepSize
-        self.burnInSteps = burnInSteps
-        self.thinning = thinning
-    }
-
-    public struct State {
-        public let model: any NetworkModel
-        public let task: Predictive.Task
-        /// The chain's current θ.
-        public var parameters: Tensor
-        public var steps = 0
-        /// The kept samples, oldest first.
-        public var samples: [Tensor] = []
-    }
-
-    public func validate(model: any NetworkModel) throws {
-        guard stepSize > 0, stepSize.isFinite else { throw InferenceError.invalidOption("the SGLD step size is \(stepSize); it must be > 0") }
-        guard burnInSteps >= 0, thinning >= 1 else {
-            throw InferenceError.invalidOption("SGLD needs burn-in ≥ 0 and thinning ≥ 1 steps (got \(burnInSteps), \(thinning))")
-        }
-    }
-
-    public func initialState(model: any NetworkModel, parameters: Tensor, task: Predictive.Task,
-                             rng: inout RandomGenerator) throws -> State {
-        guard parameters.count == model.parameterCount else {
-            throw ModelError.parameterCount(got: parameters.count, expected: model.parameterCount)
-        }
-        return State(model: model, task: task, parameters: parameters)
-    }
-
-    /// One Langevin step; reports U/N, the tempered potential on the mean-loss scale.
-    public func update(_ state: inout State, batch: TrainingBatch, rng: inout RandomGenerator) throws -> StepReport {
-        let (logDensity, gradient) = try target.logDensity(parameters: state.parameters, batch: batch, rng: &rng)
-        try EpochLoop.requireFinite(logDensity)
-        Self.step(&state.parameters, gradient: gradient, stepSize: stepSize, rng: &rng)
-        state.steps += 1
-        if state.steps > burnInSteps && (state.steps - burnInSteps) % thinning == 0 { state.samples.append(state.parameters) }
-        return StepReport(loss: -logDensity * target.temperature / Double(target.datasetSize))
+        self.init(target: target, dynamics: LangevinDynamics(),
+                  schedule: .constant(stepSize: stepSize, burnInSteps: burnInSteps, thinning: thinning), method: SGLDMethod.name)
     }
 
     /// θ ← θ + ε·g + √(2ε)·ξ for the gradient g of the log-density.
@@ -135,29 +89,5 @@ public struct SGLD: InferenceMethod {
                 for i in t.indices { t[i] += epsilon * g[i] + noise * rng.normalFloat() }
             }
         }
-    }
-
-    public func posterior(from state: State) throws -> EnsemblePosterior {
-        guard !state.samples.isEmpty else {
-            throw InferenceError.invalidOption("the SGLD chain kept no sample in \(state.steps) steps (burn-in \(burnInSteps), thinning \(thinning))")
-        }
-        return try EnsemblePosterior(model: state.model, members: state.samples, task: state.task, method: SGLDMethod.name)
-    }
-}
-
-extension SGLD.State: PersistentState {
-    /// θ, the step count and the samples kept so far.
-    public func save(into file: inout SafeTensorsFile) throws {
-        file["parameters"] = parameters
-        file.metadata["sgld.steps"] = String(steps)
-        file.metadata["sgld.samples"] = String(samples.count)
-        for (k, sample) in samples.enumerated() { file["sample.\(k)"] = sample }
-    }
-
-    public mutating func restore(from file: SafeTensorsFile, path: String) throws {
-        parameters = try file.required("parameters", shape: [model.parameterCount], path: path)
-        steps = try file.requiredInteger("sgld.steps", path: path)
-        let count = try file.requiredInteger("sgld.samples", path: path)
-        samples = try (0..<count).map { try file.required("sample.\($0)", shape: [model.parameterCount], path: path) }
     }
 }

@@ -1,0 +1,93 @@
+import CredenceNN
+import CredenceTensor
+import Foundation
+
+/// Cyclical SGLD as the registry lists it (Zhang et al. 2020): from the trained network, M
+/// cosine cycles of the step size (`SGMCMCSchedule.cyclical`); in each, an exploration stage
+/// of plain SGD with large steps (the first fraction β) and a sampling stage of Langevin steps
+/// that keeps every `thinning`-th iterate — samples from several modes at the cost of one chain.
+/// Resumable (θ and the step count are saved; the step size is a function of the step).
+public struct CSGLDMethod: RegisteredMethod {
+    public static let name = "csgld"
+    public static let family = MethodFamily.mcmc
+    public static let phase = MethodPhase.trained
+    public static let summary = "cyclical SGLD: cosine step-size cycles, SGD exploration then Langevin sampling (Zhang et al. 2020)"
+    public static let options = SGMCMCOptions.target(learningRate: "0.1",
+                                                     help: "initial step of each cycle on the mean-loss scale: ε₀ = learningRate / N")
+        + SGMCMCOptions.cyclicalSchedule
+    public static let quickSettings = ["cycles": "2", "cycleEpochs": "1", "explorationFraction": "0.5", "thinning": "1"]
+
+    public var learningRate = 0.1, temperature = 1.0, priorPrecision = 1.0
+    public var cycles = 4, cycleEpochs = 2, explorationFraction = 0.8, thinning = 50
+
+    public init(settings: MethodSettings) throws {
+        learningRate = try settings.required("learningRate")
+        temperature = try settings.required("temperature")
+        priorPrecision = try settings.required("priorPrecision")
+        (cycles, cycleEpochs, explorationFraction, thinning) = try SGMCMCOptions.cyclical(settings)
+    }
+
+    public func validate(_ context: MethodContext) throws {
+        try SGMCMCOptions.validateCyclical(Self.name, cycleEpochs: cycleEpochs, explorationFraction: explorationFraction,
+                                           thinning: thinning, context)
+    }
+
+    public func run(_ job: MethodJob) throws -> MethodOutcome {
+        try SGMCMCOptions.run(job, name: Self.name, temperature: temperature, priorPrecision: priorPrecision,
+                              epochs: cycles * cycleEpochs, seedSalt: 0xC5_C1D, dynamics: { _ in LangevinDynamics() },
+                              schedule: { n, steps in
+                                  .cyclical(initialStepSize: learningRate / Double(n), cycleLength: cycleEpochs * steps,
+                                            explorationFraction: explorationFraction, thinning: thinning)
+                              })
+    }
+
+    public static func restore(_ archive: PosteriorArchive) throws -> any Posterior { try EnsemblePosterior(archive: archive) }
+}
+
+/// Cyclical SGHMC as the registry lists it (Zhang et al. 2020): `csgld`'s cosine cycles with
+/// SGHMC's dynamics (`SGHMCDynamics`) — SGD with momentum in the exploration stage, SGHMC in
+/// the sampling stage; the momentum carries over from stage to stage and cycle to cycle, as in
+/// the paper's code. Resumable (θ, the momentum and the step count are saved).
+public struct CSGHMCMethod: RegisteredMethod {
+    public static let name = "csghmc"
+    public static let family = MethodFamily.mcmc
+    public static let phase = MethodPhase.trained
+    public static let summary = "cyclical SGHMC: cosine step-size cycles, momentum-SGD exploration then SGHMC sampling (Zhang et al. 2020)"
+    public static let options = SGMCMCOptions.target(learningRate: "0.01",
+                                                     help: "initial learning rate of each cycle on the mean-loss scale: η₀ = learningRate / N")
+        + SGMCMCOptions.cyclicalSchedule + SGHMCMethod.dynamicsOptions
+    public static let quickSettings = ["cycles": "2", "cycleEpochs": "1", "explorationFraction": "0.5", "thinning": "1"]
+
+    public var learningRate = 0.01, temperature = 1.0, priorPrecision = 1.0
+    public var cycles = 4, cycleEpochs = 2, explorationFraction = 0.8, thinning = 50
+    public var friction = 0.1, gradientNoise = 0.0
+
+    public init(settings: MethodSettings) throws {
+        learningRate = try settings.required("learningRate")
+        temperature = try settings.required("temperature")
+        priorPrecision = try settings.required("priorPrecision")
+        (cycles, cycleEpochs, explorationFraction, thinning) = try SGMCMCOptions.cyclical(settings)
+        friction = try settings.required("friction")
+        gradientNoise = try settings.required("gradientNoise")
+        guard friction <= 1 else { throw InferenceError.invalidOption("csghmc friction α = 1 − momentum must be in (0, 1], got \(friction)") }
+    }
+
+    public func validate(_ context: MethodContext) throws {
+        try SGMCMCOptions.validateCyclical(Self.name, cycleEpochs: cycleEpochs, explorationFraction: explorationFraction,
+                                           thinning: thinning, context)
+        try SGHMCMethod.validateNoise(Self.name, learningRate: learningRate, friction: friction, gradientNoise: gradientNoise,
+                                      temperature: temperature, context)
+    }
+
+    public func run(_ job: MethodJob) throws -> MethodOutcome {
+        try SGMCMCOptions.run(job, name: Self.name, temperature: temperature, priorPrecision: priorPrecision,
+                              epochs: cycles * cycleEpochs, seedSalt: 0xC5_4A3C, dynamics: { target in
+                                  SGHMCMethod.dynamics(friction: friction, gradientNoise: gradientNoise, target: target)
+                              }, schedule: { n, steps in
+                                  .cyclical(initialStepSize: learningRate / Double(n), cycleLength: cycleEpochs * steps,
+                                            explorationFraction: explorationFraction, thinning: thinning)
+                              })
+    }
+
+    public static func restore(_ archive: PosteriorArchive) throws -> any Posterior { try EnsemblePosterior(archive: archive) }
+}

@@ -1,0 +1,289 @@
+import CredenceData
+import CredenceMetrics
+import CredenceNN
+import CredenceTensor
+import Foundation
+
+/// What one stochastic-gradient MCMC step does with the gradient g = ∇log p̂_T(θ | D) of the
+/// mini-batch log-posterior (`LogPosterior.logDensity`): Langevin (SGLD), RMSprop-preconditioned
+/// Langevin (pSGLD), or Hamiltonian with friction (SGHMC). The chain (`SGMCMC`) owns θ, the
+/// step count, the schedule and the kept samples; the dynamics owns only its own buffers
+/// (momentum, preconditioner), which are saved with the chain so a resumed chain continues bit
+/// for bit.
+public protocol SGMCMCDynamics {
+    associatedtype Buffers: SGMCMCBuffers
+    /// The name in messages ("SGHMC").
+    static var displayName: String { get }
+    func makeBuffers(parameterCount: Int) -> Buffers
+    /// One step of size ε (`stepSize`); without `noise` the step is the dynamics' optimizer
+    /// (SGD, RMSprop, SGD with momentum) — the exploration stage of a cyclical schedule.
+    func step(_ theta: inout Tensor, _ buffers: inout Buffers, gradient: Tensor, stepSize: Double, noise: Bool,
+              rng: inout RandomGenerator)
+}
+
+/// The buffers a dynamics carries from step to step, saved as named tensors.
+public protocol SGMCMCBuffers {
+    func save(into file: inout SafeTensorsFile)
+    mutating func restore(from file: SafeTensorsFile, parameterCount: Int, path: String) throws
+}
+
+/// When the chain steps how far, whether it adds noise, and which iterates it keeps.
+///
+/// - `constant`: ε every step; the first `burnInSteps` iterates are discarded, then every
+///   `thinning`-th is kept (SGLD, pSGLD, SGHMC).
+/// - `cyclical` (Zhang et al. 2020, cSGLD/cSGHMC): cycles of L = `cycleLength` steps with the
+///   cosine step size ε_k = ε₀/2 · (cos(π r_k) + 1), r_k = (k mod L)/L for the 0-based step k
+///   (ε₀ at each cycle's start, ε₀/2 half-way, → 0 at its end). The first fraction β =
+///   `explorationFraction` of each cycle (r_k < β) is the exploration stage: the dynamics'
+///   optimizer without noise, nothing kept; the rest is the sampling stage: noise on, every
+///   `thinning`-th step of the stage kept (counted from the stage's first step).
+public enum SGMCMCSchedule: Equatable, Sendable {
+    case constant(stepSize: Double, burnInSteps: Int, thinning: Int)
+    case cyclical(initialStepSize: Double, cycleLength: Int, explorationFraction: Double, thinning: Int)
+
+    /// ε for the 0-based step `k`.
+    public func stepSize(at k: Int) -> Double {
+        switch self {
+        case let .constant(epsilon, _, _): return epsilon
+        case let .cyclical(epsilon0, length, _, _):
+            return epsilon0 / 2 * (cos(Double.pi * Double(k % length) / Double(length)) + 1)
+        }
+    }
+
+    /// The first step of each cycle's sampling stage (within the cycle): ⌈βL⌉.
+    static func samplingStart(cycleLength: Int, explorationFraction: Double) -> Int {
+        Swift.min(Int((explorationFraction * Double(cycleLength)).rounded(.up)), cycleLength)
+    }
+
+    /// Whether step `k` adds the dynamics' noise (false in an exploration stage).
+    public func addsNoise(at k: Int) -> Bool {
+        switch self {
+        case .constant: return true
+        case let .cyclical(_, length, beta, _): return k % length >= Self.samplingStart(cycleLength: length, explorationFraction: beta)
+        }
+    }
+
+    /// Whether the iterate after step `k` is kept.
+    public func keeps(after k: Int) -> Bool {
+        switch self {
+        case let .constant(_, burnIn, thinning): return k + 1 > burnIn && (k + 1 - burnIn) % thinning == 0
+        case let .cyclical(_, length, beta, thinning):
+            let start = Self.samplingStart(cycleLength: length, explorationFraction: beta)
+            return k % length >= start && (k % length - start + 1) % thinning == 0
+        }
+    }
+
+    func validate(_ name: String) throws {
+        switch self {
+        case let .constant(epsilon, burnIn, thinning):
+            guard epsilon > 0, epsilon.isFinite else { throw InferenceError.invalidOption("the \(name) step size is \(epsilon); it must be > 0") }
+            guard burnIn >= 0, thinning >= 1 else {
+                throw InferenceError.invalidOption("\(name) needs burn-in ≥ 0 and thinning ≥ 1 steps (got \(burnIn), \(thinning))")
+            }
+        case let .cyclical(epsilon0, length, beta, thinning):
+            guard epsilon0 > 0, epsilon0.isFinite else { throw InferenceError.invalidOption("the \(name) initial step size is \(epsilon0); it must be > 0") }
+            guard length >= 1, thinning >= 1, beta >= 0, beta < 1 else {
+                throw InferenceError.invalidOption("\(name) needs a cycle of ≥ 1 steps, thinning ≥ 1 and an exploration fraction in [0, 1) (got \(length), \(thinning), \(beta))")
+            }
+            let sampling = length - Self.samplingStart(cycleLength: length, explorationFraction: beta)
+            guard sampling >= thinning else {
+                throw InferenceError.invalidOption("\(name) keeps every \(thinning)th of the \(sampling) sampling steps of a \(length)-step cycle: no sample; lower thinning or the exploration fraction, or lengthen the cycle")
+            }
+        }
+    }
+}
+
+/// A stochastic-gradient MCMC chain on the tempered log-posterior (`LogPosterior`), started
+/// from the trained network: each step takes the mini-batch gradient of log p̂_T(θ | D), lets
+/// the dynamics move θ with the schedule's step size, and keeps the iterates the schedule
+/// keeps — equally weighted samples, an `EnsemblePosterior` under the method's name.
+///
+/// ```swift
+/// let chain = SGMCMC(target: target, dynamics: SGHMCDynamics(friction: 0.1),
+///                    schedule: .constant(stepSize: 1e-3 / n, burnInSteps: 500, thinning: 50), method: "sghmc")
+/// let (posterior, _) = try fitPosterior(chain, model: model, parameters: map, task: .classification,
+///                                       data: train, epochs: 20, batchSize: 128, seed: 1)
+/// ```
+public struct SGMCMC<Dynamics: SGMCMCDynamics>: InferenceMethod {
+    public var target: LogPosterior
+    public var dynamics: Dynamics
+    public var schedule: SGMCMCSchedule
+    /// The registered method whose posterior this is (its archive is restored by it).
+    public var method: String
+
+    public init(target: LogPosterior, dynamics: Dynamics, schedule: SGMCMCSchedule, method: String) {
+        self.target = target
+        self.dynamics = dynamics
+        self.schedule = schedule
+        self.method = method
+    }
+
+    public struct State {
+        public let model: any NetworkModel
+        public let task: Predictive.Task
+        /// The chain's current θ.
+        public var parameters: Tensor
+        public var steps = 0
+        /// The dynamics' buffers (momentum, preconditioner).
+        public var buffers: Dynamics.Buffers
+        /// The kept samples, oldest first.
+        public var samples: [Tensor] = []
+    }
+
+    public func validate(model: any NetworkModel) throws { try schedule.validate(Dynamics.displayName) }
+
+    public func initialState(model: any NetworkModel, parameters: Tensor, task: Predictive.Task,
+                             rng: inout RandomGenerator) throws -> State {
+        guard parameters.count == model.parameterCount else {
+            throw ModelError.parameterCount(got: parameters.count, expected: model.parameterCount)
+        }
+        return State(model: model, task: task, parameters: parameters,
+                     buffers: dynamics.makeBuffers(parameterCount: model.parameterCount))
+    }
+
+    /// One step; reports U/N, the tempered potential on the mean-loss scale.
+    public func update(_ state: inout State, batch: TrainingBatch, rng: inout RandomGenerator) throws -> StepReport {
+        let (logDensity, gradient) = try target.logDensity(parameters: state.parameters, batch: batch, rng: &rng)
+        try EpochLoop.requireFinite(logDensity)
+        let k = state.steps
+        dynamics.step(&state.parameters, &state.buffers, gradient: gradient, stepSize: schedule.stepSize(at: k),
+                      noise: schedule.addsNoise(at: k), rng: &rng)
+        state.steps += 1
+        if schedule.keeps(after: k) { state.samples.append(state.parameters) }
+        return StepReport(loss: -logDensity * target.temperature / Double(target.datasetSize))
+    }
+
+    public func posterior(from state: State) throws -> EnsemblePosterior {
+        guard !state.samples.isEmpty else {
+            throw InferenceError.invalidOption("the \(Dynamics.displayName) chain kept no sample in \(state.steps) steps (\(schedule))")
+        }
+        return try EnsemblePosterior(model: state.model, members: state.samples, task: state.task, method: method)
+    }
+}
+
+extension SGMCMC.State: PersistentState {
+    /// θ, the step count, the dynamics' buffers and the samples kept so far.
+    public func save(into file: inout SafeTensorsFile) throws {
+        file["parameters"] = parameters
+        file.metadata["chain.steps"] = String(steps)
+        buffers.save(into: &file)
+        file.metadata["chain.samples"] = String(samples.count)
+        for (k, sample) in samples.enumerated() { file["sample.\(k)"] = sample }
+    }
+
+    public mutating func restore(from file: SafeTensorsFile, path: String) throws {
+        parameters = try file.required("parameters", shape: [model.parameterCount], path: path)
+        steps = try file.requiredInteger("chain.steps", path: path)
+        try buffers.restore(from: file, parameterCount: model.parameterCount, path: path)
+        let count = try file.requiredInteger("chain.samples", path: path)
+        samples = try (0..<count).map { try file.required("sample.\($0)", shape: [model.parameterCount], path: path) }
+    }
+}
+
+/// No buffers (SGLD).
+public struct NoBuffers: SGMCMCBuffers {
+    public init() {}
+    public func save(into file: inout SafeTensorsFile) {}
+    public mutating func restore(from file: SafeTensorsFile, parameterCount: Int, path: String) throws {}
+}
+
+/// One buffer of θ's size, saved under `name` (SGHMC's momentum, pSGLD's V).
+public struct VectorBuffer: SGMCMCBuffers {
+    public let name: String
+    public var values: Tensor
+
+    public init(name: String, parameterCount: Int) {
+        self.name = name
+        values = Tensor(shape: [parameterCount])
+    }
+
+    public func save(into file: inout SafeTensorsFile) { file[name] = values }
+    public mutating func restore(from file: SafeTensorsFile, parameterCount: Int, path: String) throws {
+        values = try file.required(name, shape: [parameterCount], path: path)
+    }
+}
+
+// MARK: - What the registered SG-MCMC methods share
+
+/// Options and the run every registered SG-MCMC method shares: the step size on the
+/// mean-loss scale (ε = learningRate / N), the target (temperature, Gaussian prior), and
+/// either the constant schedule (burn-in, sample epochs, thinning) or the cyclical one
+/// (cycles, epochs per cycle, exploration fraction, thinning).
+public enum SGMCMCOptions {
+    static func target(learningRate: String, help: String) -> [MethodOption] {
+        [MethodOption("learningRate", .real(above: 0, below: nil), default: learningRate, help: help),
+         MethodOption("temperature", .real(above: 0, below: nil), default: "1", help: "posterior temperature T (1 = Bayes, < 1 cold)"),
+         MethodOption("priorPrecision", .real(above: 0, below: nil), default: "1", help: "precision of the isotropic Gaussian prior")]
+    }
+
+    static let constantSchedule = [
+        MethodOption("burnInEpochs", .integer(atLeast: 0), default: "1", help: "epochs of the chain before samples are kept"),
+        MethodOption("sampleEpochs", .integer(atLeast: 1), default: "4", help: "epochs of the chain that keep samples"),
+        MethodOption("thinning", .integer(atLeast: 1), default: "50", help: "steps between kept samples"),
+    ]
+
+    static let cyclicalSchedule = [
+        MethodOption("cycles", .integer(atLeast: 1), default: "4", help: "number of cosine cycles M"),
+        MethodOption("cycleEpochs", .integer(atLeast: 1), default: "2", help: "epochs per cycle"),
+        MethodOption("explorationFraction", .nonNegativeReal, default: "0.8",
+                     help: "fraction β in [0, 1) of each cycle run without noise and without keeping samples"),
+        MethodOption("thinning", .integer(atLeast: 1), default: "50", help: "steps between kept samples in a sampling stage"),
+    ]
+
+    /// The cyclical schedule's settings: cycles, epochs per cycle, exploration fraction β < 1, thinning.
+    static func cyclical(_ settings: MethodSettings) throws -> (Int, Int, Double, Int) {
+        let beta: Double = try settings.required("explorationFraction")
+        guard beta < 1 else {
+            throw InferenceError.invalidOption("\(settings.method) explorationFraction β must be in [0, 1) (a cycle needs a sampling stage), got \(beta)")
+        }
+        return (try settings.required("cycles"), try settings.required("cycleEpochs"), beta, try settings.required("thinning"))
+    }
+
+    /// Steps per epoch for the run's training set (as `EpochLoop` batches it).
+    static func stepsPerEpoch(_ context: MethodContext) -> Int {
+        let count = Swift.max(context.trainCount - context.options.holdout, 1)
+        let batch = Swift.min(context.options.batchSize, count)
+        return (count + batch - 1) / batch
+    }
+
+    /// The constant schedule's steps, checked against the run before any work.
+    static func validateConstant(_ name: String, sampleEpochs: Int, thinning: Int, _ context: MethodContext) throws {
+        let steps = sampleEpochs * stepsPerEpoch(context)
+        guard steps >= thinning else {
+            throw InferenceError.invalidOption("\(name) keeps every \(thinning)th of \(steps) sampling steps: no sample; lower thinning or raise sampleEpochs")
+        }
+    }
+
+    /// The cyclical schedule, checked against the run before any work.
+    static func validateCyclical(_ name: String, cycleEpochs: Int, explorationFraction: Double, thinning: Int,
+                                 _ context: MethodContext) throws {
+        try SGMCMCSchedule.cyclical(initialStepSize: 1, cycleLength: cycleEpochs * stepsPerEpoch(context),
+                                    explorationFraction: explorationFraction, thinning: thinning).validate(name)
+    }
+
+    /// Trains (or resumes) the run's network, then runs the chain from it for `epochs` epochs
+    /// as the phase "<name>-chain" (resumable), seeded apart from training by `seedSalt` and the
+    /// ensemble member.
+    static func run<D: SGMCMCDynamics>(
+        _ job: MethodJob, name: String, temperature: Double, priorPrecision: Double, epochs: Int, seedSalt: UInt64,
+        dynamics: (_ target: LogPosterior) -> D,
+        schedule: (_ datasetSize: Int, _ stepsPerEpoch: Int) -> SGMCMCSchedule
+    ) throws -> MethodOutcome {
+        let options = job.options
+        let file = try job.network(options)
+        let start = try file.pointPosterior()
+        job.onStage("running the \(D.displayName) chain for \(epochs) epochs")
+        let (trainSet, _, _) = try loadRunData(options)
+        let target = try LogPosterior(model: start.model, objective: Objective.default(for: start.task),
+                                      prior: GaussianPrior(precision: priorPrecision), datasetSize: trainSet.count,
+                                      temperature: temperature)
+        let batchSize = Swift.min(options.batchSize, trainSet.count)
+        let steps = (trainSet.count + batchSize - 1) / batchSize
+        let chain = SGMCMC(target: target, dynamics: dynamics(target), schedule: schedule(trainSet.count, steps), method: name)
+        let seed = options.seed ^ seedSalt ^ (0x9E37_79B9_7F4A_7C15 &* UInt64(options.ensembleMember))
+        let fit = try fitPosterior(chain, model: start.model, parameters: start.parameters, task: start.task, data: trainSet,
+                                   epochs: epochs, batchSize: batchSize, seed: seed,
+                                   checkpoint: job.phaseCheckpoint("\(name)-chain", options.ensembleMember), onProgress: job.onProgress)
+        return MethodOutcome(posterior: fit.posterior, seconds: file.seconds + fit.seconds, posteriorSeconds: fit.seconds)
+    }
+}
