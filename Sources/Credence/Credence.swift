@@ -4,4 +4,5 @@
 @_exported import CredenceInference
 @_exported import CredenceMetrics
 @_exported import CredenceNN
+@_exported import CredenceRobustness
 @_exported import CredenceTensor
