@@ -1,0 +1,53 @@
+import ArgumentParser
+import Credence
+import Foundation
+
+extension AttackKind: ExpressibleByArgument {}
+extension AttackNorm: ExpressibleByArgument {}
+extension EOTLoss: ExpressibleByArgument {}
+
+struct AttackCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "attack",
+        abstract: "Attack a posterior (or a plain checkpoint, as MAP) with FGSM or PGD, with EOT over its samples; print clean and robust accuracy per ε.")
+
+    @Option(name: [.customLong("posterior"), .customLong("checkpoint")],
+            help: "Posterior file from `credence train`/`fit`, or a checkpoint (read as MAP).") var posterior: String
+    @Option(help: "Data set (default: the one recorded in the file).") var dataset: DatasetName?
+    @Option(help: "Attack.") var attack: AttackKind = .pgd
+    @Option(help: "Norm of the perturbation budget.") var norm: AttackNorm = .linf
+    @Option(help: "Budgets ε, comma-separated (e.g. 0.05,0.1).", transform: Self.parseList) var eps: [Float]
+    @Option(help: "PGD steps.") var steps = 10
+    @Option(help: "PGD step size α (default 2.5ε/steps).") var stepSize: Float?
+    @Option(help: "PGD restarts (each example keeps its worst run).") var restarts = 1
+    @Option(help: "Posterior samples per gradient (expectation over transformation).") var eotSamples = 1
+    @Option(help: "Loss the EOT samples share.") var eotLoss: EOTLoss = .bayesModelAverage
+    @Option(help: "Test examples attacked (the first N).") var examples = 1000
+    @Option(help: "Monte-Carlo samples of the predictive that is scored.") var samples = 32
+    @Option(help: "Random seed (random starts, sampled networks).") var seed: UInt64 = 0
+    @Option(help: "Directory holding the data set's files.") var dataDir: String?
+    @Option(help: "Output format.") var format: OutputFormat = .text
+
+    static func parseList(_ text: String) throws -> [Float] {
+        try text.split(separator: ",").map { part in
+            guard let v = Float(part.trimmingCharacters(in: .whitespaces)) else { throw ValidationError("--eps: '\(part)' is not a number") }
+            return v
+        }
+    }
+
+    func run() throws {
+        let result = try reportingErrors {
+            try attackPosteriorFile(at: posterior, dataset: dataset, attack: attack, norm: norm, epsilons: eps, steps: steps,
+                                    stepSize: stepSize, restarts: restarts, eotSamples: eotSamples, eotLoss: eotLoss,
+                                    examples: examples, samples: samples, seed: seed, dataDirectory: dataDir)
+        }
+        if let warning = result.warning { Terminal.error("warning: \(warning)") }
+        if format == .json { return try printJSON(result) }
+        print("\(result.method) on \(result.dataset) (\(result.examples) examples): \(result.attack.rawValue) \(result.norm.rawValue), "
+              + (result.attack == .pgd ? "\(result.steps) steps × \(result.restarts) restart(s), " : "")
+              + "EOT \(result.eotSamples) sample(s) on the \(result.eotLoss.rawValue) loss")
+        print(String(format: "  clean accuracy      %.4f", result.cleanAccuracy))
+        for p in result.points { print(String(format: "  ε = %-8g        %.4f", Double(p.epsilon), p.robustAccuracy)) }
+        print(String(format: "  %.1f s", result.seconds))
+    }
+}
