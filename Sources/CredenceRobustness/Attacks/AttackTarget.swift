@@ -45,36 +45,56 @@ public struct AttackTarget {
             throw InferenceError.invalidOption("an attack needs one label per input: \(labels.count) labels for \(n) inputs")
         }
         let count = posterior.sampleCount(requested: eotSamples)
+        let perRow = inputs.count / Swift.max(n, 1)
+        // Per example, in log space so confident samples keep their gradients: the running
+        // maximum m of log pₖ, s = Σₖ e^(log pₖ − m) and g = Σₖ e^(log pₖ − m) ∇log pₖ (rescaled
+        // when m grows) give the model average's −log p̄ = −(m + log s − log K) and its gradient
+        // −g/s; the mean sample loss sums −log pₖ and −∇log pₖ.
+        var maximum = [Double](repeating: -.infinity, count: n), total = [Double](repeating: 0, count: n)
         var gradient = Tensor(shape: inputs.shape, repeating: 0)
-        // Mean-sample loss: Σₖ −log pₖ and Σₖ ∇(−log pₖ). BMA: Σₖ pₖ and Σₖ ∇pₖ, then
-        // −log(Σpₖ/K) with gradient −Σ∇pₖ / Σpₖ, row by row.
-        var accumulated = [Double](repeating: 0, count: n)
         for s in 0..<count {
             let network = try posterior.sample(s, of: count, rng: &rng)
             let tape = Tape()
             let x = tape.variable(inputs)
-            let probabilities = try network(x).softmax().gatherColumns(labels)
-            let perExample: Variable
-            switch loss {
-            case .meanSampleLoss: perExample = -(probabilities.clamped(min: 1e-30, max: 1).log())
-            case .bayesModelAverage: perExample = probabilities
+            let logProbabilities = try network(x).logSoftmax().gatherColumns(labels)
+            let g = tape.gradients(of: try logProbabilities.sum())[x]
+            let logP = logProbabilities.value.values
+            gradient.withUnsafeMutableBufferPointer { acc in
+                g.withUnsafeBufferPointer { gs in
+                    for i in 0..<n {
+                        let rows = (i * perRow)..<((i + 1) * perRow)
+                        switch loss {
+                        case .meanSampleLoss:
+                            total[i] -= Double(logP[i])
+                            for j in rows { acc[j] -= gs[j] }
+                        case .bayesModelAverage:
+                            let l = Double(logP[i])
+                            if l > maximum[i] {
+                                let rescale = maximum[i] == -.infinity ? 0 : Foundation.exp(maximum[i] - l)
+                                total[i] *= rescale
+                                for j in rows { acc[j] *= Float(rescale) }
+                                maximum[i] = l
+                            }
+                            let weight = Foundation.exp(l - maximum[i])
+                            total[i] += weight
+                            for j in rows { acc[j] += Float(weight) * gs[j] }
+                        }
+                    }
+                }
             }
-            let g = tape.gradients(of: try perExample.sum())[x]
-            gradient.addInPlace(g)
-            for (i, v) in perExample.value.values.enumerated() { accumulated[i] += Double(v) }
         }
         switch loss {
         case .meanSampleLoss:
-            return (accumulated.map { $0 / Double(count) }, gradient * (1 / Float(count)))
+            return (total.map { $0 / Double(count) }, gradient * (1 / Float(count)))
         case .bayesModelAverage:
-            let perRow = inputs.count / Swift.max(n, 1)
-            gradient.withUnsafeMutableBufferPointer { g in
+            gradient.withUnsafeMutableBufferPointer { acc in
                 for i in 0..<n {
-                    let scale = Float(-1 / Swift.max(accumulated[i], 1e-30))
-                    for j in (i * perRow)..<((i + 1) * perRow) { g[j] *= scale }
+                    let scale = Float(-1 / total[i])
+                    for j in (i * perRow)..<((i + 1) * perRow) { acc[j] *= scale }
                 }
             }
-            return (accumulated.map { -Foundation.log(Swift.max($0 / Double(count), 1e-30)) }, gradient)
+            let losses = (0..<n).map { -(maximum[$0] + Foundation.log(total[$0]) - Foundation.log(Double(count))) }
+            return (losses, gradient)
         }
     }
 }
