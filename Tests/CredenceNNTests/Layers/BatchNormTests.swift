@@ -162,6 +162,38 @@ import CredenceTensor
         #expect(parameters.isFinite)
         theta = parameters
     }
+
+    /// What `train()` does on resume: parameters, optimizer state and buffers from the epoch-k
+    /// checkpoint continue bit for bit as the uninterrupted run, running statistics included.
+    @Test func resumingThroughACheckpointKeepsTheRunningStatistics() throws {
+        let scratch = try CheckpointScratchDirectory()
+        defer { scratch.cleanup() }
+        let data = ArraySource(inputs: batch(150, seed: 12), labels: (0..<150).map { Int32($0 % 2) })
+        let model = try Sequential(spec)
+        func trainer(epochs: Int) -> Trainer {
+            Trainer(model: model, optimizer: .adam(learningRate: .constant(0.01), parameterCount: model.parameterCount),
+                    configuration: TrainingConfiguration(epochs: epochs, batchSize: 40, seed: 4))
+        }
+        var rng = RandomGenerator(seed: 13)
+        let initial = model.initialParameters(rng: &rng)
+        var full = trainer(epochs: 3), thetaFull = initial
+        try full.fit(parameters: &thetaFull, data: data, onEpochEnd: { (state: EpochEndState) in
+            guard state.epoch == 1 else { return }
+            try Checkpoint(spec: self.spec, parameters: state.parameters, buffers: state.buffers,
+                           optimizerState: state.optimizer.exportState()).save(to: scratch.file("epoch1.safetensors"))
+        })
+        let saved = try Checkpoint.load(from: scratch.file("epoch1.safetensors"))
+        #expect(saved.buffers["1.num_batches_tracked"] == Tensor(4))
+        var resumed = trainer(epochs: 3)
+        try resumed.optimizer.importState(try #require(saved.optimizerState))
+        resumed.model = try model.replacingBuffers(saved.buffers)
+        var theta = saved.parameters
+        try resumed.fit(parameters: &theta, data: data, startEpoch: 1)
+        #expect(theta.values.map(\.bitPattern) == thetaFull.values.map(\.bitPattern))
+        #expect(resumed.model.bufferValues.mapValues { $0.values.map(\.bitPattern) }
+                == full.model.bufferValues.mapValues { $0.values.map(\.bitPattern) })
+        #expect(full.model.bufferValues["1.num_batches_tracked"] == Tensor(12))
+    }
 }
 
 extension Tensor {
