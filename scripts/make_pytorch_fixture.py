@@ -16,6 +16,14 @@ Outputs, in Tests/CredenceNNTests/Fixtures/ (a few KB in all):
                               MaxPool2d(2), Conv2d(4,8,3,p=1), ReLU, MaxPool2d(2),
                               Flatten, Linear(32,5))
   pytorch_cnn_io.safetensors  "inputs" [4,1,8,8] and "logits" [4,5]
+  pytorch_bn1d.safetensors    state dict of nn.Sequential(Linear(6,8), BatchNorm1d(8), ReLU,
+                              Linear(8,3)) after three train-mode batches (running_mean,
+                              running_var, num_batches_tracked as int64), γ and β perturbed
+  pytorch_bn1d_io.safetensors "inputs" [8,6], "logits_eval", "logits_train" (train mode on the
+                              same batch) and the BatchNorm's buffers after that train pass
+                              ("running_mean_after", "running_var_after")
+  pytorch_bn2d.safetensors    the same for nn.Sequential(Conv2d(2,4,3,p=1), BatchNorm2d(4), ReLU,
+  pytorch_bn2d_io.safetensors Flatten, Linear(64,3)) on [5,2,4,4]
   dtypes.safetensors          one vector stored as F32, F64, F16 and BF16, plus the
                               F16/BF16 values widened back to F32 by torch ("f16_as_f32",
                               "bf16_as_f32") so the reader's conversions can be checked
@@ -39,6 +47,7 @@ DTYPES = {
     torch.float64: ("<f8", "F64", 8),
     torch.float16: ("<f2", "F16", 2),
     torch.bfloat16: (None, "BF16", 2),
+    torch.int64: ("<i8", "I64", 8),
 }
 
 
@@ -82,6 +91,30 @@ def write_model(name: str, model: nn.Module, inputs: torch.Tensor) -> None:
     print(f"{name}: {sum(p.numel() for p in model.parameters())} parameters, logits {list(logits.shape)}")
 
 
+def write_batchnorm_model(name: str, model: nn.Module, bn: nn.Module, batch) -> None:
+    """A model with batch normalization whose running statistics have seen three training
+    batches and whose γ, β are not the defaults; then eval-mode logits and train-mode logits
+    on one batch, and the buffers after that train-mode pass."""
+    with torch.no_grad():
+        bn.weight.copy_(torch.rand_like(bn.weight) + 0.5)
+        bn.bias.copy_(torch.randn_like(bn.bias) * 0.3)
+        model.train()
+        for _ in range(3):
+            model(batch(16))
+    inputs = batch(8 if name == "bn1d" else 5)
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    with torch.no_grad():
+        model.eval()
+        logits_eval = model(inputs)
+        model.train()
+        logits_train = model(inputs)
+    save_safetensors(state, os.path.join(FIXTURES, f"pytorch_{name}.safetensors"))
+    save_safetensors({"inputs": inputs, "logits_eval": logits_eval, "logits_train": logits_train,
+                      "running_mean_after": bn.running_mean, "running_var_after": bn.running_var},
+                     os.path.join(FIXTURES, f"pytorch_{name}_io.safetensors"))
+    print(f"{name}: {sum(p.numel() for p in model.parameters())} parameters, {int(state['1.num_batches_tracked'])} batches tracked")
+
+
 def main() -> None:
     os.makedirs(FIXTURES, exist_ok=True)
     torch.manual_seed(0)
@@ -108,6 +141,12 @@ def main() -> None:
         "f16_as_f32": values.half().float(),
         "bf16_as_f32": values.bfloat16().float(),
     }, os.path.join(FIXTURES, "dtypes.safetensors"))
+
+    # Batch normalization (drawn after everything above, so the earlier files stay byte for byte).
+    bn1d = nn.Sequential(nn.Linear(6, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 3))
+    write_batchnorm_model("bn1d", bn1d, bn1d[1], lambda n: torch.randn(n, 6) * 2 + 0.5)
+    bn2d = nn.Sequential(nn.Conv2d(2, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(), nn.Linear(64, 3))
+    write_batchnorm_model("bn2d", bn2d, bn2d[1], lambda n: torch.randn(n, 2, 4, 4) * 2 + 0.5)
 
     total = sum(os.path.getsize(os.path.join(FIXTURES, f)) for f in os.listdir(FIXTURES))
     print(f"fixtures: {total} bytes in {os.path.normpath(FIXTURES)}")

@@ -11,6 +11,10 @@ public enum LayerSpec: Codable, Equatable, Sendable {
     case flatten
     case activation(Activation.Kind)
     case dropout(rate: Float)
+    /// Batch normalization over the features of [B, C] inputs (PyTorch's `nn.BatchNorm1d(C)`).
+    case batchNorm1d(features: Int)
+    /// Batch normalization over the channels of [B, C, H, W] inputs (`nn.BatchNorm2d(C)`).
+    case batchNorm2d(channels: Int)
 
     /// The layer this spec describes.
     public func makeLayer() throws -> any Layer {
@@ -27,6 +31,8 @@ public enum LayerSpec: Codable, Equatable, Sendable {
         case .flatten: return Flatten()
         case let .activation(kind): return Activation(kind)
         case let .dropout(rate): return try Dropout(rate: rate)
+        case let .batchNorm1d(c): return try BatchNorm(channels: c, spatial: false)
+        case let .batchNorm2d(c): return try BatchNorm(channels: c, spatial: true)
         }
     }
 }

@@ -3,7 +3,7 @@ import CredenceTensor
 /// A network as training and the inference methods see it: inputs and one flat parameter
 /// vector in, outputs out, with a named parameter layout (PyTorch state-dict names, e.g.
 /// "3.weight", grouped into modules "3") and named buffers — state that is not a parameter
-/// (batch normalization's running statistics; none of today's layers has any).
+/// (batch normalization's running statistics), held with their values by the model value.
 ///
 /// Methods never walk a list of layers: Laplace's last- and first-layer subsets are the
 /// last and first modules of `layout`; what needs more structure than a function of θ —
@@ -17,8 +17,13 @@ public protocol NetworkModel {
     /// Per-example input and output shapes.
     var inputShape: [Int] { get }
     var outputShape: [Int] { get }
-    /// Named state that is not a parameter (saved with checkpoints).
+    /// Named state that is not a parameter, with its current values (saved with checkpoints).
     var buffers: [NamedBuffer] { get }
+    /// The model with its buffers set to `values` by name (all of them, with their shapes).
+    func replacingBuffers(_ values: [String: Tensor]) throws -> any NetworkModel
+    /// The model after folding in the batch statistics that `.train` passes recorded in
+    /// `ForwardContext.batchStatistics` (running-average updates).
+    func updatingBuffers(with statistics: [String: [BatchNormStatistics]]) throws -> any NetworkModel
     /// Whether some layer draws noise in `.train` / `.mcSample` mode (dropout).
     var isStochastic: Bool { get }
     /// Fresh parameters (PyTorch's default initialisation).
@@ -32,19 +37,41 @@ public protocol NetworkModel {
     var layerChain: Sequential? { get }
 }
 
-/// A named piece of model state that is not a parameter, e.g. "1.running_mean".
+/// A named piece of model state that is not a parameter and its value, e.g. "1.running_mean".
 public struct NamedBuffer: Equatable, Sendable {
     public var name: String
-    public var shape: [Int]
+    public var value: Tensor
+    public var shape: [Int] { value.shape }
 
-    public init(name: String, shape: [Int]) {
+    public init(name: String, value: Tensor) {
         self.name = name
-        self.shape = shape
+        self.value = value
     }
 }
 
 extension NetworkModel {
     public var parameterCount: Int { layout.count }
+
+    /// The buffers' values by name (what a checkpoint stores).
+    public var bufferValues: [String: Tensor] {
+        Dictionary(uniqueKeysWithValues: buffers.map { ($0.name, $0.value) })
+    }
+
+    /// For models without buffers: accepts only an empty set.
+    public func replacingBuffers(_ values: [String: Tensor]) throws -> any NetworkModel {
+        guard values.isEmpty, buffers.isEmpty else {
+            throw ModelError.bufferMismatch("this model type cannot replace its buffers; given \(values.keys.sorted())")
+        }
+        return self
+    }
+
+    /// For models without buffers: nothing to fold in.
+    public func updatingBuffers(with statistics: [String: [BatchNormStatistics]]) throws -> any NetworkModel {
+        guard statistics.isEmpty else {
+            throw ModelError.bufferMismatch("this model type keeps no running statistics; got some for \(statistics.keys.sorted())")
+        }
+        return self
+    }
 
     /// Outputs (logits) for a batch without recording gradients.
     public func predict(_ x: Tensor, parameters: Tensor, mode: ForwardMode = .eval,

@@ -156,5 +156,5 @@ public func evaluateCheckpoint(at path: String, dataset: DatasetName?, dataDirec
     let checkpoint = try Checkpoint.load(from: path)
     let (test, _) = try recordedTestSet(of: path, metadata: checkpoint.metadata, dataset: dataset,
                                         dataDirectory: dataDirectory, inputShape: checkpoint.spec.inputShape)
-    return try evaluate(model: Sequential(checkpoint.spec), parameters: checkpoint.parameters, on: test)
+    return try evaluate(model: checkpoint.model(), parameters: checkpoint.parameters, on: test)  // with its buffers
 }

@@ -24,7 +24,8 @@ public struct TrainingResult: Codable, Sendable {
 /// Trains a model on a named data set, writes a checkpoint after every epoch (atomically,
 /// so a diverged or interrupted run keeps the last good one), and evaluates on the test set.
 ///
-/// Each checkpoint holds the parameters, the optimizer's state (`Checkpoint.optimizerState`)
+/// Each checkpoint holds the parameters, the model's buffers (batch normalization's running
+/// statistics, restored on resume), the optimizer's state (`Checkpoint.optimizerState`)
 /// and the metadata `credence.epoch`, `credence.training_options`, `credence.seed` and
 /// `credence.loss_history`, all in one file replaced atomically. With `resume`, an existing
 /// checkpoint at `checkpointPath` written with the same options (`epochs` may grow, unless
@@ -78,7 +79,7 @@ public func train(_ options: TrainingOptions, checkpointPath: String? = nil, res
     var metadata = try checkpointMetadata(options)
     metadata[SavedRun.objectiveKey] = customObjective?.identity
 
-    func save(epoch: Int, parameters: Tensor, optimizer: OptimizerState?, history: [Double],
+    func save(epoch: Int, parameters: Tensor, buffers: [String: Tensor], optimizer: OptimizerState?, history: [Double],
               test: EvaluationSummary? = nil) throws {
         guard let path = checkpointPath else { return }
         var meta = metadata
@@ -86,7 +87,7 @@ public func train(_ options: TrainingOptions, checkpointPath: String? = nil, res
         meta[SavedRun.lossHistoryKey] = String(decoding: try JSONEncoder().encode(history), as: UTF8.self)
         if let a = test?.accuracy { meta["credence.test_accuracy"] = String(a) }
         if let n = test?.negativeLogLikelihood { meta["credence.test_nll"] = String(n) }
-        try Checkpoint(spec: spec, parameters: parameters, metadata: meta, optimizerState: optimizer).save(to: path)
+        try Checkpoint(spec: spec, parameters: parameters, buffers: buffers, metadata: meta, optimizerState: optimizer).save(to: path)
     }
     func result(history: [Double], seconds: Double, epochsTrained: Int, test: EvaluationSummary,
                 resumedFrom: Int?) -> TrainingResult {
@@ -109,6 +110,7 @@ public func train(_ options: TrainingOptions, checkpointPath: String? = nil, res
                     path: path, reason: "it was trained on the objective '\(savedObjective ?? objective.identity)', this run's is '\(objective.identity)'")
             }
             parameters = saved.checkpoint.parameters
+            trainer.model = try model.replacingBuffers(saved.checkpoint.buffers)  // running statistics
             history = saved.lossHistory
             startEpoch = saved.epoch
             resumedFrom = saved.epoch
@@ -116,10 +118,10 @@ public func train(_ options: TrainingOptions, checkpointPath: String? = nil, res
             onResume(point)
             if point.isComplete {
                 Parallel.flushSubnormalsToZero()  // as after training, so the figures match the original run's
-                let test = try evaluate(model: model, parameters: parameters, on: testSet)
+                let test = try evaluate(model: trainer.model, parameters: parameters, on: testSet)
                 if saved.checkpoint.metadata["credence.test_nll"] == nil || saved.optionsJSON != metadata[SavedRun.optionsKey] {
-                    try save(epoch: saved.epoch, parameters: parameters, optimizer: saved.checkpoint.optimizerState,
-                             history: history, test: test)
+                    try save(epoch: saved.epoch, parameters: parameters, buffers: saved.checkpoint.buffers,
+                             optimizer: saved.checkpoint.optimizerState, history: history, test: test)
                 }
                 return result(history: history, seconds: 0, epochsTrained: 0, test: test, resumedFrom: saved.epoch)
             }
@@ -138,13 +140,15 @@ public func train(_ options: TrainingOptions, checkpointPath: String? = nil, res
                     onEpochEnd: { (state: EpochEndState) in
         history.append(state.loss)
         guard checkpointPath != nil else { return }
-        try save(epoch: state.epoch, parameters: state.parameters, optimizer: state.optimizer.exportState(), history: history)
+        try save(epoch: state.epoch, parameters: state.parameters, buffers: state.buffers, optimizer: state.optimizer.exportState(),
+                 history: history)
     })
     let seconds = Date().timeIntervalSince(start)
-    let test = try evaluate(model: model, parameters: parameters, on: testSet)
+    // The trainer's model holds the running statistics training left (batch normalization).
+    let test = try evaluate(model: trainer.model, parameters: parameters, on: testSet)
     if checkpointPath != nil {  // rewrite with the test figures
-        try save(epoch: options.epochs, parameters: parameters, optimizer: trainer.optimizer.exportState(),
-                 history: history, test: test)
+        try save(epoch: options.epochs, parameters: parameters, buffers: trainer.model.bufferValues,
+                 optimizer: trainer.optimizer.exportState(), history: history, test: test)
     }
     return result(history: history, seconds: seconds, epochsTrained: options.epochs - startEpoch, test: test,
                   resumedFrom: resumedFrom)

@@ -19,6 +19,12 @@ import Foundation
 /// architecture. Files without that key (e.g. `safetensors.torch.save_file(
 /// model.state_dict(), path)`) load with `load(from:spec:)`, matched by name.
 ///
+/// **Buffers.** State that is not a parameter — batch normalization's running statistics —
+/// is stored as tensors under PyTorch's buffer names ("1.running_mean", "1.running_var",
+/// "1.num_batches_tracked"; the counter as F32, which `load_state_dict` casts back to int64).
+/// A checkpoint of a model with buffers must hold all of them; a PyTorch file without
+/// "num_batches_tracked" (older PyTorch) loads with the counter at 0, as PyTorch loads it.
+///
 /// **Training state.** To let an interrupted run resume exactly, a checkpoint may also hold
 /// the optimizer's state (`optimizerState`) in the same file — one file, replaced
 /// atomically, so parameters and optimizer state can never disagree after a crash. Its
@@ -45,22 +51,25 @@ public struct Checkpoint: Equatable, Sendable {
     public var spec: ModelSpec
     /// The flat parameter vector (rank 1), laid out as `Sequential(spec).layout`.
     public var parameters: Tensor
+    /// The model's buffers by name (`NetworkModel.bufferValues`); empty for models without any.
+    public var buffers: [String: Tensor]
     /// Free-form strings: data set, epoch, seed, test accuracy, Credence version, ...
     public var metadata: [String: String]
     /// The optimizer's state when the checkpoint was written during training (nil for a
     /// bare model); `Optimizer.importState` restores it.
     public var optimizerState: OptimizerState?
 
-    public init(spec: ModelSpec, parameters: Tensor, metadata: [String: String] = [:],
+    public init(spec: ModelSpec, parameters: Tensor, buffers: [String: Tensor] = [:], metadata: [String: String] = [:],
                 optimizerState: OptimizerState? = nil) {
         self.spec = spec
         self.parameters = parameters
+        self.buffers = buffers
         self.metadata = metadata
         self.optimizerState = optimizerState
     }
 
-    /// The model this checkpoint's parameters belong to.
-    public func model() throws -> Sequential { try Sequential(spec) }
+    /// The model this checkpoint's parameters belong to, holding the checkpoint's buffers.
+    public func model() throws -> Sequential { try Sequential(spec).withBuffers(buffers) }
 
     /// Writes the checkpoint atomically (temporary file, fsync, rename): an interrupted
     /// save leaves any previous file at `path` intact.
@@ -68,7 +77,13 @@ public struct Checkpoint: Equatable, Sendable {
         for key in [Self.modelSpecKey, Self.optimizerStateKey] where metadata[key] != nil {
             throw CheckpointError.reservedMetadataKey(path: path, key: key)
         }
-        let layout = try model().layout
+        let model: Sequential
+        do {
+            model = try Sequential(spec).withBuffers(buffers)
+        } catch let ModelError.bufferMismatch(reason) {
+            throw CheckpointError.bufferMismatch(path: path, reason: reason)
+        }
+        let layout = model.layout
         guard parameters.rank == 1, parameters.count == layout.count else {
             throw CheckpointError.parameterCount(path: path, got: parameters.shape, expected: layout.count)
         }
@@ -77,6 +92,7 @@ public struct Checkpoint: Equatable, Sendable {
         for entry in layout.entries {
             file[entry.name] = try parameters.segment(offset: entry.offset, shape: entry.shape)  // a view, no copy
         }
+        for buffer in model.buffers { file[buffer.name] = buffer.value }
         try optimizerState?.store(in: &file, path: path)
         try file.write(to: path)
     }
@@ -102,7 +118,7 @@ public struct Checkpoint: Equatable, Sendable {
     /// the file does record a spec it must equal `spec` (`CheckpointError.specMismatch`
     /// otherwise) unless `requireSameSpec` is false — e.g. to load MAP weights into the
     /// same network with a different dropout rate for MC dropout.
-    /// Every parameter of the model must be present with its shape, and the file may
+    /// Every parameter and buffer of the model must be present with its shape, and the file may
     /// hold no other tensors than optimizer state recorded as `save` writes it.
     public static func load(from path: String, spec: ModelSpec, requireSameSpec: Bool = true) throws -> Checkpoint {
         let model = try Sequential(spec)
@@ -114,21 +130,27 @@ public struct Checkpoint: Equatable, Sendable {
         return try assemble(file, model: model, path: path)
     }
 
-    /// Checks names and shapes against the layout, copies the parameter tensors into one flat
-    /// vector and collects the optimizer state the metadata records.
+    /// Checks names and shapes against the layout and the model's buffers, copies the parameter
+    /// tensors into one flat vector, collects the buffers and the optimizer state the metadata
+    /// records.
     static func assemble(_ file: SafeTensorsFile, model: Sequential, path: String) throws -> Checkpoint {
         let layout = model.layout
         let optimizerState = try OptimizerState.stored(in: file, path: path)
-        var expected = Set(layout.entries.map(\.name))
+        let modelBuffers = model.buffers
+        var expected = Set(layout.entries.map(\.name)).union(modelBuffers.map(\.name))
         if let state = optimizerState { expected.formUnion(state.tensors.keys) }
-        let missing = layout.entries.map(\.name).filter { file[$0] == nil }
+        // PyTorch before 0.4.1 saved no batch counter; its own loader starts it at 0.
+        let missing = (layout.entries.map(\.name) + modelBuffers.map(\.name).filter { !$0.hasSuffix(".num_batches_tracked") })
+            .filter { file[$0] == nil }
         let unexpected = file.names.filter { !expected.contains($0) }
         if !missing.isEmpty { throw CheckpointError.missingTensors(path: path, names: missing, unexpected: unexpected) }
         if !unexpected.isEmpty { throw CheckpointError.unexpectedTensors(path: path, names: unexpected) }
-        for entry in layout.entries where file[entry.name]!.shape != entry.shape {
-            throw CheckpointError.tensorShapeMismatch(path: path, tensor: entry.name, expected: entry.shape,
-                                                      found: file[entry.name]!.shape)
+        let shapes = layout.entries.map { ($0.name, $0.shape) } + modelBuffers.map { ($0.name, $0.shape) }
+        for (name, shape) in shapes where file[name] != nil && file[name]!.shape != shape {
+            throw CheckpointError.tensorShapeMismatch(path: path, tensor: name, expected: shape, found: file[name]!.shape)
         }
+        var buffers: [String: Tensor] = [:]
+        for buffer in modelBuffers { buffers[buffer.name] = file[buffer.name] ?? buffer.value }
         var flat = Tensor(uninitializedShape: [layout.count])
         flat.withUnsafeMutableBufferPointer { destination in
             for entry in layout.entries {
@@ -140,7 +162,7 @@ public struct Checkpoint: Equatable, Sendable {
         var metadata = file.metadata
         metadata[modelSpecKey] = nil
         metadata[optimizerStateKey] = nil
-        return Checkpoint(spec: model.spec, parameters: flat, metadata: metadata, optimizerState: optimizerState)
+        return Checkpoint(spec: model.spec, parameters: flat, buffers: buffers, metadata: metadata, optimizerState: optimizerState)
     }
 
     static func encode(_ value: some Encodable) throws -> String {

@@ -53,6 +53,8 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable {
     case parameterCount(path: String, got: [Int], expected: Int)
     /// Caller metadata using a key Credence reserves.
     case reservedMetadataKey(path: String, key: String)
+    /// Saving buffer values (running statistics) that do not fit the spec's buffers.
+    case bufferMismatch(path: String, reason: String)
     /// The optimizer state in the file (or about to be written) is malformed.
     case invalidOptimizerState(path: String, reason: String)
 
@@ -104,6 +106,8 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable {
             return "checkpoint does not match the model: '\(path)': tensor '\(tensor)' has shape \(found) but the model expects \(expected) (Linear weights are [out, in], Conv2d weights [out, in, kh, kw]); check the spec's layer sizes"
         case let .parameterCount(path, got, expected):
             return "cannot write '\(path)': the parameter vector has shape \(got) but the model's layout needs [\(expected)]; pass the flat vector the Sequential built from this spec uses"
+        case let .bufferMismatch(path, reason):
+            return "cannot write '\(path)': \(reason); pass the model's own buffers (`model.bufferValues`, e.g. a Trainer's after training)"
         case let .reservedMetadataKey(path, key):
             return "cannot write '\(path)': metadata key \"\(key)\" is reserved by Credence; rename it"
         case let .invalidOptimizerState(path, reason):

@@ -14,10 +14,16 @@ public enum ForwardMode: String, Codable, CaseIterable, Sendable {
 }
 
 /// What a forward pass needs besides inputs and parameters: the mode and the
-/// generator that stochastic layers draw from.
+/// generator that stochastic layers draw from — and, coming back out, the batch statistics
+/// that `.train` passes of layers with running statistics (batch normalization) measured.
 public struct ForwardContext {
     public var mode: ForwardMode
     public var rng: RandomGenerator
+    /// Batch statistics recorded by `.train` passes, by module name ("1"), one entry per pass
+    /// in order. The forward pass never changes a model's buffers: whoever owns the model
+    /// folds these in afterwards (`NetworkModel.updatingBuffers(with:)`; the `Trainer` does it
+    /// once per step, after merging its worker shards' statistics).
+    public var batchStatistics: [String: [BatchNormStatistics]] = [:]
 
     public init(mode: ForwardMode, rng: RandomGenerator = RandomGenerator(seed: 0)) {
         self.mode = mode
@@ -33,6 +39,8 @@ public enum ModelError: Error, CustomStringConvertible, Equatable {
     case parameterCount(got: Int, expected: Int)
     /// A specification that cannot describe a working model.
     case invalidSpecification(String)
+    /// Buffer values (running statistics) that do not fit the model's buffers.
+    case bufferMismatch(String)
 
     public var description: String {
         switch self {
@@ -42,6 +50,8 @@ public enum ModelError: Error, CustomStringConvertible, Equatable {
             return "parameter vector has \(got) elements but the model's layout needs \(expected); was it saved from a different architecture?"
         case let .invalidSpecification(message):
             return "invalid model specification: \(message)"
+        case let .bufferMismatch(message):
+            return "buffers do not fit the model: \(message); pass the values the model's `buffers` names (a checkpoint of the same spec)"
         }
     }
 }
@@ -72,6 +82,25 @@ public extension Layer {
     /// Shape-preserving by default (activations, dropout).
     func outputShape(for inputShape: [Int]) throws -> [Int] { inputShape }
     var isStochastic: Bool { false }
+}
+
+/// A layer with state that is not a parameter — batch normalization's running mean and
+/// variance and its batch counter. The values live in the model (`Sequential` holds them per
+/// layer) and are handed to `forward`; a `.train` pass returns the batch statistics it
+/// measured, and `updatedBuffers` folds them in. The forward pass itself never mutates state,
+/// so worker threads can run shards of a batch on one model.
+public protocol StatefulLayer: Layer {
+    /// Local buffer names (PyTorch's: "running_mean", "running_var", "num_batches_tracked")
+    /// and shapes.
+    var bufferShapes: [(name: String, shape: [Int])] { get }
+    /// A fresh layer's buffer values, one per entry of `bufferShapes`.
+    func initialBuffers() -> [Tensor]
+    /// Applies the layer with its buffers; in `.train` mode also returns the batch statistics
+    /// to fold into them (nil in other modes).
+    func forward(_ x: Variable, parameters: [Variable], buffers: [Tensor],
+                 context: inout ForwardContext) throws -> (output: Variable, statistics: BatchNormStatistics?)
+    /// The buffers after one `.train` pass that measured `statistics`.
+    func updatedBuffers(_ buffers: [Tensor], with statistics: BatchNormStatistics) -> [Tensor]
 }
 
 /// PyTorch's default initialisation for Linear and Conv2d: U(−1/√fanIn, 1/√fanIn)

@@ -69,6 +69,9 @@ public struct EpochEndState {
     /// This epoch's mean training loss.
     public var loss: Double
     public var parameters: Tensor
+    /// The model's buffers (batch normalization's running statistics) after this epoch, by
+    /// name; empty for models without buffers.
+    public var buffers: [String: Tensor]
     /// The trainer's optimizer. Its state buffers are shared with the trainer's and change
     /// with the next step: call `exportState()` inside the callback to keep a copy.
     public var optimizer: Optimizer
@@ -79,8 +82,19 @@ public struct EpochEndState {
 /// Each batch is split into one shard per worker thread; each worker records its own
 /// tape with single-threaded GEMMs, and the shard gradients are summed (measured here
 /// to beat OpenBLAS's own threading at training sizes).
+///
+/// **Batch normalization under sharding.** Each shard is normalised with its *own* batch
+/// statistics, as PyTorch's `DataParallel` without `SyncBatchNorm` does (with two workers a
+/// batch of 128 is normalised as two batches of 64; one shard below 32 examples). The running
+/// statistics, though, are updated once per step from the *whole* batch: the shards' means
+/// and variances are merged in shard order (`BatchNormStatistics.merged`, exact up to
+/// rounding) and folded into `model`'s buffers after the optimizer step — deterministic, and
+/// the same running statistics as one unsharded step. A step whose loss is not finite
+/// changes neither the parameters nor the buffers.
 public struct Trainer {
-    public let model: any NetworkModel
+    /// The network; its buffers (running statistics) are updated by `fit`. Set it to a model
+    /// with restored buffers to resume a run.
+    public var model: any NetworkModel
     public var optimizer: Optimizer
     public let configuration: TrainingConfiguration
 
@@ -103,11 +117,29 @@ public struct Trainer {
     /// sum is the batch gradient); `Optimizer.update(_:gradientParts:)` sums them in place.
     public func lossAndGradientParts(parameters: Tensor, batch: TrainingBatch, rng: inout RandomGenerator,
                                      mode: ForwardMode = .train) throws -> (loss: Double, correct: Int, gradientParts: [Tensor]) {
+        let step = try shardedStep(parameters: parameters, batch: batch, rng: &rng, mode: mode)
+        return (step.loss, step.correct, step.gradientParts)
+    }
+
+    /// One step's figures: mean loss, correct predictions, one gradient part per worker shard,
+    /// and the batch statistics of layers with running statistics, merged over the shards
+    /// (by module name, one entry per `.train` pass; empty for models without any).
+    public struct ShardedStep {
+        public var loss: Double
+        public var correct: Int
+        public var gradientParts: [Tensor]
+        public var batchStatistics: [String: [BatchNormStatistics]]
+    }
+
+    /// Like `lossAndGradientParts`, and also the shards' batch statistics merged in shard order
+    /// (what `fit` folds into the model's running statistics after the step).
+    public func shardedStep(parameters: Tensor, batch: TrainingBatch, rng: inout RandomGenerator,
+                            mode: ForwardMode = .train) throws -> ShardedStep {
         let n = batch.count
         let shards = Parallel.ranges(n, parts: n >= 32 ? Parallel.workerCount : 1)
         let shardRNGs = rng.split(into: shards.count)
         let objective = configuration.objective
-        let results = try Parallel.map(shards.count) { s -> (Double, Int, Tensor) in
+        let results = try Parallel.map(shards.count) { s -> (Double, Int, Tensor, [String: [BatchNormStatistics]]) in
             let shard = try batch.shard(shards[s])
             let tape = Tape()
             let theta = tape.variable(parameters)
@@ -119,16 +151,24 @@ public struct Trainer {
             if objective.isClassification {
                 for (i, p) in outputs.argmaxLastAxis().enumerated() where p == Int(shard.labels[i]) { correct += 1 }
             }
-            return (Double(loss.value.scalar) * Double(weight), correct, grads[theta])
+            return (Double(loss.value.scalar) * Double(weight), correct, grads[theta], context.batchStatistics)
         }
         var loss = 0.0, correct = 0
         var parts: [Tensor] = []
-        for (l, c, g) in results {
+        var statistics: [String: [BatchNormStatistics]] = [:]
+        for (l, c, g, shardStatistics) in results {
             loss += l
             correct += c
             parts.append(g)
+            for (module, passes) in shardStatistics {
+                guard let merged = statistics[module] else { statistics[module] = passes; continue }
+                guard merged.count == passes.count else {
+                    throw TrainingError.invalidConfiguration("worker shards ran module \(module) in training mode \(merged.count) and \(passes.count) times in one step")
+                }
+                statistics[module] = zip(merged, passes).map { $0.merged(with: $1) }
+            }
         }
-        return (loss, correct, parts)
+        return ShardedStep(loss: loss, correct: correct, gradientParts: parts, batchStatistics: statistics)
     }
 
     /// Trains for `configuration.epochs` epochs.
@@ -175,14 +215,16 @@ public struct Trainer {
         let loop = EpochLoop(epochs: configuration.epochs, batchSize: configuration.batchSize, seed: configuration.seed,
                              progressInterval: configuration.progressInterval)
         return try loop.run(data: data, startEpoch: startEpoch, step: { batch, rng in
-            let (loss, correct, gradientParts) = try lossAndGradientParts(parameters: parameters, batch: batch, rng: &rng)
+            let step = try shardedStep(parameters: parameters, batch: batch, rng: &rng)
             // Checking the loss keeps this O(1). A non-finite gradient under a finite loss
             // makes the parameters non-finite and the next step's loss NaN, which stops here.
-            try EpochLoop.requireFinite(loss)
-            optimizer.update(&parameters, gradientParts: gradientParts)
-            return StepReport(loss: loss, correct: objective.isClassification ? correct : nil)
+            try EpochLoop.requireFinite(step.loss)
+            optimizer.update(&parameters, gradientParts: step.gradientParts)
+            if !step.batchStatistics.isEmpty { model = try model.updatingBuffers(with: step.batchStatistics) }
+            return StepReport(loss: step.loss, correct: objective.isClassification ? step.correct : nil)
         }, onProgress: onProgress, onEpochEnd: { epoch, loss in
-            try onEpochEnd(EpochEndState(epoch: epoch, loss: loss, parameters: parameters, optimizer: optimizer))
+            try onEpochEnd(EpochEndState(epoch: epoch, loss: loss, parameters: parameters, buffers: model.bufferValues,
+                                         optimizer: optimizer))
         })
     }
 }

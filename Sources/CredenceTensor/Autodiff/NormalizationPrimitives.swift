@@ -1,0 +1,135 @@
+import Foundation
+
+// Batch normalization with batch statistics (training mode) as one primitive with one
+// fused pullback. Evaluation mode (running statistics) is an affine map per channel and is
+// composed from the broadcasting primitives by the layer.
+
+/// Per-channel statistics of one batch-normalization pass: the batch mean and the biased
+/// (divide-by-m) variance over the m = N·H·W values of each channel.
+public struct BatchNormStatistics: Sendable {
+    /// Values per channel (N for [N, C], N·H·W for [N, C, H, W]).
+    public var count: Int
+    public var mean: Tensor
+    /// Biased variance (1/m) Σ (x − mean)², the one the batch is normalised with.
+    public var variance: Tensor
+
+    public init(count: Int, mean: Tensor, variance: Tensor) {
+        self.count = count
+        self.mean = mean
+        self.variance = variance
+    }
+}
+
+extension Variable {
+    /// Batch normalization of `x` ([N, C] or [N, C, d₁, …]) with its own batch statistics:
+    ///
+    ///     x̂ = (x − μ_c) / √(σ²_c + ε),   y = γ_c · x̂ + β_c,
+    ///
+    /// μ_c and σ²_c the mean and biased variance of channel c over the batch and spatial
+    /// axes (m values), as PyTorch's `BatchNorm1d/2d` in training mode (Ioffe & Szegedy 2015).
+    /// Statistics are accumulated in Double (two passes). Pullback, per channel:
+    /// dβ = Σ dy, dγ = Σ dy·x̂, dx = γ / (m √(σ² + ε)) · (m·dy − dβ − x̂·dγ).
+    ///
+    /// - Parameters:
+    ///   - weight: γ, shape [C]; bias: β, shape [C].
+    /// - Returns: y, and the batch statistics (for a running-average update).
+    /// - Throws: when x has rank < 2, an empty batch, or γ/β are not [C].
+    ///
+    /// ```swift
+    /// let (y, stats) = try x.batchNormalized(weight: gamma, bias: beta, epsilon: 1e-5)
+    /// ```
+    public func batchNormalized(weight: Variable, bias: Variable, epsilon: Float) throws
+        -> (output: Variable, statistics: BatchNormStatistics) {
+        let s = shape
+        guard s.count >= 2, s[0] > 0 else {
+            throw TensorError.invalidArgument(operation: "batchNormalized", message: "needs [N, C, …] with N ≥ 1, got \(s)")
+        }
+        let n = s[0], c = s[1], plane = s.dropFirst(2).reduce(1, *), m = n * plane
+        guard weight.shape == [c], bias.shape == [c] else {
+            throw TensorError.invalidArgument(operation: "batchNormalized", message: "needs weight and bias of shape [\(c)], got \(weight.shape) and \(bias.shape)")
+        }
+        var mean = Tensor(uninitializedShape: [c]), variance = Tensor(uninitializedShape: [c])
+        var inverseStd = [Float](repeating: 0, count: c)
+        var normalized = Tensor(uninitializedShape: s), y = Tensor(uninitializedShape: s)
+        let gamma = weight.value.values, beta = bias.value.values
+        value.withUnsafeBufferPointer { x in
+            mean.withUnsafeMutableBufferPointer { mu in
+                variance.withUnsafeMutableBufferPointer { v in
+                    for ch in 0..<c {
+                        var sum = 0.0
+                        for b in 0..<n {
+                            let row = x.baseAddress! + (b * c + ch) * plane
+                            for p in 0..<plane { sum += Double(row[p]) }
+                        }
+                        let mu64 = sum / Double(m)
+                        var squares = 0.0
+                        for b in 0..<n {
+                            let row = x.baseAddress! + (b * c + ch) * plane
+                            for p in 0..<plane { let d = Double(row[p]) - mu64; squares += d * d }
+                        }
+                        mu[ch] = Float(mu64)
+                        v[ch] = Float(squares / Double(m))
+                        inverseStd[ch] = Float(1 / (squares / Double(m) + Double(epsilon)).squareRoot())
+                    }
+                }
+            }
+            normalized.withUnsafeMutableBufferPointer { xh in
+                y.withUnsafeMutableBufferPointer { out in
+                    for b in 0..<n {
+                        for ch in 0..<c {
+                            let base = (b * c + ch) * plane
+                            let mu = mean[ch], inv = inverseStd[ch], g = gamma[ch], bt = beta[ch]
+                            for p in 0..<plane {
+                                let h = (x[base + p] - mu) * inv
+                                xh[base + p] = h
+                                out[base + p] = g * h + bt
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let statistics = BatchNormStatistics(count: m, mean: mean, variance: variance)
+        let tx = isTracked, tw = weight.isTracked, tb = bias.isTracked
+        // The pullback captures tensors only (capturing Variables would make the tape own itself).
+        let output = Variable.record(y, inputs: [self, weight, bias]) { g in
+            var dBeta = [Double](repeating: 0, count: c), dGamma = [Double](repeating: 0, count: c)
+            g.withUnsafeBufferPointer { dy in
+                normalized.withUnsafeBufferPointer { xh in
+                    for b in 0..<n {
+                        for ch in 0..<c {
+                            let base = (b * c + ch) * plane
+                            var sb = 0.0, sg = 0.0
+                            for p in 0..<plane { sb += Double(dy[base + p]); sg += Double(dy[base + p]) * Double(xh[base + p]) }
+                            dBeta[ch] += sb
+                            dGamma[ch] += sg
+                        }
+                    }
+                }
+            }
+            var dx: Tensor?
+            if tx {
+                var grad = Tensor(uninitializedShape: s)
+                grad.withUnsafeMutableBufferPointer { out in
+                    g.withUnsafeBufferPointer { dy in
+                        normalized.withUnsafeBufferPointer { xh in
+                            for b in 0..<n {
+                                for ch in 0..<c {
+                                    let base = (b * c + ch) * plane
+                                    let scale = gamma[ch] * inverseStd[ch] / Float(m)
+                                    let db = Float(dBeta[ch]), dg = Float(dGamma[ch]), fm = Float(m)
+                                    for p in 0..<plane {
+                                        out[base + p] = scale * (fm * dy[base + p] - db - xh[base + p] * dg)
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+                dx = grad
+            }
+            return [dx, tw ? Tensor(dGamma.map(Float.init)) : nil, tb ? Tensor(dBeta.map(Float.init)) : nil]
+        }
+        return (output, statistics)
+    }
+}
