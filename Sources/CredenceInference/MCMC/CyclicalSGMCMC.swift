@@ -17,28 +17,14 @@ public struct CSGLDMethod: RegisteredMethod {
         + SGMCMCOptions.cyclicalSchedule
     public static let quickSettings = ["cycles": "2", "cycleEpochs": "1", "explorationFraction": "0.5", "thinning": "1"]
 
-    public var learningRate = 0.1, temperature = 1.0, priorPrecision = 1.0
-    public var cycles = 4, cycleEpochs = 2, explorationFraction = 0.8, thinning = 50
+    public var chain: SGMCMCChainSettings
 
-    public init(settings: MethodSettings) throws {
-        learningRate = try settings.required("learningRate")
-        temperature = try settings.required("temperature")
-        priorPrecision = try settings.required("priorPrecision")
-        (cycles, cycleEpochs, explorationFraction, thinning) = try SGMCMCOptions.cyclical(settings)
-    }
+    public init(settings: MethodSettings) throws { chain = try SGMCMCChainSettings(settings: settings, cyclical: true) }
 
-    public func validate(_ context: MethodContext) throws {
-        try SGMCMCOptions.validateCyclical(Self.name, cycleEpochs: cycleEpochs, explorationFraction: explorationFraction,
-                                           thinning: thinning, context)
-    }
+    public func validate(_ context: MethodContext) throws { try chain.validate(Self.name, context) }
 
     public func run(_ job: MethodJob) throws -> MethodOutcome {
-        try SGMCMCOptions.run(job, name: Self.name, temperature: temperature, priorPrecision: priorPrecision,
-                              epochs: cycles * cycleEpochs, seedSalt: 0xC5_C1D, dynamics: { _ in LangevinDynamics() },
-                              schedule: { n, steps in
-                                  .cyclical(initialStepSize: learningRate / Double(n), cycleLength: cycleEpochs * steps,
-                                            explorationFraction: explorationFraction, thinning: thinning)
-                              })
+        try chain.run(job, name: Self.name, seedSalt: 0xC5_C1D) { _ in LangevinDynamics() }
     }
 
     public static func restore(_ archive: PosteriorArchive) throws -> any Posterior { try EnsemblePosterior(archive: archive) }
@@ -58,35 +44,21 @@ public struct CSGHMCMethod: RegisteredMethod {
         + SGMCMCOptions.cyclicalSchedule + SGHMCMethod.dynamicsOptions
     public static let quickSettings = ["cycles": "2", "cycleEpochs": "1", "explorationFraction": "0.5", "thinning": "1"]
 
-    public var learningRate = 0.01, temperature = 1.0, priorPrecision = 1.0
-    public var cycles = 4, cycleEpochs = 2, explorationFraction = 0.8, thinning = 50
-    public var friction = 0.1, gradientNoise = 0.0
+    public var chain: SGMCMCChainSettings
+    public var friction: SGHMCFriction
 
     public init(settings: MethodSettings) throws {
-        learningRate = try settings.required("learningRate")
-        temperature = try settings.required("temperature")
-        priorPrecision = try settings.required("priorPrecision")
-        (cycles, cycleEpochs, explorationFraction, thinning) = try SGMCMCOptions.cyclical(settings)
-        friction = try settings.required("friction")
-        gradientNoise = try settings.required("gradientNoise")
-        guard friction <= 1 else { throw InferenceError.invalidOption("csghmc friction α = 1 − momentum must be in (0, 1], got \(friction)") }
+        chain = try SGMCMCChainSettings(settings: settings, cyclical: true)
+        friction = try SGHMCFriction(settings: settings)
     }
 
     public func validate(_ context: MethodContext) throws {
-        try SGMCMCOptions.validateCyclical(Self.name, cycleEpochs: cycleEpochs, explorationFraction: explorationFraction,
-                                           thinning: thinning, context)
-        try SGHMCMethod.validateNoise(Self.name, learningRate: learningRate, friction: friction, gradientNoise: gradientNoise,
-                                      temperature: temperature, context)
+        try chain.validate(Self.name, context)
+        try friction.validate(Self.name, chain: chain, context)
     }
 
     public func run(_ job: MethodJob) throws -> MethodOutcome {
-        try SGMCMCOptions.run(job, name: Self.name, temperature: temperature, priorPrecision: priorPrecision,
-                              epochs: cycles * cycleEpochs, seedSalt: 0xC5_4A3C, dynamics: { target in
-                                  SGHMCMethod.dynamics(friction: friction, gradientNoise: gradientNoise, target: target)
-                              }, schedule: { n, steps in
-                                  .cyclical(initialStepSize: learningRate / Double(n), cycleLength: cycleEpochs * steps,
-                                            explorationFraction: explorationFraction, thinning: thinning)
-                              })
+        try chain.run(job, name: Self.name, seedSalt: 0xC5_4A3C, dynamics: friction.dynamics)
     }
 
     public static func restore(_ archive: PosteriorArchive) throws -> any Posterior { try EnsemblePosterior(archive: archive) }

@@ -20,33 +20,21 @@ public struct PSGLDMethod: RegisteredMethod {
         ]
     public static let quickSettings = ["sampleEpochs": "2", "thinning": "2"]
 
-    public var learningRate = 0.001, temperature = 1.0, priorPrecision = 1.0
-    public var burnInEpochs = 1, sampleEpochs = 4, thinning = 50
+    public var chain: SGMCMCChainSettings
     public var decay = 0.99, damping = 1e-5
 
     public init(settings: MethodSettings) throws {
-        learningRate = try settings.required("learningRate")
-        temperature = try settings.required("temperature")
-        priorPrecision = try settings.required("priorPrecision")
-        burnInEpochs = try settings.required("burnInEpochs")
-        sampleEpochs = try settings.required("sampleEpochs")
-        thinning = try settings.required("thinning")
+        chain = try SGMCMCChainSettings(settings: settings, cyclical: false)
         decay = try settings.required("decay")
         damping = try settings.required("damping")
     }
 
-    public func validate(_ context: MethodContext) throws {
-        try SGMCMCOptions.validateConstant(Self.name, sampleEpochs: sampleEpochs, thinning: thinning, context)
-    }
+    public func validate(_ context: MethodContext) throws { try chain.validate(Self.name, context) }
 
     public func run(_ job: MethodJob) throws -> MethodOutcome {
-        try SGMCMCOptions.run(job, name: Self.name, temperature: temperature, priorPrecision: priorPrecision,
-                              epochs: burnInEpochs + sampleEpochs, seedSalt: 0x95_C1D, dynamics: { target in
-                                  PreconditionedLangevinDynamics(decay: decay, damping: damping,
-                                                                 gradientScale: target.temperature / Double(target.datasetSize))
-                              }, schedule: { n, steps in
-                                  .constant(stepSize: learningRate / Double(n), burnInSteps: burnInEpochs * steps, thinning: thinning)
-                              })
+        try chain.run(job, name: Self.name, seedSalt: 0x95_C1D) { target in
+            PreconditionedLangevinDynamics(decay: decay, damping: damping, gradientScale: target.temperature / Double(target.datasetSize))
+        }
     }
 
     public static func restore(_ archive: PosteriorArchive) throws -> any Posterior { try EnsemblePosterior(archive: archive) }

@@ -22,54 +22,54 @@ public struct SGHMCMethod: RegisteredMethod {
     ]
     public static let quickSettings = ["sampleEpochs": "2", "thinning": "2"]
 
-    public var learningRate = 0.001, temperature = 1.0, priorPrecision = 1.0
-    public var burnInEpochs = 1, sampleEpochs = 4, thinning = 50
-    public var friction = 0.1, gradientNoise = 0.0
+    public var chain: SGMCMCChainSettings
+    public var friction: SGHMCFriction
 
     public init(settings: MethodSettings) throws {
-        learningRate = try settings.required("learningRate")
-        temperature = try settings.required("temperature")
-        priorPrecision = try settings.required("priorPrecision")
-        burnInEpochs = try settings.required("burnInEpochs")
-        sampleEpochs = try settings.required("sampleEpochs")
-        thinning = try settings.required("thinning")
-        friction = try settings.required("friction")
-        gradientNoise = try settings.required("gradientNoise")
-        guard friction <= 1 else { throw InferenceError.invalidOption("sghmc friction α = 1 − momentum must be in (0, 1], got \(friction)") }
+        chain = try SGMCMCChainSettings(settings: settings, cyclical: false)
+        friction = try SGHMCFriction(settings: settings)
     }
 
     public func validate(_ context: MethodContext) throws {
-        try SGMCMCOptions.validateConstant(Self.name, sampleEpochs: sampleEpochs, thinning: thinning, context)
-        try Self.validateNoise(Self.name, learningRate: learningRate, friction: friction, gradientNoise: gradientNoise,
-                               temperature: temperature, context)
+        try chain.validate(Self.name, context)
+        try friction.validate(Self.name, chain: chain, context)
+    }
+
+    public func run(_ job: MethodJob) throws -> MethodOutcome {
+        try chain.run(job, name: Self.name, seedSalt: 0x5C_4A3C, dynamics: friction.dynamics)
+    }
+
+    public static func restore(_ archive: PosteriorArchive) throws -> any Posterior { try EnsemblePosterior(archive: archive) }
+}
+
+/// SGHMC's own settings, shared by `sghmc` and `csghmc`: the friction α and the gradient-noise
+/// estimate V̂ (`SGHMCMethod.dynamicsOptions`).
+public struct SGHMCFriction: Sendable {
+    public var friction: Double
+    public var gradientNoise: Double
+
+    init(settings: MethodSettings) throws {
+        friction = try settings.required("friction")
+        gradientNoise = try settings.required("gradientNoise")
+        guard friction <= 1 else {
+            throw InferenceError.invalidOption("\(settings.method) friction α = 1 − momentum must be in (0, 1], got \(friction)")
+        }
     }
 
     /// β̂ = ηV/2 ≤ α at the largest step: else the gradient noise alone exceeds the friction's.
-    static func validateNoise(_ name: String, learningRate: Double, friction: Double, gradientNoise: Double,
-                              temperature: Double, _ context: MethodContext) throws {
+    func validate(_ name: String, chain: SGMCMCChainSettings, _ context: MethodContext) throws {
         let n = Double(Swift.max(context.trainCount - context.options.holdout, 1))
-        let beta = learningRate * n * gradientNoise / (2 * temperature * temperature)
+        let beta = chain.learningRate * n * gradientNoise / (2 * chain.temperature * chain.temperature)
         guard beta <= friction else {
             throw InferenceError.invalidOption("\(name): the gradient noise's share β̂ = learningRate·N·V̂/(2T²) = \(beta) exceeds the friction \(friction); lower learningRate or gradientNoise")
         }
     }
 
     /// The dynamics for `target`: V̂ on the mean-loss scale is (N/T)²·V̂ on the log-density's.
-    static func dynamics(friction: Double, gradientNoise: Double, target: LogPosterior) -> SGHMCDynamics {
+    func dynamics(_ target: LogPosterior) -> SGHMCDynamics {
         let scale = Double(target.datasetSize) / target.temperature
         return SGHMCDynamics(friction: friction, gradientNoiseVariance: gradientNoise * scale * scale)
     }
-
-    public func run(_ job: MethodJob) throws -> MethodOutcome {
-        try SGMCMCOptions.run(job, name: Self.name, temperature: temperature, priorPrecision: priorPrecision,
-                              epochs: burnInEpochs + sampleEpochs, seedSalt: 0x5C_4A3C, dynamics: { target in
-                                  Self.dynamics(friction: friction, gradientNoise: gradientNoise, target: target)
-                              }, schedule: { n, steps in
-                                  .constant(stepSize: learningRate / Double(n), burnInSteps: burnInEpochs * steps, thinning: thinning)
-                              })
-    }
-
-    public static func restore(_ archive: PosteriorArchive) throws -> any Posterior { try EnsemblePosterior(archive: archive) }
 }
 
 /// SGHMC (Chen et al. 2014, eq. 15) as SGD with momentum: with g = ∇log p̂_T(θ | D) the

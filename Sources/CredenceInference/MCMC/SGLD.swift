@@ -19,30 +19,14 @@ public struct SGLDMethod: RegisteredMethod {
         + SGMCMCOptions.constantSchedule
     public static let quickSettings = ["sampleEpochs": "2", "thinning": "2"]
 
-    public var learningRate = 0.01, temperature = 1.0, priorPrecision = 1.0
-    public var burnInEpochs = 1, sampleEpochs = 4, thinning = 50
+    public var chain: SGMCMCChainSettings
 
-    public init() {}
+    public init(settings: MethodSettings) throws { chain = try SGMCMCChainSettings(settings: settings, cyclical: false) }
 
-    public init(settings: MethodSettings) throws {
-        learningRate = try settings.required("learningRate")
-        temperature = try settings.required("temperature")
-        priorPrecision = try settings.required("priorPrecision")
-        burnInEpochs = try settings.required("burnInEpochs")
-        sampleEpochs = try settings.required("sampleEpochs")
-        thinning = try settings.required("thinning")
-    }
-
-    public func validate(_ context: MethodContext) throws {
-        try SGMCMCOptions.validateConstant(Self.name, sampleEpochs: sampleEpochs, thinning: thinning, context)
-    }
+    public func validate(_ context: MethodContext) throws { try chain.validate(Self.name, context) }
 
     public func run(_ job: MethodJob) throws -> MethodOutcome {
-        try SGMCMCOptions.run(job, name: Self.name, temperature: temperature, priorPrecision: priorPrecision,
-                              epochs: burnInEpochs + sampleEpochs, seedSalt: 0x5C1D, dynamics: { _ in LangevinDynamics() },
-                              schedule: { n, steps in
-                                  .constant(stepSize: learningRate / Double(n), burnInSteps: burnInEpochs * steps, thinning: thinning)
-                              })
+        try chain.run(job, name: Self.name, seedSalt: 0x5C1D) { _ in LangevinDynamics() }
     }
 
     public static func restore(_ archive: PosteriorArchive) throws -> any Posterior { try EnsemblePosterior(archive: archive) }

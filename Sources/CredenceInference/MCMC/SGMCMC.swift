@@ -230,35 +230,11 @@ public enum SGMCMCOptions {
         MethodOption("thinning", .integer(atLeast: 1), default: "50", help: "steps between kept samples in a sampling stage"),
     ]
 
-    /// The cyclical schedule's settings: cycles, epochs per cycle, exploration fraction β < 1, thinning.
-    static func cyclical(_ settings: MethodSettings) throws -> (Int, Int, Double, Int) {
-        let beta: Double = try settings.required("explorationFraction")
-        guard beta < 1 else {
-            throw InferenceError.invalidOption("\(settings.method) explorationFraction β must be in [0, 1) (a cycle needs a sampling stage), got \(beta)")
-        }
-        return (try settings.required("cycles"), try settings.required("cycleEpochs"), beta, try settings.required("thinning"))
-    }
-
     /// Steps per epoch for the run's training set (as `EpochLoop` batches it).
     static func stepsPerEpoch(_ context: MethodContext) -> Int {
         let count = Swift.max(context.trainCount - context.options.holdout, 1)
         let batch = Swift.min(context.options.batchSize, count)
         return (count + batch - 1) / batch
-    }
-
-    /// The constant schedule's steps, checked against the run before any work.
-    static func validateConstant(_ name: String, sampleEpochs: Int, thinning: Int, _ context: MethodContext) throws {
-        let steps = sampleEpochs * stepsPerEpoch(context)
-        guard steps >= thinning else {
-            throw InferenceError.invalidOption("\(name) keeps every \(thinning)th of \(steps) sampling steps: no sample; lower thinning or raise sampleEpochs")
-        }
-    }
-
-    /// The cyclical schedule, checked against the run before any work.
-    static func validateCyclical(_ name: String, cycleEpochs: Int, explorationFraction: Double, thinning: Int,
-                                 _ context: MethodContext) throws {
-        try SGMCMCSchedule.cyclical(initialStepSize: 1, cycleLength: cycleEpochs * stepsPerEpoch(context),
-                                    explorationFraction: explorationFraction, thinning: thinning).validate(name)
     }
 
     /// Trains (or resumes) the run's network, then runs the chain from it for `epochs` epochs
@@ -285,5 +261,79 @@ public enum SGMCMCOptions {
                                    epochs: epochs, batchSize: batchSize, seed: seed,
                                    checkpoint: job.phaseCheckpoint("\(name)-chain", options.ensembleMember), onProgress: job.onProgress)
         return MethodOutcome(posterior: fit.posterior, seconds: file.seconds + fit.seconds, posteriorSeconds: fit.seconds)
+    }
+}
+
+/// The settings every SG-MCMC method of the registry shares, read and checked once: the step
+/// on the mean-loss scale (ε = learningRate / N), the target's temperature and prior precision,
+/// and the schedule's layout in epochs — constant (burn-in, sampling epochs, thinning) or
+/// cyclical (cycles, epochs per cycle, exploration fraction, thinning).
+public struct SGMCMCChainSettings: Sendable {
+    public enum Layout: Sendable {
+        case constant(burnInEpochs: Int, sampleEpochs: Int, thinning: Int)
+        case cyclical(cycles: Int, cycleEpochs: Int, explorationFraction: Double, thinning: Int)
+    }
+
+    public var learningRate: Double
+    public var temperature: Double
+    public var priorPrecision: Double
+    public var layout: Layout
+
+    /// Reads the options `SGMCMCOptions.target` and `constantSchedule` (or `cyclicalSchedule`) declare.
+    init(settings: MethodSettings, cyclical: Bool) throws {
+        learningRate = try settings.required("learningRate")
+        temperature = try settings.required("temperature")
+        priorPrecision = try settings.required("priorPrecision")
+        if cyclical {
+            let beta: Double = try settings.required("explorationFraction")
+            guard beta < 1 else {
+                throw InferenceError.invalidOption("\(settings.method) explorationFraction β must be in [0, 1) (a cycle needs a sampling stage), got \(beta)")
+            }
+            layout = .cyclical(cycles: try settings.required("cycles"), cycleEpochs: try settings.required("cycleEpochs"),
+                               explorationFraction: beta, thinning: try settings.required("thinning"))
+        } else {
+            layout = .constant(burnInEpochs: try settings.required("burnInEpochs"), sampleEpochs: try settings.required("sampleEpochs"),
+                               thinning: try settings.required("thinning"))
+        }
+    }
+
+    /// Epochs the chain runs.
+    public var epochs: Int {
+        switch layout {
+        case let .constant(burnIn, sample, _): return burnIn + sample
+        case let .cyclical(cycles, cycleEpochs, _, _): return cycles * cycleEpochs
+        }
+    }
+
+    /// The schedule for a training set of `datasetSize` examples in `stepsPerEpoch` steps.
+    func schedule(datasetSize n: Int, stepsPerEpoch steps: Int) -> SGMCMCSchedule {
+        switch layout {
+        case let .constant(burnIn, _, thinning):
+            return .constant(stepSize: learningRate / Double(n), burnInSteps: burnIn * steps, thinning: thinning)
+        case let .cyclical(_, cycleEpochs, beta, thinning):
+            return .cyclical(initialStepSize: learningRate / Double(n), cycleLength: cycleEpochs * steps,
+                             explorationFraction: beta, thinning: thinning)
+        }
+    }
+
+    /// The schedule checked against the run before any work: a constant chain keeps a sample,
+    /// a cyclical one has a sampling stage.
+    func validate(_ name: String, _ context: MethodContext) throws {
+        let steps = SGMCMCOptions.stepsPerEpoch(context)
+        switch layout {
+        case let .constant(_, sampleEpochs, thinning):
+            guard sampleEpochs * steps >= thinning else {
+                throw InferenceError.invalidOption("\(name) keeps every \(thinning)th of \(sampleEpochs * steps) sampling steps: no sample; lower thinning or raise sampleEpochs")
+            }
+        case .cyclical:
+            try schedule(datasetSize: 1, stepsPerEpoch: steps).validate(name)
+        }
+    }
+
+    /// Trains (or resumes) the run's network and runs the chain from it (`SGMCMCOptions.run`).
+    func run<D: SGMCMCDynamics>(_ job: MethodJob, name: String, seedSalt: UInt64,
+                                dynamics: (_ target: LogPosterior) -> D) throws -> MethodOutcome {
+        try SGMCMCOptions.run(job, name: name, temperature: temperature, priorPrecision: priorPrecision, epochs: epochs,
+                              seedSalt: seedSalt, dynamics: dynamics, schedule: schedule)
     }
 }
