@@ -21,7 +21,8 @@ public struct ParameterLayout: Codable, Equatable, Sendable {
 
     public init() {}
 
-    mutating func append(name: String, layer: Int, shape: [Int]) {
+    /// Appends a parameter of `shape` owned by layer `layer` at the end of the vector.
+    public mutating func append(name: String, layer: Int, shape: [Int]) {
         let e = Entry(name: name, layer: layer, offset: count, shape: shape)
         entries.append(e)
         count += e.count

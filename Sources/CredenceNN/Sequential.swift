@@ -143,14 +143,19 @@ public struct Sequential: NetworkModel {
         var h = x
         for i in range {
             let params = try layout.entries(ofLayer: i).map { try parameters.segment(offset: $0.offset, shape: $0.shape) }
-            if let stateful = statefulLayers[i] {
-                let (y, statistics) = try stateful.forward(h, parameters: params, buffers: layerBuffers[i], context: &context)
-                if let statistics { context.batchStatistics["\(i)", default: []].append(statistics) }
-                h = y
-            } else {
-                h = try layers[i].forward(h, parameters: params, context: &context)
-            }
+            h = try forwardLayer(i, h, parameters: params, context: &context)
         }
         return h
+    }
+
+    /// Runs layer `i` alone on `x` with its parameters (one per entry of its
+    /// `parameterShapes`) — with its buffers, recording its batch statistics in `context`, for
+    /// a layer that has them. For models that run some layers their own way (a variational
+    /// network's random-weight layers) and the rest as the chain does.
+    public func forwardLayer(_ i: Int, _ x: Variable, parameters: [Variable], context: inout ForwardContext) throws -> Variable {
+        guard let stateful = statefulLayers[i] else { return try layers[i].forward(x, parameters: parameters, context: &context) }
+        let (y, statistics) = try stateful.forward(x, parameters: parameters, buffers: layerBuffers[i], context: &context)
+        if let statistics { context.batchStatistics["\(i)", default: []].append(statistics) }
+        return y
     }
 }

@@ -104,10 +104,15 @@ struct BayesianLinearRegressionTarget: KnownTarget {
     let covarianceFactor: DenseMatrix
     var dimension: Int { mean.count }
 
-    init(features m: Int, count n: Int, alpha: Double, beta: Double, seed: UInt64) {
+    /// `featureCorrelation` c makes neighbouring features correlated: x_k ← c·x_{k−1} + √(1 − c²)·x_k
+    /// (each still N(0, 1)), so the posterior's weights are correlated (0: independent features).
+    init(features m: Int, count n: Int, alpha: Double, beta: Double, seed: UInt64, featureCorrelation c: Double = 0) {
         var rng = RandomGenerator(seed: seed)
         let w = (0..<m).map { _ in standardNormal(&rng) }
-        let phi = (0..<n).map { _ in [1] + (1..<m).map { _ in standardNormal(&rng) } }
+        var phi = (0..<n).map { _ in [1] + (1..<m).map { _ in standardNormal(&rng) } }
+        if c != 0 {
+            for r in phi.indices where m > 2 { for k in 2..<m { phi[r][k] = c * phi[r][k - 1] + (1 - c * c).squareRoot() * phi[r][k] } }
+        }
         let t = phi.map { row in zip(row, w).reduce(0) { $0 + $1.0 * $1.1 } + standardNormal(&rng) / beta.squareRoot() }
         var a = DenseMatrix(rows: m, columns: m)
         var b = [Double](repeating: 0, count: m)

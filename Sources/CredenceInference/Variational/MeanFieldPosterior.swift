@@ -1,0 +1,71 @@
+import CredenceMetrics
+import CredenceNN
+import CredenceTensor
+
+/// A mean-field Gaussian posterior over the weights of some layers of a network: θ = μ + σ ⊙ ε
+/// on the Bayesian layers' parameters (`MeanFieldLayout`), θ = μ elsewhere. Its samples are
+/// ordinary networks; the predictive averages S of them. Stores P + (Bayesian parameters)
+/// floats — for first-layer VI (STF-BNN) a small fraction more than the network itself.
+public struct MeanFieldPosterior: ParameterSamplingPosterior {
+    public let model: any NetworkModel
+    public let task: Predictive.Task
+    /// μ, in the network's layout.
+    public let mean: Tensor
+    /// σ, one per Bayesian parameter (in θ's order).
+    public let standardDeviations: Tensor
+    public let bayesianLayers: BayesianLayers
+    public let meanField: MeanFieldLayout
+    public let method: String
+    public var storedFloatCount: Int { mean.count + standardDeviations.count }
+
+    public init(model: any NetworkModel, task: Predictive.Task, mean: Tensor, standardDeviations: Tensor,
+                bayesianLayers: BayesianLayers, method: String) throws {
+        guard let chain = model.layerChain else {
+            throw InferenceError.incompatibleModel("a mean-field posterior is defined on a chain of layers")
+        }
+        let layout = try MeanFieldLayout(bayesianLayers, chain: chain)
+        guard mean.count == model.parameterCount else { throw ModelError.parameterCount(got: mean.count, expected: model.parameterCount) }
+        guard standardDeviations.count == layout.count else {
+            throw ModelError.parameterCount(got: standardDeviations.count, expected: layout.count)
+        }
+        self.model = model
+        self.task = task
+        self.mean = mean
+        self.standardDeviations = standardDeviations
+        self.bayesianLayers = bayesianLayers
+        meanField = layout
+        self.method = method
+    }
+
+    public init(archive: PosteriorArchive) throws {
+        let name: String = try archive.setting("bayesianLayers")
+        guard let layers = BayesianLayers(rawValue: name) else {
+            throw InferenceError.invalidArchive(path: "posterior", message: "the \(archive.method) posterior's bayesianLayers '\(name)' is not one of \(BayesianLayers.allCases.map(\.rawValue))")
+        }
+        let sigma = try archive.tensor("standard_deviation")
+        if sigma.values.contains(where: { !($0 >= 0 && $0.isFinite) }) {
+            throw InferenceError.invalidArchive(path: "posterior", message: "the \(archive.method) posterior has a negative or non-finite standard deviation")
+        }
+        try self.init(model: archive.spec.makeModel(), task: archive.task, mean: archive.tensor("mean"), standardDeviations: sigma,
+                      bayesianLayers: layers, method: archive.method)
+    }
+
+    /// One draw θ = μ + σ ⊙ ε (one normal per Bayesian parameter, in θ's order).
+    public func sampleParameters(rng: inout RandomGenerator) throws -> Tensor {
+        var theta = mean
+        theta.withUnsafeMutableBufferPointer { t in
+            standardDeviations.withUnsafeBufferPointer { s in
+                for block in meanField.blocks {
+                    for (k, i) in zip(block.sigmaRange, block.entry.range) { t[i] += s[k] * rng.normalFloat() }
+                }
+            }
+        }
+        return theta
+    }
+
+    public func archive() throws -> PosteriorArchive {
+        PosteriorArchive(method: method, spec: model.spec, task: task,
+                         tensors: [("mean", mean), ("standard_deviation", standardDeviations)],
+                         settings: ["bayesianLayers": bayesianLayers.rawValue])
+    }
+}

@@ -1,0 +1,233 @@
+import CredenceMetrics
+import CredenceNN
+import CredenceTensor
+import Foundation
+
+/// How the variational standard deviations start.
+public enum VariationalInitialization: Equatable, Sendable {
+    /// σ = `standardDeviation` for every Bayesian weight (from scratch; μ = the given network).
+    case constant(standardDeviation: Double)
+    /// MOPED (Krishnan et al. 2020): μ = the given (trained) network, σ = δ·|w|, floored at 1e-8.
+    case moped(delta: Double)
+}
+
+/// Mean-field Gaussian variational inference — Bayes by Backprop (Blundell et al. 2015) — on
+/// the layers `bayesianLayers` picks: q(w) = N(μ, softplus(ρ)²) per weight, fitted by
+/// maximising the (tempered, annealed) evidence lower bound with Adam. Per example and step,
+/// the loss minimised is the negative ELBO over N:
+///
+///     L(φ) = (1/|B|) Σ_{n∈B} E_q[−log p(yₙ | xₙ, w)] + β_t · T · KL(q ‖ p) / N
+///            − T · Σ_{point weights} log p(θ) / N,
+///
+/// with the expectation estimated by `weightSamples` draws through the Bayesian layers'
+/// `estimator` (plain reparameterization, local reparameterization or Flipout), T the
+/// posterior temperature (T < 1: a cold posterior) and β_t = min(1, (t + 1)/`klAnnealingSteps`)
+/// a linear KL warm-up (1 throughout without one). Weights outside the Bayesian layers are
+/// point estimates under the same prior (a MAP), or kept fixed with `fixPointWeights` (STF-BNN).
+///
+/// ```swift
+/// let vi = MeanFieldVI(datasetSize: 60_000, estimator: .flipout, prior: .gaussian(precision: 1))
+/// let (posterior, _) = try fitPosterior(vi, model: model, parameters: θ0, task: .classification,
+///                                       data: train, epochs: 20, batchSize: 128, seed: 0)
+/// ```
+public struct MeanFieldVI: InferenceMethod {
+    public var datasetSize: Int
+    public var bayesianLayers: BayesianLayers
+    public var estimator: WeightNoiseEstimator
+    public var prior: VariationalPrior
+    public var temperature: Double
+    public var klAnnealingSteps: Int
+    public var weightSamples: Int
+    public var learningRate: LearningRateSchedule
+    public var initialization: VariationalInitialization
+    public var fixPointWeights: Bool
+    /// The per-example negative log-likelihood (default: the task's, `Objective.default(for:)`).
+    public var likelihood: (any TrainingObjective)?
+    /// The registered method whose posterior this is.
+    public var method: String
+
+    public init(datasetSize: Int, bayesianLayers: BayesianLayers = .all,
+                estimator: WeightNoiseEstimator = .localReparameterization, prior: VariationalPrior = .gaussian(precision: 1),
+                temperature: Double = 1, klAnnealingSteps: Int = 0, weightSamples: Int = 1,
+                learningRate: LearningRateSchedule = .constant(1e-3),
+                initialization: VariationalInitialization = .constant(standardDeviation: 1e-3),
+                fixPointWeights: Bool = false, likelihood: (any TrainingObjective)? = nil, method: String = "vi") {
+        self.datasetSize = datasetSize
+        self.bayesianLayers = bayesianLayers
+        self.estimator = estimator
+        self.prior = prior
+        self.temperature = temperature
+        self.klAnnealingSteps = klAnnealingSteps
+        self.weightSamples = weightSamples
+        self.learningRate = learningRate
+        self.initialization = initialization
+        self.fixPointWeights = fixPointWeights
+        self.likelihood = likelihood
+        self.method = method
+    }
+
+    public struct State {
+        public var network: VariationalNetwork
+        public let task: Predictive.Task
+        /// φ = (μ, ρ).
+        public var parameters: Tensor
+        /// Holds the network, the likelihood and Adam (with its state).
+        public var trainer: Trainer
+        public var steps = 0
+    }
+
+    public func validate(model: any NetworkModel) throws {
+        guard datasetSize >= 1 else { throw InferenceError.invalidOption("the data-set size N must be ≥ 1, got \(datasetSize)") }
+        guard temperature > 0, temperature.isFinite else {
+            throw InferenceError.invalidOption("the posterior temperature is \(temperature); it must be > 0 and finite (1 = Bayes posterior)")
+        }
+        guard weightSamples >= 1, klAnnealingSteps >= 0 else {
+            throw InferenceError.invalidOption("VI needs ≥ 1 weight samples per step and ≥ 0 KL-annealing steps (got \(weightSamples), \(klAnnealingSteps))")
+        }
+        try prior.validate()
+        switch initialization {
+        case let .constant(sigma) where !(sigma > 0 && sigma.isFinite), let .moped(sigma) where !(sigma > 0 && sigma.isFinite):
+            throw InferenceError.invalidOption("the initial standard deviation (or MOPED's δ) is \(sigma); it must be > 0 and finite")
+        default: break
+        }
+        _ = try meanField(model)
+    }
+
+    func meanField(_ model: any NetworkModel) throws -> (chain: Sequential, layout: MeanFieldLayout) {
+        guard let chain = model.layerChain else {
+            throw InferenceError.incompatibleModel("variational inference runs on a chain of layers; this model is a graph of blocks")
+        }
+        return (chain, try MeanFieldLayout(bayesianLayers, chain: chain))
+    }
+
+    public func initialState(model: any NetworkModel, parameters: Tensor, task: Predictive.Task,
+                             rng: inout RandomGenerator) throws -> State {
+        guard parameters.count == model.parameterCount else {
+            throw ModelError.parameterCount(got: parameters.count, expected: model.parameterCount)
+        }
+        let (chain, layout) = try meanField(model)
+        let network = VariationalNetwork(chain: chain, meanField: layout, estimator: estimator)
+        let sigma: Tensor
+        switch initialization {
+        case let .constant(s): sigma = Tensor(shape: [layout.count], repeating: Float(s))
+        case let .moped(delta): sigma = layout.gather(parameters).map { Swift.max(Float(delta) * Swift.abs($0), 1e-8) }
+        }
+        let phi = try network.variationalParameters(mean: parameters, standardDeviations: sigma)
+        let objective = likelihood ?? Objective.default(for: task)
+        let trainer = Trainer(model: network, optimizer: .adam(learningRate: learningRate, parameterCount: phi.count),
+                              configuration: TrainingConfiguration(epochs: 1, objective: objective))
+        return State(network: network, task: task, parameters: phi, trainer: trainer)
+    }
+
+    /// β_t for the 0-based step t.
+    func annealing(at step: Int) -> Double {
+        klAnnealingSteps == 0 ? 1 : Swift.min(1, Double(step + 1) / Double(klAnnealingSteps))
+    }
+
+    /// One Adam step on the negative ELBO per example; reports it.
+    public func update(_ state: inout State, batch: TrainingBatch, rng: inout RandomGenerator) throws -> StepReport {
+        let streams = rng.split(into: weightSamples)
+        var likelihoodLoss = 0.0, correct = 0
+        var parts: [Tensor] = []
+        var statistics: [String: [BatchNormStatistics]] = [:]
+        for var stream in streams {
+            let step = try state.trainer.shardedStep(parameters: state.parameters, batch: batch, rng: &stream)
+            likelihoodLoss += step.loss / Double(weightSamples)
+            correct += step.correct
+            parts += weightSamples == 1 ? step.gradientParts : step.gradientParts.map { $0 * (1 / Float(weightSamples)) }
+            for (module, passes) in step.batchStatistics { statistics[module, default: []] += passes }
+        }
+        var klRNG = rng.split()
+        let penalty = try addRegularizer(state, to: &parts[0], step: state.steps, rng: &klRNG)
+        let loss = likelihoodLoss + penalty
+        try EpochLoop.requireFinite(loss)
+        state.trainer.optimizer.update(&state.parameters, gradientParts: parts)
+        if !statistics.isEmpty {
+            state.network = try state.network.updatingBuffers(with: statistics) as! VariationalNetwork
+            state.trainer.model = state.network
+        }
+        state.steps += 1
+        return StepReport(loss: loss, correct: state.task == .classification ? correct / weightSamples : nil)
+    }
+
+    /// Adds to `gradient` (over φ) the gradient of β_t·T·KL/N and of the point weights'
+    /// −T·log p/N (or zeroes the point weights' gradient when they are fixed); returns the value.
+    func addRegularizer(_ state: State, to gradient: inout Tensor, step: Int, rng: inout RandomGenerator) throws -> Double {
+        let network = state.network, n = Double(datasetSize)
+        let klScale = annealing(at: step) * temperature / n, priorScale = temperature / n
+        let meanCount = network.meanCount
+        var total = 0.0
+        state.parameters.withUnsafeBufferPointer { phi in
+            gradient.withUnsafeMutableBufferPointer { g in
+                var sigma = [Float](repeating: 0, count: network.meanField.count)
+                var sigmaGradient = [Float](repeating: 0, count: network.meanField.count)
+                for k in sigma.indices { sigma[k] = Softplus.value(phi[meanCount + k]) }
+                var covered = 0
+                for block in network.meanField.blocks {
+                    // Point weights before this block.
+                    total += pointWeights(covered..<block.entry.offset, phi, g, priorScale)
+                    covered = block.entry.range.upperBound
+                    sigma.withUnsafeBufferPointer { s in
+                        sigmaGradient.withUnsafeMutableBufferPointer { gs in
+                            total += klScale * prior.klDivergence(
+                                mean: UnsafeBufferPointer(rebasing: phi[block.entry.range]),
+                                standardDeviations: UnsafeBufferPointer(rebasing: s[block.sigmaRange]),
+                                meanGradient: UnsafeMutableBufferPointer(rebasing: g[block.entry.range]),
+                                sigmaGradient: UnsafeMutableBufferPointer(rebasing: gs[block.sigmaRange]),
+                                scale: Float(klScale), rng: &rng)
+                        }
+                    }
+                }
+                total += pointWeights(covered..<meanCount, phi, g, priorScale)
+                // ∂/∂ρ = ∂/∂σ · sigmoid(ρ).
+                for k in sigma.indices {
+                    let rho = phi[meanCount + k]
+                    g[meanCount + k] += sigmaGradient[k] / (1 + Foundation.exp(-rho))
+                }
+            }
+        }
+        return total
+    }
+
+    /// The point weights in `range`: their prior term (value returned, gradient added), or a
+    /// zero gradient when they are fixed.
+    private func pointWeights(_ range: Range<Int>, _ phi: UnsafeBufferPointer<Float>, _ g: UnsafeMutableBufferPointer<Float>,
+                              _ scale: Double) -> Double {
+        guard !range.isEmpty else { return 0 }
+        if fixPointWeights {
+            for i in range { g[i] = 0 }
+            return 0
+        }
+        return scale * prior.negativeLogDensity(UnsafeBufferPointer(rebasing: phi[range]),
+                                                gradient: UnsafeMutableBufferPointer(rebasing: g[range]), scale: Float(scale))
+    }
+
+    public func posterior(from state: State) throws -> MeanFieldPosterior {
+        let (mean, sigma) = try state.network.split(state.parameters)
+        return try MeanFieldPosterior(model: state.network.chain, task: state.task, mean: mean, standardDeviations: sigma,
+                                      bayesianLayers: bayesianLayers, method: method)
+    }
+}
+
+extension MeanFieldVI.State: PersistentState {
+    /// φ, the step count, Adam's state and the running statistics of the network's batch norms.
+    public func save(into file: inout SafeTensorsFile) throws {
+        file["parameters"] = parameters
+        file.metadata["vi.steps"] = String(steps)
+        try trainer.optimizer.exportState().store(in: &file, path: "the VI state")
+        for buffer in network.buffers { file["buffer." + buffer.name] = buffer.value }
+    }
+
+    public mutating func restore(from file: SafeTensorsFile, path: String) throws {
+        parameters = try file.required("parameters", shape: [network.parameterCount], path: path)
+        steps = try file.requiredInteger("vi.steps", path: path)
+        try trainer.optimizer.restore(from: file, path: path)
+        if !network.buffers.isEmpty {
+            let values = try Dictionary(uniqueKeysWithValues: network.buffers.map {
+                ($0.name, try file.required("buffer." + $0.name, shape: $0.shape, path: path))
+            })
+            network = try network.replacingBuffers(values) as! VariationalNetwork
+            trainer.model = network
+        }
+    }
+}

@@ -1,0 +1,185 @@
+import CredenceNN
+import CredenceTensor
+import Foundation
+
+/// Which layers of a network get Gaussian weights; the others keep point weights.
+public enum BayesianLayers: String, CaseIterable, Codable, Sendable {
+    /// Every dense and convolutional layer (mean-field VI).
+    case all
+    /// Only the first layer with weights (STF-BNN).
+    case first
+    /// Only the last layer with weights (last-layer VI).
+    case last
+}
+
+/// Where the Gaussian weights of a network live: the chain's Bayesian layers and, for each of
+/// their parameter tensors, its window in θ and in the vector of standard deviations (which
+/// lists the Bayesian tensors in θ's order, so σ has `count` elements).
+public struct MeanFieldLayout: Equatable, Sendable {
+    public struct Block: Equatable, Sendable {
+        public let layer: Int
+        /// The tensor's entry in the network's layout (name, window of θ).
+        public let entry: ParameterLayout.Entry
+        /// Its window in the vector of standard deviations.
+        public let sigmaRange: Range<Int>
+    }
+
+    /// Chain indices of the Bayesian layers, ascending.
+    public let layers: [Int]
+    public let blocks: [Block]
+    /// Number of Bayesian parameters (length of σ).
+    public var count: Int { blocks.last?.sigmaRange.upperBound ?? 0 }
+
+    /// The Bayesian layers `choice` names in `chain`: dense and convolutional layers only
+    /// (their local reparameterization and Flipout are defined), every parameter of each.
+    public init(_ choice: BayesianLayers, chain: Sequential) throws {
+        let candidates = chain.layers.indices.filter { !chain.layout.entries(ofLayer: $0).isEmpty }
+        guard let first = candidates.first, let last = candidates.last else {
+            throw InferenceError.incompatibleModel("the network has no parameters to make Bayesian")
+        }
+        let chosen: [Int]
+        switch choice {
+        case .all: chosen = candidates
+        case .first: chosen = [first]
+        case .last: chosen = [last]
+        }
+        for i in chosen where !(chain.layers[i] is any GaussianWeightLayer) {
+            let which = choice == .all ? "every layer with parameters" : "the \(choice.rawValue) layer"
+            throw InferenceError.incompatibleModel(
+                "variational inference over \(which) needs dense or convolutional layers; layer \(i) is \(chain.spec.layers[i]) — choose bayesianLayers first or last, or a model without it")
+        }
+        var blocks: [Block] = []
+        var offset = 0
+        for i in chosen {
+            for entry in chain.layout.entries(ofLayer: i) {
+                blocks.append(Block(layer: i, entry: entry, sigmaRange: offset..<(offset + entry.count)))
+                offset += entry.count
+            }
+        }
+        layers = chosen
+        self.blocks = blocks
+    }
+
+    /// The standard deviations gathered from a vector over all of θ (MOPED's δ·|w|).
+    public func gather(_ full: Tensor) -> Tensor {
+        var out = Tensor(uninitializedShape: [count])
+        out.withUnsafeMutableBufferPointer { o in
+            full.withUnsafeBufferPointer { f in
+                for b in blocks { for (k, i) in zip(b.sigmaRange, b.entry.range) { o[k] = f[i] } }
+            }
+        }
+        return out
+    }
+}
+
+/// softplus(ρ) = log(1 + eᵨ), the positive standard deviation of a weight, and its inverse.
+enum Softplus {
+    static func value(_ rho: Float) -> Float { rho > 20 ? rho : Foundation.log1p(Foundation.exp(rho)) }
+    static func inverse(_ sigma: Float) -> Float { sigma > 20 ? sigma : Foundation.log(Foundation.expm1(sigma)) }
+}
+
+/// A network with mean-field Gaussian weights, as a function of one flat vector of
+/// variational parameters φ = (μ, ρ): μ has the chain's layout (every parameter's mean, or its
+/// point value outside the Bayesian layers), then ρ, one per Bayesian parameter, with
+/// σ = softplus(ρ). So the trainer, the optimizers and checkpoints see an ordinary model.
+///
+/// In `.train` and `.mcSample` modes the Bayesian layers draw their outputs with `estimator`
+/// (`WeightNoiseEstimator`) from `context.rng`; in `.eval` mode the network runs at μ. The
+/// tape carries gradients to μ and ρ (σ = softplus(ρ) is computed on it once per pass).
+public struct VariationalNetwork: NetworkModel {
+    public let chain: Sequential
+    public let meanField: MeanFieldLayout
+    public let estimator: WeightNoiseEstimator
+    public let layout: ParameterLayout
+
+    public init(chain: Sequential, meanField: MeanFieldLayout, estimator: WeightNoiseEstimator) {
+        self.chain = chain
+        self.meanField = meanField
+        self.estimator = estimator
+        var layout = chain.layout
+        for block in meanField.blocks { layout.append(name: block.entry.name + "_rho", layer: block.layer, shape: block.entry.shape) }
+        self.layout = layout
+    }
+
+    public var spec: ModelSpec { chain.spec }
+    public var inputShape: [Int] { chain.inputShape }
+    public var outputShape: [Int] { chain.outputShape }
+    public var buffers: [NamedBuffer] { chain.buffers }
+    public var isStochastic: Bool { true }
+    public var layerChain: Sequential? { nil }
+    /// Number of means (the chain's parameter count).
+    public var meanCount: Int { chain.parameterCount }
+
+    public func replacingBuffers(_ values: [String: Tensor]) throws -> any NetworkModel {
+        VariationalNetwork(chain: try chain.withBuffers(values), meanField: meanField, estimator: estimator)
+    }
+
+    public func updatingBuffers(with statistics: [String: [BatchNormStatistics]]) throws -> any NetworkModel {
+        guard let updated = try chain.updatingBuffers(with: statistics) as? Sequential else { return self }
+        return VariationalNetwork(chain: updated, meanField: meanField, estimator: estimator)
+    }
+
+    /// φ for means `mean` (θ's layout) and standard deviations `sigma` (one per Bayesian parameter).
+    public func variationalParameters(mean: Tensor, standardDeviations sigma: Tensor) throws -> Tensor {
+        guard mean.count == meanCount else { throw ModelError.parameterCount(got: mean.count, expected: meanCount) }
+        guard sigma.count == meanField.count else { throw ModelError.parameterCount(got: sigma.count, expected: meanField.count) }
+        var phi = Tensor(uninitializedShape: [layout.count])
+        phi.withUnsafeMutableBufferPointer { p in
+            mean.withUnsafeBufferPointer { m in _ = UnsafeMutableBufferPointer(rebasing: p[0..<meanCount]).update(fromContentsOf: m) }
+            sigma.withUnsafeBufferPointer { s in
+                for k in s.indices { p[meanCount + k] = Softplus.inverse(s[k]) }
+            }
+        }
+        return phi
+    }
+
+    /// (μ, σ) of φ.
+    public func split(_ phi: Tensor) throws -> (mean: Tensor, standardDeviations: Tensor) {
+        guard phi.count == layout.count else { throw ModelError.parameterCount(got: phi.count, expected: layout.count) }
+        let mean = try phi.segment(offset: 0, shape: [meanCount]).map { $0 }
+        let sigma = try phi.segment(offset: meanCount, shape: [meanField.count]).map(Softplus.value)
+        return (mean, sigma)
+    }
+
+    /// The chain's initialisation for μ and σ = 0.0486 (ρ = −3, bayesian-torch's default).
+    public func initialParameters(rng: inout RandomGenerator) -> Tensor {
+        let sigma = Tensor(shape: [meanField.count], repeating: Softplus.value(-3))
+        return try! variationalParameters(mean: chain.initialParameters(rng: &rng), standardDeviations: sigma)
+    }
+
+    public func callAsFunction(_ x: Variable, parameters phi: Variable, context: inout ForwardContext) throws -> Variable {
+        guard phi.value.rank == 1, phi.value.count == layout.count else {
+            throw ModelError.parameterCount(got: phi.value.count, expected: layout.count)
+        }
+        let mean = try phi.segment(offset: 0, shape: [meanCount])
+        guard context.mode.isStochastic else { return try chain(x, parameters: mean, context: &context) }
+        let sigma = try phi.segment(offset: meanCount, shape: [meanField.count]).softplus()
+        var h = x
+        var next = meanField.blocks.startIndex
+        for i in chain.layers.indices {
+            let entries = chain.layout.entries(ofLayer: i)
+            let means = try entries.map { try phi.segment(offset: $0.offset, shape: $0.shape) }
+            guard next < meanField.blocks.endIndex, meanField.blocks[next].layer == i,
+                  let layer = chain.layers[i] as? any GaussianWeightLayer else {
+                h = try chain.forwardLayer(i, h, parameters: means, context: &context)
+                continue
+            }
+            let sigmas = try entries.map { _ -> Variable in
+                let block = meanField.blocks[next]
+                next += 1
+                return try sigma.segment(offset: block.sigmaRange.lowerBound, shape: block.entry.shape)
+            }
+            h = try layer.forward(h, mean: means, standardDeviation: sigmas, estimator: estimator, context: &context)
+        }
+        return h
+    }
+
+    /// `[S, B, C]` softmax outputs of `samples` passes in `.mcSample` mode.
+    public func monteCarloProbabilities(_ x: Tensor, parameters: Tensor, samples: Int, rng: inout RandomGenerator) throws -> Tensor {
+        guard samples >= 1 else { throw ModelError.invalidSpecification("Monte-Carlo samples must be ≥ 1, got \(samples)") }
+        let passes = try (0..<samples).map { _ in
+            try predict(x, parameters: parameters, mode: .mcSample, rng: rng.split()).softmaxLastAxis()
+        }
+        return try Tensor.concatenate(passes, axis: 0).reshaped([samples] + (passes.first?.shape ?? []))
+    }
+}

@@ -1,0 +1,100 @@
+import CredenceTensor
+import Foundation
+
+/// The prior p(w) of each weight in variational inference, and the KL divergence of a
+/// mean-field Gaussian q(w) = N(μ, σ²) from it.
+///
+/// - `gaussian(precision: δ)`: p = N(0, 1/δ); KL in closed form,
+///   KL = ½[δ(σ² + μ²) − 1 − log(δσ²)], ∂KL/∂μ = δμ, ∂KL/∂σ = δσ − 1/σ.
+/// - `scaleMixture` (Blundell et al. 2015, eq. 7): p = π N(0, σ₁²) + (1 − π) N(0, σ₂²); no
+///   closed form, so KL is estimated from one reparameterised draw w = μ + σε per weight:
+///   KL̂ = log q(w) − log p(w) = −log σ − ε²/2 − ½ log 2π − log p(w), unbiased, with
+///   ∂KL̂/∂μ = −(log p)′(w) and ∂KL̂/∂σ = −1/σ − (log p)′(w)·ε.
+///
+/// ```swift
+/// let prior = VariationalPrior.scaleMixture(weight: 0.5, firstStandardDeviation: 1, secondStandardDeviation: exp(-6))
+/// let kl = prior.klDivergence(mean: mu, standardDeviations: sigma, rng: &rng)
+/// ```
+public enum VariationalPrior: Equatable, Sendable, CustomStringConvertible {
+    case gaussian(precision: Double)
+    case scaleMixture(weight: Double, firstStandardDeviation: Double, secondStandardDeviation: Double)
+
+    public var description: String {
+        switch self {
+        case let .gaussian(delta): return "N(0, 1/\(delta))"
+        case let .scaleMixture(pi, s1, s2): return "\(pi)·N(0, \(s1)²) + \(1 - pi)·N(0, \(s2)²)"
+        }
+    }
+
+    func validate() throws {
+        switch self {
+        case let .gaussian(delta):
+            guard delta > 0, delta.isFinite else { throw InferenceError.invalidOption("the prior precision is \(delta); it must be > 0 and finite") }
+        case let .scaleMixture(pi, s1, s2):
+            guard pi > 0, pi < 1 else { throw InferenceError.invalidOption("the scale-mixture weight π is \(pi); it must be in (0, 1)") }
+            guard s1 > 0, s2 > 0, s1.isFinite, s2.isFinite else {
+                throw InferenceError.invalidOption("the scale-mixture standard deviations are \(s1) and \(s2); both must be > 0 and finite")
+            }
+        }
+    }
+
+    /// Whether `klDivergence` is the exact KL (else a one-draw Monte-Carlo estimate).
+    public var hasClosedFormKL: Bool { if case .gaussian = self { return true } else { return false } }
+
+    /// log p(w) and its derivative (log p)′(w).
+    public func logDensity(_ w: Double) -> (value: Double, derivative: Double) {
+        let halfLog2Pi = 0.5 * Foundation.log(2 * Double.pi)
+        switch self {
+        case let .gaussian(delta):
+            return (0.5 * Foundation.log(delta) - halfLog2Pi - 0.5 * delta * w * w, -delta * w)
+        case let .scaleMixture(pi, s1, s2):
+            let a = Foundation.log(pi) - Foundation.log(s1) - halfLog2Pi - 0.5 * w * w / (s1 * s1)
+            let b = Foundation.log(1 - pi) - Foundation.log(s2) - halfLog2Pi - 0.5 * w * w / (s2 * s2)
+            let top = Swift.max(a, b)
+            let value = top + Foundation.log(Foundation.exp(a - top) + Foundation.exp(b - top))
+            let r1 = Foundation.exp(a - value), r2 = Foundation.exp(b - value)
+            return (value, -w * (r1 / (s1 * s1) + r2 / (s2 * s2)))
+        }
+    }
+
+    /// Σᵢ KL(N(μᵢ, σᵢ²) ‖ p) — exact for `.gaussian` unless `monteCarlo`, else the one-draw
+    /// estimate (draws from `rng`) — and, when the gradient buffers are given,
+    /// gradient += scale · ∂KL/∂μ and ∂KL/∂σ.
+    public func klDivergence(mean: UnsafeBufferPointer<Float>, standardDeviations sigma: UnsafeBufferPointer<Float>,
+                             meanGradient: UnsafeMutableBufferPointer<Float>? = nil,
+                             sigmaGradient: UnsafeMutableBufferPointer<Float>? = nil, scale: Float = 1,
+                             monteCarlo: Bool = false, rng: inout RandomGenerator) -> Double {
+        var total = 0.0
+        if case let .gaussian(delta) = self, !monteCarlo {
+            let d = Float(delta), constant = 0.5 * (Foundation.log(delta) + 1)
+            for i in mean.indices {
+                let mu = mean[i], s = sigma[i]
+                total += 0.5 * delta * Double(s * s + mu * mu) - Double(Foundation.log(s)) - constant
+                meanGradient?[i] += scale * d * mu
+                sigmaGradient?[i] += scale * (d * s - 1 / s)
+            }
+            return total
+        }
+        let halfLog2Pi = 0.5 * Foundation.log(2 * Double.pi)
+        for i in mean.indices {
+            let epsilon = Double(rng.normalFloat()), s = Double(sigma[i])
+            let w = Double(mean[i]) + s * epsilon
+            let (logPrior, slope) = logDensity(w)
+            total += -Foundation.log(s) - 0.5 * epsilon * epsilon - halfLog2Pi - logPrior
+            meanGradient?[i] += scale * Float(-slope)
+            sigmaGradient?[i] += scale * Float(-1 / s - slope * epsilon)
+        }
+        return total
+    }
+
+    /// −Σ log p(θᵢ) over point weights, and gradient += scale · ∂/∂θ of it.
+    func negativeLogDensity(_ theta: UnsafeBufferPointer<Float>, gradient: UnsafeMutableBufferPointer<Float>?, scale: Float) -> Double {
+        var total = 0.0
+        for i in theta.indices {
+            let (value, slope) = logDensity(Double(theta[i]))
+            total -= value
+            gradient?[i] -= scale * Float(slope)
+        }
+        return total
+    }
+}
