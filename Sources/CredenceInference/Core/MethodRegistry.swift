@@ -17,6 +17,9 @@ public enum MethodRegistry {
         SGHMCMethod.self,
         CSGLDMethod.self,
         CSGHMCMethod.self,
+        VIMethod.self,
+        VIFlipoutMethod.self,
+        STFBNNMethod.self,
     ]
 
     public static var names: [String] { methods.map { $0.name } }

@@ -85,6 +85,12 @@ public struct MethodContext {
                   trainCount: Swift.min(facts.trainCount, options.trainLimit ?? .max))
     }
 
+    /// Steps per epoch on the run's training set (as `EpochLoop` batches it).
+    public var stepsPerEpoch: Int {
+        let count = Swift.max(trainCount - options.holdout, 1)
+        return EpochLoop(epochs: 1, batchSize: Swift.min(options.batchSize, count), seed: 0).stepsPerEpoch(count: count)
+    }
+
     /// The model the run trains.
     public func model() throws -> any NetworkModel { try options.modelSpec(inputShape: inputShape, task: task).makeModel() }
 }

@@ -230,13 +230,6 @@ public enum SGMCMCOptions {
         MethodOption("thinning", .integer(atLeast: 1), default: "50", help: "steps between kept samples in a sampling stage"),
     ]
 
-    /// Steps per epoch for the run's training set (as `EpochLoop` batches it).
-    static func stepsPerEpoch(_ context: MethodContext) -> Int {
-        let count = Swift.max(context.trainCount - context.options.holdout, 1)
-        let batch = Swift.min(context.options.batchSize, count)
-        return (count + batch - 1) / batch
-    }
-
     /// Trains (or resumes) the run's network, then runs the chain from it for `epochs` epochs
     /// as the phase "<name>-chain" (resumable), seeded apart from training by `seedSalt` and the
     /// ensemble member.
@@ -256,7 +249,7 @@ public enum SGMCMCOptions {
         let batchSize = Swift.min(options.batchSize, trainSet.count)
         let steps = (trainSet.count + batchSize - 1) / batchSize
         let chain = SGMCMC(target: target, dynamics: dynamics(target), schedule: schedule(trainSet.count, steps), method: name)
-        let seed = options.seed ^ seedSalt ^ (0x9E37_79B9_7F4A_7C15 &* UInt64(options.ensembleMember))
+        let seed = options.phaseSeed(salt: seedSalt)
         let fit = try fitPosterior(chain, model: start.model, parameters: start.parameters, task: start.task, data: trainSet,
                                    epochs: epochs, batchSize: batchSize, seed: seed,
                                    checkpoint: job.phaseCheckpoint("\(name)-chain", options.ensembleMember), onProgress: job.onProgress)
@@ -319,7 +312,7 @@ public struct SGMCMCChainSettings: Sendable {
     /// The schedule checked against the run before any work: a constant chain keeps a sample,
     /// a cyclical one has a sampling stage.
     func validate(_ name: String, _ context: MethodContext) throws {
-        let steps = SGMCMCOptions.stepsPerEpoch(context)
+        let steps = context.stepsPerEpoch
         switch layout {
         case let .constant(_, sampleEpochs, thinning):
             guard sampleEpochs * steps >= thinning else {

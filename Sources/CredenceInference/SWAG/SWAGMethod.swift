@@ -81,7 +81,7 @@ public struct SWAGCollectionSettings: Sendable {
             collectEvery: SWAGCollection.collectionInterval(datasetSize: trainSet.count, batchSize: batchSize, perEpoch: collectionsPerEpoch),
             rank: rank, covariance: covariance, scale: scale, meanOnly: meanOnly)
         method.optimizer = optimizer ?? options.optimizer
-        let seed = options.seed ^ 0x5A46 ^ (0x9E37_79B9_7F4A_7C15 &* UInt64(options.ensembleMember))
+        let seed = options.phaseSeed(salt: 0x5A46)
         let fit = try fitPosterior(method, model: network.model, parameters: network.parameters, task: network.task,
                                    data: trainSet, epochs: epochs, batchSize: batchSize, seed: seed,
                                    checkpoint: job.phaseCheckpoint(meanOnly ? "swa-collection" : "swag-collection", options.ensembleMember),

@@ -63,8 +63,7 @@ public func train(_ options: TrainingOptions, checkpointPath: String? = nil, res
     // A resumed run derives the same seeds as a fresh one: initialise, then draw the trainer's seed.
     // Ensemble member m > 0 draws initialisation, data order and dropout from its own stream;
     // the data set itself still comes from `seed`, so every member sees the same data.
-    var rng = RandomGenerator(seed: options.ensembleMember == 0 ? options.seed
-                              : options.seed ^ (0x9E37_79B9_7F4A_7C15 &* UInt64(options.ensembleMember)))
+    var rng = RandomGenerator(seed: options.memberSeed)
     var parameters = model.initialParameters(rng: &rng)
     let batchSize = Swift.min(options.batchSize, trainSet.count)
     let stepsPerEpoch = (trainSet.count + batchSize - 1) / batchSize

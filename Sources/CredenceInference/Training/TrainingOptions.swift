@@ -51,6 +51,16 @@ public struct TrainingOptions: Codable, Sendable {
     /// Index of this run as a deep-ensemble member (0 for a single model): members differ in
     /// initialisation, data order and dropout noise, not in the data set drawn from `seed`.
     public var ensembleMember = 0
+
+    /// The seed of this member's own randomness (initialisation, data order, noise): `seed`
+    /// for member 0, else `seed` mixed with the member's index.
+    public var memberSeed: UInt64 {
+        ensembleMember == 0 ? seed : seed ^ (0x9E37_79B9_7F4A_7C15 &* UInt64(ensembleMember))
+    }
+
+    /// The seed of a method's phase after training (SWAG collection, a chain), apart from
+    /// training's by `salt` and from the other members'.
+    public func phaseSeed(salt: UInt64) -> UInt64 { memberSeed ^ salt }
     /// Classes left out of training and testing (the rest relabelled 0, 1, …); their test
     /// examples are the OOD set `held-out-classes`. Nil: every class.
     public var heldOutClasses: [Int]?

@@ -106,7 +106,7 @@ public struct MeanFieldVI: InferenceMethod {
             throw ModelError.parameterCount(got: parameters.count, expected: model.parameterCount)
         }
         let (chain, layout) = try meanField(model)
-        let network = VariationalNetwork(chain: chain, meanField: layout, estimator: estimator)
+        let network = VariationalNetwork(chain: chain, meanField: layout, estimator: estimator, fixedPointWeights: fixPointWeights)
         let sigma: Tensor
         switch initialization {
         case let .constant(s): sigma = Tensor(shape: [layout.count], repeating: Float(s))
@@ -151,7 +151,7 @@ public struct MeanFieldVI: InferenceMethod {
     }
 
     /// Adds to `gradient` (over φ) the gradient of β_t·T·KL/N and of the point weights'
-    /// −T·log p/N (or zeroes the point weights' gradient when they are fixed); returns the value.
+    /// −T·log p/N (none when they are fixed); returns the value.
     func addRegularizer(_ state: State, to gradient: inout Tensor, step: Int, rng: inout RandomGenerator) throws -> Double {
         let network = state.network, n = Double(datasetSize)
         let klScale = annealing(at: step) * temperature / n, priorScale = temperature / n
@@ -189,15 +189,11 @@ public struct MeanFieldVI: InferenceMethod {
         return total
     }
 
-    /// The point weights in `range`: their prior term (value returned, gradient added), or a
-    /// zero gradient when they are fixed.
+    /// The point weights in `range`: their prior term (value returned, gradient added); none
+    /// when they are fixed (the network then gives them no gradient either).
     private func pointWeights(_ range: Range<Int>, _ phi: UnsafeBufferPointer<Float>, _ g: UnsafeMutableBufferPointer<Float>,
                               _ scale: Double) -> Double {
-        guard !range.isEmpty else { return 0 }
-        if fixPointWeights {
-            for i in range { g[i] = 0 }
-            return 0
-        }
+        guard !range.isEmpty, !fixPointWeights else { return 0 }
         return scale * prior.negativeLogDensity(UnsafeBufferPointer(rebasing: phi[range]),
                                                 gradient: UnsafeMutableBufferPointer(rebasing: g[range]), scale: Float(scale))
     }

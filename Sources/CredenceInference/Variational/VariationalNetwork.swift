@@ -85,17 +85,21 @@ enum Softplus {
 ///
 /// In `.train` and `.mcSample` modes the Bayesian layers draw their outputs with `estimator`
 /// (`WeightNoiseEstimator`) from `context.rng`; in `.eval` mode the network runs at μ. The
-/// tape carries gradients to μ and ρ (σ = softplus(ρ) is computed on it once per pass).
+/// tape carries gradients to μ and ρ (σ = softplus(ρ) is computed on it once per pass) — and
+/// to the point weights of the other layers unless `fixedPointWeights` (STF-BNN), when they
+/// enter as constants: their gradient is zero and its products are never computed.
 public struct VariationalNetwork: NetworkModel {
     public let chain: Sequential
     public let meanField: MeanFieldLayout
     public let estimator: WeightNoiseEstimator
+    public let fixedPointWeights: Bool
     public let layout: ParameterLayout
 
-    public init(chain: Sequential, meanField: MeanFieldLayout, estimator: WeightNoiseEstimator) {
+    public init(chain: Sequential, meanField: MeanFieldLayout, estimator: WeightNoiseEstimator, fixedPointWeights: Bool = false) {
         self.chain = chain
         self.meanField = meanField
         self.estimator = estimator
+        self.fixedPointWeights = fixedPointWeights
         var layout = chain.layout
         for block in meanField.blocks { layout.append(name: block.entry.name + "_rho", layer: block.layer, shape: block.entry.shape) }
         self.layout = layout
@@ -111,12 +115,13 @@ public struct VariationalNetwork: NetworkModel {
     public var meanCount: Int { chain.parameterCount }
 
     public func replacingBuffers(_ values: [String: Tensor]) throws -> any NetworkModel {
-        VariationalNetwork(chain: try chain.withBuffers(values), meanField: meanField, estimator: estimator)
+        VariationalNetwork(chain: try chain.withBuffers(values), meanField: meanField, estimator: estimator,
+                           fixedPointWeights: fixedPointWeights)
     }
 
     public func updatingBuffers(with statistics: [String: [BatchNormStatistics]]) throws -> any NetworkModel {
         guard let updated = try chain.updatingBuffers(with: statistics) as? Sequential else { return self }
-        return VariationalNetwork(chain: updated, meanField: meanField, estimator: estimator)
+        return VariationalNetwork(chain: updated, meanField: meanField, estimator: estimator, fixedPointWeights: fixedPointWeights)
     }
 
     /// φ for means `mean` (θ's layout) and standard deviations `sigma` (one per Bayesian parameter).
@@ -158,12 +163,16 @@ public struct VariationalNetwork: NetworkModel {
         var next = meanField.blocks.startIndex
         for i in chain.layers.indices {
             let entries = chain.layout.entries(ofLayer: i)
-            let means = try entries.map { try phi.segment(offset: $0.offset, shape: $0.shape) }
             guard next < meanField.blocks.endIndex, meanField.blocks[next].layer == i,
                   let layer = chain.layers[i] as? any GaussianWeightLayer else {
-                h = try chain.forwardLayer(i, h, parameters: means, context: &context)
+                let weights = try entries.map {
+                    fixedPointWeights ? Variable(constant: try phi.value.segment(offset: $0.offset, shape: $0.shape))
+                        : try phi.segment(offset: $0.offset, shape: $0.shape)
+                }
+                h = try chain.forwardLayer(i, h, parameters: weights, context: &context)
                 continue
             }
+            let means = try entries.map { try phi.segment(offset: $0.offset, shape: $0.shape) }
             let sigmas = try entries.map { _ -> Variable in
                 let block = meanField.blocks[next]
                 next += 1

@@ -1,0 +1,110 @@
+@testable import CredenceInference
+import CredenceData
+import CredenceMetrics
+import CredenceNN
+import CredenceTensor
+import Foundation
+import Testing
+
+/// Mean-field VI and STF-BNN as networks on two moons: accurate, uncertain away from the data,
+/// and STF-BNN's posterior is the trained network with only its first layer random.
+@Suite struct VariationalTwoMoonsTests {
+    /// From scratch (the MAP's initialisation), 60 epochs of the ELBO with each estimator: the
+    /// predictive classifies as well as the MAP (within 2 points) and is far more uncertain at
+    /// radius 10 than the nearly certain ReLU MAP (> 20× its entropy, positive mutual information).
+    @Test(arguments: [WeightNoiseEstimator.localReparameterization, .flipout])
+    func fromScratchItIsAccurateAndUncertainAwayFromTheData(_ estimator: WeightNoiseEstimator) throws {
+        let model = TwoMoonsHarness.model()
+        let data = TwoMoonsHarness.data
+        let map = try TwoMoonsHarness.trainMAP(model, epochs: 60)
+        var rng = RandomGenerator(seed: 0)
+        let vi = MeanFieldVI(datasetSize: data.train.count, estimator: estimator, learningRate: .constant(0.01),
+                             initialization: .constant(standardDeviation: 1e-3))
+        let (posterior, _) = try fitPosterior(vi, model: model, parameters: model.initialParameters(rng: &rng), task: .classification,
+                                              data: data.train, epochs: 60, batchSize: 64, seed: 3)
+        let point = try PointPosterior(model: model, parameters: map, task: .classification)
+        let viAccuracy = try accuracy(try posterior.predictive(data.test.inputs, samples: 30, rng: &rng), labels: data.test.labels)
+        let mapAccuracy = try accuracy(try point.predictive(data.test.inputs, samples: 1, rng: &rng), labels: data.test.labels)
+        #expect(viAccuracy >= mapAccuracy - 0.02, "\(estimator): VI \(viAccuracy) vs MAP \(mapAccuracy)")
+        let far = TwoMoonsHarness.farPoints()
+        let farPredictive = try posterior.predictive(far, samples: 30, rng: &rng)
+        let farVI = TwoMoonsHarness.meanEntropy(farPredictive)
+        let farMAP = TwoMoonsHarness.meanEntropy(try point.predictive(far, samples: 1, rng: &rng))
+        #expect(farVI > 20 * farMAP, "\(estimator): entropy far from the data: VI \(farVI), MAP \(farMAP) nats")
+        #expect(farPredictive.mutualInformation.reduce(0, +) > 0)
+    }
+
+    /// STF-BNN from the MAP: only layer 0's weights get a σ (MOPED: δ·|w| at the start); every
+    /// other parameter is the MAP's to the bit; the posterior stores P + 96 floats (2×32 + 32).
+    @Test func stfBNNKeepsEveryLayerButTheFirstFixed() throws {
+        let model = TwoMoonsHarness.model()
+        let data = TwoMoonsHarness.data
+        let map = try TwoMoonsHarness.trainMAP(model, epochs: 60)
+        let vi = MeanFieldVI(datasetSize: data.train.count, bayesianLayers: .first, learningRate: .constant(0.01),
+                             initialization: .moped(delta: 0.1), fixPointWeights: true, method: "stf-bnn")
+        let (posterior, _) = try fitPosterior(vi, model: model, parameters: map, task: .classification, data: data.train,
+                                              epochs: 10, batchSize: 64, seed: 5)
+        let firstLayer = model.layout.entries(ofLayer: 0).reduce(0) { $0 + $1.count }
+        #expect(firstLayer == 96)
+        #expect(posterior.standardDeviations.count == firstLayer)
+        #expect(posterior.storedFloatCount == model.parameterCount + firstLayer)
+        func changed(_ a: Tensor, _ b: Tensor, _ range: PartialRangeFrom<Int>) -> Int { zip(a.values[range], b.values[range]).filter { $0 != $1 }.count }
+        #expect(changed(posterior.mean, map, firstLayer...) == 0, "the layers after the first are the MAP's")
+        #expect(changed(posterior.mean, map, 0...) > 0, "the first layer's means were fitted")
+        var rng = RandomGenerator(seed: 1)
+        let draw = try posterior.sampleParameters(rng: &rng)
+        #expect(changed(draw, map, firstLayer...) == 0)
+        #expect(changed(draw, posterior.mean, 0...) == firstLayer, "every first-layer weight is drawn")
+        let point = try PointPosterior(model: model, parameters: map, task: .classification)
+        let stf = try accuracy(try posterior.predictive(data.test.inputs, samples: 30, rng: &rng), labels: data.test.labels)
+        let mapAccuracy = try accuracy(try point.predictive(data.test.inputs, samples: 1, rng: &rng), labels: data.test.labels)
+        #expect(stf >= mapAccuracy - 0.02, "STF-BNN \(stf) vs MAP \(mapAccuracy)")
+    }
+
+    /// Same seed, same posterior; the mean network is what `.eval` runs.
+    @Test func itIsDeterministicAndEvalModeRunsTheMeans() throws {
+        let model = TwoMoonsHarness.model()
+        let data = TwoMoonsHarness.data
+        func fit() throws -> MeanFieldPosterior {
+            var rng = RandomGenerator(seed: 2)
+            let vi = MeanFieldVI(datasetSize: data.train.count, estimator: .flipout, learningRate: .constant(0.01))
+            return try fitPosterior(vi, model: model, parameters: model.initialParameters(rng: &rng), task: .classification,
+                                    data: data.train, epochs: 2, batchSize: 64, seed: 7).posterior
+        }
+        let a = try fit(), b = try fit()
+        #expect(a.mean == b.mean && a.standardDeviations == b.standardDeviations)
+        let layout = try MeanFieldLayout(.all, chain: model)
+        let network = VariationalNetwork(chain: model, meanField: layout, estimator: .flipout)
+        let phi = try network.variationalParameters(mean: a.mean, standardDeviations: a.standardDeviations)
+        let (mean, sigma) = try network.split(phi)
+        #expect(mean == a.mean)
+        #expect(zip(sigma.values, a.standardDeviations.values).allSatisfy { abs($0 - $1) <= 1e-6 * max(1, $1) })
+        #expect(try network.predict(data.test.inputs, parameters: phi) == model.predict(data.test.inputs, parameters: a.mean))
+    }
+
+    /// A layer that is neither dense nor convolutional cannot be made Bayesian: the error names it.
+    @Test func layersWithoutGaussianWeightsAreRefusedByName() throws {
+        let model = try Sequential(ModelSpec(inputShape: [4], layers: [
+            .dense(inputs: 4, outputs: 8, bias: true), .batchNorm1d(features: 8), .activation(.relu), .dense(inputs: 8, outputs: 2, bias: true)]))
+        #expect(throws: InferenceError.self) { try MeanFieldLayout(.all, chain: model) }
+        do {
+            _ = try MeanFieldLayout(.all, chain: model)
+        } catch {
+            #expect("\(error)".contains("layer 1"), "\(error)")
+        }
+        #expect(try MeanFieldLayout(.first, chain: model).layers == [0])
+        #expect(try MeanFieldLayout(.last, chain: model).layers == [3])
+    }
+
+    /// An archive with a negative σ is refused with the file's method named.
+    @Test func archivesWithNegativeStandardDeviationsAreRefused() throws {
+        let model = TwoMoonsHarness.model()
+        let layout = try MeanFieldLayout(.all, chain: model)
+        var sigma = Tensor(shape: [layout.count], repeating: 0.1)
+        sigma.withUnsafeMutableBufferPointer { $0[3] = -0.1 }
+        let archive = PosteriorArchive(method: "vi", spec: model.spec, task: .classification,
+                                       tensors: [("mean", Tensor.zeros([model.parameterCount])), ("standard_deviation", sigma)],
+                                       settings: ["bayesianLayers": "all"])
+        #expect(throws: InferenceError.self) { try MeanFieldPosterior(archive: archive) }
+    }
+}
