@@ -69,7 +69,7 @@ public struct MeanFieldVI: InferenceMethod {
     public struct State {
         public var network: VariationalNetwork
         public let task: Predictive.Task
-        /// φ = (μ, ρ).
+        /// φ = (μ, ρ), the coordinates Adam moves; the network runs at ψ = (μ, softplus(ρ)).
         public var parameters: Tensor
         /// Holds the network, the likelihood and Adam (with its state).
         public var trainer: Trainer
@@ -112,7 +112,8 @@ public struct MeanFieldVI: InferenceMethod {
         case let .constant(s): sigma = Tensor(shape: [layout.count], repeating: Float(s))
         case let .moped(delta): sigma = layout.gather(parameters).map { Swift.max(Float(delta) * Swift.abs($0), 1e-8) }
         }
-        let phi = try network.variationalParameters(mean: parameters, standardDeviations: sigma)
+        let rho = sigma.map { Swift.max($0, 1e-30) }.map { s in s > 20 ? s : Foundation.log(Foundation.expm1(s)) }
+        let phi = try network.parameters(mean: parameters, standardDeviations: rho)
         let objective = likelihood ?? Objective.default(for: task)
         let trainer = Trainer(model: network, optimizer: .adam(learningRate: learningRate, parameterCount: phi.count),
                               configuration: TrainingConfiguration(epochs: 1, objective: objective))
@@ -125,23 +126,40 @@ public struct MeanFieldVI: InferenceMethod {
     }
 
     /// One Adam step on the negative ELBO per example; reports it.
+    ///
+    /// σ = softplus(ρ) and sigmoid(ρ) are computed once per step (vectorised); the network's
+    /// gradient with respect to ψ = (μ, σ), summed over worker shards and weight samples, gets the
+    /// regularizer's, then ∂/∂ρ = ∂/∂σ · sigmoid(ρ).
     public func update(_ state: inout State, batch: TrainingBatch, rng: inout RandomGenerator) throws -> StepReport {
+        let meanCount = state.network.meanCount
+        var psi = state.parameters
+        var sigmoid = [Float](repeating: 0, count: state.network.meanField.count)
+        psi.withUnsafeMutableBufferPointer { p in
+            sigmoid.withUnsafeMutableBufferPointer { g in Self.softplusAndSigmoid(UnsafeMutableBufferPointer(rebasing: p[meanCount...]), sigmoid: g) }
+        }
         let streams = rng.split(into: weightSamples)
         var likelihoodLoss = 0.0, correct = 0
-        var parts: [Tensor] = []
+        var gradient: Tensor?
         var statistics: [String: [BatchNormStatistics]] = [:]
         for var stream in streams {
-            let step = try state.trainer.shardedStep(parameters: state.parameters, batch: batch, rng: &stream)
+            let step = try state.trainer.shardedStep(parameters: psi, batch: batch, rng: &stream)
             likelihoodLoss += step.loss / Double(weightSamples)
             correct += step.correct
-            parts += weightSamples == 1 ? step.gradientParts : step.gradientParts.map { $0 * (1 / Float(weightSamples)) }
+            for part in step.gradientParts {
+                if gradient == nil { gradient = part } else { gradient!.addInPlace(part) }
+            }
             for (module, passes) in step.batchStatistics { statistics[module, default: []] += passes }
         }
+        guard var gradient else { throw InferenceError.invalidOption("an empty batch has no gradient") }
+        if weightSamples > 1 { gradient = gradient * (1 / Float(weightSamples)) }
         var klRNG = rng.split()
-        let penalty = try addRegularizer(state, to: &parts[0], step: state.steps, rng: &klRNG)
+        let penalty = addRegularizer(state.network, psi: psi, to: &gradient, step: state.steps, rng: &klRNG)
         let loss = likelihoodLoss + penalty
         try EpochLoop.requireFinite(loss)
-        state.trainer.optimizer.update(&state.parameters, gradientParts: parts)
+        gradient.withUnsafeMutableBufferPointer { g in
+            for k in sigmoid.indices { g[meanCount + k] *= sigmoid[k] }
+        }
+        state.trainer.optimizer.update(&state.parameters, gradientParts: [gradient])
         if !statistics.isEmpty {
             state.network = try state.network.updatingBuffers(with: statistics) as! VariationalNetwork
             state.trainer.model = state.network
@@ -150,40 +168,41 @@ public struct MeanFieldVI: InferenceMethod {
         return StepReport(loss: loss, correct: state.task == .classification ? correct / weightSamples : nil)
     }
 
-    /// Adds to `gradient` (over φ) the gradient of β_t·T·KL/N and of the point weights'
-    /// −T·log p/N (none when they are fixed); returns the value.
-    func addRegularizer(_ state: State, to gradient: inout Tensor, step: Int, rng: inout RandomGenerator) throws -> Double {
-        let network = state.network, n = Double(datasetSize)
+    /// ρ → softplus(ρ) in place, and sigmoid(ρ) into `sigmoid`, eight lanes at a time.
+    static func softplusAndSigmoid(_ values: UnsafeMutableBufferPointer<Float>, sigmoid: UnsafeMutableBufferPointer<Float>) {
+        var i = 0
+        while i < values.count {
+            let lanes = Swift.min(8, values.count - i)
+            var rho = FastMath.Vector(repeating: 0)
+            for l in 0..<lanes { rho[l] = values[i + l] }
+            let (s, g) = FastMath.softplusAndSigmoid(rho)
+            for l in 0..<lanes { values[i + l] = s[l]; sigmoid[i + l] = g[l] }
+            i += lanes
+        }
+    }
+
+    /// Adds to `gradient` (over ψ = (μ, σ)) the gradient of β_t·T·KL/N and of the point
+    /// weights' −T·log p/N (none when they are fixed); returns the value.
+    func addRegularizer(_ network: VariationalNetwork, psi: Tensor, to gradient: inout Tensor, step: Int,
+                        rng: inout RandomGenerator) -> Double {
+        let n = Double(datasetSize)
         let klScale = annealing(at: step) * temperature / n, priorScale = temperature / n
         let meanCount = network.meanCount
         var total = 0.0
-        state.parameters.withUnsafeBufferPointer { phi in
+        psi.withUnsafeBufferPointer { p in
             gradient.withUnsafeMutableBufferPointer { g in
-                var sigma = [Float](repeating: 0, count: network.meanField.count)
-                var sigmaGradient = [Float](repeating: 0, count: network.meanField.count)
-                for k in sigma.indices { sigma[k] = Softplus.value(phi[meanCount + k]) }
                 var covered = 0
                 for block in network.meanField.blocks {
-                    // Point weights before this block.
-                    total += pointWeights(covered..<block.entry.offset, phi, g, priorScale)
+                    total += pointWeights(covered..<block.entry.offset, p, g, priorScale)
                     covered = block.entry.range.upperBound
-                    sigma.withUnsafeBufferPointer { s in
-                        sigmaGradient.withUnsafeMutableBufferPointer { gs in
-                            total += klScale * prior.klDivergence(
-                                mean: UnsafeBufferPointer(rebasing: phi[block.entry.range]),
-                                standardDeviations: UnsafeBufferPointer(rebasing: s[block.sigmaRange]),
-                                meanGradient: UnsafeMutableBufferPointer(rebasing: g[block.entry.range]),
-                                sigmaGradient: UnsafeMutableBufferPointer(rebasing: gs[block.sigmaRange]),
-                                scale: Float(klScale), rng: &rng)
-                        }
-                    }
+                    let sigma = (meanCount + block.sigmaRange.lowerBound)..<(meanCount + block.sigmaRange.upperBound)
+                    total += klScale * prior.klDivergence(
+                        mean: UnsafeBufferPointer(rebasing: p[block.entry.range]),
+                        standardDeviations: UnsafeBufferPointer(rebasing: p[sigma]),
+                        meanGradient: UnsafeMutableBufferPointer(rebasing: g[block.entry.range]),
+                        sigmaGradient: UnsafeMutableBufferPointer(rebasing: g[sigma]), scale: Float(klScale), rng: &rng)
                 }
-                total += pointWeights(covered..<meanCount, phi, g, priorScale)
-                // ∂/∂ρ = ∂/∂σ · sigmoid(ρ).
-                for k in sigma.indices {
-                    let rho = phi[meanCount + k]
-                    g[meanCount + k] += sigmaGradient[k] / (1 + Foundation.exp(-rho))
-                }
+                total += pointWeights(covered..<meanCount, p, g, priorScale)
             }
         }
         return total
@@ -191,15 +210,17 @@ public struct MeanFieldVI: InferenceMethod {
 
     /// The point weights in `range`: their prior term (value returned, gradient added); none
     /// when they are fixed (the network then gives them no gradient either).
-    private func pointWeights(_ range: Range<Int>, _ phi: UnsafeBufferPointer<Float>, _ g: UnsafeMutableBufferPointer<Float>,
+    private func pointWeights(_ range: Range<Int>, _ psi: UnsafeBufferPointer<Float>, _ g: UnsafeMutableBufferPointer<Float>,
                               _ scale: Double) -> Double {
         guard !range.isEmpty, !fixPointWeights else { return 0 }
-        return scale * prior.negativeLogDensity(UnsafeBufferPointer(rebasing: phi[range]),
+        return scale * prior.negativeLogDensity(UnsafeBufferPointer(rebasing: psi[range]),
                                                 gradient: UnsafeMutableBufferPointer(rebasing: g[range]), scale: Float(scale))
     }
 
     public func posterior(from state: State) throws -> MeanFieldPosterior {
-        let (mean, sigma) = try state.network.split(state.parameters)
+        let (mean, rho) = try state.network.split(state.parameters)
+        var sigma = rho, sigmoid = [Float](repeating: 0, count: rho.count)
+        sigma.withUnsafeMutableBufferPointer { s in sigmoid.withUnsafeMutableBufferPointer { Self.softplusAndSigmoid(s, sigmoid: $0) } }
         return try MeanFieldPosterior(model: state.network.chain, task: state.task, mean: mean, standardDeviations: sigma,
                                       bayesianLayers: bayesianLayers, method: method)
     }

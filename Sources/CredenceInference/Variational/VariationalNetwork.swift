@@ -72,22 +72,17 @@ public struct MeanFieldLayout: Equatable, Sendable {
     }
 }
 
-/// softplus(ρ) = log(1 + eᵨ), the positive standard deviation of a weight, and its inverse.
-enum Softplus {
-    static func value(_ rho: Float) -> Float { rho > 20 ? rho : Foundation.log1p(Foundation.exp(rho)) }
-    static func inverse(_ sigma: Float) -> Float { sigma > 20 ? sigma : Foundation.log(Foundation.expm1(sigma)) }
-}
-
-/// A network with mean-field Gaussian weights, as a function of one flat vector of
-/// variational parameters φ = (μ, ρ): μ has the chain's layout (every parameter's mean, or its
-/// point value outside the Bayesian layers), then ρ, one per Bayesian parameter, with
-/// σ = softplus(ρ). So the trainer, the optimizers and checkpoints see an ordinary model.
+/// A network with mean-field Gaussian weights, as a function of one flat vector
+/// ψ = (μ, σ): μ has the chain's layout (every parameter's mean, or its point value outside the
+/// Bayesian layers), then σ > 0, one per Bayesian parameter (`MeanFieldLayout`). So the
+/// trainer and its worker shards see an ordinary model. (`MeanFieldVI` optimises
+/// σ = softplus(ρ) and hands this network ψ; the softplus stays off the tape.)
 ///
 /// In `.train` and `.mcSample` modes the Bayesian layers draw their outputs with `estimator`
 /// (`WeightNoiseEstimator`) from `context.rng`; in `.eval` mode the network runs at μ. The
-/// tape carries gradients to μ and ρ (σ = softplus(ρ) is computed on it once per pass) — and
-/// to the point weights of the other layers unless `fixedPointWeights` (STF-BNN), when they
-/// enter as constants: their gradient is zero and its products are never computed.
+/// tape carries gradients to μ and σ — and to the point weights of the other layers unless
+/// `fixedPointWeights` (STF-BNN), when they enter as constants: their gradient is zero and its
+/// products are never computed.
 public struct VariationalNetwork: NetworkModel {
     public let chain: Sequential
     public let meanField: MeanFieldLayout
@@ -101,7 +96,7 @@ public struct VariationalNetwork: NetworkModel {
         self.estimator = estimator
         self.fixedPointWeights = fixedPointWeights
         var layout = chain.layout
-        for block in meanField.blocks { layout.append(name: block.entry.name + "_rho", layer: block.layer, shape: block.entry.shape) }
+        for block in meanField.blocks { layout.append(name: block.entry.name + "_sigma", layer: block.layer, shape: block.entry.shape) }
         self.layout = layout
     }
 
@@ -124,41 +119,32 @@ public struct VariationalNetwork: NetworkModel {
         return VariationalNetwork(chain: updated, meanField: meanField, estimator: estimator, fixedPointWeights: fixedPointWeights)
     }
 
-    /// φ for means `mean` (θ's layout) and standard deviations `sigma` (one per Bayesian parameter).
-    public func variationalParameters(mean: Tensor, standardDeviations sigma: Tensor) throws -> Tensor {
+    /// ψ for means `mean` (θ's layout) and standard deviations `sigma` (one per Bayesian parameter).
+    public func parameters(mean: Tensor, standardDeviations sigma: Tensor) throws -> Tensor {
         guard mean.count == meanCount else { throw ModelError.parameterCount(got: mean.count, expected: meanCount) }
         guard sigma.count == meanField.count else { throw ModelError.parameterCount(got: sigma.count, expected: meanField.count) }
-        var phi = Tensor(uninitializedShape: [layout.count])
-        phi.withUnsafeMutableBufferPointer { p in
-            mean.withUnsafeBufferPointer { m in _ = UnsafeMutableBufferPointer(rebasing: p[0..<meanCount]).update(fromContentsOf: m) }
-            sigma.withUnsafeBufferPointer { s in
-                for k in s.indices { p[meanCount + k] = Softplus.inverse(s[k]) }
-            }
-        }
-        return phi
+        return try Tensor.concatenate([mean.reshaped([meanCount]), sigma.reshaped([meanField.count])], axis: 0)
     }
 
-    /// (μ, σ) of φ.
-    public func split(_ phi: Tensor) throws -> (mean: Tensor, standardDeviations: Tensor) {
-        guard phi.count == layout.count else { throw ModelError.parameterCount(got: phi.count, expected: layout.count) }
-        let mean = try phi.segment(offset: 0, shape: [meanCount]).map { $0 }
-        let sigma = try phi.segment(offset: meanCount, shape: [meanField.count]).map(Softplus.value)
-        return (mean, sigma)
+    /// (μ, σ) of ψ.
+    public func split(_ psi: Tensor) throws -> (mean: Tensor, standardDeviations: Tensor) {
+        guard psi.count == layout.count else { throw ModelError.parameterCount(got: psi.count, expected: layout.count) }
+        return (try psi.segment(offset: 0, shape: [meanCount]).map { $0 },
+                try psi.segment(offset: meanCount, shape: [meanField.count]).map { $0 })
     }
 
-    /// The chain's initialisation for μ and σ = 0.0486 (ρ = −3, bayesian-torch's default).
+    /// The chain's initialisation for μ and σ = 1e-3 (`MeanFieldVI`'s default start).
     public func initialParameters(rng: inout RandomGenerator) -> Tensor {
-        let sigma = Tensor(shape: [meanField.count], repeating: Softplus.value(-3))
-        return try! variationalParameters(mean: chain.initialParameters(rng: &rng), standardDeviations: sigma)
+        try! parameters(mean: chain.initialParameters(rng: &rng), standardDeviations: Tensor(shape: [meanField.count], repeating: 1e-3))
     }
 
-    public func callAsFunction(_ x: Variable, parameters phi: Variable, context: inout ForwardContext) throws -> Variable {
-        guard phi.value.rank == 1, phi.value.count == layout.count else {
-            throw ModelError.parameterCount(got: phi.value.count, expected: layout.count)
+    public func callAsFunction(_ x: Variable, parameters psi: Variable, context: inout ForwardContext) throws -> Variable {
+        guard psi.value.rank == 1, psi.value.count == layout.count else {
+            throw ModelError.parameterCount(got: psi.value.count, expected: layout.count)
         }
-        let mean = try phi.segment(offset: 0, shape: [meanCount])
-        guard context.mode.isStochastic else { return try chain(x, parameters: mean, context: &context) }
-        let sigma = try phi.segment(offset: meanCount, shape: [meanField.count]).softplus()
+        guard context.mode.isStochastic else {
+            return try chain(x, parameters: try psi.segment(offset: 0, shape: [meanCount]), context: &context)
+        }
         var h = x
         var next = meanField.blocks.startIndex
         for i in chain.layers.indices {
@@ -166,17 +152,17 @@ public struct VariationalNetwork: NetworkModel {
             guard next < meanField.blocks.endIndex, meanField.blocks[next].layer == i,
                   let layer = chain.layers[i] as? any GaussianWeightLayer else {
                 let weights = try entries.map {
-                    fixedPointWeights ? Variable(constant: try phi.value.segment(offset: $0.offset, shape: $0.shape))
-                        : try phi.segment(offset: $0.offset, shape: $0.shape)
+                    fixedPointWeights ? Variable(constant: try psi.value.segment(offset: $0.offset, shape: $0.shape))
+                        : try psi.segment(offset: $0.offset, shape: $0.shape)
                 }
                 h = try chain.forwardLayer(i, h, parameters: weights, context: &context)
                 continue
             }
-            let means = try entries.map { try phi.segment(offset: $0.offset, shape: $0.shape) }
+            let means = try entries.map { try psi.segment(offset: $0.offset, shape: $0.shape) }
             let sigmas = try entries.map { _ -> Variable in
                 let block = meanField.blocks[next]
                 next += 1
-                return try sigma.segment(offset: block.sigmaRange.lowerBound, shape: block.entry.shape)
+                return try psi.segment(offset: meanCount + block.sigmaRange.lowerBound, shape: block.entry.shape)
             }
             h = try layer.forward(h, mean: means, standardDeviation: sigmas, estimator: estimator, context: &context)
         }

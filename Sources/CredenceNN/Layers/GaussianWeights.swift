@@ -32,7 +32,7 @@ extension GaussianWeightLayer {
     public func forwardWithSampledWeights(_ x: Variable, mean: [Variable], standardDeviation: [Variable],
                                           context: inout ForwardContext) throws -> Variable {
         let weights = try zip(mean, standardDeviation).map { mu, sigma in
-            try mu + sigma * Variable(constant: Tensor.randomNormal(shape: mu.shape, rng: &context.rng))
+            try mu + sigma * Variable(constant: Tensor.normalNoise(shape: mu.shape, rng: &context.rng))
         }
         return try forward(x, parameters: weights, context: &context)
     }
@@ -75,13 +75,13 @@ extension Dense: GaussianWeightLayer {
                 m = try m + mean[1]
                 v = try v + sigma[1] * sigma[1]
             }
-            let xi = Tensor.randomNormal(shape: [batch, outputs], rng: &context.rng)
+            let xi = Tensor.normalNoise(shape: [batch, outputs], rng: &context.rng)
             return try m + (v + varianceFloor).sqrt() * Variable(constant: xi)
         case .flipout:
-            let delta = try sigma[0] * Variable(constant: Tensor.randomNormal(shape: [outputs, inputs], rng: &context.rng))
+            let delta = try sigma[0] * Variable(constant: Tensor.normalNoise(shape: [outputs, inputs], rng: &context.rng))
             var y = try x.matmul(mean[0], transposeRight: true)
             if useBias {
-                y = try y + (mean[1] + sigma[1] * Variable(constant: Tensor.randomNormal(shape: [outputs], rng: &context.rng)))
+                y = try y + (mean[1] + sigma[1] * Variable(constant: Tensor.normalNoise(shape: [outputs], rng: &context.rng)))
             }
             let s = randomSigns([batch, inputs], rng: &context.rng), r = randomSigns([batch, outputs], rng: &context.rng)
             let perturbation = try (x * Variable(constant: s)).matmul(delta, transposeRight: true) * Variable(constant: r)
@@ -105,12 +105,12 @@ extension Conv2D: GaussianWeightLayer {
             let m = try x.conv2d(weight: mean[0], bias: useBias ? mean[1] : nil, stride: stride, padding: padding)
             let v = try (x * x).conv2d(weight: sigma[0] * sigma[0], bias: useBias ? sigma[1] * sigma[1] : nil,
                                        stride: stride, padding: padding)
-            let xi = Tensor.randomNormal(shape: m.shape, rng: &context.rng)
+            let xi = Tensor.normalNoise(shape: m.shape, rng: &context.rng)
             return try m + (v + varianceFloor).sqrt() * Variable(constant: xi)
         case .flipout:
-            let delta = try sigma[0] * Variable(constant: Tensor.randomNormal(shape: sigma[0].shape, rng: &context.rng))
+            let delta = try sigma[0] * Variable(constant: Tensor.normalNoise(shape: sigma[0].shape, rng: &context.rng))
             let bias = try useBias
-                ? mean[1] + sigma[1] * Variable(constant: Tensor.randomNormal(shape: [outChannels], rng: &context.rng)) : nil
+                ? mean[1] + sigma[1] * Variable(constant: Tensor.normalNoise(shape: [outChannels], rng: &context.rng)) : nil
             let y = try x.conv2d(weight: mean[0], bias: bias, stride: stride, padding: padding)
             let s = randomSigns([batch, inChannels, 1, 1], rng: &context.rng)
             let r = randomSigns([batch, outChannels, 1, 1], rng: &context.rng)
