@@ -1,4 +1,5 @@
 import CredenceData
+import CredenceInference
 import CredenceNN
 import CredenceTensor
 import Foundation
@@ -14,6 +15,9 @@ public struct PerformanceReport: Codable, Sendable {
     public var cnnTrainingSamplesPerSecond: Double?
     /// MLP with dropout 0.1, 32 MC passes per batch of 1000, images/s (median of 3).
     public var mcDropoutImagesPerSecond: Double?
+    /// Mean-field VI of the same MLP (every layer Bayesian, one weight sample), samples/s, by
+    /// gradient estimator ("local-reparameterization", "flipout").
+    public var variationalTrainingSamplesPerSecond: [String: Double]?
     public var threads: Int
     public var mlpSteps: Int
     public var cnnSteps: Int
@@ -56,6 +60,8 @@ public enum PerformancePart: String, CaseIterable, Codable, Sendable {
     case cnn
     /// MC-dropout inference, 32 passes.
     case mcDropout = "mc-dropout"
+    /// Mean-field VI training of the MLP, local reparameterization and Flipout.
+    case vi
 }
 
 /// How much work `measurePerformance` does.
@@ -64,6 +70,7 @@ public struct PerformanceOptions: Sendable {
     /// Timed MLP training steps (after `warmupSteps`); 840 ≈ two epochs of 55k, as the reference.
     public var mlpSteps = 840
     public var cnnSteps = 150
+    public var variationalSteps = 200
     public var warmupSteps = 20
     public var dataDirectory: String?
     public init() {}
@@ -101,7 +108,35 @@ public func measurePerformance(_ options: PerformanceOptions, log: (String) -> V
         report.mcDropoutImagesPerSecond = try monteCarloDropoutThroughput(test.inputs)
         log(String(format: "MC dropout (32 passes, batch 1000): %.0f images/s", report.mcDropoutImagesPerSecond!))
     }
+    if options.parts.contains(.vi) {
+        var figures: [String: Double] = [:]
+        for estimator in [WeightNoiseEstimator.localReparameterization, .flipout] {
+            figures[estimator.rawValue] = try variationalThroughput(estimator, data: train, steps: options.variationalSteps,
+                                                                    warmup: options.warmupSteps)
+            log(String(format: "VI (%@) training: %.0f samples/s", estimator.rawValue as NSString, figures[estimator.rawValue]!))
+        }
+        report.variationalTrainingSamplesPerSecond = figures
+    }
     return report
+}
+
+/// Samples/s of mean-field VI steps (`MeanFieldVI.update`: the ELBO's gradient through the
+/// estimator, the KL, Adam) on the MLP at batch 128, after `warmup` untimed steps.
+func variationalThroughput(_ estimator: WeightNoiseEstimator, data: InMemoryDataset, steps: Int, warmup: Int) throws -> Double {
+    let mlp = try Sequential(.mlp(inputShape: [1, 28, 28], hidden: [512, 512], outputs: 10))
+    var rng = RandomGenerator(seed: 0)
+    let vi = MeanFieldVI(datasetSize: data.count, estimator: estimator)
+    var state = try vi.initialState(model: mlp, parameters: mlp.initialParameters(rng: &rng), task: .classification, rng: &rng)
+    Parallel.flushSubnormalsToZero()
+    let order = rng.permutation(data.count)
+    let stepsPerEpoch = data.count / 128
+    var start = Date()
+    for step in 0..<(warmup + steps) {
+        if step == warmup { start = Date() }
+        let s = step % stepsPerEpoch
+        _ = try vi.update(&state, batch: try data.trainingBatch(Array(order[(s * 128)..<((s + 1) * 128)])), rng: &rng)
+    }
+    return Double(steps * 128) / Date().timeIntervalSince(start)
 }
 
 /// Images/s of 32-pass MC dropout over `images` in batches of 1000 (median of 3 runs).

@@ -6,7 +6,7 @@ extension PerformancePart: ExpressibleByArgument {}
 struct PerfCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "perf",
-        abstract: "Measure training and MC-dropout throughput on Fashion-MNIST and the GEMM ceiling (use a release build).")
+        abstract: "Measure training, VI and MC-dropout throughput on Fashion-MNIST and the GEMM ceiling (use a release build).")
 
     @Option(parsing: .upToNextOption, help: "Parts to measure (default: all).") var parts: [PerformancePart] = PerformancePart.allCases
     @Option(help: "Timed MLP training steps of batch 128 (840 ≈ two epochs of 55k, as the reference).") var mlpSteps = 840
@@ -37,6 +37,11 @@ struct PerfCommand: ParsableCommand {
         }
         line("CNN training", report.cnnTrainingSamplesPerSecond, "samples/s")
         line("MC dropout inference", report.mcDropoutImagesPerSecond, "images/s")
+        for (estimator, samplesPerSecond) in (report.variationalTrainingSamplesPerSecond ?? [:]).sorted(by: { $0.key < $1.key }) {
+            var unit = "samples/s"
+            if let map = report.mlpTrainingSamplesPerSecond { unit += String(format: " (%.2f× MLP training)", samplesPerSecond / map) }
+            line("VI training, " + (estimator == "flipout" ? "Flipout" : "local"), samplesPerSecond, unit)
+        }
         for warning in report.warnings { Terminal.error("warning: \(warning)") }
     }
 }

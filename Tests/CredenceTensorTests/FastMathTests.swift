@@ -5,30 +5,19 @@ import Testing
 /// The vectorised exp/log/softplus against double-precision libm, and the Box–Muller noise
 /// against the standard normal.
 @Suite struct FastMathTests {
-    func lanes(_ values: [Float], _ f: (FastMath.Vector) -> FastMath.Vector) -> [Float] {
-        var out: [Float] = []
-        for start in stride(from: 0, to: values.count, by: 8) {
-            var v = FastMath.Vector(repeating: 1)
-            for l in 0..<min(8, values.count - start) { v[l] = values[start + l] }
-            let y = f(v)
-            for l in 0..<min(8, values.count - start) { out.append(y[l]) }
-        }
-        return out
-    }
-
     func worstRelativeError(_ got: [Float], _ exact: [Double]) -> Double {
         zip(got, exact).map { abs(Double($0) - $1) / max(abs($1), 1e-30) }.max() ?? 0
     }
 
     @Test func expIsWithinAFewUlps() {
         let x = stride(from: -87.0, through: 88.0, by: 0.0137).map { Float($0) }
-        let error = worstRelativeError(lanes(x, FastMath.exp), x.map { Foundation.exp(Double($0)) })
+        let error = worstRelativeError(x.map(FastMath.exp), x.map { Foundation.exp(Double($0)) })
         #expect(error < 3e-7, "exp: worst relative error \(error)")
     }
 
     @Test func logIsWithinAFewUlps() {
         let x = stride(from: -69.0, through: 69.0, by: 0.0113).map { Float(Foundation.exp($0)) }
-        let got = lanes(x, FastMath.log), exact = x.map { Foundation.log(Double($0)) }
+        let got = x.map(FastMath.log), exact = x.map { Foundation.log(Double($0)) }
         let error = zip(got, exact).map { abs(Double($0) - $1) / max(abs($1), 1) }.max() ?? 0
         #expect(error < 3e-7, "log: worst error \(error) (relative where |log x| > 1, absolute below)")
     }
@@ -36,8 +25,8 @@ import Testing
     /// softplus and sigmoid from ρ = −100 (σ ≈ 4e-44 would be subnormal: we stop at −80) to 100.
     @Test func softplusAndSigmoidAreAccurateEverywhere() {
         let rho = stride(from: -80.0, through: 100.0, by: 0.0191).map { Float($0) }
-        let softplus = lanes(rho) { FastMath.softplusAndSigmoid($0).softplus }
-        let sigmoid = lanes(rho) { FastMath.softplusAndSigmoid($0).sigmoid }
+        let softplus = rho.map { FastMath.softplusAndSigmoid($0).softplus }
+        let sigmoid = rho.map { FastMath.softplusAndSigmoid($0).sigmoid }
         let exactSoftplus = rho.map { r -> Double in let d = Double(r); return max(d, 0) + Foundation.log1p(Foundation.exp(-abs(d))) }
         let exactSigmoid = rho.map { 1 / (1 + Foundation.exp(-Double($0))) }
         #expect(worstRelativeError(softplus, exactSoftplus) < 5e-7)

@@ -135,7 +135,7 @@ public struct MeanFieldVI: InferenceMethod {
         var psi = state.parameters
         var sigmoid = [Float](repeating: 0, count: state.network.meanField.count)
         psi.withUnsafeMutableBufferPointer { p in
-            sigmoid.withUnsafeMutableBufferPointer { g in Self.softplusAndSigmoid(UnsafeMutableBufferPointer(rebasing: p[meanCount...]), sigmoid: g) }
+            sigmoid.withUnsafeMutableBufferPointer { g in FastMath.softplusAndSigmoid(UnsafeMutableBufferPointer(rebasing: p[meanCount...]), sigmoid: g) }
         }
         let streams = rng.split(into: weightSamples)
         var likelihoodLoss = 0.0, correct = 0
@@ -166,19 +166,6 @@ public struct MeanFieldVI: InferenceMethod {
         }
         state.steps += 1
         return StepReport(loss: loss, correct: state.task == .classification ? correct / weightSamples : nil)
-    }
-
-    /// ρ → softplus(ρ) in place, and sigmoid(ρ) into `sigmoid`, eight lanes at a time.
-    static func softplusAndSigmoid(_ values: UnsafeMutableBufferPointer<Float>, sigmoid: UnsafeMutableBufferPointer<Float>) {
-        var i = 0
-        while i < values.count {
-            let lanes = Swift.min(8, values.count - i)
-            var rho = FastMath.Vector(repeating: 0)
-            for l in 0..<lanes { rho[l] = values[i + l] }
-            let (s, g) = FastMath.softplusAndSigmoid(rho)
-            for l in 0..<lanes { values[i + l] = s[l]; sigmoid[i + l] = g[l] }
-            i += lanes
-        }
     }
 
     /// Adds to `gradient` (over ψ = (μ, σ)) the gradient of β_t·T·KL/N and of the point
@@ -220,7 +207,7 @@ public struct MeanFieldVI: InferenceMethod {
     public func posterior(from state: State) throws -> MeanFieldPosterior {
         let (mean, rho) = try state.network.split(state.parameters)
         var sigma = rho, sigmoid = [Float](repeating: 0, count: rho.count)
-        sigma.withUnsafeMutableBufferPointer { s in sigmoid.withUnsafeMutableBufferPointer { Self.softplusAndSigmoid(s, sigmoid: $0) } }
+        sigma.withUnsafeMutableBufferPointer { s in sigmoid.withUnsafeMutableBufferPointer { FastMath.softplusAndSigmoid(s, sigmoid: $0) } }
         return try MeanFieldPosterior(model: state.network.chain, task: state.task, mean: mean, standardDeviations: sigma,
                                       bayesianLayers: bayesianLayers, method: method)
     }

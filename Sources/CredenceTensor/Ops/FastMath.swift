@@ -1,16 +1,22 @@
 import Foundation
 
-/// Vectorised exp and log over eight lanes (Cephes' single-precision polynomials, after
-/// S. Moshier): what elementwise passes over hundreds of thousands of values per step use
-/// (variational inference's softplus and KL, Box–Muller noise), where libm's scalar calls cost
-/// more than the GEMMs. Relative error ≤ 2 ulp-ish (tested ≤ 3e-7 against `Foundation`).
+/// Branch-free exp and log (Cephes' single-precision polynomials, after S. Moshier) and the
+/// passes built on them, for elementwise work over hundreds of thousands of values per step
+/// (variational inference's softplus and KL, Box–Muller noise), where libm's scalar calls
+/// cost more than the GEMMs. Relative error ≤ 3e-7 against double-precision libm (tested).
+///
+/// Written as scalar code without branches or calls — selections are arithmetic on sign bits,
+/// float↔integer conversions go through the bits of 1.5·2²³ — so that loops over buffers
+/// auto-vectorise. (Swift's `SIMD8` types do not help here: on Linux their comparisons, masks,
+/// lane conversions and `rounded` compile to lane-by-lane loops.)
 public enum FastMath {
-    public typealias Vector = SIMD8<Float>
-
-    /// eˣ for x in [−87.3, 88.7] (clamped there: 0-ish and +large at the ends, never inf/NaN).
-    @inlinable public static func exp(_ x: Vector) -> Vector {
-        var x = x.clamped(lowerBound: Vector(repeating: -87.3), upperBound: Vector(repeating: 88.7))
-        let k = (x * 1.442_695_04 + 0.5).rounded(.down)
+    /// eˣ for x in [−87.3, 88.7] (clamped there, so never inf or NaN).
+    @inlinable @inline(__always) public static func exp(_ x: Float) -> Float {
+        var x = x + relu(-87.3 - x)
+        x = x - relu(x - 88.7)
+        let shifted = x * 1.442_695_04 + 12_582_912        // round(x·log₂e) in the low mantissa bits
+        let k = shifted - 12_582_912
+        let kBits = Int32(bitPattern: shifted.bitPattern) &- 0x4B40_0000
         x = x - k * 0.693_359_375 - k * -2.121_944_4e-4
         let z = x * x
         var y = x * 1.987_569_15e-4 + 1.398_199_95e-3
@@ -19,19 +25,18 @@ public enum FastMath {
         y = y * x + 0.166_666_655
         y = y * x + 0.500_000_01
         y = y * z + x + 1
-        let exponent = (SIMD8<Int32>(k) &+ 127) &<< 23
-        return y * unsafeBitCast(exponent, to: Vector.self)
+        return y * Float(bitPattern: UInt32(bitPattern: (kBits &+ 127) &<< 23))
     }
 
     /// log x for normal positive x (0 and subnormals are not handled: callers pass σ > 1e-30, u ∈ (0, 1]).
-    @inlinable public static func log(_ x: Vector) -> Vector {
-        let bits = unsafeBitCast(x, to: SIMD8<Int32>.self)
-        var e = Vector((bits &>> 23) &- 126)
-        // Mantissa in [0.5, 1).
-        var m = unsafeBitCast((bits & 0x007F_FFFF) | 0x3F00_0000, to: Vector.self)
-        let small = m .< 0.707_106_78
-        e.replace(with: e - 1, where: small)
-        m = m.replacing(with: m + m, where: small) - 1
+    @inlinable @inline(__always) public static func log(_ x: Float) -> Float {
+        let bits = Int32(bitPattern: x.bitPattern)
+        // Mantissa in [0.5, 1); below √½ (0x3F3504F3) it is doubled and the exponent lowered (Cephes).
+        let mantissaBits = (bits & 0x007F_FFFF) | 0x3F00_0000
+        let small = float(((mantissaBits &- 0x3F35_04F3) &>> 31) & 1)
+        let e = float((bits &>> 23) &- 126) - small
+        let half = Float(bitPattern: UInt32(bitPattern: mantissaBits))
+        let m = half + half * small - 1
         let z = m * m
         var y = m * 7.037_683_6e-2 - 0.115_146_1
         y = y * m + 0.116_769_99
@@ -46,82 +51,112 @@ public enum FastMath {
         return m + y + e * 0.693_359_375
     }
 
-    /// softplus(ρ) = log(1 + eᵨ) and sigmoid(ρ) = 1/(1 + e⁻ᵨ), stably for every ρ
-    /// (with u = e^−|ρ|: softplus = max(ρ, 0) + log1p(u), log1p by Goldberg's correction).
-    @inlinable public static func softplusAndSigmoid(_ rho: Vector) -> (softplus: Vector, sigmoid: Vector) {
-        let magnitude = unsafeBitCast(unsafeBitCast(rho, to: SIMD8<UInt32>.self) & 0x7FFF_FFFF, to: Vector.self)
-        let u = Self.exp(-magnitude)
+    /// softplus(ρ) = log(1 + eᵨ) and sigmoid(ρ) = 1/(1 + e⁻ᵨ), stably for every ρ: with
+    /// u = e^−|ρ|, softplus = max(ρ, 0) + log1p(u) and sigmoid = (ρ > 0 ? 1 : u)/(1 + u); log1p
+    /// as log(1 + u) corrected by the rounding of 1 + u (exactly u where 1 + u rounds to 1).
+    @inlinable @inline(__always) public static func softplusAndSigmoid(_ rho: Float) -> (softplus: Float, sigmoid: Float) {
+        let u = exp(-abs(rho))
         let onePlus = 1 + u
-        // log1p(u) = log(1 + u) · u / ((1 + u) − 1), exact where 1 + u rounds; u itself where it rounds to 1.
-        let rounded = onePlus - 1
-        var log1p = Self.log(onePlus) * (u / rounded)
-        log1p.replace(with: u, where: rounded .== 0)
-        let positive = rho .> 0
-        let softplus = log1p + rho.replacing(with: 0, where: .!positive)
-        let s = 1 / onePlus
-        return (softplus, s.replacing(with: u * s, where: .!positive))
+        let log1p = log(onePlus) - ((onePlus - 1) - u) / onePlus
+        let positive = 1 - Float(Int32(bitPattern: rho.bitPattern >> 31))   // Int32: converts in vector registers
+        return (relu(rho) + log1p, (u + positive * (1 - u)) / onePlus)
+    }
+
+    /// ρ → softplus(ρ) in place, and sigmoid(ρ) into `sigmoid` (same count).
+    @inlinable public static func softplusAndSigmoid(_ values: UnsafeMutableBufferPointer<Float>,
+                                                     sigmoid: UnsafeMutableBufferPointer<Float>) {
+        guard let v = values.baseAddress, let g = sigmoid.baseAddress else { return }
+        for i in 0..<values.count {
+            let (s, d) = softplusAndSigmoid(v[i])
+            v[i] = s
+            g[i] = d
+        }
+    }
+
+    /// Σ term(i) for i in 0..<count, in eight interleaved `Float` accumulators (a float sum
+    /// in one accumulator cannot be vectorised without reassociating it), added in `Double`.
+    @inlinable @inline(__always) public static func sum(_ count: Int, _ term: (Int) -> Float) -> Double {
+        var a0: Float = 0, a1: Float = 0, a2: Float = 0, a3: Float = 0, a4: Float = 0, a5: Float = 0, a6: Float = 0, a7: Float = 0
+        var i = 0
+        while i + 8 <= count {
+            a0 += term(i); a1 += term(i + 1); a2 += term(i + 2); a3 += term(i + 3)
+            a4 += term(i + 4); a5 += term(i + 5); a6 += term(i + 6); a7 += term(i + 7)
+            i += 8
+        }
+        var total = Double(a0) + Double(a1) + Double(a2) + Double(a3) + Double(a4) + Double(a5) + Double(a6) + Double(a7)
+        while i < count { total += Double(term(i)); i += 1 }
+        return total
+    }
+
+    /// |x| by clearing the sign bit.
+    @inlinable @inline(__always) public static func abs(_ x: Float) -> Float { Float(bitPattern: x.bitPattern & 0x7FFF_FFFF) }
+
+    /// max(x, 0) = (x + |x|)/2, exact.
+    @inlinable @inline(__always) public static func relu(_ x: Float) -> Float { (x + abs(x)) * 0.5 }
+
+    /// An Int32 with |n| < 2²² as a float (1.5·2²³ + n built in the bits, then 1.5·2²³ taken away).
+    @inlinable @inline(__always) static func float(_ n: Int32) -> Float {
+        Float(bitPattern: UInt32(bitPattern: n &+ 0x4B40_0000)) - 12_582_912
+    }
+
+    /// (cos 2πt, sin 2πt) for t ∈ [0, 1): the nearest quarter turn q/4 taken out, the rest
+    /// (|a| ≤ π/4) by Taylor polynomials to a⁸ (error ≤ 3.2e-7), then rotated by q quarter
+    /// turns — (C, S), (−S, C), (−C, −S), (S, −C) — by blending and sign bits.
+    @inlinable @inline(__always) static func cosSinOfTurns(_ t: Float) -> (Float, Float) {
+        let shifted = t * 4 + 12_582_912
+        let q = shifted - 12_582_912
+        let quadrant = (shifted.bitPattern &- 0x4B40_0000) & 3
+        let a = (t - q * 0.25) * (2 * Float.pi)
+        let a2 = a * a
+        var sine = a2 * (-1.0 / 5040) + 1.0 / 120
+        sine = sine * a2 - 1.0 / 6
+        sine = (sine * a2 + 1) * a
+        var cosine = a2 * (1.0 / 40320) - 1.0 / 720
+        cosine = cosine * a2 + 1.0 / 24
+        cosine = cosine * a2 - 0.5
+        cosine = cosine * a2 + 1
+        let swap = Float(Int32(bitPattern: quadrant & 1))
+        let c = cosine + swap * (sine - cosine), s = sine + swap * (cosine - sine)
+        let cosineSign = ((quadrant ^ (quadrant >> 1)) & 1) << 31, sineSign = ((quadrant >> 1) & 1) << 31
+        return (Float(bitPattern: c.bitPattern ^ cosineSign), Float(bitPattern: s.bitPattern ^ sineSign))
     }
 }
 
 extension Tensor {
-    /// Standard-normal noise of `shape` by Box–Muller on eight lanes: one 64-bit draw of `rng`
-    /// per pair of values (24-bit uniforms u₁ ∈ (0, 1], u₂ ∈ [0, 1)), z = √(−2 log u₁)·(cos, sin)(2πu₂)
-    /// with vectorised log and a quadrant-reduced sin/cos. Several times faster than
-    /// `randomNormal` (a scalar Box–Muller per value) — for the noise of stochastic layers,
+    /// Standard-normal noise of `shape` by Box–Muller: one 64-bit draw of `rng` per pair of
+    /// values (24-bit uniforms u₁ ∈ (0, 1], u₂ ∈ [0, 1)), z = √(−2 log u₁)·(cos, sin)(2πu₂) with
+    /// `FastMath`'s log and a quadrant-reduced sin/cos, in a loop that vectorises. Several times
+    /// faster than `randomNormal` (scalar libm per value) — for the noise of stochastic layers,
     /// drawn afresh every step. A different stream from `randomNormal` for the same generator.
     public static func normalNoise(shape: [Int], rng: inout RandomGenerator) -> Tensor {
         var t = Tensor(uninitializedShape: shape)
         let count = t.count
         guard count > 0 else { return t }
         let pairs = (count + 1) / 2
-        var bits = [UInt64](repeating: 0, count: (pairs + 7) / 8 * 8)
-        for k in 0..<pairs { bits[k] = rng.next() }
-        t.withUnsafeMutableBufferPointer { out in
-            bits.withUnsafeBufferPointer { b in
-                var k = 0
-                while k < pairs {
-                    var u1 = FastMath.Vector(), u2 = FastMath.Vector()
-                    for l in 0..<8 {
-                        let v = b[k + l]
-                        u1[l] = Float((v >> 40) + 1) * 0x1p-24
-                        u2[l] = Float(v & 0xFF_FFFF) * 0x1p-24
-                    }
+        // Each draw as two 32-bit words: 24 bits of the high one for u₁, of the low one for u₂.
+        var words = [Int32](repeating: 0, count: 2 * pairs)
+        words.withUnsafeMutableBufferPointer { w in
+            for k in 0..<pairs {
+                let v = rng.next()
+                w[2 * k] = Int32(truncatingIfNeeded: v & 0xFF_FFFF)
+                w[2 * k + 1] = Int32(truncatingIfNeeded: (v >> 40) & 0xFF_FFFF)
+            }
+        }
+        var values = [Float](repeating: 0, count: 2 * pairs)
+        words.withUnsafeBufferPointer { b in
+            values.withUnsafeMutableBufferPointer { out in
+                guard let d = b.baseAddress, let o = out.baseAddress else { return }
+                for k in 0..<pairs {
+                    let u1 = Float(d[2 * k + 1] &+ 1) * 0x1p-24
+                    let u2 = Float(d[2 * k]) * 0x1p-24
                     let radius = (-2 * FastMath.log(u1)).squareRoot()
-                    let (c, s) = cosSinOfTurns(u2)
-                    let first = radius * c, second = radius * s
-                    for l in 0..<8 where k + l < pairs {
-                        let i = 2 * (k + l)
-                        out[i] = first[l]
-                        if i + 1 < count { out[i + 1] = second[l] }
-                    }
-                    k += 8
+                    let (c, s) = FastMath.cosSinOfTurns(u2)
+                    o[2 * k] = radius * c
+                    o[2 * k + 1] = radius * s
                 }
             }
         }
+        t.withUnsafeMutableBufferPointer { out in values.withUnsafeBufferPointer { _ = out.update(fromContentsOf: $0[0..<count]) } }
         return t
-    }
-
-    /// (cos 2πt, sin 2πt) for t ∈ [0, 1): the nearest quarter turn q/4 taken out, the rest
-    /// (|a| ≤ π/4) by Taylor polynomials to a⁸ (error ≤ 3.2e-7).
-    @inlinable static func cosSinOfTurns(_ t: FastMath.Vector) -> (FastMath.Vector, FastMath.Vector) {
-        let q = (t * 4).rounded(.toNearestOrEven)
-        let a = (t - q * 0.25) * (2 * Float.pi)
-        let a2 = a * a
-        var sine: FastMath.Vector = a2 * (-1.0 / 5040) + 1.0 / 120
-        sine = sine * a2 - 1.0 / 6
-        sine = (sine * a2 + 1) * a
-        var cosine: FastMath.Vector = a2 * (1.0 / 40320) - 1.0 / 720
-        cosine = cosine * a2 + 1.0 / 24
-        cosine = cosine * a2 - 0.5
-        cosine = cosine * a2 + 1
-        let quadrant = SIMD8<Int32>(q) & 3
-        var c = cosine, s = sine
-        c.replace(with: -sine, where: quadrant .== 1)
-        s.replace(with: cosine, where: quadrant .== 1)
-        c.replace(with: -cosine, where: quadrant .== 2)
-        s.replace(with: -sine, where: quadrant .== 2)
-        c.replace(with: sine, where: quadrant .== 3)
-        s.replace(with: -cosine, where: quadrant .== 3)
-        return (c, s)
     }
 }
