@@ -54,6 +54,31 @@ import Testing
         #expect(misspelt.status != 0 && misspelt.stderr.contains("swag has no setting 'rnak' (its settings: rank, swagEpochs"), "\(misspelt.stderr)")
     }
 
+    /// vi-flipout from scratch and stf-bnn from the trained network: both write a posterior that
+    /// evaluates to the same figures; STF-BNN stores one layer's σ beyond the network; a setting
+    /// out of range is refused before training, by name.
+    @Test func variationalMethodsTrainWriteAndEvaluate() throws {
+        let dir = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        for (method, extra) in [("vi-flipout", ["--set", "klAnnealingEpochs=2"]), ("stf-bnn", ["--set", "viEpochs=2"])] {
+            let path = dir.appendingPathComponent("\(method).safetensors").path
+            let run = try CLI.run(["train", "--method", method, "--epochs", "10", "--samples", "16", "--out", path, "--format", "json"] + extra)
+            #expect(run.status == 0, "\(run.stderr)")
+            let evaluation = try #require(try CLI.json(run)["evaluation"] as? [String: Any])
+            let summary = try CLI.classification(evaluation)
+            #expect(evaluation["method"] as? String == method && (summary["accuracy"] as? Double ?? 0) > 0.85, "\(summary)")
+            let metrics = try #require(evaluation["metrics"] as? [String: Any])
+            let cost = try #require(metrics["scalability"] as? [String: Any])
+            let parameters = try #require(cost["parameterCount"] as? Int), stored = try #require(cost["storedFloats"] as? Int)
+            // MLP 2-64-64-2 (the default): all weights, or the first layer's 2×64 + 64.
+            #expect(stored - parameters == (method == "stf-bnn" ? 192 : parameters))
+            let again = try CLI.json(try CLI.run(["evaluate", "--posterior", path, "--samples", "16", "--seed", "0", "--format", "json"]))
+            #expect(again["method"] as? String == method)
+        }
+        let refused = try CLI.run(["train", "--method", "vi", "--set", "temperature=0"])
+        #expect(refused.status != 0 && refused.stderr.contains("temperature"), "\(refused.stderr)")
+    }
+
     @Test func heldOutClassesAndOODFilesFromTheCommandLine() throws {
         let dir = try CLI.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }

