@@ -57,5 +57,14 @@ import Testing
         let tape2 = Tape(), xs = tape2.variable(try moons.inputs.rows(0..<8))
         let gradient = tape2.gradients(of: try network(xs).sum())[xs]
         #expect(gradient.shape == [8, 2])
+
+        let (moonsTrain, _) = try loadDataset(.twoMoons, options: DataOptions())
+        let mlp = try Sequential(.mlp(inputShape: [2], hidden: [64, 64], outputs: 2))
+        let vi = MeanFieldVI(datasetSize: moonsTrain.count, estimator: .flipout, temperature: 0.1,
+                             learningRate: .constant(0.01))
+        let (bnn, _) = try fitPosterior(vi, model: mlp, parameters: mlp.initialParameters(rng: &rng), task: .classification,
+                                        data: moonsTrain, epochs: 20, batchSize: 64, seed: 0)
+        let predictive = try bnn.predictive(moons.inputs, samples: 32, rng: &rng)
+        #expect(try predictive.sampleCount == 32 && accuracy(predictive, labels: moons.labels) > 0.85)
     }
 }
