@@ -127,14 +127,23 @@ func variationalThroughput(_ estimator: WeightNoiseEstimator, data: InMemoryData
     var rng = RandomGenerator(seed: 0)
     let vi = MeanFieldVI(datasetSize: data.count, estimator: estimator)
     var state = try vi.initialState(model: mlp, parameters: mlp.initialParameters(rng: &rng), task: .classification, rng: &rng)
+    return try stepThroughput(data: data, steps: steps, warmup: warmup, rng: &rng) { batch, rng in
+        _ = try vi.update(&state, batch: batch, rng: &rng)
+    }
+}
+
+/// Samples/s of `step` on batches of 128 in one shuffled order, timing `steps` steps after
+/// `warmup` untimed ones (subnormals flushed, as the training loop does).
+func stepThroughput(data: InMemoryDataset, steps: Int, warmup: Int, rng: inout RandomGenerator,
+                    _ step: (TrainingBatch, inout RandomGenerator) throws -> Void) throws -> Double {
     Parallel.flushSubnormalsToZero()
     let order = rng.permutation(data.count)
     let stepsPerEpoch = data.count / 128
     var start = Date()
-    for step in 0..<(warmup + steps) {
-        if step == warmup { start = Date() }
-        let s = step % stepsPerEpoch
-        _ = try vi.update(&state, batch: try data.trainingBatch(Array(order[(s * 128)..<((s + 1) * 128)])), rng: &rng)
+    for k in 0..<(warmup + steps) {
+        if k == warmup { start = Date() }
+        let s = k % stepsPerEpoch
+        try step(try data.trainingBatch(Array(order[(s * 128)..<((s + 1) * 128)])), &rng)
     }
     return Double(steps * 128) / Date().timeIntervalSince(start)
 }
@@ -177,16 +186,8 @@ func trainingThroughput(_ model: any NetworkModel, data: InMemoryDataset, steps:
     let trainer = Trainer(model: model, optimizer: .adam(learningRate: .constant(1e-3), parameterCount: model.parameterCount),
                           configuration: TrainingConfiguration(epochs: 1))
     var optimizer = trainer.optimizer
-    Parallel.flushSubnormalsToZero()
-    let order = rng.permutation(data.count)
-    let stepsPerEpoch = data.count / 128
-    var start = Date()
-    for step in 0..<(warmup + steps) {
-        if step == warmup { start = Date() }
-        let s = step % stepsPerEpoch
-        let batch = try data.trainingBatch(Array(order[(s * 128)..<((s + 1) * 128)]))
+    return try stepThroughput(data: data, steps: steps, warmup: warmup, rng: &rng) { batch, rng in
         let (_, _, parts) = try trainer.lossAndGradientParts(parameters: theta, batch: batch, rng: &rng)
         optimizer.update(&theta, gradientParts: parts)
     }
-    return Double(steps * 128) / Date().timeIntervalSince(start)
 }

@@ -86,17 +86,6 @@ import Testing
                                               epochs: 40, batchSize: 64, seed: 4)
         #expect(posterior.members.count == 30)  // (40 − 10) epochs × 8 steps, every 8th
         #expect(posterior.method == "sgld")
-        var rng = RandomGenerator(seed: 0)
-        let sgld = try posterior.predictive(data.test.inputs, samples: 30, rng: &rng)
-        let point = try PointPosterior(model: model, parameters: map, task: .classification)
-        let mapPredictive = try point.predictive(data.test.inputs, samples: 1, rng: &rng)
-        let sgldAccuracy = try accuracy(sgld, labels: data.test.labels), mapAccuracy = try accuracy(mapPredictive, labels: data.test.labels)
-        #expect(sgldAccuracy >= mapAccuracy - 0.02, "SGLD \(sgldAccuracy) vs MAP \(mapAccuracy)")
-        let far = TwoMoonsHarness.farPoints()
-        let farPredictive = try posterior.predictive(far, samples: 30, rng: &rng)
-        let farSGLD = TwoMoonsHarness.meanEntropy(farPredictive)
-        let farMAP = TwoMoonsHarness.meanEntropy(try point.predictive(far, samples: 1, rng: &rng))
-        #expect(farSGLD > 20 * farMAP, "entropy far from the data: SGLD \(farSGLD), MAP \(farMAP) nats")
-        #expect(farPredictive.mutualInformation.reduce(0, +) > 0, "the samples disagree far away")
+        try TwoMoonsHarness.expectAccurateAndUncertainAwayFromTheData(posterior, map: map, model: model, samples: 30, label: "SGLD")
     }
 }

@@ -4,6 +4,7 @@ import CredenceMetrics
 import CredenceNN
 import CredenceTensor
 import Foundation
+import Testing
 
 /// Shared harness for "uncertainty grows away from the data": two moons, a small MLP,
 /// and probe points far from the data (radius 10 around the data's centre).
@@ -36,5 +37,23 @@ enum TwoMoonsHarness {
                                    parameters: theta, task: .classification, data: data.train,
                                    epochs: epochs, batchSize: 64, seed: seed)
         return (fit.posterior.base as! PointPosterior).parameters
+    }
+
+    /// The posterior against the MAP `map` of `model`: it classifies the test set as well (within
+    /// 2 points), is more uncertain at radius 10 than the nearly certain ReLU MAP (more than 20×
+    /// its mean entropy), and its samples disagree there (positive mutual information).
+    static func expectAccurateAndUncertainAwayFromTheData(_ posterior: any Posterior, map: Tensor, model: any NetworkModel,
+                                                          samples: Int, label: String,
+                                                          sourceLocation: SourceLocation = #_sourceLocation) throws {
+        var rng = RandomGenerator(seed: 0)
+        let point = try PointPosterior(model: model, parameters: map, task: .classification)
+        let accuracy = try CredenceMetrics.accuracy(try posterior.predictive(data.test.inputs, samples: samples, rng: &rng), labels: data.test.labels)
+        let mapAccuracy = try CredenceMetrics.accuracy(try point.predictive(data.test.inputs, samples: 1, rng: &rng), labels: data.test.labels)
+        #expect(accuracy >= mapAccuracy - 0.02, "\(label) \(accuracy) vs MAP \(mapAccuracy)", sourceLocation: sourceLocation)
+        let far = farPoints()
+        let farPredictive = try posterior.predictive(far, samples: samples, rng: &rng)
+        let farEntropy = meanEntropy(farPredictive), farMAP = meanEntropy(try point.predictive(far, samples: 1, rng: &rng))
+        #expect(farEntropy > 20 * farMAP, "entropy far from the data: \(label) \(farEntropy), MAP \(farMAP) nats", sourceLocation: sourceLocation)
+        #expect(farPredictive.mutualInformation.reduce(0, +) > 0, "\(label): the samples disagree far away", sourceLocation: sourceLocation)
     }
 }
