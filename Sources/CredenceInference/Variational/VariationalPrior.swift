@@ -38,9 +38,6 @@ public enum VariationalPrior: Equatable, Sendable, CustomStringConvertible {
         }
     }
 
-    /// Whether `klDivergence` is the exact KL (else a one-draw Monte-Carlo estimate).
-    public var hasClosedFormKL: Bool { if case .gaussian = self { return true } else { return false } }
-
     /// log p(w) and its derivative (log p)′(w).
     public func logDensity(_ w: Double) -> (value: Double, derivative: Double) {
         let halfLog2Pi = 0.5 * Foundation.log(2 * Double.pi)
