@@ -127,38 +127,54 @@ public struct MeanFieldVI: InferenceMethod {
 
     /// One Adam step on the negative ELBO per example; reports it.
     ///
-    /// σ = softplus(ρ) and sigmoid(ρ) are computed once per step (vectorised); the network's
-    /// gradient with respect to ψ = (μ, σ), summed over worker shards and weight samples, gets the
-    /// regularizer's, then ∂/∂ρ = ∂/∂σ · sigmoid(ρ).
+    /// σ = softplus(ρ) and sigmoid(ρ) are computed once per step; the network's gradient with
+    /// respect to ψ = (μ, σ), summed over worker shards and weight samples, gets the
+    /// regularizer's, then ∂/∂ρ = ∂/∂σ · sigmoid(ρ). These passes over the 2P variational
+    /// parameters run split over the worker threads; with the Gaussian prior the sum, the KL
+    /// and the chain rule are one fused pass (`gaussianRegularizerPass`, tested equal to the
+    /// general `addRegularizer`).
     public func update(_ state: inout State, batch: TrainingBatch, rng: inout RandomGenerator) throws -> StepReport {
-        let meanCount = state.network.meanCount
+        let meanCount = state.network.meanCount, sigmaCount = state.network.meanField.count
         var psi = state.parameters
-        var sigmoid = [Float](repeating: 0, count: state.network.meanField.count)
+        var sigmoid = Tensor(uninitializedShape: [sigmaCount])
         psi.withUnsafeMutableBufferPointer { p in
-            sigmoid.withUnsafeMutableBufferPointer { g in FastMath.softplusAndSigmoid(UnsafeMutableBufferPointer(rebasing: p[meanCount...]), sigmoid: g) }
+            sigmoid.withUnsafeMutableBufferPointer { g in
+                let sigma = UnsafeMutableBufferPointer(rebasing: p[meanCount...])
+                Parallel.forEach(Parallel.workerCount) { t in
+                    let range = Parallel.ranges(sigmaCount, parts: Parallel.workerCount)[t]
+                    FastMath.softplusAndSigmoid(UnsafeMutableBufferPointer(rebasing: sigma[range]),
+                                                sigmoid: UnsafeMutableBufferPointer(rebasing: g[range]))
+                }
+            }
         }
         let streams = rng.split(into: weightSamples)
         var likelihoodLoss = 0.0, correct = 0
-        var gradient: Tensor?
+        var parts: [Tensor] = []
         var statistics: [String: [BatchNormStatistics]] = [:]
         for var stream in streams {
             let step = try state.trainer.shardedStep(parameters: psi, batch: batch, rng: &stream)
             likelihoodLoss += step.loss / Double(weightSamples)
             correct += step.correct
-            for part in step.gradientParts {
-                if gradient == nil { gradient = part } else { gradient!.addInPlace(part) }
-            }
+            parts += step.gradientParts
             for (module, passes) in step.batchStatistics { statistics[module, default: []] += passes }
         }
-        guard var gradient else { throw InferenceError.invalidOption("an empty batch has no gradient") }
-        if weightSamples > 1 { gradient = gradient * (1 / Float(weightSamples)) }
         var klRNG = rng.split()
-        let penalty = addRegularizer(state.network, psi: psi, to: &gradient, step: state.steps, rng: &klRNG)
+        var gradient: Tensor
+        let penalty: Double
+        if case let .gaussian(delta) = prior, !fixPointWeights {
+            (gradient, penalty) = gaussianRegularizerPass(state.network, psi: psi, sigmoid: sigmoid, parts: parts,
+                                                          precision: delta, step: state.steps)
+        } else {
+            gradient = parts[0]
+            for part in parts.dropFirst() { gradient.addInPlace(part) }
+            if weightSamples > 1 { gradient = gradient * (1 / Float(weightSamples)) }
+            penalty = addRegularizer(state.network, psi: psi, to: &gradient, step: state.steps, rng: &klRNG)
+            gradient.withUnsafeMutableBufferPointer { g in
+                sigmoid.withUnsafeBufferPointer { s in for k in 0..<sigmaCount { g[meanCount + k] *= s[k] } }
+            }
+        }
         let loss = likelihoodLoss + penalty
         try EpochLoop.requireFinite(loss)
-        gradient.withUnsafeMutableBufferPointer { g in
-            for k in sigmoid.indices { g[meanCount + k] *= sigmoid[k] }
-        }
         state.trainer.optimizer.update(&state.parameters, gradientParts: [gradient])
         if !statistics.isEmpty {
             state.network = try state.network.updatingBuffers(with: statistics) as! VariationalNetwork
@@ -166,6 +182,73 @@ public struct MeanFieldVI: InferenceMethod {
         }
         state.steps += 1
         return StepReport(loss: loss, correct: state.task == .classification ? correct / weightSamples : nil)
+    }
+
+    /// The gradient over φ = (μ, ρ) and the regularizer's value for the Gaussian prior N(0, 1/δ)
+    /// with trainable point weights, in one pass split over the worker threads: the shard
+    /// parts summed (and averaged over weight samples), plus klScale·δμ on the means (the
+    /// closed-form KL's gradient; the point weights' MAP prior has the same form at scale T/N),
+    /// plus klScale·(δσ − 1/σ) on the σ coordinates, times sigmoid(ρ).
+    func gaussianRegularizerPass(_ network: VariationalNetwork, psi: Tensor, sigmoid: Tensor, parts: [Tensor],
+                                 precision delta: Double, step: Int) -> (gradient: Tensor, value: Double) {
+        let n = Double(datasetSize), meanCount = network.meanCount, total = psi.count
+        let klScale = annealing(at: step) * temperature / n, priorScale = temperature / n
+        // The mean coordinates in runs: Bayesian blocks (KL at klScale) and point weights (MAP prior at priorScale).
+        var runs: [(range: Range<Int>, isBayesian: Bool)] = []
+        var covered = 0
+        for block in network.meanField.blocks {
+            if covered < block.entry.offset { runs.append((covered..<block.entry.offset, false)) }
+            runs.append((block.entry.range, true))
+            covered = block.entry.range.upperBound
+        }
+        if covered < meanCount { runs.append((covered..<meanCount, false)) }
+        let d = Float(delta), average = 1 / Float(weightSamples), sigmaScale = Float(klScale)
+        let chunks = Parallel.ranges(total, parts: Parallel.workerCount)
+        // Per chunk: Σμ² per run, then Σσ² and Σ log σ over its σ coordinates.
+        var partials = [[Double]](repeating: [Double](repeating: 0, count: runs.count + 2), count: chunks.count)
+        var gradient = Tensor(uninitializedShape: [total])
+        psi.withUnsafeBufferPointer { p in
+            gradient.withUnsafeMutableBufferPointer { g in
+                sigmoid.withUnsafeBufferPointer { sg in
+                    partials.withUnsafeMutableBufferPointer { out in
+                        let pp = p.baseAddress!, gp = g.baseAddress!, sp = sg.baseAddress!
+                        let partPointers = parts.map { $0.withUnsafeBufferPointer { $0.baseAddress! } }
+                        Parallel.forEach(chunks.count) { t in
+                            let chunk = chunks[t]
+                            // Loops over one part at a time vectorise; a loop over the parts per element does not.
+                            (gp + chunk.lowerBound).update(from: partPointers[0] + chunk.lowerBound, count: chunk.count)
+                            for part in partPointers.dropFirst() { for i in chunk { gp[i] += part[i] } }
+                            if average != 1 { for i in chunk { gp[i] *= average } }
+                            for (r, run) in runs.enumerated() {
+                                let lo = Swift.max(run.range.lowerBound, chunk.lowerBound), hi = Swift.min(run.range.upperBound, chunk.upperBound)
+                                guard lo < hi else { continue }
+                                let c = Float(run.isBayesian ? klScale : priorScale) * d
+                                for i in lo..<hi { gp[i] += c * pp[i] }
+                                out[t][r] = FastMath.sum(hi - lo) { k in pp[lo + k] * pp[lo + k] }
+                            }
+                            let lo = Swift.max(meanCount, chunk.lowerBound), hi = chunk.upperBound
+                            guard lo < hi else { return }
+                            for i in lo..<hi {
+                                let sigma = pp[i]
+                                gp[i] = (gp[i] + sigmaScale * (d * sigma - 1 / sigma)) * sp[i - meanCount]
+                            }
+                            out[t][runs.count] = FastMath.sum(hi - lo) { k in pp[lo + k] * pp[lo + k] }
+                            out[t][runs.count + 1] = FastMath.sum(hi - lo) { k in FastMath.log(pp[lo + k]) }
+                        }
+                    }
+                }
+            }
+        }
+        func summed(_ k: Int) -> Double { partials.reduce(0) { $0 + $1[k] } }
+        // KL = Σ ½δ(σ² + μ²) − log σ − ½(log δ + 1) over the Bayesian weights; each point weight's
+        // −log p = ½δθ² − ½ log(δ/2π).
+        var value = klScale * (0.5 * delta * summed(runs.count) - summed(runs.count + 1)
+                               - Double(network.meanField.count) * 0.5 * (Foundation.log(delta) + 1))
+        for (r, run) in runs.enumerated() {
+            value += run.isBayesian ? klScale * 0.5 * delta * summed(r)
+                : priorScale * (0.5 * delta * summed(r) - Double(run.range.count) * 0.5 * Foundation.log(delta / (2 * Double.pi)))
+        }
+        return (gradient, value)
     }
 
     /// Adds to `gradient` (over ψ = (μ, σ)) the gradient of β_t·T·KL/N and of the point

@@ -212,4 +212,32 @@ struct LinearRegressionNetwork {
             #expect(ratio < 0.6, "\(estimator): gradient variance ratio \(ratio) against one weight draw per batch")
         }
     }
+
+    /// The fused, threaded pass for the Gaussian prior gives the gradient and the value of the
+    /// general path (summed parts, `addRegularizer`, chain rule by sigmoid(ρ)), with point
+    /// weights (last layer Bayesian) and without (all), one and two weight samples.
+    @Test(arguments: [BayesianLayers.all, .last], [1, 2])
+    func theFusedGaussianPassEqualsTheGeneralOne(_ layers: BayesianLayers, _ samples: Int) throws {
+        let chain = TwoMoonsHarness.model()
+        var rng = RandomGenerator(seed: 21)
+        let vi = MeanFieldVI(datasetSize: 512, bayesianLayers: layers, prior: .gaussian(precision: 3), temperature: 0.5,
+                             klAnnealingSteps: 10, weightSamples: samples)
+        let state = try vi.initialState(model: chain, parameters: chain.initialParameters(rng: &rng), task: .classification, rng: &rng)
+        let network = state.network
+        var psi = state.parameters
+        var sigmoid = Tensor(uninitializedShape: [network.meanField.count])
+        psi.withUnsafeMutableBufferPointer { p in
+            sigmoid.withUnsafeMutableBufferPointer { FastMath.softplusAndSigmoid(UnsafeMutableBufferPointer(rebasing: p[network.meanCount...]), sigmoid: $0) }
+        }
+        let parts = (0..<(2 * samples)).map { _ in Tensor.randomNormal(shape: [psi.count], rng: &rng) }
+        let (fused, fusedValue) = vi.gaussianRegularizerPass(network, psi: psi, sigmoid: sigmoid, parts: parts, precision: 3, step: 4)
+        var general = try parts.dropFirst().reduce(parts[0]) { try $0 + $1 } * (1 / Float(samples))
+        let value = vi.addRegularizer(network, psi: psi, to: &general, step: 4, rng: &rng)
+        general.withUnsafeMutableBufferPointer { g in
+            for k in 0..<network.meanField.count { g[network.meanCount + k] *= sigmoid.values[k] }
+        }
+        #expect(abs(fusedValue - value) <= 1e-5 * abs(value), "value \(fusedValue) vs \(value)")
+        let worst = zip(fused.values, general.values).map { abs($0 - $1) / max(1, abs($1)) }.max() ?? 0
+        #expect(worst < 1e-5, "gradient off by \(worst)")
+    }
 }
