@@ -79,6 +79,32 @@ import Testing
         #expect(refused.status != 0 && refused.stderr.contains("temperature"), "\(refused.stderr)")
     }
 
+    /// variational-dropout trains from the MAP network; compress reports accuracy per fraction
+    /// and writes an ordinary checkpoint whose pruned weights are exactly zero; a MAP checkpoint
+    /// is pruned by magnitude; a fraction out of range is refused.
+    @Test func variationalDropoutCompresses() throws {
+        let dir = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("vd.safetensors").path, pruned = dir.appendingPathComponent("pruned.safetensors").path
+        let run = try CLI.run(["train", "--method", "variational-dropout", "--epochs", "10", "--set", "viEpochs=3", "--out", path])
+        #expect(run.status == 0, "\(run.stderr)")
+        let report = try CLI.json(try CLI.run(["compress", "--posterior", path, "--fractions", "0", "0.5", "--out", pruned,
+                                               "--fraction", "0.5", "--format", "json"]))
+        #expect(report["score"] as? String == "signal-to-noise" && report["fractionWithLogAlphaAbove3"] is Double)
+        let rows = try #require(report["rows"] as? [[String: Any]])
+        #expect(rows.count == 2 && (rows[0]["accuracy"] as? Double ?? 0) > 0.85, "\(rows)")
+        let checkpoint = try Checkpoint.load(from: pruned)
+        let weights = report["weights"] as? Int ?? 0
+        #expect(checkpoint.parameters.values.filter { $0 == 0 }.count >= weights / 2)
+        let evaluated = try CLI.json(try CLI.run(["evaluate", "--checkpoint", pruned, "--format", "json"]))
+        #expect(evaluated["method"] as? String == "map")
+        let map = try CLI.json(try CLI.run(["compress", "--checkpoint", dir.appendingPathComponent("vd.member-0.safetensors").path,
+                                            "--fractions", "0.9", "--format", "json"]))
+        #expect(map["score"] as? String == "magnitude")
+        let refused = try CLI.run(["compress", "--posterior", path, "--fractions", "1.5"])
+        #expect(refused.status != 0 && refused.stderr.contains("[0, 1]"), "\(refused.stderr)")
+    }
+
     @Test func heldOutClassesAndOODFilesFromTheCommandLine() throws {
         let dir = try CLI.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }

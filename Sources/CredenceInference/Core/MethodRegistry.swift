@@ -20,6 +20,7 @@ public enum MethodRegistry {
         VIMethod.self,
         VIFlipoutMethod.self,
         STFBNNMethod.self,
+        VariationalDropoutMethod.self,
     ]
 
     public static var names: [String] { methods.map { $0.name } }

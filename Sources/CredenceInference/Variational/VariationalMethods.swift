@@ -33,12 +33,16 @@ public struct VariationalSettings: Sendable {
     /// Epochs of VI after training the network (MOPED starts only).
     public var viEpochs: Int
 
-    static let options: [MethodOption] = [
+    static let priorOptions: [MethodOption] = [
         MethodOption.choice("prior", VariationalPriorKind.self, default: .gaussian, help: "the weights' prior"),
         MethodOption("priorPrecision", .real(above: 0, below: nil), default: "1", help: "precision δ of the Gaussian prior N(0, 1/δ)"),
         MethodOption("mixtureWeight", .real(above: 0, below: 1), default: "0.5", help: "π of the scale-mixture prior"),
         MethodOption("mixtureSigma1", .real(above: 0, below: nil), default: "1", help: "σ₁ of the scale-mixture prior (the wide component)"),
         MethodOption("mixtureSigma2", .real(above: 0, below: nil), default: "0.0025", help: "σ₂ of the scale-mixture prior (the narrow one, ≈ e⁻⁶)"),
+    ]
+
+    /// Everything but the prior (variational dropout fixes its own).
+    static let trainingOptions: [MethodOption] = [
         MethodOption("temperature", .real(above: 0, below: nil), default: "1", help: "posterior temperature T: the KL is weighted by T (< 1 cold)"),
         MethodOption("klAnnealingEpochs", .integer(atLeast: 0), default: "0", help: "epochs of linear KL warm-up from 0 to 1 (0: none)"),
         MethodOption("weightSamples", .integer(atLeast: 1), default: "1", help: "Monte-Carlo weight samples per step"),
@@ -46,21 +50,27 @@ public struct VariationalSettings: Sendable {
         MethodOption("viEpochs", .integer(atLeast: 1), default: "5", help: "MOPED start: epochs of VI after training the network"),
     ]
 
+    static let options = priorOptions + trainingOptions
+
     static let startOptions: [MethodOption] = [
         MethodOption.choice("start", VariationalStart.self, default: .scratch, help: "from scratch, or from the trained network (MOPED)"),
         MethodOption("initialStandardDeviation", .real(above: 0, below: nil), default: "0.001", help: "scratch start: σ of every weight"),
     ]
 
-    init(settings: MethodSettings, start fixed: VariationalStart? = nil) throws {
-        switch try settings.choice("prior", as: VariationalPriorKind.self) ?? .gaussian {
-        case .gaussian: prior = .gaussian(precision: try settings.required("priorPrecision"))
-        case .scaleMixture:
-            prior = .scaleMixture(weight: try settings.required("mixtureWeight"), firstStandardDeviation: try settings.required("mixtureSigma1"),
-                                  secondStandardDeviation: try settings.required("mixtureSigma2"))
+    init(settings: MethodSettings, start fixed: VariationalStart? = nil, prior fixedPrior: VariationalPrior? = nil) throws {
+        if let fixedPrior {
+            prior = fixedPrior
+        } else {
+            switch try settings.choice("prior", as: VariationalPriorKind.self) ?? .gaussian {
+            case .gaussian: prior = .gaussian(precision: try settings.required("priorPrecision"))
+            case .scaleMixture:
+                prior = .scaleMixture(weight: try settings.required("mixtureWeight"), firstStandardDeviation: try settings.required("mixtureSigma1"),
+                                      secondStandardDeviation: try settings.required("mixtureSigma2"))
+            }
         }
-        temperature = try settings.required("temperature")
-        klAnnealingEpochs = try settings.required("klAnnealingEpochs")
-        weightSamples = try settings.required("weightSamples")
+        temperature = try settings.value("temperature") ?? 1
+        klAnnealingEpochs = try settings.value("klAnnealingEpochs") ?? 0
+        weightSamples = try settings.value("weightSamples") ?? 1
         start = try fixed ?? settings.choice("start") ?? .scratch
         initialStandardDeviation = try settings.value("initialStandardDeviation") ?? 0.001
         mopedDelta = try settings.required("mopedDelta")

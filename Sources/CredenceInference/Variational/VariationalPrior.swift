@@ -18,11 +18,18 @@ import Foundation
 public enum VariationalPrior: Equatable, Sendable, CustomStringConvertible {
     case gaussian(precision: Double)
     case scaleMixture(weight: Double, firstStandardDeviation: Double, secondStandardDeviation: Double)
+    /// The improper log-uniform prior p(|w|) ∝ 1/|w| of sparse variational dropout (Molchanov et
+    /// al. 2017), with their fit to its KL as a function of α = σ²/μ² alone:
+    /// KL ≈ k₁ − k₁·sigmoid(k₂ + k₃ log α) + ½ log(1 + 1/α), k = (0.63576, 1.87320, 1.48695),
+    /// log α = log σ² − log(μ² + 10⁻⁸) clipped to [−10, 10] (no gradient beyond). Weights
+    /// with large α carry no signal and are pruned (`PruningScore.signalToNoise`: log α = −2 log SNR).
+    case logUniform
 
     public var description: String {
         switch self {
         case let .gaussian(delta): return "N(0, 1/\(delta))"
         case let .scaleMixture(pi, s1, s2): return "\(pi)·N(0, \(s1)²) + \(1 - pi)·N(0, \(s2)²)"
+        case .logUniform: return "log-uniform"
         }
     }
 
@@ -35,6 +42,7 @@ public enum VariationalPrior: Equatable, Sendable, CustomStringConvertible {
             guard s1 > 0, s2 > 0, s1.isFinite, s2.isFinite else {
                 throw InferenceError.invalidOption("the scale-mixture standard deviations are \(s1) and \(s2); both must be > 0 and finite")
             }
+        case .logUniform: break
         }
     }
 
@@ -51,6 +59,11 @@ public enum VariationalPrior: Equatable, Sendable, CustomStringConvertible {
             let value = top + Foundation.log(Foundation.exp(a - top) + Foundation.exp(b - top))
             let r1 = Foundation.exp(a - value), r2 = Foundation.exp(b - value)
             return (value, -w * (r1 / (s1 * s1) + r2 / (s2 * s2)))
+        case .logUniform:
+            // Improper: −log|w| up to a constant (used for nothing but completeness; point weights
+            // under this prior get no prior term, see `negativeLogDensity`).
+            let magnitude = Swift.max(Swift.abs(w), 1e-30)
+            return (-Foundation.log(magnitude), -1 / (w == 0 ? 1e-30 : w))
         }
     }
 
@@ -65,6 +78,9 @@ public enum VariationalPrior: Equatable, Sendable, CustomStringConvertible {
         if case let .gaussian(delta) = self, !monteCarlo {
             return Self.gaussianKL(delta: delta, mean: mean, sigma: sigma, meanGradient: meanGradient,
                                    sigmaGradient: sigmaGradient, scale: scale)
+        }
+        if case .logUniform = self {
+            return Self.logUniformKL(mean: mean, sigma: sigma, meanGradient: meanGradient, sigmaGradient: sigmaGradient, scale: scale)
         }
         let halfLog2Pi = 0.5 * Foundation.log(2 * Double.pi)
         for i in mean.indices {
@@ -91,8 +107,46 @@ public enum VariationalPrior: Equatable, Sendable, CustomStringConvertible {
         return total - Double(n) * 0.5 * (Foundation.log(delta) + 1)
     }
 
-    /// −Σ log p(θᵢ) over point weights, and gradient += scale · ∂/∂θ of it.
+    /// Molchanov et al.'s constants for the log-uniform prior's KL fit.
+    static let sparseVD = (k1: Float(0.63576), k2: Float(1.87320), k3: Float(1.48695))
+
+    /// log α = log σ² − log(μ² + 10⁻⁸), unclipped.
+    @inline(__always) static func logAlpha(mean mu: Float, sigma: Float) -> Float {
+        2 * FastMath.log(sigma) - FastMath.log(mu * mu + 1e-8)
+    }
+
+    /// The log-uniform prior's approximate KL (see `.logUniform`), value and gradients, in a
+    /// loop that vectorises.
+    static func logUniformKL(mean: UnsafeBufferPointer<Float>, sigma: UnsafeBufferPointer<Float>,
+                             meanGradient: UnsafeMutableBufferPointer<Float>?, sigmaGradient: UnsafeMutableBufferPointer<Float>?,
+                             scale: Float) -> Double {
+        let n = mean.count
+        guard n > 0, let mu = mean.baseAddress, let s = sigma.baseAddress else { return 0 }
+        let (k1, k2, k3) = sparseVD
+        @inline(__always) func terms(_ i: Int) -> (value: Float, slope: Float, inside: Float) {
+            let raw = logAlpha(mean: mu[i], sigma: s[i])
+            let logAlpha = Swift.min(Swift.max(raw, -10), 10)
+            let inside: Float = raw == logAlpha ? 1 : 0
+            let (softplusOfMinus, sigmoidOfMinus) = FastMath.softplusAndSigmoid(-logAlpha)
+            let fit = FastMath.softplusAndSigmoid(k2 + k3 * logAlpha).sigmoid
+            return (k1 - k1 * fit + 0.5 * softplusOfMinus, -k1 * k3 * fit * (1 - fit) - 0.5 * sigmoidOfMinus, inside)
+        }
+        let total = FastMath.sum(n) { terms($0).value }
+        if let g = meanGradient?.baseAddress, let gs = sigmaGradient?.baseAddress {
+            for i in 0..<n {
+                let (_, slope, inside) = terms(i)
+                let c = scale * slope * inside
+                g[i] += c * (-2 * mu[i] / (mu[i] * mu[i] + 1e-8))
+                gs[i] += c * 2 / s[i]
+            }
+        }
+        return total
+    }
+
+    /// −Σ log p(θᵢ) over point weights, and gradient += scale · ∂/∂θ of it (nothing for the
+    /// improper log-uniform prior).
     func negativeLogDensity(_ theta: UnsafeBufferPointer<Float>, gradient: UnsafeMutableBufferPointer<Float>?, scale: Float) -> Double {
+        if case .logUniform = self { return 0 }   // improper: point weights get no prior term
         if case let .gaussian(delta) = self {
             let d = Float(delta)
             var squares = 0.0
