@@ -8,10 +8,13 @@
 # Methods: MAP (10 epochs, the bar), mean-field VI from scratch with local
 # reparameterization and with Flipout (the run's 10 epochs, prior N(0, 1), T = 1), the same
 # VI with a cold posterior (T = 0.1), and STF-BNN (the MAP network, then its first layer
-# Bayesian by 3 epochs of VI with the rest fixed). The table reports mean ± standard
+# Bayesian by 3 epochs of VI with the rest fixed), and sparse variational dropout (the MAP
+# network, then 10 epochs under the log-uniform prior) pruned by `credence compress` at
+# 50–99 % of its weights, against magnitude pruning of the MAP network and signal-to-noise
+# pruning of Flipout VI at the same fractions. The tables report mean ± standard
 # deviation over seeds; "VI s" is the variational phase alone (STF-BNN's after its MAP),
 # "extra floats" what the posterior stores beyond one network. Every run is resumable
-# (re-running skips finished runs). Release build; about 12 minutes per seed on 2 cores.
+# (re-running skips finished runs). Release build; about 17 minutes per seed on 2 cores.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 OUT="${1:-credence-results/variational}"
@@ -37,13 +40,20 @@ for SEED in "${SEEDS[@]}"; do
   run vi-flipout --method vi-flipout
   run vi-cold --method vi --set temperature=0.1
   run stf-bnn --method stf-bnn --set viEpochs=3
+  run vd --method variational-dropout --set viEpochs=10
+  FRACTIONS=(0 0.5 0.8 0.9 0.95 0.98 0.99)
+  for NAME in vd map vi-flipout; do
+    FILE="$D/$NAME.safetensors"; [ "$NAME" = map ] && FILE="$D/map.member-0.safetensors"
+    [ -s "$D/$NAME.compress.json" ] || $C compress --posterior "$FILE" --fractions "${FRACTIONS[@]}" --format json > "$D/$NAME.compress.json"
+  done
 done
 
 python3 - "$OUT" "${SEEDS[@]}" <<'PY'
 import json, sys, os, statistics as st
 out, seeds = sys.argv[1], sys.argv[2:]
 rows = [("MAP", "map"), ("mean-field VI, local reparameterization", "vi"), ("mean-field VI, Flipout", "vi-flipout"),
-        ("mean-field VI, local, cold T = 0.1", "vi-cold"), ("STF-BNN (first layer, 3 VI epochs)", "stf-bnn")]
+        ("mean-field VI, local, cold T = 0.1", "vi-cold"), ("STF-BNN (first layer, 3 VI epochs)", "stf-bnn"),
+        ("sparse variational dropout (10 epochs after MAP)", "vd")]
 
 def load(seed, f):
     r = json.load(open(os.path.join(out, f"seed-{seed}", f + ".json")))
@@ -75,4 +85,18 @@ for i, s in enumerate(seeds):
     print(f"| {s} | {fl['acc'] - m['acc']:+.4f} | {fl['ece'] / m['ece']:.3f} | {fl['auroc'] - m['auroc']:+.4f} | "
           f"{stf['vi_seconds'] / fl['vi_seconds']:.3f} | {stf['extra'] / fl['extra']:.4f} | {stf['ece'] / fl['ece']:.3f} | "
           f"{stf['auroc'] - fl['auroc']:+.4f} |")
+
+print("\ncompression: test accuracy of the pruned mean (or point) network, by fraction of weights pruned\n")
+curves = {f: [json.load(open(os.path.join(out, f"seed-{s}", f + ".compress.json"))) for s in seeds] for f in ("vd", "vi-flipout", "map")}
+fractions = [r["fraction"] for r in curves["vd"][0]["rows"]]
+print("| pruned | " + " | ".join(f"{100 * f:.0f} %" for f in fractions) + " |")
+print("|---|" + "---:|" * len(fractions))
+for name, f in [("variational dropout (SNR = log α)", "vd"), ("Flipout VI (SNR)", "vi-flipout"), ("MAP (magnitude)", "map")]:
+    cells = []
+    for k in range(len(fractions)):
+        v = [c["rows"][k]["accuracy"] for c in curves[f]]
+        cells.append(f"{st.mean(v):.4f}" + (f" ± {st.stdev(v):.4f}" if len(v) > 1 else ""))
+    print(f"| {name} | " + " | ".join(cells) + " |")
+above = [c["fractionWithLogAlphaAbove3"] for c in curves["vd"]]
+print(f"\nvariational dropout: weights with log α > 3: {', '.join(f'{100 * a:.2f} %' for a in above)} (seeds {' '.join(seeds)})")
 PY
