@@ -105,6 +105,27 @@ import Testing
         #expect(refused.status != 0 && refused.stderr.contains("[0, 1]"), "\(refused.stderr)")
     }
 
+    /// layer-optima retrains the first and the last layer from two seeds with the rest fixed:
+    /// only that layer moves, and the report has its solutions, distances and path.
+    @Test func layerOptimaRetrainsOneLayer() throws {
+        let dir = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("map.safetensors").path
+        #expect(try CLI.run(["train", "--epochs", "10", "--out", path]).status == 0)
+        for layer in ["first", "last"] {
+            let report = try CLI.json(try CLI.run(["layer-optima", "--checkpoint", path, "--layer", layer, "--restarts", "2",
+                                                   "--epochs", "20", "--lr", "0.01", "--format", "json"]))
+            let restarts = try #require(report["restarts"] as? [[String: Any]])
+            #expect(restarts.count == 2 && restarts.allSatisfy { ($0["testAccuracy"] as? Double ?? 0) > 0.8 }, "\(restarts)")
+            // MLP 2-64-64-2: the first module "0" has 2×64 + 64 parameters, the last "4" 64×2 + 2.
+            #expect(report["layer"] as? String == (layer == "first" ? "0" : "4"))
+            #expect(report["parameters"] as? Int == (layer == "first" ? 192 : 130))
+            #expect((report["path"] as? [Any])?.count == 11 && (report["relativeDistances"] as? [[Double]])?[0][1] ?? 0 > 0)
+        }
+        let refused = try CLI.run(["layer-optima", "--checkpoint", path, "--restarts", "1"])
+        #expect(refused.status != 0 && refused.stderr.contains("≥ 2 restarts"), "\(refused.stderr)")
+    }
+
     @Test func heldOutClassesAndOODFilesFromTheCommandLine() throws {
         let dir = try CLI.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
