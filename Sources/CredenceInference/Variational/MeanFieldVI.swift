@@ -165,12 +165,14 @@ public struct MeanFieldVI: InferenceMethod {
             (gradient, penalty) = gaussianRegularizerPass(state.network, psi: psi, sigmoid: sigmoid, parts: parts,
                                                           precision: delta, step: state.steps)
         } else {
-            gradient = parts[0]
-            for part in parts.dropFirst() { gradient.addInPlace(part) }
-            if weightSamples > 1 { gradient = gradient * (1 / Float(weightSamples)) }
+            gradient = Self.averaged(parts, samples: weightSamples)
             penalty = addRegularizer(state.network, psi: psi, to: &gradient, step: state.steps, rng: &klRNG)
             gradient.withUnsafeMutableBufferPointer { g in
-                sigmoid.withUnsafeBufferPointer { s in for k in 0..<sigmaCount { g[meanCount + k] *= s[k] } }
+                sigmoid.withUnsafeBufferPointer { s in
+                    Parallel.forEach(Parallel.workerCount) { t in
+                        for k in Parallel.ranges(sigmaCount, parts: Parallel.workerCount)[t] { g[meanCount + k] *= s[k] }
+                    }
+                }
             }
         }
         let loss = likelihoodLoss + penalty
@@ -182,6 +184,23 @@ public struct MeanFieldVI: InferenceMethod {
         }
         state.steps += 1
         return StepReport(loss: loss, correct: state.task == .classification ? correct / weightSamples : nil)
+    }
+
+    /// Σ parts / samples (shard gradients of every weight sample), split over the worker threads;
+    /// a loop over one part at a time vectorises, a loop over the parts per element does not.
+    static func averaged(_ parts: [Tensor], samples: Int) -> Tensor {
+        var sum = Tensor(uninitializedShape: parts[0].shape)
+        let count = sum.count, average = 1 / Float(samples)
+        sum.withUnsafeMutableBufferPointer { out in
+            let o = out.baseAddress!, pointers = parts.map { $0.withUnsafeBufferPointer { $0.baseAddress! } }
+            Parallel.forEach(Parallel.workerCount) { t in
+                let chunk = Parallel.ranges(count, parts: Parallel.workerCount)[t]
+                (o + chunk.lowerBound).update(from: pointers[0] + chunk.lowerBound, count: chunk.count)
+                for part in pointers.dropFirst() { for i in chunk { o[i] += part[i] } }
+                if samples > 1 { for i in chunk { o[i] *= average } }
+            }
+        }
+        return sum
     }
 
     /// The gradient over φ = (μ, ρ) and the regularizer's value for the Gaussian prior N(0, 1/δ)
@@ -202,23 +221,18 @@ public struct MeanFieldVI: InferenceMethod {
             covered = block.entry.range.upperBound
         }
         if covered < meanCount { runs.append((covered..<meanCount, false)) }
-        let d = Float(delta), average = 1 / Float(weightSamples), sigmaScale = Float(klScale)
+        let d = Float(delta), sigmaScale = Float(klScale)
         let chunks = Parallel.ranges(total, parts: Parallel.workerCount)
         // Per chunk: Σμ² per run, then Σσ² and Σ log σ over its σ coordinates.
         var partials = [[Double]](repeating: [Double](repeating: 0, count: runs.count + 2), count: chunks.count)
-        var gradient = Tensor(uninitializedShape: [total])
+        var gradient = Self.averaged(parts, samples: weightSamples)
         psi.withUnsafeBufferPointer { p in
             gradient.withUnsafeMutableBufferPointer { g in
                 sigmoid.withUnsafeBufferPointer { sg in
                     partials.withUnsafeMutableBufferPointer { out in
                         let pp = p.baseAddress!, gp = g.baseAddress!, sp = sg.baseAddress!
-                        let partPointers = parts.map { $0.withUnsafeBufferPointer { $0.baseAddress! } }
                         Parallel.forEach(chunks.count) { t in
                             let chunk = chunks[t]
-                            // Loops over one part at a time vectorise; a loop over the parts per element does not.
-                            (gp + chunk.lowerBound).update(from: partPointers[0] + chunk.lowerBound, count: chunk.count)
-                            for part in partPointers.dropFirst() { for i in chunk { gp[i] += part[i] } }
-                            if average != 1 { for i in chunk { gp[i] *= average } }
                             for (r, run) in runs.enumerated() {
                                 let lo = Swift.max(run.range.lowerBound, chunk.lowerBound), hi = Swift.min(run.range.upperBound, chunk.upperBound)
                                 guard lo < hi else { continue }

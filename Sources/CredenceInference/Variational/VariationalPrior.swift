@@ -131,16 +131,24 @@ public enum VariationalPrior: Equatable, Sendable, CustomStringConvertible {
             let fit = FastMath.softplusAndSigmoid(k2 + k3 * logAlpha).sigmoid
             return (k1 - k1 * fit + 0.5 * softplusOfMinus, -k1 * k3 * fit * (1 - fit) - 0.5 * sigmoidOfMinus, inside)
         }
-        let total = FastMath.sum(n) { terms($0).value }
-        if let g = meanGradient?.baseAddress, let gs = sigmaGradient?.baseAddress {
-            for i in 0..<n {
-                let (_, slope, inside) = terms(i)
-                let c = scale * slope * inside
-                g[i] += c * (-2 * mu[i] / (mu[i] * mu[i] + 1e-8))
-                gs[i] += c * 2 / s[i]
+        // Split over the worker threads for layer-sized blocks (each chunk writes its own indices).
+        let chunks = Parallel.ranges(n, parts: n >= 65_536 ? Parallel.workerCount : 1)
+        var partials = [Double](repeating: 0, count: chunks.count)
+        let g = meanGradient?.baseAddress, gs = sigmaGradient?.baseAddress
+        partials.withUnsafeMutableBufferPointer { out in
+            Parallel.forEach(chunks.count) { t in
+                let lo = chunks[t].lowerBound
+                out[t] = FastMath.sum(chunks[t].count) { terms(lo + $0).value }
+                guard let g, let gs else { return }
+                for i in chunks[t] {
+                    let (_, slope, inside) = terms(i)
+                    let c = scale * slope * inside
+                    g[i] += c * (-2 * mu[i] / (mu[i] * mu[i] + 1e-8))
+                    gs[i] += c * 2 / s[i]
+                }
             }
         }
-        return total
+        return partials.reduce(0, +)
     }
 
     /// −Σ log p(θᵢ) over point weights, and gradient += scale · ∂/∂θ of it (nothing for the
