@@ -11,7 +11,8 @@
 # Bayesian by 3 epochs of VI with the rest fixed), and sparse variational dropout (the MAP
 # network, then 10 epochs under the log-uniform prior) pruned by `credence compress` at
 # 50–99 % of its weights, against magnitude pruning of the MAP network and signal-to-noise
-# pruning of Flipout VI at the same fractions. The tables report mean ± standard
+# pruning of Flipout VI at the same fractions; and the first-layer optima experiment
+# (`credence layer-optima`, first and last layer). The tables report mean ± standard
 # deviation over seeds; "VI s" is the variational phase alone (STF-BNN's after its MAP),
 # "extra floats" what the posterior stores beyond one network. Every run is resumable
 # (re-running skips finished runs). Release build; about 17 minutes per seed on 2 cores.
@@ -45,6 +46,12 @@ for SEED in "${SEEDS[@]}"; do
   for NAME in vd map vi-flipout; do
     FILE="$D/$NAME.safetensors"; [ "$NAME" = map ] && FILE="$D/map.member-0.safetensors"
     [ -s "$D/$NAME.compress.json" ] || $C compress --posterior "$FILE" --fractions "${FRACTIONS[@]}" --format json > "$D/$NAME.compress.json"
+  done
+  # The experiment STF-BNN rests on: the first (and, for contrast, the last) layer retrained
+  # from seeds 1–3 with the rest of the MAP network fixed.
+  for LAYER in first last; do
+    [ -s "$D/layer-optima-$LAYER.json" ] || $C layer-optima --checkpoint "$D/map.member-0.safetensors" --layer "$LAYER" \
+      --restarts 3 --epochs 5 --format json > "$D/layer-optima-$LAYER.json"
   done
 done
 
@@ -99,4 +106,15 @@ for name, f in [("variational dropout (SNR = log α)", "vd"), ("Flipout VI (SNR)
     print(f"| {name} | " + " | ".join(cells) + " |")
 above = [c["fractionWithLogAlphaAbove3"] for c in curves["vd"]]
 print(f"\nvariational dropout: weights with log α > 3: {', '.join(f'{100 * a:.2f} %' for a in above)} (seeds {' '.join(seeds)})")
+
+print("\nlayer optima: one layer of the MAP network retrained from seeds 1–3 (5 epochs of Adam), the rest fixed\n")
+print("| MAP seed | layer | parameters | trained: train loss | restarts: train loss | restarts: test acc | relative distance between restarts | to the trained layer | barrier on the line 1→2 |")
+print("|---|---|---:|---:|---|---|---|---|---:|")
+for s in seeds:
+    for layer in ("first", "last"):
+        r = json.load(open(os.path.join(out, f"seed-{s}", f"layer-optima-{layer}.json")))
+        pairs = [r["relativeDistances"][i][j] for i in range(len(r["restarts"])) for j in range(i + 1, len(r["restarts"]))]
+        print(f"| {s} | {layer} | {r['parameters']:,} | {r['original']['trainLoss']:.4f} | "
+              f"{' / '.join(f'{x['trainLoss']:.4f}' for x in r['restarts'])} | {' / '.join(f'{x['testAccuracy']:.4f}' for x in r['restarts'])} | "
+              f"{min(pairs):.3f}–{max(pairs):.3f} | {min(r['relativeDistanceToOriginal']):.3f}–{max(r['relativeDistanceToOriginal']):.3f} | {r['barrier']:.4f} |")
 PY
