@@ -114,7 +114,8 @@ for s in seeds:
     for layer in ("first", "last"):
         r = json.load(open(os.path.join(out, f"seed-{s}", f"layer-optima-{layer}.json")))
         pairs = [r["relativeDistances"][i][j] for i in range(len(r["restarts"])) for j in range(i + 1, len(r["restarts"]))]
-        print(f"| {s} | {layer} | {r['parameters']:,} | {r['original']['trainLoss']:.4f} | "
-              f"{' / '.join(f'{x['trainLoss']:.4f}' for x in r['restarts'])} | {' / '.join(f'{x['testAccuracy']:.4f}' for x in r['restarts'])} | "
+        losses = " / ".join("%.4f" % x["trainLoss"] for x in r["restarts"])
+        accuracies = " / ".join("%.4f" % x["testAccuracy"] for x in r["restarts"])
+        print(f"| {s} | {layer} | {r['parameters']:,} | {r['original']['trainLoss']:.4f} | {losses} | {accuracies} | "
               f"{min(pairs):.3f}–{max(pairs):.3f} | {min(r['relativeDistanceToOriginal']):.3f}–{max(r['relativeDistanceToOriginal']):.3f} | {r['barrier']:.4f} |")
 PY
