@@ -152,6 +152,11 @@ public struct MeanFieldVI: InferenceMethod {
         var parts: [Tensor] = []
         var statistics: [String: [BatchNormStatistics]] = [:]
         for var stream in streams {
+            if estimator != .localReparameterization {
+                // One weight draw per step, shared by the worker shards (drawn in parallel halves).
+                var noiseStream = stream.split()
+                state.trainer.model = try state.network.withWeightNoise(Self.noise(count: sigmaCount, rng: &noiseStream))
+            }
             let step = try state.trainer.shardedStep(parameters: psi, batch: batch, rng: &stream)
             likelihoodLoss += step.loss / Double(weightSamples)
             correct += step.correct
@@ -184,6 +189,18 @@ public struct MeanFieldVI: InferenceMethod {
         }
         state.steps += 1
         return StepReport(loss: loss, correct: state.task == .classification ? correct / weightSamples : nil)
+    }
+
+    /// `count` standard normals (`Tensor.normalNoise`), the halves drawn on the worker threads
+    /// from streams split off `rng`.
+    static func noise(count: Int, rng: inout RandomGenerator) throws -> Tensor {
+        let halves = Parallel.ranges(count, parts: Parallel.workerCount)
+        let streams = rng.split(into: halves.count)
+        let pieces = try Parallel.map(halves.count) { t -> Tensor in
+            var stream = streams[t]
+            return Tensor.normalNoise(shape: [halves[t].count], rng: &stream)
+        }
+        return pieces.count == 1 ? pieces[0] : try Tensor.concatenate(pieces, axis: 0)
     }
 
     /// Σ parts / samples (shard gradients of every weight sample), split over the worker threads;

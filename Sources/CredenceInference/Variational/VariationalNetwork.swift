@@ -89,6 +89,10 @@ public struct VariationalNetwork: NetworkModel {
     public let estimator: WeightNoiseEstimator
     public let fixedPointWeights: Bool
     public let layout: ParameterLayout
+    /// ε ~ N(0, I) per Bayesian parameter (σ's order), shared by every pass until replaced: the
+    /// weight draw of plain reparameterization and Flipout's ΔW = σ ⊙ ε, drawn once per step by
+    /// `MeanFieldVI` so the worker shards of a step share it. Nil: each pass draws its own.
+    public var weightNoise: Tensor?
 
     public init(chain: Sequential, meanField: MeanFieldLayout, estimator: WeightNoiseEstimator, fixedPointWeights: Bool = false) {
         self.chain = chain
@@ -117,6 +121,14 @@ public struct VariationalNetwork: NetworkModel {
     public func updatingBuffers(with statistics: [String: [BatchNormStatistics]]) throws -> any NetworkModel {
         guard let updated = try chain.updatingBuffers(with: statistics) as? Sequential else { return self }
         return VariationalNetwork(chain: updated, meanField: meanField, estimator: estimator, fixedPointWeights: fixedPointWeights)
+    }
+
+    /// This network with `noise` as its shared weight draw (`weightNoise`).
+    public func withWeightNoise(_ noise: Tensor) throws -> VariationalNetwork {
+        guard noise.count == meanField.count else { throw ModelError.parameterCount(got: noise.count, expected: meanField.count) }
+        var copy = self
+        copy.weightNoise = noise
+        return copy
     }
 
     /// ψ for means `mean` (θ's layout) and standard deviations `sigma` (one per Bayesian parameter).
@@ -159,12 +171,11 @@ public struct VariationalNetwork: NetworkModel {
                 continue
             }
             let means = try entries.map { try psi.segment(offset: $0.offset, shape: $0.shape) }
-            let sigmas = try entries.map { _ -> Variable in
-                let block = meanField.blocks[next]
-                next += 1
-                return try psi.segment(offset: meanCount + block.sigmaRange.lowerBound, shape: block.entry.shape)
-            }
-            h = try layer.forward(h, mean: means, standardDeviation: sigmas, estimator: estimator, context: &context)
+            let blocks = meanField.blocks[next..<(next + entries.count)]
+            next += entries.count
+            let sigmas = try blocks.map { try psi.segment(offset: meanCount + $0.sigmaRange.lowerBound, shape: $0.entry.shape) }
+            let noise = try weightNoise.map { all in try blocks.map { try all.segment(offset: $0.sigmaRange.lowerBound, shape: $0.entry.shape) } }
+            h = try layer.forward(h, mean: means, standardDeviation: sigmas, weightNoise: noise, estimator: estimator, context: &context)
         }
         return h
     }

@@ -97,4 +97,31 @@ import Testing
                                        settings: ["bayesianLayers": "all"])
         #expect(throws: InferenceError.self) { try MeanFieldPosterior(archive: archive) }
     }
+
+    /// A shared weight draw (`weightNoise`) makes plain reparameterization run the network at
+    /// θ = μ + σ ⊙ ε whatever the pass's generator — what lets the worker shards of a step share
+    /// one draw; without it each pass draws its own.
+    @Test func aSharedWeightDrawIsTheNetworkAtMuPlusSigmaEpsilon() throws {
+        let model = TwoMoonsHarness.model()
+        let layout = try MeanFieldLayout(.all, chain: model)
+        var rng = RandomGenerator(seed: 4)
+        let mean = model.initialParameters(rng: &rng)
+        let sigma = Tensor.randomUniform(shape: [layout.count], lower: 0.01, upper: 0.2, rng: &rng)
+        let epsilon = Tensor.randomNormal(shape: [layout.count], rng: &rng)
+        let network = VariationalNetwork(chain: model, meanField: layout, estimator: .reparameterization)
+        let psi = try network.parameters(mean: mean, standardDeviations: sigma)
+        let x = try TwoMoonsHarness.data.test.inputs.rows(0..<16)
+        let shared = try network.withWeightNoise(epsilon)
+        let a = try shared.predict(x, parameters: psi, mode: .mcSample, rng: RandomGenerator(seed: 1))
+        let b = try shared.predict(x, parameters: psi, mode: .mcSample, rng: RandomGenerator(seed: 2))
+        var theta = mean
+        theta.withUnsafeMutableBufferPointer { t in
+            for block in layout.blocks { for (k, i) in zip(block.sigmaRange, block.entry.range) { t[i] += sigma.values[k] * epsilon.values[k] } }
+        }
+        let expected = try model.predict(x, parameters: theta)
+        #expect(a == b)
+        #expect(zip(a.values, expected.values).allSatisfy { abs($0 - $1) <= 1e-5 * max(1, abs($1)) })
+        let own = try network.predict(x, parameters: psi, mode: .mcSample, rng: RandomGenerator(seed: 1))
+        #expect(own != a, "without a shared draw the pass draws its own")
+    }
 }
