@@ -255,16 +255,18 @@ public struct MeanFieldVI: InferenceMethod {
                                 guard lo < hi else { continue }
                                 let c = Float(run.isBayesian ? klScale : priorScale) * d
                                 for i in lo..<hi { gp[i] += c * pp[i] }
-                                out[t][r] = FastMath.sum(hi - lo) { k in pp[lo + k] * pp[lo + k] }
+                                out[t][r] = FastMath.sum(hi &- lo) { k in pp[lo &+ k] * pp[lo &+ k] }
                             }
                             let lo = Swift.max(meanCount, chunk.lowerBound), hi = chunk.upperBound
                             guard lo < hi else { return }
+                            // Wrapping index arithmetic: an overflow check in a loop body stops it vectorising.
+                            let s = sp - meanCount
                             for i in lo..<hi {
                                 let sigma = pp[i]
-                                gp[i] = (gp[i] + sigmaScale * (d * sigma - 1 / sigma)) * sp[i - meanCount]
+                                gp[i] = (gp[i] + sigmaScale * (d * sigma - 1 / sigma)) * s[i]
                             }
-                            out[t][runs.count] = FastMath.sum(hi - lo) { k in pp[lo + k] * pp[lo + k] }
-                            out[t][runs.count + 1] = FastMath.sum(hi - lo) { k in FastMath.log(pp[lo + k]) }
+                            out[t][runs.count] = FastMath.sum(hi &- lo) { k in pp[lo &+ k] * pp[lo &+ k] }
+                            out[t][runs.count + 1] = FastMath.sum(hi &- lo) { k in FastMath.log(pp[lo &+ k]) }
                         }
                     }
                 }

@@ -138,7 +138,7 @@ public enum VariationalPrior: Equatable, Sendable, CustomStringConvertible {
         partials.withUnsafeMutableBufferPointer { out in
             Parallel.forEach(chunks.count) { t in
                 let lo = chunks[t].lowerBound
-                out[t] = FastMath.sum(chunks[t].count) { terms(lo + $0).value }
+                out[t] = FastMath.sum(chunks[t].count) { terms(lo &+ $0).value }
                 guard let g, let gs else { return }
                 for i in chunks[t] {
                     let (_, slope, inside) = terms(i)

@@ -78,13 +78,14 @@ public enum FastMath {
     @inlinable @inline(__always) public static func sum(_ count: Int, _ term: (Int) -> Float) -> Double {
         var a0: Float = 0, a1: Float = 0, a2: Float = 0, a3: Float = 0, a4: Float = 0, a5: Float = 0, a6: Float = 0, a7: Float = 0
         var i = 0
-        while i + 8 <= count {
-            a0 += term(i); a1 += term(i + 1); a2 += term(i + 2); a3 += term(i + 3)
-            a4 += term(i + 4); a5 += term(i + 5); a6 += term(i + 6); a7 += term(i + 7)
-            i += 8
+        // Wrapping index arithmetic: an overflow check in a loop body stops it vectorising.
+        while i &+ 8 <= count {
+            a0 += term(i); a1 += term(i &+ 1); a2 += term(i &+ 2); a3 += term(i &+ 3)
+            a4 += term(i &+ 4); a5 += term(i &+ 5); a6 += term(i &+ 6); a7 += term(i &+ 7)
+            i &+= 8
         }
         var total = Double(a0) + Double(a1) + Double(a2) + Double(a3) + Double(a4) + Double(a5) + Double(a6) + Double(a7)
-        while i < count { total += Double(term(i)); i += 1 }
+        while i < count { total += Double(term(i)); i &+= 1 }
         return total
     }
 
@@ -146,13 +147,13 @@ extension Tensor {
         words.withUnsafeBufferPointer { b in
             values.withUnsafeMutableBufferPointer { out in
                 guard let d = b.baseAddress, let o = out.baseAddress else { return }
-                for k in 0..<pairs {
-                    let u1 = Float(d[2 * k + 1] &+ 1) * 0x1p-24
-                    let u2 = Float(d[2 * k]) * 0x1p-24
-                    let radius = (-2 * FastMath.log(u1)).squareRoot()
+                for k in 0..<pairs {   // wrapping index arithmetic, so that the loop vectorises
+                    let u1 = Float(d[2 &* k &+ 1] &+ 1) * 0x1p-24
+                    let u2 = Float(d[2 &* k]) * 0x1p-24
+                    let radius = Swift.max(-2 * FastMath.log(u1), 0).squareRoot()   // max(·, 0): a bare squareRoot() blocks vectorisation on Linux
                     let (c, s) = FastMath.cosSinOfTurns(u2)
-                    o[2 * k] = radius * c
-                    o[2 * k + 1] = radius * s
+                    o[2 &* k] = radius * c
+                    o[2 &* k &+ 1] = radius * s
                 }
             }
         }
