@@ -2,6 +2,8 @@ import ArgumentParser
 import Credence
 import Foundation
 
+extension PruningScore: ExpressibleByArgument {}
+
 struct CompressCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "compress",
@@ -16,6 +18,9 @@ struct CompressCommand: ParsableCommand {
     @Option(name: [.customLong("posterior"), .customLong("checkpoint")], help: "Posterior file or checkpoint.") var posterior: String
     @Option(parsing: .upToNextOption, help: "Fractions of the weights to prune, each in [0, 1].")
     var fractions: [Double] = [0, 0.5, 0.8, 0.9, 0.95, 0.98, 0.99]
+    @Option(help: "Rank weights by signal-to-noise (mean-field posteriors), magnitude (one network) or fisher (either; the default depends on the file).")
+    var score: PruningScore?
+    @Option(help: "Training examples the Fisher information is computed on (the first N).") var fisherExamples = 10_000
     @Option(help: "Write the network pruned at --fraction here, as an ordinary checkpoint.") var out: String?
     @Option(help: "The fraction pruned in the network written to --out.") var fraction: Double?
     @Option(help: "Data set (default: the one recorded in the file).") var dataset: DatasetName?
@@ -24,7 +29,8 @@ struct CompressCommand: ParsableCommand {
 
     func run() throws {
         let report = try reportingErrors {
-            try compressPosteriorFile(at: posterior, fractions: fractions, dataset: dataset, dataDirectory: dataDir,
+            try compressPosteriorFile(at: posterior, fractions: fractions, score: score, fisherExamples: fisherExamples,
+                                      dataset: dataset, dataDirectory: dataDir,
                                       out: out, writeFraction: fraction)
         }
         if format == .json { return try printJSON(report) }

@@ -34,7 +34,12 @@ public struct CompressionReport: Codable, Sendable {
 /// Prunes the posterior in `path` at each of `fractions` and evaluates the pruned network on
 /// its recorded test set; with `out`, writes the network pruned at `writeFraction` as an
 /// ordinary checkpoint (its pruned weights exactly zero; the run's metadata kept).
-public func compressPosteriorFile(at path: String, fractions: [Double], dataset: DatasetName? = nil, dataDirectory: String? = nil,
+///
+/// `score` `.fisher` ranks by the diagonal Fisher information of the mean network on the first
+/// `fisherExamples` examples of the run's training data; by default a mean-field posterior is
+/// ranked by signal-to-noise and one network by magnitude.
+public func compressPosteriorFile(at path: String, fractions: [Double], score: PruningScore? = nil, fisherExamples: Int = 10_000,
+                                  dataset: DatasetName? = nil, dataDirectory: String? = nil,
                                   out: String? = nil, writeFraction: Double? = nil) throws -> CompressionReport {
     for f in fractions + [writeFraction].compactMap({ $0 }) where !(f >= 0 && f <= 1) {
         throw TrainingError.invalidConfiguration("pruning fractions must be in [0, 1], got \(f)")
@@ -44,9 +49,22 @@ public func compressPosteriorFile(at path: String, fractions: [Double], dataset:
     }
     let archive = try PosteriorArchive.load(from: path)
     let posterior = try loadPosterior(from: archive, path: path)
-    let pruning = try WeightPruning(posterior)
-    let (test, _) = try recordedTestSet(of: path, metadata: archive.provenance, dataset: dataset, dataDirectory: dataDirectory,
-                                        inputShape: posterior.model.spec.inputShape)
+    let (test, options) = try recordedTestSet(of: path, metadata: archive.provenance, dataset: dataset, dataDirectory: dataDirectory,
+                                              inputShape: posterior.model.spec.inputShape)
+    let pruning: WeightPruning
+    switch score {
+    case .fisher?:
+        guard fisherExamples >= 1 else { throw TrainingError.invalidConfiguration("Fisher pruning needs ≥ 1 training example, got \(fisherExamples)") }
+        let (train, _, _) = try loadRunData(options)
+        pruning = try WeightPruning(posterior, fisherOn: FirstExamples(base: train, count: Swift.min(fisherExamples, train.count)))
+    case nil:
+        pruning = try WeightPruning(posterior)
+    case let chosen?:
+        pruning = try WeightPruning(posterior)
+        guard pruning.score == chosen else {
+            throw TrainingError.invalidConfiguration("a \(posterior.method) posterior is ranked by \(pruning.score.rawValue), not \(chosen.rawValue) (or use fisher)")
+        }
+    }
     guard case .classification = test.task else {
         throw TrainingError.invalidConfiguration("compress reports classification accuracy; \(test.name) is a regression set")
     }
@@ -72,4 +90,11 @@ public func compressPosteriorFile(at path: String, fractions: [Double], dataset:
         (report.written, report.writtenFraction) = (out, network.fraction)
     }
     return report
+}
+
+/// The first `count` examples of a data set, as a batch source.
+struct FirstExamples<Base: BatchSource>: BatchSource {
+    let base: Base
+    let count: Int
+    func trainingBatch(_ indices: [Int]) throws -> TrainingBatch { try base.trainingBatch(indices) }
 }

@@ -1,4 +1,5 @@
 @testable import CredenceInference
+import CredenceData
 import CredenceMetrics
 import CredenceNN
 import CredenceTensor
@@ -97,5 +98,37 @@ import Testing
         #expect(point.score == .magnitude && point.pruned(fraction: 1).parameters.values.filter { $0 == 0 }.count == weights)
         let ensemble = try EnsemblePosterior(model: model, members: [mean, mean], task: .classification)
         #expect(throws: InferenceError.self) { try WeightPruning(ensemble) }
+    }
+
+    /// Fisher pruning's scores are the diagonal of the Fisher information, Σₙ Σ_cc' J_ci (diag p − ppᵀ)_cc' J_c'i,
+    /// here computed independently from per-example Jacobians on the tape (MLP 2-8-3, 24 examples).
+    @Test func fisherScoresAreTheFisherInformationDiagonal() throws {
+        let model = try Sequential(.mlp(inputShape: [2], hidden: [8], outputs: 3))
+        var rng = RandomGenerator(seed: 5)
+        let theta = model.initialParameters(rng: &rng)
+        let x = Tensor.randomNormal(shape: [24, 2], rng: &rng)
+        let labels = (0..<24).map { Int32($0 % 3) }
+        let data = try InMemoryDataset(name: "fisher", inputs: x, labels: labels, classCount: 3)
+        let pruning = try WeightPruning(PointPosterior(model: model, parameters: theta, task: .classification), fisherOn: data, batchSize: 8)
+        #expect(pruning.score == .fisher)
+        var expected = [Double](repeating: 0, count: model.parameterCount)
+        for n in 0..<24 {
+            let xn = try x.rows(n..<(n + 1))
+            let logits = try model.predict(xn, parameters: theta).values.map(Double.init)
+            let top = logits.max()!, e = logits.map { exp($0 - top) }, z = e.reduce(0, +), p = e.map { $0 / z }
+            let jacobian: [[Double]] = try (0..<3).map { c in
+                let tape = Tape(), t = tape.variable(theta)
+                var context = ForwardContext(mode: .eval)
+                let out = try model(Variable(constant: xn), parameters: t, context: &context)
+                var seed = Tensor.zeros([1, 3]); seed.withUnsafeMutableBufferPointer { $0[c] = 1 }
+                return tape.gradients(of: out, seed: seed)[t].values.map(Double.init)
+            }
+            for i in 0..<model.parameterCount {
+                for c in 0..<3 { for d in 0..<3 { expected[i] += jacobian[c][i] * ((c == d ? p[c] : 0) - p[c] * p[d]) * jacobian[d][i] } }
+            }
+        }
+        for (i, score) in zip(pruning.ranking, pruning.scores) {
+            #expect(abs(Double(score) - expected[i]) <= 1e-4 * max(1, expected[i]), "weight \(i): \(score) vs \(expected[i])")
+        }
     }
 }
