@@ -58,6 +58,18 @@ public final class ResultStore {
                 throw ResultStoreError.cannotOpen(path: path, message: "cannot create its directory \(directory.path): \(error.localizedDescription)")
             }
         }
+        if readOnly, FileManager.default.fileExists(atPath: path + "-journal") {
+            // A writer killed mid-commit left a hot journal; reading needs it rolled back, which a
+            // read-only connection cannot do ("attempt to write a readonly database"). Roll it
+            // back once through a writable connection, then read.
+            do {
+                let recovery = try SQLiteConnection(path: path, readOnly: false, create: false)
+                try recovery.execute("PRAGMA busy_timeout = 10000")
+                _ = try recovery.strings("PRAGMA quick_check")
+            } catch {
+                throw ResultStoreError.cannotOpen(path: path, message: "it has the journal of an interrupted write (\(path)-journal) that must be rolled back, which needs write access: \(error)")
+            }
+        }
         connection = try SQLiteConnection(path: path, readOnly: readOnly, create: !readOnly)
         pauseBeforeCommit = ProcessInfo.processInfo.environment["CREDENCE_STORE_PAUSE_BEFORE_COMMIT"].flatMap(Double.init)
         try connection.execute("PRAGMA busy_timeout = 10000")
