@@ -48,6 +48,14 @@ public enum Parallel {
         return try results.map { try $0!.get() }
     }
 
+    /// Runs `body(t, range)` on the worker threads for each of the contiguous ranges
+    /// `ranges(n, parts: parts)` splits 0..<n into (fewer than `parts` when n is smaller);
+    /// `t` indexes the range, for per-range results.
+    public static func forEachRange(_ n: Int, parts: Int = workerCount, _ body: (_ index: Int, _ range: Range<Int>) -> Void) {
+        let chunks = ranges(n, parts: parts)
+        forEach(chunks.count) { t in body(t, chunks[t]) }
+    }
+
     /// Splits 0..<n into `parts` nearly equal contiguous ranges.
     public static func ranges(_ n: Int, parts: Int) -> [Range<Int>] {
         let p = Swift.max(1, Swift.min(parts, n))

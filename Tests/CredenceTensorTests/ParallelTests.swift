@@ -74,4 +74,22 @@ import Testing
         #expect(before.bitPattern != 0, "a thread in the default mode keeps subnormals")
         #expect(after.bitPattern == before.bitPattern, "the calling thread still keeps subnormals after Parallel.forEach")
     }
+
+    /// forEachRange covers 0..<n exactly once, also with fewer elements than parts (one range each).
+    @Test(arguments: [0, 1, 3, 1000])
+    func forEachRangeCoversEveryIndexOnce(_ n: Int) {
+        var seen = [Int](repeating: 0, count: n)
+        var indices = [Int](repeating: -1, count: 8)
+        seen.withUnsafeMutableBufferPointer { hits in
+            indices.withUnsafeMutableBufferPointer { slots in
+                nonisolated(unsafe) let (h, i) = (hits, slots)
+                Parallel.forEachRange(n, parts: 8) { t, range in
+                    i[t] = t
+                    for k in range { h[k] += 1 }
+                }
+            }
+        }
+        #expect(seen.allSatisfy { $0 == 1 })
+        #expect(indices.filter { $0 >= 0 }.count == Parallel.ranges(n, parts: 8).count)
+    }
 }
