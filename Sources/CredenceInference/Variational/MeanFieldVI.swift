@@ -140,8 +140,7 @@ public struct MeanFieldVI: InferenceMethod {
         psi.withUnsafeMutableBufferPointer { p in
             sigmoid.withUnsafeMutableBufferPointer { g in
                 let sigma = UnsafeMutableBufferPointer(rebasing: p[meanCount...])
-                Parallel.forEach(Parallel.workerCount) { t in
-                    let range = Parallel.ranges(sigmaCount, parts: Parallel.workerCount)[t]
+                Parallel.forEachRange(sigmaCount) { _, range in
                     FastMath.softplusAndSigmoid(UnsafeMutableBufferPointer(rebasing: sigma[range]),
                                                 sigmoid: UnsafeMutableBufferPointer(rebasing: g[range]))
                 }
@@ -174,9 +173,7 @@ public struct MeanFieldVI: InferenceMethod {
             penalty = addRegularizer(state.network, psi: psi, to: &gradient, step: state.steps, rng: &klRNG)
             gradient.withUnsafeMutableBufferPointer { g in
                 sigmoid.withUnsafeBufferPointer { s in
-                    Parallel.forEach(Parallel.workerCount) { t in
-                        for k in Parallel.ranges(sigmaCount, parts: Parallel.workerCount)[t] { g[meanCount + k] *= s[k] }
-                    }
+                    Parallel.forEachRange(sigmaCount) { _, range in for k in range { g[meanCount + k] *= s[k] } }
                 }
             }
         }
@@ -191,16 +188,18 @@ public struct MeanFieldVI: InferenceMethod {
         return StepReport(loss: loss, correct: state.task == .classification ? correct / weightSamples : nil)
     }
 
-    /// `count` standard normals (`Tensor.normalNoise`), the halves drawn on the worker threads
-    /// from streams split off `rng`.
-    static func noise(count: Int, rng: inout RandomGenerator) throws -> Tensor {
-        let halves = Parallel.ranges(count, parts: Parallel.workerCount)
-        let streams = rng.split(into: halves.count)
-        let pieces = try Parallel.map(halves.count) { t -> Tensor in
-            var stream = streams[t]
-            return Tensor.normalNoise(shape: [halves[t].count], rng: &stream)
+    /// `count` standard normals (`FastMath.fillNormalNoise`), each worker thread filling its
+    /// part of one buffer from a stream split off `rng`.
+    static func noise(count: Int, rng: inout RandomGenerator) -> Tensor {
+        let streams = rng.split(into: Parallel.ranges(count, parts: Parallel.workerCount).count)
+        var noise = Tensor(uninitializedShape: [count])
+        noise.withUnsafeMutableBufferPointer { buffer in
+            Parallel.forEachRange(count) { t, range in
+                var stream = streams[t]
+                FastMath.fillNormalNoise(UnsafeMutableBufferPointer(rebasing: buffer[range]), rng: &stream)
+            }
         }
-        return pieces.count == 1 ? pieces[0] : try Tensor.concatenate(pieces, axis: 0)
+        return noise
     }
 
     /// Σ parts / samples (shard gradients of every weight sample), split over the worker threads;
@@ -210,8 +209,7 @@ public struct MeanFieldVI: InferenceMethod {
         let count = sum.count, average = 1 / Float(samples)
         sum.withUnsafeMutableBufferPointer { out in
             let o = out.baseAddress!, pointers = parts.map { $0.withUnsafeBufferPointer { $0.baseAddress! } }
-            Parallel.forEach(Parallel.workerCount) { t in
-                let chunk = Parallel.ranges(count, parts: Parallel.workerCount)[t]
+            Parallel.forEachRange(count) { _, chunk in
                 (o + chunk.lowerBound).update(from: pointers[0] + chunk.lowerBound, count: chunk.count)
                 for part in pointers.dropFirst() { for i in chunk { o[i] += part[i] } }
                 if samples > 1 { for i in chunk { o[i] *= average } }

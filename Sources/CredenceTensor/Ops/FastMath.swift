@@ -123,16 +123,14 @@ public enum FastMath {
     }
 }
 
-extension Tensor {
-    /// Standard-normal noise of `shape` by Box–Muller: one 64-bit draw of `rng` per pair of
+extension FastMath {
+    /// Fills `out` with standard normals by Box–Muller: one 64-bit draw of `rng` per pair of
     /// values (24-bit uniforms u₁ ∈ (0, 1], u₂ ∈ [0, 1)), z = √(−2 log u₁)·(cos, sin)(2πu₂) with
-    /// `FastMath`'s log and a quadrant-reduced sin/cos, in a loop that vectorises. Several times
-    /// faster than `randomNormal` (scalar libm per value) — for the noise of stochastic layers,
-    /// drawn afresh every step. A different stream from `randomNormal` for the same generator.
-    public static func normalNoise(shape: [Int], rng: inout RandomGenerator) -> Tensor {
-        var t = Tensor(uninitializedShape: shape)
-        let count = t.count
-        guard count > 0 else { return t }
+    /// `log` and a quadrant-reduced sin/cos, in a loop that vectorises; an odd count uses the
+    /// first value of its last pair.
+    public static func fillNormalNoise(_ out: UnsafeMutableBufferPointer<Float>, rng: inout RandomGenerator) {
+        let count = out.count
+        guard count > 0, let o = out.baseAddress else { return }
         let pairs = (count + 1) / 2
         // Each draw as two 32-bit words: 24 bits of the high one for u₁, of the low one for u₂.
         var words = [Int32](repeating: 0, count: 2 * pairs)
@@ -143,21 +141,31 @@ extension Tensor {
                 w[2 * k + 1] = Int32(truncatingIfNeeded: (v >> 40) & 0xFF_FFFF)
             }
         }
-        var values = [Float](repeating: 0, count: 2 * pairs)
-        words.withUnsafeBufferPointer { b in
-            values.withUnsafeMutableBufferPointer { out in
-                guard let d = b.baseAddress, let o = out.baseAddress else { return }
-                for k in 0..<pairs {   // wrapping index arithmetic, so that the loop vectorises
-                    let u1 = Float(d[2 &* k &+ 1] &+ 1) * 0x1p-24
-                    let u2 = Float(d[2 &* k]) * 0x1p-24
-                    let radius = Swift.max(-2 * FastMath.log(u1), 0).squareRoot()   // max(·, 0): a bare squareRoot() blocks vectorisation on Linux
-                    let (c, s) = FastMath.cosSinOfTurns(u2)
-                    o[2 &* k] = radius * c
-                    o[2 &* k &+ 1] = radius * s
-                }
-            }
+        @inline(__always) func pair(_ low: Int32, _ high: Int32) -> (Float, Float) {
+            let u1 = Float(high &+ 1) * 0x1p-24, u2 = Float(low) * 0x1p-24
+            let radius = Swift.max(-2 * log(u1), 0).squareRoot()   // max(·, 0): a bare squareRoot() blocks vectorisation on Linux
+            let (c, s) = cosSinOfTurns(u2)
+            return (radius * c, radius * s)
         }
-        t.withUnsafeMutableBufferPointer { out in values.withUnsafeBufferPointer { _ = out.update(fromContentsOf: $0[0..<count]) } }
+        words.withUnsafeBufferPointer { b in
+            let d = b.baseAddress!
+            for k in 0..<(count / 2) {   // wrapping index arithmetic, so that the loop vectorises
+                let (first, second) = pair(d[2 &* k], d[2 &* k &+ 1])
+                o[2 &* k] = first
+                o[2 &* k &+ 1] = second
+            }
+            if count % 2 == 1 { o[count - 1] = pair(d[count - 1], d[count]).0 }
+        }
+    }
+}
+
+extension Tensor {
+    /// Standard-normal noise of `shape` (`FastMath.fillNormalNoise`): several times faster than
+    /// `randomNormal` (scalar libm per value) — for the noise of stochastic layers, drawn afresh
+    /// every step. A different stream from `randomNormal` for the same generator.
+    public static func normalNoise(shape: [Int], rng: inout RandomGenerator) -> Tensor {
+        var t = Tensor(uninitializedShape: shape)
+        t.withUnsafeMutableBufferPointer { FastMath.fillNormalNoise($0, rng: &rng) }
         return t
     }
 }
