@@ -56,7 +56,7 @@ public func compressPosteriorFile(at path: String, fractions: [Double], score: P
     case .fisher?:
         guard fisherExamples >= 1 else { throw TrainingError.invalidConfiguration("Fisher pruning needs ≥ 1 training example, got \(fisherExamples)") }
         let (train, _, _) = try loadRunData(options)
-        pruning = try WeightPruning(posterior, fisherOn: FirstExamples(base: train, count: Swift.min(fisherExamples, train.count)))
+        pruning = try WeightPruning(posterior, fisherOn: train.prefix(fisherExamples))
     case nil:
         pruning = try WeightPruning(posterior)
     case let chosen?:
@@ -92,9 +92,3 @@ public func compressPosteriorFile(at path: String, fractions: [Double], score: P
     return report
 }
 
-/// The first `count` examples of a data set, as a batch source.
-struct FirstExamples<Base: BatchSource>: BatchSource {
-    let base: Base
-    let count: Int
-    func trainingBatch(_ indices: [Int]) throws -> TrainingBatch { try base.trainingBatch(indices) }
-}

@@ -58,10 +58,9 @@ public func layerOptimaExperiment(checkpoint path: String, layer: RetrainedLayer
                                   log: (String) -> Void = { _ in }) throws -> LayerOptimaReport {
     guard restarts >= 2 else { throw TrainingError.invalidConfiguration("the experiment compares solutions: it needs ≥ 2 restarts, got \(restarts)") }
     guard epochs >= 1 else { throw TrainingError.invalidConfiguration("retraining needs ≥ 1 epoch, got \(epochs)") }
-    let point = try TrainedFile(path: path, seconds: 0).pointPosterior()
     let archive = try PosteriorArchive.load(from: path)
-    var options = archive.provenance["credence.training_options"]
-        .flatMap { try? JSONDecoder().decode(TrainingOptions.self, from: Data($0.utf8)) } ?? TrainingOptions()
+    let point = try loadPointPosterior(from: archive, path: path)
+    var options = try recordedRunOptions(archive, path: path, need: "layer-optima retrains on the run's data")
     options.dataDirectory = dataDirectory ?? options.dataDirectory
     let (train, _, test) = try loadRunData(options)
     guard case .classification = train.task else {

@@ -82,6 +82,16 @@ public struct PostHocResult: Codable, Sendable {
     public var evaluation: PosteriorEvaluation
 }
 
+/// The training options of the run a file came from (`credence.training_options`); throws,
+/// naming the file and what `need`s them, when it records none.
+func recordedRunOptions(_ archive: PosteriorArchive, path: String, need: String) throws -> TrainingOptions {
+    guard let json = archive.provenance["credence.training_options"],
+          let options = try? JSONDecoder().decode(TrainingOptions.self, from: Data(json.utf8)) else {
+        throw TrainingError.invalidConfiguration("\(path) does not record the run it came from (credence.training_options); \(need)")
+    }
+    return options
+}
+
 /// Fits a post-hoc method on top of the posterior (or checkpoint) at `path`, writes the
 /// result to `out`, and evaluates it on the test set and OOD sets. The run's data come
 /// from the options recorded in the file.
@@ -92,10 +102,7 @@ public func fitPostHoc(_ method: any RegisteredMethod, posteriorAt path: String,
         throw TrainingError.invalidConfiguration("\(name) trains its own networks; use `credence train --method \(name)` (fit takes \(MethodRegistry.names(phase: .postHoc).joined(separator: ", ")))")
     }
     let archive = try PosteriorArchive.load(from: path)
-    guard let json = archive.provenance["credence.training_options"],
-          let options = try? JSONDecoder().decode(TrainingOptions.self, from: Data(json.utf8)) else {
-        throw TrainingError.invalidConfiguration("\(path) does not record the run it came from (credence.training_options); fit needs the run's data")
-    }
+    let options = try recordedRunOptions(archive, path: path, need: "fit needs the run's data")
     try method.validate(MethodContext(options: options))
     let job = MethodJob(options: options, samples: samples, seed: seed,
                         network: { _ in TrainedFile(path: path, seconds: 0) }, onStage: onStage)

@@ -163,10 +163,16 @@ public struct MethodOutcome {
 extension TrainedFile {
     /// The trained network in the file as a point posterior; any other posterior is refused.
     public func pointPosterior() throws -> PointPosterior {
-        let posterior = try loadPosterior(from: path)
-        guard let point = posterior as? PointPosterior else {
-            throw TrainingError.invalidConfiguration("\(path) holds a \(posterior.method) posterior, not one trained network — pass a network's checkpoint (e.g. the MAP's)")
-        }
-        return point
+        try loadPointPosterior(from: PosteriorArchive.load(from: path), path: path)
     }
+}
+
+/// The trained network an archive already read from `path` holds, as a point posterior; any
+/// other posterior is refused.
+public func loadPointPosterior(from archive: PosteriorArchive, path: String) throws -> PointPosterior {
+    let posterior = try loadPosterior(from: archive, path: path)
+    guard let point = posterior as? PointPosterior else {
+        throw TrainingError.invalidConfiguration("\(path) holds a \(posterior.method) posterior, not one trained network — pass a network's checkpoint (e.g. the MAP's)")
+    }
+    return point
 }
