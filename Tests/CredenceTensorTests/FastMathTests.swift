@@ -54,4 +54,59 @@ import Testing
         #expect(Tensor.normalNoise(shape: [3, 5], rng: &a) == Tensor.normalNoise(shape: [3, 5], rng: &b))
         #expect(a.next() == b.next())
     }
+
+    /// The AVX2 + FMA kernels (where this CPU has them) against the portable loops and double
+    /// precision, over lengths that leave every tail size (0…15 past a multiple of 16).
+    @Test(arguments: [0, 1, 7, 8, 9, 15, 16, 17, 31, 1_000, 4_099])
+    func vectorKernelsAgreeWithThePortableLoops(_ n: Int) throws {
+        try #require(FastMath.hasVectorKernels || n == 0, "no AVX2 + FMA on this CPU: only the portable loops run")
+        var rng = RandomGenerator(seed: UInt64(n))
+        let rho = (0..<n).map { i in i % 5 == 0 ? Float(i % 200) - 100 : Float.random(in: -12...4, using: &rng) }
+        func softplus(_ vector: Bool) -> ([Float], [Float]) {
+            var s = [Float](repeating: .nan, count: n), g = s
+            rho.withUnsafeBufferPointer { r in
+                s.withUnsafeMutableBufferPointer { sp in
+                    g.withUnsafeMutableBufferPointer { FastMath.softplusAndSigmoid(r, softplus: sp, sigmoid: $0, vectorKernels: vector) }
+                }
+            }
+            return (s, g)
+        }
+        let (vs, vg) = softplus(true), (ps, pg) = softplus(false)
+        #expect(worstRelativeError(vs, ps.map(Double.init)) < 5e-7 && worstRelativeError(vg, pg.map(Double.init)) < 5e-7)
+
+        let sigma = vs.map { max($0, 1e-6) }, sigmoid = vg
+        let start = (0..<n).map { _ in Float.random(in: -1...1, using: &rng) }
+        func kl(_ vector: Bool) -> ([Float], Double, Double) {
+            var g = start
+            let (squares, logs) = sigma.withUnsafeBufferPointer { s in
+                sigmoid.withUnsafeBufferPointer { h in
+                    g.withUnsafeMutableBufferPointer {
+                        FastMath.addGaussianKLGradient(sigma: s, sigmoid: h, gradient: $0, precision: 3, scale: 0.01, vectorKernels: vector)
+                    }
+                }
+            }
+            return (g, squares, logs)
+        }
+        let (vk, vSquares, vLogs) = kl(true), (pk, pSquares, pLogs) = kl(false)
+        let exactLogs = sigma.reduce(0.0) { $0 + Foundation.log(Double($1)) }
+        #expect(zip(vk, pk).allSatisfy { abs($0 - $1) <= 1e-5 * max(1, abs($1)) })
+        #expect(abs(vSquares - pSquares) <= 1e-5 * max(1, pSquares) && abs(vLogs - exactLogs) <= 1e-5 * max(1, abs(exactLogs)))
+        #expect(abs(pLogs - exactLogs) <= 1e-5 * max(1, abs(exactLogs)))
+
+        func scaled(_ vector: Bool) -> ([Float], Double) {
+            var g = start
+            let squares = start.withUnsafeBufferPointer { x in g.withUnsafeMutableBufferPointer { FastMath.addScaled(x, to: $0, scale: 0.25, vectorKernels: vector) } }
+            return (g, squares)
+        }
+        let (va, vSum) = scaled(true), (pa, pSum) = scaled(false)
+        #expect(zip(va, pa).allSatisfy { abs($0 - $1) <= 1e-6 * max(1, abs($1)) } && abs(vSum - pSum) <= 1e-5 * max(1, pSum))
+
+        func noise(_ vector: Bool) -> [Float] {
+            var z = [Float](repeating: .nan, count: n), stream = RandomGenerator(seed: 99)
+            z.withUnsafeMutableBufferPointer { FastMath.fillNormalNoise($0, rng: &stream, vectorKernels: vector) }
+            return z
+        }
+        let vz = noise(true), pz = noise(false)
+        #expect(zip(vz, pz).allSatisfy { abs($0 - $1) <= 2e-6 * max(1, abs($1)) }, "Box–Muller lanes differ from the portable loop")
+    }
 }

@@ -43,4 +43,20 @@ credence_cpu_features_t credence_cpu_features(void);
 /// failure, with errno set.
 int credence_reexec_self(char *const argv[]);
 
+
+/// Whether the AVX2 + FMA kernels below run on this CPU (each returns 0 without doing
+/// anything when they do not, and the caller uses its portable loop).
+int credence_vector_math_available(void);
+/// softplus(ρ) and sigmoid(ρ) of n values (`softplus` may alias `rho`).
+int credence_softplus_sigmoid(const float *rho, float *softplus, float *sigmoid, long n);
+/// The σ coordinates of the Gaussian prior's KL in VI: gradient ← (gradient + scale·(δσ − 1/σ))·sigmoid,
+/// and Σσ², Σ log σ.
+int credence_gaussian_kl_sigma(const float *sigma, const float *sigmoid, float *gradient, long n, float precision, float scale,
+                               double *sumSquares, double *sumLogs);
+/// Box–Muller: pairs of 24-bit words (low, high) to out[2k], out[2k+1] = √(−2 log u₁)·(cos, sin)(2πu₂)
+/// with u₁ = (high + 1)/2²⁴, u₂ = low/2²⁴ (FastMath.fillNormalNoise).
+int credence_box_muller(const int *words, float *out, long pairs);
+/// gradient ← gradient + scale·x, and Σx².
+int credence_add_scaled_sum_squares(const float *x, float *gradient, long n, float scale, double *sumSquares);
+
 #endif

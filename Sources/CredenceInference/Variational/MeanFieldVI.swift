@@ -127,65 +127,116 @@ public struct MeanFieldVI: InferenceMethod {
 
     /// One Adam step on the negative ELBO per example; reports it.
     ///
-    /// σ = softplus(ρ) and sigmoid(ρ) are computed once per step; the network's gradient with
-    /// respect to ψ = (μ, σ), summed over worker shards and weight samples, gets the
-    /// regularizer's, then ∂/∂ρ = ∂/∂σ · sigmoid(ρ). These passes over the 2P variational
-    /// parameters run split over the worker threads; with the Gaussian prior the sum, the KL
-    /// and the chain rule are one fused pass (`gaussianRegularizerPass`, tested equal to the
-    /// general `addRegularizer`).
+    /// σ = softplus(ρ) and sigmoid(ρ) are computed once per step, and so is each weight
+    /// sample's layer noise (ΔW = σ ⊙ ε, or σ² for local reparameterization): the worker shards
+    /// run the network over ψ = (μ, layer noise) (`VariationalNetwork.Coordinates.layerNoise`)
+    /// and share the draw. Their gradients, summed over shards and samples with the layer-noise
+    /// coordinates times ∂(layer noise)/∂σ, get the regularizer's, then ∂/∂ρ = ∂/∂σ · sigmoid(ρ).
+    /// These passes over the 2P variational parameters run split over the worker threads; with
+    /// the Gaussian prior the KL and the chain rule are one fused pass
+    /// (`gaussianRegularizerPass`, tested equal to the general `addRegularizer`).
     public func update(_ state: inout State, batch: TrainingBatch, rng: inout RandomGenerator) throws -> StepReport {
-        let meanCount = state.network.meanCount, sigmaCount = state.network.meanField.count
-        var psi = state.parameters
-        var sigmoid = Tensor(uninitializedShape: [sigmaCount])
-        psi.withUnsafeMutableBufferPointer { p in
-            sigmoid.withUnsafeMutableBufferPointer { g in
-                let sigma = UnsafeMutableBufferPointer(rebasing: p[meanCount...])
-                Parallel.forEachRange(sigmaCount) { _, range in
-                    FastMath.softplusAndSigmoid(UnsafeMutableBufferPointer(rebasing: sigma[range]),
-                                                sigmoid: UnsafeMutableBufferPointer(rebasing: g[range]))
-                }
-            }
+        // φ is read in a function of its own, so that no copy of it is alive when Adam moves it
+        // in place (one would cost a 2P copy per step).
+        let objective = try negativeELBOGradient(state.network, phi: state.parameters, trainer: &state.trainer, step: state.steps,
+                                                 batch: batch, rng: &rng)
+        try EpochLoop.requireFinite(objective.loss)
+        state.trainer.optimizer.update(&state.parameters, gradientParts: [objective.gradient])
+        if !objective.statistics.isEmpty {
+            state.network = try state.network.updatingBuffers(with: objective.statistics) as! VariationalNetwork
         }
+        state.trainer.model = state.network
+        state.steps += 1
+        return StepReport(loss: objective.loss, correct: state.task == .classification ? objective.correct / weightSamples : nil)
+    }
+
+    /// The negative ELBO per example at φ on `batch` and its gradient over φ; the summed
+    /// correct predictions of the weight samples and their batch-norm statistics.
+    func negativeELBOGradient(_ network: VariationalNetwork, phi: Tensor, trainer: inout Trainer, step: Int, batch: TrainingBatch,
+                              rng: inout RandomGenerator) throws
+        -> (loss: Double, gradient: Tensor, correct: Int, statistics: [String: [BatchNormStatistics]]) {
+        let (sigma, sigmoid) = Self.standardDeviations(network, phi: phi)
+        trainer.model = network.with(.layerNoise)
         let streams = rng.split(into: weightSamples)
         var likelihoodLoss = 0.0, correct = 0
-        var parts: [Tensor] = []
+        var parts: [Tensor] = [], derivatives: [Tensor] = []
         var statistics: [String: [BatchNormStatistics]] = [:]
         for var stream in streams {
-            if estimator != .localReparameterization {
-                // One weight draw per step, shared by the worker shards (drawn in parallel halves).
-                var noiseStream = stream.split()
-                state.trainer.model = try state.network.withWeightNoise(Self.noise(count: sigmaCount, rng: &noiseStream))
-            }
-            let step = try state.trainer.shardedStep(parameters: psi, batch: batch, rng: &stream)
-            likelihoodLoss += step.loss / Double(weightSamples)
-            correct += step.correct
-            parts += step.gradientParts
-            for (module, passes) in step.batchStatistics { statistics[module, default: []] += passes }
+            // One weight draw per sample, shared by the worker shards (drawn in parallel halves).
+            var noiseStream = estimator.drawsWeights ? stream.split() : stream
+            let (psi, derivative) = Self.layerNoiseParameters(network, phi: phi, sigma: sigma, rng: &noiseStream)
+            let shards = try trainer.shardedStep(parameters: psi, batch: batch, rng: &stream)
+            likelihoodLoss += shards.loss / Double(weightSamples)
+            correct += shards.correct
+            parts += shards.gradientParts
+            derivatives += Array(repeating: derivative, count: shards.gradientParts.count)
+            for (module, passes) in shards.batchStatistics { statistics[module, default: []] += passes }
         }
-        var klRNG = rng.split()
-        var gradient: Tensor
+        var gradient = Self.combined(parts, derivatives: derivatives, meanCount: network.meanCount, samples: weightSamples)
         let penalty: Double
         if case let .gaussian(delta) = prior, !fixPointWeights {
-            (gradient, penalty) = gaussianRegularizerPass(state.network, psi: psi, sigmoid: sigmoid, parts: parts,
-                                                          precision: delta, step: state.steps)
+            penalty = gaussianRegularizerPass(network, phi: phi, sigma: sigma, sigmoid: sigmoid, gradient: &gradient,
+                                              precision: delta, step: step)
         } else {
-            gradient = Self.averaged(parts, samples: weightSamples)
-            penalty = addRegularizer(state.network, psi: psi, to: &gradient, step: state.steps, rng: &klRNG)
+            var klRNG = rng.split()
+            let psi = try network.parameters(mean: phi.segment(offset: 0, shape: [network.meanCount]), standardDeviations: sigma)
+            penalty = addRegularizer(network, psi: psi, to: &gradient, step: step, rng: &klRNG)
+            let meanCount = network.meanCount
             gradient.withUnsafeMutableBufferPointer { g in
                 sigmoid.withUnsafeBufferPointer { s in
-                    Parallel.forEachRange(sigmaCount) { _, range in for k in range { g[meanCount + k] *= s[k] } }
+                    Parallel.forEachRange(s.count) { _, range in for k in range { g[meanCount + k] *= s[k] } }
                 }
             }
         }
-        let loss = likelihoodLoss + penalty
-        try EpochLoop.requireFinite(loss)
-        state.trainer.optimizer.update(&state.parameters, gradientParts: [gradient])
-        if !statistics.isEmpty {
-            state.network = try state.network.updatingBuffers(with: statistics) as! VariationalNetwork
-            state.trainer.model = state.network
+        return (likelihoodLoss + penalty, gradient, correct, statistics)
+    }
+
+    /// σ = softplus(ρ) and sigmoid(ρ) for φ = (μ, ρ), split over the worker threads.
+    static func standardDeviations(_ network: VariationalNetwork, phi: Tensor) -> (sigma: Tensor, sigmoid: Tensor) {
+        let count = network.meanField.count, meanCount = network.meanCount
+        var sigma = Tensor(uninitializedShape: [count]), sigmoid = Tensor(uninitializedShape: [count])
+        phi.withUnsafeBufferPointer { p in
+            sigma.withUnsafeMutableBufferPointer { s in
+                sigmoid.withUnsafeMutableBufferPointer { g in
+                    let rho = UnsafeBufferPointer(rebasing: p[meanCount...])
+                    Parallel.forEachRange(count) { _, range in
+                        FastMath.softplusAndSigmoid(UnsafeBufferPointer(rebasing: rho[range]), softplus: UnsafeMutableBufferPointer(rebasing: s[range]),
+                                                    sigmoid: UnsafeMutableBufferPointer(rebasing: g[range]))
+                    }
+                }
+            }
         }
-        state.steps += 1
-        return StepReport(loss: loss, correct: state.task == .classification ? correct / weightSamples : nil)
+        return (sigma, sigmoid)
+    }
+
+    /// ψ = (μ, layer noise) for one weight draw — ΔW = σ ⊙ ε with ε ~ N(0, I) from `rng`, or
+    /// σ² for local reparameterization (no draw) — and ∂(layer noise)/∂σ (ε, or 2σ).
+    static func layerNoiseParameters(_ network: VariationalNetwork, phi: Tensor, sigma: Tensor,
+                                     rng: inout RandomGenerator) -> (psi: Tensor, derivative: Tensor) {
+        let meanCount = network.meanCount, count = sigma.count, estimator = network.estimator
+        var derivative = estimator.drawsWeights ? noise(count: count, rng: &rng) : Tensor(uninitializedShape: [count])
+        var psi = Tensor(uninitializedShape: [meanCount + count])
+        psi.withUnsafeMutableBufferPointer { out in
+            phi.withUnsafeBufferPointer { p in
+                sigma.withUnsafeBufferPointer { s in
+                    derivative.withUnsafeMutableBufferPointer { d in
+                        let o = out.baseAddress!, pp = p.baseAddress!, sp = s.baseAddress!, dp = d.baseAddress!
+                        Parallel.forEachRange(meanCount + count) { _, range in
+                            let means = range.clamped(to: 0..<meanCount)
+                            (o + means.lowerBound).update(from: pp + means.lowerBound, count: means.count)
+                            let noise = range.clamped(to: meanCount..<(meanCount + count))
+                            let lo = noise.lowerBound &- meanCount, hi = noise.upperBound &- meanCount
+                            if estimator.drawsWeights {
+                                for k in lo..<hi { o[meanCount &+ k] = sp[k] * dp[k] }
+                            } else {
+                                for k in lo..<hi { o[meanCount &+ k] = sp[k] * sp[k]; dp[k] = 2 * sp[k] }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return (psi, derivative)
     }
 
     /// `count` standard normals (`FastMath.fillNormalNoise`), each worker thread filling its
@@ -202,30 +253,43 @@ public struct MeanFieldVI: InferenceMethod {
         return noise
     }
 
-    /// Σ parts / samples (shard gradients of every weight sample), split over the worker threads;
-    /// a loop over one part at a time vectorises, a loop over the parts per element does not.
-    static func averaged(_ parts: [Tensor], samples: Int) -> Tensor {
+    /// The gradient over ψ = (μ, σ) from the shard parts of every weight sample (gradients
+    /// over ψ = (μ, layer noise)): summed and averaged over samples, each part's layer-noise
+    /// coordinates times its own draw's ∂(layer noise)/∂σ (`derivatives`, one per part). Split
+    /// over the worker threads; a loop over one part at a time vectorises, a loop over the parts
+    /// per element does not.
+    static func combined(_ parts: [Tensor], derivatives: [Tensor], meanCount: Int, samples: Int) -> Tensor {
         var sum = Tensor(uninitializedShape: parts[0].shape)
         let count = sum.count, average = 1 / Float(samples)
         sum.withUnsafeMutableBufferPointer { out in
-            let o = out.baseAddress!, pointers = parts.map { $0.withUnsafeBufferPointer { $0.baseAddress! } }
+            let o = out.baseAddress!
+            let pointers = parts.map { $0.withUnsafeBufferPointer { $0.baseAddress! } }
+            let factors = derivatives.map { $0.withUnsafeBufferPointer { $0.baseAddress! - meanCount } }
             Parallel.forEachRange(count) { _, chunk in
-                (o + chunk.lowerBound).update(from: pointers[0] + chunk.lowerBound, count: chunk.count)
-                for part in pointers.dropFirst() { for i in chunk { o[i] += part[i] } }
+                let means = chunk.clamped(to: 0..<meanCount), noise = chunk.clamped(to: meanCount..<count)
+                for (j, (part, factor)) in zip(pointers, factors).enumerated() {
+                    if j == 0 {
+                        (o + means.lowerBound).update(from: part + means.lowerBound, count: means.count)
+                        for i in noise { o[i] = part[i] * factor[i] }
+                    } else {
+                        for i in means { o[i] += part[i] }
+                        for i in noise { o[i] += part[i] * factor[i] }
+                    }
+                }
                 if samples > 1 { for i in chunk { o[i] *= average } }
             }
         }
         return sum
     }
 
-    /// The gradient over φ = (μ, ρ) and the regularizer's value for the Gaussian prior N(0, 1/δ)
-    /// with trainable point weights, in one pass split over the worker threads: the shard
-    /// parts summed (and averaged over weight samples), plus klScale·δμ on the means (the
-    /// closed-form KL's gradient; the point weights' MAP prior has the same form at scale T/N),
-    /// plus klScale·(δσ − 1/σ) on the σ coordinates, times sigmoid(ρ).
-    func gaussianRegularizerPass(_ network: VariationalNetwork, psi: Tensor, sigmoid: Tensor, parts: [Tensor],
-                                 precision delta: Double, step: Int) -> (gradient: Tensor, value: Double) {
-        let n = Double(datasetSize), meanCount = network.meanCount, total = psi.count
+    /// For the Gaussian prior N(0, 1/δ) with trainable point weights, turns `gradient` — the
+    /// likelihood's over ψ = (μ, σ), `combined` — into the whole objective's over φ = (μ, ρ) and
+    /// returns the regularizer's value, in one pass split over the worker threads: plus
+    /// klScale·δμ on the means (the closed-form KL's gradient; the point weights' MAP prior has
+    /// the same form at scale T/N), plus klScale·(δσ − 1/σ) on the σ coordinates, times sigmoid(ρ).
+    func gaussianRegularizerPass(_ network: VariationalNetwork, phi: Tensor, sigma: Tensor, sigmoid: Tensor, gradient: inout Tensor,
+                                 precision delta: Double, step: Int) -> Double {
+        let n = Double(datasetSize), meanCount = network.meanCount, total = gradient.count
         let klScale = annealing(at: step) * temperature / n, priorScale = temperature / n
         // The mean coordinates in runs: Bayesian blocks (KL at klScale) and point weights (MAP prior at priorScale).
         var runs: [(range: Range<Int>, isBayesian: Bool)] = []
@@ -240,31 +304,26 @@ public struct MeanFieldVI: InferenceMethod {
         let chunks = Parallel.ranges(total, parts: Parallel.workerCount)
         // Per chunk: Σμ² per run, then Σσ² and Σ log σ over its σ coordinates.
         var partials = [[Double]](repeating: [Double](repeating: 0, count: runs.count + 2), count: chunks.count)
-        var gradient = Self.averaged(parts, samples: weightSamples)
-        psi.withUnsafeBufferPointer { p in
-            gradient.withUnsafeMutableBufferPointer { g in
+        phi.withUnsafeBufferPointer { p in
+            sigma.withUnsafeBufferPointer { sd in
                 sigmoid.withUnsafeBufferPointer { sg in
-                    partials.withUnsafeMutableBufferPointer { out in
-                        let pp = p.baseAddress!, gp = g.baseAddress!, sp = sg.baseAddress!
-                        Parallel.forEach(chunks.count) { t in
-                            let chunk = chunks[t]
-                            for (r, run) in runs.enumerated() {
-                                let lo = Swift.max(run.range.lowerBound, chunk.lowerBound), hi = Swift.min(run.range.upperBound, chunk.upperBound)
-                                guard lo < hi else { continue }
-                                let c = Float(run.isBayesian ? klScale : priorScale) * d
-                                for i in lo..<hi { gp[i] += c * pp[i] }
-                                out[t][r] = FastMath.sum(hi &- lo) { k in pp[lo &+ k] * pp[lo &+ k] }
+                    gradient.withUnsafeMutableBufferPointer { g in
+                        partials.withUnsafeMutableBufferPointer { out in
+                            Parallel.forEach(chunks.count) { t in
+                                let chunk = chunks[t]
+                                for (r, run) in runs.enumerated() {
+                                    let part = run.range.clamped(to: chunk)
+                                    guard !part.isEmpty else { continue }
+                                    out[t][r] = FastMath.addScaled(UnsafeBufferPointer(rebasing: p[part]), to: UnsafeMutableBufferPointer(rebasing: g[part]),
+                                                                   scale: Float(run.isBayesian ? klScale : priorScale) * d)
+                                }
+                                let part = chunk.clamped(to: meanCount..<total)
+                                guard !part.isEmpty else { return }
+                                let inSigma = (part.lowerBound - meanCount)..<(part.upperBound - meanCount)
+                                (out[t][runs.count], out[t][runs.count + 1]) = FastMath.addGaussianKLGradient(
+                                    sigma: UnsafeBufferPointer(rebasing: sd[inSigma]), sigmoid: UnsafeBufferPointer(rebasing: sg[inSigma]),
+                                    gradient: UnsafeMutableBufferPointer(rebasing: g[part]), precision: d, scale: sigmaScale)
                             }
-                            let lo = Swift.max(meanCount, chunk.lowerBound), hi = chunk.upperBound
-                            guard lo < hi else { return }
-                            // Wrapping index arithmetic: an overflow check in a loop body stops it vectorising.
-                            let s = sp - meanCount
-                            for i in lo..<hi {
-                                let sigma = pp[i]
-                                gp[i] = (gp[i] + sigmaScale * (d * sigma - 1 / sigma)) * s[i]
-                            }
-                            out[t][runs.count] = FastMath.sum(hi &- lo) { k in pp[lo &+ k] * pp[lo &+ k] }
-                            out[t][runs.count + 1] = FastMath.sum(hi &- lo) { k in FastMath.log(pp[lo &+ k]) }
                         }
                     }
                 }
@@ -279,7 +338,7 @@ public struct MeanFieldVI: InferenceMethod {
             value += run.isBayesian ? klScale * 0.5 * delta * summed(r)
                 : priorScale * (0.5 * delta * summed(r) - Double(run.range.count) * 0.5 * Foundation.log(delta / (2 * Double.pi)))
         }
-        return (gradient, value)
+        return value
     }
 
     /// Adds to `gradient` (over ψ = (μ, σ)) the gradient of β_t·T·KL/N and of the point
@@ -319,9 +378,8 @@ public struct MeanFieldVI: InferenceMethod {
     }
 
     public func posterior(from state: State) throws -> MeanFieldPosterior {
-        let (mean, rho) = try state.network.split(state.parameters)
-        var sigma = rho, sigmoid = [Float](repeating: 0, count: rho.count)
-        sigma.withUnsafeMutableBufferPointer { s in sigmoid.withUnsafeMutableBufferPointer { FastMath.softplusAndSigmoid(s, sigmoid: $0) } }
+        let mean = try state.network.split(state.parameters).mean
+        let sigma = Self.standardDeviations(state.network, phi: state.parameters).sigma
         return try MeanFieldPosterior(model: state.network.chain, task: state.task, mean: mean, standardDeviations: sigma,
                                       bayesianLayers: bayesianLayers, method: method)
     }

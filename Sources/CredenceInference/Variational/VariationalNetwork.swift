@@ -73,14 +73,17 @@ public struct MeanFieldLayout: Equatable, Sendable {
 }
 
 /// A network with mean-field Gaussian weights, as a function of one flat vector
-/// ψ = (μ, σ): μ has the chain's layout (every parameter's mean, or its point value outside the
-/// Bayesian layers), then σ > 0, one per Bayesian parameter (`MeanFieldLayout`). So the
-/// trainer and its worker shards see an ordinary model. (`MeanFieldVI` optimises
-/// σ = softplus(ρ) and hands this network ψ; the softplus stays off the tape.)
+/// ψ = (μ, s): μ has the chain's layout (every parameter's mean, or its point value outside the
+/// Bayesian layers), then s, one per Bayesian parameter (`MeanFieldLayout`) — the standard
+/// deviations σ > 0, or with `.layerNoise` coordinates the layers' noise input drawn once for
+/// many passes (ΔW = σ ⊙ ε, or σ² for local reparameterization; `GaussianWeightLayer`). So
+/// the trainer and its worker shards see an ordinary model. (`MeanFieldVI` optimises
+/// σ = softplus(ρ), forms the layer noise once per step off the tape and hands this network
+/// ψ = (μ, ΔW); the shards of a step share the draw, and the chain rule back to ρ is one pass.)
 ///
 /// In `.train` and `.mcSample` modes the Bayesian layers draw their outputs with `estimator`
 /// (`WeightNoiseEstimator`) from `context.rng`; in `.eval` mode the network runs at μ. The
-/// tape carries gradients to μ and σ — and to the point weights of the other layers unless
+/// tape carries gradients to μ and s — and to the point weights of the other layers unless
 /// `fixedPointWeights` (STF-BNN), when they enter as constants: their gradient is zero and its
 /// products are never computed.
 public struct VariationalNetwork: NetworkModel {
@@ -89,16 +92,24 @@ public struct VariationalNetwork: NetworkModel {
     public let estimator: WeightNoiseEstimator
     public let fixedPointWeights: Bool
     public let layout: ParameterLayout
-    /// ε ~ N(0, I) per Bayesian parameter (σ's order), shared by every pass until replaced: the
-    /// weight draw of plain reparameterization and Flipout's ΔW = σ ⊙ ε, drawn once per step by
-    /// `MeanFieldVI` so the worker shards of a step share it. Nil: each pass draws its own.
-    public var weightNoise: Tensor?
+    /// What ψ holds after the means.
+    public var coordinates: Coordinates
 
-    public init(chain: Sequential, meanField: MeanFieldLayout, estimator: WeightNoiseEstimator, fixedPointWeights: Bool = false) {
+    public enum Coordinates: Sendable {
+        /// σ: every pass draws its own weight noise.
+        case standardDeviations
+        /// The layers' noise input `estimator.layerNoise(σ, ε)` for one draw ε shared by every
+        /// pass; the gradient comes back with respect to it.
+        case layerNoise
+    }
+
+    public init(chain: Sequential, meanField: MeanFieldLayout, estimator: WeightNoiseEstimator, fixedPointWeights: Bool = false,
+                coordinates: Coordinates = .standardDeviations) {
         self.chain = chain
         self.meanField = meanField
         self.estimator = estimator
         self.fixedPointWeights = fixedPointWeights
+        self.coordinates = coordinates
         var layout = chain.layout
         for block in meanField.blocks { layout.append(name: block.entry.name + "_sigma", layer: block.layer, shape: block.entry.shape) }
         self.layout = layout
@@ -115,19 +126,19 @@ public struct VariationalNetwork: NetworkModel {
 
     public func replacingBuffers(_ values: [String: Tensor]) throws -> any NetworkModel {
         VariationalNetwork(chain: try chain.withBuffers(values), meanField: meanField, estimator: estimator,
-                           fixedPointWeights: fixedPointWeights)
+                           fixedPointWeights: fixedPointWeights, coordinates: coordinates)
     }
 
     public func updatingBuffers(with statistics: [String: [BatchNormStatistics]]) throws -> any NetworkModel {
         guard let updated = try chain.updatingBuffers(with: statistics) as? Sequential else { return self }
-        return VariationalNetwork(chain: updated, meanField: meanField, estimator: estimator, fixedPointWeights: fixedPointWeights)
+        return VariationalNetwork(chain: updated, meanField: meanField, estimator: estimator, fixedPointWeights: fixedPointWeights,
+                                  coordinates: coordinates)
     }
 
-    /// This network with `noise` as its shared weight draw (`weightNoise`).
-    public func withWeightNoise(_ noise: Tensor) throws -> VariationalNetwork {
-        guard noise.count == meanField.count else { throw ModelError.parameterCount(got: noise.count, expected: meanField.count) }
+    /// This network over other coordinates.
+    public func with(_ coordinates: Coordinates) -> VariationalNetwork {
         var copy = self
-        copy.weightNoise = noise
+        copy.coordinates = coordinates
         return copy
     }
 
@@ -173,9 +184,13 @@ public struct VariationalNetwork: NetworkModel {
             let means = try entries.map { try psi.segment(offset: $0.offset, shape: $0.shape) }
             let blocks = meanField.blocks[next..<(next + entries.count)]
             next += entries.count
-            let sigmas = try blocks.map { try psi.segment(offset: meanCount + $0.sigmaRange.lowerBound, shape: $0.entry.shape) }
-            let noise = try weightNoise.map { all in try blocks.map { try all.segment(offset: $0.sigmaRange.lowerBound, shape: $0.entry.shape) } }
-            h = try layer.forward(h, mean: means, standardDeviation: sigmas, weightNoise: noise, estimator: estimator, context: &context)
+            let second = try blocks.map { try psi.segment(offset: meanCount + $0.sigmaRange.lowerBound, shape: $0.entry.shape) }
+            switch coordinates {
+            case .standardDeviations:
+                h = try layer.forward(h, mean: means, standardDeviation: second, estimator: estimator, context: &context)
+            case .layerNoise:
+                h = try layer.forward(h, mean: means, layerNoise: second, estimator: estimator, context: &context)
+            }
         }
         return h
     }

@@ -16,42 +16,53 @@ public enum WeightNoiseEstimator: String, CaseIterable, Codable, Sendable {
 }
 
 /// A layer that can run with Gaussian random weights (`Dense`, `Conv2D`): given the means
-/// μ (one tensor per entry of `parameterShapes`) and the standard deviations σ (same shapes),
-/// it draws its outputs with `estimator`, taking the noise from `context.rng`. Gradients flow
-/// to μ and σ (and to x) on the tape.
+/// μ (one tensor per entry of `parameterShapes`) and its *layer noise* — per parameter, what
+/// `estimator` needs of the weights' randomness (`WeightNoiseEstimator.layerNoise`): one draw
+/// of their deviation from the mean ΔW = σ ⊙ ε for plain reparameterization and Flipout, the
+/// variance σ² for local reparameterization — it draws its outputs, taking the rest of the
+/// noise (Flipout's signs, the local pre-activation noise) from `context.rng`. Gradients flow
+/// to μ, the layer noise and x on the tape.
 ///
-/// `weightNoise` (ε per parameter tensor, N(0, 1), shapes as μ), when given, is the weight
-/// draw of plain reparameterization and Flipout's ΔW = σ ⊙ ε — so the worker shards of one
-/// step can share one draw, as one mini-batch does in both papers. Local reparameterization
-/// draws per example and ignores it.
-///
-/// The default covers `.reparameterization` for any layer; `.localReparameterization` and
-/// `.flipout` are the layer's own.
+/// So the worker shards of one step can share one weight draw, as one mini-batch does in both
+/// papers, and ΔW or σ² is formed once per step rather than on every shard's tape
+/// (`VariationalNetwork`'s `.layerNoise` coordinates). The `standardDeviation:` form below
+/// draws ε itself on every pass.
 public protocol GaussianWeightLayer: Layer {
-    func forward(_ x: Variable, mean: [Variable], standardDeviation: [Variable], weightNoise: [Tensor]?,
-                 estimator: WeightNoiseEstimator, context: inout ForwardContext) throws -> Variable
+    func forward(_ x: Variable, mean: [Variable], layerNoise: [Variable], estimator: WeightNoiseEstimator,
+                 context: inout ForwardContext) throws -> Variable
+}
+
+extension WeightNoiseEstimator {
+    /// What a layer takes for a parameter with standard deviation σ and standard-normal draw ε:
+    /// σ ⊙ ε, or σ² for local reparameterization (which draws per example and ignores ε).
+    @inlinable public func layerNoise(standardDeviation sigma: Float, draw epsilon: Float) -> Float {
+        self == .localReparameterization ? sigma * sigma : sigma * epsilon
+    }
+
+    /// ∂(layer noise)/∂σ: ε, or 2σ for local reparameterization.
+    @inlinable public func layerNoiseDerivative(standardDeviation sigma: Float, draw epsilon: Float) -> Float {
+        self == .localReparameterization ? 2 * sigma : epsilon
+    }
+
+    /// Whether the layer noise needs a standard-normal draw per parameter.
+    public var drawsWeights: Bool { self != .localReparameterization }
 }
 
 extension GaussianWeightLayer {
-    /// The layer with its noise drawn from `context.rng`.
-    public func forward(_ x: Variable, mean: [Variable], standardDeviation: [Variable], estimator: WeightNoiseEstimator,
+    /// The layer with standard deviations σ: its noise σ ⊙ ε (ε ~ N(0, I) drawn from
+    /// `context.rng` on every call) or σ², on the tape, so gradients reach σ.
+    public func forward(_ x: Variable, mean: [Variable], standardDeviation sigma: [Variable], estimator: WeightNoiseEstimator,
                         context: inout ForwardContext) throws -> Variable {
-        try forward(x, mean: mean, standardDeviation: standardDeviation, weightNoise: nil, estimator: estimator, context: &context)
-    }
-
-    /// The layer run with one weight draw θ = μ + σ ⊙ ε, ε = `weightNoise` or ~ N(0, I).
-    public func forwardWithSampledWeights(_ x: Variable, mean: [Variable], standardDeviation: [Variable], weightNoise: [Tensor]?,
-                                          context: inout ForwardContext) throws -> Variable {
-        let weights = try zip(mean, standardDeviation).enumerated().map { k, pair in
-            try pair.0 + pair.1 * Variable(constant: noise(k, pair.0.shape, weightNoise, &context))
+        let noise = try sigma.map { s in
+            estimator.drawsWeights ? try s * Variable(constant: Tensor.normalNoise(shape: s.shape, rng: &context.rng)) : try s * s
         }
-        return try forward(x, parameters: weights, context: &context)
+        return try forward(x, mean: mean, layerNoise: noise, estimator: estimator, context: &context)
     }
-}
 
-/// ε for parameter tensor `k`: the given one, or a fresh draw.
-private func noise(_ k: Int, _ shape: [Int], _ given: [Tensor]?, _ context: inout ForwardContext) -> Tensor {
-    given?[k] ?? Tensor.normalNoise(shape: shape, rng: &context.rng)
+    /// The layer run with the weights θ = μ + ΔW of one draw.
+    func forwardWithSampledWeights(_ x: Variable, mean: [Variable], deviation: [Variable], context: inout ForwardContext) throws -> Variable {
+        try forward(x, parameters: zip(mean, deviation).map { try $0 + $1 }, context: &context)
+    }
 }
 
 /// √(v + floor): the floor keeps the square root's gradient finite where the variance of a
@@ -73,34 +84,31 @@ private func randomSigns(_ shape: [Int], rng: inout RandomGenerator) -> Tensor {
 
 extension Dense: GaussianWeightLayer {
     /// - `.localReparameterization`: y = x·μ_Wᵀ + μ_b + √(x²·(σ_W²)ᵀ + σ_b²) ⊙ ξ, ξ ~ N(0, I) [B, out].
-    /// - `.flipout`: y = x·μ_Wᵀ + b + ((x ⊙ s)·ΔWᵀ) ⊙ r, ΔW = σ_W ⊙ ε, b = μ_b + σ_b ⊙ ε_b (one
-    ///   draw per pass), s [B, in] and r [B, out] random signs.
-    public func forward(_ x: Variable, mean: [Variable], standardDeviation sigma: [Variable], weightNoise: [Tensor]?,
-                        estimator: WeightNoiseEstimator, context: inout ForwardContext) throws -> Variable {
+    /// - `.flipout`: y = x·μ_Wᵀ + μ_b + ΔW_b + ((x ⊙ s)·ΔW_Wᵀ) ⊙ r, s [B, in] and r [B, out]
+    ///   random signs.
+    public func forward(_ x: Variable, mean: [Variable], layerNoise noise: [Variable], estimator: WeightNoiseEstimator,
+                        context: inout ForwardContext) throws -> Variable {
         guard x.shape.count == 2, x.shape[1] == inputs else {
             throw ModelError.inputShape(layer: "Dense(\(inputs)→\(outputs))", got: x.shape, expected: "[batch, \(inputs)]")
         }
         let batch = x.shape[0]
         switch estimator {
         case .reparameterization:
-            return try forwardWithSampledWeights(x, mean: mean, standardDeviation: sigma, weightNoise: weightNoise, context: &context)
+            return try forwardWithSampledWeights(x, mean: mean, deviation: noise, context: &context)
         case .localReparameterization:
             var m = try x.matmul(mean[0], transposeRight: true)
-            var v = try (x * x).matmul(sigma[0] * sigma[0], transposeRight: true)
+            var v = try (x * x).matmul(noise[0], transposeRight: true)
             if useBias {
                 m = try m + mean[1]
-                v = try v + sigma[1] * sigma[1]
+                v = try v + noise[1]
             }
             let xi = Tensor.normalNoise(shape: [batch, outputs], rng: &context.rng)
             return try m + (v + varianceFloor).sqrt() * Variable(constant: xi)
         case .flipout:
-            let delta = try sigma[0] * Variable(constant: noise(0, [outputs, inputs], weightNoise, &context))
             var y = try x.matmul(mean[0], transposeRight: true)
-            if useBias {
-                y = try y + (mean[1] + sigma[1] * Variable(constant: noise(1, [outputs], weightNoise, &context)))
-            }
+            if useBias { y = try y + (mean[1] + noise[1]) }
             let s = randomSigns([batch, inputs], rng: &context.rng), r = randomSigns([batch, outputs], rng: &context.rng)
-            let perturbation = try (x * Variable(constant: s)).matmul(delta, transposeRight: true) * Variable(constant: r)
+            let perturbation = try (x * Variable(constant: s)).matmul(noise[0], transposeRight: true) * Variable(constant: r)
             return try y + perturbation
         }
     }
@@ -110,27 +118,24 @@ extension Conv2D: GaussianWeightLayer {
     /// As `Dense`'s, with convolutions for the products: local reparameterization draws each
     /// output element from N(conv(x, μ), conv(x², σ²)); Flipout's signs are per example and
     /// channel (s [B, C_in, 1, 1], r [B, C_out, 1, 1]), shared over positions, as in Wen et al.
-    public func forward(_ x: Variable, mean: [Variable], standardDeviation sigma: [Variable], weightNoise: [Tensor]?,
-                        estimator: WeightNoiseEstimator, context: inout ForwardContext) throws -> Variable {
+    public func forward(_ x: Variable, mean: [Variable], layerNoise noise: [Variable], estimator: WeightNoiseEstimator,
+                        context: inout ForwardContext) throws -> Variable {
         let batch = x.shape.first ?? 0
         let stride = (self.stride, self.stride), padding = (self.padding, self.padding)
         switch estimator {
         case .reparameterization:
-            return try forwardWithSampledWeights(x, mean: mean, standardDeviation: sigma, weightNoise: weightNoise, context: &context)
+            return try forwardWithSampledWeights(x, mean: mean, deviation: noise, context: &context)
         case .localReparameterization:
             let m = try x.conv2d(weight: mean[0], bias: useBias ? mean[1] : nil, stride: stride, padding: padding)
-            let v = try (x * x).conv2d(weight: sigma[0] * sigma[0], bias: useBias ? sigma[1] * sigma[1] : nil,
-                                       stride: stride, padding: padding)
+            let v = try (x * x).conv2d(weight: noise[0], bias: useBias ? noise[1] : nil, stride: stride, padding: padding)
             let xi = Tensor.normalNoise(shape: m.shape, rng: &context.rng)
             return try m + (v + varianceFloor).sqrt() * Variable(constant: xi)
         case .flipout:
-            let delta = try sigma[0] * Variable(constant: noise(0, sigma[0].shape, weightNoise, &context))
-            let bias = try useBias
-                ? mean[1] + sigma[1] * Variable(constant: noise(1, [outChannels], weightNoise, &context)) : nil
+            let bias = try useBias ? mean[1] + noise[1] : nil
             let y = try x.conv2d(weight: mean[0], bias: bias, stride: stride, padding: padding)
             let s = randomSigns([batch, inChannels, 1, 1], rng: &context.rng)
             let r = randomSigns([batch, outChannels, 1, 1], rng: &context.rng)
-            let perturbation = try (x * Variable(constant: s)).conv2d(weight: delta, stride: stride, padding: padding)
+            let perturbation = try (x * Variable(constant: s)).conv2d(weight: noise[0], stride: stride, padding: padding)
                 * Variable(constant: r)
             return try y + perturbation
         }

@@ -1,3 +1,4 @@
+import CCredenceSupport
 import Foundation
 
 /// Branch-free exp and log (Cephes' single-precision polynomials, after S. Moshier) and the
@@ -62,15 +63,49 @@ public enum FastMath {
         return (relu(rho) + log1p, (u + positive * (1 - u)) / onePlus)
     }
 
-    /// ρ → softplus(ρ) in place, and sigmoid(ρ) into `sigmoid` (same count).
-    @inlinable public static func softplusAndSigmoid(_ values: UnsafeMutableBufferPointer<Float>,
-                                                     sigmoid: UnsafeMutableBufferPointer<Float>) {
-        guard let v = values.baseAddress, let g = sigmoid.baseAddress else { return }
-        for i in 0..<values.count {
-            let (s, d) = softplusAndSigmoid(v[i])
+    /// Whether this CPU runs the AVX2 + FMA kernels of `CCredenceSupport` (vector_math.c),
+    /// which the buffer passes below use when it does (their portable loops otherwise).
+    public static let hasVectorKernels = credence_vector_math_available() != 0
+
+    /// softplus(ρ) and sigmoid(ρ) of every ρ in `rho` (`softplus` may be `rho`'s own memory).
+    public static func softplusAndSigmoid(_ rho: UnsafeBufferPointer<Float>, softplus: UnsafeMutableBufferPointer<Float>,
+                                          sigmoid: UnsafeMutableBufferPointer<Float>, vectorKernels: Bool = hasVectorKernels) {
+        precondition(softplus.count == rho.count && sigmoid.count == rho.count, "softplusAndSigmoid: buffers of different lengths")
+        guard let r = rho.baseAddress, let v = softplus.baseAddress, let g = sigmoid.baseAddress else { return }
+        if vectorKernels, credence_softplus_sigmoid(r, v, g, rho.count) != 0 { return }
+        for i in 0..<rho.count {
+            let (s, d) = softplusAndSigmoid(r[i])
             v[i] = s
             g[i] = d
         }
+    }
+
+    /// The standard deviations' part of the gradient of c·KL(N(μ, σ²) ‖ N(0, 1/δ)) through
+    /// σ = softplus(ρ): gradient ← (gradient + c·(δσ − 1/σ))·sigmoid(ρ), elementwise; returns
+    /// Σσ² and Σ log σ (the KL's value needs them).
+    public static func addGaussianKLGradient(sigma: UnsafeBufferPointer<Float>, sigmoid: UnsafeBufferPointer<Float>,
+                                             gradient: UnsafeMutableBufferPointer<Float>, precision: Float, scale: Float,
+                                             vectorKernels: Bool = hasVectorKernels) -> (squares: Double, logs: Double) {
+        precondition(sigmoid.count == sigma.count && gradient.count == sigma.count, "addGaussianKLGradient: buffers of different lengths")
+        guard let s = sigma.baseAddress, let h = sigmoid.baseAddress, let g = gradient.baseAddress else { return (0, 0) }
+        var squares = 0.0, logs = 0.0
+        if vectorKernels, credence_gaussian_kl_sigma(s, h, g, sigma.count, precision, scale, &squares, &logs) != 0 {
+            return (squares, logs)
+        }
+        for i in 0..<sigma.count { g[i] = (g[i] + scale * (precision * s[i] - 1 / s[i])) * h[i] }
+        // Wrapping index arithmetic: an overflow check in a loop body stops it vectorising.
+        return (sum(sigma.count) { s[$0] * s[$0] }, sum(sigma.count) { log(s[$0]) })
+    }
+
+    /// gradient ← gradient + c·x (a Gaussian prior's gradient); returns Σx².
+    public static func addScaled(_ x: UnsafeBufferPointer<Float>, to gradient: UnsafeMutableBufferPointer<Float>, scale: Float,
+                                 vectorKernels: Bool = hasVectorKernels) -> Double {
+        precondition(gradient.count == x.count, "addScaled: buffers of different lengths")
+        guard let p = x.baseAddress, let g = gradient.baseAddress else { return 0 }
+        var squares = 0.0
+        if vectorKernels, credence_add_scaled_sum_squares(p, g, x.count, scale, &squares) != 0 { return squares }
+        for i in 0..<x.count { g[i] += scale * p[i] }
+        return sum(x.count) { p[$0] * p[$0] }
     }
 
     /// Σ term(i) for i in 0..<count, in eight interleaved `Float` accumulators (a float sum
@@ -126,9 +161,10 @@ public enum FastMath {
 extension FastMath {
     /// Fills `out` with standard normals by Box–Muller: one 64-bit draw of `rng` per pair of
     /// values (24-bit uniforms u₁ ∈ (0, 1], u₂ ∈ [0, 1)), z = √(−2 log u₁)·(cos, sin)(2πu₂) with
-    /// `log` and a quadrant-reduced sin/cos, in a loop that vectorises; an odd count uses the
-    /// first value of its last pair.
-    public static func fillNormalNoise(_ out: UnsafeMutableBufferPointer<Float>, rng: inout RandomGenerator) {
+    /// `log` and a quadrant-reduced sin/cos, in a loop that vectorises (or AVX2 + FMA lanes,
+    /// `hasVectorKernels`); an odd count uses the first value of its last pair.
+    public static func fillNormalNoise(_ out: UnsafeMutableBufferPointer<Float>, rng: inout RandomGenerator,
+                                       vectorKernels: Bool = hasVectorKernels) {
         let count = out.count
         guard count > 0, let o = out.baseAddress else { return }
         let pairs = (count + 1) / 2
@@ -149,6 +185,10 @@ extension FastMath {
         }
         words.withUnsafeBufferPointer { b in
             let d = b.baseAddress!
+            if vectorKernels, credence_box_muller(d, o, count / 2) != 0 {
+                if count % 2 == 1 { o[count - 1] = pair(d[count - 1], d[count]).0 }
+                return
+            }
             for k in 0..<(count / 2) {   // wrapping index arithmetic, so that the loop vectorises
                 let (first, second) = pair(d[2 &* k], d[2 &* k &+ 1])
                 o[2 &* k] = first

@@ -224,14 +224,13 @@ struct LinearRegressionNetwork {
                              klAnnealingSteps: 10, weightSamples: samples)
         let state = try vi.initialState(model: chain, parameters: chain.initialParameters(rng: &rng), task: .classification, rng: &rng)
         let network = state.network
-        var psi = state.parameters
-        var sigmoid = Tensor(uninitializedShape: [network.meanField.count])
-        psi.withUnsafeMutableBufferPointer { p in
-            sigmoid.withUnsafeMutableBufferPointer { FastMath.softplusAndSigmoid(UnsafeMutableBufferPointer(rebasing: p[network.meanCount...]), sigmoid: $0) }
-        }
-        let parts = (0..<(2 * samples)).map { _ in Tensor.randomNormal(shape: [psi.count], rng: &rng) }
-        let (fused, fusedValue) = vi.gaussianRegularizerPass(network, psi: psi, sigmoid: sigmoid, parts: parts, precision: 3, step: 4)
+        let (sigma, sigmoid) = MeanFieldVI.standardDeviations(network, phi: state.parameters)
+        let parts = (0..<(2 * samples)).map { _ in Tensor.randomNormal(shape: [state.parameters.count], rng: &rng) }
+        var fused = try parts.dropFirst().reduce(parts[0]) { try $0 + $1 } * (1 / Float(samples))
+        let fusedValue = vi.gaussianRegularizerPass(network, phi: state.parameters, sigma: sigma, sigmoid: sigmoid, gradient: &fused,
+                                                    precision: 3, step: 4)
         var general = try parts.dropFirst().reduce(parts[0]) { try $0 + $1 } * (1 / Float(samples))
+        let psi = try network.parameters(mean: state.parameters.segment(offset: 0, shape: [network.meanCount]), standardDeviations: sigma)
         let value = vi.addRegularizer(network, psi: psi, to: &general, step: 4, rng: &rng)
         general.withUnsafeMutableBufferPointer { g in
             for k in 0..<network.meanField.count { g[network.meanCount + k] *= sigmoid.values[k] }

@@ -98,9 +98,9 @@ import Testing
         #expect(throws: InferenceError.self) { try MeanFieldPosterior(archive: archive) }
     }
 
-    /// A shared weight draw (`weightNoise`) makes plain reparameterization run the network at
-    /// θ = μ + σ ⊙ ε whatever the pass's generator — what lets the worker shards of a step share
-    /// one draw; without it each pass draws its own.
+    /// Over `.layerNoise` coordinates ψ = (μ, σ ⊙ ε), plain reparameterization runs the network
+    /// at θ = μ + σ ⊙ ε whatever the pass's generator — what lets the worker shards of a step
+    /// share one draw; over σ each pass draws its own.
     @Test func aSharedWeightDrawIsTheNetworkAtMuPlusSigmaEpsilon() throws {
         let model = TwoMoonsHarness.model()
         let layout = try MeanFieldLayout(.all, chain: model)
@@ -109,11 +109,11 @@ import Testing
         let sigma = Tensor.randomUniform(shape: [layout.count], lower: 0.01, upper: 0.2, rng: &rng)
         let epsilon = Tensor.randomNormal(shape: [layout.count], rng: &rng)
         let network = VariationalNetwork(chain: model, meanField: layout, estimator: .reparameterization)
-        let psi = try network.parameters(mean: mean, standardDeviations: sigma)
         let x = try TwoMoonsHarness.data.test.inputs.rows(0..<16)
-        let shared = try network.withWeightNoise(epsilon)
-        let a = try shared.predict(x, parameters: psi, mode: .mcSample, rng: RandomGenerator(seed: 1))
-        let b = try shared.predict(x, parameters: psi, mode: .mcSample, rng: RandomGenerator(seed: 2))
+        let shared = network.with(.layerNoise)
+        let drawn = try shared.parameters(mean: mean, standardDeviations: sigma * epsilon)
+        let a = try shared.predict(x, parameters: drawn, mode: .mcSample, rng: RandomGenerator(seed: 1))
+        let b = try shared.predict(x, parameters: drawn, mode: .mcSample, rng: RandomGenerator(seed: 2))
         var theta = mean
         theta.withUnsafeMutableBufferPointer { t in
             for block in layout.blocks { for (k, i) in zip(block.sigmaRange, block.entry.range) { t[i] += sigma.values[k] * epsilon.values[k] } }
@@ -121,7 +121,46 @@ import Testing
         let expected = try model.predict(x, parameters: theta)
         #expect(a == b)
         #expect(zip(a.values, expected.values).allSatisfy { abs($0 - $1) <= 1e-5 * max(1, abs($1)) })
+        let psi = try network.parameters(mean: mean, standardDeviations: sigma)
         let own = try network.predict(x, parameters: psi, mode: .mcSample, rng: RandomGenerator(seed: 1))
         #expect(own != a, "without a shared draw the pass draws its own")
+    }
+
+    /// VI's step runs the shards over ψ = (μ, layer noise) and applies the chain rule to σ
+    /// afterwards (`MeanFieldVI.layerNoiseParameters`, `combined`): for every estimator that
+    /// equals the tape's own gradient with respect to σ when the layer noise is formed on the
+    /// tape from the same σ and ε (and the same per-example noise), for two shard parts.
+    @Test(arguments: WeightNoiseEstimator.allCases)
+    func theLayerNoiseGradientChainedToSigmaIsTheTapes(_ estimator: WeightNoiseEstimator) throws {
+        let model = TwoMoonsHarness.model()
+        let layout = try MeanFieldLayout(.all, chain: model)
+        var rng = RandomGenerator(seed: 9)
+        let mean = model.initialParameters(rng: &rng)
+        let sigma = Tensor.randomUniform(shape: [layout.count], lower: 0.05, upper: 0.3, rng: &rng)
+        let network = VariationalNetwork(chain: model, meanField: layout, estimator: estimator, coordinates: .layerNoise)
+        let phi = try network.parameters(mean: mean, standardDeviations: sigma)   // ρ's values do not matter here
+        var noiseRNG = RandomGenerator(seed: 10)
+        let (psi, derivative) = MeanFieldVI.layerNoiseParameters(network, phi: phi, sigma: sigma, rng: &noiseRNG)
+        let batches = try [0..<8, 8..<16].map { try TwoMoonsHarness.data.train.trainingBatch(Array($0)) }
+        func loss(_ parameters: Variable, _ batch: TrainingBatch, seed: UInt64) throws -> Variable {
+            var context = ForwardContext(mode: .train, rng: RandomGenerator(seed: seed))
+            return try Objective.crossEntropy(labelSmoothing: 0).loss(model: network, parameters: parameters, batch: batch,
+                                                                      context: &context).loss
+        }
+        var parts: [Tensor] = [], expected = Tensor.zeros([psi.count])
+        for (k, batch) in batches.enumerated() {
+            let tape = Tape()
+            let p = tape.variable(psi)
+            parts.append(tape.gradients(of: try loss(p, batch, seed: UInt64(k)))[p])
+            // The same layer noise formed on the tape from σ.
+            let sigmaTape = Tape()
+            let mu = sigmaTape.variable(mean), s = sigmaTape.variable(sigma)
+            let noise = estimator.drawsWeights ? try s * Variable(constant: derivative) : try s * s
+            let grads = sigmaTape.gradients(of: try loss(try Variable.concatenate([mu, noise], axis: 0), batch, seed: UInt64(k)))
+            expected = try expected + Tensor.concatenate([grads[mu], grads[s]], axis: 0)
+        }
+        let chained = MeanFieldVI.combined(parts, derivatives: [derivative, derivative], meanCount: network.meanCount, samples: 1)
+        let worst = zip(chained.values, expected.values).map { abs($0 - $1) / max(1e-3, abs($1)) }.max() ?? 0
+        #expect(worst < 1e-4, "\(estimator): chained gradient off by \(worst)")
     }
 }
