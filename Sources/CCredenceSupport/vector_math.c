@@ -1,7 +1,9 @@
 // AVX2 + FMA kernels for the per-parameter passes of variational inference, chosen at run
 // time: Swift's auto-vectorised loops (Ops/FastMath.swift) target the baseline x86-64 (SSE2, no
 // FMA), and their long dependency chains (exp, then log, then a division) leave the cores
-// waiting; here eight lanes per instruction, FMA, and two vectors in flight per iteration.
+// waiting; here eight lanes per instruction, FMA, and independent vectors in flight (two per
+// iteration, or one stage of a block at a time: softplus runs at ≈ 1.5 ns per value and core,
+// about as fast as the two FMA pipes take its ~55 vector operations per 8 values).
 // Same Cephes polynomials as FastMath.exp/log (S. Moshier), same clamping; results agree with
 // the Swift loops to a few ulps (FMA rounds once where they round twice) — tested.
 #include "CCredenceSupport.h"
@@ -66,13 +68,27 @@ AVX2 static inline void softplus_sigmoid8(__m256 rho, __m256 *softplus, __m256 *
 }
 
 AVX2 static void softplus_sigmoid_avx2(const float *rho, float *softplus, float *sigmoid, long n) {
+    // In blocks of 256: u = e^−|ρ| for the block, then the logs — two short dependency chains
+    // with many independent lanes in flight instead of one long one.
+    enum { block = 256 };
+    float u[block];
     long i = 0;
-    for (; i + 16 <= n; i += 16) {
-        __m256 s0, g0, s1, g1;
-        softplus_sigmoid8(_mm256_loadu_ps(rho + i), &s0, &g0);
-        softplus_sigmoid8(_mm256_loadu_ps(rho + i + 8), &s1, &g1);
-        _mm256_storeu_ps(softplus + i, s0); _mm256_storeu_ps(sigmoid + i, g0);
-        _mm256_storeu_ps(softplus + i + 8, s1); _mm256_storeu_ps(sigmoid + i + 8, g1);
+    for (; i + block <= n; i += block) {
+        for (long j = 0; j < block; j += 8) {
+            __m256 r = _mm256_loadu_ps(rho + i + j);
+            _mm256_storeu_ps(u + j, exp8(_mm256_sub_ps(_mm256_setzero_ps(), _mm256_andnot_ps(_mm256_set1_ps(-0.0f), r))));
+        }
+        for (long j = 0; j < block; j += 8) {
+            __m256 r = _mm256_loadu_ps(rho + i + j), uv = _mm256_loadu_ps(u + j);
+            __m256 one = _mm256_set1_ps(1.0f);
+            __m256 onePlus = _mm256_add_ps(one, uv);
+            __m256 inverse = _mm256_div_ps(one, onePlus);
+            __m256 rounding = _mm256_sub_ps(_mm256_sub_ps(onePlus, one), uv);
+            __m256 log1p = _mm256_fnmadd_ps(rounding, inverse, log8(onePlus));
+            _mm256_storeu_ps(softplus + i + j, _mm256_add_ps(_mm256_max_ps(r, _mm256_setzero_ps()), log1p));
+            __m256 positive = _mm256_cmp_ps(r, _mm256_setzero_ps(), _CMP_GT_OQ);
+            _mm256_storeu_ps(sigmoid + i + j, _mm256_mul_ps(_mm256_blendv_ps(uv, one, positive), inverse));
+        }
     }
     for (; i < n; i += 8) {
         float in[8] = {0}, s[8], g[8];

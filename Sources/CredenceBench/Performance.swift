@@ -16,8 +16,15 @@ public struct PerformanceReport: Codable, Sendable {
     /// MLP with dropout 0.1, 32 MC passes per batch of 1000, images/s (median of 3).
     public var mcDropoutImagesPerSecond: Double?
     /// Mean-field VI of the same MLP (every layer Bayesian, one weight sample), samples/s, by
-    /// gradient estimator ("local-reparameterization", "flipout").
+    /// gradient estimator ("local-reparameterization", "flipout"): the median of
+    /// `variationalRounds` rounds.
     public var variationalTrainingSamplesPerSecond: [String: Double]?
+    /// VI's throughput over the MAP MLP's, per estimator and round: each round times the MAP
+    /// step and then each estimator's, back to back, so a host that slows down or speeds up
+    /// between parts (this one varies by ±20 % over minutes) moves both sides of a ratio.
+    public var variationalRatiosToMAP: [String: [Double]]?
+    /// Their median per estimator.
+    public var variationalMedianRatioToMAP: [String: Double] { (variationalRatiosToMAP ?? [:]).mapValues(median) }
     public var threads: Int
     public var mlpSteps: Int
     public var cnnSteps: Int
@@ -71,6 +78,7 @@ public struct PerformanceOptions: Sendable {
     public var mlpSteps = 840
     public var cnnSteps = 150
     public var variationalSteps = 200
+    public var variationalRounds = 3
     public var warmupSteps = 20
     public var dataDirectory: String?
     public init() {}
@@ -109,15 +117,29 @@ public func measurePerformance(_ options: PerformanceOptions, log: (String) -> V
         log(String(format: "MC dropout (32 passes, batch 1000): %.0f images/s", report.mcDropoutImagesPerSecond!))
     }
     if options.parts.contains(.vi) {
-        var figures: [String: Double] = [:]
-        for estimator in [WeightNoiseEstimator.localReparameterization, .flipout] {
-            figures[estimator.rawValue] = try variationalThroughput(estimator, data: train, steps: options.variationalSteps,
-                                                                    warmup: options.warmupSteps)
-            log(String(format: "VI (%@) training: %.0f samples/s", estimator.rawValue as NSString, figures[estimator.rawValue]!))
+        let mlp = try Sequential(.mlp(inputShape: [1, 28, 28], hidden: [512, 512], outputs: 10))
+        var figures: [String: [Double]] = [:], ratios: [String: [Double]] = [:]
+        for round in 1...Swift.max(options.variationalRounds, 1) {
+            let map = try trainingThroughput(mlp, data: train, steps: options.variationalSteps, warmup: options.warmupSteps)
+            for estimator in [WeightNoiseEstimator.localReparameterization, .flipout] {
+                let vi = try variationalThroughput(estimator, data: train, steps: options.variationalSteps, warmup: options.warmupSteps)
+                figures[estimator.rawValue, default: []].append(vi)
+                ratios[estimator.rawValue, default: []].append(vi / map)
+                log(String(format: "VI (%@) training, round %d: %.0f samples/s, %.2f× the MAP step's %.0f", estimator.rawValue as NSString,
+                           round, vi, vi / map, map))
+            }
         }
-        report.variationalTrainingSamplesPerSecond = figures
+        report.variationalTrainingSamplesPerSecond = figures.mapValues(median)
+        report.variationalRatiosToMAP = ratios
     }
     return report
+}
+
+/// The middle value (the mean of the two middle ones for an even count).
+func median(_ values: [Double]) -> Double {
+    let sorted = values.sorted(), n = sorted.count
+    guard n > 0 else { return .nan }
+    return n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2
 }
 
 /// Samples/s of mean-field VI steps (`MeanFieldVI.update`: the ELBO's gradient through the

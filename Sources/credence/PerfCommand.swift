@@ -39,7 +39,10 @@ struct PerfCommand: ParsableCommand {
         line("MC dropout inference", report.mcDropoutImagesPerSecond, "images/s")
         for (estimator, samplesPerSecond) in (report.variationalTrainingSamplesPerSecond ?? [:]).sorted(by: { $0.key < $1.key }) {
             var unit = "samples/s"
-            if let map = report.mlpTrainingSamplesPerSecond { unit += String(format: " (%.2f× MLP training)", samplesPerSecond / map) }
+            if let ratios = report.variationalRatiosToMAP?[estimator], let middle = report.variationalMedianRatioToMAP[estimator] {
+                unit += String(format: " (%.2f× MAP, median of %d interleaved rounds: ", middle, ratios.count)
+                    + ratios.map { String(format: "%.2f", $0) }.joined(separator: ", ") + ")"
+            }
             line("VI training, " + (estimator == "flipout" ? "Flipout" : "local"), samplesPerSecond, unit)
         }
         for warning in report.warnings { Terminal.error("warning: \(warning)") }
