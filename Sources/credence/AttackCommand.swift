@@ -9,7 +9,7 @@ extension EOTLoss: ExpressibleByArgument {}
 struct AttackCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "attack",
-        abstract: "Attack a posterior (or a plain checkpoint, as MAP) with FGSM or PGD, with EOT over its samples; print clean and robust accuracy per ε.")
+        abstract: "Attack a posterior (or a plain checkpoint, as MAP) with FGSM, PGD, MIM or APGD (CE, DLR, targeted), with EOT over its samples; print clean and robust accuracy per ε.")
 
     @Option(name: [.customLong("posterior"), .customLong("checkpoint")],
             help: "Posterior file from `credence train`/`fit`, or a checkpoint (read as MAP).") var posterior: String
@@ -17,9 +17,10 @@ struct AttackCommand: ParsableCommand {
     @Option(help: "Attack.") var attack: AttackKind = .pgd
     @Option(help: "Norm of the perturbation budget.") var norm: AttackNorm = .linf
     @Option(help: "Budgets ε, comma-separated (e.g. 0.05,0.1).", transform: Self.parseList) var eps: [Float]
-    @Option(help: "PGD steps.") var steps = 10
-    @Option(help: "PGD step size α (default 2.5ε/steps).") var stepSize: Float?
-    @Option(help: "PGD restarts (each example keeps its worst run).") var restarts = 1
+    @Option(help: "Steps (default: 10 for PGD and MIM, 100 for APGD).") var steps: Int?
+    @Option(help: "Step size α of PGD (default 2.5ε/steps) and MIM (ε/steps); APGD sets its own.") var stepSize: Float?
+    @Option(help: "Restarts of PGD and APGD (APGD restarts only the examples not yet fooled).") var restarts = 1
+    @Option(help: "APGD-T: target classes tried per example (its 2nd, 3rd, … most likely).") var targetClasses = 9
     @Option(help: "Posterior samples per gradient (expectation over transformation).") var eotSamples = 1
     @Option(help: "Loss the EOT samples share.") var eotLoss: EOTLoss = .bayesModelAverage
     @Option(help: "Test examples attacked (the first N).") var examples = 1000
@@ -38,13 +39,15 @@ struct AttackCommand: ParsableCommand {
     func run() throws {
         let result = try reportingErrors {
             try attackPosteriorFile(at: posterior, dataset: dataset, attack: attack, norm: norm, epsilons: eps, steps: steps,
-                                    stepSize: stepSize, restarts: restarts, eotSamples: eotSamples, eotLoss: eotLoss,
+                                    stepSize: stepSize, restarts: restarts, targetClasses: targetClasses,
+                                    eotSamples: eotSamples, eotLoss: eotLoss,
                                     examples: examples, samples: samples, seed: seed, dataDirectory: dataDir)
         }
         if let warning = result.warning { Terminal.error("warning: \(warning)") }
         if format == .json { return try printJSON(result) }
         print("\(result.method) on \(result.dataset) (\(result.examples) examples): \(result.attack.rawValue) \(result.norm.rawValue), "
-              + (result.attack == .pgd ? "\(result.steps) steps × \(result.restarts) restart(s), " : "")
+              + (result.attack == .fgsm ? "" : "\(result.steps) steps × \(result.restarts) restart(s), ")
+              + (result.targetClasses.map { "\($0) target classes, " } ?? "")
               + "EOT \(result.eotSamples) sample(s) on the \(result.eotLoss.rawValue) loss")
         print(String(format: "  clean accuracy      %.4f", result.cleanAccuracy))
         for p in result.points { print(String(format: "  ε = %-8g        %.4f", Double(p.epsilon), p.robustAccuracy)) }

@@ -21,5 +21,18 @@ import Testing
         #expect(text.status == 0 && text.stdout.contains("clean accuracy") && text.stdout.contains("fgsm l2"))
         let bad = try CLI.run(["attack", "--checkpoint", network, "--eps", "-1"])
         #expect(bad.status != 0 && bad.stderr.contains("--eps") && !bad.stderr.contains("Fatal error"), "\(bad.stderr)")
+
+        // APGD-CE (100 steps by default) is no weaker than PGD-10 here; DLR needs three classes;
+        // APGD takes no step size; MIM runs.
+        let apgd = try CLI.json(try CLI.run(["attack", "--checkpoint", network, "--attack", "apgd-ce", "--eps", "0.2", "--examples", "100",
+                                             "--format", "json"]))
+        let apgdRobust = try #require((apgd["points"] as? [[String: Any]])?.first?["robustAccuracy"] as? Double)
+        #expect(apgd["steps"] as? Int == 100 && apgdRobust <= robust[1], "APGD-CE \(apgdRobust) vs PGD \(robust[1])")
+        let dlr = try CLI.run(["attack", "--checkpoint", network, "--attack", "apgd-dlr", "--eps", "0.2", "--examples", "10"])
+        #expect(dlr.status != 0 && dlr.stderr.contains("at least 3 classes"), "\(dlr.stderr)")
+        let stepped = try CLI.run(["attack", "--checkpoint", network, "--attack", "apgd-ce", "--eps", "0.2", "--step-size", "0.01"])
+        #expect(stepped.status != 0 && stepped.stderr.contains("--step-size"), "\(stepped.stderr)")
+        let mim = try CLI.run(["attack", "--checkpoint", network, "--attack", "mim", "--eps", "0.2", "--examples", "50"])
+        #expect(mim.status == 0 && mim.stdout.contains("mim linf, 10 steps"), "\(mim.stdout) \(mim.stderr)")
     }
 }

@@ -9,13 +9,16 @@ public enum AttackNorm: String, Codable, Sendable, CaseIterable {
 }
 
 /// Projected gradient descent on the loss (Madry et al. 2018) — and, with one step of size ε
-/// from the clean input, FGSM (Goodfellow et al. 2015; the fast gradient method for L2).
+/// from the clean input, FGSM (Goodfellow et al. 2015; the fast gradient method for L2); with
+/// `momentum`, the momentum iterative method MIM (Dong et al. 2018).
 ///
 /// Each step moves along the sign of the input gradient (L∞) or its per-example unit direction
-/// (L2), then projects onto the ε-ball around the clean input and the valid input range.
-/// Untargeted attacks ascend the loss of the true class; targeted ones descend the loss of the
-/// target class. With `restarts` > 1 (or `randomStart`), each example keeps the run that
-/// fooled the model — else the one with the highest loss.
+/// (L2), then projects onto the ε-ball around the clean input and the valid input range. MIM
+/// steps along g_t = μ·g_{t−1} + ∇/mean|∇| (per example) instead of ∇. Untargeted attacks
+/// ascend the loss of the true class (cross-entropy, or DLR); targeted ones descend the
+/// cross-entropy of the target class, or ascend the targeted DLR loss. With `restarts` > 1
+/// (or `randomStart`), each example keeps the run that fooled the model — else the one with
+/// the highest loss.
 ///
 /// ```swift
 /// let pgd = PGD(norm: .linf, epsilon: 0.1, steps: 10, stepSize: 0.025, randomStart: true)
@@ -34,9 +37,15 @@ public struct PGD: Sendable {
     public var targets: [Int32]?
     /// The valid input range (pixels: 0…1).
     public var inputRange: ClosedRange<Float>
+    public var loss: AttackLoss
+    /// MIM's decay μ of the accumulated gradient (0: plain PGD).
+    public var momentum: Float
 
     public init(norm: AttackNorm = .linf, epsilon: Float, steps: Int = 10, stepSize: Float? = nil, randomStart: Bool = true,
-                restarts: Int = 1, targets: [Int32]? = nil, inputRange: ClosedRange<Float> = 0...1) {
+                restarts: Int = 1, targets: [Int32]? = nil, inputRange: ClosedRange<Float> = 0...1,
+                loss: AttackLoss = .crossEntropy, momentum: Float = 0) {
+        self.loss = loss
+        self.momentum = momentum
         self.norm = norm
         self.epsilon = epsilon
         self.steps = steps
@@ -52,6 +61,13 @@ public struct PGD: Sendable {
         PGD(norm: norm, epsilon: epsilon, steps: 1, stepSize: epsilon, randomStart: false, restarts: 1, inputRange: inputRange)
     }
 
+    /// MIM as torchattacks' MIFGSM: μ = 1, no random start, step ε/steps by default.
+    public static func mim(norm: AttackNorm = .linf, epsilon: Float, steps: Int = 10, stepSize: Float? = nil, decay: Float = 1,
+                           inputRange: ClosedRange<Float> = 0...1) -> PGD {
+        PGD(norm: norm, epsilon: epsilon, steps: steps, stepSize: stepSize ?? epsilon / Float(Swift.max(steps, 1)), randomStart: false,
+            inputRange: inputRange, momentum: decay)
+    }
+
     func validate(count: Int) throws {
         guard epsilon >= 0, epsilon.isFinite else { throw InferenceError.invalidOption("the attack's ε is \(epsilon); it must be ≥ 0") }
         guard steps >= 1, restarts >= 1, stepSize >= 0, stepSize > 0 || epsilon == 0, stepSize.isFinite else {
@@ -60,6 +76,12 @@ public struct PGD: Sendable {
         if let targets, targets.count != count {
             throw InferenceError.invalidOption("a targeted attack needs one target class per input: \(targets.count) for \(count)")
         }
+        guard momentum >= 0, momentum.isFinite else { throw InferenceError.invalidOption("MIM's momentum is \(momentum); it must be ≥ 0") }
+        switch (loss, targets) {
+        case (.dlr, .some): throw InferenceError.invalidOption("a targeted attack uses the cross-entropy or the targeted DLR loss, not the untargeted DLR")
+        case (.targetedDLR, nil): throw InferenceError.invalidOption("the targeted DLR loss needs target classes")
+        default: break
+        }
     }
 
     /// Adversarial versions of `inputs` [N, …] for `labels` against `target`.
@@ -67,27 +89,31 @@ public struct PGD: Sendable {
                         rng: inout RandomGenerator) throws -> Tensor {
         let n = inputs.shape.first ?? 0
         try validate(count: n)
-        let classes = targets ?? labels, sign: Float = targets == nil ? 1 : -1
+        // Targeted cross-entropy descends the target's loss; every other loss is ascended.
+        let descends = targets != nil && loss == .crossEntropy
+        let classes = descends ? targets! : labels, sign: Float = descends ? -1 : 1
         let perRow = inputs.count / Swift.max(n, 1)
         var best = inputs
         var bestLoss = [Double](repeating: -.infinity, count: n)
         var bestFooled = [Bool](repeating: false, count: n)
         for _ in 0..<restarts {
             var x = randomStart ? randomPoint(around: inputs, rng: &rng) : inputs
+            var accumulated: Tensor?
             for _ in 0..<steps {
-                let (_, gradient) = try target.lossAndInputGradient(x, labels: classes, rng: &rng)
-                x = project(step(x, along: gradient * sign, perRow: perRow), around: inputs, perRow: perRow)
+                var direction = try target.evaluate(x, labels: classes, loss: loss, targets: targets, rng: &rng).gradient * sign
+                if momentum > 0 {
+                    direction = Self.meanAbsoluteNormalized(direction, perRow: perRow)
+                    if let previous = accumulated { direction.addInPlace(previous, scale: momentum) }
+                    accumulated = direction
+                }
+                x = project(step(x, along: direction, perRow: perRow), around: inputs, perRow: perRow)
             }
             // Keep, per example, a run that fools the model, else the highest loss.
-            let (loss, _) = try target.lossAndInputGradient(x, labels: classes, rng: &rng)
-            let predictions = try target.posterior.predictive(x, samples: Swift.max(target.eotSamples, 1), rng: &rng)
-                .meanProbabilities
-            let k = predictions.count / Swift.max(n, 1)
+            let reached = try target.evaluate(x, labels: classes, loss: loss, targets: targets, rng: &rng)
+            let predicted = reached.predictions
             for i in 0..<n {
-                let row = predictions[(i * k)..<((i + 1) * k)]
-                let predicted = Int32(row.indices.max { row[$0] < row[$1] }! - i * k)
-                let fooled = targets == nil ? predicted != labels[i] : predicted == classes[i]
-                let score = Double(sign) * loss[i]
+                let fooled = targets == nil ? predicted[i] != labels[i] : predicted[i] == targets![i]
+                let score = Double(sign) * reached.loss[i]
                 if (fooled && !bestFooled[i]) || (fooled == bestFooled[i] && score > bestLoss[i]) {
                     bestFooled[i] = fooled
                     bestLoss[i] = score
@@ -100,6 +126,20 @@ public struct PGD: Sendable {
             }
         }
         return best
+    }
+
+    /// g / mean|g| per example (rows of `perRow`); a zero row stays zero.
+    static func meanAbsoluteNormalized(_ g: Tensor, perRow: Int) -> Tensor {
+        var out = g
+        out.withUnsafeMutableBufferPointer { o in
+            for start in stride(from: 0, to: o.count, by: Swift.max(perRow, 1)) {
+                let r = start..<(start + perRow)
+                let mean = r.reduce(0.0) { $0 + Double(abs(o[$1])) } / Double(perRow)
+                guard mean > 0 else { continue }
+                for j in r { o[j] = Float(Double(o[j]) / mean) }
+            }
+        }
+        return out
     }
 
     /// x + α·sign(g) (L∞), or x + α·g/‖g‖₂ per example (L2).
@@ -128,24 +168,7 @@ public struct PGD: Sendable {
     /// The point of the ε-ball around `clean` (per example) and the input range nearest `x`
     /// for L∞ (exact); for L2 the radial projection onto the ball, then the clip to the range.
     func project(_ x: Tensor, around clean: Tensor, perRow: Int) -> Tensor {
-        var out = x
-        let eps = epsilon, lo = inputRange.lowerBound, hi = inputRange.upperBound
-        out.withUnsafeMutableBufferPointer { o in
-            clean.withUnsafeBufferPointer { c in
-                switch norm {
-                case .linf:
-                    for j in o.indices { o[j] = Swift.min(Swift.max(Swift.min(Swift.max(o[j], c[j] - eps), c[j] + eps), lo), hi) }
-                case .l2:
-                    for start in stride(from: 0, to: o.count, by: Swift.max(perRow, 1)) {
-                        let r = start..<(start + perRow)
-                        let length = r.reduce(0.0) { $0 + Double(o[$1] - c[$1]) * Double(o[$1] - c[$1]) }.squareRoot()
-                        let scale = length > Double(eps) ? Float(Double(eps) / length) : 1
-                        for j in r { o[j] = Swift.min(Swift.max(c[j] + (o[j] - c[j]) * scale, lo), hi) }
-                    }
-                }
-            }
-        }
-        return out
+        Projection(norm: norm, epsilon: epsilon, inputRange: inputRange).project(x, around: clean, perRow: perRow)
     }
 
     /// A random start: uniform in the L∞ ball; for L2 a uniformly random direction with a

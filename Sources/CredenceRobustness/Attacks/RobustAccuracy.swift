@@ -2,10 +2,18 @@ import CredenceInference
 import CredenceMetrics
 import CredenceTensor
 
+/// An attack: adversarial versions of inputs for their labels against a target (`PGD`, `APGD`).
+public protocol Attack: Sendable {
+    func perturb(_ inputs: Tensor, labels: [Int32], target: AttackTarget, rng: inout RandomGenerator) throws -> Tensor
+}
+
+extension PGD: Attack {}
+extension APGD: Attack {}
+
 /// Accuracy of `target.posterior`'s predictive (`samples` Monte-Carlo samples) on the
 /// adversarial versions of `inputs` that `attack` makes — the robust accuracy at the
 /// attack's ε — processed in batches of `batchSize`.
-public func robustAccuracy(_ attack: PGD, target: AttackTarget, inputs: Tensor, labels: [Int32], samples: Int = 32,
+public func robustAccuracy(_ attack: any Attack, target: AttackTarget, inputs: Tensor, labels: [Int32], samples: Int = 32,
                            batchSize: Int = 500, rng: inout RandomGenerator) throws -> Double {
     let n = inputs.shape.first ?? 0
     guard n > 0, labels.count == n else {
