@@ -31,10 +31,16 @@ rows = [
     ("MC dropout, 32 passes (images/s)", c["mcDropoutImagesPerSecond"], p["mc_dropout_inference"]["images_per_s_median"], 2.5),
     ("  vs PyTorch's batched variant", c["mcDropoutImagesPerSecond"], p["mc_dropout_inference"]["batched_variant"]["images_per_s_median"], None),
 ]
-print(f"{'workload':36} {'Credence':>10} {'PyTorch':>10} {'ratio':>7} {'target':>7}")
+pgd = p.get("pgd_attack_mlp", {})
+if "pgdImagesPerSecond" in c:
+    for impl, target in (("torchattacks", 2.0), ("own", None)):
+        if impl in pgd:
+            label = "PGD-10 attack (images/s)" if target else "  vs the reference's own PGD loop"
+            rows.append((label + (" vs torchattacks" if target else ""), c["pgdImagesPerSecond"], pgd[impl]["images_per_s_median"], target))
+print(f"{'workload':45} {'Credence':>10} {'PyTorch':>10} {'ratio':>7} {'target':>7}")
 for name, a, b, target in rows:
     t = f"≥{target:.1f}" if target else ""
-    print(f"{name:36} {a:10.0f} {b:10.0f} {a / b:7.2f} {t:>7}")
-print(f"{'GEMM 2048³ (GFLOP/s, Credence)':36} {c['gemmGFLOPS']:10.1f}")
+    print(f"{name:45} {a:10.0f} {b:10.0f} {a / b:7.2f} {t:>7}")
+print(f"{'GEMM 2048³ (GFLOP/s, Credence)':45} {c['gemmGFLOPS']:10.1f}")
 PYEOF
 echo "raw reports: $OUT" >&2

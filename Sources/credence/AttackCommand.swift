@@ -21,6 +21,9 @@ struct AttackCommand: ParsableCommand {
     @Option(help: "Step size α of PGD (default 2.5ε/steps) and MIM (ε/steps); APGD sets its own.") var stepSize: Float?
     @Option(help: "Restarts of PGD and APGD (APGD restarts only the examples not yet fooled).") var restarts = 1
     @Option(help: "APGD-T: target classes tried per example (its 2nd, 3rd, … most likely).") var targetClasses = 9
+    @Flag(inversion: .prefixedNo,
+          help: "PGD and MIM: stop attacking an example once a deterministic model misclassifies it (same or lower robust accuracy, less work).")
+    var stopWhenFooled = true
     @Option(help: "Posterior samples per gradient (expectation over transformation).") var eotSamples = 1
     @Option(help: "Loss the EOT samples share.") var eotLoss: EOTLoss = .bayesModelAverage
     @Option(help: "Test examples attacked (the first N).") var examples = 1000
@@ -39,7 +42,7 @@ struct AttackCommand: ParsableCommand {
     func run() throws {
         let result = try reportingErrors {
             try attackPosteriorFile(at: posterior, dataset: dataset, attack: attack, norm: norm, epsilons: eps, steps: steps,
-                                    stepSize: stepSize, restarts: restarts, targetClasses: targetClasses,
+                                    stepSize: stepSize, restarts: restarts, targetClasses: targetClasses, stopWhenFooled: stopWhenFooled,
                                     eotSamples: eotSamples, eotLoss: eotLoss,
                                     examples: examples, samples: samples, seed: seed, dataDirectory: dataDir)
         }

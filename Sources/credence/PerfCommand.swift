@@ -6,7 +6,7 @@ extension PerformancePart: ExpressibleByArgument {}
 struct PerfCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "perf",
-        abstract: "Measure training, VI and MC-dropout throughput on Fashion-MNIST and the GEMM ceiling (use a release build).")
+        abstract: "Measure training, VI, MC-dropout and PGD throughput on Fashion-MNIST and the GEMM ceiling (use a release build).")
 
     @Option(parsing: .upToNextOption, help: "Parts to measure (default: all).") var parts: [PerformancePart] = PerformancePart.allCases
     @Option(help: "Timed MLP training steps of batch 128 (840 ≈ two epochs of 55k, as the reference).") var mlpSteps = 840
@@ -37,6 +37,7 @@ struct PerfCommand: ParsableCommand {
         }
         line("CNN training", report.cnnTrainingSamplesPerSecond, "samples/s")
         line("MC dropout inference", report.mcDropoutImagesPerSecond, "images/s")
+        line("PGD-10 attack", report.pgdImagesPerSecond, "images/s")
         for (estimator, samplesPerSecond) in (report.variationalTrainingSamplesPerSecond ?? [:]).sorted(by: { $0.key < $1.key }) {
             var unit = "samples/s"
             if let ratios = report.variationalRatiosToMAP?[estimator], let middle = report.variationalMedianRatioToMAP[estimator] {

@@ -52,7 +52,7 @@ import Testing
         let (x, y) = Self.points(16, seed: 5)
         var rng = RandomGenerator(seed: 6)
         let target = AttackTarget(posterior: posterior)
-        let pgd = PGD(norm: .linf, epsilon: 0.08, steps: 20, randomStart: true, restarts: 2)
+        let pgd = PGD(norm: .linf, epsilon: 0.08, steps: 20, randomStart: true, restarts: 2, stopWhenFooled: false)
         let adversarial = try pgd.perturb(x, labels: y, target: target, rng: &rng)
         let (loss, _) = try target.lossAndInputGradient(adversarial, labels: y, rng: &rng)
         let w = posterior.parameters.values, db = Double(w[9] - w[8])
@@ -153,5 +153,29 @@ import Testing
         let fgsm = try robustAccuracy(PGD.fgsm(epsilon: 0.3, inputRange: range), target: target, inputs: test.inputs,
                                       labels: test.labels, samples: 1, rng: &rng)
         #expect(accuracies[2] <= fgsm, "PGD \(accuracies[2]) vs FGSM \(fgsm)")
+    }
+
+    /// Stopping the examples the model already misclassifies keeps every run identical up to
+    /// that step, so every example a full PGD run fools stays fooled, and robust accuracy can
+    /// only fall; a stochastic posterior is attacked for every step regardless.
+    @Test func stoppingFooledExamplesOnlyStrengthensPGD() throws {
+        let (train, test) = try loadDataset(.twoMoons, options: DataOptions(seed: 4, syntheticTrainCount: 512, syntheticTestCount: 200))
+        let model = try Sequential(.mlp(inputShape: [2], hidden: [32, 32], outputs: 2))
+        var rng = RandomGenerator(seed: 5)
+        let fit = try fitPosterior(MAPTraining(learningRate: .constant(0.01)), model: model, parameters: model.initialParameters(rng: &rng),
+                                   task: .classification, data: train, epochs: 30, batchSize: 64, seed: 6)
+        let target = AttackTarget(posterior: fit.posterior)
+        for epsilon: Float in [0.2, 0.4] {
+            func fooled(_ stop: Bool) throws -> [Bool] {
+                var attackRNG = RandomGenerator(seed: 7)
+                let pgd = PGD(epsilon: epsilon, steps: 20, inputRange: -3...3, stopWhenFooled: stop)
+                let adversarial = try pgd.perturb(test.inputs, labels: test.labels, target: target, rng: &attackRNG)
+                let predictions = try target.evaluate(adversarial, labels: test.labels, rng: &attackRNG).predictions
+                return zip(predictions, test.labels).map { $0 != $1 }
+            }
+            let full = try fooled(false), stopped = try fooled(true)
+            #expect(zip(full, stopped).allSatisfy { !$0 || $1 }, "ε \(epsilon): an example the full run fools escaped the stopped run")
+            #expect(stopped.filter { $0 }.count >= full.filter { $0 }.count)
+        }
     }
 }

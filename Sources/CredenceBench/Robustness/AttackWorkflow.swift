@@ -23,13 +23,16 @@ public enum AttackKind: String, Codable, Sendable, CaseIterable {
 
     /// The attack at budget ε.
     func attack(norm: AttackNorm, epsilon: Float, steps: Int, stepSize: Float?, restarts: Int, targetClasses: Int,
-                inputRange: ClosedRange<Float>) -> any Attack {
+                stopWhenFooled: Bool, inputRange: ClosedRange<Float>) -> any Attack {
         switch self {
         case .fgsm: return PGD.fgsm(norm: norm, epsilon: epsilon, inputRange: inputRange)
         case .pgd:
             return PGD(norm: norm, epsilon: epsilon, steps: steps, stepSize: stepSize, randomStart: true, restarts: restarts,
-                       inputRange: inputRange)
-        case .mim: return PGD.mim(norm: norm, epsilon: epsilon, steps: steps, stepSize: stepSize, inputRange: inputRange)
+                       inputRange: inputRange, stopWhenFooled: stopWhenFooled)
+        case .mim:
+            var mim = PGD.mim(norm: norm, epsilon: epsilon, steps: steps, stepSize: stepSize, inputRange: inputRange)
+            mim.stopWhenFooled = stopWhenFooled
+            return mim
         case .apgdCE, .apgdDLR, .apgdT:
             let loss: AttackLoss = self == .apgdCE ? .crossEntropy : self == .apgdDLR ? .dlr : .targetedDLR
             return APGD(norm: norm, epsilon: epsilon, steps: steps, restarts: restarts, loss: loss, targetClasses: targetClasses,
@@ -55,6 +58,8 @@ public struct AttackResult: Codable, Sendable {
     public var restarts: Int
     /// APGD-T: the targets tried per example (its 2nd, 3rd, … most likely classes).
     public var targetClasses: Int?
+    /// PGD and MIM stopped attacking an example once a deterministic model misclassified it.
+    public var stopWhenFooled: Bool
     /// K posterior samples per gradient, and which loss they share.
     public var eotSamples: Int
     public var eotLoss: EOTLoss
@@ -73,7 +78,8 @@ public struct AttackResult: Codable, Sendable {
 /// `steps` nil: the attack's default (`AttackKind.defaultSteps`).
 public func attackPosteriorFile(at path: String, dataset: DatasetName? = nil, attack: AttackKind, norm: AttackNorm,
                                 epsilons: [Float], steps: Int? = nil, stepSize: Float? = nil, restarts: Int = 1,
-                                targetClasses: Int = 9, eotSamples: Int = 1, eotLoss: EOTLoss = .bayesModelAverage,
+                                targetClasses: Int = 9, stopWhenFooled: Bool = true, eotSamples: Int = 1,
+                                eotLoss: EOTLoss = .bayesModelAverage,
                                 examples: Int = 1000, samples: Int = 32, seed: UInt64 = 0,
                                 dataDirectory: String? = nil) throws -> AttackResult {
     guard !epsilons.isEmpty, epsilons.allSatisfy({ $0 >= 0 && $0.isFinite }) else {
@@ -108,7 +114,7 @@ public func attackPosteriorFile(at path: String, dataset: DatasetName? = nil, at
     var points: [AttackResult.Point] = []
     for epsilon in epsilons {
         let attacker = attack.attack(norm: norm, epsilon: epsilon, steps: steps, stepSize: stepSize, restarts: restarts,
-                                     targetClasses: targetClasses, inputRange: range)
+                                     targetClasses: targetClasses, stopWhenFooled: stopWhenFooled, inputRange: range)
         points.append(.init(epsilon: epsilon, robustAccuracy: try robustAccuracy(attacker, target: target, inputs: inputs, labels: labels,
                                                                                   samples: samples, rng: &rng)))
     }
@@ -117,6 +123,7 @@ public func attackPosteriorFile(at path: String, dataset: DatasetName? = nil, at
         : nil
     return AttackResult(method: posterior.method, dataset: test.name, examples: n, attack: attack, norm: norm,
                         steps: steps, stepSize: stepSize, restarts: restarts, targetClasses: attack == .apgdT ? targetClasses : nil,
+                        stopWhenFooled: stopWhenFooled && (attack == .pgd || attack == .mim) && !target.isStochastic,
                         eotSamples: eotSamples, eotLoss: eotLoss, inputRange: [range.lowerBound, range.upperBound],
                         cleanAccuracy: clean, points: points, seconds: Date().timeIntervalSince(start), warning: warning)
 }

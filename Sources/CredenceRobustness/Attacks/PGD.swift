@@ -40,10 +40,16 @@ public struct PGD: Sendable {
     public var loss: AttackLoss
     /// MIM's decay μ of the accumulated gradient (0: plain PGD).
     public var momentum: Float
+    /// Stop attacking an example once the model misclassifies it (for a targeted attack: once
+    /// it predicts the target), keeping that point — the same or a stronger result for less
+    /// work. Only for deterministic targets: a stochastic posterior's K-sample prediction is
+    /// noisy, so it is attacked for every step.
+    public var stopWhenFooled: Bool
 
     public init(norm: AttackNorm = .linf, epsilon: Float, steps: Int = 10, stepSize: Float? = nil, randomStart: Bool = true,
                 restarts: Int = 1, targets: [Int32]? = nil, inputRange: ClosedRange<Float> = 0...1,
-                loss: AttackLoss = .crossEntropy, momentum: Float = 0) {
+                loss: AttackLoss = .crossEntropy, momentum: Float = 0, stopWhenFooled: Bool = true) {
+        self.stopWhenFooled = stopWhenFooled
         self.loss = loss
         self.momentum = momentum
         self.norm = norm
@@ -56,9 +62,11 @@ public struct PGD: Sendable {
         self.inputRange = inputRange
     }
 
-    /// FGSM: one step of size ε from the clean input (the L2 variant: the fast gradient method).
+    /// FGSM: one step of size ε from the clean input (the L2 variant: the fast gradient method),
+    /// every example stepped (misclassified ones too, as the definition has it).
     public static func fgsm(norm: AttackNorm = .linf, epsilon: Float, inputRange: ClosedRange<Float> = 0...1) -> PGD {
-        PGD(norm: norm, epsilon: epsilon, steps: 1, stepSize: epsilon, randomStart: false, restarts: 1, inputRange: inputRange)
+        PGD(norm: norm, epsilon: epsilon, steps: 1, stepSize: epsilon, randomStart: false, restarts: 1, inputRange: inputRange,
+            stopWhenFooled: false)
     }
 
     /// MIM as torchattacks' MIFGSM: μ = 1, no random start, step ε/steps by default.
@@ -96,19 +104,42 @@ public struct PGD: Sendable {
         var best = inputs
         var bestLoss = [Double](repeating: -.infinity, count: n)
         var bestFooled = [Bool](repeating: false, count: n)
+        let stopsEarly = stopWhenFooled && !target.isStochastic
         for _ in 0..<restarts {
             var x = randomStart ? randomPoint(around: inputs, rng: &rng) : inputs
             var accumulated: Tensor?
+            // The examples still attacked (all, unless fooled ones stop), and their rows of x, the clean inputs and g.
+            var active = Array(0..<n)
             for _ in 0..<steps {
-                var direction = try target.evaluate(x, labels: classes, loss: loss, targets: targets, rng: &rng).gradient * sign
+                let whole = active.count == n
+                var xa = whole ? x : try x.selectingRows(active), clean = whole ? inputs : try inputs.selectingRows(active)
+                let evaluation = try target.evaluate(xa, labels: active.map { classes[$0] }, loss: loss,
+                                                     targets: targets.map { t in active.map { t[$0] } }, rng: &rng)
+                var direction = evaluation.gradient * sign
+                if stopsEarly {
+                    let predicted = evaluation.predictions
+                    let kept = active.indices.filter { k in
+                        targets == nil ? predicted[k] == labels[active[k]] : predicted[k] != targets![active[k]]
+                    }
+                    if kept.count < active.count {
+                        active = kept.map { active[$0] }
+                        guard !active.isEmpty else { break }
+                        xa = try xa.selectingRows(kept)
+                        clean = try clean.selectingRows(kept)
+                        direction = try direction.selectingRows(kept)
+                        accumulated = try accumulated?.selectingRows(kept)
+                    }
+                }
                 if momentum > 0 {
                     direction = Self.meanAbsoluteNormalized(direction, perRow: perRow)
                     if let previous = accumulated { direction.addInPlace(previous, scale: momentum) }
                     accumulated = direction
                 }
-                x = project(step(x, along: direction, perRow: perRow), around: inputs, perRow: perRow)
+                xa = project(step(xa, along: direction, perRow: perRow), around: clean, perRow: perRow)
+                if active.count == n { x = xa } else { try x.setRows(active, from: xa) }
             }
-            // Keep, per example, a run that fools the model, else the highest loss.
+            // One run is its own answer; of several keep, per example, one that fools the model, else the highest loss.
+            guard restarts > 1 else { return x }
             let reached = try target.evaluate(x, labels: classes, loss: loss, targets: targets, rng: &rng)
             let predicted = reached.predictions
             for i in 0..<n {
