@@ -80,6 +80,7 @@ def main():
         "apgd-ce": lambda e: torchattacks.APGD(model, norm="Linf", eps=e, steps=100, n_restarts=1, loss="ce", seed=args.seed),
         "apgd-dlr": lambda e: torchattacks.APGD(model, norm="Linf", eps=e, steps=100, n_restarts=1, loss="dlr", seed=args.seed),
         "apgd-t": lambda e: torchattacks.APGDT(model, norm="Linf", eps=e, steps=100, n_restarts=1, n_classes=10, seed=args.seed),
+        "square": lambda e: torchattacks.Square(model, norm="Linf", eps=e, n_queries=5000, n_restarts=1, p_init=0.8, seed=args.seed),
     }
     results = {"clean": clean, "examples": len(y), "torch": torch.__version__, "torchattacks": torchattacks.__version__, "robust": {}}
     for name, make in attacks.items():

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Attack strength on the same weights: Credence's FGSM, PGD, MIM and APGD (CE, DLR, targeted)
+# Attack strength on the same weights: Credence's FGSM, PGD, MIM, APGD (CE, DLR, targeted) and Square
 # against torchattacks' on one Credence MAP checkpoint of the Fashion-MNIST MLP, at each ε, on
 # the first N test images; prints both robust accuracies and flags where Credence's attack is
 # weaker (higher robust accuracy) by more than half a point.
@@ -26,7 +26,7 @@ MAP="$WORK/map.safetensors"
 if [ ! -f "$MAP" ]; then
     "$CREDENCE" train --dataset fashion-mnist --epochs 10 --batch-size 128 --holdout 5000 --seed 0 --out "$MAP" >&2
 fi
-for attack in fgsm pgd pgd-step-0.01 mim apgd-ce apgd-dlr apgd-t; do
+for attack in fgsm pgd pgd-step-0.01 mim apgd-ce apgd-dlr apgd-t square; do
     case "$attack" in
         pgd-step-0.01) args=(--attack pgd --step-size 0.01) ;;
         *) args=(--attack "$attack") ;;
@@ -46,7 +46,7 @@ print(f"clean accuracy: Credence-trained MAP, first {reference['examples']} test
       f"(torch {reference['torch']}, torchattacks {reference['torchattacks']})")
 print(f"{'attack':16} {'ε':>6} {'Credence':>9} {'torchattacks':>13} {'difference':>11}  {'Credence s':>10} {'torch s':>8}")
 weaker = 0
-for attack in ["fgsm", "pgd", "pgd-step-0.01", "mim", "apgd-ce", "apgd-dlr", "apgd-t"]:
+for attack in ["fgsm", "pgd", "pgd-step-0.01", "mim", "apgd-ce", "apgd-dlr", "apgd-t", "square"]:
     ours = json.load(open(os.path.join(work, f"credence-{attack}.json")))
     share = ours["seconds"] / len(ours["points"])
     for point in ours["points"]:

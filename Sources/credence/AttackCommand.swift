@@ -9,7 +9,7 @@ extension EOTLoss: ExpressibleByArgument {}
 struct AttackCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "attack",
-        abstract: "Attack a posterior (or a plain checkpoint, as MAP) with FGSM, PGD, MIM or APGD (CE, DLR, targeted), with EOT over its samples; print clean and robust accuracy per ε.")
+        abstract: "Attack a posterior (or a plain checkpoint, as MAP) with FGSM, PGD, MIM, APGD (CE, DLR, targeted), Square or AutoAttack, with EOT over its samples; print clean and robust accuracy per ε.")
 
     @Option(name: [.customLong("posterior"), .customLong("checkpoint")],
             help: "Posterior file from `credence train`/`fit`, or a checkpoint (read as MAP).") var posterior: String
@@ -17,14 +17,16 @@ struct AttackCommand: ParsableCommand {
     @Option(help: "Attack.") var attack: AttackKind = .pgd
     @Option(help: "Norm of the perturbation budget.") var norm: AttackNorm = .linf
     @Option(help: "Budgets ε, comma-separated (e.g. 0.05,0.1).", transform: Self.parseList) var eps: [Float]
-    @Option(help: "Steps (default: 10 for PGD and MIM, 100 for APGD).") var steps: Int?
-    @Option(help: "Step size α of PGD (default 2.5ε/steps) and MIM (ε/steps); APGD sets its own.") var stepSize: Float?
-    @Option(help: "Restarts of PGD and APGD (APGD restarts only the examples not yet fooled).") var restarts = 1
-    @Option(help: "APGD-T: target classes tried per example (its 2nd, 3rd, … most likely).") var targetClasses = 9
+    @Option(help: "Steps (default: 10 for PGD and MIM, 100 for APGD and AutoAttack's APGD).") var steps: Int?
+    @Option(help: "Step size α of PGD (default 2.5ε/steps) and MIM (ε/steps); the others choose their own.") var stepSize: Float?
+    @Option(help: "Restarts of PGD, APGD and Square (APGD and Square restart only the examples not yet fooled).") var restarts = 1
+    @Option(help: "APGD-T and AutoAttack: target classes tried per example (its 2nd, 3rd, … most likely).") var targetClasses = 9
+    @Option(help: "Square and AutoAttack: queries per example.") var queries = 5000
     @Flag(inversion: .prefixedNo,
           help: "PGD and MIM: stop attacking an example once a deterministic model misclassifies it (same or lower robust accuracy, less work).")
     var stopWhenFooled = true
-    @Option(help: "Posterior samples per gradient (expectation over transformation).") var eotSamples = 1
+    @Option(help: "Posterior samples per gradient or query (expectation over transformation; AutoAttack's rand version uses 20).")
+    var eotSamples = 1
     @Option(help: "Loss the EOT samples share.") var eotLoss: EOTLoss = .bayesModelAverage
     @Option(help: "Test examples attacked (the first N).") var examples = 1000
     @Option(help: "Monte-Carlo samples of the predictive that is scored.") var samples = 32
@@ -40,20 +42,34 @@ struct AttackCommand: ParsableCommand {
     }
 
     func run() throws {
-        let result = try reportingErrors {
-            try attackPosteriorFile(at: posterior, dataset: dataset, attack: attack, norm: norm, epsilons: eps, steps: steps,
-                                    stepSize: stepSize, restarts: restarts, targetClasses: targetClasses, stopWhenFooled: stopWhenFooled,
-                                    eotSamples: eotSamples, eotLoss: eotLoss,
-                                    examples: examples, samples: samples, seed: seed, dataDirectory: dataDir)
-        }
+        var settings = AttackSettings(attack: attack, epsilons: eps)
+        settings.norm = norm
+        settings.steps = steps
+        settings.stepSize = stepSize
+        settings.restarts = restarts
+        settings.targetClasses = targetClasses
+        settings.queries = queries
+        settings.stopWhenFooled = stopWhenFooled
+        settings.eotSamples = eotSamples
+        settings.eotLoss = eotLoss
+        settings.examples = examples
+        settings.samples = samples
+        settings.seed = seed
+        let result = try reportingErrors { try attackPosteriorFile(at: posterior, settings: settings, dataset: dataset, dataDirectory: dataDir) }
         if let warning = result.warning { Terminal.error("warning: \(warning)") }
         if format == .json { return try printJSON(result) }
+        var details: [String] = []
+        if ![.fgsm, .square].contains(result.attack) { details.append("\(result.steps) steps × \(result.restarts) restart(s)") }
+        if let targets = result.targetClasses { details.append("\(targets) target classes") }
+        if let queries = result.queries { details.append("\(queries) queries") }
+        details.append("EOT \(result.eotSamples) sample(s) on the \(result.eotLoss.rawValue) loss")
         print("\(result.method) on \(result.dataset) (\(result.examples) examples): \(result.attack.rawValue) \(result.norm.rawValue), "
-              + (result.attack == .fgsm ? "" : "\(result.steps) steps × \(result.restarts) restart(s), ")
-              + (result.targetClasses.map { "\($0) target classes, " } ?? "")
-              + "EOT \(result.eotSamples) sample(s) on the \(result.eotLoss.rawValue) loss")
+              + details.joined(separator: ", "))
         print(String(format: "  clean accuracy      %.4f", result.cleanAccuracy))
-        for p in result.points { print(String(format: "  ε = %-8g        %.4f", Double(p.epsilon), p.robustAccuracy)) }
+        for p in result.points {
+            print(String(format: "  ε = %-8g        %.4f", Double(p.epsilon), p.robustAccuracy)
+                  + (p.stages.map { "   (" + $0.map { String(format: "%@ %.4f", $0.attack as NSString, $0.robustAccuracy) }.joined(separator: " → ") + ")" } ?? ""))
+        }
         print(String(format: "  %.1f s", result.seconds))
     }
 }

@@ -34,5 +34,16 @@ import Testing
         #expect(stepped.status != 0 && stepped.stderr.contains("--step-size"), "\(stepped.stderr)")
         let mim = try CLI.run(["attack", "--checkpoint", network, "--attack", "mim", "--eps", "0.2", "--examples", "50"])
         #expect(mim.status == 0 && mim.stdout.contains("mim linf, 10 steps"), "\(mim.stdout) \(mim.stderr)")
+
+        // Square (queries only) and AutoAttack, whose output lists what is left after each attack.
+        let square = try CLI.run(["attack", "--checkpoint", network, "--attack", "square", "--eps", "0.2", "--queries", "100",
+                                  "--examples", "50"])
+        #expect(square.status == 0 && square.stdout.contains("100 queries"), "\(square.stdout) \(square.stderr)")
+        let auto = try CLI.json(try CLI.run(["attack", "--checkpoint", network, "--attack", "autoattack", "--eps", "0.2",
+                                             "--queries", "100", "--examples", "50", "--format", "json"]))
+        let stages = try #require((auto["points"] as? [[String: Any]])?.first?["stages"] as? [[String: Any]])
+        #expect(stages.compactMap { $0["attack"] as? String } == ["clean", "apgd-ce", "square"], "\(stages)")
+        let noSteps = try CLI.run(["attack", "--checkpoint", network, "--attack", "square", "--eps", "0.2", "--steps", "5"])
+        #expect(noSteps.status != 0 && noSteps.stderr.contains("--steps"), "\(noSteps.stderr)")
     }
 }

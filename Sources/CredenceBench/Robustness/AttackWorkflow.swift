@@ -9,22 +9,86 @@ import Foundation
 public enum AttackKind: String, Codable, Sendable, CaseIterable {
     case fgsm, pgd, mim
     case apgdCE = "apgd-ce", apgdDLR = "apgd-dlr", apgdT = "apgd-t"
+    case square
+    /// AutoAttack's standard protocol (APGD-CE → APGD-T → Square), and its 'rand' version
+    /// (APGD-CE → APGD-DLR with EOT) for stochastic models.
+    case autoattack, autoattackRand = "autoattack-rand"
 
     /// Steps when none are asked for: PGD's and MIM's 10 (torchattacks'), APGD's 100 (AutoAttack's).
     public var defaultSteps: Int {
         switch self {
-        case .fgsm: return 1
+        case .fgsm, .square: return 1
         case .pgd, .mim: return 10
-        case .apgdCE, .apgdDLR, .apgdT: return 100
+        case .apgdCE, .apgdDLR, .apgdT, .autoattack, .autoattackRand: return 100
         }
     }
 
-    public var isAPGD: Bool { [.apgdCE, .apgdDLR, .apgdT].contains(self) }
+    /// Whether the attack sets its own step size (`--step-size` is refused).
+    var choosesStepSize: Bool { ![.pgd, .mim].contains(self) }
+    /// Whether random restarts mean something for it.
+    var restarts: Bool { [.pgd, .apgdCE, .apgdDLR, .apgdT, .square].contains(self) }
+    var usesSteps: Bool { ![.fgsm, .square].contains(self) }
+}
 
-    /// The attack at budget ε.
-    func attack(norm: AttackNorm, epsilon: Float, steps: Int, stepSize: Float?, restarts: Int, targetClasses: Int,
-                stopWhenFooled: Bool, inputRange: ClosedRange<Float>) -> any Attack {
-        switch self {
+/// What `credence attack` (and a suite's attack evaluation) does: the attack and its budgets,
+/// its settings, and how the posterior is attacked and scored.
+public struct AttackSettings: Codable, Sendable, Equatable {
+    public var attack: AttackKind
+    public var norm: AttackNorm = .linf
+    public var epsilons: [Float]
+    /// nil: the attack's default (`AttackKind.defaultSteps`).
+    public var steps: Int?
+    /// α of PGD (default 2.5ε/steps) and MIM (ε/steps); the others choose their own.
+    public var stepSize: Float?
+    public var restarts = 1
+    /// APGD-T's and AutoAttack's targets per example (2nd, 3rd, … most likely classes).
+    public var targetClasses = 9
+    /// Square's (and AutoAttack's Square's) queries per example.
+    public var queries = 5000
+    /// PGD and MIM stop attacking an example once a deterministic model misclassifies it.
+    public var stopWhenFooled = true
+    /// K posterior samples per gradient or query, and which loss they share.
+    public var eotSamples = 1
+    public var eotLoss: EOTLoss = .bayesModelAverage
+    /// The first N test examples are attacked.
+    public var examples = 1000
+    /// Monte-Carlo samples of the predictive that is scored.
+    public var samples = 32
+    public var seed: UInt64 = 0
+
+    public init(attack: AttackKind, epsilons: [Float]) {
+        self.attack = attack
+        self.epsilons = epsilons
+    }
+
+    /// The steps the attack takes.
+    public var resolvedSteps: Int { attack.usesSteps ? steps ?? attack.defaultSteps : 1 }
+
+    public func validate() throws {
+        guard !epsilons.isEmpty, epsilons.allSatisfy({ $0 >= 0 && $0.isFinite }) else {
+            throw InferenceError.invalidOption("--eps needs one or more budgets ≥ 0, got \(epsilons)")
+        }
+        guard examples >= 1, samples >= 1, eotSamples >= 1, targetClasses >= 1, queries >= 1, restarts >= 1 else {
+            throw InferenceError.invalidOption("--examples, --samples, --eot-samples, --target-classes, --queries and --restarts must be ≥ 1")
+        }
+        if attack.choosesStepSize, stepSize != nil {
+            throw InferenceError.invalidOption("\(attack.rawValue) chooses its own step size; drop --step-size (it is for pgd and mim)")
+        }
+        if !attack.restarts, restarts != 1 {
+            throw InferenceError.invalidOption("\(attack.rawValue) takes no restarts; drop --restarts")
+        }
+        if let steps, !attack.usesSteps || steps < 1 {
+            throw InferenceError.invalidOption(attack.usesSteps ? "--steps must be ≥ 1, got \(steps)" : "\(attack.rawValue) takes no --steps")
+        }
+    }
+
+    /// The attack at budget ε on inputs in `inputRange`.
+    func attacker(epsilon: Float, inputRange: ClosedRange<Float>) -> any Attack {
+        let steps = resolvedSteps
+        let apgd = { (loss: AttackLoss) in
+            APGD(norm: norm, epsilon: epsilon, steps: steps, restarts: restarts, loss: loss, targetClasses: targetClasses, inputRange: inputRange)
+        }
+        switch attack {
         case .fgsm: return PGD.fgsm(norm: norm, epsilon: epsilon, inputRange: inputRange)
         case .pgd:
             return PGD(norm: norm, epsilon: epsilon, steps: steps, stepSize: stepSize, randomStart: true, restarts: restarts,
@@ -33,10 +97,13 @@ public enum AttackKind: String, Codable, Sendable, CaseIterable {
             var mim = PGD.mim(norm: norm, epsilon: epsilon, steps: steps, stepSize: stepSize, inputRange: inputRange)
             mim.stopWhenFooled = stopWhenFooled
             return mim
-        case .apgdCE, .apgdDLR, .apgdT:
-            let loss: AttackLoss = self == .apgdCE ? .crossEntropy : self == .apgdDLR ? .dlr : .targetedDLR
-            return APGD(norm: norm, epsilon: epsilon, steps: steps, restarts: restarts, loss: loss, targetClasses: targetClasses,
-                        inputRange: inputRange)
+        case .apgdCE: return apgd(.crossEntropy)
+        case .apgdDLR: return apgd(.dlr)
+        case .apgdT: return apgd(.targetedDLR)
+        case .square: return Square(norm: norm, epsilon: epsilon, queries: queries, restarts: restarts, inputRange: inputRange)
+        case .autoattack, .autoattackRand:
+            return AutoAttack(version: attack == .autoattack ? .standard : .randomized, norm: norm, epsilon: epsilon, steps: steps,
+                              targetClasses: targetClasses, queries: queries, inputRange: inputRange)
         }
     }
 }
@@ -46,6 +113,12 @@ public struct AttackResult: Codable, Sendable {
     public struct Point: Codable, Sendable {
         public var epsilon: Float
         public var robustAccuracy: Double
+        /// AutoAttack: the fraction still classified correctly after each of its attacks, in order.
+        public var stages: [Stage]?
+    }
+    public struct Stage: Codable, Sendable {
+        public var attack: String
+        public var robustAccuracy: Double
     }
     public var method: String
     public var dataset: String
@@ -53,11 +126,13 @@ public struct AttackResult: Codable, Sendable {
     public var attack: AttackKind
     public var norm: AttackNorm
     public var steps: Int
-    /// α per step; nil: 2.5ε/steps (PGD), ε/steps (MIM) or ε (FGSM), per ε; APGD chooses its own.
+    /// α per step; nil: 2.5ε/steps (PGD), ε/steps (MIM) or ε (FGSM), per ε; the others choose their own.
     public var stepSize: Float?
     public var restarts: Int
-    /// APGD-T: the targets tried per example (its 2nd, 3rd, … most likely classes).
+    /// APGD-T's and AutoAttack's targets per example.
     public var targetClasses: Int?
+    /// Square's and AutoAttack's queries per example.
+    public var queries: Int?
     /// PGD and MIM stopped attacking an example once a deterministic model misclassified it.
     public var stopWhenFooled: Bool
     /// K posterior samples per gradient, and which loss they share.
@@ -72,30 +147,13 @@ public struct AttackResult: Codable, Sendable {
     public var warning: String?
 }
 
-/// Attacks the posterior (or plain checkpoint, as MAP) at `path` on the first `examples`
-/// test images of its data set, at each ε, and reports clean and robust accuracy (the
-/// posterior's predictive with `samples` Monte-Carlo samples on the adversarial inputs).
-/// `steps` nil: the attack's default (`AttackKind.defaultSteps`).
-public func attackPosteriorFile(at path: String, dataset: DatasetName? = nil, attack: AttackKind, norm: AttackNorm,
-                                epsilons: [Float], steps: Int? = nil, stepSize: Float? = nil, restarts: Int = 1,
-                                targetClasses: Int = 9, stopWhenFooled: Bool = true, eotSamples: Int = 1,
-                                eotLoss: EOTLoss = .bayesModelAverage,
-                                examples: Int = 1000, samples: Int = 32, seed: UInt64 = 0,
+/// Attacks the posterior (or plain checkpoint, as MAP) at `path` on the first
+/// `settings.examples` test images of its data set, at each ε, and reports clean and robust
+/// accuracy (the posterior's predictive with `settings.samples` Monte-Carlo samples on the
+/// adversarial inputs).
+public func attackPosteriorFile(at path: String, settings: AttackSettings, dataset: DatasetName? = nil,
                                 dataDirectory: String? = nil) throws -> AttackResult {
-    guard !epsilons.isEmpty, epsilons.allSatisfy({ $0 >= 0 && $0.isFinite }) else {
-        throw InferenceError.invalidOption("--eps needs one or more budgets ≥ 0, got \(epsilons)")
-    }
-    guard examples >= 1, samples >= 1, eotSamples >= 1, targetClasses >= 1 else {
-        throw InferenceError.invalidOption("--examples, --samples, --eot-samples and --target-classes must be ≥ 1")
-    }
-    if attack.isAPGD, stepSize != nil {
-        throw InferenceError.invalidOption("APGD chooses its own step size (2ε, halved at checkpoints); drop --step-size")
-    }
-    if attack == .fgsm || attack == .mim, restarts != 1 {
-        throw InferenceError.invalidOption("\(attack.rawValue) starts from the clean input, so restarts would repeat it; drop --restarts")
-    }
-    let steps = attack == .fgsm ? 1 : steps ?? attack.defaultSteps
-    guard steps >= 1 else { throw InferenceError.invalidOption("--steps must be ≥ 1, got \(steps)") }
+    try settings.validate()
     let archive = try PosteriorArchive.load(from: path)
     let posterior = try loadPosterior(from: archive, path: path)
     guard posterior.task == .classification else {
@@ -103,27 +161,44 @@ public func attackPosteriorFile(at path: String, dataset: DatasetName? = nil, at
     }
     let (test, _) = try recordedTestSet(of: path, metadata: archive.provenance, dataset: dataset,
                                         dataDirectory: dataDirectory, inputShape: posterior.model.spec.inputShape)
-    let n = Swift.min(examples, test.count)
+    let n = Swift.min(settings.examples, test.count)
     let inputs = try test.inputs.rows(0..<n), labels = Array(test.labels[0..<n])
     let values = inputs.values
     let range = (values.min() ?? 0)...(values.max() ?? 1)
-    let target = AttackTarget(posterior: posterior, eotSamples: eotSamples, loss: eotLoss)
+    let target = AttackTarget(posterior: posterior, eotSamples: settings.eotSamples, loss: settings.eotLoss)
     let start = Date()
-    var rng = RandomGenerator(seed: seed)
-    let clean = try accuracy(try posterior.predictive(inputs, samples: samples, rng: &rng), labels: labels)
+    var rng = RandomGenerator(seed: settings.seed)
+    let clean = try accuracy(try posterior.predictive(inputs, samples: settings.samples, rng: &rng), labels: labels)
     var points: [AttackResult.Point] = []
-    for epsilon in epsilons {
-        let attacker = attack.attack(norm: norm, epsilon: epsilon, steps: steps, stepSize: stepSize, restarts: restarts,
-                                     targetClasses: targetClasses, stopWhenFooled: stopWhenFooled, inputRange: range)
-        points.append(.init(epsilon: epsilon, robustAccuracy: try robustAccuracy(attacker, target: target, inputs: inputs, labels: labels,
-                                                                                  samples: samples, rng: &rng)))
+    for epsilon in settings.epsilons {
+        let attacker = settings.attacker(epsilon: epsilon, inputRange: range)
+        guard let protocolRun = attacker as? AutoAttack else {
+            points.append(.init(epsilon: epsilon, robustAccuracy: try robustAccuracy(attacker, target: target, inputs: inputs, labels: labels,
+                                                                                      samples: settings.samples, rng: &rng)))
+            continue
+        }
+        // AutoAttack in batches of 500, keeping its count after each attack.
+        var adversarial = inputs
+        var remaining: [(name: String, robust: Int)] = []
+        for batch in stride(from: 0, to: n, by: 500) {
+            let rows = batch..<Swift.min(batch + 500, n)
+            let run = try protocolRun.run(try inputs.rows(rows), labels: Array(labels[rows]), target: target, rng: &rng)
+            try adversarial.setRows(Array(rows), from: run.adversarial)
+            remaining = remaining.isEmpty ? run.robustAfter : zip(remaining, run.robustAfter).map { ($0.name, $0.robust + $1.robust) }
+        }
+        let robust = try accuracy(try posterior.predictive(adversarial, samples: settings.samples, rng: &rng), labels: labels)
+        points.append(.init(epsilon: epsilon, robustAccuracy: robust,
+                            stages: remaining.map { .init(attack: $0.name, robustAccuracy: Double($0.robust) / Double(n)) }))
     }
-    let warning = target.isStochastic && eotSamples == 1
+    let warning = target.isStochastic && settings.eotSamples == 1
         ? "\(posterior.method) is stochastic and was attacked with one sample per gradient (no EOT): its robust accuracy is overstated; pass --eot-samples K"
         : nil
-    return AttackResult(method: posterior.method, dataset: test.name, examples: n, attack: attack, norm: norm,
-                        steps: steps, stepSize: stepSize, restarts: restarts, targetClasses: attack == .apgdT ? targetClasses : nil,
-                        stopWhenFooled: stopWhenFooled && (attack == .pgd || attack == .mim) && !target.isStochastic,
-                        eotSamples: eotSamples, eotLoss: eotLoss, inputRange: [range.lowerBound, range.upperBound],
+    let attack = settings.attack
+    return AttackResult(method: posterior.method, dataset: test.name, examples: n, attack: attack, norm: settings.norm,
+                        steps: settings.resolvedSteps, stepSize: settings.stepSize, restarts: settings.restarts,
+                        targetClasses: [.apgdT, .autoattack].contains(attack) ? settings.targetClasses : nil,
+                        queries: [.square, .autoattack].contains(attack) ? settings.queries : nil,
+                        stopWhenFooled: settings.stopWhenFooled && (attack == .pgd || attack == .mim) && !target.isStochastic,
+                        eotSamples: settings.eotSamples, eotLoss: settings.eotLoss, inputRange: [range.lowerBound, range.upperBound],
                         cleanAccuracy: clean, points: points, seconds: Date().timeIntervalSince(start), warning: warning)
 }

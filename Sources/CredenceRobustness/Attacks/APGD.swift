@@ -85,7 +85,7 @@ public struct APGD: Sendable {
                                         target: target, rng: &rng)
                 for (k, i) in remaining.enumerated() {
                     if run.fooled[k] { robust[i] = false }
-                    try adversarial.setRow(i, to: run.fooled[k] ? run.firstAdversarial.row(k) : run.best.row(k))
+                    try adversarial.setRows([i], from: run.fooled[k] ? run.firstAdversarial.row(k) : run.best.row(k))
                 }
             }
         }
@@ -131,13 +131,13 @@ public struct APGD: Sendable {
             let predictions = evaluation.predictions
             for i in 0..<m {
                 if predictions[i] != labels[i] {
-                    if correct[i] { try firstAdversarial.setRow(i, to: current.row(i)) }
+                    if correct[i] { try firstAdversarial.setRows([i], from: current.row(i)) }
                     correct[i] = false
                 }
                 if evaluation.loss[i] > bestLoss[i] {
                     bestLoss[i] = evaluation.loss[i]
-                    try best.setRow(i, to: current.row(i))
-                    try bestGradient.setRow(i, to: gradient.row(i))
+                    try best.setRows([i], from: current.row(i))
+                    try bestGradient.setRows([i], from: gradient.row(i))
                 }
             }
             recent.append(evaluation.loss)
@@ -150,8 +150,8 @@ public struct APGD: Sendable {
                 halvedAtLastCheckpoint[i] = oscillating || stalled
                 if halvedAtLastCheckpoint[i] {
                     stepSize[i] /= 2
-                    try current.setRow(i, to: best.row(i))
-                    try gradient.setRow(i, to: bestGradient.row(i))
+                    try current.setRows([i], from: best.row(i))
+                    try gradient.setRows([i], from: bestGradient.row(i))
                 }
             }
             bestAtLastCheckpoint = bestLoss
@@ -159,7 +159,7 @@ public struct APGD: Sendable {
             sinceCheckpoint = 0
             interval = Swift.max(interval - decrease, minimum)
         }
-        for i in 0..<m where correct[i] { try firstAdversarial.setRow(i, to: best.row(i)) }
+        for i in 0..<m where correct[i] { try firstAdversarial.setRows([i], from: best.row(i)) }
         return (best, firstAdversarial, correct.map { !$0 }, bestLoss)
     }
 

@@ -45,16 +45,7 @@ public struct AttackTarget {
         public var logProbabilities: Tensor
 
         /// The class each example is predicted as (the model average's most probable).
-        public var predictions: [Int32] {
-            let c = logProbabilities.shape.last ?? 1
-            return logProbabilities.withUnsafeBufferPointer { p in
-                (0..<(p.count / Swift.max(c, 1))).map { i in
-                    var best = 0
-                    for k in 1..<c where p[i * c + k] > p[i * c + best] { best = k }
-                    return Int32(best)
-                }
-            }
-        }
+        public var predictions: [Int32] { mostLikelyClasses(logProbabilities) }
     }
 
     /// The loss per example at `inputs` [N, …] and its gradient with respect to the inputs.
@@ -86,11 +77,33 @@ public struct AttackTarget {
         return try meanSampleLoss(inputs, labels: labels, loss: kind, targets: targets, count: count, rng: &rng)
     }
 
+    /// [N, C] log-probabilities of the model average of `eotSamples` samples at `inputs`, with
+    /// no gradient: what a score-based (black-box) attack queries.
+    public func logProbabilities(_ inputs: Tensor, rng: inout RandomGenerator) throws -> Tensor {
+        let count = posterior.sampleCount(requested: eotSamples)
+        var average = LogMeanExp()
+        for s in 0..<count {
+            average.add(try posterior.sample(s, of: count, rng: &rng).outputs(inputs).logSoftmaxLastAxis())
+        }
+        return average.value
+    }
+
+    /// The class each example is predicted as by the model average of `eotSamples` samples.
+    public func predictions(_ inputs: Tensor, rng: inout RandomGenerator) throws -> [Int32] {
+        mostLikelyClasses(try logProbabilities(inputs, rng: &rng))
+    }
+
     /// The loss per example and its input gradient (`evaluate` without the log-probabilities).
     public func lossAndInputGradient(_ inputs: Tensor, labels: [Int32],
                                      rng: inout RandomGenerator) throws -> (loss: [Double], gradient: Tensor) {
         let e = try evaluate(inputs, labels: labels, rng: &rng)
         return (e.loss, e.gradient)
+    }
+
+    /// ∇ₓ loss; zeros when the loss does not depend on x on the tape (a network that quantises
+    /// or otherwise detaches its inputs — gradient masking the checks should see, not a crash).
+    static func inputGradient(of loss: Variable, tape: Tape, x: Variable) -> Tensor {
+        loss.isTracked ? tape.gradients(of: loss)[x] : Tensor(shape: x.value.shape, repeating: 0)
     }
 
     /// ∂loss/∂z for every row of `logProbabilities` [N, C], and the losses.
@@ -123,7 +136,7 @@ public struct AttackTarget {
             let x = tape.variable(inputs)
             let logP = try network(x).logSoftmax()
             let (losses, coefficients) = try self.coefficients(logP.value, labels: labels, loss: kind, targets: targets)
-            gradient.addInPlace(tape.gradients(of: try (logP * Variable(constant: coefficients)).sum())[x], scale: 1 / Float(count))
+            gradient.addInPlace(Self.inputGradient(of: try (logP * Variable(constant: coefficients)).sum(), tape: tape, x: x), scale: 1 / Float(count))
             for i in total.indices { total[i] += losses[i] / Double(count) }
             average.add(logP.value)
         }
@@ -146,7 +159,7 @@ public struct AttackTarget {
             let x = tape.variable(inputs)
             let all = try network(x).logSoftmax()
             let logProbabilities = try all.gatherColumns(labels)
-            let g = tape.gradients(of: try logProbabilities.sum())[x]
+            let g = Self.inputGradient(of: try logProbabilities.sum(), tape: tape, x: x)
             average.add(all.value)
             let logP = logProbabilities.value.values
             gradient.withUnsafeMutableBufferPointer { acc in
@@ -182,11 +195,7 @@ public struct AttackTarget {
     func averageLoss(_ inputs: Tensor, labels: [Int32], loss kind: AttackLoss, targets: [Int32]?, count: Int,
                      rng: inout RandomGenerator) throws -> Evaluation {
         let start = rng
-        var average = LogMeanExp()
-        for s in 0..<count {
-            average.add(try posterior.sample(s, of: count, rng: &rng).outputs(inputs).logSoftmaxLastAxis())
-        }
-        let logMean = average.value
+        let logMean = try logProbabilities(inputs, rng: &rng)
         let (losses, coefficients) = try self.coefficients(logMean, labels: labels, loss: kind, targets: targets)
         rng = start
         var gradient = Tensor(shape: inputs.shape, repeating: 0)
@@ -203,9 +212,21 @@ public struct AttackTarget {
                     }
                 }
             }
-            gradient.addInPlace(tape.gradients(of: try (logP * Variable(constant: weights)).sum())[x])
+            gradient.addInPlace(Self.inputGradient(of: try (logP * Variable(constant: weights)).sum(), tape: tape, x: x))
         }
         return Evaluation(loss: losses, gradient: gradient, logProbabilities: logMean)
+    }
+}
+
+/// The most probable class of every row of [N, C] (log-)probabilities (the first on ties).
+func mostLikelyClasses(_ scores: Tensor) -> [Int32] {
+    let c = Swift.max(scores.shape.last ?? 1, 1)
+    return scores.withUnsafeBufferPointer { p in
+        (0..<(p.count / c)).map { i in
+            var best = 0
+            for k in 1..<c where p[i * c + k] > p[i * c + best] { best = k }
+            return Int32(best)
+        }
     }
 }
 

@@ -123,6 +123,26 @@ extension Tensor {
         return out
     }
 
+    /// Row `i` of the first axis, keeping the shape after it ([1, …]).
+    public func row(_ i: Int) throws -> Tensor { try rows(i..<(i + 1)) }
+
+    /// Replaces the rows `indices` of the first axis by the rows of `values`, in order.
+    public mutating func setRows(_ indices: [Int], from values: Tensor) throws {
+        guard rank >= 1 else { throw TensorError.invalidArgument(operation: "setRows", message: "needs rank ≥ 1") }
+        let rowSize = count / Swift.max(shape[0], 1)
+        if let bad = indices.first(where: { $0 < 0 || $0 >= shape[0] }) {
+            throw TensorError.invalidArgument(operation: "setRows", message: "row \(bad) out of range 0..<\(shape[0])")
+        }
+        guard values.count == indices.count * rowSize else {
+            throw TensorError.invalidArgument(operation: "setRows", message: "\(indices.count) rows of \(rowSize) values need \(indices.count * rowSize) values, got \(values.count)")
+        }
+        withUnsafeMutableBufferPointer { o in
+            values.withUnsafeBufferPointer { v in
+                for (k, i) in indices.enumerated() { (o.baseAddress! + i * rowSize).update(from: v.baseAddress! + k * rowSize, count: rowSize) }
+            }
+        }
+    }
+
     /// One-hot rows: [N] labels → [N, classCount].
     public static func oneHot(_ labels: [Int32], classCount: Int) throws -> Tensor {
         guard classCount >= 0 else {
