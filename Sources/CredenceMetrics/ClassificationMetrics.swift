@@ -17,7 +17,7 @@ extension Predictive {
     }
 
     /// `1[argmax p̄(x_n) = y_n]` per example.
-    func correctness(_ labels: [Int32]) -> [Bool] {
+    public func correctness(_ labels: [Int32]) -> [Bool] {
         zip(predictedClass, labels).map { $0 == Int($1) }
     }
 }

@@ -30,6 +30,9 @@ struct AttackCommand: ParsableCommand {
     @Option(help: "Loss the EOT samples share.") var eotLoss: EOTLoss = .bayesModelAverage
     @Option(help: "Test examples attacked (the first N).") var examples = 1000
     @Option(help: "Monte-Carlo samples of the predictive that is scored.") var samples = 32
+    @Option(help: "Scorings of a stochastic posterior's adversarial inputs; robust only if correct in every one.") var repeats = 5
+    @Flag(inversion: .prefixedNo, help: "Run the gradient-masking checks (FGSM, PGD, APGD, Square and a box-sized ε on up to 500 examples).")
+    var checks = true
     @Option(help: "Random seed (random starts, sampled networks).") var seed: UInt64 = 0
     @Option(help: "Directory holding the data set's files.") var dataDir: String?
     @Option(help: "Output format.") var format: OutputFormat = .text
@@ -54,6 +57,8 @@ struct AttackCommand: ParsableCommand {
         settings.eotLoss = eotLoss
         settings.examples = examples
         settings.samples = samples
+        settings.repeats = repeats
+        settings.checks = checks
         settings.seed = seed
         let result = try reportingErrors { try attackPosteriorFile(at: posterior, settings: settings, dataset: dataset, dataDirectory: dataDir) }
         if let warning = result.warning { Terminal.error("warning: \(warning)") }
@@ -65,11 +70,24 @@ struct AttackCommand: ParsableCommand {
         details.append("EOT \(result.eotSamples) sample(s) on the \(result.eotLoss.rawValue) loss")
         print("\(result.method) on \(result.dataset) (\(result.examples) examples): \(result.attack.rawValue) \(result.norm.rawValue), "
               + details.joined(separator: ", "))
-        print(String(format: "  clean accuracy      %.4f", result.cleanAccuracy))
+        print(String(format: "  clean accuracy      %.4f   (mean entropy %.3f)", result.cleanAccuracy, result.cleanMeanEntropy))
         for p in result.points {
-            print(String(format: "  ε = %-8g        %.4f", Double(p.epsilon), p.robustAccuracy)
-                  + (p.stages.map { "   (" + $0.map { String(format: "%@ %.4f", $0.attack as NSString, $0.robustAccuracy) }.joined(separator: " → ") + ")" } ?? ""))
+            var line = String(format: "  ε = %-8g        %.4f", Double(p.epsilon), p.robustAccuracy)
+            if let every = p.robustInEveryRepeat { line += String(format: " (%.4f in all %d scorings)", every, repeats) }
+            line += String(format: "   mean entropy %.3f", p.meanEntropy)
+            line += "; detection AUROC " + p.detectionAUROC.sorted { $0.key < $1.key }.map { String(format: "%@ %.3f", $0.key as NSString, $0.value) }
+                .joined(separator: ", ")
+            print(line)
+            if let stages = p.stages {
+                print("      " + stages.map { String(format: "%@ %.4f", $0.attack as NSString, $0.robustAccuracy) }.joined(separator: " → "))
+            }
+        }
+        for check in result.checks ?? [] {
+            print("  \(check.passed ? "ok  " : "FAIL") \(check.name): \(check.detail)")
         }
         print(String(format: "  %.1f s", result.seconds))
+        if let failed = result.checks?.filter({ !$0.passed }), !failed.isEmpty {
+            Terminal.error("warning: \(failed.count) gradient-masking check(s) failed — the robust accuracy may reflect masked gradients or a weak attack, not robustness")
+        }
     }
 }

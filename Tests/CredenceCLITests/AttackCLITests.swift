@@ -17,6 +17,12 @@ import Testing
         #expect(robust.count == 3 && robust[0] == clean, "ε = 0 is the clean accuracy")
         #expect(zip(robust, robust.dropFirst()).allSatisfy { $0 >= $1 } && robust[2] < clean, "\(robust)")
         #expect(result["method"] as? String == "map" && result["attack"] as? String == "pgd")
+        // Does the model know it is fooled: detection AUROCs per score; and the masking checks ran.
+        let largest = try #require((result["points"] as? [[String: Any]])?.last)
+        let auroc = try #require(largest["detectionAUROC"] as? [String: Double])
+        #expect(Set(auroc.keys) == ["maxProbability", "entropy"] && auroc.values.allSatisfy { $0 >= 0 && $0 <= 1 }, "\(auroc)")
+        let checks = try #require(result["checks"] as? [[String: Any]])
+        #expect(checks.count == 6 && checks.allSatisfy { $0["passed"] is Bool }, "\(checks)")
         let text = try CLI.run(["attack", "--checkpoint", network, "--attack", "fgsm", "--norm", "l2", "--eps", "0.3", "--examples", "50"])
         #expect(text.status == 0 && text.stdout.contains("clean accuracy") && text.stdout.contains("fgsm l2"))
         let bad = try CLI.run(["attack", "--checkpoint", network, "--eps", "-1"])

@@ -178,4 +178,23 @@ import Testing
             #expect(stopped.filter { $0 }.count >= full.filter { $0 }.count)
         }
     }
+
+    /// A stochastic posterior's adversarial inputs scored five times: an example counts as
+    /// robust only if every scoring classifies it correctly, so that figure is at most the single
+    /// scoring's; a deterministic one is scored once.
+    @Test func repeatedScoringsOfAStochasticPosterior() throws {
+        let model = try Sequential(.mlp(inputShape: [6], hidden: [32], outputs: 3, dropout: 0.5))
+        var rng = RandomGenerator(seed: 11)
+        let theta = model.initialParameters(rng: &rng)
+        let x = Tensor(shape: [60, 6], values: (0..<360).map { _ in Float(rng.uniformDouble()) })
+        let y = (0..<60).map { Int32($0 % 3) }
+        let dropout = try MCDropoutPosterior(model: model, parameters: theta, task: .classification)
+        let once = try scoreRobustness(x, labels: y, posterior: dropout, samples: 2, repeats: 1, rng: &rng)
+        #expect(once.robustInEveryRepeat == nil)
+        let five = try scoreRobustness(x, labels: y, posterior: dropout, samples: 2, repeats: 5, rng: &rng)
+        let every = try #require(five.robustInEveryRepeat)
+        #expect(every <= five.robustAccuracy)
+        let point = try PointPosterior(model: model, parameters: theta, task: .classification)
+        #expect(try scoreRobustness(x, labels: y, posterior: point, samples: 2, repeats: 5, rng: &rng).robustInEveryRepeat == nil)
+    }
 }

@@ -86,4 +86,33 @@ struct QuantizedInputs: NetworkModel {
         let counts = auto.robustAfter.map(\.robust)
         #expect(counts[2] < counts[1] - 20 && Double(counts[2]) / 200 <= square + 0.02, "\(auto.robustAfter)")
     }
+
+    /// The gradient-masking checks flag the quantised model — every input gradient is zero, and
+    /// Square beats the white-box attacks — and pass on the plain network behind it.
+    @Test func theMaskingChecksFlagTheQuantisedModelAndPassThePlainOne() throws {
+        let (train, test) = try loadDataset(.twoMoons, options: DataOptions(seed: 1, syntheticTrainCount: 512, syntheticTestCount: 200))
+        let chain = try Sequential(.mlp(inputShape: [2], hidden: [32, 32], outputs: 2))
+        var rng = RandomGenerator(seed: 2)
+        let fit = try fitPosterior(MAPTraining(learningRate: .constant(0.01)), model: chain, parameters: chain.initialParameters(rng: &rng),
+                                   task: .classification, data: train, epochs: 40, batchSize: 64, seed: 3)
+        let weights = try fit.posterior.sample(0, of: 1, rng: &rng).parameters
+        let masked = try PointPosterior(model: QuantizedInputs(chain: chain, levels: 4), parameters: weights, task: .classification)
+        let range: ClosedRange<Float> = -3...3
+        let checks = GradientMaskingChecks(examples: 200, squareQueries: 300, samples: 1)
+        func failed(_ posterior: PointPosterior) throws -> Set<String> {
+            let target = AttackTarget(posterior: posterior)
+            let robust = try robustAccuracy(PGD(epsilon: 0.3, steps: 10, inputRange: range), target: target, inputs: test.inputs,
+                                            labels: test.labels, samples: 1, rng: &rng)
+            let results = try checks.run(target: target, inputs: test.inputs, labels: test.labels, norm: .linf, inputRange: range,
+                                         robustByEpsilon: [(0.3, robust)], rng: &rng)
+            return Set(results.filter { !$0.passed }.map(\.name))
+        }
+        let maskedFailures = try failed(masked)
+        #expect(maskedFailures.contains("input gradients are not zero"), "\(maskedFailures)")
+        #expect(maskedFailures.contains("black-box Square is not stronger than white-box"), "\(maskedFailures)")
+        let plain = try PointPosterior(model: chain, parameters: weights, task: .classification)
+        let plainFailures = try failed(plain)
+        #expect(!plainFailures.contains("input gradients are not zero") && !plainFailures.contains("an ε covering the input range leaves ≈ 0"),
+                "\(plainFailures)")
+    }
 }

@@ -54,6 +54,11 @@ public struct AttackSettings: Codable, Sendable, Equatable {
     public var examples = 1000
     /// Monte-Carlo samples of the predictive that is scored.
     public var samples = 32
+    /// A stochastic posterior's adversarial inputs are scored this many times; an example is
+    /// robust only if it is classified correctly every time.
+    public var repeats = 5
+    /// Run the gradient-masking checks (`GradientMaskingChecks`) after the evaluation.
+    public var checks = true
     public var seed: UInt64 = 0
 
     public init(attack: AttackKind, epsilons: [Float]) {
@@ -68,8 +73,8 @@ public struct AttackSettings: Codable, Sendable, Equatable {
         guard !epsilons.isEmpty, epsilons.allSatisfy({ $0 >= 0 && $0.isFinite }) else {
             throw InferenceError.invalidOption("--eps needs one or more budgets ≥ 0, got \(epsilons)")
         }
-        guard examples >= 1, samples >= 1, eotSamples >= 1, targetClasses >= 1, queries >= 1, restarts >= 1 else {
-            throw InferenceError.invalidOption("--examples, --samples, --eot-samples, --target-classes, --queries and --restarts must be ≥ 1")
+        guard examples >= 1, samples >= 1, eotSamples >= 1, targetClasses >= 1, queries >= 1, restarts >= 1, repeats >= 1 else {
+            throw InferenceError.invalidOption("--examples, --samples, --eot-samples, --target-classes, --queries, --restarts and --repeats must be ≥ 1")
         }
         if attack.choosesStepSize, stepSize != nil {
             throw InferenceError.invalidOption("\(attack.rawValue) chooses its own step size; drop --step-size (it is for pgd and mim)")
@@ -115,6 +120,14 @@ public struct AttackResult: Codable, Sendable {
         public var robustAccuracy: Double
         /// AutoAttack: the fraction still classified correctly after each of its attacks, in order.
         public var stages: [Stage]?
+        /// A stochastic posterior: the fraction classified correctly in every one of `repeats` scorings.
+        public var robustInEveryRepeat: Double?
+        /// Does the posterior know it is being fooled? The mean predictive entropy and mutual
+        /// information (sampled posteriors) on the adversarial inputs, and the AUROC of telling
+        /// them from the clean ones by each uncertainty score.
+        public var meanEntropy: Double
+        public var meanMutualInformation: Double?
+        public var detectionAUROC: [String: Double]
     }
     public struct Stage: Codable, Sendable {
         public var attack: String
@@ -141,7 +154,11 @@ public struct AttackResult: Codable, Sendable {
     /// The valid input range the perturbations are clipped to (the test inputs' own range).
     public var inputRange: [Float]
     public var cleanAccuracy: Double
+    public var cleanMeanEntropy: Double
+    public var cleanMeanMutualInformation: Double?
     public var points: [Point]
+    /// The gradient-masking checks (nil when turned off).
+    public var checks: [MaskingCheck]?
     public var seconds: Double
     /// Set when a stochastic posterior was attacked with one sample per gradient (no EOT).
     public var warning: String?
@@ -168,28 +185,47 @@ public func attackPosteriorFile(at path: String, settings: AttackSettings, datas
     let target = AttackTarget(posterior: posterior, eotSamples: settings.eotSamples, loss: settings.eotLoss)
     let start = Date()
     var rng = RandomGenerator(seed: settings.seed)
-    let clean = try accuracy(try posterior.predictive(inputs, samples: settings.samples, rng: &rng), labels: labels)
+    let cleanPredictive = try posterior.predictive(inputs, samples: settings.samples, rng: &rng)
+    let clean = try accuracy(cleanPredictive, labels: labels)
+    let sampled = posterior.sampleCount(requested: 2) > 1
+    let scores: [UncertaintyScore] = sampled ? [.maxProbability, .entropy, .mutualInformation] : [.maxProbability, .entropy]
+    func mean(_ values: [Double]) -> Double { values.reduce(0, +) / Double(Swift.max(values.count, 1)) }
     var points: [AttackResult.Point] = []
     for epsilon in settings.epsilons {
         let attacker = settings.attacker(epsilon: epsilon, inputRange: range)
-        guard let protocolRun = attacker as? AutoAttack else {
-            points.append(.init(epsilon: epsilon, robustAccuracy: try robustAccuracy(attacker, target: target, inputs: inputs, labels: labels,
-                                                                                      samples: settings.samples, rng: &rng)))
-            continue
+        let evaluation: RobustEvaluation
+        var stages: [AttackResult.Stage]?
+        if let protocolRun = attacker as? AutoAttack {
+            // AutoAttack in batches of 500, keeping its count after each attack.
+            var adversarial = inputs
+            var remaining: [(name: String, robust: Int)] = []
+            for batch in stride(from: 0, to: n, by: 500) {
+                let rows = batch..<Swift.min(batch + 500, n)
+                let run = try protocolRun.run(try inputs.rows(rows), labels: Array(labels[rows]), target: target, rng: &rng)
+                try adversarial.setRows(Array(rows), from: run.adversarial)
+                remaining = remaining.isEmpty ? run.robustAfter : zip(remaining, run.robustAfter).map { ($0.name, $0.robust + $1.robust) }
+            }
+            stages = remaining.map { .init(attack: $0.name, robustAccuracy: Double($0.robust) / Double(n)) }
+            evaluation = try scoreRobustness(adversarial, labels: labels, posterior: posterior, samples: settings.samples,
+                                             repeats: settings.repeats, rng: &rng)
+        } else {
+            evaluation = try evaluateRobustness(attacker, target: target, inputs: inputs, labels: labels, samples: settings.samples,
+                                                repeats: settings.repeats, rng: &rng)
         }
-        // AutoAttack in batches of 500, keeping its count after each attack.
-        var adversarial = inputs
-        var remaining: [(name: String, robust: Int)] = []
-        for batch in stride(from: 0, to: n, by: 500) {
-            let rows = batch..<Swift.min(batch + 500, n)
-            let run = try protocolRun.run(try inputs.rows(rows), labels: Array(labels[rows]), target: target, rng: &rng)
-            try adversarial.setRows(Array(rows), from: run.adversarial)
-            remaining = remaining.isEmpty ? run.robustAfter : zip(remaining, run.robustAfter).map { ($0.name, $0.robust + $1.robust) }
+        var detection: [String: Double] = [:]
+        for score in scores {
+            detection[score.rawValue] = try oodDetection(inDistribution: cleanPredictive, outOfDistribution: evaluation.predictive,
+                                                         score: score).auroc
         }
-        let robust = try accuracy(try posterior.predictive(adversarial, samples: settings.samples, rng: &rng), labels: labels)
-        points.append(.init(epsilon: epsilon, robustAccuracy: robust,
-                            stages: remaining.map { .init(attack: $0.name, robustAccuracy: Double($0.robust) / Double(n)) }))
+        points.append(.init(epsilon: epsilon, robustAccuracy: evaluation.robustAccuracy, stages: stages,
+                            robustInEveryRepeat: evaluation.robustInEveryRepeat, meanEntropy: mean(evaluation.predictive.totalEntropy),
+                            meanMutualInformation: sampled ? mean(evaluation.predictive.mutualInformation) : nil, detectionAUROC: detection))
     }
+    let checks = settings.checks
+        ? try GradientMaskingChecks(samples: settings.samples).run(target: target, inputs: inputs, labels: labels, norm: settings.norm,
+                                                                  inputRange: range,
+                                                                  robustByEpsilon: points.map { ($0.epsilon, $0.robustAccuracy) }, rng: &rng)
+        : nil
     let warning = target.isStochastic && settings.eotSamples == 1
         ? "\(posterior.method) is stochastic and was attacked with one sample per gradient (no EOT): its robust accuracy is overstated; pass --eot-samples K"
         : nil
@@ -200,5 +236,7 @@ public func attackPosteriorFile(at path: String, settings: AttackSettings, datas
                         queries: [.square, .autoattack].contains(attack) ? settings.queries : nil,
                         stopWhenFooled: settings.stopWhenFooled && (attack == .pgd || attack == .mim) && !target.isStochastic,
                         eotSamples: settings.eotSamples, eotLoss: settings.eotLoss, inputRange: [range.lowerBound, range.upperBound],
-                        cleanAccuracy: clean, points: points, seconds: Date().timeIntervalSince(start), warning: warning)
+                        cleanAccuracy: clean, cleanMeanEntropy: mean(cleanPredictive.totalEntropy),
+                        cleanMeanMutualInformation: sampled ? mean(cleanPredictive.mutualInformation) : nil, points: points,
+                        checks: checks, seconds: Date().timeIntervalSince(start), warning: warning)
 }
