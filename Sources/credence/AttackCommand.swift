@@ -33,6 +33,10 @@ struct AttackCommand: ParsableCommand {
     @Option(help: "Scorings of a stochastic posterior's adversarial inputs; robust only if correct in every one.") var repeats = 5
     @Flag(inversion: .prefixedNo, help: "Run the gradient-masking checks (FGSM, PGD, APGD, Square and a box-sized ε on up to 500 examples).")
     var checks = true
+    @Option(help: "Transfer attack: craft the adversarial inputs on this posterior file (with its EOT) and score them on --posterior.")
+    var surrogate: String?
+    @Option(help: "Write the adversarial inputs to this .npy file (one file per ε, suffixed -eps<ε>, when there are several).")
+    var saveAdversarials: String?
     @Option(help: "Random seed (random starts, sampled networks).") var seed: UInt64 = 0
     @Option(help: "Directory holding the data set's files.") var dataDir: String?
     @Option(help: "Output format.") var format: OutputFormat = .text
@@ -59,8 +63,11 @@ struct AttackCommand: ParsableCommand {
         settings.samples = samples
         settings.repeats = repeats
         settings.checks = checks
+        settings.surrogate = surrogate
         settings.seed = seed
-        let result = try reportingErrors { try attackPosteriorFile(at: posterior, settings: settings, dataset: dataset, dataDirectory: dataDir) }
+        let result = try reportingErrors {
+            try attackPosteriorFile(at: posterior, settings: settings, dataset: dataset, dataDirectory: dataDir, saveAdversarials: saveAdversarials)
+        }
         if let warning = result.warning { Terminal.error("warning: \(warning)") }
         if format == .json { return try printJSON(result) }
         var details: [String] = []
@@ -69,7 +76,7 @@ struct AttackCommand: ParsableCommand {
         if let queries = result.queries { details.append("\(queries) queries") }
         details.append("EOT \(result.eotSamples) sample(s) on the \(result.eotLoss.rawValue) loss")
         print("\(result.method) on \(result.dataset) (\(result.examples) examples): \(result.attack.rawValue) \(result.norm.rawValue), "
-              + details.joined(separator: ", "))
+              + details.joined(separator: ", ") + (result.surrogate.map { ", crafted on the surrogate \($0)" } ?? ""))
         print(String(format: "  clean accuracy      %.4f   (mean entropy %.3f)", result.cleanAccuracy, result.cleanMeanEntropy))
         for p in result.points {
             var line = String(format: "  ε = %-8g        %.4f", Double(p.epsilon), p.robustAccuracy)

@@ -49,6 +49,17 @@ import Testing
                                              "--queries", "100", "--examples", "50", "--format", "json"]))
         let stages = try #require((auto["points"] as? [[String: Any]])?.first?["stages"] as? [[String: Any]])
         #expect(stages.compactMap { $0["attack"] as? String } == ["clean", "apgd-ce", "square"], "\(stages)")
+        // A transfer attack from a second network, saving the adversarial inputs per ε.
+        let other = dir.appendingPathComponent("other.safetensors").path
+        #expect(try CLI.run(["train", "--dataset", "two-moons", "--epochs", "20", "--seed", "7", "--out", other]).status == 0)
+        let saved = dir.appendingPathComponent("adv.npy").path
+        let transfer = try CLI.json(try CLI.run(["attack", "--checkpoint", network, "--surrogate", other, "--eps", "0.2,0.4", "--examples", "40",
+                                                 "--save-adversarials", saved, "--format", "json"]))
+        #expect((transfer["surrogate"] as? String)?.contains("other.safetensors") == true && transfer["checks"] == nil, "\(transfer)")
+        for suffix in ["-eps0.2.npy", "-eps0.4.npy"] {
+            let path = dir.appendingPathComponent("adv" + suffix).path
+            #expect(FileManager.default.fileExists(atPath: path), "\(path)")
+        }
         let noSteps = try CLI.run(["attack", "--checkpoint", network, "--attack", "square", "--eps", "0.2", "--steps", "5"])
         #expect(noSteps.status != 0 && noSteps.stderr.contains("--steps"), "\(noSteps.stderr)")
     }

@@ -57,8 +57,12 @@ public struct AttackSettings: Codable, Sendable, Equatable {
     /// A stochastic posterior's adversarial inputs are scored this many times; an example is
     /// robust only if it is classified correctly every time.
     public var repeats = 5
-    /// Run the gradient-masking checks (`GradientMaskingChecks`) after the evaluation.
+    /// Run the gradient-masking checks (`GradientMaskingChecks`) after the evaluation (not for
+    /// transfer attacks).
     public var checks = true
+    /// A transfer attack: the adversarial inputs are crafted on this posterior file (a Bayesian
+    /// surrogate's samples attacked with its EOT) and scored on the attacked one.
+    public var surrogate: String?
     public var seed: UInt64 = 0
 
     public init(attack: AttackKind, epsilons: [Float]) {
@@ -136,6 +140,8 @@ public struct AttackResult: Codable, Sendable {
     public var method: String
     public var dataset: String
     public var examples: Int
+    /// The surrogate a transfer attack crafted its inputs on (its method and file).
+    public var surrogate: String?
     public var attack: AttackKind
     public var norm: AttackNorm
     public var steps: Int
@@ -167,9 +173,10 @@ public struct AttackResult: Codable, Sendable {
 /// Attacks the posterior (or plain checkpoint, as MAP) at `path` on the first
 /// `settings.examples` test images of its data set, at each ε, and reports clean and robust
 /// accuracy (the posterior's predictive with `settings.samples` Monte-Carlo samples on the
-/// adversarial inputs).
+/// adversarial inputs). `saveAdversarials`: a `.npy` path for the adversarial inputs (with
+/// several ε, one file each, "-eps<ε>" before the extension).
 public func attackPosteriorFile(at path: String, settings: AttackSettings, dataset: DatasetName? = nil,
-                                dataDirectory: String? = nil) throws -> AttackResult {
+                                dataDirectory: String? = nil, saveAdversarials: String? = nil) throws -> AttackResult {
     try settings.validate()
     let archive = try PosteriorArchive.load(from: path)
     let posterior = try loadPosterior(from: archive, path: path)
@@ -182,7 +189,19 @@ public func attackPosteriorFile(at path: String, settings: AttackSettings, datas
     let inputs = try test.inputs.rows(0..<n), labels = Array(test.labels[0..<n])
     let values = inputs.values
     let range = (values.min() ?? 0)...(values.max() ?? 1)
-    let target = AttackTarget(posterior: posterior, eotSamples: settings.eotSamples, loss: settings.eotLoss)
+    // A transfer attack crafts on the surrogate, which must read the same inputs and classes.
+    let crafting: any Posterior
+    if let surrogatePath = settings.surrogate {
+        crafting = try loadPosterior(from: surrogatePath)
+        guard crafting.model.spec.inputShape == posterior.model.spec.inputShape,
+              crafting.model.outputShape == posterior.model.outputShape, crafting.task == .classification else {
+            throw InferenceError.invalidOption(
+                "the surrogate \(surrogatePath) takes inputs \(crafting.model.spec.inputShape) to \(crafting.model.outputShape), the attacked posterior \(posterior.model.spec.inputShape) to \(posterior.model.outputShape): they must match")
+        }
+    } else {
+        crafting = posterior
+    }
+    let target = AttackTarget(posterior: crafting, eotSamples: settings.eotSamples, loss: settings.eotLoss)
     let start = Date()
     var rng = RandomGenerator(seed: settings.seed)
     let cleanPredictive = try posterior.predictive(inputs, samples: settings.samples, rng: &rng)
@@ -209,8 +228,12 @@ public func attackPosteriorFile(at path: String, settings: AttackSettings, datas
             evaluation = try scoreRobustness(adversarial, labels: labels, posterior: posterior, samples: settings.samples,
                                              repeats: settings.repeats, rng: &rng)
         } else {
-            evaluation = try evaluateRobustness(attacker, target: target, inputs: inputs, labels: labels, samples: settings.samples,
-                                                repeats: settings.repeats, rng: &rng)
+            evaluation = try evaluateRobustness(attacker, target: target, inputs: inputs, labels: labels, victim: posterior,
+                                                samples: settings.samples, repeats: settings.repeats, rng: &rng)
+        }
+        if let saveAdversarials {
+            try NumPy.write(evaluation.adversarial, to: settings.epsilons.count == 1 ? saveAdversarials
+                                : adversarialsPath(saveAdversarials, epsilon: epsilon))
         }
         var detection: [String: Double] = [:]
         for score in scores {
@@ -221,16 +244,17 @@ public func attackPosteriorFile(at path: String, settings: AttackSettings, datas
                             robustInEveryRepeat: evaluation.robustInEveryRepeat, meanEntropy: mean(evaluation.predictive.totalEntropy),
                             meanMutualInformation: sampled ? mean(evaluation.predictive.mutualInformation) : nil, detectionAUROC: detection))
     }
-    let checks = settings.checks
+    let checks = settings.checks && settings.surrogate == nil
         ? try GradientMaskingChecks(samples: settings.samples).run(target: target, inputs: inputs, labels: labels, norm: settings.norm,
                                                                   inputRange: range,
                                                                   robustByEpsilon: points.map { ($0.epsilon, $0.robustAccuracy) }, rng: &rng)
         : nil
     let warning = target.isStochastic && settings.eotSamples == 1
-        ? "\(posterior.method) is stochastic and was attacked with one sample per gradient (no EOT): its robust accuracy is overstated; pass --eot-samples K"
+        ? "\(crafting.method) is stochastic and was attacked with one sample per gradient (no EOT): the attack is weakened; pass --eot-samples K"
         : nil
     let attack = settings.attack
-    return AttackResult(method: posterior.method, dataset: test.name, examples: n, attack: attack, norm: settings.norm,
+    return AttackResult(method: posterior.method, dataset: test.name, examples: n,
+                        surrogate: settings.surrogate.map { "\(crafting.method) (\($0))" }, attack: attack, norm: settings.norm,
                         steps: settings.resolvedSteps, stepSize: settings.stepSize, restarts: settings.restarts,
                         targetClasses: [.apgdT, .autoattack].contains(attack) ? settings.targetClasses : nil,
                         queries: [.square, .autoattack].contains(attack) ? settings.queries : nil,
@@ -239,4 +263,11 @@ public func attackPosteriorFile(at path: String, settings: AttackSettings, datas
                         cleanAccuracy: clean, cleanMeanEntropy: mean(cleanPredictive.totalEntropy),
                         cleanMeanMutualInformation: sampled ? mean(cleanPredictive.mutualInformation) : nil, points: points,
                         checks: checks, seconds: Date().timeIntervalSince(start), warning: warning)
+}
+
+/// `path` with "-eps<ε>" before its extension (adversarial inputs of one budget).
+func adversarialsPath(_ path: String, epsilon: Float) -> String {
+    let url = URL(fileURLWithPath: path)
+    let ext = url.pathExtension.isEmpty ? "npy" : url.pathExtension
+    return url.deletingPathExtension().path + "-eps\(epsilon)." + ext
 }

@@ -22,10 +22,12 @@ public struct RobustEvaluation {
     public var robustInEveryRepeat: Double?
 }
 
-/// Runs `attack` on `inputs` in batches of `batchSize` and scores `target.posterior`'s
-/// predictive on the adversarial inputs (`scoreRobustness`).
-public func evaluateRobustness(_ attack: any Attack, target: AttackTarget, inputs: Tensor, labels: [Int32], samples: Int = 32,
-                               repeats: Int = 1, batchSize: Int = 500, rng: inout RandomGenerator) throws -> RobustEvaluation {
+/// Runs `attack` on `inputs` in batches of `batchSize` and scores the predictive of `victim`
+/// (default: `target.posterior`; another posterior for a transfer attack crafted on the target
+/// as a surrogate) on the adversarial inputs (`scoreRobustness`).
+public func evaluateRobustness(_ attack: any Attack, target: AttackTarget, inputs: Tensor, labels: [Int32], victim: (any Posterior)? = nil,
+                               samples: Int = 32, repeats: Int = 1, batchSize: Int = 500,
+                               rng: inout RandomGenerator) throws -> RobustEvaluation {
     let n = inputs.shape.first ?? 0
     guard n > 0, labels.count == n else {
         throw InferenceError.invalidOption("robust accuracy needs inputs and one label each: \(n) inputs, \(labels.count) labels")
@@ -36,7 +38,8 @@ public func evaluateRobustness(_ attack: any Attack, target: AttackTarget, input
         try adversarial.setRows(Array(rows), from: try attack.perturb(try inputs.rows(rows), labels: Array(labels[rows]), target: target,
                                                                         rng: &rng))
     }
-    return try scoreRobustness(adversarial, labels: labels, posterior: target.posterior, samples: samples, repeats: repeats, rng: &rng)
+    return try scoreRobustness(adversarial, labels: labels, posterior: victim ?? target.posterior, samples: samples, repeats: repeats,
+                               rng: &rng)
 }
 
 /// The predictive of `posterior` (`samples` Monte-Carlo samples) on `adversarial` inputs and its
