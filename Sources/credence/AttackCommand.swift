@@ -9,7 +9,7 @@ extension EOTLoss: ExpressibleByArgument {}
 struct AttackCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "attack",
-        abstract: "Attack a posterior (or a plain checkpoint, as MAP) with FGSM, PGD, MIM, APGD (CE, DLR, targeted), Square or AutoAttack, with EOT over its samples; print clean and robust accuracy per ε.")
+        abstract: "Attack a posterior (or a plain checkpoint, as MAP) with FGSM, PGD, MIM, APGD (CE, DLR, targeted), Square, ZOO or AutoAttack, with EOT over its samples, or transfer from a surrogate; print clean and robust accuracy per ε, uncertainty on the adversarial inputs and the gradient-masking checks.")
 
     @Option(name: [.customLong("posterior"), .customLong("checkpoint")],
             help: "Posterior file from `credence train`/`fit`, or a checkpoint (read as MAP).") var posterior: String
@@ -22,6 +22,9 @@ struct AttackCommand: ParsableCommand {
     @Option(help: "Restarts of PGD, APGD and Square (APGD and Square restart only the examples not yet fooled).") var restarts = 1
     @Option(help: "APGD-T and AutoAttack: target classes tried per example (its 2nd, 3rd, … most likely).") var targetClasses = 9
     @Option(help: "Square and AutoAttack: queries per example.") var queries = 5000
+    @Option(help: "ZOO: coordinates estimated per step (2 queries each).") var coordinates = 128
+    @Option(help: "ZOO: the finite-difference step h (larger than a quantising defence's grid to see through it).")
+    var differenceStep: Float = 1e-4
     @Flag(inversion: .prefixedNo,
           help: "PGD and MIM: stop attacking an example once a deterministic model misclassifies it (same or lower robust accuracy, less work).")
     var stopWhenFooled = true
@@ -56,6 +59,8 @@ struct AttackCommand: ParsableCommand {
         settings.restarts = restarts
         settings.targetClasses = targetClasses
         settings.queries = queries
+        settings.coordinates = coordinates
+        settings.differenceStep = differenceStep
         settings.stopWhenFooled = stopWhenFooled
         settings.eotSamples = eotSamples
         settings.eotLoss = eotLoss
@@ -74,6 +79,7 @@ struct AttackCommand: ParsableCommand {
         if ![.fgsm, .square].contains(result.attack) { details.append("\(result.steps) steps × \(result.restarts) restart(s)") }
         if let targets = result.targetClasses { details.append("\(targets) target classes") }
         if let queries = result.queries { details.append("\(queries) queries") }
+        if let coordinates = result.coordinates, let h = result.differenceStep { details.append("\(coordinates) coordinates per step, h \(h)") }
         details.append("EOT \(result.eotSamples) sample(s) on the \(result.eotLoss.rawValue) loss")
         print("\(result.method) on \(result.dataset) (\(result.examples) examples): \(result.attack.rawValue) \(result.norm.rawValue), "
               + details.joined(separator: ", ") + (result.surrogate.map { ", crafted on the surrogate \($0)" } ?? ""))

@@ -60,6 +60,9 @@ import Testing
             let path = dir.appendingPathComponent("adv" + suffix).path
             #expect(FileManager.default.fileExists(atPath: path), "\(path)")
         }
+        let zoo = try CLI.run(["attack", "--checkpoint", network, "--attack", "zoo", "--eps", "0.2", "--steps", "5", "--coordinates", "2",
+                               "--examples", "20", "--no-checks"])
+        #expect(zoo.status == 0 && zoo.stdout.contains("2 coordinates per step"), "\(zoo.stdout) \(zoo.stderr)")
         let noSteps = try CLI.run(["attack", "--checkpoint", network, "--attack", "square", "--eps", "0.2", "--steps", "5"])
         #expect(noSteps.status != 0 && noSteps.stderr.contains("--steps"), "\(noSteps.stderr)")
     }

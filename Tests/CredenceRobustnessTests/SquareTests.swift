@@ -28,8 +28,8 @@ struct QuantizedInputs: NetworkModel {
     }
 }
 
-/// The Square attack: its schedule, its constraints, and that it finds adversarial examples a
-/// gradient attack cannot on a gradient-masked model.
+/// The Square attack: its schedule, its constraints, and that it — and ZOO — find adversarial
+/// examples a gradient attack cannot on a gradient-masked model.
 @Suite struct SquareTests {
     @Test func theScheduleHalvesAtTheReferencePoints() {
         let square = Square(epsilon: 0.1, queries: 10_000)
@@ -78,6 +78,13 @@ struct QuantizedInputs: NetworkModel {
                                         inputs: test.inputs, labels: test.labels, samples: 1, rng: &rng)
         #expect(pgd == clean, "PGD without a random start cannot move: \(pgd) vs clean \(clean)")
         #expect(square < clean - 0.15, "Square \(square) vs clean \(clean)")
+        // ZOO's finite differences at the paper's h = 1e-4 see the quantiser's zero gradient too;
+        // with h = 0.1, wider than its steps' half-width, they see through it.
+        let zooFine = try robustAccuracy(ZOO(epsilon: epsilon, steps: 30, learningRate: 0.05, inputRange: range), target: target,
+                                         inputs: test.inputs, labels: test.labels, samples: 1, rng: &rng)
+        let zoo = try robustAccuracy(ZOO(epsilon: epsilon, steps: 30, learningRate: 0.05, differenceStep: 0.1, inputRange: range),
+                                     target: target, inputs: test.inputs, labels: test.labels, samples: 1, rng: &rng)
+        #expect(zooFine == clean && zoo < clean - 0.15, "ZOO h 1e-4: \(zooFine), h 0.1: \(zoo), clean \(clean)")
 
         // AutoAttack on the same model: the APGDs gain little (APGD-T is left out: two classes),
         // its Square stage does the work.
@@ -114,5 +121,27 @@ struct QuantizedInputs: NetworkModel {
         let plainFailures = try failed(plain)
         #expect(!plainFailures.contains("input gradients are not zero") && !plainFailures.contains("an ε covering the input range leaves ≈ 0"),
                 "\(plainFailures)")
+    }
+
+    /// ZOO on the linear two-class model: every example's margin falls (or turns negative, where
+    /// it stops), and the points stay in the ball and the range.
+    @Test(arguments: AttackNorm.allCases)
+    func zooStaysInTheBallAndLowersTheMargin(_ norm: AttackNorm) throws {
+        let (posterior, _) = AttackTests.linear(seed: 4)
+        let (x, y) = AttackTests.points(16, seed: 5)
+        var rng = RandomGenerator(seed: 6)
+        let target = AttackTarget(posterior: posterior)
+        let epsilon: Float = 0.08
+        let adversarial = try ZOO(norm: norm, epsilon: epsilon, steps: 40, learningRate: 0.01).perturb(x, labels: y, target: target, rng: &rng)
+        let square = Square(epsilon: epsilon)
+        let before = square.margins(try target.logProbabilities(x, rng: &rng), classes: y)
+        let after = square.margins(try target.logProbabilities(adversarial, rng: &rng), classes: y)
+        for i in 0..<16 {
+            let delta = (0..<4).map { adversarial[i, $0] - x[i, $0] }
+            let size = norm == .linf ? delta.map(abs).max()! : delta.reduce(0) { $0 + $1 * $1 }.squareRoot()
+            #expect(size <= epsilon + 1e-5 && (0..<4).allSatisfy { adversarial[i, $0] >= 0 && adversarial[i, $0] <= 1 })
+            // Fooled (it then stops), or the margin fell.
+            #expect(before[i] <= 0 || after[i] < 0 || after[i] < before[i] - 0.01, "\(norm) example \(i): margin \(before[i]) → \(after[i])")
+        }
     }
 }

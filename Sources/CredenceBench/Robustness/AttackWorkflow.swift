@@ -9,7 +9,7 @@ import Foundation
 public enum AttackKind: String, Codable, Sendable, CaseIterable {
     case fgsm, pgd, mim
     case apgdCE = "apgd-ce", apgdDLR = "apgd-dlr", apgdT = "apgd-t"
-    case square
+    case square, zoo
     /// AutoAttack's standard protocol (APGD-CE → APGD-T → Square), and its 'rand' version
     /// (APGD-CE → APGD-DLR with EOT) for stochastic models.
     case autoattack, autoattackRand = "autoattack-rand"
@@ -19,14 +19,14 @@ public enum AttackKind: String, Codable, Sendable, CaseIterable {
         switch self {
         case .fgsm, .square: return 1
         case .pgd, .mim: return 10
-        case .apgdCE, .apgdDLR, .apgdT, .autoattack, .autoattackRand: return 100
+        case .apgdCE, .apgdDLR, .apgdT, .autoattack, .autoattackRand, .zoo: return 100
         }
     }
 
     /// Whether the attack sets its own step size (`--step-size` is refused).
     var choosesStepSize: Bool { ![.pgd, .mim].contains(self) }
     /// Whether random restarts mean something for it.
-    var restarts: Bool { [.pgd, .apgdCE, .apgdDLR, .apgdT, .square].contains(self) }
+    var takesRestarts: Bool { [.pgd, .apgdCE, .apgdDLR, .apgdT, .square].contains(self) }
     var usesSteps: Bool { ![.fgsm, .square].contains(self) }
 }
 
@@ -45,6 +45,9 @@ public struct AttackSettings: Codable, Sendable, Equatable {
     public var targetClasses = 9
     /// Square's (and AutoAttack's Square's) queries per example.
     public var queries = 5000
+    /// ZOO: coordinates estimated per step, and the finite-difference step h.
+    public var coordinates = 128
+    public var differenceStep: Float = 1e-4
     /// PGD and MIM stop attacking an example once a deterministic model misclassifies it.
     public var stopWhenFooled = true
     /// K posterior samples per gradient or query, and which loss they share.
@@ -77,13 +80,16 @@ public struct AttackSettings: Codable, Sendable, Equatable {
         guard !epsilons.isEmpty, epsilons.allSatisfy({ $0 >= 0 && $0.isFinite }) else {
             throw InferenceError.invalidOption("--eps needs one or more budgets ≥ 0, got \(epsilons)")
         }
-        guard examples >= 1, samples >= 1, eotSamples >= 1, targetClasses >= 1, queries >= 1, restarts >= 1, repeats >= 1 else {
-            throw InferenceError.invalidOption("--examples, --samples, --eot-samples, --target-classes, --queries, --restarts and --repeats must be ≥ 1")
+        guard examples >= 1, samples >= 1, eotSamples >= 1, targetClasses >= 1, queries >= 1, restarts >= 1, repeats >= 1, coordinates >= 1 else {
+            throw InferenceError.invalidOption("--examples, --samples, --eot-samples, --target-classes, --queries, --restarts, --repeats and --coordinates must be ≥ 1")
+        }
+        guard differenceStep > 0, differenceStep.isFinite else {
+            throw InferenceError.invalidOption("--difference-step must be > 0, got \(differenceStep)")
         }
         if attack.choosesStepSize, stepSize != nil {
             throw InferenceError.invalidOption("\(attack.rawValue) chooses its own step size; drop --step-size (it is for pgd and mim)")
         }
-        if !attack.restarts, restarts != 1 {
+        if !attack.takesRestarts, restarts != 1 {
             throw InferenceError.invalidOption("\(attack.rawValue) takes no restarts; drop --restarts")
         }
         if let steps, !attack.usesSteps || steps < 1 {
@@ -110,6 +116,8 @@ public struct AttackSettings: Codable, Sendable, Equatable {
         case .apgdDLR: return apgd(.dlr)
         case .apgdT: return apgd(.targetedDLR)
         case .square: return Square(norm: norm, epsilon: epsilon, queries: queries, restarts: restarts, inputRange: inputRange)
+        case .zoo:
+            return ZOO(norm: norm, epsilon: epsilon, steps: steps, coordinates: coordinates, differenceStep: differenceStep, inputRange: inputRange)
         case .autoattack, .autoattackRand:
             return AutoAttack(version: attack == .autoattack ? .standard : .randomized, norm: norm, epsilon: epsilon, steps: steps,
                               targetClasses: targetClasses, queries: queries, inputRange: inputRange)
@@ -152,6 +160,9 @@ public struct AttackResult: Codable, Sendable {
     public var targetClasses: Int?
     /// Square's and AutoAttack's queries per example.
     public var queries: Int?
+    /// ZOO's coordinates per step and difference step.
+    public var coordinates: Int?
+    public var differenceStep: Float?
     /// PGD and MIM stopped attacking an example once a deterministic model misclassified it.
     public var stopWhenFooled: Bool
     /// K posterior samples per gradient, and which loss they share.
@@ -258,6 +269,7 @@ public func attackPosteriorFile(at path: String, settings: AttackSettings, datas
                         steps: settings.resolvedSteps, stepSize: settings.stepSize, restarts: settings.restarts,
                         targetClasses: [.apgdT, .autoattack].contains(attack) ? settings.targetClasses : nil,
                         queries: [.square, .autoattack].contains(attack) ? settings.queries : nil,
+                        coordinates: attack == .zoo ? settings.coordinates : nil, differenceStep: attack == .zoo ? settings.differenceStep : nil,
                         stopWhenFooled: settings.stopWhenFooled && (attack == .pgd || attack == .mim) && !target.isStochastic,
                         eotSamples: settings.eotSamples, eotLoss: settings.eotLoss, inputRange: [range.lowerBound, range.upperBound],
                         cleanAccuracy: clean, cleanMeanEntropy: mean(cleanPredictive.totalEntropy),
