@@ -7,6 +7,10 @@
 #
 #   bash scripts/robustness-benchmark.sh [OUTDIR] [SEED]     # default credence-results/robustness, seed 0
 #
+# Then transfer: a MAP network trained with seed SEED+1 is attacked with inputs crafted on each
+# posterior of seed SEED (PGD-10; the stochastic ones through EOT over 8 samples, an ensemble
+# through its members) — do Bayesian surrogates transfer better than a single network?
+#
 # Networks are reused when present (the runs resume); one JSON per posterior and attack; the
 # table follows. EPS overrides the budgets (default 0.02,0.05,0.1). Release build; about 15
 # minutes on 2 cores.
@@ -45,6 +49,21 @@ for name in map mc-dropout swag ensemble laplace vi-flipout sgld; do
   done
 done
 
+# Transfer to an independently trained MAP network.
+V="$OUT/seed-$((SEED + 1))"
+mkdir -p "$V"
+[ -f "$V/map.safetensors" ] || $C train --dataset fashion-mnist --epochs 10 --holdout 5000 --seed "$((SEED + 1))" --method map \
+    --out "$V/map.safetensors" >&2
+for name in map mc-dropout swag ensemble laplace vi-flipout sgld; do
+  f="$D/transfer-from-$name.json"
+  [ -f "$f" ] && continue
+  eot=8; [[ "$name" = map ]] && eot=1; [[ "$name" = ensemble ]] && eot=5
+  echo "== transfer from $name ==" >&2
+  $C attack --checkpoint "$V/map.safetensors" --surrogate "$D/$name.safetensors" --attack pgd --eps "$EPS" --eot-samples "$eot" \
+      --examples 1000 --seed "$SEED" --format json > "$f.part" 2> >(grep -v "^warning: .*no EOT" >&2)
+  mv "$f.part" "$f"
+done
+
 python3 - "$D" <<'PY'
 import glob, json, os, sys
 d = sys.argv[1]
@@ -66,4 +85,11 @@ for name in names:
     if os.path.exists(f):
         failed = [c["name"] for c in json.load(open(f)).get("checks") or [] if not c["passed"]]
         print(f"{name:12} masking checks: " + ("all passed" if not failed else "FAILED " + "; ".join(failed)))
+print()
+print("transfer to an independently trained MAP network (its robust accuracy; lower = the surrogate transfers better):")
+for name in names:
+    f = os.path.join(d, f"transfer-from-{name}.json")
+    if os.path.exists(f):
+        r = json.load(open(f))
+        print(f"from {name:12} EOT {r['eotSamples']:2d}: clean {r['cleanAccuracy']:.4f} " + " ".join(f"{p['robustAccuracy']:9.4f}" for p in r["points"]))
 PY
