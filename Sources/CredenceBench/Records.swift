@@ -11,6 +11,8 @@ public enum EvaluationKind: String, Codable, CaseIterable, Sendable, Comparable 
     case shift
     /// OOD detection against the suite's OOD sets.
     case ood
+    /// The suite's attacks (`RunConfiguration.attacks`) on the test set.
+    case attacks
 
     public static func < (a: Self, b: Self) -> Bool { a.rawValue < b.rawValue }
 }
@@ -43,12 +45,15 @@ public struct RunConfiguration: Codable, Hashable, Sendable {
     public var oodSets: [OODSource]
     /// Classes of `dataset` left out of training and testing (nil: none; then absent from the key).
     public var heldOutClasses: [Int]?
+    /// The attacks of `.attacks` (nil: none; then absent from the key).
+    public var attacks: [AttackSettings]?
 
     public init(dataset: DatasetName, model: ModelKind = .mlp, hidden: [Int]? = nil, method: String,
                 settings: [String: String] = [:], epochs: Int = 10, batchSize: Int = 128, learningRate: Float = 1e-3,
                 seed: UInt64 = 0, trainLimit: Int? = nil, samples: Int = 32,
                 evaluations: [EvaluationKind] = [.inDistribution], oodSets: [OODSource] = [],
-                training: [String: String]? = nil, heldOutClasses: [Int]? = nil) {
+                training: [String: String]? = nil, heldOutClasses: [Int]? = nil, attacks: [AttackSettings]? = nil) {
+        self.attacks = attacks
         self.dataset = dataset
         self.heldOutClasses = heldOutClasses
         self.model = model

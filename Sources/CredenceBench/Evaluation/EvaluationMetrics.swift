@@ -38,6 +38,8 @@ public struct EvaluationMetrics: Codable, Sendable, Equatable {
     public var shift: [ShiftPoint]
     /// Fit and prediction time, memory and size of the posterior (nil: nothing was run here).
     public var scalability: Scalability?
+    /// The attacks' results, in the configuration's order (nil: none were run).
+    public var attacks: [AttackResult]?
 
     public init(classification: MetricsSummary? = nil, regression: RegressionMetricsSummary? = nil,
                 reliability: ReliabilityDiagram? = nil, rejection: [RejectionPoint] = [], riskCoverage: RiskCoverage? = nil,

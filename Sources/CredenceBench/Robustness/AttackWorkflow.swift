@@ -32,7 +32,7 @@ public enum AttackKind: String, Codable, Sendable, CaseIterable {
 
 /// What `credence attack` (and a suite's attack evaluation) does: the attack and its budgets,
 /// its settings, and how the posterior is attacked and scored.
-public struct AttackSettings: Codable, Sendable, Equatable {
+public struct AttackSettings: Codable, Sendable, Hashable {
     public var attack: AttackKind
     public var norm: AttackNorm = .linf
     public var epsilons: [Float]
@@ -126,8 +126,8 @@ public struct AttackSettings: Codable, Sendable, Equatable {
 }
 
 /// What `attackPosteriorFile` measured.
-public struct AttackResult: Codable, Sendable {
-    public struct Point: Codable, Sendable {
+public struct AttackResult: Codable, Sendable, Equatable {
+    public struct Point: Codable, Sendable, Equatable {
         public var epsilon: Float
         public var robustAccuracy: Double
         /// AutoAttack: the fraction still classified correctly after each of its attacks, in order.
@@ -141,7 +141,7 @@ public struct AttackResult: Codable, Sendable {
         public var meanMutualInformation: Double?
         public var detectionAUROC: [String: Double]
     }
-    public struct Stage: Codable, Sendable {
+    public struct Stage: Codable, Sendable, Equatable {
         public var attack: String
         public var robustAccuracy: Double
     }
@@ -196,22 +196,31 @@ public func attackPosteriorFile(at path: String, settings: AttackSettings, datas
     }
     let (test, _) = try recordedTestSet(of: path, metadata: archive.provenance, dataset: dataset,
                                         dataDirectory: dataDirectory, inputShape: posterior.model.spec.inputShape)
-    let n = Swift.min(settings.examples, test.count)
-    let inputs = try test.inputs.rows(0..<n), labels = Array(test.labels[0..<n])
-    let values = inputs.values
-    let range = (values.min() ?? 0)...(values.max() ?? 1)
     // A transfer attack crafts on the surrogate, which must read the same inputs and classes.
-    let crafting: any Posterior
+    var surrogate: (any Posterior)?
     if let surrogatePath = settings.surrogate {
-        crafting = try loadPosterior(from: surrogatePath)
+        let crafting = try loadPosterior(from: surrogatePath)
         guard crafting.model.spec.inputShape == posterior.model.spec.inputShape,
               crafting.model.outputShape == posterior.model.outputShape, crafting.task == .classification else {
             throw InferenceError.invalidOption(
                 "the surrogate \(surrogatePath) takes inputs \(crafting.model.spec.inputShape) to \(crafting.model.outputShape), the attacked posterior \(posterior.model.spec.inputShape) to \(posterior.model.outputShape): they must match")
         }
-    } else {
-        crafting = posterior
+        surrogate = crafting
     }
+    return try attackPosterior(posterior, test: test, settings: settings, surrogate: surrogate, saveAdversarials: saveAdversarials)
+}
+
+/// Attacks `posterior` on the first `settings.examples` examples of `test` (the workflow of
+/// `attackPosteriorFile`, and of a suite's `attacks` evaluation); `surrogate`, when given,
+/// is the posterior the inputs are crafted on.
+public func attackPosterior(_ posterior: any Posterior, test: InMemoryDataset, settings: AttackSettings, surrogate: (any Posterior)? = nil,
+                            saveAdversarials: String? = nil) throws -> AttackResult {
+    try settings.validate()
+    let crafting = surrogate ?? posterior
+    let n = Swift.min(settings.examples, test.count)
+    let inputs = try test.inputs.rows(0..<n), labels = Array(test.labels[0..<n])
+    let values = inputs.values
+    let range = (values.min() ?? 0)...(values.max() ?? 1)
     let target = AttackTarget(posterior: crafting, eotSamples: settings.eotSamples, loss: settings.eotLoss)
     let start = Date()
     var rng = RandomGenerator(seed: settings.seed)
@@ -255,7 +264,7 @@ public func attackPosteriorFile(at path: String, settings: AttackSettings, datas
                             robustInEveryRepeat: evaluation.robustInEveryRepeat, meanEntropy: mean(evaluation.predictive.totalEntropy),
                             meanMutualInformation: sampled ? mean(evaluation.predictive.mutualInformation) : nil, detectionAUROC: detection))
     }
-    let checks = settings.checks && settings.surrogate == nil
+    let checks = settings.checks && surrogate == nil
         ? try GradientMaskingChecks(samples: settings.samples).run(target: target, inputs: inputs, labels: labels, norm: settings.norm,
                                                                   inputRange: range,
                                                                   robustByEpsilon: points.map { ($0.epsilon, $0.robustAccuracy) }, rng: &rng)
@@ -265,7 +274,8 @@ public func attackPosteriorFile(at path: String, settings: AttackSettings, datas
         : nil
     let attack = settings.attack
     return AttackResult(method: posterior.method, dataset: test.name, examples: n,
-                        surrogate: settings.surrogate.map { "\(crafting.method) (\($0))" }, attack: attack, norm: settings.norm,
+                        surrogate: surrogate.map { _ in crafting.method + (settings.surrogate.map { " (\($0))" } ?? "") },
+                        attack: attack, norm: settings.norm,
                         steps: settings.resolvedSteps, stepSize: settings.stepSize, restarts: settings.restarts,
                         targetClasses: [.apgdT, .autoattack].contains(attack) ? settings.targetClasses : nil,
                         queries: [.square, .autoattack].contains(attack) ? settings.queries : nil,

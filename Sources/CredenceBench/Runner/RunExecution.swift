@@ -196,5 +196,11 @@ public func runBenchmark(_ configuration: RunConfiguration, environment: RunEnvi
         shifts: c.evaluations.contains(.shift) ? Shift.ovadiaProtocol : [],
         samples: c.samples, seeding: .perPart(c.seed), onStage: { onEvent(.stage($0)) })
     metrics.scalability?.fitSeconds = fitted.fitSeconds
+    if c.evaluations.contains(.attacks) {
+        metrics.attacks = try (c.attacks ?? []).map { settings in
+            onEvent(.stage("attacking: \(settings.attack.rawValue) at ε \(settings.epsilons.map { "\($0)" }.joined(separator: ", "))"))
+            return try attackPosterior(fitted.posterior, test: test, settings: settings)
+        }
+    }
     return RunRecord(configuration: configuration, metrics: metrics)
 }

@@ -1,6 +1,7 @@
 import CredenceData
 import CredenceInference
 import CredenceNN
+import CredenceRobustness
 import Foundation
 
 /// Reads a parsed suite (`SuiteNode`) field by field, rejecting unknown fields, wrong types,
@@ -11,7 +12,7 @@ struct SuiteDecoder {
     let source: String
 
     static let topFields = ["name", "description", "datasets", "models", "methods", "seeds", "epochs", "batchSize",
-                            "learningRate", "samples", "trainLimit", "training", "evaluations", "ood"]
+                            "learningRate", "samples", "trainLimit", "training", "evaluations", "ood", "attacks"]
     static let datasetFields = ["name", "trainLimit", "heldOutClasses", "evaluations", "ood"]
     static let modelFields = ["kind", "hidden"]
     /// Run options a method entry may override (and grid over).
@@ -183,6 +184,7 @@ struct SuiteDecoder {
         let training = try top["training"].map { try trainingSettings($0) } ?? [:]
         let topEvaluations = try top["evaluations"].map { try evaluations($0, "evaluations") }
         let topOOD = try top["ood"].map { try oodSets($0, "ood") }
+        let attacks = try top["attacks"].map { try attackList($0) }
         let datasets = try list(top["datasets"]!, "datasets", what: "data set").enumerated().map { i, node in
             try dataset(node, "datasets[\(i)]", defaultLimit: trainLimit)
         }
@@ -197,6 +199,17 @@ struct SuiteDecoder {
             (entry.evaluations?.map(\.value) ?? topEvaluations?.map(\.value) ?? []).contains(.ood)
         }) {
             throw fail(node, "ood", "OOD sets are listed but no data set is evaluated on them: add \"ood\" to \"evaluations\"")
+        }
+
+        let attacked = datasets.filter { entry in (entry.evaluations?.map(\.value) ?? topEvaluations?.map(\.value) ?? []).contains(.attacks) }
+        if let node = top["attacks"], attacked.isEmpty {
+            throw fail(node, "attacks", "attacks are listed but no data set is evaluated with them: add \"attacks\" to \"evaluations\"")
+        }
+        if attacks == nil, let entry = attacked.first {
+            throw fail(entry.name.node, entry.name.field, "\"attacks\" is among the evaluations but the suite lists no attacks: add \"attacks\": [{\"attack\": \"pgd\", \"eps\": [0.05, 0.1]}]")
+        }
+        for entry in attacked where entry.facts.task.classCount == nil {
+            throw fail(entry.name.node, entry.name.field, "the attacks are for classifiers; \(entry.name.value.rawValue) is a regression data set")
         }
 
         var runs: [RunConfiguration] = []
@@ -226,7 +239,7 @@ struct SuiteDecoder {
                                 seed: seed, trainLimit: entry.trainLimit,
                                 samples: point["samples"].map { Int($0.value)! } ?? samples,
                                 evaluations: kinds, oodSets: sets, training: training.isEmpty ? nil : training.mapValues(\.value),
-                                heldOutClasses: entry.heldOutClasses?.value)
+                                heldOutClasses: entry.heldOutClasses?.value, attacks: kinds.contains(.attacks) ? attacks : nil)
                             if seen.insert(configuration.key).inserted { runs.append(configuration) }
                         }
                     }
@@ -251,6 +264,42 @@ struct SuiteDecoder {
             }
         }
         return result
+    }
+
+    static let attackFields = ["attack", "norm", "eps", "steps", "restarts", "targetClasses", "queries", "eotSamples", "eotLoss",
+                               "examples", "checks"]
+
+    /// The suite's attacks: [{"attack": "pgd", "eps": [0.05, 0.1], "eotSamples": 8, ...}].
+    func attackList(_ node: SuiteNode) throws -> [AttackSettings] {
+        try list(node, "attacks", what: "attack").enumerated().map { i, entry in
+            let field = "attacks[\(i)]"
+            let f = try object(entry, field, known: Self.attackFields,
+                               required: ["attack": "one of \(AttackKind.allCases.map(\.rawValue).joined(separator: ", "))",
+                                          "eps": "the budgets, e.g. \"eps\": [0.05, 0.1]"],
+                               what: "an attack object { \"attack\": \"pgd\", \"eps\": [0.05, 0.1], ... }")
+            let eps = try list(f["eps"]!, join(field, "eps"), scalarAllowed: true, what: "budget").enumerated().map { k, n -> Float in
+                switch canonical(MethodOption("eps", .nonNegativeReal, help: ""), n) {
+                case let .success(text): return Float(text)!
+                case let .failure(rejection): throw reject(rejection, n, join(field, "eps[\(k)]"), owner: nil)
+                }
+            }
+            var settings = AttackSettings(attack: try choice(f["attack"]!, join(field, "attack"), AttackKind.self, what: "attack"),
+                                          epsilons: eps)
+            if let n = f["norm"] { settings.norm = try choice(n, join(field, "norm"), AttackNorm.self, what: "norm") }
+            if let n = f["eotLoss"] { settings.eotLoss = try choice(n, join(field, "eotLoss"), EOTLoss.self, what: "EOT loss") }
+            if let n = f["steps"] { settings.steps = try integer(n, join(field, "steps"), atLeast: 1) }
+            if let n = f["restarts"] { settings.restarts = try integer(n, join(field, "restarts"), atLeast: 1) }
+            if let n = f["targetClasses"] { settings.targetClasses = try integer(n, join(field, "targetClasses"), atLeast: 1) }
+            if let n = f["queries"] { settings.queries = try integer(n, join(field, "queries"), atLeast: 1) }
+            if let n = f["eotSamples"] { settings.eotSamples = try integer(n, join(field, "eotSamples"), atLeast: 1) }
+            if let n = f["examples"] { settings.examples = try integer(n, join(field, "examples"), atLeast: 1) }
+            if let n = f["checks"] {
+                guard case let .bool(b) = n.kind else { throw fail(n, join(field, "checks"), "expected true or false, got \(n.description)") }
+                settings.checks = b
+            }
+            do { try settings.validate() } catch let error as InferenceError { throw fail(entry, field, error.description) }
+            return settings
+        }
     }
 
     func evaluations(_ node: SuiteNode, _ field: String) throws -> [Located<EvaluationKind>] {

@@ -121,6 +121,27 @@ import Testing
         #expect(stored[4] < stored[5], "a full curvature stores more than its diagonal")
     }
 
+    /// A suite's attacks run after the evaluation and their results are stored with the run.
+    @Test func attacksAreRunAndStored() throws {
+        let dir = try StoreFixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let suite = try Suite.parse("""
+            {"datasets": ["two-moons"], "models": [{"kind": "mlp", "hidden": [16]}], "epochs": 5, "samples": 4,
+             "methods": [{"name": "map"}, {"name": "mc-dropout", "dropout": 0.2}], "evaluations": ["in-distribution", "attacks"],
+             "attacks": [{"attack": "pgd", "eps": [0, 0.5], "examples": 60, "eotSamples": 2, "checks": false}]}
+            """, source: "s.json")
+        let store = try ResultStore(path: dir.appendingPathComponent("b.sqlite").path)
+        let outcome = try BenchRunner(store: store).run(suite)
+        #expect(outcome.failures.isEmpty, "\(outcome.failures)")
+        for record in outcome.records {
+            let result = try #require(record.metrics.attacks?.first, "\(record.configuration.method)")
+            #expect(result.examples == 60 && result.points.map(\.epsilon) == [0, 0.5])
+            #expect(result.points[1].robustAccuracy < result.points[0].robustAccuracy)
+        }
+        let stored = try store.records()
+        #expect(stored.allSatisfy { $0.metrics.attacks?.first?.points.count == 2 })
+    }
+
     @Test func aSecondRunnerOnTheSameDatabaseIsRefused() throws {
         let dir = try StoreFixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }

@@ -238,6 +238,44 @@ ood: [far]
         }
     }
 
+    /// A suite's attacks reach every run that evaluates them (and no other); mistakes are refused
+    /// with their line and field.
+    @Test func attacksReachTheRunsThatEvaluateThem() throws {
+        let suite = try Suite.parse("""
+            {"datasets": [{"name": "two-moons", "evaluations": ["in-distribution", "attacks"]}, "spirals"],
+             "methods": [{"name": "map"}],
+             "attacks": [{"attack": "pgd", "eps": [0.05, 0.1], "eotSamples": 4}, {"attack": "apgd-ce", "eps": 0.1, "checks": false}]}
+            """, source: "a.json")
+        let attacked = try #require(suite.configurations.first { $0.dataset == .twoMoons })
+        let attacks = try #require(attacked.attacks)
+        #expect(attacks.map(\.attack) == [.pgd, .apgdCE] && attacks[0].epsilons == [0.05, 0.1] && attacks[0].eotSamples == 4)
+        #expect(attacks[1].epsilons == [0.1] && !attacks[1].checks)
+        #expect(suite.configurations.first { $0.dataset == .spirals }?.attacks == nil)
+        expectRejected("""
+            {"datasets": ["two-moons"], "methods": [{"name": "map"}],
+             "attacks": [{"attack": "pgd", "eps": [0.1]}]}
+            """, line: 2, ["attacks", "add \"attacks\" to \"evaluations\""])
+        expectRejected("""
+            {"datasets": ["two-moons"], "methods": [{"name": "map"}], "evaluations": ["attacks"]}
+            """, line: 1, ["the suite lists no attacks"])
+        expectRejected("""
+            {"datasets": ["two-moons"], "methods": [{"name": "map"}], "evaluations": ["attacks"],
+             "attacks": [{"attack": "pgdd", "eps": [0.1]}]}
+            """, line: 2, ["attacks[0].attack", "pgd"])
+        expectRejected("""
+            {"datasets": ["two-moons"], "methods": [{"name": "map"}], "evaluations": ["attacks"],
+             "attacks": [{"attack": "apgd-ce", "eps": [-0.1]}]}
+            """, line: 2, ["attacks[0].eps[0]"])
+        expectRejected("""
+            {"datasets": ["two-moons"], "methods": [{"name": "map"}], "evaluations": ["attacks"],
+             "attacks": [{"attack": "apgd-ce", "eps": [0.1], "stepSize": 0.01}]}
+            """, line: 2, ["attacks[0].stepSize", "unknown field"])
+        expectRejected("""
+            {"datasets": ["regression-1d"], "methods": [{"name": "map"}], "evaluations": ["attacks"],
+             "attacks": [{"attack": "pgd", "eps": [0.1]}]}
+            """, line: 1, ["attacks are for classifiers"])
+    }
+
     @Test func badSuitesNameTheLineAndField() {
         expectRejected("""
             {
