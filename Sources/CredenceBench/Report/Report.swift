@@ -47,7 +47,8 @@ public func renderReport(_ records: [RunRecord], title: String, gallery: ShiftGa
     page += "<p class=\"meta\">\(escapeHTML(metaLine(records, model)))</p>\n"
     let sections: [(id: String, title: String)] = [
         ("summary", "Summary"), ("reliability", "Reliability"), ("shift", "Dataset shift"), ("ood", "OOD detection"),
-        ("rejection", "Accuracy–rejection"), ("cost", "Time & memory"), ("gallery", "Corruption gallery"),
+        ("rejection", "Accuracy–rejection"), ("cost", "Time & memory"), ("robustness", "Adversarial robustness"),
+        ("gallery", "Corruption gallery"),
     ]
     page += "<nav>" + sections.enumerated().map { "<a href=\"#\($1.id)\">\($0 + 1). \(escapeHTML($1.title))</a>" }.joined() + "</nav>\n"
     page += "</header>\n<main>\n"
@@ -78,7 +79,12 @@ public func renderReport(_ records: [RunRecord], title: String, gallery: ShiftGa
                          empty: "No scalability measurements.", gridClass: "wide") { g in
         [costCharts(g.methods)]
     }
-    page += "<section id=\"gallery\"><h2>7. Corruption gallery</h2>\n"
+    page += chartSection(model, id: "robustness", title: "7. Adversarial robustness",
+                         intro: "Robust accuracy on the attacked test examples versus the budget ε (mean over seeds), one chart per attack; below, how well predictive entropy tells the adversarial inputs from the clean ones at the largest ε, and the gradient-masking checks (a failure means the robust accuracy may reflect masked gradients or a weak attack).",
+                         empty: "No run was attacked — add `attacks` to a suite's evaluations and list the attacks.", gridClass: "wide") { g in
+        [robustnessCharts(g.classification), [robustnessTable(g.classification)].compactMap { $0 }]
+    }
+    page += "<section id=\"gallery\"><h2>8. Corruption gallery</h2>\n"
     if let gallery, !gallery.rows.isEmpty {
         page += "<p class=\"note\">One test image under every shift: corruptions at severities 1–5, rotations in degrees, translations in pixels (the shifts of section 3).</p>\n" + galleryHTML(gallery)
     } else {

@@ -148,3 +148,64 @@ func galleryHTML(_ gallery: ShiftGallery) -> String {
     }
     return h + "</div>"
 }
+
+/// How an attack result is labelled in the report: the attack, its norm, and EOT when used.
+func attackLabel(_ attack: AttackResult) -> String {
+    "\(attack.attack.rawValue) \(attack.norm.rawValue)" + (attack.eotSamples > 1 ? ", EOT \(attack.eotSamples)" : "")
+}
+
+/// The attack labels stored by `methods`' runs, in first-seen order.
+func attackLabels(_ methods: [MethodRuns]) -> [String] {
+    var labels: [String] = []
+    for m in methods {
+        for r in m.records { for a in r.metrics.attacks ?? [] where !labels.contains(attackLabel(a)) { labels.append(attackLabel(a)) } }
+    }
+    return labels
+}
+
+/// Robust accuracy versus ε, one chart per attack, one line per method (mean over seeds; ε = 0
+/// is the clean accuracy on the attacked examples when the suite lists it).
+func robustnessCharts(_ methods: [MethodRuns]) -> [String] {
+    attackLabels(methods).compactMap { label in
+        var series: [LineSeries] = []
+        for m in methods {
+            var byEpsilon: [Float: [Double]] = [:]
+            for r in m.records {
+                for a in r.metrics.attacks ?? [] where attackLabel(a) == label {
+                    for p in a.points { byEpsilon[p.epsilon, default: []].append(p.robustAccuracy * 100) }
+                }
+            }
+            guard !byEpsilon.isEmpty else { continue }
+            let points = byEpsilon.keys.sorted().map { (x: Double($0), y: byEpsilon[$0]!.reduce(0, +) / Double(byEpsilon[$0]!.count)) }
+            series.append(LineSeries(name: m.name, style: m.style, points: points))
+        }
+        guard !series.isEmpty else { return nil }
+        let x = AxisSpec.fitting(series.flatMap { $0.points.map(\.x) }, label: "ε", includeZero: true)
+        let y = AxisSpec(label: "robust accuracy (%)", domain: (0, 100))
+        return lineChart(title: label, x: x, y: y, series: series, width: 440, height: 320, legend: .below)
+    }
+}
+
+/// Per method and attack: the adversarial-detection AUROC by predictive entropy at the largest
+/// ε, and the gradient-masking checks that failed (in any seed).
+func robustnessTable(_ methods: [MethodRuns]) -> String? {
+    var rows = ""
+    for label in attackLabels(methods) {
+        for m in methods {
+            let results = m.records.flatMap { ($0.metrics.attacks ?? []).filter { attackLabel($0) == label } }
+            guard !results.isEmpty else { continue }
+            let aurocs = results.compactMap { $0.points.max { $0.epsilon < $1.epsilon }?.detectionAUROC["entropy"] }
+            let auroc = aurocs.isEmpty ? "—" : formatFixed(aurocs.reduce(0, +) / Double(aurocs.count), 3)
+            let checks = results.compactMap(\.checks)
+            var failed: [String] = []
+            for c in checks.flatMap({ $0 }) where !c.passed && !failed.contains(c.name) { failed.append(c.name) }
+            let verdict = checks.isEmpty ? "not run" : failed.isEmpty ? "all passed" : "failed: " + failed.joined(separator: "; ")
+            rows += "<tr><td class=\"method\">\(escapeHTML(m.name))</td><td>\(escapeHTML(label))</td><td>\(auroc)</td>"
+                + "<td\(failed.isEmpty ? "" : " class=\"warn\"")>\(escapeHTML(verdict))</td></tr>\n"
+        }
+    }
+    guard !rows.isEmpty else { return nil }
+    return "<table class=\"summary\"><thead><tr><th scope=\"col\" class=\"method\">Method</th><th scope=\"col\">Attack</th>"
+        + "<th scope=\"col\" title=\"telling adversarial from clean inputs by predictive entropy, at the largest ε\">Detection AUROC</th>"
+        + "<th scope=\"col\">Gradient-masking checks</th></tr></thead><tbody>\n" + rows + "</tbody></table>"
+}

@@ -38,6 +38,8 @@ table.summary th, table.summary td { padding: 5px 10px; border-bottom: 1px solid
 table.summary thead th { font-weight: 600; border-bottom: 2px solid #c8c8c8; vertical-align: bottom; background: #fafafa;
   white-space: normal; min-width: 4.2em; max-width: 8.5em; line-height: 1.25; }
 table.summary th.method { text-align: left; font-weight: 500; white-space: normal; min-width: 10em; }
+table.summary td.method { text-align: left; white-space: normal; }
+table.summary td.warn { color: #b3261e; white-space: normal; text-align: left; }
 /* The method column stays in view while a wide table scrolls sideways. */
 table.summary tbody th.method { position: sticky; left: 0; background: #fff; z-index: 1; }
 table.summary thead th.method { font-weight: 600; }

@@ -140,6 +140,9 @@ import Testing
         }
         let stored = try store.records()
         #expect(stored.allSatisfy { $0.metrics.attacks?.first?.points.count == 2 })
+        // The report draws robust accuracy versus ε, one line per method, and the checks table.
+        let page = renderReport(stored, title: "attacks")
+        #expect(page.contains("7. Adversarial robustness") && page.contains("pgd linf, EOT 2") && page.contains("Gradient-masking checks"))
     }
 
     @Test func aSecondRunnerOnTheSameDatabaseIsRefused() throws {
