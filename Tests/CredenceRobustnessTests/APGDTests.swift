@@ -144,13 +144,9 @@ import Testing
     /// at every ε: on this 2-D problem a run ended one example short at one ε (measured: APGD
     /// 0.995 / 0.865 / 0.545, PGD-10 0.995 / 0.870 / 0.540, PGD-50 0.995 / 0.860 / 0.560).
     @Test func apgdIsAtLeastAsStrongAsPGD() throws {
-        let (train, test) = try loadDataset(.twoMoons, options: DataOptions(seed: 1, syntheticTrainCount: 512, syntheticTestCount: 200))
-        let model = try Sequential(.mlp(inputShape: [2], hidden: [32, 32], outputs: 2))
-        var rng = RandomGenerator(seed: 2)
-        let fit = try fitPosterior(MAPTraining(learningRate: .constant(0.01)), model: model, parameters: model.initialParameters(rng: &rng),
-                                   task: .classification, data: train, epochs: 40, batchSize: 64, seed: 3)
-        let target = AttackTarget(posterior: fit.posterior)
-        let range: ClosedRange<Float> = -3...3
+        let map = try TwoMoonsMAP()
+        var rng = map.rng
+        let test = map.test, target = AttackTarget(posterior: map.posterior), range = TwoMoonsMAP.range
         var apgdTotal = 0.0, pgd10Total = 0.0, pgd50Total = 0.0
         for epsilon: Float in [0.1, 0.2, 0.3] {
             let apgd = try robustAccuracy(APGD(epsilon: epsilon, inputRange: range), target: target, inputs: test.inputs,

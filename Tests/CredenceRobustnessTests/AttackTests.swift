@@ -130,17 +130,12 @@ import Testing
     /// On two moons, robust accuracy falls as ε grows, PGD is at least as strong as FGSM, and a
     /// large ε leaves almost nothing — the usual gradient-masking sanity checks.
     @Test func robustAccuracyFallsWithEpsilonAndPGDBeatsFGSM() throws {
-        let (train, test) = try loadDataset(.twoMoons, options: DataOptions(seed: 1, syntheticTrainCount: 512, syntheticTestCount: 200))
-        let model = try Sequential(.mlp(inputShape: [2], hidden: [32, 32], outputs: 2))
-        var rng = RandomGenerator(seed: 2)
-        let fit = try fitPosterior(MAPTraining(learningRate: .constant(0.01)), model: model, parameters: model.initialParameters(rng: &rng),
-                                   task: .classification, data: train, epochs: 40, batchSize: 64, seed: 3)
-        let target = AttackTarget(posterior: fit.posterior)
-        let range: ClosedRange<Float> = -3...3  // two moons' standardised coordinates
+        var map = try TwoMoonsMAP()
+        let test = map.test, target = AttackTarget(posterior: map.posterior), range = TwoMoonsMAP.range
         var accuracies: [Double] = []
         for epsilon: Float in [0, 0.1, 0.3, 1] {
             accuracies.append(try robustAccuracy(PGD(epsilon: epsilon, steps: 10, inputRange: range), target: target,
-                                                 inputs: test.inputs, labels: test.labels, samples: 1, rng: &rng))
+                                                 inputs: test.inputs, labels: test.labels, samples: 1, rng: &map.rng))
         }
         #expect(accuracies[0] > 0.95)
         #expect(zip(accuracies, accuracies.dropFirst()).allSatisfy { $0 >= $1 }, "robust accuracy rises with ε: \(accuracies)")
@@ -148,10 +143,10 @@ import Testing
         // the points stuck where the sign steps overshoot (measured); four restarts of 50 steps
         // leave none — an optimisation limit, not masked gradients.
         let large = try robustAccuracy(PGD(epsilon: 3, steps: 50, restarts: 4, inputRange: range), target: target,
-                                       inputs: test.inputs, labels: test.labels, samples: 1, rng: &rng)
+                                       inputs: test.inputs, labels: test.labels, samples: 1, rng: &map.rng)
         #expect(large < 0.02, "\(large)")
         let fgsm = try robustAccuracy(PGD.fgsm(epsilon: 0.3, inputRange: range), target: target, inputs: test.inputs,
-                                      labels: test.labels, samples: 1, rng: &rng)
+                                      labels: test.labels, samples: 1, rng: &map.rng)
         #expect(accuracies[2] <= fgsm, "PGD \(accuracies[2]) vs FGSM \(fgsm)")
     }
 
@@ -159,12 +154,8 @@ import Testing
     /// that step, so every example a full PGD run fools stays fooled, and robust accuracy can
     /// only fall; a stochastic posterior is attacked for every step regardless.
     @Test func stoppingFooledExamplesOnlyStrengthensPGD() throws {
-        let (train, test) = try loadDataset(.twoMoons, options: DataOptions(seed: 4, syntheticTrainCount: 512, syntheticTestCount: 200))
-        let model = try Sequential(.mlp(inputShape: [2], hidden: [32, 32], outputs: 2))
-        var rng = RandomGenerator(seed: 5)
-        let fit = try fitPosterior(MAPTraining(learningRate: .constant(0.01)), model: model, parameters: model.initialParameters(rng: &rng),
-                                   task: .classification, data: train, epochs: 30, batchSize: 64, seed: 6)
-        let target = AttackTarget(posterior: fit.posterior)
+        let map = try TwoMoonsMAP(dataSeed: 4, initSeed: 5, fitSeed: 6, epochs: 30)
+        let test = map.test, target = AttackTarget(posterior: map.posterior)
         for epsilon: Float in [0.2, 0.4] {
             func fooled(_ stop: Bool) throws -> [Bool] {
                 var attackRNG = RandomGenerator(seed: 7)

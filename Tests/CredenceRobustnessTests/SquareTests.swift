@@ -59,16 +59,12 @@ struct QuantizedInputs: NetworkModel {
     /// On two moons behind a quantiser (steps of 1/4), PGD's gradients are zero, so it leaves the
     /// accuracy where the random start puts it; Square, which only queries, takes it far lower.
     @Test func squareBreaksAGradientMaskedModelThatPGDCannot() throws {
-        let (train, test) = try loadDataset(.twoMoons, options: DataOptions(seed: 1, syntheticTrainCount: 512, syntheticTestCount: 200))
-        let chain = try Sequential(.mlp(inputShape: [2], hidden: [32, 32], outputs: 2))
-        var rng = RandomGenerator(seed: 2)
-        let fit = try fitPosterior(MAPTraining(learningRate: .constant(0.01)), model: chain, parameters: chain.initialParameters(rng: &rng),
-                                   task: .classification, data: train, epochs: 40, batchSize: 64, seed: 3)
-        let weights = try fit.posterior.sample(0, of: 1, rng: &rng).parameters
-        let masked = try PointPosterior(model: QuantizedInputs(chain: chain, levels: 4), parameters: weights,
+        let map = try TwoMoonsMAP()
+        var rng = map.rng
+        let test = map.test, range = TwoMoonsMAP.range, epsilon: Float = 0.3
+        let masked = try PointPosterior(model: QuantizedInputs(chain: map.chain, levels: 4), parameters: map.posterior.parameters,
                                         task: .classification)
         let target = AttackTarget(posterior: masked)
-        let range: ClosedRange<Float> = -3...3, epsilon: Float = 0.3
         let clean = try accuracy(masked.predictive(test.inputs, samples: 1, rng: &rng), labels: test.labels)
         let gradient = try target.evaluate(test.inputs, labels: test.labels, rng: &rng).gradient
         #expect(gradient.values.allSatisfy { $0 == 0 }, "the quantiser masks every gradient")
@@ -97,14 +93,11 @@ struct QuantizedInputs: NetworkModel {
     /// The gradient-masking checks flag the quantised model — every input gradient is zero, and
     /// Square beats the white-box attacks — and pass on the plain network behind it.
     @Test func theMaskingChecksFlagTheQuantisedModelAndPassThePlainOne() throws {
-        let (train, test) = try loadDataset(.twoMoons, options: DataOptions(seed: 1, syntheticTrainCount: 512, syntheticTestCount: 200))
-        let chain = try Sequential(.mlp(inputShape: [2], hidden: [32, 32], outputs: 2))
-        var rng = RandomGenerator(seed: 2)
-        let fit = try fitPosterior(MAPTraining(learningRate: .constant(0.01)), model: chain, parameters: chain.initialParameters(rng: &rng),
-                                   task: .classification, data: train, epochs: 40, batchSize: 64, seed: 3)
-        let weights = try fit.posterior.sample(0, of: 1, rng: &rng).parameters
-        let masked = try PointPosterior(model: QuantizedInputs(chain: chain, levels: 4), parameters: weights, task: .classification)
-        let range: ClosedRange<Float> = -3...3
+        let map = try TwoMoonsMAP()
+        var rng = map.rng
+        let test = map.test, range = TwoMoonsMAP.range
+        let masked = try PointPosterior(model: QuantizedInputs(chain: map.chain, levels: 4), parameters: map.posterior.parameters,
+                                        task: .classification)
         let checks = GradientMaskingChecks(examples: 200, squareQueries: 300, samples: 1)
         func failed(_ posterior: PointPosterior) throws -> Set<String> {
             let target = AttackTarget(posterior: posterior)
@@ -117,8 +110,7 @@ struct QuantizedInputs: NetworkModel {
         let maskedFailures = try failed(masked)
         #expect(maskedFailures.contains("input gradients are not zero"), "\(maskedFailures)")
         #expect(maskedFailures.contains("black-box Square is not stronger than white-box"), "\(maskedFailures)")
-        let plain = try PointPosterior(model: chain, parameters: weights, task: .classification)
-        let plainFailures = try failed(plain)
+        let plainFailures = try failed(map.posterior)
         #expect(!plainFailures.contains("input gradients are not zero") && !plainFailures.contains("an ε covering the input range leaves ≈ 0"),
                 "\(plainFailures)")
     }

@@ -100,6 +100,16 @@ public struct AttackTarget {
         return (e.loss, e.gradient)
     }
 
+    /// Sample `s` of `count` run on a fresh tape at `inputs`: the tape, the inputs' variable and
+    /// the log-probabilities.
+    func logProbabilitiesOnTape(sample s: Int, of count: Int, inputs: Tensor,
+                                rng: inout RandomGenerator) throws -> (tape: Tape, x: Variable, logP: Variable) {
+        let network = try posterior.sample(s, of: count, rng: &rng)
+        let tape = Tape()
+        let x = tape.variable(inputs)
+        return (tape, x, try network(x).logSoftmax())
+    }
+
     /// ∇ₓ loss; zeros when the loss does not depend on x on the tape (a network that quantises
     /// or otherwise detaches its inputs — gradient masking the checks should see, not a crash).
     static func inputGradient(of loss: Variable, tape: Tape, x: Variable) -> Tensor {
@@ -131,10 +141,7 @@ public struct AttackTarget {
         var gradient = Tensor(shape: inputs.shape, repeating: 0)
         var average = LogMeanExp()
         for s in 0..<count {
-            let network = try posterior.sample(s, of: count, rng: &rng)
-            let tape = Tape()
-            let x = tape.variable(inputs)
-            let logP = try network(x).logSoftmax()
+            let (tape, x, logP) = try logProbabilitiesOnTape(sample: s, of: count, inputs: inputs, rng: &rng)
             let (losses, coefficients) = try self.coefficients(logP.value, labels: labels, loss: kind, targets: targets)
             gradient.addInPlace(Self.inputGradient(of: try (logP * Variable(constant: coefficients)).sum(), tape: tape, x: x), scale: 1 / Float(count))
             for i in total.indices { total[i] += losses[i] / Double(count) }
@@ -154,10 +161,7 @@ public struct AttackTarget {
         var gradient = Tensor(shape: inputs.shape, repeating: 0)
         var average = LogMeanExp()
         for s in 0..<count {
-            let network = try posterior.sample(s, of: count, rng: &rng)
-            let tape = Tape()
-            let x = tape.variable(inputs)
-            let all = try network(x).logSoftmax()
+            let (tape, x, all) = try logProbabilitiesOnTape(sample: s, of: count, inputs: inputs, rng: &rng)
             let logProbabilities = try all.gatherColumns(labels)
             let g = Self.inputGradient(of: try logProbabilities.sum(), tape: tape, x: x)
             average.add(all.value)
@@ -200,10 +204,7 @@ public struct AttackTarget {
         rng = start
         var gradient = Tensor(shape: inputs.shape, repeating: 0)
         for s in 0..<count {
-            let network = try posterior.sample(s, of: count, rng: &rng)
-            let tape = Tape()
-            let x = tape.variable(inputs)
-            let logP = try network(x).logSoftmax()
+            let (tape, x, logP) = try logProbabilitiesOnTape(sample: s, of: count, inputs: inputs, rng: &rng)
             var weights = coefficients
             weights.withUnsafeMutableBufferPointer { w in
                 logP.value.withUnsafeBufferPointer { l in
