@@ -80,9 +80,9 @@ public func renderReport(_ records: [RunRecord], title: String, gallery: ShiftGa
         [costCharts(g.methods)]
     }
     page += chartSection(model, id: "robustness", title: "7. Adversarial robustness",
-                         intro: "Robust accuracy on the attacked test examples versus the budget ε (mean over seeds), one chart per attack; below, how well predictive entropy tells the adversarial inputs from the clean ones at the largest ε, and the gradient-masking checks (a failure means the robust accuracy may reflect masked gradients or a weak attack).",
+                         intro: "Robust accuracy on the attacked test examples versus the budget ε (mean over seeds), one chart per attack; below, ROC curves and AUROCs of telling the adversarial inputs at the largest ε from the clean ones by predictive entropy — does the posterior know it is being fooled? — and the gradient-masking checks (a failure means the robust accuracy may reflect masked gradients or a weak attack).",
                          empty: "No run was attacked — add `attacks` to a suite's evaluations and list the attacks.", gridClass: "wide") { g in
-        [robustnessCharts(g.classification), [robustnessTable(g.classification)].compactMap { $0 }]
+        [robustnessCharts(g.classification), adversarialROCCharts(g.classification), [robustnessTable(g.classification)].compactMap { $0 }]
     }
     page += "<section id=\"gallery\"><h2>8. Corruption gallery</h2>\n"
     if let gallery, !gallery.rows.isEmpty {

@@ -186,6 +186,34 @@ func robustnessCharts(_ methods: [MethodRuns]) -> [String] {
     }
 }
 
+/// ROC curves of telling adversarial inputs (at each attack's largest ε) from clean ones by
+/// predictive entropy, one chart per attack, one line per method (averaged over seeds).
+func adversarialROCCharts(_ methods: [MethodRuns]) -> [String] {
+    attackLabels(methods).compactMap { label in
+        var series: [LineSeries] = [], labels: [String] = []
+        for m in methods {
+            let found = m.records.flatMap { ($0.metrics.attacks ?? []).filter { attackLabel($0) == label } }
+                .compactMap { $0.points.max { $0.epsilon < $1.epsilon } }
+                .compactMap { p in p.entropyROC.map { (p, $0) } }
+            guard !found.isEmpty else { continue }
+            let curves = found.map { $0.1.map { ($0.falsePositiveRate, $0.truePositiveRate) } }
+            let grid = (0...100).map { Double($0) / 100 }
+            let points = curves.count == 1 ? curves[0].map { (x: $0.0, y: $0.1) }
+                : grid.map { f in (x: f, y: curves.map { interpolateROC($0, at: f) }.reduce(0, +) / Double(curves.count)) }
+            let auroc = found.compactMap { $0.0.detectionAUROC["entropy"] }.reduce(0, +) / Double(found.count)
+            series.append(LineSeries(name: m.name, style: m.style, points: points, markers: false))
+            labels.append("AUROC \(formatFixed(auroc, 3)) — \(m.name)")
+        }
+        guard !series.isEmpty else { return nil }
+        let unit = AxisSpec(label: "", domain: (0, 1), ticks: [0, 0.2, 0.4, 0.6, 0.8, 1])
+        var x = unit, y = unit
+        x.label = "false-positive rate (clean flagged)"
+        y.label = "true-positive rate (adversarial detected)"
+        return lineChart(title: "Detecting \(label) inputs by predictive entropy", x: x, y: y, series: series, width: 440, height: 400,
+                         legend: .below, legendLabels: labels, reference: [(0, 0), (1, 1)], referenceLabel: "chance (AUROC 0.5)")
+    }
+}
+
 /// Per method and attack: the adversarial-detection AUROC by predictive entropy at the largest
 /// ε, and the gradient-masking checks that failed (in any seed).
 func robustnessTable(_ methods: [MethodRuns]) -> String? {

@@ -140,6 +140,8 @@ public struct AttackResult: Codable, Sendable, Equatable {
         public var meanEntropy: Double
         public var meanMutualInformation: Double?
         public var detectionAUROC: [String: Double]
+        /// The ROC curve of detection by predictive entropy (for the report's chart).
+        public var entropyROC: [ROCPoint]?
     }
     public struct Stage: Codable, Sendable, Equatable {
         public var attack: String
@@ -255,14 +257,17 @@ public func attackPosterior(_ posterior: any Posterior, test: InMemoryDataset, s
             try NumPy.write(evaluation.adversarial, to: settings.epsilons.count == 1 ? saveAdversarials
                                 : adversarialsPath(saveAdversarials, epsilon: epsilon))
         }
-        var detection: [String: Double] = [:]
+        var detection: [String: Double] = [:], entropyROC: [ROCPoint]?
         for score in scores {
-            detection[score.rawValue] = try oodDetection(inDistribution: cleanPredictive, outOfDistribution: evaluation.predictive,
-                                                         score: score).auroc
+            let scored = try oodDetection(inDistribution: cleanPredictive, outOfDistribution: evaluation.predictive, score: score,
+                                          maxROCPoints: 100)
+            detection[score.rawValue] = scored.auroc
+            if score == .entropy { entropyROC = scored.rocCurve }
         }
         points.append(.init(epsilon: epsilon, robustAccuracy: evaluation.robustAccuracy, stages: stages,
                             robustInEveryRepeat: evaluation.robustInEveryRepeat, meanEntropy: mean(evaluation.predictive.totalEntropy),
-                            meanMutualInformation: sampled ? mean(evaluation.predictive.mutualInformation) : nil, detectionAUROC: detection))
+                            meanMutualInformation: sampled ? mean(evaluation.predictive.mutualInformation) : nil, detectionAUROC: detection,
+                            entropyROC: entropyROC))
     }
     let checks = settings.checks && surrogate == nil
         ? try GradientMaskingChecks(samples: settings.samples).run(target: target, inputs: inputs, labels: labels, norm: settings.norm,

@@ -142,7 +142,8 @@ import Testing
         #expect(stored.allSatisfy { $0.metrics.attacks?.first?.points.count == 2 })
         // The report draws robust accuracy versus ε, one line per method, and the checks table.
         let page = renderReport(stored, title: "attacks")
-        #expect(page.contains("7. Adversarial robustness") && page.contains("pgd linf, EOT 2") && page.contains("Gradient-masking checks"))
+        #expect(page.contains("7. Adversarial robustness") && page.contains("pgd linf, EOT 2") && page.contains("Gradient-masking checks")
+                && page.contains("Detecting pgd linf, EOT 2 inputs"))
     }
 
     @Test func aSecondRunnerOnTheSameDatabaseIsRefused() throws {
