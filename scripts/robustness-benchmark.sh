@@ -37,7 +37,7 @@ train sgld --method csgld
 for name in map mc-dropout swag ensemble laplace vi-flipout sgld; do
   for attack in pgd apgd-ce; do
     for eot in 1 8; do
-      [ "$eot" = 8 ] && [[ "$name" = map || "$name" = ensemble ]] && continue   # deterministic: K = all of its networks
+      [ "$eot" = 8 ] && [[ "$name" = map || "$name" = ensemble || "$name" = sgld ]] && continue   # deterministic: every attack uses all its networks
       f="$D/$name.$attack.eot$eot.json"
       [ -f "$f" ] && continue
       checks=(--no-checks); [ "$eot" = 1 ] && [ "$attack" = pgd ] && checks=()
@@ -57,7 +57,7 @@ mkdir -p "$V"
 for name in map mc-dropout swag ensemble laplace vi-flipout sgld; do
   f="$D/transfer-from-$name.json"
   [ -f "$f" ] && continue
-  eot=8; [[ "$name" = map ]] && eot=1; [[ "$name" = ensemble ]] && eot=5
+  eot=8; [[ "$name" = map ]] && eot=1; [[ "$name" = ensemble || "$name" = sgld ]] && eot=1   # their networks are all used anyway
   echo "== transfer from $name ==" >&2
   $C attack --checkpoint "$V/map.safetensors" --surrogate "$D/$name.safetensors" --attack pgd --eps "$EPS" --eot-samples "$eot" \
       --examples 1000 --seed "$SEED" --format json > "$f.part" 2> >(grep -v "^warning: .*no EOT" >&2)
