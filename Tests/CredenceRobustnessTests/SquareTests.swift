@@ -125,9 +125,8 @@ struct QuantizedInputs: NetworkModel {
         let target = AttackTarget(posterior: posterior)
         let epsilon: Float = 0.08
         let adversarial = try ZOO(norm: norm, epsilon: epsilon, steps: 40, learningRate: 0.01).perturb(x, labels: y, target: target, rng: &rng)
-        let square = Square(epsilon: epsilon)
-        let before = square.margins(try target.logProbabilities(x, rng: &rng), classes: y)
-        let after = square.margins(try target.logProbabilities(adversarial, rng: &rng), classes: y)
+        let before = scoreMargins(try target.logProbabilities(x, rng: &rng), classes: y, targeted: false)
+        let after = scoreMargins(try target.logProbabilities(adversarial, rng: &rng), classes: y, targeted: false)
         for i in 0..<16 {
             let delta = (0..<4).map { adversarial[i, $0] - x[i, $0] }
             let size = norm == .linf ? delta.map(abs).max()! : delta.reduce(0) { $0 + $1 * $1 }.squareRoot()

@@ -1,4 +1,5 @@
 import CredenceInference
+import CredenceTensor
 
 /// The loss an attack ascends, as a function of one example's log-probabilities z (C values;
 /// for a posterior, those of its model average or of one sample — `EOTLoss`).
@@ -68,5 +69,17 @@ public enum AttackLoss: String, Codable, Sendable, CaseIterable {
             gradient[top[3]] -= 0.5 * spread
             return -numerator / denominator
         }
+    }
+}
+
+/// The margin per example of [N, C] log-probabilities (or logits): z_y − max_{i≠y} z_i, or for
+/// a targeted attack (`classes` = targets) max_{i≠t} z_i − z_t; ≤ 0 means the attack succeeded.
+/// What the score-based attacks (Square, ZOO) descend.
+func scoreMargins(_ scores: Tensor, classes: [Int32], targeted: Bool) -> [Float] {
+    let c = scores.shape.last ?? 1, z = scores.values
+    return classes.enumerated().map { i, y in
+        let row = (i * c)..<((i + 1) * c), own = z[i * c + Int(y)]
+        let other = row.filter { $0 != i * c + Int(y) }.map { z[$0] }.max() ?? -.infinity
+        return targeted ? other - own : own - other
     }
 }

@@ -58,17 +58,6 @@ public struct Square: Sendable {
         }
     }
 
-    /// The margin per example: z_y − max_{i≠y} z_i (targeted: max_{i≠t} z_i − z_t); ≤ 0 means fooled.
-    func margins(_ logProbabilities: Tensor, classes: [Int32]) -> [Float] {
-        let c = logProbabilities.shape.last ?? 1, z = logProbabilities.values
-        return classes.enumerated().map { i, y in
-            let row = z[(i * c)..<((i + 1) * c)]
-            let own = row[i * c + Int(y)]
-            let other = row.indices.filter { $0 != i * c + Int(y) }.map { row[$0] }.max() ?? -.infinity
-            return targets == nil ? own - other : other - own
-        }
-    }
-
     /// Adversarial versions of `inputs` for `labels` against `target`.
     public func perturb(_ inputs: Tensor, labels: [Int32], target: AttackTarget,
                         rng: inout RandomGenerator) throws -> Tensor {
@@ -106,7 +95,7 @@ public struct Square: Sendable {
         let m = classes.count, size = g.c * g.h * g.w
         let clean = x.values
         var best = norm == .linf ? stripes(clean, count: m, g, rng: &rng) : rectangles(clean, count: m, g, rng: &rng)
-        var margin = margins(try target.logProbabilities(Tensor(shape: x.shape, values: best), rng: &rng), classes: classes)
+        var margin = scoreMargins(try target.logProbabilities(Tensor(shape: x.shape, values: best), rng: &rng), classes: classes, targeted: targets != nil)
         for query in 0..<queries {
             let active = margin.indices.filter { margin[$0] > 0 }
             guard !active.isEmpty else { break }
@@ -118,8 +107,8 @@ public struct Square: Sendable {
                 proposeL2(best, clean, active: active, into: &candidate, p: p, g, rng: &rng)
             }
             let shape = [active.count] + Array(x.shape.dropFirst())
-            let proposed = margins(try target.logProbabilities(Tensor(shape: shape, values: candidate), rng: &rng),
-                                   classes: active.map { classes[$0] })
+            let proposed = scoreMargins(try target.logProbabilities(Tensor(shape: shape, values: candidate), rng: &rng),
+                                   classes: active.map { classes[$0] }, targeted: targets != nil)
             for (k, i) in active.enumerated() where proposed[k] < margin[i] || proposed[k] <= 0 {
                 margin[i] = proposed[k]
                 for j in 0..<size { best[i * size + j] = candidate[k * size + j] }

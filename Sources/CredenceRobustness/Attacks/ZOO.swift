@@ -55,12 +55,12 @@ public struct ZOO: Sendable {
         guard n > 0 else { return inputs }
         let classes = targets ?? labels
         let perRow = inputs.count / n, chosen = Swift.min(coordinates, perRow)
-        let square = Square(epsilon: epsilon, targets: targets)   // its margin
         let clean = inputs.values
         var x = clean
         var m = [Float](repeating: 0, count: n * perRow), v = m
         var stepsTaken = [Int](repeating: 0, count: n * perRow)
-        var margin = square.margins(try target.logProbabilities(inputs, rng: &rng), classes: classes)
+        let targeted = targets != nil
+        var margin = scoreMargins(try target.logProbabilities(inputs, rng: &rng), classes: classes, targeted: targeted)
         let exampleShape = Array(inputs.shape.dropFirst())
         let (beta1, beta2): (Float, Float) = (0.9, 0.999)
         for _ in 0..<steps {
@@ -81,8 +81,8 @@ public struct ZOO: Sendable {
                 }
             }
             let probeClasses = active.flatMap { i in [Int32](repeating: classes[i], count: 2 * chosen) }
-            let scores = square.margins(try target.logProbabilities(Tensor(shape: [probes.count / perRow] + exampleShape, values: probes),
-                                                                    rng: &rng), classes: probeClasses)
+            let scores = scoreMargins(try target.logProbabilities(Tensor(shape: [probes.count / perRow] + exampleShape, values: probes),
+                                                                  rng: &rng), classes: probeClasses, targeted: targeted)
             for (k, i) in active.enumerated() {
                 for (c, j) in picked[k].enumerated() {
                     let g = (scores[(k * chosen + c) * 2] - scores[(k * chosen + c) * 2 + 1]) / (2 * differenceStep)
@@ -97,7 +97,7 @@ public struct ZOO: Sendable {
                 project(&x, clean: clean, example: i, perRow: perRow)
             }
             let current = try Tensor(shape: inputs.shape, values: x).selectingRows(active)
-            let now = square.margins(try target.logProbabilities(current, rng: &rng), classes: active.map { classes[$0] })
+            let now = scoreMargins(try target.logProbabilities(current, rng: &rng), classes: active.map { classes[$0] }, targeted: targeted)
             for (k, i) in active.enumerated() { margin[i] = now[k] }
         }
         return Tensor(shape: inputs.shape, values: x)
