@@ -14,7 +14,6 @@ import argparse
 import gzip
 import json
 import os
-import struct
 import sys
 import time
 
@@ -22,19 +21,8 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-
-def read_safetensors(path):
-    raw = open(path, "rb").read()
-    n = struct.unpack("<Q", raw[:8])[0]
-    header = json.loads(raw[8:8 + n])
-    tensors = {}
-    for name, entry in header.items():
-        if name == "__metadata__" or entry["dtype"] != "F32":
-            continue
-        start, end = entry["data_offsets"]
-        data = np.frombuffer(raw[8 + n + start:8 + n + end], dtype=np.float32)
-        tensors[name] = torch.from_numpy(data.reshape(entry["shape"]).copy())
-    return tensors
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from credence_safetensors import read_safetensors  # noqa: E402
 
 
 def read_idx(path, offset):
@@ -66,7 +54,7 @@ def main():
 
     torch.set_num_threads(2)
     model = nn.Sequential(nn.Flatten(), nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 10))
-    weights = read_safetensors(args.checkpoint)
+    weights, _ = read_safetensors(args.checkpoint)
     model.load_state_dict({k: weights[k] for k in model.state_dict().keys()})
     model.eval()
     x, y = test_images(args.data_dir, args.examples)

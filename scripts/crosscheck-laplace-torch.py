@@ -33,20 +33,8 @@ import torch
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "shared", "reference"))
 import anchor_bench as ab  # noqa: E402
-
-
-def read_safetensors(path):
-    raw = open(path, "rb").read()
-    n = struct.unpack("<Q", raw[:8])[0]
-    header = json.loads(raw[8:8 + n])
-    tensors = {}
-    for name, entry in header.items():
-        if name == "__metadata__" or entry["dtype"] != "F32":
-            continue
-        start, end = entry["data_offsets"]
-        data = np.frombuffer(raw[8 + n + start:8 + n + end], dtype=np.float32)
-        tensors[name] = torch.from_numpy(data.reshape(entry["shape"]).copy())
-    return tensors, header.get("__metadata__", {})
+sys.path.insert(0, HERE)
+from credence_safetensors import read_safetensors  # noqa: E402
 
 
 def write_reference_map(path, seed):

@@ -68,11 +68,26 @@ struct MethodRuns {
         let found = records.compactMap { r in r.metrics.ood.first { $0.set == set }?.scores[score] }
         guard !found.isEmpty else { return nil }
         let auroc = found.map(\.auroc).reduce(0, +) / Double(found.count)
-        if found.count == 1 { return (found[0].rocCurve.map { ($0.falsePositiveRate, $0.truePositiveRate) }, auroc) }
-        let grid = (0...100).map { Double($0) / 100 }
-        let curves = found.map { $0.rocCurve.map { ($0.falsePositiveRate, $0.truePositiveRate) } }
-        return (grid.map { f in (f, curves.map { interpolateROC($0, at: f) }.reduce(0, +) / Double(curves.count)) }, auroc)
+        return (averageROC(found.map(\.rocCurve)), auroc)
     }
+}
+
+/// One ROC curve, or several (seeds) averaged on a grid of 101 false-positive rates.
+func averageROC(_ curves: [[ROCPoint]]) -> [(x: Double, y: Double)] {
+    let points = curves.map { $0.map { ($0.falsePositiveRate, $0.truePositiveRate) } }
+    if points.count == 1 { return points[0].map { (x: $0.0, y: $0.1) } }
+    return (0...100).map { Double($0) / 100 }.map { f in
+        (x: f, y: points.map { interpolateROC($0, at: f) }.reduce(0, +) / Double(Swift.max(points.count, 1)))
+    }
+}
+
+/// Unit axes of a ROC chart, labelled.
+func rocAxes(falsePositives: String, truePositives: String) -> (x: AxisSpec, y: AxisSpec) {
+    let unit = AxisSpec(label: "", domain: (0, 1), ticks: [0, 0.2, 0.4, 0.6, 0.8, 1])
+    var x = unit, y = unit
+    x.label = falsePositives
+    y.label = truePositives
+    return (x, y)
 }
 
 /// TPR of a piecewise-linear ROC curve at false-positive rate `f` (the highest TPR on a vertical step).

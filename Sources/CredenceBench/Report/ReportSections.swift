@@ -97,10 +97,7 @@ func rocChart(_ methods: [MethodRuns], set: String) -> String? {
         labels.append("AUROC \(formatFixed(auroc, 3)) — \(m.name)")
     }
     guard !series.isEmpty else { return nil }
-    let unit = AxisSpec(label: "", domain: (0, 1), ticks: [0, 0.2, 0.4, 0.6, 0.8, 1])
-    var x = unit, y = unit
-    x.label = "false-positive rate (test flagged as OOD)"
-    y.label = "true-positive rate (OOD detected)"
+    let (x, y) = rocAxes(falsePositives: "false-positive rate (test flagged as OOD)", truePositives: "true-positive rate (OOD detected)")
     let scoreName = score == "entropy" ? "predictive entropy" : score == "maxProbability" ? "1 − max p̄" : score
     // The empty bottom-right corner of a ROC plot holds the legend when the labels fit there.
     let fits = (labels.map { estimatedTextWidth($0, size: 11) }.max() ?? 0) + 40 < 440 * 0.62 && labels.count <= 8
@@ -196,19 +193,13 @@ func adversarialROCCharts(_ methods: [MethodRuns]) -> [String] {
                 .compactMap { $0.points.max { $0.epsilon < $1.epsilon } }
                 .compactMap { p in p.entropyROC.map { (p, $0) } }
             guard !found.isEmpty else { continue }
-            let curves = found.map { $0.1.map { ($0.falsePositiveRate, $0.truePositiveRate) } }
-            let grid = (0...100).map { Double($0) / 100 }
-            let points = curves.count == 1 ? curves[0].map { (x: $0.0, y: $0.1) }
-                : grid.map { f in (x: f, y: curves.map { interpolateROC($0, at: f) }.reduce(0, +) / Double(curves.count)) }
+            let points = averageROC(found.map(\.1))
             let auroc = found.compactMap { $0.0.detectionAUROC["entropy"] }.reduce(0, +) / Double(found.count)
             series.append(LineSeries(name: m.name, style: m.style, points: points, markers: false))
             labels.append("AUROC \(formatFixed(auroc, 3)) — \(m.name)")
         }
         guard !series.isEmpty else { return nil }
-        let unit = AxisSpec(label: "", domain: (0, 1), ticks: [0, 0.2, 0.4, 0.6, 0.8, 1])
-        var x = unit, y = unit
-        x.label = "false-positive rate (clean flagged)"
-        y.label = "true-positive rate (adversarial detected)"
+        let (x, y) = rocAxes(falsePositives: "false-positive rate (clean flagged)", truePositives: "true-positive rate (adversarial detected)")
         return lineChart(title: "Detecting \(label) inputs by predictive entropy", x: x, y: y, series: series, width: 440, height: 400,
                          legend: .below, legendLabels: labels, reference: [(0, 0), (1, 1)], referenceLabel: "chance (AUROC 0.5)")
     }

@@ -48,7 +48,8 @@ public struct AttackSettings: Codable, Sendable, Hashable {
     /// ZOO: coordinates estimated per step, and the finite-difference step h.
     public var coordinates = 128
     public var differenceStep: Float = 1e-4
-    /// PGD and MIM stop attacking an example once a deterministic model misclassifies it.
+    /// PGD and MIM stop attacking an example once a deterministic model misclassifies it (not
+    /// in a transfer attack: an input only just across the surrogate's boundary transfers poorly).
     public var stopWhenFooled = true
     /// K posterior samples per gradient or query, and which loss they share.
     public var eotSamples = 1
@@ -218,6 +219,8 @@ public func attackPosteriorFile(at path: String, settings: AttackSettings, datas
 public func attackPosterior(_ posterior: any Posterior, test: InMemoryDataset, settings: AttackSettings, surrogate: (any Posterior)? = nil,
                             saveAdversarials: String? = nil) throws -> AttackResult {
     try settings.validate()
+    var settings = settings
+    if surrogate != nil { settings.stopWhenFooled = false }
     let crafting = surrogate ?? posterior
     let n = Swift.min(settings.examples, test.count)
     let inputs = try test.inputs.rows(0..<n), labels = Array(test.labels[0..<n])
