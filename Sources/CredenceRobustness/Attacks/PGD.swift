@@ -148,11 +148,7 @@ public struct PGD: Sendable {
                 if (fooled && !bestFooled[i]) || (fooled == bestFooled[i] && score > bestLoss[i]) {
                     bestFooled[i] = fooled
                     bestLoss[i] = score
-                    best.withUnsafeMutableBufferPointer { b in
-                        x.withUnsafeBufferPointer { xs in
-                            for j in (i * perRow)..<((i + 1) * perRow) { b[j] = xs[j] }
-                        }
-                    }
+                    try best.setRows([i], from: x.row(i))
                 }
             }
         }
