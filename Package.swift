@@ -63,7 +63,7 @@ let package = Package(
         .testTarget(name: "CredenceMetricsTests", dependencies: ["CredenceMetrics"],
                     swiftSettings: swift5),
         .testTarget(name: "CredenceInferenceTests", dependencies: ["CredenceInference"],
-                    swiftSettings: swift5),
+                    resources: [.copy("Fixtures")], swiftSettings: swift5),
         .testTarget(name: "CredenceRobustnessTests", dependencies: ["CredenceRobustness"],
                     swiftSettings: swift5),
         .testTarget(name: "CredenceBenchTests", dependencies: ["CredenceBench"],

@@ -1,0 +1,177 @@
+import Foundation
+
+/// Convergence diagnostics of MCMC chains of one scalar quantity (a parameter, a random
+/// projection of the parameters, or a predictive probability at a test point), as Vehtari,
+/// Gelman, Simpson, Carpenter & Bürkner (2021) define them and ArviZ and Stan compute them:
+///
+/// - `rHat`: rank-normalised split-R̂ — each chain split in halves, the draws replaced by the
+///   normal scores of their pooled ranks, Gelman–Rubin's R̂ of those; the larger of that and the
+///   same for the draws folded around the median (which sees differing scales). Values above
+///   1.01 say the chains have not mixed.
+/// - `bulkEffectiveSampleSize`: the effective sample size of the rank-normalised split chains,
+///   from their autocorrelations truncated by Geyer's initial monotone sequence.
+/// - `tailEffectiveSampleSize`: the smaller of the effective sample sizes of the indicators
+///   I(θ ≤ q₅%) and I(θ ≤ q₉₅%) — how well the 5 % and 95 % quantiles are estimated.
+///
+/// `chains` holds one array of draws per chain, all of the same length ≥ 4. Checked against
+/// ArviZ 0.23 on the same draws (tests).
+public enum ChainDiagnostics {
+    public static func rHat(_ chains: [[Double]]) throws -> Double {
+        try validate(chains, minimumChains: 2)
+        let split = splitChains(chains)
+        let median = quantile(split.flatMap { $0 }, 0.5)
+        let bulk = gelmanRubin(rankNormalized(split))
+        let folded = gelmanRubin(rankNormalized(split.map { $0.map { Swift.abs($0 - median) } }))
+        return Swift.max(bulk, folded)
+    }
+
+    public static func bulkEffectiveSampleSize(_ chains: [[Double]]) throws -> Double {
+        try validate(chains, minimumChains: 1)
+        return effectiveSampleSize(rankNormalized(splitChains(chains)))
+    }
+
+    public static func tailEffectiveSampleSize(_ chains: [[Double]]) throws -> Double {
+        try validate(chains, minimumChains: 1)
+        let all = chains.flatMap { $0 }
+        return [0.05, 0.95].map { p -> Double in
+            let q = quantile(all, p)
+            return effectiveSampleSize(splitChains(chains.map { $0.map { $0 <= q ? 1 : 0 } }))
+        }.min()!
+    }
+
+    static func validate(_ chains: [[Double]], minimumChains: Int) throws {
+        guard chains.count >= minimumChains else {
+            throw InferenceError.invalidOption("the diagnostic needs at least \(minimumChains) chains, got \(chains.count)")
+        }
+        let n = chains.first?.count ?? 0
+        guard n >= 4, chains.allSatisfy({ $0.count == n }) else {
+            throw InferenceError.invalidOption("chains must be equally long with at least 4 draws each; got lengths \(chains.map(\.count))")
+        }
+        guard chains.allSatisfy({ $0.allSatisfy(\.isFinite) }) else {
+            throw InferenceError.invalidOption("the chains hold a non-finite draw (NaN or ±∞): the sampler diverged")
+        }
+    }
+
+    /// Each chain's first and last ⌊n/2⌋ draws as two chains (the middle draw of an odd length dropped).
+    static func splitChains(_ chains: [[Double]]) -> [[Double]] {
+        let half = (chains.first?.count ?? 0) / 2
+        return chains.map { Array($0.prefix(half)) } + chains.map { Array($0.suffix(half)) }
+    }
+
+    /// The draws replaced by Φ⁻¹((r − 3/8)/(S + 1/4)), r their average rank among all S draws (Blom).
+    static func rankNormalized(_ chains: [[Double]]) -> [[Double]] {
+        let all = chains.flatMap { $0 }, count = all.count
+        let order = all.indices.sorted { all[$0] < all[$1] }
+        var ranks = [Double](repeating: 0, count: count)
+        var i = 0
+        while i < count {
+            var j = i
+            while j + 1 < count, all[order[j + 1]] == all[order[i]] { j += 1 }
+            let average = Double(i + j) / 2 + 1
+            for k in i...j { ranks[order[k]] = average }
+            i = j + 1
+        }
+        let n = chains.first?.count ?? 0
+        return chains.indices.map { c in
+            (0..<n).map { k in inverseNormalCDF((ranks[c * n + k] - 0.375) / (Double(count) + 0.25)) }
+        }
+    }
+
+    /// Gelman–Rubin: √((B/W + n − 1)/n) with B = n·Var(chain means), W the mean within-chain variance.
+    static func gelmanRubin(_ chains: [[Double]]) -> Double {
+        let n = Double(chains[0].count)
+        let means = chains.map { $0.reduce(0, +) / n }
+        let within = zip(chains, means).map { chain, m in chain.reduce(0) { $0 + ($1 - m) * ($1 - m) } / (n - 1) }.reduce(0, +)
+            / Double(chains.count)
+        let between = n * sampleVariance(means)
+        return ((between / within + n - 1) / n).squareRoot()
+    }
+
+    /// ESS = M·N/τ, τ = −1 + 2 Σ ρ̂ₜ over Geyer's initial monotone sequence of the multi-chain
+    /// autocorrelations ρ̂ₜ = 1 − (W − mean autocovariance at lag t)/var⁺ (ArviZ's `_ess`).
+    static func effectiveSampleSize(_ chains: [[Double]]) -> Double {
+        let all = chains.flatMap { $0 }
+        let total = Double(all.count)
+        guard let lo = all.min(), let hi = all.max(), hi - lo >= 1e-15 else { return total }
+        let m = chains.count, n = chains[0].count
+        let centred = chains.map { chain -> [Double] in
+            let mean = chain.reduce(0, +) / Double(n)
+            return chain.map { $0 - mean }
+        }
+        // The chains' mean autocovariance at `lag` (divided by n), computed as the sequence needs it.
+        func autocovariance(_ lag: Int) -> Double {
+            centred.map { c in (0..<(n - lag)).reduce(0.0) { $0 + c[$1] * c[$1 + lag] } / Double(n) }.reduce(0, +) / Double(m)
+        }
+        let meanVariance = autocovariance(0) * Double(n) / Double(n - 1)
+        var varPlus = meanVariance * Double(n - 1) / Double(n)
+        if m > 1 { varPlus += sampleVariance(chains.map { $0.reduce(0, +) / Double(n) }) }
+        var rho = [Double](repeating: 0, count: n)
+        var even = 1.0, odd = 1 - (meanVariance - autocovariance(1)) / varPlus
+        rho[0] = even
+        rho[1] = odd
+        var t = 1
+        while t < n - 3, even + odd > 0 {
+            even = 1 - (meanVariance - autocovariance(t + 1)) / varPlus
+            odd = 1 - (meanVariance - autocovariance(t + 2)) / varPlus
+            if even + odd >= 0 {
+                rho[t + 1] = even
+                rho[t + 2] = odd
+            }
+            t += 2
+        }
+        let maxT = t - 2
+        if even > 0 { rho[maxT + 1] = even }
+        t = 1
+        while t <= maxT - 2 {
+            if rho[t + 1] + rho[t + 2] > rho[t - 1] + rho[t] {
+                rho[t + 1] = (rho[t - 1] + rho[t]) / 2
+                rho[t + 2] = rho[t + 1]
+            }
+            t += 2
+        }
+        var tau = -1 + 2 * rho[0...maxT].reduce(0, +) + (maxT + 1 < n ? rho[maxT + 1] : 0)
+        tau = Swift.max(tau, 1 / Foundation.log10(total))
+        return total / tau
+    }
+
+    static func sampleVariance(_ values: [Double]) -> Double {
+        let mean = values.reduce(0, +) / Double(values.count)
+        return values.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(values.count - 1)
+    }
+
+    /// The p-quantile with linear interpolation between order statistics (NumPy's default).
+    static func quantile(_ values: [Double], _ p: Double) -> Double {
+        let sorted = values.sorted()
+        let position = p * Double(sorted.count - 1)
+        let lower = Int(position.rounded(.down)), upper = Swift.min(lower + 1, sorted.count - 1)
+        return sorted[lower] + (position - Double(lower)) * (sorted[upper] - sorted[lower])
+    }
+
+    /// Φ⁻¹(p) for p in (0, 1): Acklam's rational approximation refined by one Halley step on
+    /// erfc, to double precision.
+    static func inverseNormalCDF(_ p: Double) -> Double {
+        let a = [-3.969683028665376e+01, 2.209460984245205e+02, -2.759285104469687e+02, 1.383577518672690e+02,
+                 -3.066479806614716e+01, 2.506628277459239e+00]
+        let b = [-5.447609879822406e+01, 1.615858368580409e+02, -1.556989798598866e+02, 6.680131188771972e+01,
+                 -1.328068155288572e+01]
+        let c = [-7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e+00, -2.549732539343734e+00,
+                 4.374664141464968e+00, 2.938163982698783e+00]
+        let d = [7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e+00, 3.754408661907416e+00]
+        let low = 0.02425
+        var x: Double
+        if p < low {
+            let q = (-2 * Foundation.log(p)).squareRoot()
+            x = (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) / ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1)
+        } else if p <= 1 - low {
+            let q = p - 0.5, r = q * q
+            x = (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q
+                / (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1)
+        } else {
+            let q = (-2 * Foundation.log(1 - p)).squareRoot()
+            x = -(((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) / ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1)
+        }
+        let e = 0.5 * erfc(-x / 2.0.squareRoot()) - p
+        let u = e * (2 * Double.pi).squareRoot() * Foundation.exp(x * x / 2)
+        return x - u / (1 + x * u / 2)
+    }
+}

@@ -1,0 +1,76 @@
+@testable import CredenceInference
+import CredenceTensor
+import Foundation
+import Testing
+
+/// Split-R̂ and bulk/tail ESS against ArviZ 0.23 on the same draws (fixture written by
+/// scripts/make_diagnostics_fixture.py), and against what independent draws and an AR(1)
+/// chain must give.
+@Suite struct ChainDiagnosticsTests {
+    struct Fixture: Decodable {
+        struct Case: Decodable {
+            var name: String
+            var chains: [[Double]]
+            var rhat: Double
+            var essBulk: Double
+            var essTail: Double
+        }
+        var arviz: String
+        var cases: [Case]
+    }
+
+    static let fixture: Fixture = {
+        let url = Bundle.module.url(forResource: "arviz-diagnostics", withExtension: "json", subdirectory: "Fixtures")!
+        return try! JSONDecoder().decode(Fixture.self, from: Data(contentsOf: url))
+    }()
+
+    /// Independent draws, AR(1), a shifted chain, a wider chain, heavy tails with an odd length,
+    /// and ties: every figure within 1e-6 (relative) of ArviZ's.
+    @Test func agreesWithArviZ() throws {
+        for c in Self.fixture.cases {
+            let rhat = try ChainDiagnostics.rHat(c.chains)
+            let bulk = try ChainDiagnostics.bulkEffectiveSampleSize(c.chains)
+            let tail = try ChainDiagnostics.tailEffectiveSampleSize(c.chains)
+            #expect(abs(rhat - c.rhat) <= 1e-6 * c.rhat, "\(c.name): R̂ \(rhat) vs ArviZ \(c.rhat)")
+            #expect(abs(bulk - c.essBulk) <= 1e-6 * c.essBulk, "\(c.name): bulk ESS \(bulk) vs ArviZ \(c.essBulk)")
+            #expect(abs(tail - c.essTail) <= 1e-6 * c.essTail, "\(c.name): tail ESS \(tail) vs ArviZ \(c.essTail)")
+        }
+    }
+
+    /// Four chains of 1,000 independent normals: R̂ < 1.01 and bulk ESS within 15 % of the 4,000
+    /// draws; an AR(1) chain with ρ = 0.8 has ESS ≈ N(1 − ρ)/(1 + ρ) = N/9 (within 25 %); one
+    /// chain shifted by a standard deviation gives R̂ > 1.1.
+    @Test func independentCorrelatedAndUnmixedChains() throws {
+        var rng = RandomGenerator(seed: 3)
+        let iid = (0..<4).map { _ in (0..<1000).map { _ in Double(rng.normalFloat()) } }
+        #expect(try ChainDiagnostics.rHat(iid) < 1.01)
+        let bulk = try ChainDiagnostics.bulkEffectiveSampleSize(iid)
+        #expect(abs(bulk - 4000) < 0.15 * 4000, "bulk ESS \(bulk)")
+        let rho = 0.8
+        let ar = (0..<4).map { _ -> [Double] in
+            var x = Double(rng.normalFloat()) / (1 - rho * rho).squareRoot()
+            return (0..<2000).map { _ in x = rho * x + Double(rng.normalFloat()); return x }
+        }
+        let expected = 8000 * (1 - rho) / (1 + rho)
+        let ess = try ChainDiagnostics.bulkEffectiveSampleSize(ar)
+        #expect(abs(ess - expected) < 0.25 * expected, "AR(1) ESS \(ess) vs \(expected)")
+        var shifted = iid
+        shifted[1] = shifted[1].map { $0 + 1 }
+        #expect(try ChainDiagnostics.rHat(shifted) > 1.1)
+    }
+
+    @Test func badChainsAreRefused() {
+        #expect(throws: InferenceError.self) { try ChainDiagnostics.rHat([[1, 2, 3, 4, 5]]) }
+        #expect(throws: InferenceError.self) { try ChainDiagnostics.bulkEffectiveSampleSize([[1, 2, 3]]) }
+        #expect(throws: InferenceError.self) { try ChainDiagnostics.rHat([[1, 2, 3, 4], [1, 2, 3]]) }
+        #expect(throws: InferenceError.self) { try ChainDiagnostics.tailEffectiveSampleSize([[1, 2, .nan, 4]]) }
+    }
+
+    /// Φ⁻¹ to double precision: Φ(Φ⁻¹(p)) = p across (1e-12, 1 − 1e-12).
+    @Test func inverseNormalCDFIsExact() {
+        for p in [1e-12, 1e-6, 0.01, 0.02425, 0.3, 0.5, 0.77, 0.97575, 0.999, 1 - 1e-9] {
+            let x = ChainDiagnostics.inverseNormalCDF(p)
+            #expect(abs(0.5 * erfc(-x / 2.0.squareRoot()) - p) <= 1e-14 + 1e-12 * p, "p \(p) → \(x)")
+        }
+    }
+}
