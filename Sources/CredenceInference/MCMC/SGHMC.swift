@@ -107,14 +107,16 @@ public struct SGHMCDynamics: SGMCMCDynamics {
                      rng: inout RandomGenerator) {
         let keep = Float(1 - friction), eta = Float(stepSize)
         let share = Swift.max(friction - stepSize * gradientNoiseVariance / 2, 0)
-        let scale = Float((2 * stepSize * share).squareRoot())
+        let scale = noise ? Float((2 * stepSize * share).squareRoot()) : 0
+        let xi = noise ? Tensor.normalNoise(shape: [theta.count], rng: &rng) : Tensor.zeros([theta.count])   // vectorised draw
         theta.withUnsafeMutableBufferPointer { t in
             buffers.values.withUnsafeMutableBufferPointer { v in
                 gradient.withUnsafeBufferPointer { g in
-                    for i in t.indices {
-                        v[i] = keep * v[i] + eta * g[i]
-                        if noise { v[i] += scale * rng.normalFloat() }
-                        t[i] += v[i]
+                    xi.withUnsafeBufferPointer { z in
+                        for i in t.indices {
+                            v[i] = keep * v[i] + eta * g[i] + scale * z[i]
+                            t[i] += v[i]
+                        }
                     }
                 }
             }

@@ -88,12 +88,16 @@ public struct SWAGPosterior: ParameterSamplingPosterior {
                       rank: archive.setting("rank"))
     }
 
-    /// One draw θ̃ (P normals for z₁, then K for z₂, from `rng`).
+    /// One draw θ̃ (P normals for z₁ by `Tensor.normalNoise` — vectorised, where libm's scalar
+    /// Box–Muller made sampling cost more than the network's forward pass — then K for z₂, from `rng`).
     public func sampleParameters(rng: inout RandomGenerator) throws -> Tensor {
         let p = mean.count
         var theta = mean
+        let z1 = Tensor.normalNoise(shape: [p], rng: &rng)
         theta.withUnsafeMutableBufferPointer { t in
-            for i in 0..<p { t[i] += diagonalFactor[i] * rng.normalFloat() }
+            z1.withUnsafeBufferPointer { z in
+                for i in 0..<p { t[i] += diagonalFactor[i] * z[i] }
+            }
             guard let d = deviations else { return }
             let k = d.shape[0]
             let z2 = (0..<k).map { _ in lowRankFactor * rng.normalFloat() }
