@@ -188,4 +188,46 @@ import Testing
         let point = try PointPosterior(model: model, parameters: theta, task: .classification)
         #expect(try scoreRobustness(x, labels: y, posterior: point, samples: 2, repeats: 5, rng: &rng).robustInEveryRepeat == nil)
     }
+
+    /// EOT on a genuinely random model whose expectation can be written out: MC dropout (rate ½)
+    /// on one hidden layer of two units, so each example's mask is one of four, equally likely.
+    /// With 20,000 samples per gradient, the mean-sample-loss and model-average losses and their
+    /// input gradients equal the exact expectations over the four masks (central differences of
+    /// the exact function) within Monte-Carlo error.
+    @Test func eotOnMCDropoutMatchesTheExactExpectationOverMasks() throws {
+        let model = try Sequential(.mlp(inputShape: [2], hidden: [2], outputs: 2, dropout: 0.5))
+        var rng = RandomGenerator(seed: 21)
+        let theta = Tensor.randomNormal(shape: [model.parameterCount], standardDeviation: 1.2, rng: &rng)
+        let posterior = try MCDropoutPosterior(model: model, parameters: theta, task: .classification)
+        let x = Tensor(shape: [3, 2], values: [0.3, -0.8, 1.1, 0.4, -0.5, 0.9]), y: [Int32] = [0, 1, 1]
+        let w = theta.values.map(Double.init)   // W1 [2, 2], b1 [2], W2 [2, 2], b2 [2]
+        /// log p(y | x, mask) for each of the four masks (kept units scaled by 2).
+        func logProbabilities(_ input: [Double], _ label: Int) -> [Double] {
+            let h = (0..<2).map { j in max(0, w[j * 2] * input[0] + w[j * 2 + 1] * input[1] + w[4 + j]) }
+            return [(0.0, 0.0), (0, 1), (1, 0), (1, 1)].map { (m0: Double, m1: Double) -> Double in
+                let kept = [2 * m0 * h[0], 2 * m1 * h[1]]
+                let z = (0..<2).map { c in w[6 + c * 2] * kept[0] + w[6 + c * 2 + 1] * kept[1] + w[10 + c] }
+                let top = z.max()!
+                return z[label] - top - Foundation.log(z.reduce(0) { $0 + Foundation.exp($1 - top) })
+            }
+        }
+        func meanLoss(_ input: [Double], _ label: Int) -> Double { -logProbabilities(input, label).reduce(0, +) / 4 }
+        func averageLoss(_ input: [Double], _ label: Int) -> Double {
+            -Foundation.log(logProbabilities(input, label).reduce(0) { $0 + Foundation.exp($1) } / 4)
+        }
+        for (kind, exact) in [(EOTLoss.meanSampleLoss, meanLoss), (.bayesModelAverage, averageLoss)] {
+            let evaluation = try AttackTarget(posterior: posterior, eotSamples: 20_000, loss: kind).evaluate(x, labels: y, rng: &rng)
+            for i in 0..<3 {
+                let input = [Double(x[i, 0]), Double(x[i, 1])], label = Int(y[i])
+                #expect(abs(evaluation.loss[i] - exact(input, label)) < 0.02 * max(1, exact(input, label)), "\(kind) example \(i) loss")
+                for j in 0..<2 {
+                    var plus = input, minus = input
+                    plus[j] += 1e-5; minus[j] -= 1e-5
+                    let fd = (exact(plus, label) - exact(minus, label)) / 2e-5
+                    #expect(abs(Double(evaluation.gradient[i, j]) - fd) < 0.03 * max(1, abs(fd)),
+                            "\(kind) example \(i), input \(j): EOT \(evaluation.gradient[i, j]) vs exact \(fd)")
+                }
+            }
+        }
+    }
 }
