@@ -1,3 +1,5 @@
+import CredenceNN
+import CredenceTensor
 import Foundation
 
 /// Convergence diagnostics of MCMC chains of one scalar quantity (a parameter, a random
@@ -173,5 +175,54 @@ public enum ChainDiagnostics {
         let e = 0.5 * erfc(-x / 2.0.squareRoot()) - p
         let u = e * (2 * Double.pi).squareRoot() * Foundation.exp(x * x / 2)
         return x - u / (1 + x * u / 2)
+    }
+}
+
+/// The diagnostics of one scalar quantity along a chain of posterior samples.
+public struct ChainQuantityDiagnostics: Codable, Sendable, Equatable {
+    /// What was followed: "projection k" (θ onto a random unit direction) or "p(class c | test point i)".
+    public var quantity: String
+    /// Split-R̂ over the chain's halves taken as two chains (nil with fewer than 8 samples).
+    public var rHat: Double?
+    public var bulkEffectiveSampleSize: Double
+    public var tailEffectiveSampleSize: Double
+}
+
+extension ChainDiagnostics {
+    /// Diagnostics of a single chain of parameter samples (oldest first, as an SG-MCMC posterior
+    /// keeps them): `projections` random projections of θ (unit directions from `rng`) and the
+    /// predicted class's probability at each of `inputs`' examples. R̂ treats the chain's two
+    /// halves as two chains (so it is split-R̂ over quarters); ESS is over the whole chain.
+    public static func diagnose(samples: [Tensor], model: any NetworkModel, inputs: Tensor, projections: Int,
+                                rng: inout RandomGenerator) throws -> [ChainQuantityDiagnostics] {
+        guard samples.count >= 4 else {
+            throw InferenceError.invalidOption("chain diagnostics need at least 4 samples in the chain, got \(samples.count)")
+        }
+        guard projections >= 0 else { throw InferenceError.invalidOption("projections must be ≥ 0, got \(projections)") }
+        var series: [(String, [Double])] = []
+        let p = model.parameterCount
+        for k in 0..<projections {
+            let direction = Tensor.randomNormal(shape: [p], rng: &rng).values
+            let norm = direction.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
+            series.append(("projection \(k + 1)", samples.map { theta in
+                zip(theta.values, direction).reduce(0.0) { $0 + Double($1.0) * Double($1.1) } / norm
+            }))
+        }
+        if (inputs.shape.first ?? 0) > 0 {
+            let probabilities = try samples.map { try model.predictBatched(inputs, parameters: $0).softmaxLastAxis().values }
+            let c = probabilities[0].count / inputs.shape[0]
+            for i in 0..<inputs.shape[0] {
+                // The class the chain's average predicts.
+                let mean = (0..<c).map { k in probabilities.reduce(0.0) { $0 + Double($1[i * c + k]) } }
+                let top = mean.indices.max { mean[$0] < mean[$1] }!
+                series.append(("p(class \(top) | test point \(i))", probabilities.map { Double($0[i * c + top]) }))
+            }
+        }
+        return try series.map { name, chain in
+            let halves = [Array(chain.prefix(chain.count / 2)), Array(chain.suffix(chain.count / 2))]
+            return ChainQuantityDiagnostics(quantity: name, rHat: chain.count >= 8 ? try rHat(halves) : nil,
+                                            bulkEffectiveSampleSize: try bulkEffectiveSampleSize([chain]),
+                                            tailEffectiveSampleSize: try tailEffectiveSampleSize([chain]))
+        }
     }
 }
