@@ -42,4 +42,9 @@ func printMetrics(_ m: EvaluationMetrics) {
     if let c = m.scalability {
         print(String(format: "  prediction: %.3f s per 1,000 inputs; %d stored floats", c.predictionSecondsPer1000, c.storedFloats))
     }
+    if let chain = m.chain {
+        print(String(format: "  chain of %d samples: R̂ up to %@, bulk ESS from %.1f, tail ESS from %.1f (`credence diagnose` for each quantity)",
+                     chain.samples, (chain.worstRHat.map { String(format: "%.3f", $0) } ?? "—") as NSString,
+                     chain.smallestBulkEffectiveSampleSize, chain.smallestTailEffectiveSampleSize))
+    }
 }

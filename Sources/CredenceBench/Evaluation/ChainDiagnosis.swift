@@ -4,7 +4,7 @@ import CredenceTensor
 import Foundation
 
 /// What `credence diagnose` reports for a chain of samples.
-public struct ChainDiagnosis: Codable, Sendable {
+public struct ChainDiagnosis: Codable, Sendable, Equatable {
     public var method: String
     public var samples: Int
     public var quantities: [ChainQuantityDiagnostics]
@@ -35,10 +35,16 @@ public func diagnosePosteriorFile(at path: String, projections: Int = 8, points:
                                             inputShape: posterior.model.spec.inputShape)
         inputs = try test.inputs.rows(0..<Swift.min(points, test.count))
     }
+    return try diagnoseChain(chain, points: inputs, projections: projections, seed: seed)
+}
+
+/// `ChainDiagnostics.diagnose` of a chain posterior's samples, summarised (also part of every
+/// evaluation of an SG-MCMC posterior: 8 projections, the first 5 test points).
+func diagnoseChain(_ chain: EnsemblePosterior, points: Tensor, projections: Int, seed: UInt64) throws -> ChainDiagnosis {
     var rng = RandomGenerator(seed: seed)
-    let quantities = try ChainDiagnostics.diagnose(samples: chain.members, model: chain.model, inputs: inputs, projections: projections,
+    let quantities = try ChainDiagnostics.diagnose(samples: chain.members, model: chain.model, inputs: points, projections: projections,
                                                    rng: &rng)
-    return ChainDiagnosis(method: posterior.method, samples: chain.members.count, quantities: quantities,
+    return ChainDiagnosis(method: chain.method, samples: chain.members.count, quantities: quantities,
                           worstRHat: quantities.compactMap(\.rHat).max(),
                           smallestBulkEffectiveSampleSize: quantities.map(\.bulkEffectiveSampleSize).min() ?? .nan,
                           smallestTailEffectiveSampleSize: quantities.map(\.tailEffectiveSampleSize).min() ?? .nan)

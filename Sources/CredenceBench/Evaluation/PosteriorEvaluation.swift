@@ -100,6 +100,12 @@ public func evaluatePosterior(_ posterior: any Posterior, on test: InMemoryDatas
     }
     metrics.scalability = Scalability(fitSeconds: 0, predictionSecondsPer1000: secondsPer1000, peakResidentBytes: PeakMemory.bytes(),
                                       storedFloats: posterior.storedFloatCount, parameterCount: posterior.model.parameterCount)
+    if chainMethods.contains(posterior.method), let chain = posterior as? EnsemblePosterior, chain.members.count >= 4 {
+        onStage("diagnosing the chain")
+        let points = posterior.task == .classification ? try test.inputs.rows(0..<Swift.min(5, test.count))
+            : Tensor(shape: [0] + posterior.model.spec.inputShape, repeating: 0)
+        metrics.chain = try diagnoseChain(chain, points: points, projections: 8, seed: seeding.seed)
+    }
     return metrics
 }
 

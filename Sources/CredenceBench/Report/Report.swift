@@ -48,7 +48,7 @@ public func renderReport(_ records: [RunRecord], title: String, gallery: ShiftGa
     let sections: [(id: String, title: String)] = [
         ("summary", "Summary"), ("reliability", "Reliability"), ("shift", "Dataset shift"), ("ood", "OOD detection"),
         ("rejection", "Accuracy–rejection"), ("cost", "Time & memory"), ("robustness", "Adversarial robustness"),
-        ("gallery", "Corruption gallery"),
+        ("chains", "Sampler diagnostics"), ("gallery", "Corruption gallery"),
     ]
     page += "<nav>" + sections.enumerated().map { "<a href=\"#\($1.id)\">\($0 + 1). \(escapeHTML($1.title))</a>" }.joined() + "</nav>\n"
     page += "</header>\n<main>\n"
@@ -84,7 +84,12 @@ public func renderReport(_ records: [RunRecord], title: String, gallery: ShiftGa
                          empty: "No run was attacked — add `attacks` to a suite's evaluations and list the attacks.", gridClass: "wide") { g in
         [robustnessCharts(g.classification), adversarialROCCharts(g.classification), [robustnessTable(g.classification)].compactMap { $0 }]
     }
-    page += "<section id=\"gallery\"><h2>8. Corruption gallery</h2>\n"
+    page += chartSection(model, id: "chains", title: "8. Sampler diagnostics",
+                         intro: "For the SG-MCMC posteriors: the chain's kept samples and, over 8 random projections of the parameters and the predicted class's probability at 5 test points, the largest split-R̂ (the chain's halves as two chains; above 1.01, in red, the chain has not mixed) and the smallest bulk and tail effective sample sizes (Vehtari et al. 2021), worst seed.",
+                         empty: "No SG-MCMC run.", gridClass: "wide") { g in
+        [[chainTable(g.methods)].compactMap { $0 }]
+    }
+    page += "<section id=\"gallery\"><h2>9. Corruption gallery</h2>\n"
     if let gallery, !gallery.rows.isEmpty {
         page += "<p class=\"note\">One test image under every shift: corruptions at severities 1–5, rotations in degrees, translations in pixels (the shifts of section 3).</p>\n" + galleryHTML(gallery)
     } else {

@@ -228,3 +228,23 @@ func robustnessTable(_ methods: [MethodRuns]) -> String? {
         + "<th scope=\"col\" title=\"telling adversarial from clean inputs by predictive entropy, at the largest ε\">Detection AUROC</th>"
         + "<th scope=\"col\">Gradient-masking checks</th></tr></thead><tbody>\n" + rows + "</tbody></table>"
 }
+
+/// Per SG-MCMC method: the chain's samples, its largest R̂ and smallest bulk and tail ESS
+/// (worst over seeds) — whether the samples describe the posterior or a corner of it.
+func chainTable(_ methods: [MethodRuns]) -> String? {
+    var rows = ""
+    for m in methods {
+        let chains = m.records.compactMap(\.metrics.chain)
+        guard !chains.isEmpty else { continue }
+        let rHat = chains.compactMap(\.worstRHat).max()
+        let mixed = rHat.map { $0 <= 1.01 } ?? false
+        rows += "<tr><td class=\"method\">\(escapeHTML(m.name))</td><td>\(chains.map(\.samples).min()!)</td>"
+            + "<td\(mixed ? "" : " class=\"warn\"")>\(rHat.map { formatFixed($0, 3) } ?? "—")</td>"
+            + "<td>\(formatFixed(chains.map(\.smallestBulkEffectiveSampleSize).min()!, 1))</td>"
+            + "<td>\(formatFixed(chains.map(\.smallestTailEffectiveSampleSize).min()!, 1))</td></tr>\n"
+    }
+    guard !rows.isEmpty else { return nil }
+    return "<table class=\"summary\"><thead><tr><th scope=\"col\" class=\"method\">Method</th><th scope=\"col\">Samples</th>"
+        + "<th scope=\"col\" title=\"largest split-R̂ over 8 random projections of θ and 5 test predictions (the chain's halves as two chains), worst seed\">R̂</th>"
+        + "<th scope=\"col\">Bulk ESS</th><th scope=\"col\">Tail ESS</th></tr></thead><tbody>\n" + rows + "</tbody></table>"
+}

@@ -146,6 +146,23 @@ import Testing
                 && page.contains("Detecting pgd linf, EOT 2 inputs"))
     }
 
+    /// An SG-MCMC run stores its chain diagnostics; the report lists them.
+    @Test func samplerRunsStoreTheirChainDiagnostics() throws {
+        let dir = try StoreFixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let suite = try Suite.parse("""
+            {"datasets": ["two-moons"], "models": [{"kind": "mlp", "hidden": [8]}], "epochs": 12, "samples": 4,
+             "methods": [{"name": "map"}, {"name": "sgld", "thinning": 4, "sampleEpochs": 10}]}
+            """, source: "s.json")
+        let outcome = try BenchRunner(store: try ResultStore(path: dir.appendingPathComponent("b.sqlite").path)).run(suite)
+        #expect(outcome.failures.isEmpty, "\(outcome.failures)")
+        let sgld = try #require(outcome.records.first { $0.configuration.method == "sgld" })
+        let chain = try #require(sgld.metrics.chain)
+        #expect(chain.samples >= 8 && chain.quantities.count == 8 + 5 && chain.worstRHat != nil)
+        #expect(outcome.records.first { $0.configuration.method == "map" }?.metrics.chain == nil)
+        #expect(renderReport(outcome.records, title: "chains").contains("8. Sampler diagnostics"))
+    }
+
     @Test func aSecondRunnerOnTheSameDatabaseIsRefused() throws {
         let dir = try StoreFixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
