@@ -14,8 +14,8 @@ public struct ChainDiagnosis: Codable, Sendable, Equatable {
     public var smallestTailEffectiveSampleSize: Double
 }
 
-/// The sample-chain posteriors (their samples are kept in chain order).
-let chainMethods = [SGLDMethod.name, PSGLDMethod.name, SGHMCMethod.name, CSGLDMethod.name, CSGHMCMethod.name]
+/// The registry's samplers, whose posteriors keep their samples in chain order.
+let chainMethods = MethodRegistry.methods.filter { $0.family == .mcmc }.map { $0.name }
 
 /// Convergence diagnostics (`ChainDiagnostics.diagnose`) of the SG-MCMC posterior at `path`:
 /// `projections` random projections of θ and the predicted class's probability at the first

@@ -63,10 +63,7 @@ public struct APGD: Sendable {
     /// Adversarial versions of `inputs` [N, …] for `labels` against `target`.
     public func perturb(_ inputs: Tensor, labels: [Int32], target: AttackTarget,
                         rng: inout RandomGenerator) throws -> Tensor {
-        let n = inputs.shape.first ?? 0
-        guard labels.count == n else {
-            throw InferenceError.invalidOption("an attack needs one label per input: \(labels.count) labels for \(n) inputs")
-        }
+        let n = try exampleCount(inputs, labels: labels)
         guard n > 0 else { return inputs }
         let clean = try target.evaluate(inputs, labels: labels, rng: &rng)
         let classes = clean.logProbabilities.shape.last ?? 1

@@ -60,10 +60,7 @@ public struct AttackTarget {
     /// same samples (redrawn from the same generator state) — still one sample in memory at a time.
     public func evaluate(_ inputs: Tensor, labels: [Int32], loss kind: AttackLoss = .crossEntropy, targets: [Int32]? = nil,
                          rng: inout RandomGenerator) throws -> Evaluation {
-        let n = inputs.shape.first ?? 0
-        guard labels.count == n else {
-            throw InferenceError.invalidOption("an attack needs one label per input: \(labels.count) labels for \(n) inputs")
-        }
+        let n = try exampleCount(inputs, labels: labels)
         if kind == .targetedDLR {
             guard let targets, targets.count == n else {
                 throw InferenceError.invalidOption("the targeted DLR loss needs one target class per input: \(targets?.count ?? 0) for \(n)")

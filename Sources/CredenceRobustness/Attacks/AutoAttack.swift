@@ -61,10 +61,7 @@ public struct AutoAttack: Sendable {
     /// classified correctly (the first entry: clean).
     public func run(_ inputs: Tensor, labels: [Int32], target: AttackTarget,
                     rng: inout RandomGenerator) throws -> (adversarial: Tensor, robustAfter: [(name: String, robust: Int)]) {
-        let n = inputs.shape.first ?? 0
-        guard labels.count == n else {
-            throw InferenceError.invalidOption("an attack needs one label per input: \(labels.count) labels for \(n) inputs")
-        }
+        let n = try exampleCount(inputs, labels: labels)
         var adversarial = inputs
         let clean = try target.logProbabilities(inputs, rng: &rng)
         var robust = zip(mostLikelyClasses(clean), labels).map { $0 == $1 }

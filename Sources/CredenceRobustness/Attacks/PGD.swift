@@ -81,9 +81,7 @@ public struct PGD: Sendable {
         guard steps >= 1, restarts >= 1, stepSize >= 0, stepSize > 0 || epsilon == 0, stepSize.isFinite else {
             throw InferenceError.invalidOption("an attack needs steps ≥ 1, restarts ≥ 1 and a step size > 0 (got \(steps), \(restarts), \(stepSize))")
         }
-        if let targets, targets.count != count {
-            throw InferenceError.invalidOption("a targeted attack needs one target class per input: \(targets.count) for \(count)")
-        }
+        try checkTargets(targets, count: count)
         guard momentum >= 0, momentum.isFinite else { throw InferenceError.invalidOption("MIM's momentum is \(momentum); it must be ≥ 0") }
         switch (loss, targets) {
         case (.dlr, .some): throw InferenceError.invalidOption("a targeted attack uses the cross-entropy or the targeted DLR loss, not the untargeted DLR")

@@ -10,6 +10,22 @@ public protocol Attack: Sendable {
 extension PGD: Attack {}
 extension APGD: Attack {}
 
+/// The number of examples in `inputs` [N, …], once there is one label per example.
+func exampleCount(_ inputs: Tensor, labels: [Int32]) throws -> Int {
+    let n = inputs.shape.first ?? 0
+    guard labels.count == n else {
+        throw InferenceError.invalidOption("an attack needs one label per input: \(labels.count) labels for \(n) inputs")
+    }
+    return n
+}
+
+/// A targeted attack's classes: one per example, when there are any.
+func checkTargets(_ targets: [Int32]?, count n: Int) throws {
+    if let targets, targets.count != n {
+        throw InferenceError.invalidOption("a targeted attack needs one target class per input: \(targets.count) for \(n)")
+    }
+}
+
 /// What an attack left: the adversarial inputs, the posterior's predictive on them, and its
 /// accuracy there.
 public struct RobustEvaluation {

@@ -61,16 +61,11 @@ public struct Square: Sendable {
     /// Adversarial versions of `inputs` for `labels` against `target`.
     public func perturb(_ inputs: Tensor, labels: [Int32], target: AttackTarget,
                         rng: inout RandomGenerator) throws -> Tensor {
-        let n = inputs.shape.first ?? 0
-        guard labels.count == n else {
-            throw InferenceError.invalidOption("an attack needs one label per input: \(labels.count) labels for \(n) inputs")
-        }
+        let n = try exampleCount(inputs, labels: labels)
         guard epsilon >= 0, epsilon.isFinite, queries >= 1, restarts >= 1, initialFraction > 0, initialFraction <= 1 else {
             throw InferenceError.invalidOption("Square needs ε ≥ 0, queries and restarts ≥ 1 and an initial fraction in (0, 1] (got \(epsilon), \(queries), \(restarts), \(initialFraction))")
         }
-        if let targets, targets.count != n {
-            throw InferenceError.invalidOption("a targeted attack needs one target class per input: \(targets.count) for \(n)")
-        }
+        try checkTargets(targets, count: n)
         let geometry = try Self.geometry(inputs.shape)
         if norm == .l2, geometry.h < 5 || geometry.w < 5 {
             throw InferenceError.invalidOption("the L2 Square attack needs images at least 5 × 5; got inputs \(inputs.shape) (use L∞)")

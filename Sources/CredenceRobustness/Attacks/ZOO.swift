@@ -42,16 +42,11 @@ public struct ZOO: Sendable {
 
     public func perturb(_ inputs: Tensor, labels: [Int32], target: AttackTarget,
                         rng: inout RandomGenerator) throws -> Tensor {
-        let n = inputs.shape.first ?? 0
-        guard labels.count == n else {
-            throw InferenceError.invalidOption("an attack needs one label per input: \(labels.count) labels for \(n) inputs")
-        }
+        let n = try exampleCount(inputs, labels: labels)
         guard epsilon >= 0, epsilon.isFinite, steps >= 1, coordinates >= 1, learningRate > 0, differenceStep > 0 else {
             throw InferenceError.invalidOption("ZOO needs ε ≥ 0, steps and coordinates ≥ 1, a learning rate and a difference step > 0 (got \(epsilon), \(steps), \(coordinates), \(learningRate), \(differenceStep))")
         }
-        if let targets, targets.count != n {
-            throw InferenceError.invalidOption("a targeted attack needs one target class per input: \(targets.count) for \(n)")
-        }
+        try checkTargets(targets, count: n)
         guard n > 0 else { return inputs }
         let classes = targets ?? labels
         let perRow = inputs.count / n, chosen = Swift.min(coordinates, perRow)
