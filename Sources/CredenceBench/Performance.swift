@@ -29,6 +29,13 @@ public struct PerformanceReport: Codable, Sendable {
     public var variationalRatiosToMAP: [String: [Double]]?
     /// Their median per estimator.
     public var variationalMedianRatioToMAP: [String: Double] { (variationalRatiosToMAP ?? [:]).mapValues(median) }
+    /// SG-MCMC steps on the same MLP at batch 128 (the mini-batch log-posterior's gradient, the
+    /// dynamics' update with its noise), samples/s by sampler ("sgld", "psgld", "sghmc"):
+    /// the median of `variationalRounds` rounds interleaved with the MAP step, as for VI.
+    public var samplerStepSamplesPerSecond: [String: Double]?
+    /// The MAP step's time over the sampler step's (1/ratio is the step's cost in MAP steps), per round.
+    public var samplerRatiosToMAP: [String: [Double]]?
+    public var samplerMedianRatioToMAP: [String: Double] { (samplerRatiosToMAP ?? [:]).mapValues(median) }
     public var threads: Int
     public var mlpSteps: Int
     public var cnnSteps: Int
@@ -75,6 +82,8 @@ public enum PerformancePart: String, CaseIterable, Codable, Sendable {
     case vi
     /// PGD-10 on the MLP.
     case pgd
+    /// SGLD, pSGLD and SGHMC steps of the MLP against the MAP step.
+    case sgmcmc
 }
 
 /// How much work `measurePerformance` does.
@@ -127,22 +136,57 @@ public func measurePerformance(_ options: PerformanceOptions, log: (String) -> V
         log(String(format: "PGD-10 (ε 0.1, batch 1000): %.0f images/s", report.pgdImagesPerSecond!))
     }
     if options.parts.contains(.vi) {
-        let mlp = try Sequential(.mlp(inputShape: [1, 28, 28], hidden: [512, 512], outputs: 10))
-        var figures: [String: [Double]] = [:], ratios: [String: [Double]] = [:]
-        for round in 1...Swift.max(options.variationalRounds, 1) {
-            let map = try trainingThroughput(mlp, data: train, steps: options.variationalSteps, warmup: options.warmupSteps)
-            for estimator in [WeightNoiseEstimator.localReparameterization, .flipout] {
-                let vi = try variationalThroughput(estimator, data: train, steps: options.variationalSteps, warmup: options.warmupSteps)
-                figures[estimator.rawValue, default: []].append(vi)
-                ratios[estimator.rawValue, default: []].append(vi / map)
-                log(String(format: "VI (%@) training, round %d: %.0f samples/s, %.2f× the MAP step's %.0f", estimator.rawValue as NSString,
-                           round, vi, vi / map, map))
-            }
-        }
-        report.variationalTrainingSamplesPerSecond = figures.mapValues(median)
-        report.variationalRatiosToMAP = ratios
+        let rounds = try interleavedWithMAP(data: train, options: options, candidates: [
+            (WeightNoiseEstimator.localReparameterization.rawValue, { try variationalThroughput(.localReparameterization, data: train, steps: options.variationalSteps, warmup: options.warmupSteps) }),
+            (WeightNoiseEstimator.flipout.rawValue, { try variationalThroughput(.flipout, data: train, steps: options.variationalSteps, warmup: options.warmupSteps) }),
+        ], log: { log("VI (\($0)) training, " + $1) })
+        (report.variationalTrainingSamplesPerSecond, report.variationalRatiosToMAP) = (rounds.throughput, rounds.ratios)
+    }
+    if options.parts.contains(.sgmcmc) {
+        let steps = options.variationalSteps, warmup = options.warmupSteps
+        let rounds = try interleavedWithMAP(data: train, options: options, candidates: [
+            ("sgld", { try samplerThroughput(LangevinDynamics(), data: train, steps: steps, warmup: warmup) }),
+            ("psgld", { try samplerThroughput(PreconditionedLangevinDynamics(decay: 0.99, damping: 1e-5, gradientScale: 1 / Double(train.count)),
+                                               data: train, steps: steps, warmup: warmup) }),
+            ("sghmc", { try samplerThroughput(SGHMCDynamics(friction: 0.1), data: train, steps: steps, warmup: warmup) }),
+        ], log: { log("\($0.uppercased()) step, " + $1) })
+        (report.samplerStepSamplesPerSecond, report.samplerRatiosToMAP) = (rounds.throughput, rounds.ratios)
     }
     return report
+}
+
+/// Times the MAP MLP step and then each candidate, back to back, in `options.variationalRounds`
+/// rounds (this host drifts ±20 % between parts, so each ratio's two sides share a round):
+/// the median samples/s per candidate and every round's ratio to the MAP step's samples/s.
+func interleavedWithMAP(data: InMemoryDataset, options: PerformanceOptions, candidates: [(name: String, samplesPerSecond: () throws -> Double)],
+                        log: (_ name: String, _ line: String) -> Void) throws -> (throughput: [String: Double], ratios: [String: [Double]]) {
+    let mlp = try Sequential(.mlp(inputShape: [1, 28, 28], hidden: [512, 512], outputs: 10))
+    var figures: [String: [Double]] = [:], ratios: [String: [Double]] = [:]
+    for round in 1...Swift.max(options.variationalRounds, 1) {
+        let map = try trainingThroughput(mlp, data: data, steps: options.variationalSteps, warmup: options.warmupSteps)
+        for (name, measure) in candidates {
+            let rate = try measure()
+            figures[name, default: []].append(rate)
+            ratios[name, default: []].append(rate / map)
+            log(name, String(format: "round %d: %.0f samples/s, %.2f× the MAP step's %.0f", round, rate, rate / map, map))
+        }
+    }
+    return (figures.mapValues(median), ratios)
+}
+
+/// Samples/s of SG-MCMC steps (`SGMCMC.update`: the mini-batch log-posterior's gradient, the
+/// dynamics' update with noise) on the MLP at batch 128, after `warmup` untimed steps.
+func samplerThroughput<D: SGMCMCDynamics>(_ dynamics: D, data: InMemoryDataset, steps: Int, warmup: Int) throws -> Double {
+    let mlp = try Sequential(.mlp(inputShape: [1, 28, 28], hidden: [512, 512], outputs: 10))
+    var rng = RandomGenerator(seed: 0)
+    let target = try LogPosterior(model: mlp, objective: .crossEntropy(labelSmoothing: 0), prior: GaussianPrior(precision: 1),
+                                  datasetSize: data.count)
+    let chain = SGMCMC(target: target, dynamics: dynamics, schedule: .constant(stepSize: 1e-3 / Double(data.count), burnInSteps: 0, thinning: .max),
+                       method: "perf")
+    var state = try chain.initialState(model: mlp, parameters: mlp.initialParameters(rng: &rng), task: .classification, rng: &rng)
+    return try stepThroughput(data: data, steps: steps, warmup: warmup, rng: &rng) { batch, rng in
+        _ = try chain.update(&state, batch: batch, rng: &rng)
+    }
 }
 
 /// Images/s of PGD-10 (L∞ ε 0.1, step 0.01, random start) on an MLP of untrained weights (the

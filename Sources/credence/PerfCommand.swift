@@ -6,7 +6,7 @@ extension PerformancePart: ExpressibleByArgument {}
 struct PerfCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "perf",
-        abstract: "Measure training, VI, MC-dropout and PGD throughput on Fashion-MNIST and the GEMM ceiling (use a release build).")
+        abstract: "Measure training, VI, SG-MCMC, MC-dropout and PGD throughput on Fashion-MNIST and the GEMM ceiling (use a release build).")
 
     @Option(parsing: .upToNextOption, help: "Parts to measure (default: all).") var parts: [PerformancePart] = PerformancePart.allCases
     @Option(help: "Timed MLP training steps of batch 128 (840 ≈ two epochs of 55k, as the reference).") var mlpSteps = 840
@@ -38,13 +38,21 @@ struct PerfCommand: ParsableCommand {
         line("CNN training", report.cnnTrainingSamplesPerSecond, "samples/s")
         line("MC dropout inference", report.mcDropoutImagesPerSecond, "images/s")
         line("PGD-10 attack", report.pgdImagesPerSecond, "images/s")
-        for (estimator, samplesPerSecond) in (report.variationalTrainingSamplesPerSecond ?? [:]).sorted(by: { $0.key < $1.key }) {
+        func interleaved(_ name: String, _ samplesPerSecond: Double, _ ratios: [Double]?, _ middle: Double?) {
             var unit = "samples/s"
-            if let ratios = report.variationalRatiosToMAP?[estimator], let middle = report.variationalMedianRatioToMAP[estimator] {
+            if let ratios, let middle {
                 unit += String(format: " (%.2f× MAP, median of %d interleaved rounds: ", middle, ratios.count)
                     + ratios.map { String(format: "%.2f", $0) }.joined(separator: ", ") + ")"
             }
-            line("VI training, " + (estimator == "flipout" ? "Flipout" : "local"), samplesPerSecond, unit)
+            line(name, samplesPerSecond, unit)
+        }
+        for (estimator, samplesPerSecond) in (report.variationalTrainingSamplesPerSecond ?? [:]).sorted(by: { $0.key < $1.key }) {
+            interleaved("VI training, " + (estimator == "flipout" ? "Flipout" : "local"), samplesPerSecond, report.variationalRatiosToMAP?[estimator],
+                        report.variationalMedianRatioToMAP[estimator])
+        }
+        for (sampler, samplesPerSecond) in (report.samplerStepSamplesPerSecond ?? [:]).sorted(by: { $0.key < $1.key }) {
+            interleaved(sampler.uppercased().replacingOccurrences(of: "PSGLD", with: "pSGLD") + " step", samplesPerSecond, report.samplerRatiosToMAP?[sampler],
+                        report.samplerMedianRatioToMAP[sampler])
         }
         for warning in report.warnings { Terminal.error("warning: \(warning)") }
     }
