@@ -17,6 +17,8 @@ public enum MethodRegistry {
         SGHMCMethod.self,
         CSGLDMethod.self,
         CSGHMCMethod.self,
+        HMCMethod.self,
+        NUTSMethod.self,
         VIMethod.self,
         VIFlipoutMethod.self,
         STFBNNMethod.self,

@@ -1,6 +1,7 @@
 import CredenceMetrics
 import CredenceNN
 import CredenceTensor
+import Foundation
 
 /// A deep ensemble (Lakshminarayanan et al., 2017): M networks trained from independent
 /// random initialisations (and data orders); the predictive is the equal-weight mixture
@@ -13,23 +14,50 @@ public struct EnsemblePosterior: Posterior {
     public let task: Predictive.Task
     /// The registered method that produced the members (its archive is restored by it).
     public let method: String
+    /// A sampler's members are `chainCount` chains of equal length, one after the other, each
+    /// in the order it drew them (1 for an ensemble or one SG-MCMC chain).
+    public let chainCount: Int
+    /// Per chain, what a Hamiltonian sampler's chains did (empty for other methods).
+    public let samplerStatistics: [HMCChainStatistics]
     public var storedFloatCount: Int { members.count * model.parameterCount }
 
-    public init(model: any NetworkModel, members: [Tensor], task: Predictive.Task, method: String = DeepEnsembleMethod.name) throws {
+    public init(model: any NetworkModel, members: [Tensor], task: Predictive.Task, method: String = DeepEnsembleMethod.name,
+                chainCount: Int = 1, samplerStatistics: [HMCChainStatistics] = []) throws {
         guard !members.isEmpty else { throw InferenceError.invalidOption("a \(method) posterior needs at least one member") }
         for m in members where m.count != model.parameterCount {
             throw ModelError.parameterCount(got: m.count, expected: model.parameterCount)
+        }
+        guard chainCount >= 1, members.count % chainCount == 0, samplerStatistics.isEmpty || samplerStatistics.count == chainCount else {
+            throw InferenceError.invalidOption("a \(method) posterior of \(members.count) samples cannot be \(chainCount) chains of equal length (with \(samplerStatistics.count) chains' statistics)")
         }
         self.model = model
         self.members = members
         self.task = task
         self.method = method
+        self.chainCount = chainCount
+        self.samplerStatistics = samplerStatistics
     }
 
     public init(archive: PosteriorArchive) throws {
         let count: Int = try archive.setting("members")
         let members = try (0..<count).map { try archive.tensor("member.\($0)") }
-        try self.init(model: archive.spec.makeModel(), members: members, task: archive.task, method: archive.method)
+        let chains = archive.settings["chains"] == nil ? 1 : try archive.setting("chains", as: Int.self)
+        var statistics: [HMCChainStatistics] = []
+        if let json = archive.settings["samplerStatistics"] {
+            do {
+                statistics = try JSONDecoder().decode([HMCChainStatistics].self, from: Data(json.utf8))
+            } catch {
+                throw InferenceError.invalidOption("the posterior's samplerStatistics setting is not valid (\(error.localizedDescription)); the file is damaged")
+            }
+        }
+        try self.init(model: archive.spec.makeModel(), members: members, task: archive.task, method: archive.method,
+                      chainCount: chains, samplerStatistics: statistics)
+    }
+
+    /// The members chain by chain.
+    public var chains: [[Tensor]] {
+        let length = members.count / chainCount
+        return (0..<chainCount).map { Array(members[($0 * length)..<(($0 + 1) * length)]) }
     }
 
     public func predictive(_ inputs: Tensor, samples: Int, rng: inout RandomGenerator) throws -> Predictive {
@@ -43,9 +71,13 @@ public struct EnsemblePosterior: Posterior {
     }
 
     public func archive() throws -> PosteriorArchive {
-        PosteriorArchive(method: method, spec: model.spec, task: task,
-                         tensors: members.enumerated().map { ("member.\($0.offset)", $0.element) },
-                         settings: ["members": String(members.count)])
+        var settings = ["members": String(members.count)]
+        if chainCount > 1 { settings["chains"] = String(chainCount) }
+        if !samplerStatistics.isEmpty {
+            settings["samplerStatistics"] = String(decoding: try JSONEncoder().encode(samplerStatistics), as: UTF8.self)
+        }
+        return PosteriorArchive(method: method, spec: model.spec, task: task,
+                                tensors: members.enumerated().map { ("member.\($0.offset)", $0.element) }, settings: settings)
     }
 }
 

@@ -61,7 +61,7 @@ public struct AutoAttack: Sendable {
     /// classified correctly (the first entry: clean).
     public func run(_ inputs: Tensor, labels: [Int32], target: AttackTarget,
                     rng: inout RandomGenerator) throws -> (adversarial: Tensor, robustAfter: [(name: String, robust: Int)]) {
-        let n = try exampleCount(inputs, labels: labels)
+        _ = try exampleCount(inputs, labels: labels)  // checks the shapes
         var adversarial = inputs
         let clean = try target.logProbabilities(inputs, rng: &rng)
         var robust = zip(mostLikelyClasses(clean), labels).map { $0 == $1 }
