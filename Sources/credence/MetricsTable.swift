@@ -43,8 +43,10 @@ func printMetrics(_ m: EvaluationMetrics) {
         print(String(format: "  prediction: %.3f s per 1,000 inputs; %d stored floats", c.predictionSecondsPer1000, c.storedFloats))
     }
     if let chain = m.chain {
-        print(String(format: "  chain of %d samples: R̂ up to %@, bulk ESS from %.1f, tail ESS from %.1f (`credence diagnose` for each quantity)",
-                     chain.samples, (chain.worstRHat.map { String(format: "%.3f", $0) } ?? "—") as NSString,
+        print(String(format: "  %@ of %d samples: R̂ up to %@, bulk ESS from %.1f, tail ESS from %.1f (`credence diagnose` for each quantity)",
+                     ((chain.chains ?? 1) > 1 ? "\(chain.chains!) chains" : "chain") as NSString, chain.samples,
+                     (chain.worstRHat.map { String(format: "%.3f", $0) } ?? "—") as NSString,
                      chain.smallestBulkEffectiveSampleSize, chain.smallestTailEffectiveSampleSize))
+        if let sampler = chain.samplerSummary { print("  sampler: " + sampler) }
     }
 }

@@ -6,7 +6,12 @@ import Foundation
 /// What `credence diagnose` reports for a chain of samples.
 public struct ChainDiagnosis: Codable, Sendable, Equatable {
     public var method: String
+    /// Kept samples over all chains.
     public var samples: Int
+    /// Chains the samples came from (nil in records written before HMC: one).
+    public var chains: Int?
+    /// Per chain, what a Hamiltonian sampler did (step size, acceptance, divergences, tree depth).
+    public var sampler: [HMCChainStatistics]?
     public var quantities: [ChainQuantityDiagnostics]
     /// The largest R̂ and the smallest bulk and tail ESS over the quantities.
     public var worstRHat: Double?
@@ -17,9 +22,9 @@ public struct ChainDiagnosis: Codable, Sendable, Equatable {
 /// The registry's samplers, whose posteriors keep their samples in chain order.
 let chainMethods = MethodRegistry.methods.filter { $0.family == .mcmc }.map { $0.name }
 
-/// Convergence diagnostics (`ChainDiagnostics.diagnose`) of the SG-MCMC posterior at `path`:
-/// `projections` random projections of θ and the predicted class's probability at the first
-/// `points` test examples of its data set.
+/// Convergence diagnostics (`ChainDiagnostics.diagnose`) of the sampler's posterior at `path`
+/// (SG-MCMC, HMC, NUTS): `projections` random projections of θ and, at the first `points` test
+/// examples of its data set, the predicted class's probability (or predicted mean).
 public func diagnosePosteriorFile(at path: String, projections: Int = 8, points: Int = 5, seed: UInt64 = 0,
                                   dataDirectory: String? = nil) throws -> ChainDiagnosis {
     let archive = try PosteriorArchive.load(from: path)
@@ -30,7 +35,7 @@ public func diagnosePosteriorFile(at path: String, projections: Int = 8, points:
     }
     guard points >= 0 else { throw InferenceError.invalidOption("--points must be ≥ 0, got \(points)") }
     var inputs = Tensor(shape: [0] + posterior.model.spec.inputShape, repeating: 0)
-    if points > 0, posterior.task == .classification {
+    if points > 0 {
         let (test, _) = try recordedTestSet(of: path, metadata: archive.provenance, dataset: nil, dataDirectory: dataDirectory,
                                             inputShape: posterior.model.spec.inputShape)
         inputs = try test.inputs.rows(0..<Swift.min(points, test.count))
@@ -38,14 +43,34 @@ public func diagnosePosteriorFile(at path: String, projections: Int = 8, points:
     return try diagnoseChain(chain, points: inputs, projections: projections, seed: seed)
 }
 
-/// `ChainDiagnostics.diagnose` of a chain posterior's samples, summarised (also part of every
-/// evaluation of an SG-MCMC posterior: 8 projections, the first 5 test points).
+/// `ChainDiagnostics.diagnose` of a sampler posterior's chains, summarised with its sampler
+/// statistics (also part of every evaluation of a sampler's posterior: 8 projections, the
+/// first 5 test points).
 func diagnoseChain(_ chain: EnsemblePosterior, points: Tensor, projections: Int, seed: UInt64) throws -> ChainDiagnosis {
     var rng = RandomGenerator(seed: seed)
-    let quantities = try ChainDiagnostics.diagnose(samples: chain.members, model: chain.model, inputs: points, projections: projections,
-                                                   rng: &rng)
-    return ChainDiagnosis(method: chain.method, samples: chain.members.count, quantities: quantities,
+    let quantities = try ChainDiagnostics.diagnose(chains: chain.chains, model: chain.model, task: chain.task, inputs: points,
+                                                   projections: projections, rng: &rng)
+    return ChainDiagnosis(method: chain.method, samples: chain.members.count, chains: chain.chainCount,
+                          sampler: chain.samplerStatistics.isEmpty ? nil : chain.samplerStatistics, quantities: quantities,
                           worstRHat: quantities.compactMap(\.rHat).max(),
                           smallestBulkEffectiveSampleSize: quantities.map(\.bulkEffectiveSampleSize).min() ?? .nan,
                           smallestTailEffectiveSampleSize: quantities.map(\.tailEffectiveSampleSize).min() ?? .nan)
+}
+
+extension ChainDiagnosis {
+    /// "4 chains, ε 0.021–0.034, acceptance 0.83–0.95, 0 divergences, 63 leapfrog steps, 12 at the maximum depth"
+    /// for a Hamiltonian sampler (nil otherwise).
+    public var samplerSummary: String? {
+        guard let s = sampler, !s.isEmpty else { return nil }
+        func range(_ values: [Double], _ format: String) -> String {
+            let low = String(format: format, values.min()!), high = String(format: format, values.max()!)
+            return low == high ? low : low + "–" + high
+        }
+        var text = "\(s.count) chain\(s.count == 1 ? "" : "s"), ε \(range(s.map(\.stepSize), "%.3g")), "
+            + "acceptance \(range(s.map(\.meanAcceptance), "%.2f")), \(s.map(\.divergences).reduce(0, +)) divergences, "
+            + "\(range(s.map(\.meanLeapfrogSteps), "%.0f")) leapfrog steps per iteration"
+        let hits = s.map(\.maxDepthHits).reduce(0, +)
+        if hits > 0 { text += ", \(hits) iterations at the maximum tree depth" }
+        return text
+    }
 }

@@ -102,8 +102,7 @@ public func evaluatePosterior(_ posterior: any Posterior, on test: InMemoryDatas
                                       storedFloats: posterior.storedFloatCount, parameterCount: posterior.model.parameterCount)
     if chainMethods.contains(posterior.method), let chain = posterior as? EnsemblePosterior, chain.members.count >= 4 {
         onStage("diagnosing the chain")
-        let points = posterior.task == .classification ? try test.inputs.rows(0..<Swift.min(5, test.count))
-            : Tensor(shape: [0] + posterior.model.spec.inputShape, repeating: 0)
+        let points = try test.inputs.rows(0..<Swift.min(5, test.count))
         metrics.chain = try diagnoseChain(chain, points: points, projections: 8, seed: seeding.seed)
     }
     return metrics

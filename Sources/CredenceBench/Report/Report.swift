@@ -85,8 +85,8 @@ public func renderReport(_ records: [RunRecord], title: String, gallery: ShiftGa
         [robustnessCharts(g.classification), adversarialROCCharts(g.classification), [robustnessTable(g.classification)].compactMap { $0 }]
     }
     page += chartSection(model, id: "chains", title: "8. Sampler diagnostics",
-                         intro: "For the SG-MCMC posteriors: the chain's kept samples and, over 8 random projections of the parameters and the predicted class's probability at 5 test points, the largest split-R̂ (the chain's halves as two chains; above 1.01, in red, the chain has not mixed) and the smallest bulk and tail effective sample sizes (Vehtari et al. 2021), worst seed.",
-                         empty: "No SG-MCMC run.", gridClass: "wide") { g in
+                         intro: "For the samplers' posteriors (SG-MCMC, HMC, NUTS): chains and kept samples and, over 8 random projections of the parameters and the prediction at 5 test points, the largest split-R̂ (across chains; one SG-MCMC chain's halves serve as two chains; above 1.01, in red, the chains have not mixed) and the smallest bulk and tail effective sample sizes (Vehtari et al. 2021), worst seed; for HMC and NUTS the lowest mean acceptance statistic, the divergent transitions after warm-up (in red when any) and the mean leapfrog steps per iteration.",
+                         empty: "No sampler run.", gridClass: "wide") { g in
         [[chainTable(g.methods)].compactMap { $0 }]
     }
     page += "<section id=\"gallery\"><h2>9. Corruption gallery</h2>\n"

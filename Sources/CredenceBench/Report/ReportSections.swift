@@ -238,13 +238,21 @@ func chainTable(_ methods: [MethodRuns]) -> String? {
         guard !chains.isEmpty else { continue }
         let rHat = chains.compactMap(\.worstRHat).max()
         let mixed = rHat.map { $0 <= 1.01 } ?? false
-        rows += "<tr><td class=\"method\">\(escapeHTML(m.name))</td><td>\(chains.map(\.samples).min()!)</td>"
+        let sampler = chains.compactMap(\.sampler).flatMap { $0 }
+        let divergences = sampler.map(\.divergences).reduce(0, +)
+        rows += "<tr><td class=\"method\">\(escapeHTML(m.name))</td><td>\(chains.map { $0.chains ?? 1 }.max()!)</td><td>\(chains.map(\.samples).min()!)</td>"
             + "<td\(mixed ? "" : " class=\"warn\"")>\(rHat.map { formatFixed($0, 3) } ?? "—")</td>"
             + "<td>\(formatFixed(chains.map(\.smallestBulkEffectiveSampleSize).min()!, 1))</td>"
-            + "<td>\(formatFixed(chains.map(\.smallestTailEffectiveSampleSize).min()!, 1))</td></tr>\n"
+            + "<td>\(formatFixed(chains.map(\.smallestTailEffectiveSampleSize).min()!, 1))</td>"
+            + (sampler.isEmpty ? "<td>—</td><td>—</td><td>—</td></tr>\n"
+                : "<td>\(formatFixed(sampler.map(\.meanAcceptance).min()!, 2))</td><td\(divergences > 0 ? " class=\"warn\"" : "")>\(divergences)</td>"
+                + "<td>\(formatFixed(sampler.map(\.meanLeapfrogSteps).reduce(0, +) / Double(sampler.count), 1))</td></tr>\n")
     }
     guard !rows.isEmpty else { return nil }
-    return "<table class=\"summary\"><thead><tr><th scope=\"col\" class=\"method\">Method</th><th scope=\"col\">Samples</th>"
-        + "<th scope=\"col\" title=\"largest split-R̂ over 8 random projections of θ and 5 test predictions (the chain's halves as two chains), worst seed\">R̂</th>"
-        + "<th scope=\"col\">Bulk ESS</th><th scope=\"col\">Tail ESS</th></tr></thead><tbody>\n" + rows + "</tbody></table>"
+    return "<table class=\"summary\"><thead><tr><th scope=\"col\" class=\"method\">Method</th><th scope=\"col\">Chains</th><th scope=\"col\">Samples</th>"
+        + "<th scope=\"col\" title=\"largest split-R̂ over 8 random projections of θ and 5 test predictions (across chains; one chain's halves as two chains), worst seed\">R̂</th>"
+        + "<th scope=\"col\">Bulk ESS</th><th scope=\"col\">Tail ESS</th>"
+        + "<th scope=\"col\" title=\"HMC/NUTS: lowest mean acceptance statistic over chains and seeds\">Acceptance</th>"
+        + "<th scope=\"col\" title=\"HMC/NUTS: divergent transitions after warm-up, all chains and seeds\">Divergences</th>"
+        + "<th scope=\"col\" title=\"HMC/NUTS: mean leapfrog steps per iteration\">Leapfrog steps</th></tr></thead><tbody>\n" + rows + "</tbody></table>"
 }

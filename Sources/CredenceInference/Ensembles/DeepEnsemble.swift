@@ -74,7 +74,9 @@ public struct EnsemblePosterior: Posterior {
         var settings = ["members": String(members.count)]
         if chainCount > 1 { settings["chains"] = String(chainCount) }
         if !samplerStatistics.isEmpty {
-            settings["samplerStatistics"] = String(decoding: try JSONEncoder().encode(samplerStatistics), as: UTF8.self)
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = .sortedKeys  // the same archive bytes every time
+            settings["samplerStatistics"] = String(decoding: try encoder.encode(samplerStatistics), as: UTF8.self)
         }
         return PosteriorArchive(method: method, spec: model.spec, task: task,
                                 tensors: members.enumerated().map { ("member.\($0.offset)", $0.element) }, settings: settings)

@@ -1,3 +1,4 @@
+import CredenceMetrics
 import CredenceNN
 import CredenceTensor
 import Foundation
@@ -180,49 +181,69 @@ public enum ChainDiagnostics {
 
 /// The diagnostics of one scalar quantity along a chain of posterior samples.
 public struct ChainQuantityDiagnostics: Codable, Sendable, Equatable {
-    /// What was followed: "projection k" (θ onto a random unit direction) or "p(class c | test point i)".
+    /// What was followed: "projection k" (θ onto a random unit direction), "p(class c | test
+    /// point i)" or "predicted mean at test point i".
     public var quantity: String
-    /// Split-R̂ over the chain's halves taken as two chains (nil with fewer than 8 samples).
+    /// Split-R̂ across the chains, or over one chain's halves taken as two chains (nil with
+    /// fewer than 8 samples in one chain, or 4 per chain).
     public var rHat: Double?
     public var bulkEffectiveSampleSize: Double
     public var tailEffectiveSampleSize: Double
 }
 
 extension ChainDiagnostics {
-    /// Diagnostics of a single chain of parameter samples (oldest first, as an SG-MCMC posterior
-    /// keeps them): `projections` random projections of θ (unit directions from `rng`) and the
-    /// predicted class's probability at each of `inputs`' examples. R̂ treats the chain's two
-    /// halves as two chains (so it is split-R̂ over quarters); ESS is over the whole chain.
-    public static func diagnose(samples: [Tensor], model: any NetworkModel, inputs: Tensor, projections: Int,
+    /// Diagnostics of chains of parameter samples (each oldest first, as the samplers keep
+    /// them): `projections` random projections of θ (unit directions from `rng`) and, at each
+    /// of `inputs`' examples, the probability of the class the samples' average predicts
+    /// (classification) or the first predicted mean (regression). Several chains: split-R̂ and
+    /// ESS across them. One chain: R̂ treats its two halves as two chains (so it is split-R̂
+    /// over quarters); ESS is over the whole chain.
+    public static func diagnose(chains: [[Tensor]], model: any NetworkModel, task: Predictive.Task, inputs: Tensor, projections: Int,
                                 rng: inout RandomGenerator) throws -> [ChainQuantityDiagnostics] {
-        guard samples.count >= 4 else {
-            throw InferenceError.invalidOption("chain diagnostics need at least 4 samples in the chain, got \(samples.count)")
+        guard let length = chains.first?.count, chains.allSatisfy({ $0.count == length }) else {
+            throw InferenceError.invalidOption("chain diagnostics need chains of equal length, got \(chains.map(\.count))")
+        }
+        guard length * chains.count >= 4 else {
+            throw InferenceError.invalidOption("chain diagnostics need at least 4 samples in the chain, got \(length * chains.count)")
         }
         guard projections >= 0 else { throw InferenceError.invalidOption("projections must be ≥ 0, got \(projections)") }
-        var series: [(String, [Double])] = []
+        /// A scalar per sample, chain by chain.
+        var series: [(String, [[Double]])] = []
         let p = model.parameterCount
         for k in 0..<projections {
             let direction = Tensor.randomNormal(shape: [p], rng: &rng).values
             let norm = direction.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
-            series.append(("projection \(k + 1)", samples.map { theta in
-                zip(theta.values, direction).reduce(0.0) { $0 + Double($1.0) * Double($1.1) } / norm
+            series.append(("projection \(k + 1)", chains.map { chain in
+                chain.map { theta in zip(theta.values, direction).reduce(0.0) { $0 + Double($1.0) * Double($1.1) } / norm }
             }))
         }
-        if (inputs.shape.first ?? 0) > 0 {
-            let probabilities = try samples.map { try model.predictBatched(inputs, parameters: $0).softmaxLastAxis().values }
-            let c = probabilities[0].count / inputs.shape[0]
-            for i in 0..<inputs.shape[0] {
-                // The class the chain's average predicts.
-                let mean = (0..<c).map { k in probabilities.reduce(0.0) { $0 + Double($1[i * c + k]) } }
-                let top = mean.indices.max { mean[$0] < mean[$1] }!
-                series.append(("p(class \(top) | test point \(i))", probabilities.map { Double($0[i * c + top]) }))
+        let points = inputs.shape.first ?? 0
+        if points > 0 {
+            let outputs = try chains.map { chain in
+                try chain.map { theta -> [Float] in
+                    let out = try model.predictBatched(inputs, parameters: theta)
+                    return task == .classification ? try out.softmaxLastAxis().values : out.values
+                }
+            }
+            let width = outputs[0][0].count / points
+            for i in 0..<points {
+                let column: Int, name: String
+                if task == .classification {
+                    let mean = (0..<width).map { k in outputs.joined().reduce(0.0) { $0 + Double($1[i * width + k]) } }
+                    column = mean.indices.max { mean[$0] < mean[$1] }!
+                    name = "p(class \(column) | test point \(i))"
+                } else {
+                    (column, name) = (0, "predicted mean at test point \(i)")
+                }
+                series.append((name, outputs.map { chain in chain.map { Double($0[i * width + column]) } }))
             }
         }
-        return try series.map { name, chain in
-            let halves = [Array(chain.prefix(chain.count / 2)), Array(chain.suffix(chain.count / 2))]
-            return ChainQuantityDiagnostics(quantity: name, rHat: chain.count >= 8 ? try rHat(halves) : nil,
-                                            bulkEffectiveSampleSize: try bulkEffectiveSampleSize([chain]),
-                                            tailEffectiveSampleSize: try tailEffectiveSampleSize([chain]))
+        return try series.map { name, values in
+            let split = values.count > 1 ? values : [Array(values[0].prefix(length / 2)), Array(values[0].suffix(length / 2))]
+            let enough = values.count > 1 ? length >= 4 : length >= 8
+            return ChainQuantityDiagnostics(quantity: name, rHat: enough ? try rHat(split) : nil,
+                                            bulkEffectiveSampleSize: try bulkEffectiveSampleSize(values),
+                                            tailEffectiveSampleSize: try tailEffectiveSampleSize(values))
         }
     }
 }

@@ -81,7 +81,7 @@ public struct HMCRunSettings: Sendable {
         let checksum = starts.map { $0.reduce(0, +) }.map { String($0) }.joined(separator: ",")
         let result = try sampler.run(target: target, starts: starts, checkpoint: job.phaseCheckpoint("\(name)-chains", options.ensembleMember),
                                      fingerprint: "T \(temperature) prior \(priorPrecision) start \(start.rawValue) examples \(trainSet.count) \(checksum)",
-                                     onStatus: job.onStage)
+                                     examples: trainSet.count, onStatus: job.onStage, onProgress: job.onProgress)
         let chainPosterior = try EnsemblePosterior(model: trained.model, members: result.flatMap(\.draws), task: trained.task, method: name,
                                                    chainCount: chains, samplerStatistics: result.map(\.statistics))
         let seconds = Date().timeIntervalSince(began)

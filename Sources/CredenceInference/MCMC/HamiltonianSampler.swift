@@ -4,8 +4,9 @@ import Foundation
 
 /// Several Hamiltonian chains (`HMCChain`) run side by side on the worker threads — each
 /// chain's gradients then run single-threaded, which for the small full-batch problems HMC is
-/// feasible on beats splitting one gradient over the cores — saved to a checkpoint every few
-/// seconds so a killed run resumes, bit for bit, where it was.
+/// feasible on beats splitting one gradient over the cores. After every twentieth of the run
+/// (all chains at the same iteration) the chains are saved to the checkpoint, so a killed run
+/// resumes, bit for bit, where it was.
 ///
 /// ```swift
 /// let sampler = HamiltonianSampler(settings: HMCSettings(integrator: .nuts(maxTreeDepth: 10)), chains: 4, seed: 0)
@@ -16,8 +17,9 @@ public struct HamiltonianSampler {
     public var settings: HMCSettings
     public var chains: Int
     public var seed: UInt64
-    /// Seconds between checkpoint writes and between status lines.
-    public var checkpointInterval = 10.0
+    /// Checkpoints (and progress reports) per run.
+    public var checkpoints = 20
+    /// Seconds between status lines.
     public var statusInterval = 5.0
 
     public init(settings: HMCSettings, chains: Int, seed: UInt64) {
@@ -31,8 +33,13 @@ public struct HamiltonianSampler {
     /// - Parameters:
     ///   - fingerprint: identifies the run; a checkpoint written by another is refused.
     ///   - onStatus: a line every `statusInterval` seconds and at the end of warm-up.
+    ///   - onProgress: at each of the `checkpoints` stages, just before its checkpoint is
+    ///     written (as the training loop reports each epoch's end): stage k of `checkpoints` as
+    ///     the epoch, the chains' mean potential per example −log π/N (`examples` = N) as the
+    ///     loss, examples through the network per second.
     public func run(target: any HamiltonianTarget, starts: [[Double]], checkpoint: PhaseCheckpoint? = nil, fingerprint: String = "",
-                    onStatus: (String) -> Void = { _ in }) throws -> [HMCChain] {
+                    examples: Int = 1, onStatus: (String) -> Void = { _ in },
+                    onProgress: (TrainingProgress) -> Void = { _ in }) throws -> [HMCChain] {
         guard chains >= 1, starts.count == chains else {
             throw InferenceError.invalidOption("HMC needs ≥ 1 chain and one start per chain (got \(chains) chains, \(starts.count) starts)")
         }
@@ -47,28 +54,41 @@ public struct HamiltonianSampler {
             for c in state.indices { try state[c].restore(from: saved, path: checkpoint.path) }
             earlierSeconds = saved.metadata[PhaseCheckpoint.secondsKey].flatMap(Double.init) ?? 0
         }
+        let total = state[0].totalIterations, stages = Swift.max(1, Swift.min(checkpoints, total))
+        /// The iteration count at the end of stage k (1-based).
+        func stageEnd(_ k: Int) -> Int { total * k / stages }
         let start = Date()
-        var lastSave = start, lastStatus = start
+        var lastStatus = start
         var reportedWarmup = state.allSatisfy { !$0.isWarmingUp }
+        let startGradients = state.map(\.gradientEvaluations).reduce(0, +), startIteration = state.map(\.iteration).min()!
         while !state.allSatisfy(\.isFinished) {
-            // Each chain runs for about a second, then the main thread saves and reports.
-            let current = state
+            let done = state.map(\.iteration).min()!
+            let stage = (1...stages).first { stageEnd($0) > done }!
+            // Each chain runs to the stage's end or for about a second, then the main thread reports.
+            let current = state, mark = stageEnd(stage)
             state = try Parallel.map(current.count) { c in
                 var chain = current[c]
                 let blockStart = Date()
-                while !chain.isFinished && Date().timeIntervalSince(blockStart) < 1 { try chain.advance(target: target) }
+                while chain.iteration < mark && Date().timeIntervalSince(blockStart) < 1 { try chain.advance(target: target) }
                 return chain
             }
             let now = Date()
-            let finished = state.allSatisfy(\.isFinished)
-            if let checkpoint, finished || now.timeIntervalSince(lastSave) >= checkpointInterval {
-                var file = SafeTensorsFile(metadata: [PhaseCheckpoint.fingerprintKey: runKey,
-                                                      PhaseCheckpoint.secondsKey: String(earlierSeconds + now.timeIntervalSince(start))])
-                for chain in state { chain.save(into: &file) }
-                try file.write(to: checkpoint.path)
-                lastSave = now
+            let elapsed = now.timeIntervalSince(start)
+            if state.allSatisfy({ $0.iteration >= mark }) {
+                let rate = Double(state.map(\.gradientEvaluations).reduce(0, +) - startGradients) * Double(examples) / Swift.max(elapsed, 1e-9)
+                let potential = state.map { -$0.logDensity / Double(examples) }.reduce(0, +) / Double(state.count)
+                onProgress(TrainingProgress(epoch: stage, epochs: stages, step: 1, stepsPerEpoch: 1, loss: potential, accuracy: nil,
+                                            samplesPerSecond: rate, elapsed: elapsed,
+                                            remaining: elapsed / Double(Swift.max(mark - startIteration, 1)) * Double(total - mark), isEpochEnd: true))
+                if let checkpoint {
+                    var file = SafeTensorsFile(metadata: [PhaseCheckpoint.fingerprintKey: runKey,
+                                                          PhaseCheckpoint.secondsKey: String(earlierSeconds + elapsed)])
+                    for chain in state { chain.save(into: &file) }
+                    try file.write(to: checkpoint.path)
+                }
             }
             let warmedUp = state.allSatisfy { !$0.isWarmingUp }
+            let finished = state.allSatisfy(\.isFinished)
             if (warmedUp && !reportedWarmup) || now.timeIntervalSince(lastStatus) >= statusInterval || finished {
                 onStatus(Self.status(state))
                 lastStatus = now

@@ -60,6 +60,12 @@ public struct TrainingProgress: Sendable {
     /// Estimated seconds to the end of training.
     public var remaining: Double
     public var isEpochEnd: Bool
+
+    public init(epoch: Int, epochs: Int, step: Int, stepsPerEpoch: Int, loss: Double, accuracy: Double?, samplesPerSecond: Double,
+                elapsed: Double, remaining: Double, isEpochEnd: Bool) {
+        (self.epoch, self.epochs, self.step, self.stepsPerEpoch, self.loss, self.accuracy) = (epoch, epochs, step, stepsPerEpoch, loss, accuracy)
+        (self.samplesPerSecond, self.elapsed, self.remaining, self.isEpochEnd) = (samplesPerSecond, elapsed, remaining, isEpochEnd)
+    }
 }
 
 /// The state of a run after one of its epochs: what a checkpoint must hold to resume it.

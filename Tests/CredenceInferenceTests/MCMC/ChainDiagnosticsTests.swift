@@ -83,13 +83,26 @@ import Testing
         let centre = model.initialParameters(rng: &rng)
         let inputs = Tensor.randomNormal(shape: [3, 2], rng: &rng)
         let independent = (0..<400).map { _ in try! centre + Tensor.randomNormal(shape: [model.parameterCount], standardDeviation: 0.1, rng: &rng) }
-        let mixed = try ChainDiagnostics.diagnose(samples: independent, model: model, inputs: inputs, projections: 4, rng: &rng)
+        let mixed = try ChainDiagnostics.diagnose(chains: [independent], model: model, task: .classification, inputs: inputs, projections: 4, rng: &rng)
         #expect(mixed.count == 4 + 3 && mixed.map(\.quantity).contains("projection 1"))
         #expect(mixed.allSatisfy { ($0.rHat ?? 9) < 1.1 && $0.bulkEffectiveSampleSize > 250 }, "\(mixed)")
         let drifting = independent.enumerated().map { k, theta in try! theta + Tensor(shape: [model.parameterCount], repeating: Float(k) * 0.01) }
-        let stuck = try ChainDiagnostics.diagnose(samples: drifting, model: model, inputs: inputs, projections: 4, rng: &rng)
+        let stuck = try ChainDiagnostics.diagnose(chains: [drifting], model: model, task: .classification, inputs: inputs, projections: 4, rng: &rng)
         #expect((stuck.compactMap(\.rHat).max() ?? 0) > 1.5, "\(stuck)")
-        #expect(throws: InferenceError.self) { try ChainDiagnostics.diagnose(samples: Array(independent.prefix(3)), model: model,
+        #expect(throws: InferenceError.self) { try ChainDiagnostics.diagnose(chains: [Array(independent.prefix(3))], model: model, task: .classification,
                                                                               inputs: inputs, projections: 1, rng: &rng) }
+        // Four chains: mixed when each holds independent draws around the same centre; R̂ across
+        // chains flags chains around different centres even when each one mixes.
+        let four = (0..<4).map { c in Array(independent[(c * 100)..<((c + 1) * 100)]) }
+        let together = try ChainDiagnostics.diagnose(chains: four, model: model, task: .classification, inputs: inputs, projections: 4, rng: &rng)
+        #expect(together.allSatisfy { ($0.rHat ?? 9) < 1.1 && $0.bulkEffectiveSampleSize > 250 }, "\(together)")
+        let apart = four.enumerated().map { c, chain in chain.map { try! $0 + Tensor(shape: [model.parameterCount], repeating: Float(c)) } }
+        let separate = try ChainDiagnostics.diagnose(chains: apart, model: model, task: .classification, inputs: inputs, projections: 4, rng: &rng)
+        #expect((separate.compactMap(\.rHat).max() ?? 0) > 1.5, "\(separate)")
+        // Regression: the predicted mean at each point.
+        let regression = try Sequential(.mlp(inputShape: [2], hidden: [4], outputs: 2))
+        let draws = (0..<40).map { _ in regression.initialParameters(rng: &rng) }
+        let means = try ChainDiagnostics.diagnose(chains: [draws], model: regression, task: .regression, inputs: inputs, projections: 0, rng: &rng)
+        #expect(means.map(\.quantity) == (0..<3).map { "predicted mean at test point \($0)" })
     }
 }
