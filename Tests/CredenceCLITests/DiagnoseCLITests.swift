@@ -1,7 +1,8 @@
 import Foundation
 import Testing
 
-/// `credence diagnose` on an SGLD chain, and its refusal of a posterior that is not a chain.
+/// `credence diagnose` on an SGLD chain and on NUTS chains, its refusal of a posterior that is
+/// not a chain, and `credence agreement` against the NUTS posterior.
 @Suite struct DiagnoseCLITests {
     @Test func diagnosesAChainAndRefusesAPointNetwork() throws {
         let dir = try CLI.temporaryDirectory()
@@ -18,5 +19,28 @@ import Testing
         #expect(try CLI.run(["train", "--dataset", "two-moons", "--epochs", "2", "--out", map]).status == 0)
         let refused = try CLI.run(["diagnose", "--posterior", map])
         #expect(refused.status != 0 && refused.stderr.contains("chain diagnostics are for the samplers' chains"), "\(refused.stderr)")
+    }
+
+    @Test func nutsChainsAreDiagnosedAndOtherPosteriorsComparedWithThem() throws {
+        let dir = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let nuts = dir.appendingPathComponent("nuts.safetensors").path
+        let trained = try CLI.run(["train", "--dataset", "two-moons", "--hidden", "8", "--epochs", "20", "--method", "nuts", "--set", "warmup=40",
+                                   "--set", "iterations=20", "--set", "chains=2", "--set", "maxTreeDepth=4", "--out", nuts])
+        #expect(trained.status == 0, "\(trained.stderr)")
+        #expect(trained.stdout.contains("2 chains of 40 samples") && trained.stdout.contains("sampler: 2 chains, ε"), "\(trained.stdout)")
+        let result = try CLI.json(try CLI.run(["diagnose", "--posterior", nuts, "--projections", "2", "--points", "1", "--format", "json"]))
+        #expect(result["chains"] as? Int == 2 && result["samples"] as? Int == 40)
+        let sampler = try #require(result["sampler"] as? [[String: Any]])
+        #expect(sampler.count == 2 && sampler.allSatisfy { ($0["stepSize"] as? Double ?? 0) > 0 && ($0["meanTreeDepth"] as? Double ?? 0) >= 1 })
+        let map = dir.appendingPathComponent("map.safetensors").path
+        #expect(try CLI.run(["train", "--dataset", "two-moons", "--hidden", "8", "--epochs", "20", "--out", map]).status == 0)
+        let rows = try #require(try JSONSerialization.jsonObject(with: Data(CLI.run(["agreement", "--reference", nuts, map, "--format", "json"]).stdout.utf8)) as? [[String: Any]])
+        let agreement = rows.compactMap { ($0["agreement"] as? [String: Any])?["topOneAgreement"] as? Double }
+        #expect(agreement.count == 2 && agreement[0] == 1 && agreement[1] > 0.5 && agreement[1] <= 1, "\(rows)")
+        let regression = dir.appendingPathComponent("regression.safetensors").path
+        #expect(try CLI.run(["train", "--dataset", "regression-1d", "--epochs", "2", "--out", regression]).status == 0)
+        let refused = try CLI.run(["agreement", "--reference", regression, map])
+        #expect(refused.status != 0 && refused.stderr.contains("regression posterior"), "\(refused.stderr)")
     }
 }
