@@ -52,7 +52,8 @@ def load(seed, f):
 
 res = {f: [load(s, f) for s in seeds] for _, f in rows}
 def cell(f, k, digits=4):
-    v = [x[k] for x in res[f]]
+    v = [x[k] for x in res[f] if x[k] == x[k]]  # NaN: not measured (MAP has no chain)
+    if not v: return "–"
     return f"{st.mean(v):.{digits}f}" + (f" ± {st.stdev(v):.{digits}f}" if len(v) > 1 else "")
 
 print(f"seeds {' '.join(seeds)}: mean ± standard deviation over seeds\n")

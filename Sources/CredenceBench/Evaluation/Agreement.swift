@@ -28,7 +28,7 @@ public func agreementWithReference(_ referencePath: String, posteriors paths: [S
                                         inputShape: reference.model.spec.inputShape).test
     if let points {
         guard points >= 1 else { throw InferenceError.invalidOption("--points must be ≥ 1, got \(points)") }
-        test = try test.subset(Array(0..<Swift.min(points, test.count)))
+        test = test.subset(Array(0..<Swift.min(points, test.count)))
     }
     func predict(_ posterior: any Posterior, path: String) throws -> Predictive {
         guard posterior.model.spec.inputShape == reference.model.spec.inputShape, posterior.task == reference.task else {

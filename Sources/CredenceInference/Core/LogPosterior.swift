@@ -1,5 +1,6 @@
 import CredenceNN
 import CredenceTensor
+import Foundation
 
 /// The explicit (tempered) log-posterior of a network: what samplers and variational
 /// methods see (DESIGN.md, "The posterior protocol", rule 4).
@@ -137,15 +138,101 @@ public struct LogPosterior {
         }
         let (meanLoss, _, parts) = try trainer.lossAndGradientParts(parameters: parameters, batch: batch, rng: &rng, mode: mode)
         var gradient = Tensor(uninitializedShape: [parameters.count])
-        gradient.withUnsafeMutableBufferPointer { g in
-            parts[0].withUnsafeBufferPointer { _ = g.update(fromContentsOf: $0) }
-            for part in parts.dropFirst() {
-                part.withUnsafeBufferPointer { p in for i in g.indices { g[i] += p[i] } }
+        let logPrior: Double
+        if let gaussian = prior as? GaussianPrior {
+            logPrior = Self.combine(parts, likelihoodScale: likelihoodScale, gaussian: gaussian, priorScale: priorScale,
+                                    parameters: parameters, into: &gradient)
+        } else {
+            gradient.withUnsafeMutableBufferPointer { g in
+                parts[0].withUnsafeBufferPointer { _ = g.update(fromContentsOf: $0) }
+                for part in parts.dropFirst() {
+                    part.withUnsafeBufferPointer { p in for i in g.indices { g[i] += p[i] } }
+                }
+                if likelihoodScale != 1 { for i in g.indices { g[i] *= likelihoodScale } }
             }
-            if likelihoodScale != 1 { for i in g.indices { g[i] *= likelihoodScale } }
+            prior.addGradient(of: parameters, to: &gradient, scale: priorScale)
+            logPrior = prior.logDensity(parameters)
         }
-        prior.addGradient(of: parameters, to: &gradient, scale: priorScale)
-        let u = Double(datasetSize) * Double(outputsPerExample) * meanLoss - prior.logDensity(parameters)
+        let u = Double(datasetSize) * Double(outputsPerExample) * meanLoss - logPrior
         return (valueScale * u, gradient)
     }
+}
+
+extension LogPosterior {
+    /// The likelihood's shard gradients summed and scaled, plus the Gaussian prior's gradient,
+    /// g = s·Σₖ partₖ − c_w·δ_w·θ — the same operations per element, in the same order, as
+    /// summing, scaling and `GaussianPrior.addGradient` one after the other — in one pass over
+    /// the fixed chunks of θ on the worker threads, returning log p(θ) from the chunks' sums of
+    /// squares (added in chunk order: the value does not depend on the thread count).
+    static func combine(_ parts: [Tensor], likelihoodScale s: Float, gaussian: GaussianPrior, priorScale: Float,
+                        parameters: Tensor, into gradient: inout Tensor) -> Double {
+        let n = parameters.count
+        let windows = gaussian.windows(count: n)
+        let chunks = ParameterChunks(count: n)
+        var squares = [Double](repeating: 0, count: chunks.count * windows.count)
+        parameters.withUnsafeBufferPointer { theta in
+            gradient.withUnsafeMutableBufferPointer { g in
+                squares.withUnsafeMutableBufferPointer { sums in
+                    let pointers = parts.map { $0.withUnsafeBufferPointer { $0 } }  // the tensors outlive the pass
+                    nonisolated(unsafe) let (t, out, totals) = (theta, g, sums)
+                    Parallel.forEach(chunks.count) { j in
+                        let chunk = chunks.range(j)
+                        for (w, window) in windows.enumerated() {
+                            let range = window.range.clamped(to: chunk)
+                            guard !range.isEmpty else { continue }
+                            let c = Float(-Double(priorScale) * window.precision)
+                            // The shards' sum first (two shards, the usual case, in one pass).
+                            if pointers.count == 2 {
+                                let (a, b) = (pointers[0], pointers[1])
+                                for i in range { out[i] = a[i] + b[i] }
+                            } else {
+                                for i in range { out[i] = pointers[0][i] }
+                                for part in pointers.dropFirst() { for i in range { out[i] += part[i] } }
+                            }
+                            if s != 1 { for i in range { out[i] *= s } }
+                            for i in range { out[i] += c * t[i] }
+                            totals[j * windows.count + w] = sumOfSquares(t, range)
+                        }
+                    }
+                }
+            }
+        }
+        return windows.enumerated().reduce(0.0) { total, entry in
+            let (w, window) = entry
+            let sum = (0..<chunks.count).reduce(0.0) { $0 + squares[$1 * windows.count + w] }
+            return total + Double(window.range.count) / 2 * Foundation.log(window.precision / (2 * Double.pi)) - window.precision / 2 * sum
+        }
+    }
+}
+
+/// Σ θᵢ² over `range` in `Double`, in eight interleaved partial sums (one running sum is a
+/// chain of dependent additions the CPU cannot overlap — it cost a third of a sampler step).
+func sumOfSquares(_ t: UnsafeBufferPointer<Float>, _ range: Range<Int>) -> Double {
+    var (s0, s1, s2, s3, s4, s5, s6, s7) = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+    var i = range.lowerBound
+    while i + 8 <= range.upperBound {
+        let (a, b, c, d) = (Double(t[i]), Double(t[i + 1]), Double(t[i + 2]), Double(t[i + 3]))
+        let (e, f, g, h) = (Double(t[i + 4]), Double(t[i + 5]), Double(t[i + 6]), Double(t[i + 7]))
+        s0 += a * a; s1 += b * b; s2 += c * c; s3 += d * d
+        s4 += e * e; s5 += f * f; s6 += g * g; s7 += h * h
+        i += 8
+    }
+    var total = ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
+    while i < range.upperBound { total += Double(t[i]) * Double(t[i]); i += 1 }
+    return total
+}
+
+/// θ cut into at most 64 fixed, nearly equal contiguous chunks: the unit of the samplers'
+/// threaded passes, fixed so that per-chunk random streams and partial sums — and so the
+/// numbers — do not depend on how many threads run them.
+struct ParameterChunks {
+    let total: Int
+    let count: Int
+
+    init(count n: Int) {
+        total = n
+        count = Swift.max(1, Swift.min(64, n))
+    }
+
+    func range(_ j: Int) -> Range<Int> { (total * j / count)..<(total * (j + 1) / count) }
 }

@@ -79,17 +79,18 @@ public struct PreconditionedLangevinDynamics: SGMCMCDynamics {
                      rng: inout RandomGenerator) {
         let alpha = Float(decay), lambda = Float(damping), s = Float(gradientScale)
         let epsilon = Float(stepSize), twoEpsilon = Float(2 * stepSize)
-        // ξ vectorised (`Tensor.normalNoise`); max(·, 0).squareRoot(): a bare squareRoot() blocks vectorisation on Linux.
-        let xi = noise ? Tensor.normalNoise(shape: [theta.count], rng: &rng) : Tensor.zeros([theta.count])
+        // ξ chunk by chunk on the worker threads; max(·, 0).squareRoot(): a bare squareRoot() blocks vectorisation on Linux.
         theta.withUnsafeMutableBufferPointer { t in
             buffers.values.withUnsafeMutableBufferPointer { v in
                 gradient.withUnsafeBufferPointer { g in
-                    xi.withUnsafeBufferPointer { z in
-                        for i in t.indices {
+                    nonisolated(unsafe) let (t, v, g) = (t, v, g)
+                    ParameterChunks.withNoise(count: t.count, noise: noise, rng: &rng) { range, z in
+                        let base = range.lowerBound
+                        for i in range {
                             let scaled = s * g[i]
                             v[i] = alpha * v[i] + (1 - alpha) * scaled * scaled
                             let preconditioner = 1 / (lambda + Swift.max(v[i], 0).squareRoot())
-                            t[i] += epsilon * preconditioner * g[i] + Swift.max(twoEpsilon * preconditioner, 0).squareRoot() * z[i]
+                            t[i] += epsilon * preconditioner * g[i] + Swift.max(twoEpsilon * preconditioner, 0).squareRoot() * z[i - base]
                         }
                     }
                 }

@@ -108,13 +108,14 @@ public struct SGHMCDynamics: SGMCMCDynamics {
         let keep = Float(1 - friction), eta = Float(stepSize)
         let share = Swift.max(friction - stepSize * gradientNoiseVariance / 2, 0)
         let scale = noise ? Float((2 * stepSize * share).squareRoot()) : 0
-        let xi = noise ? Tensor.normalNoise(shape: [theta.count], rng: &rng) : Tensor.zeros([theta.count])   // vectorised draw
         theta.withUnsafeMutableBufferPointer { t in
             buffers.values.withUnsafeMutableBufferPointer { v in
                 gradient.withUnsafeBufferPointer { g in
-                    xi.withUnsafeBufferPointer { z in
-                        for i in t.indices {
-                            v[i] = keep * v[i] + eta * g[i] + scale * z[i]
+                    nonisolated(unsafe) let (t, v, g) = (t, v, g)
+                    ParameterChunks.withNoise(count: t.count, noise: noise, rng: &rng) { range, z in  // ξ drawn chunk by chunk, threaded
+                        let base = range.lowerBound
+                        for i in range {
+                            v[i] = keep * v[i] + eta * g[i] + scale * z[i - base]
                             t[i] += v[i]
                         }
                     }

@@ -180,6 +180,28 @@ extension SGMCMC.State: PersistentState {
     }
 }
 
+extension ParameterChunks {
+    /// Runs `body(range, ξ)` for every chunk of a vector of `count` elements on the worker
+    /// threads, ξ holding standard normals for the chunk's elements (zeros without `noise`),
+    /// drawn (`FastMath.fillNormalNoise`) from the chunk's own stream split off `rng` in chunk
+    /// order — a step's noise is then drawn and used while its chunk is in cache, in parallel,
+    /// and is the same whatever the thread count. Chunks are disjoint: `body` may write its range.
+    static func withNoise(count: Int, noise: Bool, rng: inout RandomGenerator,
+                          _ body: (_ range: Range<Int>, _ xi: UnsafeBufferPointer<Float>) -> Void) {
+        let chunks = ParameterChunks(count: count)
+        let streams = noise ? rng.split(into: chunks.count) : []
+        Parallel.forEach(chunks.count) { j in
+            let range = chunks.range(j)
+            var xi = [Float](repeating: 0, count: range.count)
+            if noise {
+                var stream = streams[j]
+                xi.withUnsafeMutableBufferPointer { FastMath.fillNormalNoise($0, rng: &stream) }
+            }
+            xi.withUnsafeBufferPointer { body(range, $0) }
+        }
+    }
+}
+
 /// No buffers (SGLD).
 public struct NoBuffers: SGMCMCBuffers {
     public init() {}

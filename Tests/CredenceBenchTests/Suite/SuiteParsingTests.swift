@@ -151,7 +151,7 @@ ood: [far]
         #expect(shapes.filter { $0.heldOutClasses == nil }.allSatisfy { $0.evaluations.contains(.shift) && $0.oodSets == [.builtIn(.inverted), .builtIn(.uniformNoise)] })
         #expect(shapes.filter { $0.heldOutClasses == [3] }.allSatisfy { $0.evaluations == [.inDistribution, .ood] && $0.oodSets == [.heldOutClasses] })
         let fashion = try Suite.load("fashion-mnist")
-        let methods = ["map", "temperature", "mc-dropout", "ensemble", "swag", "laplace", "laplace", "ensemble", "ensemble", "vi", "vi-flipout", "stf-bnn"]
+        let methods = ["map", "temperature", "mc-dropout", "ensemble", "swag", "laplace", "laplace", "ensemble", "ensemble", "vi", "vi-flipout", "stf-bnn", "sgld", "csghmc"]
         #expect(fashion.configurations.map(\.method) == methods + methods)
         #expect(fashion.configurations.allSatisfy { $0.training == ["holdout": "5000"] && $0.hidden == [512, 512] && $0.epochs == 10 })
         #expect(fashion.configurations.filter { $0.heldOutClasses == nil }.allSatisfy {
@@ -161,7 +161,10 @@ ood: [far]
             $0.evaluations == [.inDistribution, .ood] && $0.oodSets == [.heldOutClasses, .builtIn(.mnist5k)]
         })
         #expect(fashion.configurations.first { $0.method == "ensemble" }?.settings == ["members": "5"])
-        #expect(throws: SuiteError.unknownSuite(name: "quik", builtIns: ["quick", "fashion-mnist"])) { try Suite.load("quik") }
+        let gold = try Suite.load("gold-standard")
+        #expect(gold.configurations.count == 2 * 10 * 3 && gold.configurations.prefix(2).map(\.method) == ["nuts", "hmc"])
+        #expect(gold.configurations.first?.settings == ["warmup": "500", "iterations": "500", "chains": "4"])
+        #expect(throws: SuiteError.unknownSuite(name: "quik", builtIns: ["quick", "fashion-mnist", "gold-standard"])) { try Suite.load("quik") }
         #expect(throws: SuiteError.unreadable(path: "no/such/suite.json", message: "no such file")) { try Suite.load("no/such/suite.json") }
     }
 

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# HMC as the gold standard on small tasks (issue 9; after Izmailov et al. 2021): NUTS and static
+# HMC, 4 chains each on the full-batch posterior, then every other method on the same data, and
+# each one's agreement with NUTS's predictive (top-1 agreement, total variation).
+#
+#   two-moons       MLP 2-16-16-2, 1,000 training points, 500 test points
+#   fashion-mnist   MLP 784-32-10 on the first 2,000 training images, agreement on 2,000 test images
+#   regression-1d   MLP 1-16-16-2 (heteroscedastic Gaussian), NUTS only: R̂ and ESS of predicted means
+#
+# Prints, per task, the sampler figures (R̂ and bulk ESS of the test-point predictions over the
+# 4 chains; ≤ 1.01 and ≥ 400 asked) and the agreement table.
+#
+#   bash scripts/hmc-gold-standard.sh [OUTDIR] [SEED]   # default credence-results/hmc, seed 0
+#
+# Resumable (re-running skips finished chains and networks). Release build.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+OUT="${1:-credence-results/hmc}"
+SEED="${2:-0}"
+swift build -c release --product credence >&2
+C=.build/release/credence
+NUTS=(--set warmup=500 --set iterations=500 --set chains=4)
+
+run_task() {  # name, agreement points, common training options...
+  local task="$1" points="$2"; shift 2
+  local D="$OUT/$task-seed-$SEED"
+  mkdir -p "$D"
+  local COMMON=(--seed "$SEED" --holdout 0 --resume --format json "$@")
+  $C train "${COMMON[@]}" --method nuts "${NUTS[@]}" --out "$D/nuts.safetensors" > "$D/nuts.json"
+  $C train "${COMMON[@]}" --method hmc "${NUTS[@]}" --set leapfrogSteps=100 --out "$D/hmc.safetensors" > "$D/hmc.json"
+  $C train "${COMMON[@]}" --method map --out "$D/map.safetensors" > "$D/map.json"
+  $C train "${COMMON[@]}" --method mc-dropout --samples 64 --out "$D/mc-dropout.safetensors" > "$D/mc-dropout.json"
+  $C train "${COMMON[@]}" --method ensemble --set members=5 --out "$D/ensemble.safetensors" > "$D/ensemble.json"
+  $C train "${COMMON[@]}" --method swag --samples 64 --out "$D/swag.safetensors" > "$D/swag.json"
+  $C train "${COMMON[@]}" --method laplace --set subset=last-layer --set hessian=kronecker --out "$D/laplace.safetensors" > "$D/laplace.json"
+  $C train "${COMMON[@]}" --method vi --samples 64 --out "$D/vi.safetensors" > "$D/vi.json"
+  $C train "${COMMON[@]}" --method sgld --set burnInEpochs=50 --set sampleEpochs=200 --set thinning=20 --out "$D/sgld.safetensors" > "$D/sgld.json"
+  $C train "${COMMON[@]}" --method csghmc --set cycles=4 --set cycleEpochs=50 --set thinning=5 --out "$D/csghmc.safetensors" > "$D/csghmc.json"
+  $C agreement --reference "$D/nuts.safetensors" --points "$points" --samples 64 --format json \
+    "$D"/{hmc,map,mc-dropout,ensemble,swag,laplace,vi,sgld,csghmc}.safetensors > "$D/agreement.json"
+}
+
+run_task two-moons 500 --dataset two-moons --hidden 16,16 --epochs 100 --batch-size 64 --lr 0.005
+run_task fashion-mnist 2000 --dataset fashion-mnist --train-limit 2000 --hidden 32 --epochs 50 --batch-size 64 --lr 0.001
+D="$OUT/regression-1d-seed-$SEED"; mkdir -p "$D"
+$C train --dataset regression-1d --hidden 16,16 --epochs 100 --batch-size 64 --lr 0.005 --seed "$SEED" --holdout 0 --resume \
+  --format json --method nuts "${NUTS[@]}" --out "$D/nuts.safetensors" > "$D/nuts.json"
+
+python3 - "$OUT" "$SEED" <<'PY'
+import json, sys, os
+out, seed = sys.argv[1], sys.argv[2]
+
+def sampler(task, method):
+    r = json.load(open(os.path.join(out, f"{task}-seed-{seed}", f"{method}.json")))
+    ch = r["evaluation"]["metrics"]["chain"]
+    points = [q for q in ch["quantities"] if not q["quantity"].startswith("projection")]
+    proj = [q for q in ch["quantities"] if q["quantity"].startswith("projection")]
+    s = ch.get("sampler") or []
+    return (f"| {task} | {method} | {ch.get('chains', 1)} × {ch['samples'] // ch.get('chains', 1)} | "
+            f"{max(q['rHat'] for q in points):.3f} | {min(q['bulkEffectiveSampleSize'] for q in points):.0f} | "
+            f"{max(q['rHat'] for q in proj):.3f} | {min(q['bulkEffectiveSampleSize'] for q in proj):.0f} | "
+            f"{min(x['stepSize'] for x in s):.3g}–{max(x['stepSize'] for x in s):.3g} | "
+            f"{min(x['meanAcceptance'] for x in s):.2f}–{max(x['meanAcceptance'] for x in s):.2f} | "
+            f"{sum(x['divergences'] for x in s)} | {sum(x['meanLeapfrogSteps'] for x in s) / len(s):.0f} | "
+            f"{r['evaluation']['metrics']['scalability']['fitSeconds']:.0f} |")
+
+print(f"seed {seed}\n")
+print("| task | sampler | chains × samples | worst R̂ (test-point predictions) | smallest bulk ESS (predictions) | worst R̂ (θ projections) | smallest bulk ESS (projections) | ε | mean acceptance | divergences | leapfrog steps / iteration | train + sample s |")
+print("|---|---|---|---:|---:|---:|---:|---|---|---:|---:|---:|")
+for task, methods in [("two-moons", ["nuts", "hmc"]), ("fashion-mnist", ["nuts", "hmc"]), ("regression-1d", ["nuts"])]:
+    for m in methods:
+        print(sampler(task, m))
+
+for task in ["two-moons", "fashion-mnist"]:
+    rows = json.load(open(os.path.join(out, f"{task}-seed-{seed}", "agreement.json")))
+    print(f"\n{task}: agreement with NUTS on {rows[0]['agreement']['examples']} test points\n")
+    print("| method | accuracy | NLL | top-1 agreement | total variation |")
+    print("|---|---:|---:|---:|---:|")
+    for r in rows:
+        print(f"| {r['method']} | {r['accuracy']:.4f} | {r['negativeLogLikelihood']:.4f} | {r['agreement']['topOneAgreement']:.4f} | {r['agreement']['meanTotalVariation']:.4f} |")
+PY
