@@ -125,10 +125,28 @@ public struct LogPosterior {
                      likelihoodScale: Float(outputsPerExample), priorScale: Float(-1 / Double(datasetSize)))
     }
 
-    /// valueScale·U and likelihoodScale·∇(mean loss) + priorScale·∇log p, in one pass over the
-    /// shard gradients (summed in the optimizer's order, part 0 first).
+    /// valueScale·U and likelihoodScale·∇(mean loss) + priorScale·∇log p, formed in one
+    /// threaded pass over θ's chunks (`ScaledGradient.materialize`).
     func evaluate(_ parameters: Tensor, _ batch: TrainingBatch, _ rng: inout RandomGenerator, _ mode: ForwardMode,
                   valueScale: Double, likelihoodScale: Float, priorScale: Float) throws -> (value: Double, gradient: Tensor) {
+        let gradient = try scaledGradient(parameters, batch, &rng, mode, valueScale: valueScale, likelihoodScale: likelihoodScale,
+                                          priorScale: priorScale)
+        let g = gradient.materialize(theta: parameters)
+        return (gradient.value, g)
+    }
+
+    /// The log-density's gradient on a mini-batch left in its parts (`ScaledGradient`), for a
+    /// sampler that forms it chunk by chunk inside its own update: a 670k-parameter network's
+    /// gradient is then never written out and read back. Arguments as in `logDensity`.
+    public func logDensityGradient(parameters: Tensor, batch: TrainingBatch, rng: inout RandomGenerator,
+                                   mode: ForwardMode = .eval) throws -> ScaledGradient {
+        let n = Double(datasetSize)
+        return try scaledGradient(parameters, batch, &rng, mode, valueScale: -1 / temperature,
+                                  likelihoodScale: Float(-n * Double(outputsPerExample) / temperature), priorScale: Float(1 / temperature))
+    }
+
+    func scaledGradient(_ parameters: Tensor, _ batch: TrainingBatch, _ rng: inout RandomGenerator, _ mode: ForwardMode,
+                        valueScale: Double, likelihoodScale: Float, priorScale: Float) throws -> ScaledGradient {
         guard parameters.rank == 1, parameters.count == model.parameterCount else {
             throw ModelError.parameterCount(got: parameters.count, expected: model.parameterCount)
         }
@@ -137,71 +155,120 @@ public struct LogPosterior {
                 "a log-posterior batch must hold 1...N = 1...\(datasetSize) examples, got \(batch.count)")
         }
         let (meanLoss, _, parts) = try trainer.lossAndGradientParts(parameters: parameters, batch: batch, rng: &rng, mode: mode)
-        var gradient = Tensor(uninitializedShape: [parameters.count])
-        let logPrior: Double
+        let likelihood = valueScale * Double(datasetSize) * Double(outputsPerExample) * meanLoss
         if let gaussian = prior as? GaussianPrior {
-            logPrior = Self.combine(parts, likelihoodScale: likelihoodScale, gaussian: gaussian, priorScale: priorScale,
-                                    parameters: parameters, into: &gradient)
-        } else {
-            gradient.withUnsafeMutableBufferPointer { g in
-                parts[0].withUnsafeBufferPointer { _ = g.update(fromContentsOf: $0) }
-                for part in parts.dropFirst() {
-                    part.withUnsafeBufferPointer { p in for i in g.indices { g[i] += p[i] } }
-                }
-                if likelihoodScale != 1 { for i in g.indices { g[i] *= likelihoodScale } }
-            }
-            prior.addGradient(of: parameters, to: &gradient, scale: priorScale)
-            logPrior = prior.logDensity(parameters)
+            return ScaledGradient(parts: parts, likelihoodScale: likelihoodScale, windows: gaussian.windows(count: parameters.count),
+                                  priorScale: priorScale, likelihoodValue: likelihood, valueScale: valueScale)
         }
-        let u = Double(datasetSize) * Double(outputsPerExample) * meanLoss - logPrior
-        return (valueScale * u, gradient)
+        // Another prior: its gradient and value the plain way, the sum then a single part.
+        var gradient = Tensor(uninitializedShape: [parameters.count])
+        gradient.withUnsafeMutableBufferPointer { g in
+            parts[0].withUnsafeBufferPointer { _ = g.update(fromContentsOf: $0) }
+            for part in parts.dropFirst() {
+                part.withUnsafeBufferPointer { p in for i in g.indices { g[i] += p[i] } }
+            }
+            if likelihoodScale != 1 { for i in g.indices { g[i] *= likelihoodScale } }
+        }
+        prior.addGradient(of: parameters, to: &gradient, scale: priorScale)
+        return ScaledGradient(exact: gradient, value: likelihood - valueScale * prior.logDensity(parameters), likelihoodValue: likelihood)
     }
 }
 
-extension LogPosterior {
-    /// The likelihood's shard gradients summed and scaled, plus the Gaussian prior's gradient,
-    /// g = s·Σₖ partₖ − c_w·δ_w·θ — the same operations per element, in the same order, as
-    /// summing, scaling and `GaussianPrior.addGradient` one after the other — in one pass over
-    /// the fixed chunks of θ on the worker threads, returning log p(θ) from the chunks' sums of
-    /// squares (added in chunk order: the value does not depend on the thread count).
-    static func combine(_ parts: [Tensor], likelihoodScale s: Float, gaussian: GaussianPrior, priorScale: Float,
-                        parameters: Tensor, into gradient: inout Tensor) -> Double {
-        let n = parameters.count
-        let windows = gaussian.windows(count: n)
-        let chunks = ParameterChunks(count: n)
-        var squares = [Double](repeating: 0, count: chunks.count * windows.count)
-        parameters.withUnsafeBufferPointer { theta in
-            gradient.withUnsafeMutableBufferPointer { g in
-                squares.withUnsafeMutableBufferPointer { sums in
-                    let pointers = parts.map { $0.withUnsafeBufferPointer { $0 } }  // the tensors outlive the pass
-                    nonisolated(unsafe) let (t, out, totals) = (theta, g, sums)
-                    Parallel.forEach(chunks.count) { j in
-                        let chunk = chunks.range(j)
-                        for (w, window) in windows.enumerated() {
-                            let range = window.range.clamped(to: chunk)
-                            guard !range.isEmpty else { continue }
-                            let c = Float(-Double(priorScale) * window.precision)
-                            // The shards' sum first (two shards, the usual case, in one pass).
-                            if pointers.count == 2 {
-                                let (a, b) = (pointers[0], pointers[1])
-                                for i in range { out[i] = a[i] + b[i] }
-                            } else {
-                                for i in range { out[i] = pointers[0][i] }
-                                for part in pointers.dropFirst() { for i in range { out[i] += part[i] } }
-                            }
-                            if s != 1 { for i in range { out[i] *= s } }
-                            for i in range { out[i] += c * t[i] }
-                            totals[j * windows.count + w] = sumOfSquares(t, range)
-                        }
-                    }
-                }
-            }
-        }
-        return windows.enumerated().reduce(0.0) { total, entry in
+/// g = s·Σₖ partₖ + priorScale·∇log p(θ) for a Gaussian prior (−priorScale·δ_w·θ on each
+/// window), kept as the likelihood's shard gradients until a pass over θ's fixed chunks forms
+/// it: each chunk (`form`) with the same operations per element, in the same order, as
+/// summing, scaling and `GaussianPrior.addGradient` one after the other, and θ's sum of squares
+/// on the way, so the log-density's `value` is known once every chunk has been formed (summed
+/// in chunk order: it does not depend on the thread count). A reference type: chunks formed on
+/// the worker threads write their sums into it, each to its own slots.
+public final class ScaledGradient: @unchecked Sendable {
+    let parts: [Tensor]
+    let likelihoodScale: Float
+    let windows: [GaussianPrior.Window]
+    let priorScale: Float
+    /// valueScale·(−N · mean log-likelihood): the value without the prior.
+    public let likelihoodValue: Double
+    let valueScale: Double
+    let chunks: ParameterChunks
+    /// Σθ² per chunk and window.
+    var squares: [Double]
+    /// The value when it is known without the chunks (another prior, or an explicit gradient).
+    let fixedValue: Double?
+
+    init(parts: [Tensor], likelihoodScale: Float, windows: [GaussianPrior.Window], priorScale: Float, likelihoodValue: Double,
+         valueScale: Double) {
+        self.parts = parts
+        self.likelihoodScale = likelihoodScale
+        self.windows = windows
+        self.priorScale = priorScale
+        self.likelihoodValue = likelihoodValue
+        self.valueScale = valueScale
+        chunks = ParameterChunks(count: parts[0].count)
+        squares = [Double](repeating: 0, count: chunks.count * windows.count)
+        fixedValue = nil
+    }
+
+    /// An explicit gradient (a test's exact one; another prior's) and its value.
+    public init(exact gradient: Tensor, value: Double, likelihoodValue: Double? = nil) {
+        parts = [gradient]
+        likelihoodScale = 1
+        windows = []
+        priorScale = 0
+        self.likelihoodValue = likelihoodValue ?? value
+        valueScale = 1
+        chunks = ParameterChunks(count: gradient.count)
+        squares = []
+        fixedValue = value
+    }
+
+    /// Elements of θ.
+    public var count: Int { parts[0].count }
+
+    /// valueScale·U(θ), the log-density (or potential) — complete once every chunk was formed.
+    public var value: Double {
+        if let fixedValue { return fixedValue }
+        return windows.enumerated().reduce(likelihoodValue) { total, entry in
             let (w, window) = entry
             let sum = (0..<chunks.count).reduce(0.0) { $0 + squares[$1 * windows.count + w] }
-            return total + Double(window.range.count) / 2 * Foundation.log(window.precision / (2 * Double.pi)) - window.precision / 2 * sum
+            let logPrior = Double(window.range.count) / 2 * Foundation.log(window.precision / (2 * Double.pi)) - window.precision / 2 * sum
+            return total - valueScale * logPrior
         }
+    }
+
+    /// Writes g over chunk `j` of θ into `out` (the chunk's elements from 0), from θ's values
+    /// before any update of the chunk, and records the chunk's sums of squares. Chunks may be
+    /// formed concurrently.
+    func form(_ j: Int, theta t: UnsafeBufferPointer<Float>, into out: UnsafeMutablePointer<Float>) {
+        let chunk = chunks.range(j), base = chunk.lowerBound
+        parts[0].withUnsafeBufferPointer { first in
+            if parts.count == 2 {
+                parts[1].withUnsafeBufferPointer { second in for i in chunk { out[i - base] = first[i] + second[i] } }
+            } else {
+                for i in chunk { out[i - base] = first[i] }
+                for part in parts.dropFirst() { part.withUnsafeBufferPointer { p in for i in chunk { out[i - base] += p[i] } } }
+            }
+        }
+        let s = likelihoodScale
+        if s != 1 { for i in chunk { out[i - base] *= s } }
+        for (w, window) in windows.enumerated() {
+            let range = window.range.clamped(to: chunk)
+            guard !range.isEmpty else { continue }
+            let c = Float(-Double(priorScale) * window.precision)
+            for i in range { out[i - base] += c * t[i] }
+            squares[j * windows.count + w] = sumOfSquares(t, range)
+        }
+    }
+
+    /// The whole gradient as a tensor, formed on the worker threads.
+    public func materialize(theta: Tensor) -> Tensor {
+        var gradient = Tensor(uninitializedShape: [count])
+        theta.withUnsafeBufferPointer { t in
+            gradient.withUnsafeMutableBufferPointer { g in
+                nonisolated(unsafe) let (t, g) = (t, g)
+                Parallel.forEach(chunks.count) { j in form(j, theta: t, into: g.baseAddress! + chunks.range(j).lowerBound) }
+            }
+        }
+        return gradient
     }
 }
 

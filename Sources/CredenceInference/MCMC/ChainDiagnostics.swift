@@ -222,7 +222,7 @@ extension ChainDiagnostics {
             let outputs = try chains.map { chain in
                 try chain.map { theta -> [Float] in
                     let out = try model.predictBatched(inputs, parameters: theta)
-                    return task == .classification ? try out.softmaxLastAxis().values : out.values
+                    return task == .classification ? out.softmaxLastAxis().values : out.values
                 }
             }
             let width = outputs[0][0].count / points

@@ -75,22 +75,22 @@ public struct PreconditionedLangevinDynamics: SGMCMCDynamics {
 
     public func makeBuffers(parameterCount: Int) -> VectorBuffer { VectorBuffer(name: "psgld.squareAverage", parameterCount: parameterCount) }
 
-    public func step(_ theta: inout Tensor, _ buffers: inout VectorBuffer, gradient: Tensor, stepSize: Double, noise: Bool,
+    public func step(_ theta: inout Tensor, _ buffers: inout VectorBuffer, gradient: ScaledGradient, stepSize: Double, noise: Bool,
                      rng: inout RandomGenerator) {
         let alpha = Float(decay), lambda = Float(damping), s = Float(gradientScale)
         let epsilon = Float(stepSize), twoEpsilon = Float(2 * stepSize)
         // ξ chunk by chunk on the worker threads; max(·, 0).squareRoot(): a bare squareRoot() blocks vectorisation on Linux.
         theta.withUnsafeMutableBufferPointer { t in
             buffers.values.withUnsafeMutableBufferPointer { v in
-                gradient.withUnsafeBufferPointer { g in
-                    nonisolated(unsafe) let (t, v, g) = (t, v, g)
-                    ParameterChunks.withNoise(count: t.count, noise: noise, rng: &rng) { range, z in
+                do {
+                    nonisolated(unsafe) let (t, v) = (t, v)
+                    ParameterChunks.update(t, gradient: gradient, noise: noise, rng: &rng) { range, g, z in
                         let base = range.lowerBound
                         for i in range {
-                            let scaled = s * g[i]
+                            let scaled = s * g[i - base]
                             v[i] = alpha * v[i] + (1 - alpha) * scaled * scaled
                             let preconditioner = 1 / (lambda + Swift.max(v[i], 0).squareRoot())
-                            t[i] += epsilon * preconditioner * g[i] + Swift.max(twoEpsilon * preconditioner, 0).squareRoot() * z[i - base]
+                            t[i] += epsilon * preconditioner * g[i - base] + Swift.max(twoEpsilon * preconditioner, 0).squareRoot() * z[i - base]
                         }
                     }
                 }

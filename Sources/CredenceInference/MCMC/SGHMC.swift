@@ -103,19 +103,19 @@ public struct SGHMCDynamics: SGMCMCDynamics {
 
     public func makeBuffers(parameterCount: Int) -> VectorBuffer { VectorBuffer(name: "sghmc.momentum", parameterCount: parameterCount) }
 
-    public func step(_ theta: inout Tensor, _ buffers: inout VectorBuffer, gradient: Tensor, stepSize: Double, noise: Bool,
+    public func step(_ theta: inout Tensor, _ buffers: inout VectorBuffer, gradient: ScaledGradient, stepSize: Double, noise: Bool,
                      rng: inout RandomGenerator) {
         let keep = Float(1 - friction), eta = Float(stepSize)
         let share = Swift.max(friction - stepSize * gradientNoiseVariance / 2, 0)
         let scale = noise ? Float((2 * stepSize * share).squareRoot()) : 0
         theta.withUnsafeMutableBufferPointer { t in
             buffers.values.withUnsafeMutableBufferPointer { v in
-                gradient.withUnsafeBufferPointer { g in
-                    nonisolated(unsafe) let (t, v, g) = (t, v, g)
-                    ParameterChunks.withNoise(count: t.count, noise: noise, rng: &rng) { range, z in  // ξ drawn chunk by chunk, threaded
+                do {
+                    nonisolated(unsafe) let (t, v) = (t, v)
+                    ParameterChunks.update(t, gradient: gradient, noise: noise, rng: &rng) { range, g, z in  // g formed and ξ drawn chunk by chunk, threaded
                         let base = range.lowerBound
                         for i in range {
-                            v[i] = keep * v[i] + eta * g[i] + scale * z[i - base]
+                            v[i] = keep * v[i] + eta * g[i - base] + scale * z[i - base]
                             t[i] += v[i]
                         }
                     }

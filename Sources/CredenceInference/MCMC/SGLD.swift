@@ -43,14 +43,14 @@ public struct LangevinDynamics: SGMCMCDynamics {
     public init() {}
     public func makeBuffers(parameterCount: Int) -> NoBuffers { NoBuffers() }
 
-    public func step(_ theta: inout Tensor, _ buffers: inout NoBuffers, gradient: Tensor, stepSize: Double, noise: Bool,
+    public func step(_ theta: inout Tensor, _ buffers: inout NoBuffers, gradient: ScaledGradient, stepSize: Double, noise: Bool,
                      rng: inout RandomGenerator) {
-        if noise {
-            SGLD.step(&theta, gradient: gradient, stepSize: stepSize, rng: &rng)
-        } else {
-            let epsilon = Float(stepSize)
-            theta.withUnsafeMutableBufferPointer { t in
-                gradient.withUnsafeBufferPointer { g in for i in t.indices { t[i] += epsilon * g[i] } }
+        let epsilon = Float(stepSize), scale = noise ? Float((2 * stepSize).squareRoot()) : 0
+        theta.withUnsafeMutableBufferPointer { t in
+            nonisolated(unsafe) let t = t
+            ParameterChunks.update(t, gradient: gradient, noise: noise, rng: &rng) { range, g, z in
+                let base = range.lowerBound
+                for i in range { t[i] += epsilon * g[i - base] + scale * z[i - base] }
             }
         }
     }
@@ -65,19 +65,10 @@ extension SGMCMC where Dynamics == LangevinDynamics {
                   schedule: .constant(stepSize: stepSize, burnInSteps: burnInSteps, thinning: thinning), method: SGLDMethod.name)
     }
 
-    /// θ ← θ + ε·g + √(2ε)·ξ for the gradient g of the log-density, ξ drawn chunk by chunk on
-    /// the worker threads (`ParameterChunks.withNoise`: a 670k-parameter MLP's noise and update
-    /// then cost a fraction of its gradient instead of a third of it).
+    /// θ ← θ + ε·g + √(2ε)·ξ for an explicit gradient g of the log-density (the dynamics' step
+    /// with noise).
     public static func step(_ theta: inout Tensor, gradient: Tensor, stepSize: Double, rng: inout RandomGenerator) {
-        let epsilon = Float(stepSize), noise = Float((2 * stepSize).squareRoot())
-        theta.withUnsafeMutableBufferPointer { t in
-            gradient.withUnsafeBufferPointer { g in
-                nonisolated(unsafe) let (t, g) = (t, g)
-                ParameterChunks.withNoise(count: t.count, noise: true, rng: &rng) { range, z in
-                    let base = range.lowerBound
-                    for i in range { t[i] += epsilon * g[i] + noise * z[i - base] }
-                }
-            }
-        }
+        var none = NoBuffers()
+        LangevinDynamics().step(&theta, &none, gradient: gradient, stepSize: stepSize, noise: true, rng: &rng)
     }
 }

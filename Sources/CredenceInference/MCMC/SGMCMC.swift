@@ -17,7 +17,7 @@ public protocol SGMCMCDynamics {
     func makeBuffers(parameterCount: Int) -> Buffers
     /// One step of size ε (`stepSize`); without `noise` the step is the dynamics' optimizer
     /// (SGD, RMSprop, SGD with momentum) — the exploration stage of a cyclical schedule.
-    func step(_ theta: inout Tensor, _ buffers: inout Buffers, gradient: Tensor, stepSize: Double, noise: Bool,
+    func step(_ theta: inout Tensor, _ buffers: inout Buffers, gradient: ScaledGradient, stepSize: Double, noise: Bool,
               rng: inout RandomGenerator)
 }
 
@@ -143,14 +143,15 @@ public struct SGMCMC<Dynamics: SGMCMCDynamics>: InferenceMethod {
 
     /// One step; reports U/N, the tempered potential on the mean-loss scale.
     public func update(_ state: inout State, batch: TrainingBatch, rng: inout RandomGenerator) throws -> StepReport {
-        let (logDensity, gradient) = try target.logDensity(parameters: state.parameters, batch: batch, rng: &rng)
-        try EpochLoop.requireFinite(logDensity)
+        let gradient = try target.logDensityGradient(parameters: state.parameters, batch: batch, rng: &rng)
+        try EpochLoop.requireFinite(gradient.likelihoodValue)
         let k = state.steps
         dynamics.step(&state.parameters, &state.buffers, gradient: gradient, stepSize: schedule.stepSize(at: k),
                       noise: schedule.addsNoise(at: k), rng: &rng)
         state.steps += 1
         if schedule.keeps(after: k) { state.samples.append(state.parameters) }
-        return StepReport(loss: -logDensity * target.temperature / Double(target.datasetSize))
+        // The step formed every chunk of the gradient, so the log prior is in its value now.
+        return StepReport(loss: -gradient.value * target.temperature / Double(target.datasetSize))
     }
 
     public func posterior(from state: State) throws -> EnsemblePosterior {
@@ -181,24 +182,40 @@ extension SGMCMC.State: PersistentState {
 }
 
 extension ParameterChunks {
-    /// Runs `body(range, ξ)` for every chunk of a vector of `count` elements on the worker
-    /// threads, ξ holding standard normals for the chunk's elements (zeros without `noise`),
-    /// drawn (`FastMath.fillNormalNoise`) from the chunk's own stream split off `rng` in chunk
-    /// order — a step's noise is then drawn and used while its chunk is in cache, in parallel,
-    /// and is the same whatever the thread count. Chunks are disjoint: `body` may write its range.
-    static func withNoise(count: Int, noise: Bool, rng: inout RandomGenerator,
-                          _ body: (_ range: Range<Int>, _ xi: UnsafeBufferPointer<Float>) -> Void) {
-        let chunks = ParameterChunks(count: count)
+    /// One pass of a sampler's update over θ's chunks on the worker threads: for each chunk,
+    /// its part of the gradient formed (`ScaledGradient.form`, from θ as it was) and standard
+    /// normals ξ for its elements (zeros without `noise`) drawn (`FastMath.fillNormalNoise`)
+    /// from the chunk's own stream split off `rng` in chunk order, then `body(range, g, ξ)` —
+    /// g and ξ indexed from the chunk's first element. So the gradient is never written out
+    /// whole, the noise is drawn and used while the chunk is in cache, and the numbers are the
+    /// same whatever the thread count. Chunks are disjoint: `body` may write its range of θ.
+    static func update(_ theta: UnsafeMutableBufferPointer<Float>, gradient: ScaledGradient, noise: Bool, rng: inout RandomGenerator,
+                       _ body: (_ range: Range<Int>, _ g: UnsafeBufferPointer<Float>, _ xi: UnsafeBufferPointer<Float>) -> Void) {
+        precondition(theta.count == gradient.count, "a gradient of \(gradient.count) elements for θ of \(theta.count)")
+        let chunks = gradient.chunks
         let streams = noise ? rng.split(into: chunks.count) : []
+        nonisolated(unsafe) let t = UnsafeBufferPointer(theta)
         Parallel.forEach(chunks.count) { j in
-            let range = chunks.range(j)
-            var xi = [Float](repeating: 0, count: range.count)
-            if noise {
-                var stream = streams[j]
-                xi.withUnsafeMutableBufferPointer { FastMath.fillNormalNoise($0, rng: &stream) }
+            let range = chunks.range(j), n = range.count
+            var scratch = [Float](repeating: 0, count: 2 * n)
+            scratch.withUnsafeMutableBufferPointer { buffer in
+                gradient.form(j, theta: t, into: buffer.baseAddress!)
+                let xi = UnsafeMutableBufferPointer(rebasing: buffer[n...])
+                if noise {
+                    var stream = streams[j]
+                    FastMath.fillNormalNoise(xi, rng: &stream)
+                }
+                body(range, UnsafeBufferPointer(rebasing: buffer[..<n]), UnsafeBufferPointer(xi))
             }
-            xi.withUnsafeBufferPointer { body(range, $0) }
         }
+    }
+}
+
+extension SGMCMCDynamics {
+    /// A step with an explicit gradient tensor (tests with exact gradients).
+    public func step(_ theta: inout Tensor, _ buffers: inout Buffers, gradient: Tensor, stepSize: Double, noise: Bool,
+                     rng: inout RandomGenerator) {
+        step(&theta, &buffers, gradient: ScaledGradient(exact: gradient, value: 0), stepSize: stepSize, noise: noise, rng: &rng)
     }
 }
 

@@ -198,6 +198,45 @@ import Testing
         #expect(abs(isotropic.isotropicPrecision! - 5) <= 1e-6)
     }
 
+    /// The fused chunked pass equals the passes one after the other, bit for bit: three shard
+    /// gradients summed in order, scaled, plus a per-module prior whose window boundary (900)
+    /// falls inside a chunk (873..<901); its value equals the separate log prior to 1e-12; and
+    /// SGLD's chunked step is θ + ε·g + √(2ε)·ξ with chunk j's ξ from the j-th stream split off
+    /// the step's generator — fixed chunks and streams, so no thread count changes it.
+    @Test func scaledGradientFormsTheSeparatePassesInOne() throws {
+        let model = try Sequential(.mlp(inputShape: [2], hidden: [300], outputs: 3))
+        let n = model.parameterCount
+        let prior = try GaussianPrior(modulePrecisions: ["0": 2, "2": 50], layout: model.layout)
+        #expect(prior.windows.map(\.range) == [0..<900, 900..<n] && ParameterChunks(count: n).range(31) == 873..<901)
+        var rng = RandomGenerator(seed: 9)
+        let parts = (0..<3).map { _ in Tensor.randomNormal(shape: [n], rng: &rng) }
+        let theta = Tensor.randomNormal(shape: [n], rng: &rng)
+        let fused = ScaledGradient(parts: parts, likelihoodScale: -3, windows: prior.windows, priorScale: 0.5, likelihoodValue: 7,
+                                   valueScale: -2)
+        var expected = parts[0]
+        expected.withUnsafeMutableBufferPointer { g in
+            for part in parts.dropFirst() { part.withUnsafeBufferPointer { p in for i in g.indices { g[i] += p[i] } } }
+            for i in g.indices { g[i] *= -3 }
+        }
+        prior.addGradient(of: theta, to: &expected, scale: 0.5)
+        #expect(fused.materialize(theta: theta) == expected)
+        let value = 7 - (-2) * prior.logDensity(theta)
+        #expect(abs(fused.value - value) <= 1e-12 * abs(value))
+        var stepped = theta, none = NoBuffers(), stepRNG = RandomGenerator(seed: 4)
+        LangevinDynamics().step(&stepped, &none, gradient: fused, stepSize: 1e-3, noise: true, rng: &stepRNG)
+        var root = RandomGenerator(seed: 4)
+        var streams = root.split(into: ParameterChunks(count: n).count)
+        var manual = theta.values
+        let (epsilon, scale) = (Float(1e-3), Float((2e-3).squareRoot()))
+        for j in streams.indices {
+            let range = ParameterChunks(count: n).range(j)
+            var xi = [Float](repeating: 0, count: range.count)
+            xi.withUnsafeMutableBufferPointer { FastMath.fillNormalNoise($0, rng: &streams[j]) }
+            for i in range { manual[i] += epsilon * expected.values[i] + scale * xi[i - range.lowerBound] }
+        }
+        #expect(stepped.values == manual)
+    }
+
     static let mixture = try! ScaleMixtureGaussianPrior(mixtureWeight: 0.3, standardDeviation1: 1, standardDeviation2: exp(-3))
 
     /// log[π N(θ; 0, σ₁²) + (1−π) N(θ; 0, σ₂²)] computed directly in Double, to 1e-12; at

@@ -38,7 +38,7 @@ import Testing
             }
             return try KroneckerPrecision(factors: factors, blocks: blocks, prior: prior, curvatureScale: scale)
         case .lowRank:
-            let h = try DenseMatrix(rows: n, columns: n, values: LaplaceReference.randomPSD(n, rank: 30, rng: &rng))
+            let h = DenseMatrix(rows: n, columns: n, values: LaplaceReference.randomPSD(n, rank: 30, rng: &rng))
             let (values, vectors) = try h.largestEigenpairs(5)
             return try LowRankPrecision(eigenvalues: values, eigenvectors: vectors, groups: groups, prior: prior, curvatureScale: scale)
         }
