@@ -239,16 +239,28 @@ public final class ScaledGradient: @unchecked Sendable {
     /// before any update of the chunk, and records the chunk's sums of squares. Chunks may be
     /// formed concurrently.
     func form(_ j: Int, theta t: UnsafeBufferPointer<Float>, into out: UnsafeMutablePointer<Float>) {
-        let chunk = chunks.range(j), base = chunk.lowerBound
-        parts[0].withUnsafeBufferPointer { first in
-            if parts.count == 2 {
-                parts[1].withUnsafeBufferPointer { second in for i in chunk { out[i - base] = first[i] + second[i] } }
-            } else {
-                for i in chunk { out[i - base] = first[i] }
-                for part in parts.dropFirst() { part.withUnsafeBufferPointer { p in for i in chunk { out[i - base] += p[i] } } }
+        let chunk = chunks.range(j), base = chunk.lowerBound, s = likelihoodScale
+        // The usual case in one loop: two shards, the chunk inside one window of the prior.
+        if parts.count == 2, windows.count >= 1, let w = windows.firstIndex(where: { $0.range.contains(base) }),
+           windows[w].range.upperBound >= chunk.upperBound {
+            let c = Float(-Double(priorScale) * windows[w].precision)
+            parts[0].withUnsafeBufferPointer { first in
+                parts[1].withUnsafeBufferPointer { second in
+                    let (a, b, theta) = (first.baseAddress! + base, second.baseAddress! + base, t.baseAddress! + base)
+                    if s != 1 {
+                        for i in 0..<chunk.count { out[i] = (a[i] + b[i]) * s + c * theta[i] }
+                    } else {
+                        for i in 0..<chunk.count { out[i] = (a[i] + b[i]) + c * theta[i] }
+                    }
+                }
             }
+            squares[j * windows.count + w] = sumOfSquares(t, chunk)
+            return
         }
-        let s = likelihoodScale
+        parts[0].withUnsafeBufferPointer { first in
+            for i in chunk { out[i - base] = first[i] }
+            for part in parts.dropFirst() { part.withUnsafeBufferPointer { p in for i in chunk { out[i - base] += p[i] } } }
+        }
         if s != 1 { for i in chunk { out[i - base] *= s } }
         for (w, window) in windows.enumerated() {
             let range = window.range.clamped(to: chunk)

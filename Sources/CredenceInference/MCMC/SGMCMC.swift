@@ -197,16 +197,17 @@ extension ParameterChunks {
         nonisolated(unsafe) let t = UnsafeBufferPointer(theta)
         Parallel.forEach(chunks.count) { j in
             let range = chunks.range(j), n = range.count
-            var scratch = [Float](repeating: 0, count: 2 * n)
-            scratch.withUnsafeMutableBufferPointer { buffer in
-                gradient.form(j, theta: t, into: buffer.baseAddress!)
-                let xi = UnsafeMutableBufferPointer(rebasing: buffer[n...])
-                if noise {
-                    var stream = streams[j]
-                    FastMath.fillNormalNoise(xi, rng: &stream)
-                }
-                body(range, UnsafeBufferPointer(rebasing: buffer[..<n]), UnsafeBufferPointer(xi))
+            let buffer = UnsafeMutableBufferPointer<Float>.allocate(capacity: 2 * n)
+            defer { buffer.deallocate() }
+            gradient.form(j, theta: t, into: buffer.baseAddress!)
+            let xi = UnsafeMutableBufferPointer(rebasing: buffer[n...])
+            if noise {
+                var stream = streams[j]
+                FastMath.fillNormalNoise(xi, rng: &stream)
+            } else {
+                xi.initialize(repeating: 0)
             }
+            body(range, UnsafeBufferPointer(rebasing: buffer[..<n]), UnsafeBufferPointer(xi))
         }
     }
 }
