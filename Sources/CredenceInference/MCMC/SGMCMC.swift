@@ -184,8 +184,8 @@ extension SGMCMC.State: PersistentState {
 extension ParameterChunks {
     /// One pass of a sampler's update over θ's chunks on the worker threads: for each chunk,
     /// its part of the gradient formed (`ScaledGradient.form`, from θ as it was) and standard
-    /// normals ξ for its elements (zeros without `noise`) drawn (`FastMath.fillNormalNoise`)
-    /// from the chunk's own stream split off `rng` in chunk order, then `body(range, g, ξ)` —
+    /// normals ξ for its elements (zeros without `noise`) drawn (`FastMath.fillNormalNoise`,
+    /// interleaved) from the chunk's own stream split off `rng` in chunk order, then `body(range, g, ξ)` —
     /// g and ξ indexed from the chunk's first element. So the gradient is never written out
     /// whole, the noise is drawn and used while the chunk is in cache, and the numbers are the
     /// same whatever the thread count. Chunks are disjoint: `body` may write its range of θ.
@@ -203,7 +203,7 @@ extension ParameterChunks {
             let xi = UnsafeMutableBufferPointer(rebasing: buffer[n...])
             if noise {
                 var stream = streams[j]
-                FastMath.fillNormalNoise(xi, rng: &stream)
+                FastMath.fillNormalNoise(xi, rng: &stream, interleaved: true)
             } else {
                 xi.initialize(repeating: 0)
             }

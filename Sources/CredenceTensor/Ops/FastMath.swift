@@ -163,18 +163,34 @@ extension FastMath {
     /// values (24-bit uniforms u₁ ∈ (0, 1], u₂ ∈ [0, 1)), z = √(−2 log u₁)·(cos, sin)(2πu₂) with
     /// `log` and a quadrant-reduced sin/cos, in a loop that vectorises (or AVX2 + FMA lanes,
     /// `hasVectorKernels`); an odd count uses the first value of its last pair.
+    ///
+    /// `interleaved: true` takes the pairs' draws round-robin from four generators split off
+    /// `rng` instead of from `rng` itself: four independent state updates in flight instead of
+    /// one chain of dependent ones, about three times faster to draw — another stream of the
+    /// same law (the SG-MCMC samplers' noise).
     public static func fillNormalNoise(_ out: UnsafeMutableBufferPointer<Float>, rng: inout RandomGenerator,
-                                       vectorKernels: Bool = hasVectorKernels) {
+                                       interleaved: Bool = false, vectorKernels: Bool = hasVectorKernels) {
         let count = out.count
         guard count > 0, let o = out.baseAddress else { return }
         let pairs = (count + 1) / 2
         // Each draw as two 32-bit words: 24 bits of the high one for u₁, of the low one for u₂.
         var words = [Int32](repeating: 0, count: 2 * pairs)
         words.withUnsafeMutableBufferPointer { w in
-            for k in 0..<pairs {
-                let v = rng.next()
+            @inline(__always) func store(_ v: UInt64, _ k: Int) {
                 w[2 * k] = Int32(truncatingIfNeeded: v & 0xFF_FFFF)
                 w[2 * k + 1] = Int32(truncatingIfNeeded: (v >> 40) & 0xFF_FFFF)
+            }
+            var k = 0
+            if interleaved {
+                var (a, b, c, d) = (rng.split(), rng.split(), rng.split(), rng.split())
+                while k + 4 <= pairs {
+                    let (va, vb, vc, vd) = (a.next(), b.next(), c.next(), d.next())
+                    store(va, k); store(vb, k + 1); store(vc, k + 2); store(vd, k + 3)
+                    k += 4
+                }
+                while k < pairs { store(a.next(), k); k += 1 }
+            } else {
+                while k < pairs { store(rng.next(), k); k += 1 }
             }
         }
         @inline(__always) func pair(_ low: Int32, _ high: Int32) -> (Float, Float) {

@@ -231,7 +231,7 @@ import Testing
         for j in streams.indices {
             let range = ParameterChunks(count: n).range(j)
             var xi = [Float](repeating: 0, count: range.count)
-            xi.withUnsafeMutableBufferPointer { FastMath.fillNormalNoise($0, rng: &streams[j]) }
+            xi.withUnsafeMutableBufferPointer { FastMath.fillNormalNoise($0, rng: &streams[j], interleaved: true) }
             for i in range { manual[i] += epsilon * expected.values[i] + scale * xi[i - range.lowerBound] }
         }
         #expect(stepped.values == manual)
