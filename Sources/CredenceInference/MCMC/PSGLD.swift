@@ -82,16 +82,15 @@ public struct PreconditionedLangevinDynamics: SGMCMCDynamics {
         // ξ chunk by chunk on the worker threads; max(·, 0).squareRoot(): a bare squareRoot() blocks vectorisation on Linux.
         theta.withUnsafeMutableBufferPointer { t in
             buffers.values.withUnsafeMutableBufferPointer { v in
-                do {
-                    nonisolated(unsafe) let (t, v) = (t, v)
-                    ParameterChunks.update(t, gradient: gradient, noise: noise, rng: &rng) { range, g, z in
-                        let base = range.lowerBound
-                        for i in range {
-                            let scaled = s * g[i - base]
-                            v[i] = alpha * v[i] + (1 - alpha) * scaled * scaled
-                            let preconditioner = 1 / (lambda + Swift.max(v[i], 0).squareRoot())
-                            t[i] += epsilon * preconditioner * g[i - base] + Swift.max(twoEpsilon * preconditioner, 0).squareRoot() * z[i - base]
-                        }
+                nonisolated(unsafe) let (t, v) = (t, v)
+                ParameterChunks.update(t, gradient: gradient, noise: noise, rng: &rng) { range, g, z in
+                    // Pointers rebased to the chunk: an index offset's overflow check would stop the loop vectorising.
+                    let (theta, v, g, z) = (t.baseAddress! + range.lowerBound, v.baseAddress! + range.lowerBound, g.baseAddress!, z.baseAddress!)
+                    for i in 0..<range.count {
+                        let scaled = s * g[i]
+                        v[i] = alpha * v[i] + (1 - alpha) * scaled * scaled
+                        let preconditioner = 1 / (lambda + Swift.max(v[i], 0).squareRoot())
+                        theta[i] += epsilon * preconditioner * g[i] + Swift.max(twoEpsilon * preconditioner, 0).squareRoot() * z[i]
                     }
                 }
             }

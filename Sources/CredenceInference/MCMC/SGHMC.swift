@@ -110,14 +110,13 @@ public struct SGHMCDynamics: SGMCMCDynamics {
         let scale = noise ? Float((2 * stepSize * share).squareRoot()) : 0
         theta.withUnsafeMutableBufferPointer { t in
             buffers.values.withUnsafeMutableBufferPointer { v in
-                do {
-                    nonisolated(unsafe) let (t, v) = (t, v)
-                    ParameterChunks.update(t, gradient: gradient, noise: noise, rng: &rng) { range, g, z in  // g formed and ξ drawn chunk by chunk, threaded
-                        let base = range.lowerBound
-                        for i in range {
-                            v[i] = keep * v[i] + eta * g[i - base] + scale * z[i - base]
-                            t[i] += v[i]
-                        }
+                nonisolated(unsafe) let (t, v) = (t, v)
+                ParameterChunks.update(t, gradient: gradient, noise: noise, rng: &rng) { range, g, z in  // g formed and ξ drawn chunk by chunk, threaded
+                    // Pointers rebased to the chunk: an index offset's overflow check would stop the loop vectorising.
+                    let (theta, v, g, z) = (t.baseAddress! + range.lowerBound, v.baseAddress! + range.lowerBound, g.baseAddress!, z.baseAddress!)
+                    for i in 0..<range.count {
+                        v[i] = keep * v[i] + eta * g[i] + scale * z[i]
+                        theta[i] += v[i]
                     }
                 }
             }

@@ -49,8 +49,9 @@ public struct LangevinDynamics: SGMCMCDynamics {
         theta.withUnsafeMutableBufferPointer { t in
             nonisolated(unsafe) let t = t
             ParameterChunks.update(t, gradient: gradient, noise: noise, rng: &rng) { range, g, z in
-                let base = range.lowerBound
-                for i in range { t[i] += epsilon * g[i - base] + scale * z[i - base] }
+                // Pointers rebased to the chunk: an index offset's overflow check would stop the loop vectorising.
+                let (theta, g, z) = (t.baseAddress! + range.lowerBound, g.baseAddress!, z.baseAddress!)
+                for i in 0..<range.count { theta[i] += epsilon * g[i] + scale * z[i] }
             }
         }
     }
