@@ -66,5 +66,19 @@ import Testing
                                         data: moonsTrain, epochs: 20, batchSize: 64, seed: 0)
         let predictive = try bnn.predictive(moons.inputs, samples: 32, rng: &rng)
         #expect(try predictive.sampleCount == 32 && accuracy(predictive, labels: moons.labels) > 0.85)
+
+        // (warm-up 40, 20 iterations, 2 chains here: the README's 200/200/4 take a minute in a debug build)
+        let small = try Sequential(.mlp(inputShape: [2], hidden: [16], outputs: 2))
+        let logPosterior = try LogPosterior(model: small, objective: .crossEntropy(labelSmoothing: 0),
+                                            prior: GaussianPrior(precision: 1), datasetSize: moonsTrain.count)
+        let start = small.initialParameters(rng: &rng).values.map(Double.init)
+        let nuts = HamiltonianSampler(settings: HMCSettings(integrator: .nuts(maxTreeDepth: 5), warmup: 40, iterations: 20),
+                                      chains: 2, seed: 0)
+        let chains = try nuts.run(target: NetworkLogDensity(posterior: logPosterior, data: moonsTrain),
+                                  starts: Array(repeating: start, count: 2))
+        let hmc = try EnsemblePosterior(model: small, members: chains.flatMap(\.draws), task: .classification, method: "nuts",
+                                        chainCount: 2, samplerStatistics: chains.map(\.statistics))
+        let agreement = try PredictiveAgreement(predictive, reference: hmc.predictive(moons.inputs, samples: 0, rng: &rng))
+        #expect(hmc.chains.count == 2 && hmc.chains[0].count == 20 && agreement.topOneAgreement > 0.5)
     }
 }
