@@ -108,6 +108,29 @@ import Testing
         }
         let vz = noise(true), pz = noise(false)
         #expect(zip(vz, pz).allSatisfy { abs($0 - $1) <= 2e-6 * max(1, abs($1)) }, "Box–Muller lanes differ from the portable loop")
+
+        // pSGLD's update (squared averages from 0 to large, gradients of both signs).
+        let g = (0..<n).map { _ in Float.random(in: -50...50, using: &rng) }, z = vz
+        let v0 = (0..<n).map { i in i % 3 == 0 ? 0 : Float.random(in: 0...4, using: &rng) }
+        func psgld(_ vector: Bool) -> ([Float], [Float]) {
+            var theta = start, v = v0
+            theta.withUnsafeMutableBufferPointer { t in
+                v.withUnsafeMutableBufferPointer { vb in
+                    g.withUnsafeBufferPointer { gb in
+                        z.withUnsafeBufferPointer { zb in
+                            guard n > 0 else { return }
+                            FastMath.preconditionedLangevinUpdate(theta: t.baseAddress!, squareAverage: vb.baseAddress!, gradient: gb.baseAddress!,
+                                                                  noise: zb.baseAddress!, count: n, decay: 0.99, damping: 1e-5,
+                                                                  gradientScale: 0.02, stepSize: 1e-3, vectorKernels: vector)
+                        }
+                    }
+                }
+            }
+            return (theta, v)
+        }
+        let (vt, vv) = psgld(true), (pt, pv) = psgld(false)
+        #expect(zip(vv, pv).allSatisfy { abs($0 - $1) <= 1e-6 * max(1e-3, abs($1)) }, "pSGLD's squared averages differ")
+        #expect(zip(vt, pt).allSatisfy { abs($0 - $1) <= 1e-5 * max(1, abs($1)) }, "pSGLD's update differs from the portable loop")
     }
 
     /// The interleaved stream (four generators round-robin) is standard normal too: over 200,001

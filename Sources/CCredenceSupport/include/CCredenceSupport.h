@@ -58,5 +58,9 @@ int credence_gaussian_kl_sigma(const float *sigma, const float *sigmoid, float *
 int credence_box_muller(const int *words, float *out, long pairs);
 /// gradient ← gradient + scale·x, and Σx².
 int credence_add_scaled_sum_squares(const float *x, float *gradient, long n, float scale, double *sumSquares);
+/// One pSGLD update of n weights: v ← αv + (1−α)(s·g)², P = 1/(λ + √v),
+/// θ ← θ + εP·g + √(2εP)·z (PreconditionedLangevinDynamics.step).
+int credence_psgld_update(float *theta, float *v, const float *g, const float *z, long n, float alpha, float lambda, float s,
+                          float epsilon);
 
 #endif

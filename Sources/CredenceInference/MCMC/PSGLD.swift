@@ -77,21 +77,16 @@ public struct PreconditionedLangevinDynamics: SGMCMCDynamics {
 
     public func step(_ theta: inout Tensor, _ buffers: inout VectorBuffer, gradient: ScaledGradient, stepSize: Double, noise: Bool,
                      rng: inout RandomGenerator) {
-        let alpha = Float(decay), lambda = Float(damping), s = Float(gradientScale)
-        let epsilon = Float(stepSize), twoEpsilon = Float(2 * stepSize)
-        // ξ chunk by chunk on the worker threads; max(·, 0).squareRoot(): a bare squareRoot() blocks vectorisation on Linux.
+        let alpha = Float(decay), lambda = Float(damping), s = Float(gradientScale), epsilon = Float(stepSize)
+        // g formed and ξ drawn chunk by chunk on the worker threads, then the chunk's update
+        // (`FastMath.preconditionedLangevinUpdate`: AVX2 + FMA where the CPU has it).
         theta.withUnsafeMutableBufferPointer { t in
             buffers.values.withUnsafeMutableBufferPointer { v in
                 nonisolated(unsafe) let (t, v) = (t, v)
                 ParameterChunks.update(t, gradient: gradient, noise: noise, rng: &rng) { range, g, z in
-                    // Pointers rebased to the chunk: an index offset's overflow check would stop the loop vectorising.
-                    let (theta, v, g, z) = (t.baseAddress! + range.lowerBound, v.baseAddress! + range.lowerBound, g.baseAddress!, z.baseAddress!)
-                    for i in 0..<range.count {
-                        let scaled = s * g[i]
-                        v[i] = alpha * v[i] + (1 - alpha) * scaled * scaled
-                        let preconditioner = 1 / (lambda + Swift.max(v[i], 0).squareRoot())
-                        theta[i] += epsilon * preconditioner * g[i] + Swift.max(twoEpsilon * preconditioner, 0).squareRoot() * z[i]
-                    }
+                    FastMath.preconditionedLangevinUpdate(theta: t.baseAddress! + range.lowerBound, squareAverage: v.baseAddress! + range.lowerBound,
+                                                          gradient: g.baseAddress!, noise: z.baseAddress!, count: range.count,
+                                                          decay: alpha, damping: lambda, gradientScale: s, stepSize: epsilon)
                 }
             }
         }

@@ -108,6 +108,24 @@ public enum FastMath {
         return sum(x.count) { p[$0] * p[$0] }
     }
 
+    /// One pSGLD update of `count` weights (Li et al. 2016): V ← αV + (1−α)(s·g)²,
+    /// P = 1/(λ + √V), θ ← θ + εP·g + √(2εP)·z — with the AVX2 + FMA kernel where the CPU has it
+    /// (the Swift loop compiles for SSE2: its two square roots and a division per weight made a
+    /// pSGLD step cost 1.2× a MAP step), else the portable loop; they agree to a few ulps.
+    public static func preconditionedLangevinUpdate(theta: UnsafeMutablePointer<Float>, squareAverage v: UnsafeMutablePointer<Float>,
+                                                    gradient g: UnsafePointer<Float>, noise z: UnsafePointer<Float>, count: Int,
+                                                    decay alpha: Float, damping lambda: Float, gradientScale s: Float, stepSize epsilon: Float,
+                                                    vectorKernels: Bool = hasVectorKernels) {
+        if vectorKernels, credence_psgld_update(theta, v, g, z, count, alpha, lambda, s, epsilon) != 0 { return }
+        let twoEpsilon = 2 * epsilon
+        for i in 0..<count {   // max(·, 0).squareRoot(): a bare squareRoot() blocks vectorisation on Linux
+            let scaled = s * g[i]
+            v[i] = alpha * v[i] + (1 - alpha) * scaled * scaled
+            let preconditioner = 1 / (lambda + Swift.max(v[i], 0).squareRoot())
+            theta[i] += epsilon * preconditioner * g[i] + Swift.max(twoEpsilon * preconditioner, 0).squareRoot() * z[i]
+        }
+    }
+
     /// Σ term(i) for i in 0..<count, in eight interleaved `Float` accumulators (a float sum
     /// in one accumulator cannot be vectorised without reassociating it), added in `Double`.
     @inlinable @inline(__always) public static func sum(_ count: Int, _ term: (Int) -> Float) -> Double {
