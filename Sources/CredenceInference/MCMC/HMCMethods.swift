@@ -48,11 +48,11 @@ public struct HMCRunSettings: Sendable {
     /// Refuses a run whose kept networks would not fit in memory (the samples are held as
     /// networks; thin more, or keep fewer iterations).
     func validate(_ name: String, _ context: MethodContext) throws {
-        let floats = Double(try context.model().parameterCount) * Double(chains * sampler.keptPerChain)
-        let limit = 8.0 * 1_073_741_824 / 4
-        guard floats <= limit else {
+        let parameters = try context.model().parameterCount
+        let gibibytes = Double(parameters) * Double(chains * sampler.keptPerChain) * 4 / 1_073_741_824
+        guard gibibytes <= 8 else {
             throw InferenceError.invalidOption(String(format: "%@ would keep %d chains × %d networks of %d parameters (%.1f GiB); raise thinning or lower iterations (at most 8 GiB)",
-                                                      name, chains, sampler.keptPerChain, try context.model().parameterCount, floats * 4 / 1_073_741_824))
+                                                      name, chains, sampler.keptPerChain, parameters, gibibytes))
         }
     }
 

@@ -156,6 +156,11 @@ struct HMCTests {
         #expect(throws: InferenceError.self) { try HMCSettings(integrator: .hmc(leapfrogSteps: 0)).validate() }
         #expect(throws: InferenceError.self) { try HMCSettings(integrator: .nuts(maxTreeDepth: 5), iterations: 5, thinning: 10).validate() }
         #expect(throws: InferenceError.self) { try HMCSettings(integrator: .nuts(maxTreeDepth: 5), targetAcceptance: 1).validate() }
+        // 4 chains × 5,000 kept networks of the 670k-weight MLP (54 GB) are refused before any work.
+        var options = TrainingOptions()
+        options.dataset = .fashionMNIST
+        let nuts = try MethodRegistry.make("nuts", inputs: [("iterations", .number(5000, text: "5000"))])
+        #expect { try nuts.validate(MethodContext(options: options)) } throws: { ($0 as? InferenceError).map { "\($0)".contains("raise thinning") } ?? false }
     }
 }
 
