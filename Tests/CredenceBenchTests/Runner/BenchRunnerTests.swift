@@ -146,13 +146,15 @@ import Testing
                 && page.contains("Detecting pgd linf, EOT 2 inputs"))
     }
 
-    /// An SG-MCMC run stores its chain diagnostics; the report lists them.
+    /// SG-MCMC and NUTS runs store their chain diagnostics (NUTS: across its chains, with each
+    /// chain's sampler statistics, through the store); the report lists them.
     @Test func samplerRunsStoreTheirChainDiagnostics() throws {
         let dir = try StoreFixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let suite = try Suite.parse("""
             {"datasets": ["two-moons"], "models": [{"kind": "mlp", "hidden": [8]}], "epochs": 12, "samples": 4,
-             "methods": [{"name": "map"}, {"name": "sgld", "thinning": 4, "sampleEpochs": 10}]}
+             "methods": [{"name": "map"}, {"name": "sgld", "thinning": 4, "sampleEpochs": 10},
+                         {"name": "nuts", "warmup": 30, "iterations": 10, "chains": 2, "maxTreeDepth": 4}]}
             """, source: "s.json")
         let outcome = try BenchRunner(store: try ResultStore(path: dir.appendingPathComponent("b.sqlite").path)).run(suite)
         #expect(outcome.failures.isEmpty, "\(outcome.failures)")
@@ -160,7 +162,11 @@ import Testing
         let chain = try #require(sgld.metrics.chain)
         #expect(chain.samples >= 8 && chain.quantities.count == 8 + 5 && chain.worstRHat != nil)
         #expect(outcome.records.first { $0.configuration.method == "map" }?.metrics.chain == nil)
-        #expect(renderReport(outcome.records, title: "chains").contains("8. Sampler diagnostics"))
+        let store = try ResultStore(path: dir.appendingPathComponent("b.sqlite").path)
+        let nuts = try #require(try store.records().first { $0.configuration.method == "nuts" }?.metrics.chain)
+        #expect(nuts.chains == 2 && nuts.samples == 20 && nuts.sampler?.count == 2 && nuts.sampler?.allSatisfy { $0.stepSize > 0 } == true)
+        let page = renderReport(outcome.records, title: "chains")
+        #expect(page.contains("8. Sampler diagnostics") && page.contains("Leapfrog steps"))
     }
 
     @Test func aSecondRunnerOnTheSameDatabaseIsRefused() throws {
