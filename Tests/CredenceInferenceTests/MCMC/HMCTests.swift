@@ -164,6 +164,33 @@ struct HMCTests {
     }
 }
 
+@Suite("Sampler posteriors keep their chains")
+struct ChainPosteriorArchiveTests {
+    /// Chains and per-chain statistics survive the archive; a damaged statistics setting or a
+    /// chain count that does not divide the samples is refused by name.
+    @Test func chainsAndStatisticsRoundTrip() throws {
+        let model = try Sequential(.mlp(inputShape: [2], hidden: [3], outputs: 2))
+        var rng = RandomGenerator(seed: 1)
+        let members = (0..<6).map { _ in model.initialParameters(rng: &rng) }
+        let statistics = (0..<2).map { c in
+            HMCChainStatistics(stepSize: 0.1 * Double(c + 1), meanAcceptance: 0.8, divergences: c, warmupDivergences: 3, meanLeapfrogSteps: 15,
+                               meanTreeDepth: 3.9, maxDepthHits: 0, gradientEvaluations: 900)
+        }
+        let posterior = try EnsemblePosterior(model: model, members: members, task: .classification, method: "nuts", chainCount: 2,
+                                              samplerStatistics: statistics)
+        #expect(posterior.chains.map(\.count) == [3, 3] && posterior.chains[1][0] == members[3])
+        let restored = try EnsemblePosterior(archive: posterior.archive())
+        #expect(restored.chainCount == 2 && restored.samplerStatistics == statistics && restored.members == members)
+        var damaged = try posterior.archive()
+        damaged.settings["samplerStatistics"] = "{not json"
+        #expect(throws: InferenceError.self) { try EnsemblePosterior(archive: damaged) }
+        #expect(throws: InferenceError.self) { try EnsemblePosterior(model: model, members: members, task: .classification, method: "nuts", chainCount: 4) }
+        // An SG-MCMC posterior (one chain, no statistics) writes neither setting.
+        let single = try EnsemblePosterior(model: model, members: members, task: .classification, method: "sgld").archive()
+        #expect(single.settings["chains"] == nil && single.settings["samplerStatistics"] == nil)
+    }
+}
+
 /// ½N(−s/2, 1) + ½N(s/2, 1) in one dimension: two modes no gradient-based chain crosses for
 /// large s. Mean 0, variance 1 + s²/4.
 struct TwoModes: KnownTarget {
