@@ -5,8 +5,7 @@
 #
 #   two-moons       MLP 2-16-16-2, 1,000 training points, 500 test points
 #   fashion-mnist   MLP 784-32-10 on the first 500 training images, agreement on 2,000 test images
-#                   (NUTS trees ≤ 2^7 steps, 300 warm-up + 300 iterations: a full-batch gradient on one
-#                   core costs ~5 ms here, and NUTS takes ~127 of them per iteration and chain)
+#                   (NUTS trees ≤ 2^9 steps, 400 warm-up + 400 iterations, ~25 minutes; HMC 300 + 300)
 #   regression-1d   MLP 1-16-16-2 (heteroscedastic Gaussian), NUTS only: R̂ and ESS of predicted means
 #
 # Prints, per task, the sampler figures (R̂ and bulk ESS of the test-point predictions over the
@@ -21,13 +20,14 @@ OUT="${1:-credence-results/hmc}"
 SEED="${2:-0}"
 swift build -c release --product credence >&2
 C=.build/release/credence
-run_task() {  # name, agreement points, "settings of both samplers", "NUTS's own", common training options...
-  local task="$1" points="$2" SAMPLER NUTS_ONLY; read -r -a SAMPLER <<< "$3"; read -r -a NUTS_ONLY <<< "$4"; shift 4
+run_task() {  # name, agreement points, "settings of both samplers", "NUTS's own", "HMC's own", common training options...
+  local task="$1" points="$2" SAMPLER NUTS_ONLY HMC_ONLY
+  read -r -a SAMPLER <<< "$3"; read -r -a NUTS_ONLY <<< "$4"; read -r -a HMC_ONLY <<< "$5"; shift 5
   local D="$OUT/$task-seed-$SEED"
   mkdir -p "$D"
   local COMMON=(--seed "$SEED" --holdout 0 --resume --format json "$@")
   $C train "${COMMON[@]}" --method nuts "${SAMPLER[@]}" ${NUTS_ONLY[@]+"${NUTS_ONLY[@]}"} --out "$D/nuts.safetensors" > "$D/nuts.json"
-  $C train "${COMMON[@]}" --method hmc "${SAMPLER[@]}" --set leapfrogSteps=100 --out "$D/hmc.safetensors" > "$D/hmc.json"
+  $C train "${COMMON[@]}" --method hmc "${SAMPLER[@]}" ${HMC_ONLY[@]+"${HMC_ONLY[@]}"} --set leapfrogSteps=100 --out "$D/hmc.safetensors" > "$D/hmc.json"
   $C train "${COMMON[@]}" --method map --out "$D/map.safetensors" > "$D/map.json"
   $C train "${COMMON[@]}" --method mc-dropout --samples 64 --out "$D/mc-dropout.safetensors" > "$D/mc-dropout.json"
   $C train "${COMMON[@]}" --method ensemble --set members=5 --out "$D/ensemble.safetensors" > "$D/ensemble.json"
@@ -40,8 +40,8 @@ run_task() {  # name, agreement points, "settings of both samplers", "NUTS's own
     "$D"/{hmc,map,mc-dropout,ensemble,swag,laplace,vi,sgld,csghmc}.safetensors > "$D/agreement.json"
 }
 
-run_task two-moons 500 "--set warmup=500 --set iterations=500 --set chains=4" "" --dataset two-moons --hidden 16,16 --epochs 100 --batch-size 64 --lr 0.005
-run_task fashion-mnist 2000 "--set warmup=300 --set iterations=300 --set chains=4" "--set maxTreeDepth=7" --dataset fashion-mnist --train-limit 500 --hidden 32 --epochs 50 --batch-size 64 --lr 0.001
+run_task two-moons 500 "--set warmup=500 --set iterations=500 --set chains=4" "" "" --dataset two-moons --hidden 16,16 --epochs 100 --batch-size 64 --lr 0.005
+run_task fashion-mnist 2000 "--set chains=4" "--set warmup=400 --set iterations=400 --set maxTreeDepth=9" "--set warmup=300 --set iterations=300" --dataset fashion-mnist --train-limit 500 --hidden 32 --epochs 50 --batch-size 64 --lr 0.001
 D="$OUT/regression-1d-seed-$SEED"; mkdir -p "$D"
 $C train --dataset regression-1d --hidden 16,16 --epochs 100 --batch-size 64 --lr 0.005 --seed "$SEED" --holdout 0 --resume \
   --format json --method nuts --set warmup=500 --set iterations=500 --set chains=4 --out "$D/nuts.safetensors" > "$D/nuts.json"
