@@ -121,4 +121,12 @@ import Testing
             try rootMeanSquaredError(classifier, targets: Tensor([0]))
         }
     }
+
+    /// Φ⁻¹ to double precision: Φ(Φ⁻¹(p)) = p across (1e-12, 1 − 1e-12).
+    @Test func standardNormalQuantileIsExact() {
+        for p in [1e-12, 1e-6, 0.01, 0.02425, 0.3, 0.5, 0.77, 0.97575, 0.999, 1 - 1e-9] {
+            let x = standardNormalQuantile(p)
+            #expect(abs(0.5 * erfc(-x / 2.0.squareRoot()) - p) <= 1e-14 + 1e-12 * p, "p \(p) → \(x)")
+        }
+    }
 }

@@ -67,14 +67,6 @@ import Testing
         #expect(throws: InferenceError.self) { try ChainDiagnostics.tailEffectiveSampleSize([[1, 2, .nan, 4]]) }
     }
 
-    /// Φ⁻¹ to double precision: Φ(Φ⁻¹(p)) = p across (1e-12, 1 − 1e-12).
-    @Test func inverseNormalCDFIsExact() {
-        for p in [1e-12, 1e-6, 0.01, 0.02425, 0.3, 0.5, 0.77, 0.97575, 0.999, 1 - 1e-9] {
-            let x = ChainDiagnostics.inverseNormalCDF(p)
-            #expect(abs(0.5 * erfc(-x / 2.0.squareRoot()) - p) <= 1e-14 + 1e-12 * p, "p \(p) → \(x)")
-        }
-    }
-
     /// A chain of independent parameter draws mixes (R̂ < 1.1 on every projection and test
     /// point, bulk ESS near the 400 samples); a chain drifting along a direction does not.
     @Test func diagnoseFollowsProjectionsAndPredictions() throws {
