@@ -156,19 +156,12 @@ public struct LogPosterior {
         }
         let (meanLoss, _, parts) = try trainer.lossAndGradientParts(parameters: parameters, batch: batch, rng: &rng, mode: mode)
         let likelihood = valueScale * Double(datasetSize) * Double(outputsPerExample) * meanLoss
-        if let gaussian = prior as? GaussianPrior {
-            return ScaledGradient(parts: parts, likelihoodScale: likelihoodScale, windows: gaussian.windows(count: parameters.count),
-                                  priorScale: priorScale, likelihoodValue: likelihood, valueScale: valueScale)
-        }
-        // Another prior: its gradient and value the plain way, the sum then a single part.
-        var gradient = Tensor(uninitializedShape: [parameters.count])
-        gradient.withUnsafeMutableBufferPointer { g in
-            parts[0].withUnsafeBufferPointer { _ = g.update(fromContentsOf: $0) }
-            for part in parts.dropFirst() {
-                part.withUnsafeBufferPointer { p in for i in g.indices { g[i] += p[i] } }
-            }
-            if likelihoodScale != 1 { for i in g.indices { g[i] *= likelihoodScale } }
-        }
+        let gaussian = prior as? GaussianPrior
+        let scaled = ScaledGradient(parts: parts, likelihoodScale: likelihoodScale, windows: gaussian?.windows(count: parameters.count) ?? [],
+                                    priorScale: priorScale, likelihoodValue: likelihood, valueScale: valueScale)
+        if gaussian != nil { return scaled }
+        // Another prior: the likelihood's part formed whole, then the prior's gradient and value its own way.
+        var gradient = scaled.materialize(theta: parameters)
         prior.addGradient(of: parameters, to: &gradient, scale: priorScale)
         return ScaledGradient(exact: gradient, value: likelihood - valueScale * prior.logDensity(parameters), likelihoodValue: likelihood)
     }

@@ -144,6 +144,27 @@ import Testing
         #expect(Self.relativeDifference(sharded, single) <= 1e-5)
     }
 
+    /// A prior other than the Gaussian (the scale mixture) goes its own way — the likelihood's
+    /// part formed whole, then the prior's own gradient and log density: the potential differs
+    /// from the Gaussian prior's by exactly the priors' difference, in value (1e-9) and gradient (1e-5).
+    @Test func anotherPriorAddsItsOwnGradientAndValue() throws {
+        let model = Self.classifier, n = 500
+        let gaussian = try GaussianPrior(precision: 2)
+        let theta = Self.initial(model), batch = Self.batch(64, seed: 3)
+        func potential(_ prior: any ParameterPrior) throws -> (value: Double, gradient: Tensor) {
+            var rng = RandomGenerator(seed: 0)
+            return try LogPosterior(model: model, objective: .crossEntropy(labelSmoothing: 0), prior: prior, datasetSize: n)
+                .potential(parameters: theta, batch: batch, rng: &rng)
+        }
+        let (withGaussian, withMixture) = (try potential(gaussian), try potential(ParameterPriorTests.mixture))
+        let valueShift = gaussian.logDensity(theta) - ParameterPriorTests.mixture.logDensity(theta)
+        #expect(abs(withMixture.value - (withGaussian.value + valueShift)) <= 1e-9 * abs(withMixture.value))
+        var expected = withGaussian.gradient
+        gaussian.addGradient(of: theta, to: &expected, scale: 1)       // take the Gaussian's −∇log p back out
+        ParameterPriorTests.mixture.addGradient(of: theta, to: &expected, scale: -1)  // and put the mixture's in
+        #expect(Self.relativeDifference(withMixture.gradient, expected) <= 1e-5)
+    }
+
     /// logDensity = −U/T with gradient −∇U/T (T = 1: the exact negation), and
     /// scaledGradientForMeanLoss = (U/N, ∇U/N).
     @Test func temperatureAndMeanLossScaling() throws {
