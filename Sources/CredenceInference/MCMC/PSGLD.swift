@@ -80,14 +80,11 @@ public struct PreconditionedLangevinDynamics: SGMCMCDynamics {
         let alpha = Float(decay), lambda = Float(damping), s = Float(gradientScale), epsilon = Float(stepSize)
         // g formed and ξ drawn chunk by chunk on the worker threads, then the chunk's update
         // (`FastMath.preconditionedLangevinUpdate`: AVX2 + FMA where the CPU has it).
-        theta.withUnsafeMutableBufferPointer { t in
-            buffers.values.withUnsafeMutableBufferPointer { v in
-                nonisolated(unsafe) let (t, v) = (t, v)
-                ParameterChunks.update(t, gradient: gradient, noise: noise, rng: &rng) { range, g, z in
-                    FastMath.preconditionedLangevinUpdate(theta: t.baseAddress! + range.lowerBound, squareAverage: v.baseAddress! + range.lowerBound,
-                                                          gradient: g.baseAddress!, noise: z.baseAddress!, count: range.count,
-                                                          decay: alpha, damping: lambda, gradientScale: s, stepSize: epsilon)
-                }
+        buffers.values.withUnsafeMutableBufferPointer { squareAverage in
+            nonisolated(unsafe) let squareAverage = squareAverage
+            ParameterChunks.update(&theta, gradient: gradient, noise: noise, rng: &rng) { offset, count, t, g, z in
+                FastMath.preconditionedLangevinUpdate(theta: t, squareAverage: squareAverage.baseAddress! + offset, gradient: g, noise: z,
+                                                      count: count, decay: alpha, damping: lambda, gradientScale: s, stepSize: epsilon)
             }
         }
     }

@@ -108,16 +108,13 @@ public struct SGHMCDynamics: SGMCMCDynamics {
         let keep = Float(1 - friction), eta = Float(stepSize)
         let share = Swift.max(friction - stepSize * gradientNoiseVariance / 2, 0)
         let scale = noise ? Float((2 * stepSize * share).squareRoot()) : 0
-        theta.withUnsafeMutableBufferPointer { t in
-            buffers.values.withUnsafeMutableBufferPointer { v in
-                nonisolated(unsafe) let (t, v) = (t, v)
-                ParameterChunks.update(t, gradient: gradient, noise: noise, rng: &rng) { range, g, z in  // g formed and ξ drawn chunk by chunk, threaded
-                    // Pointers rebased to the chunk: an index offset's overflow check would stop the loop vectorising.
-                    let (theta, v, g, z) = (t.baseAddress! + range.lowerBound, v.baseAddress! + range.lowerBound, g.baseAddress!, z.baseAddress!)
-                    for i in 0..<range.count {
-                        v[i] = keep * v[i] + eta * g[i] + scale * z[i]
-                        theta[i] += v[i]
-                    }
+        buffers.values.withUnsafeMutableBufferPointer { momentum in
+            nonisolated(unsafe) let momentum = momentum
+            ParameterChunks.update(&theta, gradient: gradient, noise: noise, rng: &rng) { offset, count, t, g, z in
+                let v = momentum.baseAddress! + offset
+                for i in 0..<count {
+                    v[i] = keep * v[i] + eta * g[i] + scale * z[i]
+                    t[i] += v[i]
                 }
             }
         }

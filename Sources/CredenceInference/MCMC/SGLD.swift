@@ -46,13 +46,8 @@ public struct LangevinDynamics: SGMCMCDynamics {
     public func step(_ theta: inout Tensor, _ buffers: inout NoBuffers, gradient: ScaledGradient, stepSize: Double, noise: Bool,
                      rng: inout RandomGenerator) {
         let epsilon = Float(stepSize), scale = noise ? Float((2 * stepSize).squareRoot()) : 0
-        theta.withUnsafeMutableBufferPointer { t in
-            nonisolated(unsafe) let t = t
-            ParameterChunks.update(t, gradient: gradient, noise: noise, rng: &rng) { range, g, z in
-                // Pointers rebased to the chunk: an index offset's overflow check would stop the loop vectorising.
-                let (theta, g, z) = (t.baseAddress! + range.lowerBound, g.baseAddress!, z.baseAddress!)
-                for i in 0..<range.count { theta[i] += epsilon * g[i] + scale * z[i] }
-            }
+        ParameterChunks.update(&theta, gradient: gradient, noise: noise, rng: &rng) { _, count, t, g, z in
+            for i in 0..<count { t[i] += epsilon * g[i] + scale * z[i] }
         }
     }
 }

@@ -185,29 +185,34 @@ extension ParameterChunks {
     /// One pass of a sampler's update over θ's chunks on the worker threads: for each chunk,
     /// its part of the gradient formed (`ScaledGradient.form`, from θ as it was) and standard
     /// normals ξ for its elements (zeros without `noise`) drawn (`FastMath.fillNormalNoise`,
-    /// interleaved) from the chunk's own stream split off `rng` in chunk order, then `body(range, g, ξ)` —
-    /// g and ξ indexed from the chunk's first element. So the gradient is never written out
-    /// whole, the noise is drawn and used while the chunk is in cache, and the numbers are the
-    /// same whatever the thread count. Chunks are disjoint: `body` may write its range of θ.
-    static func update(_ theta: UnsafeMutableBufferPointer<Float>, gradient: ScaledGradient, noise: Bool, rng: inout RandomGenerator,
-                       _ body: (_ range: Range<Int>, _ g: UnsafeBufferPointer<Float>, _ xi: UnsafeBufferPointer<Float>) -> Void) {
+    /// interleaved) from the chunk's own stream split off `rng` in chunk order, then
+    /// `body(offset, count, θ, g, ξ)` with θ, g and ξ pointing at the chunk's first element (the
+    /// loops index from 0: an overflow-checked offset in the index would stop them vectorising;
+    /// a buffer of θ's size is rebased by `offset`). So the gradient is never written out whole,
+    /// the noise is drawn and used while the chunk is in cache, and the numbers are the same
+    /// whatever the thread count. Chunks are disjoint: `body` may write its elements of θ.
+    static func update(_ theta: inout Tensor, gradient: ScaledGradient, noise: Bool, rng: inout RandomGenerator,
+                       _ body: (_ offset: Int, _ count: Int, _ theta: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>,
+                                _ xi: UnsafePointer<Float>) -> Void) {
         precondition(theta.count == gradient.count, "a gradient of \(gradient.count) elements for θ of \(theta.count)")
         let chunks = gradient.chunks
         let streams = noise ? rng.split(into: chunks.count) : []
-        nonisolated(unsafe) let t = UnsafeBufferPointer(theta)
-        Parallel.forEach(chunks.count) { j in
-            let range = chunks.range(j), n = range.count
-            let buffer = UnsafeMutableBufferPointer<Float>.allocate(capacity: 2 * n)
-            defer { buffer.deallocate() }
-            gradient.form(j, theta: t, into: buffer.baseAddress!)
-            let xi = UnsafeMutableBufferPointer(rebasing: buffer[n...])
-            if noise {
-                var stream = streams[j]
-                FastMath.fillNormalNoise(xi, rng: &stream, interleaved: true)
-            } else {
-                xi.initialize(repeating: 0)
+        theta.withUnsafeMutableBufferPointer { whole in
+            nonisolated(unsafe) let whole = whole
+            Parallel.forEach(chunks.count) { j in
+                let range = chunks.range(j), n = range.count
+                let buffer = UnsafeMutableBufferPointer<Float>.allocate(capacity: 2 * n)
+                defer { buffer.deallocate() }
+                gradient.form(j, theta: UnsafeBufferPointer(whole), into: buffer.baseAddress!)
+                let xi = UnsafeMutableBufferPointer(rebasing: buffer[n...])
+                if noise {
+                    var stream = streams[j]
+                    FastMath.fillNormalNoise(xi, rng: &stream, interleaved: true)
+                } else {
+                    xi.initialize(repeating: 0)
+                }
+                body(range.lowerBound, n, whole.baseAddress! + range.lowerBound, buffer.baseAddress!, xi.baseAddress!)
             }
-            body(range, UnsafeBufferPointer(rebasing: buffer[..<n]), UnsafeBufferPointer(xi))
         }
     }
 }
