@@ -104,8 +104,8 @@ private func runPhase<M: InferenceMethod>(
     return (posterior, earlierSeconds + Date().timeIntervalSince(start))
 }
 
-/// FNV-1a over a tensor's bits: tells two starting networks apart.
-private func checksum(_ tensor: Tensor) -> String {
+/// FNV-1a over a tensor's bits: tells two starting networks apart (phase checkpoints, HMC chains).
+func checksum(_ tensor: Tensor) -> String {
     var hash: UInt64 = 0xCBF2_9CE4_8422_2325
     tensor.withUnsafeBufferPointer { values in
         for v in values { hash = (hash ^ UInt64(v.bitPattern)) &* 0x0000_0100_0000_01B3 }

@@ -78,9 +78,8 @@ public struct HMCRunSettings: Sendable {
         job.onStage("running \(chains) \(name.uppercased()) chains on \(trainSet.count) examples (\(trained.model.parameterCount) parameters): \(sampler)")
         let began = Date()
         let sampler = HamiltonianSampler(settings: self.sampler, chains: chains, seed: seed)
-        let checksum = starts.map { $0.reduce(0, +) }.map { String($0) }.joined(separator: ",")
         let result = try sampler.run(target: target, starts: starts, checkpoint: job.phaseCheckpoint("\(name)-chains", options.ensembleMember),
-                                     fingerprint: "T \(temperature) prior \(priorPrecision) start \(start.rawValue) examples \(trainSet.count) \(checksum)",
+                                     fingerprint: "T \(temperature) prior \(priorPrecision) start \(start.rawValue) examples \(trainSet.count) network \(checksum(trained.parameters))",
                                      examples: trainSet.count, onStatus: job.onStage, onProgress: job.onProgress)
         let chainPosterior = try EnsemblePosterior(model: trained.model, members: result.flatMap(\.draws), task: trained.task, method: name,
                                                    chainCount: chains, samplerStatistics: result.map(\.statistics))
