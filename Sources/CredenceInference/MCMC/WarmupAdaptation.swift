@@ -90,6 +90,10 @@ struct WarmupWindows: Equatable {
     let warmup: Int
     let initialBuffer: Int, terminalBuffer: Int, baseWindow: Int
     let adaptsMetric: Bool
+    /// The warm-up iterations (0-based) after which a slow window ends and the metric is
+    /// re-estimated: windows of base, 2·base, 4·base, … from the initial buffer, the last one
+    /// absorbing a remainder shorter than twice its length.
+    let windowEnds: [Int]
 
     init(warmup: Int, adaptsMetric: Bool) {
         self.warmup = warmup
@@ -101,23 +105,19 @@ struct WarmupWindows: Equatable {
         } else {
             (initialBuffer, terminalBuffer, baseWindow, self.adaptsMetric) = (75, 50, 25, true)
         }
-    }
-
-    /// The warm-up iterations (0-based) after which a slow window ends and the metric is
-    /// re-estimated: windows of base, 2·base, 4·base, … from the initial buffer, the last one
-    /// absorbing a remainder shorter than twice its length.
-    var windowEnds: [Int] {
-        guard adaptsMetric else { return [] }
-        let slowEnd = warmup - terminalBuffer  // first iteration of the terminal buffer
-        var ends: [Int] = [], start = initialBuffer, size = baseWindow
-        while start < slowEnd {
-            var end = start + size
-            if end + 2 * size > slowEnd { end = slowEnd }
-            ends.append(end - 1)
-            start = end
-            size *= 2
+        var ends: [Int] = []
+        if self.adaptsMetric {
+            let slowEnd = warmup - terminalBuffer  // first iteration of the terminal buffer
+            var start = initialBuffer, size = baseWindow
+            while start < slowEnd {
+                var end = start + size
+                if end + 2 * size > slowEnd { end = slowEnd }
+                ends.append(end - 1)
+                start = end
+                size *= 2
+            }
         }
-        return ends
+        windowEnds = ends
     }
 
     /// Whether warm-up iteration `k` (0-based) adds its draw to the metric estimate.
