@@ -67,12 +67,6 @@ struct Hamiltonian {
         return zip(z, inverseMetric).map { $0 / $1.squareRoot() }
     }
 
-    /// The point at `position` with its density and gradient evaluated.
-    func point(at position: [Double], momentum: [Double]) throws -> PhasePoint {
-        let (value, gradient) = try target.logDensity(at: position)
-        return PhasePoint(position: position, momentum: momentum, logDensity: value.isFinite ? value : -.infinity, gradient: gradient)
-    }
-
     /// One leapfrog step of size ε (negative: backwards in time): p ← p + ε/2·∇log π(θ),
     /// θ ← θ + ε·M⁻¹p, p ← p + ε/2·∇log π(θ). Volume-preserving and reversible; H changes by
     /// O(ε³) per step on smooth targets. A position outside the support gets log π = −∞.
