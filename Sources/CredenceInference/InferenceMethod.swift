@@ -113,6 +113,17 @@ func checksum(_ tensor: Tensor) -> String {
     return String(hash, radix: 16)
 }
 
+extension RandomGenerator {
+    /// The generator for step `counter` of stream `stream` under `seed` (a SplitMix hash of the
+    /// three): a step's randomness that depends on nothing drawn before it (HMC's iterations,
+    /// a distillation's lessons), so it never shifts another stream's draws.
+    static func counterBased(seed: UInt64, stream: Int, counter: Int) -> RandomGenerator {
+        var x = seed ^ (UInt64(stream + 1) &* 0x9E37_79B9_7F4A_7C15)
+        x = (x ^ (x >> 31)) &* 0xBF58_476D_1CE4_E5B9 ^ (UInt64(counter) &* 0xD1B5_4A32_D192_ED03)
+        return RandomGenerator(seed: x)
+    }
+}
+
 /// Plain mini-batch training as an inference method: MAP (weight decay = Gaussian prior)
 /// or, for a model with dropout, MC dropout (`monteCarloDropout: true`).
 public struct MAPTraining: InferenceMethod {

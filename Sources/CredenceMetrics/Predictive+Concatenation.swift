@@ -21,7 +21,15 @@ extension Predictive {
         }
         switch first.task {
         case .classification:
-            return try Predictive(probabilities: try Tensor.concatenate(parts.map { $0.probabilities! }, axis: 1))
+            let probabilities = try Tensor.concatenate(parts.map { $0.probabilities! }, axis: 1)
+            if first.expectedEntropyIsGiven {
+                guard parts.allSatisfy(\.expectedEntropyIsGiven) else {
+                    throw MetricsError.invalidArgument(name: "parts", message: "mix given (distilled) and sampled expected entropies")
+                }
+                return try Predictive(probabilities: probabilities.reshaped(Array(probabilities.shape.dropFirst())),
+                                      expectedEntropy: parts.flatMap(\.expectedEntropy))
+            }
+            return try Predictive(probabilities: probabilities)
         case .regression:
             return try Predictive(means: try Tensor.concatenate(parts.map { $0.means! }, axis: 1),
                                   variances: try Tensor.concatenate(parts.map { $0.variances! }, axis: 1))

@@ -53,8 +53,12 @@ public struct Predictive: Sendable {
     /// `0 log 0 = 0` (the PyTorch reference clamps p at 1e-12 instead, adding at most
     /// `C · 2.8e-11` nats). Empty for regression.
     public let totalEntropy: [Double]
-    /// Expected entropy `E_s H[p_s]` per example (aleatoric part), nats (empty for regression).
+    /// Expected entropy `E_s H[p_s]` per example (aleatoric part), nats (empty for regression);
+    /// given rather than computed from the samples when `expectedEntropyIsGiven`.
     public let expectedEntropy: [Double]
+    /// Whether `expectedEntropy` was given (a student distilled to output E_θ H[p(y|x,θ)],
+    /// `init(probabilities:expectedEntropy:)`) instead of computed from the `S` samples.
+    public let expectedEntropyIsGiven: Bool
 
     /// Predictive mean `E[y] = (1/S) Σₛ μ_s`, row-major `N × D` (empty for classification).
     public let predictiveMean: [Double]
@@ -85,6 +89,37 @@ public struct Predictive: Sendable {
         self.probabilities = try probabilities.reshaped([s, n, c])
         (means, variances) = (nil, nil)
         (meanProbabilities, totalEntropy, expectedEntropy) = (summary.mean, summary.total, summary.expected)
+        (predictiveMean, aleatoricVariance, epistemicVariance) = ([], [], [])
+        expectedEntropyIsGiven = false
+    }
+
+    /// A one-sample classification predictive `[N, C]` whose expected entropy
+    /// `E_θ H[p(y | x, θ)]` is given per example instead of computed from samples — what a
+    /// student distilled to output it gives (generalized posterior expectation distillation,
+    /// Vadera et al. 2020), so the mutual information `H[p̄] − E H` is epistemic uncertainty
+    /// without samples. Each value is clamped to `[0, H[p̄]]` (Jensen: the expected entropy
+    /// never exceeds the predictive's), so the decomposition stays valid.
+    ///
+    /// - Throws: `MetricsError` as `init(probabilities:)`, and when `expectedEntropy` does not
+    ///   hold one finite value per example.
+    public init(probabilities: Tensor, expectedEntropy given: [Double]) throws {
+        guard probabilities.rank == 2 else {
+            throw MetricsError.invalidShape(name: "probabilities", shape: probabilities.shape, expected: "[N, C]: one distilled predictive")
+        }
+        let base = try Predictive(probabilities: probabilities)
+        guard given.count == base.exampleCount else {
+            throw MetricsError.invalidArgument(name: "expectedEntropy", message: "needs one value per example (\(base.exampleCount)), got \(given.count)")
+        }
+        if let bad = given.firstIndex(where: { !$0.isFinite }) {
+            throw MetricsError.nonFinite(name: "expectedEntropy", location: "example \(bad)", value: given[bad])
+        }
+        task = .classification
+        (sampleCount, exampleCount, outputCount) = (1, base.exampleCount, base.outputCount)
+        self.probabilities = base.probabilities
+        (means, variances) = (nil, nil)
+        (meanProbabilities, totalEntropy) = (base.meanProbabilities, base.totalEntropy)
+        expectedEntropy = zip(given, base.totalEntropy).map { Swift.min(Swift.max($0, 0), $1) }
+        expectedEntropyIsGiven = true
         (predictiveMean, aleatoricVariance, epistemicVariance) = ([], [], [])
     }
 
@@ -143,6 +178,7 @@ public struct Predictive: Sendable {
         self.variances = try variances.reshaped([s, n, d])
         (meanProbabilities, totalEntropy, expectedEntropy) = ([], [], [])
         (predictiveMean, aleatoricVariance, epistemicVariance) = (summary.mean, summary.aleatoric, summary.epistemic)
+        expectedEntropyIsGiven = false
     }
 
     // MARK: - Helpers

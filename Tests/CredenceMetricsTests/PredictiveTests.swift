@@ -78,6 +78,25 @@ import Testing
         #expect(throws: MetricsError.self) { try Predictive.concatenating([]) }
     }
 
+    /// A distilled student's expected entropy is taken as given, clamped to [0, H[p̄]], and the
+    /// mutual information is the difference; batches of such predictives concatenate as such.
+    @Test func aGivenExpectedEntropyDecomposesTheTotal() throws {
+        let probabilities = Tensor(shape: [3, 2], values: [0.5, 0.5, 0.9, 0.1, 1, 0])
+        let p = try Predictive(probabilities: probabilities, expectedEntropy: [0.25, 0.5, -0.1])
+        let h = [log(2.0), -(0.9 * log(0.9) + 0.1 * log(0.1)), 0]
+        #expect(p.expectedEntropyIsGiven && p.sampleCount == 1)
+        #expect(zip(p.totalEntropy, h).allSatisfy { abs($0 - $1) < 1e-6 })
+        #expect(abs(p.expectedEntropy[0] - 0.25) < 1e-12 && p.expectedEntropy[1] == p.totalEntropy[1] && p.expectedEntropy[2] == 0,
+                "clamped into [0, H[p̄]]: \(p.expectedEntropy)")
+        #expect(abs(p.mutualInformation[0] - (log(2.0) - 0.25)) < 1e-6 && p.mutualInformation[1] == 0)
+        let joined = try Predictive.concatenating([p, p])
+        #expect(joined.expectedEntropyIsGiven && joined.expectedEntropy == p.expectedEntropy + p.expectedEntropy)
+        #expect(throws: MetricsError.self) { try Predictive.concatenating([p, try pointPredictive([[0.5, 0.5]])]) }
+        #expect(throws: MetricsError.self) { try Predictive(probabilities: probabilities, expectedEntropy: [0.1]) }
+        #expect(throws: MetricsError.self) { try Predictive(probabilities: probabilities, expectedEntropy: [0.1, .nan, 0]) }
+        #expect(throws: MetricsError.self) { try Predictive(probabilities: probabilities.reshaped([1, 3, 2]), expectedEntropy: [0, 0, 0]) }
+    }
+
     @Test func invalidProbabilitiesAreTypedErrors() throws {
         // A row summing to 1.1: the error names sample 0, example 1.
         #expect(throws: MetricsError.rowNotNormalized(sample: 0, example: 1, sum: Double(Float(0.5)) + Double(Float(0.6)), tolerance: 1e-3)) {

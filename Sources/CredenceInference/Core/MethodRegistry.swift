@@ -23,6 +23,8 @@ public enum MethodRegistry {
         VIFlipoutMethod.self,
         STFBNNMethod.self,
         VariationalDropoutMethod.self,
+        BDKMethod.self,
+        GPEDMethod.self,
     ]
 
     public static var names: [String] { methods.map { $0.name } }

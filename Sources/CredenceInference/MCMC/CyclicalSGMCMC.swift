@@ -7,7 +7,7 @@ import Foundation
 /// of plain SGD with large steps (the first fraction β) and a sampling stage of Langevin steps
 /// that keeps every `thinning`-th iterate — samples from several modes at the cost of one chain.
 /// Resumable (θ and the step count are saved; the step size is a function of the step).
-public struct CSGLDMethod: RegisteredMethod {
+public struct CSGLDMethod: SGMCMCSamplerMethod {
     public static let name = "csgld"
     public static let family = MethodFamily.mcmc
     public static let phase = MethodPhase.trained
@@ -23,9 +23,8 @@ public struct CSGLDMethod: RegisteredMethod {
 
     public func validate(_ context: MethodContext) throws { try chain.validate(Self.name, context) }
 
-    public func run(_ job: MethodJob) throws -> MethodOutcome {
-        try chain.run(job, name: Self.name, seedSalt: 0xC5_C1D) { _ in LangevinDynamics() }
-    }
+    public static let chainSeedSalt: UInt64 = 0xC5_C1D
+    public func dynamics(for target: LogPosterior) -> any SGMCMCDynamics { LangevinDynamics() }
 
     public static func restore(_ archive: PosteriorArchive) throws -> any Posterior { try EnsemblePosterior(archive: archive) }
 }
@@ -34,7 +33,7 @@ public struct CSGLDMethod: RegisteredMethod {
 /// SGHMC's dynamics (`SGHMCDynamics`) — SGD with momentum in the exploration stage, SGHMC in
 /// the sampling stage; the momentum carries over from stage to stage and cycle to cycle, as in
 /// the paper's code. Resumable (θ, the momentum and the step count are saved).
-public struct CSGHMCMethod: RegisteredMethod {
+public struct CSGHMCMethod: SGMCMCSamplerMethod {
     public static let name = "csghmc"
     public static let family = MethodFamily.mcmc
     public static let phase = MethodPhase.trained
@@ -57,9 +56,8 @@ public struct CSGHMCMethod: RegisteredMethod {
         try friction.validate(Self.name, chain: chain, context)
     }
 
-    public func run(_ job: MethodJob) throws -> MethodOutcome {
-        try chain.run(job, name: Self.name, seedSalt: 0xC5_4A3C, dynamics: friction.dynamics)
-    }
+    public static let chainSeedSalt: UInt64 = 0xC5_4A3C
+    public func dynamics(for target: LogPosterior) -> any SGMCMCDynamics { friction.dynamics(target) }
 
     public static func restore(_ archive: PosteriorArchive) throws -> any Posterior { try EnsemblePosterior(archive: archive) }
 }

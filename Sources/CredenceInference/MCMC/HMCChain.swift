@@ -151,12 +151,8 @@ public struct HMCChain {
     public var isFinished: Bool { iteration >= totalIterations }
     public var isWarmingUp: Bool { iteration < settings.warmup }
 
-    /// The stream of iteration `k` (a SplitMix hash of seed, chain and k).
-    func stream(for k: Int) -> RandomGenerator {
-        var x = seed ^ (UInt64(index + 1) &* 0x9E37_79B9_7F4A_7C15)
-        x = (x ^ (x >> 31)) &* 0xBF58_476D_1CE4_E5B9 ^ (UInt64(k) &* 0xD1B5_4A32_D192_ED03)
-        return RandomGenerator(seed: x)
-    }
+    /// The stream of iteration `k`.
+    func stream(for k: Int) -> RandomGenerator { .counterBased(seed: seed, stream: index, counter: k) }
 
     /// Runs the next iteration: step-size search before the first, a transition, warm-up
     /// adaptation or bookkeeping and thinning after.

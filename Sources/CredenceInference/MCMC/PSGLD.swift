@@ -6,7 +6,7 @@ import Foundation
 /// preconditioner, so flat and steep directions of a network's posterior move at comparable
 /// speeds. Train the network (the chain's start), then run the chain from it with a constant
 /// step, burn-in and thinning as `sgld` does; resumable (θ, V and the step count are saved).
-public struct PSGLDMethod: RegisteredMethod {
+public struct PSGLDMethod: SGMCMCSamplerMethod {
     public static let name = "psgld"
     public static let family = MethodFamily.mcmc
     public static let phase = MethodPhase.trained
@@ -31,10 +31,9 @@ public struct PSGLDMethod: RegisteredMethod {
 
     public func validate(_ context: MethodContext) throws { try chain.validate(Self.name, context) }
 
-    public func run(_ job: MethodJob) throws -> MethodOutcome {
-        try chain.run(job, name: Self.name, seedSalt: 0x95_C1D) { target in
-            PreconditionedLangevinDynamics(decay: decay, damping: damping, gradientScale: target.temperature / Double(target.datasetSize))
-        }
+    public static let chainSeedSalt: UInt64 = 0x95_C1D
+    public func dynamics(for target: LogPosterior) -> any SGMCMCDynamics {
+        PreconditionedLangevinDynamics(decay: decay, damping: damping, gradientScale: target.temperature / Double(target.datasetSize))
     }
 
     public static func restore(_ archive: PosteriorArchive) throws -> any Posterior { try EnsemblePosterior(archive: archive) }

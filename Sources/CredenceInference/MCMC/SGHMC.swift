@@ -6,7 +6,7 @@ import Foundation
 /// the "learning rate and momentum" form of SGD with momentum: train the network (the chain's
 /// start), then run the chain from it with a constant step, burn-in and thinning as `sgld`
 /// does; resumable (θ, the momentum and the step count are saved).
-public struct SGHMCMethod: RegisteredMethod {
+public struct SGHMCMethod: SGMCMCSamplerMethod {
     public static let name = "sghmc"
     public static let family = MethodFamily.mcmc
     public static let phase = MethodPhase.trained
@@ -35,9 +35,8 @@ public struct SGHMCMethod: RegisteredMethod {
         try friction.validate(Self.name, chain: chain, context)
     }
 
-    public func run(_ job: MethodJob) throws -> MethodOutcome {
-        try chain.run(job, name: Self.name, seedSalt: 0x5C_4A3C, dynamics: friction.dynamics)
-    }
+    public static let chainSeedSalt: UInt64 = 0x5C_4A3C
+    public func dynamics(for target: LogPosterior) -> any SGMCMCDynamics { friction.dynamics(target) }
 
     public static func restore(_ archive: PosteriorArchive) throws -> any Posterior { try EnsemblePosterior(archive: archive) }
 }

@@ -10,7 +10,7 @@ import Foundation
 /// `thinning`-th iterate of the next `sampleEpochs` as an equally weighted sample. The chain
 /// resumes after a kill (`job.phaseCheckpoint`); MC-ensembles of chains are
 /// `ensemble member=sgld`.
-public struct SGLDMethod: RegisteredMethod {
+public struct SGLDMethod: SGMCMCSamplerMethod {
     public static let name = "sgld"
     public static let family = MethodFamily.mcmc
     public static let phase = MethodPhase.trained
@@ -25,9 +25,8 @@ public struct SGLDMethod: RegisteredMethod {
 
     public func validate(_ context: MethodContext) throws { try chain.validate(Self.name, context) }
 
-    public func run(_ job: MethodJob) throws -> MethodOutcome {
-        try chain.run(job, name: Self.name, seedSalt: 0x5C1D) { _ in LangevinDynamics() }
-    }
+    public static let chainSeedSalt: UInt64 = 0x5C1D
+    public func dynamics(for target: LogPosterior) -> any SGMCMCDynamics { LangevinDynamics() }
 
     public static func restore(_ archive: PosteriorArchive) throws -> any Posterior { try EnsemblePosterior(archive: archive) }
 }

@@ -143,15 +143,23 @@ public struct SGMCMC<Dynamics: SGMCMCDynamics>: InferenceMethod {
 
     /// One step; reports U/N, the tempered potential on the mean-loss scale.
     public func update(_ state: inout State, batch: TrainingBatch, rng: inout RandomGenerator) throws -> StepReport {
+        let (report, keeps) = try advance(&state, batch: batch, rng: &rng)
+        if keeps { state.samples.append(state.parameters) }
+        return report
+    }
+
+    /// One step without keeping anything: reports U/N and whether the schedule keeps the
+    /// iterate the step reached (`update` appends it; a distillation teaches its student
+    /// from it instead).
+    public func advance(_ state: inout State, batch: TrainingBatch, rng: inout RandomGenerator) throws -> (report: StepReport, keeps: Bool) {
         let gradient = try target.logDensityGradient(parameters: state.parameters, batch: batch, rng: &rng)
         try EpochLoop.requireFinite(gradient.likelihoodValue)
         let k = state.steps
         dynamics.step(&state.parameters, &state.buffers, gradient: gradient, stepSize: schedule.stepSize(at: k),
                       noise: schedule.addsNoise(at: k), rng: &rng)
         state.steps += 1
-        if schedule.keeps(after: k) { state.samples.append(state.parameters) }
         // The step formed every chunk of the gradient, so the log prior is in its value now.
-        return StepReport(loss: -gradient.value * target.temperature / Double(target.datasetSize))
+        return (StepReport(loss: -gradient.value * target.temperature / Double(target.datasetSize)), schedule.keeps(after: k))
     }
 
     public func posterior(from state: State) throws -> EnsemblePosterior {
@@ -250,7 +258,7 @@ public struct VectorBuffer: SGMCMCBuffers {
 
 // MARK: - What the registered SG-MCMC methods share
 
-/// Options and the run every registered SG-MCMC method shares: the step size on the
+/// The options every registered SG-MCMC method shares: the step size on the
 /// mean-loss scale (ε = learningRate / N), the target (temperature, Gaussian prior), and
 /// either the constant schedule (burn-in, sample epochs, thinning) or the cyclical one
 /// (cycles, epochs per cycle, exploration fraction, thinning).
@@ -274,32 +282,6 @@ public enum SGMCMCOptions {
                      help: "fraction β in [0, 1) of each cycle run without noise and without keeping samples"),
         MethodOption("thinning", .integer(atLeast: 1), default: "50", help: "steps between kept samples in a sampling stage"),
     ]
-
-    /// Trains (or resumes) the run's network, then runs the chain from it for `epochs` epochs
-    /// as the phase "<name>-chain" (resumable), seeded apart from training by `seedSalt` and the
-    /// ensemble member.
-    static func run<D: SGMCMCDynamics>(
-        _ job: MethodJob, name: String, temperature: Double, priorPrecision: Double, epochs: Int, seedSalt: UInt64,
-        dynamics: (_ target: LogPosterior) -> D,
-        schedule: (_ datasetSize: Int, _ stepsPerEpoch: Int) -> SGMCMCSchedule
-    ) throws -> MethodOutcome {
-        let options = job.options
-        let file = try job.network(options)
-        let start = try file.pointPosterior()
-        job.onStage("running the \(D.displayName) chain for \(epochs) epochs")
-        let (trainSet, _, _) = try loadRunData(options)
-        let target = try LogPosterior(model: start.model, objective: Objective.default(for: start.task),
-                                      prior: GaussianPrior(precision: priorPrecision), datasetSize: trainSet.count,
-                                      temperature: temperature)
-        let batchSize = Swift.min(options.batchSize, trainSet.count)
-        let steps = (trainSet.count + batchSize - 1) / batchSize
-        let chain = SGMCMC(target: target, dynamics: dynamics(target), schedule: schedule(trainSet.count, steps), method: name)
-        let seed = options.phaseSeed(salt: seedSalt)
-        let fit = try fitPosterior(chain, model: start.model, parameters: start.parameters, task: start.task, data: trainSet,
-                                   epochs: epochs, batchSize: batchSize, seed: seed,
-                                   checkpoint: job.phaseCheckpoint("\(name)-chain", options.ensembleMember), onProgress: job.onProgress)
-        return MethodOutcome(posterior: fit.posterior, seconds: file.seconds + fit.seconds, posteriorSeconds: fit.seconds)
-    }
 }
 
 /// The settings every SG-MCMC method of the registry shares, read and checked once: the step
@@ -367,11 +349,75 @@ public struct SGMCMCChainSettings: Sendable {
             try schedule(datasetSize: 1, stepsPerEpoch: steps).validate(name)
         }
     }
+}
 
-    /// Trains (or resumes) the run's network and runs the chain from it (`SGMCMCOptions.run`).
-    func run<D: SGMCMCDynamics>(_ job: MethodJob, name: String, seedSalt: UInt64,
-                                dynamics: (_ target: LogPosterior) -> D) throws -> MethodOutcome {
-        try SGMCMCOptions.run(job, name: name, temperature: temperature, priorPrecision: priorPrecision, epochs: epochs,
-                              seedSalt: seedSalt, dynamics: dynamics, schedule: schedule)
+/// A registered SG-MCMC method (`sgld`, `psgld`, `sghmc`, `csgld`, `csghmc`): its chain's
+/// settings, the salt that seeds its chain apart from training, and its dynamics on a target —
+/// all it takes to run its chain, and all a distillation needs to run the very same chain as
+/// its teacher (`gped teacher=sghmc`).
+public protocol SGMCMCSamplerMethod: RegisteredMethod {
+    var chain: SGMCMCChainSettings { get }
+    /// Seeds the chain apart from training (and from the other samplers' chains).
+    static var chainSeedSalt: UInt64 { get }
+    /// The dynamics the chain runs on `target`.
+    func dynamics(for target: LogPosterior) -> any SGMCMCDynamics
+}
+
+extension SGMCMCSamplerMethod {
+    /// Trains (or resumes) the run's network, then runs the chain from it as the phase
+    /// "<name>-chain" (resumable) and returns its kept samples.
+    public func run(_ job: MethodJob) throws -> MethodOutcome {
+        let run = try SGMCMCRun(job, method: self)
+        func fit<D: SGMCMCDynamics>(_ dynamics: D) throws -> (posterior: EnsemblePosterior, seconds: Double) {
+            try run.fit(SGMCMC(target: run.target, dynamics: dynamics, schedule: run.schedule, method: Self.name),
+                        phase: "\(Self.name)-chain", stage: "running the \(D.displayName) chain")
+        }
+        let fitted = try fit(dynamics(for: run.target))
+        return MethodOutcome(posterior: fitted.posterior, seconds: run.trainingSeconds + fitted.seconds, posteriorSeconds: fitted.seconds)
+    }
+}
+
+/// What running a registered SG-MCMC method's chain takes, prepared once: the trained network
+/// it starts from (trained or resumed first), the training set, the tempered log-posterior, the
+/// schedule in steps, and the chain's seed (`phaseSeed` with the method's salt and the ensemble
+/// member) — shared by the samplers and the distillations that run their chains.
+public struct SGMCMCRun {
+    public let job: MethodJob
+    public let start: PointPosterior
+    public let trainSet: InMemoryDataset
+    public let target: LogPosterior
+    public let batchSize: Int
+    public let schedule: SGMCMCSchedule
+    public let epochs: Int
+    public let seed: UInt64
+    /// Seconds spent training the start (over every attempt).
+    public let trainingSeconds: Double
+
+    public init<M: SGMCMCSamplerMethod>(_ job: MethodJob, method: M) throws {
+        self.job = job
+        let options = job.options
+        let file = try job.network(options)
+        start = try file.pointPosterior()
+        trainingSeconds = file.seconds
+        (trainSet, _, _) = try loadRunData(options)
+        let chain = method.chain
+        target = try LogPosterior(model: start.model, objective: Objective.default(for: start.task),
+                                  prior: GaussianPrior(precision: chain.priorPrecision), datasetSize: trainSet.count,
+                                  temperature: chain.temperature)
+        batchSize = Swift.min(options.batchSize, trainSet.count)
+        schedule = chain.schedule(datasetSize: trainSet.count, stepsPerEpoch: (trainSet.count + batchSize - 1) / batchSize)
+        epochs = chain.epochs
+        seed = options.phaseSeed(salt: M.chainSeedSalt)
+    }
+
+    /// Runs `method` (the chain, or a distillation around it) from the start over the training
+    /// set for the chain's epochs as the resumable phase `phase`, with progress to the job (the
+    /// stage line says "`stage` for E epochs").
+    public func fit<Method: InferenceMethod>(_ method: Method, phase: String, stage: String) throws -> (posterior: Method.Output, seconds: Double)
+        where Method.State: PersistentState {
+        job.onStage("\(stage) for \(epochs) epochs")
+        return try fitPosterior(method, model: start.model, parameters: start.parameters, task: start.task, data: trainSet,
+                                epochs: epochs, batchSize: batchSize, seed: seed,
+                                checkpoint: job.phaseCheckpoint(phase, job.options.ensembleMember), onProgress: job.onProgress)
     }
 }
