@@ -73,7 +73,7 @@ public func metricsSummary(_ predictive: Predictive, labels: [Int32], outOfDistr
     let byMaxProbability = try oodDetection(inDistribution: predictive, outOfDistribution: ood, score: .maxProbability)
     (row.oodAUROCMaxProbability, row.oodAUPRMaxProbability, row.oodFPR95MaxProbability) =
         (byMaxProbability.auroc, byMaxProbability.averagePrecision, byMaxProbability.falsePositiveRateAt95)
-    if predictive.sampleCount > 1 && ood.sampleCount > 1 {
+    if predictive.decomposesEntropy && ood.decomposesEntropy {
         let byMI = try oodDetection(inDistribution: predictive, outOfDistribution: ood, score: .mutualInformation)
         (row.oodAUROCMutualInformation, row.oodAUPRMutualInformation, row.oodFPR95MutualInformation) =
             (byMI.auroc, byMI.averagePrecision, byMI.falsePositiveRateAt95)

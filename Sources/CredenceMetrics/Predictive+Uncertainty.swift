@@ -49,6 +49,11 @@ extension Predictive {
         zip(totalEntropy, expectedEntropy).map { Swift.max(0, $0 - $1) }
     }
 
+    /// Whether the entropy splits into an aleatoric and an epistemic part: several samples, or
+    /// an expected entropy given by a distilled student (`expectedEntropyIsGiven`). Without
+    /// either, the mutual information is identically 0 and the expected entropy the total.
+    public var decomposesEntropy: Bool { task == .classification && (sampleCount > 1 || expectedEntropyIsGiven) }
+
     /// Total predictive variance `Var[y] = E_s σ²_s + Var_s μ_s` (aleatoric + epistemic,
     /// the law of total variance), `N × D`. Empty for classification.
     public var totalVariance: [Double] {

@@ -40,5 +40,8 @@ struct FitCommand: ParsableCommand {
 
 /// A method's fitted scalars, one per line ("temperature 1.2345").
 func printDetails(_ details: [String: Double]) {
-    for (key, value) in details.sorted(by: { $0.key < $1.key }) { print("  \(key) " + String(format: "%.4f", value)) }
+    for (key, value) in details.sorted(by: { $0.key < $1.key }) {
+        // Counts (a distillation's lessons) print as integers, fitted values to four places.
+        print("  \(key) " + (value == value.rounded() && abs(value) < 1e15 ? String(Int(value)) : String(format: "%.4f", value)))
+    }
 }

@@ -148,13 +148,14 @@ func misclassificationScores(_ p: Predictive, labels: [Int32]) throws -> [String
 }
 
 /// The uncertainty scores that mean something for this predictive: mutual information is
-/// identically 0 with one sample.
+/// identically 0 with one sample (unless a distilled student gives the expected entropy).
 func detectionScores(for p: Predictive) -> [UncertaintyScore] {
-    p.sampleCount > 1 ? [.maxProbability, .entropy, .mutualInformation] : [.maxProbability, .entropy]
+    p.decomposesEntropy ? [.maxProbability, .entropy, .mutualInformation] : [.maxProbability, .entropy]
 }
 
 /// OOD detection (positives = OOD inputs) by every meaningful score: for classification
-/// `maxProbability`, `entropy` and (both predictives sampled) `mutualInformation`; for
+/// `maxProbability`, `entropy` and, when both predictives split their entropy (sampled, or
+/// distilled with an expected-entropy student), `mutualInformation` and `expectedEntropy`; for
 /// regression the per-example predictive variance averaged over outputs, `totalVariance`
 /// and (both sampled) `epistemicVariance`.
 func oodScores(inDistribution p: Predictive, outOfDistribution q: Predictive) throws -> [String: DetectionScores] {
@@ -162,7 +163,8 @@ func oodScores(inDistribution p: Predictive, outOfDistribution q: Predictive) th
     let sampled = p.sampleCount > 1 && q.sampleCount > 1
     switch p.task {
     case .classification:
-        for score in sampled ? [UncertaintyScore.maxProbability, .entropy, .mutualInformation] : [.maxProbability, .entropy] {
+        let decomposed = p.decomposesEntropy && q.decomposesEntropy
+        for score in decomposed ? [UncertaintyScore.maxProbability, .entropy, .mutualInformation, .expectedEntropy] : [.maxProbability, .entropy] {
             scores[score.rawValue] = try oodDetection(inDistribution: p, outOfDistribution: q, score: score)
         }
     case .regression:
