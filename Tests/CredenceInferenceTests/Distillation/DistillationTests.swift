@@ -64,7 +64,7 @@ import Testing
         let target = try LogPosterior(model: model, objective: .crossEntropy(labelSmoothing: 0), prior: GaussianPrior(precision: 1),
                                       datasetSize: train.count)
         let chain = SGLD(target: target, stepSize: 0.05 / Double(train.count), burnInSteps: 4, thinning: 3)
-        let distillation = PosteriorDistillation(chain: chain, plan: DistillationPlan(predictiveModel: model, predictiveStart: .trained,
+        let distillation = PosteriorDistillation(chain: chain, plan: DistillationPlan(predictiveModel: model, start: .trained,
                                                                                       entropyModel: try Sequential(.mlp(inputShape: [2], hidden: [8], outputs: 1)),
                                                                                       inputNoise: 0.1),
                                                  method: "gped")
@@ -94,7 +94,7 @@ import Testing
         let target = try LogPosterior(model: model, objective: .crossEntropy(labelSmoothing: 0), prior: GaussianPrior(precision: 1),
                                       datasetSize: data.train.count)
         let chain = SGLD(target: target, stepSize: 0.05 / Double(data.train.count), burnInSteps: 8 * 10, thinning: 1)
-        let plan = DistillationPlan(predictiveModel: model, predictiveStart: .trained, entropyModel: try Sequential(.mlp(inputShape: [2], hidden: [32, 32], outputs: 1)),
+        let plan = DistillationPlan(predictiveModel: model, start: .trained, entropyModel: try Sequential(.mlp(inputShape: [2], hidden: [32, 32], outputs: 1)),
                                     learningRate: 3e-3, inputNoise: 0.1)
         let (teacher, _) = try fitPosterior(chain, model: model, parameters: map, task: .classification, data: data.train,
                                             epochs: 80, batchSize: 64, seed: 4)
