@@ -5,7 +5,7 @@
 #     (its Monte-Carlo predictive over the kept samples is what GPED is scored against);
 #   - GPED with that very chain (same seed, same iterates — the students draw from their own
 #     streams): a predictive student and an expected-entropy student, both 784-512-512, learning
-#     at every iterate after burn-in on inputs perturbed by N(0, 0.05²);
+#     at every iterate after burn-in on inputs perturbed by N(0, 0.5²);
 #   - BDK: the same chain, the predictive student only.
 # Scored on the 10k test images, OOD = the 5,000 MNIST digits. Then, for the first seed, the
 # student architecture sweep (GPED with MLP students of other depths and widths).

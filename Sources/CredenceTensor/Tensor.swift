@@ -62,6 +62,13 @@ public struct Tensor: @unchecked Sendable {
     /// A 1-D tensor.
     public init(_ values: [Float]) { self.init(shape: [values.count], values: values) }
 
+    /// The first elements of `storage`, as many as `shape` holds, as a tensor (no copy): how a
+    /// file's mapped floats become a tensor.
+    public init(viewing storage: TensorStorage, shape: [Int]) {
+        precondition(shape.reduce(1, *) <= storage.capacity, "shape \(shape) needs more than the storage's \(storage.capacity) floats")
+        self.init(storage: storage, offset: 0, shape: shape)
+    }
+
     /// A view of `count` elements of `storage` starting at `offset` (no copy).
     @usableFromInline init(storage: TensorStorage, offset: Int, shape: [Int]) {
         self.storage = storage

@@ -109,14 +109,15 @@ public struct DistillationSettings: Sendable {
                             help: "where the students start (unset: trained — the teacher's starting network; the entropy student all but its last layer — when they have the teacher's architecture, else random)"),
         MethodOption("studentLearningRate", .real(above: 0, below: nil), default: "0.001", help: "the students' Adam learning rate"),
         MethodOption("studentWeightDecay", .nonNegativeReal, default: "0", help: "the students' weight decay (their Gaussian prior)"),
-        MethodOption("inputNoise", .nonNegativeReal, default: "0.05",
-                     help: "σ of the Gaussian noise added to the inputs teacher and students see at a lesson (BDK's perturbed training set)"),
+        MethodOption("inputNoise", .nonNegativeReal, default: "0.5",
+                     help: "σ of the Gaussian noise added to the inputs teacher and students see at a lesson (BDK's perturbed training set; wide, so the students also learn the teacher away from the data)"),
     ]
 
     /// A teacher's options as a distillation offers them: the students learn at every iterate
-    /// the schedule keeps, so thinning defaults to 1 (it thins lessons, not the chain).
+    /// the schedule keeps, so thinning defaults to 1 (it thins lessons, not the chain); they keep
+    /// no sample, so there is no sample memory to budget.
     static func teacherOptions(_ options: [MethodOption]) -> [MethodOption] {
-        options.map { option in
+        options.filter { $0.key != SGMCMCOptions.sampleMemory.key }.map { option in
             guard option.key == "thinning" else { return option }
             var lessons = option
             lessons.defaultValue = "1"

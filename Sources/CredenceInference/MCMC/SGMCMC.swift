@@ -110,12 +110,15 @@ public struct SGMCMC<Dynamics: SGMCMCDynamics>: InferenceMethod {
     public var schedule: SGMCMCSchedule
     /// The registered method whose posterior this is (its archive is restored by it).
     public var method: String
+    /// Where kept samples go once they would exceed a memory budget; nil: all in memory.
+    public var spill: SampleSpill?
 
-    public init(target: LogPosterior, dynamics: Dynamics, schedule: SGMCMCSchedule, method: String) {
+    public init(target: LogPosterior, dynamics: Dynamics, schedule: SGMCMCSchedule, method: String, spill: SampleSpill? = nil) {
         self.target = target
         self.dynamics = dynamics
         self.schedule = schedule
         self.method = method
+        self.spill = spill
     }
 
     public struct State {
@@ -126,8 +129,28 @@ public struct SGMCMC<Dynamics: SGMCMCDynamics>: InferenceMethod {
         public var steps = 0
         /// The dynamics' buffers (momentum, preconditioner).
         public var buffers: Dynamics.Buffers
-        /// The kept samples, oldest first.
+        /// The kept samples, oldest first; from `spilledFrom` on, memory-mapped from the spill file.
         public var samples: [Tensor] = []
+        let spill: SampleSpill?
+        /// The index of the first sample kept in the spill file (nil: none spilled yet).
+        public private(set) var spilledFrom: Int?
+        var spillFile: TensorSlotFile?
+
+        /// Keeps θ: in memory while the samples fit the spill's budget, else written to the
+        /// spill file and read back mapped.
+        mutating func keep(_ theta: Tensor) throws {
+            guard let spill, spilledFrom != nil || (samples.count + 1) * theta.count * MemoryLayout<Float>.size > spill.memoryBudget else {
+                samples.append(theta)
+                return
+            }
+            if spillFile == nil {
+                spillFile = try TensorSlotFile(path: spill.path, elementCount: theta.count, keeping: 0)
+                spilledFrom = samples.count
+            }
+            let slot = samples.count - spilledFrom!
+            try spillFile!.write(theta, slot: slot)
+            samples.append(try spillFile!.tensor(slot: slot))
+        }
     }
 
     public func validate(model: any NetworkModel) throws { try schedule.validate(Dynamics.displayName) }
@@ -138,13 +161,13 @@ public struct SGMCMC<Dynamics: SGMCMCDynamics>: InferenceMethod {
             throw ModelError.parameterCount(got: parameters.count, expected: model.parameterCount)
         }
         return State(model: model, task: task, parameters: parameters,
-                     buffers: dynamics.makeBuffers(parameterCount: model.parameterCount))
+                     buffers: dynamics.makeBuffers(parameterCount: model.parameterCount), spill: spill)
     }
 
     /// One step; reports U/N, the tempered potential on the mean-loss scale.
     public func update(_ state: inout State, batch: TrainingBatch, rng: inout RandomGenerator) throws -> StepReport {
         let (report, keeps) = try advance(&state, batch: batch, rng: &rng)
-        if keeps { state.samples.append(state.parameters) }
+        if keeps { try state.keep(state.parameters) }
         return report
     }
 
@@ -171,13 +194,18 @@ public struct SGMCMC<Dynamics: SGMCMCDynamics>: InferenceMethod {
 }
 
 extension SGMCMC.State: PersistentState {
-    /// θ, the step count, the dynamics' buffers and the samples kept so far.
+    /// θ, the step count, the dynamics' buffers and the samples kept so far — those in memory
+    /// as tensors; of the spilled ones only their count, after the spill file is made durable.
     public func save(into file: inout SafeTensorsFile) throws {
         file["parameters"] = parameters
         file.metadata["chain.steps"] = String(steps)
         buffers.save(into: &file)
         file.metadata["chain.samples"] = String(samples.count)
-        for (k, sample) in samples.enumerated() { file["sample.\(k)"] = sample }
+        for (k, sample) in samples.prefix(spilledFrom ?? samples.count).enumerated() { file["sample.\(k)"] = sample }
+        if let spilledFrom {
+            try spillFile?.synchronize()
+            file.metadata["chain.spilledFrom"] = String(spilledFrom)
+        }
     }
 
     public mutating func restore(from file: SafeTensorsFile, path: String) throws {
@@ -185,8 +213,42 @@ extension SGMCMC.State: PersistentState {
         steps = try file.requiredInteger("chain.steps", path: path)
         try buffers.restore(from: file, parameterCount: model.parameterCount, path: path)
         let count = try file.requiredInteger("chain.samples", path: path)
-        samples = try (0..<count).map { try file.required("sample.\($0)", shape: [model.parameterCount], path: path) }
+        let inMemory = file.metadata["chain.spilledFrom"] == nil ? count : try file.requiredInteger("chain.spilledFrom", path: path)
+        guard inMemory <= count else {
+            throw ResumeError.inconsistentState(path: path, reason: "it says sample \(inMemory) of \(count) was the first spilled to a file")
+        }
+        samples = try (0..<inMemory).map { try file.required("sample.\($0)", shape: [model.parameterCount], path: path) }
+        spilledFrom = nil
+        spillFile = nil
+        guard inMemory < count else { return }
+        guard let spill else {
+            throw ResumeError.inconsistentState(path: path, reason: "its samples \(inMemory)… were spilled to a file, but this run keeps them in memory")
+        }
+        let slots = try TensorSlotFile(path: spill.path, elementCount: model.parameterCount, keeping: count - inMemory)
+        samples += try (0..<(count - inMemory)).map { try slots.tensor(slot: $0) }
+        (spilledFrom, spillFile) = (inMemory, slots)
     }
+}
+
+/// Where an SG-MCMC chain's kept samples go once holding them would take more than
+/// `memoryBudget` bytes: the file at `path` (slots written as samples come, read back
+/// memory-mapped — `TensorSlotFile`), so a posterior of hundreds of networks needs neither the
+/// memory nor the time to hold them. The runs of the registry put it next to the chain's
+/// checkpoint, which counts the samples in it; a resumed chain continues it.
+public struct SampleSpill: Sendable {
+    public var path: String
+    public var memoryBudget: Int
+
+    public init(path: String, memoryBudget: Int) {
+        self.path = path
+        self.memoryBudget = memoryBudget
+    }
+}
+
+extension SampleSpill: CustomStringConvertible {
+    /// Neither the path nor the budget: they change where samples live, not the chain, so a
+    /// checkpoint's fingerprint (the method's description) stays the same when they change.
+    public var description: String { "SampleSpill" }
 }
 
 extension ParameterChunks {
@@ -266,8 +328,14 @@ public enum SGMCMCOptions {
     static func target(learningRate: String, help: String) -> [MethodOption] {
         [MethodOption("learningRate", .real(above: 0, below: nil), default: learningRate, help: help),
          MethodOption("temperature", .real(above: 0, below: nil), default: "1", help: "posterior temperature T (1 = Bayes, < 1 cold)"),
-         MethodOption("priorPrecision", .real(above: 0, below: nil), default: "1", help: "precision of the isotropic Gaussian prior")]
+         MethodOption("priorPrecision", .real(above: 0, below: nil), default: "1", help: "precision of the isotropic Gaussian prior"),
+         sampleMemory]
     }
+
+    /// The memory budget of the kept samples (not a setting of the posterior: it changes where
+    /// samples live, never their values).
+    static let sampleMemory = MethodOption("sampleMemory", .real(above: 0, below: nil), default: "4",
+                                           help: "GiB of kept samples held in memory; later ones go to a file next to the chain's checkpoint and are read back memory-mapped")
 
     static let constantSchedule = [
         MethodOption("burnInEpochs", .integer(atLeast: 0), default: "1", help: "epochs of the chain before samples are kept"),
@@ -298,12 +366,16 @@ public struct SGMCMCChainSettings: Sendable {
     public var temperature: Double
     public var priorPrecision: Double
     public var layout: Layout
+    /// Bytes of kept samples held in memory before they go to a file (`SampleSpill`).
+    public var sampleMemory: Int
 
     /// Reads the options `SGMCMCOptions.target` and `constantSchedule` (or `cyclicalSchedule`) declare.
     init(settings: MethodSettings, cyclical: Bool) throws {
         learningRate = try settings.required("learningRate")
         temperature = try settings.required("temperature")
         priorPrecision = try settings.required("priorPrecision")
+        let gibibytes: Double = try settings.required("sampleMemory")
+        sampleMemory = Int(Swift.min(gibibytes * Double(1 << 30), Double(Int.max / 2)))
         if cyclical {
             let beta: Double = try settings.required("explorationFraction")
             guard beta < 1 else {
@@ -368,9 +440,14 @@ extension SGMCMCSamplerMethod {
     /// "<name>-chain" (resumable) and returns its kept samples.
     public func run(_ job: MethodJob) throws -> MethodOutcome {
         let run = try SGMCMCRun(job, method: self)
+        let phase = "\(Self.name)-chain"
+        let spill = job.phaseCheckpoint(phase, job.options.ensembleMember).map { checkpoint in
+            let stem = checkpoint.path.hasSuffix(".safetensors") ? String(checkpoint.path.dropLast(".safetensors".count)) : checkpoint.path
+            return SampleSpill(path: stem + ".samples", memoryBudget: chain.sampleMemory)
+        }
         func fit<D: SGMCMCDynamics>(_ dynamics: D) throws -> (posterior: EnsemblePosterior, seconds: Double) {
-            try run.fit(SGMCMC(target: run.target, dynamics: dynamics, schedule: run.schedule, method: Self.name),
-                        phase: "\(Self.name)-chain", stage: "running the \(D.displayName) chain")
+            try run.fit(SGMCMC(target: run.target, dynamics: dynamics, schedule: run.schedule, method: Self.name, spill: spill),
+                        phase: phase, stage: "running the \(D.displayName) chain")
         }
         let fitted = try fit(dynamics(for: run.target))
         return MethodOutcome(posterior: fitted.posterior, seconds: run.trainingSeconds + fitted.seconds, posteriorSeconds: fitted.seconds)

@@ -106,14 +106,22 @@ public struct SafeTensorsFile: Sendable {
 
     // MARK: reading
 
-    /// Reads and validates the safetensors file at `path`.
-    public init(contentsOf path: String) throws {
+    /// Files at least this large (a posterior of hundreds of networks) are served from their
+    /// memory mapping: their F32 tensors view the mapped pages instead of being copied, so the
+    /// kernel pages them in as they are read and may drop them again.
+    public static let mappingThreshold = 1 << 30
+
+    /// Reads and validates the safetensors file at `path`; `mapped` (default: the file is at least
+    /// `mappingThreshold` bytes) leaves its F32 tensors in the file's private mapping (no copy;
+    /// mutating one copies it, never the file).
+    public init(contentsOf path: String, mapped: Bool? = nil) throws {
         let file = try MappedFile(path: path)
-        try self.init(bytes: file.bytes, path: path)
+        try self.init(bytes: file.bytes, path: path, owner: mapped ?? (file.bytes.count >= Self.mappingThreshold) ? file : nil)
     }
 
-    /// Parses a safetensors image held in memory; `path` is only used in error messages.
-    init(bytes: UnsafeRawBufferPointer, path: String) throws {
+    /// Parses a safetensors image held in memory; `path` is only used in error messages. With
+    /// an `owner` keeping `bytes` valid and writable, F32 tensors view them (no copy).
+    init(bytes: UnsafeRawBufferPointer, path: String, owner: AnyObject? = nil) throws {
         guard bytes.count >= 8 else { throw CheckpointError.fileTooShort(path: path, size: bytes.count) }
         let headerLength = UInt64(littleEndian: bytes.loadUnaligned(as: UInt64.self))
         guard headerLength <= UInt64(bytes.count - 8) else {
@@ -125,16 +133,20 @@ public struct SafeTensorsFile: Sendable {
         let data = UnsafeRawBufferPointer(rebasing: bytes[dataStart...])
         let entries = try Self.validate(header.entries, dataSize: data.count, path: path)
         for entry in entries {
-            var tensor = Tensor(uninitializedShape: entry.shape)
-            tensor.withUnsafeMutableBufferPointer { destination in
-                Self.convert(UnsafeRawBufferPointer(rebasing: data[entry.begin..<entry.end]), dtype: entry.dtype,
-                             into: destination)
+            let raw = UnsafeRawBufferPointer(rebasing: data[entry.begin..<entry.end])
+            var tensor: Tensor
+            if let owner, entry.dtype == .f32, raw.count > 0, Int(bitPattern: raw.baseAddress!) % MemoryLayout<Float>.alignment == 0,
+               1.littleEndian == 1 {
+                let floats = UnsafeMutableRawPointer(mutating: raw.baseAddress!).bindMemory(to: Float.self, capacity: raw.count / 4)
+                tensor = Tensor(viewing: TensorStorage(borrowing: floats, capacity: raw.count / 4, owner: owner), shape: entry.shape)
+            } else {
+                tensor = Tensor(uninitializedShape: entry.shape)
+                tensor.withUnsafeMutableBufferPointer { destination in Self.convert(raw, dtype: entry.dtype, into: destination) }
             }
             names.append(entry.name)
             tensors[entry.name] = tensor
             storedDTypes[entry.name] = entry.dtype
             if entry.dtype == .f64 {
-                let raw = UnsafeRawBufferPointer(rebasing: data[entry.begin..<entry.end])
                 doublePrecision[entry.name] = (0..<(raw.count / 8)).map { i in
                     Double(bitPattern: UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self)))
                 }
@@ -355,7 +367,7 @@ public struct SafeTensorsFile: Sendable {
     }
 }
 
-/// A read-only memory map of a whole file, unmapped on deinit.
+/// A private memory map of a whole file (writable copy-on-write pages; the file is never written), unmapped on deinit.
 private final class MappedFile {
     let bytes: UnsafeRawBufferPointer
     private let mapping: UnsafeMutableRawPointer?
@@ -375,7 +387,8 @@ private final class MappedFile {
             bytes = UnsafeRawBufferPointer(start: nil, count: 0)
             return
         }
-        guard let address = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), address != UnsafeMutableRawPointer(bitPattern: -1) else {
+        // Writable but private: a tensor viewing these pages may be mutated in place; the file never is.
+        guard let address = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0), address != UnsafeMutableRawPointer(bitPattern: -1) else {
             throw CheckpointError.cannotRead(path: path, reason: "mmap failed: \(errnoDescription())")
         }
         mapping = address

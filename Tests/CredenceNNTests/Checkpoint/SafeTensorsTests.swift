@@ -375,4 +375,23 @@ struct AtomicWriteTests {
         #expect(error == .invalidTensorName(path: path, name: "__metadata__"))
         #expect(try scratch.listing().isEmpty)
     }
+
+    /// A file read mapped gives the same tensors without copying them; mutating one copies it
+    /// (private pages), never the file.
+    @Test func aMappedFileReadsTheSameAndIsNeverWritten() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("credence-mapped-\(UUID().uuidString).safetensors").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        var file = SafeTensorsFile(metadata: ["k": "v"])
+        file["a"] = Tensor(shape: [2, 2], values: [1, 2, 3, 4])
+        file.setDoubles([0.1, 0.2], shape: [2], name: "d")
+        file["b"] = Tensor([5, 6, 7])
+        try file.write(to: path)
+        let mapped = try SafeTensorsFile(contentsOf: path, mapped: true)
+        #expect(mapped.metadata == ["k": "v"] && mapped.names == ["a", "d", "b"])
+        #expect(mapped["a"]!.values == [1, 2, 3, 4] && mapped["b"]!.values == [5, 6, 7] && mapped.doubles("d") == [0.1, 0.2])
+        var a = mapped["a"]!
+        a.withUnsafeMutableBufferPointer { $0[0] = 100 }
+        #expect(a.values[0] == 100 && mapped["a"]!.values[0] == 1)
+        #expect(try SafeTensorsFile(contentsOf: path)["a"]!.values == [1, 2, 3, 4])
+    }
 }
