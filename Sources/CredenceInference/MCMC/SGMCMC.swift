@@ -374,7 +374,8 @@ public struct SGMCMCChainSettings: Sendable {
         learningRate = try settings.required("learningRate")
         temperature = try settings.required("temperature")
         priorPrecision = try settings.required("priorPrecision")
-        let gibibytes: Double = try settings.required("sampleMemory")
+        // A distillation offers no sampleMemory (it keeps no sample): the default then.
+        let gibibytes: Double = try settings.value("sampleMemory") ?? Double(SGMCMCOptions.sampleMemory.defaultValue!)!
         sampleMemory = Int(Swift.min(gibibytes * Double(1 << 30), Double(Int.max / 2)))
         if cyclical {
             let beta: Double = try settings.required("explorationFraction")
