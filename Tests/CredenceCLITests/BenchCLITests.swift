@@ -182,7 +182,7 @@ import Testing
         #expect(plan.status == 0 && plan.stdout.contains("2 runs, 0 to run") && plan.stdout.contains("stored "))
 
         let list = try CLI.run(["bench", "--list"])
-        #expect(list.status == 0 && list.stdout.contains("quick (60 runs)") && list.stdout.contains("fashion-mnist (28 runs)")
+        #expect(list.status == 0 && list.stdout.contains("quick (60 runs)") && list.stdout.contains("fashion-mnist (32 runs)")
                 && list.stdout.contains("gold-standard (60 runs)"))
         let help = try CLI.run(["bench", "--help"])
         #expect(help.stdout.contains("credence-results/bench.sqlite") && help.stdout.contains("credence-results/report"))

@@ -24,12 +24,12 @@ import Testing
     ].joined(separator: " ").split(separator: " ").map(String.init)
 
     /// Every run the suites had keeps its key and its place (runs added since — MultiSWAG, the
-    /// mixture of Laplace approximations, VI, VI with Flipout, STF-BNN, SGLD and cSGHMC in
-    /// `fashion-mnist`, twice each — come in between; the `gold-standard` suite's 60 runs after).
+    /// mixture of Laplace approximations, VI, VI with Flipout, STF-BNN, SGLD, cSGHMC, GPED and BDK
+    /// in `fashion-mnist`, twice each — come in between; the `gold-standard` suite's 60 runs after).
     @Test func builtInSuitesKeepTheirRunKeys() throws {
         let keys = try BuiltInSuite.all.flatMap { try Suite.load($0.name).configurations.map(\.key) }
         let kept = keys.filter(Set(Self.keysBeforeTheRegistry).contains)
         #expect(kept == Self.keysBeforeTheRegistry)
-        #expect(keys.count == Self.keysBeforeTheRegistry.count + 14 + 60)
+        #expect(keys.count == Self.keysBeforeTheRegistry.count + 18 + 60)
     }
 }

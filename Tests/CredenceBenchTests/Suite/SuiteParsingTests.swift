@@ -151,7 +151,7 @@ ood: [far]
         #expect(shapes.filter { $0.heldOutClasses == nil }.allSatisfy { $0.evaluations.contains(.shift) && $0.oodSets == [.builtIn(.inverted), .builtIn(.uniformNoise)] })
         #expect(shapes.filter { $0.heldOutClasses == [3] }.allSatisfy { $0.evaluations == [.inDistribution, .ood] && $0.oodSets == [.heldOutClasses] })
         let fashion = try Suite.load("fashion-mnist")
-        let methods = ["map", "temperature", "mc-dropout", "ensemble", "swag", "laplace", "laplace", "ensemble", "ensemble", "vi", "vi-flipout", "stf-bnn", "sgld", "csghmc"]
+        let methods = ["map", "temperature", "mc-dropout", "ensemble", "swag", "laplace", "laplace", "ensemble", "ensemble", "vi", "vi-flipout", "stf-bnn", "sgld", "csghmc", "gped", "bdk"]
         #expect(fashion.configurations.map(\.method) == methods + methods)
         #expect(fashion.configurations.allSatisfy { $0.training == ["holdout": "5000"] && $0.hidden == [512, 512] && $0.epochs == 10 })
         #expect(fashion.configurations.filter { $0.heldOutClasses == nil }.allSatisfy {
