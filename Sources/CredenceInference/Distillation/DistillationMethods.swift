@@ -144,10 +144,10 @@ public struct DistillationSettings: Sendable {
         inputNoise = try settings.required("inputNoise")
         self.entropy = entropy
         if let depth, depth > 0, width == nil {
-            throw InferenceError.invalidOption("\(settings.method): studentDepth=\(depth) needs studentWidth (units per hidden layer)")
+            throw InferenceError.invalidOption("studentDepth=\(depth) needs studentWidth (units per hidden layer)")
         }
         if start == .trained, width != nil || depth != nil {
-            throw InferenceError.invalidOption("\(settings.method): studentStart=trained starts the students at the teacher's network, which has the teacher's architecture; drop studentWidth/studentDepth or start at random")
+            throw InferenceError.invalidOption("studentStart=trained starts the students at the teacher's network, which has the teacher's architecture; drop studentWidth/studentDepth or start at random")
         }
     }
 
