@@ -25,6 +25,7 @@ public enum MethodRegistry {
         VariationalDropoutMethod.self,
         BDKMethod.self,
         GPEDMethod.self,
+        APDMethod.self,
     ]
 
     public static var names: [String] { methods.map { $0.name } }

@@ -99,19 +99,35 @@ public struct DistillationStudent {
 
     /// The parameters and the optimizer's state, under `prefix`.
     func save(into file: inout SafeTensorsFile, prefix: String) throws {
-        var own = SafeTensorsFile()
-        own["parameters"] = parameters
-        try trainer.optimizer.exportState().store(in: &own, path: "the \(expectation.rawValue) student's state")
-        for name in own.names { file[prefix + name] = own[name] }
-        for (key, value) in own.metadata { file.metadata[prefix + key] = value }
+        try file.embed(prefix: prefix) { own in
+            own["parameters"] = parameters
+            try trainer.optimizer.exportState().store(in: &own, path: "the \(expectation.rawValue) student's state")
+        }
     }
 
     mutating func restore(from file: SafeTensorsFile, prefix: String, path: String) throws {
-        var own = SafeTensorsFile()
-        for name in file.names where name.hasPrefix(prefix) { own[String(name.dropFirst(prefix.count))] = file[name] }
-        for (key, value) in file.metadata where key.hasPrefix(prefix) { own.metadata[String(key.dropFirst(prefix.count))] = value }
+        let own = file.part(prefix: prefix)
         parameters = try own.required("parameters", shape: [model.parameterCount], path: path)
         try trainer.optimizer.restore(from: own, path: path)
+    }
+}
+
+extension SafeTensorsFile {
+    /// Writes what `body` puts in a file of its own into this one, every tensor name and metadata
+    /// key under `prefix` — so two optimizers' states (whose names are fixed) share a checkpoint.
+    mutating func embed(prefix: String, _ body: (inout SafeTensorsFile) throws -> Void) rethrows {
+        var own = SafeTensorsFile()
+        try body(&own)
+        for name in own.names { self[prefix + name] = own[name] }
+        for (key, value) in own.metadata { metadata[prefix + key] = value }
+    }
+
+    /// The tensors and metadata stored under `prefix` (`embed`), as a file of their own.
+    func part(prefix: String) -> SafeTensorsFile {
+        var own = SafeTensorsFile()
+        for name in names where name.hasPrefix(prefix) { own[String(name.dropFirst(prefix.count))] = self[name] }
+        for (key, value) in metadata where key.hasPrefix(prefix) { own.metadata[String(key.dropFirst(prefix.count))] = value }
+        return own
     }
 }
 
