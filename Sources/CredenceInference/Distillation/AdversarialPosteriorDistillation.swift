@@ -3,6 +3,74 @@ import CredenceNN
 import CredenceTensor
 import Foundation
 
+/// Adversarial posterior distillation as the registry lists it (Wang et al. 2018), for small
+/// networks: the teacher's chain (any SG-MCMC method, run exactly as alone) feeds its kept
+/// iterates to a reservoir, and a generator of whole parameter vectors plays a Wasserstein GAN
+/// against a critic on batches from it (`AdversarialPosteriorDistillation`); the posterior
+/// stores the generator and draws networks from it.
+public struct APDMethod: RegisteredMethod {
+    public static let name = "apd"
+    public static let family = MethodFamily.distillation
+    public static let phase = MethodPhase.trained
+    public static let summary = "adversarial posterior distillation: a generator of weights trained as a WGAN on an SG-MCMC teacher's samples (Wang et al. 2018; small networks)"
+    /// The largest network whose every weight the generator makes.
+    static let largestNetwork = 50_000
+    public static var options: [MethodOption] {
+        [MethodOption("teacher", .choice(GPEDMethod.teacherChoices), default: SGLDMethod.name,
+                      help: "the SG-MCMC method whose chain teaches; its settings go in the same entry"),
+         MethodOption("noiseDimension", .integer(atLeast: 1), default: "8", help: "dimension of the generator's Gaussian input z"),
+         MethodOption("generatorWidth", .integer(atLeast: 1), default: "64", help: "units in the hidden layer of the generator and of the critic"),
+         MethodOption("ganLearningRate", .real(above: 0, below: nil), default: "0.001", help: "Adam's learning rate for generator and critic (β₁ 0.5, β₂ 0.9)"),
+         MethodOption("clip", .real(above: 0, below: nil), default: "0.01", help: "the critic's weights are clipped to [−clip, clip] (WGAN)"),
+         MethodOption("criticSteps", .integer(atLeast: 1), default: "5", help: "critic steps per generator step"),
+         MethodOption("pool", .integer(atLeast: 2), default: "256", help: "kept iterates in the reservoir the real batches are drawn from"),
+         MethodOption("ganBatch", .integer(atLeast: 1), default: "64", help: "vectors per real and per generated batch")]
+    }
+    public static let quickSettings = ["sampleEpochs": "4", "pool": "32", "ganBatch": "16"]
+
+    public static func options(given values: [String: String]) -> [MethodOption] { optionsWithTeacher(options, given: values) }
+
+    public let teacher: any SGMCMCSamplerMethod
+    public let noiseDimension: Int, width: Int, learningRate: Double, clip: Double, criticSteps: Int, pool: Int, batch: Int
+
+    public init(settings: MethodSettings) throws {
+        teacher = try teacherMethod(settings)
+        noiseDimension = try settings.required("noiseDimension")
+        width = try settings.required("generatorWidth")
+        learningRate = try settings.required("ganLearningRate")
+        clip = try settings.required("clip")
+        criticSteps = try settings.required("criticSteps")
+        pool = try settings.required("pool")
+        batch = try settings.required("ganBatch")
+        guard batch <= pool else { throw InferenceError.invalidOption("ganBatch=\(batch) vectors must fit the pool of \(pool)") }
+    }
+
+    public func validate(_ context: MethodContext) throws {
+        try teacher.validate(context)
+        let count = try context.model().parameterCount
+        guard count <= Self.largestNetwork else {
+            throw InferenceError.incompatibleModel("apd generates every weight; the run's network has \(count), more than \(Self.largestNetwork) — use a smaller network (--hidden)")
+        }
+    }
+
+    public func run(_ job: MethodJob) throws -> MethodOutcome { try run(job, teacher: teacher) }
+
+    func run<Teacher: SGMCMCSamplerMethod>(_ job: MethodJob, teacher: Teacher) throws -> MethodOutcome {
+        let run = try SGMCMCRun(job, method: teacher)
+        func fit<D: SGMCMCDynamics>(_ dynamics: D) throws -> (posterior: GeneratedPosterior, seconds: Double) {
+            let chain = SGMCMC(target: run.target, dynamics: dynamics, schedule: run.schedule, method: Teacher.name)
+            let apd = AdversarialPosteriorDistillation(chain: chain, noiseDimension: noiseDimension, hidden: [width], learningRate: Float(learningRate),
+                                                       clip: Float(clip), criticSteps: criticSteps, poolSize: pool, batchSize: batch)
+            return try run.fit(apd, phase: "\(Self.name)-distillation", stage: "distilling the \(D.displayName) chain into a generator")
+        }
+        let fitted = try fit(teacher.dynamics(for: run.target))
+        return MethodOutcome(posterior: fitted.posterior, seconds: run.trainingSeconds + fitted.seconds, posteriorSeconds: fitted.seconds,
+                             details: ["ganRounds": Double(fitted.posterior.rounds)])
+    }
+
+    public static func restore(_ archive: PosteriorArchive) throws -> any Posterior { try GeneratedPosterior(archive: archive) }
+}
+
 /// Adversarial posterior distillation (Wang et al. 2018) around an SG-MCMC teacher: the chain
 /// runs exactly as its sampler would (`SGMCMC.advance`); every iterate its schedule keeps enters
 /// a pool of `poolSize` vectors by reservoir sampling (a uniform sample of every iterate kept so
