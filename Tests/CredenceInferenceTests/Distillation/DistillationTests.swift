@@ -88,12 +88,8 @@ import Testing
     /// (measured: mean |Δp| 0.0022, NLL 0.0038 against 0.0043), and the distilled expected entropy
     /// its teacher's (mean difference 0.009 nats).
     @Test func onTwoMoonsTheStudentsFollowTheirTeachersMonteCarloExpectations() throws {
-        let model = TwoMoonsHarness.model()
-        let map = try TwoMoonsHarness.trainMAP(model, epochs: 60)
+        let (model, map, chain) = try TwoMoonsHarness.teachingChain()
         let data = TwoMoonsHarness.data
-        let target = try LogPosterior(model: model, objective: .crossEntropy(labelSmoothing: 0), prior: GaussianPrior(precision: 1),
-                                      datasetSize: data.train.count)
-        let chain = SGLD(target: target, stepSize: 0.05 / Double(data.train.count), burnInSteps: 8 * 10, thinning: 1)
         let plan = DistillationPlan(predictiveModel: model, start: .trained, entropyModel: try Sequential(.mlp(inputShape: [2], hidden: [32, 32], outputs: 1)),
                                     learningRate: 3e-3, inputNoise: 0.1)
         let (teacher, _) = try fitPosterior(chain, model: model, parameters: map, task: .classification, data: data.train,

@@ -41,12 +41,8 @@ import Testing
     /// at radius 10 measured 0.0078 nats against the chain's 0.0142 and the MAP's 0.0001 (a WGAN
     /// under-disperses; we ask for a third of the chain's spread and 20× the MAP's).
     @Test func onTwoMoonsTheGeneratorsPredictiveFollowsTheChains() throws {
-        let model = TwoMoonsHarness.model()
-        let map = try TwoMoonsHarness.trainMAP(model, epochs: 60)
+        let (model, map, chain) = try TwoMoonsHarness.teachingChain()
         let data = TwoMoonsHarness.data
-        let target = try LogPosterior(model: model, objective: .crossEntropy(labelSmoothing: 0), prior: GaussianPrior(precision: 1),
-                                      datasetSize: data.train.count)
-        let chain = SGLD(target: target, stepSize: 0.05 / Double(data.train.count), burnInSteps: 8 * 10, thinning: 1)
         let (teacher, _) = try fitPosterior(chain, model: model, parameters: map, task: .classification, data: data.train,
                                             epochs: 80, batchSize: 64, seed: 4)
         let apd = AdversarialPosteriorDistillation(chain: chain, noiseDimension: 8, hidden: [64])

@@ -29,6 +29,16 @@ enum TwoMoonsHarness {
 
     static func meanEntropy(_ p: Predictive) -> Double { p.totalEntropy.reduce(0, +) / Double(p.exampleCount) }
 
+    /// The SGLD chain the distillation tests teach with: from a 60-epoch MAP of `model()`, steps
+    /// of 0.05/N on the Gaussian-prior log-posterior, 80 steps of burn-in, every iterate kept.
+    static func teachingChain() throws -> (model: Sequential, map: Tensor, chain: SGLD) {
+        let model = model()
+        let map = try trainMAP(model, epochs: 60)
+        let target = try LogPosterior(model: model, objective: .crossEntropy(labelSmoothing: 0), prior: GaussianPrior(precision: 1),
+                                      datasetSize: data.train.count)
+        return (model, map, SGLD(target: target, stepSize: 0.05 / Double(data.train.count), burnInSteps: 8 * 10, thinning: 1))
+    }
+
     /// MAP parameters after `epochs` of Adam (seeded).
     static func trainMAP(_ model: Sequential, epochs: Int = 60, seed: UInt64 = 0, weightDecay: Float = 0) throws -> Tensor {
         var rng = RandomGenerator(seed: seed)
