@@ -9,7 +9,8 @@ import Testing
 @Suite struct ParameterGANTests {
     /// Samples of a correlated 2-D Gaussian (mean (3, −1), sd 0.5 and 0.25, correlation 0.8)
     /// stream in, 64 per round, as a chain's kept iterates would: the generator's draws match its
-    /// mean, standard deviations and correlation.
+    /// mean, standard deviations and correlation (measured: mean (3.007, −0.991), sd (0.486,
+    /// 0.245), correlation 0.893).
     @Test func theGeneratorReproducesAGaussianPosteriorFromItsSamples() throws {
         var rng = RandomGenerator(seed: 3)
         var gan = try ParameterGAN(dimension: 2, noiseDimension: 2, hidden: [32], learningRate: 1e-3, rng: &rng)
@@ -28,7 +29,6 @@ import Testing
         let mx = mean(x), my = mean(y)
         let sx = mean(x.map { ($0 - mx) * ($0 - mx) }).squareRoot(), sy = mean(y.map { ($0 - my) * ($0 - my) }).squareRoot()
         let correlation = mean(zip(x, y).map { ($0 - mx) * ($1 - my) }) / (sx * sy)
-        print("GAN: mean (\(mx), \(my)), sd (\(sx), \(sy)), correlation \(correlation)")
         #expect(abs(mx - 3) < 0.1 && abs(my + 1) < 0.05)
         #expect(abs(sx / 0.5 - 1) < 0.25 && abs(sy / 0.25 - 1) < 0.25)
         #expect(abs(correlation - 0.8) < 0.15)
