@@ -82,7 +82,7 @@ private func runPhase<M: InferenceMethod>(
         let path = store.file.path
         let saved = try SafeTensorsFile(contentsOf: path)
         guard saved.metadata[PhaseCheckpoint.fingerprintKey] == fingerprint else {
-            throw ResumeError.inconsistentState(path: path, reason: "it holds the state of another run (its settings, seed, data or starting network differ)")
+            throw ResumeError.inconsistentState(path: path, reason: "it holds the state of another run (its settings, seed, data or starting network differ, or another version of Credence wrote it); delete it to start this phase over")
         }
         guard let epoch = saved.metadata[PhaseCheckpoint.epochKey].flatMap(Int.init), epoch >= 0, epoch <= epochs else {
             throw ResumeError.inconsistentState(path: path, reason: "it records \(saved.metadata[PhaseCheckpoint.epochKey] ?? "no") epochs done, but this run has \(epochs)")
