@@ -116,12 +116,12 @@ public struct SafeTensorsFile: Sendable {
     /// mutating one copies it, never the file).
     public init(contentsOf path: String, mapped: Bool? = nil) throws {
         let file = try MappedFile(path: path)
-        try self.init(bytes: file.bytes, path: path, owner: mapped ?? (file.bytes.count >= Self.mappingThreshold) ? file : nil)
+        try self.init(bytes: file.bytes, path: path, mapping: mapped ?? (file.bytes.count >= Self.mappingThreshold) ? file.mapping : nil)
     }
 
     /// Parses a safetensors image held in memory; `path` is only used in error messages. With
-    /// an `owner` keeping `bytes` valid and writable, F32 tensors view them (no copy).
-    init(bytes: UnsafeRawBufferPointer, path: String, owner: AnyObject? = nil) throws {
+    /// the `mapping` that holds `bytes`, F32 tensors view its pages (no copy).
+    init(bytes: UnsafeRawBufferPointer, path: String, mapping: PrivateFileMapping? = nil) throws {
         guard bytes.count >= 8 else { throw CheckpointError.fileTooShort(path: path, size: bytes.count) }
         let headerLength = UInt64(littleEndian: bytes.loadUnaligned(as: UInt64.self))
         guard headerLength <= UInt64(bytes.count - 8) else {
@@ -135,10 +135,9 @@ public struct SafeTensorsFile: Sendable {
         for entry in entries {
             let raw = UnsafeRawBufferPointer(rebasing: data[entry.begin..<entry.end])
             var tensor: Tensor
-            if let owner, entry.dtype == .f32, raw.count > 0, Int(bitPattern: raw.baseAddress!) % MemoryLayout<Float>.alignment == 0,
+            if let mapping, entry.dtype == .f32, raw.count > 0, Int(bitPattern: raw.baseAddress!) % MemoryLayout<Float>.alignment == 0,
                1.littleEndian == 1 {
-                let floats = UnsafeMutableRawPointer(mutating: raw.baseAddress!).bindMemory(to: Float.self, capacity: raw.count / 4)
-                tensor = Tensor(viewing: TensorStorage(borrowing: floats, capacity: raw.count / 4, owner: owner), shape: entry.shape)
+                tensor = mapping.tensor(at: raw.baseAddress!, shape: entry.shape)
             } else {
                 tensor = Tensor(uninitializedShape: entry.shape)
                 tensor.withUnsafeMutableBufferPointer { destination in Self.convert(raw, dtype: entry.dtype, into: destination) }
@@ -367,10 +366,10 @@ public struct SafeTensorsFile: Sendable {
     }
 }
 
-/// A private memory map of a whole file (writable copy-on-write pages; the file is never written), unmapped on deinit.
+/// A whole file, privately memory-mapped (`PrivateFileMapping`; nil for an empty file).
 private final class MappedFile {
     let bytes: UnsafeRawBufferPointer
-    private let mapping: UnsafeMutableRawPointer?
+    let mapping: PrivateFileMapping?
 
     init(path: String) throws {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
@@ -387,16 +386,9 @@ private final class MappedFile {
             bytes = UnsafeRawBufferPointer(start: nil, count: 0)
             return
         }
-        // Writable but private: a tensor viewing these pages may be mutated in place; the file never is.
-        guard let address = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0), address != UnsafeMutableRawPointer(bitPattern: -1) else {
-            throw CheckpointError.cannotRead(path: path, reason: "mmap failed: \(errnoDescription())")
-        }
-        mapping = address
-        bytes = UnsafeRawBufferPointer(start: address, count: size)
-    }
-
-    deinit {
-        if let mapping { munmap(mapping, bytes.count) }
+        let whole = try PrivateFileMapping(descriptor: fd, offset: 0, length: size, path: path, failure: "mmap failed")
+        mapping = whole
+        bytes = UnsafeRawBufferPointer(whole.bytes)
     }
 }
 

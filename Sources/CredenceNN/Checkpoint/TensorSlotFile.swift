@@ -73,31 +73,13 @@ public final class TensorSlotFile {
 
     /// Slot `slot` as a tensor of shape [`elementCount`], memory-mapped (no copy).
     public func tensor(slot: Int) throws -> Tensor {
-        guard let address = mmap(nil, stride, PROT_READ | PROT_WRITE, MAP_PRIVATE, descriptor, off_t(slot * stride)),
-              address != UnsafeMutableRawPointer(bitPattern: -1) else {
-            throw CheckpointError.cannotRead(path: path, reason: "mmap of sample \(slot) failed: \(errnoDescription())")
-        }
-        let mapping = SlotMapping(address: address, length: stride)
-        let storage = TensorStorage(borrowing: address.bindMemory(to: Float.self, capacity: elementCount), capacity: elementCount,
-                                    owner: mapping)
-        return Tensor(viewing: storage, shape: [elementCount])
+        let mapping = try PrivateFileMapping(descriptor: descriptor, offset: slot * stride, length: stride, path: path,
+                                             failure: "mmap of sample \(slot) failed")
+        return mapping.tensor(at: mapping.bytes.baseAddress!, shape: [elementCount])
     }
 
     /// Makes every slot written so far durable.
     public func synchronize() throws {
         guard fsync(descriptor) == 0 else { throw CheckpointError.cannotWrite(path: path, reason: "fsync failed: \(errnoDescription())") }
     }
-}
-
-/// One mapped slot, unmapped when the last tensor viewing it goes.
-private final class SlotMapping {
-    let address: UnsafeMutableRawPointer
-    let length: Int
-
-    init(address: UnsafeMutableRawPointer, length: Int) {
-        self.address = address
-        self.length = length
-    }
-
-    deinit { munmap(address, length) }
 }
