@@ -171,11 +171,9 @@ public struct DistillationSettings: Sendable {
         }
     }
 
-    /// The students for a teacher network of spec `teacher`.
-    func plan(teacher: ModelSpec) throws -> DistillationPlan {
-        let classes = teacher.layers.reversed().lazy.compactMap { layer -> Int? in
-            if case let .dense(_, outputs, _) = layer { return outputs } else { return nil }
-        }.first ?? 0
+    /// The students for the teacher network `model`.
+    func plan(teacher model: any NetworkModel) throws -> DistillationPlan {
+        let teacher = model.spec, classes = model.outputShape.first ?? 0
         let predictive = hasOwnArchitecture
             ? ModelSpec.mlp(inputShape: teacher.inputShape, hidden: Array(repeating: width ?? 0, count: depth ?? 2), outputs: classes)
             : teacher
@@ -199,7 +197,7 @@ public struct DistillationSettings: Sendable {
     /// students learning along as the resumable phase "<name>-distillation".
     func run<Teacher: SGMCMCSamplerMethod>(_ job: MethodJob, teacher: Teacher, name: String) throws -> MethodOutcome {
         let run = try SGMCMCRun(job, method: teacher)
-        let plan = try plan(teacher: run.start.model.spec)
+        let plan = try plan(teacher: run.start.model)
         func fit<D: SGMCMCDynamics>(_ dynamics: D) throws -> (posterior: DistilledPosterior, seconds: Double) {
             let chain = SGMCMC(target: run.target, dynamics: dynamics, schedule: run.schedule, method: Teacher.name)
             return try run.fit(PosteriorDistillation(chain: chain, plan: plan, method: name), phase: "\(name)-distillation",
