@@ -40,6 +40,23 @@ public struct PosteriorArchive {
         return t
     }
 
+    /// A network's description as a setting's text (JSON, keys sorted: the same archive bytes
+    /// every time), for posteriors holding networks besides the one of `spec`.
+    public static func settingText(describing spec: ModelSpec) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return String(decoding: try encoder.encode(spec), as: UTF8.self)
+    }
+
+    /// The network description setting `key` holds (`settingText(describing:)`).
+    public func modelSpec(setting key: String) throws -> ModelSpec {
+        do {
+            return try JSONDecoder().decode(ModelSpec.self, from: Data((settings[key] ?? "").utf8))
+        } catch {
+            throw InferenceError.invalidOption("the posterior's \(key) setting is not a model description (\(error.localizedDescription)); the file is damaged")
+        }
+    }
+
     public func setting<T: LosslessStringConvertible>(_ key: String, as type: T.Type = T.self, path: String = "posterior") throws -> T {
         guard let s = settings[key], let v = T(s) else {
             throw InferenceError.invalidArchive(path: path, message: "the \(method) posterior's setting '\(key)' is missing or malformed")

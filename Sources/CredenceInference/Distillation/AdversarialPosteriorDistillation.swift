@@ -223,34 +223,20 @@ public struct GeneratedPosterior: ParameterSamplingPosterior {
     }
 
     public init(archive: PosteriorArchive) throws {
-        let spec: ModelSpec
-        do {
-            spec = try JSONDecoder().decode(ModelSpec.self, from: Data((archive.settings["generator"] ?? "").utf8))
-        } catch {
-            throw InferenceError.invalidOption("the posterior's generator setting is not a model description (\(error.localizedDescription)); the file is damaged")
-        }
-        try self.init(model: archive.spec.makeModel(), task: archive.task, generator: Sequential(spec),
+        try self.init(model: archive.spec.makeModel(), task: archive.task, generator: Sequential(archive.modelSpec(setting: "generator")),
                       generatorParameters: archive.tensor("generator.parameters"), center: archive.tensor("center"),
                       scale: archive.tensor("scale"), teacher: archive.settings["teacher"] ?? "unknown", rounds: try archive.setting("rounds"))
     }
 
     public func sampleParameters(rng: inout RandomGenerator) throws -> Tensor {
-        let z = Tensor(shape: [1, generator.inputShape[0]], values: (0..<generator.inputShape[0]).map { _ in rng.normalFloat() })
-        var theta = try generator.predict(z, parameters: generatorParameters).reshaped([model.parameterCount])
-        center.withUnsafeBufferPointer { m in
-            scale.withUnsafeBufferPointer { s in
-                theta.withUnsafeMutableBufferPointer { t in for i in t.indices { t[i] = m[i] + s[i] * t[i] } }
-            }
-        }
-        return theta
+        try ParameterGAN.generate(count: 1, generator: generator, parameters: generatorParameters, center: center, scale: scale, rng: &rng)
+            .reshaped([model.parameterCount])
     }
 
     public func archive() throws -> PosteriorArchive {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys  // the same archive bytes every time
-        return PosteriorArchive(method: method, spec: model.spec, task: task,
-                                tensors: [("generator.parameters", generatorParameters), ("center", center), ("scale", scale)],
-                                settings: ["generator": String(decoding: try encoder.encode(generator.spec), as: UTF8.self),
-                                           "teacher": teacher, "rounds": String(rounds)])
+        PosteriorArchive(method: method, spec: model.spec, task: task,
+                         tensors: [("generator.parameters", generatorParameters), ("center", center), ("scale", scale)],
+                         settings: ["generator": try PosteriorArchive.settingText(describing: generator.spec),
+                                    "teacher": teacher, "rounds": String(rounds)])
     }
 }

@@ -45,14 +45,8 @@ public struct DistilledPosterior: Posterior {
 
     public init(archive: PosteriorArchive) throws {
         var entropy: (model: any NetworkModel, parameters: Tensor)?
-        if let json = archive.settings["entropyStudent"] {
-            let spec: ModelSpec
-            do {
-                spec = try JSONDecoder().decode(ModelSpec.self, from: Data(json.utf8))
-            } catch {
-                throw InferenceError.invalidOption("the posterior's entropyStudent setting is not a model description (\(error.localizedDescription)); the file is damaged")
-            }
-            entropy = (try spec.makeModel(), try archive.tensor("entropy.parameters"))
+        if archive.settings["entropyStudent"] != nil {
+            entropy = (try archive.modelSpec(setting: "entropyStudent").makeModel(), try archive.tensor("entropy.parameters"))
         }
         try self.init(method: archive.method, teacher: archive.settings["teacher"] ?? "unknown", predictive: archive.spec.makeModel(),
                       parameters: archive.tensor("parameters"), entropyStudent: entropy, lessons: try archive.setting("lessons"))
@@ -80,9 +74,7 @@ public struct DistilledPosterior: Posterior {
         var settings = ["teacher": teacher, "lessons": String(lessons)]
         if let entropy = entropyStudent {
             tensors.append(("entropy.parameters", entropy.parameters))
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = .sortedKeys  // the same archive bytes every time
-            settings["entropyStudent"] = String(decoding: try encoder.encode(entropy.model.spec), as: UTF8.self)
+            settings["entropyStudent"] = try PosteriorArchive.settingText(describing: entropy.model.spec)
         }
         return PosteriorArchive(method: method, spec: model.spec, task: task, tensors: tensors, settings: settings)
     }

@@ -67,7 +67,7 @@ public struct ParameterGAN {
         let tape = Tape()
         let phi = tape.variable(generatorParameters)
         var context = ForwardContext(mode: .train, rng: rng)
-        let fake = try generator(Variable(constant: noise(count: b, rng: &rng)), parameters: phi, context: &context)
+        let fake = try generator(Variable(constant: Self.noise(count: b, dimension: noiseDimension, rng: &rng)), parameters: phi, context: &context)
         let loss = try critic(fake, parameters: Variable(constant: criticParameters), context: &context).mean() * -1
         generatorOptimizer.update(&generatorParameters, gradient: tape.gradients(of: loss)[phi])
         return distance
@@ -76,10 +76,18 @@ public struct ParameterGAN {
     /// `count` generated vectors [count, dimension], in the parameters' own units (or
     /// standardised).
     public func generate(count: Int, rng: inout RandomGenerator, standardised: Bool = false) throws -> Tensor {
-        let u = try generator.predict(noise(count: count, rng: &rng), parameters: generatorParameters)
-        guard !standardised, let center, let scale else { return u }
+        try Self.generate(count: count, generator: generator, parameters: generatorParameters,
+                          center: standardised ? nil : center, scale: standardised ? nil : scale, rng: &rng)
+    }
+
+    /// `count` vectors [count, d] from a generator with these parameters: center + scale ⊙ G(z)
+    /// (G(z) itself without a standardisation) — what the GAN and the posterior it leaves draw.
+    static func generate(count: Int, generator: Sequential, parameters: Tensor, center: Tensor?, scale: Tensor?,
+                         rng: inout RandomGenerator) throws -> Tensor {
+        let u = try generator.predict(noise(count: count, dimension: generator.inputShape[0], rng: &rng), parameters: parameters)
+        guard let center, let scale else { return u }
         var theta = u
-        let d = dimension
+        let d = center.count
         center.withUnsafeBufferPointer { m in
             scale.withUnsafeBufferPointer { s in
                 theta.withUnsafeMutableBufferPointer { t in
@@ -90,8 +98,8 @@ public struct ParameterGAN {
         return theta
     }
 
-    func noise(count: Int, rng: inout RandomGenerator) -> Tensor {
-        Tensor(shape: [count, noiseDimension], values: (0..<(count * noiseDimension)).map { _ in rng.normalFloat() })
+    static func noise(count: Int, dimension: Int, rng: inout RandomGenerator) -> Tensor {
+        Tensor(shape: [count, dimension], values: (0..<(count * dimension)).map { _ in rng.normalFloat() })
     }
 
     /// Fixes the standardisation at `theta`'s per-coordinate mean and standard deviation (floored
