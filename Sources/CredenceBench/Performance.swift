@@ -14,6 +14,9 @@ public struct PerformanceReport: Codable, Sendable {
     public var mlpTrainingSamplesPerSecond: Double?
     /// Small CNN training, samples/s.
     public var cnnTrainingSamplesPerSecond: Double?
+    /// Training of the architectures the literature evaluates on ("lenet5", "resnet20",
+    /// "densenet"), samples/s — the models of `scripts/architecture-reference.py`.
+    public var architectureTrainingSamplesPerSecond: [String: Double]?
     /// MLP with dropout 0.1, 32 MC passes per batch of 1000, images/s (median of 3).
     public var mcDropoutImagesPerSecond: Double?
     /// PGD on the MLP (L∞ ε 0.1, 10 steps of 0.01, random start) over 10,000 test images in
@@ -84,6 +87,12 @@ public enum PerformancePart: String, CaseIterable, Codable, Sendable {
     case pgd
     /// SGLD, pSGLD and SGHMC steps of the MLP against the MAP step.
     case sgmcmc
+    /// LeNet-5 training.
+    case lenet5
+    /// ResNet-20 training (batch normalization, residual blocks).
+    case resnet20
+    /// DenseNet-BC-40 training.
+    case densenet
 }
 
 /// How much work `measurePerformance` does.
@@ -92,6 +101,8 @@ public struct PerformanceOptions: Sendable {
     /// Timed MLP training steps (after `warmupSteps`); 840 ≈ two epochs of 55k, as the reference.
     public var mlpSteps = 840
     public var cnnSteps = 150
+    /// Timed ResNet-20 and DenseNet steps (LeNet-5 runs four times as many).
+    public var architectureSteps = 30
     public var variationalSteps = 200
     public var variationalRounds = 3
     public var warmupSteps = 20
@@ -126,6 +137,16 @@ public func measurePerformance(_ options: PerformanceOptions, log: (String) -> V
         let cnn = try Sequential(.smallCNN())
         report.cnnTrainingSamplesPerSecond = try trainingThroughput(cnn, data: train, steps: options.cnnSteps, warmup: options.warmupSteps)
         log(String(format: "CNN training: %.0f samples/s", report.cnnTrainingSamplesPerSecond!))
+    }
+    for (part, kind) in [(PerformancePart.lenet5, ModelKind.lenet5), (.resnet20, .resnet20), (.densenet, .densenet)]
+    where options.parts.contains(part) {
+        var training = TrainingOptions()
+        training.model = kind
+        let model = try training.modelSpec(inputShape: [1, 28, 28], task: .classification(classCount: 10)).makeModel()
+        let steps = options.architectureSteps * (kind == .lenet5 ? 4 : 1)
+        let rate = try trainingThroughput(model, data: train, steps: steps, warmup: 5)
+        report.architectureTrainingSamplesPerSecond = (report.architectureTrainingSamplesPerSecond ?? [:]).merging([kind.rawValue: rate]) { $1 }
+        log(String(format: "\(kind.rawValue) training: %.0f samples/s", rate))
     }
     if options.parts.contains(.mcDropout) {
         report.mcDropoutImagesPerSecond = try monteCarloDropoutThroughput(test.inputs)
@@ -284,11 +305,11 @@ public func measureGEMM(size n: Int = 2048) -> Double {
 func trainingThroughput(_ model: any NetworkModel, data: InMemoryDataset, steps: Int, warmup: Int) throws -> Double {
     var rng = RandomGenerator(seed: 0)
     var theta = model.initialParameters(rng: &rng)
-    let trainer = Trainer(model: model, optimizer: .adam(learningRate: .constant(1e-3), parameterCount: model.parameterCount),
+    var trainer = Trainer(model: model, optimizer: .adam(learningRate: .constant(1e-3), parameterCount: model.parameterCount),
                           configuration: TrainingConfiguration(epochs: 1))
-    var optimizer = trainer.optimizer
     return try stepThroughput(data: data, steps: steps, warmup: warmup, rng: &rng) { batch, rng in
-        let (_, _, parts) = try trainer.lossAndGradientParts(parameters: theta, batch: batch, rng: &rng)
-        optimizer.update(&theta, gradientParts: parts)
+        let step = try trainer.shardedStep(parameters: theta, batch: batch, rng: &rng)
+        trainer.optimizer.update(&theta, gradientParts: step.gradientParts)
+        if !step.batchStatistics.isEmpty { trainer.model = try trainer.model.updatingBuffers(with: step.batchStatistics) }
     }
 }

@@ -37,16 +37,30 @@ public enum LayerSpec: Codable, Equatable, Sendable {
     }
 }
 
-/// A feed-forward model: input shape (per example) and a sequence of layers. Layer i
-/// corresponds to module i of a PyTorch `nn.Sequential`, and its parameters are named
-/// "i.weight", "i.bias" — the state-dict names PyTorch uses.
+/// A model: input shape (per example) and either a sequence of layers or a graph of named
+/// blocks.
+///
+/// - A chain (`layers`, built as `Sequential`): layer i corresponds to module i of a PyTorch
+///   `nn.Sequential`, and its parameters are named "i.weight", "i.bias" — the state-dict
+///   names PyTorch uses.
+/// - A graph (`blocks`, built as `BlockNetwork`; `layers` is empty): residual and dense
+///   blocks, parameters named by their path in the module tree ("layer1.0.conv1.weight").
 public struct ModelSpec: Codable, Equatable, Sendable {
     public var inputShape: [Int]
     public var layers: [LayerSpec]
+    /// The graph of a model that is not a chain (nil for a chain; absent from older files).
+    public var blocks: [NamedBlock]?
 
     public init(inputShape: [Int], layers: [LayerSpec]) {
         self.inputShape = inputShape
         self.layers = layers
+    }
+
+    /// A graph model: `blocks` run in order, as the children of a `Block.sequence`.
+    public init(inputShape: [Int], blocks: [NamedBlock]) {
+        self.inputShape = inputShape
+        layers = []
+        self.blocks = blocks
     }
 
     /// A multilayer perceptron: (Flatten) → [Dense → activation → (Dropout)]* → Dense.

@@ -11,33 +11,42 @@ extension Sequential {
     /// Ghahramani 2016): p(y|x) ≈ (1/S) Σₛ softmax(f(x; θ, εₛ)).
     ///
     /// The deterministic prefix (every layer before the first stochastic one) runs once;
-    /// the S passes through the rest are stacked into one batch of S·B rows so each layer
-    /// is one large GEMM, and the rows are spread over the worker threads.
+    /// the S passes through the rest are stacked into batches of many rows so each layer
+    /// is one large GEMM, and the samples are spread over the worker threads.
     ///
     /// - Returns: `[S, B, C]` per-sample probabilities.
     public func monteCarloProbabilities(_ x: Tensor, parameters: Tensor, samples: Int,
                                         rng: inout RandomGenerator) throws -> Tensor {
         guard samples >= 1 else { throw ModelError.invalidSpecification("Monte-Carlo samples must be ≥ 1, got \(samples)") }
-        let b = x.shape.first ?? 0
         let split = firstStochasticLayer ?? layers.count
         let theta = Variable(constant: parameters)
         var context = ForwardContext(mode: .mcSample, rng: rng.split())
         let prefix = try self(Variable(constant: x), parameters: theta, context: &context, layers: 0..<split).value
-        // Samples are split over the workers; each worker runs its samples through the
-        // stochastic suffix in blocks of about `rowsPerBlock` stacked rows (one GEMM per
-        // layer per block, small enough to stay in the allocator's reusable heap).
+        let suffix = split..<layers.count
+        let perBlock = Swift.max(1, Self.rowsPerBlock / Swift.max(x.shape.first ?? 0, 1))
+        return try stackedMonteCarloProbabilities(prefix, samples: samples, samplesPerBlock: perBlock, rng: &rng) { input, context in
+            try self(input, parameters: theta, context: &context, layers: suffix)
+        }
+    }
+}
+
+extension NetworkModel {
+    /// `[S, B, C]` softmax outputs of `samples` stochastic passes of `stochasticPart` over the
+    /// same `prefix` ([B, …]). Samples are split over the workers; each worker runs its samples
+    /// `samplesPerBlock` at a time, stacked into one batch (one GEMM per layer per block; the
+    /// caller keeps a block small enough to stay in the allocator's reusable heap).
+    func stackedMonteCarloProbabilities(_ prefix: Tensor, samples: Int, samplesPerBlock: Int, rng: inout RandomGenerator,
+                                        stochasticPart: (Variable, inout ForwardContext) throws -> Variable) throws -> Tensor {
+        let b = prefix.shape.first ?? 0
         let groups = Parallel.ranges(samples, parts: Parallel.workerCount)
         let rngs = rng.split(into: groups.count)
-        let perBlock = Swift.max(1, Self.rowsPerBlock / Swift.max(b, 1))
-        let suffix = split..<layers.count
         let outputs = try Parallel.map(groups.count) { g -> [Tensor] in
-            var ctx = ForwardContext(mode: .mcSample, rng: rngs[g])
+            var context = ForwardContext(mode: .mcSample, rng: rngs[g])
             var blocks: [Tensor] = []
             var s = groups[g].lowerBound
             while s < groups[g].upperBound {
-                let n = Swift.min(perBlock, groups[g].upperBound - s)
-                let logits = try self(Variable(constant: Tensor(tiling: prefix, times: n)), parameters: theta,
-                                      context: &ctx, layers: suffix).value
+                let n = Swift.min(samplesPerBlock, groups[g].upperBound - s)
+                let logits = try stochasticPart(Variable(constant: Tensor(tiling: prefix, times: n)), &context).value
                 blocks.append(logits.softmaxLastAxis())
                 s += n
             }

@@ -96,8 +96,10 @@ extension NetworkModel {
 }
 
 extension ModelSpec {
-    /// The network this spec describes.
-    public func makeModel() throws -> any NetworkModel { try Sequential(self) }
+    /// The network this spec describes: a `Sequential` chain, or a `BlockNetwork` for a graph.
+    public func makeModel() throws -> any NetworkModel {
+        blocks == nil ? try Sequential(self) : try BlockNetwork(self)
+    }
 }
 
 extension ParameterLayout {

@@ -32,6 +32,9 @@ public struct Sequential: NetworkModel {
     let statefulLayers: [(any StatefulLayer)?]
 
     public init(_ spec: ModelSpec) throws {
+        guard spec.blocks == nil else {
+            throw ModelError.invalidSpecification("this spec is a graph of blocks; build it with BlockNetwork (or spec.makeModel())")
+        }
         guard !spec.layers.isEmpty else { throw ModelError.invalidSpecification("a model needs at least one layer") }
         self.spec = spec
         layers = try spec.layers.map { try $0.makeLayer() }

@@ -10,6 +10,12 @@ public enum ModelKind: String, CaseIterable, Codable, Sendable {
     case mlp
     /// conv(32)–pool–conv(64)–pool–dense(128) for 28×28 images.
     case cnn
+    /// LeNet-5 with ReLU and max pooling (61,706 parameters for 28×28×1, 10 classes).
+    case lenet5
+    /// ResNet-20, He et al.'s CIFAR ResNet with batch normalization and projection shortcuts (272 k parameters).
+    case resnet20
+    /// DenseNet-BC, depth 40, growth rate 12, with batch normalization (176 k parameters).
+    case densenet
 }
 
 /// Learning-rate schedules selectable by name (`--warmup STEPS` can precede any of them).
@@ -132,6 +138,19 @@ public struct TrainingOptions: Codable, Sendable {
                 throw TrainingError.invalidConfiguration("--model cnn needs image inputs [C, H, W] with H, W divisible by 4; \(dataset.rawValue) has \(inputShape). Use --model mlp.")
             }
             return .smallCNN(inputShape: inputShape, outputs: outputs, dropout: dropout)
+        case .lenet5, .resnet20, .densenet:
+            guard inputShape.count == 3 else {
+                throw TrainingError.invalidConfiguration("--model \(model.rawValue) needs image inputs [C, H, W]; \(dataset.rawValue) has \(inputShape). Use --model mlp.")
+            }
+            do {
+                switch model {
+                case .lenet5: return try .lenet5(inputShape: inputShape, outputs: outputs, dropout: dropout)
+                case .resnet20: return try .resnet20(inputShape: inputShape, outputs: outputs, dropout: dropout)
+                default: return try .densenet(inputShape: inputShape, outputs: outputs, dropout: dropout)
+                }
+            } catch let error as ModelError {
+                throw TrainingError.invalidConfiguration("--model \(model.rawValue) does not fit \(dataset.rawValue): \(error)")
+            }
         }
     }
 

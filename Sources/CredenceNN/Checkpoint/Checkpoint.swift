@@ -49,7 +49,7 @@ public struct Checkpoint: Equatable, Sendable {
     public static let optimizerStateKey = "credence.optimizer_state"
 
     public var spec: ModelSpec
-    /// The flat parameter vector (rank 1), laid out as `Sequential(spec).layout`.
+    /// The flat parameter vector (rank 1), laid out as `spec.makeModel().layout`.
     public var parameters: Tensor
     /// The model's buffers by name (`NetworkModel.bufferValues`); empty for models without any.
     public var buffers: [String: Tensor]
@@ -69,7 +69,7 @@ public struct Checkpoint: Equatable, Sendable {
     }
 
     /// The model this checkpoint's parameters belong to, holding the checkpoint's buffers.
-    public func model() throws -> Sequential { try Sequential(spec).withBuffers(buffers) }
+    public func model() throws -> any NetworkModel { try spec.makeModel().replacingBuffers(buffers) }
 
     /// Writes the checkpoint atomically (temporary file, fsync, rename): an interrupted
     /// save leaves any previous file at `path` intact.
@@ -77,9 +77,9 @@ public struct Checkpoint: Equatable, Sendable {
         for key in [Self.modelSpecKey, Self.optimizerStateKey] where metadata[key] != nil {
             throw CheckpointError.reservedMetadataKey(path: path, key: key)
         }
-        let model: Sequential
+        let model: any NetworkModel
         do {
-            model = try Sequential(spec).withBuffers(buffers)
+            model = try spec.makeModel().replacingBuffers(buffers)
         } catch let ModelError.bufferMismatch(reason) {
             throw CheckpointError.bufferMismatch(path: path, reason: reason)
         }
@@ -103,9 +103,9 @@ public struct Checkpoint: Equatable, Sendable {
         let file = try SafeTensorsFile(contentsOf: path)
         guard let json = file.metadata[modelSpecKey] else { throw CheckpointError.missingModelSpec(path: path) }
         let spec = try decodeSpec(json, path: path)
-        let model: Sequential
+        let model: any NetworkModel
         do {
-            model = try Sequential(spec)
+            model = try spec.makeModel()
         } catch {
             throw CheckpointError.invalidModelSpec(path: path, reason: "\(error)")
         }
@@ -121,7 +121,7 @@ public struct Checkpoint: Equatable, Sendable {
     /// Every parameter and buffer of the model must be present with its shape, and the file may
     /// hold no other tensors than optimizer state recorded as `save` writes it.
     public static func load(from path: String, spec: ModelSpec, requireSameSpec: Bool = true) throws -> Checkpoint {
-        let model = try Sequential(spec)
+        let model = try spec.makeModel()
         let file = try SafeTensorsFile(contentsOf: path)
         if requireSameSpec, let json = file.metadata[modelSpecKey] {
             let stored = try decodeSpec(json, path: path)
@@ -133,7 +133,7 @@ public struct Checkpoint: Equatable, Sendable {
     /// Checks names and shapes against the layout and the model's buffers, copies the parameter
     /// tensors into one flat vector, collects the buffers and the optimizer state the metadata
     /// records.
-    static func assemble(_ file: SafeTensorsFile, model: Sequential, path: String) throws -> Checkpoint {
+    static func assemble(_ file: SafeTensorsFile, model: any NetworkModel, path: String) throws -> Checkpoint {
         let layout = model.layout
         let optimizerState = try OptimizerState.stored(in: file, path: path)
         let modelBuffers = model.buffers

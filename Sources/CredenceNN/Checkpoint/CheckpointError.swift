@@ -99,13 +99,13 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable {
             if !unexpected.isEmpty {
                 text += ", and holds \(Self.list(unexpected)) that it has no place for"
             }
-            return text + ". Credence names parameters \"<layer index>.weight\"/\"<layer index>.bias\" like nn.Sequential's state dict, and layers without parameters (Flatten, activations, Dropout, pooling) still take an index — make the spec's layers mirror the nn.Sequential modules one to one"
+            return text + ". Credence names a chain's parameters \"<layer index>.weight\"/\"<layer index>.bias\" like nn.Sequential's state dict, and layers without parameters (Flatten, activations, Dropout, pooling) still take an index — make the spec's layers mirror the nn.Sequential modules one to one; a graph's (ResNet, DenseNet) are named by their block paths (\"layer1.0.conv1.weight\"), as the PyTorch module tree names them"
         case let .unexpectedTensors(path, names):
             return "checkpoint does not match the model: '\(path)' holds \(Self.list(names)) that the model has no parameter for; check that the spec mirrors the network (same layers, bias on/off)"
         case let .tensorShapeMismatch(path, tensor, expected, found):
             return "checkpoint does not match the model: '\(path)': tensor '\(tensor)' has shape \(found) but the model expects \(expected) (Linear weights are [out, in], Conv2d weights [out, in, kh, kw]); check the spec's layer sizes"
         case let .parameterCount(path, got, expected):
-            return "cannot write '\(path)': the parameter vector has shape \(got) but the model's layout needs [\(expected)]; pass the flat vector the Sequential built from this spec uses"
+            return "cannot write '\(path)': the parameter vector has shape \(got) but the model's layout needs [\(expected)]; pass the flat vector of the model built from this spec (spec.makeModel().layout)"
         case let .bufferMismatch(path, reason):
             return "cannot write '\(path)': \(reason); pass the model's own buffers (`model.bufferValues`, e.g. a Trainer's after training)"
         case let .reservedMetadataKey(path, key):
@@ -125,6 +125,15 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable {
     static func difference(expected: ModelSpec, found: ModelSpec) -> String {
         if expected.inputShape != found.inputShape {
             return "input shape \(found.inputShape) in the file, \(expected.inputShape) expected"
+        }
+        if (expected.blocks == nil) != (found.blocks == nil) {
+            return found.blocks == nil ? "a chain of layers in the file, a graph of blocks expected" : "a graph of blocks in the file, a chain of layers expected"
+        }
+        if let e = expected.blocks, let f = found.blocks {
+            if let i = zip(e, f).enumerated().first(where: { $0.element.0 != $0.element.1 })?.offset {
+                return "block '\(f[i].name)' differs from the expected '\(e[i].name)'"
+            }
+            return "\(f.count) blocks in the file, \(e.count) expected"
         }
         for (i, (e, f)) in zip(expected.layers, found.layers).enumerated() where e != f {
             return "layer \(i) is \(f) in the file, \(e) expected"

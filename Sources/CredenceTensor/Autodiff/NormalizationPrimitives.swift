@@ -27,7 +27,9 @@ extension Variable {
     ///
     /// μ_c and σ²_c the mean and biased variance of channel c over the batch and spatial
     /// axes (m values), as PyTorch's `BatchNorm1d/2d` in training mode (Ioffe & Szegedy 2015).
-    /// Statistics are accumulated in Double (two passes). Pullback, per channel:
+    /// Statistics are one pass of shifted sums and sums of squares, each row summed in eight
+    /// `Float` lanes and the rows in Double.
+    /// Pullback, per channel:
     /// dβ = Σ dy, dγ = Σ dy·x̂, dx = γ / (m √(σ² + ε)) · (m·dy − dβ − x̂·dγ).
     ///
     /// - Parameters:
@@ -50,77 +52,75 @@ extension Variable {
         }
         var mean = Tensor(uninitializedShape: [c]), variance = Tensor(uninitializedShape: [c])
         var inverseStd = [Float](repeating: 0, count: c)
-        var normalized = Tensor(uninitializedShape: s), y = Tensor(uninitializedShape: s)
+        var y = Tensor(uninitializedShape: s)
         let gamma = weight.value.values, beta = bias.value.values
-        value.withUnsafeBufferPointer { x in
+        let x = value
+        x.withUnsafeBufferPointer { x in
             mean.withUnsafeMutableBufferPointer { mu in
                 variance.withUnsafeMutableBufferPointer { v in
                     for ch in 0..<c {
-                        var sum = 0.0
+                        // One pass: sums of x − K and (x − K)² with K the channel's first value
+                        // (a shift near the mean keeps the variance's cancellation small).
+                        let shift = x[ch * plane]
+                        var sum = 0.0, squares = 0.0
                         for b in 0..<n {
                             let row = x.baseAddress! + (b * c + ch) * plane
-                            for p in 0..<plane { sum += Double(row[p]) }
+                            let (s1, s2) = FastMath.sumAndSumOfSquares(plane) { row[$0] - shift }
+                            sum += s1
+                            squares += s2
                         }
-                        let mu64 = sum / Double(m)
-                        var squares = 0.0
-                        for b in 0..<n {
-                            let row = x.baseAddress! + (b * c + ch) * plane
-                            for p in 0..<plane { let d = Double(row[p]) - mu64; squares += d * d }
-                        }
-                        mu[ch] = Float(mu64)
-                        v[ch] = Float(squares / Double(m))
-                        inverseStd[ch] = Float(1 / (squares / Double(m) + Double(epsilon)).squareRoot())
+                        let centred = sum / Double(m)
+                        let biasedVariance = Swift.max(squares / Double(m) - centred * centred, 0)
+                        mu[ch] = Float(Double(shift) + centred)
+                        v[ch] = Float(biasedVariance)
+                        inverseStd[ch] = Float(1 / (biasedVariance + Double(epsilon)).squareRoot())
                     }
                 }
             }
-            normalized.withUnsafeMutableBufferPointer { xh in
-                y.withUnsafeMutableBufferPointer { out in
-                    for b in 0..<n {
-                        for ch in 0..<c {
-                            let base = (b * c + ch) * plane
-                            let mu = mean[ch], inv = inverseStd[ch], g = gamma[ch], bt = beta[ch]
-                            for p in 0..<plane {
-                                let h = (x[base + p] - mu) * inv
-                                xh[base + p] = h
-                                out[base + p] = g * h + bt
-                            }
-                        }
+            y.withUnsafeMutableBufferPointer { out in
+                for b in 0..<n {
+                    for ch in 0..<c {
+                        let base = (b * c + ch) * plane
+                        let scale = gamma[ch] * inverseStd[ch], shift = beta[ch] - mean[ch] * scale
+                        for p in 0..<plane { out[base + p] = x[base + p] * scale + shift }
                     }
                 }
             }
         }
         let statistics = BatchNormStatistics(count: m, mean: mean, variance: variance)
+        let means = mean.values
         let tx = isTracked, tw = weight.isTracked, tb = bias.isTracked
-        // The pullback captures tensors only (capturing Variables would make the tape own itself).
+        // The pullback captures tensors only (capturing Variables would make the tape own itself),
+        // and recomputes x̂ = (x − μ)·s from x rather than keeping a second activation-sized tensor.
         let output = Variable.record(y, inputs: [self, weight, bias]) { g in
             var dBeta = [Double](repeating: 0, count: c), dGamma = [Double](repeating: 0, count: c)
             g.withUnsafeBufferPointer { dy in
-                normalized.withUnsafeBufferPointer { xh in
+                x.withUnsafeBufferPointer { x in
                     for b in 0..<n {
                         for ch in 0..<c {
-                            let base = (b * c + ch) * plane
-                            var sb = 0.0, sg = 0.0
-                            for p in 0..<plane { sb += Double(dy[base + p]); sg += Double(dy[base + p]) * Double(xh[base + p]) }
+                            let base = (b * c + ch) * plane, mu = means[ch]
+                            let (sb, sg) = FastMath.sums(plane) { (dy[base + $0], dy[base + $0] * (x[base + $0] - mu)) }
                             dBeta[ch] += sb
                             dGamma[ch] += sg
                         }
                     }
                 }
             }
+            for ch in 0..<c { dGamma[ch] *= Double(inverseStd[ch]) }
             var dx: Tensor?
             if tx {
+                // dx = γs/m · (m·dy − dβ − x̂·dγ) = a·dy + b·x + c per channel.
                 var grad = Tensor(uninitializedShape: s)
                 grad.withUnsafeMutableBufferPointer { out in
                     g.withUnsafeBufferPointer { dy in
-                        normalized.withUnsafeBufferPointer { xh in
-                            for b in 0..<n {
-                                for ch in 0..<c {
+                        x.withUnsafeBufferPointer { x in
+                            for ch in 0..<c {
+                                let scale = gamma[ch] * inverseStd[ch] / Float(m), inv = inverseStd[ch]
+                                let db = Float(dBeta[ch]), dg = Float(dGamma[ch])
+                                let a = scale * Float(m), bx = -scale * inv * dg, c0 = -scale * db + scale * inv * dg * means[ch]
+                                for b in 0..<n {
                                     let base = (b * c + ch) * plane
-                                    let scale = gamma[ch] * inverseStd[ch] / Float(m)
-                                    let db = Float(dBeta[ch]), dg = Float(dGamma[ch]), fm = Float(m)
-                                    for p in 0..<plane {
-                                        out[base + p] = scale * (fm * dy[base + p] - db - xh[base + p] * dg)
-                                    }
+                                    for p in 0..<plane { out[base + p] = a * dy[base + p] + bx * x[base + p] + c0 }
                                 }
                             }
                         }

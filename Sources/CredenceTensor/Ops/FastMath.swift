@@ -142,6 +142,29 @@ public enum FastMath {
         return total
     }
 
+    /// (Σ term(i), Σ term(i)²) for i in 0..<count, eight interleaved lanes each, as `sum`.
+    @inlinable @inline(__always) public static func sumAndSumOfSquares(_ count: Int, _ term: (Int) -> Float) -> (Double, Double) {
+        sums(count) { let t = term($0); return (t, t * t) }
+    }
+
+    /// (Σ terms(i).0, Σ terms(i).1) for i in 0..<count in one pass, eight interleaved `Float`
+    /// lanes per sum, added in `Double` (as `sum`).
+    @inlinable @inline(__always) public static func sums(_ count: Int, _ terms: (Int) -> (Float, Float)) -> (Double, Double) {
+        var a = SIMD8<Float>(), b = SIMD8<Float>()
+        var i = 0
+        while i &+ 8 <= count {
+            var u = SIMD8<Float>(), v = SIMD8<Float>()
+            for l in 0..<8 { (u[l], v[l]) = terms(i &+ l) }
+            a += u
+            b += v
+            i &+= 8
+        }
+        var first = 0.0, second = 0.0
+        for l in 0..<8 { first += Double(a[l]); second += Double(b[l]) }
+        while i < count { let (u, v) = terms(i); first += Double(u); second += Double(v); i &+= 1 }
+        return (first, second)
+    }
+
     /// |x| by clearing the sign bit.
     @inlinable @inline(__always) public static func abs(_ x: Float) -> Float { Float(bitPattern: x.bitPattern & 0x7FFF_FFFF) }
 

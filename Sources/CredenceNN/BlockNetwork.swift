@@ -1,0 +1,255 @@
+import CredenceTensor
+
+/// A model that is a graph of blocks — residual and dense connections — rather than a chain,
+/// as a function of one flat parameter vector (the `NetworkModel` every method works on).
+///
+/// Built from a `ModelSpec` with `blocks`. Every layer of the graph is numbered in execution
+/// order (depth first; `layers`, `layerNames`); its parameters and buffers are named by its
+/// path in the module tree, as PyTorch's state dict names them ("layer1.0.bn2.running_var"),
+/// and the layout lays them end to end in that order, so the last module is the classifier
+/// (last-layer Laplace works on it). Buffers and batch statistics behave as in `Sequential`:
+/// the model holds the running statistics, a `.train` pass reports its batch statistics under
+/// the layer's path, and `updatingBuffers(with:)` folds them in.
+///
+/// ```swift
+/// let model = try ModelSpec.resnet20(outputs: 10).makeModel()   // a BlockNetwork
+/// var rng = RandomGenerator(seed: 0)
+/// let logits = try model.predict(images, parameters: model.initialParameters(rng: &rng))
+/// ```
+public struct BlockNetwork: NetworkModel {
+    public let spec: ModelSpec
+    /// Every layer of the graph in execution order.
+    public let layers: [any Layer]
+    /// The module path of each layer ("layer1.0.conv1"), the prefix of its parameters' names.
+    public let layerNames: [String]
+    public let layout: ParameterLayout
+    public let outputShape: [Int]
+    /// Buffer values per layer, in the order of the layer's `bufferShapes` (empty for layers
+    /// without buffers).
+    public private(set) var layerBuffers: [[Tensor]]
+    let statefulLayers: [(any StatefulLayer)?]
+    /// Each layer's layout entries, looked up once.
+    let parameterEntries: [[ParameterLayout.Entry]]
+    let graph: [Node]
+    let layerIndex: [String: Int]
+
+    /// The graph with layers replaced by their indices.
+    indirect enum Node {
+        case layer(Int)
+        case sequence([Node])
+        case residual(body: [Node], shortcut: Node?, activation: Activation?)
+        case concatenate(body: [Node])
+    }
+
+    public init(_ spec: ModelSpec) throws {
+        guard let blocks = spec.blocks else {
+            throw ModelError.invalidSpecification("a BlockNetwork is built from a spec with blocks; this one is a chain of layers (use Sequential, or spec.makeModel())")
+        }
+        guard spec.layers.isEmpty else {
+            throw ModelError.invalidSpecification("a spec has either layers or blocks, not both (\(spec.layers.count) layers and \(blocks.count) blocks given)")
+        }
+        guard !blocks.isEmpty else { throw ModelError.invalidSpecification("a model needs at least one block") }
+        var builder = GraphBuilder()
+        var shape = spec.inputShape
+        graph = try builder.compile(blocks, path: "", shape: &shape)
+        self.spec = spec
+        layers = builder.layers
+        layerNames = builder.names
+        layout = builder.layout
+        outputShape = shape
+        statefulLayers = layers.map { $0 as? any StatefulLayer }
+        layerBuffers = statefulLayers.map { $0?.initialBuffers() ?? [] }
+        parameterEntries = layers.indices.map { builder.layout.entries(ofLayer: $0) }
+        layerIndex = Dictionary(uniqueKeysWithValues: zip(layerNames, layers.indices))
+        let names = layout.entries.map(\.name) + zip(statefulLayers, layerNames).flatMap { layer, path in
+            (layer?.bufferShapes ?? []).map { "\(path).\($0.name)" }
+        }
+        if let repeated = Dictionary(grouping: names, by: { $0 }).first(where: { $0.value.count > 1 })?.key {
+            throw ModelError.invalidSpecification("two tensors are named '\(repeated)'; give the blocks distinct names")
+        }
+    }
+
+    public var inputShape: [Int] { spec.inputShape }
+    public var isStochastic: Bool { layers.contains { $0.isStochastic } }
+    public var layerChain: Sequential? { nil }
+
+    /// Every buffer with its current value, named by its layer's path, in layer order.
+    public var buffers: [NamedBuffer] {
+        zip(statefulLayers, layerNames).enumerated().flatMap { i, pair -> [NamedBuffer] in
+            guard let layer = pair.0 else { return [] }
+            return zip(layer.bufferShapes, layerBuffers[i]).map { NamedBuffer(name: "\(pair.1).\($0.name)", value: $1) }
+        }
+    }
+
+    /// This model with its buffers set to `values`, by name: every buffer must be given, with
+    /// its shape, and no other name.
+    public func replacingBuffers(_ values: [String: Tensor]) throws -> any NetworkModel {
+        var copy = self
+        var used = 0
+        for (i, layer) in statefulLayers.enumerated() {
+            guard let layer else { continue }
+            copy.layerBuffers[i] = try layer.bufferShapes.map { entry in
+                let name = "\(layerNames[i]).\(entry.name)"
+                guard let value = values[name] else { throw ModelError.bufferMismatch("'\(name)' is missing") }
+                guard value.shape == entry.shape else {
+                    throw ModelError.bufferMismatch("'\(name)' has shape \(value.shape), the model's is \(entry.shape)")
+                }
+                used += 1
+                return value
+            }
+        }
+        if used != values.count {
+            let known = Set(buffers.map(\.name))
+            throw ModelError.bufferMismatch("the model has no buffer \(values.keys.filter { !known.contains($0) }.sorted())")
+        }
+        return copy
+    }
+
+    public func updatingBuffers(with statistics: [String: [BatchNormStatistics]]) throws -> any NetworkModel {
+        var copy = self
+        for (module, passes) in statistics {
+            guard let i = layerIndex[module], let layer = statefulLayers[i] else {
+                throw ModelError.bufferMismatch("batch statistics for '\(module)', which is not a layer with buffers")
+            }
+            for pass in passes { copy.layerBuffers[i] = layer.updatedBuffers(copy.layerBuffers[i], with: pass) }
+        }
+        return copy
+    }
+
+    /// Fresh parameters (PyTorch's default initialisation), drawn layer by layer in layout order.
+    public func initialParameters(rng: inout RandomGenerator) -> Tensor {
+        var flat = Tensor(uninitializedShape: [layout.count])
+        flat.withUnsafeMutableBufferPointer { dst in
+            var offset = 0
+            for layer in layers {
+                for t in layer.initialParameters(rng: &rng) {
+                    t.withUnsafeBufferPointer { src in (dst.baseAddress! + offset).update(from: src.baseAddress!, count: t.count) }
+                    offset += t.count
+                }
+            }
+        }
+        return flat
+    }
+
+    public func callAsFunction(_ x: Variable, parameters: Variable, context: inout ForwardContext) throws -> Variable {
+        guard parameters.value.count == layout.count, parameters.value.rank == 1 else {
+            throw ModelError.parameterCount(got: parameters.value.count, expected: layout.count)
+        }
+        guard x.shape.count == inputShape.count + 1, Array(x.shape.dropFirst()) == inputShape else {
+            throw ModelError.inputShape(layer: "model input", got: x.shape, expected: "[batch] + \(inputShape)")
+        }
+        return try run(graph, x, parameters, &context)
+    }
+
+    func run(_ nodes: [Node], _ x: Variable, _ theta: Variable, _ context: inout ForwardContext) throws -> Variable {
+        var h = x
+        for node in nodes { h = try run(node, h, theta, &context) }
+        return h
+    }
+
+    func run(_ node: Node, _ x: Variable, _ theta: Variable, _ context: inout ForwardContext) throws -> Variable {
+        switch node {
+        case let .layer(i):
+            let parameters = try parameterEntries[i].map { try theta.segment(offset: $0.offset, shape: $0.shape) }
+            guard let stateful = statefulLayers[i] else { return try layers[i].forward(x, parameters: parameters, context: &context) }
+            let (y, statistics) = try stateful.forward(x, parameters: parameters, buffers: layerBuffers[i], context: &context)
+            if let statistics { context.batchStatistics[layerNames[i], default: []].append(statistics) }
+            return y
+        case let .sequence(children):
+            return try run(children, x, theta, &context)
+        case let .residual(body, shortcut, activation):
+            let y = try run(body, x, theta, &context)
+            let sum = try y + (shortcut.map { try run($0, x, theta, &context) } ?? x)
+            return try activation?.forward(sum, parameters: [], context: &context) ?? sum
+        case let .concatenate(body):
+            return try Variable.concatenate([x, try run(body, x, theta, &context)], axis: 1)
+        }
+    }
+
+    /// `[S, B, C]` softmax outputs of `samples` stochastic passes (MC dropout). The top-level
+    /// blocks before the first one that draws noise run once; the rest runs for every sample, the
+    /// samples stacked in blocks of about 2²¹ input values. With no noise, one pass repeated.
+    public func monteCarloProbabilities(_ x: Tensor, parameters: Tensor, samples: Int, rng: inout RandomGenerator) throws -> Tensor {
+        guard samples >= 1 else { throw ModelError.invalidSpecification("Monte-Carlo samples must be ≥ 1, got \(samples)") }
+        guard let split = graph.firstIndex(where: { contains(stochastic: $0) }) else {
+            let probabilities = try predict(x, parameters: parameters).softmaxLastAxis()
+            return try Tensor(tiling: probabilities, times: samples).reshaped([samples] + probabilities.shape)
+        }
+        let theta = Variable(constant: parameters)
+        var context = ForwardContext(mode: .mcSample, rng: rng.split())
+        let prefix = try run(Array(graph[..<split]), Variable(constant: x), theta, &context).value
+        let suffix = Array(graph[split...])
+        let perBlock = Swift.max(1, (1 << 21) / Swift.max(prefix.count, 1))
+        return try stackedMonteCarloProbabilities(prefix, samples: samples, samplesPerBlock: perBlock, rng: &rng) { input, context in
+            try run(suffix, input, theta, &context)
+        }
+    }
+
+    func contains(stochastic node: Node) -> Bool {
+        switch node {
+        case let .layer(i): return layers[i].isStochastic
+        case let .sequence(children), let .concatenate(children): return children.contains { contains(stochastic: $0) }
+        case let .residual(body, shortcut, _):
+            return body.contains { contains(stochastic: $0) } || shortcut.map { contains(stochastic: $0) } == true
+        }
+    }
+}
+
+/// Numbers a block graph's layers depth first, names their parameters by path, and infers
+/// every shape, rejecting blocks whose parts do not fit.
+private struct GraphBuilder {
+    var layers: [any Layer] = []
+    var names: [String] = []
+    var layout = ParameterLayout()
+
+    mutating func compile(_ children: [NamedBlock], path: String, shape: inout [Int]) throws -> [BlockNetwork.Node] {
+        var seen: Set<String> = []
+        return try children.map { child in
+            guard !child.name.isEmpty, !child.name.contains("."), seen.insert(child.name).inserted else {
+                throw ModelError.invalidSpecification("block '\(path)': child names must be distinct, non-empty and without dots; got '\(child.name)'")
+            }
+            return try compile(child.block, path: path.isEmpty ? child.name : "\(path).\(child.name)", shape: &shape)
+        }
+    }
+
+    mutating func compile(_ block: Block, path: String, shape: inout [Int]) throws -> BlockNetwork.Node {
+        switch block {
+        case let .layer(spec):
+            let layer = try spec.makeLayer()
+            do {
+                shape = try layer.outputShape(for: shape)
+            } catch let error as ModelError {
+                throw ModelError.invalidSpecification("'\(path)': \(error)")
+            }
+            let index = layers.count
+            for p in layer.parameterShapes { layout.append(name: "\(path).\(p.name)", layer: index, shape: p.shape) }
+            layers.append(layer)
+            names.append(path)
+            return .layer(index)
+        case let .sequence(children):
+            return .sequence(try compile(children, path: path, shape: &shape))
+        case let .residual(body, shortcut, activation):
+            if let shortcut, body.contains(where: { $0.name == shortcut.name }) {
+                throw ModelError.invalidSpecification("residual block '\(path)': the shortcut and a body block are both named '\(shortcut.name)'")
+            }
+            let input = shape
+            let bodyNodes = try compile(body, path: path, shape: &shape)
+            var shortcutShape = input
+            let shortcutNode = try shortcut.map { try compile($0.block, path: "\(path).\($0.name)", shape: &shortcutShape) }
+            guard shape == shortcutShape else {
+                throw ModelError.invalidSpecification("residual block '\(path)': the body gives \(shape) but the shortcut \(shortcutShape); "
+                                                      + "use a projection shortcut (1×1 convolution with the body's stride and width)")
+            }
+            return .residual(body: bodyNodes, shortcut: shortcutNode, activation: activation.map(Activation.init))
+        case let .concatenate(body):
+            let input = shape
+            let bodyNodes = try compile(body, path: path, shape: &shape)
+            guard shape.count == input.count, !input.isEmpty, shape.dropFirst() == input.dropFirst() else {
+                throw ModelError.invalidSpecification("dense connection '\(path)': the body gives \(shape) for input \(input); "
+                                                      + "only the channel count (first axis) may change")
+            }
+            shape[0] += input[0]
+            return .concatenate(body: bodyNodes)
+        }
+    }
+}
