@@ -57,7 +57,7 @@ def throughput(model, x, y, steps: int, warmup: int, batch: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--models", default="lenet5,resnet20,densenet")
-    parser.add_argument("--steps", type=int, default=40)
+    parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--data", default=os.environ.get("CREDENCE_DATA", "/usr/share/datasets/fashion-mnist"))

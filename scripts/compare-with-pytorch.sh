@@ -20,11 +20,14 @@ echo "== Credence (release) ==" >&2
 .build/release/credence perf --format json > "$OUT/credence.json"
 echo "== PyTorch reference ==" >&2
 "$PY" "$REF" --parts speed --out "$OUT/pytorch.json" > /dev/null
+echo "== PyTorch, the architectures (scripts/architecture-reference.py) ==" >&2
+"$PY" "$HERE/scripts/architecture-reference.py" --out "$OUT/architectures.json" > /dev/null
 
-python3 - "$OUT/credence.json" "$OUT/pytorch.json" <<'PYEOF'
+python3 - "$OUT/credence.json" "$OUT/pytorch.json" "$OUT/architectures.json" <<'PYEOF'
 import json, sys
 c = json.load(open(sys.argv[1]))
 p = json.load(open(sys.argv[2]))["speed"]
+architectures = json.load(open(sys.argv[3]))
 rows = [
     ("MLP training (samples/s)", c["mlpTrainingSamplesPerSecond"], p["mlp_train"]["steady_samples_per_s"], 1.5),
     ("CNN training (samples/s)", c["cnnTrainingSamplesPerSecond"], p["cnn_train"]["steady_samples_per_s"], 1.0),
@@ -37,6 +40,10 @@ if "pgdImagesPerSecond" in c:
         if impl in pgd:
             label = "PGD-10 attack (images/s)" if target else "  vs the reference's own PGD loop"
             rows.append((label + (" vs torchattacks" if target else ""), c["pgdImagesPerSecond"], pgd[impl]["images_per_s_median"], target))
+for name, label in (("lenet5", "LeNet-5"), ("resnet20", "ResNet-20"), ("densenet", "DenseNet-BC-40")):
+    ours = c.get("architectureTrainingSamplesPerSecond", {}).get(name)
+    if ours and name in architectures:
+        rows.append((f"{label} training (samples/s)", ours, architectures[name]["samples_per_s"], 1.0 if name != "densenet" else None))
 print(f"{'workload':45} {'Credence':>10} {'PyTorch':>10} {'ratio':>7} {'target':>7}")
 for name, a, b, target in rows:
     t = f"≥{target:.1f}" if target else ""

@@ -303,8 +303,9 @@ enum Convolution {
         let partialSize = o * k + o
         let partials = ranges.count > 1 ? UnsafeMutablePointer<Float>.allocate(capacity: ranges.count * partialSize) : nil
         defer { partials?.deallocate() }
-        // With Winograd, the input gradient is its own pass; the loop below then does dW, db.
-        let winograd = inputGradient != nil && Winograd.applies(to: cg)
+        // With Winograd, the input and weight gradients are its own pass; the loop below then
+        // does only the bias gradient.
+        let winograd = (inputGradient != nil || weightGradient != nil) && Winograd.applies(to: cg)
         let u = winograd ? UnsafeMutablePointer<Float>.allocate(capacity: 16 * o * g.channels) : nil
         defer { u?.deallocate() }
         if let u { Winograd.transformWeights(weight, outputChannels: o, channels: g.channels, into: u) }
@@ -313,24 +314,27 @@ enum Convolution {
         nonisolated(unsafe) let winogradDX = winograd ? inputGradient : nil, uu = u.map { UnsafePointer($0) }
         Parallel.forEach(ranges.count) { part in
             let images = ranges[part]
-            if let winogradDX, let uu {
-                Winograd.inputGradient(cg, u: uu, outputGradient: dy, inputGradient: winogradDX, images: images)
-            }
-            if dw == nil && db == nil && dx == nil { return }
             let partDW = dw == nil ? nil : (part == 0 ? dw : scratch! + part * partialSize)
             let partDB = db == nil ? nil : (part == 0 ? db : scratch! + part * partialSize + o * k)
+            if let uu {
+                Winograd.backward(cg, u: uu, input: x, outputGradient: dy, inputGradient: winogradDX, weightGradient: partDW,
+                                  images: images)
+            } else {
+                partDW?.update(repeating: 0, count: o * k)
+            }
+            let loopDW = uu == nil ? partDW : nil
             partDB?.update(repeating: 0, count: o)
-            partDW?.update(repeating: 0, count: o * k)
-            let columns = (!pointwise && partDW != nil) ? UnsafeMutablePointer<Float>.allocate(capacity: k * p) : nil
+            if loopDW == nil && partDB == nil && dx == nil { return }
+            let columns = (!pointwise && loopDW != nil) ? UnsafeMutablePointer<Float>.allocate(capacity: k * p) : nil
             let columnGradient = (!pointwise && dx != nil) ? UnsafeMutablePointer<Float>.allocate(capacity: k * p) : nil
             defer { columns?.deallocate(); columnGradient?.deallocate() }
             for n in images {
                 let image = x + n * inStride, gy = dy + n * outStride
-                if let partDW {
+                if let loopDW {
                     let cols: UnsafePointer<Float>
                     if let columns { im2col(g, image: image, columns: columns); cols = UnsafePointer(columns) } else { cols = image }
                     BLAS.sgemm(transA: false, transB: true, m: o, n: k, k: p, alpha: 1, a: gy, lda: p,
-                               b: cols, ldb: p, beta: 1, c: partDW, ldc: k)
+                               b: cols, ldb: p, beta: 1, c: loopDW, ldc: k)
                 }
                 if let partDB {
                     for oc in 0..<o { partDB[oc] += Convolution.sum(gy + oc * p, count: p) }

@@ -309,25 +309,66 @@ enum Winograd {
         }
     }
 
-    /// Input gradient of images `images` in groups: dV[ξ] = U[ξ]ᵀ · dM[ξ], then the adjoint
-    /// input transform.
-    static func inputGradient(_ cg: ConvolutionGeometry, u: UnsafePointer<Float>, outputGradient: UnsafePointer<Float>,
-                              inputGradient: UnsafeMutablePointer<Float>, images: Range<Int>) {
+    /// Gradients of images `images` in groups. With dM[ξ] = (A dy Aᵀ)[ξ] for the output-gradient
+    /// tiles: the input gradient is the adjoint input transform of dV[ξ] = U[ξ]ᵀ · dM[ξ]; the
+    /// weight gradient is dW = Gᵀ dU G per kernel with dU[ξ] = Σ_tiles dM[ξ] · V[ξ]ᵀ, V the
+    /// input tiles transformed again as the forward pass did (16 multiplies per tile and channel
+    /// pair instead of im2col's 36, and no im2col). `weightGradient` is overwritten with this
+    /// range's sum; pass nil for a gradient not needed.
+    static func backward(_ cg: ConvolutionGeometry, u: UnsafePointer<Float>, input: UnsafePointer<Float>,
+                         outputGradient: UnsafePointer<Float>, inputGradient: UnsafeMutablePointer<Float>?,
+                         weightGradient: UnsafeMutablePointer<Float>?, images: Range<Int>) {
         let g = cg.window, layout = Layout(g), o = cg.outputChannels, c = g.channels
         let group = imagesPerGroup(layout), maxTiles = Swift.min(group, images.count) * layout.tilesPerImage
         let padded = UnsafeMutablePointer<Float>.allocate(capacity: layout.paddedPlane)
         let dm = UnsafeMutablePointer<Float>.allocate(capacity: 16 * o * maxTiles)
-        let dv = UnsafeMutablePointer<Float>.allocate(capacity: 16 * c * maxTiles)
-        defer { padded.deallocate(); dm.deallocate(); dv.deallocate() }
+        let dv = inputGradient == nil ? nil : UnsafeMutablePointer<Float>.allocate(capacity: 16 * c * maxTiles)
+        let v = weightGradient == nil ? nil : UnsafeMutablePointer<Float>.allocate(capacity: 16 * c * maxTiles)
+        let du = weightGradient == nil ? nil : UnsafeMutablePointer<Float>.allocate(capacity: 16 * o * c)
+        du?.update(repeating: 0, count: 16 * o * c)
+        defer { padded.deallocate(); dm.deallocate(); dv?.deallocate(); v?.deallocate(); du?.deallocate() }
         for start in stride(from: images.lowerBound, to: images.upperBound, by: group) {
             let chunk = start..<Swift.min(start + group, images.upperBound), tiles = chunk.count * layout.tilesPerImage
             transformOutputGradient(g, layout, outputChannels: o, outputGradient: outputGradient, images: chunk,
                                     scratch: padded, into: dm)
-            for xi in 0..<16 {
-                BLAS.sgemm(transA: true, transB: false, m: c, n: tiles, k: o, alpha: 1, a: u + xi * o * c, lda: c,
-                           b: dm + xi * o * tiles, ldb: tiles, beta: 0, c: dv + xi * c * tiles, ldc: tiles)
+            if let dv, let inputGradient {
+                for xi in 0..<16 {
+                    BLAS.sgemm(transA: true, transB: false, m: c, n: tiles, k: o, alpha: 1, a: u + xi * o * c, lda: c,
+                               b: dm + xi * o * tiles, ldb: tiles, beta: 0, c: dv + xi * c * tiles, ldc: tiles)
+                }
+                transformInputGradient(g, layout, dv: dv, images: chunk, padded: padded, inputGradient: inputGradient)
             }
-            transformInputGradient(g, layout, dv: dv, images: chunk, padded: padded, inputGradient: inputGradient)
+            if let v, let du {
+                transformInput(g, layout, input: input, images: chunk, padded: padded, into: v)
+                for xi in 0..<16 {
+                    BLAS.sgemm(transA: false, transB: true, m: o, n: c, k: tiles, alpha: 1, a: dm + xi * o * tiles, lda: tiles,
+                               b: v + xi * c * tiles, ldb: tiles, beta: 1, c: du + xi * o * c, ldc: c)
+                }
+            }
+        }
+        if let du, let weightGradient { untransformWeightGradient(du, outputChannels: o, channels: c, into: weightGradient) }
+    }
+
+    /// dW[o, c] = Gᵀ dU[o, c] G for every kernel (the adjoint of `transformWeights`), with
+    /// dU[o, c] the 4×4 matrix dU[4r + j, o, c].
+    static func untransformWeightGradient(_ du: UnsafePointer<Float>, outputChannels: Int, channels: Int,
+                                          into dw: UnsafeMutablePointer<Float>) {
+        let plane = outputChannels * channels
+        // Gᵀ·(a0, a1, a2, a3) = (a0 + ½(a1 + a2), ½(a1 − a2), ½(a1 + a2) + a3).
+        @inline(__always) func reduce(_ a0: Float, _ a1: Float, _ a2: Float, _ a3: Float) -> (Float, Float, Float) {
+            let h = 0.5 * (a1 + a2)
+            return (a0 + h, 0.5 * (a1 - a2), h + a3)
+        }
+        for i in 0..<plane {
+            @inline(__always) func at(_ r: Int, _ j: Int) -> Float { du[(4 * r + j) * plane + i] }
+            // T = dU·G row by row (r), then dg = Gᵀ·T column by column.
+            let t0 = reduce(at(0, 0), at(0, 1), at(0, 2), at(0, 3)), t1 = reduce(at(1, 0), at(1, 1), at(1, 2), at(1, 3))
+            let t2 = reduce(at(2, 0), at(2, 1), at(2, 2), at(2, 3)), t3 = reduce(at(3, 0), at(3, 1), at(3, 2), at(3, 3))
+            let col0 = reduce(t0.0, t1.0, t2.0, t3.0), col1 = reduce(t0.1, t1.1, t2.1, t3.1), col2 = reduce(t0.2, t1.2, t2.2, t3.2)
+            let k = dw + i * 9
+            k[0] = col0.0; k[1] = col1.0; k[2] = col2.0
+            k[3] = col0.1; k[4] = col1.1; k[5] = col2.1
+            k[6] = col0.2; k[7] = col1.2; k[8] = col2.2
         }
     }
 }
