@@ -25,6 +25,7 @@ enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
 
 extension DatasetName: ExpressibleByArgument {}
 extension ModelKind: ExpressibleByArgument {}
+extension Augmentation: ExpressibleByArgument {}
 extension OptimizerKind: ExpressibleByArgument {}
 extension ScheduleKind: ExpressibleByArgument {}
 

@@ -23,6 +23,9 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Linear warm-up steps.") var warmup = 0
     @Option(help: "Clip the gradient's global norm to this value.") var clipNorm: Float?
     @Option(help: "Label smoothing for cross-entropy.") var labelSmoothing: Float = 0
+    @Option(help: "Random augmentation of training images (crop-flip: a shift of up to --augment-padding pixels and a horizontal flip).")
+    var augment: Augmentation?
+    @Option(help: "Zero padding of the random crop, pixels (default 2).") var augmentPadding: Int?
     @Option(help: "Random seed (initialisation, shuffling, dropout, synthetic data).") var seed: UInt64 = 0
     @Option(help: "Directory holding the data set's files (default: the data set's standard location).")
     var dataDir: String?
@@ -46,6 +49,7 @@ struct TrainCommand: ParsableCommand {
         o.dataset = dataset; o.model = model; o.dropout = dropout; o.epochs = epochs; o.batchSize = batchSize
         o.learningRate = learningRate; o.optimizer = optimizer; o.momentum = momentum; o.weightDecay = weightDecay
         o.schedule = schedule; o.warmupSteps = warmup; o.clipNorm = clipNorm; o.labelSmoothing = labelSmoothing
+        o.augmentation = augment; o.augmentationPadding = augmentPadding
         o.seed = seed; o.dataDirectory = dataDir; o.trainLimit = trainLimit; o.holdout = holdout
         if let hidden { o.hidden = try integerList(hidden, option: "--hidden", example: "512,512") }
         if let heldOutClasses { o.heldOutClasses = try integerList(heldOutClasses, option: "--held-out-classes", example: "5,6,7,8,9") }

@@ -67,6 +67,11 @@ extension RunConfiguration {
             guard let kind = OptimizerKind(rawValue: name) else { throw BenchError.invalidRun(key: key, message: "unknown optimizer '\(name)'") }
             o.optimizer = kind
         }
+        if let name = training?["augmentation"] {
+            guard let kind = Augmentation(rawValue: name) else { throw BenchError.invalidRun(key: key, message: "unknown augmentation '\(name)'") }
+            o.augmentation = kind
+        }
+        if let p = try value(training, "augmentationPadding", Int.self) { o.augmentationPadding = p }
         if let name = training?["schedule"] {
             guard let kind = ScheduleKind(rawValue: name) else { throw BenchError.invalidRun(key: key, message: "unknown schedule '\(name)'") }
             o.schedule = kind

@@ -24,7 +24,9 @@ struct SuiteDecoder {
                                    MethodOption("weightDecay", .nonNegativeReal, help: "weight decay"),
                                    MethodOption.choice("optimizer", OptimizerKind.self, default: nil, help: "optimizer"),
                                    MethodOption.choice("schedule", ScheduleKind.self, default: nil, help: "learning-rate schedule"),
-                                   MethodOption("momentum", .nonNegativeReal, help: "SGD momentum")]
+                                   MethodOption("momentum", .nonNegativeReal, help: "SGD momentum"),
+                                   MethodOption.choice("augmentation", Augmentation.self, default: nil, help: "training-image augmentation"),
+                                   MethodOption("augmentationPadding", .integer(atLeast: 0), help: "crop-flip padding, pixels")]
 
     // MARK: - Errors and typed reads
 

@@ -71,8 +71,15 @@ public func train(_ options: TrainingOptions, checkpointPath: String? = nil, res
     let optimizer = Optimizer.make(options.optimizer, learningRate: schedule, momentum: options.momentum,
                                    weightDecay: options.weightDecay, clipNorm: options.clipNorm,
                                    parameterCount: model.parameterCount)
-    let objective: any TrainingObjective = customObjective ?? (trainSet.task.classCount != nil
+    var objective: any TrainingObjective = customObjective ?? (trainSet.task.classCount != nil
         ? Objective.crossEntropy(labelSmoothing: options.labelSmoothing) : Objective.gaussianNegativeLogLikelihood)
+    if let augmentation = options.augmentation, augmentation != .none {
+        guard trainSet.inputShape.count == 3 else {
+            throw TrainingError.invalidConfiguration("--augment \(augmentation.rawValue) needs image inputs [C, H, W]; \(options.dataset.rawValue) has \(trainSet.inputShape)")
+        }
+        objective = AugmentedObjective(base: objective, augmentation: augmentation,
+                                       padding: options.augmentationPadding ?? TrainingOptions.defaultAugmentationPadding)
+    }
     var trainer = Trainer(model: model, optimizer: optimizer, configuration: TrainingConfiguration(
         epochs: options.epochs, batchSize: batchSize, seed: rng.next(), objective: objective))
     var metadata = try checkpointMetadata(options)

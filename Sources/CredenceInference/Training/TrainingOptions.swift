@@ -47,6 +47,12 @@ public struct TrainingOptions: Codable, Sendable {
     public var warmupSteps = 0
     public var clipNorm: Float?
     public var labelSmoothing: Float = 0
+    /// Random augmentation of the training images; nil (as `.none`) leaves it out of the
+    /// options a checkpoint records, so runs from before it existed still resume.
+    public var augmentation: Augmentation?
+    /// The crop's zero padding in pixels (`crop-flip`); nil: `defaultAugmentationPadding`.
+    public var augmentationPadding: Int?
+    public static let defaultAugmentationPadding = 2
     public var seed: UInt64 = 0
     public var dataDirectory: String?
     /// Keep only the first N training examples (smoke runs).
@@ -74,7 +80,7 @@ public struct TrainingOptions: Codable, Sendable {
     public init() {}
 
     enum CodingKeys: String, CodingKey {
-        case dataset, model, hidden, dropout, epochs, batchSize, learningRate, optimizer, momentum, weightDecay, schedule, warmupSteps, clipNorm, labelSmoothing, seed, dataDirectory, trainLimit, holdout, ensembleMember, heldOutClasses
+        case dataset, model, hidden, dropout, epochs, batchSize, learningRate, optimizer, momentum, weightDecay, schedule, warmupSteps, clipNorm, labelSmoothing, augmentation, augmentationPadding, seed, dataDirectory, trainLimit, holdout, ensembleMember, heldOutClasses
     }
 
     /// Missing keys take their defaults, so options written by an older Credence (before a
@@ -95,6 +101,8 @@ public struct TrainingOptions: Codable, Sendable {
         warmupSteps = try c.decodeIfPresent(Int.self, forKey: .warmupSteps) ?? warmupSteps
         clipNorm = try c.decodeIfPresent(Float.self, forKey: .clipNorm)
         labelSmoothing = try c.decodeIfPresent(Float.self, forKey: .labelSmoothing) ?? labelSmoothing
+        augmentation = try c.decodeIfPresent(Augmentation.self, forKey: .augmentation)
+        augmentationPadding = try c.decodeIfPresent(Int.self, forKey: .augmentationPadding)
         seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? seed
         dataDirectory = try c.decodeIfPresent(String.self, forKey: .dataDirectory)
         trainLimit = try c.decodeIfPresent(Int.self, forKey: .trainLimit)
@@ -115,6 +123,7 @@ public struct TrainingOptions: Codable, Sendable {
         guard learningRate > 0, learningRate.isFinite else { throw bad("--lr must be a positive number, got \(learningRate)") }
         guard dropout >= 0, dropout < 1 else { throw bad("--dropout must be in [0, 1), got \(dropout)") }
         guard labelSmoothing >= 0, labelSmoothing < 1 else { throw bad("--label-smoothing must be in [0, 1), got \(labelSmoothing)") }
+        if let p = augmentationPadding, p < 0 { throw bad("--augment-padding must be ≥ 0, got \(p)") }
         guard weightDecay >= 0 else { throw bad("--weight-decay must be ≥ 0, got \(weightDecay)") }
         if let c = clipNorm, !(c > 0) { throw bad("--clip-norm must be > 0, got \(c)") }
         if let h = hidden, h.isEmpty || h.contains(where: { $0 < 1 }) { throw bad("--hidden needs positive widths, got \(h)") }
