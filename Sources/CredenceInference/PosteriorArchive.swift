@@ -33,6 +33,31 @@ public struct PosteriorArchive {
         self.settings = settings
     }
 
+    /// The archive of a posterior over `model`: its spec, and its buffers (batch normalization's
+    /// running statistics) as tensors "buffer.<name>" after `tensors`, so `model()` restores them.
+    public init(method: String, model: any NetworkModel, task: Predictive.Task,
+                tensors: [(name: String, value: Tensor)], settings: [String: String] = [:]) {
+        self.init(method: method, spec: model.spec, task: task,
+                  tensors: tensors + model.buffers.map { (Self.bufferPrefix + $0.name, $0.value) }, settings: settings)
+    }
+
+    static let bufferPrefix = "buffer."
+
+    /// The network of `spec` holding the archive's buffers ("buffer.<name>" tensors).
+    public func model(path: String = "posterior") throws -> any NetworkModel {
+        let model = try spec.makeModel()
+        let buffers = Dictionary(uniqueKeysWithValues: tensors.filter { $0.name.hasPrefix(Self.bufferPrefix) }
+            .map { (String($0.name.dropFirst(Self.bufferPrefix.count)), $0.value) })
+        if buffers.isEmpty && !model.buffers.isEmpty {
+            throw InferenceError.invalidArchive(path: path, message: "the \(method) posterior holds no running statistics for its model's batch normalization (written by an older Credence, which did not save them); fit it again")
+        }
+        do {
+            return try model.replacingBuffers(buffers)
+        } catch let error as ModelError {
+            throw InferenceError.invalidArchive(path: path, message: "\(error)")
+        }
+    }
+
     public func tensor(_ name: String, path: String = "posterior") throws -> Tensor {
         guard let t = tensors.first(where: { $0.name == name })?.value else {
             throw InferenceError.invalidArchive(path: path, message: "the \(method) posterior has no tensor '\(name)'")
@@ -86,7 +111,7 @@ public struct PosteriorArchive {
             let checkpoint = try Checkpoint.load(from: path)
             let dataset = checkpoint.metadata["credence.dataset"].flatMap(DatasetName.init(rawValue:))
             let task: Predictive.Task = dataset?.isRegression == true ? .regression : .classification
-            var archive = PosteriorArchive(method: MAPMethod.name, spec: checkpoint.spec, task: task,
+            var archive = PosteriorArchive(method: MAPMethod.name, model: try checkpoint.model(), task: task,
                                            tensors: [("parameters", checkpoint.parameters)])
             archive.provenance = checkpoint.metadata
             return archive

@@ -223,7 +223,7 @@ public struct GeneratedPosterior: ParameterSamplingPosterior {
     }
 
     public init(archive: PosteriorArchive) throws {
-        try self.init(model: archive.spec.makeModel(), task: archive.task, generator: Sequential(archive.modelSpec(setting: "generator")),
+        try self.init(model: archive.model(), task: archive.task, generator: Sequential(archive.modelSpec(setting: "generator")),
                       generatorParameters: archive.tensor("generator.parameters"), center: archive.tensor("center"),
                       scale: archive.tensor("scale"), teacher: archive.settings["teacher"] ?? "unknown", rounds: try archive.setting("rounds"))
     }
@@ -234,7 +234,7 @@ public struct GeneratedPosterior: ParameterSamplingPosterior {
     }
 
     public func archive() throws -> PosteriorArchive {
-        PosteriorArchive(method: method, spec: model.spec, task: task,
+        PosteriorArchive(method: method, model: model, task: task,
                          tensors: [("generator.parameters", generatorParameters), ("center", center), ("scale", scale)],
                          settings: ["generator": try PosteriorArchive.settingText(describing: generator.spec),
                                     "teacher": teacher, "rounds": String(rounds)])

@@ -48,7 +48,7 @@ public struct DistilledPosterior: Posterior {
         if archive.settings["entropyStudent"] != nil {
             entropy = (try archive.modelSpec(setting: "entropyStudent").makeModel(), try archive.tensor("entropy.parameters"))
         }
-        try self.init(method: archive.method, teacher: archive.settings["teacher"] ?? "unknown", predictive: archive.spec.makeModel(),
+        try self.init(method: archive.method, teacher: archive.settings["teacher"] ?? "unknown", predictive: archive.model(),
                       parameters: archive.tensor("parameters"), entropyStudent: entropy, lessons: try archive.setting("lessons"))
     }
 
@@ -76,6 +76,6 @@ public struct DistilledPosterior: Posterior {
             tensors.append(("entropy.parameters", entropy.parameters))
             settings["entropyStudent"] = try PosteriorArchive.settingText(describing: entropy.model.spec)
         }
-        return PosteriorArchive(method: method, spec: model.spec, task: task, tensors: tensors, settings: settings)
+        return PosteriorArchive(method: method, model: model, task: task, tensors: tensors, settings: settings)
     }
 }

@@ -50,7 +50,7 @@ public struct EnsemblePosterior: Posterior {
                 throw InferenceError.invalidOption("the posterior's samplerStatistics setting is not valid (\(error.localizedDescription)); the file is damaged")
             }
         }
-        try self.init(model: archive.spec.makeModel(), members: members, task: archive.task, method: archive.method,
+        try self.init(model: archive.model(), members: members, task: archive.task, method: archive.method,
                       chainCount: chains, samplerStatistics: statistics)
     }
 
@@ -78,7 +78,7 @@ public struct EnsemblePosterior: Posterior {
             encoder.outputFormatting = .sortedKeys  // the same archive bytes every time
             settings["samplerStatistics"] = String(decoding: try encoder.encode(samplerStatistics), as: UTF8.self)
         }
-        return PosteriorArchive(method: method, spec: model.spec, task: task,
+        return PosteriorArchive(method: method, model: model, task: task,
                                 tensors: members.enumerated().map { ("member.\($0.offset)", $0.element) }, settings: settings)
     }
 }
@@ -145,8 +145,10 @@ public struct DeepEnsembleMethod: RegisteredMethod {
             seconds += outcome.seconds
             posteriorSeconds += outcome.posteriorSeconds
         }
+        // Point members share one model unless each has its own running statistics (batch
+        // normalization): those stay a mixture of point posteriors, each with its model.
         let points = posteriors.compactMap { $0 as? PointPosterior }
-        let posterior: any Posterior = points.count == posteriors.count
+        let posterior: any Posterior = points.count == posteriors.count && points[0].model.buffers.isEmpty
             ? try EnsemblePosterior(model: points[0].model, members: points.map(\.parameters), task: points[0].task)
             : try MixturePosterior(components: posteriors)
         return MethodOutcome(posterior: posterior, seconds: seconds, posteriorSeconds: posteriorSeconds)

@@ -61,7 +61,8 @@ public struct MixturePosterior: Posterior {
         throw InferenceError.invalidOption("sample \(index) is past the mixture's \(count) samples")
     }
 
-    /// Component m's tensors and settings under `component.m.`; the count under `members`.
+    /// Component m's tensors (its buffers among them) and settings under `component.m.`; the
+    /// count under `members`.
     public func archive() throws -> PosteriorArchive {
         var archive = PosteriorArchive(method: method, spec: model.spec, task: task, tensors: [],
                                        settings: ["members": String(components.count), "member": componentMethod])

@@ -218,7 +218,7 @@ public struct LaplacePosterior: ParameterSamplingPosterior {
             "posteriorTemperature": String(temperature), "logLikelihood": String(logLikelihood), "examples": String(examples),
         ]
         if let e = logMarginalLikelihood { settings["logMarginalLikelihood"] = String(e) }
-        return PosteriorArchive(method: LaplaceMethod.name, spec: model.spec, task: task, tensors: tensors, settings: settings)
+        return PosteriorArchive(method: LaplaceMethod.name, model: model, task: task, tensors: tensors, settings: settings)
     }
 
     /// Rebuilds a posterior written by `archive()` (the curvature is refactorized).
@@ -229,7 +229,7 @@ public struct LaplacePosterior: ParameterSamplingPosterior {
             }
             return v
         }
-        let model = try archive.spec.makeModel()
+        let model = try archive.model()
         let kind = try setting("subset", WeightSubset.self)
         let structure = try setting("structure", HessianStructure.self)
         let indices = kind == .subnetwork ? try archive.tensor("subnetwork.indices").values.map { Int($0) } : nil

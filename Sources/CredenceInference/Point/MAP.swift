@@ -22,7 +22,7 @@ public struct PointPosterior: Posterior {
     }
 
     public init(archive: PosteriorArchive) throws {
-        try self.init(model: archive.spec.makeModel(), parameters: archive.tensor("parameters"), task: archive.task)
+        try self.init(model: archive.model(), parameters: archive.tensor("parameters"), task: archive.task)
     }
 
     public func predictive(_ inputs: Tensor, samples: Int, rng: inout RandomGenerator) throws -> Predictive {
@@ -36,7 +36,7 @@ public struct PointPosterior: Posterior {
     }
 
     public func archive() throws -> PosteriorArchive {
-        PosteriorArchive(method: MAPMethod.name, spec: model.spec, task: task, tensors: [("parameters", parameters)])
+        PosteriorArchive(method: MAPMethod.name, model: model, task: task, tensors: [("parameters", parameters)])
     }
 }
 

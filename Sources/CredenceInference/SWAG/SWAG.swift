@@ -53,6 +53,9 @@ public struct SWAGCollection: InferenceMethod {
     /// an Adam-trained network as the PyTorch reference does, and keeps heteroscedastic
     /// regression stable where plain SGD diverges).
     public var optimizer: OptimizerKind = .sgd
+    /// Training inputs for recomputing batch-norm running statistics (SWA's mean and each SWAG
+    /// sample, as the papers' `bn_update`); needed only for a model with batch normalization.
+    public var recalibrationInputs: Tensor?
 
     public init(learningRate: LearningRateSchedule = .constant(0.01), momentum: Float = 0.9, weightDecay: Float = 0,
                 collectEvery: Int, startAfter: Int = 0, rank: Int = 20,
@@ -153,8 +156,15 @@ public struct SWAGCollection: InferenceMethod {
     /// The mean of the collected iterates as a point posterior.
     public func swaPosterior(from state: State) throws -> SWAPosterior {
         try requireCollections(1, state)
-        return try SWAPosterior(model: state.model, mean: state.moments.meanTensor, task: state.task,
-                                collections: state.moments.count)
+        let mean = state.moments.meanTensor
+        var model = state.model
+        if model.hasRunningStatistics {
+            guard let inputs = recalibrationInputs else {
+                throw InferenceError.invalidOption("SWA over a network with batch normalization needs training inputs (recalibrationInputs) to recompute the averaged weights' running statistics")
+            }
+            model = try model.recomputingRunningStatistics(parameters: mean, inputs: inputs)
+        }
+        return try SWAPosterior(model: model, mean: mean, task: state.task, collections: state.moments.count)
     }
 
     /// The Gaussian fitted to the collected iterates (needs the second moment: not `meanOnly`).
@@ -166,7 +176,8 @@ public struct SWAGCollection: InferenceMethod {
         return try SWAGPosterior(model: state.model, task: state.task, mean: state.moments.meanTensor,
                                  variance: state.moments.variance,
                                  deviations: covariance == .lowRankPlusDiagonal ? state.moments.deviations : nil,
-                                 scale: scale, collections: state.moments.count, rank: rank)
+                                 scale: scale, collections: state.moments.count, rank: rank,
+                                 recalibrationInputs: recalibrationInputs)
     }
 
     private func requireCollections(_ needed: Int, _ state: State) throws {

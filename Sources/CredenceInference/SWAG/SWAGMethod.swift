@@ -19,6 +19,7 @@ public struct SWAGMethod: RegisteredMethod {
         MethodOption.choice("swagOptimizer", OptimizerKind.self, default: nil,
                             help: "optimizer of the collection phase (default: the run's; the paper uses sgd)"),
         MethodOption("collectionsPerEpoch", .integer(atLeast: 1), default: "4", help: "moment collections per epoch"),
+        SWAGCollectionSettings.recalibrationOption,
         MethodOption("scale", .real(above: 0, below: nil), default: "0.5", help: "sampling scale s of the covariance (the paper's 0.5)"),
         MethodOption.choice("covariance", SWAGCovariance.self, default: .lowRankPlusDiagonal,
                             help: "low-rank-plus-diagonal (SWAG) or diagonal (SWAG-Diagonal)"),
@@ -56,6 +57,13 @@ public struct SWAGCollectionSettings: Sendable {
     /// The optimizer of the collection phase (nil: the training run's).
     public var optimizer: OptimizerKind?
     public var collectionsPerEpoch = 4
+    /// Training examples the running statistics of a batch-normalized network are recomputed on
+    /// for the SWA mean and every SWAG sample (the papers use the whole training set).
+    public var recalibrationExamples = 2048
+
+    static let recalibrationOption = MethodOption(
+        "recalibrationExamples", .integer(atLeast: 2), default: "2048",
+        help: "training examples batch-norm statistics are recomputed on for each sampled network (models with batch normalization)")
 
     public init() {}
 
@@ -64,6 +72,7 @@ public struct SWAGCollectionSettings: Sendable {
         learningRate = try settings.value("swagLearningRate")
         optimizer = try settings.choice("swagOptimizer")
         collectionsPerEpoch = try settings.required("collectionsPerEpoch")
+        recalibrationExamples = try settings.required("recalibrationExamples")
     }
 
     /// Trains the network, then collects, resumable epoch by epoch (`job.phaseCheckpoint`).
@@ -81,6 +90,9 @@ public struct SWAGCollectionSettings: Sendable {
             collectEvery: SWAGCollection.collectionInterval(datasetSize: trainSet.count, batchSize: batchSize, perEpoch: collectionsPerEpoch),
             rank: rank, covariance: covariance, scale: scale, meanOnly: meanOnly)
         method.optimizer = optimizer ?? options.optimizer
+        if network.model.hasRunningStatistics {
+            method.recalibrationInputs = try trainSet.inputs.rows(0..<Swift.min(recalibrationExamples, trainSet.count))
+        }
         let seed = options.phaseSeed(salt: 0x5A46)
         let fit = try fitPosterior(method, model: network.model, parameters: network.parameters, task: network.task,
                                    data: trainSet, epochs: epochs, batchSize: batchSize, seed: seed,

@@ -36,6 +36,9 @@ public struct SWAGPosterior: ParameterSamplingPosterior {
     public let collections: Int
     /// The maximum rank K the run was configured with (deviations may hold fewer rows).
     public let rank: Int
+    /// Training inputs each sampled network's batch-norm statistics are recomputed on (SWAG's
+    /// `bn_update`); nil for a model without running statistics.
+    public let recalibrationInputs: Tensor?
     /// √(s/2)·Σ_diag^{1/2} (low rank) or √s·Σ_diag^{1/2} (diagonal), `[P]`, for sampling.
     let diagonalFactor: [Float]
     /// √(s / (2(K − 1))), the factor on D z₂.
@@ -43,11 +46,11 @@ public struct SWAGPosterior: ParameterSamplingPosterior {
 
     public var method: String { SWAGMethod.name }
     public var covariance: SWAGCovariance { deviations == nil ? .diagonal : .lowRankPlusDiagonal }
-    /// Mean, variance and K deviation rows: (K + 2) × P.
-    public var storedFloatCount: Int { (2 + (deviations?.shape[0] ?? 0)) * mean.count }
+    /// Mean, variance and K deviation rows: (K + 2) × P, and the recalibration inputs.
+    public var storedFloatCount: Int { (2 + (deviations?.shape[0] ?? 0)) * mean.count + (recalibrationInputs?.count ?? 0) }
 
     public init(model: any NetworkModel, task: Predictive.Task, mean: Tensor, variance: Tensor, deviations: Tensor?,
-                scale: Double, collections: Int, rank: Int) throws {
+                scale: Double, collections: Int, rank: Int, recalibrationInputs: Tensor? = nil) throws {
         let p = model.parameterCount
         guard mean.count == p else { throw ModelError.parameterCount(got: mean.count, expected: p) }
         guard variance.count == p else {
@@ -70,6 +73,13 @@ public struct SWAGPosterior: ParameterSamplingPosterior {
         self.scale = scale
         self.collections = collections
         self.rank = rank
+        if model.hasRunningStatistics {
+            guard let inputs = recalibrationInputs, inputs.shape.count == model.inputShape.count + 1,
+                  Array(inputs.shape.dropFirst()) == model.inputShape, inputs.shape[0] >= 2 else {
+                throw InferenceError.invalidOption("SWAG over a network with batch normalization needs ≥ 2 training inputs of shape \(model.inputShape) to recompute each sample's running statistics; got \(recalibrationInputs?.shape.description ?? "none")")
+            }
+        }
+        self.recalibrationInputs = model.hasRunningStatistics ? recalibrationInputs : nil
         let k = deviations?.shape[0] ?? 0
         let diagonalScale = k > 0 ? scale / 2 : scale
         diagonalFactor = self.variance.values.map { Float((diagonalScale * Double($0)).squareRoot()) }
@@ -81,11 +91,22 @@ public struct SWAGPosterior: ParameterSamplingPosterior {
         guard let covariance = SWAGCovariance(rawValue: name) else {
             throw InferenceError.invalidArchive(path: "posterior", message: "the swag posterior's covariance '\(name)' is not one of \(SWAGCovariance.allCases.map(\.rawValue))")
         }
-        try self.init(model: archive.spec.makeModel(), task: archive.task, mean: archive.tensor("mean"),
+        try self.init(model: archive.model(), task: archive.task, mean: archive.tensor("mean"),
                       variance: archive.tensor("variance"),
                       deviations: covariance == .lowRankPlusDiagonal ? archive.tensor("deviations") : nil,
                       scale: archive.setting("scale"), collections: archive.setting("collections"),
-                      rank: archive.setting("rank"))
+                      rank: archive.setting("rank"),
+                      recalibrationInputs: archive.tensors.first { $0.name == "recalibration_inputs" }?.value)
+    }
+
+    /// A sampled network: θ̃, and — for a model with batch normalization — the running
+    /// statistics recomputed for θ̃ on `recalibrationInputs` (the statistics training left
+    /// belong to other weights; Maddox et al. recompute them for every sample).
+    public func sample(_ index: Int, of count: Int, rng: inout RandomGenerator) throws -> PosteriorSample {
+        let theta = try sampleParameters(rng: &rng)
+        guard let inputs = recalibrationInputs else { return PosteriorSample(model: model, parameters: theta) }
+        return PosteriorSample(model: try model.recomputingRunningStatistics(parameters: theta, inputs: inputs, rng: rng.split()),
+                               parameters: theta)
     }
 
     /// One draw θ̃ (P normals for z₁ by `Tensor.normalNoise` — vectorised, where libm's scalar
@@ -135,12 +156,14 @@ public struct SWAGPosterior: ParameterSamplingPosterior {
     }
 
     /// Tensors "mean", "variance" (Σ_diag: a `Float` file cannot hold θ²‾ precisely enough
-    /// for θ²‾ − θ̄² to survive), "deviations" `[K, P]` (low rank only); settings
+    /// for θ²‾ − θ̄² to survive), "deviations" `[K, P]` (low rank only), "recalibration_inputs"
+    /// (batch normalization only); settings
     /// rank, scale, covariance, collections.
     public func archive() throws -> PosteriorArchive {
         var tensors: [(name: String, value: Tensor)] = [("mean", mean), ("variance", variance)]
         if let d = deviations { tensors.append(("deviations", d)) }
-        return PosteriorArchive(method: SWAGMethod.name, spec: model.spec, task: task, tensors: tensors,
+        if let inputs = recalibrationInputs { tensors.append(("recalibration_inputs", inputs)) }
+        return PosteriorArchive(method: SWAGMethod.name, model: model, task: task, tensors: tensors,
                                 settings: ["rank": String(rank), "scale": String(scale), "covariance": covariance.rawValue,
                                            "collections": String(collections)])
     }
@@ -169,7 +192,7 @@ public struct SWAPosterior: Posterior {
     }
 
     public init(archive: PosteriorArchive) throws {
-        try self.init(model: archive.spec.makeModel(), mean: archive.tensor("mean"), task: archive.task,
+        try self.init(model: archive.model(), mean: archive.tensor("mean"), task: archive.task,
                       collections: archive.setting("collections"))
     }
 
@@ -184,7 +207,7 @@ public struct SWAPosterior: Posterior {
     }
 
     public func archive() throws -> PosteriorArchive {
-        PosteriorArchive(method: SWAMethod.name, spec: model.spec, task: task, tensors: [("mean", mean)],
+        PosteriorArchive(method: SWAMethod.name, model: model, task: task, tensors: [("mean", mean)],
                          settings: ["collections": String(collections)])
     }
 }

@@ -5,7 +5,7 @@ public struct SWAMethod: RegisteredMethod {
     public static let family = MethodFamily.swag
     public static let phase = MethodPhase.trained
     public static let summary = "stochastic weight averaging: the mean of the iterates of continued training (Izmailov et al. 2018)"
-    public static let options = SWAGMethod.options.filter { ["swagEpochs", "swagLearningRate", "swagOptimizer", "collectionsPerEpoch"].contains($0.key) }
+    public static let options = SWAGMethod.options.filter { ["swagEpochs", "swagLearningRate", "swagOptimizer", "collectionsPerEpoch", "recalibrationExamples"].contains($0.key) }
     public static let quickSettings = ["swagEpochs": "2"]
 
     public var collection = SWAGCollectionSettings()

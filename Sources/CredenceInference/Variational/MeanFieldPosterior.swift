@@ -46,7 +46,7 @@ public struct MeanFieldPosterior: ParameterSamplingPosterior {
         if sigma.values.contains(where: { !($0 >= 0 && $0.isFinite) }) {
             throw InferenceError.invalidArchive(path: "posterior", message: "the \(archive.method) posterior has a negative or non-finite standard deviation")
         }
-        try self.init(model: archive.spec.makeModel(), task: archive.task, mean: archive.tensor("mean"), standardDeviations: sigma,
+        try self.init(model: archive.model(), task: archive.task, mean: archive.tensor("mean"), standardDeviations: sigma,
                       bayesianLayers: layers, method: archive.method)
     }
 
@@ -64,7 +64,7 @@ public struct MeanFieldPosterior: ParameterSamplingPosterior {
     }
 
     public func archive() throws -> PosteriorArchive {
-        PosteriorArchive(method: method, spec: model.spec, task: task,
+        PosteriorArchive(method: method, model: model, task: task,
                          tensors: [("mean", mean), ("standard_deviation", standardDeviations)],
                          settings: ["bayesianLayers": bayesianLayers.rawValue])
     }
