@@ -17,6 +17,14 @@ public enum EvaluationKind: String, Codable, CaseIterable, Sendable, Comparable 
     public static func < (a: Self, b: Self) -> Bool { a.rawValue < b.rawValue }
 }
 
+/// Which shifts a run's `shift` evaluation covers.
+public enum ShiftSelection: String, Codable, CaseIterable, Sendable {
+    /// Every kind at every severity (Ovadia et al.'s protocol, 81 shifted test sets).
+    case all
+    /// Every kind at its strongest severity (13 shifted test sets).
+    case strongest
+}
+
 /// One cell of a benchmark grid: what to train, with which method and settings, on what,
 /// with which seed, and what to evaluate. Its `key` (a hash of the canonical JSON) names
 /// the run in the results database, so a restarted suite skips what is already there.
@@ -47,6 +55,11 @@ public struct RunConfiguration: Codable, Hashable, Sendable {
     public var heldOutClasses: [Int]?
     /// The attacks of `.attacks` (nil: none; then absent from the key).
     public var attacks: [AttackSettings]?
+    /// Which shifts `.shift` evaluates (nil: every one, `ShiftSelection.all`; then absent from the key).
+    public var shifts: ShiftSelection?
+
+    /// The shifts `.shift` evaluates.
+    public var shiftsEvaluated: [Shift] { shifts == .strongest ? Shift.strongest : Shift.ovadiaProtocol }
 
     public init(dataset: DatasetName, model: ModelKind = .mlp, hidden: [Int]? = nil, method: String,
                 settings: [String: String] = [:], epochs: Int = 10, batchSize: Int = 128, learningRate: Float = 1e-3,

@@ -198,7 +198,7 @@ public func runBenchmark(_ configuration: RunConfiguration, environment: RunEnvi
     var metrics = try evaluatePosterior(
         fitted.posterior, on: test,
         ood: c.evaluations.contains(.ood) ? lazyOODInputs(c.oodSets, options: options, test: test) : [],
-        shifts: c.evaluations.contains(.shift) ? Shift.ovadiaProtocol : [],
+        shifts: c.evaluations.contains(.shift) ? c.shiftsEvaluated : [],
         samples: c.samples, seeding: .perPart(c.seed), onStage: { onEvent(.stage($0)) })
     metrics.scalability?.fitSeconds = fitted.fitSeconds
     if c.evaluations.contains(.attacks) {

@@ -12,7 +12,7 @@ struct SuiteDecoder {
     let source: String
 
     static let topFields = ["name", "description", "datasets", "models", "methods", "seeds", "epochs", "batchSize",
-                            "learningRate", "samples", "trainLimit", "training", "evaluations", "ood", "attacks"]
+                            "learningRate", "samples", "trainLimit", "training", "evaluations", "ood", "attacks", "shifts"]
     static let datasetFields = ["name", "trainLimit", "heldOutClasses", "evaluations", "ood"]
     static let modelFields = ["kind", "hidden"]
     /// Run options a method entry may override (and grid over).
@@ -187,6 +187,7 @@ struct SuiteDecoder {
         let topEvaluations = try top["evaluations"].map { try evaluations($0, "evaluations") }
         let topOOD = try top["ood"].map { try oodSets($0, "ood") }
         let attacks = try top["attacks"].map { try attackList($0) }
+        let shifts = try top["shifts"].map { try choice($0, "shifts", ShiftSelection.self, what: "shift selection") }
         let datasets = try list(top["datasets"]!, "datasets", what: "data set").enumerated().map { i, node in
             try dataset(node, "datasets[\(i)]", defaultLimit: trainLimit)
         }
@@ -201,6 +202,12 @@ struct SuiteDecoder {
             (entry.evaluations?.map(\.value) ?? topEvaluations?.map(\.value) ?? []).contains(.ood)
         }) {
             throw fail(node, "ood", "OOD sets are listed but no data set is evaluated on them: add \"ood\" to \"evaluations\"")
+        }
+
+        if let node = top["shifts"], !datasets.contains(where: { entry in
+            (entry.evaluations?.map(\.value) ?? topEvaluations?.map(\.value) ?? []).contains(.shift)
+        }) {
+            throw fail(node, "shifts", "a shift selection is given but no data set is evaluated under shift: add \"shift\" to \"evaluations\"")
         }
 
         let attacked = datasets.filter { entry in (entry.evaluations?.map(\.value) ?? topEvaluations?.map(\.value) ?? []).contains(.attacks) }
@@ -219,8 +226,8 @@ struct SuiteDecoder {
         for entry in datasets {
             let (kinds, sets) = try evaluationPlan(entry, topEvaluations: topEvaluations, topOOD: topOOD)
             for model in models {
-                if model.kind == .cnn && !entry.facts.isImage {
-                    throw fail(model.node, model.field, "the cnn model needs image inputs; \(entry.name.field) (\(entry.name.value.rawValue)) has inputs \(entry.facts.shapeText) — use mlp for it, or run it in another suite")
+                if model.kind != .mlp && !entry.facts.isImage {
+                    throw fail(model.node, model.field, "the \(model.kind.rawValue) model needs image inputs; \(entry.name.field) (\(entry.name.value.rawValue)) has inputs \(entry.facts.shapeText) — use mlp for it, or run it in another suite")
                 }
                 for method in methods {
                     for point in method.grid {
@@ -242,7 +249,9 @@ struct SuiteDecoder {
                                 samples: point["samples"].map { Int($0.value)! } ?? samples,
                                 evaluations: kinds, oodSets: sets, training: training.isEmpty ? nil : training.mapValues(\.value),
                                 heldOutClasses: entry.heldOutClasses?.value, attacks: kinds.contains(.attacks) ? attacks : nil)
-                            if seen.insert(configuration.key).inserted { runs.append(configuration) }
+                            var run = configuration
+                            run.shifts = kinds.contains(.shift) && shifts != .all ? shifts : nil
+                            if seen.insert(run.key).inserted { runs.append(run) }
                         }
                     }
                 }

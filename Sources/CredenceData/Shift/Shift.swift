@@ -82,6 +82,13 @@ extension Shift {
         ShiftKind.allCases.flatMap { kind in kind.severities.map { Shift(kind, severity: $0) } }
     }
 
+    /// Every kind at its strongest evaluated severity: each corruption at 5, rotation by 180°,
+    /// the largest translation — the "strongest shift" columns of the protocol at a fraction of
+    /// its cost (for models whose evaluation is expensive).
+    public static var strongest: [Shift] {
+        ShiftKind.allCases.map { kind in Shift(kind, severity: kind.severities.max { abs($0) < abs($1) }!) }
+    }
+
     /// Throws `DataError.invalidArgument` unless the severity is valid for an image of `width` pixels.
     func validate(width: Int) throws {
         let valid: ClosedRange<Int>

@@ -161,10 +161,16 @@ ood: [far]
             $0.evaluations == [.inDistribution, .ood] && $0.oodSets == [.heldOutClasses, .builtIn(.mnist5k)]
         })
         #expect(fashion.configurations.first { $0.method == "ensemble" }?.settings == ["members": "5"])
+        let resnet = try Suite.load("fashion-mnist-resnet20")
+        #expect(resnet.configurations.map(\.method) == ["map", "temperature", "mc-dropout", "ensemble", "swag"])
+        #expect(resnet.configurations.allSatisfy {
+            $0.model == .resnet20 && $0.shifts == .strongest && $0.shiftsEvaluated.count == 13 && $0.training?["augmentation"] == "crop-flip"
+        })
+        #expect(Shift.strongest.contains(Shift(.rotation, severity: 180)) && Shift.strongest.filter { $0.kind.isCorruption }.allSatisfy { $0.severity == 5 })
         let gold = try Suite.load("gold-standard")
         #expect(gold.configurations.count == 2 * 10 * 3 && gold.configurations.prefix(2).map(\.method) == ["nuts", "hmc"])
         #expect(gold.configurations.first?.settings == ["warmup": "500", "iterations": "500", "chains": "4"])
-        #expect(throws: SuiteError.unknownSuite(name: "quik", builtIns: ["quick", "fashion-mnist", "gold-standard"])) { try Suite.load("quik") }
+        #expect(throws: SuiteError.unknownSuite(name: "quik", builtIns: ["quick", "fashion-mnist", "fashion-mnist-resnet20", "gold-standard"])) { try Suite.load("quik") }
         #expect(throws: SuiteError.unreadable(path: "no/such/suite.json", message: "no such file")) { try Suite.load("no/such/suite.json") }
     }
 
@@ -448,6 +454,20 @@ ood: [far]
                       "mnist-5k"]
             }
             """, line: 6, ["ood[1]: mnist-5k are 28×28 digit images; datasets[0] (two-moons) has inputs [2]"])
+        expectRejected("""
+            {
+              "datasets": ["two-moons"],
+              "methods": [{"name": "map"}],
+              "shifts": "strongest"
+            }
+            """, line: 4, ["shifts: a shift selection is given but no data set is evaluated under shift"])
+        expectRejected("""
+            {
+              "datasets": ["two-moons"],
+              "models": [{"kind": "resnet20"}],
+              "methods": [{"name": "map"}]
+            }
+            """, line: 3, ["the resnet20 model needs image inputs"])
         expectRejected("""
             {
               "datasets": ["fashion-mnist"],
