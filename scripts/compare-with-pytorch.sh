@@ -5,6 +5,8 @@
 #   bash scripts/compare-with-pytorch.sh PATH/TO/anchor_bench.py [PYTHON]
 #
 # PYTHON defaults to /opt/anchor-venv/bin/python (the venv the reference's setup.sh builds).
+# PARTS (environment) limits `credence perf` to some parts, e.g.
+#   PARTS="gemm mlp cnn mc-dropout pgd lenet5 resnet20 densenet" bash scripts/compare-with-pytorch.sh ...
 # Absolute numbers on a shared machine drift; the ratio measured in one run is the figure.
 set -euo pipefail
 REF="${1:?usage: $0 PATH/TO/anchor_bench.py [PYTHON]}"
@@ -17,7 +19,8 @@ OUT="$(mktemp -d)"
 cd "$HERE"
 swift build -c release --product credence >&2
 echo "== Credence (release) ==" >&2
-.build/release/credence perf --format json > "$OUT/credence.json"
+# shellcheck disable=SC2086  # PARTS is a list of words
+.build/release/credence perf --format json ${PARTS:+--parts $PARTS} > "$OUT/credence.json"
 echo "== PyTorch reference ==" >&2
 "$PY" "$REF" --parts speed --out "$OUT/pytorch.json" > /dev/null
 echo "== PyTorch, the architectures (scripts/architecture-reference.py) ==" >&2

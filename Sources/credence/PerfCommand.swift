@@ -36,6 +36,9 @@ struct PerfCommand: ParsableCommand {
                                                         PerformanceReport.mlpTrainingFLOPsPerSample / 1e6, 100 * fraction))
         }
         line("CNN training", report.cnnTrainingSamplesPerSecond, "samples/s")
+        for (name, label) in [("lenet5", "LeNet-5 training"), ("resnet20", "ResNet-20 training"), ("densenet", "DenseNet-BC-40 training")] {
+            line(label, report.architectureTrainingSamplesPerSecond?[name], "samples/s")
+        }
         line("MC dropout inference", report.mcDropoutImagesPerSecond, "images/s")
         line("PGD-10 attack", report.pgdImagesPerSecond, "images/s")
         func interleaved(_ name: String, _ samplesPerSecond: Double, _ ratios: [Double]?, _ middle: Double?) {
