@@ -166,6 +166,22 @@ public struct BlockNetwork: NetworkModel {
         }
     }
 
+    /// The classifier — the last top-level block, when it is a dense layer — as its layer
+    /// index, with the width of the features it reads; nil otherwise.
+    public var classifier: (index: Int, layer: Dense)? {
+        guard case let .layer(i)? = graph.last, let dense = layers[i] as? Dense else { return nil }
+        return (i, dense)
+    }
+
+    /// The classifier's inputs: every top-level block but the last, in `mode` (eval: no dropout).
+    public func features(_ x: Tensor, parameters: Tensor, mode: ForwardMode = .eval) throws -> Tensor {
+        guard classifier != nil else {
+            throw ModelError.invalidSpecification("the model's last block is not a dense classifier; it has no features to read")
+        }
+        var context = ForwardContext(mode: mode)
+        return try run(Array(graph.dropLast()), Variable(constant: x), Variable(constant: parameters), &context).value
+    }
+
     /// `[S, B, C]` softmax outputs of `samples` stochastic passes (MC dropout). The top-level
     /// blocks before the first one that draws noise run once; the rest runs for every sample, the
     /// samples stacked in blocks of about 2²¹ input values. With no noise, one pass repeated.

@@ -77,6 +77,14 @@ public struct LaplaceMethod: RegisteredMethod {
 
     public func validate(_ context: MethodContext) throws {
         let model = try context.model()
+        if model.layerChain == nil {
+            guard subset == .lastLayer else {
+                throw LaplaceError.unsupportedModel("on a graph of blocks (ResNet, DenseNet) Laplace fits the last layer only, on the features the rest computes; use subset last-layer")
+            }
+            let features = try ClassifierFeatures(network: model, parameters: Tensor(shape: [model.parameterCount], repeating: 0))
+            try laplace(subnetworkIndices: nil).validate(model: features.head)
+            return
+        }
         try laplace(subnetworkIndices: subset == .subnetwork ? Array(0..<Swift.min(subnetworkSize, model.parameterCount)) : nil)
             .validate(model: model)
     }
@@ -92,6 +100,12 @@ public struct LaplaceMethod: RegisteredMethod {
             indices = try chooseSubnetwork(point, data: train, seed: job.seed)
         }
         let method = try laplace(subnetworkIndices: indices)
+        if point.model.layerChain == nil {
+            job.onStage("fitting Laplace (\(subset.rawValue) on the classifier's features, \(structure.rawValue))")
+            let posterior = try method.fitOnClassifierFeatures(point, data: train, seed: job.seed)
+            let seconds = Date().timeIntervalSince(start)
+            return MethodOutcome(posterior: posterior, seconds: file.seconds + seconds, posteriorSeconds: seconds)
+        }
         try method.validate(model: point.model)
         job.onStage("fitting Laplace (\(subset.rawValue), \(structure.rawValue))")
         let fit = try fitPosterior(method, model: point.model, parameters: point.parameters, task: point.task, data: train,
@@ -118,5 +132,8 @@ public struct LaplaceMethod: RegisteredMethod {
         }
     }
 
-    public static func restore(_ archive: PosteriorArchive) throws -> any Posterior { try LaplacePosterior(archive: archive) }
+    public static func restore(_ archive: PosteriorArchive) throws -> any Posterior {
+        FeatureSpacePosterior.wrote(archive) ? try FeatureSpacePosterior(archive: archive, restoreHead: LaplacePosterior.init(archive:))
+                                             : try LaplacePosterior(archive: archive)
+    }
 }
