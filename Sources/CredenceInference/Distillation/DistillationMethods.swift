@@ -166,8 +166,18 @@ public struct DistillationSettings: Sendable {
         guard context.task.classCount != nil else {
             throw InferenceError.invalidOption("\(name) distils class probabilities; \(context.options.dataset.rawValue) is a regression task")
         }
-        if entropy && !hasOwnArchitecture {
-            _ = try Self.entropySpec(context.options.modelSpec(inputShape: context.inputShape, task: context.task))
+        if !hasOwnArchitecture {
+            let teacher = try context.options.modelSpec(inputShape: context.inputShape, task: context.task)
+            try Self.requireNoRunningStatistics(teacher)
+            if entropy { _ = try Self.entropySpec(teacher) }
+        }
+    }
+
+    /// Students learn one step at a time from the teacher's targets and keep no running
+    /// statistics, so a student with batch normalization would predict with its initial ones.
+    static func requireNoRunningStatistics(_ student: ModelSpec) throws {
+        guard !(try student.makeModel().hasRunningStatistics) else {
+            throw InferenceError.incompatibleModel("the student would copy the teacher's batch-normalized architecture, whose running statistics students do not learn; give studentWidth (and studentDepth) for an MLP student")
         }
     }
 
@@ -177,6 +187,7 @@ public struct DistillationSettings: Sendable {
         let predictive = hasOwnArchitecture
             ? ModelSpec.mlp(inputShape: teacher.inputShape, hidden: Array(repeating: width ?? 0, count: depth ?? 2), outputs: classes)
             : teacher
+        try Self.requireNoRunningStatistics(predictive)
         return DistillationPlan(predictiveModel: try predictive.makeModel(), start: start ?? (hasOwnArchitecture ? .random : .trained),
                                 entropyModel: entropy ? try Self.entropySpec(predictive).makeModel() : nil,
                                 learningRate: Float(learningRate), weightDecay: Float(weightDecay), inputNoise: Float(inputNoise))
