@@ -24,14 +24,11 @@ public struct BlockNetwork: NetworkModel {
     public let layerNames: [String]
     public let layout: ParameterLayout
     public let outputShape: [Int]
-    /// Buffer values per layer, in the order of the layer's `bufferShapes` (empty for layers
-    /// without buffers).
-    public private(set) var layerBuffers: [[Tensor]]
-    let statefulLayers: [(any StatefulLayer)?]
+    /// Which layers keep buffers, and their values.
+    private(set) var layerState: LayerBuffers
     /// Each layer's layout entries, looked up once.
     let parameterEntries: [[ParameterLayout.Entry]]
     let graph: [Node]
-    let layerIndex: [String: Int]
 
     /// The graph with layers replaced by their indices.
     indirect enum Node {
@@ -57,13 +54,9 @@ public struct BlockNetwork: NetworkModel {
         layerNames = builder.names
         layout = builder.layout
         outputShape = shape
-        statefulLayers = layers.map { $0 as? any StatefulLayer }
-        layerBuffers = statefulLayers.map { $0?.initialBuffers() ?? [] }
         parameterEntries = layers.indices.map { builder.layout.entries(ofLayer: $0) }
-        layerIndex = Dictionary(uniqueKeysWithValues: zip(layerNames, layers.indices))
-        let names = layout.entries.map(\.name) + zip(statefulLayers, layerNames).flatMap { layer, path in
-            (layer?.bufferShapes ?? []).map { "\(path).\($0.name)" }
-        }
+        layerState = LayerBuffers(layers: layers, moduleNames: builder.names)
+        let names = layout.entries.map(\.name) + layerState.named.map(\.name)
         if let repeated = Dictionary(grouping: names, by: { $0 }).first(where: { $0.value.count > 1 })?.key {
             throw ModelError.invalidSpecification("two tensors are named '\(repeated)'; give the blocks distinct names")
         }
@@ -74,61 +67,25 @@ public struct BlockNetwork: NetworkModel {
     public var layerChain: Sequential? { nil }
 
     /// Every buffer with its current value, named by its layer's path, in layer order.
-    public var buffers: [NamedBuffer] {
-        zip(statefulLayers, layerNames).enumerated().flatMap { i, pair -> [NamedBuffer] in
-            guard let layer = pair.0 else { return [] }
-            return zip(layer.bufferShapes, layerBuffers[i]).map { NamedBuffer(name: "\(pair.1).\($0.name)", value: $1) }
-        }
-    }
+    public var buffers: [NamedBuffer] { layerState.named }
 
     /// This model with its buffers set to `values`, by name: every buffer must be given, with
     /// its shape, and no other name.
     public func replacingBuffers(_ values: [String: Tensor]) throws -> any NetworkModel {
         var copy = self
-        var used = 0
-        for (i, layer) in statefulLayers.enumerated() {
-            guard let layer else { continue }
-            copy.layerBuffers[i] = try layer.bufferShapes.map { entry in
-                let name = "\(layerNames[i]).\(entry.name)"
-                guard let value = values[name] else { throw ModelError.bufferMismatch("'\(name)' is missing") }
-                guard value.shape == entry.shape else {
-                    throw ModelError.bufferMismatch("'\(name)' has shape \(value.shape), the model's is \(entry.shape)")
-                }
-                used += 1
-                return value
-            }
-        }
-        if used != values.count {
-            let known = Set(buffers.map(\.name))
-            throw ModelError.bufferMismatch("the model has no buffer \(values.keys.filter { !known.contains($0) }.sorted())")
-        }
+        copy.layerState = try layerState.replacing(values)
         return copy
     }
 
     public func updatingBuffers(with statistics: [String: [BatchNormStatistics]]) throws -> any NetworkModel {
         var copy = self
-        for (module, passes) in statistics {
-            guard let i = layerIndex[module], let layer = statefulLayers[i] else {
-                throw ModelError.bufferMismatch("batch statistics for '\(module)', which is not a layer with buffers")
-            }
-            for pass in passes { copy.layerBuffers[i] = layer.updatedBuffers(copy.layerBuffers[i], with: pass) }
-        }
+        copy.layerState = try layerState.updating(with: statistics)
         return copy
     }
 
     /// Fresh parameters (PyTorch's default initialisation), drawn layer by layer in layout order.
     public func initialParameters(rng: inout RandomGenerator) -> Tensor {
-        var flat = Tensor(uninitializedShape: [layout.count])
-        flat.withUnsafeMutableBufferPointer { dst in
-            var offset = 0
-            for layer in layers {
-                for t in layer.initialParameters(rng: &rng) {
-                    t.withUnsafeBufferPointer { src in (dst.baseAddress! + offset).update(from: src.baseAddress!, count: t.count) }
-                    offset += t.count
-                }
-            }
-        }
-        return flat
+        initialFlatParameters(layers, count: layout.count, rng: &rng)
     }
 
     public func callAsFunction(_ x: Variable, parameters: Variable, context: inout ForwardContext) throws -> Variable {
@@ -151,10 +108,7 @@ public struct BlockNetwork: NetworkModel {
         switch node {
         case let .layer(i):
             let parameters = try parameterEntries[i].map { try theta.segment(offset: $0.offset, shape: $0.shape) }
-            guard let stateful = statefulLayers[i] else { return try layers[i].forward(x, parameters: parameters, context: &context) }
-            let (y, statistics) = try stateful.forward(x, parameters: parameters, buffers: layerBuffers[i], context: &context)
-            if let statistics { context.batchStatistics[layerNames[i], default: []].append(statistics) }
-            return y
+            return try layerState.forward(i, layers[i], x, parameters: parameters, context: &context)
         case let .sequence(children):
             return try run(children, x, theta, &context)
         case let .residual(body, shortcut, activation):

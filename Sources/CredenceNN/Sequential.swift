@@ -7,7 +7,7 @@ import CredenceTensor
 /// same layout.
 ///
 /// **Buffers.** State that is not a parameter — batch normalization's running statistics —
-/// is held by the model value itself (`layerBuffers`; PyTorch's initial values until replaced
+/// is held by the model value itself (`layerState`; PyTorch's initial values until replaced
 /// with `withBuffers`, e.g. from a checkpoint), so every method that evaluates a model as a
 /// function of θ sees the statistics it was trained with. A `.train` pass only *reads* the
 /// model and reports its batch statistics in the context; `updatingBuffers(with:)` returns
@@ -25,11 +25,8 @@ public struct Sequential: NetworkModel {
     public let layout: ParameterLayout
     /// Per-example shape after each layer (`shapes[0]` is the input shape).
     public let shapes: [[Int]]
-    /// Buffer values per layer, in the order of the layer's `bufferShapes` (empty for layers
-    /// without buffers).
-    public private(set) var layerBuffers: [[Tensor]]
-    /// The layers with buffers, by index (nil elsewhere), cast once here rather than per pass.
-    let statefulLayers: [(any StatefulLayer)?]
+    /// Which layers keep buffers, and their values.
+    private(set) var layerState: LayerBuffers
 
     public init(_ spec: ModelSpec) throws {
         guard spec.blocks == nil else {
@@ -50,45 +47,19 @@ public struct Sequential: NetworkModel {
         }
         self.layout = layout
         self.shapes = shapes
-        statefulLayers = layers.map { $0 as? any StatefulLayer }
-        layerBuffers = statefulLayers.map { $0?.initialBuffers() ?? [] }
+        layerState = LayerBuffers(layers: layers, moduleNames: layers.indices.map(String.init))
     }
 
     public var inputShape: [Int] { spec.inputShape }
     public var outputShape: [Int] { shapes.last! }
     /// Every buffer with its current value, named "i.running_mean" etc. in layer order.
-    public var buffers: [NamedBuffer] {
-        var named: [NamedBuffer] = []
-        for (i, layer) in statefulLayers.enumerated() {
-            guard let layer else { continue }
-            for (shape, value) in zip(layer.bufferShapes, layerBuffers[i]) {
-                named.append(NamedBuffer(name: "\(i).\(shape.name)", value: value))
-            }
-        }
-        return named
-    }
+    public var buffers: [NamedBuffer] { layerState.named }
 
     /// This model with its buffers set to `values`, by name: every buffer must be given, with
     /// its shape, and no other name.
     public func withBuffers(_ values: [String: Tensor]) throws -> Sequential {
         var copy = self
-        var used = 0
-        for (i, layer) in statefulLayers.enumerated() {
-            guard let layer else { continue }
-            copy.layerBuffers[i] = try layer.bufferShapes.map { entry in
-                let name = "\(i).\(entry.name)"
-                guard let value = values[name] else { throw ModelError.bufferMismatch("'\(name)' is missing") }
-                guard value.shape == entry.shape else {
-                    throw ModelError.bufferMismatch("'\(name)' has shape \(value.shape), the model's is \(entry.shape)")
-                }
-                used += 1
-                return value
-            }
-        }
-        if used != values.count {
-            let known = Set(buffers.map(\.name))
-            throw ModelError.bufferMismatch("the model has no buffer \(values.keys.filter { !known.contains($0) }.sorted())")
-        }
+        copy.layerState = try layerState.replacing(values)
         return copy
     }
 
@@ -98,12 +69,7 @@ public struct Sequential: NetworkModel {
     /// pass order), as `ForwardContext.batchStatistics` collects them.
     public func updatingBuffers(with statistics: [String: [BatchNormStatistics]]) throws -> any NetworkModel {
         var copy = self
-        for (module, passes) in statistics {
-            guard let i = Int(module), statefulLayers.indices.contains(i), let layer = statefulLayers[i] else {
-                throw ModelError.bufferMismatch("batch statistics for '\(module)', which is not a layer with buffers")
-            }
-            for pass in passes { copy.layerBuffers[i] = layer.updatedBuffers(copy.layerBuffers[i], with: pass) }
-        }
+        copy.layerState = try layerState.updating(with: statistics)
         return copy
     }
     public var isStochastic: Bool { firstStochasticLayer != nil }
@@ -111,19 +77,7 @@ public struct Sequential: NetworkModel {
 
     /// Fresh parameters (PyTorch's default initialisation), drawn layer by layer.
     public func initialParameters(rng: inout RandomGenerator) -> Tensor {
-        var flat = Tensor(uninitializedShape: [layout.count])
-        flat.withUnsafeMutableBufferPointer { dst in
-            var offset = 0
-            for layer in layers {
-                for t in layer.initialParameters(rng: &rng) {
-                    t.withUnsafeBufferPointer { src in
-                        (dst.baseAddress! + offset).update(from: src.baseAddress!, count: t.count)
-                    }
-                    offset += t.count
-                }
-            }
-        }
-        return flat
+        initialFlatParameters(layers, count: layout.count, rng: &rng)
     }
 
     /// Runs every layer on `x`. `parameters` is the whole flat vector.
@@ -156,9 +110,6 @@ public struct Sequential: NetworkModel {
     /// a layer that has them. For models that run some layers their own way (a variational
     /// network's random-weight layers) and the rest as the chain does.
     public func forwardLayer(_ i: Int, _ x: Variable, parameters: [Variable], context: inout ForwardContext) throws -> Variable {
-        guard let stateful = statefulLayers[i] else { return try layers[i].forward(x, parameters: parameters, context: &context) }
-        let (y, statistics) = try stateful.forward(x, parameters: parameters, buffers: layerBuffers[i], context: &context)
-        if let statistics { context.batchStatistics["\(i)", default: []].append(statistics) }
-        return y
+        try layerState.forward(i, layers[i], x, parameters: parameters, context: &context)
     }
 }
