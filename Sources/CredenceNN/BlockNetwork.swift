@@ -120,8 +120,8 @@ public struct BlockNetwork: NetworkModel {
         }
     }
 
-    /// The classifier — the last top-level block, when it is a dense layer — as its layer
-    /// index, with the width of the features it reads; nil otherwise.
+    /// The classifier — the last top-level block, when it is a dense layer — with its layer
+    /// index; nil otherwise.
     public var classifier: (index: Int, layer: Dense)? {
         guard case let .layer(i)? = graph.last, let dense = layers[i] as? Dense else { return nil }
         return (i, dense)

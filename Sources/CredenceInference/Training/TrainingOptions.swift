@@ -147,16 +147,18 @@ public struct TrainingOptions: Codable, Sendable {
                 throw TrainingError.invalidConfiguration("--model cnn needs image inputs [C, H, W] with H, W divisible by 4; \(dataset.rawValue) has \(inputShape). Use --model mlp.")
             }
             return .smallCNN(inputShape: inputShape, outputs: outputs, dropout: dropout)
-        case .lenet5, .resnet20, .densenet:
+        case .lenet5: return try imageModel { try .lenet5(inputShape: inputShape, outputs: outputs, dropout: dropout) }
+        case .resnet20: return try imageModel { try .resnet20(inputShape: inputShape, outputs: outputs, dropout: dropout) }
+        case .densenet: return try imageModel { try .densenet(inputShape: inputShape, outputs: outputs, dropout: dropout) }
+        }
+
+        /// A convolutional architecture for image inputs, its errors in the CLI's words.
+        func imageModel(_ make: () throws -> ModelSpec) throws -> ModelSpec {
             guard inputShape.count == 3 else {
                 throw TrainingError.invalidConfiguration("--model \(model.rawValue) needs image inputs [C, H, W]; \(dataset.rawValue) has \(inputShape). Use --model mlp.")
             }
             do {
-                switch model {
-                case .lenet5: return try .lenet5(inputShape: inputShape, outputs: outputs, dropout: dropout)
-                case .resnet20: return try .resnet20(inputShape: inputShape, outputs: outputs, dropout: dropout)
-                default: return try .densenet(inputShape: inputShape, outputs: outputs, dropout: dropout)
-                }
+                return try make()
             } catch let error as ModelError {
                 throw TrainingError.invalidConfiguration("--model \(model.rawValue) does not fit \(dataset.rawValue): \(error)")
             }
