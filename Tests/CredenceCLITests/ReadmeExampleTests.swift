@@ -34,6 +34,19 @@ import Testing
                                                 labels: Array(test.labels[0..<8]))
         let grads = tape.gradients(of: loss)
         #expect(grads[x].shape == [8, 1, 28, 28] && grads[p].shape == [669_706])
+
+        // The ResNet-20 lines (one step on 128 images instead of 15 epochs).
+        let resnet = try ModelSpec.resnet20(inputShape: [1, 28, 28], outputs: 10).makeModel()
+        var φ = resnet.initialParameters(rng: &rng)
+        var sgd = Trainer(model: resnet, optimizer: .make(.sgd, learningRate: .cosine(initial: 0.1, totalSteps: 1, minimum: 0),
+                                                          momentum: 0.9, weightDecay: 5e-4, parameterCount: resnet.parameterCount),
+                          configuration: TrainingConfiguration(epochs: 1, batchSize: 128, seed: 0,
+                                                               objective: AugmentedObjective(base: Objective.crossEntropy(labelSmoothing: 0),
+                                                                                             augmentation: .cropFlip, padding: 2)))
+        try sgd.fit(parameters: &φ, data: try loadDataset(.fashionMNIST, options: DataOptions(trainLimit: 128)).train)
+        let resnetPath = dir.appendingPathComponent("resnet20.safetensors").path
+        try Checkpoint(spec: resnet.spec, parameters: φ, buffers: sgd.model.bufferValues).save(to: resnetPath)
+        #expect(try Checkpoint.load(from: resnetPath).buffers["bn1.num_batches_tracked"] == Tensor(1))
     }
 
     /// The README's registry example (on two moons, in a scratch directory).
