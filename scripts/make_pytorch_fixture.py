@@ -31,6 +31,8 @@ Outputs, in Tests/CredenceNNTests/Fixtures/ (a few KB in all):
                               after that train pass ("after.<name>")
   pytorch_densenet.safetensors the same for a DenseNet-BC (growth 4, blocks of 2 layers, one
                               transition) on [3,1,8,8]
+  pytorch_layernorm.safetensors nn.Sequential(Conv2d(1,2,3,p=1), LayerNorm([2,4,4]), ReLU,
+                              Flatten, Linear(32,3)) with γ, β perturbed; `_io` as the MLP's
   pytorch_architectures.json  names and shapes of the state dicts of LeNet-5, ResNet-20 and
                               DenseNet-BC-40 (k = 12) for 1×28×28 inputs and 10 classes
   dtypes.safetensors          one vector stored as F32, F64, F16 and BF16, plus the
@@ -286,6 +288,13 @@ def main() -> None:
     with open(os.path.join(FIXTURES, "pytorch_architectures.json"), "w") as f:
         json.dump(names, f, indent=1)
         f.write("\n")
+
+    # Layer normalization over a conv layer's [C, H, W] (γ and β perturbed).
+    layernorm = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.LayerNorm([2, 4, 4]), nn.ReLU(), nn.Flatten(), nn.Linear(32, 3))
+    with torch.no_grad():
+        layernorm[1].weight.copy_(torch.rand_like(layernorm[1].weight) + 0.5)
+        layernorm[1].bias.copy_(torch.randn_like(layernorm[1].bias) * 0.3)
+    write_model("layernorm", layernorm, torch.randn(3, 1, 4, 4) * 2 + 0.5)
 
     total = sum(os.path.getsize(os.path.join(FIXTURES, f)) for f in os.listdir(FIXTURES))
     print(f"fixtures: {total} bytes in {os.path.normpath(FIXTURES)}")

@@ -15,6 +15,8 @@ public enum LayerSpec: Codable, Equatable, Sendable {
     case batchNorm1d(features: Int)
     /// Batch normalization over the channels of [B, C, H, W] inputs (`nn.BatchNorm2d(C)`).
     case batchNorm2d(channels: Int)
+    /// Layer normalization over each example's trailing axes `shape` (`nn.LayerNorm(shape)`).
+    case layerNorm(shape: [Int])
 
     /// The layer this spec describes.
     public func makeLayer() throws -> any Layer {
@@ -33,6 +35,7 @@ public enum LayerSpec: Codable, Equatable, Sendable {
         case let .dropout(rate): return try Dropout(rate: rate)
         case let .batchNorm1d(c): return try BatchNorm(channels: c, spatial: false)
         case let .batchNorm2d(c): return try BatchNorm(channels: c, spatial: true)
+        case let .layerNorm(shape): return try LayerNorm(shape: shape)
         }
     }
 }

@@ -119,3 +119,37 @@ extension BatchNormStatistics {
         return BatchNormStatistics(count: count + other.count, mean: mean, variance: variance)
     }
 }
+
+/// Layer normalization (Ba et al. 2016) as PyTorch's `nn.LayerNorm(shape)` with its defaults
+/// (ε = 1e-5, elementwise affine): each example's trailing axes `shape` are normalised by their
+/// own mean and biased variance, then scaled by "weight" (γ, ones) and shifted by "bias" (β,
+/// zeros), both of `shape`. The same in every mode; no running statistics.
+public struct LayerNorm: Layer {
+    public let shape: [Int]
+    public static let epsilon: Float = 1e-5
+
+    public init(shape: [Int]) throws {
+        guard !shape.isEmpty, shape.allSatisfy({ $0 > 0 }) else {
+            throw ModelError.invalidSpecification("layer normalization needs a non-empty shape of positive sizes, got \(shape)")
+        }
+        self.shape = shape
+    }
+
+    public var spec: LayerSpec { .layerNorm(shape: shape) }
+    public var parameterShapes: [(name: String, shape: [Int])] { [("weight", shape), ("bias", shape)] }
+
+    public func initialParameters(rng: inout RandomGenerator) -> [Tensor] {
+        [Tensor(shape: shape, repeating: 1), Tensor(shape: shape, repeating: 0)]
+    }
+
+    public func outputShape(for s: [Int]) throws -> [Int] {
+        guard s.count >= shape.count, Array(s.suffix(shape.count)) == shape else {
+            throw ModelError.inputShape(layer: "LayerNorm(\(shape))", got: s, expected: "trailing axes \(shape)")
+        }
+        return s
+    }
+
+    public func forward(_ x: Variable, parameters: [Variable], context: inout ForwardContext) throws -> Variable {
+        try x.layerNormalized(weight: parameters[0], bias: parameters[1], epsilon: Self.epsilon)
+    }
+}

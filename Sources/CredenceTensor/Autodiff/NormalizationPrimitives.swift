@@ -133,3 +133,73 @@ extension Variable {
         return (output, statistics)
     }
 }
+
+extension Variable {
+    /// Layer normalization (Ba et al. 2016) of `x` over its trailing axes of `weight`'s shape
+    /// (PyTorch's `nn.LayerNorm(normalized_shape)`; D values per row):
+    ///
+    ///     x̂ = (x − μ_r) / √(σ²_r + ε),   y = γ ⊙ x̂ + β,
+    ///
+    /// μ_r and σ²_r the mean and biased variance of row r's D values; γ, β elementwise over
+    /// the D positions. Pullback, per row with g = γ ⊙ dy:
+    /// dx = (g − mean(g) − x̂·mean(g ⊙ x̂)) / √(σ² + ε), dγ = Σ_r dy ⊙ x̂, dβ = Σ_r dy.
+    ///
+    /// - Throws: unless γ and β have the shape of `x`'s trailing axes.
+    ///
+    /// ```swift
+    /// let y = try x.layerNormalized(weight: gamma, bias: beta, epsilon: 1e-5)   // x [N, T, 64], γ [64]
+    /// ```
+    public func layerNormalized(weight: Variable, bias: Variable, epsilon: Float) throws -> Variable {
+        let d = weight.value.count, s = shape, total = value.count
+        guard d > 0, total > 0, bias.shape == weight.shape, s.count >= weight.shape.count, Array(s.suffix(weight.shape.count)) == weight.shape else {
+            throw TensorError.invalidArgument(operation: "layerNormalized",
+                                              message: "needs weight and bias shaped as the input's trailing axes; got \(weight.shape), \(bias.shape) for \(s)")
+        }
+        let rows = total / d
+        var y = Tensor(uninitializedShape: s)
+        var means = [Float](repeating: 0, count: rows), inverseStd = [Float](repeating: 0, count: rows)
+        let gamma = weight.value.values, beta = bias.value.values
+        let x = value
+        x.withUnsafeBufferPointer { x in
+            y.withUnsafeMutableBufferPointer { out in
+                for r in 0..<rows {
+                    let row = x.baseAddress! + r * d, shift = row[0]
+                    let (s1, s2) = FastMath.sumAndSumOfSquares(d) { row[$0] - shift }
+                    let centred = s1 / Double(d)
+                    let variance = Swift.max(s2 / Double(d) - centred * centred, 0)
+                    let mean = Float(Double(shift) + centred), inv = Float(1 / (variance + Double(epsilon)).squareRoot())
+                    means[r] = mean
+                    inverseStd[r] = inv
+                    for i in 0..<d { out[r * d + i] = (row[i] - mean) * inv * gamma[i] + beta[i] }
+                }
+            }
+        }
+        let tx = isTracked, tw = weight.isTracked, tb = bias.isTracked
+        return Variable.record(y, inputs: [self, weight, bias]) { g in
+            var dGamma = [Double](repeating: 0, count: d), dBeta = [Double](repeating: 0, count: d)
+            var dx: Tensor? = tx ? Tensor(uninitializedShape: s) : nil
+            g.withUnsafeBufferPointer { dy in
+                x.withUnsafeBufferPointer { x in
+                    var scaled = [Float](repeating: 0, count: d), normalized = [Float](repeating: 0, count: d)
+                    for r in 0..<rows {
+                        let base = r * d, mean = means[r], inv = inverseStd[r]
+                        for i in 0..<d {
+                            normalized[i] = (x[base + i] - mean) * inv
+                            scaled[i] = gamma[i] * dy[base + i]
+                            dGamma[i] += Double(dy[base + i] * normalized[i])
+                            dBeta[i] += Double(dy[base + i])
+                        }
+                        guard tx else { continue }
+                        let (sg, sgx) = FastMath.sums(d) { (scaled[$0], scaled[$0] * normalized[$0]) }
+                        let meanG = Float(sg / Double(d)), meanGX = Float(sgx / Double(d))
+                        dx!.withUnsafeMutableBufferPointer { out in
+                            for i in 0..<d { out[base + i] = (scaled[i] - meanG - normalized[i] * meanGX) * inv }
+                        }
+                    }
+                }
+            }
+            return [dx, tw ? Tensor(shape: weight.shape, values: dGamma.map(Float.init)) : nil,
+                    tb ? Tensor(shape: bias.shape, values: dBeta.map(Float.init)) : nil]
+        }
+    }
+}

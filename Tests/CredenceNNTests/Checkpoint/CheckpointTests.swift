@@ -69,6 +69,19 @@ struct CheckpointTests {
         #expect(maxAbsoluteDifference(logits, expected) < 1e-5, "logits \(logits) vs PyTorch \(expected)")
     }
 
+    /// nn.Sequential(Conv2d(1, 2, 3, padding=1), LayerNorm([2, 4, 4]), ReLU, Flatten, Linear(32, 3)).
+    @Test
+    func pytorchLayerNormGivesPyTorchsLogits() throws {
+        let spec = ModelSpec(inputShape: [1, 4, 4], layers: [
+            .conv2d(inChannels: 1, outChannels: 2, kernel: 3, stride: 1, padding: 1, bias: true), .layerNorm(shape: [2, 4, 4]),
+            .activation(.relu), .flatten, .dense(inputs: 32, outputs: 3, bias: true),
+        ])
+        let checkpoint = try Checkpoint.load(from: CheckpointFixtures.path("pytorch_layernorm.safetensors"), spec: spec)
+        let io = try SafeTensorsFile(contentsOf: CheckpointFixtures.path("pytorch_layernorm_io.safetensors"))
+        let logits = try checkpoint.model().predict(try #require(io["inputs"]), parameters: checkpoint.parameters)
+        #expect(maxAbsoluteDifference(logits, try #require(io["logits"])) < 1e-5, "logits \(logits)")
+    }
+
     @Test
     func smallCNNRoundTripsWithConvWeightsInPyTorchLayout() throws {
         let scratch = try CheckpointScratchDirectory()

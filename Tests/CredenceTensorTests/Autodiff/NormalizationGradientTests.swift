@@ -57,4 +57,32 @@ import Testing
                                                                        bias: Variable(constant: Tensor([0])), epsilon: 1e-5)
         }
     }
+
+    @Test(arguments: [[[4, 6], [6]], [[2, 3, 2, 2], [3, 2, 2]], [[3, 2, 5], [5]]])
+    func layerNormGradient(_ shapes: [[Int]]) throws {
+        let inputs: [Tensor] = [.testInput(shapes[0], seed: 110, scale: 1.5), .testInput(shapes[1], seed: 111),
+                                .testInput(shapes[1], seed: 112)]
+        let violation = try check.check("layerNormalized \(shapes)", inputs) { v in
+            try v[0].layerNormalized(weight: v[1], bias: v[2], epsilon: 1e-5)
+        }
+        #expect(violation <= 0)
+    }
+
+    /// y = γ (x − μ)/√(σ² + ε) + β over each row's trailing values.
+    @Test func layerNormForwardMatchesTheFormula() throws {
+        let x = Tensor.testInput([3, 4], seed: 113, scale: 2)
+        let gamma = Tensor([1.5, -0.5, 1, 2]), beta = Tensor([0.25, 2, 0, -1])
+        let y = try Variable(constant: x).layerNormalized(weight: Variable(constant: gamma), bias: Variable(constant: beta), epsilon: 1e-5)
+        for r in 0..<3 {
+            let values = (0..<4).map { Double(x[r, $0]) }
+            let mean = values.reduce(0, +) / 4, variance = values.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / 4
+            for i in 0..<4 {
+                let expected = Double(gamma[i]) * (values[i] - mean) / (variance + 1e-5).squareRoot() + Double(beta[i])
+                #expect(abs(Double(y.value[r, i]) - expected) < 1e-5)
+            }
+        }
+        #expect(throws: TensorError.self) {
+            try Variable(constant: x).layerNormalized(weight: Variable(constant: Tensor([1, 1, 1])), bias: Variable(constant: Tensor([0, 0, 0])), epsilon: 1e-5)
+        }
+    }
 }
