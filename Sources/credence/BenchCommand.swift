@@ -9,8 +9,9 @@ struct BenchCommand: ParsableCommand {
         discussion: """
         SUITE is a suite file (JSON, or YAML with a .yaml/.yml extension) or a built-in suite: \
         quick (the default: synthetic data, every method, 3 seeds; well under a minute in a \
-        release build) or fashion-mnist \
-        (the full comparison under every shift and OOD set). `--list` describes them.
+        release build), fashion-mnist (the full comparison under every shift and OOD set), \
+        fashion-mnist-resnet20 (its ResNet-20 group) and gold-standard (HMC beside the \
+        approximations). `--list` describes them.
 
         Every finished run is written to the database (default credence-results/bench.sqlite) \
         in one transaction, keyed by a hash of its configuration; runs already there are \
@@ -21,7 +22,7 @@ struct BenchCommand: ParsableCommand {
         as `credence report credence-results/bench.sqlite --out credence-results/report` does.
         """)
 
-    @Argument(help: "Suite file (.json, .yaml) or built-in suite name (quick, fashion-mnist).")
+    @Argument(help: "Suite file (.json, .yaml) or built-in suite name (quick, fashion-mnist, fashion-mnist-resnet20, gold-standard).")
     var suite: String = "quick"
     @Option(help: "Results database (SQLite; created if missing). Checkpoints go to DB.runs/ next to it.")
     var db: String = "credence-results/bench.sqlite"
