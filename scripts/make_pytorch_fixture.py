@@ -112,22 +112,29 @@ def perturb_affine(norm: nn.Module) -> None:
         norm.bias.copy_(torch.randn_like(norm.bias) * 0.3)
 
 
-def write_batchnorm_model(name: str, model: nn.Module, bn: nn.Module, batch) -> None:
-    """A model with batch normalization whose running statistics have seen three training
-    batches and whose γ, β are not the defaults; then eval-mode logits and train-mode logits
-    on one batch, and the buffers after that train-mode pass."""
-    perturb_affine(bn)
+def logits_in_both_modes(model: nn.Module, batch, warm: int, size: int):
+    """Three train-mode batches of `warm` through `model` (its running statistics), then one batch
+    of `size`: the state dict before it, and its eval-mode and train-mode logits."""
     with torch.no_grad():
         model.train()
         for _ in range(3):
-            model(batch(16))
-    inputs = batch(8 if name == "bn1d" else 5)
+            model(batch(warm))
+    inputs = batch(size)
     state = {k: v.clone() for k, v in model.state_dict().items()}
     with torch.no_grad():
         model.eval()
         logits_eval = model(inputs)
         model.train()
         logits_train = model(inputs)
+    return inputs, state, logits_eval, logits_train
+
+
+def write_batchnorm_model(name: str, model: nn.Module, bn: nn.Module, batch) -> None:
+    """A model with batch normalization whose running statistics have seen three training
+    batches and whose γ, β are not the defaults; then eval-mode logits and train-mode logits
+    on one batch, and the buffers after that train-mode pass."""
+    perturb_affine(bn)
+    inputs, state, logits_eval, logits_train = logits_in_both_modes(model, batch, 16, 8 if name == "bn1d" else 5)
     save_safetensors(state, os.path.join(FIXTURES, f"pytorch_{name}.safetensors"))
     save_safetensors({"inputs": inputs, "logits_eval": logits_eval, "logits_train": logits_train,
                       "running_mean_after": bn.running_mean, "running_var_after": bn.running_var},
@@ -230,17 +237,7 @@ def write_graph_model(name: str, model: nn.Module, batch) -> None:
     for module in model.modules():
         if isinstance(module, nn.BatchNorm2d):
             perturb_affine(module)
-    with torch.no_grad():
-        model.train()
-        for _ in range(3):
-            model(batch(6))
-    inputs = batch(3)
-    state = {k: v.clone() for k, v in model.state_dict().items()}
-    with torch.no_grad():
-        model.eval()
-        logits_eval = model(inputs)
-        model.train()
-        logits_train = model(inputs)
+    inputs, state, logits_eval, logits_train = logits_in_both_modes(model, batch, 6, 3)
     after = {f"after.{k}": v.clone() for k, v in model.state_dict().items() if "running" in k or "num_batches" in k}
     save_safetensors(state, os.path.join(FIXTURES, f"pytorch_{name}.safetensors"))
     save_safetensors({"inputs": inputs, "logits_eval": logits_eval, "logits_train": logits_train, **after},
