@@ -83,16 +83,26 @@ extension NetworkModel {
     /// Outputs for many inputs, in chunks of `batchSize` spread over the worker threads.
     public func predictBatched(_ x: Tensor, parameters: Tensor, batchSize: Int = 1000, mode: ForwardMode = .eval,
                                rng: RandomGenerator = RandomGenerator(seed: 0)) throws -> Tensor {
-        let n = x.shape.first ?? 0
-        let chunks = Parallel.ranges(n, parts: Swift.max(1, (n + batchSize - 1) / batchSize))
+        let chunks = rowChunks(x.shape.first ?? 0, batchSize: batchSize)
         var base = rng
         let rngs = base.split(into: chunks.count)
-        let perThread = Parallel.ranges(chunks.count, parts: Parallel.workerCount)
-        let outputs = try Parallel.map(perThread.count) { t in
-            try perThread[t].map { c in try predict(try x.rows(chunks[c]), parameters: parameters, mode: mode, rng: rngs[c]) }
-        }
-        return try Tensor.concatenate(outputs.flatMap { $0 }, axis: 0)
+        return try mapRows(x, in: chunks) { c, rows in try predict(rows, parameters: parameters, mode: mode, rng: rngs[c]) }
     }
+}
+
+/// `n` rows in contiguous chunks of at most about `batchSize`.
+public func rowChunks(_ n: Int, batchSize: Int) -> [Range<Int>] {
+    Parallel.ranges(n, parts: Swift.max(1, (n + batchSize - 1) / batchSize))
+}
+
+/// `body(c, rows)` for every chunk c of `x`'s rows, the chunks spread over the worker threads in
+/// contiguous runs, the outputs concatenated along the first axis in chunk order.
+public func mapRows(_ x: Tensor, in chunks: [Range<Int>], _ body: (Int, Tensor) throws -> Tensor) throws -> Tensor {
+    let perThread = Parallel.ranges(chunks.count, parts: Parallel.workerCount)
+    let outputs = try Parallel.map(perThread.count) { t in
+        try perThread[t].map { c in try body(c, try x.rows(chunks[c])) }
+    }
+    return try Tensor.concatenate(outputs.flatMap { $0 }, axis: 0)
 }
 
 extension ModelSpec {

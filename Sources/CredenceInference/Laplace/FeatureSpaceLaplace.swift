@@ -23,28 +23,29 @@ public struct ClassifierFeatures {
     public let head: Sequential
     /// Where the classifier's weights sit in `parameters`.
     public let headRange: Range<Int>
+    /// The classifier's weights (a view of `parameters`).
+    public let headParameters: Tensor
 
     public init(network: any NetworkModel, parameters: Tensor) throws {
         guard let graph = network as? BlockNetwork, let (index, dense) = graph.classifier else {
             throw LaplaceError.unsupportedModel("last-layer Laplace on a graph of blocks needs its last block to be a dense classifier")
         }
+        guard parameters.rank == 1, parameters.count == graph.parameterCount else {
+            throw ModelError.parameterCount(got: parameters.count, expected: graph.parameterCount)
+        }
         self.network = graph
         self.parameters = parameters
         head = try Sequential(ModelSpec(inputShape: [dense.inputs], layers: [dense.spec]))
         headRange = graph.layout.range(ofLayers: index..<(index + 1))
+        headParameters = try parameters.segment(offset: headRange.lowerBound, shape: [headRange.count])
     }
 
-    public var headParameters: Tensor { Tensor(Array(parameters.values[headRange])) }
 
     /// The features of `inputs`, in chunks of 500 over the worker threads.
     public func features(_ inputs: Tensor) throws -> Tensor {
-        let n = inputs.shape.first ?? 0
-        let chunks = Parallel.ranges(n, parts: Swift.max(1, (n + 499) / 500))
-        let perThread = Parallel.ranges(chunks.count, parts: Parallel.workerCount)
-        let parts = try Parallel.map(perThread.count) { t in
-            try perThread[t].map { c in try network.features(try inputs.rows(chunks[c]), parameters: parameters) }
+        try mapRows(inputs, in: rowChunks(inputs.shape.first ?? 0, batchSize: 500)) { _, rows in
+            try network.features(rows, parameters: parameters)
         }
-        return try Tensor.concatenate(parts.flatMap { $0 }, axis: 0)
     }
 
     /// The network's parameters with the classifier's replaced by `head`.
