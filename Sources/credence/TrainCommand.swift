@@ -2,6 +2,8 @@ import ArgumentParser
 import Credence
 import Foundation
 
+extension AdversarialTrainingKind: ExpressibleByArgument {}
+
 struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
@@ -26,6 +28,19 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Random augmentation of training images (crop-flip: a shift of up to --augment-padding pixels and a horizontal flip).")
     var augment: Augmentation?
     @Option(help: "Zero padding of the random crop, pixels (default 2).") var augmentPadding: Int?
+    @Option(help: ArgumentHelp("Adversarial training: train on the inputs an L∞ attack of budget --eps finds at each step.",
+                               discussion: "pgd (Madry et al.), trades (Zhang et al.), fgsm-rs (FGSM with random start, Wong et al.), n-fgsm (de Jorge et al.)."))
+    var adversarial: AdversarialTrainingKind?
+    @Option(help: "Adversarial training's L∞ budget ε (pixels in 0…1).") var eps: Float?
+    @Option(help: "Attack steps of pgd/trades adversarial training (default 10).") var attackSteps: Int?
+    @Option(help: "Attack step size (default 2.5ε/steps for pgd, ε/4 for trades, 1.25ε for fgsm-rs, ε for n-fgsm).")
+    var attackStepSize: Float?
+    @Option(help: "Half-width of the single-step attacks' uniform start (default ε for fgsm-rs, 2ε for n-fgsm).")
+    var attackNoise: Float?
+    @Option(help: "TRADES's β, the weight of the KL term (default 6).") var tradesBeta: Float?
+    @Option(help: "Epochs over which ε grows linearly from 0 (default 0: the full ε from the start).") var epsWarmup: Double?
+    @Option(help: "Forward passes averaged per attack gradient of a stochastic model (EOT over dropout masks; default 1).")
+    var attackEot: Int?
     @Option(help: "Random seed (initialisation, shuffling, dropout, synthetic data).") var seed: UInt64 = 0
     @Option(help: "Directory holding the data set's files (default: the data set's standard location).")
     var dataDir: String?
@@ -50,6 +65,13 @@ struct TrainCommand: ParsableCommand {
         o.learningRate = learningRate; o.optimizer = optimizer; o.momentum = momentum; o.weightDecay = weightDecay
         o.schedule = schedule; o.warmupSteps = warmup; o.clipNorm = clipNorm; o.labelSmoothing = labelSmoothing
         o.augmentation = augment; o.augmentationPadding = augmentPadding
+        if let adversarial {
+            guard let eps else { throw ValidationError("--adversarial \(adversarial.rawValue) needs its budget: --eps E (e.g. 0.1 for Fashion-MNIST)") }
+            o.adversarial = AdversarialTraining(kind: adversarial, epsilon: eps, steps: attackSteps, stepSize: attackStepSize, beta: tradesBeta,
+                                                noise: attackNoise, warmupEpochs: epsWarmup, eotSamples: attackEot)
+        } else if eps != nil || attackSteps != nil || attackStepSize != nil || attackNoise != nil || tradesBeta != nil || epsWarmup != nil || attackEot != nil {
+            throw ValidationError("--eps, --attack-steps, --attack-step-size, --attack-noise, --trades-beta, --eps-warmup and --attack-eot set adversarial training: add --adversarial pgd|trades|fgsm-rs|n-fgsm")
+        }
         o.seed = seed; o.dataDirectory = dataDir; o.trainLimit = trainLimit; o.holdout = holdout
         if let hidden { o.hidden = try integerList(hidden, option: "--hidden", example: "512,512") }
         if let heldOutClasses { o.heldOutClasses = try integerList(heldOutClasses, option: "--held-out-classes", example: "5,6,7,8,9") }
@@ -68,7 +90,8 @@ struct TrainCommand: ParsableCommand {
         let opts = try options()
         if let chosen = try method.make() { return try runPosterior(opts, chosen) }
         let result = try reportingErrors {
-            try train(opts, checkpointPath: out, resume: resume, onProgress: Terminal.show, onResume: Self.showResume)
+            try train(opts, checkpointPath: out, resume: resume, objective: try AdversarialObjective.forOptions(opts),
+                      onProgress: Terminal.show, onResume: Self.showResume)
         }
         if format == .json { return try printJSON(result) }
         print("\(result.model) on \(result.dataset): \(result.parameterCount) parameters, \(result.trainExamples) training examples, \(result.epochs) epochs")

@@ -2,6 +2,7 @@ import CredenceData
 import CredenceInference
 import CredenceMetrics
 import CredenceNN
+import CredenceRobustness
 import CredenceTensor
 import Foundation
 
@@ -72,6 +73,20 @@ extension RunConfiguration {
             o.augmentation = kind
         }
         if let p = try value(training, "augmentationPadding", Int.self) { o.augmentationPadding = p }
+        let attackKeys = ["adversarialEpsilon", "attackSteps", "attackStepSize", "attackNoise", "tradesBeta", "epsWarmup", "attackEot"]
+        if let name = training?["adversarial"] {
+            guard let kind = AdversarialTrainingKind(rawValue: name) else { throw BenchError.invalidRun(key: key, message: "unknown adversarial training '\(name)'") }
+            guard let epsilon = try value(training, "adversarialEpsilon", Float.self) else {
+                throw BenchError.invalidRun(key: key, message: "adversarial training needs its budget: \"training\": {\"adversarial\": \"\(name)\", \"adversarialEpsilon\": 0.1}")
+            }
+            o.adversarial = AdversarialTraining(
+                kind: kind, epsilon: epsilon, steps: try value(training, "attackSteps", Int.self),
+                stepSize: try value(training, "attackStepSize", Float.self), beta: try value(training, "tradesBeta", Float.self),
+                noise: try value(training, "attackNoise", Float.self), warmupEpochs: try value(training, "epsWarmup", Double.self),
+                eotSamples: try value(training, "attackEot", Int.self))
+        } else if let stray = attackKeys.first(where: { training?[$0] != nil }) {
+            throw BenchError.invalidRun(key: key, message: "training.\(stray) sets adversarial training: add \"adversarial\": \"pgd\" (or trades, fgsm-rs, n-fgsm)")
+        }
         if let name = training?["schedule"] {
             guard let kind = ScheduleKind(rawValue: name) else { throw BenchError.invalidRun(key: key, message: "unknown schedule '\(name)'") }
             o.schedule = kind
@@ -154,7 +169,7 @@ func trainNetwork(_ options: TrainingOptions, cache: URL, onEvent: (BenchEvent) 
     return try restartingOnUnusableCheckpoint(directory, onEvent: onEvent) {
         var clock = FitClock(directory: directory)
         onEvent(.stage("training"))
-        _ = try train(options, checkpointPath: path, resume: true, onProgress: { p in
+        _ = try train(options, checkpointPath: path, resume: true, objective: try AdversarialObjective.forOptions(options), onProgress: { p in
             if p.isEpochEnd { clock.checkpointed() }
             onEvent(.training(p))
         })

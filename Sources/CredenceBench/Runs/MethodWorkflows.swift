@@ -2,6 +2,7 @@ import CredenceData
 import CredenceInference
 import CredenceMetrics
 import CredenceNN
+import CredenceRobustness
 import CredenceTensor
 import Foundation
 
@@ -35,7 +36,7 @@ public func trainPosterior(_ options: TrainingOptions, method: any RegisteredMet
     var options = options
     method.adjust(&options)
     try options.validate()
-    try method.validate(MethodContext(options: options))
+    try method.validateRun(MethodContext(options: options))
     guard samples >= 1 else { throw TrainingError.invalidConfiguration("--samples must be ≥ 1, got \(samples)") }
     // Without `out`, the networks' checkpoints go to a scratch directory removed at the end.
     let scratch = out == nil ? FileManager.default.temporaryDirectory.appendingPathComponent("credence-\(UUID().uuidString)") : nil
@@ -46,7 +47,7 @@ public func trainPosterior(_ options: TrainingOptions, method: any RegisteredMet
     var networkPaths: [String] = []
     let job = MethodJob(options: options, samples: samples, seed: options.seed, network: { o in
         let path = memberPath(target, "member-\(o.ensembleMember)")
-        var run = try train(o, checkpointPath: path, resume: resume, onProgress: onProgress)
+        var run = try train(o, checkpointPath: path, resume: resume, objective: try AdversarialObjective.forOptions(o), onProgress: onProgress)
         if out == nil { run.checkpoint = nil }
         runs.append(run)
         networkPaths.append(path)
@@ -103,7 +104,7 @@ public func fitPostHoc(_ method: any RegisteredMethod, posteriorAt path: String,
     }
     let archive = try PosteriorArchive.load(from: path)
     let options = try recordedRunOptions(archive, path: path, need: "fit needs the run's data")
-    try method.validate(MethodContext(options: options))
+    try method.validateRun(MethodContext(options: options))
     let job = MethodJob(options: options, samples: samples, seed: seed,
                         network: { _ in TrainedFile(path: path, seconds: 0) }, onStage: onStage)
     let outcome = try method.run(job)

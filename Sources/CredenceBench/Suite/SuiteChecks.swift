@@ -69,7 +69,7 @@ extension SuiteDecoder {
             for option in method.options { values[option.key] = point[option.key]?.value }
             let built = try MethodRegistry.make(name, recorded: values)
             built.adjust(&options)
-            try built.validate(MethodContext(options: options))
+            try built.validateRun(MethodContext(options: options))
         } catch {
             let message = (error as? InferenceError).flatMap { if case let .invalidOption(m) = $0 { return m } else { return nil } } ?? "\(error)"
             throw fail(method.node, join(method.field, "name"), "\(name) on \(dataName): \(message)")

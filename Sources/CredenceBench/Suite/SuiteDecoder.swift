@@ -26,7 +26,15 @@ struct SuiteDecoder {
                                    MethodOption.choice("schedule", ScheduleKind.self, default: nil, help: "learning-rate schedule"),
                                    MethodOption("momentum", .nonNegativeReal, help: "SGD momentum"),
                                    MethodOption.choice("augmentation", Augmentation.self, default: nil, help: "training-image augmentation"),
-                                   MethodOption("augmentationPadding", .integer(atLeast: 0), help: "crop-flip padding, pixels")]
+                                   MethodOption("augmentationPadding", .integer(atLeast: 0), help: "crop-flip padding, pixels"),
+                                   MethodOption.choice("adversarial", AdversarialTrainingKind.self, default: nil, help: "adversarial training"),
+                                   MethodOption("adversarialEpsilon", .real(above: 0, below: nil), help: "adversarial training's L∞ budget ε"),
+                                   MethodOption("attackSteps", .integer(atLeast: 1), help: "attack steps of pgd/trades adversarial training"),
+                                   MethodOption("attackStepSize", .real(above: 0, below: nil), help: "adversarial training's attack step size"),
+                                   MethodOption("attackNoise", .nonNegativeReal, help: "single-step adversarial training's uniform start half-width"),
+                                   MethodOption("tradesBeta", .nonNegativeReal, help: "TRADES's β"),
+                                   MethodOption("epsWarmup", .nonNegativeReal, help: "epochs of linear ε warm-up"),
+                                   MethodOption("attackEot", .integer(atLeast: 1), help: "forward passes per adversarial-training attack gradient (EOT)")]
 
     // MARK: - Errors and typed reads
 

@@ -26,6 +26,8 @@ public struct TemperatureScalingMethod: RegisteredMethod {
         }
     }
 
+    public var trainsOnlyThroughNetworkJob: Bool { true }
+
     public func run(_ job: MethodJob) throws -> MethodOutcome {
         let file = try job.network(job.options)
         let base = try loadPosterior(from: file.path)

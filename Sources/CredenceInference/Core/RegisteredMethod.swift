@@ -46,7 +46,12 @@ public protocol RegisteredMethod {
     /// What the method changes in the training of its networks (MC dropout: the dropout rate).
     func adjust(_ options: inout TrainingOptions)
     /// Checks against the run — the model, the task, the data — before any work starts.
+    /// Callers use `validateRun`, which adds the checks common to every method.
     func validate(_ context: MethodContext) throws
+    /// Whether every network the method trains comes from `MethodJob.network` — the one
+    /// training loop, under the run's objective — with no training phase of its own (SWAG's
+    /// collection, VI, a sampler). Only such methods take adversarial training. Default: false.
+    var trainsOnlyThroughNetworkJob: Bool { get }
     /// Trains or fits the posterior.
     func run(_ job: MethodJob) throws -> MethodOutcome
     /// The posterior an archive written by this method describes.
@@ -58,6 +63,18 @@ extension RegisteredMethod {
     public static var quickSettings: [String: String] { [:] }
     public func adjust(_ options: inout TrainingOptions) {}
     public func validate(_ context: MethodContext) throws {}
+    public var trainsOnlyThroughNetworkJob: Bool { false }
+
+    /// `validate`, after the checks every method shares: adversarial training only for
+    /// methods whose networks all train in the one training loop.
+    public func validateRun(_ context: MethodContext) throws {
+        if let adversarial = context.options.adversarial, !trainsOnlyThroughNetworkJob {
+            let takers = MethodRegistry.names.filter { (try? MethodRegistry.make($0, recorded: [:]))?.trainsOnlyThroughNetworkJob == true }
+            throw InferenceError.invalidOption(
+                "\(Self.name) trains in a phase of its own, which adversarial training (\(adversarial.kind.rawValue)) does not reach; it is for \(takers.joined(separator: ", "))")
+        }
+        try validate(context)
+    }
 }
 
 /// What a method is checked against before a run: the run's (adjusted) training options

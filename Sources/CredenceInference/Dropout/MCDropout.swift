@@ -93,6 +93,8 @@ public struct MCDropoutMethod: RegisteredMethod {
         }
     }
 
+    public var trainsOnlyThroughNetworkJob: Bool { true }
+
     public func run(_ job: MethodJob) throws -> MethodOutcome {
         let file = try job.network(job.options)
         let network = try file.pointPosterior()

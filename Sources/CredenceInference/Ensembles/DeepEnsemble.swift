@@ -132,6 +132,7 @@ public struct DeepEnsembleMethod: RegisteredMethod {
 
     public func adjust(_ options: inout TrainingOptions) { member.adjust(&options) }
     public func validate(_ context: MethodContext) throws { try member.validate(context) }
+    public var trainsOnlyThroughNetworkJob: Bool { member.trainsOnlyThroughNetworkJob }
 
     public func run(_ job: MethodJob) throws -> MethodOutcome {
         var posteriors: [any Posterior] = []

@@ -89,6 +89,8 @@ public struct LaplaceMethod: RegisteredMethod {
             .validate(model: model)
     }
 
+    public var trainsOnlyThroughNetworkJob: Bool { true }
+
     public func run(_ job: MethodJob) throws -> MethodOutcome {
         let file = try job.network(job.options)
         let point = try file.pointPosterior()

@@ -52,6 +52,8 @@ public struct MAPMethod: RegisteredMethod {
     public init() {}
     public init(settings: MethodSettings) throws {}
 
+    public var trainsOnlyThroughNetworkJob: Bool { true }
+
     public func run(_ job: MethodJob) throws -> MethodOutcome {
         let network = try job.network(job.options)
         return MethodOutcome(posterior: try network.pointPosterior(), seconds: network.seconds)

@@ -43,8 +43,9 @@ public struct TrainingResult: Codable, Sendable {
 ///
 /// - Parameters:
 ///   - objective: the loss to train on (default: cross-entropy with the options' label
-///     smoothing, or the Gaussian NLL for regression); another module's objective (e.g.
-///     adversarial training) plugs in here. A checkpoint records a non-default objective's
+///     smoothing, or the Gaussian NLL for regression); another module's objective plugs in
+///     here — options with `adversarial` settings need CredenceRobustness's
+///     `AdversarialObjective(options)`. A checkpoint records a non-default objective's
 ///     `identity` and is resumed only under the same one.
 ///   - onProgress: training progress, as `Trainer.fit` reports it.
 ///   - onResume: called once before training when `resume` is set: where the run picks up.
@@ -73,6 +74,15 @@ public func train(_ options: TrainingOptions, checkpointPath: String? = nil, res
                                    parameterCount: model.parameterCount)
     var objective: any TrainingObjective = customObjective ?? (trainSet.task.classCount != nil
         ? Objective.crossEntropy(labelSmoothing: options.labelSmoothing) : Objective.gaussianNegativeLogLikelihood)
+    if let adversarial = options.adversarial {
+        guard trainSet.task.classCount != nil else {
+            throw TrainingError.invalidConfiguration("adversarial training is for classifiers; \(options.dataset.rawValue) is a regression set")
+        }
+        guard let customObjective, customObjective.identity.hasPrefix(adversarial.identity) else {
+            throw TrainingError.invalidConfiguration(
+                "the options ask for adversarial training (\(adversarial.identity)) but the objective is '\(objective.identity)': pass objective: AdversarialObjective(options) from CredenceRobustness")
+        }
+    }
     if let augmentation = options.augmentation, augmentation != .none {
         guard trainSet.inputShape.count == 3 else {
             throw TrainingError.invalidConfiguration("--augment \(augmentation.rawValue) needs image inputs [C, H, W]; \(options.dataset.rawValue) has \(trainSet.inputShape)")

@@ -53,6 +53,9 @@ public struct TrainingOptions: Codable, Sendable {
     /// The crop's zero padding in pixels (`crop-flip`); nil: `defaultAugmentationPadding`.
     public var augmentationPadding: Int?
     public static let defaultAugmentationPadding = 2
+    /// Adversarial training (the inputs each step trains on are an attack's); nil: none.
+    /// Classification only; its objective is CredenceRobustness's `AdversarialObjective`.
+    public var adversarial: AdversarialTraining?
     public var seed: UInt64 = 0
     public var dataDirectory: String?
     /// Keep only the first N training examples (smoke runs).
@@ -80,7 +83,7 @@ public struct TrainingOptions: Codable, Sendable {
     public init() {}
 
     enum CodingKeys: String, CodingKey {
-        case dataset, model, hidden, dropout, epochs, batchSize, learningRate, optimizer, momentum, weightDecay, schedule, warmupSteps, clipNorm, labelSmoothing, augmentation, augmentationPadding, seed, dataDirectory, trainLimit, holdout, ensembleMember, heldOutClasses
+        case dataset, model, hidden, dropout, epochs, batchSize, learningRate, optimizer, momentum, weightDecay, schedule, warmupSteps, clipNorm, labelSmoothing, augmentation, augmentationPadding, adversarial, seed, dataDirectory, trainLimit, holdout, ensembleMember, heldOutClasses
     }
 
     /// Missing keys take their defaults, so options written by an older Credence (before a
@@ -103,6 +106,7 @@ public struct TrainingOptions: Codable, Sendable {
         labelSmoothing = try c.decodeIfPresent(Float.self, forKey: .labelSmoothing) ?? labelSmoothing
         augmentation = try c.decodeIfPresent(Augmentation.self, forKey: .augmentation)
         augmentationPadding = try c.decodeIfPresent(Int.self, forKey: .augmentationPadding)
+        adversarial = try c.decodeIfPresent(AdversarialTraining.self, forKey: .adversarial)
         seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? seed
         dataDirectory = try c.decodeIfPresent(String.self, forKey: .dataDirectory)
         trainLimit = try c.decodeIfPresent(Int.self, forKey: .trainLimit)
@@ -124,6 +128,7 @@ public struct TrainingOptions: Codable, Sendable {
         guard dropout >= 0, dropout < 1 else { throw bad("--dropout must be in [0, 1), got \(dropout)") }
         guard labelSmoothing >= 0, labelSmoothing < 1 else { throw bad("--label-smoothing must be in [0, 1), got \(labelSmoothing)") }
         if let p = augmentationPadding, p < 0 { throw bad("--augment-padding must be ≥ 0, got \(p)") }
+        try adversarial?.validate()
         guard weightDecay >= 0 else { throw bad("--weight-decay must be ≥ 0, got \(weightDecay)") }
         if let c = clipNorm, !(c > 0) { throw bad("--clip-norm must be > 0, got \(c)") }
         if let h = hidden, h.isEmpty || h.contains(where: { $0 < 1 }) { throw bad("--hidden needs positive widths, got \(h)") }

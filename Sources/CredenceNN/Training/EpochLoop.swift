@@ -103,7 +103,9 @@ public struct EpochLoop: Sendable {
                 let indices = Array(order[((s - 1) * size)..<Swift.min(s * size, data.count)])
                 let report: StepReport
                 do {
-                    report = try step(try data.trainingBatch(indices), &rng)
+                    var batch = try data.trainingBatch(indices)
+                    batch.epochsDone = Double(epoch - 1) + Double(s - 1) / Double(steps)
+                    report = try step(batch, &rng)
                 } catch TrainingError.nonFiniteLoss(_, _, let value) {
                     throw TrainingError.nonFiniteLoss(epoch: epoch, step: s, value: value)
                 }

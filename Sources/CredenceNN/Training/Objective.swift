@@ -7,11 +7,16 @@ public struct TrainingBatch {
     public var labels: [Int32]
     /// Targets [B, D] (regression); nil for classification.
     public var targets: Tensor?
+    /// Epochs of training done before this batch, fractional within the epoch (batch 5 of 10
+    /// in epoch 3: 2.4); set by `EpochLoop`, nil outside a training loop. Objectives with a
+    /// schedule of their own read it (adversarial training's ε warm-up).
+    public var epochsDone: Double?
 
-    public init(inputs: Tensor, labels: [Int32] = [], targets: Tensor? = nil) {
+    public init(inputs: Tensor, labels: [Int32] = [], targets: Tensor? = nil, epochsDone: Double? = nil) {
         self.inputs = inputs
         self.labels = labels
         self.targets = targets
+        self.epochsDone = epochsDone
     }
 
     public var count: Int { inputs.shape.first ?? 0 }
@@ -20,7 +25,7 @@ public struct TrainingBatch {
     public func shard(_ range: Range<Int>) throws -> TrainingBatch {
         TrainingBatch(inputs: try inputs.rows(range),
                       labels: labels.isEmpty ? [] : Array(labels[range]),
-                      targets: try targets.map { try $0.rows(range) })
+                      targets: try targets.map { try $0.rows(range) }, epochsDone: epochsDone)
     }
 }
 
