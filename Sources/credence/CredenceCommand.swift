@@ -7,7 +7,7 @@ struct CredenceCommand: ParsableCommand {
         commandName: "credence",
         abstract: "Trustworthy deep learning: train, evaluate and benchmark models with calibrated uncertainty.",
         subcommands: [TrainCommand.self, FitCommand.self, EvaluateCommand.self, PerfCommand.self, ReportCommand.self,
-                      BenchCommand.self, ScoreCommand.self, AttackCommand.self, CompressCommand.self, LayerOptimaCommand.self,
+                      BenchCommand.self, ScoreCommand.self, AttackCommand.self, CertifyCommand.self, CompressCommand.self, LayerOptimaCommand.self,
                       DiagnoseCommand.self, AgreementCommand.self, DoctorCommand.self])
 
     /// Runs on the best BLAS kernel for this CPU (re-executing once when OpenBLAS chose an

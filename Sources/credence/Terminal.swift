@@ -6,8 +6,8 @@ import Foundation
 enum Terminal {
     static let isInteractive = isatty(STDERR_FILENO) == 1
 
-    static func error(_ line: String) {
-        FileHandle.standardError.write(Data((line + "\n").utf8))
+    static func error(_ line: String, terminator: String = "\n") {
+        FileHandle.standardError.write(Data((line + terminator).utf8))
     }
 
     static func duration(_ seconds: Double) -> String {

@@ -25,9 +25,10 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Linear warm-up steps.") var warmup = 0
     @Option(help: "Clip the gradient's global norm to this value.") var clipNorm: Float?
     @Option(help: "Label smoothing for cross-entropy.") var labelSmoothing: Float = 0
-    @Option(help: "Random augmentation of training images (crop-flip: a shift of up to --augment-padding pixels and a horizontal flip).")
+    @Option(help: "Random augmentation of training inputs (crop-flip: a shift of up to --augment-padding pixels and a horizontal flip; gaussian-noise: N(0, σ²) noise of σ --noise-sigma, for randomized smoothing).")
     var augment: Augmentation?
     @Option(help: "Zero padding of the random crop, pixels (default 2).") var augmentPadding: Int?
+    @Option(help: "σ of gaussian-noise augmentation (default 0.25).") var noiseSigma: Float?
     @Option(help: ArgumentHelp("Adversarial training: train on the inputs an L∞ attack of budget --eps finds at each step.",
                                discussion: "pgd (Madry et al.), trades (Zhang et al.), fgsm-rs (FGSM with random start, Wong et al.), n-fgsm (de Jorge et al.)."))
     var adversarial: AdversarialTrainingKind?
@@ -64,7 +65,7 @@ struct TrainCommand: ParsableCommand {
         o.dataset = dataset; o.model = model; o.dropout = dropout; o.epochs = epochs; o.batchSize = batchSize
         o.learningRate = learningRate; o.optimizer = optimizer; o.momentum = momentum; o.weightDecay = weightDecay
         o.schedule = schedule; o.warmupSteps = warmup; o.clipNorm = clipNorm; o.labelSmoothing = labelSmoothing
-        o.augmentation = augment; o.augmentationPadding = augmentPadding
+        o.augmentation = augment; o.augmentationPadding = augmentPadding; o.noiseSigma = noiseSigma
         if let adversarial {
             guard let eps else { throw ValidationError("--adversarial \(adversarial.rawValue) needs its budget: --eps E (e.g. 0.1 for Fashion-MNIST)") }
             o.adversarial = AdversarialTraining(kind: adversarial, epsilon: eps, steps: attackSteps, stepSize: attackStepSize, beta: tradesBeta,

@@ -73,19 +73,11 @@ extension RunConfiguration {
             o.augmentation = kind
         }
         if let p = try value(training, "augmentationPadding", Int.self) { o.augmentationPadding = p }
-        let attackKeys = ["adversarialEpsilon", "attackSteps", "attackStepSize", "attackNoise", "tradesBeta", "epsWarmup", "attackEot"]
-        if let name = training?["adversarial"] {
-            guard let kind = AdversarialTrainingKind(rawValue: name) else { throw BenchError.invalidRun(key: key, message: "unknown adversarial training '\(name)'") }
-            guard let epsilon = try value(training, "adversarialEpsilon", Float.self) else {
-                throw BenchError.invalidRun(key: key, message: "adversarial training needs its budget: \"training\": {\"adversarial\": \"\(name)\", \"adversarialEpsilon\": 0.1}")
-            }
-            o.adversarial = AdversarialTraining(
-                kind: kind, epsilon: epsilon, steps: try value(training, "attackSteps", Int.self),
-                stepSize: try value(training, "attackStepSize", Float.self), beta: try value(training, "tradesBeta", Float.self),
-                noise: try value(training, "attackNoise", Float.self), warmupEpochs: try value(training, "epsWarmup", Double.self),
-                eotSamples: try value(training, "attackEot", Int.self))
-        } else if let stray = attackKeys.first(where: { training?[$0] != nil }) {
-            throw BenchError.invalidRun(key: key, message: "training.\(stray) sets adversarial training: add \"adversarial\": \"pgd\" (or trades, fgsm-rs, n-fgsm)")
+        if let s = try value(training, "noiseSigma", Float.self) { o.noiseSigma = s }
+        do {
+            o.adversarial = try Self.adversarialTraining(training ?? [:])
+        } catch let error as TrainingSettingError {
+            throw BenchError.invalidRun(key: key, message: "training.\(error.setting): \(error.message)")
         }
         if let name = training?["schedule"] {
             guard let kind = ScheduleKind(rawValue: name) else { throw BenchError.invalidRun(key: key, message: "unknown schedule '\(name)'") }
@@ -93,6 +85,34 @@ extension RunConfiguration {
         }
         try o.validate()
         return o
+    }
+
+    /// The adversarial training a suite's `training` settings ask for (nil: none), checked.
+    static func adversarialTraining(_ training: [String: String]) throws -> AdversarialTraining? {
+        let attackKeys = ["adversarialEpsilon", "attackSteps", "attackStepSize", "attackNoise", "tradesBeta", "epsWarmup", "attackEot"]
+        guard let name = training["adversarial"] else {
+            if let stray = attackKeys.first(where: { training[$0] != nil }) {
+                throw TrainingSettingError(setting: stray, message: "this sets adversarial training: add \"adversarial\": \"pgd\" (or trades, fgsm-rs, n-fgsm)")
+            }
+            return nil
+        }
+        func value<T: LosslessStringConvertible>(_ key: String, _: T.Type) throws -> T? {
+            guard let text = training[key] else { return nil }
+            guard let v = T(text) else { throw TrainingSettingError(setting: key, message: "'\(text)' is not a valid \(T.self)") }
+            return v
+        }
+        guard let kind = AdversarialTrainingKind(rawValue: name) else {
+            throw TrainingSettingError(setting: "adversarial", message: "unknown adversarial training '\(name)'")
+        }
+        guard let epsilon = try value("adversarialEpsilon", Float.self) else {
+            throw TrainingSettingError(setting: "adversarial", message: "adversarial training needs its budget: \"adversarialEpsilon\": 0.1")
+        }
+        let settings = AdversarialTraining(
+            kind: kind, epsilon: epsilon, steps: try value("attackSteps", Int.self), stepSize: try value("attackStepSize", Float.self),
+            beta: try value("tradesBeta", Float.self), noise: try value("attackNoise", Float.self),
+            warmupEpochs: try value("epsWarmup", Double.self), eotSamples: try value("attackEot", Int.self))
+        do { try settings.validate() } catch { throw TrainingSettingError(setting: "adversarial", message: "\(error)") }
+        return settings
     }
 
     /// The run's method, built from its recorded settings through the registry.
@@ -103,6 +123,12 @@ extension RunConfiguration {
             throw BenchError.invalidRun(key: key, message: "\(error)")
         }
     }
+}
+
+/// A suite's training setting that cannot be used, and why.
+struct TrainingSettingError: Error {
+    var setting: String
+    var message: String
 }
 
 /// A fitted posterior and the time fitting it took (over every attempt).

@@ -63,6 +63,12 @@ extension SuiteDecoder {
         options.holdout = holdout
         options.trainLimit = dataset.trainLimit
         options.heldOutClasses = dataset.heldOutClasses?.value
+        do {
+            options.adversarial = try RunConfiguration.adversarialTraining(training.mapValues(\.value))
+        } catch let error as TrainingSettingError {
+            let node = training[error.setting]?.node ?? method.node
+            throw fail(node, "training.\(error.setting)", error.message)
+        }
         let name = method.method.name
         do {
             var values: [String: String] = [:]

@@ -27,6 +27,7 @@ struct SuiteDecoder {
                                    MethodOption("momentum", .nonNegativeReal, help: "SGD momentum"),
                                    MethodOption.choice("augmentation", Augmentation.self, default: nil, help: "training-image augmentation"),
                                    MethodOption("augmentationPadding", .integer(atLeast: 0), help: "crop-flip padding, pixels"),
+                                   MethodOption("noiseSigma", .real(above: 0, below: nil), help: "σ of gaussian-noise augmentation"),
                                    MethodOption.choice("adversarial", AdversarialTrainingKind.self, default: nil, help: "adversarial training"),
                                    MethodOption("adversarialEpsilon", .real(above: 0, below: nil), help: "adversarial training's L∞ budget ε"),
                                    MethodOption("attackSteps", .integer(atLeast: 1), help: "attack steps of pgd/trades adversarial training"),

@@ -84,11 +84,12 @@ public func train(_ options: TrainingOptions, checkpointPath: String? = nil, res
         }
     }
     if let augmentation = options.augmentation, augmentation != .none {
-        guard trainSet.inputShape.count == 3 else {
+        guard trainSet.inputShape.count == 3 || augmentation != .cropFlip else {
             throw TrainingError.invalidConfiguration("--augment \(augmentation.rawValue) needs image inputs [C, H, W]; \(options.dataset.rawValue) has \(trainSet.inputShape)")
         }
         objective = AugmentedObjective(base: objective, augmentation: augmentation,
-                                       padding: options.augmentationPadding ?? TrainingOptions.defaultAugmentationPadding)
+                                       padding: options.augmentationPadding ?? TrainingOptions.defaultAugmentationPadding,
+                                       noiseSigma: options.noiseSigma ?? TrainingOptions.defaultNoiseSigma)
     }
     var trainer = Trainer(model: model, optimizer: optimizer, configuration: TrainingConfiguration(
         epochs: options.epochs, batchSize: batchSize, seed: rng.next(), objective: objective))

@@ -53,6 +53,9 @@ public struct TrainingOptions: Codable, Sendable {
     /// The crop's zero padding in pixels (`crop-flip`); nil: `defaultAugmentationPadding`.
     public var augmentationPadding: Int?
     public static let defaultAugmentationPadding = 2
+    /// σ of `gaussian-noise` augmentation; nil: `defaultNoiseSigma`.
+    public var noiseSigma: Float?
+    public static let defaultNoiseSigma: Float = 0.25
     /// Adversarial training (the inputs each step trains on are an attack's); nil: none.
     /// Classification only; its objective is CredenceRobustness's `AdversarialObjective`.
     public var adversarial: AdversarialTraining?
@@ -83,7 +86,7 @@ public struct TrainingOptions: Codable, Sendable {
     public init() {}
 
     enum CodingKeys: String, CodingKey {
-        case dataset, model, hidden, dropout, epochs, batchSize, learningRate, optimizer, momentum, weightDecay, schedule, warmupSteps, clipNorm, labelSmoothing, augmentation, augmentationPadding, adversarial, seed, dataDirectory, trainLimit, holdout, ensembleMember, heldOutClasses
+        case dataset, model, hidden, dropout, epochs, batchSize, learningRate, optimizer, momentum, weightDecay, schedule, warmupSteps, clipNorm, labelSmoothing, augmentation, augmentationPadding, noiseSigma, adversarial, seed, dataDirectory, trainLimit, holdout, ensembleMember, heldOutClasses
     }
 
     /// Missing keys take their defaults, so options written by an older Credence (before a
@@ -106,6 +109,7 @@ public struct TrainingOptions: Codable, Sendable {
         labelSmoothing = try c.decodeIfPresent(Float.self, forKey: .labelSmoothing) ?? labelSmoothing
         augmentation = try c.decodeIfPresent(Augmentation.self, forKey: .augmentation)
         augmentationPadding = try c.decodeIfPresent(Int.self, forKey: .augmentationPadding)
+        noiseSigma = try c.decodeIfPresent(Float.self, forKey: .noiseSigma)
         adversarial = try c.decodeIfPresent(AdversarialTraining.self, forKey: .adversarial)
         seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? seed
         dataDirectory = try c.decodeIfPresent(String.self, forKey: .dataDirectory)
@@ -128,6 +132,10 @@ public struct TrainingOptions: Codable, Sendable {
         guard dropout >= 0, dropout < 1 else { throw bad("--dropout must be in [0, 1), got \(dropout)") }
         guard labelSmoothing >= 0, labelSmoothing < 1 else { throw bad("--label-smoothing must be in [0, 1), got \(labelSmoothing)") }
         if let p = augmentationPadding, p < 0 { throw bad("--augment-padding must be ≥ 0, got \(p)") }
+        if let sigma = noiseSigma {
+            guard sigma > 0, sigma.isFinite else { throw bad("--noise-sigma must be > 0, got \(sigma)") }
+            guard augmentation == .gaussianNoise else { throw bad("--noise-sigma is the σ of --augment gaussian-noise; add that option") }
+        }
         try adversarial?.validate()
         guard weightDecay >= 0 else { throw bad("--weight-decay must be ≥ 0, got \(weightDecay)") }
         if let c = clipNorm, !(c > 0) { throw bad("--clip-norm must be > 0, got \(c)") }

@@ -9,6 +9,9 @@ public enum Augmentation: String, Codable, CaseIterable, Sendable {
     /// `RandomCrop(size, padding)` and `RandomHorizontalFlip()`, the standard CIFAR and
     /// Fashion-MNIST recipe for ResNets.
     case cropFlip = "crop-flip"
+    /// Gaussian noise N(0, σ²) added to every input value, unclipped — Cohen et al.'s training
+    /// for randomized smoothing at the σ it will be certified with.
+    case gaussianNoise = "gaussian-noise"
 }
 
 /// A training objective on augmented inputs: each step's images are transformed with the
@@ -21,15 +24,24 @@ public enum Augmentation: String, Codable, CaseIterable, Sendable {
 public struct AugmentedObjective: TrainingObjective {
     public let base: any TrainingObjective
     public let augmentation: Augmentation
+    /// The crop's zero padding (`cropFlip`).
     public let padding: Int
+    /// σ of the noise (`gaussianNoise`).
+    public let noiseSigma: Float
 
-    public init(base: any TrainingObjective, augmentation: Augmentation, padding: Int) {
+    public init(base: any TrainingObjective, augmentation: Augmentation, padding: Int = 2, noiseSigma: Float = 0.25) {
         self.base = base
         self.augmentation = augmentation
         self.padding = padding
+        self.noiseSigma = noiseSigma
     }
 
-    public var identity: String { "\(base.identity) augment=\(augmentation.rawValue) padding=\(padding)" }
+    public var identity: String {
+        switch augmentation {
+        case .none, .cropFlip: return "\(base.identity) augment=\(augmentation.rawValue) padding=\(padding)"
+        case .gaussianNoise: return "\(base.identity) augment=\(augmentation.rawValue) sigma=\(noiseSigma)"
+        }
+    }
     public var isClassification: Bool { base.isClassification }
 
     public func loss(model: any NetworkModel, parameters: Variable, batch: TrainingBatch,
@@ -38,6 +50,11 @@ public struct AugmentedObjective: TrainingObjective {
         switch augmentation {
         case .none: break
         case .cropFlip: augmented.inputs = try Self.cropAndFlip(batch.inputs, padding: padding, rng: &context.rng)
+        case .gaussianNoise:
+            var noise = Tensor.normalNoise(shape: batch.inputs.shape, rng: &context.rng)
+            noise.scaleInPlace(noiseSigma)
+            noise.addInPlace(batch.inputs, scale: 1)
+            augmented.inputs = noise
         }
         return try base.loss(model: model, parameters: parameters, batch: augmented, context: &context)
     }

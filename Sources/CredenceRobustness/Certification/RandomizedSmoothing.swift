@@ -60,6 +60,13 @@ public struct RandomizedSmoothing {
         public var probabilityLowerBound: Double
         /// How many of the n noisy inputs the base classifier gave the class.
         public var topCount: Int
+
+        public init(prediction: Int?, radius: Double, probabilityLowerBound: Double, topCount: Int) {
+            self.prediction = prediction
+            self.radius = radius
+            self.probabilityLowerBound = probabilityLowerBound
+            self.topCount = topCount
+        }
     }
 
     /// CERTIFY: the class the base classifier gives most often among `n0` noisy copies of

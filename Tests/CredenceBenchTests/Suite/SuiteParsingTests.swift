@@ -230,6 +230,36 @@ ood: [far]
         #expect(!json.contains("heldOutClasses") && json.contains(#""oodSets":["far"]"#))
     }
 
+    /// Adversarial training and noise augmentation reach the runs' training options; methods
+    /// with a training phase of their own, and attack settings without `adversarial`, are refused.
+    @Test func adversarialTrainingReachesTheRuns() throws {
+        let suite = try Suite.parse("""
+            {"datasets": ["two-moons"], "methods": [{"name": "map"}, {"name": "mc-dropout"}],
+             "training": {"adversarial": "trades", "adversarialEpsilon": 0.1, "attackSteps": 3, "tradesBeta": 2, "epsWarmup": 1}}
+            """, source: "s.json")
+        for run in suite.configurations {
+            let adversarial = try #require(try run.trainingOptions().adversarial)
+            #expect(adversarial == AdversarialTraining(kind: .trades, epsilon: 0.1, steps: 3, beta: 2, warmupEpochs: 1))
+        }
+        let noisy = try Suite.parse(#"{"datasets": ["two-moons"], "methods": [{"name": "map"}], "training": {"augmentation": "gaussian-noise", "noiseSigma": 0.5}}"#,
+                                    source: "s.json")
+        #expect(try noisy.configurations[0].trainingOptions().noiseSigma == 0.5)
+        expectRejected("""
+            {
+              "datasets": ["two-moons"],
+              "training": {"adversarial": "pgd", "adversarialEpsilon": 0.1},
+              "methods": [{"name": "swag"}]
+            }
+            """, line: 4, ["swag trains in a phase of its own"])
+        expectRejected("""
+            {
+              "datasets": ["two-moons"],
+              "training": {"attackSteps": 3},
+              "methods": [{"name": "map"}]
+            }
+            """, line: 3, ["attackSteps", "adversarial"])
+    }
+
     /// Parses `text` and checks the error names the file, the line and the field.
     func expectRejected(_ text: String, line: Int, _ fragments: [String], yaml: Bool = false,
                         sourceLocation: SourceLocation = #_sourceLocation) {

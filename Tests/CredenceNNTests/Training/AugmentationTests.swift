@@ -44,4 +44,31 @@ import CredenceTensor
         #expect(try loss(seed: 5) == loss(seed: 5))
         #expect(try loss(seed: 5) != loss(seed: 6))
     }
+
+    /// Gaussian-noise augmentation adds N(0, σ²) to every input value: the noise the base
+    /// objective sees has mean ≈ 0 and standard deviation ≈ σ (20,000 values: ±3 standard errors).
+    @Test func gaussianNoiseAugmentationAddsNoiseOfItsSigma() throws {
+        /// Hands back the inputs it was given as its "outputs".
+        struct Recorder: TrainingObjective {
+            var identity: String { "recorder" }
+            var isClassification: Bool { true }
+            func loss(model: any NetworkModel, parameters: Variable, batch: TrainingBatch,
+                      context: inout ForwardContext) throws -> (loss: Variable, outputs: Tensor) {
+                (Variable(constant: Tensor(0)), batch.inputs)
+            }
+        }
+        let sigma: Float = 0.3
+        let objective = AugmentedObjective(base: Recorder(), augmentation: .gaussianNoise, noiseSigma: sigma)
+        #expect(objective.identity == "recorder augment=gaussian-noise sigma=0.3")
+        let model = try Sequential(.mlp(inputShape: [100], hidden: [], outputs: 2))
+        let inputs = Tensor(shape: [200, 100], values: (0..<20_000).map { Float($0 % 7) })
+        var context = ForwardContext(mode: .train, rng: RandomGenerator(seed: 2))
+        let seen = try objective.loss(model: model, parameters: Variable(constant: Tensor(shape: [model.parameterCount], repeating: 0)),
+                                      batch: TrainingBatch(inputs: inputs, labels: [Int32](repeating: 0, count: 200)), context: &context).outputs
+        let noise = zip(seen.values, inputs.values).map { Double($0 - $1) }
+        let mean = noise.reduce(0, +) / Double(noise.count)
+        let sd = (noise.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(noise.count)).squareRoot()
+        #expect(abs(mean) < 3 * Double(sigma) / Double(noise.count).squareRoot(), "mean \(mean)")
+        #expect(abs(sd - Double(sigma)) < 3 * Double(sigma) / (2 * Double(noise.count)).squareRoot(), "sd \(sd)")
+    }
 }

@@ -1,0 +1,160 @@
+import CredenceData
+import CredenceInference
+import CredenceNN
+import CredenceRobustness
+import CredenceTensor
+import Foundation
+
+/// The certificates `credence certify` computes.
+public enum CertificationMethod: String, Codable, CaseIterable, Sendable {
+    /// Randomized smoothing (Cohen et al. 2019): a class and a certified L2 radius per input.
+    case smoothing
+}
+
+/// Settings of one certification run; every field has the CLI's default.
+public struct CertificationSettings: Codable, Equatable, Sendable {
+    public var method: CertificationMethod = .smoothing
+    /// σ of the smoothing noise.
+    public var sigma: Float = 0.25
+    /// Noise samples that choose the class (n₀) and that estimate its probability (n).
+    public var selectionSamples = 100
+    public var estimationSamples = 100_000
+    /// 1 − α is the confidence of every certificate.
+    public var alpha = 0.001
+    /// Test examples certified: indices 0, skip, 2·skip, … (the first `examples` of them).
+    public var examples = 100
+    public var skip = 1
+    /// Posterior samples whose mean probabilities make the base classifier.
+    public var posteriorSamples = 1
+    /// Noisy copies per forward pass.
+    public var batchSize = 1000
+    /// The radii at which certified accuracy is reported.
+    public var radii: [Double] = [0, 0.25, 0.5, 0.75, 1, 1.25, 1.5]
+    public var seed: UInt64 = 0
+
+    public init() {}
+
+    public func validate() throws {
+        func bad(_ m: String) -> InferenceError { .invalidOption(m) }
+        guard sigma > 0, sigma.isFinite else { throw bad("--sigma must be > 0, got \(sigma)") }
+        guard selectionSamples >= 1, estimationSamples >= 1 else { throw bad("--n0 and --n must be ≥ 1, got \(selectionSamples) and \(estimationSamples)") }
+        guard alpha > 0, alpha < 1 else { throw bad("--alpha must be in (0, 1), got \(alpha)") }
+        guard examples >= 1, skip >= 1 else { throw bad("--examples and --skip must be ≥ 1, got \(examples) and \(skip)") }
+        guard posteriorSamples >= 1, batchSize >= 1 else { throw bad("--posterior-samples and --batch-size must be ≥ 1, got \(posteriorSamples) and \(batchSize)") }
+        guard !radii.isEmpty, radii.allSatisfy({ $0 >= 0 && $0.isFinite }) else { throw bad("--radii must be numbers ≥ 0, got \(radii)") }
+    }
+}
+
+/// What a certification run found.
+public struct CertificationResult: Codable, Sendable {
+    public struct Example: Codable, Sendable, Equatable {
+        /// Index in the test set.
+        public var index: Int
+        public var label: Int
+        /// The certified class; nil: abstained.
+        public var prediction: Int?
+        public var radius: Double
+        public var probabilityLowerBound: Double
+        /// n_A, the top class's count among the n noisy inputs.
+        public var topCount: Int
+        public var seconds: Double
+        public var correct: Bool { prediction == label }
+    }
+    public struct Point: Codable, Sendable {
+        public var radius: Double
+        /// The fraction of examples certified with the true class at a radius ≥ `radius`.
+        public var certifiedAccuracy: Double
+    }
+    public var file: String
+    public var method: String
+    public var dataset: String
+    public var settings: CertificationSettings
+    /// Posterior samples actually used (a point network: 1; an ensemble: at most its members).
+    public var baseClassifierSamples: Int
+    public var points: [Point]
+    public var abstentionRate: Double
+    /// Mean certified radius over the examples (0 for abstentions and wrong classes).
+    public var meanRadius: Double
+    public var perExample: [Example]
+    /// Seconds certifying (over every resumed attempt).
+    public var seconds: Double
+    /// Noisy inputs classified per second, (n₀ + n)·examples / seconds.
+    public var noiseSamplesPerSecond: Double
+}
+
+/// Certifies the first `settings.examples` test examples (every `skip`-th) of the posterior
+/// (or plain checkpoint, as MAP) at `path`. With `out`, the result so far is written there
+/// (JSON, atomically) after every example, and a file already there from the same posterior
+/// and settings is continued — a killed run loses at most the example in progress. Each
+/// example draws its noise from a stream of its own, so a resumed run gives the numbers an
+/// uninterrupted one would.
+public func certifyPosteriorFile(at path: String, settings: CertificationSettings, dataset: DatasetName? = nil,
+                                 dataDirectory: String? = nil, out: String? = nil,
+                                 onProgress: (_ done: Int, _ total: Int, _ result: CertificationResult) -> Void = { _, _, _ in })
+    throws -> CertificationResult {
+    try settings.validate()
+    let archive = try PosteriorArchive.load(from: path)
+    let posterior = try loadPosterior(from: archive, path: path)
+    let (test, _) = try recordedTestSet(of: path, metadata: archive.provenance, dataset: dataset,
+                                        dataDirectory: dataDirectory, inputShape: posterior.model.spec.inputShape)
+    guard test.task.classCount != nil else {
+        throw InferenceError.invalidOption("\(path) holds a regression model; certification is for classifiers")
+    }
+    let indices = Array(stride(from: 0, to: test.count, by: settings.skip).prefix(settings.examples))
+    var root = RandomGenerator(seed: settings.seed)
+    var networkStream = root.split()
+    let streams = root.split(into: indices.count)
+    let smoothing = try RandomizedSmoothing(posterior: posterior, sigma: settings.sigma, posteriorSamples: settings.posteriorSamples,
+                                            batchSize: settings.batchSize, rng: &networkStream)
+
+    var result = CertificationResult(
+        file: path, method: posterior.method, dataset: test.name, settings: settings,
+        baseClassifierSamples: posterior.sampleCount(requested: settings.posteriorSamples), points: [], abstentionRate: 0,
+        meanRadius: 0, perExample: [], seconds: 0, noiseSamplesPerSecond: 0)
+    if let out, FileManager.default.fileExists(atPath: out) {
+        let earlier: CertificationResult
+        do {
+            earlier = try JSONDecoder().decode(CertificationResult.self, from: Data(contentsOf: URL(fileURLWithPath: out)))
+        } catch {
+            throw InferenceError.invalidOption("\(out) exists but is not a certification result (\(error)); remove it or pass another --out")
+        }
+        guard earlier.settings == settings, earlier.file == path, earlier.dataset == test.name else {
+            throw InferenceError.invalidOption("\(out) holds a certification of \(earlier.file) on \(earlier.dataset) with other settings; remove it or pass another --out")
+        }
+        result.perExample = earlier.perExample
+        result.seconds = earlier.seconds
+    }
+    func summarise() {
+        let labels = result.perExample.map { Int32($0.label) }
+        let certificates = result.perExample.map {
+            RandomizedSmoothing.Certificate(prediction: $0.prediction, radius: $0.radius, probabilityLowerBound: $0.probabilityLowerBound, topCount: $0.topCount)
+        }
+        result.points = settings.radii.map { .init(radius: $0, certifiedAccuracy: certifiedAccuracy(certificates, labels: labels, radius: $0)) }
+        let n = Double(Swift.max(result.perExample.count, 1))
+        result.abstentionRate = Double(result.perExample.filter { $0.prediction == nil }.count) / n
+        result.meanRadius = result.perExample.reduce(0) { $0 + ($1.correct ? $1.radius : 0) } / n
+        result.noiseSamplesPerSecond = Double(result.perExample.count * (settings.selectionSamples + settings.estimationSamples))
+            / Swift.max(result.seconds, 1e-9)
+    }
+    Parallel.flushSubnormalsToZero()
+    for (k, index) in indices.enumerated().dropFirst(result.perExample.count) {
+        let start = Date()
+        var rng = streams[k]
+        let certificate = try smoothing.certify(try test.inputs.row(index), n0: settings.selectionSamples, n: settings.estimationSamples,
+                                                alpha: settings.alpha, rng: &rng)
+        let seconds = Date().timeIntervalSince(start)
+        result.perExample.append(.init(index: index, label: Int(test.labels[index]), prediction: certificate.prediction,
+                                       radius: certificate.radius, probabilityLowerBound: certificate.probabilityLowerBound,
+                                       topCount: certificate.topCount, seconds: seconds))
+        result.seconds += seconds
+        summarise()
+        if let out {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try encoder.encode(result).write(to: URL(fileURLWithPath: out), options: .atomic)
+        }
+        onProgress(k + 1, indices.count, result)
+    }
+    summarise()
+    return result
+}

@@ -1,0 +1,70 @@
+import ArgumentParser
+import Credence
+import Foundation
+
+extension CertificationMethod: ExpressibleByArgument {}
+
+struct CertifyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "certify",
+        abstract: "Certify a posterior (or a plain checkpoint, as MAP) on test examples: randomized smoothing's class and certified L2 radius per example, certified accuracy per radius, abstention rate and time.",
+        discussion: "Randomized smoothing (Cohen et al. 2019) classifies n0 noisy copies to choose a class, n more to bound its probability from below (Clopper–Pearson at level 1 − alpha) and certifies the radius sigma·Φ⁻¹(bound), abstaining below ½. The base classifier is the posterior's predictive over --posterior-samples samples. Models certify more when trained on noise of the same sigma (`credence train --augment gaussian-noise --noise-sigma S`).")
+
+    @Option(name: [.customLong("posterior"), .customLong("checkpoint")],
+            help: "Posterior file from `credence train`/`fit`, or a checkpoint (read as MAP).") var posterior: String
+    @Option(help: "Certificate.") var method: CertificationMethod = .smoothing
+    @Option(help: "Standard deviation σ of the smoothing noise (pixels in 0…1).") var sigma: Float = 0.25
+    @Option(help: "Noise samples that choose the class.") var n0 = 100
+    @Option(help: "Noise samples that bound the class's probability.") var n = 100_000
+    @Option(help: "Every certificate holds with probability ≥ 1 − alpha.") var alpha = 0.001
+    @Option(help: "Test examples certified.") var examples = 100
+    @Option(help: "Certify every k-th test example (0, k, 2k, …).") var skip = 1
+    @Option(help: "Posterior samples whose mean probabilities are the base classifier.") var posteriorSamples = 1
+    @Option(help: "Noisy copies per forward pass.") var batchSize = 1000
+    @Option(help: "Radii at which to report certified accuracy, comma-separated.", transform: Self.parseRadii)
+    var radii: [Double] = [0, 0.25, 0.5, 0.75, 1, 1.25, 1.5]
+    @Option(help: "Write the result (JSON) here after every example; a file from the same run is continued.") var out: String?
+    @Option(help: "Data set (default: the one recorded in the file).") var dataset: DatasetName?
+    @Option(help: "Directory holding the data set's files.") var dataDir: String?
+    @Option(help: "Random seed (noise, posterior samples).") var seed: UInt64 = 0
+    @Option(help: "Output format.") var format: OutputFormat = .text
+
+    static func parseRadii(_ text: String) throws -> [Double] {
+        try text.split(separator: ",").map { part in
+            guard let v = Double(part.trimmingCharacters(in: .whitespaces)) else { throw ValidationError("--radii: '\(part)' is not a number") }
+            return v
+        }
+    }
+
+    func settings() -> CertificationSettings {
+        var s = CertificationSettings()
+        s.method = method; s.sigma = sigma; s.selectionSamples = n0; s.estimationSamples = n; s.alpha = alpha
+        s.examples = examples; s.skip = skip; s.posteriorSamples = posteriorSamples; s.batchSize = batchSize
+        s.radii = radii; s.seed = seed
+        return s
+    }
+
+    func validate() throws {
+        do { try settings().validate() } catch let e as InferenceError { throw ValidationError(e.description) }
+    }
+
+    func run() throws {
+        let result = try reportingErrors {
+            try certifyPosteriorFile(at: posterior, settings: settings(), dataset: dataset, dataDirectory: dataDir, out: out) { done, total, r in
+                Terminal.error(String(format: "\rcertified %d/%d  (%.1f s each, certified accuracy at 0: %.3f)", done, total,
+                                      r.seconds / Double(done), r.points.first?.certifiedAccuracy ?? 0), terminator: done == total ? "\n" : "")
+            }
+        }
+        if format == .json { return try printJSON(result) }
+        print("\(result.method) on \(result.dataset) (\(result.perExample.count) examples): randomized smoothing σ = \(result.settings.sigma), "
+              + "n0 \(result.settings.selectionSamples), n \(result.settings.estimationSamples), α \(result.settings.alpha), "
+              + "base classifier over \(result.baseClassifierSamples) posterior sample(s)")
+        for p in result.points {
+            print(String(format: "  radius %-6g certified accuracy %.4f", p.radius, p.certifiedAccuracy))
+        }
+        print(String(format: "  abstained %.4f, mean certified radius %.3f", result.abstentionRate, result.meanRadius))
+        print(String(format: "  %.1f s (%.2f s per example, %.0f noisy inputs/s)", result.seconds,
+                     result.seconds / Double(Swift.max(result.perExample.count, 1)), result.noiseSamplesPerSecond))
+        if let out { print("result: \(out)") }
+    }
+}

@@ -1,0 +1,62 @@
+import Foundation
+import Testing
+
+/// `credence certify` and `credence train --adversarial` / `--augment gaussian-noise` end to end
+/// on two moons.
+@Suite struct CertifyCLITests {
+    /// A noise-trained network certifies; the JSON carries the per-radius figures and every
+    /// example; a run killed part-way (here: an `--out` file holding the first examples) is
+    /// continued to the same numbers; other settings on the same file are refused.
+    @Test func certifyReportsRadiiAndResumes() throws {
+        let dir = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let network = dir.appendingPathComponent("noisy.safetensors").path
+        let trained = try CLI.run(["train", "--dataset", "two-moons", "--epochs", "10", "--augment", "gaussian-noise", "--noise-sigma", "0.25",
+                                   "--out", network])
+        #expect(trained.status == 0, "\(trained.stderr)")
+        let arguments = ["certify", "--checkpoint", network, "--sigma", "0.25", "--n", "2000", "--examples", "30", "--radii", "0,0.25,0.5"]
+        let whole = try CLI.json(try CLI.run(arguments + ["--format", "json"]))
+        let points = try #require(whole["points"] as? [[String: Any]])
+        #expect(points.compactMap { $0["radius"] as? Double } == [0, 0.25, 0.5])
+        let accuracies = points.compactMap { $0["certifiedAccuracy"] as? Double }
+        #expect(accuracies[0] > 0.7 && accuracies == accuracies.sorted(by: >), "\(accuracies)")
+        #expect((whole["perExample"] as? [[String: Any]])?.count == 30)
+
+        // Resuming: the first 10 examples' file, continued, gives the uninterrupted run's examples.
+        let out = dir.appendingPathComponent("cert.json").path
+        #expect(try CLI.run(Array(arguments.prefix(8)) + ["10", "--radii", "0,0.25,0.5", "--out", out]).status == 0)
+        let partial = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out))) as! [String: Any]
+        var settings = partial["settings"] as! [String: Any]
+        settings["examples"] = 30
+        var edited = partial
+        edited["settings"] = settings
+        try JSONSerialization.data(withJSONObject: edited).write(to: URL(fileURLWithPath: out))
+        let resumed = try CLI.json(try CLI.run(arguments + ["--out", out, "--format", "json"]))
+        func radii(_ r: [String: Any]) -> [Double] { (r["perExample"] as! [[String: Any]]).map { $0["radius"] as! Double } }
+        #expect(radii(resumed) == radii(whole))
+        let refused = try CLI.run(["certify", "--checkpoint", network, "--sigma", "0.5", "--n", "2000", "--examples", "30", "--out", out])
+        #expect(refused.status != 0 && refused.stderr.contains("other settings"), "\(refused.stderr)")
+        let bad = try CLI.run(["certify", "--checkpoint", network, "--alpha", "2"])
+        #expect(bad.status != 0 && bad.stderr.contains("--alpha"), "\(bad.stderr)")
+    }
+
+    /// `--adversarial` trains and records its settings; its options without it, or an
+    /// impossible combination, are refused before any work.
+    @Test func adversarialTrainingFromTheCommandLine() throws {
+        let dir = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let network = dir.appendingPathComponent("pgd.safetensors").path
+        let trained = try CLI.run(["train", "--dataset", "two-moons", "--epochs", "3", "--adversarial", "trades", "--eps", "0.2",
+                                   "--attack-steps", "3", "--out", network, "--format", "json"])
+        #expect(trained.status == 0, "\(trained.stderr)")
+        let ensemble = try CLI.run(["train", "--dataset", "two-moons", "--epochs", "2", "--method", "ensemble", "--set", "members=2",
+                                    "--adversarial", "fgsm-rs", "--eps", "0.2"])
+        #expect(ensemble.status == 0, "\(ensemble.stderr)")
+        for (arguments, message) in [(["--eps", "0.1"], "--adversarial"), (["--adversarial", "pgd"], "--eps"),
+                                     (["--adversarial", "n-fgsm", "--eps", "0.1", "--attack-steps", "4"], "one attack step"),
+                                     (["--method", "swag", "--adversarial", "pgd", "--eps", "0.1"], "phase of its own")] {
+            let refused = try CLI.run(["train", "--dataset", "two-moons"] + arguments)
+            #expect(refused.status != 0 && refused.stderr.contains(message), "\(arguments): \(refused.stderr)")
+        }
+    }
+}
