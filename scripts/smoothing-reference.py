@@ -204,8 +204,8 @@ def certify(model, x, sigma, n0, n, alpha, batch_size, num_classes):
     n_a = int(counts_estimation[c_a_hat])
     p_a_bar = lower_confidence_bound(n_a, n, alpha)
     if p_a_bar < 0.5:
-        return ABSTAIN, 0.0
-    return c_a_hat, sigma * float(norm.ppf(p_a_bar))
+        return ABSTAIN, 0.0, c_a_hat, n_a
+    return c_a_hat, sigma * float(norm.ppf(p_a_bar)), c_a_hat, n_a
 
 
 def main():
@@ -241,11 +241,11 @@ def main():
     for i in indices:
         x, label = images[i], int(labels[i])
         t = time.time()
-        prediction, radius = certify(model, x, args.sigma, args.n0, args.n, args.alpha, args.batch, num_classes)
+        prediction, radius, top_class, top_count = certify(model, x, args.sigma, args.n0, args.n, args.alpha, args.batch, num_classes)
         seconds = time.time() - t
         correct = int(prediction == label)
         per_example.append({"index": i, "label": label, "prediction": prediction, "radius": radius,
-                            "correct": correct, "seconds": seconds})
+                            "top_class": top_class, "top_count": top_count, "correct": correct, "seconds": seconds})
         print(f"{i}\t{label}\t{prediction}\t{radius:.4f}\t{correct}\t{seconds:.2f}s", file=sys.stderr)
     total = time.time() - start
 

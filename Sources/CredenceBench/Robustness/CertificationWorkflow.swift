@@ -55,7 +55,9 @@ public struct CertificationResult: Codable, Sendable {
         public var prediction: Int?
         public var radius: Double
         public var probabilityLowerBound: Double
-        /// n_A, the top class's count among the n noisy inputs.
+        /// The class the n₀ selection samples chose (also when abstaining), and its count n_A
+        /// among the n noisy inputs.
+        public var topClass: Int
         public var topCount: Int
         public var seconds: Double
         public var correct: Bool { prediction == label }
@@ -127,7 +129,8 @@ public func certifyPosteriorFile(at path: String, settings: CertificationSetting
     func summarise() {
         let labels = result.perExample.map { Int32($0.label) }
         let certificates = result.perExample.map {
-            RandomizedSmoothing.Certificate(prediction: $0.prediction, radius: $0.radius, probabilityLowerBound: $0.probabilityLowerBound, topCount: $0.topCount)
+            RandomizedSmoothing.Certificate(prediction: $0.prediction, radius: $0.radius, probabilityLowerBound: $0.probabilityLowerBound,
+                                            topClass: $0.topClass, topCount: $0.topCount)
         }
         result.points = settings.radii.map { .init(radius: $0, certifiedAccuracy: certifiedAccuracy(certificates, labels: labels, radius: $0)) }
         let n = Double(Swift.max(result.perExample.count, 1))
@@ -145,7 +148,7 @@ public func certifyPosteriorFile(at path: String, settings: CertificationSetting
         let seconds = Date().timeIntervalSince(start)
         result.perExample.append(.init(index: index, label: Int(test.labels[index]), prediction: certificate.prediction,
                                        radius: certificate.radius, probabilityLowerBound: certificate.probabilityLowerBound,
-                                       topCount: certificate.topCount, seconds: seconds))
+                                       topClass: certificate.topClass, topCount: certificate.topCount, seconds: seconds))
         result.seconds += seconds
         summarise()
         if let out {

@@ -58,11 +58,14 @@ public struct RandomizedSmoothing {
         public var radius: Double
         /// p̲_A, the lower confidence bound on the top class's probability under noise.
         public var probabilityLowerBound: Double
-        /// How many of the n noisy inputs the base classifier gave the class.
+        /// The class the n₀ selection samples chose (also when abstaining).
+        public var topClass: Int
+        /// How many of the n noisy inputs the base classifier gave it.
         public var topCount: Int
 
-        public init(prediction: Int?, radius: Double, probabilityLowerBound: Double, topCount: Int) {
+        public init(prediction: Int?, radius: Double, probabilityLowerBound: Double, topClass: Int, topCount: Int) {
             self.prediction = prediction
+            self.topClass = topClass
             self.radius = radius
             self.probabilityLowerBound = probabilityLowerBound
             self.topCount = topCount
@@ -82,9 +85,11 @@ public struct RandomizedSmoothing {
         let top = selection.indices.max { selection[$0] < selection[$1] }!
         let counts = try classCounts(input, samples: n, rng: &rng)
         let bound = clopperPearsonLowerBound(successes: counts[top], trials: n, alpha: alpha)
-        guard bound >= 0.5 else { return Certificate(prediction: nil, radius: 0, probabilityLowerBound: bound, topCount: counts[top]) }
+        guard bound >= 0.5 else {
+            return Certificate(prediction: nil, radius: 0, probabilityLowerBound: bound, topClass: top, topCount: counts[top])
+        }
         return Certificate(prediction: top, radius: Double(sigma) * standardNormalQuantile(bound),
-                           probabilityLowerBound: bound, topCount: counts[top])
+                           probabilityLowerBound: bound, topClass: top, topCount: counts[top])
     }
 
     /// PREDICT: the top class among `n` noisy copies of `input` when a two-sided binomial test
