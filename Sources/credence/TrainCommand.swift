@@ -30,7 +30,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Zero padding of the random crop, pixels (default 2).") var augmentPadding: Int?
     @Option(help: "σ of gaussian-noise augmentation (default 0.25).") var noiseSigma: Float?
     @Option(help: ArgumentHelp("Adversarial training: train on the inputs an L∞ attack of budget --eps finds at each step.",
-                               discussion: "pgd (Madry et al.), trades (Zhang et al.), fgsm-rs (FGSM with random start, Wong et al.), n-fgsm (de Jorge et al.)."))
+                               discussion: "pgd (Madry et al.), trades (Zhang et al.), fgsm-rs (FGSM with random start, Wong et al.), n-fgsm (de Jorge et al.); ibp trains on interval bounds instead of an attack (Gowal et al.; --eps-warmup ramps ε and the robust term's weight)."))
     var adversarial: AdversarialTrainingKind?
     @Option(help: "Adversarial training's L∞ budget ε (pixels in 0…1).") var eps: Float?
     @Option(help: "Attack steps of pgd/trades adversarial training (default 10).") var attackSteps: Int?

@@ -36,6 +36,10 @@ import Testing
         #expect(radii(resumed) == radii(whole))
         let refused = try CLI.run(["certify", "--checkpoint", network, "--sigma", "0.5", "--n", "2000", "--examples", "30", "--out", out])
         #expect(refused.status != 0 && refused.stderr.contains("other settings"), "\(refused.stderr)")
+        let ibp = try CLI.json(try CLI.run(["certify", "--checkpoint", network, "--method", "ibp", "--eps", "0,0.05,0.3", "--examples", "200",
+                                            "--format", "json"]))
+        let verified = try #require(ibp["points"] as? [[String: Any]]).compactMap { $0["certifiedAccuracy"] as? Double }
+        #expect(verified.count == 3 && verified[0] > 0.8 && verified == verified.sorted(by: >), "\(verified)")
         let bad = try CLI.run(["certify", "--checkpoint", network, "--alpha", "2"])
         #expect(bad.status != 0 && bad.stderr.contains("--alpha"), "\(bad.stderr)")
     }

@@ -14,9 +14,15 @@ public enum AdversarialTrainingKind: String, Codable, CaseIterable, Sendable {
     /// N-FGSM (de Jorge et al. 2022): one signed-gradient step of ε from uniform noise of ±2ε,
     /// not projected back to the ε-ball (only into the input range).
     case nFGSM = "n-fgsm"
+    /// Interval bound propagation training (Gowal et al. 2018): κ·CE(f(x), y) + (1 − κ)·CE at
+    /// the worst-case logits IBP bounds give over the ε-box, κ going from 1 to ½ as ε warms up.
+    /// No attack; needs a chain of dense, convolution, pooling and monotone activations.
+    case ibp
 
     /// Whether the inner attack takes one step (the FGSM family) rather than `steps`.
     public var isSingleStep: Bool { self == .fgsmRS || self == .nFGSM }
+    /// Whether an attack finds the training inputs (all but IBP).
+    public var attacks: Bool { self != .ibp }
 }
 
 /// Settings of adversarial training, a training option (`TrainingOptions.adversarial`): the
@@ -63,7 +69,7 @@ public struct AdversarialTraining: Codable, Equatable, Sendable {
         case .pgd: return 2.5 * epsilon / Float(resolvedSteps)
         case .trades: return epsilon / 4
         case .fgsmRS: return 1.25 * epsilon
-        case .nFGSM: return epsilon
+        case .nFGSM, .ibp: return epsilon
         }
     }
     public var resolvedBeta: Float { beta ?? 6 }
@@ -79,6 +85,9 @@ public struct AdversarialTraining: Codable, Equatable, Sendable {
 
     /// Names the objective and every setting that changes it ("pgd-at eps=0.1 steps=10 step=0.025").
     public var identity: String {
+        guard kind.attacks else {
+            return ["ibp eps=\(epsilon)", warmupEpochs.flatMap { $0 > 0 ? "warmup=\($0)" : nil }].compactMap { $0 }.joined(separator: " ")
+        }
         var parts = ["\(kind.rawValue)-at", "eps=\(epsilon)"]
         if !kind.isSingleStep { parts.append("steps=\(resolvedSteps)") }
         parts.append("step=\(resolvedStepSize)")
@@ -110,5 +119,8 @@ public struct AdversarialTraining: Codable, Equatable, Sendable {
         }
         if let w = warmupEpochs, !(w >= 0 && w.isFinite) { throw bad("--eps-warmup must be ≥ 0 epochs, got \(w)") }
         if let k = eotSamples, k < 1 { throw bad("--attack-eot must be ≥ 1, got \(k)") }
+        if !kind.attacks, steps != nil || stepSize != nil || eotSamples != nil {
+            throw bad("ibp propagates bounds instead of attacking: --attack-steps, --attack-step-size and --attack-eot do not apply")
+        }
     }
 }

@@ -75,6 +75,16 @@ public struct AdversarialObjective: TrainingObjective {
                 }
             let logits = try model(Variable(constant: adversarial), parameters: parameters, context: &context)
             return (try crossEntropy(logits), logits.value)
+        case .ibp:
+            let clean = try model(Variable(constant: batch.inputs), parameters: parameters, context: &context)
+            let natural = try crossEntropy(clean)
+            guard scale > 0 else { return (natural, clean.value) }
+            let bounds = try IntervalBoundPropagation(model: model, inputRange: inputRange)
+            // The worst-case logits relative to the true class are minus the margins' lower bounds.
+            let margins = try bounds.marginLowerBounds(batch.inputs, labels: batch.labels, epsilon: settings.epsilon * scale, parameters: parameters)
+            let robust = try Loss.softmaxCrossEntropy(logits: margins * -1, labels: batch.labels)
+            let kappa = 1 - 0.5 * scale
+            return (try natural * kappa + robust * (1 - kappa), clean.value)
         case .trades:
             let clean = try model(Variable(constant: batch.inputs), parameters: parameters, context: &context)
             let natural = try crossEntropy(clean)
@@ -119,6 +129,8 @@ struct InnerAttack {
             switch settings.kind {
             case .trades:
                 for j in v.indices { v[j] += 0.001 * rng.normalFloat() }
+            case .ibp:
+                break  // never attacks
             case .pgd, .fgsmRS, .nFGSM:
                 let width = settings.kind == .pgd ? eps : settings.resolvedNoise * scale
                 for j in v.indices { v[j] += width * (2 * rng.uniformFloat() - 1) }
