@@ -13,6 +13,8 @@ public enum EvaluationKind: String, Codable, CaseIterable, Sendable, Comparable 
     case ood
     /// The suite's attacks (`RunConfiguration.attacks`) on the test set.
     case attacks
+    /// The suite's certifications (`RunConfiguration.certifications`) on the test set.
+    case certification
 
     public static func < (a: Self, b: Self) -> Bool { a.rawValue < b.rawValue }
 }
@@ -57,6 +59,8 @@ public struct RunConfiguration: Codable, Hashable, Sendable {
     public var attacks: [AttackSettings]?
     /// Which shifts `.shift` evaluates (nil: every one, `ShiftSelection.all`; then absent from the key).
     public var shifts: ShiftSelection?
+    /// The certificates of `.certification` (nil: none; then absent from the key).
+    public var certifications: [CertificationSettings]?
 
     /// The shifts `.shift` evaluates.
     public var shiftsEvaluated: [Shift] { shifts == .strongest ? Shift.strongest : Shift.ovadiaProtocol }

@@ -40,6 +40,8 @@ public struct EvaluationMetrics: Codable, Sendable, Equatable {
     public var scalability: Scalability?
     /// The attacks' results, in the configuration's order (nil: none were run).
     public var attacks: [AttackResult]?
+    /// The certifications' results, in the configuration's order (nil: none were run).
+    public var certifications: [CertificationResult]?
     /// An SG-MCMC posterior's chain diagnostics (nil for other posteriors).
     public var chain: ChainDiagnosis?
 

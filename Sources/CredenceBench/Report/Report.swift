@@ -80,9 +80,10 @@ public func renderReport(_ records: [RunRecord], title: String, gallery: ShiftGa
         [costCharts(g.methods)]
     }
     page += chartSection(model, id: "robustness", title: "7. Adversarial robustness",
-                         intro: "Robust accuracy on the attacked test examples versus the budget ε (mean over seeds), one chart per attack; below, ROC curves and AUROCs of telling the adversarial inputs at the largest ε from the clean ones by predictive entropy — does the posterior know it is being fooled? — and the gradient-masking checks (a failure means the robust accuracy may reflect masked gradients or a weak attack).",
-                         empty: "No run was attacked — add `attacks` to a suite's evaluations and list the attacks.", gridClass: "wide") { g in
-        [robustnessCharts(g.classification), adversarialROCCharts(g.classification), [robustnessTable(g.classification)].compactMap { $0 }]
+                         intro: "Robust accuracy on the attacked test examples versus the budget ε (mean over seeds), one chart per attack; below, ROC curves and AUROCs of telling the adversarial inputs at the largest ε from the clean ones by predictive entropy — does the posterior know it is being fooled? — and the gradient-masking checks (a failure means the robust accuracy may reflect masked gradients or a weak attack). Certified accuracy versus radius (randomized smoothing: L2 radius; IBP: L∞ ε), one chart per certificate, for the suites' certifications.",
+                         empty: "No run was attacked or certified — add `attacks` or `certification` to a suite's evaluations and list them.", gridClass: "wide") { g in
+        [robustnessCharts(g.classification), certificationCharts(g.classification), adversarialROCCharts(g.classification),
+         [robustnessTable(g.classification)].compactMap { $0 }]
     }
     page += chartSection(model, id: "chains", title: "8. Sampler diagnostics",
                          intro: "For the samplers' posteriors (SG-MCMC, HMC, NUTS): chains and kept samples and, over 8 random projections of the parameters and the prediction at 5 test points, the largest split-R̂ (across chains; one SG-MCMC chain's halves serve as two chains; above 1.01, in red, the chains have not mixed) and the smallest bulk and tail effective sample sizes (Vehtari et al. 2021), worst seed; for HMC and NUTS the lowest mean acceptance statistic, the divergent transitions after warm-up (in red when any) and the mean leapfrog steps per iteration.",

@@ -183,6 +183,33 @@ func robustnessCharts(_ methods: [MethodRuns]) -> [String] {
     }
 }
 
+/// Certified accuracy versus radius (smoothing: L2; IBP: L∞ ε), one chart per certificate, one
+/// line per method (mean over seeds).
+func certificationCharts(_ methods: [MethodRuns]) -> [String] {
+    var labels: [String] = []
+    for m in methods {
+        for r in m.records { for c in r.metrics.certifications ?? [] where !labels.contains(c.settings.label) { labels.append(c.settings.label) } }
+    }
+    return labels.compactMap { label in
+        var series: [LineSeries] = []
+        for m in methods {
+            var byRadius: [Double: [Double]] = [:]
+            for r in m.records {
+                for c in r.metrics.certifications ?? [] where c.settings.label == label {
+                    for p in c.points { byRadius[p.radius, default: []].append(p.certifiedAccuracy * 100) }
+                }
+            }
+            guard !byRadius.isEmpty else { continue }
+            let points = byRadius.keys.sorted().map { (x: $0, y: byRadius[$0]!.reduce(0, +) / Double(byRadius[$0]!.count)) }
+            series.append(LineSeries(name: m.name, style: m.style, points: points))
+        }
+        guard !series.isEmpty else { return nil }
+        let x = AxisSpec.fitting(series.flatMap { $0.points.map(\.x) }, label: label.hasPrefix("ibp") ? "ε (L∞)" : "radius (L2)", includeZero: true)
+        let y = AxisSpec(label: "certified accuracy (%)", domain: (0, 100))
+        return lineChart(title: "certified: " + label, x: x, y: y, series: series, width: 440, height: 320, legend: .below)
+    }
+}
+
 /// ROC curves of telling adversarial inputs (at each attack's largest ε) from clean ones by
 /// predictive entropy, one chart per attack, one line per method (averaged over seeds).
 func adversarialROCCharts(_ methods: [MethodRuns]) -> [String] {

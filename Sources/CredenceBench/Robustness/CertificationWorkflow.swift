@@ -15,7 +15,7 @@ public enum CertificationMethod: String, Codable, CaseIterable, Sendable {
 }
 
 /// Settings of one certification run; every field has the CLI's default.
-public struct CertificationSettings: Codable, Equatable, Sendable {
+public struct CertificationSettings: Codable, Hashable, Sendable {
     public var method: CertificationMethod = .smoothing
     /// σ of the smoothing noise.
     public var sigma: Float = 0.25
@@ -39,6 +39,35 @@ public struct CertificationSettings: Codable, Equatable, Sendable {
 
     public init() {}
 
+    enum CodingKeys: String, CodingKey {
+        case method, sigma, selectionSamples, estimationSamples, alpha, examples, skip, posteriorSamples, batchSize, radii, epsilons, seed
+    }
+
+    /// Missing keys take their defaults, so settings stored by an older Credence still decode.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        method = try c.decodeIfPresent(CertificationMethod.self, forKey: .method) ?? method
+        sigma = try c.decodeIfPresent(Float.self, forKey: .sigma) ?? sigma
+        selectionSamples = try c.decodeIfPresent(Int.self, forKey: .selectionSamples) ?? selectionSamples
+        estimationSamples = try c.decodeIfPresent(Int.self, forKey: .estimationSamples) ?? estimationSamples
+        alpha = try c.decodeIfPresent(Double.self, forKey: .alpha) ?? alpha
+        examples = try c.decodeIfPresent(Int.self, forKey: .examples) ?? examples
+        skip = try c.decodeIfPresent(Int.self, forKey: .skip) ?? skip
+        posteriorSamples = try c.decodeIfPresent(Int.self, forKey: .posteriorSamples) ?? posteriorSamples
+        batchSize = try c.decodeIfPresent(Int.self, forKey: .batchSize) ?? batchSize
+        radii = try c.decodeIfPresent([Double].self, forKey: .radii) ?? radii
+        epsilons = try c.decodeIfPresent([Float].self, forKey: .epsilons) ?? epsilons
+        seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? seed
+    }
+
+    /// Names the certificate for progress lines and the report ("smoothing σ 0.25", "ibp L∞").
+    public var label: String {
+        switch method {
+        case .smoothing: return "smoothing σ \(sigma)" + (posteriorSamples > 1 ? ", \(posteriorSamples) samples" : "")
+        case .ibp: return "ibp L∞"
+        }
+    }
+
     public func validate() throws {
         func bad(_ m: String) -> InferenceError { .invalidOption(m) }
         guard sigma > 0, sigma.isFinite else { throw bad("--sigma must be > 0, got \(sigma)") }
@@ -52,7 +81,7 @@ public struct CertificationSettings: Codable, Equatable, Sendable {
 }
 
 /// What a certification run found.
-public struct CertificationResult: Codable, Sendable {
+public struct CertificationResult: Codable, Sendable, Equatable {
     public struct Example: Codable, Sendable, Equatable {
         /// Index in the test set.
         public var index: Int
@@ -68,7 +97,7 @@ public struct CertificationResult: Codable, Sendable {
         public var seconds: Double
         public var correct: Bool { prediction == label }
     }
-    public struct Point: Codable, Sendable {
+    public struct Point: Codable, Sendable, Equatable {
         /// The L2 radius (smoothing) or the L∞ ε (IBP).
         public var radius: Double
         /// The fraction of examples certified with the true class at a radius ≥ `radius` (IBP:
@@ -94,11 +123,7 @@ public struct CertificationResult: Codable, Sendable {
 }
 
 /// Certifies the first `settings.examples` test examples (every `skip`-th) of the posterior
-/// (or plain checkpoint, as MAP) at `path`. With `out`, the result so far is written there
-/// (JSON, atomically) after every example, and a file already there from the same posterior
-/// and settings is continued — a killed run loses at most the example in progress. Each
-/// example draws its noise from a stream of its own, so a resumed run gives the numbers an
-/// uninterrupted one would.
+/// (or plain checkpoint, as MAP) at `path` on its recorded data set (`certifyPosterior`).
 public func certifyPosteriorFile(at path: String, settings: CertificationSettings, dataset: DatasetName? = nil,
                                  dataDirectory: String? = nil, out: String? = nil,
                                  onProgress: (_ done: Int, _ total: Int, _ result: CertificationResult) -> Void = { _, _, _ in })
@@ -108,7 +133,21 @@ public func certifyPosteriorFile(at path: String, settings: CertificationSetting
     let posterior = try loadPosterior(from: archive, path: path)
     let (test, _) = try recordedTestSet(of: path, metadata: archive.provenance, dataset: dataset,
                                         dataDirectory: dataDirectory, inputShape: posterior.model.spec.inputShape)
-    guard test.task.classCount != nil else {
+    return try certifyPosterior(posterior, test: test, settings: settings, file: path, out: out, onProgress: onProgress)
+}
+
+/// Certifies the first `settings.examples` test examples (every `skip`-th) of `posterior` —
+/// randomized smoothing per example, or IBP's verified accuracy per ε. `file` names the
+/// posterior in the result. With `out`, the result so far is written there (JSON, atomically)
+/// after every example, and a file already there from the same posterior and settings is
+/// continued — a killed run loses at most the example in progress. Each example draws its
+/// noise from a stream of its own, so a resumed run gives the numbers an uninterrupted one would.
+public func certifyPosterior(_ posterior: any Posterior, test: InMemoryDataset, settings: CertificationSettings, file path: String,
+                             out: String? = nil,
+                             onProgress: (_ done: Int, _ total: Int, _ result: CertificationResult) -> Void = { _, _, _ in })
+    throws -> CertificationResult {
+    try settings.validate()
+    guard test.task.classCount != nil, posterior.task == .classification else {
         throw InferenceError.invalidOption("\(path) holds a regression model; certification is for classifiers")
     }
     let indices = Array(stride(from: 0, to: test.count, by: settings.skip).prefix(settings.examples))

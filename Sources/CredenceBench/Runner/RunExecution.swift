@@ -248,5 +248,11 @@ public func runBenchmark(_ configuration: RunConfiguration, environment: RunEnvi
             return try attackPosterior(fitted.posterior, test: test, settings: settings)
         }
     }
+    if c.evaluations.contains(.certification) {
+        metrics.certifications = try (c.certifications ?? []).map { settings in
+            onEvent(.stage("certifying: \(settings.label)"))
+            return try certifyPosterior(fitted.posterior, test: test, settings: settings, file: c.key)
+        }
+    }
     return RunRecord(configuration: configuration, metrics: metrics)
 }

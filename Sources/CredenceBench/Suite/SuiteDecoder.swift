@@ -12,7 +12,7 @@ struct SuiteDecoder {
     let source: String
 
     static let topFields = ["name", "description", "datasets", "models", "methods", "seeds", "epochs", "batchSize",
-                            "learningRate", "samples", "trainLimit", "training", "evaluations", "ood", "attacks", "shifts"]
+                            "learningRate", "samples", "trainLimit", "training", "evaluations", "ood", "attacks", "certifications", "shifts"]
     static let datasetFields = ["name", "trainLimit", "heldOutClasses", "evaluations", "ood"]
     static let modelFields = ["kind", "hidden"]
     /// Run options a method entry may override (and grid over).
@@ -196,6 +196,7 @@ struct SuiteDecoder {
         let topEvaluations = try top["evaluations"].map { try evaluations($0, "evaluations") }
         let topOOD = try top["ood"].map { try oodSets($0, "ood") }
         let attacks = try top["attacks"].map { try attackList($0) }
+        let certifications = try top["certifications"].map { try certificationList($0) }
         let shifts = try top["shifts"].map { try choice($0, "shifts", ShiftSelection.self, what: "shift selection") }
         let datasets = try list(top["datasets"]!, "datasets", what: "data set").enumerated().map { i, node in
             try dataset(node, "datasets[\(i)]", defaultLimit: trainLimit)
@@ -229,6 +230,16 @@ struct SuiteDecoder {
         for entry in attacked where entry.facts.task.classCount == nil {
             throw fail(entry.name.node, entry.name.field, "the attacks are for classifiers; \(entry.name.value.rawValue) is a regression data set")
         }
+        let certified = datasets.filter { entry in (entry.evaluations?.map(\.value) ?? topEvaluations?.map(\.value) ?? []).contains(.certification) }
+        if let node = top["certifications"], certified.isEmpty {
+            throw fail(node, "certifications", "certifications are listed but no data set is evaluated with them: add \"certification\" to \"evaluations\"")
+        }
+        if certifications == nil, let entry = certified.first {
+            throw fail(entry.name.node, entry.name.field, "\"certification\" is among the evaluations but the suite lists no certifications: add \"certifications\": [{\"method\": \"smoothing\", \"sigma\": 0.25}]")
+        }
+        for entry in certified where entry.facts.task.classCount == nil {
+            throw fail(entry.name.node, entry.name.field, "certification is for classifiers; \(entry.name.value.rawValue) is a regression data set")
+        }
 
         var runs: [RunConfiguration] = []
         var seen = Set<String>()
@@ -260,6 +271,7 @@ struct SuiteDecoder {
                                 heldOutClasses: entry.heldOutClasses?.value, attacks: kinds.contains(.attacks) ? attacks : nil)
                             var run = configuration
                             run.shifts = kinds.contains(.shift) && shifts != .all ? shifts : nil
+                            run.certifications = kinds.contains(.certification) ? certifications : nil
                             if seen.insert(run.key).inserted { runs.append(run) }
                         }
                     }
@@ -284,6 +296,51 @@ struct SuiteDecoder {
             }
         }
         return result
+    }
+
+    static let certificationFields = ["method", "sigma", "n0", "n", "alpha", "examples", "skip", "posteriorSamples", "batchSize",
+                                      "radii", "eps", "seed"]
+
+    /// The suite's certifications: [{"method": "smoothing", "sigma": 0.25, "n": 10000}, {"method": "ibp", "eps": [0.01, 0.1]}].
+    func certificationList(_ node: SuiteNode) throws -> [CertificationSettings] {
+        try list(node, "certifications", what: "certification").enumerated().map { i, entry in
+            let field = "certifications[\(i)]"
+            let f = try object(entry, field, known: Self.certificationFields,
+                               required: ["method": "one of \(CertificationMethod.allCases.map(\.rawValue).joined(separator: ", "))"],
+                               what: "a certification object { \"method\": \"smoothing\", \"sigma\": 0.25, ... }")
+            func reals(_ key: String) throws -> [Double]? {
+                try f[key].map { n in
+                    try list(n, join(field, key), scalarAllowed: true, what: "number").enumerated().map { k, v -> Double in
+                        switch canonical(MethodOption(key, .nonNegativeReal, help: ""), v) {
+                        case let .success(text): return Double(text)!
+                        case let .failure(rejection): throw reject(rejection, v, join(field, "\(key)[\(k)]"), owner: nil)
+                        }
+                    }
+                }
+            }
+            func real(_ key: String) throws -> Double? {
+                guard let n = f[key] else { return nil }
+                switch canonical(MethodOption(key, .nonNegativeReal, help: ""), n) {
+                case let .success(text): return Double(text)!
+                case let .failure(rejection): throw reject(rejection, n, join(field, key), owner: nil)
+                }
+            }
+            var settings = CertificationSettings()
+            settings.method = try choice(f["method"]!, join(field, "method"), CertificationMethod.self, what: "certification")
+            if let v = try real("sigma") { settings.sigma = Float(v) }
+            if let v = try real("alpha") { settings.alpha = v }
+            if let n = f["n0"] { settings.selectionSamples = try integer(n, join(field, "n0"), atLeast: 1) }
+            if let n = f["n"] { settings.estimationSamples = try integer(n, join(field, "n"), atLeast: 1) }
+            if let n = f["examples"] { settings.examples = try integer(n, join(field, "examples"), atLeast: 1) }
+            if let n = f["skip"] { settings.skip = try integer(n, join(field, "skip"), atLeast: 1) }
+            if let n = f["posteriorSamples"] { settings.posteriorSamples = try integer(n, join(field, "posteriorSamples"), atLeast: 1) }
+            if let n = f["batchSize"] { settings.batchSize = try integer(n, join(field, "batchSize"), atLeast: 1) }
+            if let n = f["seed"] { settings.seed = UInt64(try integer(n, join(field, "seed"), atLeast: 0)) }
+            if let v = try reals("radii") { settings.radii = v }
+            if let v = try reals("eps") { settings.epsilons = v.map(Float.init) }
+            do { try settings.validate() } catch let error as InferenceError { throw fail(entry, field, error.description) }
+            return settings
+        }
     }
 
     static let attackFields = ["attack", "norm", "eps", "steps", "restarts", "targetClasses", "queries", "eotSamples", "eotLoss",

@@ -146,6 +146,37 @@ import Testing
                 && page.contains("Detecting pgd linf, EOT 2 inputs"))
     }
 
+    /// A suite's certifications (randomized smoothing and IBP) run after the evaluation, are
+    /// stored with the run and drawn in the report; an adversarially trained network (TRADES)
+    /// runs through the same grid.
+    @Test func certificationsAreRunAndStored() throws {
+        let dir = try StoreFixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let suite = try Suite.parse("""
+            {"datasets": ["two-moons"], "models": [{"kind": "mlp", "hidden": [16]}], "epochs": 5, "samples": 4,
+             "methods": [{"name": "map"}], "evaluations": ["in-distribution", "certification"],
+             "training": {"adversarial": "trades", "adversarialEpsilon": 0.1, "attackSteps": 2},
+             "certifications": [{"method": "smoothing", "sigma": 0.25, "n": 500, "examples": 20, "radii": [0, 0.25]},
+                                {"method": "ibp", "eps": [0, 0.05], "examples": 100}]}
+            """, source: "s.json")
+        let store = try ResultStore(path: dir.appendingPathComponent("b.sqlite").path)
+        let outcome = try BenchRunner(store: store).run(suite)
+        #expect(outcome.failures.isEmpty, "\(outcome.failures)")
+        let stored = try store.records()
+        let certifications = try #require(stored.first?.metrics.certifications)
+        #expect(certifications.map(\.settings.method) == [.smoothing, .ibp])
+        #expect(certifications[0].perExample.count == 20 && certifications[0].points.map(\.radius) == [0, 0.25])
+        #expect(certifications[1].points[0].certifiedAccuracy >= certifications[1].points[1].certifiedAccuracy)
+        let page = renderReport(stored, title: "certification")
+        #expect(page.contains("certified: smoothing σ 0.25") && page.contains("certified: ibp L∞"))
+        #expect(throws: SuiteError.self) {
+            try Suite.parse(#"{"datasets": ["two-moons"], "methods": [{"name": "map"}], "certifications": [{"method": "ibp"}]}"#, source: "s.json")
+        }
+        #expect(throws: SuiteError.self) {
+            try Suite.parse(#"{"datasets": ["two-moons"], "methods": [{"name": "map"}], "evaluations": ["certification"], "certifications": [{"method": "smoothing", "sigma": 0}]}"#, source: "s.json")
+        }
+    }
+
     /// SG-MCMC and NUTS runs store their chain diagnostics (NUTS: across its chains, with each
     /// chain's sampler statistics, through the store); the report lists them.
     @Test func samplerRunsStoreTheirChainDiagnostics() throws {
