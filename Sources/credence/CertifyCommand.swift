@@ -19,11 +19,12 @@ struct CertifyCommand: ParsableCommand {
     @Option(help: "Every certificate holds with probability ≥ 1 − alpha.") var alpha = 0.001
     @Option(help: "Test examples certified.") var examples = 100
     @Option(help: "Certify every k-th test example (0, k, 2k, …).") var skip = 1
-    @Option(help: "Posterior samples whose mean probabilities are the base classifier.") var posteriorSamples = 1
+    @Option(help: "Smoothing: posterior samples whose mean probabilities are the base classifier; probabilistic safety of a sampled posterior: networks drawn and verified.")
+    var posteriorSamples = 1
     @Option(help: "Noisy copies per forward pass.") var batchSize = 1000
     @Option(help: "Radii at which to report certified accuracy, comma-separated.", transform: Self.parseRadii)
     var radii: [Double] = [0, 0.25, 0.5, 0.75, 1, 1.25, 1.5]
-    @Option(help: "IBP: the L∞ budgets ε to verify, comma-separated.", transform: AttackCommand.parseList)
+    @Option(help: "IBP and probabilistic safety: the L∞ budgets ε, comma-separated.", transform: AttackCommand.parseList)
     var eps: [Float] = [0.01, 0.03, 0.05, 0.1]
     @Option(help: "Write the result (JSON) here after every example; a file from the same run is continued.") var out: String?
     @Option(help: "Data set (default: the one recorded in the file).") var dataset: DatasetName?
@@ -58,9 +59,13 @@ struct CertifyCommand: ParsableCommand {
             }
         }
         if format == .json { return try printJSON(result) }
-        if result.settings.method == .ibp {
-            print("\(result.method) on \(result.dataset) (\(result.settings.examples) examples): interval bound propagation, L∞")
-            for p in result.points { print(String(format: "  ε = %-8g verified accuracy %.4f", p.radius, p.certifiedAccuracy)) }
+        if result.settings.method != .smoothing {
+            let safety = result.settings.method == .probabilisticSafety
+            print("\(result.method) on \(result.dataset) (\(result.settings.examples) examples): "
+                  + (safety ? "probabilistic safety (mean lower bound on P(the ε-box keeps the true class))" : "interval bound propagation") + ", L∞")
+            for p in result.points {
+                print(String(format: "  ε = %-8g %@ %.4g", p.radius, (safety ? "P(safe) ≥" : "verified accuracy") as NSString, p.certifiedAccuracy))
+            }
             print(String(format: "  %.1f s", result.seconds))
             return
         }

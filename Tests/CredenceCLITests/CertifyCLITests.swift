@@ -40,6 +40,12 @@ import Testing
                                             "--format", "json"]))
         let verified = try #require(ibp["points"] as? [[String: Any]]).compactMap { $0["certifiedAccuracy"] as? Double }
         #expect(verified.count == 3 && verified[0] > 0.8 && verified == verified.sorted(by: >), "\(verified)")
+        let vi = dir.appendingPathComponent("vi.safetensors").path
+        #expect(try CLI.run(["train", "--dataset", "two-moons", "--hidden", "16", "--epochs", "10", "--method", "vi", "--out", vi]).status == 0)
+        let safety = try CLI.json(try CLI.run(["certify", "--posterior", vi, "--method", "probabilistic-safety", "--eps", "0.01,0.2",
+                                               "--examples", "10", "--format", "json"]))
+        let bounds = try #require(safety["points"] as? [[String: Any]]).compactMap { $0["certifiedAccuracy"] as? Double }
+        #expect(bounds.count == 2 && bounds.allSatisfy { (0...1).contains($0) } && bounds[0] >= bounds[1], "\(bounds)")
         let bad = try CLI.run(["certify", "--checkpoint", network, "--alpha", "2"])
         #expect(bad.status != 0 && bad.stderr.contains("--alpha"), "\(bad.stderr)")
     }

@@ -12,6 +12,11 @@ public enum CertificationMethod: String, Codable, CaseIterable, Sendable {
     /// Interval bound propagation (Gowal et al. 2018): verified accuracy at each L∞ ε of a
     /// deterministic network.
     case ibp
+    /// Probabilistic safety of a Bayesian network (Wicker et al. 2020): per L∞ ε, the mean over
+    /// the examples of a lower bound on the posterior probability that every point of the ε-box
+    /// keeps the true class (exact Gaussian mass for mean-field VI; a Clopper–Pearson bound on
+    /// the fraction of sampled networks IBP verifies otherwise).
+    case probabilisticSafety = "probabilistic-safety"
 }
 
 /// Settings of one certification run; every field has the CLI's default.
@@ -65,6 +70,7 @@ public struct CertificationSettings: Codable, Hashable, Sendable {
         switch method {
         case .smoothing: return "smoothing σ \(sigma)" + (posteriorSamples > 1 ? ", \(posteriorSamples) samples" : "")
         case .ibp: return "ibp L∞"
+        case .probabilisticSafety: return "probabilistic safety L∞"
         }
     }
 
@@ -151,7 +157,11 @@ public func certifyPosterior(_ posterior: any Posterior, test: InMemoryDataset, 
         throw InferenceError.invalidOption("\(path) holds a regression model; certification is for classifiers")
     }
     let indices = Array(stride(from: 0, to: test.count, by: settings.skip).prefix(settings.examples))
-    if settings.method == .ibp { return try verifyWithIntervalBounds(posterior, path: path, test: test, indices: indices, settings: settings) }
+    switch settings.method {
+    case .ibp: return try verifyWithIntervalBounds(posterior, path: path, test: test, indices: indices, settings: settings)
+    case .probabilisticSafety: return try boundProbabilisticSafety(posterior, path: path, test: test, indices: indices, settings: settings)
+    case .smoothing: break
+    }
     var root = RandomGenerator(seed: settings.seed)
     var networkStream = root.split()
     let streams = root.split(into: indices.count)
@@ -232,6 +242,32 @@ func verifyWithIntervalBounds(_ posterior: any Posterior, path: String, test: In
         points.append(.init(radius: Double(epsilon), certifiedAccuracy: Double(hits) / Double(Swift.max(indices.count, 1))))
     }
     return CertificationResult(file: path, method: posterior.method, dataset: test.name, settings: settings, baseClassifierSamples: 1,
+                               points: points, abstentionRate: 0, meanRadius: 0, perExample: [],
+                               seconds: Date().timeIntervalSince(start), noiseSamplesPerSecond: 0)
+}
+
+/// Probabilistic safety per ε: the mean over the chosen examples of the lower bound on
+/// P(every point of the box keeps the true class) (`ProbabilisticSafety`).
+func boundProbabilisticSafety(_ posterior: any Posterior, path: String, test: InMemoryDataset, indices: [Int],
+                              settings: CertificationSettings) throws -> CertificationResult {
+    let start = Date()
+    let inputRange: ClosedRange<Float>? = test.inputShape.count == 3 ? 0...1 : nil
+    var rng = RandomGenerator(seed: settings.seed)
+    var points: [CertificationResult.Point] = []
+    for epsilon in settings.epsilons {
+        var total = 0.0
+        for index in indices {
+            let x = try test.inputs.row(index), y = test.labels[index]
+            let bound = try (posterior as? MeanFieldPosterior).map {
+                try ProbabilisticSafety.gaussianLowerBound($0, input: x, label: y, epsilon: epsilon, inputRange: inputRange)
+            } ?? ProbabilisticSafety.sampledLowerBound(posterior, input: x, label: y, epsilon: epsilon, inputRange: inputRange,
+                                                       samples: settings.posteriorSamples, alpha: settings.alpha, rng: &rng)
+            total += bound.probability
+        }
+        points.append(.init(radius: Double(epsilon), certifiedAccuracy: total / Double(Swift.max(indices.count, 1))))
+    }
+    return CertificationResult(file: path, method: posterior.method, dataset: test.name, settings: settings,
+                               baseClassifierSamples: posterior.sampleCount(requested: settings.posteriorSamples),
                                points: points, abstentionRate: 0, meanRadius: 0, perExample: [],
                                seconds: Date().timeIntervalSince(start), noiseSamplesPerSecond: 0)
 }

@@ -56,8 +56,10 @@ public struct IntervalBoundPropagation {
         try chain.layout.entries(ofLayer: i).map { try parameters.segment(offset: $0.offset, shape: $0.shape) }
     }
 
-    /// Bounds after layers 0..<end over the box.
-    func bounds(_ lower: Variable, _ upper: Variable, through end: Int, parameters: Variable) throws -> (lower: Variable, upper: Variable) {
+    /// Bounds after layers 0..<end over the box; with `parameterRadius`, over every network
+    /// whose parameters lie within ±radius of `parameters` too.
+    func bounds(_ lower: Variable, _ upper: Variable, through end: Int, parameters: Variable,
+                parameterRadius: Variable? = nil) throws -> (lower: Variable, upper: Variable) {
         var (l, u) = (lower, upper)
         var context = ForwardContext(mode: .eval)
         for i in 0..<end {
@@ -67,9 +69,17 @@ public struct IntervalBoundPropagation {
                 let weights = try layerParameters(i, parameters)
                 let centre = try (l + u) * 0.5, radius = try (u - l) * 0.5
                 let mu = try layer.forward(centre, parameters: weights, context: &context)
+                func withoutBias(_ w: [Variable], _ first: (Variable) -> Variable) -> [Variable] {
+                    w.enumerated().map { k, v in k == 0 ? first(v) : Variable(constant: Tensor(shape: v.shape, repeating: 0)) }
+                }
                 // |W| on the radius, the bias left out.
-                let absolute = weights.enumerated().map { k, w in k == 0 ? w.abs() : Variable(constant: Tensor(shape: w.shape, repeating: 0)) }
-                let r = try layer.forward(radius, parameters: absolute, context: &context)
+                var r = try layer.forward(radius, parameters: withoutBias(weights, { $0.abs() }), context: &context)
+                if let parameterRadius {
+                    // W ∈ W̄ ± ΔW, b ∈ b̄ ± Δb: add ΔW|μ| + ΔW r + Δb.
+                    let spread = try layerParameters(i, parameterRadius)
+                    r = try r + layer.forward(centre.abs(), parameters: withoutBias(spread, { $0 }), context: &context)
+                    r = try r + layer.forward(radius, parameters: spread, context: &context)
+                }
                 (l, u) = (try mu - r, try mu + r)
             default:  // monotone non-decreasing, elementwise or a pooling
                 (l, u) = (try layer.forward(l, parameters: [], context: &context), try layer.forward(u, parameters: [], context: &context))
@@ -112,6 +122,25 @@ public struct IntervalBoundPropagation {
         }
         let ownSpread = try (spread * Variable(constant: mask)).reshaped([n, classes, classes]).sum(axes: [1])   // [N, C]
         return try (own - z) - ownSpread
+    }
+
+    /// Whether every network with parameters in [parameters − radius, parameters + radius]
+    /// keeps each input's label on every point of its ε-box: the lower bound of z_y exceeds the
+    /// upper bound of every other logit (the margins are not elided here: the last layer's
+    /// weights are intervals too).
+    public func verified(_ inputs: Tensor, labels: [Int32], epsilon: Float, parameters: Tensor,
+                         parameterRadius: Tensor) throws -> [Bool] {
+        guard parameterRadius.count == parameters.count else {
+            throw ModelError.parameterCount(got: parameterRadius.count, expected: parameters.count)
+        }
+        let (l0, u0) = box(inputs, epsilon: epsilon)
+        let (l, u) = try bounds(l0, u0, through: chain.layers.count, parameters: Variable(constant: parameters),
+                                parameterRadius: Variable(constant: parameterRadius))
+        let c = l.shape[1]
+        return labels.indices.map { i in
+            let own = l.value.values[i * c + Int(labels[i])]
+            return (0..<c).allSatisfy { k in k == Int(labels[i]) || u.value.values[i * c + k] < own }
+        }
     }
 
     /// Whether every point of each input's box keeps its label (all margins' lower bounds > 0).
