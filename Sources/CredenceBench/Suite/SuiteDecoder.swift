@@ -220,26 +220,11 @@ struct SuiteDecoder {
             throw fail(node, "shifts", "a shift selection is given but no data set is evaluated under shift: add \"shift\" to \"evaluations\"")
         }
 
-        let attacked = datasets.filter { entry in (entry.evaluations?.map(\.value) ?? topEvaluations?.map(\.value) ?? []).contains(.attacks) }
-        if let node = top["attacks"], attacked.isEmpty {
-            throw fail(node, "attacks", "attacks are listed but no data set is evaluated with them: add \"attacks\" to \"evaluations\"")
-        }
-        if attacks == nil, let entry = attacked.first {
-            throw fail(entry.name.node, entry.name.field, "\"attacks\" is among the evaluations but the suite lists no attacks: add \"attacks\": [{\"attack\": \"pgd\", \"eps\": [0.05, 0.1]}]")
-        }
-        for entry in attacked where entry.facts.task.classCount == nil {
-            throw fail(entry.name.node, entry.name.field, "the attacks are for classifiers; \(entry.name.value.rawValue) is a regression data set")
-        }
-        let certified = datasets.filter { entry in (entry.evaluations?.map(\.value) ?? topEvaluations?.map(\.value) ?? []).contains(.certification) }
-        if let node = top["certifications"], certified.isEmpty {
-            throw fail(node, "certifications", "certifications are listed but no data set is evaluated with them: add \"certification\" to \"evaluations\"")
-        }
-        if certifications == nil, let entry = certified.first {
-            throw fail(entry.name.node, entry.name.field, "\"certification\" is among the evaluations but the suite lists no certifications: add \"certifications\": [{\"method\": \"smoothing\", \"sigma\": 0.25}]")
-        }
-        for entry in certified where entry.facts.task.classCount == nil {
-            throw fail(entry.name.node, entry.name.field, "certification is for classifiers; \(entry.name.value.rawValue) is a regression data set")
-        }
+        try checkClassifierEvaluation(.attacks, list: "attacks", given: attacks != nil, in: top, datasets: datasets, topEvaluations: topEvaluations,
+                                      example: "[{\"attack\": \"pgd\", \"eps\": [0.05, 0.1]}]", what: "the attacks are for classifiers")
+        try checkClassifierEvaluation(.certification, list: "certifications", given: certifications != nil, in: top, datasets: datasets,
+                                      topEvaluations: topEvaluations, example: "[{\"method\": \"smoothing\", \"sigma\": 0.25}]",
+                                      what: "certification is for classifiers")
 
         var runs: [RunConfiguration] = []
         var seen = Set<String>()
@@ -282,6 +267,25 @@ struct SuiteDecoder {
     }
 
     // MARK: - Parts
+
+    /// An evaluation that needs a list of its own (`attacks`, `certifications`): the list is
+    /// given exactly when some data set is evaluated with it, and every such data set is a
+    /// classification set.
+    func checkClassifierEvaluation(_ kind: EvaluationKind, list key: String, given: Bool, in top: [String: SuiteNode],
+                                   datasets: [DatasetEntry], topEvaluations: [Located<EvaluationKind>]?,
+                                   example: String, what: String) throws {
+        let evaluated = datasets.filter { entry in (entry.evaluations?.map(\.value) ?? topEvaluations?.map(\.value) ?? []).contains(kind) }
+        if let node = top[key], evaluated.isEmpty {
+            throw fail(node, key, "\(key) are listed but no data set is evaluated with them: add \"\(kind.rawValue)\" to \"evaluations\"")
+        }
+        if !given, let entry = evaluated.first {
+            throw fail(entry.name.node, entry.name.field, "\"\(kind.rawValue)\" is among the evaluations but the suite lists no \(key): add \"\(key)\": \(example)")
+        }
+        for entry in evaluated where entry.facts.task.classCount == nil {
+            throw fail(entry.name.node, entry.name.field, "\(what); \(entry.name.value.rawValue) is a regression data set")
+        }
+    }
+
 
     func trainingSettings(_ node: SuiteNode) throws -> [String: Located<String>] {
         let fields = try object(node, "training", known: Self.trainingSettings.map(\.key),
