@@ -26,7 +26,7 @@ struct CertifyCommand: ParsableCommand {
     var radii: [Double] = [0, 0.25, 0.5, 0.75, 1, 1.25, 1.5]
     @Option(help: "IBP and probabilistic safety: the L∞ budgets ε, comma-separated.", transform: AttackCommand.parseList)
     var eps: [Float] = [0.01, 0.03, 0.05, 0.1]
-    @Option(help: "Write the result (JSON) here after every example; a file from the same run is continued.") var out: String?
+    @Option(help: "Write the result (JSON) here — smoothing: after every example, and a file from the same run is continued.") var out: String?
     @Option(help: "Data set (default: the one recorded in the file).") var dataset: DatasetName?
     @Option(help: "Directory holding the data set's files.") var dataDir: String?
     @Option(help: "Random seed (noise, posterior samples).") var seed: UInt64 = 0

@@ -143,10 +143,10 @@ public func certifyPosteriorFile(at path: String, settings: CertificationSetting
 }
 
 /// Certifies the first `settings.examples` test examples (every `skip`-th) of `posterior` —
-/// randomized smoothing per example, or IBP's verified accuracy per ε. `file` names the
-/// posterior in the result. With `out`, the result so far is written there (JSON, atomically)
-/// after every example, and a file already there from the same posterior and settings is
-/// continued — a killed run loses at most the example in progress. Each example draws its
+/// randomized smoothing per example, or IBP's verified accuracy or the probabilistic-safety bound
+/// per ε. `file` names the posterior in the result. With `out`, the result is written there
+/// (JSON, atomically) — smoothing's after every example, and a file already there from the same
+/// posterior and settings is continued — a killed run loses at most the example in progress. Each example draws its
 /// noise from a stream of its own, so a resumed run gives the numbers an uninterrupted one would.
 public func certifyPosterior(_ posterior: any Posterior, test: InMemoryDataset, settings: CertificationSettings, file path: String,
                              out: String? = nil,
@@ -157,9 +157,19 @@ public func certifyPosterior(_ posterior: any Posterior, test: InMemoryDataset, 
         throw InferenceError.invalidOption("\(path) holds a regression model; certification is for classifiers")
     }
     let indices = Array(stride(from: 0, to: test.count, by: settings.skip).prefix(settings.examples))
+    func write(_ result: CertificationResult) throws {
+        guard let out else { return }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try encoder.encode(result).write(to: URL(fileURLWithPath: out), options: .atomic)
+    }
     switch settings.method {
-    case .ibp: return try verifyWithIntervalBounds(posterior, path: path, test: test, indices: indices, settings: settings)
-    case .probabilisticSafety: return try boundProbabilisticSafety(posterior, path: path, test: test, indices: indices, settings: settings)
+    case .ibp, .probabilisticSafety:  // a single pass over the examples: written when done
+        let result = settings.method == .ibp
+            ? try verifyWithIntervalBounds(posterior, path: path, test: test, indices: indices, settings: settings)
+            : try boundProbabilisticSafety(posterior, path: path, test: test, indices: indices, settings: settings)
+        try write(result)
+        return result
     case .smoothing: break
     }
     var root = RandomGenerator(seed: settings.seed)
@@ -210,11 +220,7 @@ public func certifyPosterior(_ posterior: any Posterior, test: InMemoryDataset, 
                                        topClass: certificate.topClass, topCount: certificate.topCount, seconds: seconds))
         result.seconds += seconds
         summarise()
-        if let out {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            try encoder.encode(result).write(to: URL(fileURLWithPath: out), options: .atomic)
-        }
+        try write(result)
         onProgress(k + 1, indices.count, result)
     }
     summarise()
