@@ -199,6 +199,9 @@ import Testing
     @Test func adversarialRunsAreNeverMixedUp() throws {
         let o = Self.options(.pgd)
         #expect(throws: TrainingError.self) { _ = try train(o) }
+        var warming = o.adversarial!
+        warming.warmupEpochs = 2   // an objective of other settings than the options record
+        #expect(throws: TrainingError.self) { _ = try train(o, objective: try AdversarialObjective(warming)) }
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("credence-at-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }

@@ -78,7 +78,9 @@ public func train(_ options: TrainingOptions, checkpointPath: String? = nil, res
         guard trainSet.task.classCount != nil else {
             throw TrainingError.invalidConfiguration("adversarial training is for classifiers; \(options.dataset.rawValue) is a regression set")
         }
-        guard let customObjective, customObjective.identity.hasPrefix(adversarial.identity) else {
+        // The objective's identity is the settings' own, with at most the label smoothing after it.
+        let rest = customObjective.map { $0.identity.hasPrefix(adversarial.identity) ? String($0.identity.dropFirst(adversarial.identity.count)) : "?" }
+        guard let rest, rest.isEmpty || rest.hasPrefix(" label-smoothing=") else {
             throw TrainingError.invalidConfiguration(
                 "the options ask for adversarial training (\(adversarial.identity)) but the objective is '\(objective.identity)': pass objective: AdversarialObjective(options) from CredenceRobustness")
         }
