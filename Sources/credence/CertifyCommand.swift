@@ -30,6 +30,8 @@ struct CertifyCommand: ParsableCommand {
     @Option(help: "Data set (default: the one recorded in the file).") var dataset: DatasetName?
     @Option(help: "Directory holding the data set's files.") var dataDir: String?
     @Option(help: "Random seed (noise, posterior samples).") var seed: UInt64 = 0
+    @Flag(help: "Smoothing: run PREDICT instead of CERTIFY — the smoothed classifier's class from --n noisy copies, or an abstention when a binomial test at --alpha cannot separate the top two; prints accuracy and abstention rate.")
+    var predict = false
     @Option(help: "Output format.") var format: OutputFormat = .text
 
     static func parseRadii(_ text: String) throws -> [Double] {
@@ -49,9 +51,19 @@ struct CertifyCommand: ParsableCommand {
 
     func validate() throws {
         do { try settings().validate() } catch let e as InferenceError { throw ValidationError(e.description) }
+        if predict && method != .smoothing { throw ValidationError("--predict is randomized smoothing's PREDICT; it does not go with --method \(method.rawValue)") }
     }
 
     func run() throws {
+        if predict {
+            let result = try reportingErrors {
+                try predictSmoothedPosteriorFile(at: posterior, settings: settings(), dataset: dataset, dataDirectory: dataDir)
+            }
+            if format == .json { return try printJSON(result) }
+            print("\(result.dataset) (\(result.indices.count) examples): randomized smoothing PREDICT, σ = \(result.settings.sigma), n \(result.settings.estimationSamples), α \(result.settings.alpha)")
+            print(String(format: "  accuracy %.4f, abstained %.4f, %.1f s", result.accuracy, result.abstentionRate, result.seconds))
+            return
+        }
         let result = try reportingErrors {
             try certifyPosteriorFile(at: posterior, settings: settings(), dataset: dataset, dataDirectory: dataDir, out: out) { done, total, r in
                 Terminal.error(String(format: "\rcertified %d/%d  (%.1f s each, certified accuracy at 0: %.3f)", done, total,

@@ -46,6 +46,10 @@ import Testing
                                                "--examples", "10", "--format", "json"]))
         let bounds = try #require(safety["points"] as? [[String: Any]]).compactMap { $0["certifiedAccuracy"] as? Double }
         #expect(bounds.count == 2 && bounds.allSatisfy { (0...1).contains($0) } && bounds[0] >= bounds[1], "\(bounds)")
+        let predicted = try CLI.json(try CLI.run(["certify", "--checkpoint", network, "--predict", "--sigma", "0.25", "--n", "1000",
+                                                  "--examples", "40", "--format", "json"]))
+        let accuracy = try #require(predicted["accuracy"] as? Double), abstained = try #require(predicted["abstentionRate"] as? Double)
+        #expect(accuracy > 0.7 && accuracy + abstained <= 1, "PREDICT: accuracy \(accuracy), abstained \(abstained)")
         let bad = try CLI.run(["certify", "--checkpoint", network, "--alpha", "2"])
         #expect(bad.status != 0 && bad.stderr.contains("--alpha"), "\(bad.stderr)")
     }

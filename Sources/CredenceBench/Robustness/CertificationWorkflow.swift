@@ -277,3 +277,46 @@ func boundProbabilisticSafety(_ posterior: any Posterior, path: String, test: In
                                points: points, abstentionRate: 0, meanRadius: 0, perExample: [],
                                seconds: Date().timeIntervalSince(start), noiseSamplesPerSecond: 0)
 }
+
+/// What randomized smoothing's PREDICT gave on the chosen test examples.
+public struct SmoothedPredictionResult: Codable, Sendable {
+    public var file: String
+    public var dataset: String
+    public var settings: CertificationSettings
+    /// The class per example (nil: abstained), in test-set order of `indices`.
+    public var predictions: [Int?]
+    public var indices: [Int]
+    /// The fraction of examples predicted with the true class (abstentions count as errors).
+    public var accuracy: Double
+    public var abstentionRate: Double
+    public var seconds: Double
+}
+
+/// PREDICT (Cohen et al. 2019) on the posterior file at `path`: the smoothed classifier's class
+/// for each chosen test example from `settings.estimationSamples` noisy copies, or an abstention
+/// when a two-sided binomial test cannot separate the top two classes at level α — an answer
+/// that differs from the smoothed classifier's with probability at most α.
+public func predictSmoothedPosteriorFile(at path: String, settings: CertificationSettings, dataset: DatasetName? = nil,
+                                         dataDirectory: String? = nil) throws -> SmoothedPredictionResult {
+    try settings.validate()
+    let archive = try PosteriorArchive.load(from: path)
+    let posterior = try loadPosterior(from: archive, path: path)
+    let (test, _) = try recordedTestSet(of: path, metadata: archive.provenance, dataset: dataset,
+                                        dataDirectory: dataDirectory, inputShape: posterior.model.spec.inputShape)
+    let indices = Array(stride(from: 0, to: test.count, by: settings.skip).prefix(settings.examples))
+    var root = RandomGenerator(seed: settings.seed)
+    var networkStream = root.split()
+    var streams = root.split(into: indices.count)
+    let smoothing = try RandomizedSmoothing(posterior: posterior, sigma: settings.sigma, posteriorSamples: settings.posteriorSamples,
+                                            batchSize: settings.batchSize, rng: &networkStream)
+    let start = Date()
+    Parallel.flushSubnormalsToZero()
+    let predictions = try indices.enumerated().map { k, index in
+        try smoothing.predict(try test.inputs.row(index), n: settings.estimationSamples, alpha: settings.alpha, rng: &streams[k])
+    }
+    let n = Double(Swift.max(indices.count, 1))
+    return SmoothedPredictionResult(
+        file: path, dataset: test.name, settings: settings, predictions: predictions, indices: indices,
+        accuracy: Double(zip(predictions, indices).filter { $0 == Int(test.labels[$1]) }.count) / n,
+        abstentionRate: Double(predictions.filter { $0 == nil }.count) / n, seconds: Date().timeIntervalSince(start))
+}
