@@ -54,6 +54,25 @@ import Testing
         #expect(bad.status != 0 && bad.stderr.contains("--alpha"), "\(bad.stderr)")
     }
 
+    /// Mean-field VI trained adversarially (PGD at ε 0.3, its loop minimising the adversarial
+    /// objective as its likelihood term) resists PGD with EOT over 8 weight samples better than
+    /// plain VI on two moons (0.79 against 0.65 when written).
+    @Test func adversariallyTrainedVIIsMoreRobust() throws {
+        let dir = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        func robust(_ adversarial: [String]) throws -> Double {
+            let path = dir.appendingPathComponent("vi-\(adversarial.count).safetensors").path
+            let trained = try CLI.run(["train", "--dataset", "two-moons", "--hidden", "32,32", "--epochs", "15", "--lr", "3e-3",
+                                       "--method", "vi", "--out", path] + adversarial)
+            #expect(trained.status == 0, "\(trained.stderr)")
+            let attack = try CLI.json(try CLI.run(["attack", "--posterior", path, "--eps", "0.3", "--eot-samples", "8", "--steps", "20",
+                                                   "--examples", "300", "--no-checks", "--format", "json"]))
+            return try #require((attack["points"] as? [[String: Any]])?.first?["robustAccuracy"] as? Double)
+        }
+        let plain = try robust([]), adversarial = try robust(["--adversarial", "pgd", "--eps", "0.3", "--attack-steps", "5"])
+        #expect(adversarial > plain + 0.05, "robust accuracy under PGD-20 with EOT 8: adversarial VI \(adversarial), plain VI \(plain)")
+    }
+
     /// `--adversarial` trains and records its settings; its options without it, or an
     /// impossible combination, are refused before any work.
     @Test func adversarialTrainingFromTheCommandLine() throws {

@@ -218,10 +218,13 @@ import Testing
         #expect(resumed.resumedFromEpoch == 1)
 
         let context = MethodContext(options: o)
-        for name in ["map", "mc-dropout", "laplace", "ensemble"] {
+        for name in ["map", "mc-dropout", "laplace", "ensemble", "vi", "stf-bnn"] {
             #expect(throws: Never.self, "\(name)") { try MethodRegistry.make(name, recorded: [:]).validateRun(context) }
         }
-        for name in ["swag", "vi", "sgld"] {
+        var regression = o
+        regression.dataset = .regression1D
+        #expect(throws: InferenceError.self) { try MethodRegistry.make("map", recorded: [:]).validateRun(MethodContext(options: regression)) }
+        for name in ["swag", "sgld", "gped"] {
             let error = #expect(throws: InferenceError.self) { try MethodRegistry.make(name, recorded: [:]).validateRun(context) }
             #expect("\(error!)".contains("map, "), "\(error!)")
         }

@@ -149,13 +149,14 @@ func fitRunPosterior(_ configuration: RunConfiguration, method: any RegisteredMe
     let runDirectory = cache.appendingPathComponent(configuration.key)
     // The job's closures do not outlive `method.run`.
     let outcome = try withoutActuallyEscaping(onEvent) { onEvent in
-        let job = MethodJob(options: options, samples: configuration.samples, seed: configuration.seed,
+        var job = MethodJob(options: options, samples: configuration.samples, seed: configuration.seed,
                             network: { o in try trainNetwork(o, cache: cache, onEvent: onEvent) },
                             phaseCheckpoint: { phase, member in
                                 PhaseCheckpoint(path: runDirectory.appendingPathComponent("\(phase).member-\(member).safetensors").path,
                                                 resume: true)
                             },
                             onStage: { onEvent(.stage($0)) }, onProgress: { onEvent(.training($0)) })
+        job.objective = try AdversarialObjective.forOptions(options)
         try FileManager.default.createDirectory(at: runDirectory, withIntermediateDirectories: true)
         return try restartingOnUnusableCheckpoint(runDirectory, onEvent: onEvent) { try method.run(job) }
     }

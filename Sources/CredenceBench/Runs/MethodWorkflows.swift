@@ -45,7 +45,7 @@ public func trainPosterior(_ options: TrainingOptions, method: any RegisteredMet
     let target = out ?? scratch!.appendingPathComponent("posterior.safetensors").path
     var runs: [TrainingResult] = []
     var networkPaths: [String] = []
-    let job = MethodJob(options: options, samples: samples, seed: options.seed, network: { o in
+    var job = MethodJob(options: options, samples: samples, seed: options.seed, network: { o in
         let path = memberPath(target, "member-\(o.ensembleMember)")
         var run = try train(o, checkpointPath: path, resume: resume, objective: try AdversarialObjective.forOptions(o), onProgress: onProgress)
         if out == nil { run.checkpoint = nil }
@@ -54,6 +54,7 @@ public func trainPosterior(_ options: TrainingOptions, method: any RegisteredMet
         return TrainedFile(path: path, seconds: run.trainingSeconds)
     }, phaseCheckpoint: { phase, member in PhaseCheckpoint(path: memberPath(target, "\(phase).member-\(member)"), resume: resume) },
     onStage: onStage, onProgress: onProgress)
+    job.objective = try AdversarialObjective.forOptions(options)
     let outcome = try method.run(job)
     if let out {
         if outcome.posterior is PointPosterior, networkPaths.count == 1 {

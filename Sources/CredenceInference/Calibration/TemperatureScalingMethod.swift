@@ -26,7 +26,7 @@ public struct TemperatureScalingMethod: RegisteredMethod {
         }
     }
 
-    public var trainsOnlyThroughNetworkJob: Bool { true }
+    public var takesAdversarialTraining: Bool { true }
 
     public func run(_ job: MethodJob) throws -> MethodOutcome {
         let file = try job.network(job.options)

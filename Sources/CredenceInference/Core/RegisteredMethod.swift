@@ -48,10 +48,11 @@ public protocol RegisteredMethod {
     /// Checks against the run — the model, the task, the data — before any work starts.
     /// Callers use `validateRun`, which adds the checks common to every method.
     func validate(_ context: MethodContext) throws
-    /// Whether every network the method trains comes from `MethodJob.network` — the one
-    /// training loop, under the run's objective — with no training phase of its own (SWAG's
-    /// collection, VI, a sampler). Only such methods take adversarial training. Default: false.
-    var trainsOnlyThroughNetworkJob: Bool { get }
+    /// Whether adversarial training reaches every phase in which the method trains: its
+    /// networks come from `MethodJob.network` (the one training loop, under the run's
+    /// objective) and any loop of its own minimises `MethodJob.objective` (VI). SWAG's
+    /// collection, the samplers and distillation do not. Default: false.
+    var takesAdversarialTraining: Bool { get }
     /// Trains or fits the posterior.
     func run(_ job: MethodJob) throws -> MethodOutcome
     /// The posterior an archive written by this method describes.
@@ -63,13 +64,16 @@ extension RegisteredMethod {
     public static var quickSettings: [String: String] { [:] }
     public func adjust(_ options: inout TrainingOptions) {}
     public func validate(_ context: MethodContext) throws {}
-    public var trainsOnlyThroughNetworkJob: Bool { false }
+    public var takesAdversarialTraining: Bool { false }
 
     /// `validate`, after the checks every method shares: adversarial training only for
-    /// methods whose networks all train in the one training loop.
+    /// methods it reaches in every phase (`takesAdversarialTraining`).
     public func validateRun(_ context: MethodContext) throws {
-        if let adversarial = context.options.adversarial, !trainsOnlyThroughNetworkJob {
-            let takers = MethodRegistry.names.filter { (try? MethodRegistry.make($0, recorded: [:]))?.trainsOnlyThroughNetworkJob == true }
+        if let adversarial = context.options.adversarial, context.task.classCount == nil {
+            throw InferenceError.invalidOption("adversarial training (\(adversarial.kind.rawValue)) is for classifiers; \(context.options.dataset.rawValue) is a regression set")
+        }
+        if let adversarial = context.options.adversarial, !takesAdversarialTraining {
+            let takers = MethodRegistry.names.filter { (try? MethodRegistry.make($0, recorded: [:]))?.takesAdversarialTraining == true }
             throw InferenceError.invalidOption(
                 "\(Self.name) trains in a phase of its own, which adversarial training (\(adversarial.kind.rawValue)) does not reach; it is for \(takers.joined(separator: ", "))")
         }
@@ -145,6 +149,11 @@ public struct MethodJob {
     public var onStage: (String) -> Void
     /// Progress of a phase of the method's own (SWAG's collection epochs).
     public var onProgress: (TrainingProgress) -> Void
+    /// The objective the run's options ask for beyond the likelihood — adversarial training:
+    /// CredenceRobustness's `AdversarialObjective` for `options.adversarial` — or nil. `network`
+    /// trains under it already; a method with a training loop of its own minimises it there
+    /// (VI, as its likelihood term).
+    public var objective: (any TrainingObjective)?
 
     public init(options: TrainingOptions, samples: Int, seed: UInt64, network: @escaping (TrainingOptions) throws -> TrainedFile,
                 phaseCheckpoint: @escaping (String, Int) -> PhaseCheckpoint? = { _, _ in nil },

@@ -93,7 +93,7 @@ public struct MCDropoutMethod: RegisteredMethod {
         }
     }
 
-    public var trainsOnlyThroughNetworkJob: Bool { true }
+    public var takesAdversarialTraining: Bool { true }
 
     public func run(_ job: MethodJob) throws -> MethodOutcome {
         let file = try job.network(job.options)

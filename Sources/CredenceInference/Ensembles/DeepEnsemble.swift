@@ -132,7 +132,7 @@ public struct DeepEnsembleMethod: RegisteredMethod {
 
     public func adjust(_ options: inout TrainingOptions) { member.adjust(&options) }
     public func validate(_ context: MethodContext) throws { try member.validate(context) }
-    public var trainsOnlyThroughNetworkJob: Bool { member.trainsOnlyThroughNetworkJob }
+    public var takesAdversarialTraining: Bool { member.takesAdversarialTraining }
 
     public func run(_ job: MethodJob) throws -> MethodOutcome {
         var posteriors: [any Posterior] = []

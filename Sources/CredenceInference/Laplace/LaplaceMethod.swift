@@ -89,7 +89,7 @@ public struct LaplaceMethod: RegisteredMethod {
             .validate(model: model)
     }
 
-    public var trainsOnlyThroughNetworkJob: Bool { true }
+    public var takesAdversarialTraining: Bool { true }
 
     public func run(_ job: MethodJob) throws -> MethodOutcome {
         let file = try job.network(job.options)

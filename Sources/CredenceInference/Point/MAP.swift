@@ -52,7 +52,7 @@ public struct MAPMethod: RegisteredMethod {
     public init() {}
     public init(settings: MethodSettings) throws {}
 
-    public var trainsOnlyThroughNetworkJob: Bool { true }
+    public var takesAdversarialTraining: Bool { true }
 
     public func run(_ job: MethodJob) throws -> MethodOutcome {
         let network = try job.network(job.options)

@@ -116,6 +116,7 @@ public struct VariationalSettings: Sendable {
             method.initialization = .moped(delta: mopedDelta)
         }
         method.learningRate = learningRate
+        method.likelihood = job.objective
         job.onStage("fitting \(name) (\(estimator.rawValue), \(bayesianLayers.rawValue) layers) for \(epochs) epochs")
         let fit = try fitPosterior(method, model: model, parameters: initial, task: trainSet.task.classCount == nil ? .regression : .classification,
                                    data: trainSet,
@@ -150,6 +151,7 @@ public struct VIMethod: RegisteredMethod {
     }
 
     public func validate(_ context: MethodContext) throws { try settings.validate(context, bayesianLayers: bayesianLayers) }
+    public var takesAdversarialTraining: Bool { true }
 
     public func run(_ job: MethodJob) throws -> MethodOutcome {
         try settings.run(job, name: Self.name, bayesianLayers: bayesianLayers, estimator: estimator, fixPointWeights: false)
@@ -179,6 +181,7 @@ public struct VIFlipoutMethod: RegisteredMethod {
     }
 
     public func validate(_ context: MethodContext) throws { try settings.validate(context, bayesianLayers: bayesianLayers) }
+    public var takesAdversarialTraining: Bool { true }
 
     public func run(_ job: MethodJob) throws -> MethodOutcome {
         try settings.run(job, name: Self.name, bayesianLayers: bayesianLayers, estimator: .flipout, fixPointWeights: false)
@@ -209,6 +212,7 @@ public struct STFBNNMethod: RegisteredMethod {
     }
 
     public func validate(_ context: MethodContext) throws { try settings.validate(context, bayesianLayers: .first) }
+    public var takesAdversarialTraining: Bool { true }
 
     public func run(_ job: MethodJob) throws -> MethodOutcome {
         try settings.run(job, name: Self.name, bayesianLayers: .first, estimator: estimator, fixPointWeights: true)
