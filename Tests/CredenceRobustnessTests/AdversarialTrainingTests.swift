@@ -224,6 +224,9 @@ import Testing
         var regression = o
         regression.dataset = .regression1D
         #expect(throws: InferenceError.self) { try MethodRegistry.make("map", recorded: [:]).validateRun(MethodContext(options: regression)) }
+        var bounded = o
+        bounded.adversarial = AdversarialTraining(kind: .ibp, epsilon: 0.1)
+        #expect(throws: InferenceError.self) { try MethodRegistry.make("vi", recorded: [:]).validateRun(MethodContext(options: bounded)) }
         for name in ["swag", "sgld", "gped"] {
             let error = #expect(throws: InferenceError.self) { try MethodRegistry.make(name, recorded: [:]).validateRun(context) }
             #expect("\(error!)".contains("map, "), "\(error!)")

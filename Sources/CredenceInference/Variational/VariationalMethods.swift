@@ -79,6 +79,9 @@ public struct VariationalSettings: Sendable {
 
     /// Checks the model against the Bayesian layers before any work.
     func validate(_ context: MethodContext, bayesianLayers: BayesianLayers) throws {
+        if context.options.adversarial?.kind == .ibp {
+            throw InferenceError.invalidOption("IBP training bounds one deterministic network; a variational posterior's are stochastic — use --adversarial pgd or trades with VI")
+        }
         guard let chain = try context.model().layerChain else {
             throw InferenceError.incompatibleModel("variational inference runs on a chain of layers; this model is a graph of blocks")
         }
