@@ -87,7 +87,7 @@ import Testing
         #expect(ensemble.status == 0, "\(ensemble.stderr)")
         for (arguments, message) in [(["--eps", "0.1"], "--adversarial"), (["--adversarial", "pgd"], "--eps"),
                                      (["--adversarial", "n-fgsm", "--eps", "0.1", "--attack-steps", "4"], "one attack step"),
-                                     (["--method", "swag", "--adversarial", "pgd", "--eps", "0.1"], "phase of its own")] {
+                                     (["--method", "sgld", "--adversarial", "pgd", "--eps", "0.1"], "phase of its own")] {
             let refused = try CLI.run(["train", "--dataset", "two-moons"] + arguments)
             #expect(refused.status != 0 && refused.stderr.contains(message), "\(arguments): \(refused.stderr)")
         }

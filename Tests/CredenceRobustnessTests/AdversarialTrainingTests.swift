@@ -217,8 +217,16 @@ import Testing
         let resumed = try train(longer, checkpointPath: path, resume: true, objective: try AdversarialObjective(longer))
         #expect(resumed.resumedFromEpoch == 1)
 
+        // Methods' own phases (SWAG's collection, VI) get the same composed objective: the
+        // adversarial loss inside the options' augmentation.
+        var noisy = o
+        noisy.augmentation = .gaussianNoise
+        let composed = try noisy.trainingObjective(for: try loadRunData(noisy).train, adversarial: try AdversarialObjective(noisy))
+        #expect(composed.identity == AdversarialTraining(kind: .pgd, epsilon: 0.3, steps: 5).identity + " augment=gaussian-noise sigma=0.25")
+        #expect(noisy.altersTrainingInputs && !TrainingOptions().altersTrainingInputs)
+
         let context = MethodContext(options: o)
-        for name in ["map", "mc-dropout", "laplace", "ensemble", "vi", "stf-bnn"] {
+        for name in ["map", "mc-dropout", "laplace", "ensemble", "vi", "stf-bnn", "swag", "swa"] {
             #expect(throws: Never.self, "\(name)") { try MethodRegistry.make(name, recorded: [:]).validateRun(context) }
         }
         var regression = o
@@ -227,7 +235,7 @@ import Testing
         var bounded = o
         bounded.adversarial = AdversarialTraining(kind: .ibp, epsilon: 0.1)
         #expect(throws: InferenceError.self) { try MethodRegistry.make("vi", recorded: [:]).validateRun(MethodContext(options: bounded)) }
-        for name in ["swag", "sgld", "gped"] {
+        for name in ["sgld", "hmc", "gped"] {
             let error = #expect(throws: InferenceError.self) { try MethodRegistry.make(name, recorded: [:]).validateRun(context) }
             #expect("\(error!)".contains("map, "), "\(error!)")
         }

@@ -50,8 +50,8 @@ public protocol RegisteredMethod {
     func validate(_ context: MethodContext) throws
     /// Whether adversarial training reaches every phase in which the method trains: its
     /// networks come from `MethodJob.network` (the one training loop, under the run's
-    /// objective) and any loop of its own minimises `MethodJob.objective` (VI). SWAG's
-    /// collection, the samplers and distillation do not. Default: false.
+    /// objective) and any loop of its own minimises `MethodJob.objective` (SWAG's collection,
+    /// VI). The samplers and distillation do not. Default: false.
     var takesAdversarialTraining: Bool { get }
     /// Trains or fits the posterior.
     func run(_ job: MethodJob) throws -> MethodOutcome
@@ -152,7 +152,7 @@ public struct MethodJob {
     /// The objective the run's options ask for beyond the likelihood — adversarial training:
     /// CredenceRobustness's `AdversarialObjective` for `options.adversarial` — or nil. `network`
     /// trains under it already; a method with a training loop of its own minimises it there
-    /// (VI, as its likelihood term).
+    /// (`TrainingOptions.trainingObjective`: SWAG's collection; VI, as its likelihood term).
     public var objective: (any TrainingObjective)?
 
     public init(options: TrainingOptions, samples: Int, seed: UInt64, network: @escaping (TrainingOptions) throws -> TrainedFile,

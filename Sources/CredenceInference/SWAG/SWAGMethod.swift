@@ -40,6 +40,8 @@ public struct SWAGMethod: RegisteredMethod {
         covariance = try settings.choice("covariance") ?? .lowRankPlusDiagonal
     }
 
+    public var takesAdversarialTraining: Bool { true }
+
     public func run(_ job: MethodJob) throws -> MethodOutcome {
         try collection.run(job, meanOnly: false, rank: rank, covariance: covariance, scale: scale)
     }
@@ -90,6 +92,8 @@ public struct SWAGCollectionSettings: Sendable {
             collectEvery: SWAGCollection.collectionInterval(datasetSize: trainSet.count, batchSize: batchSize, perEpoch: collectionsPerEpoch),
             rank: rank, covariance: covariance, scale: scale, meanOnly: meanOnly)
         method.optimizer = optimizer ?? options.optimizer
+        // The collection sees the inputs training saw (augmentation, adversarial training).
+        if options.altersTrainingInputs { method.objective = try options.trainingObjective(for: trainSet, adversarial: job.objective) }
         if network.model.hasRunningStatistics {
             method.recalibrationInputs = try trainSet.inputs.rows(0..<Swift.min(recalibrationExamples, trainSet.count))
         }

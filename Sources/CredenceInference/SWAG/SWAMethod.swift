@@ -13,6 +13,8 @@ public struct SWAMethod: RegisteredMethod {
     public init() {}
     public init(settings: MethodSettings) throws { collection = try SWAGCollectionSettings(settings: settings) }
 
+    public var takesAdversarialTraining: Bool { true }
+
     public func run(_ job: MethodJob) throws -> MethodOutcome {
         try collection.run(job, meanOnly: true, rank: 2, covariance: .diagonal, scale: 1)
     }

@@ -72,27 +72,7 @@ public func train(_ options: TrainingOptions, checkpointPath: String? = nil, res
     let optimizer = Optimizer.make(options.optimizer, learningRate: schedule, momentum: options.momentum,
                                    weightDecay: options.weightDecay, clipNorm: options.clipNorm,
                                    parameterCount: model.parameterCount)
-    var objective: any TrainingObjective = customObjective ?? (trainSet.task.classCount != nil
-        ? Objective.crossEntropy(labelSmoothing: options.labelSmoothing) : Objective.gaussianNegativeLogLikelihood)
-    if let adversarial = options.adversarial {
-        guard trainSet.task.classCount != nil else {
-            throw TrainingError.invalidConfiguration("adversarial training is for classifiers; \(options.dataset.rawValue) is a regression set")
-        }
-        // The objective's identity is the settings' own, with at most the label smoothing after it.
-        let rest = customObjective.map { $0.identity.hasPrefix(adversarial.identity) ? String($0.identity.dropFirst(adversarial.identity.count)) : "?" }
-        guard let rest, rest.isEmpty || rest.hasPrefix(" label-smoothing=") else {
-            throw TrainingError.invalidConfiguration(
-                "the options ask for adversarial training (\(adversarial.identity)) but the objective is '\(objective.identity)': pass objective: AdversarialObjective(options) from CredenceRobustness")
-        }
-    }
-    if let augmentation = options.augmentation, augmentation != .none {
-        guard trainSet.inputShape.count == 3 || augmentation != .cropFlip else {
-            throw TrainingError.invalidConfiguration("--augment \(augmentation.rawValue) needs image inputs [C, H, W]; \(options.dataset.rawValue) has \(trainSet.inputShape)")
-        }
-        objective = AugmentedObjective(base: objective, augmentation: augmentation,
-                                       padding: options.augmentationPadding ?? TrainingOptions.defaultAugmentationPadding,
-                                       noiseSigma: options.noiseSigma ?? TrainingOptions.defaultNoiseSigma)
-    }
+    let objective = try options.trainingObjective(for: trainSet, adversarial: customObjective)
     var trainer = Trainer(model: model, optimizer: optimizer, configuration: TrainingConfiguration(
         epochs: options.epochs, batchSize: batchSize, seed: rng.next(), objective: objective))
     var metadata = try checkpointMetadata(options)
@@ -180,4 +160,41 @@ public func checkpointMetadata(_ options: TrainingOptions) throws -> [String: St
     let json = String(decoding: try encoder.encode(options), as: UTF8.self)
     return ["credence.dataset": options.dataset.rawValue, "credence.training_options": json,
             "credence.seed": String(options.seed)]
+}
+
+extension TrainingOptions {
+    /// The objective the run's networks train on: `custom` (CredenceRobustness's
+    /// `AdversarialObjective` when the options ask for adversarial training — it must carry
+    /// exactly those settings) or the likelihood's loss (cross-entropy with the label smoothing,
+    /// or the Gaussian NLL), inside the options' augmentation. `train` uses it, and so do
+    /// methods' own training phases (SWAG's collection, VI), so every phase of a run sees the
+    /// same inputs.
+    public func trainingObjective(for data: InMemoryDataset, adversarial custom: (any TrainingObjective)?) throws -> any TrainingObjective {
+        var objective: any TrainingObjective = custom ?? (data.task.classCount != nil
+            ? Objective.crossEntropy(labelSmoothing: labelSmoothing) : Objective.gaussianNegativeLogLikelihood)
+        if let adversarial {
+            guard data.task.classCount != nil else {
+                throw TrainingError.invalidConfiguration("adversarial training is for classifiers; \(dataset.rawValue) is a regression set")
+            }
+            // The objective's identity is the settings' own, with at most the label smoothing after it.
+            let rest = custom.map { $0.identity.hasPrefix(adversarial.identity) ? String($0.identity.dropFirst(adversarial.identity.count)) : "?" }
+            guard let rest, rest.isEmpty || rest.hasPrefix(" label-smoothing=") else {
+                throw TrainingError.invalidConfiguration(
+                    "the options ask for adversarial training (\(adversarial.identity)) but the objective is '\(objective.identity)': pass objective: AdversarialObjective(options) from CredenceRobustness")
+            }
+        }
+        if let augmentation, augmentation != .none {
+            guard data.inputShape.count == 3 || augmentation != .cropFlip else {
+                throw TrainingError.invalidConfiguration("--augment \(augmentation.rawValue) needs image inputs [C, H, W]; \(dataset.rawValue) has \(data.inputShape)")
+            }
+            objective = AugmentedObjective(base: objective, augmentation: augmentation,
+                                           padding: augmentationPadding ?? Self.defaultAugmentationPadding,
+                                           noiseSigma: noiseSigma ?? Self.defaultNoiseSigma)
+        }
+        return objective
+    }
+
+    /// Whether the run trains on anything but the plain likelihood (augmentation or
+    /// adversarial training): then a method's own training phase must use `trainingObjective`.
+    public var altersTrainingInputs: Bool { (augmentation.map { $0 != .none } ?? false) || adversarial != nil }
 }

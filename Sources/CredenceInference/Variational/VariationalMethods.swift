@@ -119,7 +119,8 @@ public struct VariationalSettings: Sendable {
             method.initialization = .moped(delta: mopedDelta)
         }
         method.learningRate = learningRate
-        method.likelihood = job.objective
+        // VI's likelihood term on the inputs training sees (augmentation, adversarial training).
+        if options.altersTrainingInputs { method.likelihood = try options.trainingObjective(for: trainSet, adversarial: job.objective) }
         job.onStage("fitting \(name) (\(estimator.rawValue), \(bayesianLayers.rawValue) layers) for \(epochs) epochs")
         let fit = try fitPosterior(method, model: model, parameters: initial, task: trainSet.task.classCount == nil ? .regression : .classification,
                                    data: trainSet,

@@ -248,9 +248,9 @@ ood: [far]
             {
               "datasets": ["two-moons"],
               "training": {"adversarial": "pgd", "adversarialEpsilon": 0.1},
-              "methods": [{"name": "swag"}]
+              "methods": [{"name": "sgld"}]
             }
-            """, line: 4, ["swag trains in a phase of its own"])
+            """, line: 4, ["sgld trains in a phase of its own"])
         expectRejected("""
             {
               "datasets": ["two-moons"],
