@@ -302,6 +302,21 @@ struct SuiteDecoder {
         return result
     }
 
+    /// A number ≥ 0 (its canonical text read back), or a rejection naming `field`.
+    func nonNegativeReal(_ node: SuiteNode, _ field: String, key: String) throws -> Double {
+        switch canonical(MethodOption(key, .nonNegativeReal, help: ""), node) {
+        case let .success(text): return Double(text)!
+        case let .failure(rejection): throw reject(rejection, node, field, owner: nil)
+        }
+    }
+
+    /// One number ≥ 0 or a list of them ("eps": 0.1 or "eps": [0.05, 0.1]).
+    func nonNegativeReals(_ node: SuiteNode, _ field: String, key: String) throws -> [Double] {
+        try list(node, field, scalarAllowed: true, what: "number").enumerated().map { k, n in
+            try nonNegativeReal(n, "\(field)[\(k)]", key: key)
+        }
+    }
+
     static let certificationFields = ["method", "sigma", "n0", "n", "alpha", "examples", "skip", "posteriorSamples", "batchSize",
                                       "radii", "eps", "seed"]
 
@@ -312,23 +327,8 @@ struct SuiteDecoder {
             let f = try object(entry, field, known: Self.certificationFields,
                                required: ["method": "one of \(CertificationMethod.allCases.map(\.rawValue).joined(separator: ", "))"],
                                what: "a certification object { \"method\": \"smoothing\", \"sigma\": 0.25, ... }")
-            func reals(_ key: String) throws -> [Double]? {
-                try f[key].map { n in
-                    try list(n, join(field, key), scalarAllowed: true, what: "number").enumerated().map { k, v -> Double in
-                        switch canonical(MethodOption(key, .nonNegativeReal, help: ""), v) {
-                        case let .success(text): return Double(text)!
-                        case let .failure(rejection): throw reject(rejection, v, join(field, "\(key)[\(k)]"), owner: nil)
-                        }
-                    }
-                }
-            }
-            func real(_ key: String) throws -> Double? {
-                guard let n = f[key] else { return nil }
-                switch canonical(MethodOption(key, .nonNegativeReal, help: ""), n) {
-                case let .success(text): return Double(text)!
-                case let .failure(rejection): throw reject(rejection, n, join(field, key), owner: nil)
-                }
-            }
+            func reals(_ key: String) throws -> [Double]? { try f[key].map { try nonNegativeReals($0, join(field, key), key: key) } }
+            func real(_ key: String) throws -> Double? { try f[key].map { try nonNegativeReal($0, join(field, key), key: key) } }
             var settings = CertificationSettings()
             settings.method = try choice(f["method"]!, join(field, "method"), CertificationMethod.self, what: "certification")
             if let v = try real("sigma") { settings.sigma = Float(v) }
@@ -358,12 +358,7 @@ struct SuiteDecoder {
                                required: ["attack": "one of \(AttackKind.allCases.map(\.rawValue).joined(separator: ", "))",
                                           "eps": "the budgets, e.g. \"eps\": [0.05, 0.1]"],
                                what: "an attack object { \"attack\": \"pgd\", \"eps\": [0.05, 0.1], ... }")
-            let eps = try list(f["eps"]!, join(field, "eps"), scalarAllowed: true, what: "budget").enumerated().map { k, n -> Float in
-                switch canonical(MethodOption("eps", .nonNegativeReal, help: ""), n) {
-                case let .success(text): return Float(text)!
-                case let .failure(rejection): throw reject(rejection, n, join(field, "eps[\(k)]"), owner: nil)
-                }
-            }
+            let eps = try nonNegativeReals(f["eps"]!, join(field, "eps"), key: "eps").map(Float.init)
             var settings = AttackSettings(attack: try choice(f["attack"]!, join(field, "attack"), AttackKind.self, what: "attack"),
                                           epsilons: eps)
             if let n = f["norm"] { settings.norm = try choice(n, join(field, "norm"), AttackNorm.self, what: "norm") }
