@@ -74,6 +74,21 @@ public struct CertificationSettings: Codable, Hashable, Sendable {
         }
     }
 
+    /// The test examples worked on: indices 0, skip, 2·skip, … (the first `examples` of them).
+    func exampleIndices(in test: InMemoryDataset) -> [Int] {
+        Array(stride(from: 0, to: test.count, by: skip).prefix(examples))
+    }
+
+    /// The smoothed classifier of `posterior` (its networks drawn from the seed's first stream)
+    /// and one noise stream per example, so an example's numbers do not depend on the others'.
+    func smoothing(of posterior: any Posterior, examples count: Int) throws -> (RandomizedSmoothing, [RandomGenerator]) {
+        var root = RandomGenerator(seed: seed)
+        var networkStream = root.split()
+        let streams = root.split(into: count)
+        return (try RandomizedSmoothing(posterior: posterior, sigma: sigma, posteriorSamples: posteriorSamples, batchSize: batchSize,
+                                        rng: &networkStream), streams)
+    }
+
     public func validate() throws {
         func bad(_ m: String) -> InferenceError { .invalidOption(m) }
         guard sigma > 0, sigma.isFinite else { throw bad("--sigma must be > 0, got \(sigma)") }
@@ -135,11 +150,18 @@ public func certifyPosteriorFile(at path: String, settings: CertificationSetting
                                  onProgress: (_ done: Int, _ total: Int, _ result: CertificationResult) -> Void = { _, _, _ in })
     throws -> CertificationResult {
     try settings.validate()
+    let (posterior, test) = try loadPosteriorAndTestSet(at: path, dataset: dataset, dataDirectory: dataDirectory)
+    return try certifyPosterior(posterior, test: test, settings: settings, file: path, out: out, onProgress: onProgress)
+}
+
+/// The posterior (or plain checkpoint, as MAP) at `path` and the test split of its recorded
+/// data set (or of `dataset`).
+func loadPosteriorAndTestSet(at path: String, dataset: DatasetName?, dataDirectory: String?) throws -> (any Posterior, InMemoryDataset) {
     let archive = try PosteriorArchive.load(from: path)
     let posterior = try loadPosterior(from: archive, path: path)
     let (test, _) = try recordedTestSet(of: path, metadata: archive.provenance, dataset: dataset,
                                         dataDirectory: dataDirectory, inputShape: posterior.model.spec.inputShape)
-    return try certifyPosterior(posterior, test: test, settings: settings, file: path, out: out, onProgress: onProgress)
+    return (posterior, test)
 }
 
 /// Certifies the first `settings.examples` test examples (every `skip`-th) of `posterior` —
@@ -156,7 +178,8 @@ public func certifyPosterior(_ posterior: any Posterior, test: InMemoryDataset, 
     guard test.task.classCount != nil, posterior.task == .classification else {
         throw InferenceError.invalidOption("\(path) holds a regression model; certification is for classifiers")
     }
-    let indices = Array(stride(from: 0, to: test.count, by: settings.skip).prefix(settings.examples))
+    let indices = settings.exampleIndices(in: test)
+    let inputRange: ClosedRange<Float>? = test.inputShape.count == 3 ? 0...1 : nil   // images: pixels
     func write(_ result: CertificationResult) throws {
         guard let out else { return }
         let encoder = JSONEncoder()
@@ -166,18 +189,13 @@ public func certifyPosterior(_ posterior: any Posterior, test: InMemoryDataset, 
     switch settings.method {
     case .ibp, .probabilisticSafety:  // a single pass over the examples: written when done
         let result = settings.method == .ibp
-            ? try verifyWithIntervalBounds(posterior, path: path, test: test, indices: indices, settings: settings)
-            : try boundProbabilisticSafety(posterior, path: path, test: test, indices: indices, settings: settings)
+            ? try verifyWithIntervalBounds(posterior, path: path, test: test, indices: indices, inputRange: inputRange, settings: settings)
+            : try boundProbabilisticSafety(posterior, path: path, test: test, indices: indices, inputRange: inputRange, settings: settings)
         try write(result)
         return result
     case .smoothing: break
     }
-    var root = RandomGenerator(seed: settings.seed)
-    var networkStream = root.split()
-    let streams = root.split(into: indices.count)
-    let smoothing = try RandomizedSmoothing(posterior: posterior, sigma: settings.sigma, posteriorSamples: settings.posteriorSamples,
-                                            batchSize: settings.batchSize, rng: &networkStream)
-
+    let (smoothing, streams) = try settings.smoothing(of: posterior, examples: indices.count)
     var result = CertificationResult(
         file: path, method: posterior.method, dataset: test.name, settings: settings,
         baseClassifierSamples: posterior.sampleCount(requested: settings.posteriorSamples), points: [], abstentionRate: 0,
@@ -196,13 +214,10 @@ public func certifyPosterior(_ posterior: any Posterior, test: InMemoryDataset, 
         result.seconds = earlier.seconds
     }
     func summarise() {
-        let labels = result.perExample.map { Int32($0.label) }
-        let certificates = result.perExample.map {
-            RandomizedSmoothing.Certificate(prediction: $0.prediction, radius: $0.radius, probabilityLowerBound: $0.probabilityLowerBound,
-                                            topClass: $0.topClass, topCount: $0.topCount)
-        }
-        result.points = settings.radii.map { .init(radius: $0, certifiedAccuracy: certifiedAccuracy(certificates, labels: labels, radius: $0)) }
         let n = Double(Swift.max(result.perExample.count, 1))
+        result.points = settings.radii.map { r in
+            .init(radius: r, certifiedAccuracy: Double(result.perExample.filter { $0.correct && $0.radius >= r }.count) / n)
+        }
         result.abstentionRate = Double(result.perExample.filter { $0.prediction == nil }.count) / n
         result.meanRadius = result.perExample.reduce(0) { $0 + ($1.correct ? $1.radius : 0) } / n
         result.noiseSamplesPerSecond = Double(result.perExample.count * (settings.selectionSamples + settings.estimationSamples))
@@ -229,13 +244,12 @@ public func certifyPosterior(_ posterior: any Posterior, test: InMemoryDataset, 
 
 /// IBP's verified accuracy at each ε on the chosen test examples of a deterministic network.
 func verifyWithIntervalBounds(_ posterior: any Posterior, path: String, test: InMemoryDataset, indices: [Int],
-                              settings: CertificationSettings) throws -> CertificationResult {
+                              inputRange: ClosedRange<Float>?, settings: CertificationSettings) throws -> CertificationResult {
     guard let network = posterior as? PointPosterior else {
         throw InferenceError.invalidOption("IBP verifies one deterministic network; \(path) holds a \(posterior.method) posterior (use --method smoothing, or a MAP checkpoint)")
     }
     let start = Date()
-    let images = test.inputShape.count == 3
-    let ibp = try IntervalBoundPropagation(model: network.model, inputRange: images ? 0...1 : nil)
+    let ibp = try IntervalBoundPropagation(model: network.model, inputRange: inputRange)
     let inputs = try test.inputs.selectingRows(indices), labels = indices.map { test.labels[$0] }
     let predicted = try network.model.predictBatched(inputs, parameters: network.parameters).argmaxLastAxis()
     var points: [CertificationResult.Point] = []
@@ -255,9 +269,8 @@ func verifyWithIntervalBounds(_ posterior: any Posterior, path: String, test: In
 /// Probabilistic safety per ε: the mean over the chosen examples of the lower bound on
 /// P(every point of the box keeps the true class) (`ProbabilisticSafety`).
 func boundProbabilisticSafety(_ posterior: any Posterior, path: String, test: InMemoryDataset, indices: [Int],
-                              settings: CertificationSettings) throws -> CertificationResult {
+                              inputRange: ClosedRange<Float>?, settings: CertificationSettings) throws -> CertificationResult {
     let start = Date()
-    let inputRange: ClosedRange<Float>? = test.inputShape.count == 3 ? 0...1 : nil
     var rng = RandomGenerator(seed: settings.seed)
     var points: [CertificationResult.Point] = []
     for epsilon in settings.epsilons {
@@ -299,16 +312,9 @@ public struct SmoothedPredictionResult: Codable, Sendable {
 public func predictSmoothedPosteriorFile(at path: String, settings: CertificationSettings, dataset: DatasetName? = nil,
                                          dataDirectory: String? = nil) throws -> SmoothedPredictionResult {
     try settings.validate()
-    let archive = try PosteriorArchive.load(from: path)
-    let posterior = try loadPosterior(from: archive, path: path)
-    let (test, _) = try recordedTestSet(of: path, metadata: archive.provenance, dataset: dataset,
-                                        dataDirectory: dataDirectory, inputShape: posterior.model.spec.inputShape)
-    let indices = Array(stride(from: 0, to: test.count, by: settings.skip).prefix(settings.examples))
-    var root = RandomGenerator(seed: settings.seed)
-    var networkStream = root.split()
-    var streams = root.split(into: indices.count)
-    let smoothing = try RandomizedSmoothing(posterior: posterior, sigma: settings.sigma, posteriorSamples: settings.posteriorSamples,
-                                            batchSize: settings.batchSize, rng: &networkStream)
+    let (posterior, test) = try loadPosteriorAndTestSet(at: path, dataset: dataset, dataDirectory: dataDirectory)
+    let indices = settings.exampleIndices(in: test)
+    var (smoothing, streams) = try settings.smoothing(of: posterior, examples: indices.count)
     let start = Date()
     Parallel.flushSubnormalsToZero()
     let predictions = try indices.enumerated().map { k, index in

@@ -5,24 +5,26 @@ import Foundation
 func regularizedIncompleteBeta(_ x: Double, a: Double, b: Double) -> Double {
     if x <= 0 { return 0 }
     if x >= 1 { return 1 }
-    let logFront = lgamma(a + b) - lgamma(a) - lgamma(b) + a * Foundation.log(x) + b * Foundation.log1p(-x)
     if x > (a + 1) / (a + b + 2) { return 1 - regularizedIncompleteBeta(1 - x, a: b, b: a) }
+    let logFront = lgamma(a + b) - lgamma(a) - lgamma(b) + a * Foundation.log(x) + b * Foundation.log1p(-x)
     let tiny = 1e-300
     var c = 1.0, d = 1 - (a + b) * x / (a + 1)
     if Swift.abs(d) < tiny { d = tiny }
     d = 1 / d
     var fraction = d
+    /// One Lentz step with the continued fraction's next numerator.
+    func step(_ numerator: Double) {
+        d = 1 + numerator * d
+        if Swift.abs(d) < tiny { d = tiny }
+        c = 1 + numerator / c
+        if Swift.abs(c) < tiny { c = tiny }
+        d = 1 / d
+        fraction *= d * c
+    }
     for m in 1...100_000 {
         let m = Double(m)
-        for numerator in [m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m)),
-                          -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1))] {
-            d = 1 + numerator * d
-            if Swift.abs(d) < tiny { d = tiny }
-            c = 1 + numerator / c
-            if Swift.abs(c) < tiny { c = tiny }
-            d = 1 / d
-            fraction *= d * c
-        }
+        step(m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m)))
+        step(-(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1)))
         if Swift.abs(d * c - 1) < 1e-16 { break }
     }
     return Foundation.exp(logFront) * fraction / a

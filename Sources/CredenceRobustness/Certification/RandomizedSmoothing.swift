@@ -62,14 +62,6 @@ public struct RandomizedSmoothing {
         public var topClass: Int
         /// How many of the n noisy inputs the base classifier gave it.
         public var topCount: Int
-
-        public init(prediction: Int?, radius: Double, probabilityLowerBound: Double, topClass: Int, topCount: Int) {
-            self.prediction = prediction
-            self.topClass = topClass
-            self.radius = radius
-            self.probabilityLowerBound = probabilityLowerBound
-            self.topCount = topCount
-        }
     }
 
     /// CERTIFY: the class the base classifier gives most often among `n0` noisy copies of
@@ -169,12 +161,4 @@ public struct RandomizedSmoothing {
         }
         return (mean!.argmaxLastAxis(), mean!.shape.last ?? 1)
     }
-}
-
-/// Certified accuracy at radius r: the fraction of examples certified with the true class at a
-/// radius ≥ r (abstentions and wrong classes count as failures).
-public func certifiedAccuracy(_ certificates: [RandomizedSmoothing.Certificate], labels: [Int32], radius: Double) -> Double {
-    guard !certificates.isEmpty else { return 0 }
-    let hits = zip(certificates, labels).filter { c, y in c.prediction == Int(y) && c.radius >= radius }.count
-    return Double(hits) / Double(certificates.count)
 }

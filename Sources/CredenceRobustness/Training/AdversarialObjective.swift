@@ -166,16 +166,10 @@ struct InnerAttack {
         return total!
     }
 
-    /// Into the ε-ball around `clean` (when `epsilon` is given) and the input range.
+    /// Into the ε-ball around `clean` (when `epsilon` is given) and the input range: the attacks'
+    /// L∞ `Projection`, with an infinite ε or range for the constraints that do not apply.
     func project(_ x: Tensor, around clean: Tensor, epsilon: Float?) -> Tensor {
-        var out = x
-        let eps = epsilon ?? .infinity
-        let lo = inputRange?.lowerBound ?? -.infinity, hi = inputRange?.upperBound ?? .infinity
-        out.withUnsafeMutableBufferPointer { o in
-            clean.withUnsafeBufferPointer { c in
-                for j in o.indices { o[j] = Swift.min(Swift.max(Swift.min(Swift.max(o[j], c[j] - eps), c[j] + eps), lo), hi) }
-            }
-        }
-        return out
+        Projection(norm: .linf, epsilon: epsilon ?? .infinity, inputRange: inputRange ?? -Float.infinity...Float.infinity)
+            .project(x, around: clean, perRow: clean.count / Swift.max(clean.shape.first ?? 1, 1))
     }
 }
