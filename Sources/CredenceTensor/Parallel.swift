@@ -7,11 +7,13 @@ import Foundation
 /// here: two threads each running single-threaded GEMMs beat OpenBLAS's own threading
 /// for training-sized products, and small GEMMs are ~2.5× faster single-threaded.
 public enum Parallel {
-    /// Number of worker threads Credence uses (defaults to the active core count;
-    /// `CREDENCE_THREADS` overrides).
+    /// Number of worker threads Credence uses: the active core count, shared out among the
+    /// ranks an MPI launcher started on this machine (2 ranks on 2 cores: 1 thread each);
+    /// `CREDENCE_THREADS` overrides.
     nonisolated(unsafe) public static var workerCount: Int = {
         if let s = ProcessInfo.processInfo.environment["CREDENCE_THREADS"], let n = Int(s), n >= 1 { return n }
-        return Swift.max(1, ProcessInfo.processInfo.activeProcessorCount)
+        let cores = Swift.max(1, ProcessInfo.processInfo.activeProcessorCount)
+        return Swift.max(1, cores / Swift.max(1, MPIWorld.launch()?.localSize ?? 1))
     }()
 
     /// True inside a `forEach` worker: nested kernels then run serially.

@@ -26,6 +26,12 @@ struct BenchCommand: ParsableCommand {
     var suite: String = "quick"
     @Option(help: "Results database (SQLite; created if missing). Checkpoints go to DB.runs/ next to it.")
     var db: String = "credence-results/bench.sqlite"
+    @Option(help: "Folder for training checkpoints (default: DB.runs next to the database). Under mpirun every rank must reach it: a shared file system across machines.")
+    var runsDir: String?
+    @Flag(help: "Under mpirun: rank 0 only hands out runs and writes the database, training nothing itself (for large jobs).")
+    var coordinatorOnly = false
+    @Option(help: "Under mpirun: seconds without word from a worker rank (it reports every few seconds) before its run goes to another rank. Needs `mpirun --mca orte_enable_recovery 1`, or Open MPI ends the job when a rank dies.")
+    var workerTimeout: Double = 60
     @Option(help: "Folder for the HTML report of the database (default: `report` next to the database, e.g. credence-results/report).")
     var report: String?
     @Flag(help: "Do not write the HTML report.")
@@ -40,14 +46,30 @@ struct BenchCommand: ParsableCommand {
     var format: OutputFormat = .text
 
     func run() throws {
+        let world = try reportingErrors { try MPIWorld.joined() }
+        if let world, world.rank != 0 {
+            // A worker rank: runs what rank 0 hands out; rank 0 alone reads the suite and database and prints.
+            if list || dryRun { return }
+            let environment = RunEnvironment(cacheDirectory: runsDirectory, dataDirectory: dataDir)
+            return try reportingErrors {
+                try serveBenchRuns(world: world, environment: environment, heartbeat: min(5, workerTimeout / 4))
+            }
+        }
         if list { return try listSuites() }
         let loaded = try reportingErrors { try Suite.load(suite) }
         let store = try reportingErrors { try ResultStore(path: db) }
         if dryRun { return try showPlan(loaded, store: store) }
 
         let view = BenchProgressView()
+        let runner = BenchRunner(store: store, cacheDirectory: runsDirectory, dataDirectory: dataDir)
         let outcome = try reportingErrors {
-            try BenchRunner(store: store, dataDirectory: dataDir).run(loaded, onEvent: view.handle)
+            if let world {
+                Terminal.error("MPI: \(world.size) ranks (\(world.libraryVersion)); rank 0 coordinates"
+                               + (coordinatorOnly ? "" : " and runs") + "; checkpoints in \(runner.environment.cacheDirectory)")
+                return try runner.run(loaded, world: world, coordinatorRuns: !coordinatorOnly, workerTimeout: workerTimeout,
+                                      onEvent: view.handle)
+            }
+            return try runner.run(loaded, onEvent: view.handle)
         }
         let rows = summarize(outcome.records)
         let reportPath = noReport ? nil : try reportingErrors { () throws -> String in
@@ -70,6 +92,18 @@ struct BenchCommand: ParsableCommand {
             if let reportPath { print("report: \(reportPath)") }
         }
         if !outcome.failures.isEmpty { throw ExitCode.failure }
+    }
+
+    /// Where checkpoints go: `--runs-dir`, else DB.runs (every rank computes the same path).
+    var runsDirectory: String { runsDir ?? db + ".runs" }
+
+    func validate() throws {
+        if coordinatorOnly, MPIWorld.launch() == nil {
+            throw ValidationError("--coordinator-only needs an MPI launch (mpirun -np N credence bench ...)")
+        }
+        guard workerTimeout.isFinite, workerTimeout >= 1 else {
+            throw ValidationError("--worker-timeout must be at least 1 second, got \(workerTimeout)")
+        }
     }
 
     func listSuites() throws {
@@ -149,9 +183,12 @@ final class BenchProgressView {
             self.skipped = skipped
             Terminal.error("\(total) runs: \(skipped) already stored, \(pending) to run")
         case let .runStarted(progress):
-            current = progress
-            stage = ""
-            if !Terminal.isInteractive { say("\(prefix(progress)) started") } else { redraw("") }
+            // Stages and training progress come from this process's run (rank 0's under MPI).
+            if progress.rank ?? 0 == 0 {
+                current = progress
+                stage = ""
+            }
+            if !Terminal.isInteractive || progress.rank ?? 0 != 0 { clear(); say("\(prefix(progress)) started") } else { redraw("") }
         case let .stage(text):
             stage = text
             if Terminal.isInteractive {
@@ -177,12 +214,17 @@ final class BenchProgressView {
         case let .runFailed(progress, message):
             clear()
             say("\(prefix(progress)) FAILED: \(message)")
+        case let .workerLost(rank, silent, requeued):
+            clear()
+            say("rank \(rank) not heard from for \(Terminal.duration(silent)): given up"
+                + (requeued.map { "; \($0.label) · \($0.dataset.rawValue) · seed \($0.seed) goes back to the queue" } ?? ""))
         }
     }
 
-    /// "[3/12] ensemble (members 3) · two-moons · seed 0".
+    /// "[3/12] ensemble (members 3) · two-moons · seed 0" (and "· rank 2" under MPI).
     func prefix(_ p: RunProgress) -> String {
         "[\(skipped + p.index)/\(total)] \(p.configuration.label) · \(p.configuration.dataset.rawValue) · seed \(p.configuration.seed)"
+            + (p.rank.map { " · rank \($0)" } ?? "")
     }
 
     func say(_ line: String) {

@@ -11,10 +11,12 @@ struct CredenceCommand: ParsableCommand {
                       DiagnoseCommand.self, AgreementCommand.self, DoctorCommand.self])
 
     /// Runs on the best BLAS kernel for this CPU (re-executing once when OpenBLAS chose an
-    /// older one), then parses the command line.
+    /// older one), then parses the command line; a command that joined an MPI job leaves it
+    /// after succeeding.
     static func main() {
         BLASKernel.useBestKernel()
         main(nil)
+        MPIWorld.finalizeIfJoined()
     }
 }
 

@@ -22,6 +22,39 @@ struct DoctorCommand: ParsableCommand {
         var peakGEMMGFLOPS: Double?
         var lapack: String
         var data: [DataAvailability]
+        var mpi: MPIStatus
+    }
+
+    /// Open MPI as this process sees it: found or not, and the job it runs in.
+    struct MPIStatus: Encodable {
+        /// Whether an Open MPI library can be loaded (mpirun would work).
+        var found: Bool
+        var library: String?
+        var version: String?
+        /// Whether an MPI launcher started this process.
+        var launched: Bool
+        var worldSize: Int
+        var rank: Int
+        /// Why the library cannot be used, when it cannot.
+        var problem: String?
+
+        static var current: MPIStatus {
+            var status = MPIStatus(found: false, launched: MPIWorld.launch() != nil, worldSize: 1, rank: 0)
+            do {
+                if let world = try MPIWorld.joined() {
+                    status.found = true
+                    (status.library, status.version) = (world.libraryPath, world.libraryVersion)
+                    (status.worldSize, status.rank) = (world.size, world.rank)
+                } else {
+                    let library = try MPIWorld.loadLibrary()
+                    status.found = true
+                    (status.library, status.version) = (library.path, library.version)
+                }
+            } catch {
+                status.problem = "\(error)"
+            }
+            return status
+        }
     }
 
     func run() throws {
@@ -29,7 +62,8 @@ struct DoctorCommand: ParsableCommand {
         var report = Report(blasLibrary: BLASKernel.libraryConfiguration, blasKernel: kernel, blasKernelReason: reason,
                             cpu: CPUFeatures.current.description, threads: Parallel.workerCount,
                             gemmGFLOPS: measureGEMM(size: 1024), peakGEMMGFLOPS: BLASKernel.peakGFLOPS(cores: Parallel.workerCount),
-                            lapack: "", data: [FashionMNIST.availability(), BundledSets.availability()])
+                            lapack: "", data: [FashionMNIST.availability(), BundledSets.availability()], mpi: .current)
+        if report.mpi.rank != 0 { return }  // under mpirun, rank 0 speaks for the job
         do {
             // A 2×2 Cholesky through LAPACK: [[4, 2], [2, 3]] = L·Lᵀ with L = [[2, 0], [1, √2]].
             let factor = try DenseMatrix(rows: 2, columns: 2, values: [4, 2, 2, 3]).choleskyFactor()
@@ -46,6 +80,9 @@ struct DoctorCommand: ParsableCommand {
         row("GEMM 1024³", String(format: "%.0f GFLOP/s", report.gemmGFLOPS)
             + (report.peakGEMMGFLOPS.map { String(format: " (the kernel's peak on these cores: %.0f)", $0) } ?? ""))
         row("LAPACK", report.lapack)
+        let mpi = report.mpi
+        row("MPI", mpi.found ? "\(mpi.version ?? "") (\(mpi.library ?? ""))" : "not found — \(mpi.problem ?? "") (optional: only `mpirun` needs it)")
+        row("MPI job", mpi.launched ? "\(mpi.worldSize) ranks" : "not launched by mpirun (1 process)")
         for set in report.data {
             row("data", "\(set.name): " + (set.isAvailable ? "found in \(set.directory)"
                                                            : "missing \(set.missing.joined(separator: ", ")) — \(set.remedy ?? "")"))

@@ -89,11 +89,24 @@ struct TrainCommand: ParsableCommand {
 
     func run() throws {
         let opts = try options()
-        if let chosen = try method.make() { return try runPosterior(opts, chosen) }
-        let result = try reportingErrors {
-            try train(opts, checkpointPath: out, resume: resume, objective: try AdversarialObjective.forOptions(opts),
-                      onProgress: Terminal.show, onResume: Self.showResume)
+        // Under mpirun: data-parallel training over the ranks (rank 0 writes and prints).
+        let world = try reportingErrors { try MPIWorld.joined() }.flatMap { $0.size > 1 ? $0 : nil }
+        if let chosen = try method.make() {
+            if let world {
+                Terminal.error("error: `credence train --method` does not run under mpirun yet (\(world.size) ranks); run it as one process — plain `credence train` (no --method) trains data parallel")
+                throw ExitCode.failure
+            }
+            return try runPosterior(opts, chosen)
         }
+        let speaks = (world?.rank ?? 0) == 0
+        if let world, speaks {
+            Terminal.error("data parallel over \(world.size) ranks × \(Parallel.workerCount) thread(s): each takes its shards of every batch of \(opts.batchSize)")
+        }
+        let result = try reportingErrors {
+            try train(opts, checkpointPath: out, resume: resume, objective: try AdversarialObjective.forOptions(opts), dataParallel: world,
+                      onProgress: speaks ? Terminal.show : { _ in }, onResume: speaks ? Self.showResume : { _ in })
+        }
+        guard speaks else { return }
         if format == .json { return try printJSON(result) }
         print("\(result.model) on \(result.dataset): \(result.parameterCount) parameters, \(result.trainExamples) training examples, \(result.epochs) epochs")
         if let k = result.resumedFromEpoch, k >= result.epochs {

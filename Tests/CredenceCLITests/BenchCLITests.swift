@@ -42,13 +42,14 @@ import Testing
     }
 
     /// The stored records keyed by run, without what differs between two executions
-    /// (finish time, measured times and memory).
+    /// (finish time, wall time, measured times and memory).
     static func metrics(_ database: String) throws -> [String: String] {
         let store = try ResultStore(path: database, readOnly: true)
         var result: [String: String] = [:]
         for record in try store.records() {
             var r = record
             r.finishedAt = Date(timeIntervalSinceReferenceDate: 0)
+            r.seconds = nil
             r.metrics.scalability?.fitSeconds = 0
             r.metrics.scalability?.predictionSecondsPer1000 = 0
             r.metrics.scalability?.peakResidentBytes = 0

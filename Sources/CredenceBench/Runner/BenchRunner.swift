@@ -15,6 +15,9 @@ public enum BenchEvent {
     case runFinished(RunProgress, record: RunRecord, seconds: Double)
     /// The run failed; it is not stored and the suite goes on.
     case runFailed(RunProgress, message: String)
+    /// A distributed bench gave up a worker rank not heard from for `silentSeconds`; the
+    /// run it held (if any) went back to the front of the queue.
+    case workerLost(rank: Int, silentSeconds: Double, requeued: RunConfiguration?)
 }
 
 /// Where the suite stands when a run starts or ends.
@@ -26,8 +29,10 @@ public struct RunProgress: Sendable {
     /// Seconds since the suite started (this session).
     public var elapsed: Double
     /// Estimated seconds to finish the remaining runs (nil before the first run ends):
-    /// the mean duration of this session's runs times the runs left.
+    /// the mean duration of this session's runs times the runs left (over the ranks working).
     public var remaining: Double?
+    /// The MPI rank running it (nil: a single-process `bench`).
+    public var rank: Int? = nil
 }
 
 /// A run that failed (it is not in the database; re-running the suite retries it).
@@ -97,9 +102,7 @@ public final class BenchRunner {
             let runStart = Date()
             let record: RunRecord
             do {
-                var r = try runBenchmark(configuration, environment: environment, onEvent: onEvent)
-                r.finishedAt = Date()
-                record = r
+                record = try runTimed(configuration, environment: environment, onEvent: onEvent)
             } catch {
                 let message = String(describing: error)
                 failures.append(BenchFailure(key: configuration.key, label: configuration.label, dataset: configuration.datasetLabel,
@@ -154,21 +157,41 @@ public final class BenchRunner {
     }
 }
 
-/// An exclusive `flock` on `DIR/lock`: one runner per database.
+/// An exclusive `flock` on a file (the OS releases it even on SIGKILL): `DIR/lock` for one
+/// runner per database, and a shared network's `training.lock` so ranks of a distributed
+/// bench that need the same network train it once.
 final class DirectoryLock {
     private var descriptor: Int32
 
+    /// Takes `DIR/lock` or fails at once: another runner writes this database.
     init(directory: String, database: String) throws {
         let path = URL(fileURLWithPath: directory).appendingPathComponent("lock").path
-        descriptor = open(path, O_RDWR | O_CREAT, 0o644)
-        guard descriptor >= 0 else {
-            throw ResultStoreError.cannotOpen(path: path, message: String(cString: strerror(errno)))
-        }
+        descriptor = try Self.openFile(path)
         guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
             close(descriptor)
             descriptor = -1
             throw BenchError.locked(database: database, lockFile: path)
         }
+    }
+
+    /// Takes the lock on `path`, waiting while another process holds it.
+    init(waitingFor path: String) throws {
+        descriptor = try Self.openFile(path)
+        while flock(descriptor, LOCK_EX) != 0 {
+            guard errno == EINTR else {
+                let message = String(cString: strerror(errno))
+                close(descriptor)
+                throw ResultStoreError.cannotOpen(path: path, message: "cannot lock it: \(message)")
+            }
+        }
+    }
+
+    private static func openFile(_ path: String) throws -> Int32 {
+        let descriptor = open(path, O_RDWR | O_CREAT, 0o644)
+        guard descriptor >= 0 else {
+            throw ResultStoreError.cannotOpen(path: path, message: String(cString: strerror(errno)))
+        }
+        return descriptor
     }
 
     func release() {

@@ -193,6 +193,11 @@ func trainNetwork(_ options: TrainingOptions, cache: URL, onEvent: (BenchEvent) 
     let directory = cache.appendingPathComponent("network-" + fnv1a(try encoder.encode(keyed)))
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     let path = directory.appendingPathComponent("map.safetensors").path
+    // Ranks of a distributed bench that need this network wait here for the one training it.
+    let locks = cache.appendingPathComponent("locks")
+    try FileManager.default.createDirectory(at: locks, withIntermediateDirectories: true)
+    let lock = try DirectoryLock(waitingFor: locks.appendingPathComponent(directory.lastPathComponent).path)
+    defer { lock.release() }
     return try restartingOnUnusableCheckpoint(directory, onEvent: onEvent) {
         var clock = FitClock(directory: directory)
         onEvent(.stage("training"))

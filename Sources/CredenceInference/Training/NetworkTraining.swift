@@ -47,10 +47,13 @@ public struct TrainingResult: Codable, Sendable {
 ///     here — options with `adversarial` settings need CredenceRobustness's
 ///     `AdversarialObjective(options)`. A checkpoint records a non-default objective's
 ///     `identity` and is resumed only under the same one.
+///   - dataParallel: the MPI job to train in, data parallel (`Trainer`): every rank calls
+///     `train` with the same options; the checkpoint must be on a path every rank reads, and
+///     rank 0 alone writes it.
 ///   - onProgress: training progress, as `Trainer.fit` reports it.
 ///   - onResume: called once before training when `resume` is set: where the run picks up.
 public func train(_ options: TrainingOptions, checkpointPath: String? = nil, resume: Bool = false,
-                  objective customObjective: (any TrainingObjective)? = nil,
+                  objective customObjective: (any TrainingObjective)? = nil, dataParallel: MPIWorld? = nil,
                   onProgress: (TrainingProgress) -> Void = { _ in },
                   onResume: (ResumePoint) -> Void = { _ in }) throws -> TrainingResult {
     try options.validate()
@@ -75,12 +78,15 @@ public func train(_ options: TrainingOptions, checkpointPath: String? = nil, res
     let objective = try options.trainingObjective(for: trainSet, adversarial: customObjective)
     var trainer = Trainer(model: model, optimizer: optimizer, configuration: TrainingConfiguration(
         epochs: options.epochs, batchSize: batchSize, seed: rng.next(), objective: objective))
+    trainer.dataParallel = dataParallel
+    // Data parallel: every rank reads the checkpoint to resume from, rank 0 alone writes it.
+    let writesCheckpoints = (dataParallel?.rank ?? 0) == 0
     var metadata = try checkpointMetadata(options)
     metadata[SavedRun.objectiveKey] = customObjective?.identity
 
     func save(epoch: Int, parameters: Tensor, buffers: [String: Tensor], optimizer: OptimizerState?, history: [Double],
               test: EvaluationSummary? = nil) throws {
-        guard let path = checkpointPath else { return }
+        guard let path = checkpointPath, writesCheckpoints else { return }
         var meta = metadata
         meta[SavedRun.epochKey] = String(epoch)
         meta[SavedRun.lossHistoryKey] = String(decoding: try JSONEncoder().encode(history), as: UTF8.self)

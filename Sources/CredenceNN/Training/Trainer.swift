@@ -97,12 +97,25 @@ public struct EpochEndState {
 /// rounding) and folded into `model`'s buffers after the optimizer step — deterministic, and
 /// the same running statistics as one unsharded step. A step whose loss is not finite
 /// changes neither the parameters nor the buffers.
+///
+/// **Data parallel over MPI ranks.** With `dataParallel` set, every rank of the job runs
+/// the same `fit` on the same data (each loads it; the batches come from the same seed),
+/// and each batch is split into ranks × threads shards laid out exactly as one process with
+/// that many threads would split it — same shards, same random streams — of which each rank
+/// computes its own; the shard gradients (and losses) are summed with `MPI_Allreduce`, and
+/// every rank applies the same optimizer step. So 2 ranks × 1 thread train the very network
+/// 1 process × 2 threads trains, bit for bit (a sum of two floats does not depend on its
+/// order); with more shards, only the order of the gradient sum differs. Every rank must run
+/// the same number of threads (`CREDENCE_THREADS`); models with running statistics are
+/// refused (their batch statistics would need gathering too).
 public struct Trainer {
     /// The network; its buffers (running statistics) are updated by `fit`. Set it to a model
     /// with restored buffers to resume a run.
     public var model: any NetworkModel
     public var optimizer: Optimizer
     public let configuration: TrainingConfiguration
+    /// The MPI job to train data-parallel in (nil: this process alone).
+    public var dataParallel: MPIWorld?
 
     public init(model: any NetworkModel, optimizer: Optimizer, configuration: TrainingConfiguration) {
         self.model = model
@@ -142,10 +155,15 @@ public struct Trainer {
     public func shardedStep(parameters: Tensor, batch: TrainingBatch, rng: inout RandomGenerator,
                             mode: ForwardMode = .train) throws -> ShardedStep {
         let n = batch.count
-        let shards = Parallel.ranges(n, parts: n >= 32 ? Parallel.workerCount : 1)
+        let ranks = dataParallel?.size ?? 1, rank = dataParallel?.rank ?? 0
+        // The batch in ranks × threads shards, each with its own stream; this rank computes its own.
+        let shards = Parallel.ranges(n, parts: n >= 32 ? ranks * Parallel.workerCount : 1)
         let shardRNGs = rng.split(into: shards.count)
+        let perRank = (shards.count + ranks - 1) / ranks
+        let mine = Swift.min(rank * perRank, shards.count)..<Swift.min((rank + 1) * perRank, shards.count)
         let objective = configuration.objective
-        let results = try Parallel.map(shards.count) { s -> (Double, Int, Tensor, [String: [BatchNormStatistics]]) in
+        var results = try Parallel.map(mine.count) { i -> (Double, Int, Tensor, [String: [BatchNormStatistics]]) in
+            let s = mine.lowerBound + i
             let shard = try batch.shard(shards[s])
             let tape = Tape()
             let theta = tape.variable(parameters)
@@ -158,6 +176,9 @@ public struct Trainer {
                 for (i, p) in outputs.argmaxLastAxis().enumerated() where p == Int(shard.labels[i]) { correct += 1 }
             }
             return (Double(loss.value.scalar) * Double(weight), correct, grads[theta], context.batchStatistics)
+        }
+        if let world = dataParallel, ranks > 1 {
+            results = [try Self.allreduce(results, gradientShape: parameters.shape, in: world)]
         }
         var loss = 0.0, correct = 0
         var parts: [Tensor] = []
@@ -175,6 +196,20 @@ public struct Trainer {
             }
         }
         return ShardedStep(loss: loss, correct: correct, gradientParts: parts, batchStatistics: statistics)
+    }
+
+    /// This rank's shard results summed over every rank (a rank may have no shard of a small batch).
+    private static func allreduce(_ results: [(Double, Int, Tensor, [String: [BatchNormStatistics]])], gradientShape: [Int],
+                                  in world: MPIWorld) throws -> (Double, Int, Tensor, [String: [BatchNormStatistics]]) {
+        guard results.allSatisfy({ $0.3.isEmpty }) else {
+            throw TrainingError.invalidConfiguration("data-parallel training cannot train models with running statistics (batch normalization) yet")
+        }
+        var gradient = results.first?.2 ?? Tensor(shape: gradientShape, repeating: 0)
+        for part in results.dropFirst() { gradient.addInPlace(part.2) }
+        var figures = [results.reduce(0) { $0 + $1.0 }, Double(results.reduce(0) { $0 + $1.1 })]
+        try gradient.withUnsafeMutableBufferPointer { try world.allreduceSum($0) }
+        try world.allreduceSum(&figures)
+        return (figures[0], Int(figures[1]), gradient, [:])
     }
 
     /// Trains for `configuration.epochs` epochs.
@@ -217,6 +252,16 @@ public struct Trainer {
                              onProgress: (TrainingProgress) -> Void = { _ in },
                              onEpochEnd: (EpochEndState) throws -> Void) throws -> [Double] {
         try configuration.validate()
+        if let world = dataParallel, world.size > 1 {
+            guard model.bufferValues.isEmpty else {
+                throw TrainingError.invalidConfiguration("data-parallel training cannot train models with running statistics (batch normalization) yet; train on one rank")
+            }
+            var threads = [Double(Parallel.workerCount)]
+            try world.allreduceSum(&threads)
+            guard threads[0] == Double(Parallel.workerCount * world.size) else {
+                throw TrainingError.invalidConfiguration("data-parallel ranks run different thread counts (\(Parallel.workerCount) here, \(Int(threads[0])) over \(world.size) ranks); set CREDENCE_THREADS to the same number on every rank")
+            }
+        }
         let objective = configuration.objective
         let loop = EpochLoop(epochs: configuration.epochs, batchSize: configuration.batchSize, seed: configuration.seed,
                              progressInterval: configuration.progressInterval)

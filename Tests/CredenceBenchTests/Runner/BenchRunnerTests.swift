@@ -24,6 +24,7 @@ import Testing
     static func metrics(_ r: RunRecord) throws -> String {
         var copy = r
         copy.finishedAt = Date(timeIntervalSinceReferenceDate: 0)
+        copy.seconds = nil
         copy.metrics.scalability?.fitSeconds = 0
         copy.metrics.scalability?.predictionSecondsPer1000 = 0
         copy.metrics.scalability?.peakResidentBytes = 0
@@ -42,7 +43,7 @@ import Testing
             case let .runStarted(p): events.append("start \(p.index)/\(p.count)")
             case let .runFinished(p, _, _): events.append("finish \(p.index)")
             case let .runFailed(_, message): events.append("failed \(message)")
-            case .stage, .training: break
+            case .stage, .training, .workerLost: break
             }
         }
         #expect(events.first == "planned 6 0 6")
@@ -53,6 +54,7 @@ import Testing
         for record in outcome.records {
             let c = record.configuration
             let s = try #require(record.metrics.scalability)
+            #expect(try #require(record.seconds) > 0)
             #expect(s.fitSeconds > 0 && s.predictionSecondsPer1000 > 0 && s.peakResidentBytes > 1 << 20)
             #expect(s.parameterCount == (c.dataset == .twoMoons ? 2 * 16 + 16 + 16 * 2 + 2 : 16 + 16 + 16 * 2 + 2))
             #expect(record.metrics.ood.map(\.set) == ["far", "uniform-noise"])
@@ -304,5 +306,33 @@ import Testing
             outcomes.append("reset \(after) → \(afterReset)")
         }
         Issue.record("no attempt showed the rise and the reset: \(outcomes)")
+    }
+}
+
+/// The order a distributed bench hands runs out in.
+struct BenchSchedulingTests {
+    @Test func knownLongRunsGoFirstAfterTheUnknownInSuiteOrder() throws {
+        let suite = try Suite.parse(BenchRunnerTests.tinySuite, source: "tiny.json")
+        let byLabel = { (dataset: DatasetName, method: String, seed: UInt64) in
+            suite.configurations.first { $0.dataset == dataset && $0.method == method && $0.seed == seed }!
+        }
+        // Durations stored for seed 0 of three configurations; the pending runs have seed 1.
+        func stored(_ dataset: DatasetName, _ method: String, seconds: Double) throws -> RunRecord {
+            var record = RunRecord(configuration: byLabel(dataset, method, 0), metrics: try StoreFixtures.record().metrics)
+            record.seconds = seconds
+            return record
+        }
+        let history = [try stored(.twoMoons, "map", seconds: 5), try stored(.twoMoons, "laplace", seconds: 40),
+                       try stored(.regression1D, "map", seconds: 20)]
+        let pending = suite.configurations.map { c -> RunConfiguration in
+            var c = c
+            c.seed = 1
+            return c
+        }
+        let order = scheduled(pending, after: history).map { "\($0.dataset.rawValue) \($0.method)" }
+        #expect(order == ["two-moons mc-dropout", "regression-1d laplace", "regression-1d mc-dropout",
+                          "two-moons laplace", "regression-1d map", "two-moons map"])
+        // With nothing stored the suite's order stands.
+        #expect(scheduled(pending, after: []).map(\.key) == pending.map(\.key))
     }
 }

@@ -1,0 +1,87 @@
+import Credence
+import Foundation
+import Testing
+
+/// `mpirun -np 2 credence train`: data-parallel training over ranks equals one process with
+/// as many threads, bit for bit; it resumes after a kill; mismatched ranks are refused.
+@Suite(.serialized) struct DataParallelTrainingCLITests {
+    /// Two moons with dropout, so the shards' random streams matter too.
+    static func arguments(out: String, epochs: Int = 4) -> [String] {
+        ["train", "--dataset", "two-moons", "--hidden", "32,32", "--dropout", "0.1", "--epochs", String(epochs),
+         "--batch-size", "64", "--out", out, "--format", "json"]
+    }
+
+    static func checkpoint(_ path: String) throws -> (parameters: [Float], history: String?) {
+        let c = try Checkpoint.load(from: path)
+        return (c.parameters.values, c.metadata["credence.loss_history"])
+    }
+
+    @Test func twoRanksTrainWhatOneProcessWithTwoThreadsTrains() throws {
+        let dir = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let single = dir.appendingPathComponent("single.safetensors").path
+        let alone = try CLI.run(Self.arguments(out: single), environment: ["CREDENCE_THREADS": "2"])
+        #expect(alone.status == 0, "\(alone.stderr)")
+
+        let distributed = dir.appendingPathComponent("ranks.safetensors").path
+        let run = try DistributedBenchCLITests.runMPI(ranks: 2, Self.arguments(out: distributed))
+        #expect(run.status == 0, "\(run.output)")
+        #expect(run.output.contains("data parallel over 2 ranks × 1 thread(s)"), "\(run.output)")
+        // Rank 0 alone prints its one JSON object.
+        #expect(run.output.components(separatedBy: "\"samplesPerSecond\"").count == 2, "\(run.output)")
+
+        let a = try Self.checkpoint(single), b = try Self.checkpoint(distributed)
+        #expect(a.parameters == b.parameters, "parameters differ")
+        #expect(a.history == b.history && a.history != nil)
+    }
+
+    @Test func aKilledDataParallelRunResumesToTheUninterruptedResult() throws {
+        let dir = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let uninterrupted = dir.appendingPathComponent("whole.safetensors").path
+        let whole = try DistributedBenchCLITests.runMPI(ranks: 2, Self.arguments(out: uninterrupted, epochs: 40))
+        #expect(whole.status == 0, "\(whole.output)")
+
+        let killed = dir.appendingPathComponent("killed.safetensors").path
+        let job = try DistributedBenchCLITests.mpiProcess(ranks: 2, Self.arguments(out: killed, epochs: 40) + ["--resume"])
+        var epochAtKill: Int?
+        let deadline = Date().addingTimeInterval(120)
+        while job.isRunning, Date() < deadline {
+            if let epoch = try CLI.checkpointEpoch(killed), epoch >= 1, let rank0 = DistributedBenchCLITests.pid(ofRank: 0, database: killed) {
+                kill(rank0, SIGKILL)
+                epochAtKill = epoch
+                break
+            }
+            usleep(2_000)
+        }
+        job.waitUntilExit()
+        let epoch = try #require(epochAtKill, "the run ended before a kill")
+        #expect(epoch < 40, "killed after the last epoch")
+        #expect(job.terminationStatus != 0)
+
+        let resumed = try DistributedBenchCLITests.runMPI(ranks: 2, Self.arguments(out: killed, epochs: 40) + ["--resume"])
+        #expect(resumed.status == 0, "\(resumed.output)")
+        #expect(resumed.output.contains("resuming from epoch"), "\(resumed.output)")
+        #expect(try Self.checkpoint(killed).parameters == Self.checkpoint(uninterrupted).parameters)
+    }
+
+    @Test func ranksWithDifferentThreadCountsAreRefused() throws {
+        let mpirun = try #require(DistributedBenchCLITests.mpirun)
+        let binary = try #require(CLI.binary).path
+        let dir = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let out = dir.appendingPathComponent("x.safetensors").path
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: mpirun)
+        process.arguments = ["--allow-run-as-root", "--oversubscribe", "-np", "1", "-x", "CREDENCE_THREADS=1", binary]
+            + Self.arguments(out: out) + [":", "-np", "1", "-x", "CREDENCE_THREADS=2", binary] + Self.arguments(out: out)
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus != 0)
+        #expect(text.contains("different thread counts") && text.contains("CREDENCE_THREADS"), "\(text)")
+    }
+}
