@@ -32,6 +32,7 @@ struct BenchCommand: ParsableCommand {
     var coordinatorOnly = false
     @Option(help: "Under mpirun: seconds without word from a worker rank (it reports every few seconds) before its run goes to another rank. Needs `mpirun --mca orte_enable_recovery 1`, or Open MPI ends the job when a rank dies.")
     var workerTimeout: Double = 60
+    @Flag(help: .hidden) var noWork = false  // every run returns an empty record at once: measures the coordinator (scripts/mpi-benchmark.sh)
     @Option(help: "Folder for the HTML report of the database (default: `report` next to the database, e.g. credence-results/report).")
     var report: String?
     @Flag(help: "Do not write the HTML report.")
@@ -52,7 +53,8 @@ struct BenchCommand: ParsableCommand {
             if list || dryRun { return }
             let environment = RunEnvironment(cacheDirectory: runsDirectory, dataDirectory: dataDir)
             return try reportingErrors {
-                try serveBenchRuns(world: world, environment: environment, heartbeat: min(5, workerTimeout / 4))
+                try serveBenchRuns(world: world, environment: environment, heartbeat: min(5, workerTimeout / 4),
+                                   execute: noWork ? BenchRunner.noWork : runTimed)
             }
         }
         if list { return try listSuites() }
@@ -67,7 +69,7 @@ struct BenchCommand: ParsableCommand {
                 Terminal.error("MPI: \(world.size) ranks (\(world.libraryVersion)); rank 0 coordinates"
                                + (coordinatorOnly ? "" : " and runs") + "; checkpoints in \(runner.environment.cacheDirectory)")
                 return try runner.run(loaded, world: world, coordinatorRuns: !coordinatorOnly, workerTimeout: workerTimeout,
-                                      onEvent: view.handle)
+                                      execute: noWork ? BenchRunner.noWork : runTimed, onEvent: view.handle)
             }
             return try runner.run(loaded, onEvent: view.handle)
         }
@@ -100,6 +102,9 @@ struct BenchCommand: ParsableCommand {
     func validate() throws {
         if coordinatorOnly, MPIWorld.launch() == nil {
             throw ValidationError("--coordinator-only needs an MPI launch (mpirun -np N credence bench ...)")
+        }
+        if noWork, MPIWorld.launch() == nil {
+            throw ValidationError("--no-work measures a distributed bench's coordinator: run it under mpirun")
         }
         guard workerTimeout.isFinite, workerTimeout >= 1 else {
             throw ValidationError("--worker-timeout must be at least 1 second, got \(workerTimeout)")

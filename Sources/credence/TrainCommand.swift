@@ -92,11 +92,16 @@ struct TrainCommand: ParsableCommand {
         // Under mpirun: data-parallel training over the ranks (rank 0 writes and prints).
         let world = try reportingErrors { try MPIWorld.joined() }.flatMap { $0.size > 1 ? $0 : nil }
         if let chosen = try method.make() {
-            if let world {
-                Terminal.error("error: `credence train --method` does not run under mpirun yet (\(world.size) ranks); run it as one process — plain `credence train` (no --method) trains data parallel")
+            guard let world else { return try runPosterior(opts, chosen) }
+            guard let ensemble = chosen as? DeepEnsembleMethod else {
+                Terminal.error("error: under mpirun (\(world.size) ranks) `credence train --method` runs ensembles only (members over ranks); run \(type(of: chosen).name) as one process — plain `credence train` (no --method) trains data parallel")
                 throw ExitCode.failure
             }
-            return try runPosterior(opts, chosen)
+            guard let out else {
+                Terminal.error("error: an ensemble trained over MPI ranks needs --out FILE on a path every rank reaches (its members' checkpoints go next to it)")
+                throw ExitCode.failure
+            }
+            return try runEnsemble(opts, ensemble, world: world, out: out)
         }
         let speaks = (world?.rank ?? 0) == 0
         if let world, speaks {
@@ -127,6 +132,24 @@ struct TrainCommand: ParsableCommand {
         if format == .json { return try printJSON(result) }
         let seconds = result.runs.reduce(0) { $0 + $1.trainingSeconds }
         print(String(format: "trained %d network(s) in %.1f s", result.runs.count, seconds)
+              + (result.posteriorSeconds > 0 ? String(format: ", then %.1f s fitting the posterior", result.posteriorSeconds) : ""))
+        printDetails(result.details)
+        printEvaluation(result.evaluation)
+        if let path = result.posterior { print("posterior: \(path)") }
+    }
+
+    /// `--method ensemble` under mpirun: members over the ranks, rank 0 mixes, writes and reports.
+    func runEnsemble(_ opts: TrainingOptions, _ ensemble: DeepEnsembleMethod, world: MPIWorld, out: String) throws {
+        if world.rank == 0 {
+            Terminal.error("\(ensemble.members) members over \(world.size) ranks (rank r trains members r, r + \(world.size), …)")
+        }
+        let result = try reportingErrors {
+            try trainEnsemblePosterior(opts, ensemble: ensemble, world: world, samples: samples, ood: ood, out: out, resume: resume,
+                                       onStage: { Terminal.error($0) }, onProgress: world.rank == 0 ? Terminal.show : { _ in })
+        }
+        guard let result else { return }
+        if format == .json { return try printJSON(result) }
+        print(String(format: "trained %d member(s) over %d ranks in %.1f s", ensemble.members, world.size, result.distributedSeconds ?? 0)
               + (result.posteriorSeconds > 0 ? String(format: ", then %.1f s fitting the posterior", result.posteriorSeconds) : ""))
         printDetails(result.details)
         printEvaluation(result.evaluation)

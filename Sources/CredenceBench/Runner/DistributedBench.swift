@@ -49,8 +49,11 @@ extension BenchRunner {
     ///
     /// Results equal a single-process run's with the same threads per process: each run
     /// is deterministic given its configuration, wherever it runs.
+    ///
+    /// `execute` turns a configuration into its record on every rank (`runTimed`: train and
+    /// evaluate; `BenchRunner.noWork` measures the coordinator alone).
     public func run(_ suite: Suite, world: MPIWorld, coordinatorRuns: Bool = true, workerTimeout: Double = 60,
-                    onEvent: (BenchEvent) -> Void = { _ in }) throws -> BenchOutcome {
+                    execute: @escaping RunExecutor = runTimed, onEvent: (BenchEvent) -> Void = { _ in }) throws -> BenchOutcome {
         precondition(world.rank == 0, "the coordinator is rank 0")
         let start = Date()
         try FileManager.default.createDirectory(atPath: environment.cacheDirectory, withIntermediateDirectories: true)
@@ -73,7 +76,7 @@ extension BenchRunner {
         var handedOut = 0, completed = 0, finishedRuns = 0
         var finishedSeconds = 0.0
         var failures: [BenchFailure] = []
-        let local = coordinatorRuns || world.size == 1 ? LocalBenchWorker(environment: environment) : nil
+        let local = coordinatorRuns || world.size == 1 ? LocalBenchWorker(environment: environment, execute: execute) : nil
 
         func progress(_ run: InFlight, rank: Int) -> RunProgress {
             let mean = finishedRuns > 0 ? finishedSeconds / Double(finishedRuns) : nil
@@ -175,7 +178,7 @@ extension BenchRunner {
 /// seconds meanwhile. Waiting polls gently, so an idle rank does not take a core from the
 /// ranks still working.
 public func serveBenchRuns(world: MPIWorld, environment: RunEnvironment, heartbeat: Double = 5,
-                           onEvent: (BenchEvent) -> Void = { _ in }) throws {
+                           execute: RunExecutor = runTimed, onEvent: (BenchEvent) -> Void = { _ in }) throws {
     precondition(world.rank != 0, "rank 0 coordinates")
     let pulse = Heartbeat(world: world, interval: heartbeat)
     defer { pulse.stop() }
@@ -186,8 +189,8 @@ public func serveBenchRuns(world: MPIWorld, environment: RunEnvironment, heartbe
         case let .assign(configuration):
             let reply: BenchMessage
             do {
-                reply = .finished(key: configuration.key, record: try runTimed(configuration, environment: environment, onEvent: onEvent),
-                                  failure: nil)
+                let record = try withoutActuallyEscaping(onEvent) { try execute(configuration, environment, $0) }
+                reply = .finished(key: configuration.key, record: record, failure: nil)
             } catch {
                 reply = .finished(key: configuration.key, record: nil, failure: String(describing: error))
             }
@@ -229,8 +232,21 @@ final class Heartbeat: @unchecked Sendable {
     }
 }
 
+/// How a rank turns a run's configuration into its record.
+public typealias RunExecutor = (RunConfiguration, RunEnvironment, (BenchEvent) -> Void) throws -> RunRecord
+
+extension BenchRunner {
+    /// A run that does no work: an empty record at once. With it a distributed bench
+    /// measures what its coordinator alone can hand out and write per second.
+    public static let noWork: RunExecutor = { configuration, _, _ in
+        var record = RunRecord(configuration: configuration, metrics: EvaluationMetrics())
+        record.seconds = 0
+        return record
+    }
+}
+
 /// `runBenchmark` with the record's finish time and wall time filled in.
-func runTimed(_ configuration: RunConfiguration, environment: RunEnvironment, onEvent: (BenchEvent) -> Void) throws -> RunRecord {
+public func runTimed(_ configuration: RunConfiguration, environment: RunEnvironment, onEvent: (BenchEvent) -> Void) throws -> RunRecord {
     let start = Date()
     var record = try runBenchmark(configuration, environment: environment, onEvent: onEvent)
     record.finishedAt = Date()
@@ -278,14 +294,16 @@ final class LocalBenchWorker: @unchecked Sendable {
     }
 
     private let environment: RunEnvironment
+    private let execute: RunExecutor
     private let condition = NSCondition()
     private var job: RunConfiguration?
     private var stopping = false
     private var mailbox: [Message] = []
     private var thread: Thread?
 
-    init(environment: RunEnvironment) {
+    init(environment: RunEnvironment, execute: @escaping RunExecutor) {
         self.environment = environment
+        self.execute = execute
         let thread = Thread { [unowned self] in self.serve() }
         thread.stackSize = 16 << 20  // more than a secondary thread's default: graph models recurse in their pullbacks
         thread.name = "credence-bench-local-worker"
@@ -332,7 +350,7 @@ final class LocalBenchWorker: @unchecked Sendable {
             job = nil
             condition.unlock()
             do {
-                let record = try runTimed(configuration, environment: environment) { self.post(.event($0)) }
+                let record = try execute(configuration, environment) { self.post(.event($0)) }
                 post(.finished(record, failure: nil))
             } catch {
                 post(.finished(nil, failure: String(describing: error)))

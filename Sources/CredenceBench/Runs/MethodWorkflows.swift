@@ -20,6 +20,10 @@ public struct PosteriorTrainingResult: Codable, Sendable {
     /// The posterior on the test set and OOD sets; `metrics.scalability.fitSeconds` is the
     /// training and fitting time, `peakResidentBytes` the whole command's peak memory.
     public var evaluation: PosteriorEvaluation
+    /// MPI ranks the ensemble's members were trained on, and the wall time that took
+    /// (nil: this process alone; `runs` then report the members as found complete).
+    public var ranks: Int?
+    public var distributedSeconds: Double?
 }
 
 /// Runs any registered method from scratch — trains the networks it needs, fits what comes
@@ -45,16 +49,12 @@ public func trainPosterior(_ options: TrainingOptions, method: any RegisteredMet
     let target = out ?? scratch!.appendingPathComponent("posterior.safetensors").path
     var runs: [TrainingResult] = []
     var networkPaths: [String] = []
-    var job = MethodJob(options: options, samples: samples, seed: options.seed, network: { o in
-        let path = memberPath(target, "member-\(o.ensembleMember)")
-        var run = try train(o, checkpointPath: path, resume: resume, objective: try AdversarialObjective.forOptions(o), onProgress: onProgress)
+    let job = try methodJob(options, samples: samples, target: target, resume: resume, onStage: onStage, onProgress: onProgress) { run, path in
+        var run = run
         if out == nil { run.checkpoint = nil }
         runs.append(run)
         networkPaths.append(path)
-        return TrainedFile(path: path, seconds: run.trainingSeconds)
-    }, phaseCheckpoint: { phase, member in PhaseCheckpoint(path: memberPath(target, "\(phase).member-\(member)"), resume: resume) },
-    onStage: onStage, onProgress: onProgress)
-    job.objective = try AdversarialObjective.forOptions(options)
+    }
     let outcome = try method.run(job)
     if let out {
         if outcome.posterior is PointPosterior, networkPaths.count == 1 {
@@ -70,6 +70,55 @@ public func trainPosterior(_ options: TrainingOptions, method: any RegisteredMet
                                            fitSeconds: fitSeconds)
     return PosteriorTrainingResult(method: type(of: method).name, runs: runs, posteriorSeconds: outcome.posteriorSeconds,
                                    posterior: out, details: outcome.details, evaluation: evaluation)
+}
+
+/// The job `trainPosterior` runs a method with: networks trained (resumably) to
+/// `STEM.member-M.safetensors` next to `target`, phases to `STEM.PHASE.member-M.safetensors`;
+/// `trained` hears of each network trained.
+func methodJob(_ options: TrainingOptions, samples: Int, target: String, resume: Bool, onStage: @escaping (String) -> Void,
+               onProgress: @escaping (TrainingProgress) -> Void, trained: @escaping (TrainingResult, String) -> Void) throws -> MethodJob {
+    var job = MethodJob(options: options, samples: samples, seed: options.seed, network: { o in
+        let path = memberPath(target, "member-\(o.ensembleMember)")
+        let run = try train(o, checkpointPath: path, resume: resume, objective: try AdversarialObjective.forOptions(o), onProgress: onProgress)
+        trained(run, path)
+        return TrainedFile(path: path, seconds: run.trainingSeconds)
+    }, phaseCheckpoint: { phase, member in PhaseCheckpoint(path: memberPath(target, "\(phase).member-\(member)"), resume: resume) },
+    onStage: onStage, onProgress: onProgress)
+    job.objective = try AdversarialObjective.forOptions(options)
+    return job
+}
+
+/// `trainPosterior` for an ensemble over the ranks of an MPI job: every rank trains the
+/// members m with m mod ranks = its rank (each member's networks and phases to the files
+/// `trainPosterior` uses, next to `out`, which every rank must reach), waits for the others,
+/// and rank 0 then runs `trainPosterior` with `resume`: it finds every member complete, mixes
+/// them and writes and evaluates the posterior, exactly as one process would have. Returns
+/// the result on rank 0, nil elsewhere.
+public func trainEnsemblePosterior(_ options: TrainingOptions, ensemble: DeepEnsembleMethod, world: MPIWorld, samples: Int = 32,
+                                   ood: [OODSource] = [], out: String, resume: Bool = false,
+                                   onStage: @escaping (String) -> Void = { _ in },
+                                   onProgress: @escaping (TrainingProgress) -> Void = { _ in }) throws -> PosteriorTrainingResult? {
+    var options = options
+    ensemble.adjust(&options)
+    try options.validate()
+    try ensemble.validateRun(MethodContext(options: options))
+    let start = Date()
+    let job = try methodJob(options, samples: samples, target: out, resume: resume, onStage: onStage, onProgress: onProgress) { _, _ in }
+    for m in stride(from: world.rank, to: ensemble.members, by: world.size) {
+        onStage("member \(m + 1)/\(ensemble.members) on rank \(world.rank)")
+        var memberJob = job
+        memberJob.options.ensembleMember = m
+        _ = try ensemble.member.run(memberJob)
+    }
+    try world.barrier(polling: 0.05)
+    guard world.rank == 0 else { return nil }
+    let distributed = Date().timeIntervalSince(start)
+    var result = try trainPosterior(options, method: ensemble, samples: samples, ood: ood, out: out, resume: true,
+                                    onStage: onStage, onProgress: onProgress)
+    result.ranks = world.size
+    result.distributedSeconds = distributed
+    result.evaluation.metrics.scalability?.fitSeconds += distributed
+    return result
 }
 
 /// What `fitPostHoc` produced.

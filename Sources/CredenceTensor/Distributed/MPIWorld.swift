@@ -206,6 +206,19 @@ public final class MPIWorld: @unchecked Sendable {
         try serialized { try Self.check(credence_mpi_barrier(), "MPI_Barrier") }
     }
 
+    /// A barrier whose waiting ranks poll every `interval` seconds: Open MPI's `MPI_Barrier`
+    /// spins a core while it waits, taking it from the ranks still working on that machine.
+    public func barrier(polling interval: Double) throws {
+        let tag: Int32 = 7199
+        if rank == 0 {
+            for _ in 1..<size { _ = try receive(try wait(tag: tag, interval: interval)) }
+            for other in 1..<size { try send(Data(), to: other, tag: tag) }
+        } else {
+            try send(Data(), to: 0, tag: tag)
+            _ = try receive(try wait(from: 0, tag: tag, interval: interval))
+        }
+    }
+
     /// `MPI_Finalize` (once; later calls do nothing). Every rank calls it before exiting.
     public func finalize() {
         lock.lock()

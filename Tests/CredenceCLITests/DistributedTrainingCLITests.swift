@@ -3,8 +3,9 @@ import Foundation
 import Testing
 
 /// `mpirun -np 2 credence train`: data-parallel training over ranks equals one process with
-/// as many threads, bit for bit; it resumes after a kill; mismatched ranks are refused.
-@Suite(.serialized) struct DataParallelTrainingCLITests {
+/// as many threads, bit for bit; it resumes after a kill; mismatched ranks are refused; an
+/// ensemble's members trained over ranks make the posterior one process makes.
+@Suite(.serialized) struct DistributedTrainingCLITests {
     /// Two moons with dropout, so the shards' random streams matter too.
     static func arguments(out: String, epochs: Int = 4) -> [String] {
         ["train", "--dataset", "two-moons", "--hidden", "32,32", "--dropout", "0.1", "--epochs", String(epochs),
@@ -83,5 +84,37 @@ import Testing
         process.waitUntilExit()
         #expect(process.terminationStatus != 0)
         #expect(text.contains("different thread counts") && text.contains("CREDENCE_THREADS"), "\(text)")
+    }
+
+    @Test func anEnsembleTrainedOverRanksIsTheEnsembleOneProcessTrains() throws {
+        let dir = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        func arguments(_ out: String) -> [String] {
+            ["train", "--method", "ensemble", "--set", "members=3", "--dataset", "two-moons", "--hidden", "16",
+             "--epochs", "5", "--out", out, "--format", "json"]
+        }
+        let single = dir.appendingPathComponent("single.safetensors").path
+        let alone = try CLI.run(arguments(single), environment: ["CREDENCE_THREADS": "1"])
+        #expect(alone.status == 0, "\(alone.stderr)")
+
+        let distributed = dir.appendingPathComponent("ranks.safetensors").path
+        let run = try DistributedBenchCLITests.runMPI(ranks: 2, arguments(distributed))
+        #expect(run.status == 0, "\(run.output)")
+        #expect(run.output.contains("3 members over 2 ranks") && run.output.contains("member 2/3 on rank 1"), "\(run.output)")
+
+        let a = try SafeTensorsFile(contentsOf: single), b = try SafeTensorsFile(contentsOf: distributed)
+        for m in 0..<3 {
+            let name = "member.\(m)"
+            #expect(a[name] != nil && a[name]?.values == b[name]?.values, "member \(m) differs")
+        }
+        let accuracy = { (text: String) -> Double? in
+            let start = try #require(text.firstIndex(of: "{"))
+            let object = try JSONSerialization.jsonObject(with: Data(text[start...].utf8)) as? [String: Any]
+            return try CLI.classification(object?["evaluation"] as? [String: Any])["accuracy"] as? Double
+        }
+        #expect(try accuracy(alone.stdout) == accuracy(run.output))
+
+        let one = try DistributedBenchCLITests.runMPI(ranks: 2, ["train", "--method", "swag", "--dataset", "two-moons"])
+        #expect(one.status != 0 && one.output.contains("runs ensembles only"), "\(one.output)")
     }
 }
