@@ -55,6 +55,13 @@ struct CertifyCommand: ParsableCommand {
     }
 
     func run() throws {
+        // Under mpirun: smoothing's examples over the ranks; rank 0 writes --out and prints.
+        let world = try reportingErrors { try MPIWorld.joined() }.flatMap { $0.size > 1 ? $0 : nil }
+        if let world, predict || method != .smoothing {
+            Terminal.error("error: under mpirun (\(world.size) ranks) `credence certify` splits randomized smoothing's CERTIFY over the ranks; run \(predict ? "--predict" : "--method \(method.rawValue)") as one process")
+            throw ExitCode.failure
+        }
+        let speaks = (world?.rank ?? 0) == 0
         if predict {
             let result = try reportingErrors {
                 try predictSmoothedPosteriorFile(at: posterior, settings: settings(), dataset: dataset, dataDirectory: dataDir)
@@ -65,11 +72,12 @@ struct CertifyCommand: ParsableCommand {
             return
         }
         let result = try reportingErrors {
-            try certifyPosteriorFile(at: posterior, settings: settings(), dataset: dataset, dataDirectory: dataDir, out: out) { done, total, r in
+            try certifyPosteriorFile(at: posterior, settings: settings(), dataset: dataset, dataDirectory: dataDir, out: out, world: world) { done, total, r in
                 Terminal.error(String(format: "\rcertified %d/%d  (%.1f s each, certified accuracy at 0: %.3f)", done, total,
                                       r.seconds / Double(done), r.points.first?.certifiedAccuracy ?? 0), terminator: done == total ? "\n" : "")
             }
         }
+        guard speaks else { return }
         if format == .json { return try printJSON(result) }
         if result.settings.method != .smoothing {
             let safety = result.settings.method == .probabilisticSafety

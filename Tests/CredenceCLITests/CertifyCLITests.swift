@@ -7,6 +7,43 @@ import Testing
     /// A noise-trained network certifies; the JSON carries the per-radius figures and every
     /// example; a run killed part-way (here: an `--out` file holding the first examples) is
     /// continued to the same numbers; other settings on the same file are refused.
+    /// Under mpirun the examples are dealt out over the ranks: a file holding the first 5
+    /// examples, continued on 2 ranks to 12, equals one process's 12 certificates.
+    @Test func certifyOverRanksEqualsOneProcess() throws {
+        let dir = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let network = dir.appendingPathComponent("noisy.safetensors").path
+        #expect(try CLI.run(["train", "--dataset", "two-moons", "--epochs", "5", "--augment", "gaussian-noise", "--out", network]).status == 0)
+        let arguments = ["certify", "--checkpoint", network, "--sigma", "0.25", "--n", "1000", "--examples"]
+        let whole = try CLI.json(try CLI.run(arguments + ["12", "--format", "json"], environment: ["CREDENCE_THREADS": "1"]))
+
+        let out = dir.appendingPathComponent("cert.json").path
+        // One thread per process throughout: the predictive's sums depend on the thread count.
+        #expect(try CLI.run(arguments + ["5", "--out", out], environment: ["CREDENCE_THREADS": "1"]).status == 0)
+        var partial = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out))) as? [String: Any])
+        var settings = try #require(partial["settings"] as? [String: Any])
+        settings["examples"] = 12
+        partial["settings"] = settings
+        try JSONSerialization.data(withJSONObject: partial).write(to: URL(fileURLWithPath: out))
+        let run = try DistributedBenchCLITests.runMPI(ranks: 2, arguments + ["12", "--out", out, "--format", "json"])
+        #expect(run.status == 0, "\(run.output)")
+        let ranks = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out))) as? [String: Any])
+        func certificates(_ r: [String: Any]) -> [String] {
+            ((r["perExample"] as? [[String: Any]]) ?? []).map { e in
+                "\(e["index"] ?? "") \(e["prediction"] ?? "abstain") \(e["radius"] ?? "") \(e["topCount"] ?? "")"
+            }
+        }
+        #expect(certificates(ranks).count == 12)
+        #expect(certificates(ranks) == certificates(whole))
+        func points(_ r: [String: Any]) -> [String] {
+            ((r["points"] as? [[String: Any]]) ?? []).map { "\($0["radius"] ?? "") \($0["certifiedAccuracy"] ?? "")" }
+        }
+        #expect(points(ranks).count == 7 && points(ranks) == points(whole))
+
+        let ibp = try DistributedBenchCLITests.runMPI(ranks: 2, ["certify", "--checkpoint", network, "--method", "ibp"])
+        #expect(ibp.status != 0 && ibp.output.contains("splits randomized smoothing's CERTIFY"), "\(ibp.output)")
+    }
+
     @Test func certifyReportsRadiiAndResumes() throws {
         let dir = try CLI.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }

@@ -146,12 +146,12 @@ public struct CertificationResult: Codable, Sendable, Equatable {
 /// Certifies the first `settings.examples` test examples (every `skip`-th) of the posterior
 /// (or plain checkpoint, as MAP) at `path` on its recorded data set (`certifyPosterior`).
 public func certifyPosteriorFile(at path: String, settings: CertificationSettings, dataset: DatasetName? = nil,
-                                 dataDirectory: String? = nil, out: String? = nil,
+                                 dataDirectory: String? = nil, out: String? = nil, world: MPIWorld? = nil,
                                  onProgress: (_ done: Int, _ total: Int, _ result: CertificationResult) -> Void = { _, _, _ in })
     throws -> CertificationResult {
     try settings.validate()
     let (posterior, test) = try loadPosteriorAndTestSet(at: path, dataset: dataset, dataDirectory: dataDirectory)
-    return try certifyPosterior(posterior, test: test, settings: settings, file: path, out: out, onProgress: onProgress)
+    return try certifyPosterior(posterior, test: test, settings: settings, file: path, out: out, world: world, onProgress: onProgress)
 }
 
 /// The posterior (or plain checkpoint, as MAP) at `path` and the test split of its recorded
@@ -170,8 +170,15 @@ func loadPosteriorAndTestSet(at path: String, dataset: DatasetName?, dataDirecto
 /// (JSON, atomically) — smoothing's after every example, and a file already there from the same
 /// posterior and settings is continued — a killed run loses at most the example in progress. Each example draws its
 /// noise from a stream of its own, so a resumed run gives the numbers an uninterrupted one would.
+///
+/// With `world` (an MPI job of several ranks, every rank calling this alike), smoothing's
+/// examples are dealt out over the ranks (the j-th example still to do goes to rank j mod
+/// ranks); each sends its certificates to rank 0, which alone writes `out` and reports
+/// progress, and returns the whole result — the same certificates as one process, since each
+/// example has its own stream; `seconds` is then rank 0's wall time, so the noise samples per
+/// second are the job's. The other ranks return only their own examples.
 public func certifyPosterior(_ posterior: any Posterior, test: InMemoryDataset, settings: CertificationSettings, file path: String,
-                             out: String? = nil,
+                             out: String? = nil, world: MPIWorld? = nil,
                              onProgress: (_ done: Int, _ total: Int, _ result: CertificationResult) -> Void = { _, _, _ in })
     throws -> CertificationResult {
     try settings.validate()
@@ -224,20 +231,65 @@ public func certifyPosterior(_ posterior: any Posterior, test: InMemoryDataset, 
             / Swift.max(result.seconds, 1e-9)
     }
     Parallel.flushSubnormalsToZero()
-    for (k, index) in indices.enumerated().dropFirst(result.perExample.count) {
-        let start = Date()
+    func certify(_ k: Int) throws -> CertificationResult.Example {
+        let start = Date(), index = indices[k]
         var rng = streams[k]
         let certificate = try smoothing.certify(try test.inputs.row(index), n0: settings.selectionSamples, n: settings.estimationSamples,
                                                 alpha: settings.alpha, rng: &rng)
-        let seconds = Date().timeIntervalSince(start)
-        result.perExample.append(.init(index: index, label: Int(test.labels[index]), prediction: certificate.prediction,
-                                       radius: certificate.radius, probabilityLowerBound: certificate.probabilityLowerBound,
-                                       topClass: certificate.topClass, topCount: certificate.topCount, seconds: seconds))
-        result.seconds += seconds
+        return .init(index: index, label: Int(test.labels[index]), prediction: certificate.prediction,
+                     radius: certificate.radius, probabilityLowerBound: certificate.probabilityLowerBound,
+                     topClass: certificate.topClass, topCount: certificate.topCount, seconds: Date().timeIntervalSince(start))
+    }
+    func record(_ example: CertificationResult.Example) throws {
+        result.perExample.append(example)
+        result.perExample.sort { $0.index < $1.index }  // the examples' order, whichever rank finished first
         summarise()
         try write(result)
-        onProgress(k + 1, indices.count, result)
+        onProgress(result.perExample.count, indices.count, result)
     }
+    guard let world, world.size > 1 else {
+        for k in indices.indices.dropFirst(result.perExample.count) {
+            let example = try certify(k)
+            result.seconds += example.seconds
+            try record(example)
+        }
+        summarise()
+        return result
+    }
+
+    // Over ranks: rank 0's view of what is done decides what every rank does.
+    let doneIndices = try JSONDecoder().decode([Int].self, from: world.broadcast(
+        try JSONEncoder().encode(result.perExample.map(\.index)), from: 0))
+    let done = Set(doneIndices)
+    let pending = indices.indices.filter { !done.contains(indices[$0]) }
+    let mine = pending.enumerated().filter { $0.offset % world.size == world.rank }.map(\.element)
+    let tag: Int32 = 7300
+    guard world.rank == 0 else {
+        var own = result
+        own.perExample = []
+        for k in mine {
+            let example = try certify(k)
+            own.perExample.append(example)
+            try world.send(try JSONEncoder().encode(example), to: 0, tag: tag)
+        }
+        return own
+    }
+    let start = Date(), earlierSeconds = result.seconds
+    func receive(_ envelope: MPIWorld.Envelope) throws {
+        let data = try world.receive(envelope)
+        guard let example = try? JSONDecoder().decode(CertificationResult.Example.self, from: data) else {
+            throw MPIError.unexpectedMessage(from: envelope.source, message: "not a certificate")
+        }
+        result.seconds = earlierSeconds + Date().timeIntervalSince(start)
+        try record(example)
+    }
+    for k in mine {
+        let example = try certify(k)
+        result.seconds = earlierSeconds + Date().timeIntervalSince(start)
+        try record(example)
+        while let envelope = try world.poll(tag: tag) { try receive(envelope) }
+    }
+    while result.perExample.count < indices.count { try receive(try world.wait(tag: tag, interval: 0.01)) }
     summarise()
     return result
 }
