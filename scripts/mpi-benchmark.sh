@@ -2,8 +2,9 @@
 # MPI scale-out figures (issue 12), all in one run of this script, on this machine's cores:
 #
 #  1. Benchmark grids, 1 rank × 1 thread against `mpirun -np 2` × 1 thread each: the
-#     built-in quick suite (60 runs) and a 12-run Fashion-MNIST grid (MLP 784-256-10,
-#     2 epochs on 20,000 images; MAP, MC dropout, 2-member ensemble, SWAG; seeds 0-2).
+#     built-in quick suite (60 runs of about a second) and a 12-run Fashion-MNIST grid
+#     (MLP 784-512-512-10, 3 epochs on the 60,000 images; MAP, MC dropout, 2-member
+#     ensemble, SWAG; seeds 0-2; runs of 10-30 s).
 #     Each database starts empty; the wall time is the command's.
 #  2. The coordinator's capacity: `mpirun -np 3 credence bench --no-work` on a suite of
 #     2,000 runs whose work is skipped (each rank answers an empty record at once), so
@@ -14,7 +15,7 @@
 #     samples/s of 1 rank × 1 thread, `mpirun -np 2` × 1 thread each, and, for reference,
 #     1 process × 2 threads.
 #
-#   bash scripts/mpi-benchmark.sh [OUTDIR]      # default credence-results/mpi; ~15 min
+#   bash scripts/mpi-benchmark.sh [OUTDIR]      # default credence-results/mpi; ~15 min with the build
 #
 # Needs Open MPI (scripts/setup.sh installs it). Release build; run it on a quiet machine.
 set -euo pipefail
@@ -35,7 +36,7 @@ cat > "$OUT/fmnist-grid.json" <<'JSON'
 {
   "name": "fmnist-grid-12",
   "datasets": ["fashion-mnist"],
-  "models": [{"kind": "mlp", "hidden": [256]}],
+  "models": [{"kind": "mlp", "hidden": [512, 512]}],
   "methods": [
     {"name": "map"},
     {"name": "mc-dropout", "dropout": 0.1, "samples": 16},
@@ -43,7 +44,7 @@ cat > "$OUT/fmnist-grid.json" <<'JSON'
     {"name": "swag", "swagEpochs": 1, "rank": 10}
   ],
   "seeds": [0, 1, 2],
-  "epochs": 2, "batchSize": 128, "learningRate": 0.001, "trainLimit": 20000,
+  "epochs": 3, "batchSize": 128, "learningRate": 0.001,
   "evaluations": ["in-distribution"]
 }
 JSON

@@ -34,13 +34,14 @@ static int (*p_comm_size)(MPI_Comm, int *);
 static int (*p_get_library_version)(char *, int *);
 static int (*p_error_string)(int, char *, int *);
 static int (*p_send)(const void *, int, MPI_Datatype, int, int, MPI_Comm);
+static int (*p_isend)(const void *, int, MPI_Datatype, int, int, MPI_Comm, void **);
+static int (*p_test)(void **, int *, MPI_Status *);
 static int (*p_recv)(void *, int, MPI_Datatype, int, int, MPI_Comm, MPI_Status *);
 static int (*p_probe)(int, int, MPI_Comm, MPI_Status *);
 static int (*p_iprobe)(int, int, MPI_Comm, int *, MPI_Status *);
 static int (*p_get_count)(const MPI_Status *, MPI_Datatype, int *);
 static int (*p_allreduce)(const void *, void *, int, MPI_Datatype, MPI_Op, MPI_Comm);
 static int (*p_bcast)(void *, int, MPI_Datatype, int, MPI_Comm);
-static int (*p_barrier)(MPI_Comm);
 
 static int resolve(void **slot, const char *name, char *error, long capacity) {
     *slot = dlsym(library, name);
@@ -82,13 +83,14 @@ int credence_mpi_load(const char *path, char *error, long capacity) {
         {(void **)&p_get_library_version, "MPI_Get_library_version"},
         {(void **)&p_error_string, "MPI_Error_string"},
         {(void **)&p_send, "MPI_Send"},
+        {(void **)&p_isend, "MPI_Isend"},
+        {(void **)&p_test, "MPI_Test"},
         {(void **)&p_recv, "MPI_Recv"},
         {(void **)&p_probe, "MPI_Probe"},
         {(void **)&p_iprobe, "MPI_Iprobe"},
         {(void **)&p_get_count, "MPI_Get_count"},
         {(void **)&p_allreduce, "MPI_Allreduce"},
         {(void **)&p_bcast, "MPI_Bcast"},
-        {(void **)&p_barrier, "MPI_Barrier"},
         {&comm_world, "ompi_mpi_comm_world"},
         {&type_byte, "ompi_mpi_byte"},
         {&type_float, "ompi_mpi_float"},
@@ -145,6 +147,16 @@ void credence_mpi_error_string(int code, char *buffer, long capacity) {
 int credence_mpi_send(const void *data, long bytes, int destination, int tag) {
     if (bytes < 0 || bytes > INT_MAX) return -1;
     return p_send(data, (int)bytes, type_byte, destination, tag, comm_world);
+}
+
+int credence_mpi_start_send(const void *data, long bytes, int destination, int tag, void **request) {
+    if (bytes < 0 || bytes > INT_MAX) return -1;
+    return p_isend(data, (int)bytes, type_byte, destination, tag, comm_world, request);
+}
+
+int credence_mpi_test(void **request, int *done) {
+    MPI_Status status;
+    return p_test(request, done, &status);
 }
 
 static int fill_status(const MPI_Status *status, credence_mpi_status_t *out) {
@@ -210,5 +222,3 @@ int credence_mpi_broadcast(void *data, long bytes, int root) {
     }
     return 0;
 }
-
-int credence_mpi_barrier(void) { return p_barrier(comm_world); }

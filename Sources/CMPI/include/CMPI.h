@@ -42,6 +42,12 @@ void credence_mpi_error_string(int code, char *buffer, long capacity);
 /// Blocking send of `bytes` bytes to `destination` with `tag` (one message; at most
 /// INT_MAX bytes).
 int credence_mpi_send(const void *data, long bytes, int destination, int tag);
+/// Starts a send of `bytes` bytes (`MPI_Isend`); `*request` is its handle for
+/// `credence_mpi_test`. The buffer must stay untouched until the send completes.
+int credence_mpi_start_send(const void *data, long bytes, int destination, int tag, void **request);
+/// `MPI_Test`: `*done` becomes 1 once the send `*request` started has completed (the
+/// handle is then released).
+int credence_mpi_test(void **request, int *done);
 /// Probes for a message (`source`/`tag` -1: any). `blocking` 0 is `MPI_Iprobe`: `*found`
 /// says whether one is waiting; 1 is `MPI_Probe` (`*found` is 1).
 int credence_mpi_probe(int source, int tag, int blocking, int *found, credence_mpi_status_t *status);
@@ -52,6 +58,5 @@ int credence_mpi_allreduce_sum_float(float *data, long count);
 int credence_mpi_allreduce_sum_double(double *data, long count);
 /// `bytes` bytes from `root` to every rank.
 int credence_mpi_broadcast(void *data, long bytes, int root);
-int credence_mpi_barrier(void);
 
 #endif

@@ -5,20 +5,26 @@ import Foundation
 /// JSON (`ResultStore.encoder`, so non-finite metrics survive), all on one tag.
 ///
 /// A worker says `ready` once, then gets `assign` (one run's configuration), answers
-/// `finished` (the record, or why it failed), and waits again; `stop` ends it. All the
-/// while it says `alive` every `heartbeat` seconds, so the coordinator can tell a worker
-/// that died from one that is busy.
+/// `finished` (the record, or why it failed), and waits again; `stop` ends it, and it
+/// answers `leaving` just before `MPI_Finalize`. All the while it says `alive` every
+/// `heartbeat` seconds, so the coordinator can tell a worker that died from one that is busy.
 enum BenchMessage: Codable {
     case ready
     case alive
     case assign(RunConfiguration)
     case finished(key: String, record: RunRecord?, failure: String?)
     case stop
+    case leaving
 
     static let tag: Int32 = 7100
 
     func send(to rank: Int, in world: MPIWorld) throws {
         try world.send(try ResultStore.encoder.encode(self), to: rank, tag: Self.tag)
+    }
+
+    /// Starts sending without waiting (the coordinator's sends: its worker may be dead).
+    func startSend(to rank: Int, in world: MPIWorld) throws -> MPIWorld.PendingSend {
+        try world.startSend(try ResultStore.encoder.encode(self), to: rank, tag: Self.tag)
     }
 
     static func receive(_ envelope: MPIWorld.Envelope, in world: MPIWorld) throws -> BenchMessage {
@@ -73,6 +79,7 @@ extension BenchRunner {
         var ready = Set<Int>()               // remote ranks heard from
         var lost = Set<Int>()                // remote ranks given up
         var lastHeard = [Date](repeating: Date(), count: world.size)
+        var sending: [MPIWorld.PendingSend] = []  // to ranks alive or given up (whose sends never complete)
         var handedOut = 0, completed = 0, finishedRuns = 0
         var finishedSeconds = 0.0
         var failures: [BenchFailure] = []
@@ -91,9 +98,22 @@ extension BenchRunner {
             handedOut += 1
             let run = InFlight(configuration: configuration, index: handedOut, start: Date())
             inFlight[rank] = run
-            if rank == 0 { local!.start(configuration) } else { try BenchMessage.assign(configuration).send(to: rank, in: world) }
+            if rank == 0 {
+                local!.start(configuration)
+            } else {
+                sending.append(try BenchMessage.assign(configuration).startSend(to: rank, in: world))
+            }
             onEvent(.runStarted(progress(run, rank: rank)))
             return true
+        }
+        /// Whether a send is still under way to a rank not given up. A send to a lost rank may
+        /// never complete and MPI may still read its buffer: it is kept for the process's life.
+        func isOutstanding(_ send: MPIWorld.PendingSend) throws -> Bool {
+            if lost.contains(send.destination) {
+                _ = Unmanaged.passRetained(send)
+                return false
+            }
+            return try !world.completed(send)
         }
         func finish(rank: Int, record: RunRecord?, failure: String?) throws {
             guard let run = inFlight.removeValue(forKey: rank) else {
@@ -140,12 +160,15 @@ extension BenchRunner {
                 case let .finished(_, record, failure):
                     try finish(rank: envelope.source, record: record, failure: failure)
                     idle.append(envelope.source)
+                case .leaving:
+                    throw MPIError.unexpectedMessage(from: envelope.source, message: "leaving before it was told to stop")
                 case .assign, .stop:
                     throw MPIError.unexpectedMessage(from: envelope.source, message: "a coordinator's message")
                 }
             }
             for rank in 1..<world.size where !lost.contains(rank) && Date().timeIntervalSince(lastHeard[rank]) > workerTimeout {
                 lost.insert(rank)
+                world.giveUp(rank)
                 idle.removeAll { $0 == rank }
                 let run = inFlight.removeValue(forKey: rank)
                 if let run {
@@ -159,9 +182,28 @@ extension BenchRunner {
                 idle.removeFirst()
                 progressed = true
             }
+            sending = try sending.filter(isOutstanding)
             if !progressed { Thread.sleep(forTimeInterval: 0.005) }
         }
-        for rank in 1..<world.size where !lost.contains(rank) { try BenchMessage.stop.send(to: rank, in: world) }
+        for rank in 1..<world.size where !lost.contains(rank) { sending.append(try BenchMessage.stop.startSend(to: rank, in: world)) }
+        // MPI_Finalize waits for every rank: a worker that died after its last run would hang
+        // it, so each must say it is leaving (within the timeout) or be given up too.
+        var leaving = Set<Int>()
+        let deadline = Date().addingTimeInterval(workerTimeout)
+        while leaving.union(lost).count < world.size - 1 {
+            if let envelope = try world.poll(tag: BenchMessage.tag) {
+                if case .leaving = try BenchMessage.receive(envelope, in: world) { leaving.insert(envelope.source) }
+            } else if Date() > deadline {
+                for rank in 1..<world.size where !leaving.contains(rank) && !lost.contains(rank) {
+                    lost.insert(rank)
+                    world.giveUp(rank)
+                    onEvent(.workerLost(rank: rank, silentSeconds: Date().timeIntervalSince(lastHeard[rank]), requeued: nil))
+                }
+            } else {
+                Thread.sleep(forTimeInterval: 0.005)
+            }
+        }
+        while try sending.contains(where: isOutstanding) { Thread.sleep(forTimeInterval: 0.005) }  // received: completes
         local?.stop()
 
         let keys = Set(suite.configurations.map(\.key))
@@ -196,8 +238,10 @@ public func serveBenchRuns(world: MPIWorld, environment: RunEnvironment, heartbe
             }
             try reply.send(to: 0, in: world)
         case .stop:
+            pulse.stop()
+            try BenchMessage.leaving.send(to: 0, in: world)
             return
-        case .ready, .alive, .finished:
+        case .ready, .alive, .finished, .leaving:
             throw MPIError.unexpectedMessage(from: 0, message: "a worker's message")
         }
     }

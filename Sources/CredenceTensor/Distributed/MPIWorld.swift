@@ -123,6 +123,44 @@ public final class MPIWorld: @unchecked Sendable {
         }
     }
 
+    /// A send under way (`startSend`): its buffer lives as long as this does.
+    public final class PendingSend: @unchecked Sendable {
+        fileprivate let buffer: UnsafeMutableRawBufferPointer
+        fileprivate var request: UnsafeMutableRawPointer?
+        public let destination: Int
+        public fileprivate(set) var isComplete = false
+
+        fileprivate init(_ bytes: Data, destination: Int) {
+            buffer = .allocate(byteCount: Swift.max(bytes.count, 1), alignment: 16)
+            bytes.copyBytes(to: buffer)
+            self.destination = destination
+        }
+
+        deinit { buffer.deallocate() }
+    }
+
+    /// Starts sending `bytes` to `destination` without waiting (`MPI_Isend`): a send to a
+    /// rank that died may never complete, and a coordinator must not wait on one. Keep the
+    /// returned value until `completed` says so (or for good, if its rank is given up).
+    public func startSend(_ bytes: Data, to destination: Int, tag: Int32) throws -> PendingSend {
+        let send = PendingSend(bytes, destination: destination)
+        try serialized {
+            try Self.check(credence_mpi_start_send(send.buffer.baseAddress, bytes.count, Int32(destination), tag, &send.request), "MPI_Isend")
+        }
+        return send
+    }
+
+    /// Whether `send` has completed (`MPI_Test`).
+    public func completed(_ send: PendingSend) throws -> Bool {
+        guard !send.isComplete else { return true }
+        try serialized {
+            var done: Int32 = 0
+            try Self.check(credence_mpi_test(&send.request, &done), "MPI_Test")
+            send.isComplete = done != 0
+        }
+        return send.isComplete
+    }
+
     /// A message waiting to be received.
     public struct Envelope: Sendable, Equatable {
         public var source: Int
@@ -202,12 +240,8 @@ public final class MPIWorld: @unchecked Sendable {
         return data
     }
 
-    public func barrier() throws {
-        try serialized { try Self.check(credence_mpi_barrier(), "MPI_Barrier") }
-    }
-
-    /// A barrier whose waiting ranks poll every `interval` seconds: Open MPI's `MPI_Barrier`
-    /// spins a core while it waits, taking it from the ranks still working on that machine.
+    /// A barrier whose waiting ranks poll every `interval` seconds (rather than `MPI_Barrier`,
+    /// which spins a core while it waits, taking it from the ranks still working on that machine).
     public func barrier(polling interval: Double) throws {
         let tag: Int32 = 7199
         if rank == 0 {
@@ -219,12 +253,26 @@ public final class MPIWorld: @unchecked Sendable {
         }
     }
 
-    /// `MPI_Finalize` (once; later calls do nothing). Every rank calls it before exiting.
+    /// Ranks this one gave up as dead (`giveUp`).
+    public private(set) var lostRanks: Set<Int> = []
+
+    /// Records that `rank` died (a coordinator stopped hearing from it). `MPI_Finalize` is a
+    /// collective that Open MPI 4.1 cannot always complete with a dead rank — it may wait for
+    /// it forever — so a world that lost a rank leaves without it.
+    public func giveUp(_ rank: Int) {
+        lock.lock()
+        lostRanks.insert(rank)
+        lock.unlock()
+    }
+
+    /// `MPI_Finalize` (once; later calls do nothing). Every rank calls it before exiting —
+    /// but for a world that lost ranks (see `giveUp`).
     public func finalize() {
         lock.lock()
         defer { lock.unlock() }
         guard !finalized else { return }
         finalized = true
+        guard lostRanks.isEmpty else { return }
         _ = credence_mpi_finalize()
     }
 
