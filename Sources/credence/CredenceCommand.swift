@@ -15,10 +15,26 @@ struct CredenceCommand: ParsableCommand {
     /// after succeeding.
     static func main() {
         BLASKernel.useBestKernel()
-        main(nil)
+        do {
+            var command = try parseAsRoot()
+            if let launch = MPIWorld.launch(), launch.worldSize ?? 2 > 1, !(command is DistributedCommand) {
+                throw ValidationError("`credence \(type(of: command).configuration.commandName ?? "")` does not run under mpirun: each of the \(launch.worldSize.map(String.init) ?? "") ranks would run it whole. Run it as one process; under mpirun run bench, train, certify or doctor")
+            }
+            try command.run()
+        } catch {
+            exit(withError: error)
+        }
         MPIWorld.finalizeIfJoined()
     }
 }
+
+/// A command that shares its work out over the ranks when `mpirun` starts it; the others
+/// are refused under `mpirun` rather than run once per rank.
+protocol DistributedCommand {}
+extension BenchCommand: DistributedCommand {}
+extension TrainCommand: DistributedCommand {}
+extension CertifyCommand: DistributedCommand {}
+extension DoctorCommand: DistributedCommand {}
 
 /// How results are printed: a table for people, or one JSON object on stdout for scripts.
 enum OutputFormat: String, ExpressibleByArgument, CaseIterable {

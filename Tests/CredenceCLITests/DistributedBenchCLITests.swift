@@ -184,11 +184,14 @@ import Testing
         #expect((single["version"] as? String)?.contains("Open MPI") == true, "found without being launched: \(single)")
     }
 
-    @Test func aLaunchWithoutAUsableLibraryIsAClearError() throws {
+    @Test func aLaunchWithoutAUsableLibraryOrOfACommandThatCannotShareIsAClearError() throws {
         let run = try CLI.run(["bench", "quick", "--dry-run"],
                               environment: ["OMPI_COMM_WORLD_SIZE": "2", "CREDENCE_MPI_LIBRARY": "/nonexistent/libmpi.so"])
         #expect(run.status == 1)
         #expect(run.stderr.contains("started by an MPI launcher") && run.stderr.contains("CREDENCE_MPI_LIBRARY=/nonexistent/libmpi.so"),
                 "\(run.stderr)")
+        // A command that does not share its work out is refused under a launcher.
+        let report = try CLI.run(["report", "/nonexistent.sqlite"], environment: ["OMPI_COMM_WORLD_SIZE": "2"])
+        #expect(report.status != 0 && report.stderr.contains("`credence report` does not run under mpirun"), "\(report.stderr)")
     }
 }
