@@ -93,15 +93,15 @@ struct TrainCommand: ParsableCommand {
         let world = try reportingErrors { try MPIWorld.joined() }.flatMap { $0.size > 1 ? $0 : nil }
         if let chosen = try method.make() {
             guard let world else { return try runPosterior(opts, chosen) }
-            guard let ensemble = chosen as? DeepEnsembleMethod else {
-                Terminal.error("error: under mpirun (\(world.size) ranks) `credence train --method` runs ensembles only (members over ranks); run \(type(of: chosen).name) as one process — plain `credence train` (no --method) trains data parallel")
+            guard chosen is DeepEnsembleMethod || chosen.spreadsOverRanks else {
+                Terminal.error("error: under mpirun (\(world.size) ranks) `credence train --method` runs ensembles (members over ranks), hmc and nuts (chains over ranks); run \(type(of: chosen).name) as one process — plain `credence train` (no --method) trains data parallel")
                 throw ExitCode.failure
             }
             guard let out else {
-                Terminal.error("error: an ensemble trained over MPI ranks needs --out FILE on a path every rank reaches (its members' checkpoints go next to it)")
+                Terminal.error("error: a posterior trained over MPI ranks needs --out FILE on a path every rank reaches (its networks' checkpoints go next to it)")
                 throw ExitCode.failure
             }
-            return try runEnsemble(opts, ensemble, world: world, out: out)
+            return try runOverRanks(opts, chosen, world: world, out: out)
         }
         let speaks = (world?.rank ?? 0) == 0
         if let world, speaks {
@@ -138,18 +138,22 @@ struct TrainCommand: ParsableCommand {
         if let path = result.posterior { print("posterior: \(path)") }
     }
 
-    /// `--method ensemble` under mpirun: members over the ranks, rank 0 mixes, writes and reports.
-    func runEnsemble(_ opts: TrainingOptions, _ ensemble: DeepEnsembleMethod, world: MPIWorld, out: String) throws {
+    /// `--method ensemble|hmc|nuts` under mpirun: members or chains over the ranks; rank 0
+    /// mixes or gathers them, writes and reports.
+    func runOverRanks(_ opts: TrainingOptions, _ method: any RegisteredMethod, world: MPIWorld, out: String) throws {
+        let ensemble = method as? DeepEnsembleMethod
         if world.rank == 0 {
-            Terminal.error("\(ensemble.members) members over \(world.size) ranks (rank r trains members r, r + \(world.size), …)")
+            Terminal.error(ensemble.map { "\($0.members) members over \(world.size) ranks (rank r trains members r, r + \(world.size), …)" }
+                           ?? "\(type(of: method).name) chains over \(world.size) ranks (chain c on rank c mod \(world.size))")
         }
         let result = try reportingErrors {
-            try trainEnsemblePosterior(opts, ensemble: ensemble, world: world, samples: samples, ood: ood, out: out, resume: resume,
-                                       onStage: { Terminal.error($0) }, onProgress: world.rank == 0 ? Terminal.show : { _ in })
+            try trainPosteriorOverRanks(opts, method: method, world: world, samples: samples, ood: ood, out: out, resume: resume,
+                                        onStage: { Terminal.error($0) }, onProgress: world.rank == 0 ? Terminal.show : { _ in })
         }
         guard let result else { return }
         if format == .json { return try printJSON(result) }
-        print(String(format: "trained %d member(s) over %d ranks in %.1f s", ensemble.members, world.size, result.distributedSeconds ?? 0)
+        print((ensemble.map { String(format: "trained %d member(s) over %d ranks in %.1f s", $0.members, world.size, result.distributedSeconds ?? 0) }
+               ?? String(format: "trained the network in %.1f s, then ran the chains over %d ranks", result.distributedSeconds ?? 0, world.size))
               + (result.posteriorSeconds > 0 ? String(format: ", then %.1f s fitting the posterior", result.posteriorSeconds) : ""))
         printDetails(result.details)
         printEvaluation(result.evaluation)

@@ -115,6 +115,28 @@ import Testing
         #expect(try accuracy(alone.stdout) == accuracy(run.output))
 
         let one = try DistributedBenchCLITests.runMPI(ranks: 2, ["train", "--method", "swag", "--dataset", "two-moons"])
-        #expect(one.status != 0 && one.output.contains("runs ensembles only"), "\(one.output)")
+        #expect(one.status != 0 && one.output.contains("run swag as one process"), "\(one.output)")
+    }
+
+    @Test func nutsChainsOverRanksAreTheChainsOneProcessRuns() throws {
+        let dir = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        func arguments(_ out: String) -> [String] {
+            ["train", "--method", "nuts", "--set", "chains=3", "--set", "warmup=20", "--set", "iterations=10", "--set", "maxTreeDepth=4",
+             "--dataset", "two-moons", "--hidden", "8", "--epochs", "3", "--out", out, "--format", "json"]
+        }
+        let single = dir.appendingPathComponent("single.safetensors").path
+        let alone = try CLI.run(arguments(single), environment: ["CREDENCE_THREADS": "1"])
+        #expect(alone.status == 0, "\(alone.stderr)")
+        let distributed = dir.appendingPathComponent("ranks.safetensors").path
+        let run = try DistributedBenchCLITests.runMPI(ranks: 2, arguments(distributed))
+        #expect(run.status == 0, "\(run.output)")
+        #expect(run.output.contains("nuts chains over 2 ranks"), "\(run.output)")
+
+        let a = try SafeTensorsFile(contentsOf: single), b = try SafeTensorsFile(contentsOf: distributed)
+        #expect(a.names.count == 30 && a.names == b.names, "3 chains × 10 draws: \(a.names.count)")
+        for name in a.names { #expect(a[name]?.values == b[name]?.values, "\(name) differs") }
+        let statistics = "credence.posterior.setting.samplerStatistics"
+        #expect(a.metadata[statistics] != nil && a.metadata[statistics] == b.metadata[statistics])
     }
 }

@@ -20,8 +20,8 @@ public struct PosteriorTrainingResult: Codable, Sendable {
     /// The posterior on the test set and OOD sets; `metrics.scalability.fitSeconds` is the
     /// training and fitting time, `peakResidentBytes` the whole command's peak memory.
     public var evaluation: PosteriorEvaluation
-    /// MPI ranks the ensemble's members were trained on, and the wall time that took
-    /// (nil: this process alone; `runs` then report the members as found complete).
+    /// MPI ranks the posterior was trained over, and the wall time before rank 0 mixed or
+    /// gathered it (`trainPosteriorOverRanks`; nil: this process alone).
     public var ranks: Int?
     public var distributedSeconds: Double?
 }
@@ -35,7 +35,7 @@ public struct PosteriorTrainingResult: Codable, Sendable {
 /// archive, or — when the posterior is one trained network — a copy of its checkpoint, so
 /// it loads in PyTorch and in `credence fit` alike.
 public func trainPosterior(_ options: TrainingOptions, method: any RegisteredMethod, samples: Int = 32, ood: [OODSource] = [],
-                           out: String? = nil, resume: Bool = false, onStage: @escaping (String) -> Void = { _ in },
+                           out: String? = nil, resume: Bool = false, world: MPIWorld? = nil, onStage: @escaping (String) -> Void = { _ in },
                            onProgress: @escaping (TrainingProgress) -> Void = { _ in }) throws -> PosteriorTrainingResult {
     var options = options
     method.adjust(&options)
@@ -49,12 +49,13 @@ public func trainPosterior(_ options: TrainingOptions, method: any RegisteredMet
     let target = out ?? scratch!.appendingPathComponent("posterior.safetensors").path
     var runs: [TrainingResult] = []
     var networkPaths: [String] = []
-    let job = try methodJob(options, samples: samples, target: target, resume: resume, onStage: onStage, onProgress: onProgress) { run, path in
+    var job = try methodJob(options, samples: samples, target: target, resume: resume, onStage: onStage, onProgress: onProgress) { run, path in
         var run = run
         if out == nil { run.checkpoint = nil }
         runs.append(run)
         networkPaths.append(path)
     }
+    job.world = world
     let outcome = try method.run(job)
     if let out {
         if outcome.posterior is PointPosterior, networkPaths.count == 1 {
@@ -88,32 +89,53 @@ func methodJob(_ options: TrainingOptions, samples: Int, target: String, resume:
     return job
 }
 
-/// `trainPosterior` for an ensemble over the ranks of an MPI job: every rank trains the
-/// members m with m mod ranks = its rank (each member's networks and phases to the files
-/// `trainPosterior` uses, next to `out`, which every rank must reach), waits for the others,
-/// and rank 0 then runs `trainPosterior` with `resume`: it finds every member complete, mixes
-/// them and writes and evaluates the posterior, exactly as one process would have. Returns
-/// the result on rank 0, nil elsewhere.
-public func trainEnsemblePosterior(_ options: TrainingOptions, ensemble: DeepEnsembleMethod, world: MPIWorld, samples: Int = 32,
-                                   ood: [OODSource] = [], out: String, resume: Bool = false,
-                                   onStage: @escaping (String) -> Void = { _ in },
-                                   onProgress: @escaping (TrainingProgress) -> Void = { _ in }) throws -> PosteriorTrainingResult? {
+/// `trainPosterior` over the ranks of an MPI job, every rank calling it alike; the files go
+/// next to `out`, which every rank must reach. Returns the result on rank 0, nil elsewhere.
+///
+/// - An **ensemble** (`DeepEnsembleMethod`): rank r trains the members m with m mod ranks = r
+///   (their networks and own phases, to the files `trainPosterior` uses), and after a barrier
+///   rank 0 runs `trainPosterior` with `resume`: it finds every member complete, mixes them,
+///   writes and evaluates the posterior, exactly as one process would have.
+/// - A method that **spreads its own work** (`spreadsOverRanks`: HMC and NUTS, their chains):
+///   rank 0 trains the starting network while the others wait, then every rank runs the
+///   method with `MethodJob.world` set, and rank 0 writes and evaluates the whole posterior.
+///
+/// `distributedSeconds` is the wall time before rank 0's last step (the members; the
+/// starting network), added to the evaluation's fit time.
+public func trainPosteriorOverRanks(_ options: TrainingOptions, method: any RegisteredMethod, world: MPIWorld, samples: Int = 32,
+                                    ood: [OODSource] = [], out: String, resume: Bool = false,
+                                    onStage: @escaping (String) -> Void = { _ in },
+                                    onProgress: @escaping (TrainingProgress) -> Void = { _ in }) throws -> PosteriorTrainingResult? {
     var options = options
-    ensemble.adjust(&options)
+    method.adjust(&options)
     try options.validate()
-    try ensemble.validateRun(MethodContext(options: options))
+    try method.validateRun(MethodContext(options: options))
     let start = Date()
     let job = try methodJob(options, samples: samples, target: out, resume: resume, onStage: onStage, onProgress: onProgress) { _, _ in }
-    for m in stride(from: world.rank, to: ensemble.members, by: world.size) {
-        onStage("member \(m + 1)/\(ensemble.members) on rank \(world.rank)")
-        var memberJob = job
-        memberJob.options.ensembleMember = m
-        _ = try ensemble.member.run(memberJob)
+    if let ensemble = method as? DeepEnsembleMethod {
+        for m in stride(from: world.rank, to: ensemble.members, by: world.size) {
+            onStage("member \(m + 1)/\(ensemble.members) on rank \(world.rank)")
+            var memberJob = job
+            memberJob.options.ensembleMember = m
+            _ = try ensemble.member.run(memberJob)
+        }
+    } else if method.spreadsOverRanks {
+        if world.rank == 0 { _ = try job.network(options) }
+    } else {
+        throw InferenceError.invalidOption("\(type(of: method).name) does not run over MPI ranks (ensembles, hmc and nuts do); run it as one process")
     }
     try world.barrier(polling: 0.05)
-    guard world.rank == 0 else { return nil }
     let distributed = Date().timeIntervalSince(start)
-    var result = try trainPosterior(options, method: ensemble, samples: samples, ood: ood, out: out, resume: true,
+    let spread = method.spreadsOverRanks ? world : nil
+    guard world.rank == 0 else {
+        if let spread {  // this rank's share of the method's own work; rank 0 gathers it
+            var shared = try methodJob(options, samples: samples, target: out, resume: true, onStage: { _ in }, onProgress: { _ in }) { _, _ in }
+            shared.world = spread
+            _ = try method.run(shared)
+        }
+        return nil
+    }
+    var result = try trainPosterior(options, method: method, samples: samples, ood: ood, out: out, resume: true, world: spread,
                                     onStage: onStage, onProgress: onProgress)
     result.ranks = world.size
     result.distributedSeconds = distributed

@@ -1,5 +1,6 @@
 import CredenceData
 import CredenceNN
+import CredenceTensor
 import Foundation
 
 /// Where a method belongs (DESIGN.md's rooms), for help texts and the report.
@@ -53,6 +54,9 @@ public protocol RegisteredMethod {
     /// objective) and any loop of its own minimises `MethodJob.objective` (SWAG's collection,
     /// VI). The samplers and distillation do not. Default: false.
     var takesAdversarialTraining: Bool { get }
+    /// Whether `run` spreads its own work over `MethodJob.world`'s ranks (HMC and NUTS: their
+    /// chains), every rank running it alike, rank 0 getting the whole posterior. Default: false.
+    var spreadsOverRanks: Bool { get }
     /// Trains or fits the posterior.
     func run(_ job: MethodJob) throws -> MethodOutcome
     /// The posterior an archive written by this method describes.
@@ -65,6 +69,7 @@ extension RegisteredMethod {
     public func adjust(_ options: inout TrainingOptions) {}
     public func validate(_ context: MethodContext) throws {}
     public var takesAdversarialTraining: Bool { false }
+    public var spreadsOverRanks: Bool { false }
 
     /// `validate`, after the checks every method shares: adversarial training only for
     /// methods it reaches in every phase (`takesAdversarialTraining`).
@@ -154,6 +159,10 @@ public struct MethodJob {
     /// trains under it already; a method with a training loop of its own minimises it there
     /// (`TrainingOptions.trainingObjective`: SWAG's collection; VI, as its likelihood term).
     public var objective: (any TrainingObjective)?
+    /// The MPI job a method may spread its own independent work over (HMC and NUTS: their
+    /// chains; see `RegisteredMethod.spreadsOverRanks`), every rank running the method alike;
+    /// nil: this process alone.
+    public var world: MPIWorld?
 
     public init(options: TrainingOptions, samples: Int, seed: UInt64, network: @escaping (TrainingOptions) throws -> TrainedFile,
                 phaseCheckpoint: @escaping (String, Int) -> PhaseCheckpoint? = { _, _ in nil },

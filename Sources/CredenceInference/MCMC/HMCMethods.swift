@@ -57,7 +57,9 @@ public struct HMCRunSettings: Sendable {
     }
 
     /// Trains (or resumes) the run's network, then runs the chains on the full training set's
-    /// log-posterior as the phase "<name>-chains" (resumable) and returns every kept network.
+    /// log-posterior as the phase "<name>-chains" (resumable) and returns every kept network —
+    /// over `job.world`'s ranks when it is set (`HamiltonianSampler.world`; rank 0's posterior
+    /// holds every chain, the others' only theirs).
     func run(_ job: MethodJob, name: String, seedSalt: UInt64) throws -> MethodOutcome {
         let options = job.options
         let file = try job.network(options)
@@ -77,12 +79,13 @@ public struct HMCRunSettings: Sendable {
         }
         job.onStage("running \(chains) \(name.uppercased()) chains on \(trainSet.count) examples (\(trained.model.parameterCount) parameters): \(sampler)")
         let began = Date()
-        let sampler = HamiltonianSampler(settings: self.sampler, chains: chains, seed: seed)
+        var sampler = HamiltonianSampler(settings: self.sampler, chains: chains, seed: seed)
+        sampler.world = job.world
         let result = try sampler.run(target: target, starts: starts, checkpoint: job.phaseCheckpoint("\(name)-chains", options.ensembleMember),
                                      fingerprint: "T \(temperature) prior \(priorPrecision) start \(start.rawValue) examples \(trainSet.count) network \(checksum(trained.parameters))",
                                      examples: trainSet.count, onStatus: job.onStage, onProgress: job.onProgress)
         let chainPosterior = try EnsemblePosterior(model: trained.model, members: result.flatMap(\.draws), task: trained.task, method: name,
-                                                   chainCount: chains, samplerStatistics: result.map(\.statistics))
+                                                   chainCount: result.count, samplerStatistics: result.map(\.statistics))
         let seconds = Date().timeIntervalSince(began)
         return MethodOutcome(posterior: chainPosterior, seconds: file.seconds + seconds, posteriorSeconds: seconds)
     }
@@ -113,6 +116,7 @@ public struct HMCMethod: RegisteredMethod {
     }
 
     public func validate(_ context: MethodContext) throws { try hamiltonian.validate(Self.name, context) }
+    public var spreadsOverRanks: Bool { true }
     public func run(_ job: MethodJob) throws -> MethodOutcome { try hamiltonian.run(job, name: Self.name, seedSalt: 0x4A4C) }
     public static func restore(_ archive: PosteriorArchive) throws -> any Posterior { try EnsemblePosterior(archive: archive) }
 }
@@ -135,6 +139,7 @@ public struct NUTSMethod: RegisteredMethod {
     }
 
     public func validate(_ context: MethodContext) throws { try hamiltonian.validate(Self.name, context) }
+    public var spreadsOverRanks: Bool { true }
     public func run(_ job: MethodJob) throws -> MethodOutcome { try hamiltonian.run(job, name: Self.name, seedSalt: 0x4E55) }
     public static func restore(_ archive: PosteriorArchive) throws -> any Posterior { try EnsemblePosterior(archive: archive) }
 }

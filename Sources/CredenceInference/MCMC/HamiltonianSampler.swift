@@ -21,6 +21,12 @@ public struct HamiltonianSampler {
     public var checkpoints = 20
     /// Seconds between status lines.
     public var statusInterval = 5.0
+    /// The MPI job to spread the chains over (nil: this process's threads only). Chain c
+    /// runs on rank c mod ranks; at every checkpoint stage the ranks send their chains'
+    /// state to rank 0, which alone writes the checkpoint, reports, and returns every chain
+    /// (the other ranks return theirs only). Each chain's numbers do not depend on where it
+    /// runs, so the chains equal one process's.
+    public var world: MPIWorld?
 
     public init(settings: HMCSettings, chains: Int, seed: UInt64) {
         self.settings = settings
@@ -57,6 +63,16 @@ public struct HamiltonianSampler {
         let total = state[0].totalIterations, stages = Swift.max(1, Swift.min(checkpoints, total))
         /// The iteration count at the end of stage k (1-based).
         func stageEnd(_ k: Int) -> Int { total * k / stages }
+        func save(_ state: [HMCChain], seconds: Double) throws {
+            guard let checkpoint else { return }
+            var file = SafeTensorsFile(metadata: [PhaseCheckpoint.fingerprintKey: runKey, PhaseCheckpoint.secondsKey: String(seconds)])
+            for chain in state { chain.save(into: &file) }
+            try file.write(to: checkpoint.path)
+        }
+        if let world, world.size > 1 {
+            return try runOverRanks(world, state: state, target: target, stages: stages, stageEnd: stageEnd, examples: examples,
+                                    earlierSeconds: earlierSeconds, save: save, onStatus: onStatus, onProgress: onProgress)
+        }
         let start = Date()
         var lastStatus = start
         var reportedWarmup = state.allSatisfy { !$0.isWarmingUp }
@@ -80,12 +96,7 @@ public struct HamiltonianSampler {
                 onProgress(TrainingProgress(epoch: stage, epochs: stages, step: 1, stepsPerEpoch: 1, loss: potential, accuracy: nil,
                                             samplesPerSecond: rate, elapsed: elapsed,
                                             remaining: elapsed / Double(Swift.max(mark - startIteration, 1)) * Double(total - mark), isEpochEnd: true))
-                if let checkpoint {
-                    var file = SafeTensorsFile(metadata: [PhaseCheckpoint.fingerprintKey: runKey,
-                                                          PhaseCheckpoint.secondsKey: String(earlierSeconds + elapsed)])
-                    for chain in state { chain.save(into: &file) }
-                    try file.write(to: checkpoint.path)
-                }
+                try save(state, seconds: earlierSeconds + elapsed)
             }
             let warmedUp = state.allSatisfy { !$0.isWarmingUp }
             let finished = state.allSatisfy(\.isFinished)
@@ -99,6 +110,53 @@ public struct HamiltonianSampler {
     }
 
     /// "warm-up 120/500 · ε 0.0031 / 0.0029 · …" or the sampling figures per chain.
+    /// `run` over the ranks of `world`: each advances its chains stage by stage; rank 0
+    /// gathers them at every stage's end.
+    private func runOverRanks(_ world: MPIWorld, state initial: [HMCChain], target: any HamiltonianTarget, stages: Int,
+                              stageEnd: (Int) -> Int, examples: Int, earlierSeconds: Double,
+                              save: ([HMCChain], Double) throws -> Void, onStatus: (String) -> Void,
+                              onProgress: (TrainingProgress) -> Void) throws -> [HMCChain] {
+        var state = initial
+        let tag: Int32 = 7400
+        let owner = { (chain: Int) in chain % world.size }
+        let mine = state.indices.filter { owner($0) == world.rank }
+        let start = Date()
+        let startGradients = state.map(\.gradientEvaluations).reduce(0, +), startIteration = state.map(\.iteration).min()!
+        let done = state.map(\.iteration).min()!
+        for stage in (1...stages) where stageEnd(stage) > done {
+            let mark = stageEnd(stage), current = state
+            let advanced = try Parallel.map(mine.count) { i in
+                var chain = current[mine[i]]
+                while chain.iteration < mark { try chain.advance(target: target) }
+                return chain
+            }
+            for (i, c) in mine.enumerated() { state[c] = advanced[i] }
+            guard world.rank == 0 else {
+                var file = SafeTensorsFile()
+                for chain in advanced { chain.save(into: &file) }
+                try world.send(try file.encoded(), to: 0, tag: tag)
+                continue
+            }
+            for _ in 1..<world.size {
+                let envelope = try world.wait(tag: tag, interval: 0.01)
+                let file = try SafeTensorsFile(encoded: try world.receive(envelope), name: "the chains of rank \(envelope.source)")
+                for c in state.indices where owner(c) == envelope.source {
+                    try state[c].restore(from: file, path: "the chains of rank \(envelope.source)")
+                }
+            }
+            let elapsed = Date().timeIntervalSince(start)
+            let rate = Double(state.map(\.gradientEvaluations).reduce(0, +) - startGradients) * Double(examples) / Swift.max(elapsed, 1e-9)
+            let potential = state.map { -$0.logDensity / Double(examples) }.reduce(0, +) / Double(state.count)
+            onProgress(TrainingProgress(epoch: stage, epochs: stages, step: 1, stepsPerEpoch: 1, loss: potential, accuracy: nil,
+                                        samplesPerSecond: rate, elapsed: elapsed,
+                                        remaining: elapsed / Double(Swift.max(mark - startIteration, 1)) * Double(stageEnd(stages) - mark),
+                                        isEpochEnd: true))
+            try save(state, earlierSeconds + elapsed)
+            onStatus(Self.status(state))
+        }
+        return world.rank == 0 ? state : mine.map { state[$0] }
+    }
+
     static func status(_ chains: [HMCChain]) -> String {
         let done = chains.map(\.iteration).min() ?? 0
         let total = chains.first?.totalIterations ?? 0

@@ -322,25 +322,42 @@ public struct SafeTensorsFile: Sendable {
     /// `beforeCommit` runs after the temporary file is complete and synced, just before
     /// the rename — tests use it to simulate an interruption.
     func write(to path: String, beforeCommit: () throws -> Void) throws {
-        let header = try encodedHeader(path: path)
         try AtomicFileWriter.writeAtomically(to: path, beforeCommit: beforeCommit) { sink in
-            var length = UInt64(header.count).littleEndian
-            try withUnsafeBytes(of: &length) { try sink.append($0) }
-            try header.withUnsafeBytes { try sink.append($0) }
-            for name in names {
-                if let doubles = doublePrecision[name] {
-                    let bits = doubles.map { $0.bitPattern.littleEndian }
-                    try bits.withUnsafeBytes { try sink.append($0) }
-                    continue
-                }
-                try tensors[name]!.withUnsafeBufferPointer { values in
-                    #if _endian(big)
-                    let swapped = values.map { $0.bitPattern.littleEndian }
-                    try swapped.withUnsafeBytes { try sink.append($0) }
-                    #else
-                    try sink.append(UnsafeRawBufferPointer(values))
-                    #endif
-                }
+            try emit(path: path) { try sink.append($0) }
+        }
+    }
+
+    /// The file's bytes in memory (to send them to another process).
+    public func encoded() throws -> Data {
+        var data = Data()
+        try emit(path: "(in memory)") { data.append(contentsOf: $0) }
+        return data
+    }
+
+    /// Parses bytes `encoded()` produced; `name` says where they came from in error messages.
+    public init(encoded data: Data, name: String) throws {
+        self = try data.withUnsafeBytes { try SafeTensorsFile(bytes: $0, path: name) }
+    }
+
+    /// Hands the file's bytes to `append` in order: length, header, tensors.
+    private func emit(path: String, _ append: (UnsafeRawBufferPointer) throws -> Void) throws {
+        let header = try encodedHeader(path: path)
+        var length = UInt64(header.count).littleEndian
+        try withUnsafeBytes(of: &length) { try append($0) }
+        try header.withUnsafeBytes { try append($0) }
+        for name in names {
+            if let doubles = doublePrecision[name] {
+                let bits = doubles.map { $0.bitPattern.littleEndian }
+                try bits.withUnsafeBytes { try append($0) }
+                continue
+            }
+            try tensors[name]!.withUnsafeBufferPointer { values in
+                #if _endian(big)
+                let swapped = values.map { $0.bitPattern.littleEndian }
+                try swapped.withUnsafeBytes { try append($0) }
+                #else
+                try append(UnsafeRawBufferPointer(values))
+                #endif
             }
         }
     }
