@@ -7,23 +7,9 @@ import Testing
 /// given up and its run finished by another rank; a coordinator SIGKILLed loses nothing
 /// written and a restart completes the suite; `doctor` reports the job.
 @Suite(.serialized) struct DistributedBenchCLITests {
-    /// Eight quick two-moons runs (MAP and Laplace share each seed's network).
-    static let suite = """
-        {
-          "name": "mpi-test",
-          "datasets": ["two-moons"],
-          "models": [{"kind": "mlp", "hidden": [32, 32]}],
-          "methods": [
-            {"name": "map"},
-            {"name": "mc-dropout", "dropout": 0.1, "samples": 16},
-            {"name": "ensemble", "members": 2},
-            {"name": "laplace"}
-          ],
-          "seeds": [0, 1],
-          "epochs": 30, "batchSize": 50, "learningRate": 0.005,
-          "evaluations": ["in-distribution", "ood"], "ood": ["far"]
-        }
-        """
+    /// The kill test's four two-moons runs for two seeds: eight runs (MAP and Laplace share
+    /// each seed's network).
+    static let suite = BenchCLITests.killSuite.replacingOccurrences(of: "\"epochs\": 40", with: "\"seeds\": [0, 1], \"epochs\": 40")
 
     static var mpirun: String? {
         ["/usr/bin/mpirun", "/usr/local/bin/mpirun"].first { FileManager.default.isExecutableFile(atPath: $0) }

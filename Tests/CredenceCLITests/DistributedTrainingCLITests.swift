@@ -86,6 +86,19 @@ import Testing
         #expect(text.contains("different thread counts") && text.contains("CREDENCE_THREADS"), "\(text)")
     }
 
+    /// `credence arguments(out)` as one process with one thread, and on 2 ranks: their outputs
+    /// and the files they wrote.
+    static func aloneAndOverRanks(_ arguments: (String) -> [String], in dir: URL) throws
+        -> (alone: CLI.Output, ranks: (status: Int32, output: String), aloneFile: SafeTensorsFile, ranksFile: SafeTensorsFile) {
+        let single = dir.appendingPathComponent("single.safetensors").path
+        let alone = try CLI.run(arguments(single), environment: ["CREDENCE_THREADS": "1"])
+        #expect(alone.status == 0, "\(alone.stderr)")
+        let distributed = dir.appendingPathComponent("ranks.safetensors").path
+        let run = try DistributedBenchCLITests.runMPI(ranks: 2, arguments(distributed))
+        #expect(run.status == 0, "\(run.output)")
+        return (alone, run, try SafeTensorsFile(contentsOf: single), try SafeTensorsFile(contentsOf: distributed))
+    }
+
     @Test func anEnsembleTrainedOverRanksIsTheEnsembleOneProcessTrains() throws {
         let dir = try CLI.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -93,16 +106,8 @@ import Testing
             ["train", "--method", "ensemble", "--set", "members=3", "--dataset", "two-moons", "--hidden", "16",
              "--epochs", "5", "--out", out, "--format", "json"]
         }
-        let single = dir.appendingPathComponent("single.safetensors").path
-        let alone = try CLI.run(arguments(single), environment: ["CREDENCE_THREADS": "1"])
-        #expect(alone.status == 0, "\(alone.stderr)")
-
-        let distributed = dir.appendingPathComponent("ranks.safetensors").path
-        let run = try DistributedBenchCLITests.runMPI(ranks: 2, arguments(distributed))
-        #expect(run.status == 0, "\(run.output)")
+        let (alone, run, a, b) = try Self.aloneAndOverRanks(arguments, in: dir)
         #expect(run.output.contains("3 members over 2 ranks") && run.output.contains("member 2/3 on rank 1"), "\(run.output)")
-
-        let a = try SafeTensorsFile(contentsOf: single), b = try SafeTensorsFile(contentsOf: distributed)
         for m in 0..<3 {
             let name = "member.\(m)"
             #expect(a[name] != nil && a[name]?.values == b[name]?.values, "member \(m) differs")
@@ -125,15 +130,8 @@ import Testing
             ["train", "--method", "nuts", "--set", "chains=3", "--set", "warmup=20", "--set", "iterations=10", "--set", "maxTreeDepth=4",
              "--dataset", "two-moons", "--hidden", "8", "--epochs", "3", "--out", out, "--format", "json"]
         }
-        let single = dir.appendingPathComponent("single.safetensors").path
-        let alone = try CLI.run(arguments(single), environment: ["CREDENCE_THREADS": "1"])
-        #expect(alone.status == 0, "\(alone.stderr)")
-        let distributed = dir.appendingPathComponent("ranks.safetensors").path
-        let run = try DistributedBenchCLITests.runMPI(ranks: 2, arguments(distributed))
-        #expect(run.status == 0, "\(run.output)")
+        let (_, run, a, b) = try Self.aloneAndOverRanks(arguments, in: dir)
         #expect(run.output.contains("nuts chains over 2 ranks"), "\(run.output)")
-
-        let a = try SafeTensorsFile(contentsOf: single), b = try SafeTensorsFile(contentsOf: distributed)
         #expect(a.names.count == 30 && a.names == b.names, "3 chains × 10 draws: \(a.names.count)")
         for name in a.names { #expect(a[name]?.values == b[name]?.values, "\(name) differs") }
         let statistics = "credence.posterior.setting.samplerStatistics"
