@@ -63,20 +63,29 @@ public struct HamiltonianSampler {
         let total = state[0].totalIterations, stages = Swift.max(1, Swift.min(checkpoints, total))
         /// The iteration count at the end of stage k (1-based).
         func stageEnd(_ k: Int) -> Int { total * k / stages }
-        func save(_ state: [HMCChain], seconds: Double) throws {
+        let startGradients = state.map(\.gradientEvaluations).reduce(0, +), startIteration = state.map(\.iteration).min()!
+        /// Reports stage `stage`, just finished by every chain `elapsed` seconds into this call
+        /// (as the training loop reports an epoch's end), and checkpoints the chains.
+        func finish(stage: Int, _ state: [HMCChain], elapsed: Double) throws {
+            let mark = stageEnd(stage)
+            let rate = Double(state.map(\.gradientEvaluations).reduce(0, +) - startGradients) * Double(examples) / Swift.max(elapsed, 1e-9)
+            let potential = state.map { -$0.logDensity / Double(examples) }.reduce(0, +) / Double(state.count)
+            onProgress(TrainingProgress(epoch: stage, epochs: stages, step: 1, stepsPerEpoch: 1, loss: potential, accuracy: nil,
+                                        samplesPerSecond: rate, elapsed: elapsed,
+                                        remaining: elapsed / Double(Swift.max(mark - startIteration, 1)) * Double(total - mark), isEpochEnd: true))
             guard let checkpoint else { return }
-            var file = SafeTensorsFile(metadata: [PhaseCheckpoint.fingerprintKey: runKey, PhaseCheckpoint.secondsKey: String(seconds)])
+            var file = SafeTensorsFile(metadata: [PhaseCheckpoint.fingerprintKey: runKey,
+                                                  PhaseCheckpoint.secondsKey: String(earlierSeconds + elapsed)])
             for chain in state { chain.save(into: &file) }
             try file.write(to: checkpoint.path)
         }
         if let world, world.size > 1 {
-            return try runOverRanks(world, state: state, target: target, stages: stages, stageEnd: stageEnd, examples: examples,
-                                    earlierSeconds: earlierSeconds, save: save, onStatus: onStatus, onProgress: onProgress)
+            return try runOverRanks(world, state: state, target: target, stages: stages, stageEnd: stageEnd, finish: finish,
+                                    onStatus: onStatus)
         }
         let start = Date()
         var lastStatus = start
         var reportedWarmup = state.allSatisfy { !$0.isWarmingUp }
-        let startGradients = state.map(\.gradientEvaluations).reduce(0, +), startIteration = state.map(\.iteration).min()!
         while !state.allSatisfy(\.isFinished) {
             let done = state.map(\.iteration).min()!
             let stage = (1...stages).first { stageEnd($0) > done }!
@@ -90,14 +99,7 @@ public struct HamiltonianSampler {
             }
             let now = Date()
             let elapsed = now.timeIntervalSince(start)
-            if state.allSatisfy({ $0.iteration >= mark }) {
-                let rate = Double(state.map(\.gradientEvaluations).reduce(0, +) - startGradients) * Double(examples) / Swift.max(elapsed, 1e-9)
-                let potential = state.map { -$0.logDensity / Double(examples) }.reduce(0, +) / Double(state.count)
-                onProgress(TrainingProgress(epoch: stage, epochs: stages, step: 1, stepsPerEpoch: 1, loss: potential, accuracy: nil,
-                                            samplesPerSecond: rate, elapsed: elapsed,
-                                            remaining: elapsed / Double(Swift.max(mark - startIteration, 1)) * Double(total - mark), isEpochEnd: true))
-                try save(state, seconds: earlierSeconds + elapsed)
-            }
+            if state.allSatisfy({ $0.iteration >= mark }) { try finish(stage: stage, state, elapsed: elapsed) }
             let warmedUp = state.allSatisfy { !$0.isWarmingUp }
             let finished = state.allSatisfy(\.isFinished)
             if (warmedUp && !reportedWarmup) || now.timeIntervalSince(lastStatus) >= statusInterval || finished {
@@ -109,19 +111,16 @@ public struct HamiltonianSampler {
         return state
     }
 
-    /// "warm-up 120/500 · ε 0.0031 / 0.0029 · …" or the sampling figures per chain.
     /// `run` over the ranks of `world`: each advances its chains stage by stage; rank 0
-    /// gathers them at every stage's end.
+    /// gathers them at every stage's end and `finish`es the stage.
     private func runOverRanks(_ world: MPIWorld, state initial: [HMCChain], target: any HamiltonianTarget, stages: Int,
-                              stageEnd: (Int) -> Int, examples: Int, earlierSeconds: Double,
-                              save: ([HMCChain], Double) throws -> Void, onStatus: (String) -> Void,
-                              onProgress: (TrainingProgress) -> Void) throws -> [HMCChain] {
+                              stageEnd: (Int) -> Int, finish: (Int, [HMCChain], Double) throws -> Void,
+                              onStatus: (String) -> Void) throws -> [HMCChain] {
         var state = initial
         let tag: Int32 = 7400
         let owner = { (chain: Int) in chain % world.size }
         let mine = state.indices.filter { owner($0) == world.rank }
         let start = Date()
-        let startGradients = state.map(\.gradientEvaluations).reduce(0, +), startIteration = state.map(\.iteration).min()!
         let done = state.map(\.iteration).min()!
         for stage in (1...stages) where stageEnd(stage) > done {
             let mark = stageEnd(stage), current = state
@@ -144,18 +143,13 @@ public struct HamiltonianSampler {
                     try state[c].restore(from: file, path: "the chains of rank \(envelope.source)")
                 }
             }
-            let elapsed = Date().timeIntervalSince(start)
-            let rate = Double(state.map(\.gradientEvaluations).reduce(0, +) - startGradients) * Double(examples) / Swift.max(elapsed, 1e-9)
-            let potential = state.map { -$0.logDensity / Double(examples) }.reduce(0, +) / Double(state.count)
-            onProgress(TrainingProgress(epoch: stage, epochs: stages, step: 1, stepsPerEpoch: 1, loss: potential, accuracy: nil,
-                                        samplesPerSecond: rate, elapsed: elapsed,
-                                        remaining: elapsed / Double(Swift.max(mark - startIteration, 1)) * Double(stageEnd(stages) - mark),
-                                        isEpochEnd: true))
-            try save(state, earlierSeconds + elapsed)
+            try finish(stage, state, Date().timeIntervalSince(start))
             onStatus(Self.status(state))
         }
         return world.rank == 0 ? state : mine.map { state[$0] }
     }
+
+    /// "warm-up 120/500 · ε 0.0031 / 0.0029 · …" or the sampling figures per chain.
 
     static func status(_ chains: [HMCChain]) -> String {
         let done = chains.map(\.iteration).min() ?? 0
