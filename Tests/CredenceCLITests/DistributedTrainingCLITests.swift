@@ -137,4 +137,38 @@ import Testing
         let statistics = "credence.posterior.setting.samplerStatistics"
         #expect(a.metadata[statistics] != nil && a.metadata[statistics] == b.metadata[statistics])
     }
+
+    @Test func nutsChainsOverRanksResumeAfterAKillToTheUninterruptedDraws() throws {
+        let dir = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        func arguments(_ out: String) -> [String] {
+            ["train", "--method", "nuts", "--set", "chains=3", "--set", "warmup=40", "--set", "iterations=40", "--set", "maxTreeDepth=5",
+             "--dataset", "two-moons", "--hidden", "8", "--epochs", "3", "--out", out, "--resume", "--format", "json"]
+        }
+        let whole = dir.appendingPathComponent("whole.safetensors").path
+        #expect(try DistributedBenchCLITests.runMPI(ranks: 2, arguments(whole)).status == 0)
+
+        let killed = dir.appendingPathComponent("killed.safetensors").path
+        let chains = dir.appendingPathComponent("killed.nuts-chains.member-0.safetensors").path
+        let job = try DistributedBenchCLITests.mpiProcess(ranks: 2, arguments(killed))
+        var killedAt: Int?
+        let deadline = Date().addingTimeInterval(120)
+        while job.isRunning, Date() < deadline {
+            if FileManager.default.fileExists(atPath: chains), let rank0 = DistributedBenchCLITests.pid(ofRank: 0, database: killed) {
+                kill(rank0, SIGKILL)
+                killedAt = try SafeTensorsFile(contentsOf: chains).metadata["chain.0.counters"]?.split(separator: ",").first.flatMap { Int($0) }
+                break
+            }
+            usleep(5_000)
+        }
+        #expect(DistributedBenchCLITests.waitForExit(job, seconds: 60))
+        let iteration = try #require(killedAt, "the chains ended before a kill")
+        #expect(iteration < 80, "killed after the last iteration")
+        #expect(!FileManager.default.fileExists(atPath: killed), "no posterior before the chains end")
+
+        #expect(try DistributedBenchCLITests.runMPI(ranks: 2, arguments(killed)).status == 0)
+        let a = try SafeTensorsFile(contentsOf: whole), b = try SafeTensorsFile(contentsOf: killed)
+        #expect(a.names.count == 120 && a.names == b.names)
+        for name in a.names { #expect(a[name]?.values == b[name]?.values, "\(name) differs after resuming from iteration \(iteration)") }
+    }
 }
