@@ -219,6 +219,9 @@ final class BenchProgressView {
         case let .runFailed(progress, message):
             clear()
             say("\(prefix(progress)) FAILED: \(message)")
+        case let .remoteStage(progress, text):
+            clear()
+            say("\(prefix(progress)) \(text)")
         case let .workerLost(rank, silent, requeued):
             clear()
             say("rank \(rank) not heard from for \(Terminal.duration(silent)): given up"

@@ -15,6 +15,9 @@ public enum BenchEvent {
     case runFinished(RunProgress, record: RunRecord, seconds: Double)
     /// The run failed; it is not stored and the suite goes on.
     case runFailed(RunProgress, message: String)
+    /// What a worker rank's run is doing, in a distributed bench (its stages and epochs, at
+    /// most every few seconds).
+    case remoteStage(RunProgress, String)
     /// A distributed bench gave up a worker rank not heard from for `silentSeconds`; the
     /// run it held (if any) went back to the front of the queue.
     case workerLost(rank: Int, silentSeconds: Double, requeued: RunConfiguration?)

@@ -7,10 +7,12 @@ import Foundation
 /// A worker says `ready` once, then gets `assign` (one run's configuration), answers
 /// `finished` (the record, or why it failed), and waits again; `stop` ends it, and it
 /// answers `leaving` just before `MPI_Finalize`. All the while it says `alive` every
-/// `heartbeat` seconds, so the coordinator can tell a worker that died from one that is busy.
+/// `heartbeat` seconds, so the coordinator can tell a worker that died from one that is busy,
+/// and what its run is doing (`stage`) every few seconds.
 enum BenchMessage: Codable {
     case ready
     case alive
+    case stage(String)
     case assign(RunConfiguration)
     case finished(key: String, record: RunRecord?, failure: String?)
     case stop
@@ -154,6 +156,8 @@ extension BenchRunner {
                 switch message {
                 case .alive:
                     break
+                case let .stage(text):
+                    if let run = inFlight[envelope.source] { onEvent(.remoteStage(progress(run, rank: envelope.source), text)) }
                 case .ready:
                     ready.insert(envelope.source)
                     idle.append(envelope.source)
@@ -217,21 +221,36 @@ extension BenchRunner {
 /// Serves a distributed `bench` on a rank other than 0: asks the coordinator for runs,
 /// runs each (`runBenchmark`, checkpoints in `environment.cacheDirectory`) and sends back
 /// its record or failure, until told to stop; a thread says `alive` every `heartbeat`
-/// seconds meanwhile. Waiting polls gently, so an idle rank does not take a core from the
-/// ranks still working.
-public func serveBenchRuns(world: MPIWorld, environment: RunEnvironment, heartbeat: Double = 5,
+/// seconds meanwhile, and each run's first stage, then its stages and epoch ends at most every
+/// `reportInterval` seconds, go to rank 0. Waiting polls gently, so an idle rank does not take a core from
+/// the ranks still working.
+public func serveBenchRuns(world: MPIWorld, environment: RunEnvironment, heartbeat: Double = 5, reportInterval: Double = 5,
                            execute: RunExecutor = runTimed, onEvent: (BenchEvent) -> Void = { _ in }) throws {
     precondition(world.rank != 0, "rank 0 coordinates")
     let pulse = Heartbeat(world: world, interval: heartbeat)
     defer { pulse.stop() }
+    var lastReport = Date.distantPast
+    let reporting = { (event: BenchEvent) in
+        onEvent(event)
+        let text: String
+        switch event {
+        case let .stage(stage): text = stage
+        case let .training(p) where p.isEpochEnd: text = String(format: "epoch %d/%d, loss %.4f", p.epoch, p.epochs, p.loss)
+        default: return
+        }
+        guard Date().timeIntervalSince(lastReport) >= reportInterval else { return }
+        lastReport = Date()
+        try? BenchMessage.stage(text).send(to: 0, in: world)  // progress only: a failed send must not fail the run
+    }
     try BenchMessage.ready.send(to: 0, in: world)
     while true {
         let envelope = try world.wait(from: 0, tag: BenchMessage.tag, interval: 0.01)
         switch try BenchMessage.receive(envelope, in: world) {
         case let .assign(configuration):
+            lastReport = .distantPast  // each run's first stage is reported
             let reply: BenchMessage
             do {
-                let record = try withoutActuallyEscaping(onEvent) { try execute(configuration, environment, $0) }
+                let record = try withoutActuallyEscaping(reporting) { try execute(configuration, environment, $0) }
                 reply = .finished(key: configuration.key, record: record, failure: nil)
             } catch {
                 reply = .finished(key: configuration.key, record: nil, failure: String(describing: error))
@@ -241,7 +260,7 @@ public func serveBenchRuns(world: MPIWorld, environment: RunEnvironment, heartbe
             pulse.stop()
             try BenchMessage.leaving.send(to: 0, in: world)
             return
-        case .ready, .alive, .finished, .leaving:
+        case .ready, .alive, .stage, .finished, .leaving:
             throw MPIError.unexpectedMessage(from: 0, message: "a worker's message")
         }
     }

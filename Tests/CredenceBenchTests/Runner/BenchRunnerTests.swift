@@ -43,7 +43,7 @@ import Testing
             case let .runStarted(p): events.append("start \(p.index)/\(p.count)")
             case let .runFinished(p, _, _): events.append("finish \(p.index)")
             case let .runFailed(_, message): events.append("failed \(message)")
-            case .stage, .training, .workerLost: break
+            case .stage, .training, .workerLost, .remoteStage: break
             }
         }
         #expect(events.first == "planned 6 0 6")
