@@ -53,8 +53,7 @@ struct BenchCommand: ParsableCommand {
             if list || dryRun { return }
             let environment = RunEnvironment(cacheDirectory: runsDirectory, dataDirectory: dataDir)
             return try reportingErrors {
-                try serveBenchRuns(world: world, environment: environment, heartbeat: min(5, workerTimeout / 4),
-                                   execute: noWork ? BenchRunner.noWork : runTimed)
+                try serveBenchRuns(world: world, environment: environment, heartbeat: min(5, workerTimeout / 4), execute: executor)
             }
         }
         if list { return try listSuites() }
@@ -69,7 +68,7 @@ struct BenchCommand: ParsableCommand {
                 Terminal.error("MPI: \(world.size) ranks (\(world.libraryVersion)); rank 0 coordinates"
                                + (coordinatorOnly ? "" : " and runs") + "; checkpoints in \(runner.environment.cacheDirectory)")
                 return try runner.run(loaded, world: world, coordinatorRuns: !coordinatorOnly, workerTimeout: workerTimeout,
-                                      execute: noWork ? BenchRunner.noWork : runTimed, onEvent: view.handle)
+                                      execute: executor, onEvent: view.handle)
             }
             return try runner.run(loaded, onEvent: view.handle)
         }
@@ -98,6 +97,8 @@ struct BenchCommand: ParsableCommand {
 
     /// Where checkpoints go: `--runs-dir`, else DB.runs (every rank computes the same path).
     var runsDirectory: String { runsDir ?? db + ".runs" }
+    /// What every rank does with a run: train and evaluate it, or nothing (`--no-work`).
+    var executor: RunExecutor { noWork ? BenchRunner.noWork : runTimed }
 
     func validate() throws {
         if coordinatorOnly, MPIWorld.launch() == nil {

@@ -3,12 +3,12 @@ import Credence
 import Foundation
 
 /// What this machine runs Credence with: the BLAS library and kernel (and why that kernel),
-/// the CPU, threads, a quick GEMM rate against the kernel's peak, LAPACK, and the data sets
-/// found with the command that installs what is missing.
+/// the CPU, threads, a quick GEMM rate against the kernel's peak, LAPACK, the data sets
+/// found with the command that installs what is missing, and Open MPI (found? the job).
 struct DoctorCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "doctor",
-        abstract: "Report the BLAS kernel and why it runs, the CPU, threads, GEMM speed, LAPACK and the data sets found.")
+        abstract: "Report the BLAS kernel and why it runs, the CPU, threads, GEMM speed, LAPACK, the data sets found and MPI.")
 
     @Option(help: "Output format.") var format: OutputFormat = .text
 
