@@ -36,6 +36,26 @@ import Testing
         #expect(a.history == b.history && a.history != nil)
     }
 
+    /// Batch normalization: each rank's shard normalised with its own statistics, every shard's
+    /// statistics gathered and merged in shard order — parameters and running statistics equal
+    /// one process's with two threads (one step of ResNet-20 on 64 images).
+    @Test func dataParallelBatchNormalizationEqualsOneProcessWithTwoThreads() throws {
+        let dir = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        func arguments(_ out: String) -> [String] {
+            ["train", "--dataset", "shapes", "--model", "resnet20", "--train-limit", "64", "--batch-size", "64", "--epochs", "1",
+             "--out", out, "--format", "json"]
+        }
+        let single = dir.appendingPathComponent("single.safetensors").path
+        #expect(try CLI.run(arguments(single), environment: ["CREDENCE_THREADS": "2"]).status == 0)
+        let distributed = dir.appendingPathComponent("ranks.safetensors").path
+        let run = try DistributedBenchCLITests.runMPI(ranks: 2, arguments(distributed))
+        #expect(run.status == 0, "\(run.output)")
+        let a = try SafeTensorsFile(contentsOf: single), b = try SafeTensorsFile(contentsOf: distributed)
+        #expect(a.names.filter { $0.hasSuffix("running_mean") }.count == 21 && a.names == b.names)
+        for name in a.names { #expect(a[name]?.values == b[name]?.values, "\(name) differs") }
+    }
+
     @Test func aKilledDataParallelRunResumesToTheUninterruptedResult() throws {
         let dir = try CLI.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }

@@ -106,8 +106,10 @@ public struct EpochEndState {
 /// every rank applies the same optimizer step. So 2 ranks × 1 thread train the very network
 /// 1 process × 2 threads trains, bit for bit (a sum of two floats does not depend on its
 /// order); with more shards, only the order of the gradient sum differs. Every rank must run
-/// the same number of threads (`CREDENCE_THREADS`); models with running statistics are
-/// refused (their batch statistics would need gathering too).
+/// the same number of threads (`CREDENCE_THREADS`). Batch normalization: each shard is
+/// normalised with its own statistics, as with threads, and every shard's statistics are
+/// gathered on every rank and merged in shard order, so the running statistics too are one
+/// process's.
 public struct Trainer {
     /// The network; its buffers (running statistics) are updated by `fit`. Set it to a model
     /// with restored buffers to resume a run.
@@ -177,16 +179,26 @@ public struct Trainer {
             }
             return (Double(loss.value.scalar) * Double(weight), correct, grads[theta], context.batchStatistics)
         }
+        // Every shard's batch statistics, in shard order (over ranks: gathered from all of them).
+        var statisticsByShard = results.map(\.3)
         if let world = dataParallel, ranks > 1 {
+            if !model.bufferValues.isEmpty {
+                guard (ranks - 1) * perRank < shards.count else {
+                    throw TrainingError.invalidConfiguration("a batch of \(n) examples leaves some of the \(ranks) data-parallel ranks without examples, which batch normalization cannot train on; choose a batch size (and a training set size, for the last batch) of at least \(ranks * 32)")
+                }
+                statisticsByShard = try Self.gather(statisticsByShard, shardCount: shards.count, firstShard: mine.lowerBound, in: world)
+            }
             results = [try Self.allreduce(results, gradientShape: parameters.shape, in: world)]
         }
         var loss = 0.0, correct = 0
         var parts: [Tensor] = []
         var statistics: [String: [BatchNormStatistics]] = [:]
-        for (l, c, g, shardStatistics) in results {
+        for (l, c, g, _) in results {
             loss += l
             correct += c
             parts.append(g)
+        }
+        for shardStatistics in statisticsByShard {
             for (module, passes) in shardStatistics {
                 guard let merged = statistics[module] else { statistics[module] = passes; continue }
                 guard merged.count == passes.count else {
@@ -198,18 +210,64 @@ public struct Trainer {
         return ShardedStep(loss: loss, correct: correct, gradientParts: parts, batchStatistics: statistics)
     }
 
-    /// This rank's shard results summed over every rank (a rank may have no shard of a small batch).
+    /// This rank's shard results summed over every rank (a rank may have no shard of a small
+    /// batch); the statistics are left to `gather`.
     private static func allreduce(_ results: [(Double, Int, Tensor, [String: [BatchNormStatistics]])], gradientShape: [Int],
                                   in world: MPIWorld) throws -> (Double, Int, Tensor, [String: [BatchNormStatistics]]) {
-        guard results.allSatisfy({ $0.3.isEmpty }) else {
-            throw TrainingError.invalidConfiguration("data-parallel training cannot train models with running statistics (batch normalization) yet")
-        }
         var gradient = results.first?.2 ?? Tensor(shape: gradientShape, repeating: 0)
         for part in results.dropFirst() { gradient.addInPlace(part.2) }
         var figures = [results.reduce(0) { $0 + $1.0 }, Double(results.reduce(0) { $0 + $1.1 })]
         try gradient.withUnsafeMutableBufferPointer { try world.allreduceSum($0) }
         try world.allreduceSum(&figures)
         return (figures[0], Int(figures[1]), gradient, [:])
+    }
+
+    /// Every shard's batch statistics on every rank, in shard order: each rank writes its own
+    /// shards' (`local`, from `firstShard` on) into their slots of one buffer of zeros, laid out
+    /// by module name, pass and channel, and the buffer is summed over the ranks — adding zeros
+    /// is exact, so every rank merges the very numbers one process would.
+    private static func gather(_ local: [[String: [BatchNormStatistics]]], shardCount: Int, firstShard: Int,
+                               in world: MPIWorld) throws -> [[String: [BatchNormStatistics]]] {
+        // Every shard runs the same modules the same number of times: one shard shows the layout.
+        let template = local[0]
+        let modules = template.keys.sorted()
+        let recordSize = modules.reduce(0) { total, module in
+            total + template[module]!.reduce(0) { $0 + 1 + 2 * $1.mean.count }
+        }
+        var buffer = [Double](repeating: 0, count: shardCount * recordSize)
+        for (i, statistics) in local.enumerated() {
+            var offset = (firstShard + i) * recordSize
+            for module in modules {
+                guard let passes = statistics[module], passes.count == template[module]!.count else {
+                    throw TrainingError.invalidConfiguration("worker shards ran module \(module) in training mode a different number of times in one step")
+                }
+                for pass in passes {
+                    buffer[offset] = Double(pass.count)
+                    for (c, (m, v)) in zip(pass.mean.values, pass.variance.values).enumerated() {
+                        buffer[offset + 1 + c] = Double(m)
+                        buffer[offset + 1 + pass.mean.count + c] = Double(v)
+                    }
+                    offset += 1 + 2 * pass.mean.count
+                }
+            }
+        }
+        try world.allreduceSum(&buffer)
+        return (0..<shardCount).map { shard in
+            var offset = shard * recordSize
+            var statistics: [String: [BatchNormStatistics]] = [:]
+            for module in modules {
+                statistics[module] = template[module]!.map { pass in
+                    let channels = pass.mean.count
+                    defer { offset += 1 + 2 * channels }
+                    return BatchNormStatistics(
+                        count: Int(buffer[offset]),
+                        mean: Tensor(shape: pass.mean.shape, values: buffer[(offset + 1)..<(offset + 1 + channels)].map { Float($0) }),
+                        variance: Tensor(shape: pass.variance.shape,
+                                         values: buffer[(offset + 1 + channels)..<(offset + 1 + 2 * channels)].map { Float($0) }))
+                }
+            }
+            return statistics
+        }
     }
 
     /// Trains for `configuration.epochs` epochs.
@@ -253,9 +311,6 @@ public struct Trainer {
                              onEpochEnd: (EpochEndState) throws -> Void) throws -> [Double] {
         try configuration.validate()
         if let world = dataParallel, world.size > 1 {
-            guard model.bufferValues.isEmpty else {
-                throw TrainingError.invalidConfiguration("data-parallel training cannot train models with running statistics (batch normalization) yet; train on one rank")
-            }
             var threads = [Double(Parallel.workerCount)]
             try world.allreduceSum(&threads)
             guard threads[0] == Double(Parallel.workerCount * world.size) else {
