@@ -110,6 +110,13 @@ import Testing
         // A second distributed start finds everything stored.
         let again = try Self.runMPI(ranks: 2, ["bench", suite, "--db", db, "--no-report", "--format", "json"])
         #expect(again.status == 0 && again.output.contains("\"completed\":0"), "\(again.output)")
+
+        // With --coordinator-only, rank 0 trains nothing and ranks 1 and 2 run everything.
+        let coordinated = dir.appendingPathComponent("coordinated.sqlite").path
+        let three = try Self.runMPI(ranks: 3, ["bench", suite, "--db", coordinated, "--no-report", "--coordinator-only"])
+        #expect(three.status == 0, "\(three.output)")
+        #expect(!three.output.contains("· rank 0 ") && three.output.contains("· rank 2 done"), "\(three.output)")
+        #expect(try BenchCLITests.metrics(coordinated) == expected)
     }
 
     @Test func aKilledWorkerIsGivenUpAndItsRunFinishedElsewhere() throws {
