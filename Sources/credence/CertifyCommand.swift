@@ -56,7 +56,7 @@ struct CertifyCommand: ParsableCommand {
 
     func run() throws {
         // Under mpirun: smoothing's examples over the ranks; rank 0 writes --out and prints.
-        let world = try reportingErrors { try MPIWorld.joined() }.flatMap { $0.size > 1 ? $0 : nil }
+        let world = try sharedWorld()
         if let world, predict || method != .smoothing {
             Terminal.error("error: under mpirun (\(world.size) ranks) `credence certify` splits randomized smoothing's CERTIFY over the ranks; run \(predict ? "--predict" : "--method \(method.rawValue)") as one process")
             throw ExitCode.failure

@@ -36,6 +36,12 @@ extension TrainCommand: DistributedCommand {}
 extension CertifyCommand: DistributedCommand {}
 extension DoctorCommand: DistributedCommand {}
 
+/// The MPI job of several ranks this command was launched into (nil: one process, also under
+/// `mpirun -np 1`), a library that cannot be loaded reported as one clear line.
+func sharedWorld() throws -> MPIWorld? {
+    try reportingErrors { try MPIWorld.joined() }.flatMap { $0.size > 1 ? $0 : nil }
+}
+
 /// How results are printed: a table for people, or one JSON object on stdout for scripts.
 enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
     case text, json

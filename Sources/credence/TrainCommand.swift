@@ -90,7 +90,7 @@ struct TrainCommand: ParsableCommand {
     func run() throws {
         let opts = try options()
         // Under mpirun: data-parallel training over the ranks (rank 0 writes and prints).
-        let world = try reportingErrors { try MPIWorld.joined() }.flatMap { $0.size > 1 ? $0 : nil }
+        let world = try sharedWorld()
         if let chosen = try method.make() {
             guard let world else { return try runPosterior(opts, chosen) }
             guard chosen is DeepEnsembleMethod || chosen.spreadsOverRanks else {

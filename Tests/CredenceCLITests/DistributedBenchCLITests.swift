@@ -82,18 +82,19 @@ import Testing
         return false
     }
 
-    static func reference(in dir: URL, suite: String) throws -> [String: String] {
+    /// The suite written to `dir`, and the rows a single process with one thread stores for it.
+    static func suiteAndReference(in dir: URL) throws -> (suite: String, expected: [String: String]) {
+        let suite = try BenchCLITests.writeSuite(Self.suite, in: dir)
         let path = dir.appendingPathComponent("reference.sqlite").path
         let single = try CLI.run(["bench", suite, "--db", path, "--no-report"], environment: ["CREDENCE_THREADS": "1"])
         #expect(single.status == 0, "\(single.stderr)")
-        return try BenchCLITests.metrics(path)
+        return (suite, try BenchCLITests.metrics(path))
     }
 
     @Test func twoRanksWriteTheSingleProcessDatabase() throws {
         let dir = try CLI.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let suite = try BenchCLITests.writeSuite(Self.suite, in: dir)
-        let expected = try Self.reference(in: dir, suite: suite)
+        let (suite, expected) = try Self.suiteAndReference(in: dir)
         #expect(expected.count == 8)
 
         let db = dir.appendingPathComponent("mpi.sqlite").path
@@ -122,8 +123,7 @@ import Testing
     @Test func aKilledWorkerIsGivenUpAndItsRunFinishedElsewhere() throws {
         let dir = try CLI.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let suite = try BenchCLITests.writeSuite(Self.suite, in: dir)
-        let expected = try Self.reference(in: dir, suite: suite)
+        let (suite, expected) = try Self.suiteAndReference(in: dir)
 
         let db = dir.appendingPathComponent("mpi.sqlite").path
         let pipe = Pipe()
@@ -147,15 +147,14 @@ import Testing
     @Test func aKilledCoordinatorLosesNothingWrittenAndARestartCompletes() throws {
         let dir = try CLI.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let suite = try BenchCLITests.writeSuite(Self.suite, in: dir)
-        let expected = try Self.reference(in: dir, suite: suite)
+        let (suite, expected) = try Self.suiteAndReference(in: dir)
 
         let db = dir.appendingPathComponent("mpi.sqlite").path
         let job = try Self.mpiProcess(ranks: 2, ["bench", suite, "--db", db, "--no-report"])
         try Self.waitForRuns(3, in: db, while: job)
         let coordinator = try #require(Self.pid(ofRank: 0, database: db), "rank 0 not found")
         kill(coordinator, SIGKILL)
-        job.waitUntilExit()
+        #expect(Self.waitForExit(job, seconds: 240), "the job did not end after its coordinator was killed")
         #expect(job.terminationStatus != 0, "mpirun ends the job when its coordinator dies")
         let written = try BenchCLITests.metrics(db)
         #expect(written.count >= 3 && written.count < 8)

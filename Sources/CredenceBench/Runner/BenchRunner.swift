@@ -45,6 +45,11 @@ public struct BenchFailure: Codable, Sendable {
     public var dataset: String
     public var seed: UInt64
     public var message: String
+
+    init(_ configuration: RunConfiguration, message: String) {
+        (key, label, dataset) = (configuration.key, configuration.label, configuration.datasetLabel)
+        (seed, self.message) = (configuration.seed, message)
+    }
 }
 
 /// What `BenchRunner.run` did.
@@ -83,14 +88,8 @@ public final class BenchRunner {
 
     public func run(_ suite: Suite, onEvent: (BenchEvent) -> Void = { _ in }) throws -> BenchOutcome {
         let start = Date()
-        try FileManager.default.createDirectory(atPath: environment.cacheDirectory, withIntermediateDirectories: true)
-        let lock = try DirectoryLock(directory: environment.cacheDirectory, database: store.path)
+        let (lock, pending) = try begin(suite, onEvent: onEvent)
         defer { lock.release() }
-
-        let stored = try store.keys()
-        let pending = suite.configurations.filter { !stored.contains($0.key) }
-        try preflight(pending)
-        onEvent(.planned(total: suite.configurations.count, skipped: suite.configurations.count - pending.count, pending: pending.count))
 
         var failures: [BenchFailure] = []
         var completed = 0
@@ -108,8 +107,7 @@ public final class BenchRunner {
                 record = try runTimed(configuration, environment: environment, onEvent: onEvent)
             } catch {
                 let message = String(describing: error)
-                failures.append(BenchFailure(key: configuration.key, label: configuration.label, dataset: configuration.datasetLabel,
-                                             seed: configuration.seed, message: message))
+                failures.append(BenchFailure(configuration, message: message))
                 onEvent(.runFailed(progress(), message: message))
                 continue
             }
@@ -120,11 +118,28 @@ public final class BenchRunner {
             finishedRuns += 1
             onEvent(.runFinished(progress(), record: record, seconds: seconds))
         }
+        return try outcome(suite, pending: pending.count, completed: completed, failures: failures, since: start)
+    }
 
+    /// The start of a suite, single-process or distributed: takes the database's lock (held
+    /// by the caller until it is done), finds the runs not stored yet, checks their data and
+    /// announces the plan.
+    func begin(_ suite: Suite, onEvent: (BenchEvent) -> Void) throws -> (lock: DirectoryLock, pending: [RunConfiguration]) {
+        try FileManager.default.createDirectory(atPath: environment.cacheDirectory, withIntermediateDirectories: true)
+        let lock = try DirectoryLock(directory: environment.cacheDirectory, database: store.path)
+        let stored = try store.keys()
+        let pending = suite.configurations.filter { !stored.contains($0.key) }
+        try preflight(pending)
+        onEvent(.planned(total: suite.configurations.count, skipped: suite.configurations.count - pending.count, pending: pending.count))
+        return (lock, pending)
+    }
+
+    /// What a suite's run did: its stored runs (earlier and new) in suite order, and the counts.
+    func outcome(_ suite: Suite, pending: Int, completed: Int, failures: [BenchFailure], since start: Date) throws -> BenchOutcome {
         let keys = Set(suite.configurations.map(\.key))
         let byKey = Dictionary(try store.records().filter { keys.contains($0.key) }.map { ($0.key, $0) }) { a, _ in a }
         return BenchOutcome(suite: suite.name, database: store.path, total: suite.configurations.count,
-                            skipped: suite.configurations.count - pending.count, completed: completed, failures: failures,
+                            skipped: suite.configurations.count - pending, completed: completed, failures: failures,
                             records: suite.configurations.compactMap { byKey[$0.key] }, seconds: Date().timeIntervalSince(start))
     }
 

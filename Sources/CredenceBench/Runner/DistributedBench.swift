@@ -64,22 +64,16 @@ extension BenchRunner {
                     execute: @escaping RunExecutor = runTimed, onEvent: (BenchEvent) -> Void = { _ in }) throws -> BenchOutcome {
         precondition(world.rank == 0, "the coordinator is rank 0")
         let start = Date()
-        try FileManager.default.createDirectory(atPath: environment.cacheDirectory, withIntermediateDirectories: true)
-        let lock = try DirectoryLock(directory: environment.cacheDirectory, database: store.path)
+        let (lock, pending) = try begin(suite, onEvent: onEvent)
         defer { lock.release() }
-
-        let stored = try store.records()
-        let storedKeys = Set(stored.map(\.key))
-        var queue = scheduled(suite.configurations.filter { !storedKeys.contains($0.key) }, after: stored)
+        var queue = scheduled(pending, after: try store.records())
         let pendingCount = queue.count
-        try preflight(queue)
-        onEvent(.planned(total: suite.configurations.count, skipped: suite.configurations.count - pendingCount, pending: pendingCount))
 
         struct InFlight { var configuration: RunConfiguration; var index: Int; var start: Date }
         var inFlight: [Int: InFlight] = [:]
         var idle: [Int] = []                 // remote ranks waiting for a run
         var ready = Set<Int>()               // remote ranks heard from
-        var lost = Set<Int>()                // remote ranks given up
+        var lost: Set<Int> { world.lostRanks }  // remote ranks given up
         var lastHeard = [Date](repeating: Date(), count: world.size)
         var sending: [MPIWorld.PendingSend] = []  // to ranks alive or given up (whose sends never complete)
         var handedOut = 0, completed = 0, finishedRuns = 0
@@ -117,6 +111,17 @@ extension BenchRunner {
             }
             return try !world.completed(send)
         }
+        /// Gives `rank` up as dead; the run it held, if any, goes back to the front of the queue.
+        func giveUp(_ rank: Int) {
+            world.giveUp(rank)
+            idle.removeAll { $0 == rank }
+            let run = inFlight.removeValue(forKey: rank)
+            if let run {
+                queue.insert(run.configuration, at: 0)
+                handedOut -= 1  // it counts again when handed out anew
+            }
+            onEvent(.workerLost(rank: rank, silentSeconds: Date().timeIntervalSince(lastHeard[rank]), requeued: run?.configuration))
+        }
         func finish(rank: Int, record: RunRecord?, failure: String?) throws {
             guard let run = inFlight.removeValue(forKey: rank) else {
                 throw MPIError.unexpectedMessage(from: rank, message: "a finished run it was not given")
@@ -129,8 +134,8 @@ extension BenchRunner {
                 finishedRuns += 1
                 onEvent(.runFinished(progress(run, rank: rank), record: record, seconds: seconds))
             } else {
-                let c = run.configuration, message = failure ?? "no record"
-                failures.append(BenchFailure(key: c.key, label: c.label, dataset: c.datasetLabel, seed: c.seed, message: message))
+                let message = failure ?? "no record"
+                failures.append(BenchFailure(run.configuration, message: message))
                 onEvent(.runFailed(progress(run, rank: rank), message: message))
             }
         }
@@ -171,15 +176,7 @@ extension BenchRunner {
                 }
             }
             for rank in 1..<world.size where !lost.contains(rank) && Date().timeIntervalSince(lastHeard[rank]) > workerTimeout {
-                lost.insert(rank)
-                world.giveUp(rank)
-                idle.removeAll { $0 == rank }
-                let run = inFlight.removeValue(forKey: rank)
-                if let run {
-                    queue.insert(run.configuration, at: 0)
-                    handedOut -= 1  // it counts again when handed out anew
-                }
-                onEvent(.workerLost(rank: rank, silentSeconds: Date().timeIntervalSince(lastHeard[rank]), requeued: run?.configuration))
+                giveUp(rank)
                 progressed = true
             }
             while let rank = idle.first, try handOut(to: rank) {
@@ -198,23 +195,14 @@ extension BenchRunner {
             if let envelope = try world.poll(tag: BenchMessage.tag) {
                 if case .leaving = try BenchMessage.receive(envelope, in: world) { leaving.insert(envelope.source) }
             } else if Date() > deadline {
-                for rank in 1..<world.size where !leaving.contains(rank) && !lost.contains(rank) {
-                    lost.insert(rank)
-                    world.giveUp(rank)
-                    onEvent(.workerLost(rank: rank, silentSeconds: Date().timeIntervalSince(lastHeard[rank]), requeued: nil))
-                }
+                for rank in 1..<world.size where !leaving.contains(rank) && !lost.contains(rank) { giveUp(rank) }
             } else {
                 Thread.sleep(forTimeInterval: 0.005)
             }
         }
         while try sending.contains(where: isOutstanding) { Thread.sleep(forTimeInterval: 0.005) }  // received: completes
         local?.stop()
-
-        let keys = Set(suite.configurations.map(\.key))
-        let byKey = Dictionary(try store.records().filter { keys.contains($0.key) }.map { ($0.key, $0) }) { a, _ in a }
-        return BenchOutcome(suite: suite.name, database: store.path, total: suite.configurations.count,
-                            skipped: suite.configurations.count - pendingCount, completed: completed, failures: failures,
-                            records: suite.configurations.compactMap { byKey[$0.key] }, seconds: Date().timeIntervalSince(start))
+        return try outcome(suite, pending: pendingCount, completed: completed, failures: failures, since: start)
     }
 }
 
