@@ -32,6 +32,8 @@ struct AttackCommand: ParsableCommand {
     var eotSamples = 1
     @Option(help: "Loss the EOT samples share.") var eotLoss: EOTLoss = .bayesModelAverage
     @Option(help: "Test examples attacked (the first N).") var examples = 1000
+    @Option(help: "Examples attacked together (default \(AttackSettings.defaultBatchSize)); each batch has a random stream of its own, so results depend on it but not on the number of MPI ranks, which share the batches.")
+    var batchSize: Int?
     @Option(help: "Monte-Carlo samples of the predictive that is scored.") var samples = 32
     @Option(help: "Scorings of a stochastic posterior's adversarial inputs; robust only if correct in every one.") var repeats = 5
     @Flag(inversion: .prefixedNo, help: "Run the gradient-masking checks (FGSM, PGD, APGD, Square and a box-sized ε on up to 500 examples).")
@@ -65,14 +67,24 @@ struct AttackCommand: ParsableCommand {
         settings.eotSamples = eotSamples
         settings.eotLoss = eotLoss
         settings.examples = examples
+        settings.batchSize = batchSize
         settings.samples = samples
         settings.repeats = repeats
         settings.checks = checks
         settings.surrogate = surrogate
         settings.seed = seed
+        // Under mpirun the batches are dealt out over the ranks; rank 0 writes and prints.
+        let world = try sharedWorld()
+        let started = Date()
         let result = try reportingErrors {
-            try attackPosteriorFile(at: posterior, settings: settings, dataset: dataset, dataDirectory: dataDir, saveAdversarials: saveAdversarials)
+            try attackPosteriorFile(at: posterior, settings: settings, dataset: dataset, dataDirectory: dataDir, saveAdversarials: saveAdversarials,
+                                    world: world) { done, total in
+                guard Terminal.isInteractive else { return }
+                Terminal.error(String(format: "\rattacked %d/%d batches (%.0f s)", done, total, Date().timeIntervalSince(started)),
+                               terminator: done == total ? "\n" : "")
+            }
         }
+        guard (world?.rank ?? 0) == 0 else { return }
         if let warning = result.warning { Terminal.error("warning: \(warning)") }
         if format == .json { return try printJSON(result) }
         var details: [String] = []

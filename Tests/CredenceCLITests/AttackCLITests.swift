@@ -66,4 +66,47 @@ import Testing
         let noSteps = try CLI.run(["attack", "--checkpoint", network, "--attack", "square", "--eps", "0.2", "--steps", "5"])
         #expect(noSteps.status != 0 && noSteps.stderr.contains("--steps"), "\(noSteps.stderr)")
     }
+
+    /// Under mpirun the batches (and the gradient-masking checks' batches) are dealt out over
+    /// the ranks, and the result is one process's: a stochastic posterior attacked with EOT and
+    /// scored repeatedly, and AutoAttack's per-attack counts; the adversarial inputs written by
+    /// rank 0 are the same bytes.
+    @Test func attackOverRanksEqualsOneProcess() throws {
+        let dir = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let vi = dir.appendingPathComponent("vi.safetensors").path
+        #expect(try CLI.run(["train", "--dataset", "two-moons", "--hidden", "16", "--epochs", "30", "--method", "vi", "--out", vi]).status == 0)
+        let runs: [[String]] = [
+            ["attack", "--posterior", vi, "--eps", "0,0.3", "--examples", "60", "--batch-size", "20", "--eot-samples", "2", "--samples", "4",
+             "--repeats", "2"],
+            ["attack", "--posterior", vi, "--attack", "autoattack", "--eps", "0.3", "--steps", "5", "--queries", "30", "--examples", "45",
+             "--batch-size", "20", "--eot-samples", "2", "--samples", "4", "--no-checks"],
+        ]
+        /// The JSON result without its wall time.
+        func result(_ output: String) throws -> [String: Any] {
+            let line = try #require(output.split(separator: "\n").first { $0.hasPrefix("{") }, "\(output)")
+            var object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            object["seconds"] = nil
+            return object
+        }
+        for (i, arguments) in runs.enumerated() {
+            let saved = [dir.appendingPathComponent("one-\(i).npy").path, dir.appendingPathComponent("ranks-\(i).npy").path]
+            let one = try CLI.run(arguments + ["--save-adversarials", saved[0], "--format", "json"], environment: ["CREDENCE_THREADS": "1"])
+            #expect(one.status == 0, "\(one.stderr)")
+            let ranks = try DistributedBenchCLITests.runMPI(ranks: 2, arguments + ["--save-adversarials", saved[1], "--format", "json"])
+            #expect(ranks.status == 0, "\(ranks.output)")
+            let single = try result(one.stdout), shared = try result(ranks.output)
+            func text(_ value: Any?) -> String {
+                value.flatMap { try? JSONSerialization.data(withJSONObject: [$0], options: .sortedKeys) }.map { String(decoding: $0, as: UTF8.self) } ?? "-"
+            }
+            let differing = Set(single.keys).union(shared.keys).filter { text(single[$0]) != text(shared[$0]) }
+            #expect(differing.isEmpty, "one process and 2 ranks differ in \(differing.sorted()): \(differing.map { "\($0): \(text(single[$0])) vs \(text(shared[$0]))" })")
+            #expect(ranks.output.split(separator: "\n").filter { $0.hasPrefix("{") }.count == 1, "rank 0 alone prints")
+            let points = try #require(shared["points"] as? [[String: Any]])
+            #expect(i == 1 ? points[0]["stages"] != nil : (shared["checks"] as? [Any])?.count == 6 && points[0]["robustInEveryRepeat"] != nil,
+                    "\(shared)")
+            let bytes = try saved.map { try Data(contentsOf: URL(fileURLWithPath: $0.replacingOccurrences(of: ".npy", with: i == 0 ? "-eps0.3.npy" : ".npy"))) }
+            #expect(bytes[0] == bytes[1])
+        }
+    }
 }

@@ -1,6 +1,7 @@
 import CredenceData
 import CredenceInference
 import CredenceMetrics
+import CredenceNN
 import CredenceRobustness
 import CredenceTensor
 import Foundation
@@ -56,6 +57,10 @@ public struct AttackSettings: Codable, Sendable, Hashable {
     public var eotLoss: EOTLoss = .bayesModelAverage
     /// The first N test examples are attacked.
     public var examples = 1000
+    /// Examples attacked together (nil: `defaultBatchSize`). Each batch draws its random numbers
+    /// from a stream of its own, so the numbers depend on the batch size but not on how many
+    /// MPI ranks share the batches; smaller batches spread over more ranks.
+    public var batchSize: Int?
     /// Monte-Carlo samples of the predictive that is scored.
     public var samples = 32
     /// A stochastic posterior's adversarial inputs are scored this many times; an example is
@@ -74,6 +79,9 @@ public struct AttackSettings: Codable, Sendable, Hashable {
         self.epsilons = epsilons
     }
 
+    public static let defaultBatchSize = 250
+    public var resolvedBatchSize: Int { batchSize ?? Self.defaultBatchSize }
+
     /// The steps the attack takes.
     public var resolvedSteps: Int { attack.usesSteps ? steps ?? attack.defaultSteps : 1 }
 
@@ -81,8 +89,9 @@ public struct AttackSettings: Codable, Sendable, Hashable {
         guard !epsilons.isEmpty, epsilons.allSatisfy({ $0 >= 0 && $0.isFinite }) else {
             throw InferenceError.invalidOption("--eps needs one or more budgets ≥ 0, got \(epsilons)")
         }
-        guard examples >= 1, samples >= 1, eotSamples >= 1, targetClasses >= 1, queries >= 1, restarts >= 1, repeats >= 1, coordinates >= 1 else {
-            throw InferenceError.invalidOption("--examples, --samples, --eot-samples, --target-classes, --queries, --restarts, --repeats and --coordinates must be ≥ 1")
+        guard examples >= 1, samples >= 1, eotSamples >= 1, targetClasses >= 1, queries >= 1, restarts >= 1, repeats >= 1, coordinates >= 1,
+              resolvedBatchSize >= 1 else {
+            throw InferenceError.invalidOption("--examples, --batch-size, --samples, --eot-samples, --target-classes, --queries, --restarts, --repeats and --coordinates must be ≥ 1")
         }
         guard differenceStep > 0, differenceStep.isFinite else {
             throw InferenceError.invalidOption("--difference-step must be > 0, got \(differenceStep)")
@@ -188,9 +197,11 @@ public struct AttackResult: Codable, Sendable, Equatable {
 /// `settings.examples` test images of its data set, at each ε, and reports clean and robust
 /// accuracy (the posterior's predictive with `settings.samples` Monte-Carlo samples on the
 /// adversarial inputs). `saveAdversarials`: a `.npy` path for the adversarial inputs (with
-/// several ε, one file each, "-eps<ε>" before the extension).
+/// several ε, one file each, "-eps<ε>" before the extension). `world` and `onProgress`: as for
+/// `attackPosterior`.
 public func attackPosteriorFile(at path: String, settings: AttackSettings, dataset: DatasetName? = nil,
-                                dataDirectory: String? = nil, saveAdversarials: String? = nil) throws -> AttackResult {
+                                dataDirectory: String? = nil, saveAdversarials: String? = nil, world: MPIWorld? = nil,
+                                onProgress: (_ done: Int, _ total: Int) -> Void = { _, _ in }) throws -> AttackResult {
     try settings.validate()
     let archive = try PosteriorArchive.load(from: path)
     let posterior = try loadPosterior(from: archive, path: path)
@@ -210,14 +221,24 @@ public func attackPosteriorFile(at path: String, settings: AttackSettings, datas
         }
         surrogate = crafting
     }
-    return try attackPosterior(posterior, test: test, settings: settings, surrogate: surrogate, saveAdversarials: saveAdversarials)
+    return try attackPosterior(posterior, test: test, settings: settings, surrogate: surrogate, saveAdversarials: saveAdversarials,
+                               world: world, onProgress: onProgress)
 }
 
 /// Attacks `posterior` on the first `settings.examples` examples of `test` (the workflow of
 /// `attackPosteriorFile`, and of a suite's `attacks` evaluation); `surrogate`, when given,
 /// is the posterior the inputs are crafted on.
+///
+/// The examples go in batches of `settings.resolvedBatchSize`, each a job with a random stream
+/// of its own: its clean predictive, then per ε the attack and the scoring of its adversarial
+/// inputs; the gradient-masking checks are further jobs on batches of their first examples.
+/// With `world` (an MPI job of several ranks, every rank calling this alike) the jobs are dealt
+/// out over the ranks (`MPIWorld.dealOut`) and every rank returns the whole result — the same
+/// numbers as one process, since no job's numbers depend on another's; only rank 0 writes
+/// `saveAdversarials`. `onProgress(done, total)` after each job (on rank 0).
 public func attackPosterior(_ posterior: any Posterior, test: InMemoryDataset, settings: AttackSettings, surrogate: (any Posterior)? = nil,
-                            saveAdversarials: String? = nil) throws -> AttackResult {
+                            saveAdversarials: String? = nil, world: MPIWorld? = nil,
+                            onProgress: (_ done: Int, _ total: Int) -> Void = { _, _ in }) throws -> AttackResult {
     try settings.validate()
     var settings = settings
     if surrogate != nil { settings.stopWhenFooled = false }
@@ -228,60 +249,105 @@ public func attackPosterior(_ posterior: any Posterior, test: InMemoryDataset, s
     let range = (values.min() ?? 0)...(values.max() ?? 1)
     let target = AttackTarget(posterior: crafting, eotSamples: settings.eotSamples, loss: settings.eotLoss)
     let start = Date()
-    var rng = RandomGenerator(seed: settings.seed)
-    let cleanPredictive = try posterior.predictive(inputs, samples: settings.samples, rng: &rng)
+    let masking = GradientMaskingChecks(samples: settings.samples)
+    let largest = settings.epsilons.max() ?? 0
+    func batches(of count: Int) -> [Range<Int>] {
+        stride(from: 0, to: count, by: settings.resolvedBatchSize).map { $0..<Swift.min($0 + settings.resolvedBatchSize, count) }
+    }
+    let attacked = batches(of: n)
+    let checked = settings.checks && surrogate == nil && largest > 0 ? batches(of: Swift.min(masking.examples, n)) : []
+    var root = RandomGenerator(seed: settings.seed)
+    let streams = root.split(into: attacked.count + checked.count)
+
+    func job(_ j: Int) throws -> AttackJob {
+        var rng = streams[j]
+        guard j < attacked.count else {
+            let rows = checked[j - attacked.count]
+            return .checks(try masking.measure(target: target, inputs: try inputs.rows(rows), labels: Array(labels[rows]), norm: settings.norm,
+                                               epsilon: largest, inputRange: range, rng: &rng))
+        }
+        let rows = attacked[j]
+        let x = try inputs.rows(rows), y = Array(labels[rows])
+        let clean = try posterior.predictive(x, samples: settings.samples, rng: &rng)
+        let budgets = try settings.epsilons.map { epsilon -> AttackedBatch.Budget in
+            let attacker = settings.attacker(epsilon: epsilon, inputRange: range)
+            if let protocolRun = attacker as? AutoAttack {  // keeping its count after each attack
+                let run = try protocolRun.run(x, labels: y, target: target, rng: &rng)
+                let scored = try scoreRobustness(run.adversarial, labels: y, posterior: posterior, samples: settings.samples,
+                                                 repeats: settings.repeats, rng: &rng)
+                return .init(evaluation: scored, stages: run.robustAfter.map { .init(attack: $0.name, robust: $0.robust) })
+            }
+            return .init(evaluation: try evaluateRobustness(attacker, target: target, inputs: x, labels: y, victim: posterior,
+                                                            samples: settings.samples, repeats: settings.repeats, batchSize: rows.count,
+                                                            rng: &rng), stages: nil)
+        }
+        return .batch(AttackedBatch(clean: clean, budgets: budgets))
+    }
+    let total = attacked.count + checked.count
+    var outcomes = [AttackJob?](repeating: nil, count: total), done = 0
+    func record(_ j: Int, _ outcome: AttackJob) {
+        outcomes[j] = outcome
+        done += 1
+        onProgress(done, total)
+    }
+    Parallel.flushSubnormalsToZero()
+    if let world, world.size > 1 {
+        try world.dealOut(total, tag: 7400, { try job($0).encoded() }, received: { j, bytes in
+            record(j, try AttackJob(encoded: bytes, from: j % world.size))
+        })
+        guard world.rank == 0 else {
+            let decoder = JSONDecoder()
+            decoder.nonConformingFloatDecodingStrategy = AttackResult.infinities.decoding
+            return try decoder.decode(AttackResult.self, from: try world.broadcast(Data(), from: 0))
+        }
+    } else {
+        for j in 0..<total { record(j, try job(j)) }
+    }
+
+    let results = outcomes.compactMap { $0 }
+    let parts = results.compactMap(\.batch)
+    let cleanPredictive = try Predictive.concatenating(parts.map(\.clean))
     let clean = try accuracy(cleanPredictive, labels: labels)
     let sampled = posterior.sampleCount(requested: 2) > 1
     let scores: [UncertaintyScore] = sampled ? [.maxProbability, .entropy, .mutualInformation] : [.maxProbability, .entropy]
     func mean(_ values: [Double]) -> Double { values.reduce(0, +) / Double(Swift.max(values.count, 1)) }
+    func fraction(_ count: Int) -> Double { Double(count) / Double(Swift.max(n, 1)) }
     var points: [AttackResult.Point] = []
-    for epsilon in settings.epsilons {
-        let attacker = settings.attacker(epsilon: epsilon, inputRange: range)
-        let evaluation: RobustEvaluation
-        var stages: [AttackResult.Stage]?
-        if let protocolRun = attacker as? AutoAttack {
-            // AutoAttack in batches of 500, keeping its count after each attack.
-            var adversarial = inputs
-            var remaining: [(name: String, robust: Int)] = []
-            for batch in stride(from: 0, to: n, by: 500) {
-                let rows = batch..<Swift.min(batch + 500, n)
-                let run = try protocolRun.run(try inputs.rows(rows), labels: Array(labels[rows]), target: target, rng: &rng)
-                try adversarial.setRows(Array(rows), from: run.adversarial)
-                remaining = remaining.isEmpty ? run.robustAfter : zip(remaining, run.robustAfter).map { ($0.name, $0.robust + $1.robust) }
+    for (e, epsilon) in settings.epsilons.enumerated() {
+        let budgets = parts.map { $0.budgets[e] }
+        let adversarial = try Tensor.concatenate(budgets.map(\.adversarial), axis: 0)
+        let predictive = try Predictive.concatenating(budgets.map(\.predictive))
+        let everyRepeat = budgets.allSatisfy { $0.correctInEveryRepeat != nil }
+            ? fraction(budgets.flatMap { $0.correctInEveryRepeat! }.filter { $0 }.count) : nil
+        let stages = budgets.first?.stages.map { first in
+            first.indices.map { i in
+                AttackResult.Stage(attack: first[i].attack, robustAccuracy: fraction(budgets.reduce(0) { $0 + ($1.stages?[i].robust ?? 0) }))
             }
-            stages = remaining.map { .init(attack: $0.name, robustAccuracy: Double($0.robust) / Double(n)) }
-            evaluation = try scoreRobustness(adversarial, labels: labels, posterior: posterior, samples: settings.samples,
-                                             repeats: settings.repeats, rng: &rng)
-        } else {
-            evaluation = try evaluateRobustness(attacker, target: target, inputs: inputs, labels: labels, victim: posterior,
-                                                samples: settings.samples, repeats: settings.repeats, rng: &rng)
         }
         if let saveAdversarials {
-            try NumPy.write(evaluation.adversarial, to: settings.epsilons.count == 1 ? saveAdversarials
-                                : adversarialsPath(saveAdversarials, epsilon: epsilon))
+            try NumPy.write(adversarial, to: settings.epsilons.count == 1 ? saveAdversarials : adversarialsPath(saveAdversarials, epsilon: epsilon))
         }
         var detection: [String: Double] = [:], entropyROC: [ROCPoint]?
         for score in scores {
-            let scored = try oodDetection(inDistribution: cleanPredictive, outOfDistribution: evaluation.predictive, score: score,
-                                          maxROCPoints: 100)
+            let scored = try oodDetection(inDistribution: cleanPredictive, outOfDistribution: predictive, score: score, maxROCPoints: 100)
             detection[score.rawValue] = scored.auroc
             if score == .entropy { entropyROC = scored.rocCurve }
         }
-        points.append(.init(epsilon: epsilon, robustAccuracy: evaluation.robustAccuracy, stages: stages,
-                            robustInEveryRepeat: evaluation.robustInEveryRepeat, meanEntropy: mean(evaluation.predictive.totalEntropy),
-                            meanMutualInformation: sampled ? mean(evaluation.predictive.mutualInformation) : nil, detectionAUROC: detection,
+        points.append(.init(epsilon: epsilon, robustAccuracy: try accuracy(predictive, labels: labels), stages: stages,
+                            robustInEveryRepeat: everyRepeat, meanEntropy: mean(predictive.totalEntropy),
+                            meanMutualInformation: sampled ? mean(predictive.mutualInformation) : nil, detectionAUROC: detection,
                             entropyROC: entropyROC))
     }
     let checks = settings.checks && surrogate == nil
-        ? try GradientMaskingChecks(samples: settings.samples).run(target: target, inputs: inputs, labels: labels, norm: settings.norm,
-                                                                  inputRange: range,
-                                                                  robustByEpsilon: points.map { ($0.epsilon, $0.robustAccuracy) }, rng: &rng)
+        ? masking.checks(results.compactMap(\.measurement).reduce(GradientMaskingChecks.Measurement(), +),
+                         robustByEpsilon: points.map { ($0.epsilon, $0.robustAccuracy) }, norm: settings.norm, inputRange: range,
+                         inputSize: inputs.count / Swift.max(n, 1))
         : nil
     let warning = target.isStochastic && settings.eotSamples == 1
         ? "\(crafting.method) is stochastic and was attacked with one sample per gradient (no EOT): the attack is weakened; pass --eot-samples K"
         : nil
     let attack = settings.attack
-    return AttackResult(method: posterior.method, dataset: test.name, examples: n,
+    let result = AttackResult(method: posterior.method, dataset: test.name, examples: n,
                         surrogate: surrogate.map { _ in crafting.method + (settings.surrogate.map { " (\($0))" } ?? "") },
                         attack: attack, norm: settings.norm,
                         steps: settings.resolvedSteps, stepSize: settings.stepSize, restarts: settings.restarts,
@@ -293,6 +359,118 @@ public func attackPosterior(_ posterior: any Posterior, test: InMemoryDataset, s
                         cleanAccuracy: clean, cleanMeanEntropy: mean(cleanPredictive.totalEntropy),
                         cleanMeanMutualInformation: sampled ? mean(cleanPredictive.mutualInformation) : nil, points: points,
                         checks: checks, seconds: Date().timeIntervalSince(start), warning: warning)
+    if let world, world.size > 1 {
+        let encoder = JSONEncoder()
+        encoder.nonConformingFloatEncodingStrategy = AttackResult.infinities.encoding
+        _ = try world.broadcast(try encoder.encode(result), from: 0)
+    }
+    return result
+}
+
+extension AttackResult {
+    /// ROC curves start at threshold +∞, which JSON spells as a string when results travel between ranks.
+    static let infinities = (encoding: JSONEncoder.NonConformingFloatEncodingStrategy.convertToString(positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN"),
+                             decoding: JSONDecoder.NonConformingFloatDecodingStrategy.convertFromString(positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN"))
+}
+
+/// One batch of examples attacked: its clean predictive, and per ε the adversarial inputs and
+/// their scoring.
+struct AttackedBatch {
+    struct Stage: Codable { var attack: String; var robust: Int }
+    struct Budget {
+        var adversarial: Tensor
+        var predictive: Predictive
+        var correctInEveryRepeat: [Bool]?
+        /// AutoAttack: the examples still classified correctly after each of its attacks.
+        var stages: [Stage]?
+
+        init(adversarial: Tensor, predictive: Predictive, correctInEveryRepeat: [Bool]?, stages: [Stage]?) {
+            self.adversarial = adversarial
+            self.predictive = predictive
+            self.correctInEveryRepeat = correctInEveryRepeat
+            self.stages = stages
+        }
+
+        init(evaluation: RobustEvaluation, stages: [Stage]?) {
+            self.init(adversarial: evaluation.adversarial, predictive: evaluation.predictive,
+                      correctInEveryRepeat: evaluation.correctInEveryRepeat, stages: stages)
+        }
+    }
+    var clean: Predictive
+    var budgets: [Budget]
+}
+
+/// A job of `attackPosterior`, and the bytes it travels in between MPI ranks (safetensors:
+/// the predictives' per-sample probabilities and the adversarial inputs as tensors, the rest
+/// as metadata).
+enum AttackJob {
+    case batch(AttackedBatch)
+    case checks(GradientMaskingChecks.Measurement)
+
+    var batch: AttackedBatch? { if case let .batch(b) = self { return b } else { return nil } }
+    var measurement: GradientMaskingChecks.Measurement? { if case let .checks(m) = self { return m } else { return nil } }
+
+    func encoded() throws -> Data {
+        var file = SafeTensorsFile()
+        switch self {
+        case let .checks(measurement):
+            file.metadata["checks"] = String(decoding: try JSONEncoder().encode(measurement), as: UTF8.self)
+        case let .batch(batch):
+            file.metadata["budgets"] = String(batch.budgets.count)
+            store(batch.clean, as: "clean", in: &file)
+            for (e, budget) in batch.budgets.enumerated() {
+                file["\(e).adversarial"] = budget.adversarial
+                store(budget.predictive, as: "\(e).predictive", in: &file)
+                if let correct = budget.correctInEveryRepeat {
+                    file["\(e).correctInEveryRepeat"] = Tensor(shape: [correct.count], values: correct.map { $0 ? 1 : 0 })
+                }
+                if let stages = budget.stages {
+                    file.metadata["\(e).stages"] = String(decoding: try JSONEncoder().encode(stages), as: UTF8.self)
+                }
+            }
+        }
+        return try file.encoded()
+    }
+
+    /// A job's result as `rank` sent it.
+    init(encoded bytes: Data, from rank: Int) throws {
+        let file = try SafeTensorsFile(encoded: bytes, name: "rank \(rank)'s attack result")
+        func bad(_ what: String) -> MPIError { .unexpectedMessage(from: rank, message: "an attack result with \(what)") }
+        if let checks = file.metadata["checks"] {
+            guard let measurement = try? JSONDecoder().decode(GradientMaskingChecks.Measurement.self, from: Data(checks.utf8)) else {
+                throw bad("unreadable gradient-masking measurements")
+            }
+            self = .checks(measurement)
+            return
+        }
+        guard let count = file.metadata["budgets"].flatMap(Int.init), count >= 0 else { throw bad("neither a batch nor checks") }
+        func predictive(_ name: String) throws -> Predictive {
+            guard let probabilities = file[name] else { throw bad("no \(name)") }
+            if let given = file.doubles(name + ".expectedEntropy") {
+                return try Predictive(probabilities: probabilities.reshaped(Array(probabilities.shape.dropFirst())), expectedEntropy: given)
+            }
+            return try Predictive(probabilities: probabilities)
+        }
+        let budgets = try (0..<count).map { e -> AttackedBatch.Budget in
+            guard let adversarial = file["\(e).adversarial"] else { throw bad("no adversarial inputs for budget \(e)") }
+            let stages = try file.metadata["\(e).stages"].map { text in
+                guard let stages = try? JSONDecoder().decode([AttackedBatch.Stage].self, from: Data(text.utf8)) else { throw bad("unreadable stages") }
+                return stages
+            }
+            return .init(adversarial: adversarial, predictive: try predictive("\(e).predictive"),
+                         correctInEveryRepeat: file["\(e).correctInEveryRepeat"].map { $0.values.map { $0 != 0 } }, stages: stages)
+        }
+        self = .batch(AttackedBatch(clean: try predictive("clean"), budgets: budgets))
+    }
+
+    /// A classification predictive's per-sample probabilities (and a distilled student's given
+    /// expected entropies) under `name`.
+    private func store(_ predictive: Predictive, as name: String, in file: inout SafeTensorsFile) {
+        file[name] = predictive.probabilities
+        if predictive.expectedEntropyIsGiven {
+            file.setDoubles(predictive.expectedEntropy, shape: [predictive.expectedEntropy.count], name: name + ".expectedEntropy")
+        }
+    }
 }
 
 /// `path` with "-eps<ε>" before its extension (adversarial inputs of one budget).

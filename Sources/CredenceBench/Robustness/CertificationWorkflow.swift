@@ -262,34 +262,23 @@ public func certifyPosterior(_ posterior: any Posterior, test: InMemoryDataset, 
         try JSONEncoder().encode(result.perExample.map(\.index)), from: 0))
     let done = Set(doneIndices)
     let pending = indices.indices.filter { !done.contains(indices[$0]) }
-    let mine = pending.enumerated().filter { $0.offset % world.size == world.rank }.map(\.element)
-    let tag: Int32 = 7300
-    guard world.rank == 0 else {
-        var own = result
-        own.perExample = []
-        for k in mine {
-            let example = try certify(k)
-            own.perExample.append(example)
-            try world.send(try JSONEncoder().encode(example), to: 0, tag: tag)
-        }
-        return own
-    }
     let start = Date(), earlierSeconds = result.seconds
-    func receive(_ envelope: MPIWorld.Envelope) throws {
-        let data = try world.receive(envelope)
-        guard let example = try? JSONDecoder().decode(CertificationResult.Example.self, from: data) else {
-            throw MPIError.unexpectedMessage(from: envelope.source, message: "not a certificate")
+    var own: [CertificationResult.Example] = []
+    try world.dealOut(pending.count, tag: 7300, { j in
+        let example = try certify(pending[j])
+        own.append(example)
+        return try JSONEncoder().encode(example)
+    }, received: { j, bytes in
+        guard let example = try? JSONDecoder().decode(CertificationResult.Example.self, from: bytes) else {
+            throw MPIError.unexpectedMessage(from: j % world.size, message: "not a certificate")
         }
         result.seconds = earlierSeconds + Date().timeIntervalSince(start)
         try record(example)
+    })
+    guard world.rank == 0 else {
+        result.perExample = own
+        return result
     }
-    for k in mine {
-        let example = try certify(k)
-        result.seconds = earlierSeconds + Date().timeIntervalSince(start)
-        try record(example)
-        while let envelope = try world.poll(tag: tag) { try receive(envelope) }
-    }
-    while result.perExample.count < indices.count { try receive(try world.wait(tag: tag, interval: 0.01)) }
     summarise()
     return result
 }

@@ -348,7 +348,7 @@ struct SuiteDecoder {
     }
 
     static let attackFields = ["attack", "norm", "eps", "steps", "restarts", "targetClasses", "queries", "eotSamples", "eotLoss",
-                               "examples", "checks"]
+                               "examples", "batchSize", "checks"]
 
     /// The suite's attacks: [{"attack": "pgd", "eps": [0.05, 0.1], "eotSamples": 8, ...}].
     func attackList(_ node: SuiteNode) throws -> [AttackSettings] {
@@ -369,6 +369,7 @@ struct SuiteDecoder {
             if let n = f["queries"] { settings.queries = try integer(n, join(field, "queries"), atLeast: 1) }
             if let n = f["eotSamples"] { settings.eotSamples = try integer(n, join(field, "eotSamples"), atLeast: 1) }
             if let n = f["examples"] { settings.examples = try integer(n, join(field, "examples"), atLeast: 1) }
+            if let n = f["batchSize"] { settings.batchSize = try integer(n, join(field, "batchSize"), atLeast: 1) }
             if let n = f["checks"] {
                 guard case let .bool(b) = n.kind else { throw fail(n, join(field, "checks"), "expected true or false, got \(n.description)") }
                 settings.checks = b

@@ -35,7 +35,11 @@ public struct RobustEvaluation {
     /// For a stochastic posterior evaluated `repeats` > 1 times with fresh samples: the fraction
     /// of examples classified correctly in every evaluation (a randomized defence counts as
     /// robust on a point only if it survives each draw). Nil otherwise.
-    public var robustInEveryRepeat: Double?
+    public var robustInEveryRepeat: Double? {
+        correctInEveryRepeat.map { correct in Double(correct.filter { $0 }.count) / Double(Swift.max(correct.count, 1)) }
+    }
+    /// Per example: classified correctly in every one of the `repeats` evaluations (nil as above).
+    public var correctInEveryRepeat: [Bool]?
 }
 
 /// Runs `attack` on `inputs` in batches of `batchSize` and scores the predictive of `victim`
@@ -73,8 +77,7 @@ public func scoreRobustness(_ adversarial: Tensor, labels: [Int32], posterior: a
         let again = try posterior.predictive(adversarial, samples: samples, rng: &rng).correctness(labels)
         survived = zip(survived, again).map { $0 && $1 }
     }
-    return RobustEvaluation(adversarial: adversarial, predictive: predictive, robustAccuracy: robust,
-                            robustInEveryRepeat: Double(survived.filter { $0 }.count) / Double(Swift.max(labels.count, 1)))
+    return RobustEvaluation(adversarial: adversarial, predictive: predictive, robustAccuracy: robust, correctInEveryRepeat: survived)
 }
 
 /// Accuracy of `target.posterior`'s predictive on the adversarial versions of `inputs` that

@@ -253,6 +253,41 @@ public final class MPIWorld: @unchecked Sendable {
         }
     }
 
+    /// Jobs `0..<count` dealt out over the ranks, job j to rank j mod size, every rank calling
+    /// this alike: each rank runs its own jobs and sends each one's bytes to rank 0 as it
+    /// finishes; rank 0 runs its own too, takes the others' in between, and hands every job's
+    /// bytes to `received` (its own at once, the others' as they arrive — in no fixed order)
+    /// until all `count` have come. `received` is called on rank 0 only.
+    public func dealOut(_ count: Int, tag: Int32, _ work: (_ job: Int) throws -> Data,
+                        received: (_ job: Int, _ bytes: Data) throws -> Void) throws {
+        let mine = stride(from: rank, to: count, by: size)
+        guard rank == 0 else {
+            for job in mine {
+                var message = withUnsafeBytes(of: Int64(job).littleEndian) { Data($0) }
+                message.append(try work(job))
+                try send(message, to: 0, tag: tag)
+            }
+            return
+        }
+        var done = 0
+        func take(_ envelope: Envelope) throws {
+            let message = try receive(envelope)
+            guard message.count >= 8 else { throw MPIError.unexpectedMessage(from: envelope.source, message: "a job's result without its index") }
+            let job = Int(Int64(littleEndian: message.prefix(8).withUnsafeBytes { $0.loadUnaligned(as: Int64.self) }))
+            guard job >= 0, job < count, job % size == envelope.source else {
+                throw MPIError.unexpectedMessage(from: envelope.source, message: "the result of job \(job), which is not one of its \(count) jobs")
+            }
+            try received(job, Data(message.dropFirst(8)))
+            done += 1
+        }
+        for job in mine {
+            try received(job, try work(job))
+            done += 1
+            while let envelope = try poll(tag: tag) { try take(envelope) }
+        }
+        while done < count { try take(try wait(tag: tag, interval: 0.01)) }
+    }
+
     /// Ranks this one gave up as dead (`giveUp`).
     public private(set) var lostRanks: Set<Int> = []
 

@@ -283,12 +283,12 @@ ood: [far]
         let suite = try Suite.parse("""
             {"datasets": [{"name": "two-moons", "evaluations": ["in-distribution", "attacks"]}, "spirals"],
              "methods": [{"name": "map"}],
-             "attacks": [{"attack": "pgd", "eps": [0.05, 0.1], "eotSamples": 4}, {"attack": "apgd-ce", "eps": 0.1, "checks": false}]}
+             "attacks": [{"attack": "pgd", "eps": [0.05, 0.1], "eotSamples": 4}, {"attack": "apgd-ce", "eps": 0.1, "checks": false, "batchSize": 100}]}
             """, source: "a.json")
         let attacked = try #require(suite.configurations.first { $0.dataset == .twoMoons })
         let attacks = try #require(attacked.attacks)
         #expect(attacks.map(\.attack) == [.pgd, .apgdCE] && attacks[0].epsilons == [0.05, 0.1] && attacks[0].eotSamples == 4)
-        #expect(attacks[1].epsilons == [0.1] && !attacks[1].checks)
+        #expect(attacks[1].epsilons == [0.1] && !attacks[1].checks && attacks[1].batchSize == 100 && attacks[0].batchSize == nil)
         #expect(suite.configurations.first { $0.dataset == .spirals }?.attacks == nil)
         expectRejected("""
             {"datasets": ["two-moons"], "methods": [{"name": "map"}],
