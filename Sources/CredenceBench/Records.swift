@@ -25,6 +25,9 @@ public enum ShiftSelection: String, Codable, CaseIterable, Sendable {
     case all
     /// Every kind at its strongest severity (13 shifted test sets).
     case strongest
+
+    /// The shifted test sets it stands for.
+    public var shifts: [Shift] { self == .strongest ? Shift.strongest : Shift.ovadiaProtocol }
 }
 
 /// One cell of a benchmark grid: what to train, with which method and settings, on what,
@@ -63,7 +66,7 @@ public struct RunConfiguration: Codable, Hashable, Sendable {
     public var certifications: [CertificationSettings]?
 
     /// The shifts `.shift` evaluates.
-    public var shiftsEvaluated: [Shift] { shifts == .strongest ? Shift.strongest : Shift.ovadiaProtocol }
+    public var shiftsEvaluated: [Shift] { (shifts ?? .all).shifts }
 
     public init(dataset: DatasetName, model: ModelKind = .mlp, hidden: [Int]? = nil, method: String,
                 settings: [String: String] = [:], epochs: Int = 10, batchSize: Int = 128, learningRate: Float = 1e-3,

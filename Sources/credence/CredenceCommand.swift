@@ -18,7 +18,7 @@ struct CredenceCommand: ParsableCommand {
         do {
             var command = try parseAsRoot()
             if let launch = MPIWorld.launch(), launch.worldSize ?? 2 > 1, !(command is DistributedCommand) {
-                throw ValidationError("`credence \(type(of: command).configuration.commandName ?? "")` does not run under mpirun: each of the \(launch.worldSize.map(String.init) ?? "") ranks would run it whole. Run it as one process; under mpirun run bench, train, attack, certify or doctor")
+                throw ValidationError("`credence \(type(of: command).configuration.commandName ?? "")` does not run under mpirun: each of the \(launch.worldSize.map(String.init) ?? "") ranks would run it whole. Run it as one process; under mpirun run bench, train, evaluate, attack, certify or doctor")
             }
             try command.run()
         } catch {
@@ -35,6 +35,7 @@ extension BenchCommand: DistributedCommand {}
 extension TrainCommand: DistributedCommand {}
 extension CertifyCommand: DistributedCommand {}
 extension AttackCommand: DistributedCommand {}
+extension EvaluateCommand: DistributedCommand {}
 extension DoctorCommand: DistributedCommand {}
 
 /// The MPI job of several ranks this command was launched into (nil: one process, also under

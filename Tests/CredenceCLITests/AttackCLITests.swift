@@ -82,25 +82,15 @@ import Testing
             ["attack", "--posterior", vi, "--attack", "autoattack", "--eps", "0.3", "--steps", "5", "--queries", "30", "--examples", "45",
              "--batch-size", "20", "--eot-samples", "2", "--samples", "4", "--no-checks"],
         ]
-        /// The JSON result without its wall time.
-        func result(_ output: String) throws -> [String: Any] {
-            let line = try #require(output.split(separator: "\n").first { $0.hasPrefix("{") }, "\(output)")
-            var object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
-            object["seconds"] = nil
-            return object
-        }
         for (i, arguments) in runs.enumerated() {
             let saved = [dir.appendingPathComponent("one-\(i).npy").path, dir.appendingPathComponent("ranks-\(i).npy").path]
             let one = try CLI.run(arguments + ["--save-adversarials", saved[0], "--format", "json"], environment: ["CREDENCE_THREADS": "1"])
             #expect(one.status == 0, "\(one.stderr)")
             let ranks = try DistributedBenchCLITests.runMPI(ranks: 2, arguments + ["--save-adversarials", saved[1], "--format", "json"])
             #expect(ranks.status == 0, "\(ranks.output)")
-            let single = try result(one.stdout), shared = try result(ranks.output)
-            func text(_ value: Any?) -> String {
-                value.flatMap { try? JSONSerialization.data(withJSONObject: [$0], options: .sortedKeys) }.map { String(decoding: $0, as: UTF8.self) } ?? "-"
-            }
-            let differing = Set(single.keys).union(shared.keys).filter { text(single[$0]) != text(shared[$0]) }
-            #expect(differing.isEmpty, "one process and 2 ranks differ in \(differing.sorted()): \(differing.map { "\($0): \(text(single[$0])) vs \(text(shared[$0]))" })")
+            let shared = try CLI.jsonLine(ranks.output)
+            let differences = CLI.differences(try CLI.jsonLine(one.stdout), shared, ignoring: ["seconds"])
+            #expect(differences.isEmpty, "one process and 2 ranks differ: \(differences)")
             #expect(ranks.output.split(separator: "\n").filter { $0.hasPrefix("{") }.count == 1, "rank 0 alone prints")
             let points = try #require(shared["points"] as? [[String: Any]])
             #expect(i == 1 ? points[0]["stages"] != nil : (shared["checks"] as? [Any])?.count == 6 && points[0]["robustInEveryRepeat"] != nil,

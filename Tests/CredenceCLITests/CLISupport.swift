@@ -53,6 +53,21 @@ struct CLI {
         return try #require(object as? [String: Any], "stdout is not one JSON object: \(output.stdout)")
     }
 
+    /// The one JSON object among lines of other output (mpirun's, which merges the ranks' stdout and stderr).
+    static func jsonLine(_ output: String) throws -> [String: Any] {
+        let line = try #require(output.split(separator: "\n").first { $0.hasPrefix("{") }, "no JSON line in \(output)")
+        return try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+    }
+
+    /// The keys (but `ignoring`) whose values differ between two JSON objects, each with both values.
+    static func differences(_ a: [String: Any], _ b: [String: Any], ignoring: Set<String> = []) -> [String] {
+        func text(_ value: Any?) -> String {
+            value.flatMap { try? JSONSerialization.data(withJSONObject: [$0], options: .sortedKeys) }.map { String(decoding: $0, as: UTF8.self) } ?? "-"
+        }
+        return Set(a.keys).union(b.keys).subtracting(ignoring).filter { text(a[$0]) != text(b[$0]) }.sorted()
+            .map { "\($0): \(text(a[$0])) vs \(text(b[$0]))" }
+    }
+
     /// `object["metrics"]`, the metrics every command reports (`EvaluationMetrics`), and in
     /// it the classification summary.
     static func metrics(_ object: [String: Any]?) throws -> [String: Any] {

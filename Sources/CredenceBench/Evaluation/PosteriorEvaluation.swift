@@ -11,9 +11,10 @@ public enum EvaluationSeeding: Sendable, Equatable {
     /// ("shift:KIND:SEVERITY") — seeded by the seed and the part's name, so a part's figures
     /// do not depend on which other parts run. `credence bench` evaluates this way.
     case perPart(UInt64)
-    /// One generator seeded once and drawn in order: the test set, then the OOD sets (then
-    /// the shifts). `credence evaluate`, `train --method` and `fit` evaluate this way, so a
-    /// seed gives the figures these commands have always printed for it.
+    /// One generator seeded once and drawn in order: the test set, then the OOD sets; each
+    /// shift still has a generator of its own, as for `perPart`, so the shift grid can be
+    /// split over MPI ranks. `credence evaluate`, `train --method` and `fit` evaluate this way,
+    /// so a seed gives the figures these commands have always printed for it.
     case sequential(UInt64)
 
     /// The seed (also the seed of the shift transforms' noise).
@@ -36,10 +37,15 @@ struct EvaluationRandomness {
         switch seeding {
         case .sequential:
             return try body(&stream)
-        case let .perPart(seed):
-            var rng = RandomGenerator(seed: derivedSeed(seed, part))
-            return try body(&rng)
+        case .perPart:
+            return try Self.drawOwn(part, seed: seeding.seed, body)
         }
+    }
+
+    /// From the part's own generator, whatever the seeding.
+    static func drawOwn<T>(_ part: String, seed: UInt64, _ body: (inout RandomGenerator) throws -> T) rethrows -> T {
+        var rng = RandomGenerator(seed: derivedSeed(seed, part))
+        return try body(&rng)
     }
 }
 
@@ -68,14 +74,40 @@ public func lazyOODInputs(_ sources: [OODSource], options: TrainingOptions,
 /// parameter count and the process's peak resident memory; `fitSeconds` is 0 (the caller
 /// that fitted the posterior sets it).
 ///
+/// With `world` (an MPI job of several ranks, every rank calling this alike) the shifts are
+/// dealt out over the ranks (`MPIWorld.dealOut`) while rank 0 also scores the test and OOD
+/// sets; every rank returns the whole result, the same as one process's — each shift draws
+/// from a generator of its own.
+///
 /// ```swift
 /// let metrics = try evaluatePosterior(posterior, on: test, samples: 32, seeding: .sequential(0))
 /// print(metrics.classification?.accuracy ?? .nan)
 /// ```
 public func evaluatePosterior(_ posterior: any Posterior, on test: InMemoryDataset,
                               ood: [(name: String, inputs: () throws -> Tensor)] = [], shifts: [Shift] = [],
-                              samples: Int, seeding: EvaluationSeeding,
+                              samples: Int, seeding: EvaluationSeeding, world: MPIWorld? = nil,
                               onStage: (String) -> Void = { _ in }) throws -> EvaluationMetrics {
+    func shifted(_ i: Int, onStage: (String) -> Void) throws -> Predictive {
+        let shift = shifts[i]
+        onStage("evaluating shift \(i + 1)/\(shifts.count): \(shift.kind.rawValue) \(shift.severity)")
+        let images = try applyShift(shift, to: test.inputs, seed: seeding.seed)
+        return try EvaluationRandomness.drawOwn("shift:\(shift.kind.rawValue):\(shift.severity)", seed: seeding.seed) {
+            try posterior.predictive(images, samples: samples, rng: &$0)
+        }
+    }
+    let split = world.map { $0.size > 1 } ?? false
+    if split, !shifts.isEmpty, test.task.classCount == nil {
+        throw MetricsError.invalidArgument(name: "shifts", message: "dataset shift is evaluated for classifiers only")
+    }
+    let shiftTag: Int32 = 7500
+    func shiftFigures(_ i: Int) throws -> Data {
+        try JSONEncoder().encode(try ShiftPoint(shifts[i], predictive: try shifted(i, onStage: onStage), labels: test.labels, binCount: 15))
+    }
+    if let world, split, world.rank != 0 {  // only shifts to do here
+        try world.dealOut(shifts.count, tag: shiftTag, shiftFigures, received: { _, _ in })
+        return try ResultStore.decoder.decode(EvaluationMetrics.self, from: try world.broadcast(Data(), from: 0))
+    }
+
     var randomness = EvaluationRandomness(seeding)
     let (p, secondsPer1000) = try randomness.draw("test") { try timedPredictive(posterior, test.inputs, samples: samples, rng: &$0) }
     var metrics = try withoutActuallyEscaping(onStage) { onStage in
@@ -88,15 +120,17 @@ public func evaluatePosterior(_ posterior: any Posterior, on test: InMemoryDatas
                     return try randomness.draw("ood:\(set.name)") { try posterior.predictive(inputs, samples: samples, rng: &$0) }
                 })
             },
-            shifts: shifts.enumerated().map { i, shift in
-                (shift, {
-                    onStage("evaluating shift \(i + 1)/\(shifts.count): \(shift.kind.rawValue) \(shift.severity)")
-                    let images = try applyShift(shift, to: test.inputs, seed: seeding.seed)
-                    return try randomness.draw("shift:\(shift.kind.rawValue):\(shift.severity)") {
-                        try posterior.predictive(images, samples: samples, rng: &$0)
-                    }
-                })
-            })
+            shifts: split ? [] : shifts.indices.map { i in (shifts[i], { try shifted(i, onStage: onStage) }) })
+    }
+    if let world, split {
+        var points = [ShiftPoint?](repeating: nil, count: shifts.count)
+        try world.dealOut(shifts.count, tag: shiftTag, shiftFigures, received: { i, bytes in
+            guard let point = try? JSONDecoder().decode(ShiftPoint.self, from: bytes) else {
+                throw MPIError.unexpectedMessage(from: i % world.size, message: "not a shift's figures")
+            }
+            points[i] = point
+        })
+        metrics.shift = points.compactMap { $0 }
     }
     metrics.scalability = Scalability(fitSeconds: 0, predictionSecondsPer1000: secondsPer1000, peakResidentBytes: PeakMemory.bytes(),
                                       storedFloats: posterior.storedFloatCount, parameterCount: posterior.model.parameterCount)
@@ -105,6 +139,7 @@ public func evaluatePosterior(_ posterior: any Posterior, on test: InMemoryDatas
         let points = try test.inputs.rows(0..<Swift.min(5, test.count))
         metrics.chain = try diagnoseChain(chain, points: points, projections: 8, seed: seeding.seed)
     }
+    if let world, split { _ = try world.broadcast(try ResultStore.encoder.encode(metrics), from: 0) }
     return metrics
 }
 
@@ -119,15 +154,21 @@ public struct PosteriorEvaluation: Codable, Sendable {
 
 /// Loads a posterior file (or plain checkpoint) and evaluates it on a data set's test
 /// split (by default the data set recorded in the file, with the classes it was trained
-/// on) and the given OOD sources.
-public func evaluatePosteriorFile(at path: String, dataset: DatasetName?, ood: [OODSource], samples: Int,
-                                  dataDirectory: String? = nil, seed: UInt64 = 0) throws -> PosteriorEvaluation {
+/// on), the given OOD sources and, for image data, the `shifts` (nil: none). `world` and
+/// `onStage`: as for `evaluatePosterior`.
+public func evaluatePosteriorFile(at path: String, dataset: DatasetName?, ood: [OODSource], shifts: ShiftSelection? = nil,
+                                  samples: Int, dataDirectory: String? = nil, seed: UInt64 = 0, world: MPIWorld? = nil,
+                                  onStage: (String) -> Void = { _ in }) throws -> PosteriorEvaluation {
     let archive = try PosteriorArchive.load(from: path)
     let posterior = try loadPosterior(from: archive, path: path)
     let (test, options) = try recordedTestSet(of: path, metadata: archive.provenance, dataset: dataset,
                                               dataDirectory: dataDirectory, inputShape: posterior.model.spec.inputShape)
+    if shifts != nil, test.inputShape.count != 3 || test.task.classCount == nil {
+        throw InferenceError.invalidOption("--shifts transform images of a classification test set; \(test.name) has inputs \(test.inputShape)")
+    }
     let metrics = try evaluatePosterior(posterior, on: test, ood: lazyOODInputs(ood, options: options, test: test),
-                                        samples: samples, seeding: .sequential(seed))
+                                        shifts: shifts.map(\.shifts) ?? [], samples: samples, seeding: .sequential(seed), world: world,
+                                        onStage: onStage)
     return PosteriorEvaluation(method: posterior.method, dataset: test.name, metrics: metrics)
 }
 

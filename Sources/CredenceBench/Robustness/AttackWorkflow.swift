@@ -296,9 +296,7 @@ public func attackPosterior(_ posterior: any Posterior, test: InMemoryDataset, s
             record(j, try AttackJob(encoded: bytes, from: j % world.size))
         })
         guard world.rank == 0 else {
-            let decoder = JSONDecoder()
-            decoder.nonConformingFloatDecodingStrategy = AttackResult.infinities.decoding
-            return try decoder.decode(AttackResult.self, from: try world.broadcast(Data(), from: 0))
+            return try ResultStore.decoder.decode(AttackResult.self, from: try world.broadcast(Data(), from: 0))
         }
     } else {
         for j in 0..<total { record(j, try job(j)) }
@@ -359,18 +357,8 @@ public func attackPosterior(_ posterior: any Posterior, test: InMemoryDataset, s
                         cleanAccuracy: clean, cleanMeanEntropy: mean(cleanPredictive.totalEntropy),
                         cleanMeanMutualInformation: sampled ? mean(cleanPredictive.mutualInformation) : nil, points: points,
                         checks: checks, seconds: Date().timeIntervalSince(start), warning: warning)
-    if let world, world.size > 1 {
-        let encoder = JSONEncoder()
-        encoder.nonConformingFloatEncodingStrategy = AttackResult.infinities.encoding
-        _ = try world.broadcast(try encoder.encode(result), from: 0)
-    }
+    if let world, world.size > 1 { _ = try world.broadcast(try ResultStore.encoder.encode(result), from: 0) }
     return result
-}
-
-extension AttackResult {
-    /// ROC curves start at threshold +∞, which JSON spells as a string when results travel between ranks.
-    static let infinities = (encoding: JSONEncoder.NonConformingFloatEncodingStrategy.convertToString(positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN"),
-                             decoding: JSONDecoder.NonConformingFloatDecodingStrategy.convertFromString(positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN"))
 }
 
 /// One batch of examples attacked: its clean predictive, and per ε the adversarial inputs and
