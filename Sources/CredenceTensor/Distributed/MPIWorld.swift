@@ -1,3 +1,4 @@
+import CCredenceSupport
 import CMPI
 import Foundation
 
@@ -255,12 +256,16 @@ public final class MPIWorld: @unchecked Sendable {
 
     /// Jobs `0..<count` dealt out over the ranks, job j to rank j mod size, every rank calling
     /// this alike: each rank runs its own jobs and sends each one's bytes to rank 0 as it
-    /// finishes; rank 0 runs its own too, takes the others' in between, and hands every job's
-    /// bytes to `received` (its own at once, the others' as they arrive — in no fixed order)
-    /// until all `count` have come. `received` is called on rank 0 only.
+    /// finishes; rank 0 hands every job's bytes to `received` (in no fixed order) until all
+    /// `count` have come. `received` is called on rank 0 only, on the calling thread.
+    ///
+    /// Rank 0 runs its own jobs on a thread of its own (with the caller's floating-point
+    /// mode, so a job's numbers do not depend on where it runs) while the calling thread takes
+    /// the others' messages as they arrive: a worker's send of a large result waits until rank
+    /// 0 receives it, and it must not wait for rank 0's next job to end.
     public func dealOut(_ count: Int, tag: Int32, _ work: (_ job: Int) throws -> Data,
                         received: (_ job: Int, _ bytes: Data) throws -> Void) throws {
-        let mine = stride(from: rank, to: count, by: size)
+        let mine = Array(stride(from: rank, to: count, by: size))
         guard rank == 0 else {
             for job in mine {
                 var message = withUnsafeBytes(of: Int64(job).littleEndian) { Data($0) }
@@ -280,12 +285,39 @@ public final class MPIWorld: @unchecked Sendable {
             try received(job, Data(message.dropFirst(8)))
             done += 1
         }
-        for job in mine {
-            try received(job, try work(job))
-            done += 1
-            while let envelope = try poll(tag: tag) { try take(envelope) }
+        let own = OwnJobs()
+        let mode = credence_enter_flush_to_zero()
+        credence_restore_floating_point_mode(mode)
+        try withoutActuallyEscaping(work) { work in
+            own.work = work
+            let thread = Thread {
+                credence_restore_floating_point_mode(mode)
+                for job in mine where !own.cancelled {
+                    own.finish(job, Result { try own.work!(job) })
+                }
+                own.end()
+            }
+            thread.name = "credence-rank0-jobs"
+            thread.stackSize = 16 << 20  // as the bench's worker thread: graph models recurse in their pullbacks
+            thread.start()
+            defer {  // the closure must not outlive this call (the Thread object may)
+                own.cancelAndWait()
+                own.work = nil
+            }
+            while done < count {
+                var progressed = false
+                for (job, outcome) in own.takeFinished() {
+                    try received(job, try outcome.get())
+                    done += 1
+                    progressed = true
+                }
+                while let envelope = try poll(tag: tag) {
+                    try take(envelope)
+                    progressed = true
+                }
+                if !progressed { own.waitForNews(seconds: 0.005) }
+            }
         }
-        while done < count { try take(try wait(tag: tag, interval: 0.01)) }
     }
 
     /// Ranks this one gave up as dead (`giveUp`).
@@ -353,5 +385,57 @@ public enum MPIError: Error, CustomStringConvertible, Equatable {
         case let .unexpectedMessage(rank, message):
             return "rank \(rank) sent a message this rank cannot read (\(message)); are all ranks running the same credence?"
         }
+    }
+}
+
+/// Rank 0's own jobs of `MPIWorld.dealOut`, finished on their thread and taken on the caller's.
+private final class OwnJobs: @unchecked Sendable {
+    /// The caller's job, held only while `dealOut` runs.
+    var work: ((Int) throws -> Data)?
+    private let condition = NSCondition()
+    private var finished: [(Int, Result<Data, Error>)] = []
+    private var ended = false
+    private var stopping = false
+
+    var cancelled: Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return stopping
+    }
+
+    func finish(_ job: Int, _ outcome: Result<Data, Error>) {
+        condition.lock()
+        finished.append((job, outcome))
+        if case .failure = outcome { stopping = true }
+        condition.signal()
+        condition.unlock()
+    }
+
+    func takeFinished() -> [(Int, Result<Data, Error>)] {
+        condition.lock()
+        defer { finished = []; condition.unlock() }
+        return finished
+    }
+
+    /// Waits `seconds`, or less when a job finishes meanwhile.
+    func waitForNews(seconds: Double) {
+        condition.lock()
+        if finished.isEmpty { _ = condition.wait(until: Date().addingTimeInterval(seconds)) }
+        condition.unlock()
+    }
+
+    func end() {
+        condition.lock()
+        ended = true
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// Stops after the job in progress and waits for the thread to end.
+    func cancelAndWait() {
+        condition.lock()
+        stopping = true
+        while !ended { condition.wait() }
+        condition.unlock()
     }
 }
