@@ -138,4 +138,7 @@ if "evaluations" in parts:
         t1, t2 = (float(open(os.path.join(out, f"{kind}-{r}.seconds")).read()) for r in ["1rank", "2ranks"])
         same = strip(load(f"{kind}-1rank.json")) == strip(load(f"{kind}-2ranks.json"))
         print(f"| {label} | {t1:.1f} s | {t2:.1f} s | {t2 / t1:.3f} | {'yes' if same else 'NO'} |")
+        if kind == "attack":  # the attack's own time, without starting MPI and loading the data
+            a1, a2 = load("attack-1rank.json")["seconds"], load("attack-2ranks.json")["seconds"]
+            print(f"| (the attack workflow alone) | {a1:.2f} s | {a2:.2f} s | {a2 / a1:.3f} | |")
 PY
