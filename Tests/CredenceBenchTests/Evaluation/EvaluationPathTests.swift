@@ -100,7 +100,15 @@ import Testing
         let model = try Sequential(.mlp(inputShape: [1, 28, 28], hidden: [8], outputs: 10, dropout: 0.2))
         let posterior = try MCDropoutPosterior(model: model, parameters: model.initialParameters(rng: &rng), task: .classification)
         let m = try evaluatePosterior(posterior, on: test, shifts: Shift.ovadiaProtocol, samples: 4, seeding: .perPart(5))
-        #expect(m.shift == before)
+        // The fixture was written on another CPU; OpenBLAS's kernels for this one (e.g.
+        // Cooperlake's against Zen's) round the GEMMs differently, at ~1e-8.
+        #expect(m.shift.count == before.count)
+        for (new, old) in zip(m.shift, before) {
+            func close(_ a: Double, _ b: Double) -> Bool { abs(a - b) <= 1e-6 * max(1, abs(b)) }
+            #expect(new.shift == old.shift && new.severity == old.severity && new.accuracy == old.accuracy
+                    && close(new.negativeLogLikelihood, old.negativeLogLikelihood) && close(new.expectedCalibrationError, old.expectedCalibrationError)
+                    && close(new.brierScore, old.brierScore) && close(new.meanEntropy, old.meanEntropy), "\(new) vs \(old)")
+        }
     }
 
     @Test func scoreAndTheRunnerScoreAPredictiveAlike() throws {
