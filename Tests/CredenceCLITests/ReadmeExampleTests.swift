@@ -4,6 +4,39 @@ import Testing
 
 /// The README's library example, kept compiling and running (on 512 images, 1 epoch).
 @Suite struct ReadmeExampleTests {
+    /// The README's library example, as written there, type-checks against the built modules
+    /// in Swift 6 language mode — what a new package (`swift-tools-version:6.0`) depending on
+    /// Credence compiles — so the README cannot drift from the API (the copies below run it).
+    @Test func libraryExampleCompilesInSwift6Mode() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let readme = try String(contentsOf: root.appendingPathComponent("README.md"), encoding: .utf8)
+        let section = try #require(readme.range(of: "## The library in a short example"), "the README lost its library example")
+        let blocks = readme[section.upperBound...].components(separatedBy: "```swift\n").dropFirst().prefix(2)
+            .map { $0.components(separatedBy: "```")[0] }
+        #expect(blocks.count == 2 && blocks.allSatisfy { $0.contains("try") })
+        let build = try #require(CLI.binary, "the credence executable is not built").deletingLastPathComponent()
+        let dir = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let source = dir.appendingPathComponent("main.swift")
+        try blocks.joined(separator: "\n").write(to: source, atomically: true, encoding: .utf8)
+        // The C modules' maps: the system libraries' in Sources, the C targets' where SwiftPM wrote them.
+        let fm = FileManager.default
+        let maps = try fm.contentsOfDirectory(atPath: root.appendingPathComponent("Sources").path).map { "Sources/\($0)/module.modulemap" }
+            .map { root.appendingPathComponent($0).path }
+            + fm.contentsOfDirectory(atPath: build.path).filter { $0.hasSuffix(".build") }.map { build.appendingPathComponent("\($0)/module.modulemap").path }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["swiftc", "-typecheck", "-swift-version", "6", "-I", build.appendingPathComponent("Modules").path]
+            + maps.filter { fm.fileExists(atPath: $0) }.flatMap { ["-Xcc", "-fmodule-map-file=\($0)"] } + [source.path]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0, "the README's library example does not compile in Swift 6 mode:\n\(output)")
+    }
+
     @Test(.enabled(if: fashionMNISTAvailable, "needs the dataset-fashion-mnist package"))
     func libraryExampleRuns() throws {
         var rng = RandomGenerator(seed: 0)
@@ -68,8 +101,8 @@ import Testing
         #expect(count == 30 && posterior.method == "ensemble" && (posterior as? MixturePosterior)?.componentMethod == "swag")
         let network = try posterior.sample(0, of: count, rng: &rng)
         let tape2 = Tape(), xs = tape2.variable(try moons.inputs.rows(0..<8))
-        let gradient = tape2.gradients(of: try network(xs).sum())[xs]
-        #expect(gradient.shape == [8, 2])
+        let sampleGradient = tape2.gradients(of: try network(xs).sum())[xs]
+        #expect(sampleGradient.shape == [8, 2])
 
         let (moonsTrain, _) = try loadDataset(.twoMoons, options: DataOptions())
         let mlp = try Sequential(.mlp(inputShape: [2], hidden: [64, 64], outputs: 2))

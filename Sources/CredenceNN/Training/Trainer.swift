@@ -270,27 +270,9 @@ public struct Trainer {
         }
     }
 
-    /// Trains for `configuration.epochs` epochs.
-    ///
-    /// - Parameters:
-    ///   - parameters: updated in place; a non-finite loss stops training before that step
-    ///     is applied.
-    ///   - startEpoch: epochs already done (to resume from a checkpoint).
-    ///   - onProgress: called at most every `progressInterval` seconds and at each epoch end.
-    ///   - onEpochEnd: called after each epoch with its number (1-based) and the parameters,
-    ///     e.g. to write a checkpoint.
-    /// - Returns: the mean training loss of each epoch.
-    @discardableResult
-    public mutating func fit(parameters: inout Tensor, data: some BatchSource, startEpoch: Int = 0,
-                             onProgress: (TrainingProgress) -> Void = { _ in },
-                             onEpochEnd: (Int, Tensor) throws -> Void = { _, _ in }) throws -> [Double] {
-        try fit(parameters: &parameters, data: data, startEpoch: startEpoch, onProgress: onProgress,
-                onEpochEnd: { (state: EpochEndState) in try onEpochEnd(state.epoch, state.parameters) })
-    }
-
-    /// Trains for `configuration.epochs` epochs, handing the full training state (parameters
-    /// and optimizer) to `onEpochEnd` after each epoch so a checkpoint can hold all that a
-    /// resumed run needs.
+    /// Trains for `configuration.epochs` epochs, handing the full training state (parameters,
+    /// buffers and optimizer) to `onEpochEnd` after each epoch so a checkpoint can hold all that
+    /// a resumed run needs.
     ///
     /// **Resuming.** The epochs run in `EpochLoop` (its randomness rule): a run that stopped
     /// after epoch `k` continues as the uninterrupted one — also with more epochs — when
@@ -301,14 +283,15 @@ public struct Trainer {
     ///   - parameters: updated in place; a non-finite loss stops training before that step
     ///     is applied.
     ///   - startEpoch: epochs already done (to resume from a checkpoint).
-    ///   - onProgress: called at most every `progressInterval` seconds and at each epoch end.
-    ///   - onEpochEnd: called after each epoch with the epoch's number, loss, the parameters
-    ///     and the optimizer.
+    ///   - onProgress: called at most every `progressInterval` seconds and at each epoch end
+    ///     (a trailing closure is this one).
+    ///   - onEpochEnd: called after each epoch with the epoch's number (1-based), its loss, the
+    ///     parameters, buffers and the optimizer, e.g. to write a checkpoint.
     /// - Returns: the mean training loss of each epoch trained in this call.
     @discardableResult
     public mutating func fit(parameters: inout Tensor, data: some BatchSource, startEpoch: Int = 0,
                              onProgress: (TrainingProgress) -> Void = { _ in },
-                             onEpochEnd: (EpochEndState) throws -> Void) throws -> [Double] {
+                             onEpochEnd: (EpochEndState) throws -> Void = { _ in }) throws -> [Double] {
         try configuration.validate()
         if let world = dataParallel, world.size > 1 {
             var threads = [Double(Parallel.workerCount)]

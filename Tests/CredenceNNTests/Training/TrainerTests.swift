@@ -81,7 +81,7 @@ func quadrants(_ n: Int, seed: UInt64) -> ArraySource {
         var saved: [Int] = []
         let start = theta
         let error = try #require(throws: TrainingError.self) {
-            try trainer.fit(parameters: &theta, data: quadrants(256, seed: 1), onEpochEnd: { epoch, _ in saved.append(epoch) })
+            try trainer.fit(parameters: &theta, data: quadrants(256, seed: 1), onEpochEnd: { state in saved.append(state.epoch) })
         }
         guard case .nonFiniteLoss = error else { Issue.record("expected nonFiniteLoss, got \(error)"); return }
         #expect(error.description.contains("--lr"))
