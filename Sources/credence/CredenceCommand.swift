@@ -8,7 +8,7 @@ struct CredenceCommand: ParsableCommand {
         abstract: "Trustworthy deep learning: train, evaluate and benchmark models with calibrated uncertainty.",
         subcommands: [TrainCommand.self, FitCommand.self, EvaluateCommand.self, PerfCommand.self, ReportCommand.self,
                       BenchCommand.self, ScoreCommand.self, AttackCommand.self, CertifyCommand.self, CompressCommand.self, LayerOptimaCommand.self,
-                      DiagnoseCommand.self, AgreementCommand.self, DoctorCommand.self])
+                      DiagnoseCommand.self, AgreementCommand.self, DataCommand.self, DoctorCommand.self])
 
     /// Runs on the best BLAS kernel for this CPU (re-executing once when OpenBLAS chose an
     /// older one), then parses the command line; a command that joined an MPI job leaves it
