@@ -78,7 +78,7 @@ public struct PosteriorArchive {
         do {
             return try JSONDecoder().decode(ModelSpec.self, from: Data((settings[key] ?? "").utf8))
         } catch {
-            throw InferenceError.invalidOption("the posterior's \(key) setting is not a model description (\(error.localizedDescription)); the file is damaged")
+            throw InferenceError.invalidOption("the posterior's \(key) setting is not a model description (\(readableDecodingError(error))); the file is damaged")
         }
     }
 

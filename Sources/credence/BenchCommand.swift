@@ -43,6 +43,8 @@ struct BenchCommand: ParsableCommand {
     var list = false
     @Flag(help: "Check and expand the suite, list its runs (and which are already stored), and exit without training.")
     var dryRun = false
+    @Option(help: "Remove the stored run with this key from --db and exit (repeatable); a later bench of its suite runs it again, resuming from its checkpoints. For a run whose record cannot be read.")
+    var forget: [String] = []
     @Option(help: "Output format: a summary table, or one JSON object on stdout.")
     var format: OutputFormat = .text
 
@@ -57,6 +59,11 @@ struct BenchCommand: ParsableCommand {
             }
         }
         if list { return try listSuites() }
+        if !forget.isEmpty {
+            let store = try reportingErrors { try ResultStore(path: db) }
+            try reportingErrors { try BenchRunner(store: store, cacheDirectory: runsDirectory, dataDirectory: dataDir).forget(forget) }
+            return print("removed \(forget.count) run\(forget.count == 1 ? "" : "s") from \(db): \(forget.joined(separator: ", "))")
+        }
         let loaded = try reportingErrors { try Suite.load(suite) }
         let store = try reportingErrors { try ResultStore(path: db) }
         if dryRun { return try showPlan(loaded, store: store) }
@@ -103,6 +110,9 @@ struct BenchCommand: ParsableCommand {
     func validate() throws {
         if coordinatorOnly, MPIWorld.launch() == nil {
             throw ValidationError("--coordinator-only needs an MPI launch (mpirun -np N credence bench ...)")
+        }
+        if !forget.isEmpty, MPIWorld.launch() != nil {
+            throw ValidationError("--forget edits the database: run it as one process, not under mpirun")
         }
         if noWork, MPIWorld.launch() == nil {
             throw ValidationError("--no-work measures a distributed bench's coordinator: run it under mpirun")

@@ -189,6 +189,30 @@ import Testing
         #expect(help.stdout.contains("credence-results/bench.sqlite") && help.stdout.contains("credence-results/report"))
     }
 
+    /// `--forget KEY` removes a stored run (the next bench runs it again); an unknown key is
+    /// refused and nothing is removed.
+    @Test func forgetRemovesAStoredRunThatThenRunsAgain() throws {
+        let dir = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let suite = try Self.writeSuite("""
+            {"name": "smoke", "datasets": ["two-moons"], "models": [{"kind": "mlp", "hidden": [8]}],
+             "methods": [{"name": "map"}], "seeds": [0, 1], "epochs": 2}
+            """, in: dir)
+        let db = dir.appendingPathComponent("b.sqlite").path
+        #expect(try CLI.run(["bench", suite, "--db", db, "--no-report"]).status == 0)
+        let store = try ResultStore(path: db, readOnly: true)
+        let key = try #require(try store.keys().sorted().first)
+        let unknown = try CLI.run(["bench", "--db", db, "--forget", key, "--forget", "feedfacefeedface"])
+        #expect(unknown.status != 0 && unknown.stderr.contains("no run with key feedfacefeedface"), "\(unknown.stderr)")
+        #expect(try store.count() == 2, "nothing removed")
+        let forget = try CLI.run(["bench", "--db", db, "--forget", key])
+        #expect(forget.status == 0 && forget.stdout.contains("removed 1 run"), "\(forget.stderr)")
+        #expect(try store.count() == 1)
+        let again = try CLI.run(["bench", suite, "--db", db, "--no-report"])
+        #expect(again.status == 0 && again.stdout.contains("1 already stored, 1 run now"), "\(again.stdout)")
+        #expect(try store.contains(key))
+    }
+
     @Test func badSuitesAndDatabasesFailBeforeTrainingWithOneLine() throws {
         let dir = try CLI.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }

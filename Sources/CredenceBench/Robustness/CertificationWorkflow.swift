@@ -212,7 +212,7 @@ public func certifyPosterior(_ posterior: any Posterior, test: InMemoryDataset, 
         do {
             earlier = try JSONDecoder().decode(CertificationResult.self, from: Data(contentsOf: URL(fileURLWithPath: out)))
         } catch {
-            throw InferenceError.invalidOption("\(out) exists but is not a certification result (\(error)); remove it or pass another --out")
+            throw InferenceError.invalidOption("\(out) exists but is not a certification result (\(readableDecodingError(error))); remove it or pass another --out")
         }
         guard earlier.settings == settings, earlier.file == path, earlier.dataset == test.name else {
             throw InferenceError.invalidOption("\(out) holds a certification of \(earlier.file) on \(earlier.dataset) with other settings; remove it or pass another --out")

@@ -121,6 +121,18 @@ public final class BenchRunner {
         return try outcome(suite, pending: pending.count, completed: completed, failures: failures, since: start)
     }
 
+    /// Removes the stored runs with `keys` from the database, under its lock (refused while a
+    /// bench writes it); every key must be stored, or nothing is removed.
+    public func forget(_ keys: [String]) throws {
+        try FileManager.default.createDirectory(atPath: environment.cacheDirectory, withIntermediateDirectories: true)
+        let lock = try DirectoryLock(directory: environment.cacheDirectory, database: store.path)
+        defer { lock.release() }
+        let stored = try store.keys()
+        let unknown = keys.filter { !stored.contains($0) }
+        guard unknown.isEmpty else { throw BenchError.unknownRuns(database: store.path, keys: unknown) }
+        try store.remove(keys)
+    }
+
     /// The start of a suite, single-process or distributed: takes the database's lock (held
     /// by the caller until it is done), finds the runs not stored yet, checks their data and
     /// announces the plan.

@@ -34,7 +34,7 @@ enum BenchMessage: Codable {
         do {
             return try ResultStore.decoder.decode(BenchMessage.self, from: data)
         } catch {
-            throw MPIError.unexpectedMessage(from: envelope.source, message: "\(error)")
+            throw MPIError.unexpectedMessage(from: envelope.source, message: readableDecodingError(error))
         }
     }
 }

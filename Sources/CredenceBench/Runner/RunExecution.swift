@@ -29,6 +29,8 @@ public enum BenchError: Error, CustomStringConvertible, Equatable {
     case invalidRun(key: String, message: String)
     /// A data or OOD set the suite needs cannot be loaded (checked before any training).
     case dataUnavailable(what: String, runs: Int, message: String)
+    /// `forget` was given keys of runs the database does not hold.
+    case unknownRuns(database: String, keys: [String])
 
     public var description: String {
         switch self {
@@ -38,6 +40,9 @@ public enum BenchError: Error, CustomStringConvertible, Equatable {
             return "run \(key): \(message)"
         case let .dataUnavailable(what, runs, message):
             return "\(what), needed by \(runs) run(s), cannot be loaded: \(message)"
+        case let .unknownRuns(database, keys):
+            return "\(database) holds no run\(keys.count == 1 ? "" : "s") with key \(keys.joined(separator: ", ")); nothing was removed "
+                + "(`credence bench --dry-run SUITE --db \(database)` lists a suite's keys, `credence report` the stored ones)"
         }
     }
 }

@@ -1,3 +1,4 @@
+import CredenceTensor
 import Foundation
 
 /// The benchmark's results database: one SQLite file holding one row per finished run,
@@ -148,7 +149,7 @@ public final class ResultStore {
                     record = try Self.decoder.decode(RunRecord.self, from: Data(row.json.utf8))
                 } catch {
                     throw ResultStoreError.migrationFailed(path: path, from: version, to: Self.schemaVersion,
-                                                           message: "run \(row.key) does not decode: \(error)")
+                                                           message: "run \(row.key) does not decode: \(readableDecodingError(error))")
                 }
                 let json = String(decoding: try Self.encoder.encode(record), as: UTF8.self)
                 try connection.query("UPDATE runs SET record = ? WHERE key = ?", [.text(json), .text(row.key)])
@@ -208,6 +209,21 @@ public final class ResultStore {
         return inserted
     }
 
+    /// Removes the stored runs with these keys in one transaction (a run whose record cannot
+    /// be read, or one to run again); a later `bench` of their suite runs them anew, resuming
+    /// from their checkpoints. Returns the keys that were stored (and are now removed).
+    @discardableResult
+    public func remove(_ keys: [String]) throws -> [String] {
+        var removed: [String] = []
+        try transaction {
+            for key in keys {
+                try connection.query("DELETE FROM runs WHERE key = ?", [.text(key)])
+                if connection.changes == 1 { removed.append(key) }
+            }
+        }
+        return removed
+    }
+
     /// The stored run with this key, if any.
     public func record(forKey key: String) throws -> RunRecord? {
         try fetch("SELECT key, record FROM runs WHERE key = ?", [.text(key)]).first
@@ -225,7 +241,7 @@ public final class ResultStore {
             do {
                 return try Self.decoder.decode(RunRecord.self, from: Data(json.utf8))
             } catch {
-                throw ResultStoreError.unreadableRow(path: path, key: key, message: "\(error)")
+                throw ResultStoreError.unreadableRow(path: path, key: key, message: readableDecodingError(error))
             }
         }
     }

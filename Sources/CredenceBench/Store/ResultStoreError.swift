@@ -42,7 +42,8 @@ public enum ResultStoreError: Error, CustomStringConvertible, Equatable {
         case let .busy(path):
             return "the results database '\(path)' is locked by another process; wait for it or pass another --db"
         case let .unreadableRow(path, key, message):
-            return "run \(key) in '\(path)' cannot be read: \(message)"
+            return "run \(key) in '\(path)' cannot be read: \(message); drop it with `credence bench --db \(path) --forget \(key)` "
+                + "(the next bench of its suite runs it again), or read the database with the Credence that wrote it"
         case let .sqlite(path, context, message):
             let what = context.split(separator: "\n").first.map(String.init) ?? context
             return "SQLite error on '\(path)' (\(what.prefix(60))): \(message)"

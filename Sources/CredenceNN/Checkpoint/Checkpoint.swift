@@ -175,7 +175,7 @@ public struct Checkpoint: Equatable, Sendable {
         do {
             return try JSONDecoder().decode(ModelSpec.self, from: Data(json.utf8))
         } catch {
-            throw CheckpointError.invalidModelSpec(path: path, reason: "cannot decode it (\(error))")
+            throw CheckpointError.invalidModelSpec(path: path, reason: "cannot decode it: \(readableDecodingError(error))")
         }
     }
 }
@@ -203,7 +203,7 @@ extension OptimizerState {
         do {
             record = try JSONDecoder().decode(Record.self, from: Data(json.utf8))
         } catch {
-            throw CheckpointError.invalidOptimizerState(path: path, reason: "its \"\(Checkpoint.optimizerStateKey)\" metadata cannot be decoded (\(error))")
+            throw CheckpointError.invalidOptimizerState(path: path, reason: "its \"\(Checkpoint.optimizerStateKey)\" metadata cannot be decoded: \(readableDecodingError(error))")
         }
         guard record.step >= 0 else {
             throw CheckpointError.invalidOptimizerState(path: path, reason: "the step count is \(record.step)")

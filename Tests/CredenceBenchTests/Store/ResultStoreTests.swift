@@ -169,4 +169,27 @@ enum StoreFixtures {
         #expect(throws: ResultStoreError.missing(path: missing)) { try ResultStore(path: missing, readOnly: true) }
         #expect(!FileManager.default.fileExists(atPath: missing), "a read-only open creates nothing")
     }
+
+    /// A stored record that no longer decodes is reported by run and field, in words, with the
+    /// way out (`bench --forget KEY`) — not Foundation's DecodingError dump; removing it leaves
+    /// the others readable.
+    @Test func anUnreadableRecordNamesItsFieldAndTheWayOut() throws {
+        let dir = try StoreFixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("b.sqlite").path
+        let store = try ResultStore(path: path)
+        let damaged = try StoreFixtures.record(seed: 1), kept = try StoreFixtures.record(seed: 2)
+        try store.insert(damaged)
+        try store.insert(kept)
+        var json = try StoreFixtures.json(damaged)
+        json = json.replacingOccurrences(of: "\"accuracy\":", with: "\"accuracy\":\"high\",\"was\":")
+        try store.connection.query("UPDATE runs SET record = ? WHERE key = ?", [.text(json), .text(damaged.key)])
+        let error = try #require(throws: ResultStoreError.self) { try store.records() }
+        let text = error.description
+        #expect(text.contains("run \(damaged.key)") && text.contains("field \"metrics.classification.accuracy\" holds the wrong kind of value")
+                && text.contains("--forget \(damaged.key)") && !text.contains("DecodingError"), "\(text)")
+        #expect(readableDecodingError(DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "x"))) == "it is not valid JSON")
+        #expect(try store.remove([damaged.key, "0000000000000000"]) == [damaged.key])
+        #expect(try store.records().map(\.key) == [kept.key])
+    }
 }
