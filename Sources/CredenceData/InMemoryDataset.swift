@@ -41,6 +41,7 @@ public struct InMemoryDataset: Dataset {
         for (i, label) in labels.enumerated() where label < 0 || Int(label) >= classCount {
             throw DataError.labelOutOfRange(dataset: name, index: i, label: Int(label), classCount: classCount)
         }
+        try Self.requireFinite(inputs, "inputs", of: name)
         self.name = name
         self.inputs = inputs
         self.labels = labels
@@ -59,6 +60,8 @@ public struct InMemoryDataset: Dataset {
             throw DataError.invalidArgument(
                 name: "targets", message: "\(name): targets of shape \(targets.shape) need shape [\(inputs.shape.first ?? 0), D] to match inputs \(inputs.shape)")
         }
+        try Self.requireFinite(inputs, "inputs", of: name)
+        try Self.requireFinite(targets, "targets", of: name)
         self.name = name
         self.inputs = inputs
         self.labels = []
@@ -66,6 +69,16 @@ public struct InMemoryDataset: Dataset {
         self.task = .regression(outputCount: targets.shape[1])
         self.classNames = []
         self.targetStandardization = nil
+    }
+
+    /// Refuses a NaN or infinite value: a network would carry it through (ReLU turns NaN into
+    /// 0) into figures that look fine and are wrong.
+    static func requireFinite(_ values: Tensor, _ what: String, of name: String) throws {
+        let perExample = values.count / Swift.max(values.shape.first ?? 1, 1)
+        let first = values.withUnsafeBufferPointer { $0.firstIndex { !$0.isFinite } }
+        if let i = first {
+            throw DataError.invalidArgument(name: what, message: "\(name): example \(i / Swift.max(perExample, 1)) holds a NaN or infinite value (at position \(i % Swift.max(perExample, 1))); clean or drop it")
+        }
     }
 
     /// The targets in the data's own units (regression; nil for classification).

@@ -107,7 +107,10 @@ func loadOODFile(_ path: String, like test: InMemoryDataset, count: Int?) throws
         values = try NumericTable.read(path, header: .automatic, remedy: remedy).values
     }
     let perExample = test.inputShape.reduce(1, *)
-    guard values.rank >= 1, values.shape[0] > 0, values.count == values.shape[0] * perExample else {
+    if values.rank >= 1, values.shape[0] == 0 || values.count == 0 {
+        throw DataError.invalidArgument(name: path, message: "holds no examples (an array of shape \(values.shape)); an OOD set needs at least one")
+    }
+    guard values.rank >= 1, values.count == values.shape[0] * perExample else {
         throw DataError.unexpectedShape(path: path, shape: values.shape,
                                         expected: "[N, \(perExample)] or [N] + \(test.inputShape): one example per row with the test inputs' \(perExample) values")
     }
