@@ -12,6 +12,7 @@ let package = Package(
     products: [
         .library(name: "Credence", targets: ["Credence"]),
         .executable(name: "credence", targets: ["credence"]),
+        .executable(name: "credence-fuzz", targets: ["credence-fuzz"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -52,6 +53,11 @@ let package = Package(
                 dependencies: ["CredenceTensor", "CredenceNN", "CredenceData", "CredenceMetrics", "CredenceInference",
                                "CredenceRobustness", "CredenceBench"],
                 swiftSettings: swift5),
+        // The fuzz targets of every reader of untrusted input, and their driver (scripts/fuzz.sh).
+        .target(name: "CredenceFuzzing",
+                dependencies: ["CredenceTensor", "CredenceNN", "CredenceData", "CredenceInference", "CredenceBench"],
+                swiftSettings: swift5),
+        .executableTarget(name: "credence-fuzz", dependencies: ["CredenceFuzzing"], swiftSettings: swift5),
         .executableTarget(name: "credence",
                           dependencies: ["Credence",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
@@ -70,7 +76,7 @@ let package = Package(
                     swiftSettings: swift5),
         .testTarget(name: "CredenceBenchTests", dependencies: ["CredenceBench"],
                     resources: [.copy("Fixtures")], swiftSettings: swift5),
-        .testTarget(name: "CredenceCLITests", dependencies: ["Credence"],
+        .testTarget(name: "CredenceCLITests", dependencies: ["Credence", "CredenceFuzzing"],
                     swiftSettings: swift5),
     ]
 )

@@ -62,6 +62,14 @@ public enum Gzip {
         return output
     }
 
+    /// The most bytes `compressedSize` bytes of gzip (or zlib) data can inflate to: deflate
+    /// expands at most 1032:1 (258-byte matches coded in 2 bits), plus slack for the headers
+    /// of concatenated members.
+    public static func largestInflatedSize(of compressedSize: Int) -> Int {
+        let (product, overflow) = compressedSize.multipliedReportingOverflow(by: 1032)
+        return overflow ? Int.max : product + (1 << 16)
+    }
+
     /// Inflates `input` chunk by chunk, handing each decompressed chunk to `body` — for
     /// decoders that convert as they go instead of holding the whole inflated file.
     ///

@@ -64,8 +64,9 @@ public enum IDX {
     /// fly, so the only large allocations are the file itself and the result.
     public static func read(_ path: String, dividingBy divisor: Float, remedy: String = "Check the path.") throws -> IDXArray {
         let raw = try Gzip.readRawFile(path, remedy: remedy)
-        var decoder = IDXDecoder(path: path, divisor: divisor)
-        if Gzip.isGzip(raw) {
+        let gzip = Gzip.isGzip(raw)
+        var decoder = IDXDecoder(path: path, divisor: divisor, maximumBytes: gzip ? Gzip.largestInflatedSize(of: raw.count) : raw.count)
+        if gzip {
             try Gzip.inflateChunks(raw, path: path) { try decoder.consume($0) }
         } else {
             try raw.withUnsafeBufferPointer { try decoder.consume($0) }
@@ -76,7 +77,7 @@ public enum IDX {
     /// Parses the bytes of an (already decompressed) IDX file; `path` labels errors.
     /// Bytes after the last element are ignored.
     public static func decode(_ bytes: [UInt8], path: String = "<memory>", dividingBy divisor: Float = 1) throws -> IDXArray {
-        var decoder = IDXDecoder(path: path, divisor: divisor)
+        var decoder = IDXDecoder(path: path, divisor: divisor, maximumBytes: bytes.count)
         try bytes.withUnsafeBufferPointer { try decoder.consume($0) }
         return try decoder.finish()
     }

@@ -1,11 +1,14 @@
 import CredenceTensor
 
 /// An incremental IDX parser: feed it the file's bytes in chunks of any size, then call
-/// `finish()`. The result tensor is allocated once, as soon as the header is complete,
-/// and elements are converted (big-endian → `Float`, divided by `divisor`) as they arrive.
+/// `finish()`. The result tensor is allocated once, as soon as the header is complete —
+/// unless the header declares more elements than `maximumBytes` (all the bytes the file
+/// can deliver) can hold, which is refused before anything is allocated — and elements are
+/// converted (big-endian → `Float`, divided by `divisor`) as they arrive.
 struct IDXDecoder {
     let path: String
     let divisor: Float
+    let maximumBytes: Int
     private var header: [UInt8] = []
     private var type: IDXArray.ElementType = .uint8
     private var headerSize = 4  // known once the rank byte has been read
@@ -14,9 +17,10 @@ struct IDXDecoder {
     private var carry: [UInt8] = []  // the bytes of an element split across two chunks
     private var received = 0
 
-    init(path: String, divisor: Float) {
+    init(path: String, divisor: Float, maximumBytes: Int) {
         self.path = path
         self.divisor = divisor
+        self.maximumBytes = maximumBytes
     }
 
     mutating func consume(_ chunk: UnsafeBufferPointer<UInt8>) throws {
@@ -90,6 +94,11 @@ struct IDXDecoder {
                 throw DataError.unexpectedShape(path: path, shape: shape, expected: "an array that fits in memory")
             }
             count = product
+        }
+        let (bytes, overflow) = count.multipliedReportingOverflow(by: type.byteCount)
+        guard !overflow, headerSize + bytes <= maximumBytes else {
+            throw DataError.unexpectedShape(path: path, shape: shape,
+                                            expected: "an array the file can hold (\(count) elements need \(headerSize) + \(count) × \(type.byteCount) bytes; the file delivers at most \(maximumBytes))")
         }
         output = Tensor(uninitializedShape: shape)
     }
