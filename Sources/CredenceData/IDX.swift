@@ -65,7 +65,8 @@ public enum IDX {
     public static func read(_ path: String, dividingBy divisor: Float, remedy: String = "Check the path.") throws -> IDXArray {
         let raw = try Gzip.readRawFile(path, remedy: remedy)
         let gzip = Gzip.isGzip(raw)
-        var decoder = IDXDecoder(path: path, divisor: divisor, maximumBytes: gzip ? Gzip.largestInflatedSize(of: raw.count) : raw.count)
+        var decoder = IDXDecoder(path: path, divisor: divisor,
+                                 size: gzip ? .atMost(Gzip.largestInflatedSize(of: raw.count)) : .exactly(raw.count))
         if gzip {
             try Gzip.inflateChunks(raw, path: path) { try decoder.consume($0) }
         } else {
@@ -77,7 +78,7 @@ public enum IDX {
     /// Parses the bytes of an (already decompressed) IDX file; `path` labels errors.
     /// Bytes after the last element are ignored.
     public static func decode(_ bytes: [UInt8], path: String = "<memory>", dividingBy divisor: Float = 1) throws -> IDXArray {
-        var decoder = IDXDecoder(path: path, divisor: divisor, maximumBytes: bytes.count)
+        var decoder = IDXDecoder(path: path, divisor: divisor, size: .exactly(bytes.count))
         try bytes.withUnsafeBufferPointer { try decoder.consume($0) }
         return try decoder.finish()
     }

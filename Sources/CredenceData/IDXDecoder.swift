@@ -2,13 +2,18 @@ import CredenceTensor
 
 /// An incremental IDX parser: feed it the file's bytes in chunks of any size, then call
 /// `finish()`. The result tensor is allocated once, as soon as the header is complete —
-/// unless the header declares more elements than `maximumBytes` (all the bytes the file
-/// can deliver) can hold, which is refused before anything is allocated — and elements are
-/// converted (big-endian → `Float`, divided by `divisor`) as they arrive.
+/// unless the header declares more elements than the file's bytes (`size`) can hold, which
+/// is refused before anything is allocated — and elements are converted (big-endian →
+/// `Float`, divided by `divisor`) as they arrive.
 struct IDXDecoder {
+    /// How many bytes the decoder will be fed: exactly (a raw file) or at most (gzip, whose
+    /// inflated size is known only once inflated).
+    enum Size {
+        case exactly(Int), atMost(Int)
+    }
     let path: String
     let divisor: Float
-    let maximumBytes: Int
+    let size: Size
     private var header: [UInt8] = []
     private var type: IDXArray.ElementType = .uint8
     private var headerSize = 4  // known once the rank byte has been read
@@ -17,10 +22,10 @@ struct IDXDecoder {
     private var carry: [UInt8] = []  // the bytes of an element split across two chunks
     private var received = 0
 
-    init(path: String, divisor: Float, maximumBytes: Int) {
+    init(path: String, divisor: Float, size: Size) {
         self.path = path
         self.divisor = divisor
-        self.maximumBytes = maximumBytes
+        self.size = size
     }
 
     mutating func consume(_ chunk: UnsafeBufferPointer<UInt8>) throws {
@@ -96,9 +101,13 @@ struct IDXDecoder {
             count = product
         }
         let (bytes, overflow) = count.multipliedReportingOverflow(by: type.byteCount)
-        guard !overflow, headerSize + bytes <= maximumBytes else {
+        switch size {
+        case let .exactly(available) where overflow || headerSize + bytes > available:
+            throw DataError.truncated(path: path, expectedBytes: overflow ? Int.max : headerSize + bytes, actualBytes: available)
+        case let .atMost(available) where overflow || headerSize + bytes > available:
             throw DataError.unexpectedShape(path: path, shape: shape,
-                                            expected: "an array the file can hold (\(count) elements need \(headerSize) + \(count) × \(type.byteCount) bytes; the file delivers at most \(maximumBytes))")
+                                            expected: "an array the file can hold (\(count) elements need \(headerSize) + \(count) × \(type.byteCount) bytes; the file inflates to at most \(available))")
+        default: break
         }
         output = Tensor(uninitializedShape: shape)
     }

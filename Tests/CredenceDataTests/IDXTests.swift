@@ -70,6 +70,20 @@ func idxRoundTripsThroughGzipFile(type: IDXArray.ElementType) throws {
     #expect(throws: DataError.truncated(path: path, expectedBytes: 108, actualBytes: 18)) { try IDX.read(path) }
 }
 
+/// Found by fuzzing: 28 bytes whose header declares 2141 × 8388610 float32s made the reader
+/// allocate 72 GB before noticing the data was not there. Refused before allocating now, raw
+/// or gzip-compressed.
+@Test func aHeaderDeclaringMoreThanTheFileHoldsIsRefusedBeforeAllocating() throws {
+    let bytes: [UInt8] = [0, 0, 0x0D, 2, 0, 0, 0x08, 0x5D, 0, 0x80, 0, 2, 0x3F, 0, 0, 0, 0x3F, 0x80, 0, 0, 0xBF, 0x80, 0, 0, 0x40, 0, 0, 0]
+    #expect(throws: DataError.truncated(path: "x", expectedBytes: 12 + 2141 * 8_388_610 * 4, actualBytes: 28)) { try IDX.decode(bytes, path: "x") }
+    let dir = try TemporaryDirectory()
+    defer { dir.cleanup() }
+    let path = dir.file("huge-idx.gz")
+    try Gzip.writeFile(path, bytes: bytes, compress: true)
+    let error = try #require(throws: DataError.self) { try IDX.read(path) }
+    #expect("\(error)".contains("inflates to at most"), "\(error)")
+}
+
 @Test func badMagicAndUnknownTypeAreRejected() throws {
     #expect(throws: DataError.badMagic(path: "x", found: [0x50, 0x4B, 3, 4], expected: "the IDX magic 00 00 <type> <rank>")) {
         try IDX.decode([0x50, 0x4B, 3, 4, 0, 0], path: "x")
