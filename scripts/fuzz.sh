@@ -6,8 +6,8 @@
 #
 #   bash scripts/fuzz.sh [SECONDS] [TARGET ...]     # default: 60 s per target, every target
 #
-# Builds `credence-fuzz` with AddressSanitizer and coverage instrumentation in .build-fuzz/
-# (libFuzzer from the toolchain's clang runtime), then runs each target for SECONDS, starting
+# Builds `credence-fuzz` with libFuzzer's instrumentation and AddressSanitizer in .build-fuzz/
+# (libFuzzer from the Swift toolchain's clang runtime), then runs each target for SECONDS, starting
 # from the committed seeds in Fuzz/corpus/TARGET (read only) and keeping what it finds in
 # credence-results/fuzz/corpus/TARGET. A single allocation over 2 GiB counts as a finding
 # (an input that makes a reader allocate more than it holds). The inputs of findings (crash,
@@ -20,11 +20,15 @@ SECONDS_EACH="${1:-60}"
 shift || true
 OUT=credence-results/fuzz
 mkdir -p "$OUT"
+# The frontend's -sanitize=fuzzer instruments for libFuzzer (8-bit counters, PC table,
+# comparisons) without the driver linking libFuzzer's main: credence-fuzz has its own, which
+# calls LLVMFuzzerRunDriver from libFuzzer's no-main runtime (kept and exported by the linker).
 RUNTIME="$(swiftc -print-target-info | python3 -c 'import json, sys; print(json.load(sys.stdin)["paths"]["runtimeResourcePath"])')/clang/lib/linux"
 [ -f "$RUNTIME/libclang_rt.fuzzer_no_main-x86_64.a" ] || { echo "fuzz.sh: no libFuzzer in $RUNTIME (the Swift toolchain ships it)" >&2; exit 1; }
 swift build --scratch-path .build-fuzz --product credence-fuzz \
-  -Xswiftc -sanitize=address -Xswiftc -sanitize-coverage=edge,trace-cmp \
-  -Xlinker "$RUNTIME/libclang_rt.fuzzer_no_main-x86_64.a" -Xlinker --export-dynamic -Xlinker -lstdc++ >&2
+  -Xswiftc -sanitize=address -Xswiftc -Xfrontend -Xswiftc -sanitize=fuzzer \
+  -Xlinker --undefined=LLVMFuzzerRunDriver -Xlinker "$RUNTIME/libclang_rt.fuzzer_no_main-x86_64.a" \
+  -Xlinker --export-dynamic -Xlinker -lstdc++ 2>&1 | grep -v "Cannot export local symbol" >&2
 FUZZ=.build-fuzz/debug/credence-fuzz
 TARGETS=("$@")
 [ ${#TARGETS[@]} -gt 0 ] || mapfile -t TARGETS < <("$FUZZ" --list)
