@@ -17,6 +17,10 @@ public enum ResultStoreError: Error, CustomStringConvertible, Equatable {
     case migrationFailed(path: String, from: Int, to: Int, message: String)
     /// Another connection holds the write lock for longer than the busy timeout.
     case busy(path: String)
+    /// The disk holding the database is full (the transaction in progress was rolled back).
+    case full(path: String)
+    /// The database (or its directory) cannot be written: a read-only file or file system.
+    case readOnly(path: String)
     /// A stored row whose JSON does not decode (hand-edited, or a bug).
     case unreadableRow(path: String, key: String, message: String)
     /// Any other SQLite failure.
@@ -41,6 +45,10 @@ public enum ResultStoreError: Error, CustomStringConvertible, Equatable {
                 + "it is unchanged — open it with the Credence that wrote it, or move it away to start a new one"
         case let .busy(path):
             return "the results database '\(path)' is locked by another process; wait for it or pass another --db"
+        case let .full(path):
+            return "the disk holding the results database '\(path)' is full; every run stored before is kept — free space and run the same command again"
+        case let .readOnly(path):
+            return "the results database '\(path)' cannot be written (a read-only file or file system); pass a --db on a writable disk"
         case let .unreadableRow(path, key, message):
             return "run \(key) in '\(path)' cannot be read: \(message); drop it with `credence bench --db \(path) --forget \(key)` "
                 + "(the next bench of its suite runs it again), or read the database with the Credence that wrote it"

@@ -33,6 +33,8 @@ final class SQLiteConnection {
         case SQLITE_NOTADB: return .notADatabase(path: path)
         case SQLITE_CORRUPT: return .corrupt(path: path, details: message)
         case SQLITE_BUSY, SQLITE_LOCKED: return .busy(path: path)
+        case SQLITE_FULL: return .full(path: path)
+        case SQLITE_READONLY: return .readOnly(path: path)
         default: return .sqlite(path: path, context: context, message: message)
         }
     }
