@@ -53,6 +53,20 @@ struct CLI {
         return try #require(object as? [String: Any], "stdout is not one JSON object: \(output.stdout)")
     }
 
+    /// Runs another program to its end: its status and its stdout and stderr together.
+    static func runTool(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return (process.terminationStatus, output)
+    }
+
     /// The one JSON object among lines of other output (mpirun's, which merges the ranks' stdout and stderr).
     static func jsonLine(_ output: String) throws -> [String: Any] {
         let line = try #require(output.split(separator: "\n").first { $0.hasPrefix("{") }, "no JSON line in \(output)")

@@ -28,24 +28,15 @@ struct FaultInjectionTests {
             try? handle.close()
         }
         func close() {
-            _ = try? Self.run("/bin/umount", [path])
+            _ = try? CLI.runTool("/bin/umount", [path])
             try? FileManager.default.removeItem(atPath: path)
         }
         var leftovers: [String] {
             ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).filter { $0.contains(".tmp") || $0.hasPrefix(".") }
         }
         static func mount(_ arguments: [String]) throws {
-            let status = try run("/bin/mount", arguments)
-            try #require(status == 0, "mount \(arguments.joined(separator: " ")) failed")
-        }
-        @discardableResult
-        static func run(_ tool: String, _ arguments: [String]) throws -> Int32 {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: tool)
-            process.arguments = arguments
-            try process.run()
-            process.waitUntilExit()
-            return process.terminationStatus
+            let mounted = try CLI.runTool("/bin/mount", arguments)
+            try #require(mounted.status == 0, "mount \(arguments.joined(separator: " ")) failed: \(mounted.output)")
         }
     }
 
