@@ -36,7 +36,7 @@ TARGETS=("$@")
 for T in "${TARGETS[@]}"; do
   mkdir -p "$OUT/corpus/$T"
   echo "fuzzing $T for $SECONDS_EACH s" >&2
-  ASAN_OPTIONS=detect_leaks=0 "$FUZZ" "$T" -max_total_time="$SECONDS_EACH" -rss_limit_mb=6144 -malloc_limit_mb=2048 \
+  SWIFT_BACKTRACE=enable=no ASAN_OPTIONS=detect_leaks=0 "$FUZZ" "$T" -max_total_time="$SECONDS_EACH" -rss_limit_mb=6144 -malloc_limit_mb=2048 \
     -timeout=30 -print_final_stats=1 -artifact_prefix="$OUT/finding-$T-" "$OUT/corpus/$T" "Fuzz/corpus/$T" \
     > "$OUT/$T.log" 2>&1 || true
 done

@@ -83,20 +83,21 @@ public enum IDX {
         return try decoder.finish()
     }
 
-    /// The IDX encoding of `array` (values are converted to `array.elementType`,
-    /// integer types by rounding toward zero).
+    /// The IDX encoding of `array` (values are converted to `array.elementType`, integer
+    /// types by rounding toward zero and clamping to the type's range — a Float holding an
+    /// int32 near its limit rounds past it — NaN to 0).
     public static func encode(_ array: IDXArray) -> [UInt8] {
         var bytes: [UInt8] = [0, 0, array.elementType.rawValue, UInt8(array.shape.count)]
         for dim in array.shape { appendUInt32(&bytes, UInt32(dim)) }
         bytes.reserveCapacity(bytes.count + array.values.count * array.elementType.byteCount)
         for v in array.tensor.values {
             switch array.elementType {
-            case .uint8: bytes.append(UInt8(v))
-            case .int8: bytes.append(UInt8(bitPattern: Int8(v)))
+            case .uint8: bytes.append(clamped(v))
+            case .int8: bytes.append(UInt8(bitPattern: clamped(v)))
             case .int16:
-                let u = UInt16(bitPattern: Int16(v))
+                let u = UInt16(bitPattern: clamped(v))
                 bytes.append(UInt8(u >> 8)); bytes.append(UInt8(u & 0xFF))
-            case .int32: appendUInt32(&bytes, UInt32(bitPattern: Int32(v)))
+            case .int32: appendUInt32(&bytes, UInt32(bitPattern: clamped(v)))
             case .float32: appendUInt32(&bytes, v.bitPattern)
             case .float64:
                 let u = Double(v).bitPattern
@@ -104,6 +105,14 @@ public enum IDX {
             }
         }
         return bytes
+    }
+
+    /// `value` rounded toward zero into `T`'s range (NaN: 0).
+    private static func clamped<T: FixedWidthInteger>(_ value: Float) -> T {
+        guard !value.isNaN else { return 0 }
+        if value >= Float(T.max) { return T.max }
+        if value <= Float(T.min) { return T.min }
+        return T(value)
     }
 
     /// Writes `array` to `path` as IDX, gzip-compressed when `compress` is true.

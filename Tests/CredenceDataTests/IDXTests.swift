@@ -84,6 +84,16 @@ func idxRoundTripsThroughGzipFile(type: IDXArray.ElementType) throws {
     #expect("\(error)".contains("inflates to at most"), "\(error)")
 }
 
+/// Found by fuzzing: an int32 near Int32.max read as Float rounds past it (2³¹), and writing
+/// the array back trapped converting it to Int32. Integers are clamped to their type now.
+@Test func integersNearTheirLimitsWriteBackClamped() throws {
+    let array = IDXArray(elementType: .int32, shape: [3], values: [Float(Int32.max), Float(Int32.min), .nan])
+    let again = try IDX.decode(IDX.encode(array))
+    #expect(again.tensor.values == [Float(Int32.max), Float(Int32.min), 0])
+    let bytes = IDXArray(elementType: .uint8, shape: [2], values: [300, -5])
+    #expect(try IDX.decode(IDX.encode(bytes)).tensor.values == [255, 0])
+}
+
 @Test func badMagicAndUnknownTypeAreRejected() throws {
     #expect(throws: DataError.badMagic(path: "x", found: [0x50, 0x4B, 3, 4], expected: "the IDX magic 00 00 <type> <rank>")) {
         try IDX.decode([0x50, 0x4B, 3, 4, 0, 0], path: "x")
