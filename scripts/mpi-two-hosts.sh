@@ -46,7 +46,8 @@ AGENT
 chmod +x "$OUT/agent.sh"
 printf '10.77.1.2 slots=1\n10.77.2.2 slots=1\n' > "$OUT/hosts"
 MPI=(mpirun --allow-run-as-root --oversubscribe --hostfile "$OUT/hosts" --mca plm_rsh_agent "$OUT/agent.sh"
-     --mca btl self,tcp --mca oob_tcp_if_include 10.77.0.0/16 --mca btl_tcp_if_include 10.77.0.0/16 -x CREDENCE_THREADS=1)
+     --mca btl self,tcp --mca oob_tcp_if_include 10.77.0.0/16 --mca btl_tcp_if_include 10.77.0.0/16 -x CREDENCE_THREADS=1
+     --mca rtc ^hwloc)  # its shared-memory topology once segfaulted an orted started in a namespace
 "${MPI[@]}" -np 2 sh -c 'echo "rank $OMPI_COMM_WORLD_RANK on $(ip -o -4 addr show eth0 | awk "{print \$4}")"' | sort | tee "$OUT/placement.txt"
 
 same_json() { python3 - "$1" "$2" <<'PY'
