@@ -286,7 +286,7 @@ public final class MPIWorld: @unchecked Sendable {
             done += 1
         }
         let own = OwnJobs()
-        let mode = credence_enter_flush_to_zero()
+        let mode = credence_enter_flush_to_zero()   // the caller's mode, read by setting and restoring it
         credence_restore_floating_point_mode(mode)
         try withoutActuallyEscaping(work) { work in
             own.work = work
