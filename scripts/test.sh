@@ -6,3 +6,6 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/setup.sh
 swift build --build-tests   # also builds the `credence` executable the CLI tests run
 swift test --skip-build
+# Every fuzz target for 2 s under libFuzzer and AddressSanitizer (a build of its own in
+# .build-fuzz; scripts/fuzz.sh SECONDS runs them longer): a finding fails the run.
+bash scripts/fuzz.sh 2
