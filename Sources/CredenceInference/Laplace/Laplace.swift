@@ -104,11 +104,9 @@ public struct Laplace: InferenceMethod {
 
     /// Model-dependent checks: the subset exists and is dense, and a dense curvature fits.
     public func validate(model: any NetworkModel) throws {
-        let resolved = try LaplaceSubset(subset, model: model, indices: subnetworkIndices)
-        let n = resolved.dimension
-        if resolved.usesPerExampleJacobians {
+        let (n, nonDense) = try LaplaceSubset.extent(of: subset, model: model, indices: subnetworkIndices)
+        if let layer = nonDense {
             let chain = try model.laplaceChain()
-            let layer = resolved.layers.first { !(chain.layers[$0] is Dense) }!
             if structure == .kronecker {
                 throw LaplaceError.illegalCombination(
                     "Kronecker factors are implemented for dense layers; the \(subset.rawValue) subset includes layer \(layer) "

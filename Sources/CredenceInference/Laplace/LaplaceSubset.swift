@@ -41,34 +41,7 @@ public struct LaplaceSubset: Equatable, Sendable {
     /// The last and first layers are the last and first modules of the parameter layout
     /// (by name); the curvature is then computed on the model's chain of layers.
     public init(_ kind: WeightSubset, model: any NetworkModel, indices: [Int]? = nil) throws {
-        let chain = try model.laplaceChain()
-        let layout = model.layout
-        // Each module's layer in the chain, in layout order.
-        let parameterized = layout.moduleNames.map { module in
-            layout.entries.first { ParameterLayout.module(of: $0.name) == module }!.layer
-        }
-        guard let first = parameterized.first, let last = parameterized.last else {
-            throw LaplaceError.unsupportedModel("the model has no parameters")
-        }
-        var chosen: [Int]
-        var sorted: [Int] = []
-        switch kind {
-        case .lastLayer: chosen = [last]
-        case .firstLayer: chosen = [first]
-        case .all: chosen = parameterized
-        case .subnetwork:
-            guard let indices, !indices.isEmpty else {
-                throw LaplaceError.invalidValue("a subnetwork needs a non-empty set of weight indices (or select them by marginal variance)")
-            }
-            sorted = Array(Set(indices)).sorted()
-            guard sorted.first! >= 0, sorted.last! < model.parameterCount else {
-                throw LaplaceError.invalidValue("subnetwork indices must lie in 0..<\(model.parameterCount)")
-            }
-            chosen = parameterized.filter { l in
-                let r = model.layout.range(ofLayers: l..<(l + 1))
-                return sorted.contains { r.contains($0) }
-            }
-        }
+        let (chain, chosen, sorted, last) = try Self.choose(kind, model: model, indices: indices)
         let perExample = chosen.contains { !(chain.layers[$0] is Dense) }
         var blocks: [ParameterBlock] = []
         var flat: [Int] = []
@@ -114,6 +87,49 @@ public struct LaplaceSubset: Equatable, Sendable {
         self.groups = groups
         usesPerExampleJacobians = perExample
         isOutputLayerOnly = !perExample && chosen == [last] && chain.layers[(last + 1)...].allSatisfy { $0 is Dropout }
+    }
+
+    /// What `kind` picks on `model` — its number of coordinates and the first chosen layer that
+    /// is not dense (nil when all are) — without listing the coordinates (a validation of a
+    /// very wide layer must not allocate its index list).
+    public static func extent(of kind: WeightSubset, model: any NetworkModel, indices: [Int]? = nil) throws
+        -> (dimension: Int, firstNonDenseLayer: Int?) {
+        let (chain, chosen, sorted, _) = try choose(kind, model: model, indices: indices)
+        let dimension = kind == .subnetwork ? sorted.count : chosen.reduce(0) { $0 + model.layout.range(ofLayers: $1..<($1 + 1)).count }
+        return (dimension, chosen.first { !(chain.layers[$0] is Dense) })
+    }
+
+    /// The model's chain, the chosen layers (model indices, ascending), a subnetwork's sorted
+    /// distinct indices (empty otherwise) and the last parameterized layer.
+    private static func choose(_ kind: WeightSubset, model: any NetworkModel, indices: [Int]?) throws
+        -> (chain: Sequential, chosen: [Int], sorted: [Int], last: Int) {
+        let chain = try model.laplaceChain()
+        let layout = model.layout
+        // Each module's layer in the chain, in layout order.
+        let parameterized = layout.moduleNames.map { module in
+            layout.entries.first { ParameterLayout.module(of: $0.name) == module }!.layer
+        }
+        guard let first = parameterized.first, let last = parameterized.last else {
+            throw LaplaceError.unsupportedModel("the model has no parameters")
+        }
+        switch kind {
+        case .lastLayer: return (chain, [last], [], last)
+        case .firstLayer: return (chain, [first], [], last)
+        case .all: return (chain, parameterized, [], last)
+        case .subnetwork:
+            guard let indices, !indices.isEmpty else {
+                throw LaplaceError.invalidValue("a subnetwork needs a non-empty set of weight indices (or select them by marginal variance)")
+            }
+            let sorted = Array(Set(indices)).sorted()
+            guard sorted.first! >= 0, sorted.last! < model.parameterCount else {
+                throw LaplaceError.invalidValue("subnetwork indices must lie in 0..<\(model.parameterCount)")
+            }
+            let chosen = parameterized.filter { l in
+                let r = model.layout.range(ofLayers: l..<(l + 1))
+                return sorted.contains { r.contains($0) }
+            }
+            return (chain, chosen, sorted, last)
+        }
     }
 
     /// The subset's values in `parameters`.
