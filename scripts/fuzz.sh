@@ -5,20 +5,23 @@
 # says what each checks beyond "no crash".
 #
 #   bash scripts/fuzz.sh [SECONDS] [TARGET ...]     # default: 60 s per target, every target
+#   FUZZ_OUT=DIR bash scripts/fuzz.sh ...           # results in DIR instead of credence-results/fuzz
 #
 # Builds `credence-fuzz` with libFuzzer's instrumentation and AddressSanitizer in .build-fuzz/
 # (libFuzzer from the Swift toolchain's clang runtime), then runs each target for SECONDS, starting
 # from the committed seeds in Fuzz/corpus/TARGET (read only) and keeping what it finds in
 # credence-results/fuzz/corpus/TARGET. A single allocation over 2 GiB counts as a finding
 # (an input that makes a reader allocate more than it holds). The inputs of findings (crash,
-# oom, timeout) are saved as credence-results/fuzz/finding-TARGET-*; replay one with any build:
+# oom, timeout; and slow units, over 10 s, which are reported but do not fail the run) are
+# saved as credence-results/fuzz/finding-TARGET-*; replay one with any build:
 #   .build/debug/credence-fuzz TARGET credence-results/fuzz/finding-TARGET-...
-# Prints a table: executions, executions per second, corpus size and findings per target.
+# Prints a table: executions, executions per second, corpus size and findings per target;
+# exits 1 when there is a finding. The test command runs every target for 2 s this way.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 SECONDS_EACH="${1:-60}"
 shift || true
-OUT=credence-results/fuzz
+OUT="${FUZZ_OUT:-credence-results/fuzz}"   # where corpora, logs and findings go
 mkdir -p "$OUT"
 # The frontend's -sanitize=fuzzer instruments for libFuzzer (8-bit counters, PC table,
 # comparisons) without the driver linking libFuzzer's main: credence-fuzz has its own, which
@@ -45,11 +48,15 @@ python3 - "$OUT" "${TARGETS[@]}" <<'PY'
 import glob, os, re, sys
 out, targets = sys.argv[1], sys.argv[2:]
 print("| target | executions | exec/s | corpus | findings |\n|---|---:|---:|---:|---|")
+found = 0
 for t in targets:
     log = open(os.path.join(out, f"{t}.log"), errors="replace").read()
     stat = lambda name: (re.findall(rf"stat::{name}:\s+(\d+)", log) or ["?"])[-1]
     corpus = len(os.listdir(os.path.join(out, "corpus", t)))
-    findings = sorted(glob.glob(os.path.join(out, f"finding-{t}-*")))
-    finding = "; ".join(os.path.basename(f) for f in findings) or "0"
+    saved = sorted(glob.glob(os.path.join(out, f"finding-{t}-*")))
+    findings = [f for f in saved if "-slow-unit-" not in f]   # slow units are reported, not failures
+    found += len(findings)
+    finding = "; ".join(os.path.basename(f) for f in saved) or "0"
     print(f"| {t} | {stat('number_of_executed_units')} | {stat('average_exec_per_sec')} | {corpus} | {finding} |")
+sys.exit(1 if found else 0)
 PY

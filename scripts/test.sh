@@ -8,4 +8,4 @@ swift build --build-tests   # also builds the `credence` executable the CLI test
 swift test --skip-build
 # Every fuzz target for 2 s under libFuzzer and AddressSanitizer (a build of its own in
 # .build-fuzz; scripts/fuzz.sh SECONDS runs them longer): a finding fails the run.
-bash scripts/fuzz.sh 2
+FUZZ_OUT="$(mktemp -d)" bash scripts/fuzz.sh 2
