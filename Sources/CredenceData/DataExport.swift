@@ -59,13 +59,16 @@ public func exportDataset(_ name: DatasetName, options: DataOptions, shifts: [Sh
         throw DataError.unwritableFile(path: directory, reason: "the directory cannot be created (\(error.localizedDescription))")
     }
     var files: [DataExportManifest.File] = []
-    func write(_ bytes: [UInt8], _ file: String, _ contents: String, shape: [Int], dtype: String) throws {
+    func writeAtomically(_ data: Data, _ file: String) throws {
         let path = (directory as NSString).appendingPathComponent(file)
         do {
-            try Data(bytes).write(to: URL(fileURLWithPath: path), options: .atomic)
+            try data.write(to: URL(fileURLWithPath: path), options: .atomic)
         } catch {
             throw DataError.unwritableFile(path: path, reason: error.localizedDescription)
         }
+    }
+    func write(_ bytes: [UInt8], _ file: String, _ contents: String, shape: [Int], dtype: String) throws {
+        try writeAtomically(Data(bytes), file)
         let entry = DataExportManifest.File(name: file, contents: contents, shape: shape, dtype: dtype)
         files.append(entry)
         onFile(entry)
@@ -98,11 +101,6 @@ public func exportDataset(_ name: DatasetName, options: DataOptions, shifts: [Sh
         targetMean: test.targetStandardization?.mean, targetStandardDeviation: test.targetStandardization?.standardDeviation, files: files)
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-    let path = (directory as NSString).appendingPathComponent("manifest.json")
-    do {
-        try encoder.encode(manifest).write(to: URL(fileURLWithPath: path), options: .atomic)
-    } catch {
-        throw DataError.unwritableFile(path: path, reason: error.localizedDescription)
-    }
+    try writeAtomically(try encoder.encode(manifest), "manifest.json")
     return manifest
 }

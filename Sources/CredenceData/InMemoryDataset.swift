@@ -74,10 +74,9 @@ public struct InMemoryDataset: Dataset {
     /// Refuses a NaN or infinite value: a network would carry it through (ReLU turns NaN into
     /// 0) into figures that look fine and are wrong.
     static func requireFinite(_ values: Tensor, _ what: String, of name: String) throws {
-        let perExample = values.count / Swift.max(values.shape.first ?? 1, 1)
-        let first = values.withUnsafeBufferPointer { $0.firstIndex { !$0.isFinite } }
-        if let i = first {
-            throw DataError.invalidArgument(name: what, message: "\(name): example \(i / Swift.max(perExample, 1)) holds a NaN or infinite value (at position \(i % Swift.max(perExample, 1))); clean or drop it")
+        let perExample = Swift.max(1, values.count / Swift.max(values.shape.first ?? 1, 1))
+        if let i = values.withUnsafeBufferPointer({ $0.firstIndex { !$0.isFinite } }) {
+            throw DataError.invalidArgument(name: what, message: "\(name): example \(i / perExample) holds a NaN or infinite value (at position \(i % perExample)); clean or drop it")
         }
     }
 

@@ -39,11 +39,9 @@ struct DataCommand: ParsableCommand {
             if let heldOutClasses { options.heldOutClasses = try integerList(heldOutClasses, option: "--held-out-classes", example: "5,6") }
             if let trainLimit, trainLimit < 1 { throw ValidationError("--train-limit must be ≥ 1, got \(trainLimit)") }
             let manifest = try reportingErrors {
-                try exportDataset(dataset, options: options, shifts: shifts?.shifts ?? [], ood: ood, to: out) { file in
-                    if Terminal.isInteractive { Terminal.error("\r\u{1B}[Kwrote \(file.name)", terminator: "") }
-                }
+                try exportDataset(dataset, options: options, shifts: shifts?.shifts ?? [], ood: ood, to: out) { Terminal.redraw("wrote \($0.name)") }
             }
-            if Terminal.isInteractive { Terminal.error("\r\u{1B}[K", terminator: "") }
+            Terminal.redraw("")
             if format == .json { return try printJSON(manifest) }
             print("\(manifest.dataset) (seed \(manifest.seed), \(manifest.task)) → \(out)/")
             for file in manifest.files {

@@ -38,11 +38,9 @@ struct EvaluateCommand: ParsableCommand {
         }
         let result = try reportingErrors {
             try evaluatePosteriorFile(at: posterior, dataset: dataset, ood: ood, shifts: shifts, samples: samples,
-                                      dataDirectory: dataDir, seed: seed, world: world) { stage in
-                if Terminal.isInteractive { Terminal.error("\r\u{1B}[K" + stage, terminator: "") }
-            }
+                                      dataDirectory: dataDir, seed: seed, world: world, onStage: Terminal.redraw)
         }
-        if shifts != nil, Terminal.isInteractive { Terminal.error("\r\u{1B}[K", terminator: "") }
+        if shifts != nil { Terminal.redraw("") }
         guard (world?.rank ?? 0) == 0 else { return }
         if format == .json { return try printJSON(result) }
         printEvaluation(result)

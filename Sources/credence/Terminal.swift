@@ -10,6 +10,11 @@ enum Terminal {
         FileHandle.standardError.write(Data((line + terminator).utf8))
     }
 
+    /// `line` in place of the status line on a terminal (`""` clears it); nothing otherwise.
+    static func redraw(_ line: String) {
+        if isInteractive { error("\r\u{1B}[K" + line, terminator: "") }
+    }
+
     static func duration(_ seconds: Double) -> String {
         guard seconds.isFinite else { return "--:--" }
         let s = Int(seconds.rounded())

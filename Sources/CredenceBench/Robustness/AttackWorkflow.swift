@@ -371,21 +371,16 @@ struct AttackedBatch {
         var correctInEveryRepeat: [Bool]?
         /// AutoAttack: the examples still classified correctly after each of its attacks.
         var stages: [Stage]?
-
-        init(adversarial: Tensor, predictive: Predictive, correctInEveryRepeat: [Bool]?, stages: [Stage]?) {
-            self.adversarial = adversarial
-            self.predictive = predictive
-            self.correctInEveryRepeat = correctInEveryRepeat
-            self.stages = stages
-        }
-
-        init(evaluation: RobustEvaluation, stages: [Stage]?) {
-            self.init(adversarial: evaluation.adversarial, predictive: evaluation.predictive,
-                      correctInEveryRepeat: evaluation.correctInEveryRepeat, stages: stages)
-        }
     }
     var clean: Predictive
     var budgets: [Budget]
+}
+
+extension AttackedBatch.Budget {
+    init(evaluation: RobustEvaluation, stages: [AttackedBatch.Stage]?) {
+        self.init(adversarial: evaluation.adversarial, predictive: evaluation.predictive,
+                  correctInEveryRepeat: evaluation.correctInEveryRepeat, stages: stages)
+    }
 }
 
 /// A job of `attackPosterior`, and the bytes it travels in between MPI ranks (safetensors:

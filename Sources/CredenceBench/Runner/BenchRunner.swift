@@ -124,8 +124,7 @@ public final class BenchRunner {
     /// Removes the stored runs with `keys` from the database, under its lock (refused while a
     /// bench writes it); every key must be stored, or nothing is removed.
     public func forget(_ keys: [String]) throws {
-        try FileManager.default.createDirectory(atPath: environment.cacheDirectory, withIntermediateDirectories: true)
-        let lock = try DirectoryLock(directory: environment.cacheDirectory, database: store.path)
+        let lock = try lockDatabase()
         defer { lock.release() }
         let stored = try store.keys()
         let unknown = keys.filter { !stored.contains($0) }
@@ -137,13 +136,19 @@ public final class BenchRunner {
     /// by the caller until it is done), finds the runs not stored yet, checks their data and
     /// announces the plan.
     func begin(_ suite: Suite, onEvent: (BenchEvent) -> Void) throws -> (lock: DirectoryLock, pending: [RunConfiguration]) {
-        try FileManager.default.createDirectory(atPath: environment.cacheDirectory, withIntermediateDirectories: true)
-        let lock = try DirectoryLock(directory: environment.cacheDirectory, database: store.path)
+        let lock = try lockDatabase()
         let stored = try store.keys()
         let pending = suite.configurations.filter { !stored.contains($0.key) }
         try preflight(pending)
         onEvent(.planned(total: suite.configurations.count, skipped: suite.configurations.count - pending.count, pending: pending.count))
         return (lock, pending)
+    }
+
+    /// The database's lock (`DIR/lock` in the checkpoint folder), or `BenchError.locked` at
+    /// once when another runner holds it.
+    private func lockDatabase() throws -> DirectoryLock {
+        try FileManager.default.createDirectory(atPath: environment.cacheDirectory, withIntermediateDirectories: true)
+        return try DirectoryLock(directory: environment.cacheDirectory, database: store.path)
     }
 
     /// What a suite's run did: its stored runs (earlier and new) in suite order, and the counts.
