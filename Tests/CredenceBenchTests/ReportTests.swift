@@ -163,6 +163,29 @@ import Testing
         #expect(section("reliability", of: page)?.contains("<svg") == true)
     }
 
+    /// A posterior that stores mutual information gets a second ROC chart per OOD set, by that
+    /// score, holding only the methods that have it.
+    @Test func oodSectionAddsMutualInformationChartsForPosteriorsThatHaveIt() throws {
+        let withMutualInformation = Self.records.map { r -> RunRecord in
+            var r = r
+            guard r.configuration.method == "ensemble" else { return r }
+            r.metrics.ood = r.metrics.ood.map { o in
+                var o = o
+                o.scores[UncertaintyScore.mutualInformation.rawValue] = o.scores[UncertaintyScore.entropy.rawValue]
+                return o
+            }
+            return r
+        }
+        let ood = try #require(section("ood", of: renderReport(withMutualInformation, title: "t")))
+        let charts = ood.components(separatedBy: "<svg class=\"chart\"").dropFirst()
+        #expect(charts.count == 2 * 3)
+        let byMutualInformation = charts.filter { $0.contains("score: mutual information") }
+        #expect(byMutualInformation.count == 3)
+        for chart in byMutualInformation {
+            #expect(chart.contains("— ensemble") && !chart.contains("— map"))
+        }
+    }
+
     @Test func galleryEmbedsImagesAsDataURLs() {
         let png = Data([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A])
         let gallery = ShiftGallery(clean: png, rows: [.init(shift: "gaussian-noise", cells: (1...5).map { ("severity \($0)", png) }),

@@ -65,9 +65,9 @@ public func renderReport(_ records: [RunRecord], title: String, gallery: ShiftGa
         shiftCharts(g.classification)
     }
     page += chartSection(model, id: "ood", title: "4. Out-of-distribution detection",
-                         intro: "ROC curves for telling OOD inputs (positives) from the test set by predictive entropy; the dashed diagonal is chance. AUROC in the legend.",
+                         intro: "ROC curves for telling OOD inputs (positives) from the test set by predictive entropy, and by mutual information for the posteriors that have it (only those methods appear in that chart); the dashed diagonal is chance. AUROC in the legend.",
                          empty: "No run evaluated OOD detection — add `ood` and OOD sets to a suite.") { g in
-        [g.oodSets.compactMap { rocChart(g.classification, set: $0) }]
+        [g.oodSets.flatMap { rocCharts(g.classification, set: $0) }]
     }
     page += chartSection(model, id: "rejection", title: "5. Accuracy–rejection curves",
                          intro: "Accuracy on the examples kept after rejecting the most uncertain fraction (by 1 − max p̄). Higher and steeper is better; AURC in the legend (lower is better).",

@@ -84,11 +84,21 @@ func rejectionChart(_ methods: [MethodRuns]) -> String? {
                      legend: .below, legendLabels: labels)
 }
 
-/// ROC curves for detecting OOD set `set` by `score`, one line per method, AUROC in the legend.
-func rocChart(_ methods: [MethodRuns], set: String) -> String? {
+/// ROC curves for detecting OOD set `set`: by predictive entropy (or the first score stored),
+/// and a second chart by mutual information when any method's posterior has it — the score
+/// that separates "far from the data" from "near the decision boundary" (Kristiadi et al. 2020).
+func rocCharts(_ methods: [MethodRuns], set: String) -> [String] {
     let preferred = [UncertaintyScore.entropy.rawValue, UncertaintyScore.maxProbability.rawValue, UncertaintyScore.mutualInformation.rawValue]
     let available = Set(methods.flatMap { m in m.records.flatMap { r in r.metrics.ood.filter { $0.set == set }.flatMap { $0.scores.keys } } })
-    guard let score = preferred.first(where: available.contains) ?? available.sorted().first else { return nil }
+    guard let first = preferred.first(where: available.contains) ?? available.sorted().first else { return [] }
+    let mutualInformation = UncertaintyScore.mutualInformation.rawValue
+    let scores = first != mutualInformation && available.contains(mutualInformation) ? [first, mutualInformation] : [first]
+    return scores.compactMap { rocChart(methods, set: set, score: $0) }
+}
+
+/// ROC curves for detecting OOD set `set` by `score`, one line per method that stored it, AUROC
+/// in the legend.
+func rocChart(_ methods: [MethodRuns], set: String, score: String) -> String? {
     var series: [LineSeries] = [], labels: [String] = []
     for m in methods {
         guard let (points, auroc) = m.rocCurve(set: set, score: score) else { continue }
@@ -98,7 +108,8 @@ func rocChart(_ methods: [MethodRuns], set: String) -> String? {
     }
     guard !series.isEmpty else { return nil }
     let (x, y) = rocAxes(falsePositives: "false-positive rate (test flagged as OOD)", truePositives: "true-positive rate (OOD detected)")
-    let scoreName = score == "entropy" ? "predictive entropy" : score == "maxProbability" ? "1 − max p̄" : score
+    let scoreName = score == "entropy" ? "predictive entropy" : score == "maxProbability" ? "1 − max p̄"
+        : score == "mutualInformation" ? "mutual information" : score
     // The empty bottom-right corner of a ROC plot holds the legend when the labels fit there.
     let fits = (labels.map { estimatedTextWidth($0, size: 11) }.max() ?? 0) + 40 < 440 * 0.62 && labels.count <= 8
     return lineChart(title: "OOD \(set) — score: \(scoreName)", x: x, y: y, series: series, width: 440, height: 400,
