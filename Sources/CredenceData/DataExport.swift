@@ -61,11 +61,7 @@ public func exportDataset(_ name: DatasetName, options: DataOptions, shifts: [Sh
     var files: [DataExportManifest.File] = []
     func writeAtomically(_ data: Data, _ file: String) throws {
         let path = (directory as NSString).appendingPathComponent(file)
-        do {
-            try data.write(to: URL(fileURLWithPath: path), options: .atomic)
-        } catch {
-            throw DataError.unwritableFile(path: path, reason: error.localizedDescription)
-        }
+        try AtomicFile.write(data, to: path, failure: DataError.unwritableFile)
     }
     func write(_ bytes: [UInt8], _ file: String, _ contents: String, shape: [Int], dtype: String) throws {
         try writeAtomically(Data(bytes), file)

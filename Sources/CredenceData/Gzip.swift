@@ -1,4 +1,5 @@
 import CZlib
+import CredenceTensor
 import Foundation
 
 /// Reading files that may be gzip-compressed, and writing gzip, through the system zlib.
@@ -157,11 +158,9 @@ public enum Gzip {
         return output
     }
 
-    /// Writes `bytes` to `path`, gzip-compressed when `compress` is true.
+    /// Writes `bytes` to `path` atomically, gzip-compressed when `compress` is true.
     public static func writeFile(_ path: String, bytes: [UInt8], compress shouldCompress: Bool) throws {
         let payload = shouldCompress ? compress(bytes) : bytes
-        guard FileManager.default.createFile(atPath: path, contents: Data(payload)) else {
-            throw DataError.unwritableFile(path: path, reason: "the file cannot be created")
-        }
+        try AtomicFile.write(Data(payload), to: path, failure: DataError.unwritableFile)
     }
 }

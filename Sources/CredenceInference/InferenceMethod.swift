@@ -80,7 +80,7 @@ private func runPhase<M: InferenceMethod>(
     let fingerprint = "\(method) batch \(batchSize) seed \(seed) shuffle \(shuffle) examples \(data.count) start \(checksum(parameters))"
     if let store, store.file.resume, FileManager.default.fileExists(atPath: store.file.path) {
         let path = store.file.path
-        let saved = try SafeTensorsFile(contentsOf: path)
+        let saved = try readingResumeFile(path) { try SafeTensorsFile(contentsOf: path) }
         guard saved.metadata[PhaseCheckpoint.fingerprintKey] == fingerprint else {
             throw ResumeError.inconsistentState(path: path, reason: "it holds the state of another run (its settings, seed, data or starting network differ, or another version of Credence wrote it); delete it to start this phase over")
         }

@@ -28,19 +28,6 @@ import Testing
         return path
     }
 
-    /// Starts `credence` with extra environment, output discarded.
-    static func start(_ arguments: [String], environment: [String: String] = [:]) throws -> Process {
-        let binary = try #require(CLI.binary, "the credence executable is not built; run `swift build --build-tests` first")
-        let process = Process()
-        process.executableURL = binary
-        process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        return process
-    }
-
     /// The stored records keyed by run, without what differs between two executions
     /// (finish time, wall time, measured times and memory).
     static func metrics(_ database: String) throws -> [String: String] {
@@ -78,10 +65,12 @@ import Testing
         // Kill at seeded random moments, each 0.1 s + 3–25 % of a full run's duration after a
         // start (so kills land in training, evaluation and inserts alike), until a start
         // finishes by itself; after 10 kills the last start is left to finish.
-        var generator = SeededGenerator(seed: 20_251_122)
+        // `scripts/kill-test.sh` repeats this with other seeds (CREDENCE_KILL_TEST_SEED).
+        let seed = ProcessInfo.processInfo.environment["CREDENCE_KILL_TEST_SEED"].flatMap(UInt64.init) ?? 20_251_122
+        var generator = SeededGenerator(seed: seed)
         var kills = 0, storedBeforeKill: [Int] = [], delays: [Double] = []
         while true {
-            let process = try Self.start(["bench", suite, "--db", killed, "--no-report"])
+            let process = try CLI.start(["bench", suite, "--db", killed, "--no-report"])
             guard kills < 10 else { process.waitUntilExit(); #expect(process.terminationStatus == 0); break }
             let delay = Double.random(in: 0.03...0.25, using: &generator) * fullSeconds + 0.1
             delays.append(delay)
@@ -105,6 +94,7 @@ import Testing
             }
         }
         #expect(kills >= 3, "the kill test killed the suite only \(kills) time(s) (delays \(delays), a full run \(fullSeconds) s)")
+        print("kill test (seed \(seed)): \(kills) kills at \(delays.map { String(format: "%.2f", $0) }.joined(separator: ", ")) s; rows stored at each kill \(storedBeforeKill)")
         #expect(storedBeforeKill == storedBeforeKill.sorted(), "a finished run was lost: \(storedBeforeKill)")
 
         let expected = try Self.metrics(reference), got = try Self.metrics(killed)
@@ -128,7 +118,7 @@ import Testing
             """, in: dir)
         let db = dir.appendingPathComponent("b.sqlite").path
         // The store sleeps between writing the row and COMMIT: kill it there.
-        let process = try Self.start(["bench", suite, "--db", db, "--no-report"], environment: ["CREDENCE_STORE_PAUSE_BEFORE_COMMIT": "30"])
+        let process = try CLI.start(["bench", suite, "--db", db, "--no-report"], environment: ["CREDENCE_STORE_PAUSE_BEFORE_COMMIT": "30"])
         let journal = db + "-journal"
         let deadline = Date().addingTimeInterval(60)
         var paused = false

@@ -101,7 +101,6 @@ struct CLI {
         }
     }
 
-    /// Starts the executable without waiting, its output discarded (for tests that kill it).
     /// Runs `credence arguments` and SIGKILLs it as soon as `epochDone()` (polled every 2 ms)
     /// reports an epoch ≥ 1; returns that epoch, or nil when the run ended first (within 120 s).
     /// Every poll sees a complete file: Credence replaces its files atomically.
@@ -121,11 +120,14 @@ struct CLI {
         return (epochAtKill, process)
     }
 
-    static func start(_ arguments: [String]) throws -> Process {
+    /// Starts the executable with extra `environment` without waiting, its output discarded
+    /// (for tests that kill it).
+    static func start(_ arguments: [String], environment: [String: String] = [:]) throws -> Process {
         let binary = try #require(CLI.binary, "the credence executable is not built; run `swift build --build-tests` first")
         let process = Process()
         process.executableURL = binary
         process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()

@@ -1,3 +1,4 @@
+import CredenceTensor
 import Foundation
 
 /// Why a report could not be written.
@@ -101,9 +102,8 @@ public func renderReport(_ records: [RunRecord], title: String, gallery: ShiftGa
     return page + "</body>\n</html>\n"
 }
 
-/// Writes `renderReport(records, …)` to `directory/index.html` (creating the folder), atomically:
-/// the page goes to a temporary file in the same folder first, then is renamed over the old one,
-/// so a reader never sees half a page. Returns the path written.
+/// Writes `renderReport(records, …)` to `directory/index.html` (creating the folder), atomically
+/// (`AtomicFile`): a reader never sees half a page. Returns the path written.
 @discardableResult
 public func writeReport(_ records: [RunRecord], to directory: String, title: String = "Credence benchmark report",
                         gallery: ShiftGallery? = nil) throws -> String {
@@ -113,16 +113,7 @@ public func writeReport(_ records: [RunRecord], to directory: String, title: Str
         throw ReportError.cannotCreateDirectory(path: directory, reason: error.localizedDescription)
     }
     let target = (directory as NSString).appendingPathComponent("index.html")
-    let temporary = (directory as NSString).appendingPathComponent(".index.html.\(ProcessInfo.processInfo.processIdentifier).tmp")
-    let html = renderReport(records, title: title, gallery: gallery)
-    guard FileManager.default.createFile(atPath: temporary, contents: Data(html.utf8)) else {
-        throw ReportError.cannotWrite(path: temporary, reason: "could not create the temporary file")
-    }
-    guard rename(temporary, target) == 0 else {
-        let reason = String(cString: strerror(errno))
-        try? FileManager.default.removeItem(atPath: temporary)
-        throw ReportError.cannotWrite(path: target, reason: reason)
-    }
+    try AtomicFile.write(Data(renderReport(records, title: title, gallery: gallery).utf8), to: target, failure: ReportError.cannotWrite)
     return target
 }
 

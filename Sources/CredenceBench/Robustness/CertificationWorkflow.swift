@@ -191,7 +191,7 @@ public func certifyPosterior(_ posterior: any Posterior, test: InMemoryDataset, 
         guard let out else { return }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try encoder.encode(result).write(to: URL(fileURLWithPath: out), options: .atomic)
+        try AtomicFile.write(try encoder.encode(result), to: out, failure: DataError.unwritableFile)
     }
     switch settings.method {
     case .ibp, .probabilisticSafety:  // a single pass over the examples: written when done

@@ -1,4 +1,6 @@
 import CCredenceSupport
+import CredenceData
+import CredenceTensor
 import Foundation
 
 /// Peak resident memory of this process, per run.
@@ -65,6 +67,8 @@ struct FitClock {
     /// Records the time up to now (an epoch just ended and its checkpoint is on disk).
     mutating func checkpointed() {
         recorded = previous + Date().timeIntervalSince(start)
-        if let data = try? JSONEncoder().encode(["seconds": recorded]) { try? data.write(to: file, options: .atomic) }
+        if let data = try? JSONEncoder().encode(["seconds": recorded]) {
+            try? AtomicFile.write(data, to: file.path, failure: DataError.unwritableFile)
+        }
     }
 }

@@ -1,4 +1,5 @@
 import CredenceData
+import CredenceTensor
 import Foundation
 
 extension ScoreResult {
@@ -53,10 +54,6 @@ public func writeScoreReport(_ records: [RunRecord], to directory: String,
     }
     let encoder = ResultStore.encoder  // what `credence report run-record.json` decodes
     let json = (directory as NSString).appendingPathComponent("run-record.json")
-    do {
-        try encoder.encode(records).write(to: URL(fileURLWithPath: json), options: .atomic)
-    } catch {
-        throw DataError.unwritableFile(path: json, reason: error.localizedDescription)
-    }
+    try AtomicFile.write(try encoder.encode(records), to: json, failure: DataError.unwritableFile)
     return [json, try writeReport(records, to: directory, title: title)]
 }

@@ -53,7 +53,7 @@ public struct HamiltonianSampler {
         let runKey = "\(settings) chains \(chains) seed \(seed) \(fingerprint)"
         var earlierSeconds = 0.0
         if let checkpoint, checkpoint.resume, FileManager.default.fileExists(atPath: checkpoint.path) {
-            let saved = try SafeTensorsFile(contentsOf: checkpoint.path)
+            let saved = try readingResumeFile(checkpoint.path) { try SafeTensorsFile(contentsOf: checkpoint.path) }
             guard saved.metadata[PhaseCheckpoint.fingerprintKey] == runKey else {
                 throw ResumeError.inconsistentState(path: checkpoint.path, reason: "it holds the chains of another run (its settings, seed, data or starting network differ)")
             }

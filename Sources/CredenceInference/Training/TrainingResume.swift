@@ -61,6 +61,8 @@ public enum ResumeError: Error, CustomStringConvertible, Equatable {
     case inconsistentState(path: String, reason: String)
     /// The stored optimizer state does not fit this run's optimizer.
     case optimizerState(path: String, OptimizerStateError)
+    /// The file does not parse: it was truncated, overwritten or corrupted after it was written.
+    case damaged(path: String, CheckpointError)
 
     public var description: String {
         let fresh = "run without --resume to overwrite it with a new run, or pass another --out"
@@ -81,7 +83,19 @@ public enum ResumeError: Error, CustomStringConvertible, Equatable {
             return "cannot resume from '\(path)': \(reason); \(fresh)"
         case let .optimizerState(path, error):
             return "cannot resume from '\(path)': \(error.description)"
+        case let .damaged(path, error):
+            return "cannot resume from '\(path)': it is damaged — \(error.description). Credence replaces its files atomically, so the file was truncated, overwritten or corrupted after it was written; \(fresh)"
         }
+    }
+}
+
+/// Reads the file at `path` to resume from; a file whose bytes do not parse becomes
+/// `ResumeError.damaged`, which says so and what to do.
+func readingResumeFile<T>(_ path: String, _ read: () throws -> T) throws -> T {
+    do {
+        return try read()
+    } catch let error as CheckpointError where error.isDamage {
+        throw ResumeError.damaged(path: path, error)
     }
 }
 
@@ -105,7 +119,7 @@ struct SavedRun {
     /// but `epochs`, the same model, no more epochs than requested, and — unless it is
     /// already complete — optimizer state whose step count matches the epochs done.
     init(path: String, options: TrainingOptions, spec: ModelSpec, stepsPerEpoch: Int) throws {
-        checkpoint = try Checkpoint.load(from: path)
+        checkpoint = try readingResumeFile(path) { try Checkpoint.load(from: path) }
         let metadata = checkpoint.metadata
         guard let json = metadata[Self.optionsKey] else { throw ResumeError.notATrainingRun(path: path, missingKey: Self.optionsKey) }
         guard let epoch = metadata[Self.epochKey].flatMap(Int.init), epoch >= 0 else {

@@ -141,3 +141,18 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable {
         return "\(found.layers.count) layers in the file, \(expected.layers.count) expected"
     }
 }
+
+extension CheckpointError {
+    /// Whether the file's bytes are at fault (too short, a header or entry that does not parse,
+    /// data past the end): a file truncated, overwritten or corrupted — not a sound file that
+    /// holds something else.
+    public var isDamage: Bool {
+        switch self {
+        case .fileTooShort, .headerLengthExceedsFile, .headerNotJSON, .headerNotObject, .malformedEntry, .malformedMetadata,
+             .invalidOffsets, .sizeMismatch, .dataOutOfRange, .overlappingTensors:
+            return true
+        default:
+            return false
+        }
+    }
+}

@@ -322,7 +322,7 @@ public struct SafeTensorsFile: Sendable {
     /// `beforeCommit` runs after the temporary file is complete and synced, just before
     /// the rename — tests use it to simulate an interruption.
     func write(to path: String, beforeCommit: () throws -> Void) throws {
-        try AtomicFileWriter.writeAtomically(to: path, beforeCommit: beforeCommit) { sink in
+        try AtomicFile.write(to: path, failure: CheckpointError.cannotWrite, beforeCommit: beforeCommit) { sink in
             try emit(path: path) { try sink.append($0) }
         }
     }
@@ -409,6 +409,3 @@ private final class MappedFile {
     }
 }
 
-func errnoDescription(_ code: Int32 = errno) -> String {
-    String(cString: strerror(code))
-}
