@@ -32,6 +32,11 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case runRecord = "run-record"
     /// A `credence certify --out` file (`CertificationResult`): the same round trip.
     case certificate
+    /// A distributed bench's message between ranks (`BenchMessage`, JSON): the same round trip.
+    case benchMessage = "bench-message"
+    /// A rank's attack result (`AttackJob`, safetensors): sizes agree within it, and it
+    /// re-encodes to bytes that decode and re-encode to the same bytes.
+    case attackResult = "attack-result"
 
     /// Runs the reader on `bytes`; returns whether it accepted them.
     @discardableResult
@@ -92,6 +97,21 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
             let encoder = JSONEncoder()
             encoder.outputFormatting = .sortedKeys
             return roundTrip(CertificationResult.self, bytes, decoder: JSONDecoder(), encoder: encoder)
+        case .benchMessage:
+            return roundTrip(BenchMessage.self, bytes, decoder: ResultStore.decoder, encoder: ResultStore.encoder)
+        case .attackResult:
+            guard let job = try? AttackJob(encoded: Data(bytes), from: 1) else { return false }
+            guard let encoded = try? job.encoded(), let again = try? AttackJob(encoded: encoded, from: 1),
+                  let encodedAgain = try? again.encoded() else {
+                fail("a decoded attack result does not re-encode and decode")
+            }
+            require(encoded == encodedAgain, "an attack result re-encodes to the same bytes")
+            if case let .batch(batch) = job {
+                let rows = batch.clean.exampleCount
+                require(batch.budgets.allSatisfy { $0.adversarial.shape.first == rows && $0.predictive.exampleCount == rows },
+                        "every budget holds the batch's examples")
+                require(batch.budgets.reduce(0) { $0 + $1.adversarial.count } <= bytes.count, "no more inputs than the message has bytes")
+            }
         }
         return true
     }

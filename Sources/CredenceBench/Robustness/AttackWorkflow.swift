@@ -293,7 +293,10 @@ public func attackPosterior(_ posterior: any Posterior, test: InMemoryDataset, s
     Parallel.flushSubnormalsToZero()
     if let world, world.size > 1 {
         try world.dealOut(total, tag: 7400, { try job($0).encoded() }, received: { j, bytes in
-            record(j, try AttackJob(encoded: bytes, from: j % world.size))
+            let outcome = try AttackJob(encoded: bytes, from: j % world.size)
+            try outcome.requireFits(job: j, rows: j < attacked.count ? attacked[j].count : nil, budgets: settings.epsilons.count,
+                                    from: j % world.size)
+            record(j, outcome)
         })
         guard world.rank == 0 else {
             return try ResultStore.decoder.decode(AttackResult.self, from: try world.broadcast(Data(), from: 0))
@@ -317,6 +320,10 @@ public func attackPosterior(_ posterior: any Posterior, test: InMemoryDataset, s
         let predictive = try Predictive.concatenating(budgets.map(\.predictive))
         let everyRepeat = budgets.allSatisfy { $0.correctInEveryRepeat != nil }
             ? fraction(budgets.flatMap { $0.correctInEveryRepeat! }.filter { $0 }.count) : nil
+        if let first = budgets.first?.stages?.count, let b = budgets.firstIndex(where: { $0.stages?.count != first }) {
+            throw MPIError.unexpectedMessage(from: b % (world?.size ?? 1),
+                                             message: "an attack result with \(budgets[b].stages?.count ?? 0) AutoAttack stages where job 0's has \(first)")
+        }
         let stages = budgets.first?.stages.map { first in
             first.indices.map { i in
                 AttackResult.Stage(attack: first[i].attack, robustAccuracy: fraction(budgets.reduce(0) { $0 + ($1.stages?[i].robust ?? 0) }))
@@ -363,17 +370,17 @@ public func attackPosterior(_ posterior: any Posterior, test: InMemoryDataset, s
 
 /// One batch of examples attacked: its clean predictive, and per ε the adversarial inputs and
 /// their scoring.
-struct AttackedBatch {
-    struct Stage: Codable { var attack: String; var robust: Int }
-    struct Budget {
-        var adversarial: Tensor
-        var predictive: Predictive
-        var correctInEveryRepeat: [Bool]?
+package struct AttackedBatch {
+    package struct Stage: Codable { package var attack: String; package var robust: Int }
+    package struct Budget {
+        package var adversarial: Tensor
+        package var predictive: Predictive
+        package var correctInEveryRepeat: [Bool]?
         /// AutoAttack: the examples still classified correctly after each of its attacks.
-        var stages: [Stage]?
+        package var stages: [Stage]?
     }
-    var clean: Predictive
-    var budgets: [Budget]
+    package var clean: Predictive
+    package var budgets: [Budget]
 }
 
 extension AttackedBatch.Budget {
@@ -385,19 +392,26 @@ extension AttackedBatch.Budget {
 
 /// A job of `attackPosterior`, and the bytes it travels in between MPI ranks (safetensors:
 /// the predictives' per-sample probabilities and the adversarial inputs as tensors, the rest
-/// as metadata).
-enum AttackJob {
+/// as metadata). Package-visible for its fuzz target.
+package enum AttackJob {
     case batch(AttackedBatch)
     case checks(GradientMaskingChecks.Measurement)
 
     var batch: AttackedBatch? { if case let .batch(b) = self { return b } else { return nil } }
     var measurement: GradientMaskingChecks.Measurement? { if case let .checks(m) = self { return m } else { return nil } }
 
-    func encoded() throws -> Data {
+    /// Sorted keys: the same job encodes to the same bytes.
+    private static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return encoder
+    }()
+
+    package func encoded() throws -> Data {
         var file = SafeTensorsFile()
         switch self {
         case let .checks(measurement):
-            file.metadata["checks"] = String(decoding: try JSONEncoder().encode(measurement), as: UTF8.self)
+            file.metadata["checks"] = String(decoding: try Self.encoder.encode(measurement), as: UTF8.self)
         case let .batch(batch):
             file.metadata["budgets"] = String(batch.budgets.count)
             store(batch.clean, as: "clean", in: &file)
@@ -408,20 +422,24 @@ enum AttackJob {
                     file["\(e).correctInEveryRepeat"] = Tensor(shape: [correct.count], values: correct.map { $0 ? 1 : 0 })
                 }
                 if let stages = budget.stages {
-                    file.metadata["\(e).stages"] = String(decoding: try JSONEncoder().encode(stages), as: UTF8.self)
+                    file.metadata["\(e).stages"] = String(decoding: try Self.encoder.encode(stages), as: UTF8.self)
                 }
             }
         }
         return try file.encoded()
     }
 
-    /// A job's result as `rank` sent it.
-    init(encoded bytes: Data, from rank: Int) throws {
+    /// A job's result as `rank` sent it; sizes that disagree within it are refused.
+    package init(encoded bytes: Data, from rank: Int) throws {
         let file = try SafeTensorsFile(encoded: bytes, name: "rank \(rank)'s attack result")
         func bad(_ what: String) -> MPIError { .unexpectedMessage(from: rank, message: "an attack result with \(what)") }
         if let checks = file.metadata["checks"] {
             guard let measurement = try? JSONDecoder().decode(GradientMaskingChecks.Measurement.self, from: Data(checks.utf8)) else {
                 throw bad("unreadable gradient-masking measurements")
+            }
+            let m = measurement, counts = [m.flatGradients, m.fgsm, m.pgd, m.apgd, m.covering, m.square ?? 0]
+            guard (0...(1 << 40)).contains(m.examples), counts.allSatisfy({ (0...m.examples).contains($0) }) else {
+                throw bad("gradient-masking counts outside 0…\(m.examples)")
             }
             self = .checks(measurement)
             return
@@ -443,7 +461,25 @@ enum AttackJob {
             return .init(adversarial: adversarial, predictive: try predictive("\(e).predictive"),
                          correctInEveryRepeat: file["\(e).correctInEveryRepeat"].map { $0.values.map { $0 != 0 } }, stages: stages)
         }
-        self = .batch(AttackedBatch(clean: try predictive("clean"), budgets: budgets))
+        let clean = try predictive("clean"), rows = clean.exampleCount
+        for (e, b) in budgets.enumerated() {
+            guard b.adversarial.shape.first == rows, b.predictive.exampleCount == rows, b.predictive.outputCount == clean.outputCount,
+                  b.correctInEveryRepeat?.count ?? rows == rows else {
+                throw bad("budget \(e)'s sizes disagreeing with its \(rows) clean examples of \(clean.outputCount) classes")
+            }
+            guard b.stages?.count == budgets[0].stages?.count else { throw bad("budgets with different AutoAttack stages") }
+        }
+        self = .batch(AttackedBatch(clean: clean, budgets: budgets))
+    }
+
+    /// Refuses a result that is not the one job `index` makes: a batch of `rows` examples
+    /// attacked at `budgets` ε, or (`rows` nil) gradient-masking checks.
+    func requireFits(job index: Int, rows: Int?, budgets: Int, from rank: Int) throws {
+        switch (self, rows) {
+        case let (.batch(b), rows?) where b.clean.exampleCount == rows && b.budgets.count == budgets: return
+        case (.checks, nil): return
+        default: throw MPIError.unexpectedMessage(from: rank, message: "an attack result that does not fit job \(index)")
+        }
     }
 
     /// A classification predictive's per-sample probabilities (and a distilled student's given

@@ -8,8 +8,8 @@ import Foundation
 /// `finished` (the record, or why it failed), and waits again; `stop` ends it, and it
 /// answers `leaving` just before `MPI_Finalize`. All the while it says `alive` every
 /// `heartbeat` seconds, so the coordinator can tell a worker that died from one that is busy,
-/// and what its run is doing (`stage`) every few seconds.
-enum BenchMessage: Codable {
+/// and what its run is doing (`stage`) every few seconds. (Package-visible for its fuzz target.)
+package enum BenchMessage: Codable {
     case ready
     case alive
     case stage(String)
@@ -128,6 +128,9 @@ extension BenchRunner {
             }
             let seconds = Date().timeIntervalSince(run.start)
             if let record {
+                guard record.key == run.configuration.key else {
+                    throw MPIError.unexpectedMessage(from: rank, message: "the record of run \(record.key) for run \(run.configuration.key)")
+                }
                 try store.insert(record)  // a store that cannot be written stops the suite
                 completed += 1
                 finishedSeconds += seconds
