@@ -8,6 +8,11 @@ less calibrated than MAP in laplace-torch too, or only in Credence?
           credence data export shapes --out DATA
     /opt/anchor-venv/bin/python scripts/small-data-laplace.py MAP DATA [--credence-laplace LA]
 
+With a held-out split — the MAP trained with `--holdout 200`, `credence fit ... --set
+prior=held-out --out LAH`, the data exported with `--holdout 200` (the same examples) — it also
+fits laplace-torch with the prior chosen by `gridsearch` on DATA/holdout-*.npy (NLL, 10^-4…10^4,
+100 points) and prints its test figures and prior beside Credence's (--credence-heldout LAH).
+
 Loads Credence's MAP network into PyTorch (safetensors names are PyTorch's), fits
 laplace-torch on exactly Credence's training examples (from `credence data export`), and
 prints accuracy, NLL and ECE (15 equal-width bins of top-1 confidence, as Credence's) of MAP
@@ -67,6 +72,7 @@ def main():
     ap.add_argument("checkpoint")
     ap.add_argument("data", help="a directory written by `credence data export`")
     ap.add_argument("--credence-laplace", help="Credence's fitted Laplace posterior, for its prior precision")
+    ap.add_argument("--credence-heldout", help="Credence's Laplace with the held-out prior, for its prior precision")
     args = ap.parse_args()
     torch.set_num_threads(1)
     weights, _ = read_safetensors(args.checkpoint)
@@ -84,6 +90,15 @@ def main():
     with torch.no_grad():
         p_la = la(Xte, pred_type="glm", link_approx="probit")
     result["laplace-torch"] = figures(p_la, yte) | {"prior_precision": round(float(la.prior_precision.mean()), 4)}
+    if os.path.exists(os.path.join(args.data, "holdout-inputs.npy")):
+        held = torch.utils.data.TensorDataset(load("holdout-inputs.npy"), load("holdout-labels.npy"))
+        tuned = Laplace(model, "classification", subset_of_weights="last_layer", hessian_structure="kron")
+        tuned.fit(loader)
+        tuned.optimize_prior_precision(method="gridsearch", pred_type="glm", link_approx="probit",
+                                       val_loader=torch.utils.data.DataLoader(held, batch_size=500, shuffle=False))
+        with torch.no_grad():
+            p_tuned = tuned(Xte, pred_type="glm", link_approx="probit")
+        result["laplace-torch held-out"] = figures(p_tuned, yte) | {"prior_precision": round(float(tuned.prior_precision.mean()), 4)}
     from sklearn.metrics import roc_auc_score
     for name in sorted(os.listdir(args.data)):
         if not (name.startswith("ood-") and name.endswith("-inputs.npy")):
@@ -102,6 +117,9 @@ def main():
     if args.credence_laplace:
         _, meta = read_safetensors(args.credence_laplace)
         result["credence prior precision"] = round(float(meta["credence.posterior.setting.prior"]), 4)
+    if args.credence_heldout:
+        _, meta = read_safetensors(args.credence_heldout)
+        result["credence held-out prior precision"] = round(float(meta["credence.posterior.setting.prior"]), 4)
     print(json.dumps(result))
 
 

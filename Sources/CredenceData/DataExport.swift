@@ -18,6 +18,8 @@ public struct DataExportManifest: Codable, Sendable, Equatable {
     /// The seed of the split, the synthetic sets and the shifts' noise.
     public var seed: UInt64
     public var trainLimit: Int?
+    /// Training examples held out (`--holdout`; nil: none), written as `holdout-*.npy`.
+    public var holdout: Int?
     public var heldOutClasses: [Int]
     /// "classification" or "regression".
     public var task: String
@@ -37,7 +39,9 @@ public struct DataExportManifest: Codable, Sendable, Equatable {
 /// features standardised), class labels (int64) or regression targets (float32, original
 /// units), each shift's shifted test inputs (`shift-KIND-SEVERITY-inputs.npy`, shifted with
 /// `options.seed` as `bench` and `evaluate --shifts` shift them) and each OOD set's inputs
-/// (`ood-NAME-inputs.npy`), then `manifest.json` (`DataExportManifest`). Every file is written
+/// (`ood-NAME-inputs.npy`), then `manifest.json` (`DataExportManifest`). With `holdout` N, the
+/// N training examples a run with `--holdout N` keeps out go to `holdout-*.npy` and the train
+/// files hold the rest, in the order Credence trains on them. Every file is written
 /// atomically; `onFile` reports each one written.
 ///
 /// ```swift
@@ -47,9 +51,11 @@ public struct DataExportManifest: Codable, Sendable, Equatable {
 /// - Throws: `DataError` when the data set cannot be loaded, shifts are asked of data that
 ///   are not images, an OOD source does not fit, or a file cannot be written.
 @discardableResult
-public func exportDataset(_ name: DatasetName, options: DataOptions, shifts: [Shift] = [], ood: [OODSource] = [],
+public func exportDataset(_ name: DatasetName, options: DataOptions, holdout: Int = 0, shifts: [Shift] = [], ood: [OODSource] = [],
                           to directory: String, onFile: (DataExportManifest.File) -> Void = { _ in }) throws -> DataExportManifest {
-    let (train, test) = try loadDataset(name, options: options)
+    let (all, test) = try loadDataset(name, options: options)
+    var train = all, heldOut: InMemoryDataset?
+    if holdout > 0 { (train, heldOut) = try all.holdingOut(holdout, seed: options.seed) }
     if !shifts.isEmpty, test.inputShape.count != 3 {
         throw DataError.invalidArgument(name: "--shift", message: "shifts transform images; \(name.rawValue) has inputs of shape \(test.inputShape)")
     }
@@ -72,7 +78,7 @@ public func exportDataset(_ name: DatasetName, options: DataOptions, shifts: [Sh
     func inputs(_ tensor: Tensor, _ file: String, _ contents: String) throws {
         try write(NumPy.encode(tensor), file, contents, shape: tensor.shape, dtype: "float32")
     }
-    for (split, set) in [("train", train), ("test", test)] {
+    for (split, set) in [("train", train), ("holdout", heldOut), ("test", test)].compactMap({ s, d in d.map { (s, $0) } }) {
         try inputs(set.inputs, "\(split)-inputs.npy", "\(split) inputs")
         if let targets = set.originalTargets {
             try inputs(targets, "\(split)-targets.npy", "\(split) targets")
@@ -91,7 +97,8 @@ public func exportDataset(_ name: DatasetName, options: DataOptions, shifts: [Sh
         try inputs(set, "ood-\(label)-inputs.npy", "ood \(source.description) inputs")
     }
     let manifest = DataExportManifest(
-        dataset: name.rawValue, seed: options.seed, trainLimit: options.trainLimit, heldOutClasses: options.heldOutClasses,
+        dataset: name.rawValue, seed: options.seed, trainLimit: options.trainLimit, holdout: holdout > 0 ? holdout : nil,
+        heldOutClasses: options.heldOutClasses,
         task: test.targets == nil ? "classification" : "regression", classCount: test.task.classCount,
         classNames: test.classNames.isEmpty ? nil : test.classNames,
         targetMean: test.targetStandardization?.mean, targetStandardDeviation: test.targetStandardization?.standardDeviation, files: files)

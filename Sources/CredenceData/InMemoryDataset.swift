@@ -178,6 +178,19 @@ extension InMemoryDataset {
         return (train, validation)
     }
 
+    /// The training examples of a run with `--holdout count` and `seed`, and the ones held out
+    /// (temperature scaling and Laplace's held-out prior are fitted on them): drawn from a
+    /// stream of its own derived from `seed`, so `train`, `fit` and `data export` find the same.
+    /// - Throws: `DataError.invalidArgument` unless 0 < `count` < the examples.
+    public func holdingOut(_ count: Int, seed: UInt64) throws -> (rest: InMemoryDataset, heldOut: InMemoryDataset) {
+        guard count > 0, count < self.count else {
+            throw DataError.invalidArgument(name: "--holdout", message: "\(count) must leave examples on both sides of \(self.count) in \(name)")
+        }
+        var rng = RandomGenerator(seed: seed ^ 0x4D5E_1D0C)
+        let (rest, held) = try split(validationFraction: Double(count) / Double(self.count), rng: &rng)
+        return (rest, held)
+    }
+
     /// Indices of a seeded split: (rest, held out) with `round(fraction · count)` held out.
     func splitIndices(fraction: Double, rng: inout RandomGenerator) throws -> ([Int], [Int]) {
         guard fraction > 0, fraction < 1 else {

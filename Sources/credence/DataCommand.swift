@@ -28,6 +28,7 @@ struct DataCommand: ParsableCommand {
         @Option(help: "Directory to write (created if missing).") var out: String
         @Option(help: "Seed of the split, the synthetic sets and the shifts' noise.") var seed: UInt64 = 0
         @Option(help: "Keep the first N training examples.") var trainLimit: Int?
+        @Option(help: "Write the N training examples a run with --holdout N keeps out as holdout-*.npy (the train files hold the rest).") var holdout = 0
         @Option(help: "Classes left out of training and testing, comma-separated.") var heldOutClasses: String?
         @Option(help: "Also the shifted test inputs: all (81 sets) or strongest (13).") var shifts: ShiftSelection?
         @Option(parsing: .upToNextOption, help: oodHelp, transform: OODSource.init(parsing:)) var ood: [OODSource] = []
@@ -38,8 +39,11 @@ struct DataCommand: ParsableCommand {
             var options = DataOptions(directory: dataDir, seed: seed, trainLimit: trainLimit)
             if let heldOutClasses { options.heldOutClasses = try integerList(heldOutClasses, option: "--held-out-classes", example: "5,6") }
             if let trainLimit, trainLimit < 1 { throw ValidationError("--train-limit must be ≥ 1, got \(trainLimit)") }
+            if holdout < 0 { throw ValidationError("--holdout must be ≥ 0, got \(holdout)") }
             let manifest = try reportingErrors {
-                try exportDataset(dataset, options: options, shifts: shifts?.shifts ?? [], ood: ood, to: out) { Terminal.redraw("wrote \($0.name)") }
+                try exportDataset(dataset, options: options, holdout: holdout, shifts: shifts?.shifts ?? [], ood: ood, to: out) {
+                    Terminal.redraw("wrote \($0.name)")
+                }
             }
             Terminal.redraw("")
             if format == .json { return try printJSON(manifest) }

@@ -216,5 +216,14 @@ import Testing
         let again = try CLI.json(try CLI.run(["evaluate", "--posterior", scaled, "--format", "json"]))
         #expect(try CLI.classification(again)["negativeLogLikelihood"] as? Double
                 == CLI.classification(evaluation)["negativeLogLikelihood"] as? Double)
+
+        // Laplace's prior chosen on the same held-out split (laplace-torch's gridsearch).
+        let refusedLaplace = try CLI.run(["fit", "--checkpoint", noHoldout, "--method", "laplace", "--set", "prior=held-out"])
+        #expect(refusedLaplace.status != 0 && refusedLaplace.stderr.contains("--holdout"), "\(refusedLaplace.stderr)")
+        let laplace = try CLI.run(["fit", "--checkpoint", base, "--method", "laplace", "--set", "prior=held-out", "--format", "json"])
+        #expect(laplace.status == 0, "\(laplace.stderr)")
+        let chosen = try #require(try CLI.json(laplace)["details"] as? [String: Double])
+        let precision = try #require(chosen["priorPrecision"]), heldOutNLL = try #require(chosen["heldOutNLL"])
+        #expect(precision >= 1e-4 && precision <= 1e4 && heldOutNLL.isFinite && heldOutNLL > 0, "\(chosen)")
     }
 }

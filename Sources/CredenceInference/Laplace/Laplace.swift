@@ -82,6 +82,10 @@ public struct Laplace: InferenceMethod {
         guard priorPrecision > 0, priorPrecision.isFinite else {
             throw LaplaceError.invalidValue("the prior precision must be finite and > 0, got \(priorPrecision)")
         }
+        if priorOptimization == .heldOut {
+            throw LaplaceError.illegalCombination(
+                "Laplace fits on the training data alone; to tune the prior on held-out data fit with priorOptimization .none, then HeldOutPriorSearch().tune(posterior, on: heldOut, …) (the registry's laplace does this with prior held-out and --holdout N)")
+        }
         guard temperature > 0, temperature.isFinite else { throw LaplaceError.invalidValue("the temperature must be > 0, got \(temperature)") }
         guard structure != .lowRank || rank >= 1 else { throw LaplaceError.invalidValue("a low-rank Laplace needs rank ≥ 1, got \(rank)") }
         if let s = noiseStandardDeviation, !(s > 0 && s.isFinite) {

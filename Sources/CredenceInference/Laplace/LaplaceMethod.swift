@@ -1,3 +1,4 @@
+import CredenceData
 import CredenceMetrics
 import CredenceNN
 import CredenceTensor
@@ -30,7 +31,8 @@ public struct LaplaceMethod: RegisteredMethod {
         MethodOption.choice("predictive", PredictiveKind.self, default: .glm, recordsDefault: true,
                             help: "linearized GLM or Monte-Carlo over sampled weights"),
         MethodOption.choice("link", LinkApproximation.self, default: .probit, recordsDefault: true, help: "link approximation of the GLM predictive"),
-        MethodOption.choice("prior", PriorOptimization.self, default: .marginalLikelihood, help: "how the prior precision is chosen"),
+        MethodOption.choice("prior", PriorOptimization.self, default: .marginalLikelihood,
+                            help: "how the prior precision is chosen (held-out: the NLL on --holdout N examples over 10^-4…10^4, laplace-torch's gridsearch)"),
         MethodOption("priorPrecision", .real(above: 0, below: nil), default: "1.0", help: "prior precision (the start value when it is optimized)"),
         MethodOption.choice("priorStructure", PriorStructure.self, default: .scalar, help: "one prior precision for all weights, or one per layer"),
         MethodOption("rank", .integer(atLeast: 1), default: "20", help: "rank of a low-rank curvature"),
@@ -66,16 +68,24 @@ public struct LaplaceMethod: RegisteredMethod {
         rank = try settings.required("rank")
         subnetworkSize = try settings.required("subnetworkSize")
         subnetworkSelection = try settings.choice("subnetworkSelection") ?? subnetworkSelection
+        if prior == .heldOut && priorStructure != .scalar {
+            throw LaplaceError.illegalCombination("the held-out prior search tunes one scalar precision; use priorStructure scalar, or prior marginal-likelihood for a layerwise prior")
+        }
         _ = try laplace(subnetworkIndices: subset == .subnetwork ? [0] : nil)  // option combinations, before any work
     }
 
-    /// The fitting method with these settings (and, for a subnetwork, its chosen weights).
+    /// The fitting method with these settings (and, for a subnetwork, its chosen weights); with
+    /// the held-out prior it keeps `priorPrecision`, which `run` then tunes.
     public func laplace(subnetworkIndices: [Int]?) throws -> Laplace {
         try Laplace(subset: subset, structure: structure, predictive: predictive, link: link, priorPrecision: priorPrecision,
-                    priorOptimization: prior, priorStructure: priorStructure, rank: rank, subnetworkIndices: subnetworkIndices)
+                    priorOptimization: prior == .heldOut ? .none : prior, priorStructure: priorStructure, rank: rank,
+                    subnetworkIndices: subnetworkIndices)
     }
 
     public func validate(_ context: MethodContext) throws {
+        if prior == .heldOut && context.options.holdout == 0 {
+            throw InferenceError.invalidOption("the held-out prior needs held-out data: keep N training examples out of training (--holdout N, or \"training\": {\"holdout\": N} in a suite; e.g. 5000 for Fashion-MNIST, 200 for two-moons)")
+        }
         let model = try context.model()
         if model.layerChain == nil {
             guard subset == .lastLayer else {
@@ -94,7 +104,10 @@ public struct LaplaceMethod: RegisteredMethod {
     public func run(_ job: MethodJob) throws -> MethodOutcome {
         let file = try job.network(job.options)
         let point = try file.pointPosterior()
-        let (train, _, _) = try loadRunData(job.options)
+        let (train, heldOut, _) = try loadRunData(job.options)
+        if prior == .heldOut && heldOut == nil {
+            throw TrainingError.invalidConfiguration("the held-out prior needs held-out data: train with --holdout N (e.g. --holdout 5000) so N training examples are kept out of training")
+        }
         let start = Date()
         var indices: [Int]? = nil
         if subset == .subnetwork {
@@ -104,16 +117,38 @@ public struct LaplaceMethod: RegisteredMethod {
         let method = try laplace(subnetworkIndices: indices)
         if point.model.layerChain == nil {
             job.onStage("fitting Laplace (\(subset.rawValue) on the classifier's features, \(structure.rawValue))")
-            let posterior = try method.fitOnClassifierFeatures(point, data: train, seed: job.seed)
+            var posterior = try method.fitOnClassifierFeatures(point, data: train, seed: job.seed)
+            var details: [String: Double] = [:]
+            if let heldOut, let head = posterior.head as? LaplacePosterior {
+                var features = heldOut
+                features.inputs = try posterior.features.features(heldOut.inputs)
+                let tuned = try tunePrior(head, on: features, job: job)
+                posterior = FeatureSpacePosterior(head: tuned.posterior, features: posterior.features)
+                details = tuned.details
+            }
             let seconds = Date().timeIntervalSince(start)
-            return MethodOutcome(posterior: posterior, seconds: file.seconds + seconds, posteriorSeconds: seconds)
+            return MethodOutcome(posterior: posterior, seconds: file.seconds + seconds, posteriorSeconds: seconds, details: details)
         }
         try method.validate(model: point.model)
         job.onStage("fitting Laplace (\(subset.rawValue), \(structure.rawValue))")
         let fit = try fitPosterior(method, model: point.model, parameters: point.parameters, task: point.task, data: train,
                                    epochs: 1, batchSize: 1000, seed: job.seed, shuffle: false)
+        var posterior = fit.posterior, details: [String: Double] = [:]
+        if let heldOut { (posterior, details) = try tunePrior(posterior, on: heldOut, job: job) }
         let seconds = Date().timeIntervalSince(start)
-        return MethodOutcome(posterior: fit.posterior, seconds: file.seconds + seconds, posteriorSeconds: seconds)
+        return MethodOutcome(posterior: posterior, seconds: file.seconds + seconds, posteriorSeconds: seconds, details: details)
+    }
+
+    /// With the held-out prior: the grid search on `heldOut`, and what it found for the record
+    /// ("priorPrecision", "heldOutNLL"); otherwise `posterior` as it is.
+    func tunePrior(_ posterior: LaplacePosterior, on heldOut: InMemoryDataset, job: MethodJob) throws
+        -> (posterior: LaplacePosterior, details: [String: Double]) {
+        guard prior == .heldOut else { return (posterior, [:]) }
+        let search = HeldOutPriorSearch()
+        let result = try search.tune(posterior, on: heldOut, samples: job.samples, seed: job.seed) { i, n in
+            if i == 1 || i % 10 == 0 { job.onStage("choosing the prior on \(heldOut.count) held-out examples (\(i)/\(n))") }
+        }
+        return (result.posterior, ["priorPrecision": result.precision, "heldOutNLL": result.negativeLogLikelihood])
     }
 
     /// The subnetwork's flat weight indices (sorted), chosen as `subnetworkSelection` says.

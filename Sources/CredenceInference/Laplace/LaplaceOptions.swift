@@ -65,6 +65,10 @@ public enum PriorOptimization: String, Codable, CaseIterable, Sendable {
     case none
     /// Maximise the Laplace approximation of the log marginal likelihood over log δ.
     case marginalLikelihood = "marginal-likelihood"
+    /// Minimise the predictive's NLL on held-out examples over a grid of δ
+    /// (`HeldOutPriorSearch`; the registry's `laplace` with `--holdout N`). `Laplace` itself
+    /// has no held-out data: fit with `.none`, then tune with `HeldOutPriorSearch`.
+    case heldOut = "held-out"
 }
 
 /// The observation model of a regression network.

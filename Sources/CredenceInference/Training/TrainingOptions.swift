@@ -191,16 +191,15 @@ public struct TrainingOptions: Codable, Sendable {
 }
 
 /// The data of a run: the training examples (without the hold-out), the held-out
-/// examples (nil when `holdout` is 0) and the test set. The hold-out is drawn from a
-/// stream of its own derived from `seed`, so `credence fit` finds the same examples.
+/// examples (nil when `holdout` is 0) and the test set (`InMemoryDataset.holdingOut`: the
+/// same examples for `credence fit` and `credence data export --holdout`).
 public func loadRunData(_ options: TrainingOptions) throws -> (train: InMemoryDataset, holdout: InMemoryDataset?, test: InMemoryDataset) {
     let (train, test) = try loadDataset(options.dataset, options: options.dataOptions)
     guard options.holdout > 0 else { return (train, nil, test) }
     guard options.holdout < train.count else {
         throw TrainingError.invalidConfiguration("--holdout \(options.holdout) leaves no training examples out of \(train.count)")
     }
-    var rng = RandomGenerator(seed: options.seed ^ 0x4D5E_1D0C)
-    let (rest, held) = try train.split(validationFraction: Double(options.holdout) / Double(train.count), rng: &rng)
+    let (rest, held) = try train.holdingOut(options.holdout, seed: options.seed)
     return (rest, held, test)
 }
 
