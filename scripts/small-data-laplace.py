@@ -11,7 +11,8 @@ less calibrated than MAP in laplace-torch too, or only in Credence?
 With a held-out split — the MAP trained with `--holdout 200`, `credence fit ... --set
 prior=held-out --out LAH`, the data exported with `--holdout 200` (the same examples) — it also
 fits laplace-torch with the prior chosen by `gridsearch` on DATA/holdout-*.npy (NLL, 10^-4…10^4,
-100 points) and prints its test figures and prior beside Credence's (--credence-heldout LAH).
+100 points) and prints its test figures and prior beside Credence's (--credence-heldout LAH),
+and the prior laplace-torch 0.3's gridsearch picks with its default loss (see below).
 
 Loads Credence's MAP network into PyTorch (safetensors names are PyTorch's), fits
 laplace-torch on exactly Credence's training examples (from `credence data export`), and
@@ -92,13 +93,19 @@ def main():
     result["laplace-torch"] = figures(p_la, yte) | {"prior_precision": round(float(la.prior_precision.mean()), 4)}
     if os.path.exists(os.path.join(args.data, "holdout-inputs.npy")):
         held = torch.utils.data.TensorDataset(load("holdout-inputs.npy"), load("holdout-labels.npy"))
+        held_loader = torch.utils.data.DataLoader(held, batch_size=500, shuffle=False)
         tuned = Laplace(model, "classification", subset_of_weights="last_layer", hessian_structure="kron")
         tuned.fit(loader)
-        tuned.optimize_prior_precision(method="gridsearch", pred_type="glm", link_approx="probit",
-                                       val_loader=torch.utils.data.DataLoader(held, batch_size=500, shuffle=False))
+        # The NLL of each grid point's predictive. (laplace-torch 0.3's default loss, a running
+        # torchmetrics NLL, is never reset between grid points, so each point is scored by the
+        # mean over it and every point before it — reported below as "default loss".)
+        nll = lambda p, y: torch.nn.functional.nll_loss(p.clamp_min(1e-12).log(), y)
+        tuned.optimize_prior_precision(method="gridsearch", pred_type="glm", link_approx="probit", val_loader=held_loader, loss=nll)
         with torch.no_grad():
             p_tuned = tuned(Xte, pred_type="glm", link_approx="probit")
         result["laplace-torch held-out"] = figures(p_tuned, yte) | {"prior_precision": round(float(tuned.prior_precision.mean()), 4)}
+        tuned.optimize_prior_precision(method="gridsearch", pred_type="glm", link_approx="probit", val_loader=held_loader)
+        result["laplace-torch held-out, default loss"] = {"prior_precision": round(float(tuned.prior_precision.mean()), 4)}
     from sklearn.metrics import roc_auc_score
     for name in sorted(os.listdir(args.data)):
         if not (name.startswith("ood-") and name.endswith("-inputs.npy")):
