@@ -49,6 +49,7 @@ def main():
     parser.add_argument("--eps", default="0.05,0.1")
     parser.add_argument("--data-dir", default="/usr/share/datasets/fashion-mnist")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--attacks", help="comma-separated: run only these (default: all)")
     args = parser.parse_args()
     import torchattacks
 
@@ -68,10 +69,15 @@ def main():
         "apgd-ce": lambda e: torchattacks.APGD(model, norm="Linf", eps=e, steps=100, n_restarts=1, loss="ce", seed=args.seed),
         "apgd-dlr": lambda e: torchattacks.APGD(model, norm="Linf", eps=e, steps=100, n_restarts=1, loss="dlr", seed=args.seed),
         "apgd-t": lambda e: torchattacks.APGDT(model, norm="Linf", eps=e, steps=100, n_restarts=1, n_classes=10, seed=args.seed),
+        "fab-t": lambda e: torchattacks.FAB(model, norm="Linf", eps=e, steps=100, n_restarts=1, multi_targeted=True, n_classes=10,
+                                            seed=args.seed),
         "square": lambda e: torchattacks.Square(model, norm="Linf", eps=e, n_queries=5000, n_restarts=1, p_init=0.8, seed=args.seed),
     }
     results = {"clean": clean, "examples": len(y), "torch": torch.__version__, "torchattacks": torchattacks.__version__, "robust": {}}
+    chosen = args.attacks.split(",") if args.attacks else list(attacks)
     for name, make in attacks.items():
+        if name not in chosen:
+            continue
         for e in [float(v) for v in args.eps.split(",")]:
             torch.manual_seed(args.seed)
             start = time.time()

@@ -48,7 +48,7 @@ import Testing
         let auto = try CLI.json(try CLI.run(["attack", "--checkpoint", network, "--attack", "autoattack", "--eps", "0.2",
                                              "--queries", "100", "--examples", "50", "--format", "json"]))
         let stages = try #require((auto["points"] as? [[String: Any]])?.first?["stages"] as? [[String: Any]])
-        #expect(stages.compactMap { $0["attack"] as? String } == ["clean", "apgd-ce", "square"], "\(stages)")
+        #expect(stages.compactMap { $0["attack"] as? String } == ["clean", "apgd-ce", "fab-t", "square"], "\(stages)")
         // A transfer attack from a second network, saving the adversarial inputs per ε.
         let other = dir.appendingPathComponent("other.safetensors").path
         #expect(try CLI.run(["train", "--dataset", "two-moons", "--epochs", "20", "--seed", "7", "--out", other]).status == 0)

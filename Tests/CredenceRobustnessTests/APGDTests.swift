@@ -13,7 +13,7 @@ import Testing
     /// DLR and targeted DLR equal their definitions, and their gradients with respect to the
     /// log-probabilities equal central differences (rows with well-separated entries, so the
     /// ranking does not change within ±h).
-    @Test(arguments: [AttackLoss.dlr, .targetedDLR, .crossEntropy])
+    @Test(arguments: [AttackLoss.dlr, .targetedDLR, .crossEntropy, .targetedLogitDifference])
     func lossesMatchTheirDefinitionsAndFiniteDifferences(_ loss: AttackLoss) {
         var rng = RandomGenerator(seed: 1)
         for trial in 0..<20 {
@@ -35,6 +35,7 @@ import Testing
                 expected = -(Double(z[label]) - other) / (sorted[0] - sorted[2] + 1e-12)
             case .targetedDLR:
                 expected = -(Double(z[label]) - Double(z[target])) / (sorted[0] - 0.5 * (sorted[2] + sorted[3]) + 1e-12)
+            case .targetedLogitDifference: expected = Double(z[target]) - Double(z[label])
             }
             #expect(abs(v - expected) < 1e-6 * max(1, abs(expected)), "\(loss) trial \(trial): \(v) vs \(expected)")
             let h: Float = 1e-2

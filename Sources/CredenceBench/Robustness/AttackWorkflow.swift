@@ -10,8 +10,9 @@ import Foundation
 public enum AttackKind: String, Codable, Sendable, CaseIterable {
     case fgsm, pgd, mim
     case apgdCE = "apgd-ce", apgdDLR = "apgd-dlr", apgdT = "apgd-t"
+    case fabT = "fab-t"
     case square, zoo
-    /// AutoAttack's standard protocol (APGD-CE → APGD-T → Square), and its 'rand' version
+    /// AutoAttack's standard protocol (APGD-CE → APGD-T → FAB-T → Square), and its 'rand' version
     /// (APGD-CE → APGD-DLR with EOT) for stochastic models.
     case autoattack, autoattackRand = "autoattack-rand"
 
@@ -20,7 +21,7 @@ public enum AttackKind: String, Codable, Sendable, CaseIterable {
         switch self {
         case .fgsm, .square: return 1
         case .pgd, .mim: return 10
-        case .apgdCE, .apgdDLR, .apgdT, .autoattack, .autoattackRand, .zoo: return 100
+        case .apgdCE, .apgdDLR, .apgdT, .fabT, .autoattack, .autoattackRand, .zoo: return 100
         }
     }
 
@@ -125,6 +126,7 @@ public struct AttackSettings: Codable, Sendable, Hashable {
         case .apgdCE: return apgd(.crossEntropy)
         case .apgdDLR: return apgd(.dlr)
         case .apgdT: return apgd(.targetedDLR)
+        case .fabT: return FAB(norm: norm, epsilon: epsilon, steps: steps, targetClasses: targetClasses, inputRange: inputRange)
         case .square: return Square(norm: norm, epsilon: epsilon, queries: queries, restarts: restarts, inputRange: inputRange)
         case .zoo:
             return ZOO(norm: norm, epsilon: epsilon, steps: steps, coordinates: coordinates, differenceStep: differenceStep, inputRange: inputRange)
@@ -356,7 +358,7 @@ public func attackPosterior(_ posterior: any Posterior, test: InMemoryDataset, s
                         surrogate: surrogate.map { _ in crafting.method + (settings.surrogate.map { " (\($0))" } ?? "") },
                         attack: attack, norm: settings.norm,
                         steps: settings.resolvedSteps, stepSize: settings.stepSize, restarts: settings.restarts,
-                        targetClasses: [.apgdT, .autoattack].contains(attack) ? settings.targetClasses : nil,
+                        targetClasses: [.apgdT, .fabT, .autoattack].contains(attack) ? settings.targetClasses : nil,
                         queries: [.square, .autoattack].contains(attack) ? settings.queries : nil,
                         coordinates: attack == .zoo ? settings.coordinates : nil, differenceStep: attack == .zoo ? settings.differenceStep : nil,
                         stopWhenFooled: settings.stopWhenFooled && (attack == .pgd || attack == .mim) && !target.isStochastic,

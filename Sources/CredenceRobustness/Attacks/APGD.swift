@@ -57,6 +57,7 @@ public struct APGD: Sendable {
             throw InferenceError.invalidOption("APGD needs steps, restarts and target classes ≥ 1 (got \(steps), \(restarts), \(targetClasses))")
         }
         guard rho > 0, rho <= 1 else { throw InferenceError.invalidOption("APGD's ρ is \(rho); it must be in (0, 1]") }
+        guard loss != .targetedLogitDifference else { throw InferenceError.invalidOption("APGD ascends the ce, dlr or dlr-targeted loss") }
         try loss.validate(classes: classes)
     }
 
@@ -87,14 +88,6 @@ public struct APGD: Sendable {
             }
         }
         return adversarial
-    }
-
-    /// Per example, its classes from most to least likely.
-    func rankedClasses(_ logProbabilities: Tensor, classes: Int) -> [[Int32]] {
-        let values = logProbabilities.values
-        return (0..<(values.count / classes)).map { i in
-            (0..<classes).sorted { values[i * classes + $0] > values[i * classes + $1] }.map(Int32.init)
-        }
     }
 
     /// One run from a random start: the highest-loss point per example, the first

@@ -13,11 +13,17 @@ public enum AttackLoss: String, Codable, Sendable, CaseIterable {
     /// Its targeted form (APGD-T): −(z_y − z_t)/(z_π1 − ½(z_π3 + z_π4)) for target class t;
     /// needs C ≥ 4.
     case targetedDLR = "dlr-targeted"
+    /// z_t − z_y for target class t (FAB-T's boundary function: ≥ 0 once t is at least as likely
+    /// as the true class).
+    case targetedLogitDifference = "logit-difference-targeted"
+
+    /// Whether the loss needs a target class per example.
+    public var isTargeted: Bool { self == .targetedDLR || self == .targetedLogitDifference }
 
     /// The fewest classes the loss is defined for.
     public var minimumClasses: Int {
         switch self {
-        case .crossEntropy: return 2
+        case .crossEntropy, .targetedLogitDifference: return 2
         case .dlr: return 3
         case .targetedDLR: return 4
         }
@@ -38,6 +44,10 @@ public enum AttackLoss: String, Codable, Sendable, CaseIterable {
         case .crossEntropy:
             gradient[label] = -1
             return -Double(z[label])
+        case .targetedLogitDifference:
+            gradient[target] += 1
+            gradient[label] -= 1
+            return Double(z[target]) - Double(z[label])
         case .dlr, .targetedDLR:
             // The four largest entries' classes, in decreasing order.
             var top = [Int](repeating: -1, count: 4)

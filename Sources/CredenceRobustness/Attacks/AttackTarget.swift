@@ -61,9 +61,9 @@ public struct AttackTarget {
     public func evaluate(_ inputs: Tensor, labels: [Int32], loss kind: AttackLoss = .crossEntropy, targets: [Int32]? = nil,
                          rng: inout RandomGenerator) throws -> Evaluation {
         let n = try exampleCount(inputs, labels: labels)
-        if kind == .targetedDLR {
+        if kind.isTargeted {
             guard let targets, targets.count == n else {
-                throw InferenceError.invalidOption("the targeted DLR loss needs one target class per input: \(targets?.count ?? 0) for \(n)")
+                throw InferenceError.invalidOption("the \(kind.rawValue) loss needs one target class per input: \(targets?.count ?? 0) for \(n)")
             }
         }
         let count = posterior.sampleCount(requested: eotSamples)

@@ -4,9 +4,8 @@ import CredenceTensor
 /// AutoAttack's protocol (Croce & Hein 2020): attacks run one after the other, each only on the
 /// examples every earlier one failed on, and an example is robust only if all fail.
 ///
-/// - `.standard`: APGD-CE, APGD-T (targets), Square (queries) — AutoAttack's standard version
-///   without FAB-T, which Credence does not implement (in AutoAttack's own evaluations FAB-T
-///   rarely changes the robust accuracy after APGD-T).
+/// - `.standard`: APGD-CE, APGD-T (targets), FAB-T (targets), Square (queries) — AutoAttack's
+///   standard version.
 /// - `.randomized` (AutoAttack's 'rand' version, for stochastic models): APGD-CE and APGD-DLR
 ///   with expectation over transformation — the target's `eotSamples` (AutoAttack: 20).
 ///
@@ -24,7 +23,7 @@ public struct AutoAttack: Sendable {
     public var epsilon: Float
     /// APGD's steps (100).
     public var steps: Int
-    /// APGD-T's targets (9).
+    /// APGD-T's and FAB-T's targets (9).
     public var targetClasses: Int
     /// Square's queries (5000).
     public var queries: Int
@@ -50,6 +49,8 @@ public struct AutoAttack: Sendable {
         switch version {
         case .standard:
             all = [("apgd-ce", apgd(.crossEntropy), .crossEntropy), ("apgd-t", apgd(.targetedDLR), .targetedDLR),
+                   ("fab-t", FAB(norm: norm, epsilon: epsilon, steps: steps, targetClasses: targetClasses, inputRange: inputRange),
+                    .targetedLogitDifference),
                    ("square", Square(norm: norm, epsilon: epsilon, queries: queries, inputRange: inputRange), .crossEntropy)]
         case .randomized:
             all = [("apgd-ce", apgd(.crossEntropy), .crossEntropy), ("apgd-dlr", apgd(.dlr), .dlr)]

@@ -85,7 +85,7 @@ public struct PGD: Sendable {
         guard momentum >= 0, momentum.isFinite else { throw InferenceError.invalidOption("MIM's momentum is \(momentum); it must be ≥ 0") }
         switch (loss, targets) {
         case (.dlr, .some): throw InferenceError.invalidOption("a targeted attack uses the cross-entropy or the targeted DLR loss, not the untargeted DLR")
-        case (.targetedDLR, nil): throw InferenceError.invalidOption("the targeted DLR loss needs target classes")
+        case (let targeted, nil) where targeted.isTargeted: throw InferenceError.invalidOption("the \(targeted.rawValue) loss needs target classes")
         default: break
         }
     }

@@ -1,8 +1,11 @@
 import Foundation
 #if canImport(Glibc)
 import Glibc
+/// POSIX write(2) (the name `write` is taken by `AtomicFile.write` inside the type).
+private let writeBytes = Glibc.write
 #elseif canImport(Darwin)
 import Darwin
+private let writeBytes = Darwin.write
 #endif
 
 /// Writes a file so that readers see either the old contents or the complete new ones:
@@ -37,7 +40,7 @@ package enum AtomicFile {
             guard var next = bytes.baseAddress else { return }
             var remaining = bytes.count
             while remaining > 0 {
-                let written = Glibc.write(descriptor, next, remaining)
+                let written = writeBytes(descriptor, next, remaining)
                 if written < 0 {
                     if errno == EINTR { continue }
                     throw failure(destination, "writing the temporary file '\(temporary)' failed: \(errnoDescription())")
