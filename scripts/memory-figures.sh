@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Peak resident memory of the long jobs (issue 14's "memory stays bounded" figures), each the
-# command's own peak (getrusage of the child; data set, network, mapped posterior pages and
-# all), with the growth a bounded design must not show set beside it:
+# Peak memory of the long jobs (issue 14's "memory stays bounded" figures), each the command's
+# own: anonymous memory (what it holds: data set, networks, predictions) and resident memory
+# (with the pages of memory-mapped posteriors and sample files), with the growth a bounded
+# design must not show set beside it:
 #
 #   ensemble  a 100-member deep ensemble of the 784-512-512-10 MLP on Fashion-MNIST (1 epoch
 #             each): training it; evaluating it on the test set and MNIST as OOD; and the same
@@ -26,21 +27,34 @@ $C doctor 2>&1 | grep -i -E "cpu|kernel" >&2 || true
 PEAKS="$OUT/peaks.tsv"
 touch "$PEAKS"
 
-# measure NAME COMMAND...: runs COMMAND (stdout to OUTDIR/NAME.out) and records its peak RSS in MB.
+# measure NAME COMMAND...: runs COMMAND (stdout to OUTDIR/NAME.out) and records its peaks in MB,
+# polled from /proc/PID/status every 50 ms: anonymous memory (RssAnon: what the process holds)
+# and resident memory (VmHWM, the kernel's own high-water mark: with the pages of mapped files,
+# which the kernel may drop and read again).
 measure() {
   local name="$1"; shift
   if grep -q "^$name	" "$PEAKS"; then echo "kept: $(grep "^$name	" "$PEAKS")" >&2; return; fi
   echo "measuring $name: $*" >&2
   local start=$SECONDS
   python3 - "$OUT/$name.out" "$@" <<'PY' > "$OUT/$name.peak"
-import resource, subprocess, sys
+import subprocess, sys, time
+peak = {"RssAnon": 0, "VmHWM": 0}
 with open(sys.argv[1], "w") as out:
-    code = subprocess.run(sys.argv[2:], stdout=out).returncode
-if code != 0:
-    sys.exit(f"exit status {code}: {' '.join(sys.argv[2:])}")
-print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)  # KiB → MiB
+    child = subprocess.Popen(sys.argv[2:], stdout=out)
+    while child.poll() is None:
+        try:
+            for line in open(f"/proc/{child.pid}/status"):
+                key = line.split(":")[0]
+                if key in peak:
+                    peak[key] = max(peak[key], int(line.split()[1]))
+        except (FileNotFoundError, ProcessLookupError):
+            pass
+        time.sleep(0.05)
+if child.returncode != 0:
+    sys.exit(f"exit status {child.returncode}: {' '.join(sys.argv[2:])}")
+print(f"{peak['RssAnon'] / 1024:.0f}\t{peak['VmHWM'] / 1024:.0f}")
 PY
-  printf '%s\t%.0f\t%d\n' "$name" "$(cat "$OUT/$name.peak")" $((SECONDS - start)) >> "$PEAKS"
+  printf '%s\t%s\t%d\n' "$name" "$(cat "$OUT/$name.peak")" $((SECONDS - start)) >> "$PEAKS"
 }
 
 DATA=(--dataset fashion-mnist --seed 0)
@@ -72,6 +86,6 @@ for part in $PARTS; do
   esac
 done
 
-echo "| command | peak resident MB | seconds |"
-echo "|---|---:|---:|"
-awk -F'\t' '{ printf "| %s | %s | %s |\n", $1, $2, $3 }' "$PEAKS"
+echo "| command | peak anonymous MB | peak resident MB | seconds |"
+echo "|---|---:|---:|---:|"
+awk -F'\t' '{ printf "| %s | %s | %s | %s |\n", $1, $2, $3, $4 }' "$PEAKS"

@@ -106,10 +106,12 @@ public struct SafeTensorsFile: Sendable {
 
     // MARK: reading
 
-    /// Files at least this large (a posterior of hundreds of networks) are served from their
-    /// memory mapping: their F32 tensors view the mapped pages instead of being copied, so the
-    /// kernel pages them in as they are read and may drop them again.
-    public static let mappingThreshold = 1 << 30
+    /// Files at least this large (a posterior of more than a few networks) are served from
+    /// their memory mapping: their F32 tensors view the mapped pages instead of being copied,
+    /// so the kernel pages them in as they are read and may drop them again — evaluating a
+    /// chain of 200 MLPs holds no more anonymous memory than one of 28 (README "Memory").
+    /// Smaller files are copied, so nothing keeps them open.
+    public static let mappingThreshold = 64 << 20
 
     /// Reads and validates the safetensors file at `path`; `mapped` (default: the file is at least
     /// `mappingThreshold` bytes) leaves its F32 tensors in the file's private mapping (no copy;
