@@ -9,7 +9,7 @@ extension EOTLoss: ExpressibleByArgument {}
 struct AttackCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "attack",
-        abstract: "Attack a posterior (or a plain checkpoint, as MAP) with FGSM, PGD, MIM, APGD (CE, DLR, targeted), Square, ZOO or AutoAttack, with EOT over its samples, or transfer from a surrogate; print clean and robust accuracy per ε, uncertainty on the adversarial inputs and the gradient-masking checks.")
+        abstract: "Attack a posterior (or a plain checkpoint, as MAP) with FGSM, PGD, MIM, APGD (CE, DLR, targeted), FAB-T, Square, ZOO or AutoAttack, with EOT over its samples, or transfer from a surrogate; print clean and robust accuracy per ε, uncertainty on the adversarial inputs and the gradient-masking checks.")
 
     @Option(name: [.customLong("posterior"), .customLong("checkpoint")],
             help: "Posterior file from `credence train`/`fit`, or a checkpoint (read as MAP).") var posterior: String
@@ -20,7 +20,7 @@ struct AttackCommand: ParsableCommand {
     @Option(help: "Steps (default: 10 for PGD and MIM, 100 for APGD and AutoAttack's APGD).") var steps: Int?
     @Option(help: "Step size α of PGD (default 2.5ε/steps) and MIM (ε/steps); the others choose their own.") var stepSize: Float?
     @Option(help: "Restarts of PGD, APGD and Square (APGD and Square restart only the examples not yet fooled).") var restarts = 1
-    @Option(help: "APGD-T and AutoAttack: target classes tried per example (its 2nd, 3rd, … most likely).") var targetClasses = 9
+    @Option(help: "APGD-T, FAB-T and AutoAttack: target classes tried per example (its 2nd, 3rd, … most likely).") var targetClasses = 9
     @Option(help: "Square and AutoAttack: queries per example.") var queries = 5000
     @Option(help: "ZOO: coordinates estimated per step (2 queries each).") var coordinates = 128
     @Option(help: "ZOO: the finite-difference step h (larger than a quantising defence's grid to see through it).")

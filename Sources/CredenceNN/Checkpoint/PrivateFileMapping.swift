@@ -9,7 +9,8 @@ import Darwin
 /// A private memory mapping of `length` bytes of a file from `offset`, unmapped when the last
 /// holder goes — the reader that made it, or a tensor viewing its floats. The pages are writable
 /// copy-on-write: a tensor that is its storage's only user may be mutated in place, and the file
-/// never is. What safetensors files of ≥ 1 GiB and a chain's spilled samples are read through.
+/// never is. What safetensors files of ≥ 64 MiB (`SafeTensorsFile.mappingThreshold`) and a
+/// chain's spilled samples are read through.
 final class PrivateFileMapping {
     let bytes: UnsafeMutableRawBufferPointer
 
