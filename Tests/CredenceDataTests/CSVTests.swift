@@ -15,7 +15,8 @@ func parse(_ text: String, _ options: CSVOptions) throws -> InMemoryDataset {
     #expect(data.labels == [0, 1, 0])
     #expect(data.classNames == ["setosa", "virginica"])
     #expect(throws: DataError.self) { try CSV.load("/", options: CSVOptions(task: .regression)) }
-    #expect(throws: DataError.unwritableFile(path: "/nonexistent-dir/x.gz", reason: "the file cannot be created")) {
+    #expect(throws: DataError.unwritableFile(path: "/nonexistent-dir/x.gz",
+                                             reason: "cannot create a temporary file in '/nonexistent-dir': No such file or directory")) {
         try Gzip.writeFile("/nonexistent-dir/x.gz", bytes: [1], compress: true)
     }
 }

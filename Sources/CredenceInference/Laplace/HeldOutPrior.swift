@@ -8,11 +8,11 @@ import Foundation
 /// (defaults 10⁻⁴ … 10⁴, 100 points, one scalar δ). Where the marginal likelihood picks a prior
 /// for the training data's evidence, this one picks it for the predictive on data the network
 /// has not seen: the remedy when the evidence-optimal prior leaves the predictive
-/// underconfident (small data, README "Laplace on small data").
+/// underconfident (on small data: the README's Laplace section).
 ///
 /// ```swift
 /// let laplace = try Laplace(subset: .lastLayer, structure: .kronecker, priorOptimization: .none)
-/// let fit = try fitPosterior(laplace, model: model, parameters: θ, task: .classification(10), data: train,
+/// let fit = try fitPosterior(laplace, model: model, parameters: θ, task: .classification, data: train,
 ///                            epochs: 1, batchSize: 1000, seed: 0, shuffle: false)
 /// let tuned = try HeldOutPriorSearch().tune(fit.posterior, on: heldOut, samples: 32, seed: 0)
 /// // tuned.posterior.priorPrecision.values == [tuned.precision]
