@@ -99,7 +99,7 @@ public func evaluatePosterior(_ posterior: any Posterior, on test: InMemoryDatas
     if split, !shifts.isEmpty, test.task.classCount == nil {
         throw MetricsError.invalidArgument(name: "shifts", message: "dataset shift is evaluated for classifiers only")
     }
-    let shiftTag: Int32 = 7500
+    let shiftTag = MPITag.shiftFigures.rawValue
     func shiftFigures(_ i: Int) throws -> Data {
         try JSONEncoder().encode(try ShiftPoint(shifts[i], predictive: try shifted(i, onStage: onStage), labels: test.labels, binCount: 15))
     }

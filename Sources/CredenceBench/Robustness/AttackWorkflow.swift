@@ -294,7 +294,7 @@ public func attackPosterior(_ posterior: any Posterior, test: InMemoryDataset, s
     }
     Parallel.flushSubnormalsToZero()
     if let world, world.size > 1 {
-        try world.dealOut(total, tag: 7400, { try job($0).encoded() }, received: { j, bytes in
+        try world.dealOut(total, tag: MPITag.attackJobs.rawValue, { try job($0).encoded() }, received: { j, bytes in
             let outcome = try AttackJob(encoded: bytes, from: j % world.size)
             try outcome.requireFits(job: j, rows: j < attacked.count ? attacked[j].count : nil, budgets: settings.epsilons.count,
                                     from: j % world.size)

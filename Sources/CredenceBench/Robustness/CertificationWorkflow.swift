@@ -264,7 +264,7 @@ public func certifyPosterior(_ posterior: any Posterior, test: InMemoryDataset, 
     let pending = indices.indices.filter { !done.contains(indices[$0]) }
     let start = Date(), earlierSeconds = result.seconds
     var own: [CertificationResult.Example] = []
-    try world.dealOut(pending.count, tag: 7300, { j in
+    try world.dealOut(pending.count, tag: MPITag.certificates.rawValue, { j in
         let example = try certify(pending[j])
         own.append(example)
         return try JSONEncoder().encode(example)

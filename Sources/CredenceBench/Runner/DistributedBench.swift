@@ -18,7 +18,7 @@ package enum BenchMessage: Codable {
     case stop
     case leaving
 
-    static let tag: Int32 = 7100
+    static let tag = MPITag.benchMessages.rawValue
 
     func send(to rank: Int, in world: MPIWorld) throws {
         try world.send(try ResultStore.encoder.encode(self), to: rank, tag: Self.tag)

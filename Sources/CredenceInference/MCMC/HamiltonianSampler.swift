@@ -117,7 +117,7 @@ public struct HamiltonianSampler {
                               stageEnd: (Int) -> Int, finish: (Int, [HMCChain], Double) throws -> Void,
                               onStatus: (String) -> Void) throws -> [HMCChain] {
         var state = initial
-        let tag: Int32 = 7400
+        let tag = MPITag.hamiltonianChains.rawValue
         let owner = { (chain: Int) in chain % world.size }
         let mine = state.indices.filter { owner($0) == world.rank }
         let start = Date()

@@ -244,7 +244,7 @@ public final class MPIWorld: @unchecked Sendable {
     /// A barrier whose waiting ranks poll every `interval` seconds (rather than `MPI_Barrier`,
     /// which spins a core while it waits, taking it from the ranks still working on that machine).
     public func barrier(polling interval: Double) throws {
-        let tag: Int32 = 7199
+        let tag = MPITag.barrier.rawValue
         if rank == 0 {
             for _ in 1..<size { _ = try receive(try wait(tag: tag, interval: interval)) }
             for other in 1..<size { try send(Data(), to: other, tag: tag) }
