@@ -29,10 +29,11 @@ struct TrainCommand: ParsableCommand {
     var augment: Augmentation?
     @Option(help: "Zero padding of the random crop, pixels (default 2).") var augmentPadding: Int?
     @Option(help: "σ of gaussian-noise augmentation (default 0.25).") var noiseSigma: Float?
-    @Option(help: ArgumentHelp("Adversarial training: train on the inputs an L∞ attack of budget --eps finds at each step.",
+    @Option(help: ArgumentHelp("Adversarial training: train on the inputs an attack of budget --eps finds at each step (L∞, or L2 with --adversarial-norm l2).",
                                discussion: "pgd (Madry et al.), trades (Zhang et al.), fgsm-rs (FGSM with random start, Wong et al.), n-fgsm (de Jorge et al.); ibp trains on interval bounds instead of an attack (Gowal et al.; --eps-warmup ramps ε and the robust term's weight)."))
     var adversarial: AdversarialTrainingKind?
-    @Option(help: "Adversarial training's L∞ budget ε (pixels in 0…1).") var eps: Float?
+    @Option(help: "Adversarial training's budget ε (L∞: pixels in 0…1; L2: the perturbation's length).") var eps: Float?
+    @Option(help: "The budget's norm: linf (default) or l2 (pgd and trades).") var adversarialNorm: AttackNorm?
     @Option(help: "Attack steps of pgd/trades adversarial training (default 10).") var attackSteps: Int?
     @Option(help: "Attack step size (default 2.5ε/steps for pgd, ε/4 for trades, 1.25ε for fgsm-rs, ε for n-fgsm).")
     var attackStepSize: Float?
@@ -69,9 +70,10 @@ struct TrainCommand: ParsableCommand {
         if let adversarial {
             guard let eps else { throw ValidationError("--adversarial \(adversarial.rawValue) needs its budget: --eps E (e.g. 0.1 for Fashion-MNIST)") }
             o.adversarial = AdversarialTraining(kind: adversarial, epsilon: eps, steps: attackSteps, stepSize: attackStepSize, beta: tradesBeta,
-                                                noise: attackNoise, warmupEpochs: epsWarmup, eotSamples: attackEot)
-        } else if eps != nil || attackSteps != nil || attackStepSize != nil || attackNoise != nil || tradesBeta != nil || epsWarmup != nil || attackEot != nil {
-            throw ValidationError("--eps, --attack-steps, --attack-step-size, --attack-noise, --trades-beta, --eps-warmup and --attack-eot set adversarial training: add --adversarial pgd|trades|fgsm-rs|n-fgsm")
+                                                noise: attackNoise, warmupEpochs: epsWarmup, eotSamples: attackEot, norm: adversarialNorm)
+        } else if eps != nil || attackSteps != nil || attackStepSize != nil || attackNoise != nil || tradesBeta != nil || epsWarmup != nil
+                    || attackEot != nil || adversarialNorm != nil {
+            throw ValidationError("--eps, --attack-steps, --attack-step-size, --attack-noise, --trades-beta, --eps-warmup, --attack-eot and --adversarial-norm set adversarial training: add --adversarial pgd|trades|fgsm-rs|n-fgsm")
         }
         o.seed = seed; o.dataDirectory = dataDir; o.trainLimit = trainLimit; o.holdout = holdout
         if let hidden { o.hidden = try integerList(hidden, option: "--hidden", example: "512,512") }

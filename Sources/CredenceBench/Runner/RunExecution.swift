@@ -94,7 +94,8 @@ extension RunConfiguration {
 
     /// The adversarial training a suite's `training` settings ask for (nil: none), checked.
     static func adversarialTraining(_ training: [String: String]) throws -> AdversarialTraining? {
-        let attackKeys = ["adversarialEpsilon", "attackSteps", "attackStepSize", "attackNoise", "tradesBeta", "epsWarmup", "attackEot"]
+        let attackKeys = ["adversarialEpsilon", "adversarialNorm", "attackSteps", "attackStepSize", "attackNoise", "tradesBeta", "epsWarmup",
+                          "attackEot"]
         guard let name = training["adversarial"] else {
             if let stray = attackKeys.first(where: { training[$0] != nil }) {
                 throw TrainingSettingError(setting: stray, message: "this sets adversarial training: add \"adversarial\": \"pgd\" (or trades, fgsm-rs, n-fgsm)")
@@ -115,7 +116,13 @@ extension RunConfiguration {
         let settings = AdversarialTraining(
             kind: kind, epsilon: epsilon, steps: try value("attackSteps", Int.self), stepSize: try value("attackStepSize", Float.self),
             beta: try value("tradesBeta", Float.self), noise: try value("attackNoise", Float.self),
-            warmupEpochs: try value("epsWarmup", Double.self), eotSamples: try value("attackEot", Int.self))
+            warmupEpochs: try value("epsWarmup", Double.self), eotSamples: try value("attackEot", Int.self),
+            norm: try training["adversarialNorm"].map { text in
+                guard let norm = AttackNorm(rawValue: text) else {
+                    throw TrainingSettingError(setting: "adversarialNorm", message: "'\(text)' is not a norm: linf or l2")
+                }
+                return norm
+            })
         do { try settings.validate() } catch { throw TrainingSettingError(setting: "adversarial", message: "\(error)") }
         return settings
     }

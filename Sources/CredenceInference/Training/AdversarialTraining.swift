@@ -1,5 +1,11 @@
 import CredenceNN
 
+/// The norm of an attack's perturbation budget (the attacks in CredenceRobustness, and
+/// adversarial training's inner attack).
+public enum AttackNorm: String, Codable, Sendable, CaseIterable {
+    case linf, l2
+}
+
 /// The adversarial training objectives (`credence train --adversarial KIND`).
 public enum AdversarialTrainingKind: String, Codable, CaseIterable, Sendable {
     /// PGD adversarial training (Madry et al. 2018): the cross-entropy at a PGD point — a
@@ -26,13 +32,13 @@ public enum AdversarialTrainingKind: String, Codable, CaseIterable, Sendable {
 }
 
 /// Settings of adversarial training, a training option (`TrainingOptions.adversarial`): the
-/// training loop minimises the loss at inputs an L∞ attack of budget ε found against the
-/// network of the moment. The objective itself lives in CredenceRobustness
+/// training loop minimises the loss at inputs an attack of budget ε (L∞, or L2 for PGD and
+/// TRADES) found against the network of the moment. The objective itself lives in CredenceRobustness
 /// (`AdversarialObjective`); this is what a run records, so a checkpoint trained one way is
 /// never resumed another. A field left nil takes the kind's default (`resolved…`).
 public struct AdversarialTraining: Codable, Equatable, Sendable {
     public var kind: AdversarialTrainingKind
-    /// ε, the L∞ budget (pixels in 0…1).
+    /// ε, the budget (L∞: pixels in 0…1; L2: the perturbation's Euclidean length).
     public var epsilon: Float
     /// Attack steps (PGD, TRADES; default 10). The FGSM family takes one.
     public var steps: Int?
@@ -49,9 +55,12 @@ public struct AdversarialTraining: Codable, Equatable, Sendable {
     /// Forward passes whose input gradients one attack step averages (EOT for a stochastic
     /// model, e.g. over dropout masks); a deterministic model takes one. Default 1.
     public var eotSamples: Int?
+    /// The budget's norm; nil: L∞. L2 for PGD and TRADES: a uniform start in the L2 ball
+    /// (PGD), steps along ∇/‖∇‖₂, projection onto the ball.
+    public var norm: AttackNorm?
 
     public init(kind: AdversarialTrainingKind, epsilon: Float, steps: Int? = nil, stepSize: Float? = nil, beta: Float? = nil,
-                noise: Float? = nil, warmupEpochs: Double? = nil, eotSamples: Int? = nil) {
+                noise: Float? = nil, warmupEpochs: Double? = nil, eotSamples: Int? = nil, norm: AttackNorm? = nil) {
         self.kind = kind
         self.epsilon = epsilon
         self.steps = steps
@@ -60,6 +69,7 @@ public struct AdversarialTraining: Codable, Equatable, Sendable {
         self.noise = noise
         self.warmupEpochs = warmupEpochs
         self.eotSamples = eotSamples
+        self.norm = norm
     }
 
     public var resolvedSteps: Int { kind.isSingleStep ? 1 : steps ?? 10 }
@@ -75,6 +85,7 @@ public struct AdversarialTraining: Codable, Equatable, Sendable {
     public var resolvedBeta: Float { beta ?? 6 }
     public var resolvedNoise: Float { noise ?? (kind == .nFGSM ? 2 * epsilon : epsilon) }
     public var resolvedEOTSamples: Int { eotSamples ?? 1 }
+    public var resolvedNorm: AttackNorm { norm ?? .linf }
 
     /// The fraction of ε in force after `epochsDone` epochs of training (1 without a warm-up,
     /// or outside a training loop).
@@ -95,14 +106,22 @@ public struct AdversarialTraining: Codable, Equatable, Sendable {
         if kind.isSingleStep { parts.append("noise=\(resolvedNoise)") }
         if let w = warmupEpochs, w > 0 { parts.append("warmup=\(w)") }
         if resolvedEOTSamples > 1 { parts.append("eot=\(resolvedEOTSamples)") }
+        if resolvedNorm == .l2 { parts.append("norm=l2") }
         return parts.joined(separator: " ")
     }
 
     /// Rejects settings no attack can run with, and settings the kind does not take.
     public func validate() throws {
         func bad(_ message: String) -> TrainingError { .invalidConfiguration("adversarial training: \(message)") }
-        guard epsilon > 0, epsilon.isFinite, epsilon <= 1 else {
-            throw bad("--eps is \(epsilon); it must be in (0, 1] (pixels are in 0…1)")
+        if resolvedNorm == .l2 {
+            guard kind == .pgd || kind == .trades else {
+                throw bad("L2 adversarial training takes --adversarial pgd or trades; \(kind.rawValue) is L∞ only")
+            }
+            guard epsilon > 0, epsilon.isFinite else { throw bad("--eps is \(epsilon); an L2 budget must be > 0") }
+        } else {
+            guard epsilon > 0, epsilon.isFinite, epsilon <= 1 else {
+                throw bad("--eps is \(epsilon); it must be in (0, 1] (pixels are in 0…1)")
+            }
         }
         if let s = steps {
             guard !kind.isSingleStep || s == 1 else { throw bad("\(kind.rawValue) takes one attack step; --attack-steps \(s) needs --adversarial pgd or trades") }

@@ -3,11 +3,6 @@ import CredenceNN
 import CredenceTensor
 import Foundation
 
-/// The norm of an attack's perturbation budget.
-public enum AttackNorm: String, Codable, Sendable, CaseIterable {
-    case linf, l2
-}
-
 /// Projected gradient descent on the loss (Madry et al. 2018) — and, with one step of size ε
 /// from the clean input, FGSM (Goodfellow et al. 2015; the fast gradient method for L2); with
 /// `momentum`, the momentum iterative method MIM (Dong et al. 2018).

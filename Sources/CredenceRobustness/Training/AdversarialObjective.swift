@@ -4,7 +4,7 @@ import CredenceNN
 import CredenceTensor
 
 /// Adversarial training as a training objective: each step attacks the batch against the
-/// network of the moment (L∞, budget ε, within the valid input range), then returns the loss
+/// network of the moment (L∞ or L2, budget ε, within the valid input range), then returns the loss
 /// the kind prescribes (`AdversarialTrainingKind`) — so any method that trains through the
 /// one training loop (MAP, MC dropout, ensemble members, and the networks post-hoc methods
 /// start from) trains adversarially.
@@ -108,8 +108,9 @@ public struct AdversarialObjective: TrainingObjective {
     }
 }
 
-/// The attack inside a training step: a random start, `steps` signed-gradient steps of the
-/// (ε-scaled) step size, each projected onto the ε-ball (not N-FGSM's) and the input range.
+/// The attack inside a training step: a random start, `steps` steps of the (ε-scaled) step size
+/// — along the gradient's sign (L∞) or its unit direction per example (L2) — each projected
+/// onto the ε-ball (not N-FGSM's) and the input range.
 struct InnerAttack {
     var settings: AdversarialTraining
     /// The warm-up's fraction of ε, step size and noise.
@@ -123,14 +124,24 @@ struct InnerAttack {
     func perturb(_ clean: Tensor, model: any NetworkModel, parameters: Variable, mode: ForwardMode,
                  rng: inout RandomGenerator, loss: (Variable) throws -> Variable) throws -> Tensor {
         let eps = epsilon, alpha = settings.resolvedStepSize * scale
+        let l2 = settings.resolvedNorm == .l2
+        let perRow = clean.count / Swift.max(clean.shape.first ?? 1, 1)
         var x = clean
-        // Starts: uniform in ±ε (PGD, FGSM-RS) or ±noise (N-FGSM), TRADES's 0.001·N(0, I).
+        // Starts: uniform in ±ε (PGD, FGSM-RS) or ±noise (N-FGSM), TRADES's 0.001·N(0, I); L2 PGD:
+        // a random direction at a uniform fraction of ε (torchattacks' PGDL2).
         x.withUnsafeMutableBufferPointer { v in
             switch settings.kind {
             case .trades:
                 for j in v.indices { v[j] += 0.001 * rng.normalFloat() }
             case .ibp:
                 break  // never attacks
+            case .pgd where l2:
+                for row in stride(from: 0, to: v.count, by: Swift.max(perRow, 1)) {
+                    let direction = (0..<perRow).map { _ in rng.normalFloat() }
+                    let length = direction.reduce(0) { $0 + $1 * $1 }.squareRoot()
+                    let radius = eps * rng.uniformFloat() / Swift.max(length, 1e-12)
+                    for k in 0..<perRow { v[row + k] += radius * direction[k] }
+                }
             case .pgd, .fgsmRS, .nFGSM:
                 let width = settings.kind == .pgd ? eps : settings.resolvedNoise * scale
                 for j in v.indices { v[j] += width * (2 * rng.uniformFloat() - 1) }
@@ -142,7 +153,17 @@ struct InnerAttack {
             let g = try inputGradient(at: x, model: model, parameters: parameters, mode: mode, rng: &rng, loss: loss)
             x.withUnsafeMutableBufferPointer { v in
                 g.withUnsafeBufferPointer { gv in
-                    for j in v.indices { v[j] += alpha * (gv[j] > 0 ? 1 : gv[j] < 0 ? -1 : 0) }
+                    if l2 {
+                        for row in stride(from: 0, to: v.count, by: Swift.max(perRow, 1)) {
+                            var squares: Float = 0
+                            for k in 0..<perRow { squares += gv[row + k] * gv[row + k] }
+                            guard squares > 0 else { continue }
+                            let step = alpha / squares.squareRoot()
+                            for k in 0..<perRow { v[row + k] += step * gv[row + k] }
+                        }
+                    } else {
+                        for j in v.indices { v[j] += alpha * (gv[j] > 0 ? 1 : gv[j] < 0 ? -1 : 0) }
+                    }
                 }
             }
             x = project(x, around: clean, epsilon: projectsToBall ? eps : nil)
@@ -150,7 +171,8 @@ struct InnerAttack {
         return x
     }
 
-    /// ∇ₓ of `loss` summed over `passes` forward passes, each with fresh noise; only its sign is used.
+    /// ∇ₓ of `loss` summed over `passes` forward passes, each with fresh noise; only its sign (L∞)
+    /// or direction (L2) is used.
     func inputGradient(at x: Tensor, model: any NetworkModel, parameters: Variable, mode: ForwardMode,
                        rng: inout RandomGenerator, loss: (Variable) throws -> Variable) throws -> Tensor {
         var total: Tensor?
@@ -167,9 +189,10 @@ struct InnerAttack {
     }
 
     /// Into the ε-ball around `clean` (when `epsilon` is given) and the input range: the attacks'
-    /// L∞ `Projection`, with an infinite ε or range for the constraints that do not apply.
+    /// `Projection` in the training's norm, with an infinite ε or range for the constraints that
+    /// do not apply.
     func project(_ x: Tensor, around clean: Tensor, epsilon: Float?) -> Tensor {
-        Projection(norm: .linf, epsilon: epsilon ?? .infinity, inputRange: inputRange ?? -Float.infinity...Float.infinity)
+        Projection(norm: settings.resolvedNorm, epsilon: epsilon ?? .infinity, inputRange: inputRange ?? -Float.infinity...Float.infinity)
             .project(x, around: clean, perRow: clean.count / Swift.max(clean.shape.first ?? 1, 1))
     }
 }
