@@ -134,17 +134,33 @@ public struct DeepEnsembleMethod: RegisteredMethod {
     public func validate(_ context: MethodContext) throws { try member.validate(context) }
     public var takesAdversarialTraining: Bool { member.takesAdversarialTraining }
 
+    /// Trains (or finds) each member in turn. A point member of a network without running
+    /// statistics is kept as its parameters in a scratch slot file beside the run's phase
+    /// checkpoints and read back memory-mapped — the file is unlinked as soon as it is open, so
+    /// it leaves nothing on disk — so an ensemble of a hundred networks holds none of them in
+    /// the process's own memory (without a place for phase checkpoints, they stay in memory).
     public func run(_ job: MethodJob) throws -> MethodOutcome {
         var posteriors: [any Posterior] = []
         var seconds = 0.0, posteriorSeconds = 0.0
+        var slots: TensorSlotFile?
         for m in 0..<members {
             job.onStage("member \(m + 1)/\(members)")
             var memberJob = job
             memberJob.options.ensembleMember = m
             let outcome = try member.run(memberJob)
-            posteriors.append(outcome.posterior)
             seconds += outcome.seconds
             posteriorSeconds += outcome.posteriorSeconds
+            guard let point = outcome.posterior as? PointPosterior, point.model.buffers.isEmpty,
+                  let scratch = slots?.path ?? job.phaseCheckpoint("ensemble-members", 0)?.path else {
+                posteriors.append(outcome.posterior)
+                continue
+            }
+            if slots == nil {
+                slots = try TensorSlotFile(path: scratch, elementCount: point.parameters.count, keeping: 0)
+                unlink(scratch)  // the open file and its mappings keep the data
+            }
+            try slots!.write(point.parameters, slot: m)
+            posteriors.append(try PointPosterior(model: point.model, parameters: try slots!.tensor(slot: m), task: point.task))
         }
         // Point members share one model unless each has its own running statistics (batch
         // normalization): those stay a mixture of point posteriors, each with its model.

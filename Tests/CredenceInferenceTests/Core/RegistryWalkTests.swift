@@ -93,6 +93,34 @@ import Testing
         return directory
     }
 
+    /// An ensemble of point members keeps them in a scratch slot file read back mapped (unlinked
+    /// at once: nothing is left beside the run's files), and its posterior is the one an
+    /// ensemble held in memory (no place for phase files) gives, byte for byte.
+    @Test func ensembleMembersAreMappedFromAScratchFileThatLeavesNothingBehind() throws {
+        var options = TrainingOptions()
+        options.dataset = .twoMoons
+        options.hidden = [8]
+        options.epochs = 2
+        let method = try MethodRegistry.make("ensemble", recorded: ["members": "3"])
+        let directory = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let mapped = try method.run(Self.job(options, in: directory))
+        #if os(Linux)
+        // The members' pages are a mapping of the unlinked scratch file.
+        let maps = String(decoding: try #require(FileHandle(forReadingAtPath: "/proc/self/maps")).readDataToEndOfFile(), as: UTF8.self)
+        #expect(maps.contains(directory.lastPathComponent + "/ensemble-members.member-0.safetensors (deleted)"))
+        #endif
+        var inMemory = Self.job(options, in: directory)
+        inMemory.phaseCheckpoint = { _, _ in nil }
+        let held = try method.run(inMemory)
+        let names = try FileManager.default.contentsOfDirectory(atPath: directory.path)
+        #expect(!names.contains { $0.contains("ensemble-members") }, "\(names)")
+        let a = directory.appendingPathComponent("mapped.safetensors").path, b = directory.appendingPathComponent("held.safetensors").path
+        try mapped.posterior.archive().save(to: a)
+        try held.posterior.archive().save(to: b)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: a)) == Data(contentsOf: URL(fileURLWithPath: b)))
+    }
+
     /// A kill at any moment leaves the files as they were at the last epoch end (every write
     /// is atomic), so copying the run's directory at each epoch end, before that epoch's files
     /// are written, gives what a kill during that epoch leaves. Resuming from the copy taken in
