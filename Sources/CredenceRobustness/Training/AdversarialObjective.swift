@@ -155,10 +155,10 @@ struct InnerAttack {
                 g.withUnsafeBufferPointer { gv in
                     if l2 {
                         for row in stride(from: 0, to: v.count, by: Swift.max(perRow, 1)) {
-                            var squares: Float = 0
-                            for k in 0..<perRow { squares += gv[row + k] * gv[row + k] }
+                            var squares = 0.0  // in Double: tiny gradients' squares would underflow
+                            for k in 0..<perRow { squares += Double(gv[row + k]) * Double(gv[row + k]) }
                             guard squares > 0 else { continue }
-                            let step = alpha / squares.squareRoot()
+                            let step = Float(Double(alpha) / squares.squareRoot())
                             for k in 0..<perRow { v[row + k] += step * gv[row + k] }
                         }
                     } else {

@@ -16,8 +16,9 @@ private let writeBytes = Darwin.write
 /// temporary file; the next successful write of the same destination removes such
 /// leftovers once they are `staleAge` old (younger ones may belong to a live writer).
 ///
-/// Every file Credence writes goes through here: checkpoints, posteriors, sample files, the
-/// report, certificates, score records, exported data, `.npy` and IDX files. Each caller
+/// Every file Credence writes whole goes through here: checkpoints, posteriors (a chain's
+/// checkpoints among them), the report, certificates, score records, exported data, `.npy` and
+/// IDX files. (A chain's samples file grows slot by slot instead: `TensorSlotFile`.) Each caller
 /// turns a failure into its own typed error with `failure(path, reason)`.
 ///
 /// Fault injection: with `CREDENCE_WRITE_PAUSE_MIDWAY=NAME` in the environment, a write of a
