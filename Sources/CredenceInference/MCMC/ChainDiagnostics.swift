@@ -132,7 +132,8 @@ public enum ChainDiagnostics {
             }
             t += 2
         }
-        var tau = -1 + 2 * rho[0...maxT].reduce(0, +) + (maxT + 1 < n ? rho[maxT + 1] : 0)
+        // Half-open: a chain of 4 or fewer draws ends the sequence at once (maxT = −1, an empty sum).
+        var tau = -1 + 2 * rho[0..<(maxT + 1)].reduce(0, +) + (maxT + 1 < n ? rho[maxT + 1] : 0)
         tau = Swift.max(tau, 1 / Foundation.log10(total))
         return total / tau
     }

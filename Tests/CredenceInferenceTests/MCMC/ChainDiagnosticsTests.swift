@@ -60,6 +60,19 @@ import Testing
         #expect(try ChainDiagnostics.rHat(shifted) > 1.1)
     }
 
+    /// Chains too short for Geyer's sequence to take a step (4 or fewer draws after the split:
+    /// 4–9 samples in one chain, as a short SG-MCMC run on a small data set keeps) end it at
+    /// once, as ArviZ's empty slice does: a finite ESS, not a trap (found by `bench
+    /// fashion-mnist`'s SGLD on the held-out-classes set).
+    @Test func shortChainsGiveAFiniteEffectiveSampleSize() throws {
+        for n in 4...12 {
+            let values = (0..<n).map { Double(($0 * 7) % 5) }
+            for ess in [try ChainDiagnostics.bulkEffectiveSampleSize([values]), try ChainDiagnostics.tailEffectiveSampleSize([values])] {
+                #expect(ess.isFinite && ess > 0 && ess <= Double(n) * log10(Double(n)) + 1e-9, "\(n) samples: ESS \(ess)")
+            }
+        }
+    }
+
     @Test func badChainsAreRefused() {
         #expect(throws: InferenceError.self) { try ChainDiagnostics.rHat([[1, 2, 3, 4, 5]]) }
         #expect(throws: InferenceError.self) { try ChainDiagnostics.bulkEffectiveSampleSize([[1, 2, 3]]) }
