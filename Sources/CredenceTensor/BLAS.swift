@@ -41,3 +41,25 @@ public enum BLAS {
         }
     }
 }
+
+extension BLAS {
+    /// B[m×n] ← alpha · B · Lᵀ, row-major, with L the n×n lower-triangular matrix at `l` (its
+    /// strict upper triangle is not read): half the multiply-adds of the same product by
+    /// `sgemm`. The rows of B are split across worker threads as `sgemm` splits large products.
+    public static func multiplyByTransposedLowerTriangular(m: Int, n: Int, alpha: Float, l: UnsafePointer<Float>, ldl: Int,
+                                                           b: UnsafeMutablePointer<Float>, ldb: Int) {
+        _ = pinned
+        if m == 0 || n == 0 { return }
+        func trmm(_ rows: Int, _ start: UnsafeMutablePointer<Float>) {
+            cblas_strmm(CblasRowMajor, CblasRight, CblasLower, CblasTrans, CblasNonUnit, Int32(rows), Int32(n), alpha,
+                        l, Int32(ldl), start, Int32(ldb))
+        }
+        if m * n * n / 2 < splitThreshold || Parallel.isNested || Parallel.workerCount == 1 || m < 2 * 8 {
+            trmm(m, b)
+            return
+        }
+        let parts = Parallel.ranges(m, parts: Parallel.workerCount)
+        nonisolated(unsafe) let bb = b
+        Parallel.forEach(parts.count) { p in trmm(parts[p].count, bb + parts[p].lowerBound * ldb) }
+    }
+}

@@ -54,12 +54,15 @@ import Testing
     /// Φ((w·x + b)/(σ‖w‖)), so the exact certified radius is the distance |w·x + b|/‖w‖ to its
     /// boundary. CERTIFY's radius, from the count it drew, lies where the counts of ±4.5
     /// binomial standard deviations put it, never beyond the distance, and the class is the
-    /// side of the boundary; PREDICT agrees away from the boundary and abstains on it.
-    @Test func certifyRecoversTheLinearClassifiersRadius() throws {
+    /// side of the boundary; PREDICT agrees away from the boundary and abstains on it. Both ways
+    /// of drawing the noise: after the 4 → 2 layer (the default here) and in input space.
+    @Test(arguments: [false, true]) func certifyRecoversTheLinearClassifiersRadius(noiseInInputSpace: Bool) throws {
         let (posterior, w, b) = try Self.linear(seed: 3)
         let sigma: Float = 0.5, n = 20_000, alpha = 0.001
         var rng = RandomGenerator(seed: 4)
-        let smoothing = try RandomizedSmoothing(posterior: posterior, sigma: sigma, batchSize: 700, rng: &rng)
+        var smoothing = try RandomizedSmoothing(posterior: posterior, sigma: sigma, batchSize: 700, rng: &rng)
+        smoothing.noiseInInputSpace = noiseInInputSpace
+        #expect(smoothing.drawsNoiseAfterFirstLayer == !noiseInInputSpace)
         let norm = w.reduce(0) { $0 + $1 * $1 }.squareRoot()
         var certifiedSome = false
         for trial in 0..<12 {
@@ -112,6 +115,93 @@ import Testing
         #expect(throws: InferenceError.self) { try smoothing.certify(Tensor(shape: [3], repeating: 0), rng: &rng) }
         #expect(throws: InferenceError.self) { try smoothing.certify(Tensor(shape: [Self.inputs], repeating: 0), alpha: 1, rng: &rng) }
         #expect(throws: InferenceError.self) { try RandomizedSmoothing(posterior: posterior, sigma: 0, rng: &rng) }
+    }
+}
+
+/// Noise drawn after a narrowing first dense layer (`FirstLayerNoise`) against noise drawn in
+/// input space and sent through it.
+@Suite struct FirstLayerNoiseTests {
+    static let model = try! Sequential(.mlp(inputShape: [1, 6, 6], hidden: [8], outputs: 3))
+
+    static func network(seed: UInt64) -> Tensor {
+        var rng = RandomGenerator(seed: seed)
+        return Tensor.randomNormal(shape: [model.parameterCount], standardDeviation: 0.4, rng: &rng)
+    }
+
+    /// The first layer's outputs drawn as Wx + b + σLz have mean Wx + b and covariance σ²WWᵀ
+    /// (each entry within 5 standard errors of its estimate from 40,000 draws).
+    @Test func firstLayerOutputsHaveTheInputNoisesDistribution() throws {
+        let theta = Self.network(seed: 1)
+        let sample = PosteriorSample(model: Self.model, parameters: theta)
+        let noise = try #require(FirstLayerNoise(networks: [sample]))
+        #expect(noise.layer == 1)
+        var rng = RandomGenerator(seed: 2)
+        let input = Tensor.randomUniform(shape: [1, 6, 6], rng: &rng)
+        let center = try noise.center(of: input, parameters: theta)
+        let sigma: Float = 0.3, draws = 40_000
+        let hidden = noise.noisyOutputs(center: center, count: draws, sigma: sigma, rng: &rng).values
+        let w = try theta.segment(offset: 0, shape: [8, 36]).values.map(Double.init)
+        let x = input.values.map(Double.init), b = try theta.segment(offset: 8 * 36, shape: [8]).values.map(Double.init)
+        let s2 = Double(sigma * sigma)
+        func covariance(_ i: Int, _ j: Int) -> Double { s2 * (0..<36).reduce(0) { $0 + w[i * 36 + $1] * w[j * 36 + $1] } }
+        for i in 0..<8 {
+            let expected = b[i] + (0..<36).reduce(0) { $0 + w[i * 36 + $1] * x[$1] }
+            #expect(abs(Double(center.values[i]) - expected) < 1e-4)
+            let mean = (0..<draws).reduce(0.0) { $0 + Double(hidden[$1 * 8 + i]) } / Double(draws)
+            #expect(abs(mean - expected) < 5 * (covariance(i, i) / Double(draws)).squareRoot(), "mean of unit \(i)")
+            for j in 0...i {
+                let meanJ = b[j] + (0..<36).reduce(0) { $0 + w[j * 36 + $1] * x[$1] }
+                let estimate = (0..<draws).reduce(0.0) {
+                    $0 + (Double(hidden[$1 * 8 + i]) - expected) * (Double(hidden[$1 * 8 + j]) - meanJ)
+                } / Double(draws)
+                let error = ((covariance(i, i) * covariance(j, j) + covariance(i, j) * covariance(i, j)) / Double(draws)).squareRoot()
+                #expect(abs(estimate - covariance(i, j)) < 5 * error, "covariance (\(i), \(j)): \(estimate) vs \(covariance(i, j))")
+            }
+        }
+    }
+
+    /// The smoothed classifier's class counts from both paths agree as two independent
+    /// multinomial draws do (every class within 5 standard deviations of the difference), for
+    /// a point network and for MC dropout (its masks share the first layer); the direct path
+    /// stays for an ensemble whose members differ there, a widening layer, a dead unit (no
+    /// Cholesky factor of WWᵀ) and a CNN.
+    @Test func bothPathsGiveTheSameCountsAndTheFactorIsUsedOnlyWhereItHolds() throws {
+        let theta = Self.network(seed: 3)
+        let dropout = try Sequential(.mlp(inputShape: [1, 6, 6], hidden: [8], outputs: 3, dropout: 0.3))
+        let posteriors: [any Posterior] = [try PointPosterior(model: Self.model, parameters: theta, task: .classification),
+                                           try MCDropoutPosterior(model: dropout, parameters: theta, task: .classification)]
+        var rng = RandomGenerator(seed: 4)
+        for posterior in posteriors {
+            for trial in 0..<3 {
+                let input = Tensor.randomUniform(shape: [1, 6, 6], rng: &rng)
+                var counts: [[Int]] = []
+                for inputSpace in [false, true] {
+                    var smoothing = try RandomizedSmoothing(posterior: posterior, sigma: 0.5, posteriorSamples: 2, batchSize: 900, rng: &rng)
+                    smoothing.noiseInInputSpace = inputSpace
+                    #expect(smoothing.drawsNoiseAfterFirstLayer == !inputSpace)
+                    counts.append(try smoothing.classCounts(input, samples: 20_000, rng: &rng))
+                }
+                for c in 0..<3 {
+                    let p = Double(counts[0][c] + counts[1][c]) / 40_000
+                    let spread = 5 * (2 * 20_000 * p * (1 - p)).squareRoot() + 1
+                    #expect(Double(abs(counts[0][c] - counts[1][c])) <= spread, "\(posterior.method), input \(trial), class \(c): \(counts)")
+                }
+            }
+        }
+        func draws(_ posterior: any Posterior, samples: Int = 1) throws -> Bool {
+            var rng = RandomGenerator(seed: 0)
+            return try RandomizedSmoothing(posterior: posterior, sigma: 0.5, posteriorSamples: samples, rng: &rng).drawsNoiseAfterFirstLayer
+        }
+        let ensemble = try EnsemblePosterior(model: Self.model, members: [theta, Self.network(seed: 5)], task: .classification)
+        #expect(try !draws(ensemble, samples: 2))
+        #expect(try draws(EnsemblePosterior(model: Self.model, members: [theta, theta], task: .classification), samples: 2))
+        let widening = try Sequential(.mlp(inputShape: [4], hidden: [8], outputs: 3))
+        #expect(try !draws(PointPosterior(model: widening, parameters: Tensor(shape: [widening.parameterCount], repeating: 0.1), task: .classification)))
+        var dead = theta.values
+        for j in 0..<36 { dead[2 * 36 + j] = 0 }
+        #expect(try !draws(PointPosterior(model: Self.model, parameters: Tensor(shape: theta.shape, values: dead), task: .classification)))
+        let cnn = try Sequential(.smallCNN(inputShape: [1, 8, 8], outputs: 3))
+        #expect(try !draws(PointPosterior(model: cnn, parameters: Tensor(shape: [cnn.parameterCount], repeating: 0.01), task: .classification)))
     }
 }
 

@@ -16,7 +16,8 @@ import Foundation
 /// for every batch of noise, so each noisy input meets its own masks — f is then a randomized
 /// classifier, for which the guarantee holds as it stands (Cohen et al.'s bound needs only
 /// that the draws be independent). The noise goes through the networks in batches of
-/// `batchSize` copies of the input (large GEMMs).
+/// `batchSize` copies of the input (large GEMMs). A network that begins with a narrowing dense
+/// layer gets its noise drawn after that layer, in the same distribution (`FirstLayerNoise`).
 ///
 /// ```swift
 /// let smoothing = try RandomizedSmoothing(posterior: map, sigma: 0.25, rng: &rng)
@@ -29,9 +30,16 @@ public struct RandomizedSmoothing {
     public let sigma: Float
     /// Noisy copies of the input per forward pass.
     public var batchSize: Int
+    /// Draw the noise in input space and send it through the first layer even where it could
+    /// be drawn after it (`FirstLayerNoise`; same distribution, more work) — for checks.
+    public var noiseInInputSpace = false
+    /// Whether the noise is drawn after the first layer (a narrowing dense layer shared by the
+    /// networks of the base classifier).
+    public var drawsNoiseAfterFirstLayer: Bool { firstLayerNoise != nil && !noiseInInputSpace }
     /// The networks of the base classifier (drawn once); `redrawn` when they keep randomness.
     let networks: [PosteriorSample]
     let redrawn: Bool
+    let firstLayerNoise: FirstLayerNoise?
 
     public init(posterior: any Posterior, sigma: Float, posteriorSamples: Int = 1, batchSize: Int = 1000,
                 rng: inout RandomGenerator) throws {
@@ -48,6 +56,7 @@ public struct RandomizedSmoothing {
         let count = posterior.sampleCount(requested: posteriorSamples)
         networks = try (0..<count).map { try posterior.sample($0, of: count, rng: &rng) }
         redrawn = networks.contains { $0.mode.isStochastic }
+        firstLayerNoise = FirstLayerNoise(networks: networks)
     }
 
     /// What `certify` found for one input.
@@ -109,12 +118,20 @@ public struct RandomizedSmoothing {
         }
         var counts: [Int] = []
         var done = 0
+        var firstLayerCenter: Tensor?
         while done < samples {
             let b = Swift.min(batchSize, samples - done)
-            let noisy = noisyCopies(of: input, count: b, shape: shape, rng: &rng)
             let batchNetworks = redrawn
                 ? try (0..<networks.count).map { try posterior.sample($0, of: networks.count, rng: &rng) } : networks
-            let classes = try baseClassifications(noisy, networks: batchNetworks)
+            let classes: (labels: [Int], classCount: Int)
+            if drawsNoiseAfterFirstLayer, let first = firstLayerNoise, !redrawn || first.applies(to: batchNetworks) {
+                if firstLayerCenter == nil { firstLayerCenter = try first.center(of: input, parameters: batchNetworks[0].parameters) }
+                let hidden = first.noisyOutputs(center: firstLayerCenter!, count: b, sigma: sigma, rng: &rng)
+                classes = try baseClassifications(batchNetworks) { try first.outputs(fromFirstLayer: hidden, of: $0) }
+            } else {
+                let noisy = noisyCopies(of: input, count: b, shape: shape, rng: &rng)
+                classes = try baseClassifications(batchNetworks) { try $0.outputs(noisy) }
+            }
             if counts.isEmpty { counts = [Int](repeating: 0, count: classes.classCount) }
             for c in classes.labels { counts[c] += 1 }
             done += b
@@ -147,16 +164,17 @@ public struct RandomizedSmoothing {
         return out
     }
 
-    /// The base classifier's class for each row: the argmax of one network's logits, or of the
-    /// mean probabilities of several.
-    func baseClassifications(_ inputs: Tensor, networks: [PosteriorSample]) throws -> (labels: [Int], classCount: Int) {
+    /// The base classifier's class for each row of the `outputs` of `networks`: the argmax of one
+    /// network's logits, or of the mean probabilities of several.
+    func baseClassifications(_ networks: [PosteriorSample],
+                             outputs: (PosteriorSample) throws -> Tensor) throws -> (labels: [Int], classCount: Int) {
         if networks.count == 1 {
-            let logits = try networks[0].outputs(inputs)
+            let logits = try outputs(networks[0])
             return (logits.argmaxLastAxis(), logits.shape.last ?? 1)
         }
         var mean: Tensor?
         for network in networks {
-            let p = try network.outputs(inputs).softmaxLastAxis()
+            let p = try outputs(network).softmaxLastAxis()
             if mean == nil { mean = p } else { mean!.addInPlace(p, scale: 1) }
         }
         return (mean!.argmaxLastAxis(), mean!.shape.last ?? 1)

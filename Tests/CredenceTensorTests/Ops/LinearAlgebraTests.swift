@@ -90,4 +90,23 @@ import Testing
         }
         #expect(d == [0.5, 1, 1.5, 2])
     }
+
+    /// B·Lᵀ with L lower triangular (its upper triangle holding garbage that must not be read)
+    /// equals the product with the triangle alone, on one thread and split across workers.
+    @Test(arguments: [7, 2001]) func transposedLowerTriangularProduct(rows m: Int) throws {
+        let n = 64
+        let full = Tensor.testInput([n, n], seed: 310)
+        var lower = full.values
+        for i in 0..<n { for j in (i + 1)..<n { lower[i * n + j] = 0 } }
+        let b = Tensor.testInput([m, n], seed: 311)
+        let expected = Reference.matmul(b, Tensor(shape: [n, n], values: lower), transposeLeft: false, transposeRight: true) * 0.5
+        #expect((m * n * n / 2 >= BLAS.splitThreshold) == (m > 1000), "the large case must take the split path")
+        var out = b
+        full.withUnsafeBufferPointer { l in
+            out.withUnsafeMutableBufferPointer { o in
+                BLAS.multiplyByTransposedLowerTriangular(m: m, n: n, alpha: 0.5, l: l.baseAddress!, ldl: n, b: o.baseAddress!, ldb: n)
+            }
+        }
+        expectClose(out, expected, absolute: 1e-4, relative: 1e-4, "\(m) rows")
+    }
 }
