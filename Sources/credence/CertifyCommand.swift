@@ -22,6 +22,8 @@ struct CertifyCommand: ParsableCommand {
     @Option(help: "Smoothing: posterior samples whose mean probabilities are the base classifier; probabilistic safety of a sampled posterior: networks drawn and verified.")
     var posteriorSamples = 1
     @Option(help: "Noisy copies per forward pass.") var batchSize = 1000
+    @Flag(help: "Smoothing: draw the noise in input space even where it is drawn after the first layer (a narrowing dense layer: Wx + b + σ·L·z with L·Lᵀ = W·Wᵀ, the same distribution with less work) — for checks and comparisons.")
+    var inputSpaceNoise = false
     @Option(help: "Radii at which to report certified accuracy, comma-separated.", transform: Self.parseRadii)
     var radii: [Double] = [0, 0.25, 0.5, 0.75, 1, 1.25, 1.5]
     @Option(help: "IBP and probabilistic safety: the L∞ budgets ε, comma-separated.", transform: AttackCommand.parseList)
@@ -45,6 +47,7 @@ struct CertifyCommand: ParsableCommand {
         var s = CertificationSettings()
         s.method = method; s.sigma = sigma; s.selectionSamples = n0; s.estimationSamples = n; s.alpha = alpha
         s.examples = examples; s.skip = skip; s.posteriorSamples = posteriorSamples; s.batchSize = batchSize
+        s.noiseInInputSpace = inputSpaceNoise ? true : nil
         s.radii = radii; s.epsilons = eps; s.seed = seed
         return s
     }

@@ -45,6 +45,7 @@ import Testing
     }
 
     @Test func certifyReportsRadiiAndResumes() throws {
+        func radii(_ r: [String: Any]) -> [Double] { (r["perExample"] as! [[String: Any]]).map { $0["radius"] as! Double } }
         let dir = try CLI.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let network = dir.appendingPathComponent("noisy.safetensors").path
@@ -58,6 +59,12 @@ import Testing
         let accuracies = points.compactMap { $0["certifiedAccuracy"] as? Double }
         #expect(accuracies[0] > 0.7 && accuracies == accuracies.sorted(by: >), "\(accuracies)")
         #expect((whole["perExample"] as? [[String: Any]])?.count == 30)
+        // Noise in input space on request, recorded in the settings; two moons' first layer widens
+        // (2 → 64), so its noise is drawn in input space anyway: the same certificates.
+        let direct = try CLI.json(try CLI.run(arguments + ["--input-space-noise", "--format", "json"]))
+        #expect((direct["settings"] as? [String: Any])?["noiseInInputSpace"] as? Bool == true)
+        #expect((whole["settings"] as? [String: Any])?["noiseInInputSpace"] == nil)
+        #expect(radii(direct) == radii(whole))
 
         // Resuming: the first 10 examples' file, continued, gives the uninterrupted run's examples.
         let out = dir.appendingPathComponent("cert.json").path
@@ -69,7 +76,6 @@ import Testing
         edited["settings"] = settings
         try JSONSerialization.data(withJSONObject: edited).write(to: URL(fileURLWithPath: out))
         let resumed = try CLI.json(try CLI.run(arguments + ["--out", out, "--format", "json"]))
-        func radii(_ r: [String: Any]) -> [Double] { (r["perExample"] as! [[String: Any]]).map { $0["radius"] as! Double } }
         #expect(radii(resumed) == radii(whole))
         let refused = try CLI.run(["certify", "--checkpoint", network, "--sigma", "0.5", "--n", "2000", "--examples", "30", "--out", out])
         #expect(refused.status != 0 && refused.stderr.contains("other settings"), "\(refused.stderr)")

@@ -36,6 +36,10 @@ public struct CertificationSettings: Codable, Hashable, Sendable {
     public var posteriorSamples = 1
     /// Noisy copies per forward pass.
     public var batchSize = 1000
+    /// Smoothing: draw the noise in input space even where it could be drawn after a narrowing
+    /// first dense layer (`RandomizedSmoothing.noiseInInputSpace`: same distribution, more
+    /// work); nil: false (and the key absent from stored settings).
+    public var noiseInInputSpace: Bool?
     /// The radii at which certified accuracy is reported (smoothing: L2).
     public var radii: [Double] = [0, 0.25, 0.5, 0.75, 1, 1.25, 1.5]
     /// The L∞ budgets IBP verifies.
@@ -45,7 +49,8 @@ public struct CertificationSettings: Codable, Hashable, Sendable {
     public init() {}
 
     enum CodingKeys: String, CodingKey {
-        case method, sigma, selectionSamples, estimationSamples, alpha, examples, skip, posteriorSamples, batchSize, radii, epsilons, seed
+        case method, sigma, selectionSamples, estimationSamples, alpha, examples, skip, posteriorSamples, batchSize, noiseInInputSpace,
+             radii, epsilons, seed
     }
 
     /// Missing keys take their defaults, so settings stored by an older Credence still decode.
@@ -60,6 +65,7 @@ public struct CertificationSettings: Codable, Hashable, Sendable {
         skip = try c.decodeIfPresent(Int.self, forKey: .skip) ?? skip
         posteriorSamples = try c.decodeIfPresent(Int.self, forKey: .posteriorSamples) ?? posteriorSamples
         batchSize = try c.decodeIfPresent(Int.self, forKey: .batchSize) ?? batchSize
+        noiseInInputSpace = try c.decodeIfPresent(Bool.self, forKey: .noiseInInputSpace)
         radii = try c.decodeIfPresent([Double].self, forKey: .radii) ?? radii
         epsilons = try c.decodeIfPresent([Float].self, forKey: .epsilons) ?? epsilons
         seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? seed
@@ -85,8 +91,10 @@ public struct CertificationSettings: Codable, Hashable, Sendable {
         var root = RandomGenerator(seed: seed)
         var networkStream = root.split()
         let streams = root.split(into: count)
-        return (try RandomizedSmoothing(posterior: posterior, sigma: sigma, posteriorSamples: posteriorSamples, batchSize: batchSize,
-                                        rng: &networkStream), streams)
+        var smoothing = try RandomizedSmoothing(posterior: posterior, sigma: sigma, posteriorSamples: posteriorSamples,
+                                                batchSize: batchSize, rng: &networkStream)
+        smoothing.noiseInInputSpace = noiseInInputSpace ?? false
+        return (smoothing, streams)
     }
 
     public func validate() throws {
