@@ -24,6 +24,8 @@ struct CertifyCommand: ParsableCommand {
     @Option(help: "Noisy copies per forward pass.") var batchSize = 1000
     @Flag(help: "Smoothing: draw the noise in input space even where it is drawn after the first layer (a narrowing dense layer: Wx + b + σ·L·z with L·Lᵀ = W·Wᵀ, the same distribution with less work) — for checks and comparisons.")
     var inputSpaceNoise = false
+    @Option(help: "Probabilistic safety of a mean-field posterior: also grow weight boxes around this many samples (Wicker et al.) besides the box at the mean; the bound is the larger mass.")
+    var weightBoxes = 0
     @Option(help: "Radii at which to report certified accuracy, comma-separated.", transform: Self.parseRadii)
     var radii: [Double] = [0, 0.25, 0.5, 0.75, 1, 1.25, 1.5]
     @Option(help: "IBP and probabilistic safety: the L∞ budgets ε, comma-separated.", transform: AttackCommand.parseList)
@@ -48,6 +50,7 @@ struct CertifyCommand: ParsableCommand {
         s.method = method; s.sigma = sigma; s.selectionSamples = n0; s.estimationSamples = n; s.alpha = alpha
         s.examples = examples; s.skip = skip; s.posteriorSamples = posteriorSamples; s.batchSize = batchSize
         s.noiseInInputSpace = inputSpaceNoise ? true : nil
+        s.weightBoxes = weightBoxes == 0 ? nil : weightBoxes
         s.radii = radii; s.epsilons = eps; s.seed = seed
         return s
     }

@@ -89,6 +89,11 @@ import Testing
                                                "--examples", "10", "--format", "json"]))
         let bounds = try #require(safety["points"] as? [[String: Any]]).compactMap { $0["certifiedAccuracy"] as? Double }
         #expect(bounds.count == 2 && bounds.allSatisfy { (0...1).contains($0) } && bounds[0] >= bounds[1], "\(bounds)")
+        let boxed = try CLI.json(try CLI.run(["certify", "--posterior", vi, "--method", "probabilistic-safety", "--eps", "0.01,0.2",
+                                              "--examples", "10", "--weight-boxes", "8", "--format", "json"]))
+        let boxedBounds = try #require(boxed["points"] as? [[String: Any]]).compactMap { $0["certifiedAccuracy"] as? Double }
+        #expect(zip(boxedBounds, bounds).allSatisfy { $0 >= $1 && $0 <= 1 }, "with weight boxes \(boxedBounds), without \(bounds)")
+        #expect((boxed["settings"] as? [String: Any])?["weightBoxes"] as? Int == 8)
         let predicted = try CLI.json(try CLI.run(["certify", "--checkpoint", network, "--predict", "--sigma", "0.25", "--n", "1000",
                                                   "--examples", "40", "--format", "json"]))
         let accuracy = try #require(predicted["accuracy"] as? Double), abstained = try #require(predicted["abstentionRate"] as? Double)

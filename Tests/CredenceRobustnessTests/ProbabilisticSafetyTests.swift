@@ -29,7 +29,8 @@ import Testing
     /// classifies every point of the input box alike (200 random weight vectors of the box ×
     /// 50 random inputs, corners of the weight box included), and the bound never exceeds the
     /// fraction of 150 networks drawn from the posterior that PGD (10 steps, 2 restarts)
-    /// cannot break, beyond three binomial standard errors.
+    /// cannot break, beyond three binomial standard errors — nor does it with boxes grown around
+    /// 20 samples added (never below the mean box's).
     @Test func theGaussianBoundIsSound() throws {
         let (posterior, test) = try Self.setting()
         let epsilon: Float = 0.05
@@ -63,6 +64,10 @@ import Testing
             let fraction = Double(unbroken) / Double(draws)
             let slack = 3 * (max(fraction * (1 - fraction), 1e-4) / Double(draws)).squareRoot()
             #expect(bound.probability <= fraction + slack, "example \(i): bound \(bound.probability) above the attacked fraction \(fraction)")
+            let withBoxes = try ProbabilisticSafety.gaussianLowerBound(posterior, input: x, label: y, epsilon: epsilon, inputRange: nil,
+                                                                       sampledBoxes: 20, rng: &rng)
+            #expect(withBoxes.probability >= bound.probability && withBoxes.probability <= fraction + slack,
+                    "example \(i): with sampled boxes \(withBoxes.probability), mean box \(bound.probability), attacked \(fraction)")
         }
         #expect(checked >= 3, "too few examples certified at all to test")
     }
@@ -85,5 +90,31 @@ import Testing
         let fraction = Double(sampled.verifiedSamples!) / 200
         #expect(sampled.samples == 200 && sampled.probability < fraction
                 && sampled.probability == clopperPearsonLowerBound(successes: sampled.verifiedSamples!, trials: 200, alpha: 0.001))
+    }
+
+    /// A linear two-class model at x = 1 whose four weights are N(μ, 0.3²) with the mean network
+    /// on the wrong side: the margin (w₁ − w₀) + (b₁ − b₀) is N(−0.3, 0.6²), so P(safe) is exactly
+    /// Φ(−0.5) = 0.3085. The box at the mean certifies nothing; Wicker et al.'s boxes grown around
+    /// 200 samples certify part of the safe mass (0.050–0.069 when written: cubes under a tilted
+    /// hyperplane) and never more than it (three seeds).
+    @Test func sampledBoxesBoundAnOffCentreSafeSet() throws {
+        let model = try Sequential(.mlp(inputShape: [1], hidden: [], outputs: 2))
+        let posterior = try MeanFieldPosterior(model: model, task: .classification, mean: Tensor([0.3, 0, 0, 0]),
+                                               standardDeviations: Tensor(shape: [4], repeating: 0.3), bayesianLayers: .all, method: "vi")
+        let exact = 0.5 * erfc(0.5 / 2.0.squareRoot())
+        let meanBox = try ProbabilisticSafety.gaussianLowerBound(posterior, input: Tensor([1]), label: 1, epsilon: 0, inputRange: nil)
+        #expect(meanBox.probability == 0 && meanBox.gamma == 0)
+        for seed in UInt64(0)..<3 {
+            var rng = RandomGenerator(seed: seed)
+            let bound = try ProbabilisticSafety.gaussianLowerBound(posterior, input: Tensor([1]), label: 1, epsilon: 0, inputRange: nil,
+                                                                   sampledBoxes: 200, rng: &rng)
+            #expect(bound.samples == 200 && (bound.sampledBoxes ?? 0) >= 1)
+            #expect(bound.probability <= exact, "seed \(seed): \(bound.probability) above the exact \(exact)")
+            #expect(bound.probability >= 0.04, "seed \(seed): only \(bound.probability) of \(exact) certified")
+        }
+        // Standardized interval masses: the mean box's closed form, and the tails far out.
+        #expect(abs(ProbabilisticSafety.logStandardNormalMass(from: -1, to: 1) - log(1 - erfc(1 / 2.0.squareRoot()))) < 1e-14)
+        #expect(abs(ProbabilisticSafety.logStandardNormalMass(from: 8, to: 9) - log(0.5 * (erfc(8 / 2.0.squareRoot()) - erfc(9 / 2.0.squareRoot())))) < 1e-12)
+        #expect(ProbabilisticSafety.logStandardNormalMass(from: -9, to: -8) == ProbabilisticSafety.logStandardNormalMass(from: 8, to: 9))
     }
 }

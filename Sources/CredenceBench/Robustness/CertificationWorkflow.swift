@@ -40,6 +40,10 @@ public struct CertificationSettings: Codable, Hashable, Sendable {
     /// first dense layer (`RandomizedSmoothing.noiseInInputSpace`: same distribution, more
     /// work); nil: false (and the key absent from stored settings).
     public var noiseInInputSpace: Bool?
+    /// Probabilistic safety of a mean-field posterior: weight boxes grown around this many
+    /// samples besides the box at the mean (Wicker et al.'s construction); nil: none (and the
+    /// key absent from stored settings).
+    public var weightBoxes: Int?
     /// The radii at which certified accuracy is reported (smoothing: L2).
     public var radii: [Double] = [0, 0.25, 0.5, 0.75, 1, 1.25, 1.5]
     /// The L∞ budgets IBP verifies.
@@ -50,7 +54,7 @@ public struct CertificationSettings: Codable, Hashable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case method, sigma, selectionSamples, estimationSamples, alpha, examples, skip, posteriorSamples, batchSize, noiseInInputSpace,
-             radii, epsilons, seed
+             weightBoxes, radii, epsilons, seed
     }
 
     /// Missing keys take their defaults, so settings stored by an older Credence still decode.
@@ -66,6 +70,7 @@ public struct CertificationSettings: Codable, Hashable, Sendable {
         posteriorSamples = try c.decodeIfPresent(Int.self, forKey: .posteriorSamples) ?? posteriorSamples
         batchSize = try c.decodeIfPresent(Int.self, forKey: .batchSize) ?? batchSize
         noiseInInputSpace = try c.decodeIfPresent(Bool.self, forKey: .noiseInInputSpace)
+        weightBoxes = try c.decodeIfPresent(Int.self, forKey: .weightBoxes)
         radii = try c.decodeIfPresent([Double].self, forKey: .radii) ?? radii
         epsilons = try c.decodeIfPresent([Float].self, forKey: .epsilons) ?? epsilons
         seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? seed
@@ -104,6 +109,7 @@ public struct CertificationSettings: Codable, Hashable, Sendable {
         guard alpha > 0, alpha < 1 else { throw bad("--alpha must be in (0, 1), got \(alpha)") }
         guard examples >= 1, skip >= 1 else { throw bad("--examples and --skip must be ≥ 1, got \(examples) and \(skip)") }
         guard posteriorSamples >= 1, batchSize >= 1 else { throw bad("--posterior-samples and --batch-size must be ≥ 1, got \(posteriorSamples) and \(batchSize)") }
+        guard (weightBoxes ?? 0) >= 0 else { throw bad("--weight-boxes must be ≥ 0, got \(weightBoxes ?? 0)") }
         guard !radii.isEmpty, radii.allSatisfy({ $0 >= 0 && $0.isFinite }) else { throw bad("--radii must be numbers ≥ 0, got \(radii)") }
         guard !epsilons.isEmpty, epsilons.allSatisfy({ $0 >= 0 && $0.isFinite }) else { throw bad("--eps must be numbers ≥ 0, got \(epsilons)") }
     }
@@ -327,7 +333,8 @@ func boundProbabilisticSafety(_ posterior: any Posterior, path: String, test: In
         for index in indices {
             let x = try test.inputs.row(index), y = test.labels[index]
             let bound = try (posterior as? MeanFieldPosterior).map {
-                try ProbabilisticSafety.gaussianLowerBound($0, input: x, label: y, epsilon: epsilon, inputRange: inputRange)
+                try ProbabilisticSafety.gaussianLowerBound($0, input: x, label: y, epsilon: epsilon, inputRange: inputRange,
+                                                           sampledBoxes: settings.weightBoxes ?? 0, rng: &rng)
             } ?? ProbabilisticSafety.sampledLowerBound(posterior, input: x, label: y, epsilon: epsilon, inputRange: inputRange,
                                                        samples: settings.posteriorSamples, alpha: settings.alpha, rng: &rng)
             total += bound.probability

@@ -319,7 +319,7 @@ struct SuiteDecoder {
     }
 
     static let certificationFields = ["method", "sigma", "n0", "n", "alpha", "examples", "skip", "posteriorSamples", "batchSize",
-                                      "radii", "eps", "seed"]
+                                      "weightBoxes", "radii", "eps", "seed"]
 
     /// The suite's certifications: [{"method": "smoothing", "sigma": 0.25, "n": 10000}, {"method": "ibp", "eps": [0.01, 0.1]}].
     func certificationList(_ node: SuiteNode) throws -> [CertificationSettings] {
@@ -340,6 +340,9 @@ struct SuiteDecoder {
             if let n = f["skip"] { settings.skip = try integer(n, join(field, "skip"), atLeast: 1) }
             if let n = f["posteriorSamples"] { settings.posteriorSamples = try integer(n, join(field, "posteriorSamples"), atLeast: 1) }
             if let n = f["batchSize"] { settings.batchSize = try integer(n, join(field, "batchSize"), atLeast: 1) }
+            if let n = f["weightBoxes"], case let boxes = try integer(n, join(field, "weightBoxes"), atLeast: 0), boxes > 0 {
+                settings.weightBoxes = boxes
+            }
             if let n = f["seed"] { settings.seed = UInt64(try integer(n, join(field, "seed"), atLeast: 0)) }
             if let v = try reals("radii") { settings.radii = v }
             if let v = try reals("eps") { settings.epsilons = v.map(Float.init) }

@@ -3,17 +3,21 @@ import CredenceNN
 import CredenceTensor
 import Foundation
 
-/// Probabilistic safety of a Bayesian network (after Wicker et al. 2020): a lower bound on the
+/// Probabilistic safety of a Bayesian network (Wicker et al. 2020): a lower bound on the
 /// posterior probability that a network drawn from it gives every point of the input box
 /// [x − ε, x + ε] the label y.
 ///
-/// **Gaussian mean-field posteriors** (`MeanFieldPosterior`): the weight box μ ± γσ around the
-/// mean — all of it certified safe by interval bound propagation over the input box and the weight
-/// box jointly — holds posterior mass Π_j (2Φ(γ) − 1) over the weights with σ_j > 0, exactly
-/// (products of erf differences, summed in log space). Safety of nested boxes is monotone in γ,
-/// so γ is the largest certified by bisection. This is Wicker et al.'s bound with one weight box
-/// centred at the mean instead of the union of boxes grown around samples: a certified lower
-/// bound that holds with probability 1, no sampling in it.
+/// **Gaussian mean-field posteriors** (`MeanFieldPosterior`): any weight box that interval bound
+/// propagation over the input box and the weight box jointly certifies safe holds posterior mass
+/// Π_j (Φ(b_j) − Φ(a_j)) over the standardized Bayesian weights, exactly (products of erf
+/// differences, summed in log space), and so does any union of disjoint safe boxes. Two families
+/// of boxes: the box μ ± γσ around the mean, with γ the largest certified (bisection; safety of
+/// nested boxes is monotone in γ); and Wicker et al.'s boxes w ± γσ grown around weight samples
+/// w, each as large as IBP certifies, whose union's mass is bounded below by Bonferroni's
+/// inequality over a greedily chosen set of them. The bound is the larger of the two. It holds with probability 1: the
+/// samples only choose which boxes are tried. The box at the mean is the heaviest box of its
+/// size, so with many Bayesian weights it carries the bound; sampled boxes count where the safe
+/// region lies off the mean (the mean network itself unsafe, or safe only on one side).
 ///
 /// **Posteriors known by their samples** (ensembles, SG-MCMC, or any posterior drawn from):
 /// the fraction of S sampled networks IBP verifies on the box, and its one-sided Clopper–Pearson
@@ -26,41 +30,98 @@ public enum ProbabilisticSafety {
         public var probability: Double
         /// Its natural log (probabilities below 1e-300 keep their size here).
         public var logProbability: Double
-        /// Gaussian: the largest γ certified (weights within μ ± γσ); nil for sampled posteriors.
+        /// Gaussian: the largest γ certified for the box at the mean (weights within μ ± γσ);
+        /// nil for sampled posteriors.
         public var gamma: Double?
         /// Sampled: the networks verified and drawn; nil for the Gaussian bound.
         public var verifiedSamples: Int?
         public var samples: Int?
+        /// Gaussian with sampled boxes: the log of the lower bound on the union of the safe boxes
+        /// grown around samples, and how many boxes it counts (of `samples` tried).
+        public var sampledBoxesLogProbability: Double?
+        public var sampledBoxes: Int?
     }
 
-    /// The Gaussian bound for one input (`input`: one example, label `label`).
+    /// The Gaussian bound for one input (`input`: one example, label `label`) from the box at
+    /// the mean alone.
     public static func gaussianLowerBound(_ posterior: MeanFieldPosterior, input: Tensor, label: Int32, epsilon: Float,
                                           inputRange: ClosedRange<Float>?, maximumGamma: Double = 10,
                                           iterations: Int = 30) throws -> Bound {
-        let ibp = try IntervalBoundPropagation(model: posterior.model, inputRange: inputRange)
-        var sigma = Tensor(shape: [posterior.mean.count], repeating: 0)
-        sigma.withUnsafeMutableBufferPointer { full in
-            posterior.standardDeviations.withUnsafeBufferPointer { s in
-                for block in posterior.meanField.blocks { for (k, i) in zip(block.sigmaRange, block.entry.range) { full[i] = s[k] } }
-            }
-        }
-        let bayesian = posterior.standardDeviations.values.filter { $0 > 0 }.count
-        let x = try input.reshaped([1] + posterior.model.inputShape)
-        func safe(_ gamma: Double) throws -> Bool {
-            try ibp.verified(x, labels: [label], epsilon: epsilon, parameters: posterior.mean,
-                             parameterRadius: sigma.map { $0 * Float(gamma) })[0]
-        }
-        guard try safe(0) else { return Bound(probability: 0, logProbability: -.infinity, gamma: 0) }
-        var (lo, hi) = (0.0, maximumGamma)
-        if try safe(hi) { lo = hi } else {
-            for _ in 0..<iterations {
-                let mid = 0.5 * (lo + hi)
-                if try safe(mid) { lo = mid } else { hi = mid }
-            }
+        let boxes = try GaussianWeightBoxes(posterior, input: input, label: label, epsilon: epsilon, inputRange: inputRange)
+        guard let gamma = try boxes.largestGamma(around: posterior.mean, maximum: maximumGamma, iterations: iterations) else {
+            return Bound(probability: 0, logProbability: -.infinity, gamma: 0)
         }
         // log Π_j (2Φ(γ) − 1) = B·log(1 − erfc(γ/√2)).
-        let logP = Double(bayesian) * Foundation.log1p(-Foundation.erfc(lo / 2.0.squareRoot()))
-        return Bound(probability: Foundation.exp(logP), logProbability: logP, gamma: lo)
+        let logP = Double(boxes.bayesianIndices.count) * Foundation.log1p(-Foundation.erfc(gamma / 2.0.squareRoot()))
+        return Bound(probability: Foundation.exp(logP), logProbability: logP, gamma: gamma)
+    }
+
+    /// The Gaussian bound for one input from the box at the mean and from boxes grown around
+    /// `sampledBoxes` weight samples (Wicker et al.'s construction): the larger of the mean box's
+    /// mass and a lower bound on the mass of the union of the certified sampled boxes —
+    /// Σ P(H_i) − Σ P(H_i ∩ H_k) over a set of them chosen heaviest first, each box joining when
+    /// it adds mass.
+    public static func gaussianLowerBound(_ posterior: MeanFieldPosterior, input: Tensor, label: Int32, epsilon: Float,
+                                          inputRange: ClosedRange<Float>?, sampledBoxes: Int, rng: inout RandomGenerator,
+                                          maximumGamma: Double = 10, iterations: Int = 30) throws -> Bound {
+        var bound = try gaussianLowerBound(posterior, input: input, label: label, epsilon: epsilon, inputRange: inputRange,
+                                           maximumGamma: maximumGamma, iterations: iterations)
+        guard sampledBoxes > 0 else { return bound }
+        let boxes = try GaussianWeightBoxes(posterior, input: input, label: label, epsilon: epsilon, inputRange: inputRange)
+        var certified: [(z: [Double], gamma: Double, logMass: Double)] = []
+        for _ in 0..<sampledBoxes {
+            let theta = try posterior.sampleParameters(rng: &rng)
+            guard let gamma = try boxes.largestGamma(around: theta, maximum: maximumGamma, iterations: iterations), gamma > 0 else { continue }
+            let z = boxes.standardized(theta)
+            certified.append((z, gamma, z.reduce(0) { $0 + logStandardNormalMass(from: $1 - gamma, to: $1 + gamma) }))
+        }
+        // The union of a chosen set S of boxes holds at least Σ_S P(H_i) − Σ_{pairs of S} P(H_i ∩ H_k)
+        // (Bonferroni); boxes join S heaviest first, when they add to it: P(H_i) minus the mass
+        // they share with the boxes already in S (intersections of boxes are boxes; disjoint boxes
+        // share none, which a weight whose intervals miss shows at once).
+        var chosen: [Int] = []
+        var logGains: [Double] = []
+        for i in certified.indices.sorted(by: { certified[$0].logMass > certified[$1].logMass }) where certified[i].logMass > -.infinity {
+            let shared = chosen.reduce(0.0) { sum, k in
+                sum + Foundation.exp(logIntersectionMass(certified[i], certified[k]) - certified[i].logMass)
+            }
+            guard shared < 1 else { continue }
+            chosen.append(i)
+            logGains.append(certified[i].logMass + Foundation.log1p(-shared))
+        }
+        let top = logGains.max() ?? -.infinity
+        let logUnion = top == -.infinity ? top : top + Foundation.log(logGains.reduce(0) { $0 + Foundation.exp($1 - top) })
+        bound.samples = sampledBoxes
+        bound.sampledBoxes = chosen.count
+        bound.sampledBoxesLogProbability = logUnion
+        if logUnion > bound.logProbability {
+            bound.logProbability = logUnion
+            bound.probability = Foundation.exp(logUnion)
+        }
+        return bound
+    }
+
+    /// The log mass of the intersection of two standardized boxes z ± γ (−∞ when they are disjoint).
+    static func logIntersectionMass(_ a: (z: [Double], gamma: Double, logMass: Double),
+                                    _ b: (z: [Double], gamma: Double, logMass: Double)) -> Double {
+        if zip(a.z, b.z).contains(where: { abs($0 - $1) >= a.gamma + b.gamma }) { return -.infinity }
+        return zip(a.z, b.z).reduce(0) { sum, pair in
+            sum + logStandardNormalMass(from: Swift.max(pair.0 - a.gamma, pair.1 - b.gamma), to: Swift.min(pair.0 + a.gamma, pair.1 + b.gamma))
+        }
+    }
+
+    /// log(Φ(b) − Φ(a)) for a ≤ b, from the tail that keeps the difference accurate.
+    static func logStandardNormalMass(from a: Double, to b: Double) -> Double {
+        let r = 1 / 2.0.squareRoot()
+        let mass: Double
+        if a >= 0 {
+            mass = 0.5 * (Foundation.erfc(a * r) - Foundation.erfc(b * r))
+        } else if b <= 0 {
+            mass = 0.5 * (Foundation.erfc(-b * r) - Foundation.erfc(-a * r))
+        } else {
+            mass = 1 - 0.5 * (Foundation.erfc(-a * r) + Foundation.erfc(b * r))
+        }
+        return mass > 0 ? Foundation.log(mass) : -.infinity
     }
 
     /// The sampled bound for one input: `samples` networks drawn from `posterior` (an
@@ -82,5 +143,58 @@ public enum ProbabilisticSafety {
         let exact = posterior.sampleCount(requested: count + 1) == count   // a finite mixture: every member was checked
         let bound = exact ? Double(verified) / Double(count) : clopperPearsonLowerBound(successes: verified, trials: count, alpha: alpha)
         return Bound(probability: bound, logProbability: Foundation.log(bound), gamma: nil, verifiedSamples: verified, samples: count)
+    }
+}
+
+/// One input box and the weight boxes of a mean-field posterior that IBP checks over it.
+struct GaussianWeightBoxes {
+    let posterior: MeanFieldPosterior
+    let ibp: IntervalBoundPropagation
+    /// σ in the network's layout (0 for the weights that are not Bayesian).
+    let sigma: Tensor
+    /// The parameters with σ > 0.
+    let bayesianIndices: [Int]
+    let input: Tensor
+    let label: Int32
+    let epsilon: Float
+
+    init(_ posterior: MeanFieldPosterior, input: Tensor, label: Int32, epsilon: Float, inputRange: ClosedRange<Float>?) throws {
+        self.posterior = posterior
+        ibp = try IntervalBoundPropagation(model: posterior.model, inputRange: inputRange)
+        var sigma = Tensor(shape: [posterior.mean.count], repeating: 0)
+        sigma.withUnsafeMutableBufferPointer { full in
+            posterior.standardDeviations.withUnsafeBufferPointer { s in
+                for block in posterior.meanField.blocks { for (k, i) in zip(block.sigmaRange, block.entry.range) { full[i] = s[k] } }
+            }
+        }
+        self.sigma = sigma
+        bayesianIndices = sigma.values.indices.filter { sigma.values[$0] > 0 }
+        self.input = try input.reshaped([1] + posterior.model.inputShape)
+        self.label = label
+        self.epsilon = epsilon
+    }
+
+    /// Whether every network with weights in center ± γσ gives every point of the input box the label.
+    func safe(_ center: Tensor, gamma: Double) throws -> Bool {
+        try ibp.verified(input, labels: [label], epsilon: epsilon, parameters: center, parameterRadius: sigma.map { $0 * Float(gamma) })[0]
+    }
+
+    /// The largest γ ≤ `maximum` (to the bisection's resolution) for which center ± γσ is safe;
+    /// nil when the network at the centre itself is not.
+    func largestGamma(around center: Tensor, maximum: Double, iterations: Int) throws -> Double? {
+        guard try safe(center, gamma: 0) else { return nil }
+        if try safe(center, gamma: maximum) { return maximum }
+        var (lo, hi) = (0.0, maximum)
+        for _ in 0..<iterations {
+            let mid = 0.5 * (lo + hi)
+            if try safe(center, gamma: mid) { lo = mid } else { hi = mid }
+        }
+        return lo
+    }
+
+    /// (θ − μ)/σ over the Bayesian weights.
+    func standardized(_ theta: Tensor) -> [Double] {
+        let t = theta.values, m = posterior.mean.values, s = sigma.values
+        return bayesianIndices.map { Double(t[$0] - m[$0]) / Double(s[$0]) }
     }
 }

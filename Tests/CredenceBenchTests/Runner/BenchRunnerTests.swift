@@ -177,6 +177,11 @@ import Testing
         #expect(throws: SuiteError.self) {
             try Suite.parse(#"{"datasets": ["two-moons"], "methods": [{"name": "map"}], "evaluations": ["certification"], "certifications": [{"method": "smoothing", "sigma": 0}]}"#, source: "s.json")
         }
+        let boxes = try Suite.parse(#"{"datasets": ["two-moons"], "methods": [{"name": "vi"}], "evaluations": ["certification"], "certifications": [{"method": "probabilistic-safety", "weightBoxes": 16}, {"method": "probabilistic-safety", "weightBoxes": 0}]}"#, source: "s.json")
+        #expect(boxes.configurations.first?.certifications?.map(\.weightBoxes) == [16, nil])
+        #expect(throws: SuiteError.self) {
+            try Suite.parse(#"{"datasets": ["two-moons"], "methods": [{"name": "vi"}], "evaluations": ["certification"], "certifications": [{"method": "probabilistic-safety", "weightBoxes": -1}]}"#, source: "s.json")
+        }
     }
 
     /// SG-MCMC and NUTS runs store their chain diagnostics (NUTS: across its chains, with each
