@@ -14,8 +14,8 @@ public enum CertificationMethod: String, Codable, CaseIterable, Sendable {
     case ibp
     /// Probabilistic safety of a Bayesian network (Wicker et al. 2020): per L∞ ε, the mean over
     /// the examples of a lower bound on the posterior probability that every point of the ε-box
-    /// keeps the true class (exact Gaussian mass for mean-field VI; a Clopper–Pearson bound on
-    /// the fraction of sampled networks IBP verifies otherwise).
+    /// keeps the true class (exact Gaussian mass for mean-field VI and diagonal Laplace; a
+    /// Clopper–Pearson bound on the fraction of sampled networks IBP verifies otherwise).
     case probabilisticSafety = "probabilistic-safety"
 }
 
@@ -40,7 +40,7 @@ public struct CertificationSettings: Codable, Hashable, Sendable {
     /// first dense layer (`RandomizedSmoothing.noiseInInputSpace`: same distribution, more
     /// work); nil: false (and the key absent from stored settings).
     public var noiseInInputSpace: Bool?
-    /// Probabilistic safety of a mean-field posterior: weight boxes grown around this many
+    /// Probabilistic safety of a diagonal Gaussian posterior: weight boxes grown around this many
     /// samples besides the box at the mean (Wicker et al.'s construction); nil: none (and the
     /// key absent from stored settings).
     public var weightBoxes: Int?
@@ -151,6 +151,21 @@ public struct CertificationResult: Codable, Sendable, Equatable {
     public var meanRadius: Double
     /// Per example (smoothing; IBP reports the counts only).
     public var perExample: [Example]
+    /// Probabilistic safety: the bound per example and ε.
+    public struct SafetyBound: Codable, Sendable, Equatable {
+        public var index: Int
+        public var epsilon: Float
+        /// The lower bound on P(every point of the ε-box keeps the true class), and its natural
+        /// log (which keeps bounds below 1e-308 apart).
+        public var probability: Double
+        public var logProbability: Double
+        /// Mean-field: the largest γ certified around the mean; boxes grown around samples that
+        /// the bound counts.
+        public var gamma: Double?
+        public var sampledBoxes: Int?
+        public var seconds: Double
+    }
+    public var safetyBounds: [SafetyBound]?
     /// Seconds certifying (over every resumed attempt).
     public var seconds: Double
     /// Noisy inputs classified per second, (n₀ + n)·examples / seconds.
@@ -328,23 +343,29 @@ func boundProbabilisticSafety(_ posterior: any Posterior, path: String, test: In
     let start = Date()
     var rng = RandomGenerator(seed: settings.seed)
     var points: [CertificationResult.Point] = []
+    var perExample: [CertificationResult.SafetyBound] = []
     for epsilon in settings.epsilons {
         var total = 0.0
         for index in indices {
+            let exampleStart = Date()
             let x = try test.inputs.row(index), y = test.labels[index]
-            let bound = try (posterior as? MeanFieldPosterior).map {
+            let bound = try DiagonalGaussianWeights(posterior).map {
                 try ProbabilisticSafety.gaussianLowerBound($0, input: x, label: y, epsilon: epsilon, inputRange: inputRange,
                                                            sampledBoxes: settings.weightBoxes ?? 0, rng: &rng)
             } ?? ProbabilisticSafety.sampledLowerBound(posterior, input: x, label: y, epsilon: epsilon, inputRange: inputRange,
                                                        samples: settings.posteriorSamples, alpha: settings.alpha, rng: &rng)
             total += bound.probability
+            perExample.append(.init(index: index, epsilon: epsilon, probability: bound.probability, logProbability: bound.logProbability,
+                                    gamma: bound.gamma, sampledBoxes: bound.sampledBoxes, seconds: Date().timeIntervalSince(exampleStart)))
         }
         points.append(.init(radius: Double(epsilon), certifiedAccuracy: total / Double(Swift.max(indices.count, 1))))
     }
-    return CertificationResult(file: path, method: posterior.method, dataset: test.name, settings: settings,
-                               baseClassifierSamples: posterior.sampleCount(requested: settings.posteriorSamples),
-                               points: points, abstentionRate: 0, meanRadius: 0, perExample: [],
-                               seconds: Date().timeIntervalSince(start), noiseSamplesPerSecond: 0)
+    var result = CertificationResult(file: path, method: posterior.method, dataset: test.name, settings: settings,
+                                     baseClassifierSamples: posterior.sampleCount(requested: settings.posteriorSamples),
+                                     points: points, abstentionRate: 0, meanRadius: 0, perExample: [],
+                                     seconds: Date().timeIntervalSince(start), noiseSamplesPerSecond: 0)
+    result.safetyBounds = perExample
+    return result
 }
 
 /// What randomized smoothing's PREDICT gave on the chosen test examples.

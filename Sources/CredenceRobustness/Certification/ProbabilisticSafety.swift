@@ -7,7 +7,8 @@ import Foundation
 /// posterior probability that a network drawn from it gives every point of the input box
 /// [x − ε, x + ε] the label y.
 ///
-/// **Gaussian mean-field posteriors** (`MeanFieldPosterior`): any weight box that interval bound
+/// **Gaussian posteriors with independent weights** (`DiagonalGaussianWeights`: mean-field VI,
+/// a Laplace approximation with a diagonal precision): any weight box that interval bound
 /// propagation over the input box and the weight box jointly certifies safe holds posterior mass
 /// Π_j (Φ(b_j) − Φ(a_j)) over the standardized Bayesian weights, exactly (products of erf
 /// differences, summed in log space), and so does any union of disjoint safe boxes. Two families
@@ -44,11 +45,11 @@ public enum ProbabilisticSafety {
 
     /// The Gaussian bound for one input (`input`: one example, label `label`) from the box at
     /// the mean alone.
-    public static func gaussianLowerBound(_ posterior: MeanFieldPosterior, input: Tensor, label: Int32, epsilon: Float,
+    public static func gaussianLowerBound(_ weights: DiagonalGaussianWeights, input: Tensor, label: Int32, epsilon: Float,
                                           inputRange: ClosedRange<Float>?, maximumGamma: Double = 10,
                                           iterations: Int = 30) throws -> Bound {
-        let boxes = try GaussianWeightBoxes(posterior, input: input, label: label, epsilon: epsilon, inputRange: inputRange)
-        guard let gamma = try boxes.largestGamma(around: posterior.mean, maximum: maximumGamma, iterations: iterations) else {
+        let boxes = try GaussianWeightBoxes(weights, input: input, label: label, epsilon: epsilon, inputRange: inputRange)
+        guard let gamma = try boxes.largestGamma(around: weights.mean, maximum: maximumGamma, iterations: iterations) else {
             return Bound(probability: 0, logProbability: -.infinity, gamma: 0)
         }
         // log Π_j (2Φ(γ) − 1) = B·log(1 − erfc(γ/√2)).
@@ -61,16 +62,16 @@ public enum ProbabilisticSafety {
     /// mass and a lower bound on the mass of the union of the certified sampled boxes —
     /// Σ P(H_i) − Σ P(H_i ∩ H_k) over a set of them chosen heaviest first, each box joining when
     /// it adds mass.
-    public static func gaussianLowerBound(_ posterior: MeanFieldPosterior, input: Tensor, label: Int32, epsilon: Float,
+    public static func gaussianLowerBound(_ weights: DiagonalGaussianWeights, input: Tensor, label: Int32, epsilon: Float,
                                           inputRange: ClosedRange<Float>?, sampledBoxes: Int, rng: inout RandomGenerator,
                                           maximumGamma: Double = 10, iterations: Int = 30) throws -> Bound {
-        var bound = try gaussianLowerBound(posterior, input: input, label: label, epsilon: epsilon, inputRange: inputRange,
+        var bound = try gaussianLowerBound(weights, input: input, label: label, epsilon: epsilon, inputRange: inputRange,
                                            maximumGamma: maximumGamma, iterations: iterations)
         guard sampledBoxes > 0 else { return bound }
-        let boxes = try GaussianWeightBoxes(posterior, input: input, label: label, epsilon: epsilon, inputRange: inputRange)
+        let boxes = try GaussianWeightBoxes(weights, input: input, label: label, epsilon: epsilon, inputRange: inputRange)
         var certified: [(z: [Double], gamma: Double, logMass: Double)] = []
         for _ in 0..<sampledBoxes {
-            let theta = try posterior.sampleParameters(rng: &rng)
+            let theta = weights.sample(rng: &rng)
             guard let gamma = try boxes.largestGamma(around: theta, maximum: maximumGamma, iterations: iterations), gamma > 0 else { continue }
             let z = boxes.standardized(theta)
             certified.append((z, gamma, z.reduce(0) { $0 + logStandardNormalMass(from: $1 - gamma, to: $1 + gamma) }))
@@ -146,30 +147,74 @@ public enum ProbabilisticSafety {
     }
 }
 
-/// One input box and the weight boxes of a mean-field posterior that IBP checks over it.
+/// A Gaussian over a network's weights with independent coordinates, N(μ, diag(σ²)), σ in the
+/// network's layout (0 for the weights it keeps fixed) — what probabilistic safety's exact box
+/// masses need.
+public struct DiagonalGaussianWeights {
+    public let model: any NetworkModel
+    public let mean: Tensor
+    public let standardDeviations: Tensor
+
+    public init(model: any NetworkModel, mean: Tensor, standardDeviations: Tensor) throws {
+        guard mean.count == model.parameterCount, standardDeviations.count == mean.count else {
+            throw ModelError.parameterCount(got: Swift.min(mean.count, standardDeviations.count), expected: model.parameterCount)
+        }
+        self.model = model
+        self.mean = mean
+        self.standardDeviations = standardDeviations
+    }
+
+    /// The weight posterior of mean-field VI, or of a Laplace approximation with a diagonal
+    /// precision (whatever its predictive); nil for any other posterior.
+    public init?(_ posterior: any Posterior) {
+        var sigma = Tensor(shape: [posterior.model.parameterCount], repeating: 0)
+        if let meanField = posterior as? MeanFieldPosterior {
+            sigma.withUnsafeMutableBufferPointer { full in
+                meanField.standardDeviations.withUnsafeBufferPointer { s in
+                    for block in meanField.meanField.blocks { for (k, i) in zip(block.sigmaRange, block.entry.range) { full[i] = s[k] } }
+                }
+            }
+            try? self.init(model: meanField.model, mean: meanField.mean, standardDeviations: sigma)
+        } else if let laplace = posterior as? LaplacePosterior, let diagonal = laplace.precision as? DiagonalPrecision {
+            sigma.withUnsafeMutableBufferPointer { full in
+                for (k, i) in laplace.subset.flatIndices.enumerated() { full[i] = Float(1 / diagonal.precision[k].squareRoot()) }
+            }
+            try? self.init(model: laplace.model, mean: laplace.parameters, standardDeviations: sigma)
+        } else {
+            return nil
+        }
+    }
+
+    /// One draw μ + σ ⊙ ε.
+    public func sample(rng: inout RandomGenerator) -> Tensor {
+        var theta = mean
+        theta.withUnsafeMutableBufferPointer { t in
+            standardDeviations.withUnsafeBufferPointer { s in
+                for i in t.indices where s[i] > 0 { t[i] += s[i] * rng.normalFloat() }
+            }
+        }
+        return theta
+    }
+}
+
+/// One input box and the weight boxes of a diagonal Gaussian that IBP checks over it.
 struct GaussianWeightBoxes {
-    let posterior: MeanFieldPosterior
+    let mean: Tensor
     let ibp: IntervalBoundPropagation
-    /// σ in the network's layout (0 for the weights that are not Bayesian).
     let sigma: Tensor
-    /// The parameters with σ > 0.
+    /// The weights with σ > 0.
     let bayesianIndices: [Int]
     let input: Tensor
     let label: Int32
     let epsilon: Float
 
-    init(_ posterior: MeanFieldPosterior, input: Tensor, label: Int32, epsilon: Float, inputRange: ClosedRange<Float>?) throws {
-        self.posterior = posterior
-        ibp = try IntervalBoundPropagation(model: posterior.model, inputRange: inputRange)
-        var sigma = Tensor(shape: [posterior.mean.count], repeating: 0)
-        sigma.withUnsafeMutableBufferPointer { full in
-            posterior.standardDeviations.withUnsafeBufferPointer { s in
-                for block in posterior.meanField.blocks { for (k, i) in zip(block.sigmaRange, block.entry.range) { full[i] = s[k] } }
-            }
-        }
-        self.sigma = sigma
-        bayesianIndices = sigma.values.indices.filter { sigma.values[$0] > 0 }
-        self.input = try input.reshaped([1] + posterior.model.inputShape)
+    init(_ weights: DiagonalGaussianWeights, input: Tensor, label: Int32, epsilon: Float, inputRange: ClosedRange<Float>?) throws {
+        mean = weights.mean
+        ibp = try IntervalBoundPropagation(model: weights.model, inputRange: inputRange)
+        sigma = weights.standardDeviations
+        let values = sigma.values
+        bayesianIndices = values.indices.filter { values[$0] > 0 }
+        self.input = try input.reshaped([1] + weights.model.inputShape)
         self.label = label
         self.epsilon = epsilon
     }
@@ -192,9 +237,9 @@ struct GaussianWeightBoxes {
         return lo
     }
 
-    /// (θ − μ)/σ over the Bayesian weights.
+    /// (θ − μ)/σ over the weights with σ > 0.
     func standardized(_ theta: Tensor) -> [Double] {
-        let t = theta.values, m = posterior.mean.values, s = sigma.values
+        let t = theta.values, m = mean.values, s = sigma.values
         return bayesianIndices.map { Double(t[$0] - m[$0]) / Double(s[$0]) }
     }
 }
