@@ -133,6 +133,11 @@ import Testing
         let ensemble = try CLI.run(["train", "--dataset", "two-moons", "--epochs", "2", "--method", "ensemble", "--set", "members=2",
                                     "--adversarial", "fgsm-rs", "--eps", "0.2"])
         #expect(ensemble.status == 0, "\(ensemble.stderr)")
+        // IBP at the full ε from the first step is warned about; with a ramp it is not.
+        for (warmup, warned) in [([String](), true), (["--eps-warmup", "1"], false)] {
+            let ibp = try CLI.run(["train", "--dataset", "two-moons", "--epochs", "2", "--adversarial", "ibp", "--eps", "0.05"] + warmup)
+            #expect(ibp.status == 0 && ibp.stderr.contains("--eps-warmup E") == warned, "\(warmup): \(ibp.stderr)")
+        }
         for (arguments, message) in [(["--eps", "0.1"], "--adversarial"), (["--adversarial", "pgd"], "--eps"),
                                      (["--adversarial", "n-fgsm", "--eps", "0.1", "--attack-steps", "4"], "one attack step"),
                                      (["--method", "sgld", "--adversarial", "pgd", "--eps", "0.1"], "phase of its own")] {
