@@ -11,12 +11,11 @@ import Foundation
 /// a Laplace approximation with a diagonal precision): any weight box that interval bound
 /// propagation over the input box and the weight box jointly certifies safe holds posterior mass
 /// Π_j (Φ(b_j) − Φ(a_j)) over the standardized Bayesian weights, exactly (products of erf
-/// differences, summed in log space), and so does any union of disjoint safe boxes. Two families
-/// of boxes: the box μ ± γσ around the mean, with γ the largest certified (bisection; safety of
-/// nested boxes is monotone in γ); and Wicker et al.'s boxes w ± γσ grown around weight samples
-/// w, each as large as IBP certifies, whose union's mass is bounded below by Bonferroni's
-/// inequality over a greedily chosen set of them. The bound is the larger of the two. It holds with probability 1: the
-/// samples only choose which boxes are tried. The box at the mean is the heaviest box of its
+/// differences, summed in log space), and a union of safe boxes holds at least what Bonferroni's
+/// inequality gives. The boxes: μ ± γσ around the mean, with γ the largest certified (bisection;
+/// safety of nested boxes is monotone in γ), and optionally Wicker et al.'s boxes w ± γσ grown
+/// around weight samples w, each as large as IBP certifies. The bound holds with probability 1:
+/// the samples only choose which boxes are tried. The box at the mean is the heaviest box of its
 /// size, so with many Bayesian weights it carries the bound; sampled boxes count where the safe
 /// region lies off the mean (the mean network itself unsafe, or safe only on one side).
 ///
@@ -38,7 +37,8 @@ public enum ProbabilisticSafety {
         public var verifiedSamples: Int?
         public var samples: Int?
         /// Gaussian with sampled boxes: the log of the lower bound on the union of the safe boxes
-        /// grown around samples, and how many boxes it counts (of `samples` tried).
+        /// (the mean's and those grown around samples), and how many boxes it counts (`samples`
+        /// were drawn).
         public var sampledBoxesLogProbability: Double?
         public var sampledBoxes: Int?
     }
@@ -49,46 +49,42 @@ public enum ProbabilisticSafety {
                                           inputRange: ClosedRange<Float>?, maximumGamma: Double = 10,
                                           iterations: Int = 30) throws -> Bound {
         let boxes = try GaussianWeightBoxes(weights, input: input, label: label, epsilon: epsilon, inputRange: inputRange)
-        guard let gamma = try boxes.largestGamma(around: weights.mean, maximum: maximumGamma, iterations: iterations) else {
-            return Bound(probability: 0, logProbability: -.infinity, gamma: 0)
-        }
-        // log Π_j (2Φ(γ) − 1) = B·log(1 − erfc(γ/√2)).
-        let logP = Double(boxes.bayesianIndices.count) * Foundation.log1p(-Foundation.erfc(gamma / 2.0.squareRoot()))
-        return Bound(probability: Foundation.exp(logP), logProbability: logP, gamma: gamma)
+        return try meanBoxBound(boxes, maximumGamma: maximumGamma, iterations: iterations)
     }
 
-    /// The Gaussian bound for one input from the box at the mean and from boxes grown around
-    /// `sampledBoxes` weight samples (Wicker et al.'s construction): the larger of the mean box's
-    /// mass and a lower bound on the mass of the union of the certified sampled boxes —
-    /// Σ P(H_i) − Σ P(H_i ∩ H_k) over a set of them chosen heaviest first, each box joining when
-    /// it adds mass.
+    /// The Gaussian bound for one input from the box at the mean and boxes grown around
+    /// `sampledBoxes` weight samples (Wicker et al.'s construction): Σ P(H_i) − Σ P(H_i ∩ H_k)
+    /// over a set of these boxes chosen heaviest first, each joining when it adds mass — never
+    /// below the mean box's own mass.
     public static func gaussianLowerBound(_ weights: DiagonalGaussianWeights, input: Tensor, label: Int32, epsilon: Float,
                                           inputRange: ClosedRange<Float>?, sampledBoxes: Int, rng: inout RandomGenerator,
                                           maximumGamma: Double = 10, iterations: Int = 30) throws -> Bound {
-        var bound = try gaussianLowerBound(weights, input: input, label: label, epsilon: epsilon, inputRange: inputRange,
-                                           maximumGamma: maximumGamma, iterations: iterations)
-        guard sampledBoxes > 0 else { return bound }
         let boxes = try GaussianWeightBoxes(weights, input: input, label: label, epsilon: epsilon, inputRange: inputRange)
-        var certified: [(z: [Double], gamma: Double, logMass: Double)] = []
+        var bound = try meanBoxBound(boxes, maximumGamma: maximumGamma, iterations: iterations)
+        guard sampledBoxes > 0 else { return bound }
+        var certified: [StandardizedBox] = []
+        if let gamma = bound.gamma, gamma > 0 {
+            certified.append(StandardizedBox(z: [Double](repeating: 0, count: boxes.bayesianIndices.count), gamma: gamma,
+                                             logMass: bound.logProbability))
+        }
         for _ in 0..<sampledBoxes {
             let theta = weights.sample(rng: &rng)
             guard let gamma = try boxes.largestGamma(around: theta, maximum: maximumGamma, iterations: iterations), gamma > 0 else { continue }
             let z = boxes.standardized(theta)
-            certified.append((z, gamma, z.reduce(0) { $0 + logStandardNormalMass(from: $1 - gamma, to: $1 + gamma) }))
+            certified.append(StandardizedBox(z: z, gamma: gamma,
+                                             logMass: z.reduce(0) { $0 + logStandardNormalMass(from: $1 - gamma, to: $1 + gamma) }))
         }
         // The union of a chosen set S of boxes holds at least Σ_S P(H_i) − Σ_{pairs of S} P(H_i ∩ H_k)
         // (Bonferroni); boxes join S heaviest first, when they add to it: P(H_i) minus the mass
         // they share with the boxes already in S (intersections of boxes are boxes; disjoint boxes
         // share none, which a weight whose intervals miss shows at once).
-        var chosen: [Int] = []
+        var chosen: [StandardizedBox] = []
         var logGains: [Double] = []
-        for i in certified.indices.sorted(by: { certified[$0].logMass > certified[$1].logMass }) where certified[i].logMass > -.infinity {
-            let shared = chosen.reduce(0.0) { sum, k in
-                sum + Foundation.exp(logIntersectionMass(certified[i], certified[k]) - certified[i].logMass)
-            }
+        for box in certified.sorted(by: { $0.logMass > $1.logMass }) where box.logMass > -.infinity {
+            let shared = chosen.reduce(0.0) { $0 + Foundation.exp(box.logIntersectionMass(with: $1) - box.logMass) }
             guard shared < 1 else { continue }
-            chosen.append(i)
-            logGains.append(certified[i].logMass + Foundation.log1p(-shared))
+            chosen.append(box)
+            logGains.append(box.logMass + Foundation.log1p(-shared))
         }
         let top = logGains.max() ?? -.infinity
         let logUnion = top == -.infinity ? top : top + Foundation.log(logGains.reduce(0) { $0 + Foundation.exp($1 - top) })
@@ -102,12 +98,29 @@ public enum ProbabilisticSafety {
         return bound
     }
 
-    /// The log mass of the intersection of two standardized boxes z ± γ (−∞ when they are disjoint).
-    static func logIntersectionMass(_ a: (z: [Double], gamma: Double, logMass: Double),
-                                    _ b: (z: [Double], gamma: Double, logMass: Double)) -> Double {
-        if zip(a.z, b.z).contains(where: { abs($0 - $1) >= a.gamma + b.gamma }) { return -.infinity }
-        return zip(a.z, b.z).reduce(0) { sum, pair in
-            sum + logStandardNormalMass(from: Swift.max(pair.0 - a.gamma, pair.1 - b.gamma), to: Swift.min(pair.0 + a.gamma, pair.1 + b.gamma))
+    /// The mass of the largest box μ ± γσ IBP certifies: log Π_j (2Φ(γ) − 1) = B·log(1 − erfc(γ/√2)).
+    static func meanBoxBound(_ boxes: GaussianWeightBoxes, maximumGamma: Double, iterations: Int) throws -> Bound {
+        guard let gamma = try boxes.largestGamma(around: boxes.mean, maximum: maximumGamma, iterations: iterations) else {
+            return Bound(probability: 0, logProbability: -.infinity, gamma: 0)
+        }
+        let logP = Double(boxes.bayesianIndices.count) * Foundation.log1p(-Foundation.erfc(gamma / 2.0.squareRoot()))
+        return Bound(probability: Foundation.exp(logP), logProbability: logP, gamma: gamma)
+    }
+
+    /// A weight box z ± γ in standardized coordinates (z = (θ − μ)/σ over the Bayesian weights)
+    /// and its log posterior mass.
+    struct StandardizedBox {
+        var z: [Double]
+        var gamma: Double
+        var logMass: Double
+
+        /// The log mass of the intersection with `other` (−∞ when the two are disjoint).
+        func logIntersectionMass(with other: StandardizedBox) -> Double {
+            if zip(z, other.z).contains(where: { abs($0 - $1) >= gamma + other.gamma }) { return -.infinity }
+            return zip(z, other.z).reduce(0) { sum, pair in
+                sum + ProbabilisticSafety.logStandardNormalMass(from: Swift.max(pair.0 - gamma, pair.1 - other.gamma),
+                                                                to: Swift.min(pair.0 + gamma, pair.1 + other.gamma))
+            }
         }
     }
 
