@@ -133,7 +133,7 @@ import Testing
         func laplace(_ structure: HessianStructure) throws -> LaplacePosterior {
             let method = try Laplace(subset: .lastLayer, structure: structure, priorPrecision: 1, priorOptimization: .none)
             var state = try method.initialState(model: model, parameters: theta, task: .classification, rng: &rng)
-            try method.update(&state, batch: TrainingBatch(inputs: x, labels: y, targets: nil), rng: &rng)
+            _ = try method.update(&state, batch: TrainingBatch(inputs: x, labels: y, targets: nil), rng: &rng)
             return try method.posterior(from: state)
         }
         let diagonal = try laplace(.diagonal)
