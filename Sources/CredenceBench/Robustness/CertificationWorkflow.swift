@@ -159,8 +159,8 @@ public struct CertificationResult: Codable, Sendable, Equatable {
         /// log (which keeps bounds below 1e-308 apart).
         public var probability: Double
         public var logProbability: Double
-        /// Mean-field: the largest γ certified around the mean; boxes grown around samples that
-        /// the bound counts.
+        /// A diagonal Gaussian posterior: the largest γ certified around the mean, and the boxes
+        /// (the mean's and those grown around samples) the bound counts with --weight-boxes.
         public var gamma: Double?
         public var sampledBoxes: Int?
         public var seconds: Double
