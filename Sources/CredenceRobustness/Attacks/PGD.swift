@@ -164,25 +164,7 @@ public struct PGD: Sendable {
 
     /// x + α·sign(g) (L∞), or x + α·g/‖g‖₂ per example (L2).
     func step(_ x: Tensor, along g: Tensor, perRow: Int) -> Tensor {
-        var out = x
-        let alpha = stepSize
-        out.withUnsafeMutableBufferPointer { o in
-            g.withUnsafeBufferPointer { gv in
-                switch norm {
-                case .linf:
-                    for j in o.indices { o[j] += alpha * (gv[j] > 0 ? 1 : gv[j] < 0 ? -1 : 0) }
-                case .l2:
-                    for start in stride(from: 0, to: o.count, by: Swift.max(perRow, 1)) {
-                        let r = start..<(start + perRow)
-                        let length = r.reduce(0.0) { $0 + Double(gv[$1]) * Double(gv[$1]) }.squareRoot()
-                        guard length > 0 else { continue }
-                        let scale = alpha / Float(length)
-                        for j in r { o[j] += scale * gv[j] }
-                    }
-                }
-            }
-        }
-        return out
+        steepestAscentStep(x, along: g, stepSize: stepSize, norm: norm, perRow: perRow)
     }
 
     /// The point of the ε-ball around `clean` (per example) and the input range nearest `x`
@@ -201,14 +183,44 @@ public struct PGD: Sendable {
             case .linf:
                 for j in o.indices { o[j] += epsilon * (2 * Float(rng.uniformDouble()) - 1) }
             case .l2:
-                for start in stride(from: 0, to: o.count, by: Swift.max(perRow, 1)) {
-                    let direction = (0..<perRow).map { _ in rng.normalFloat() }
-                    let length = direction.reduce(0) { $0 + $1 * $1 }.squareRoot()
-                    let radius = epsilon * Float(rng.uniformDouble())
-                    for (k, d) in direction.enumerated() { o[start + k] += length > 0 ? radius * d / length : 0 }
-                }
+                addRandomL2Offsets(o, radius: epsilon, perRow: perRow, rng: &rng)
             }
         }
         return project(out, around: clean, perRow: perRow)
+    }
+}
+
+/// x + α·sign(g) (L∞), or x + α·g/‖g‖₂ per example (L2, the length in Double so that tiny
+/// gradients' squares do not underflow; a row whose gradient is zero stays) — the steepest
+/// ascent step of PGD and of adversarial training's inner attack.
+func steepestAscentStep(_ x: Tensor, along g: Tensor, stepSize alpha: Float, norm: AttackNorm, perRow: Int) -> Tensor {
+    var out = x
+    out.withUnsafeMutableBufferPointer { o in
+        g.withUnsafeBufferPointer { gv in
+            switch norm {
+            case .linf:
+                for j in o.indices { o[j] += alpha * (gv[j] > 0 ? 1 : gv[j] < 0 ? -1 : 0) }
+            case .l2:
+                for start in stride(from: 0, to: o.count, by: Swift.max(perRow, 1)) {
+                    let r = start..<(start + perRow)
+                    let length = r.reduce(0.0) { $0 + Double(gv[$1]) * Double(gv[$1]) }.squareRoot()
+                    guard length > 0 else { continue }
+                    let scale = Float(Double(alpha) / length)
+                    for j in r { o[j] += scale * gv[j] }
+                }
+            }
+        }
+    }
+    return out
+}
+
+/// Adds to each row of `perRow` values a uniformly random direction at a radius u·`radius`,
+/// u ~ U(0, 1) — a random point of the L2 ball around it (torchattacks' PGDL2 start).
+func addRandomL2Offsets(_ values: UnsafeMutableBufferPointer<Float>, radius: Float, perRow: Int, rng: inout RandomGenerator) {
+    for start in stride(from: 0, to: values.count, by: Swift.max(perRow, 1)) {
+        let direction = (0..<perRow).map { _ in rng.normalFloat() }
+        let length = direction.reduce(0) { $0 + $1 * $1 }.squareRoot()
+        let r = radius * Float(rng.uniformDouble())
+        for (k, d) in direction.enumerated() { values[start + k] += length > 0 ? r * d / length : 0 }
     }
 }

@@ -124,7 +124,6 @@ struct InnerAttack {
     func perturb(_ clean: Tensor, model: any NetworkModel, parameters: Variable, mode: ForwardMode,
                  rng: inout RandomGenerator, loss: (Variable) throws -> Variable) throws -> Tensor {
         let eps = epsilon, alpha = settings.resolvedStepSize * scale
-        let l2 = settings.resolvedNorm == .l2
         let perRow = clean.count / Swift.max(clean.shape.first ?? 1, 1)
         var x = clean
         // Starts: uniform in ±ε (PGD, FGSM-RS) or ±noise (N-FGSM), TRADES's 0.001·N(0, I); L2 PGD:
@@ -135,13 +134,8 @@ struct InnerAttack {
                 for j in v.indices { v[j] += 0.001 * rng.normalFloat() }
             case .ibp:
                 break  // never attacks
-            case .pgd where l2:
-                for row in stride(from: 0, to: v.count, by: Swift.max(perRow, 1)) {
-                    let direction = (0..<perRow).map { _ in rng.normalFloat() }
-                    let length = direction.reduce(0) { $0 + $1 * $1 }.squareRoot()
-                    let radius = eps * rng.uniformFloat() / Swift.max(length, 1e-12)
-                    for k in 0..<perRow { v[row + k] += radius * direction[k] }
-                }
+            case .pgd where settings.resolvedNorm == .l2:
+                addRandomL2Offsets(v, radius: eps, perRow: perRow, rng: &rng)
             case .pgd, .fgsmRS, .nFGSM:
                 let width = settings.kind == .pgd ? eps : settings.resolvedNoise * scale
                 for j in v.indices { v[j] += width * (2 * rng.uniformFloat() - 1) }
@@ -151,21 +145,7 @@ struct InnerAttack {
         x = project(x, around: clean, epsilon: projectsToBall ? eps : nil)
         for _ in 0..<settings.resolvedSteps {
             let g = try inputGradient(at: x, model: model, parameters: parameters, mode: mode, rng: &rng, loss: loss)
-            x.withUnsafeMutableBufferPointer { v in
-                g.withUnsafeBufferPointer { gv in
-                    if l2 {
-                        for row in stride(from: 0, to: v.count, by: Swift.max(perRow, 1)) {
-                            var squares = 0.0  // in Double: tiny gradients' squares would underflow
-                            for k in 0..<perRow { squares += Double(gv[row + k]) * Double(gv[row + k]) }
-                            guard squares > 0 else { continue }
-                            let step = Float(Double(alpha) / squares.squareRoot())
-                            for k in 0..<perRow { v[row + k] += step * gv[row + k] }
-                        }
-                    } else {
-                        for j in v.indices { v[j] += alpha * (gv[j] > 0 ? 1 : gv[j] < 0 ? -1 : 0) }
-                    }
-                }
-            }
+            x = steepestAscentStep(x, along: g, stepSize: alpha, norm: settings.resolvedNorm, perRow: perRow)
             x = project(x, around: clean, epsilon: projectsToBall ? eps : nil)
         }
         return x
