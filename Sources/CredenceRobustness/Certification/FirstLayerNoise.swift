@@ -67,31 +67,21 @@ struct FirstLayerNoise {
         return out.value
     }
 
-    /// `count` draws of the first layer's output on x + σδ: `center` + σ·L·z, [count, h], the
-    /// normals filled in parallel (one stream per worker part).
+    /// `count` draws of the first layer's output on x + σδ: `center` + σ·L·z, [count, h], each
+    /// worker part drawing its normals and multiplying them by Lᵀ (`parallelNormalRows`).
     func noisyOutputs(center: Tensor, count: Int, sigma: Float, rng: inout RandomGenerator) -> Tensor {
         let h = center.count
-        var out = Tensor(uninitializedShape: [count, h])
-        let parts = Parallel.ranges(count, parts: Swift.min(Parallel.workerCount, count))
-        let streams = rng.split(into: parts.count)
-        out.withUnsafeMutableBufferPointer { o in
-            let base = o.baseAddress!
-            Parallel.forEach(parts.count) { p in
-                var stream = streams[p]
-                FastMath.fillNormalNoise(UnsafeMutableBufferPointer(start: base + parts[p].lowerBound * h, count: parts[p].count * h),
-                                         rng: &stream)
-            }
-            factor.withUnsafeBufferPointer { l in
-                BLAS.multiplyByTransposedLowerTriangular(m: count, n: h, alpha: sigma, l: l.baseAddress!, ldl: h, b: base, ldb: h)
-            }
+        return factor.withUnsafeBufferPointer { l in
             center.withUnsafeBufferPointer { c in
-                for r in 0..<count {
-                    let row = base + r * h
-                    for j in 0..<h { row[j] += c[j] }
+                parallelNormalRows(count: count, rowShape: [h], rng: &rng) { rows, region in
+                    BLAS.multiplyByTransposedLowerTriangular(m: rows.count, n: h, alpha: sigma, l: l.baseAddress!, ldl: h,
+                                                             b: region.baseAddress!, ldb: h)
+                    for r in 0..<rows.count {
+                        for j in 0..<h { region[r * h + j] += c[j] }
+                    }
                 }
             }
         }
-        return out
     }
 
     /// A network's outputs (scaled as its samples scale them) from the first layer's outputs on.

@@ -139,29 +139,17 @@ public struct RandomizedSmoothing {
         return counts
     }
 
-    /// `count` copies of `input` plus σ·N(0, I), filled in parallel (one stream per worker part).
+    /// `count` copies of `input` plus σ·N(0, I), filled in parallel (`parallelNormalRows`).
     func noisyCopies(of input: Tensor, count: Int, shape: [Int], rng: inout RandomGenerator) -> Tensor {
-        let perExample = input.count
-        var out = Tensor(uninitializedShape: [count] + shape)
-        let parts = Parallel.ranges(count, parts: Swift.min(Parallel.workerCount, count))
-        let streams = rng.split(into: parts.count)
-        let s = sigma
-        input.withUnsafeBufferPointer { x in
-            out.withUnsafeMutableBufferPointer { o in
-                let base = o.baseAddress!
-                Parallel.forEach(parts.count) { p in
-                    let rows = parts[p]
-                    let region = UnsafeMutableBufferPointer(start: base + rows.lowerBound * perExample, count: rows.count * perExample)
-                    var stream = streams[p]
-                    FastMath.fillNormalNoise(region, rng: &stream)
-                    for r in 0..<rows.count {
-                        let row = r * perExample
-                        for j in 0..<perExample { region[row + j] = x[j] + s * region[row + j] }
-                    }
+        let perExample = input.count, s = sigma
+        return input.withUnsafeBufferPointer { x in
+            parallelNormalRows(count: count, rowShape: shape, rng: &rng) { rows, region in
+                for r in 0..<rows.count {
+                    let row = r * perExample
+                    for j in 0..<perExample { region[row + j] = x[j] + s * region[row + j] }
                 }
             }
         }
-        return out
     }
 
     /// The base classifier's class for each row of the `outputs` of `networks`: the argmax of one
@@ -179,4 +167,24 @@ public struct RandomizedSmoothing {
         }
         return (mean!.argmaxLastAxis(), mean!.shape.last ?? 1)
     }
+}
+
+/// `count` rows of shape `rowShape` of standard normals, filled in parallel — one stream of `rng`
+/// per worker part — each part then finished by `finish(rows, values)` on the thread that filled it.
+func parallelNormalRows(count: Int, rowShape: [Int], rng: inout RandomGenerator,
+                        finish: (Range<Int>, UnsafeMutableBufferPointer<Float>) -> Void) -> Tensor {
+    let width = rowShape.reduce(1, *)
+    var out = Tensor(uninitializedShape: [count] + rowShape)
+    let parts = Parallel.ranges(count, parts: Swift.min(Parallel.workerCount, count))
+    let streams = rng.split(into: parts.count)
+    out.withUnsafeMutableBufferPointer { o in
+        let base = o.baseAddress!
+        Parallel.forEach(parts.count) { p in
+            let region = UnsafeMutableBufferPointer(start: base + parts[p].lowerBound * width, count: parts[p].count * width)
+            var stream = streams[p]
+            FastMath.fillNormalNoise(region, rng: &stream)
+            finish(parts[p], region)
+        }
+    }
+    return out
 }
