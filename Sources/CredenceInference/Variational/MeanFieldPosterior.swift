@@ -50,6 +50,17 @@ public struct MeanFieldPosterior: ParameterSamplingPosterior {
                       bayesianLayers: layers, method: archive.method)
     }
 
+    /// σ in θ's layout: each Bayesian parameter's standard deviation, 0 for the rest.
+    public var standardDeviationsInLayout: Tensor {
+        var full = Tensor(shape: [mean.count], repeating: 0)
+        full.withUnsafeMutableBufferPointer { f in
+            standardDeviations.withUnsafeBufferPointer { s in
+                for block in meanField.blocks { for (k, i) in zip(block.sigmaRange, block.entry.range) { f[i] = s[k] } }
+            }
+        }
+        return full
+    }
+
     /// One draw θ = μ + σ ⊙ ε (one normal per Bayesian parameter, in θ's order).
     public func sampleParameters(rng: inout RandomGenerator) throws -> Tensor {
         var theta = mean

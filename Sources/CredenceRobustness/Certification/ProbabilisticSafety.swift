@@ -180,19 +180,12 @@ public struct DiagonalGaussianWeights {
     /// The weight posterior of mean-field VI, or of a Laplace approximation with a diagonal
     /// precision (whatever its predictive); nil for any other posterior.
     public init?(_ posterior: any Posterior) {
-        var sigma = Tensor(shape: [posterior.model.parameterCount], repeating: 0)
         if let meanField = posterior as? MeanFieldPosterior {
-            sigma.withUnsafeMutableBufferPointer { full in
-                meanField.standardDeviations.withUnsafeBufferPointer { s in
-                    for block in meanField.meanField.blocks { for (k, i) in zip(block.sigmaRange, block.entry.range) { full[i] = s[k] } }
-                }
-            }
-            try? self.init(model: meanField.model, mean: meanField.mean, standardDeviations: sigma)
+            try? self.init(model: meanField.model, mean: meanField.mean, standardDeviations: meanField.standardDeviationsInLayout)
         } else if let laplace = posterior as? LaplacePosterior, let diagonal = laplace.precision as? DiagonalPrecision {
-            sigma.withUnsafeMutableBufferPointer { full in
-                for (k, i) in laplace.subset.flatIndices.enumerated() { full[i] = Float(1 / diagonal.precision[k].squareRoot()) }
-            }
-            try? self.init(model: laplace.model, mean: laplace.parameters, standardDeviations: sigma)
+            let zero = Tensor(shape: [laplace.model.parameterCount], repeating: 0)
+            try? self.init(model: laplace.model, mean: laplace.parameters,
+                           standardDeviations: laplace.subset.adding(diagonal.precision.map { 1 / $0.squareRoot() }, to: zero))
         } else {
             return nil
         }
