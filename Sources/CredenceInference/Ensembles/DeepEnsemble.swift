@@ -143,6 +143,7 @@ public struct DeepEnsembleMethod: RegisteredMethod {
         var posteriors: [any Posterior] = []
         var seconds = 0.0, posteriorSeconds = 0.0
         var slots: TensorSlotFile?
+        let scratchPath = job.phaseCheckpoint("ensemble-members", 0)?.path
         for m in 0..<members {
             job.onStage("member \(m + 1)/\(members)")
             var memberJob = job
@@ -151,7 +152,7 @@ public struct DeepEnsembleMethod: RegisteredMethod {
             seconds += outcome.seconds
             posteriorSeconds += outcome.posteriorSeconds
             guard let point = outcome.posterior as? PointPosterior, point.model.buffers.isEmpty,
-                  let scratch = slots?.path ?? job.phaseCheckpoint("ensemble-members", 0)?.path else {
+                  let scratch = scratchPath else {
                 posteriors.append(outcome.posterior)
                 continue
             }
