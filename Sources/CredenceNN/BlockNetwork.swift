@@ -16,7 +16,7 @@ import CredenceTensor
 /// var rng = RandomGenerator(seed: 0)
 /// let logits = try model.predict(images, parameters: model.initialParameters(rng: &rng))
 /// ```
-public struct BlockNetwork: NetworkModel {
+public struct BlockNetwork: LayeredModel {
     public let spec: ModelSpec
     /// Every layer of the graph in execution order.
     public let layers: [any Layer]
@@ -71,16 +71,22 @@ public struct BlockNetwork: NetworkModel {
 
     /// This model with its buffers set to `values`, by name: every buffer must be given, with
     /// its shape, and no other name.
-    public func replacingBuffers(_ values: [String: Tensor]) throws -> any NetworkModel {
+    public func withBuffers(_ values: [String: Tensor]) throws -> BlockNetwork {
         var copy = self
         copy.layerState = try layerState.replacing(values)
         return copy
     }
 
-    public func updatingBuffers(with statistics: [String: [BatchNormStatistics]]) throws -> any NetworkModel {
+    public func replacingBuffers(_ values: [String: Tensor]) throws -> any NetworkModel { try withBuffers(values) }
+
+    public func withBatchStatistics(_ statistics: [String: [BatchNormStatistics]]) throws -> BlockNetwork {
         var copy = self
         copy.layerState = try layerState.updating(with: statistics)
         return copy
+    }
+
+    public func updatingBuffers(with statistics: [String: [BatchNormStatistics]]) throws -> any NetworkModel {
+        try withBatchStatistics(statistics)
     }
 
     /// Fresh parameters (PyTorch's default initialisation), drawn layer by layer in layout order.
@@ -92,31 +98,49 @@ public struct BlockNetwork: NetworkModel {
         guard parameters.value.count == layout.count, parameters.value.rank == 1 else {
             throw ModelError.parameterCount(got: parameters.value.count, expected: layout.count)
         }
+        return try run(x, context: &context, layer: layerRunner(parameters))
+    }
+
+    /// The graph's forward pass with every layer computed by `runLayer`.
+    public func run(_ x: Variable, context: inout ForwardContext, layer runLayer: LayerRunner) throws -> Variable {
         guard x.shape.count == inputShape.count + 1, Array(x.shape.dropFirst()) == inputShape else {
             throw ModelError.inputShape(layer: "model input", got: x.shape, expected: "[batch] + \(inputShape)")
         }
-        return try run(graph, x, parameters, &context)
+        return try run(graph, x, &context, runLayer)
     }
 
-    func run(_ nodes: [Node], _ x: Variable, _ theta: Variable, _ context: inout ForwardContext) throws -> Variable {
+    public func forwardLayer(_ i: Int, _ x: Variable, parameters: [Variable], context: inout ForwardContext) throws -> Variable {
+        try layerState.forward(i, layers[i], x, parameters: parameters, context: &context)
+    }
+
+    public func layerDescription(_ i: Int) -> String { "\(layerNames[i]) (\(type(of: layers[i])))" }
+
+    /// Runs each layer the model's own way with its windows of `theta`.
+    func layerRunner(_ theta: Variable) -> LayerRunner {
+        { i, x, context in
+            try forwardLayer(i, x, parameters: try parameterEntries[i].map { try theta.segment(offset: $0.offset, shape: $0.shape) },
+                             context: &context)
+        }
+    }
+
+    func run(_ nodes: [Node], _ x: Variable, _ context: inout ForwardContext, _ runLayer: LayerRunner) throws -> Variable {
         var h = x
-        for node in nodes { h = try run(node, h, theta, &context) }
+        for node in nodes { h = try run(node, h, &context, runLayer) }
         return h
     }
 
-    func run(_ node: Node, _ x: Variable, _ theta: Variable, _ context: inout ForwardContext) throws -> Variable {
+    func run(_ node: Node, _ x: Variable, _ context: inout ForwardContext, _ runLayer: LayerRunner) throws -> Variable {
         switch node {
         case let .layer(i):
-            let parameters = try parameterEntries[i].map { try theta.segment(offset: $0.offset, shape: $0.shape) }
-            return try layerState.forward(i, layers[i], x, parameters: parameters, context: &context)
+            return try runLayer(i, x, &context)
         case let .sequence(children):
-            return try run(children, x, theta, &context)
+            return try run(children, x, &context, runLayer)
         case let .residual(body, shortcut, activation):
-            let y = try run(body, x, theta, &context)
-            let sum = try y + (shortcut.map { try run($0, x, theta, &context) } ?? x)
+            let y = try run(body, x, &context, runLayer)
+            let sum = try y + (shortcut.map { try run($0, x, &context, runLayer) } ?? x)
             return try activation?.forward(sum, parameters: [], context: &context) ?? sum
         case let .concatenate(body):
-            return try Variable.concatenate([x, try run(body, x, theta, &context)], axis: 1)
+            return try Variable.concatenate([x, try run(body, x, &context, runLayer)], axis: 1)
         }
     }
 
@@ -133,7 +157,7 @@ public struct BlockNetwork: NetworkModel {
             throw ModelError.invalidSpecification("the model's last block is not a dense classifier; it has no features to read")
         }
         var context = ForwardContext(mode: mode)
-        return try run(Array(graph.dropLast()), Variable(constant: x), Variable(constant: parameters), &context).value
+        return try run(Array(graph.dropLast()), Variable(constant: x), &context, layerRunner(Variable(constant: parameters))).value
     }
 
     /// `[S, B, C]` softmax outputs of `samples` stochastic passes (MC dropout). The top-level
@@ -145,13 +169,13 @@ public struct BlockNetwork: NetworkModel {
             let probabilities = try predict(x, parameters: parameters).softmaxLastAxis()
             return try Tensor(tiling: probabilities, times: samples).reshaped([samples] + probabilities.shape)
         }
-        let theta = Variable(constant: parameters)
+        let runLayer = layerRunner(Variable(constant: parameters))
         var context = ForwardContext(mode: .mcSample, rng: rng.split())
-        let prefix = try run(Array(graph[..<split]), Variable(constant: x), theta, &context).value
+        let prefix = try run(Array(graph[..<split]), Variable(constant: x), &context, runLayer).value
         let suffix = Array(graph[split...])
         let perBlock = Swift.max(1, (1 << 21) / Swift.max(prefix.count, 1))
         return try stackedMonteCarloProbabilities(prefix, samples: samples, samplesPerBlock: perBlock, rng: &rng) { input, context in
-            try run(suffix, input, theta, &context)
+            try run(suffix, input, &context, runLayer)
         }
     }
 

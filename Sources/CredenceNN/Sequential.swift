@@ -19,7 +19,7 @@ import CredenceTensor
 /// let θ = model.initialParameters(rng: &rng)
 /// let logits = try model.predict(x, parameters: θ)
 /// ```
-public struct Sequential: NetworkModel {
+public struct Sequential: LayeredModel {
     public let spec: ModelSpec
     public let layers: [any Layer]
     public let layout: ParameterLayout
@@ -67,10 +67,14 @@ public struct Sequential: NetworkModel {
 
     /// This model after folding in the batch statistics of `.train` passes (by module name, in
     /// pass order), as `ForwardContext.batchStatistics` collects them.
-    public func updatingBuffers(with statistics: [String: [BatchNormStatistics]]) throws -> any NetworkModel {
+    public func withBatchStatistics(_ statistics: [String: [BatchNormStatistics]]) throws -> Sequential {
         var copy = self
         copy.layerState = try layerState.updating(with: statistics)
         return copy
+    }
+
+    public func updatingBuffers(with statistics: [String: [BatchNormStatistics]]) throws -> any NetworkModel {
+        try withBatchStatistics(statistics)
     }
     public var isStochastic: Bool { firstStochasticLayer != nil }
     public var layerChain: Sequential? { self }
@@ -99,16 +103,23 @@ public struct Sequential: NetworkModel {
         }
         var h = x
         for i in range {
-            let params = try layout.entries(ofLayer: i).map { try parameters.segment(offset: $0.offset, shape: $0.shape) }
-            h = try forwardLayer(i, h, parameters: params, context: &context)
+            h = try forwardLayer(i, h, parameters: try layerParameters(i, of: parameters), context: &context)
         }
         return h
     }
 
-    /// Runs layer `i` alone on `x` with its parameters (one per entry of its
-    /// `parameterShapes`) — with its buffers, recording its batch statistics in `context`, for
-    /// a layer that has them. For models that run some layers their own way (a variational
-    /// network's random-weight layers) and the rest as the chain does.
+    /// Runs the layers in order, each by `runLayer`.
+    public func run(_ x: Variable, context: inout ForwardContext, layer runLayer: LayerRunner) throws -> Variable {
+        guard x.shape.count == inputShape.count + 1, Array(x.shape.dropFirst()) == inputShape else {
+            throw ModelError.inputShape(layer: "model input", got: x.shape, expected: "[batch] + \(inputShape)")
+        }
+        var h = x
+        for i in layers.indices { h = try runLayer(i, h, &context) }
+        return h
+    }
+
+    public func layerDescription(_ i: Int) -> String { "layer \(i) (\(spec.layers[i]))" }
+
     public func forwardLayer(_ i: Int, _ x: Variable, parameters: [Variable], context: inout ForwardContext) throws -> Variable {
         try layerState.forward(i, layers[i], x, parameters: parameters, context: &context)
     }

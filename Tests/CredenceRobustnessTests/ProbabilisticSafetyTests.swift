@@ -19,7 +19,7 @@ import Testing
         _ = try train(options, checkpointPath: path)
         let network = try loadPointPosterior(from: PosteriorArchive.load(from: path), path: path)
         let chain = try #require(network.model.layerChain)
-        let count = try MeanFieldLayout(.all, chain: chain).count
+        let count = try MeanFieldLayout(.all, model: chain).count
         let posterior = try MeanFieldPosterior(model: chain, task: .classification, mean: network.parameters,
                                                standardDeviations: Tensor(shape: [count], repeating: 0.02), bayesianLayers: .all, method: "vi")
         return (posterior, try loadRunData(options).test)

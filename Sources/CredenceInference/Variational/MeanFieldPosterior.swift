@@ -20,10 +20,7 @@ public struct MeanFieldPosterior: ParameterSamplingPosterior {
 
     public init(model: any NetworkModel, task: Predictive.Task, mean: Tensor, standardDeviations: Tensor,
                 bayesianLayers: BayesianLayers, method: String) throws {
-        guard let chain = model.layerChain else {
-            throw InferenceError.incompatibleModel("a mean-field posterior is defined on a chain of layers")
-        }
-        let layout = try MeanFieldLayout(bayesianLayers, chain: chain)
+        let layout = try MeanFieldLayout(bayesianLayers, model: MeanFieldLayout.layered(model))
         guard mean.count == model.parameterCount else { throw ModelError.parameterCount(got: mean.count, expected: model.parameterCount) }
         guard standardDeviations.count == layout.count else {
             throw ModelError.parameterCount(got: standardDeviations.count, expected: layout.count)

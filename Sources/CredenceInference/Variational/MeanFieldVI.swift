@@ -93,11 +93,9 @@ public struct MeanFieldVI: InferenceMethod {
         _ = try meanField(model)
     }
 
-    func meanField(_ model: any NetworkModel) throws -> (chain: Sequential, layout: MeanFieldLayout) {
-        guard let chain = model.layerChain else {
-            throw InferenceError.incompatibleModel("variational inference runs on a chain of layers; this model is a graph of blocks")
-        }
-        return (chain, try MeanFieldLayout(bayesianLayers, chain: chain))
+    func meanField(_ model: any NetworkModel) throws -> (base: any LayeredModel, layout: MeanFieldLayout) {
+        let base = try MeanFieldLayout.layered(model)
+        return (base, try MeanFieldLayout(bayesianLayers, model: base))
     }
 
     public func initialState(model: any NetworkModel, parameters: Tensor, task: Predictive.Task,
@@ -105,8 +103,8 @@ public struct MeanFieldVI: InferenceMethod {
         guard parameters.count == model.parameterCount else {
             throw ModelError.parameterCount(got: parameters.count, expected: model.parameterCount)
         }
-        let (chain, layout) = try meanField(model)
-        let network = VariationalNetwork(chain: chain, meanField: layout, estimator: estimator, fixedPointWeights: fixPointWeights)
+        let (base, layout) = try meanField(model)
+        let network = VariationalNetwork(base: base, meanField: layout, estimator: estimator, fixedPointWeights: fixPointWeights)
         let sigma: Tensor
         switch initialization {
         case let .constant(s): sigma = Tensor(shape: [layout.count], repeating: Float(s))
@@ -380,7 +378,7 @@ public struct MeanFieldVI: InferenceMethod {
     public func posterior(from state: State) throws -> MeanFieldPosterior {
         let mean = try state.network.split(state.parameters).mean
         let sigma = Self.standardDeviations(state.network, phi: state.parameters).sigma
-        return try MeanFieldPosterior(model: state.network.chain, task: state.task, mean: mean, standardDeviations: sigma,
+        return try MeanFieldPosterior(model: state.network.base, task: state.task, mean: mean, standardDeviations: sigma,
                                       bayesianLayers: bayesianLayers, method: method)
     }
 }

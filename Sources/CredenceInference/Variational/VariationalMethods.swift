@@ -32,6 +32,8 @@ public struct VariationalSettings: Sendable {
     public var mopedDelta: Double
     /// Epochs of VI after training the network (MOPED starts only).
     public var viEpochs: Int
+    /// Adam's learning rate for them (nil: the run's).
+    public var viLearningRate: Float?
 
     static let priorOptions: [MethodOption] = [
         MethodOption.choice("prior", VariationalPriorKind.self, default: .gaussian, help: "the weights' prior"),
@@ -48,6 +50,8 @@ public struct VariationalSettings: Sendable {
         MethodOption("weightSamples", .integer(atLeast: 1), default: "1", help: "Monte-Carlo weight samples per step"),
         MethodOption("mopedDelta", .real(above: 0, below: nil), default: "0.1", help: "MOPED start: σ = δ·|w| of the trained weights"),
         MethodOption("viEpochs", .integer(atLeast: 1), default: "5", help: "MOPED start: epochs of VI after training the network"),
+        MethodOption("viLearningRate", .real(above: 0, below: nil),
+                     help: "MOPED start: Adam's learning rate for the VI epochs (default: the run's, which suits a network trained with Adam; set it when the network was trained by SGD at a large rate)"),
     ]
 
     static let options = priorOptions + trainingOptions
@@ -75,6 +79,7 @@ public struct VariationalSettings: Sendable {
         initialStandardDeviation = try settings.value("initialStandardDeviation") ?? 0.001
         mopedDelta = try settings.required("mopedDelta")
         viEpochs = try settings.required("viEpochs")
+        viLearningRate = try settings.value("viLearningRate")
     }
 
     /// Checks the model against the Bayesian layers before any work.
@@ -82,10 +87,10 @@ public struct VariationalSettings: Sendable {
         if context.options.adversarial?.kind == .ibp {
             throw InferenceError.invalidOption("IBP training bounds one deterministic network; a variational posterior's are stochastic — use --adversarial pgd or trades with VI")
         }
-        guard let chain = try context.model().layerChain else {
-            throw InferenceError.incompatibleModel("variational inference runs on a chain of layers; this model is a graph of blocks")
+        if start == .scratch, viLearningRate != nil {
+            throw InferenceError.invalidOption("viLearningRate sets the learning rate of VI after training (start=moped); from scratch VI runs at the run's learning rate and schedule — drop it, or set start=moped")
         }
-        _ = try MeanFieldLayout(bayesianLayers, chain: chain)
+        _ = try MeanFieldLayout(bayesianLayers, model: MeanFieldLayout.layered(context.model()))
     }
 
     /// Runs VI as the phase "<name>" (resumable): from a fresh network for the run's epochs and
@@ -115,7 +120,7 @@ public struct VariationalSettings: Sendable {
             let network = try file.pointPosterior()
             (model, initial, trainingSeconds) = (network.model, network.parameters, file.seconds)
             (epochs, seed) = (viEpochs, options.phaseSeed(salt: 0x7A71))
-            learningRate = .constant(options.learningRate)
+            learningRate = .constant(viLearningRate ?? options.learningRate)
             method.initialization = .moped(delta: mopedDelta)
         }
         method.learningRate = learningRate

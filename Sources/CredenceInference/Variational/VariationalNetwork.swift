@@ -4,7 +4,8 @@ import Foundation
 
 /// Which layers of a network get Gaussian weights; the others keep point weights.
 public enum BayesianLayers: String, CaseIterable, Codable, Sendable {
-    /// Every dense and convolutional layer (mean-field VI).
+    /// Every dense and convolutional layer (mean-field VI); other layers with parameters
+    /// (batch normalization's scale and shift) keep point weights.
     case all
     /// Only the first layer with weights (STF-BNN).
     case first
@@ -12,7 +13,7 @@ public enum BayesianLayers: String, CaseIterable, Codable, Sendable {
     case last
 }
 
-/// Where the Gaussian weights of a network live: the chain's Bayesian layers and, for each of
+/// Where the Gaussian weights of a network live: the model's Bayesian layers and, for each of
 /// their parameter tensors, its window in θ and in the vector of standard deviations (which
 /// lists the Bayesian tensors in θ's order, so σ has `count` elements).
 public struct MeanFieldLayout: Equatable, Sendable {
@@ -24,40 +25,49 @@ public struct MeanFieldLayout: Equatable, Sendable {
         public let sigmaRange: Range<Int>
     }
 
-    /// Chain indices of the Bayesian layers, ascending.
+    /// Indices of the Bayesian layers (the model's numbering), ascending.
     public let layers: [Int]
     public let blocks: [Block]
     /// Number of Bayesian parameters (length of σ).
     public var count: Int { blocks.last?.sigmaRange.upperBound ?? 0 }
 
-    /// The Bayesian layers `choice` names in `chain`: dense and convolutional layers only
-    /// (their local reparameterization and Flipout are defined), every parameter of each.
-    public init(_ choice: BayesianLayers, chain: Sequential) throws {
-        let candidates = chain.layers.indices.filter { !chain.layout.entries(ofLayer: $0).isEmpty }
+    /// The Bayesian layers `choice` names in `model`, a chain or a graph of blocks: dense and
+    /// convolutional layers only (their local reparameterization and Flipout are defined),
+    /// every parameter of each. `.first` and `.last` are the first and last layers with
+    /// parameters, and must be dense or convolutional.
+    public init(_ choice: BayesianLayers, model: any LayeredModel) throws {
+        let candidates = model.layers.indices.filter { !model.layout.entries(ofLayer: $0).isEmpty }
         guard let first = candidates.first, let last = candidates.last else {
             throw InferenceError.incompatibleModel("the network has no parameters to make Bayesian")
         }
         let chosen: [Int]
         switch choice {
-        case .all: chosen = candidates
+        case .all: chosen = candidates.filter { model.layers[$0] is any GaussianWeightLayer }
         case .first: chosen = [first]
         case .last: chosen = [last]
         }
-        for i in chosen where !(chain.layers[i] is any GaussianWeightLayer) {
-            let which = choice == .all ? "every layer with parameters" : "the \(choice.rawValue) layer"
+        for i in chosen where !(model.layers[i] is any GaussianWeightLayer) {
             throw InferenceError.incompatibleModel(
-                "variational inference over \(which) needs dense or convolutional layers; layer \(i) is \(chain.spec.layers[i]) — choose bayesianLayers first or last, or a model without it")
+                "variational inference over the \(choice.rawValue) layer needs a dense or convolutional layer; it is \(model.layerDescription(i)) — choose bayesianLayers all, or a model that \(choice == .first ? "begins" : "ends") with one")
         }
         var blocks: [Block] = []
         var offset = 0
         for i in chosen {
-            for entry in chain.layout.entries(ofLayer: i) {
+            for entry in model.layout.entries(ofLayer: i) {
                 blocks.append(Block(layer: i, entry: entry, sigmaRange: offset..<(offset + entry.count)))
                 offset += entry.count
             }
         }
         layers = chosen
         self.blocks = blocks
+    }
+
+    /// `model` as numbered layers (a chain or a graph of blocks), or an error saying VI needs one.
+    public static func layered(_ model: any NetworkModel) throws -> any LayeredModel {
+        guard let base = model as? any LayeredModel else {
+            throw InferenceError.incompatibleModel("variational inference needs a model made of layers (a chain or a graph of blocks); \(type(of: model)) is neither")
+        }
+        return base
     }
 
     /// The standard deviations gathered from a vector over all of θ (MOPED's δ·|w|).
@@ -73,21 +83,24 @@ public struct MeanFieldLayout: Equatable, Sendable {
 }
 
 /// A network with mean-field Gaussian weights, as a function of one flat vector
-/// ψ = (μ, s): μ has the chain's layout (every parameter's mean, or its point value outside the
-/// Bayesian layers), then s, one per Bayesian parameter (`MeanFieldLayout`) — the standard
-/// deviations σ > 0, or with `.layerNoise` coordinates the layers' noise input drawn once for
-/// many passes (ΔW = σ ⊙ ε, or σ² for local reparameterization; `GaussianWeightLayer`). So
-/// the trainer and its worker shards see an ordinary model. (`MeanFieldVI` optimises
-/// σ = softplus(ρ), forms the layer noise once per step off the tape and hands this network
-/// ψ = (μ, ΔW); the shards of a step share the draw, and the chain rule back to ρ is one pass.)
+/// ψ = (μ, s): μ has the base model's layout (every parameter's mean, or its point value
+/// outside the Bayesian layers), then s, one per Bayesian parameter (`MeanFieldLayout`) — the
+/// standard deviations σ > 0, or with `.layerNoise` coordinates the layers' noise input drawn
+/// once for many passes (ΔW = σ ⊙ ε, or σ² for local reparameterization;
+/// `GaussianWeightLayer`). So the trainer and its worker shards see an ordinary model.
+/// (`MeanFieldVI` optimises σ = softplus(ρ), forms the layer noise once per step off the tape
+/// and hands this network ψ = (μ, ΔW); the shards of a step share the draw, and the chain rule
+/// back to ρ is one pass.)
 ///
-/// In `.train` and `.mcSample` modes the Bayesian layers draw their outputs with `estimator`
+/// The base model is a chain of layers or a graph of blocks (`LayeredModel`: ResNet-20,
+/// DenseNet-BC); its wiring, batch normalization and buffers are its own. In `.train` and
+/// `.mcSample` modes the Bayesian layers draw their outputs with `estimator`
 /// (`WeightNoiseEstimator`) from `context.rng`; in `.eval` mode the network runs at μ. The
 /// tape carries gradients to μ and s — and to the point weights of the other layers unless
 /// `fixedPointWeights` (STF-BNN), when they enter as constants: their gradient is zero and its
 /// products are never computed.
 public struct VariationalNetwork: NetworkModel {
-    public let chain: Sequential
+    public let base: any LayeredModel
     public let meanField: MeanFieldLayout
     public let estimator: WeightNoiseEstimator
     public let fixedPointWeights: Bool
@@ -103,36 +116,39 @@ public struct VariationalNetwork: NetworkModel {
         case layerNoise
     }
 
-    public init(chain: Sequential, meanField: MeanFieldLayout, estimator: WeightNoiseEstimator, fixedPointWeights: Bool = false,
+    public init(base: any LayeredModel, meanField: MeanFieldLayout, estimator: WeightNoiseEstimator, fixedPointWeights: Bool = false,
                 coordinates: Coordinates = .standardDeviations) {
-        self.chain = chain
+        self.base = base
         self.meanField = meanField
         self.estimator = estimator
         self.fixedPointWeights = fixedPointWeights
         self.coordinates = coordinates
-        var layout = chain.layout
+        var layout = base.layout
         for block in meanField.blocks { layout.append(name: block.entry.name + "_sigma", layer: block.layer, shape: block.entry.shape) }
         self.layout = layout
     }
 
-    public var spec: ModelSpec { chain.spec }
-    public var inputShape: [Int] { chain.inputShape }
-    public var outputShape: [Int] { chain.outputShape }
-    public var buffers: [NamedBuffer] { chain.buffers }
+    public var spec: ModelSpec { base.spec }
+    public var inputShape: [Int] { base.inputShape }
+    public var outputShape: [Int] { base.outputShape }
+    public var buffers: [NamedBuffer] { base.buffers }
     public var isStochastic: Bool { true }
     public var layerChain: Sequential? { nil }
-    /// Number of means (the chain's parameter count).
-    public var meanCount: Int { chain.parameterCount }
+    /// Number of means (the base model's parameter count).
+    public var meanCount: Int { base.parameterCount }
+
+    /// This network over another base model (the same architecture with other buffers).
+    func with(base newBase: any LayeredModel) -> VariationalNetwork {
+        VariationalNetwork(base: newBase, meanField: meanField, estimator: estimator, fixedPointWeights: fixedPointWeights,
+                           coordinates: coordinates)
+    }
 
     public func replacingBuffers(_ values: [String: Tensor]) throws -> any NetworkModel {
-        VariationalNetwork(chain: try chain.withBuffers(values), meanField: meanField, estimator: estimator,
-                           fixedPointWeights: fixedPointWeights, coordinates: coordinates)
+        with(base: try base.withBuffers(values))
     }
 
     public func updatingBuffers(with statistics: [String: [BatchNormStatistics]]) throws -> any NetworkModel {
-        guard let updated = try chain.updatingBuffers(with: statistics) as? Sequential else { return self }
-        return VariationalNetwork(chain: updated, meanField: meanField, estimator: estimator, fixedPointWeights: fixedPointWeights,
-                                  coordinates: coordinates)
+        with(base: try base.withBatchStatistics(statistics))
     }
 
     /// This network over other coordinates.
@@ -156,9 +172,9 @@ public struct VariationalNetwork: NetworkModel {
                 try psi.segment(offset: meanCount, shape: [meanField.count]).map { $0 })
     }
 
-    /// The chain's initialisation for μ and σ = 1e-3 (`MeanFieldVI`'s default start).
+    /// The base model's initialisation for μ and σ = 1e-3 (`MeanFieldVI`'s default start).
     public func initialParameters(rng: inout RandomGenerator) -> Tensor {
-        try! parameters(mean: chain.initialParameters(rng: &rng), standardDeviations: Tensor(shape: [meanField.count], repeating: 1e-3))
+        try! parameters(mean: base.initialParameters(rng: &rng), standardDeviations: Tensor(shape: [meanField.count], repeating: 1e-3))
     }
 
     public func callAsFunction(_ x: Variable, parameters psi: Variable, context: inout ForwardContext) throws -> Variable {
@@ -166,33 +182,33 @@ public struct VariationalNetwork: NetworkModel {
             throw ModelError.parameterCount(got: psi.value.count, expected: layout.count)
         }
         guard context.mode.isStochastic else {
-            return try chain(x, parameters: try psi.segment(offset: 0, shape: [meanCount]), context: &context)
+            return try base(x, parameters: try psi.segment(offset: 0, shape: [meanCount]), context: &context)
         }
-        var h = x
-        var next = meanField.blocks.startIndex
-        for i in chain.layers.indices {
-            let entries = chain.layout.entries(ofLayer: i)
-            guard next < meanField.blocks.endIndex, meanField.blocks[next].layer == i,
-                  let layer = chain.layers[i] as? any GaussianWeightLayer else {
-                let weights = try entries.map {
-                    fixedPointWeights ? Variable(constant: try psi.value.segment(offset: $0.offset, shape: $0.shape))
-                        : try psi.segment(offset: $0.offset, shape: $0.shape)
-                }
-                h = try chain.forwardLayer(i, h, parameters: weights, context: &context)
-                continue
+        // Each Bayesian layer's run of blocks in `meanField.blocks`, by layer index.
+        var bayesianBlocks: [Int: ArraySlice<MeanFieldLayout.Block>] = [:]
+        var start = meanField.blocks.startIndex
+        while start < meanField.blocks.endIndex {
+            let layer = meanField.blocks[start].layer
+            let end = meanField.blocks[start...].firstIndex { $0.layer != layer } ?? meanField.blocks.endIndex
+            bayesianBlocks[layer] = meanField.blocks[start..<end]
+            start = end
+        }
+        return try base.run(x, context: &context) { i, h, context in
+            guard let blocks = bayesianBlocks[i], let layer = base.layers[i] as? any GaussianWeightLayer else {
+                let weights = fixedPointWeights
+                    ? try base.layout.entries(ofLayer: i).map { Variable(constant: try psi.value.segment(offset: $0.offset, shape: $0.shape)) }
+                    : try base.layerParameters(i, of: psi)
+                return try base.forwardLayer(i, h, parameters: weights, context: &context)
             }
-            let means = try entries.map { try psi.segment(offset: $0.offset, shape: $0.shape) }
-            let blocks = meanField.blocks[next..<(next + entries.count)]
-            next += entries.count
+            let means = try blocks.map { try psi.segment(offset: $0.entry.offset, shape: $0.entry.shape) }
             let second = try blocks.map { try psi.segment(offset: meanCount + $0.sigmaRange.lowerBound, shape: $0.entry.shape) }
             switch coordinates {
             case .standardDeviations:
-                h = try layer.forward(h, mean: means, standardDeviation: second, estimator: estimator, context: &context)
+                return try layer.forward(h, mean: means, standardDeviation: second, estimator: estimator, context: &context)
             case .layerNoise:
-                h = try layer.forward(h, mean: means, layerNoise: second, estimator: estimator, context: &context)
+                return try layer.forward(h, mean: means, layerNoise: second, estimator: estimator, context: &context)
             }
         }
-        return h
     }
 
     /// `[S, B, C]` softmax outputs of `samples` passes in `.mcSample` mode.

@@ -162,7 +162,7 @@ ood: [far]
         })
         #expect(fashion.configurations.first { $0.method == "ensemble" }?.settings == ["members": "5"])
         let resnet = try Suite.load("fashion-mnist-resnet20")
-        #expect(resnet.configurations.map(\.method) == ["map", "temperature", "mc-dropout", "ensemble", "swag", "laplace"])
+        #expect(resnet.configurations.map(\.method) == ["map", "temperature", "mc-dropout", "ensemble", "swag", "laplace", "vi", "stf-bnn"])
         #expect(resnet.configurations.allSatisfy {
             $0.model == .resnet20 && $0.shifts == .strongest && $0.shiftsEvaluated.count == 13 && $0.training?["augmentation"] == "crop-flip"
         })

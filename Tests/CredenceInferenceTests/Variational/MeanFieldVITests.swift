@@ -179,14 +179,14 @@ struct LinearRegressionNetwork {
     /// ratio against plain reparameterization 0.048 (local) and 0.15 (Flipout).
     @Test func localReparameterizationAndFlipoutAreUnbiasedWithLowerVariance() throws {
         let chain = TwoMoonsHarness.model()
-        let layout = try MeanFieldLayout(.all, chain: chain)
+        let layout = try MeanFieldLayout(.all, model: chain)
         var rng = RandomGenerator(seed: 11)
         let theta = chain.initialParameters(rng: &rng)
         let batch = try TwoMoonsHarness.data.train.trainingBatch(Array(0..<128))
         var moments: [WeightNoiseEstimator: (mean: [Double], variance: [Double])] = [:]
         let draws = 3000
         for estimator in WeightNoiseEstimator.allCases {
-            let network = VariationalNetwork(chain: chain, meanField: layout, estimator: estimator)
+            let network = VariationalNetwork(base: chain, meanField: layout, estimator: estimator)
             let psi = try network.parameters(mean: theta, standardDeviations: Tensor(shape: [layout.count], repeating: 0.1))
             let trainer = Trainer(model: network, optimizer: .adam(learningRate: .constant(0), parameterCount: psi.count),
                                   configuration: TrainingConfiguration(epochs: 1, objective: Objective.crossEntropy(labelSmoothing: 0)))

@@ -76,7 +76,7 @@ import Testing
         let model = TwoMoonsHarness.model()
         var rng = RandomGenerator(seed: 3)
         let mean = model.initialParameters(rng: &rng)
-        let layout = try MeanFieldLayout(.all, chain: model)
+        let layout = try MeanFieldLayout(.all, model: model)
         let sigma = Tensor.randomUniform(shape: [layout.count], lower: 0.01, upper: 1, rng: &rng)
         let posterior = try MeanFieldPosterior(model: model, task: .classification, mean: mean, standardDeviations: sigma,
                                                bayesianLayers: .all, method: "variational-dropout")
