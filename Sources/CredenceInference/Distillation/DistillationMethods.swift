@@ -166,18 +166,8 @@ public struct DistillationSettings: Sendable {
         guard context.task.classCount != nil else {
             throw InferenceError.invalidOption("\(name) distils class probabilities; \(context.options.dataset.rawValue) is a regression task")
         }
-        if !hasOwnArchitecture {
-            let teacher = try context.options.modelSpec(inputShape: context.inputShape, task: context.task)
-            try Self.requireNoRunningStatistics(teacher)
-            if entropy { _ = try Self.entropySpec(teacher) }
-        }
-    }
-
-    /// Students learn one step at a time from the teacher's targets and keep no running
-    /// statistics, so a student with batch normalization would predict with its initial ones.
-    static func requireNoRunningStatistics(_ student: ModelSpec) throws {
-        guard !(try student.makeModel().hasRunningStatistics) else {
-            throw InferenceError.incompatibleModel("the student would copy the teacher's batch-normalized architecture, whose running statistics students do not learn; give studentWidth (and studentDepth) for an MLP student")
+        if !hasOwnArchitecture && entropy {
+            _ = try Self.entropySpec(try context.options.modelSpec(inputShape: context.inputShape, task: context.task))
         }
     }
 
@@ -187,19 +177,26 @@ public struct DistillationSettings: Sendable {
         let predictive = hasOwnArchitecture
             ? ModelSpec.mlp(inputShape: teacher.inputShape, hidden: Array(repeating: width ?? 0, count: depth ?? 2), outputs: classes)
             : teacher
-        try Self.requireNoRunningStatistics(predictive)
         return DistillationPlan(predictiveModel: try predictive.makeModel(), start: start ?? (hasOwnArchitecture ? .random : .trained),
                                 entropyModel: entropy ? try Self.entropySpec(predictive).makeModel() : nil,
                                 learningRate: Float(learningRate), weightDecay: Float(weightDecay), inputNoise: Float(inputNoise))
     }
 
-    /// `spec` with one output: its last dense layer's outputs set to 1.
+    /// `spec` with one output: its last layer (a chain's) or last top-level block (a graph's),
+    /// a dense layer, set to one output.
     static func entropySpec(_ spec: ModelSpec) throws -> ModelSpec {
-        guard let last = spec.layers.lastIndex(where: { if case .dense = $0 { return true } else { return false } }),
-              case let .dense(inputs, _, bias) = spec.layers[last], last == spec.layers.count - 1 else {
+        var single = spec
+        if var blocks = spec.blocks {
+            guard let last = blocks.indices.last, case let .layer(.dense(inputs, _, bias)) = blocks[last].block else {
+                throw InferenceError.incompatibleModel("the expected-entropy student needs a network ending in a dense layer; give studentWidth for an MLP student")
+            }
+            blocks[last].block = .layer(.dense(inputs: inputs, outputs: 1, bias: bias))
+            single.blocks = blocks
+            return single
+        }
+        guard let last = spec.layers.indices.last, case let .dense(inputs, _, bias) = spec.layers[last] else {
             throw InferenceError.incompatibleModel("the expected-entropy student needs a network ending in a dense layer; give studentWidth for an MLP student")
         }
-        var single = spec
         single.layers[last] = .dense(inputs: inputs, outputs: 1, bias: bias)
         return single
     }

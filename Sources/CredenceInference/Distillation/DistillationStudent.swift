@@ -63,10 +63,14 @@ public struct StudentObjective: TrainingObjective {
 }
 
 /// One student: a network, its parameters and its optimizer (Adam with coupled weight decay —
-/// the student's Gaussian prior in Bayesian Dark Knowledge), learning one expectation.
+/// the student's Gaussian prior in Bayesian Dark Knowledge), learning one expectation. A
+/// student with batch normalization normalises each lesson by its batch statistics and folds
+/// them into its running ones, as training does — so the statistics it predicts with are those
+/// of the inputs it learned on (the perturbed training inputs, with `inputNoise`).
 public struct DistillationStudent {
     public let expectation: DistilledExpectation
-    public let model: any NetworkModel
+    /// The network, holding its running statistics.
+    public private(set) var model: any NetworkModel
     public var parameters: Tensor
     /// Holds the model, the objective and the optimizer (with its state).
     var trainer: Trainer
@@ -88,19 +92,26 @@ public struct DistillationStudent {
                           configuration: TrainingConfiguration(epochs: 1, objective: StudentObjective(expectation: expectation, classes: classes)))
     }
 
-    /// One optimizer step on the teacher's `targets` at `inputs`; returns the batch's loss.
+    /// One optimizer step on the teacher's `targets` at `inputs`, the batch statistics folded
+    /// into the running ones; returns the batch's loss.
     mutating func learn(inputs: Tensor, targets: Tensor, rng: inout RandomGenerator) throws -> Double {
-        let (loss, _, parts) = try trainer.lossAndGradientParts(parameters: parameters, batch: TrainingBatch(inputs: inputs, targets: targets),
-                                                                rng: &rng)
-        try EpochLoop.requireFinite(loss)
-        trainer.optimizer.update(&parameters, gradientParts: parts)
-        return loss
+        let step = try trainer.shardedStep(parameters: parameters, batch: TrainingBatch(inputs: inputs, targets: targets), rng: &rng)
+        try EpochLoop.requireFinite(step.loss)
+        trainer.optimizer.update(&parameters, gradientParts: step.gradientParts)
+        if !step.batchStatistics.isEmpty { setModel(try model.updatingBuffers(with: step.batchStatistics)) }
+        return step.loss
     }
 
-    /// The parameters and the optimizer's state, under `prefix`.
+    private mutating func setModel(_ newModel: any NetworkModel) {
+        model = newModel
+        trainer.model = newModel
+    }
+
+    /// The parameters, the running statistics and the optimizer's state, under `prefix`.
     func save(into file: inout SafeTensorsFile, prefix: String) throws {
         try file.embed(prefix: prefix) { own in
             own["parameters"] = parameters
+            for buffer in model.buffers { own[Self.bufferPrefix + buffer.name] = buffer.value }
             try trainer.optimizer.exportState().store(in: &own, path: "the \(expectation.rawValue) student's state")
         }
     }
@@ -108,8 +119,15 @@ public struct DistillationStudent {
     mutating func restore(from file: SafeTensorsFile, prefix: String, path: String) throws {
         let own = file.part(prefix: prefix)
         parameters = try own.required("parameters", shape: [model.parameterCount], path: path)
+        if !model.buffers.isEmpty {
+            setModel(try model.replacingBuffers(Dictionary(uniqueKeysWithValues: try model.buffers.map {
+                ($0.name, try own.required(Self.bufferPrefix + $0.name, shape: $0.shape, path: path))
+            })))
+        }
         try trainer.optimizer.restore(from: own, path: path)
     }
+
+    static let bufferPrefix = "buffer."
 }
 
 extension SafeTensorsFile {

@@ -46,7 +46,14 @@ public struct DistilledPosterior: Posterior {
     public init(archive: PosteriorArchive) throws {
         var entropy: (model: any NetworkModel, parameters: Tensor)?
         if archive.settings["entropyStudent"] != nil {
-            entropy = (try archive.modelSpec(setting: "entropyStudent").makeModel(), try archive.tensor("entropy.parameters"))
+            let model = try archive.modelSpec(setting: "entropyStudent").makeModel()
+            let buffers = try model.buffers.map { ($0.name, try archive.tensor(Self.entropyBufferPrefix + $0.name)) }
+            do {
+                entropy = (buffers.isEmpty ? model : try model.replacingBuffers(Dictionary(uniqueKeysWithValues: buffers)),
+                           try archive.tensor("entropy.parameters"))
+            } catch let error as ModelError {
+                throw InferenceError.invalidArchive(path: "posterior", message: "the expected-entropy student's running statistics: \(error)")
+            }
         }
         try self.init(method: archive.method, teacher: archive.settings["teacher"] ?? "unknown", predictive: archive.model(),
                       parameters: archive.tensor("parameters"), entropyStudent: entropy, lessons: try archive.setting("lessons"))
@@ -74,8 +81,12 @@ public struct DistilledPosterior: Posterior {
         var settings = ["teacher": teacher, "lessons": String(lessons)]
         if let entropy = entropyStudent {
             tensors.append(("entropy.parameters", entropy.parameters))
+            tensors += entropy.model.buffers.map { (Self.entropyBufferPrefix + $0.name, $0.value) }
             settings["entropyStudent"] = try PosteriorArchive.settingText(describing: entropy.model.spec)
         }
         return PosteriorArchive(method: method, model: model, task: task, tensors: tensors, settings: settings)
     }
+
+    /// The expected-entropy student's running statistics in the archive: "entropy.buffer.<name>".
+    static let entropyBufferPrefix = "entropy.buffer."
 }

@@ -99,14 +99,15 @@ public struct PosteriorDistillation<Dynamics: SGMCMCDynamics>: InferenceMethod {
         }
         let classes = model.outputShape[0]
         let trained = plan.start == .trained
-        let predictive = try DistillationStudent(expectation: .predictive, model: plan.predictiveModel,
-                                                 parameters: trained ? parameters : plan.predictiveModel.initialParameters(rng: &rng),
+        let predictiveModel = trained ? try Self.withMatchingBuffers(plan.predictiveModel, from: model) : plan.predictiveModel
+        let predictive = try DistillationStudent(expectation: .predictive, model: predictiveModel,
+                                                 parameters: trained ? parameters : predictiveModel.initialParameters(rng: &rng),
                                                  classes: classes, learningRate: plan.learningRate, weightDecay: plan.weightDecay)
         let entropy = try plan.entropyModel.map { student in
             var start = student.initialParameters(rng: &rng)
             if trained { Self.copyMatching(from: parameters, of: model.layout, into: &start, of: student.layout) }
-            return try DistillationStudent(expectation: .expectedEntropy, model: student, parameters: start, classes: classes,
-                                           learningRate: plan.learningRate, weightDecay: plan.weightDecay)
+            return try DistillationStudent(expectation: .expectedEntropy, model: trained ? try Self.withMatchingBuffers(student, from: model) : student,
+                                           parameters: start, classes: classes, learningRate: plan.learningRate, weightDecay: plan.weightDecay)
         }
         return State(chain: try chain.initialState(model: model, parameters: parameters, task: task, rng: &rng),
                      predictive: predictive, entropy: entropy, studentSeed: rng.next())
@@ -123,6 +124,16 @@ public struct PosteriorDistillation<Dynamics: SGMCMCDynamics>: InferenceMethod {
                 }
             }
         }
+    }
+
+    /// `student` with every buffer of `teacher` of the same name and shape — a trained start's
+    /// running statistics go with its weights.
+    static func withMatchingBuffers(_ student: any NetworkModel, from teacher: any NetworkModel) throws -> any NetworkModel {
+        guard !student.buffers.isEmpty else { return student }
+        let source = teacher.bufferValues
+        var values = student.bufferValues
+        for (name, value) in values { if let match = source[name], match.shape == value.shape { values[name] = match } }
+        return try student.replacingBuffers(values)
     }
 
     /// The teacher's step; then, when its schedule keeps the iterate, the students' lesson.
