@@ -106,22 +106,22 @@ public struct Laplace: InferenceMethod {
         self.denseLimit = denseLimit
     }
 
-    /// Model-dependent checks: the subset exists and is dense, and a dense curvature fits.
+    /// Model-dependent checks: the subset exists, its Jacobians fit the structure, and a dense
+    /// curvature fits.
     public func validate(model: any NetworkModel) throws {
-        let (n, nonDense) = try LaplaceSubset.extent(of: subset, model: model, indices: subnetworkIndices)
-        if let layer = nonDense {
-            let chain = try model.laplaceChain()
+        let (n, perExampleLayer) = try LaplaceSubset.extent(of: subset, model: model, indices: subnetworkIndices)
+        if let layer = perExampleLayer {
             if structure == .kronecker {
                 throw LaplaceError.illegalCombination(
-                    "Kronecker factors are implemented for dense layers; the \(subset.rawValue) subset includes layer \(layer) "
-                        + "(\(type(of: chain.layers[layer]))) — use --subset last-layer or --hessian diagonal/full/low-rank")
+                    "Kronecker factors are implemented for the dense layers of a chain; the \(subset.rawValue) subset includes \(layer) "
+                        + "— use --subset last-layer or --hessian diagonal/full/low-rank")
             }
             if n > denseLimit {
                 throw LaplaceError.tooLarge(
                     parameters: n, bytes: n * n * 8, limit: denseLimit,
-                    message: "the \(subset.rawValue) subset includes layer \(layer) (\(type(of: chain.layers[layer]))), whose "
+                    message: "the \(subset.rawValue) subset includes \(layer), whose "
                         + "per-example Jacobians (one reverse pass per example and output) are limited to small subsets; "
-                        + "use --subset last-layer or a subnetwork")
+                        + "use --subset last-layer, first-layer or a subnetwork")
             }
         }
         if (structure == .full || structure == .lowRank) && n > denseLimit {

@@ -15,15 +15,22 @@ extension LaplaceSubset {
     /// layer is the output layer no backward pass is needed (the gradients are the seeds).
     func backpropagate(model network: any NetworkModel, parameters: Tensor, inputs: Tensor,
                        seeds: (Tensor) throws -> Tensor) throws -> (outputs: Tensor, factors: OutputJacobians) {
-        let model = try network.laplaceChain()
         let theta = Variable(constant: parameters)
         var context = ForwardContext(mode: .eval)
+        guard let model = try network.laplaceLayers() as? Sequential else {
+            // A graph of blocks: rows through the whole network.
+            return try perExampleRows(inputs: inputs, parameters: parameters, seeds: seeds) { x, theta, context in
+                try network(x, parameters: theta, context: &context)
+            }
+        }
         let first = layers[0], end = model.layers.count
         let prefix = try model(Variable(constant: inputs), parameters: theta, context: &context, layers: 0..<first).value
         let b = prefix.shape[0]
         func hasBias(_ l: Int) -> Bool { (model.layers[l] as! Dense).useBias }
         if usesPerExampleJacobians {
-            return try perExampleRows(model: model, parameters: parameters, prefix: prefix, seeds: seeds)
+            return try perExampleRows(inputs: prefix, parameters: parameters, seeds: seeds) { x, theta, context in
+                try model(x, parameters: theta, context: &context, layers: first..<end)
+            }
         }
         if isOutputLayerOnly {
             let f = try model(Variable(constant: prefix), parameters: theta, context: &context, layers: first..<end).value
@@ -66,22 +73,22 @@ extension LaplaceSubset {
         return (f, OutputJacobians(exampleCount: b, outputCount: r, layers: factorLayers, selection: selection))
     }
 
-    /// Jacobian rows for subsets with non-dense layers: per example, one forward pass with the
+    /// Jacobian rows for subsets with non-dense layers or of a graph: per example, one forward
+    /// pass (`run` on `inputs`: a chain's layers after its prefix, or the whole graph) with the
     /// parameters on a tape and one reverse pass per seed column (B·R passes per batch).
-    private func perExampleRows(model: Sequential, parameters: Tensor, prefix: Tensor,
-                                seeds: (Tensor) throws -> Tensor) throws -> (outputs: Tensor, factors: OutputJacobians) {
-        let first = layers[0], end = model.layers.count, b = prefix.shape[0]
+    private func perExampleRows(inputs: Tensor, parameters: Tensor, seeds: (Tensor) throws -> Tensor,
+                                run: (Variable, Variable, inout ForwardContext) throws -> Variable)
+        throws -> (outputs: Tensor, factors: OutputJacobians) {
+        let b = inputs.shape[0]
         var context = ForwardContext(mode: .eval)
-        let f = try model(Variable(constant: prefix), parameters: Variable(constant: parameters), context: &context,
-                          layers: first..<end).value
+        let f = try run(Variable(constant: inputs), Variable(constant: parameters), &context).value
         let l = try seeds(f)
         let k = f.shape[1], r = l.shape[2], n = dimension
         var rows = Tensor(uninitializedShape: [b, r, n])
         for e in 0..<b {
             let tape = Tape()
             let theta = tape.variable(parameters)
-            let out = try model(Variable(constant: try prefix.rows(e..<(e + 1))), parameters: theta, context: &context,
-                                layers: first..<end)
+            let out = try run(Variable(constant: try inputs.rows(e..<(e + 1))), theta, &context)
             for j in 0..<r {
                 var seed = Tensor(uninitializedShape: [1, k])
                 seed.withUnsafeMutableBufferPointer { s in l.withUnsafeBufferPointer { lp in for o in 0..<k { s[o] = lp[(e * k + o) * r + j] } } }

@@ -87,16 +87,26 @@ public struct LaplaceMethod: RegisteredMethod {
             throw InferenceError.invalidOption("the held-out prior needs held-out data: keep N training examples out of training (--holdout N, or \"training\": {\"holdout\": N} in a suite; e.g. 5000 for Fashion-MNIST, 200 for two-moons)")
         }
         let model = try context.model()
-        if model.layerChain == nil {
-            guard subset == .lastLayer else {
-                throw LaplaceError.unsupportedModel("on a graph of blocks (ResNet, DenseNet) Laplace fits the last layer only, on the features the rest computes; use subset last-layer")
-            }
+        if fitsOnClassifierFeatures(model) {
             let features = try ClassifierFeatures(network: model, parameters: Tensor(shape: [model.parameterCount], repeating: 0))
             try laplace(subnetworkIndices: nil).validate(model: features.head)
             return
         }
         try laplace(subnetworkIndices: subset == .subnetwork ? Array(0..<Swift.min(subnetworkSize, model.parameterCount)) : nil)
             .validate(model: model)
+        if subset == .subnetwork && subnetworkSelection == .largestVariance {
+            do {
+                try Laplace(subset: .all, structure: .diagonal, predictive: .monteCarlo).validate(model: model)
+            } catch let error as LaplaceError {
+                throw LaplaceError.illegalCombination("choosing the subnetwork by largest variance fits a diagonal Laplace over every weight first, which this model does not allow (\(error)); use subnetworkSelection largest-magnitude or random")
+            }
+        }
+    }
+
+    /// Whether the last-layer subset of a graph of blocks is fitted on the classifier's
+    /// features (computed once) rather than by per-example rows through the whole network.
+    func fitsOnClassifierFeatures(_ model: any NetworkModel) -> Bool {
+        subset == .lastLayer && model.layerChain == nil
     }
 
     public var takesAdversarialTraining: Bool { true }
@@ -115,7 +125,7 @@ public struct LaplaceMethod: RegisteredMethod {
             indices = try chooseSubnetwork(point, data: train, seed: job.seed)
         }
         let method = try laplace(subnetworkIndices: indices)
-        if point.model.layerChain == nil {
+        if fitsOnClassifierFeatures(point.model) {
             job.onStage("fitting Laplace (\(subset.rawValue) on the classifier's features, \(structure.rawValue))")
             var posterior = try method.fitOnClassifierFeatures(point, data: train, seed: job.seed)
             var details: [String: Double] = [:]

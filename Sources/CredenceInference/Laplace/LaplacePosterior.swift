@@ -92,21 +92,26 @@ public struct LaplacePosterior: ParameterSamplingPosterior {
         }
     }
 
-    /// Runs layers `range` on `x` in chunks of 1000 rows.
+    /// Runs layers `range` of a chain on `x` in chunks of 1000 rows (a graph of blocks runs
+    /// whole: its range is all of it).
     func forward(_ x: Tensor, parameters theta: Tensor, layers range: Range<Int>) throws -> Tensor {
         if range.isEmpty { return x }
+        let chain = try model.laplaceLayers() as? Sequential
         let n = x.shape[0]
         var parts: [Tensor] = []
         var context = ForwardContext(mode: .eval)
         for chunk in Parallel.ranges(n, parts: Swift.max(1, (n + 999) / 1000)) {
-            parts.append(try model.laplaceChain()(Variable(constant: try x.rows(chunk)), parameters: Variable(constant: theta),
-                                                  context: &context, layers: range).value)
+            let input = Variable(constant: try x.rows(chunk)), p = Variable(constant: theta)
+            parts.append(try (chain.map { try $0(input, parameters: p, context: &context, layers: range) }
+                              ?? model(input, parameters: p, context: &context)).value)
         }
         return try Tensor.concatenate(parts, axis: 0)
     }
 
     func monteCarloPredictive(_ inputs: Tensor, samples: Int, rng: inout RandomGenerator) throws -> Predictive {
-        let first = subset.layers[0], end = try model.laplaceChain().layers.count
+        let layered = try model.laplaceLayers()
+        // A chain's layers before the subset run once; a graph runs whole for every sample.
+        let first = layered is Sequential ? subset.layers[0] : 0, end = layered.layers.count
         let prefix = try forward(inputs, parameters: parameters, layers: 0..<first)
         var outputs: [Tensor] = []
         for _ in 0..<samples {

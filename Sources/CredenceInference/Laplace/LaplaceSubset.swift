@@ -8,10 +8,11 @@ import CredenceTensor
 /// weight W [out, in] row-major, then its bias); a subnetwork keeps a sorted selection of
 /// them. Everything before the first chosen layer is a fixed prefix, computed once per batch.
 ///
-/// Dense layers give per-example Jacobians in factored form (layer input × output-gradient),
-/// which every structure uses directly. A subset with other layers (convolutions) is served
-/// by per-example Jacobian rows — one reverse pass per example and output — so it is limited
-/// to small subsets and to the diagonal, full and low-rank structures.
+/// Dense layers of a chain give per-example Jacobians in factored form (layer input ×
+/// output-gradient), which every structure uses directly. A subset with other layers
+/// (convolutions), or of a graph of blocks (ResNet, DenseNet), is served by per-example
+/// Jacobian rows — one reverse pass per example and output — so it is limited to small subsets
+/// (the first layer, a subnetwork) and to the diagonal, full and low-rank structures.
 public struct LaplaceSubset: Equatable, Sendable {
     public let kind: WeightSubset
     /// Model indices of the chosen layers, ascending.
@@ -28,7 +29,8 @@ public struct LaplaceSubset: Equatable, Sendable {
     /// True when the chosen layer is the network's output layer with nothing after it
     /// but dropout: the output-gradients are then the seeds themselves (no backward pass).
     public let isOutputLayerOnly: Bool
-    /// True when the subset includes a layer that is not dense: Jacobians come as rows, per example.
+    /// True when the subset includes a layer that is not dense, or the model is a graph of
+    /// blocks: Jacobians come as rows, per example.
     public let usesPerExampleJacobians: Bool
 
     public var dimension: Int { flatIndices.count }
@@ -39,16 +41,16 @@ public struct LaplaceSubset: Equatable, Sendable {
 
     /// Resolves `kind` on `model`; `indices` (flat parameter indices) is required for a subnetwork.
     /// The last and first layers are the last and first modules of the parameter layout
-    /// (by name); the curvature is then computed on the model's chain of layers.
+    /// (by name); the curvature is then computed layer by layer on a chain, or by rows on a graph.
     public init(_ kind: WeightSubset, model: any NetworkModel, indices: [Int]? = nil) throws {
-        let (chain, chosen, sorted, last) = try Self.choose(kind, model: model, indices: indices)
-        let perExample = chosen.contains { !(chain.layers[$0] is Dense) }
+        let (layered, chosen, sorted, last) = try Self.choose(kind, model: model, indices: indices)
+        let perExample = Self.firstPerExampleLayer(chosen, of: layered) != nil
         var blocks: [ParameterBlock] = []
         var flat: [Int] = []
         for l in chosen {
             for entry in model.layout.entries(ofLayer: l) {
                 let isBias = entry.shape.count == 1
-                let dense = chain.layers[l] as? Dense
+                let dense = layered.layers[l] as? Dense
                 blocks.append(ParameterBlock(range: flat.count..<(flat.count + entry.count), layer: l,
                                              outputs: dense?.outputs ?? entry.shape[0], inputs: isBias ? nil : dense?.inputs))
                 flat += Array(entry.range)
@@ -86,24 +88,31 @@ public struct LaplaceSubset: Equatable, Sendable {
         flatIndices = flat
         self.groups = groups
         usesPerExampleJacobians = perExample
-        isOutputLayerOnly = !perExample && chosen == [last] && chain.layers[(last + 1)...].allSatisfy { $0 is Dropout }
+        isOutputLayerOnly = !perExample && chosen == [last] && layered.layers[(last + 1)...].allSatisfy { $0 is Dropout }
     }
 
-    /// What `kind` picks on `model` — its number of coordinates and the first chosen layer that
-    /// is not dense (nil when all are) — without listing the coordinates (a validation of a
-    /// very wide layer must not allocate its index list).
+    /// What `kind` picks on `model` — its number of coordinates and the first chosen layer
+    /// that needs per-example Jacobian rows (nil when none does), described for messages —
+    /// without listing the coordinates (a validation of a very wide layer must not allocate
+    /// its index list).
     public static func extent(of kind: WeightSubset, model: any NetworkModel, indices: [Int]? = nil) throws
-        -> (dimension: Int, firstNonDenseLayer: Int?) {
-        let (chain, chosen, sorted, _) = try choose(kind, model: model, indices: indices)
+        -> (dimension: Int, firstPerExampleLayer: String?) {
+        let (layered, chosen, sorted, _) = try choose(kind, model: model, indices: indices)
         let dimension = kind == .subnetwork ? sorted.count : chosen.reduce(0) { $0 + model.layout.range(ofLayers: $1..<($1 + 1)).count }
-        return (dimension, chosen.first { !(chain.layers[$0] is Dense) })
+        return (dimension, firstPerExampleLayer(chosen, of: layered).map(layered.layerDescription))
     }
 
-    /// The model's chain, the chosen layers (model indices, ascending), a subnetwork's sorted
+    /// The first of `chosen` whose Jacobians come as per-example rows: a layer that is not
+    /// dense, or on a graph of blocks (no chain to split into prefix and factored layers) the first.
+    private static func firstPerExampleLayer(_ chosen: [Int], of model: any LayeredModel) -> Int? {
+        model is Sequential ? chosen.first { !(model.layers[$0] is Dense) } : chosen.first
+    }
+
+    /// The model's layers, the chosen layers (model indices, ascending), a subnetwork's sorted
     /// distinct indices (empty otherwise) and the last parameterized layer.
     private static func choose(_ kind: WeightSubset, model: any NetworkModel, indices: [Int]?) throws
-        -> (chain: Sequential, chosen: [Int], sorted: [Int], last: Int) {
-        let chain = try model.laplaceChain()
+        -> (layered: any LayeredModel, chosen: [Int], sorted: [Int], last: Int) {
+        let layered = try model.laplaceLayers()
         let layout = model.layout
         // Each module's layer in the chain, in layout order.
         let parameterized = layout.moduleNames.map { module in
@@ -113,9 +122,9 @@ public struct LaplaceSubset: Equatable, Sendable {
             throw LaplaceError.unsupportedModel("the model has no parameters")
         }
         switch kind {
-        case .lastLayer: return (chain, [last], [], last)
-        case .firstLayer: return (chain, [first], [], last)
-        case .all: return (chain, parameterized, [], last)
+        case .lastLayer: return (layered, [last], [], last)
+        case .firstLayer: return (layered, [first], [], last)
+        case .all: return (layered, parameterized, [], last)
         case .subnetwork:
             guard let indices, !indices.isEmpty else {
                 throw LaplaceError.invalidValue("a subnetwork needs a non-empty set of weight indices (or select them by marginal variance)")
@@ -128,7 +137,7 @@ public struct LaplaceSubset: Equatable, Sendable {
                 let r = model.layout.range(ofLayers: l..<(l + 1))
                 return sorted.contains { r.contains($0) }
             }
-            return (chain, chosen, sorted, last)
+            return (layered, chosen, sorted, last)
         }
     }
 
@@ -146,12 +155,13 @@ public struct LaplaceSubset: Equatable, Sendable {
 }
 
 extension NetworkModel {
-    /// The chain of layers Laplace's curvature is computed on, layer by layer.
-    func laplaceChain() throws -> Sequential {
-        guard let chain = layerChain else {
+    /// The layers Laplace's curvature is computed on: a chain's layer by layer, a graph's by
+    /// per-example rows.
+    func laplaceLayers() throws -> any LayeredModel {
+        guard let layered = self as? any LayeredModel else {
             throw LaplaceError.unsupportedModel(
-                "Laplace computes its curvature layer by layer (Kronecker factors, per-layer Jacobians), which needs a chain of layers; this model is not one")
+                "Laplace computes its curvature over the model's layers (Kronecker factors, per-layer Jacobians), which needs a chain of layers or a graph of blocks; \(type(of: self)) is neither")
         }
-        return chain
+        return layered
     }
 }
