@@ -76,7 +76,7 @@ import Testing
             try Laplace(subset: .all, structure: .kronecker).validate(model: model)
             Issue.record("KFAC over a convolution must be refused")
         } catch let LaplaceError.illegalCombination(message) {
-            #expect(message.contains("Conv2D"), "\(message)")
+            #expect(message.contains("layer 0 (conv2d"), "\(message)")
         }
     }
 
