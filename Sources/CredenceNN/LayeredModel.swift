@@ -29,6 +29,11 @@ public protocol LayeredModel: NetworkModel {
     func withBuffers(_ values: [String: Tensor]) throws -> Self
     /// This model with the batch statistics of `.train` passes folded in (`updatingBuffers`, typed).
     func withBatchStatistics(_ statistics: [String: [BatchNormStatistics]]) throws -> Self
+    /// The classifier — the last layer (a chain's) or last top-level block (a graph's), when it
+    /// is a dense layer — with its layer index; nil otherwise.
+    var classifier: (index: Int, layer: Dense)? { get }
+    /// The classifier's inputs for `x`: everything before it, in `mode` (eval: no dropout).
+    func features(_ x: Tensor, parameters: Tensor, mode: ForwardMode) throws -> Tensor
 }
 
 extension LayeredModel {

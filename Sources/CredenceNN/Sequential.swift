@@ -120,6 +120,19 @@ public struct Sequential: LayeredModel {
 
     public func layerDescription(_ i: Int) -> String { "layer \(i) (\(spec.layers[i]))" }
 
+    public var classifier: (index: Int, layer: Dense)? {
+        guard let last = layers.indices.last, let dense = layers[last] as? Dense else { return nil }
+        return (last, dense)
+    }
+
+    public func features(_ x: Tensor, parameters: Tensor, mode: ForwardMode = .eval) throws -> Tensor {
+        guard let (index, _) = classifier else {
+            throw ModelError.invalidSpecification("the model's last layer is not a dense classifier; it has no features to read")
+        }
+        var context = ForwardContext(mode: mode)
+        return try self(Variable(constant: x), parameters: Variable(constant: parameters), context: &context, layers: 0..<index).value
+    }
+
     public func forwardLayer(_ i: Int, _ x: Variable, parameters: [Variable], context: inout ForwardContext) throws -> Variable {
         try layerState.forward(i, layers[i], x, parameters: parameters, context: &context)
     }

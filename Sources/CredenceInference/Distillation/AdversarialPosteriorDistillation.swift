@@ -3,21 +3,33 @@ import CredenceNN
 import CredenceTensor
 import Foundation
 
+/// Which weights adversarial posterior distillation makes.
+public enum APDWeights: String, CaseIterable, Sendable {
+    /// Every weight: the teacher samples the whole network (small networks).
+    case all
+    /// The classifier's: the teacher samples the last layer on the features the trained network
+    /// computes (fixed), and the generator makes the classifier's weights (large networks).
+    case lastLayer = "last-layer"
+}
+
 /// Adversarial posterior distillation as the registry lists it (Wang et al. 2018), for small
-/// networks: the teacher's chain (any SG-MCMC method, run exactly as alone) feeds its kept
-/// iterates to a reservoir, and a generator of whole parameter vectors plays a Wasserstein GAN
-/// against a critic on batches from it (`AdversarialPosteriorDistillation`); the posterior
-/// stores the generator and draws networks from it.
+/// networks or the last layer of large ones: the teacher's chain (any SG-MCMC method, run
+/// exactly as alone — over the classifier on the trained network's features for `last-layer`)
+/// feeds its kept iterates to a reservoir, and a generator of parameter vectors plays a
+/// Wasserstein GAN against a critic on batches from it (`AdversarialPosteriorDistillation`);
+/// the posterior stores the generator and draws networks from it.
 public struct APDMethod: RegisteredMethod {
     public static let name = "apd"
     public static let family = MethodFamily.distillation
     public static let phase = MethodPhase.trained
     public static let summary = "adversarial posterior distillation: a generator of weights trained as a WGAN on an SG-MCMC teacher's samples (Wang et al. 2018; small networks)"
-    /// The largest network whose every weight the generator makes.
+    /// The most weights the generator makes.
     static let largestNetwork = 50_000
     public static var options: [MethodOption] {
         [MethodOption("teacher", .choice(GPEDMethod.teacherChoices), default: SGLDMethod.name,
                       help: "the SG-MCMC method whose chain teaches; its settings go in the same entry"),
+         MethodOption.choice("weights", APDWeights.self, default: nil,
+                             help: "which weights the generator makes (unset: all): all — the teacher samples the whole network; last-layer — the teacher samples the classifier on the trained network's features"),
          MethodOption("noiseDimension", .integer(atLeast: 1), default: "8", help: "dimension of the generator's Gaussian input z"),
          MethodOption("generatorWidth", .integer(atLeast: 1), default: "64", help: "units in the hidden layer of the generator and of the critic"),
          MethodOption("ganLearningRate", .real(above: 0, below: nil), default: "0.001", help: "Adam's learning rate for generator and critic (β₁ 0.5, β₂ 0.9)"),
@@ -31,10 +43,12 @@ public struct APDMethod: RegisteredMethod {
     public static func options(given values: [String: String]) -> [MethodOption] { optionsWithTeacher(options, given: values) }
 
     public let teacher: any SGMCMCSamplerMethod
+    public let weights: APDWeights
     public let noiseDimension: Int, width: Int, learningRate: Double, clip: Double, criticSteps: Int, pool: Int, batch: Int
 
     public init(settings: MethodSettings) throws {
         teacher = try teacherMethod(settings)
+        weights = try settings.choice("weights") ?? .all
         noiseDimension = try settings.required("noiseDimension")
         width = try settings.required("generatorWidth")
         learningRate = try settings.required("ganLearningRate")
@@ -47,28 +61,42 @@ public struct APDMethod: RegisteredMethod {
 
     public func validate(_ context: MethodContext) throws {
         try teacher.validate(context)
-        let count = try context.model().parameterCount
-        guard count <= Self.largestNetwork else {
-            throw InferenceError.incompatibleModel("apd generates every weight; the run's network has \(count), more than \(Self.largestNetwork) — use a smaller network (--hidden)")
+        let model = try context.model()
+        switch weights {
+        case .all:
+            guard model.parameterCount <= Self.largestNetwork else {
+                throw InferenceError.incompatibleModel("apd generates every weight; the run's network has \(model.parameterCount), more than \(Self.largestNetwork) — use weights=last-layer, or a smaller network (--hidden)")
+            }
+        case .lastLayer:
+            let head = try ClassifierFeatures(network: model, parameters: Tensor(shape: [model.parameterCount], repeating: 0)).head
+            guard head.parameterCount <= Self.largestNetwork else {
+                throw InferenceError.incompatibleModel("apd's generator would make the classifier's \(head.parameterCount) weights, more than \(Self.largestNetwork)")
+            }
         }
     }
 
     public func run(_ job: MethodJob) throws -> MethodOutcome { try run(job, teacher: teacher) }
 
     func run<Teacher: SGMCMCSamplerMethod>(_ job: MethodJob, teacher: Teacher) throws -> MethodOutcome {
-        let run = try SGMCMCRun(job, method: teacher)
+        let whole = try SGMCMCRun(job, method: teacher)
+        let (run, features) = weights == .lastLayer ? try whole.overClassifier() : (whole, nil)
         func fit<D: SGMCMCDynamics>(_ dynamics: D) throws -> (posterior: GeneratedPosterior, seconds: Double) {
             let chain = SGMCMC(target: run.target, dynamics: dynamics, schedule: run.schedule, method: Teacher.name)
             let apd = AdversarialPosteriorDistillation(chain: chain, noiseDimension: noiseDimension, hidden: [width], learningRate: Float(learningRate),
                                                        clip: Float(clip), criticSteps: criticSteps, poolSize: pool, batchSize: batch)
-            return try run.fit(apd, phase: "\(Self.name)-distillation", stage: "distilling the \(D.displayName) chain into a generator")
+            let over = features == nil ? "" : " over the classifier"
+            return try run.fit(apd, phase: "\(Self.name)-distillation", stage: "distilling the \(D.displayName) chain\(over) into a generator")
         }
         let fitted = try fit(teacher.dynamics(for: run.target))
-        return MethodOutcome(posterior: fitted.posterior, seconds: run.trainingSeconds + fitted.seconds, posteriorSeconds: fitted.seconds,
+        let posterior: any Posterior = features.map { FeatureSpacePosterior(head: fitted.posterior, features: $0) } ?? fitted.posterior
+        return MethodOutcome(posterior: posterior, seconds: run.trainingSeconds + fitted.seconds, posteriorSeconds: fitted.seconds,
                              details: ["ganRounds": Double(fitted.posterior.rounds)])
     }
 
-    public static func restore(_ archive: PosteriorArchive) throws -> any Posterior { try GeneratedPosterior(archive: archive) }
+    public static func restore(_ archive: PosteriorArchive) throws -> any Posterior {
+        FeatureSpacePosterior.wrote(archive) ? try FeatureSpacePosterior(archive: archive, restoreHead: GeneratedPosterior.init(archive:))
+                                             : try GeneratedPosterior(archive: archive)
+    }
 }
 
 /// Adversarial posterior distillation (Wang et al. 2018) around an SG-MCMC teacher: the chain

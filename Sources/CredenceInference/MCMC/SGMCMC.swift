@@ -488,6 +488,35 @@ public struct SGMCMCRun {
         seed = options.phaseSeed(salt: M.chainSeedSalt)
     }
 
+    private init(job: MethodJob, start: PointPosterior, trainSet: InMemoryDataset, target: LogPosterior, batchSize: Int,
+                 schedule: SGMCMCSchedule, epochs: Int, seed: UInt64, trainingSeconds: Double) {
+        self.job = job
+        self.start = start
+        self.trainSet = trainSet
+        self.target = target
+        self.batchSize = batchSize
+        self.schedule = schedule
+        self.epochs = epochs
+        self.seed = seed
+        self.trainingSeconds = trainingSeconds
+    }
+
+    /// The same chain over the trained network's classifier alone: its start is the classifier's
+    /// trained weights, its data the features the rest of the network computes for the training
+    /// set (once, eval mode), its target the classifier's log-posterior on them — with the same
+    /// prior, temperature, batch size, schedule and seed.
+    public func overClassifier() throws -> (run: SGMCMCRun, features: ClassifierFeatures) {
+        let features = try ClassifierFeatures(network: start.model, parameters: start.parameters)
+        job.onStage("computing the classifier's features of \(trainSet.count) training examples")
+        var featureSet = trainSet
+        featureSet.inputs = try features.features(trainSet.inputs)
+        let head = try PointPosterior(model: features.head, parameters: features.headParameters, task: start.task)
+        let headTarget = try LogPosterior(model: features.head, objective: target.objective, prior: target.prior,
+                                          datasetSize: target.datasetSize, temperature: target.temperature)
+        return (SGMCMCRun(job: job, start: head, trainSet: featureSet, target: headTarget, batchSize: batchSize, schedule: schedule,
+                          epochs: epochs, seed: seed, trainingSeconds: trainingSeconds), features)
+    }
+
     /// Runs `method` (the chain, or a distillation around it) from the start over the training
     /// set for the chain's epochs as the resumable phase `phase`, with progress to the job (the
     /// stage line says "`stage` for E epochs").

@@ -63,4 +63,40 @@ import Testing
         #expect(farGenerated > farTeacher / 3 && farGenerated > 20 * farMAP, "far-field entropy \(farGenerated): chain \(farTeacher), MAP \(farMAP)")
         #expect(generated.storedFloatCount * 8 < teacher.storedFloatCount)
     }
+
+    /// APD over the last layer: the teacher is the SGLD chain over the classifier on the trained
+    /// network's features, and the generator makes only the classifier's weights — its
+    /// predictive follows that chain's (mean |Δp| < 0.01), its samples change the classifier's
+    /// weights alone, and it stores the generator plus the fixed features network.
+    @Test func overTheLastLayerTheGeneratorFollowsTheClassifiersChain() throws {
+        let model = TwoMoonsHarness.model()
+        let map = try TwoMoonsHarness.trainMAP(model, epochs: 60)
+        let data = TwoMoonsHarness.data
+        let features = try ClassifierFeatures(network: model, parameters: map)
+        var featureSet = data.train
+        featureSet.inputs = try features.features(data.train.inputs)
+        #expect(featureSet.inputs.shape == [data.train.count, 32])
+        let target = try LogPosterior(model: features.head, objective: .crossEntropy(labelSmoothing: 0), prior: GaussianPrior(precision: 1),
+                                      datasetSize: data.train.count)
+        let chain = SGLD(target: target, stepSize: 0.05 / Double(data.train.count), burnInSteps: 80, thinning: 1)
+        let (teacher, _) = try fitPosterior(chain, model: features.head, parameters: features.headParameters, task: .classification,
+                                            data: featureSet, epochs: 80, batchSize: 64, seed: 4)
+        let apd = AdversarialPosteriorDistillation(chain: chain, noiseDimension: 8, hidden: [64])
+        let (head, _) = try fitPosterior(apd, model: features.head, parameters: features.headParameters, task: .classification,
+                                         data: featureSet, epochs: 80, batchSize: 64, seed: 4)
+        let generated = FeatureSpacePosterior(head: head, features: features)
+        var rng = RandomGenerator(seed: 0)
+        let p = try FeatureSpacePosterior(head: teacher, features: features).predictive(data.test.inputs, samples: 1, rng: &rng)
+        let q = try generated.predictive(data.test.inputs, samples: 200, rng: &rng)
+        let difference = zip(p.meanProbabilities, q.meanProbabilities).reduce(0.0) { $0 + abs($1.0 - $1.1) } / Double(p.meanProbabilities.count)
+        #expect(difference < 0.01, "mean |Δp| \(difference)")
+        let sample = try generated.sample(0, of: 4, rng: &rng)
+        let changed = zip(sample.parameters.values, map.values).enumerated().filter { $0.element.0 != $0.element.1 }.map(\.offset)
+        #expect(!changed.isEmpty && changed.allSatisfy { features.headRange.contains($0) })
+        #expect(generated.storedFloatCount == head.storedFloatCount + model.parameterCount - features.headRange.count)
+        let restored = try APDMethod.restore(try generated.archive())
+        var a = RandomGenerator(seed: 1), b = a
+        #expect(try restored.predictive(data.test.inputs, samples: 8, rng: &a).meanProbabilities
+                == generated.predictive(data.test.inputs, samples: 8, rng: &b).meanProbabilities)
+    }
 }

@@ -156,8 +156,10 @@ import CredenceTensor
             try MethodRegistry.make("laplace", recorded: ["subset": "subnetwork", "hessian": "full", "subnetworkSelection": "largest-variance"])
                 .validate(MethodContext(options: options))
         }
-        #expect(throws: LaplaceError.self) {
-            try ClassifierFeatures(network: try Sequential(Self.chain), parameters: Tensor(shape: [53], repeating: 0))
+        let convolutionLast = try Sequential(ModelSpec(inputShape: [1, 4, 4], layers: [
+            .conv2d(inChannels: 1, outChannels: 2, kernel: 3, stride: 1, padding: 1, bias: true)]))
+        #expect(throws: InferenceError.self) {
+            try ClassifierFeatures(network: convolutionLast, parameters: Tensor(shape: [convolutionLast.parameterCount], repeating: 0))
         }
     }
 }
