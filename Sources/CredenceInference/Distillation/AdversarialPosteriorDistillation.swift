@@ -3,19 +3,10 @@ import CredenceNN
 import CredenceTensor
 import Foundation
 
-/// Which weights adversarial posterior distillation makes.
-public enum APDWeights: String, CaseIterable, Sendable {
-    /// Every weight: the teacher samples the whole network (small networks).
-    case all
-    /// The classifier's: the teacher samples the last layer on the features the trained network
-    /// computes (fixed), and the generator makes the classifier's weights (large networks).
-    case lastLayer = "last-layer"
-}
-
 /// Adversarial posterior distillation as the registry lists it (Wang et al. 2018), for small
 /// networks or the last layer of large ones: the teacher's chain (any SG-MCMC method, run
-/// exactly as alone — over the classifier on the trained network's features for `last-layer`)
-/// feeds its kept iterates to a reservoir, and a generator of parameter vectors plays a
+/// exactly as alone — with `weights=last-layer`, over the classifier on the trained network's
+/// features, and the generator makes the classifier's weights) feeds its kept iterates to a reservoir, and a generator of parameter vectors plays a
 /// Wasserstein GAN against a critic on batches from it (`AdversarialPosteriorDistillation`);
 /// the posterior stores the generator and draws networks from it.
 public struct APDMethod: RegisteredMethod {
@@ -28,8 +19,6 @@ public struct APDMethod: RegisteredMethod {
     public static var options: [MethodOption] {
         [MethodOption("teacher", .choice(GPEDMethod.teacherChoices), default: SGLDMethod.name,
                       help: "the SG-MCMC method whose chain teaches; its settings go in the same entry"),
-         MethodOption.choice("weights", APDWeights.self, default: nil,
-                             help: "which weights the generator makes (unset: all): all — the teacher samples the whole network; last-layer — the teacher samples the classifier on the trained network's features"),
          MethodOption("noiseDimension", .integer(atLeast: 1), default: "8", help: "dimension of the generator's Gaussian input z"),
          MethodOption("generatorWidth", .integer(atLeast: 1), default: "64", help: "units in the hidden layer of the generator and of the critic"),
          MethodOption("ganLearningRate", .real(above: 0, below: nil), default: "0.001", help: "Adam's learning rate for generator and critic (β₁ 0.5, β₂ 0.9)"),
@@ -43,12 +32,10 @@ public struct APDMethod: RegisteredMethod {
     public static func options(given values: [String: String]) -> [MethodOption] { optionsWithTeacher(options, given: values) }
 
     public let teacher: any SGMCMCSamplerMethod
-    public let weights: APDWeights
     public let noiseDimension: Int, width: Int, learningRate: Double, clip: Double, criticSteps: Int, pool: Int, batch: Int
 
     public init(settings: MethodSettings) throws {
         teacher = try teacherMethod(settings)
-        weights = try settings.choice("weights") ?? .all
         noiseDimension = try settings.required("noiseDimension")
         width = try settings.required("generatorWidth")
         learningRate = try settings.required("ganLearningRate")
@@ -62,7 +49,7 @@ public struct APDMethod: RegisteredMethod {
     public func validate(_ context: MethodContext) throws {
         try teacher.validate(context)
         let model = try context.model()
-        switch weights {
+        switch teacher.chain.weights {
         case .all:
             guard model.parameterCount <= Self.largestNetwork else {
                 throw InferenceError.incompatibleModel("apd generates every weight; the run's network has \(model.parameterCount), more than \(Self.largestNetwork) — use weights=last-layer, or a smaller network (--hidden)")
@@ -78,8 +65,7 @@ public struct APDMethod: RegisteredMethod {
     public func run(_ job: MethodJob) throws -> MethodOutcome { try run(job, teacher: teacher) }
 
     func run<Teacher: SGMCMCSamplerMethod>(_ job: MethodJob, teacher: Teacher) throws -> MethodOutcome {
-        let whole = try SGMCMCRun(job, method: teacher)
-        let (run, features) = weights == .lastLayer ? try whole.overClassifier() : (whole, nil)
+        let (run, features) = try teacher.sampledRun(job)
         func fit<D: SGMCMCDynamics>(_ dynamics: D) throws -> (posterior: GeneratedPosterior, seconds: Double) {
             let chain = SGMCMC(target: run.target, dynamics: dynamics, schedule: run.schedule, method: Teacher.name)
             let apd = AdversarialPosteriorDistillation(chain: chain, noiseDimension: noiseDimension, hidden: [width], learningRate: Float(learningRate),

@@ -41,7 +41,7 @@ public struct GPEDMethod: RegisteredMethod {
 
     public func validate(_ context: MethodContext) throws {
         try teacher.validate(context)
-        try distillation.validate(Self.name, context)
+        try distillation.validate(Self.name, teacher: teacher, context)
     }
 
     public func run(_ job: MethodJob) throws -> MethodOutcome { try distillation.run(job, teacher: teacher, name: Self.name) }
@@ -99,7 +99,7 @@ public struct BDKMethod: RegisteredMethod {
 
     public func validate(_ context: MethodContext) throws {
         try teacher.validate(context)
-        try distillation.validate(Self.name, context)
+        try distillation.validate(Self.name, teacher: teacher, context)
     }
 
     public func run(_ job: MethodJob) throws -> MethodOutcome { try distillation.run(job, teacher: teacher, name: Self.name) }
@@ -162,7 +162,10 @@ public struct DistillationSettings: Sendable {
     /// Whether the student is an MLP of its own rather than the teacher's architecture.
     var hasOwnArchitecture: Bool { width != nil || depth != nil }
 
-    func validate(_ name: String, _ context: MethodContext) throws {
+    func validate(_ name: String, teacher: any SGMCMCSamplerMethod, _ context: MethodContext) throws {
+        guard teacher.chain.weights == .all else {
+            throw InferenceError.invalidOption("\(name)'s students learn the whole network's predictive from a teacher over every weight; drop weights=\(teacher.chain.weights.rawValue) (apd distils a last-layer chain)")
+        }
         guard context.task.classCount != nil else {
             throw InferenceError.invalidOption("\(name) distils class probabilities; \(context.options.dataset.rawValue) is a regression task")
         }

@@ -26,7 +26,6 @@ public struct CSGLDMethod: SGMCMCSamplerMethod {
     public static let chainSeedSalt: UInt64 = 0xC5_C1D
     public func dynamics(for target: LogPosterior) -> any SGMCMCDynamics { LangevinDynamics() }
 
-    public static func restore(_ archive: PosteriorArchive) throws -> any Posterior { try EnsemblePosterior(archive: archive) }
 }
 
 /// Cyclical SGHMC as the registry lists it (Zhang et al. 2020): `csgld`'s cosine cycles with
@@ -59,5 +58,4 @@ public struct CSGHMCMethod: SGMCMCSamplerMethod {
     public static let chainSeedSalt: UInt64 = 0xC5_4A3C
     public func dynamics(for target: LogPosterior) -> any SGMCMCDynamics { friction.dynamics(target) }
 
-    public static func restore(_ archive: PosteriorArchive) throws -> any Posterior { try EnsemblePosterior(archive: archive) }
 }

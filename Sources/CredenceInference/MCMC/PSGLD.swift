@@ -36,7 +36,6 @@ public struct PSGLDMethod: SGMCMCSamplerMethod {
         PreconditionedLangevinDynamics(decay: decay, damping: damping, gradientScale: target.temperature / Double(target.datasetSize))
     }
 
-    public static func restore(_ archive: PosteriorArchive) throws -> any Posterior { try EnsemblePosterior(archive: archive) }
 }
 
 /// Langevin dynamics with RMSprop's diagonal preconditioner (Li et al. 2016, Algorithm 1): with

@@ -38,7 +38,6 @@ public struct SGHMCMethod: SGMCMCSamplerMethod {
     public static let chainSeedSalt: UInt64 = 0x5C_4A3C
     public func dynamics(for target: LogPosterior) -> any SGMCMCDynamics { friction.dynamics(target) }
 
-    public static func restore(_ archive: PosteriorArchive) throws -> any Posterior { try EnsemblePosterior(archive: archive) }
 }
 
 /// SGHMC's own settings, shared by `sghmc` and `csghmc`: the friction α and the gradient-noise

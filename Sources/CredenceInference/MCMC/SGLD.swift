@@ -28,7 +28,6 @@ public struct SGLDMethod: SGMCMCSamplerMethod {
     public static let chainSeedSalt: UInt64 = 0x5C1D
     public func dynamics(for target: LogPosterior) -> any SGMCMCDynamics { LangevinDynamics() }
 
-    public static func restore(_ archive: PosteriorArchive) throws -> any Posterior { try EnsemblePosterior(archive: archive) }
 }
 
 /// The Langevin dynamics: θ ← θ + ε·∇log p̂_T(θ | D) + √(2ε)·ξ, ξ ~ N(0, I), with the

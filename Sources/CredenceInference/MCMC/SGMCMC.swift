@@ -329,8 +329,13 @@ public enum SGMCMCOptions {
         [MethodOption("learningRate", .real(above: 0, below: nil), default: learningRate, help: help),
          MethodOption("temperature", .real(above: 0, below: nil), default: "1", help: "posterior temperature T (1 = Bayes, < 1 cold)"),
          MethodOption("priorPrecision", .real(above: 0, below: nil), default: "1", help: "precision of the isotropic Gaussian prior"),
+         weights,
          sampleMemory]
     }
+
+    /// Which weights the chain samples (absent unless set: the runs that leave it out keep their keys).
+    static let weights = MethodOption.choice("weights", SampledWeights.self, default: nil,
+                                             help: "which weights the chain samples (unset: all): all, or last-layer — the classifier on the features the trained network computes, the rest fixed")
 
     /// The memory budget of the kept samples (not a setting of the posterior: it changes where
     /// samples live, never their values).
@@ -365,6 +370,7 @@ public struct SGMCMCChainSettings: Sendable {
     public var learningRate: Double
     public var temperature: Double
     public var priorPrecision: Double
+    public var weights: SampledWeights
     public var layout: Layout
     /// Bytes of kept samples held in memory before they go to a file (`SampleSpill`).
     public var sampleMemory: Int
@@ -374,6 +380,7 @@ public struct SGMCMCChainSettings: Sendable {
         learningRate = try settings.required("learningRate")
         temperature = try settings.required("temperature")
         priorPrecision = try settings.required("priorPrecision")
+        weights = try settings.choice("weights") ?? .all
         // A distillation offers no sampleMemory (it keeps no sample): the default then.
         let gibibytes: Double = try settings.value("sampleMemory") ?? Double(SGMCMCOptions.sampleMemory.defaultValue!)!
         sampleMemory = Int(Swift.min(gibibytes * Double(1 << 30), Double(Int.max / 2)))
@@ -412,6 +419,10 @@ public struct SGMCMCChainSettings: Sendable {
     /// The schedule checked against the run before any work: a constant chain keeps a sample,
     /// a cyclical one has a sampling stage.
     func validate(_ name: String, _ context: MethodContext) throws {
+        if weights == .lastLayer {
+            let model = try context.model()
+            _ = try ClassifierFeatures(network: model, parameters: Tensor(shape: [model.parameterCount], repeating: 0))
+        }
         let steps = context.stepsPerEpoch
         switch layout {
         case let .constant(_, sampleEpochs, thinning):
@@ -436,11 +447,30 @@ public protocol SGMCMCSamplerMethod: RegisteredMethod {
     func dynamics(for target: LogPosterior) -> any SGMCMCDynamics
 }
 
+/// Which weights an SG-MCMC chain samples.
+public enum SampledWeights: String, CaseIterable, Sendable {
+    /// Every weight of the network.
+    case all
+    /// The classifier's, on the features the trained network computes (fixed): a chain over
+    /// one dense layer, cheap for any network, whose samples are the whole network with the
+    /// classifier's weights drawn.
+    case lastLayer = "last-layer"
+}
+
 extension SGMCMCSamplerMethod {
+    /// The run over the weights the chain samples, and the feature split when it is the last layer.
+    func sampledRun(_ job: MethodJob) throws -> (run: SGMCMCRun, features: ClassifierFeatures?) {
+        let whole = try SGMCMCRun(job, method: self)
+        guard chain.weights == .lastLayer else { return (whole, nil) }
+        let (run, features) = try whole.overClassifier()
+        return (run, features)
+    }
+
     /// Trains (or resumes) the run's network, then runs the chain from it as the phase
-    /// "<name>-chain" (resumable) and returns its kept samples.
+    /// "<name>-chain" (resumable) and returns its kept samples — whole networks, or with
+    /// `weights=last-layer` the classifier's on the network's features.
     public func run(_ job: MethodJob) throws -> MethodOutcome {
-        let run = try SGMCMCRun(job, method: self)
+        let (run, features) = try sampledRun(job)
         let phase = "\(Self.name)-chain"
         let spill = job.phaseCheckpoint(phase, job.options.ensembleMember).map { checkpoint in
             let stem = checkpoint.path.hasSuffix(".safetensors") ? String(checkpoint.path.dropLast(".safetensors".count)) : checkpoint.path
@@ -451,7 +481,14 @@ extension SGMCMCSamplerMethod {
                         phase: phase, stage: "running the \(D.displayName) chain")
         }
         let fitted = try fit(dynamics(for: run.target))
-        return MethodOutcome(posterior: fitted.posterior, seconds: run.trainingSeconds + fitted.seconds, posteriorSeconds: fitted.seconds)
+        let posterior: any Posterior = features.map { FeatureSpacePosterior(head: fitted.posterior, features: $0) } ?? fitted.posterior
+        return MethodOutcome(posterior: posterior, seconds: run.trainingSeconds + fitted.seconds, posteriorSeconds: fitted.seconds)
+    }
+
+    /// A kept-samples posterior from its archive: whole networks, or the classifier's on features.
+    public static func restore(_ archive: PosteriorArchive) throws -> any Posterior {
+        FeatureSpacePosterior.wrote(archive) ? try FeatureSpacePosterior(archive: archive, restoreHead: EnsemblePosterior.init(archive:))
+                                             : try EnsemblePosterior(archive: archive)
     }
 }
 

@@ -118,6 +118,13 @@ import Testing
         let gped = try MethodRegistry.make("gped", inputs: [("teacher", .string("sghmc")), ("friction", .number(0.05, text: "0.05"))])
         #expect((gped as? GPEDMethod)?.teacher is SGHMCMethod)
         #expect(throws: MethodSettingError.self) { try MethodRegistry.make("gped", inputs: [("friction", .number(0.05, text: "0.05"))]) }
+        // The students learn the whole network's predictive: a last-layer teacher is refused.
+        var classification = TrainingOptions()
+        classification.dataset = .twoMoons
+        #expect(throws: InferenceError.self) {
+            try MethodRegistry.make("gped", inputs: [("weights", .string("last-layer"))]).validate(MethodContext(options: classification))
+        }
+        try MethodRegistry.make("apd", inputs: [("weights", .string("last-layer"))]).validate(MethodContext(options: classification))
         // A regression task has no class probabilities to distil.
         var options = TrainingOptions()
         options.dataset = .regression1D
