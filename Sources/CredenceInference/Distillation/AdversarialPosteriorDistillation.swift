@@ -5,15 +5,16 @@ import Foundation
 
 /// Adversarial posterior distillation as the registry lists it (Wang et al. 2018), for small
 /// networks or the last layer of large ones: the teacher's chain (any SG-MCMC method, run
-/// exactly as alone — with `weights=last-layer`, over the classifier on the trained network's
-/// features, and the generator makes the classifier's weights) feeds its kept iterates to a reservoir, and a generator of parameter vectors plays a
-/// Wasserstein GAN against a critic on batches from it (`AdversarialPosteriorDistillation`);
-/// the posterior stores the generator and draws networks from it.
+/// exactly as alone — with `weights=last-layer` over the classifier on the trained network's
+/// features) feeds its kept iterates to a reservoir, and a generator of parameter vectors (all
+/// of them, or the classifier's) plays a Wasserstein GAN against a critic on batches from it
+/// (`AdversarialPosteriorDistillation`); the posterior stores the generator and draws networks
+/// from it.
 public struct APDMethod: RegisteredMethod {
     public static let name = "apd"
     public static let family = MethodFamily.distillation
     public static let phase = MethodPhase.trained
-    public static let summary = "adversarial posterior distillation: a generator of weights trained as a WGAN on an SG-MCMC teacher's samples (Wang et al. 2018; small networks)"
+    public static let summary = "adversarial posterior distillation: a generator of weights trained as a WGAN on an SG-MCMC teacher's samples (Wang et al. 2018; small networks, or the last layer)"
     /// The most weights the generator makes.
     static let largestNetwork = 50_000
     public static var options: [MethodOption] {
