@@ -19,12 +19,24 @@ public struct PredictiveAgreement: Codable, Sendable, Equatable {
             throw MetricsError.invalidShape(name: "the predictive compared with the reference", shape: [predictive.exampleCount, predictive.outputCount],
                                             expected: "the reference's \(reference.exampleCount) inputs × \(reference.outputCount) classes")
         }
-        let n = reference.exampleCount, c = reference.outputCount
+        try self.init(meanProbabilities: predictive.meanProbabilities, reference: reference.meanProbabilities, classes: reference.outputCount)
+    }
+
+    /// From two predictives' mean class probabilities, [N, C] row-major each (as a run record
+    /// keeps them for a small test set).
+    ///
+    /// - Throws: `MetricsError` unless both hold the same whole number of rows of `classes`.
+    public init(meanProbabilities p: [Double], reference q: [Double], classes c: Int) throws {
+        guard c >= 1, !q.isEmpty, q.count % c == 0, p.count == q.count else {
+            throw MetricsError.invalidShape(name: "the probabilities compared with the reference", shape: [p.count],
+                                            expected: "the reference's \(q.count) values, rows of \(c) classes")
+        }
+        let n = q.count / c
         var agree = 0, totalVariation = 0.0
         for i in 0..<n {
-            let p = predictive.meanProbabilities[(i * c)..<((i + 1) * c)], q = reference.meanProbabilities[(i * c)..<((i + 1) * c)]
-            if p.indices.max(by: { p[$0] < p[$1] }) == q.indices.max(by: { q[$0] < q[$1] }) { agree += 1 }
-            totalVariation += zip(p, q).reduce(0) { $0 + abs($1.0 - $1.1) } / 2
+            let row = (i * c)..<((i + 1) * c)
+            if row.max(by: { p[$0] < p[$1] }) == row.max(by: { q[$0] < q[$1] }) { agree += 1 }
+            totalVariation += row.reduce(0) { $0 + abs(p[$1] - q[$1]) } / 2
         }
         topOneAgreement = Double(agree) / Double(n)
         meanTotalVariation = totalVariation / Double(n)

@@ -44,6 +44,13 @@ public struct EvaluationMetrics: Codable, Sendable, Equatable {
     public var certifications: [CertificationResult]?
     /// An SG-MCMC posterior's chain diagnostics (nil for other posteriors).
     public var chain: ChainDiagnosis?
+    /// The test set's mean class probabilities, [N, C] row-major, kept when the test set is
+    /// small (N·C ≤ `testProbabilityLimit`: the gold-standard suite's tasks), so the report
+    /// scores every run's agreement with a reference sampler's run (nil otherwise).
+    public var testProbabilities: [Double]?
+
+    /// The most values of `testProbabilities` a record keeps.
+    public static let testProbabilityLimit = 20_000
 
     public init(classification: MetricsSummary? = nil, regression: RegressionMetricsSummary? = nil,
                 reliability: ReliabilityDiagram? = nil, rejection: [RejectionPoint] = [], riskCoverage: RiskCoverage? = nil,

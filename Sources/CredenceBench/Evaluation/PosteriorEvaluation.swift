@@ -132,6 +132,9 @@ public func evaluatePosterior(_ posterior: any Posterior, on test: InMemoryDatas
         })
         metrics.shift = points.compactMap { $0 }
     }
+    if p.task == .classification, p.meanProbabilities.count <= EvaluationMetrics.testProbabilityLimit {
+        metrics.testProbabilities = p.meanProbabilities
+    }
     metrics.scalability = Scalability(fitSeconds: 0, predictionSecondsPer1000: secondsPer1000, peakResidentBytes: PeakMemory.bytes(),
                                       storedFloats: posterior.storedFloatCount, parameterCount: posterior.model.parameterCount)
     if chainMethods.contains(posterior.method), let chain = posterior as? EnsemblePosterior, chain.members.count >= 4 {

@@ -87,9 +87,9 @@ public func renderReport(_ records: [RunRecord], title: String, gallery: ShiftGa
          [robustnessTable(g.classification)].compactMap { $0 }]
     }
     page += chartSection(model, id: "chains", title: "8. Sampler diagnostics",
-                         intro: "For the samplers' posteriors (SG-MCMC, HMC, NUTS): chains and kept samples and, over 8 random projections of the parameters and the prediction at 5 test points, the largest split-R̂ (across chains; one SG-MCMC chain's halves serve as two chains; above 1.01, in red, the chains have not mixed) and the smallest bulk and tail effective sample sizes (Vehtari et al. 2021), worst seed; for HMC and NUTS the lowest mean acceptance statistic, the divergent transitions after warm-up (in red when any) and the mean leapfrog steps per iteration.",
+                         intro: "For the samplers' posteriors (SG-MCMC, HMC, NUTS): chains and kept samples and, over 8 random projections of the parameters and the prediction at 5 test points, the largest split-R̂ (across chains; one SG-MCMC chain's halves serve as two chains; above 1.01, in red, the chains have not mixed) and the smallest bulk and tail effective sample sizes (Vehtari et al. 2021), worst seed; for HMC and NUTS the lowest mean acceptance statistic, the divergent transitions after warm-up (in red when any) and the mean leapfrog steps per iteration. Below, when a NUTS (else HMC) run is in the group and the test set is small enough for the runs to keep their test probabilities, every method's agreement with it (Izmailov et al. 2021): top-1 agreement and mean total variation on the test set, seeds paired, sorted by total variation.",
                          empty: "No sampler run.", gridClass: "wide") { g in
-        [[chainTable(g.methods)].compactMap { $0 }]
+        [[chainTable(g.methods), agreementTable(g.methods)].compactMap { $0 }]
     }
     page += "<section id=\"gallery\"><h2>9. Corruption gallery</h2>\n"
     if let gallery, !gallery.rows.isEmpty {

@@ -294,3 +294,33 @@ func chainTable(_ methods: [MethodRuns]) -> String? {
         + "<th scope=\"col\" title=\"HMC/NUTS: divergent transitions after warm-up, all chains and seeds\">Divergences</th>"
         + "<th scope=\"col\" title=\"HMC/NUTS: mean leapfrog steps per iteration\">Leapfrog steps</th></tr></thead><tbody>\n" + rows + "</tbody></table>"
 }
+
+/// Methods ranked by their predictive's agreement with the reference sampler's on the test set
+/// (Izmailov et al. 2021: top-1 agreement and mean total variation), for the runs that kept
+/// their test probabilities (`EvaluationMetrics.testProbabilities`, small tasks): the reference
+/// is the group's NUTS run, else its HMC run; seeds are paired, figures averaged over them.
+func agreementTable(_ methods: [MethodRuns]) -> String? {
+    guard let reference = methods.first(where: { $0.method == "nuts" }) ?? methods.first(where: { $0.method == "hmc" }) else { return nil }
+    let referenceBySeed = Dictionary(reference.records.compactMap { r in r.metrics.testProbabilities.map { (r.configuration.seed, $0) } },
+                                     uniquingKeysWith: { first, _ in first })
+    var rows: [(name: String, agreement: Double, totalVariation: Double, seeds: Int)] = []
+    for m in methods where m.name != reference.name {
+        let paired = m.records.compactMap { r -> PredictiveAgreement? in
+            guard let p = r.metrics.testProbabilities, let q = referenceBySeed[r.configuration.seed],
+                  let classes = r.metrics.classification?.classes else { return nil }
+            return try? PredictiveAgreement(meanProbabilities: p, reference: q, classes: classes)
+        }
+        guard !paired.isEmpty else { continue }
+        let n = Double(paired.count)
+        rows.append((m.name, paired.map(\.topOneAgreement).reduce(0, +) / n, paired.map(\.meanTotalVariation).reduce(0, +) / n, paired.count))
+    }
+    guard !rows.isEmpty else { return nil }
+    let body = rows.sorted { $0.totalVariation < $1.totalVariation }.map { row in
+        "<tr><td class=\"method\">\(escapeHTML(row.name))</td><td>\(formatFixed(row.agreement, 3))</td><td>\(formatFixed(row.totalVariation, 4))</td><td>\(row.seeds)</td></tr>\n"
+    }.joined()
+    return "<table class=\"summary\"><caption>Agreement with \(escapeHTML(reference.name)) on the test set</caption><thead><tr><th scope=\"col\" class=\"method\">Method</th>"
+        + "<th scope=\"col\" title=\"fraction of test inputs where the method predicts the reference's class\">Top-1 agreement</th>"
+        + "<th scope=\"col\" title=\"mean over test inputs of ½ Σ_c |p̄_c − q̄_c|\">Total variation</th>"
+        + "<th scope=\"col\" title=\"seeds paired with a reference run\">Seeds</th></tr></thead><tbody>\n" + body + "</tbody></table>"
+}
+

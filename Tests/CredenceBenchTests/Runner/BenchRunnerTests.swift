@@ -205,6 +205,25 @@ import Testing
         #expect(nuts.chains == 2 && nuts.samples == 20 && nuts.sampler?.count == 2 && nuts.sampler?.allSatisfy { $0.stepSize > 0 } == true)
         let page = renderReport(outcome.records, title: "chains")
         #expect(page.contains("8. Sampler diagnostics") && page.contains("Leapfrog steps"))
+        // The small test set's probabilities are kept, and the report scores agreement with NUTS.
+        let stored = try store.records()
+        let probabilities = { (method: String) in try #require(stored.first { $0.configuration.method == method }?.metrics.testProbabilities) }
+        let mapAgreement = try PredictiveAgreement(meanProbabilities: try probabilities("map"), reference: try probabilities("nuts"), classes: 2)
+        #expect(mapAgreement.examples == sgld.metrics.examples && mapAgreement.meanTotalVariation > 0)
+        #expect(page.contains("Agreement with nuts (chains 2, iterations 10, maxTreeDepth 4, warmup 30) on the test set"))
+        #expect(page.contains("<td class=\"method\">map</td><td>\(formatFixed(mapAgreement.topOneAgreement, 3))</td><td>\(formatFixed(mapAgreement.meanTotalVariation, 4))</td><td>1</td>"),
+                "map's row: \(mapAgreement)")
+    }
+
+    /// A test set too large for its probabilities to be kept in the record (N·C > 20,000).
+    @Test func largeTestSetsKeepNoProbabilities() throws {
+        let data = try loadDataset(.twoMoons, options: DataOptions(seed: 1, syntheticTrainCount: 16, syntheticTestCount: 10_001))
+        let model = try Sequential(.mlp(inputShape: [2], hidden: [], outputs: 2))
+        var rng = RandomGenerator(seed: 0)
+        let point = try PointPosterior(model: model, parameters: model.initialParameters(rng: &rng), task: .classification)
+        #expect(try evaluatePosterior(point, on: data.test, samples: 1, seeding: .sequential(0)).testProbabilities == nil)
+        let small = data.test.subset(Array(0..<100))
+        #expect(try evaluatePosterior(point, on: small, samples: 1, seeding: .sequential(0)).testProbabilities?.count == 200)
     }
 
     @Test func aSecondRunnerOnTheSameDatabaseIsRefused() throws {
