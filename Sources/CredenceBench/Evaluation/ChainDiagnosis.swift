@@ -22,6 +22,16 @@ public struct ChainDiagnosis: Codable, Sendable, Equatable {
 /// The registry's samplers, whose posteriors keep their samples in chain order.
 let chainMethods = MethodRegistry.methods.filter { $0.family == .mcmc }.map { $0.name }
 
+/// A sampler posterior's chains — over the whole network, or over its classifier on the
+/// network's features (`weights=last-layer`) with the split that maps inputs to them; nil for
+/// other posteriors.
+func samplerChains(_ posterior: any Posterior) -> (chain: EnsemblePosterior, features: ClassifierFeatures?)? {
+    guard chainMethods.contains(posterior.method) else { return nil }
+    if let chain = posterior as? EnsemblePosterior { return (chain, nil) }
+    if let split = posterior as? FeatureSpacePosterior, let chain = split.head as? EnsemblePosterior { return (chain, split.features) }
+    return nil
+}
+
 /// Convergence diagnostics (`ChainDiagnostics.diagnose`) of the sampler's posterior at `path`
 /// (SG-MCMC, HMC, NUTS): `projections` random projections of θ and, at the first `points` test
 /// examples of its data set, the predicted class's probability (or predicted mean).
@@ -29,7 +39,7 @@ public func diagnosePosteriorFile(at path: String, projections: Int = 8, points:
                                   dataDirectory: String? = nil) throws -> ChainDiagnosis {
     let archive = try PosteriorArchive.load(from: path)
     let posterior = try loadPosterior(from: archive, path: path)
-    guard chainMethods.contains(posterior.method), let chain = posterior as? EnsemblePosterior else {
+    guard let (chain, features) = samplerChains(posterior) else {
         throw InferenceError.invalidOption(
             "\(path) holds a \(posterior.method) posterior; chain diagnostics are for the samplers' chains (\(chainMethods.joined(separator: ", ")))")
     }
@@ -40,7 +50,7 @@ public func diagnosePosteriorFile(at path: String, projections: Int = 8, points:
                                             inputShape: posterior.model.spec.inputShape)
         inputs = try test.inputs.rows(0..<Swift.min(points, test.count))
     }
-    return try diagnoseChain(chain, points: inputs, projections: projections, seed: seed)
+    return try diagnoseChain(chain, points: try features?.features(inputs) ?? inputs, projections: projections, seed: seed)
 }
 
 /// `ChainDiagnostics.diagnose` of a sampler posterior's chains, summarised with its sampler

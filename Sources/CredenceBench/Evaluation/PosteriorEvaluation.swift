@@ -137,10 +137,10 @@ public func evaluatePosterior(_ posterior: any Posterior, on test: InMemoryDatas
     }
     metrics.scalability = Scalability(fitSeconds: 0, predictionSecondsPer1000: secondsPer1000, peakResidentBytes: PeakMemory.bytes(),
                                       storedFloats: posterior.storedFloatCount, parameterCount: posterior.model.parameterCount)
-    if chainMethods.contains(posterior.method), let chain = posterior as? EnsemblePosterior, chain.members.count >= 4 {
+    if let (chain, features) = samplerChains(posterior), chain.members.count >= 4 {
         onStage("diagnosing the chain")
         let points = try test.inputs.rows(0..<Swift.min(5, test.count))
-        metrics.chain = try diagnoseChain(chain, points: points, projections: 8, seed: seeding.seed)
+        metrics.chain = try diagnoseChain(chain, points: try features?.features(points) ?? points, projections: 8, seed: seeding.seed)
     }
     if let world, split { _ = try world.broadcast(try ResultStore.encoder.encode(metrics), from: 0) }
     return metrics

@@ -185,20 +185,25 @@ import Testing
     }
 
     /// SG-MCMC and NUTS runs store their chain diagnostics (NUTS: across its chains, with each
-    /// chain's sampler statistics, through the store); the report lists them.
+    /// chain's sampler statistics, through the store; SGLD over the last layer too); the report
+    /// lists them and every method's agreement with NUTS.
     @Test func samplerRunsStoreTheirChainDiagnostics() throws {
         let dir = try StoreFixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let suite = try Suite.parse("""
             {"datasets": ["two-moons"], "models": [{"kind": "mlp", "hidden": [8]}], "epochs": 12, "samples": 4,
              "methods": [{"name": "map"}, {"name": "sgld", "thinning": 4, "sampleEpochs": 10},
+                         {"name": "sgld", "thinning": 4, "sampleEpochs": 10, "weights": "last-layer"},
                          {"name": "nuts", "warmup": 30, "iterations": 10, "chains": 2, "maxTreeDepth": 4}]}
             """, source: "s.json")
         let outcome = try BenchRunner(store: try ResultStore(path: dir.appendingPathComponent("b.sqlite").path)).run(suite)
         #expect(outcome.failures.isEmpty, "\(outcome.failures)")
-        let sgld = try #require(outcome.records.first { $0.configuration.method == "sgld" })
+        let sgld = try #require(outcome.records.first { $0.configuration.method == "sgld" && $0.configuration.settings["weights"] == nil })
         let chain = try #require(sgld.metrics.chain)
         #expect(chain.samples >= 8 && chain.quantities.count == 8 + 5 && chain.worstRHat != nil)
+        // A chain over the classifier is diagnosed too (its projections and predictions through the features).
+        let lastLayer = try #require(outcome.records.first { $0.configuration.settings["weights"] == "last-layer" }?.metrics.chain)
+        #expect(lastLayer.samples == chain.samples && lastLayer.quantities.count == 8 + 5)
         #expect(outcome.records.first { $0.configuration.method == "map" }?.metrics.chain == nil)
         let store = try ResultStore(path: dir.appendingPathComponent("b.sqlite").path)
         let nuts = try #require(try store.records().first { $0.configuration.method == "nuts" }?.metrics.chain)
