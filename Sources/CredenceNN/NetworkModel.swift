@@ -6,10 +6,12 @@ import CredenceTensor
 /// (batch normalization's running statistics), held with their values by the model value.
 ///
 /// Methods never walk a list of layers: Laplace's last- and first-layer subsets are the
-/// last and first modules of `layout`; what needs more structure than a function of θ —
-/// Laplace's per-layer Kronecker factors and Jacobians — asks for `layerChain` and says so
-/// in its error when a model is not a chain. `Sequential` is the chain of layers built from
-/// a `ModelSpec`; a graph of blocks (residual, dense) conforms the same way.
+/// last and first modules of `layout`; what needs more structure than a function of θ asks
+/// for it and says so in its error when a model lacks it — the layers with the model's wiring
+/// (`LayeredModel`: variational inference, per-example Jacobians, the classifier's features)
+/// or a chain (`layerChain`: Laplace's per-layer Kronecker factors). `Sequential` is the
+/// chain of layers built from a `ModelSpec`; a graph of blocks (`BlockNetwork`: residual,
+/// dense) conforms the same way.
 public protocol NetworkModel {
     /// The architecture, saved with every checkpoint and archive (`makeModel()` rebuilds it).
     var spec: ModelSpec { get }
