@@ -77,7 +77,6 @@ public struct BlockNetwork: LayeredModel {
         return copy
     }
 
-    public func replacingBuffers(_ values: [String: Tensor]) throws -> any NetworkModel { try withBuffers(values) }
 
     public func withBatchStatistics(_ statistics: [String: [BatchNormStatistics]]) throws -> BlockNetwork {
         var copy = self
@@ -85,9 +84,6 @@ public struct BlockNetwork: LayeredModel {
         return copy
     }
 
-    public func updatingBuffers(with statistics: [String: [BatchNormStatistics]]) throws -> any NetworkModel {
-        try withBatchStatistics(statistics)
-    }
 
     /// Fresh parameters (PyTorch's default initialisation), drawn layer by layer in layout order.
     public func initialParameters(rng: inout RandomGenerator) -> Tensor {

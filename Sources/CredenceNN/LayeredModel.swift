@@ -37,6 +37,12 @@ public protocol LayeredModel: NetworkModel {
 }
 
 extension LayeredModel {
+    public func replacingBuffers(_ values: [String: Tensor]) throws -> any NetworkModel { try withBuffers(values) }
+
+    public func updatingBuffers(with statistics: [String: [BatchNormStatistics]]) throws -> any NetworkModel {
+        try withBatchStatistics(statistics)
+    }
+
     /// Layer `i`'s parameters as windows of the flat vector `theta`.
     public func layerParameters(_ i: Int, of theta: Variable) throws -> [Variable] {
         try layout.entries(ofLayer: i).map { try theta.segment(offset: $0.offset, shape: $0.shape) }

@@ -63,7 +63,6 @@ public struct Sequential: LayeredModel {
         return copy
     }
 
-    public func replacingBuffers(_ values: [String: Tensor]) throws -> any NetworkModel { try withBuffers(values) }
 
     /// This model after folding in the batch statistics of `.train` passes (by module name, in
     /// pass order), as `ForwardContext.batchStatistics` collects them.
@@ -73,9 +72,6 @@ public struct Sequential: LayeredModel {
         return copy
     }
 
-    public func updatingBuffers(with statistics: [String: [BatchNormStatistics]]) throws -> any NetworkModel {
-        try withBatchStatistics(statistics)
-    }
     public var isStochastic: Bool { firstStochasticLayer != nil }
     public var layerChain: Sequential? { self }
 

@@ -28,6 +28,8 @@ public struct MeanFieldLayout: Equatable, Sendable {
     /// Indices of the Bayesian layers (the model's numbering), ascending.
     public let layers: [Int]
     public let blocks: [Block]
+    /// Each Bayesian layer's run of `blocks`, by layer index.
+    let blockRuns: [Int: Range<Int>]
     /// Number of Bayesian parameters (length of σ).
     public var count: Int { blocks.last?.sigmaRange.upperBound ?? 0 }
 
@@ -51,16 +53,23 @@ public struct MeanFieldLayout: Equatable, Sendable {
                 "variational inference over the \(choice.rawValue) layer needs a dense or convolutional layer; it is \(model.layerDescription(i)) — choose bayesianLayers all, or a model that \(choice == .first ? "begins" : "ends") with one")
         }
         var blocks: [Block] = []
+        var runs: [Int: Range<Int>] = [:]
         var offset = 0
         for i in chosen {
+            let first = blocks.count
             for entry in model.layout.entries(ofLayer: i) {
                 blocks.append(Block(layer: i, entry: entry, sigmaRange: offset..<(offset + entry.count)))
                 offset += entry.count
             }
+            runs[i] = first..<blocks.count
         }
         layers = chosen
         self.blocks = blocks
+        blockRuns = runs
     }
+
+    /// Layer `i`'s blocks (its weight, then its bias), or nil when it is not Bayesian.
+    public func blocks(ofLayer i: Int) -> ArraySlice<Block>? { blockRuns[i].map { blocks[$0] } }
 
     /// `model` as numbered layers (a chain or a graph of blocks), or an error saying VI needs one.
     public static func layered(_ model: any NetworkModel) throws -> any LayeredModel {
@@ -184,17 +193,8 @@ public struct VariationalNetwork: NetworkModel {
         guard context.mode.isStochastic else {
             return try base(x, parameters: try psi.segment(offset: 0, shape: [meanCount]), context: &context)
         }
-        // Each Bayesian layer's run of blocks in `meanField.blocks`, by layer index.
-        var bayesianBlocks: [Int: ArraySlice<MeanFieldLayout.Block>] = [:]
-        var start = meanField.blocks.startIndex
-        while start < meanField.blocks.endIndex {
-            let layer = meanField.blocks[start].layer
-            let end = meanField.blocks[start...].firstIndex { $0.layer != layer } ?? meanField.blocks.endIndex
-            bayesianBlocks[layer] = meanField.blocks[start..<end]
-            start = end
-        }
         return try base.run(x, context: &context) { i, h, context in
-            guard let blocks = bayesianBlocks[i], let layer = base.layers[i] as? any GaussianWeightLayer else {
+            guard let blocks = meanField.blocks(ofLayer: i), let layer = base.layers[i] as? any GaussianWeightLayer else {
                 let weights = fixedPointWeights
                     ? try base.layout.entries(ofLayer: i).map { Variable(constant: try psi.value.segment(offset: $0.offset, shape: $0.shape)) }
                     : try base.layerParameters(i, of: psi)
