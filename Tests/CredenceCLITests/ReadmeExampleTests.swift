@@ -68,10 +68,18 @@ import Testing
                           configuration: TrainingConfiguration(epochs: 1, batchSize: 128, seed: 0,
                                                                objective: AugmentedObjective(base: Objective.crossEntropy(labelSmoothing: 0),
                                                                                              augmentation: .cropFlip, padding: 2)))
-        try sgd.fit(parameters: &φ, data: try loadDataset(.fashionMNIST, options: DataOptions(trainLimit: 128)).train)
+        let small = try loadDataset(.fashionMNIST, options: DataOptions(trainLimit: 128)).train
+        try sgd.fit(parameters: &φ, data: small)
         let resnetPath = dir.appendingPathComponent("resnet20.safetensors").path
         try Checkpoint(spec: resnet.spec, parameters: φ, buffers: sgd.model.bufferValues).save(to: resnetPath)
         #expect(try Checkpoint.load(from: resnetPath).buffers["bn1.num_batches_tracked"] == Tensor(1))
+        // STF-BNN from it (one epoch of 128 images instead of three of the training set).
+        let stf = MeanFieldVI(datasetSize: small.count, bayesianLayers: .first, learningRate: .constant(1e-3),
+                              initialization: .moped(delta: 0.1), fixPointWeights: true, method: "stf-bnn")
+        let (stfPosterior, _) = try fitPosterior(stf, model: sgd.model, parameters: φ, task: .classification, data: small,
+                                                 epochs: 1, batchSize: 128, seed: 1)
+        let stfProbabilities = try stfPosterior.predictive(try test.inputs.rows(0..<4), samples: 2, rng: &rng).meanProbabilities
+        #expect(stfProbabilities.count == 40 && stfPosterior.standardDeviations.count == 16 * 9)
     }
 
     /// The README's registry example (on two moons, in a scratch directory).
