@@ -11,8 +11,8 @@ import Testing
 /// round-trips, and its predictive agrees with the predictive built from its samples.
 @Suite struct RegistryWalkTests {
     /// Every registered method with its `quickSettings`, then the combinations worth their own
-    /// check: subnetwork Laplace, MultiSWAG, the mixture of Laplace approximations, and SGLD and
-    /// APD over the last layer. A new
+    /// check: subnetwork Laplace, MultiSWAG, the mixture of Laplace approximations, and SGLD, APD
+    /// and an ensemble of SGLD chains over the last layer. A new
     /// method joins the walk by being registered.
     static let cases: [(name: String, settings: [String: String])] =
         MethodRegistry.methods.map { ($0.name, $0.quickSettings) } + [
@@ -21,6 +21,7 @@ import Testing
             ("ensemble", ["members": "2", "member": "laplace", "hessian": "kronecker", "link": "monte-carlo"]),
             ("sgld", SGLDMethod.quickSettings.merging(["weights": "last-layer"]) { $1 }),
             ("apd", APDMethod.quickSettings.merging(["weights": "last-layer"]) { $1 }),
+            ("ensemble", ["members": "2", "member": "sgld", "weights": "last-layer", "sampleEpochs": "2", "thinning": "2"]),
         ]
 
     @Test func everyMethodsQuickSettingsAreItsOwnCheckedSettings() throws {
