@@ -24,19 +24,28 @@ public struct ClassifierFeatures {
     public let headParameters: Tensor
 
     public init(network: any NetworkModel, parameters: Tensor) throws {
-        guard let layered = network as? any LayeredModel, let (index, dense) = layered.classifier else {
-            throw InferenceError.incompatibleModel("a posterior over the classifier on the network's features needs a network ending in a dense classifier (its last layer, or a graph's last block); \(network.spec.blocks == nil ? "this chain" : "this graph") does not")
-        }
+        let (layered, index, head) = try Self.split(network)
         guard parameters.rank == 1, parameters.count == layered.parameterCount else {
             throw ModelError.parameterCount(got: parameters.count, expected: layered.parameterCount)
         }
         self.network = layered
         self.parameters = parameters
-        head = try Sequential(ModelSpec(inputShape: [dense.inputs], layers: [dense.spec]))
+        self.head = head
         headRange = layered.layout.range(ofLayers: index..<(index + 1))
         headParameters = try parameters.segment(offset: headRange.lowerBound, shape: [headRange.count])
     }
 
+    /// The classifier of `network` as a one-layer chain on its features, or the error saying
+    /// the network has none — what a method checks before any work, without weights.
+    public static func head(of network: any NetworkModel) throws -> Sequential { try split(network).head }
+
+    /// `network` as layers, its classifier's layer index and the classifier as a one-layer chain.
+    private static func split(_ network: any NetworkModel) throws -> (layered: any LayeredModel, index: Int, head: Sequential) {
+        guard let layered = network as? any LayeredModel, let (index, dense) = layered.classifier else {
+            throw InferenceError.incompatibleModel("a posterior over the classifier on the network's features needs a network ending in a dense classifier (its last layer, or a graph's last block); \(network.spec.blocks == nil ? "this chain" : "this graph") does not")
+        }
+        return (layered, index, try Sequential(ModelSpec(inputShape: [dense.inputs], layers: [dense.spec])))
+    }
 
     /// The features of `inputs`, in chunks of 500 over the worker threads.
     public func features(_ inputs: Tensor) throws -> Tensor {
@@ -100,7 +109,7 @@ public struct FeatureSpacePosterior: Posterior {
         let network = try archive.model()
         let features = try ClassifierFeatures(network: network, parameters: try archive.tensor("network.parameters"))
         var part = PosteriorArchive(method: archive.method, spec: try archive.modelSpec(setting: Self.headKey), task: archive.task,
-                                    tensors: archive.tensors.filter { $0.name != "network.parameters" && !$0.name.hasPrefix("buffer.") },
+                                    tensors: archive.tensors.filter { $0.name != "network.parameters" && !$0.name.hasPrefix(PosteriorArchive.bufferPrefix) },
                                     settings: archive.settings.filter { $0.key != Self.headKey })
         part.provenance = archive.provenance
         self.init(head: try restoreHead(part), features: features)

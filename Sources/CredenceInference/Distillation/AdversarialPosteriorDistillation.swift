@@ -56,7 +56,7 @@ public struct APDMethod: RegisteredMethod {
                 throw InferenceError.incompatibleModel("apd generates every weight; the run's network has \(model.parameterCount), more than \(Self.largestNetwork) — use weights=last-layer, or a smaller network (--hidden)")
             }
         case .lastLayer:
-            let head = try ClassifierFeatures(network: model, parameters: Tensor(shape: [model.parameterCount], repeating: 0)).head
+            let head = try ClassifierFeatures.head(of: model)
             guard head.parameterCount <= Self.largestNetwork else {
                 throw InferenceError.incompatibleModel("apd's generator would make the classifier's \(head.parameterCount) weights, more than \(Self.largestNetwork)")
             }

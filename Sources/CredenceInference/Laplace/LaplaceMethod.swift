@@ -88,8 +88,7 @@ public struct LaplaceMethod: RegisteredMethod {
         }
         let model = try context.model()
         if fitsOnClassifierFeatures(model) {
-            let features = try ClassifierFeatures(network: model, parameters: Tensor(shape: [model.parameterCount], repeating: 0))
-            try laplace(subnetworkIndices: nil).validate(model: features.head)
+            try laplace(subnetworkIndices: nil).validate(model: ClassifierFeatures.head(of: model))
             return
         }
         try laplace(subnetworkIndices: subset == .subnetwork ? Array(0..<Swift.min(subnetworkSize, model.parameterCount)) : nil)

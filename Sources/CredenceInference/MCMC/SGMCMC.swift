@@ -419,10 +419,7 @@ public struct SGMCMCChainSettings: Sendable {
     /// The schedule checked against the run before any work: a constant chain keeps a sample,
     /// a cyclical one has a sampling stage.
     func validate(_ name: String, _ context: MethodContext) throws {
-        if weights == .lastLayer {
-            let model = try context.model()
-            _ = try ClassifierFeatures(network: model, parameters: Tensor(shape: [model.parameterCount], repeating: 0))
-        }
+        if weights == .lastLayer { _ = try ClassifierFeatures.head(of: context.model()) }
         let steps = context.stepsPerEpoch
         switch layout {
         case let .constant(_, sampleEpochs, thinning):
