@@ -111,7 +111,7 @@ public struct DistillationStudent {
     func save(into file: inout SafeTensorsFile, prefix: String) throws {
         try file.embed(prefix: prefix) { own in
             own["parameters"] = parameters
-            for buffer in model.buffers { own[Self.bufferPrefix + buffer.name] = buffer.value }
+            own.storeBuffers(of: model)
             try trainer.optimizer.exportState().store(in: &own, path: "the \(expectation.rawValue) student's state")
         }
     }
@@ -119,15 +119,9 @@ public struct DistillationStudent {
     mutating func restore(from file: SafeTensorsFile, prefix: String, path: String) throws {
         let own = file.part(prefix: prefix)
         parameters = try own.required("parameters", shape: [model.parameterCount], path: path)
-        if !model.buffers.isEmpty {
-            setModel(try model.replacingBuffers(Dictionary(uniqueKeysWithValues: try model.buffers.map {
-                ($0.name, try own.required(Self.bufferPrefix + $0.name, shape: $0.shape, path: path))
-            })))
-        }
+        if !model.buffers.isEmpty { setModel(try own.restoringBuffers(of: model, path: path)) }
         try trainer.optimizer.restore(from: own, path: path)
     }
-
-    static let bufferPrefix = "buffer."
 }
 
 extension SafeTensorsFile {

@@ -29,6 +29,24 @@ public struct PhaseCheckpoint: Sendable, Equatable {
     static let secondsKey = "credence.phase_seconds"
 }
 
+/// A model's running statistics in a phase checkpoint, as "buffer.<name>" tensors (the
+/// posterior archives' names): what a state whose network has batch normalization saves.
+extension SafeTensorsFile {
+    /// Adds `model`'s buffers.
+    mutating func storeBuffers(of model: any NetworkModel) {
+        for buffer in model.buffers { self[PosteriorArchive.bufferPrefix + buffer.name] = buffer.value }
+    }
+
+    /// `model` with the buffers `storeBuffers(of:)` wrote — each required, with its shape, or
+    /// an error naming `path`; `model` itself when it has none.
+    func restoringBuffers(of model: any NetworkModel, path: String) throws -> any NetworkModel {
+        guard !model.buffers.isEmpty else { return model }
+        return try model.replacingBuffers(Dictionary(uniqueKeysWithValues: try model.buffers.map {
+            ($0.name, try required(PosteriorArchive.bufferPrefix + $0.name, shape: $0.shape, path: path))
+        }))
+    }
+}
+
 /// Reading parts of a phase checkpoint with errors that name the file.
 extension SafeTensorsFile {
     /// The tensor `name` with `shape`, or an error naming `path`.

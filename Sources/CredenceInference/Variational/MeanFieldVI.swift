@@ -389,7 +389,7 @@ extension MeanFieldVI.State: PersistentState {
         file["parameters"] = parameters
         file.metadata["vi.steps"] = String(steps)
         try trainer.optimizer.exportState().store(in: &file, path: "the VI state")
-        for buffer in network.buffers { file["buffer." + buffer.name] = buffer.value }
+        file.storeBuffers(of: network)
     }
 
     public mutating func restore(from file: SafeTensorsFile, path: String) throws {
@@ -397,10 +397,7 @@ extension MeanFieldVI.State: PersistentState {
         steps = try file.requiredInteger("vi.steps", path: path)
         try trainer.optimizer.restore(from: file, path: path)
         if !network.buffers.isEmpty {
-            let values = try Dictionary(uniqueKeysWithValues: network.buffers.map {
-                ($0.name, try file.required("buffer." + $0.name, shape: $0.shape, path: path))
-            })
-            network = try network.replacingBuffers(values) as! VariationalNetwork
+            network = try file.restoringBuffers(of: network, path: path) as! VariationalNetwork
             trainer.model = network
         }
     }
