@@ -15,14 +15,14 @@ extension LaplaceSubset {
     /// layer is the output layer no backward pass is needed (the gradients are the seeds).
     func backpropagate(model network: any NetworkModel, parameters: Tensor, inputs: Tensor,
                        seeds: (Tensor) throws -> Tensor) throws -> (outputs: Tensor, factors: OutputJacobians) {
-        let theta = Variable(constant: parameters)
-        var context = ForwardContext(mode: .eval)
         guard let model = try network.laplaceLayers() as? Sequential else {
             // A graph of blocks: rows through the whole network.
             return try perExampleRows(inputs: inputs, parameters: parameters, seeds: seeds) { x, theta, context in
                 try network(x, parameters: theta, context: &context)
             }
         }
+        let theta = Variable(constant: parameters)
+        var context = ForwardContext(mode: .eval)
         let first = layers[0], end = model.layers.count
         let prefix = try model(Variable(constant: inputs), parameters: theta, context: &context, layers: 0..<first).value
         let b = prefix.shape[0]
