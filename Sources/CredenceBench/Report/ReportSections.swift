@@ -1,3 +1,4 @@
+import CredenceInference
 import CredenceMetrics
 import Foundation
 
@@ -300,7 +301,8 @@ func chainTable(_ methods: [MethodRuns]) -> String? {
 /// their test probabilities (`EvaluationMetrics.testProbabilities`, small tasks): the reference
 /// is the group's NUTS run, else its HMC run; seeds are paired, figures averaged over them.
 func agreementTable(_ methods: [MethodRuns]) -> String? {
-    guard let reference = methods.first(where: { $0.method == "nuts" }) ?? methods.first(where: { $0.method == "hmc" }) else { return nil }
+    guard let reference = methods.first(where: { $0.method == NUTSMethod.name }) ?? methods.first(where: { $0.method == HMCMethod.name })
+    else { return nil }
     let referenceBySeed = Dictionary(reference.records.compactMap { r in r.metrics.testProbabilities.map { (r.configuration.seed, $0) } },
                                      uniquingKeysWith: { first, _ in first })
     var rows: [(name: String, agreement: Double, totalVariation: Double, seeds: Int)] = []
@@ -323,4 +325,3 @@ func agreementTable(_ methods: [MethodRuns]) -> String? {
         + "<th scope=\"col\" title=\"mean over test inputs of ½ Σ_c |p̄_c − q̄_c|\">Total variation</th>"
         + "<th scope=\"col\" title=\"seeds paired with a reference run\">Seeds</th></tr></thead><tbody>\n" + body + "</tbody></table>"
 }
-
