@@ -17,6 +17,9 @@ public enum LayerSpec: Codable, Equatable, Sendable {
     case batchNorm2d(channels: Int)
     /// Layer normalization over each example's trailing axes `shape` (`nn.LayerNorm(shape)`).
     case layerNorm(shape: [Int])
+    /// The noise head of a homoscedastic regression: [B, D] means → [B, 2D] means and one
+    /// learned raw variance per output (`HomoscedasticNoise`).
+    case homoscedasticNoise(outputs: Int)
 
     /// The layer this spec describes.
     public func makeLayer() throws -> any Layer {
@@ -36,6 +39,7 @@ public enum LayerSpec: Codable, Equatable, Sendable {
         case let .batchNorm1d(c): return try BatchNorm(channels: c, spatial: false)
         case let .batchNorm2d(c): return try BatchNorm(channels: c, spatial: true)
         case let .layerNorm(shape): return try LayerNorm(shape: shape)
+        case let .homoscedasticNoise(d): return try HomoscedasticNoise(outputs: d)
         }
     }
 }

@@ -3,6 +3,7 @@ import Credence
 import Foundation
 
 extension AdversarialTrainingKind: ExpressibleByArgument {}
+extension RegressionNoise: ExpressibleByArgument {}
 
 struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -15,6 +16,8 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Hidden widths of the MLP, comma-separated (default 512,512 for images, 64,64 otherwise).")
     var hidden: String?
     @Option(help: "Dropout rate after each hidden layer.") var dropout: Float = 0
+    @Option(help: "Noise of a regression MLP: heteroscedastic (a variance per input, the default) or homoscedastic (one learned variance per output).")
+    var regressionNoise: RegressionNoise?
     @Option(help: "Training epochs.") var epochs = 10
     @Option(help: "Mini-batch size.") var batchSize = 128
     @Option(name: .customLong("lr"), help: "Learning rate.") var learningRate: Float = 1e-3
@@ -63,7 +66,7 @@ struct TrainCommand: ParsableCommand {
 
     func options() throws -> TrainingOptions {
         var o = TrainingOptions()
-        o.dataset = dataset; o.model = model; o.dropout = dropout; o.epochs = epochs; o.batchSize = batchSize
+        o.dataset = dataset; o.model = model; o.dropout = dropout; o.regressionNoise = regressionNoise; o.epochs = epochs; o.batchSize = batchSize
         o.learningRate = learningRate; o.optimizer = optimizer; o.momentum = momentum; o.weightDecay = weightDecay
         o.schedule = schedule; o.warmupSteps = warmup; o.clipNorm = clipNorm; o.labelSmoothing = labelSmoothing
         o.augmentation = augment; o.augmentationPadding = augmentPadding; o.noiseSigma = noiseSigma

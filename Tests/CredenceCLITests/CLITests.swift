@@ -46,6 +46,23 @@ import Testing
         #expect(test["negativeLogLikelihood"] is Double)
     }
 
+    @Test("--regression-noise homoscedastic: one learned variance per output, sampled by NUTS; refused for classification")
+    func homoscedasticRegression() throws {
+        let dir = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let nuts = dir.appendingPathComponent("nuts.safetensors").path
+        let run = try CLI.run(["train", "--dataset", "regression-1d", "--regression-noise", "homoscedastic", "--hidden", "8", "--epochs", "5",
+                               "--method", "nuts", "--set", "warmup=20", "--set", "iterations=10", "--set", "chains=2", "--set", "maxTreeDepth=4",
+                               "--out", nuts, "--format", "json"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let metrics = try #require((try CLI.json(run)["evaluation"] as? [String: Any])?["metrics"] as? [String: Any])
+        #expect((metrics["regression"] as? [String: Any])?["rootMeanSquaredError"] is Double, "\(metrics.keys)")
+        let header = try String(contentsOfFile: nuts, encoding: .isoLatin1)
+        #expect(header.contains("{\\\"homoscedasticNoise\\\":{\\\"outputs\\\":1}}"), "the head is in the posterior file's model spec")
+        let refused = try CLI.run(["train", "--dataset", "two-moons", "--regression-noise", "homoscedastic", "--epochs", "1"])
+        #expect(refused.status != 0 && refused.stderr.contains("--regression-noise is for regression data sets"), "\(refused.stderr)")
+    }
+
     @Test(.enabled(if: fashionMNISTAvailable, "needs the dataset-fashion-mnist package"))
     func fashionMNISTSmoke() throws {
         for model in ["mlp", "cnn"] {

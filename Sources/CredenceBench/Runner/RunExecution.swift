@@ -79,6 +79,10 @@ extension RunConfiguration {
         }
         if let p = try value(training, "augmentationPadding", Int.self) { o.augmentationPadding = p }
         if let s = try value(training, "noiseSigma", Float.self) { o.noiseSigma = s }
+        if let name = training?["regressionNoise"] {
+            guard let kind = RegressionNoise(rawValue: name) else { throw BenchError.invalidRun(key: key, message: "unknown regressionNoise '\(name)'") }
+            o.regressionNoise = kind
+        }
         do {
             o.adversarial = try Self.adversarialTraining(training ?? [:])
         } catch let error as TrainingSettingError {

@@ -28,6 +28,7 @@ struct SuiteDecoder {
                                    MethodOption.choice("augmentation", Augmentation.self, default: nil, help: "training-image augmentation"),
                                    MethodOption("augmentationPadding", .integer(atLeast: 0), help: "crop-flip padding, pixels"),
                                    MethodOption("noiseSigma", .real(above: 0, below: nil), help: "σ of gaussian-noise augmentation"),
+                                   MethodOption.choice("regressionNoise", RegressionNoise.self, default: nil, help: "noise of a regression MLP"),
                                    MethodOption.choice("adversarial", AdversarialTrainingKind.self, default: nil, help: "adversarial training"),
                                    MethodOption("adversarialEpsilon", .real(above: 0, below: nil), help: "adversarial training's budget ε"),
                                    MethodOption.choice("adversarialNorm", AttackNorm.self, default: nil, help: "adversarial training's norm (linf, l2)"),

@@ -114,7 +114,7 @@ public struct Laplace: InferenceMethod {
             if structure == .kronecker {
                 throw LaplaceError.illegalCombination(
                     "Kronecker factors are implemented for the dense layers of a chain; the \(subset.rawValue) subset includes \(layer) "
-                        + "— use --subset last-layer or --hessian diagonal/full/low-rank")
+                        + (subset == .lastLayer ? "— use --hessian diagonal/full/low-rank" : "— use --subset last-layer or --hessian diagonal/full/low-rank"))
             }
             if n > denseLimit {
                 throw LaplaceError.tooLarge(

@@ -9,7 +9,8 @@ import CredenceTensor
 public enum WeightSubset: String, Codable, CaseIterable, Sendable {
     /// Every weight of the network (its layers with parameters must all be dense).
     case all
-    /// The last dense layer (weights and bias): features φ(x) from the fixed prefix.
+    /// The last dense layer (weights and bias): features φ(x) from the fixed prefix. Under a
+    /// homoscedastic noise head (`HomoscedasticNoise`), that layer and the head's noise level.
     case lastLayer = "last-layer"
     /// The first dense layer (the STF-BNN subset).
     case firstLayer = "first-layer"

@@ -122,7 +122,10 @@ public struct LaplaceSubset: Equatable, Sendable {
             throw LaplaceError.unsupportedModel("the model has no parameters")
         }
         switch kind {
-        case .lastLayer: return (layered, [last], [], last)
+        case .lastLayer:
+            // A homoscedastic head's noise level goes with the means' layer it sits on.
+            let lastTwo = Array(parameterized.suffix(2))
+            return (layered, layered.layers[last] is HomoscedasticNoise && lastTwo.count == 2 ? lastTwo : [last], [], last)
         case .firstLayer: return (layered, [first], [], last)
         case .all: return (layered, parameterized, [], last)
         case .subnetwork:

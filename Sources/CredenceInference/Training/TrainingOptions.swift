@@ -30,6 +30,15 @@ public enum ScheduleKind: String, CaseIterable, Codable, Sendable {
     case cyclical
 }
 
+/// How a regression network models the noise of its targets.
+public enum RegressionNoise: String, CaseIterable, Codable, Sendable {
+    /// A variance for every input: the network's last layer outputs D means and D raw variances.
+    case heteroscedastic
+    /// One learned variance per output for all inputs: a `HomoscedasticNoise` head after the
+    /// means (the noise level is a parameter, sampled with the weights by HMC and SG-MCMC).
+    case homoscedastic
+}
+
 /// Everything `credence train` needs; every field has the CLI's default.
 public struct TrainingOptions: Codable, Sendable {
     public var dataset: DatasetName = .twoMoons
@@ -82,11 +91,14 @@ public struct TrainingOptions: Codable, Sendable {
     /// Classes left out of training and testing (the rest relabelled 0, 1, …); their test
     /// examples are the OOD set `held-out-classes`. Nil: every class.
     public var heldOutClasses: [Int]?
+    /// The noise model of a regression network; nil (as `.heteroscedastic`) leaves it out of
+    /// the options a checkpoint records, so earlier runs still resume.
+    public var regressionNoise: RegressionNoise?
 
     public init() {}
 
     enum CodingKeys: String, CodingKey {
-        case dataset, model, hidden, dropout, epochs, batchSize, learningRate, optimizer, momentum, weightDecay, schedule, warmupSteps, clipNorm, labelSmoothing, augmentation, augmentationPadding, noiseSigma, adversarial, seed, dataDirectory, trainLimit, holdout, ensembleMember, heldOutClasses
+        case dataset, model, hidden, dropout, epochs, batchSize, learningRate, optimizer, momentum, weightDecay, schedule, warmupSteps, clipNorm, labelSmoothing, augmentation, augmentationPadding, noiseSigma, adversarial, seed, dataDirectory, trainLimit, holdout, ensembleMember, heldOutClasses, regressionNoise
     }
 
     /// Missing keys take their defaults, so options written by an older Credence (before a
@@ -117,6 +129,7 @@ public struct TrainingOptions: Codable, Sendable {
         holdout = try c.decodeIfPresent(Int.self, forKey: .holdout) ?? holdout
         ensembleMember = try c.decodeIfPresent(Int.self, forKey: .ensembleMember) ?? ensembleMember
         heldOutClasses = try c.decodeIfPresent([Int].self, forKey: .heldOutClasses)
+        regressionNoise = try c.decodeIfPresent(RegressionNoise.self, forKey: .regressionNoise)
     }
 
     /// How the run's data is loaded (files, seed, limit, held-out classes).
@@ -151,10 +164,23 @@ public struct TrainingOptions: Codable, Sendable {
     /// The model this run trains for a data set with the given input shape and task.
     public func modelSpec(inputShape: [Int], task: PredictionTask) throws -> ModelSpec {
         let outputs = task.classCount ?? 2 * task.outputCount  // regression: mean and variance per output
+        if regressionNoise == .homoscedastic {
+            guard task.classCount == nil else {
+                throw TrainingError.invalidConfiguration("--regression-noise is for regression data sets; \(dataset.rawValue) is a classification set")
+            }
+            guard model == .mlp else {
+                throw TrainingError.invalidConfiguration("--regression-noise homoscedastic is built for --model mlp, not \(model.rawValue)")
+            }
+        }
         switch model {
         case .mlp:
             let widths = hidden ?? (inputShape.count == 3 ? [512, 512] : [64, 64])
-            return .mlp(inputShape: inputShape, hidden: widths, outputs: outputs, dropout: dropout)
+            guard regressionNoise == .homoscedastic else {
+                return .mlp(inputShape: inputShape, hidden: widths, outputs: outputs, dropout: dropout)
+            }
+            var spec = ModelSpec.mlp(inputShape: inputShape, hidden: widths, outputs: task.outputCount, dropout: dropout)
+            spec.layers.append(.homoscedasticNoise(outputs: task.outputCount))
+            return spec
         case .cnn:
             guard inputShape.count == 3, inputShape[1] % 4 == 0, inputShape[2] % 4 == 0 else {
                 throw TrainingError.invalidConfiguration("--model cnn needs image inputs [C, H, W] with H, W divisible by 4; \(dataset.rawValue) has \(inputShape). Use --model mlp.")
