@@ -6,8 +6,9 @@ import Foundation
 import Testing
 
 /// The homoscedastic regression head (`HomoscedasticNoise`; its forward pass and gradient are
-/// checked in CredenceNNTests): what training learns with it (the maximum-likelihood noise of a linear fit), and what NUTS draws with it
-/// (the exact 2-D posterior over a slope and the noise level, integrated on a grid).
+/// checked in CredenceNNTests): what training learns with it (the maximum-likelihood noise of
+/// a linear fit), what NUTS draws with it (the exact 2-D posterior over a slope and the noise
+/// level, integrated on a grid), and Laplace's last layer under it.
 @Suite("Homoscedastic noise head")
 struct HomoscedasticNoiseTests {
     /// y = 0.8·x + 0.5·ε, x ~ N(0, 1): `count` points.
