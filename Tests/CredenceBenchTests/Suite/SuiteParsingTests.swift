@@ -230,8 +230,9 @@ ood: [far]
         #expect(!json.contains("heldOutClasses") && json.contains(#""oodSets":["far"]"#))
     }
 
-    /// Adversarial training and noise augmentation reach the runs' training options; methods
-    /// with a training phase of their own, and attack settings without `adversarial`, are refused.
+    /// Adversarial training, noise augmentation and the regression noise reach the runs'
+    /// training options; methods with a training phase of their own, attack settings without
+    /// `adversarial` and an unknown regression noise are refused.
     @Test func adversarialTrainingReachesTheRuns() throws {
         let suite = try Suite.parse("""
             {"datasets": ["two-moons"], "methods": [{"name": "map"}, {"name": "mc-dropout"}],
@@ -244,6 +245,16 @@ ood: [far]
         let noisy = try Suite.parse(#"{"datasets": ["two-moons"], "methods": [{"name": "map"}], "training": {"augmentation": "gaussian-noise", "noiseSigma": 0.5}}"#,
                                     source: "s.json")
         #expect(try noisy.configurations[0].trainingOptions().noiseSigma == 0.5)
+        let homoscedastic = try Suite.parse(#"{"datasets": ["auto-mpg"], "methods": [{"name": "nuts"}], "training": {"regressionNoise": "homoscedastic"}}"#,
+                                            source: "s.json")
+        #expect(try homoscedastic.configurations[0].trainingOptions().regressionNoise == .homoscedastic)
+        expectRejected("""
+            {
+              "datasets": ["auto-mpg"],
+              "training": {"regressionNoise": "constant"},
+              "methods": [{"name": "map"}]
+            }
+            """, line: 3, ["regressionNoise", "homoscedastic"])
         expectRejected("""
             {
               "datasets": ["two-moons"],
