@@ -40,7 +40,8 @@ public func fitPosterior<M: InferenceMethod>(
 /// `fitPosterior` that survives a kill: after every epoch the method's state, the epoch and
 /// the seconds spent so far are written atomically to `checkpoint.path` (see
 /// `PhaseCheckpoint`); with `checkpoint.resume`, a file there written by the same run (same
-/// method settings, batch size, seed, data size and starting parameters; `epochs` may grow)
+/// method settings — or the same `checkpoint.identity` —, batch size, seed, data size and
+/// starting parameters; `epochs` may grow)
 /// is continued from its epoch and ends bit for bit where the uninterrupted run would, and one
 /// that holds every epoch gives its posterior without training. The seconds returned count
 /// every attempt.
@@ -77,7 +78,8 @@ private func runPhase<M: InferenceMethod>(
     var state = try method.initialState(model: model, parameters: parameters, task: task, rng: &initialRNG)
     let loop = EpochLoop(epochs: epochs, batchSize: batchSize, seed: seed, shuffle: shuffle)
     var startEpoch = 0, earlierSeconds = 0.0
-    let fingerprint = "\(method) batch \(batchSize) seed \(seed) shuffle \(shuffle) examples \(data.count) start \(checksum(parameters))"
+    let identity = store?.file.identity ?? "\(method)"
+    let fingerprint = "\(identity) batch \(batchSize) seed \(seed) shuffle \(shuffle) examples \(data.count) start \(checksum(parameters))"
     if let store, store.file.resume, FileManager.default.fileExists(atPath: store.file.path) {
         let path = store.file.path
         let saved = try readingResumeFile(path) { try SafeTensorsFile(contentsOf: path) }

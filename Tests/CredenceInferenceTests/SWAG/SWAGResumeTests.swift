@@ -74,4 +74,23 @@ import Testing
         try file.write(to: path)
         #expect(throws: ResumeError.self) { try collect(epochs: 3, checkpoint: PhaseCheckpoint(path: path, resume: true)) }
     }
+
+    /// With an identity (a bench run's key and phase), the file names that instead of the
+    /// method's description — so a build whose types gained a stored property still resumes
+    /// it — and another identity is refused.
+    @Test func anIdentityStandsForTheMethodsDescription() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("credence-swag-resume-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("collection.safetensors").path
+        _ = try collect(epochs: 1, checkpoint: PhaseCheckpoint(path: path, resume: false, identity: "run 1a2b phase swag member 0"))
+        let fingerprint = try #require(try SafeTensorsFile(contentsOf: path).metadata[PhaseCheckpoint.fingerprintKey])
+        #expect(fingerprint.hasPrefix("run 1a2b phase swag member 0 batch 64 seed 5") && !fingerprint.contains("SWAGCollection"), "\(fingerprint)")
+        let resumed = try collect(epochs: 3, checkpoint: PhaseCheckpoint(path: path, resume: true, identity: "run 1a2b phase swag member 0"))
+        #expect(bits(resumed) == bits(try collect(epochs: 3, checkpoint: nil)), "bit for bit")
+        #expect(throws: ResumeError.self) {
+            try collect(epochs: 3, checkpoint: PhaseCheckpoint(path: path, resume: true, identity: "run 9f9f phase swag member 0"))
+        }
+        #expect(throws: ResumeError.self) { try collect(epochs: 3, checkpoint: PhaseCheckpoint(path: path, resume: true)) }
+    }
 }
