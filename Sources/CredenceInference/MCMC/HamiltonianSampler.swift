@@ -37,7 +37,8 @@ public struct HamiltonianSampler {
     /// Runs (or, from `checkpoint` with `resume`, continues) one chain from each start.
     ///
     /// - Parameters:
-    ///   - fingerprint: identifies the run; a checkpoint written by another is refused.
+    ///   - fingerprint: identifies the run with the sampler's settings (or `checkpoint.identity`
+    ///     in their place); a checkpoint written by another is refused.
     ///   - onStatus: a line every `statusInterval` seconds and at the end of warm-up.
     ///   - onProgress: at each of the `checkpoints` stages, just before its checkpoint is
     ///     written (as the training loop reports each epoch's end): stage k of `checkpoints` as
@@ -50,7 +51,7 @@ public struct HamiltonianSampler {
             throw InferenceError.invalidOption("HMC needs ≥ 1 chain and one start per chain (got \(chains) chains, \(starts.count) starts)")
         }
         var state = try starts.enumerated().map { try HMCChain(settings: settings, target: target, start: $0.element, seed: seed, index: $0.offset) }
-        let runKey = "\(settings) chains \(chains) seed \(seed) \(fingerprint)"
+        let runKey = "\(checkpoint?.identity ?? "\(settings)") chains \(chains) seed \(seed) \(fingerprint)"
         var earlierSeconds = 0.0
         if let checkpoint, checkpoint.resume, FileManager.default.fileExists(atPath: checkpoint.path) {
             let saved = try readingResumeFile(checkpoint.path) { try SafeTensorsFile(contentsOf: checkpoint.path) }

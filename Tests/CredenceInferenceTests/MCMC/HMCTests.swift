@@ -147,6 +147,13 @@ struct HMCTests {
         #expect(resumed.map(\.draws) == saved.map(\.draws))
         let other = HamiltonianSampler(settings: settings, chains: 2, seed: 10)
         #expect(throws: ResumeError.self) { try other.run(target: target, starts: starts, checkpoint: PhaseCheckpoint(path: path, resume: true)) }
+        // With an identity (a bench run's), the file names it in place of the settings' description.
+        let named = directory.appendingPathComponent("named.safetensors").path
+        _ = try sampler.run(target: target, starts: starts, checkpoint: PhaseCheckpoint(path: named, resume: true, identity: "run 77 phase chains"))
+        let key = try #require(try SafeTensorsFile(contentsOf: named).metadata[PhaseCheckpoint.fingerprintKey])
+        #expect(key.hasPrefix("run 77 phase chains chains 2 seed 9") && !key.contains("HMCSettings"), "\(key)")
+        #expect(try sampler.run(target: target, starts: starts, checkpoint: PhaseCheckpoint(path: named, resume: true, identity: "run 77 phase chains"))
+            .map(\.draws) == saved.map(\.draws))
     }
 
     @Test("a start outside the support and impossible settings are refused with what to change")
