@@ -66,32 +66,25 @@ extension RunConfiguration {
             guard let v = T(text) else { throw BenchError.invalidRun(key: key, message: "setting \(name) = '\(text)' is not a valid \(T.self)") }
             return v
         }
+        func choice<T: RawRepresentable>(_ name: String, _: T.Type) throws -> T? where T.RawValue == String {
+            guard let text = training?[name] else { return nil }
+            guard let v = T(rawValue: text) else { throw BenchError.invalidRun(key: key, message: "unknown \(name) '\(text)'") }
+            return v
+        }
         if let h = try value(training, "holdout", Int.self) { o.holdout = h }
         if let w = try value(training, "weightDecay", Float.self) { o.weightDecay = w }
         if let m = try value(training, "momentum", Float.self) { o.momentum = m }
-        if let name = training?["optimizer"] {
-            guard let kind = OptimizerKind(rawValue: name) else { throw BenchError.invalidRun(key: key, message: "unknown optimizer '\(name)'") }
-            o.optimizer = kind
-        }
-        if let name = training?["augmentation"] {
-            guard let kind = Augmentation(rawValue: name) else { throw BenchError.invalidRun(key: key, message: "unknown augmentation '\(name)'") }
-            o.augmentation = kind
-        }
+        if let kind = try choice("optimizer", OptimizerKind.self) { o.optimizer = kind }
+        if let kind = try choice("augmentation", Augmentation.self) { o.augmentation = kind }
         if let p = try value(training, "augmentationPadding", Int.self) { o.augmentationPadding = p }
         if let s = try value(training, "noiseSigma", Float.self) { o.noiseSigma = s }
-        if let name = training?["regressionNoise"] {
-            guard let kind = RegressionNoise(rawValue: name) else { throw BenchError.invalidRun(key: key, message: "unknown regressionNoise '\(name)'") }
-            o.regressionNoise = kind
-        }
+        if let kind = try choice("regressionNoise", RegressionNoise.self) { o.regressionNoise = kind }
         do {
             o.adversarial = try Self.adversarialTraining(training ?? [:])
         } catch let error as TrainingSettingError {
             throw BenchError.invalidRun(key: key, message: "training.\(error.setting): \(error.message)")
         }
-        if let name = training?["schedule"] {
-            guard let kind = ScheduleKind(rawValue: name) else { throw BenchError.invalidRun(key: key, message: "unknown schedule '\(name)'") }
-            o.schedule = kind
-        }
+        if let kind = try choice("schedule", ScheduleKind.self) { o.schedule = kind }
         try o.validate()
         return o
     }
