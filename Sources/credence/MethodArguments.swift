@@ -15,6 +15,20 @@ struct MethodArguments: ParsableArguments {
 
     /// The method named by `--method` with the `--set` values, checked; nil without `--method`.
     func make() throws -> (any RegisteredMethod)? {
+        guard let (name, values) = try canonicalSettings() else { return nil }
+        return try describingErrors(of: name) { try MethodRegistry.make(name, recorded: values) }
+    }
+
+    /// The method and all its settings in one line that later versions of Credence write alike
+    /// (`MethodRegistry.identity`); nil without `--method`. A resumed `train --method` continues a
+    /// phase (SWAG's collection, a chain) only when this matches.
+    func identity() throws -> String? {
+        guard let (name, values) = try canonicalSettings() else { return nil }
+        return try describingErrors(of: name) { try MethodRegistry.identity(name, recorded: values) }
+    }
+
+    /// The `--set` values of `--method` in canonical form.
+    private func canonicalSettings() throws -> (name: String, values: [String: String])? {
         guard let method else {
             if let first = settings.first { throw ValidationError("--set \(first) needs --method") }
             return nil
@@ -25,8 +39,12 @@ struct MethodArguments: ParsableArguments {
             }
             return (String(text[..<equals]), SettingInput(commandLine: String(text[text.index(after: equals)...])))
         }
+        return (method, try describingErrors(of: method) { try MethodRegistry.canonicalValues(method, inputs: inputs) })
+    }
+
+    private func describingErrors<T>(of method: String, _ body: () throws -> T) throws -> T {
         do {
-            return try MethodRegistry.make(method, inputs: inputs)
+            return try body()
         } catch let error as MethodSettingError {
             throw ValidationError(error.description)
         } catch let error as CustomStringConvertible & Error {

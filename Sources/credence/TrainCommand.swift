@@ -133,8 +133,9 @@ struct TrainCommand: ParsableCommand {
     }
 
     func runPosterior(_ opts: TrainingOptions, _ method: any RegisteredMethod) throws {
+        let identity = try self.method.identity()  // the --method/--set arguments' canonical line
         let result = try reportingErrors {
-            try trainPosterior(opts, method: method, samples: samples, ood: ood, out: out, resume: resume,
+            try trainPosterior(opts, method: method, samples: samples, ood: ood, out: out, resume: resume, methodIdentity: identity,
                                onStage: { Terminal.error($0) }, onProgress: Terminal.show)
         }
         if format == .json { return try printJSON(result) }
@@ -154,8 +155,10 @@ struct TrainCommand: ParsableCommand {
             Terminal.error(ensemble.map { "\($0.members) members over \(world.size) ranks (rank r trains members r, r + \(world.size), …)" }
                            ?? "\(type(of: method).name) chains over \(world.size) ranks (chain c on rank c mod \(world.size))")
         }
+        let identity = try self.method.identity()
         let result = try reportingErrors {
             try trainPosteriorOverRanks(opts, method: method, world: world, samples: samples, ood: ood, out: out, resume: resume,
+                                        methodIdentity: identity,
                                         onStage: { Terminal.error($0) }, onProgress: world.rank == 0 ? Terminal.show : { _ in })
         }
         guard let result else { return }

@@ -110,6 +110,11 @@ import Testing
         let resumed = try CLI.run(common + ["--out", killed, "--resume"])
         #expect(resumed.status == 0, "\(resumed.stderr)")
         #expect(try CLI.metadataInteger(state, "credence.phase_epoch") == 6)
+        // The phase is named by the method's settings and the training options — words a later
+        // version of Credence writes alike — not by the description of the types holding them.
+        let fingerprint = try #require(try SafeTensorsFile(contentsOf: state).metadata["credence.phase_run"])
+        #expect(fingerprint.hasPrefix("train swag ") && fingerprint.contains(" rank=4 ") && fingerprint.contains(" swagEpochs=6 ")
+                && fingerprint.contains(" phase swag-collection member 0 batch "), "\(fingerprint)")
         let uninterrupted = try CLI.run(common + ["--out", full])
         #expect(uninterrupted.status == 0, "\(uninterrupted.stderr)")
         #expect(try Data(contentsOf: URL(fileURLWithPath: full)) == Data(contentsOf: URL(fileURLWithPath: killed)),

@@ -195,11 +195,7 @@ func restartingOnUnusableCheckpoint<T>(_ directory: URL, onEvent: (BenchEvent) -
 /// cache directory every run with the same options shares. Returns its checkpoint and the
 /// seconds its training took (over every attempt).
 func trainNetwork(_ options: TrainingOptions, cache: URL, onEvent: (BenchEvent) -> Void) throws -> TrainedFile {
-    var keyed = options
-    keyed.dataDirectory = nil  // where the files are does not change the network
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = .sortedKeys
-    let directory = cache.appendingPathComponent("network-" + fnv1a(try encoder.encode(keyed)))
+    let directory = cache.appendingPathComponent("network-" + (try optionsKey(options)))
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     let path = directory.appendingPathComponent("map.safetensors").path
     // Ranks of a distributed bench that need this network wait here for the one training it.
@@ -216,6 +212,16 @@ func trainNetwork(_ options: TrainingOptions, cache: URL, onEvent: (BenchEvent) 
         })
         return TrainedFile(path: path, seconds: clock.recorded)
     }
+}
+
+/// The training options in 16 hex digits (FNV-1a of their JSON, keys sorted), without where
+/// the data files are: what names the network they train.
+func optionsKey(_ options: TrainingOptions) throws -> String {
+    var keyed = options
+    keyed.dataDirectory = nil  // where the files are does not change the network
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = .sortedKeys
+    return fnv1a(try encoder.encode(keyed))
 }
 
 /// FNV-1a (64 bit) in 16 hex digits, as `RunConfiguration.key`.

@@ -35,7 +35,8 @@ public struct PosteriorTrainingResult: Codable, Sendable {
 /// archive, or — when the posterior is one trained network — a copy of its checkpoint, so
 /// it loads in PyTorch and in `credence fit` alike.
 public func trainPosterior(_ options: TrainingOptions, method: any RegisteredMethod, samples: Int = 32, ood: [OODSource] = [],
-                           out: String? = nil, resume: Bool = false, world: MPIWorld? = nil, onStage: @escaping (String) -> Void = { _ in },
+                           out: String? = nil, resume: Bool = false, methodIdentity: String? = nil, world: MPIWorld? = nil,
+                           onStage: @escaping (String) -> Void = { _ in },
                            onProgress: @escaping (TrainingProgress) -> Void = { _ in }) throws -> PosteriorTrainingResult {
     var options = options
     method.adjust(&options)
@@ -49,7 +50,8 @@ public func trainPosterior(_ options: TrainingOptions, method: any RegisteredMet
     let target = out ?? scratch!.appendingPathComponent("posterior.safetensors").path
     var runs: [TrainingResult] = []
     var networkPaths: [String] = []
-    var job = try methodJob(options, samples: samples, target: target, resume: resume, onStage: onStage, onProgress: onProgress) { run, path in
+    var job = try methodJob(options, samples: samples, target: target, resume: resume, methodIdentity: methodIdentity,
+                            onStage: onStage, onProgress: onProgress) { run, path in
         var run = run
         if out == nil { run.checkpoint = nil }
         runs.append(run)
@@ -76,14 +78,19 @@ public func trainPosterior(_ options: TrainingOptions, method: any RegisteredMet
 /// The job `trainPosterior` runs a method with: networks trained (resumably) to
 /// `STEM.member-M.safetensors` next to `target`, phases to `STEM.PHASE.member-M.safetensors`;
 /// `trained` hears of each network trained.
-func methodJob(_ options: TrainingOptions, samples: Int, target: String, resume: Bool, onStage: @escaping (String) -> Void,
-               onProgress: @escaping (TrainingProgress) -> Void, trained: @escaping (TrainingResult, String) -> Void) throws -> MethodJob {
+func methodJob(_ options: TrainingOptions, samples: Int, target: String, resume: Bool, methodIdentity: String?,
+               onStage: @escaping (String) -> Void, onProgress: @escaping (TrainingProgress) -> Void,
+               trained: @escaping (TrainingResult, String) -> Void) throws -> MethodJob {
+    let runIdentity = try methodIdentity.map { "train \($0) options \(try optionsKey(options))" }
     var job = MethodJob(options: options, samples: samples, seed: options.seed, network: { o in
         let path = memberPath(target, "member-\(o.ensembleMember)")
         let run = try train(o, checkpointPath: path, resume: resume, objective: try AdversarialObjective.forOptions(o), onProgress: onProgress)
         trained(run, path)
         return TrainedFile(path: path, seconds: run.trainingSeconds)
-    }, phaseCheckpoint: { phase, member in PhaseCheckpoint(path: memberPath(target, "\(phase).member-\(member)"), resume: resume) },
+    }, phaseCheckpoint: { phase, member in
+        PhaseCheckpoint(path: memberPath(target, "\(phase).member-\(member)"), resume: resume,
+                        identity: runIdentity.map { "\($0) phase \(phase) member \(member)" })
+    },
     onStage: onStage, onProgress: onProgress)
     job.objective = try AdversarialObjective.forOptions(options)
     return job
@@ -103,7 +110,7 @@ func methodJob(_ options: TrainingOptions, samples: Int, target: String, resume:
 /// `distributedSeconds` is the wall time before rank 0's last step (the members; the
 /// starting network), added to the evaluation's fit time.
 public func trainPosteriorOverRanks(_ options: TrainingOptions, method: any RegisteredMethod, world: MPIWorld, samples: Int = 32,
-                                    ood: [OODSource] = [], out: String, resume: Bool = false,
+                                    ood: [OODSource] = [], out: String, resume: Bool = false, methodIdentity: String? = nil,
                                     onStage: @escaping (String) -> Void = { _ in },
                                     onProgress: @escaping (TrainingProgress) -> Void = { _ in }) throws -> PosteriorTrainingResult? {
     var options = options
@@ -111,7 +118,8 @@ public func trainPosteriorOverRanks(_ options: TrainingOptions, method: any Regi
     try options.validate()
     try method.validateRun(MethodContext(options: options))
     let start = Date()
-    let job = try methodJob(options, samples: samples, target: out, resume: resume, onStage: onStage, onProgress: onProgress) { _, _ in }
+    let job = try methodJob(options, samples: samples, target: out, resume: resume, methodIdentity: methodIdentity,
+                            onStage: onStage, onProgress: onProgress) { _, _ in }
     if let ensemble = method as? DeepEnsembleMethod {
         for m in stride(from: world.rank, to: ensemble.members, by: world.size) {
             onStage("member \(m + 1)/\(ensemble.members) on rank \(world.rank)")
@@ -129,13 +137,15 @@ public func trainPosteriorOverRanks(_ options: TrainingOptions, method: any Regi
     let spread = method.spreadsOverRanks ? world : nil
     guard world.rank == 0 else {
         if let spread {  // this rank's share of the method's own work; rank 0 gathers it
-            var shared = try methodJob(options, samples: samples, target: out, resume: true, onStage: { _ in }, onProgress: { _ in }) { _, _ in }
+            var shared = try methodJob(options, samples: samples, target: out, resume: true, methodIdentity: methodIdentity,
+                                       onStage: { _ in }, onProgress: { _ in }) { _, _ in }
             shared.world = spread
             _ = try method.run(shared)
         }
         return nil
     }
-    var result = try trainPosterior(options, method: method, samples: samples, ood: ood, out: out, resume: true, world: spread,
+    var result = try trainPosterior(options, method: method, samples: samples, ood: ood, out: out, resume: true,
+                                    methodIdentity: methodIdentity, world: spread,
                                     onStage: onStage, onProgress: onProgress)
     result.ranks = world.size
     result.distributedSeconds = distributed

@@ -43,6 +43,12 @@ public enum MethodRegistry {
     /// The method built from `key=value` inputs (the command line's `--set`): every key
     /// checked against the method's options and put in canonical form.
     public static func make(_ name: String, inputs: [(key: String, value: SettingInput)]) throws -> any RegisteredMethod {
+        try make(name, recorded: try canonicalValues(name, inputs: inputs))
+    }
+
+    /// The `key=value` inputs of the method called `name`, each checked against its options
+    /// and put in canonical form (what `make(_:recorded:)` takes).
+    public static func canonicalValues(_ name: String, inputs: [(key: String, value: SettingInput)]) throws -> [String: String] {
         let type = try lookup(name)
         var values: [String: String] = [:]
         func accept(_ options: [MethodOption], strict: Bool) throws {
@@ -60,7 +66,17 @@ public enum MethodRegistry {
         // A combinator's keys depend on a value given (its member method): read its own first.
         try accept(type.options, strict: false)
         try accept(type.options(given: values), strict: true)
-        return try make(name, recorded: values)
+        return values
+    }
+
+    /// The method and every setting it runs with — the values given, the defaults of the
+    /// rest — as one line ("swag rank=20 swagEpochs=5 …", keys sorted): words that stay the same
+    /// from one version of Credence to the next unless a setting's meaning or default changes.
+    public static func identity(_ name: String, recorded values: [String: String]) throws -> String {
+        let settings = try lookup(name).options(given: values).compactMap { option in
+            (values[option.key] ?? option.defaultValue).map { "\(option.key)=\($0)" }
+        }
+        return ([name] + settings.sorted()).joined(separator: " ")
     }
 
     /// The method built from settings already in canonical form (a run's recorded settings,

@@ -18,9 +18,9 @@ public struct PhaseCheckpoint: Sendable, Equatable {
     public var path: String
     public var resume: Bool
     /// What the phase belongs to, in words that stay the same from one version of Credence to
-    /// the next (a bench run's key and the phase's name), so a newer build continues an older
-    /// build's phase; nil: the method's own description, which changes whenever a type inside
-    /// it gains or renames a stored property.
+    /// the next (a bench run's key, or `train --method`'s settings and training options, and the
+    /// phase's name), so a newer build continues an older build's phase; nil: the method's own
+    /// description, which changes whenever a type inside it gains or renames a stored property.
     public var identity: String?
 
     public init(path: String, resume: Bool, identity: String? = nil) {

@@ -63,6 +63,21 @@ import Testing
         }
     }
 
+    /// A method's identity (what a resumed `train --method` phase is checked against) names
+    /// every setting it runs with: a default given explicitly reads as the default omitted, a
+    /// combinator lists its member's settings, and any other value changes it.
+    @Test func identityNamesEverySettingWithTheDefaultsFilledIn() throws {
+        let defaults = try MethodRegistry.identity("swag", recorded: [:])
+        let expected = ["swag"] + SWAGMethod.options.compactMap { o in o.defaultValue.map { "\(o.key)=\($0)" } }.sorted()
+        #expect(defaults == expected.joined(separator: " "))
+        #expect(defaults.contains("rank=20"))
+        let rank20 = try MethodRegistry.canonicalValues("swag", inputs: [("rank", SettingInput(commandLine: "20"))])
+        #expect(try MethodRegistry.identity("swag", recorded: rank20) == defaults)
+        #expect(try MethodRegistry.identity("swag", recorded: ["rank": "4"]) == defaults.replacingOccurrences(of: "rank=20", with: "rank=4"))
+        let multiSWAG = try MethodRegistry.identity("ensemble", recorded: ["member": "swag"])
+        #expect(multiSWAG.hasPrefix("ensemble ") && multiSWAG.contains("member=swag") && multiSWAG.contains("rank=20"), "\(multiSWAG)")
+    }
+
     /// Case `index`'s method and the two-moons run it is checked on.
     static func method(_ index: Int) throws -> (any RegisteredMethod, TrainingOptions) {
         let (name, settings) = cases[index]
