@@ -4,7 +4,7 @@ import Foundation
 
 /// Full-batch Hamiltonian Monte Carlo: static HMC with a fixed number of leapfrog steps and a
 /// Metropolis correction, or NUTS (Hoffman & Gelman 2014) — warm-up adapts the step size by
-/// dual averaging and a diagonal metric in Stan's windows, then `samples` iterations are
+/// dual averaging and the metric in Stan's windows, then `samples` iterations are
 /// kept (every `thinning`-th).
 public struct HMCSettings: Equatable, Sendable, CustomStringConvertible {
     public enum Integrator: Equatable, Sendable {
@@ -25,19 +25,26 @@ public struct HMCSettings: Equatable, Sendable, CustomStringConvertible {
     /// ε before warm-up; refined by the doubling/halving heuristic (Hoffman & Gelman's
     /// Algorithm 4) before the first transition and after each metric update.
     public var initialStepSize: Double
-    /// Estimate a diagonal metric during warm-up (false: the identity).
-    public var adaptsMetric: Bool
+    /// The metric warm-up estimates (diagonal or dense), or the identity (`unit`).
+    public var metric: HMCMetric
 
     public init(integrator: Integrator, warmup: Int = 500, iterations: Int = 500, thinning: Int = 1, targetAcceptance: Double = 0.8,
-                initialStepSize: Double = 0.1, adaptsMetric: Bool = true) {
+                initialStepSize: Double = 0.1, metric: HMCMetric = .diagonal) {
         self.integrator = integrator
         self.warmup = warmup
         self.iterations = iterations
         self.thinning = thinning
         self.targetAcceptance = targetAcceptance
         self.initialStepSize = initialStepSize
-        self.adaptsMetric = adaptsMetric
+        self.metric = metric
     }
+
+    /// Whether warm-up estimates the metric.
+    public var adaptsMetric: Bool { metric != .unit }
+
+    /// The most parameters a dense metric takes: each chain holds two d×d matrices of doubles
+    /// (4,096: 268 MB) and a window's draws.
+    public static let denseMetricLimit = 4096
 
     /// Samples each chain keeps.
     public var keptPerChain: Int { iterations / thinning }
@@ -67,7 +74,7 @@ public struct HMCSettings: Equatable, Sendable, CustomStringConvertible {
         case let .hmc(steps): kind = "HMC \(steps) leapfrog steps"
         case let .nuts(depth): kind = "NUTS depth ≤ \(depth)"
         }
-        return "\(kind), warm-up \(warmup), \(iterations) iterations, thinning \(thinning), δ \(targetAcceptance), ε₀ \(initialStepSize), metric \(adaptsMetric ? "diagonal" : "unit")"
+        return "\(kind), warm-up \(warmup), \(iterations) iterations, thinning \(thinning), δ \(targetAcceptance), ε₀ \(initialStepSize), metric \(metric.rawValue)"
     }
 }
 
@@ -113,9 +120,11 @@ public struct HMCChain {
     var logDensity: Double
     var gradient: [Double]
     public private(set) var stepSize: Double
-    public private(set) var inverseMetric: [Double]
+    var inverseMetric: InverseMetric
     var dualAveraging: DualAveraging
     var window: WelfordVariance
+    /// The current window's draws, for a dense metric's correlations (empty otherwise).
+    var windowDraws: [[Double]] = []
     let windows: WarmupWindows
     // Counters: sampling iterations, then warm-up.
     var acceptanceSum = 0.0, leapfrogSum = 0, treeDepthSum = 0, maxDepthHits = 0, divergences = 0, warmupDivergences = 0
@@ -129,6 +138,10 @@ public struct HMCChain {
         guard start.count == target.dimension else {
             throw InferenceError.invalidOption("the chain's start has \(start.count) coordinates, the target \(target.dimension)")
         }
+        if settings.metric == .dense, start.count > HMCSettings.denseMetricLimit {
+            let gigabytes = Double(2 * start.count * start.count * 8) / 1e9
+            throw InferenceError.invalidOption(String(format: "metric=dense keeps two %d×%d matrices per chain (%.1f GB) and is for at most %d parameters; use metric=diagonal", start.count, start.count, gigabytes, HMCSettings.denseMetricLimit))
+        }
         let (value, gradient) = try target.logDensity(at: start)
         guard value.isFinite, gradient.allSatisfy(\.isFinite) else {
             throw InferenceError.invalidOption("chain \(index + 1) starts where log π or its gradient is not finite (log π = \(value)); start elsewhere")
@@ -140,7 +153,7 @@ public struct HMCChain {
         logDensity = value
         self.gradient = gradient
         stepSize = settings.initialStepSize
-        inverseMetric = [Double](repeating: 1, count: start.count)
+        inverseMetric = .diagonal([Double](repeating: 1, count: start.count))
         dualAveraging = DualAveraging(targetAcceptance: settings.targetAcceptance, initialStepSize: settings.initialStepSize)
         window = WelfordVariance(dimension: start.count)
         windows = WarmupWindows(warmup: settings.warmup, adaptsMetric: settings.adaptsMetric)
@@ -176,10 +189,14 @@ public struct HMCChain {
             if report.divergent { warmupDivergences += 1 }
             stepSize = dualAveraging.update(acceptance: report.acceptance)
             let k = iteration
-            if windows.collects(k) { window.add(position) }
+            if windows.collects(k) {
+                window.add(position)
+                if settings.metric == .dense { windowDraws.append(position) }
+            }
             if windows.windowEnds.contains(k) {
-                inverseMetric = window.regularizedVariance
+                inverseMetric = try estimatedMetric()
                 window = WelfordVariance(dimension: position.count)
+                windowDraws = []
                 hamiltonian = Hamiltonian(target: target, inverseMetric: inverseMetric)
                 try searchStepSize(hamiltonian, &rng)
                 dualAveraging.restart(initialStepSize: stepSize)
@@ -194,6 +211,16 @@ public struct HMCChain {
             if (iteration - settings.warmup + 1) % settings.thinning == 0 { draws.append(Tensor(position.map { Float($0) })) }
         }
         iteration += 1
+    }
+
+    /// The metric the window's draws give: their regularised variances, or (dense) their
+    /// covariance shrunk towards those (`shrunkCovariance`) — the diagonal if that Σ does not
+    /// factor.
+    func estimatedMetric() throws -> InverseMetric {
+        let variances = window.regularizedVariance
+        guard settings.metric == .dense else { return .diagonal(variances) }
+        let (covariance, _) = try shrunkCovariance(draws: windowDraws, variances: variances)
+        return (try? InverseMetric.dense(covariance)) ?? .diagonal(variances)
     }
 
     /// Hoffman & Gelman's Algorithm 4 as Stan runs it: from the current ε, one leapfrog step
@@ -236,7 +263,13 @@ extension HMCChain {
         let p = "chain.\(index)."
         file.setVector(p + "position", position)
         file.setVector(p + "gradient", gradient)
-        file.setVector(p + "inverseMetric", inverseMetric)
+        switch inverseMetric {
+        case let .diagonal(m): file.setVector(p + "inverseMetric", m)
+        case let .dense(covariance, factor):
+            file.setDoubles(covariance.values, shape: [covariance.rows, covariance.columns], name: p + "inverseMetric")
+            file.setDoubles(factor.values, shape: [factor.rows, factor.columns], name: p + "inverseMetric.factor")
+        }
+        if !windowDraws.isEmpty { file.setDoubles(windowDraws.flatMap { $0 }, shape: [windowDraws.count, position.count], name: p + "window.draws") }
         file.setVector(p + "window.mean", window.mean)
         file.setVector(p + "window.squaredDeviations", window.squaredDeviations)
         file.setVector(p + "dualAveraging", dualAveraging.stored)
@@ -251,7 +284,13 @@ extension HMCChain {
         let p = "chain.\(index).", d = position.count
         position = try file.requiredDoubles(p + "position", count: d, path: path)
         gradient = try file.requiredDoubles(p + "gradient", count: d, path: path)
-        inverseMetric = try file.requiredDoubles(p + "inverseMetric", count: d, path: path)
+        // A dense metric is saved with its factor (before its first window ends it is the unit diagonal).
+        if file.doubles(p + "inverseMetric.factor") == nil {
+            inverseMetric = .diagonal(try file.requiredDoubles(p + "inverseMetric", count: d, path: path))
+        } else {
+            inverseMetric = .dense(covariance: DenseMatrix(rows: d, columns: d, values: try file.requiredDoubles(p + "inverseMetric", count: d * d, path: path)),
+                                   factor: DenseMatrix(rows: d, columns: d, values: try file.requiredDoubles(p + "inverseMetric.factor", count: d * d, path: path)))
+        }
         window.mean = try file.requiredDoubles(p + "window.mean", count: d, path: path)
         window.squaredDeviations = try file.requiredDoubles(p + "window.squaredDeviations", count: d, path: path)
         dualAveraging = DualAveraging(stored: try file.requiredDoubles(p + "dualAveraging", count: DualAveraging.storedCount, path: path))
@@ -261,6 +300,9 @@ extension HMCChain {
             throw ResumeError.inconsistentState(path: path, reason: "it lacks chain \(index + 1)'s counters")
         }
         (iteration, window.count, leapfrogSum, treeDepthSum) = (counters[0], counters[1], counters[2], counters[3])
+        let windowValues = settings.metric == .dense && window.count > 0
+            ? try file.requiredDoubles(p + "window.draws", count: window.count * d, path: path) : []
+        windowDraws = stride(from: 0, to: windowValues.count, by: d).map { Array(windowValues[$0..<($0 + d)]) }
         (maxDepthHits, divergences, warmupDivergences, gradientEvaluations) = (counters[4], counters[5], counters[6], counters[7])
         let count = try file.requiredInteger(p + "draws", path: path)
         draws = try (0..<count).map { try file.required(p + "draw.\($0)", shape: [d], path: path) }

@@ -21,13 +21,13 @@ public struct HMCRunSettings: Sendable {
     public var start: HMCStart
 
     static func options(targetAcceptance: String) -> [MethodOption] {
-        [MethodOption("warmup", .integer(atLeast: 0), default: "500", help: "warm-up iterations per chain (step size by dual averaging; diagonal metric in Stan's windows)"),
+        [MethodOption("warmup", .integer(atLeast: 0), default: "500", help: "warm-up iterations per chain (step size by dual averaging; the metric in Stan's windows)"),
          MethodOption("iterations", .integer(atLeast: 1), default: "500", help: "iterations per chain after warm-up"),
          MethodOption("thinning", .integer(atLeast: 1), default: "1", help: "keep every n-th iteration"),
          MethodOption("chains", .integer(atLeast: 1), default: "4", help: "chains, run side by side on the cores"),
          MethodOption("targetAcceptance", .real(above: 0, below: 1), default: targetAcceptance, help: "mean acceptance statistic δ the step size adapts to"),
          MethodOption("initialStepSize", .real(above: 0, below: nil), default: "0.01", help: "step size ε before the initial search"),
-         MethodOption.choice("metric", HMCMetric.self, default: .diagonal, help: "diagonal: estimated during warm-up; unit: the identity"),
+         MethodOption.choice("metric", HMCMetric.self, default: .diagonal, help: "diagonal: variances estimated during warm-up; dense: the covariance, shrunk towards the diagonal (≤ 4096 parameters); unit: the identity"),
          MethodOption.choice("start", HMCStart.self, default: .trained, help: "trained: every chain at the trained network; random: each at its own initialisation"),
          MethodOption("temperature", .real(above: 0, below: nil), default: "1", help: "posterior temperature T (1 = Bayes, < 1 cold)"),
          MethodOption("priorPrecision", .real(above: 0, below: nil), default: "1", help: "precision of the isotropic Gaussian prior")]
@@ -37,7 +37,7 @@ public struct HMCRunSettings: Sendable {
         sampler = HMCSettings(integrator: integrator, warmup: try settings.required("warmup"), iterations: try settings.required("iterations"),
                               thinning: try settings.required("thinning"), targetAcceptance: try settings.required("targetAcceptance"),
                               initialStepSize: try settings.required("initialStepSize"),
-                              adaptsMetric: try settings.choice("metric", as: HMCMetric.self) != .unit)
+                              metric: try settings.choice("metric", as: HMCMetric.self) ?? .diagonal)
         chains = try settings.required("chains")
         temperature = try settings.required("temperature")
         priorPrecision = try settings.required("priorPrecision")
@@ -91,9 +91,11 @@ public struct HMCRunSettings: Sendable {
     }
 }
 
-/// The metric's form.
+/// The metric's form: the posterior variances warm-up estimates (`diagonal`), its covariance
+/// (`dense`: for up to `HMCSettings.denseMetricLimit` parameters, shrunk towards the diagonal —
+/// `shrunkCovariance`), or the identity (`unit`).
 public enum HMCMetric: String, CaseIterable, Sendable {
-    case diagonal, unit
+    case diagonal, dense, unit
 }
 
 /// Full-batch Hamiltonian Monte Carlo as the registry lists it: train the network, then run
@@ -104,7 +106,7 @@ public struct HMCMethod: RegisteredMethod {
     public static let name = "hmc"
     public static let family = MethodFamily.mcmc
     public static let phase = MethodPhase.trained
-    public static let summary = "full-batch Hamiltonian Monte Carlo, several chains, step size and diagonal metric adapted in warm-up (Neal 2011; Stan)"
+    public static let summary = "full-batch Hamiltonian Monte Carlo, several chains, step size and metric adapted in warm-up (Neal 2011; Stan)"
     public static let options = [MethodOption("leapfrogSteps", .integer(atLeast: 1), default: "20", help: "leapfrog steps per transition")]
         + HMCRunSettings.options(targetAcceptance: "0.65")
     public static let quickSettings = ["warmup": "30", "iterations": "20", "chains": "2", "leapfrogSteps": "5"]

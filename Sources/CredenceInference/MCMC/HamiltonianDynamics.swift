@@ -44,27 +44,59 @@ struct PhasePoint {
     var gradient: [Double]
 }
 
-/// H(θ, p) = −log π(θ) + ½ pᵀM⁻¹p with a diagonal inverse metric M⁻¹ (Stan's "inverse
-/// metric": the posterior variances it estimates during warm-up), and its leapfrog integrator.
+/// M⁻¹, the "inverse metric" of the kinetic energy ½ pᵀM⁻¹p: the posterior covariance warm-up
+/// estimates (Stan's name), as its diagonal or in full.
+enum InverseMetric: Equatable {
+    case diagonal([Double])
+    /// Σ (d×d) with its lower Cholesky factor L (Σ = L·Lᵀ), which draws the momenta.
+    case dense(covariance: DenseMatrix, factor: DenseMatrix)
+
+    /// A dense Σ, factored; throws when Σ is not positive definite.
+    static func dense(_ covariance: DenseMatrix) throws -> InverseMetric {
+        .dense(covariance: covariance, factor: try covariance.choleskyFactor())
+    }
+}
+
+/// H(θ, p) = −log π(θ) + ½ pᵀM⁻¹p, and its leapfrog integrator.
 struct Hamiltonian {
     let target: any HamiltonianTarget
-    /// The diagonal of M⁻¹.
-    let inverseMetric: [Double]
+    let inverseMetric: InverseMetric
 
     func energy(_ z: PhasePoint) -> Double {
         var kinetic = 0.0
-        for i in z.momentum.indices { kinetic += z.momentum[i] * z.momentum[i] * inverseMetric[i] }
+        switch inverseMetric {
+        case let .diagonal(m):
+            for i in z.momentum.indices { kinetic += z.momentum[i] * z.momentum[i] * m[i] }
+        case .dense:
+            for (p, v) in zip(z.momentum, velocity(z.momentum)) { kinetic += p * v }
+        }
         let h = -z.logDensity + kinetic / 2
         return h.isNaN ? .infinity : h
     }
 
     /// p♯ = M⁻¹p, the velocity dθ/dt (the no-U-turn criterion's direction).
-    func velocity(_ momentum: [Double]) -> [Double] { zip(momentum, inverseMetric).map { $0 * $1 } }
+    func velocity(_ momentum: [Double]) -> [Double] {
+        switch inverseMetric {
+        case let .diagonal(m): return zip(momentum, m).map { $0 * $1 }
+        // (The shapes agree by construction: Σ is d×d for the chain's d coordinates.)
+        case let .dense(covariance, _): return (try! covariance.matmul(DenseMatrix(column: momentum))).values
+        }
+    }
 
-    /// p ~ N(0, M).
+    /// p ~ N(0, M): z/√m on a diagonal; with Σ = L·Lᵀ, p = L⁻ᵀz (its covariance L⁻ᵀL⁻¹ = Σ⁻¹ = M).
     func drawMomentum(_ rng: inout RandomGenerator) -> [Double] {
-        let z = standardNormals(inverseMetric.count, &rng)
-        return zip(z, inverseMetric).map { $0 / $1.squareRoot() }
+        let z = standardNormals(dimension, &rng)
+        switch inverseMetric {
+        case let .diagonal(m): return zip(z, m).map { $0 / $1.squareRoot() }
+        case let .dense(_, factor): return (try! factor.solveLowerTriangular(DenseMatrix(column: z), transpose: true)).values
+        }
+    }
+
+    var dimension: Int {
+        switch inverseMetric {
+        case let .diagonal(m): return m.count
+        case let .dense(covariance, _): return covariance.rows
+        }
     }
 
     /// One leapfrog step of size ε (negative: backwards in time): p ← p + ε/2·∇log π(θ),
@@ -72,9 +104,15 @@ struct Hamiltonian {
     /// O(ε³) per step on smooth targets. A position outside the support gets log π = −∞.
     func leapfrog(_ z: inout PhasePoint, stepSize epsilon: Double) throws {
         let half = epsilon / 2
-        for i in z.momentum.indices {
-            z.momentum[i] += half * z.gradient[i]
-            z.position[i] += epsilon * inverseMetric[i] * z.momentum[i]
+        switch inverseMetric {
+        case let .diagonal(m):
+            for i in z.momentum.indices {
+                z.momentum[i] += half * z.gradient[i]
+                z.position[i] += epsilon * m[i] * z.momentum[i]
+            }
+        case .dense:
+            for i in z.momentum.indices { z.momentum[i] += half * z.gradient[i] }
+            for (i, v) in velocity(z.momentum).enumerated() { z.position[i] += epsilon * v }
         }
         let (value, gradient) = try target.logDensity(at: z.position)
         z.logDensity = value.isFinite ? value : -.infinity

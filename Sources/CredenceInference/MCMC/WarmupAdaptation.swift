@@ -1,3 +1,4 @@
+import CredenceTensor
 import Foundation
 
 /// Nesterov dual averaging of log ε towards a target acceptance statistic δ (Hoffman & Gelman
@@ -81,7 +82,7 @@ struct WelfordVariance: Equatable {
 }
 
 /// Stan's windowed warm-up: an initial fast buffer (step size only), slow windows that double
-/// in length and each end with a diagonal metric estimated from their draws (the last one
+/// in length and each end with the metric estimated from their draws (the last one
 /// stretched to the terminal buffer), and a terminal fast buffer (step size only) with the
 /// final metric. Defaults 75 / 25 / 50 iterations; a warm-up shorter than their sum uses
 /// 15 % / 75 % / 10 % of it; under 20 iterations, or with the metric fixed, only the step
@@ -122,4 +123,56 @@ struct WarmupWindows: Equatable {
 
     /// Whether warm-up iteration `k` (0-based) adds its draw to the metric estimate.
     func collects(_ k: Int) -> Bool { adaptsMetric && k >= initialBuffer && k < warmup - terminalBuffer }
+}
+
+/// The dense metric's estimate from one window's draws: their correlations shrunk towards
+/// zero by the intensity Schäfer & Strimmer (2005, target "D": diagonal, unequal variances)
+/// estimate from the draws themselves,
+///
+///     λ* = Σ_{i≠j} Var̂(r_ij) / Σ_{i≠j} r_ij²  (clipped to [0, 1]),
+///
+/// and scaled by the window's regularised variances (the diagonal metric's), so a window of
+/// few draws in many dimensions gives nearly the diagonal metric and one of many draws nearly
+/// the full sample covariance; Σ stays positive definite while λ* > 0. (Stan shrinks towards
+/// 10⁻³·I instead, which leaves the directions a short window never moved along almost frozen
+/// when there are more parameters than draws.) Two products of the d×n standardised draws.
+///
+/// - Returns: Σ, and λ* (1 when the draws carry no correlation to estimate).
+func shrunkCovariance(draws: [[Double]], variances: [Double]) throws -> (covariance: DenseMatrix, shrinkage: Double) {
+    let n = draws.count, d = variances.count
+    var covariance = DenseMatrix(diagonal: variances)
+    guard n >= 3 else { return (covariance, 1) }
+    var mean = [Double](repeating: 0, count: d)
+    for x in draws { for i in 0..<d { mean[i] += x[i] } }
+    for i in 0..<d { mean[i] /= Double(n) }
+    var sd = [Double](repeating: 0, count: d)
+    for x in draws { for i in 0..<d { sd[i] += (x[i] - mean[i]) * (x[i] - mean[i]) } }
+    for i in 0..<d { sd[i] = (sd[i] / Double(n - 1)).squareRoot() }
+    // Standardised draws y (a coordinate that never moved stays 0: no correlation) and y².
+    var y = DenseMatrix(rows: n, columns: d), ySquared = y
+    for (k, x) in draws.enumerated() {
+        for i in 0..<d where sd[i] > 0 {
+            let v = (x[i] - mean[i]) / sd[i]
+            y.values[k * d + i] = v
+            ySquared.values[k * d + i] = v * v
+        }
+    }
+    let products = try y.matmul(y, transposeLeft: true)                        // n·w̄_ij
+    let squares = try ySquared.matmul(ySquared, transposeLeft: true)           // Σ_k w_kij²
+    let nn = Double(n)
+    var spread = 0.0, size = 0.0
+    for i in 0..<d {
+        for j in 0..<d where j != i {
+            let meanProduct = products[i, j] / nn, r = products[i, j] / (nn - 1)
+            spread += nn / pow(nn - 1, 3) * Swift.max(squares[i, j] - nn * meanProduct * meanProduct, 0)
+            size += r * r
+        }
+    }
+    let shrinkage = size > 0 ? Swift.min(1, Swift.max(0, spread / size)) : 1
+    for i in 0..<d {
+        for j in 0..<d where j != i {
+            covariance.values[i * d + j] = (1 - shrinkage) * products[i, j] / (nn - 1) * (variances[i] * variances[j]).squareRoot()
+        }
+    }
+    return (covariance, shrinkage)
 }
