@@ -39,12 +39,6 @@ struct DiagnoseCommand: ParsableCommand {
                          c + 1, s.stepSize, s.meanAcceptance, s.divergences, s.warmupDivergences, s.meanLeapfrogSteps, s.meanTreeDepth,
                          s.maxDepthHits, s.gradientEvaluations))
         }
-        if let worst = diagnosis.worstRHat, worst > 1.01 {
-            Terminal.error(String(format: "warning: R̂ up to %.3f (> 1.01): the chains have not mixed — run them longer or use more chains", worst))
-        }
-        let divergences = (diagnosis.sampler ?? []).map(\.divergences).reduce(0, +)
-        if divergences > 0 {
-            Terminal.error("warning: \(divergences) divergent transitions after warm-up: the sampler missed regions of high curvature — raise targetAcceptance")
-        }
+        for warning in diagnosis.warnings { Terminal.error("warning: " + warning) }
     }
 }

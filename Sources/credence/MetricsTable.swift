@@ -48,5 +48,6 @@ func printMetrics(_ m: EvaluationMetrics) {
                      (chain.worstRHat.map { String(format: "%.3f", $0) } ?? "—") as NSString,
                      chain.smallestBulkEffectiveSampleSize, chain.smallestTailEffectiveSampleSize))
         if let sampler = chain.samplerSummary { print("  sampler: " + sampler) }
+        for warning in chain.warnings { Terminal.error("warning: " + warning) }
     }
 }

@@ -29,6 +29,10 @@ import Testing
                                    "--set", "iterations=20", "--set", "chains=2", "--set", "maxTreeDepth=4", "--out", nuts])
         #expect(trained.status == 0, "\(trained.stderr)")
         #expect(trained.stdout.contains("2 chains of 40 samples") && trained.stdout.contains("sampler: 2 chains, ε"), "\(trained.stdout)")
+        // 40 draws are far from 100 effectively independent ones per chain: said, with what to do, here and by diagnose.
+        #expect(trained.stderr.contains("warning: bulk ESS as low as") && trained.stderr.contains("(< 200, 100 per chain)"), "\(trained.stderr)")
+        let text = try CLI.run(["diagnose", "--posterior", nuts, "--projections", "2", "--points", "1"])
+        #expect(text.status == 0 && text.stderr.contains("warning: bulk ESS as low as"), "\(text.stderr)")
         let result = try CLI.json(try CLI.run(["diagnose", "--posterior", nuts, "--projections", "2", "--points", "1", "--format", "json"]))
         #expect(result["chains"] as? Int == 2 && result["samples"] as? Int == 40)
         let sampler = try #require(result["sampler"] as? [[String: Any]])

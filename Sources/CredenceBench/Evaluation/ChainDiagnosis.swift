@@ -68,6 +68,30 @@ func diagnoseChain(_ chain: EnsemblePosterior, points: Tensor, projections: Int,
 }
 
 extension ChainDiagnosis {
+    /// What the figures say is wrong with the chains, each with what to change (Vehtari et al.
+    /// 2021's R̂ ≤ 1.01 and bulk ESS ≥ 100 per chain; Stan's divergence and tree-depth
+    /// warnings); empty when none applies.
+    public var warnings: [String] {
+        var warnings: [String] = []
+        let chains = Swift.max(chains ?? 1, 1)
+        if let worst = worstRHat, worst > 1.01 {
+            warnings.append(String(format: "R̂ up to %.3f (> 1.01): the chains have not mixed — run them longer or use more chains", worst))
+        }
+        if smallestBulkEffectiveSampleSize < Double(100 * chains) {
+            warnings.append(String(format: "bulk ESS as low as %.1f (< %d, 100 per chain): the posterior's means are still estimated from a few effectively independent draws — run longer", smallestBulkEffectiveSampleSize, 100 * chains))
+        }
+        let statistics = sampler ?? []
+        let divergences = statistics.map(\.divergences).reduce(0, +)
+        if divergences > 0 {
+            warnings.append("\(divergences) divergent transitions after warm-up: the sampler missed regions of high curvature — raise targetAcceptance (e.g. 0.95)")
+        }
+        let hits = statistics.map(\.maxDepthHits).reduce(0, +)
+        if hits > 0 {
+            warnings.append("\(hits) iterations stopped at the maximum tree depth before their trajectories turned: the chains explore slowly — raise maxTreeDepth (each level doubles an iteration's cost) or run more iterations")
+        }
+        return warnings
+    }
+
     /// "4 chains, ε 0.021–0.034, acceptance 0.83–0.95, 0 divergences, 63 leapfrog steps, 12 at the maximum depth"
     /// for a Hamiltonian sampler (nil otherwise).
     public var samplerSummary: String? {
