@@ -62,13 +62,14 @@ struct Hamiltonian {
     let target: any HamiltonianTarget
     let inverseMetric: InverseMetric
 
-    func energy(_ z: PhasePoint) -> Double {
+    /// H at `z`; `velocity`, when the caller has it, is z's M⁻¹p (saves the dense metric a product).
+    func energy(_ z: PhasePoint, velocity known: [Double]? = nil) -> Double {
         var kinetic = 0.0
         switch inverseMetric {
         case let .diagonal(m):
             for i in z.momentum.indices { kinetic += z.momentum[i] * z.momentum[i] * m[i] }
         case .dense:
-            for (p, v) in zip(z.momentum, velocity(z.momentum)) { kinetic += p * v }
+            for (p, v) in zip(z.momentum, known ?? velocity(z.momentum)) { kinetic += p * v }
         }
         let h = -z.logDensity + kinetic / 2
         return h.isNaN ? .infinity : h

@@ -46,12 +46,12 @@ extension Hamiltonian {
                         rng: inout RandomGenerator) throws -> (PhasePoint, TransitionReport) {
         var z = start
         z.momentum = drawMomentum(&rng)
-        let h0 = energy(z)
+        let v0 = velocity(z.momentum)
+        let h0 = energy(z, velocity: v0)
         var forwardEnd = z, backwardEnd = z
         var sample = z
         // Momenta and velocities at both ends of the backward and forward halves.
         var pFwdFwd = z.momentum, pFwdBck = z.momentum, pBckFwd = z.momentum, pBckBck = z.momentum
-        let v0 = velocity(z.momentum)
         var vFwdFwd = v0, vFwdBck = v0, vBckFwd = v0, vBckBck = v0
         var rho = z.momentum
         var logSumWeight = 0.0
@@ -125,12 +125,13 @@ extension Hamiltonian {
         if depth == 0 {
             try leapfrog(&z, stepSize: direction * stepSize)
             statistics.leapfrogSteps += 1
-            let h = energy(z)
+            let v = velocity(z.momentum)
+            let h = energy(z, velocity: v)
             if h - statistics.h0 > divergenceThreshold { statistics.divergent = true }
             logSumWeight = logSumExp(logSumWeight, statistics.h0 - h)
             statistics.acceptanceSum += statistics.h0 - h > 0 ? 1 : exp(statistics.h0 - h)
             proposal = z
-            vBegin = velocity(z.momentum)
+            vBegin = v
             vEnd = vBegin
             for i in rho.indices { rho[i] += z.momentum[i] }
             pBegin = z.momentum
