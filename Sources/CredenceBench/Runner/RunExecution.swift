@@ -162,7 +162,7 @@ func fitRunPosterior(_ configuration: RunConfiguration, method: any RegisteredMe
                             network: { o in try trainNetwork(o, cache: cache, onEvent: onEvent) },
                             phaseCheckpoint: { phase, member in
                                 PhaseCheckpoint(path: runDirectory.appendingPathComponent("\(phase).member-\(member).safetensors").path,
-                                                resume: true, identity: "run \(configuration.key) phase \(phase) member \(member)")
+                                                resume: true, run: "run \(configuration.key)", phase: phase, member: member)
                             },
                             onStage: { onEvent(.stage($0)) }, onProgress: { onEvent(.training($0)) })
         job.objective = try AdversarialObjective.forOptions(options)

@@ -88,8 +88,7 @@ func methodJob(_ options: TrainingOptions, samples: Int, target: String, resume:
         trained(run, path)
         return TrainedFile(path: path, seconds: run.trainingSeconds)
     }, phaseCheckpoint: { phase, member in
-        PhaseCheckpoint(path: memberPath(target, "\(phase).member-\(member)"), resume: resume,
-                        identity: runIdentity.map { "\($0) phase \(phase) member \(member)" })
+        PhaseCheckpoint(path: memberPath(target, "\(phase).member-\(member)"), resume: resume, run: runIdentity, phase: phase, member: member)
     },
     onStage: onStage, onProgress: onProgress)
     job.objective = try AdversarialObjective.forOptions(options)

@@ -29,6 +29,13 @@ public struct PhaseCheckpoint: Sendable, Equatable {
         self.identity = identity
     }
 
+    /// The checkpoint of `phase` of ensemble member `member` of the run `run` (stable words
+    /// naming the run, e.g. a bench run's key): identity "RUN phase PHASE member M"; without a
+    /// run, the method's own description.
+    public init(path: String, resume: Bool, run: String?, phase: String, member: Int) {
+        self.init(path: path, resume: resume, identity: run.map { "\($0) phase \(phase) member \(member)" })
+    }
+
     /// Metadata keys of a phase checkpoint: which run wrote it, epochs done, seconds spent.
     static let fingerprintKey = "credence.phase_run"
     static let epochKey = "credence.phase_epoch"

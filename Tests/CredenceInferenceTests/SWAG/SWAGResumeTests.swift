@@ -83,7 +83,7 @@ import Testing
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let path = directory.appendingPathComponent("collection.safetensors").path
-        _ = try collect(epochs: 1, checkpoint: PhaseCheckpoint(path: path, resume: false, identity: "run 1a2b phase swag member 0"))
+        _ = try collect(epochs: 1, checkpoint: PhaseCheckpoint(path: path, resume: false, run: "run 1a2b", phase: "swag", member: 0))
         let fingerprint = try #require(try SafeTensorsFile(contentsOf: path).metadata[PhaseCheckpoint.fingerprintKey])
         #expect(fingerprint.hasPrefix("run 1a2b phase swag member 0 batch 64 seed 5") && !fingerprint.contains("SWAGCollection"), "\(fingerprint)")
         let resumed = try collect(epochs: 3, checkpoint: PhaseCheckpoint(path: path, resume: true, identity: "run 1a2b phase swag member 0"))
