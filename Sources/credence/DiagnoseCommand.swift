@@ -37,7 +37,8 @@ struct DiagnoseCommand: ParsableCommand {
         for (c, s) in (diagnosis.sampler ?? []).enumerated() {
             print(String(format: "chain %d: ε %.4g, acceptance %.3f, %d divergences (%d in warm-up), %.1f leapfrog steps per iteration, tree depth %.2f, %d at the maximum depth, %d gradients",
                          c + 1, s.stepSize, s.meanAcceptance, s.divergences, s.warmupDivergences, s.meanLeapfrogSteps, s.meanTreeDepth,
-                         s.maxDepthHits, s.gradientEvaluations))
+                         s.maxDepthHits, s.gradientEvaluations)
+                  + (s.denseMetricShrinkage.map { String(format: ", dense metric (shrinkage λ* %.3f)", $0) } ?? ""))
         }
         for warning in diagnosis.warnings { Terminal.error("warning: " + warning) }
     }

@@ -92,7 +92,8 @@ extension ChainDiagnosis {
         return warnings
     }
 
-    /// "4 chains, ε 0.021–0.034, acceptance 0.83–0.95, 0 divergences, 63 leapfrog steps, 12 at the maximum depth"
+    /// "4 chains, ε 0.021–0.034, acceptance 0.83–0.95, 0 divergences, 63 leapfrog steps, 12 at the maximum depth,
+    /// dense metric on 4 (shrinkage λ* 0.120–0.310)"
     /// for a Hamiltonian sampler (nil otherwise).
     public var samplerSummary: String? {
         guard let s = sampler, !s.isEmpty else { return nil }
@@ -105,6 +106,8 @@ extension ChainDiagnosis {
             + "\(range(s.map(\.meanLeapfrogSteps), "%.0f")) leapfrog steps per iteration"
         let hits = s.map(\.maxDepthHits).reduce(0, +)
         if hits > 0 { text += ", \(hits) iterations at the maximum tree depth" }
+        let shrinkages = s.compactMap(\.denseMetricShrinkage)
+        if !shrinkages.isEmpty { text += ", dense metric on \(shrinkages.count) (shrinkage λ* \(range(shrinkages, "%.3f")))" }
         return text
     }
 }

@@ -94,9 +94,13 @@ public struct HMCChainStatistics: Codable, Sendable, Equatable {
     public var maxDepthHits: Int
     /// Gradients evaluated in all (warm-up, step-size search and sampling).
     public var gradientEvaluations: Int
+    /// With `metric=dense`: the shrinkage λ* of the dense metric in use (0 = the window's
+    /// sample covariance, 1 = its diagonal; `shrunkCovariance`); nil on a diagonal metric —
+    /// also when a dense estimate did not factor and the chain kept the diagonal.
+    public var denseMetricShrinkage: Double?
 
     public init(stepSize: Double, meanAcceptance: Double, divergences: Int, warmupDivergences: Int, meanLeapfrogSteps: Double,
-                meanTreeDepth: Double, maxDepthHits: Int, gradientEvaluations: Int) {
+                meanTreeDepth: Double, maxDepthHits: Int, gradientEvaluations: Int, denseMetricShrinkage: Double? = nil) {
         self.stepSize = stepSize
         self.meanAcceptance = meanAcceptance
         self.divergences = divergences
@@ -105,6 +109,7 @@ public struct HMCChainStatistics: Codable, Sendable, Equatable {
         self.meanTreeDepth = meanTreeDepth
         self.maxDepthHits = maxDepthHits
         self.gradientEvaluations = gradientEvaluations
+        self.denseMetricShrinkage = denseMetricShrinkage
     }
 }
 
@@ -121,6 +126,8 @@ public struct HMCChain {
     var gradient: [Double]
     public private(set) var stepSize: Double
     var inverseMetric: InverseMetric
+    /// λ* of `inverseMetric` when it is dense.
+    var denseMetricShrinkage: Double?
     var dualAveraging: DualAveraging
     var window: WelfordVariance
     /// The current window's draws, for a dense metric's correlations (empty otherwise).
@@ -194,7 +201,7 @@ public struct HMCChain {
                 if settings.metric == .dense { windowDraws.append(position) }
             }
             if windows.windowEnds.contains(k) {
-                inverseMetric = try estimatedMetric()
+                (inverseMetric, denseMetricShrinkage) = try estimatedMetric()
                 window = WelfordVariance(dimension: position.count)
                 windowDraws = []
                 hamiltonian = Hamiltonian(target: target, inverseMetric: inverseMetric)
@@ -214,13 +221,14 @@ public struct HMCChain {
     }
 
     /// The metric the window's draws give: their regularised variances, or (dense) their
-    /// covariance shrunk towards those (`shrunkCovariance`) — the diagonal if that Σ does not
-    /// factor.
-    func estimatedMetric() throws -> InverseMetric {
+    /// covariance shrunk towards those (`shrunkCovariance`) with its λ* — the diagonal if that
+    /// Σ does not factor.
+    func estimatedMetric() throws -> (metric: InverseMetric, denseShrinkage: Double?) {
         let variances = window.regularizedVariance
-        guard settings.metric == .dense else { return .diagonal(variances) }
-        let (covariance, _) = try shrunkCovariance(draws: windowDraws, variances: variances)
-        return (try? InverseMetric.dense(covariance)) ?? .diagonal(variances)
+        guard settings.metric == .dense else { return (.diagonal(variances), nil) }
+        let (covariance, shrinkage) = try shrunkCovariance(draws: windowDraws, variances: variances)
+        guard let metric = try? InverseMetric.dense(covariance) else { return (.diagonal(variances), nil) }
+        return (metric, shrinkage)
     }
 
     /// Hoffman & Gelman's Algorithm 4 as Stan runs it: from the current ε, one leapfrog step
@@ -253,7 +261,7 @@ public struct HMCChain {
         return HMCChainStatistics(stepSize: stepSize, meanAcceptance: acceptanceSum / n, divergences: divergences,
                                   warmupDivergences: warmupDivergences, meanLeapfrogSteps: Double(leapfrogSum) / n,
                                   meanTreeDepth: Double(treeDepthSum) / n, maxDepthHits: maxDepthHits,
-                                  gradientEvaluations: gradientEvaluations)
+                                  gradientEvaluations: gradientEvaluations, denseMetricShrinkage: denseMetricShrinkage)
     }
 }
 
@@ -268,6 +276,7 @@ extension HMCChain {
         case let .dense(covariance, factor):
             file.setDoubles(covariance.values, shape: [covariance.rows, covariance.columns], name: p + "inverseMetric")
             file.setDoubles(factor.values, shape: [factor.rows, factor.columns], name: p + "inverseMetric.factor")
+            if let denseMetricShrinkage { file.metadata[p + "denseMetricShrinkage"] = String(denseMetricShrinkage) }
         }
         if !windowDraws.isEmpty { file.setDoubles(windowDraws.flatMap { $0 }, shape: [windowDraws.count, position.count], name: p + "window.draws") }
         file.setVector(p + "window.mean", window.mean)
@@ -290,6 +299,7 @@ extension HMCChain {
         } else {
             inverseMetric = .dense(covariance: DenseMatrix(rows: d, columns: d, values: try file.requiredDoubles(p + "inverseMetric", count: d * d, path: path)),
                                    factor: DenseMatrix(rows: d, columns: d, values: try file.requiredDoubles(p + "inverseMetric.factor", count: d * d, path: path)))
+            denseMetricShrinkage = file.metadata[p + "denseMetricShrinkage"].flatMap(Double.init)
         }
         window.mean = try file.requiredDoubles(p + "window.mean", count: d, path: path)
         window.squaredDeviations = try file.requiredDoubles(p + "window.squaredDeviations", count: d, path: path)

@@ -27,4 +27,18 @@ import Testing
         // The thresholds themselves: R̂ 1.01 and 100 per chain pass.
         #expect(diagnosis(rHat: 1.01, bulk: 400, chains: 4).warnings.isEmpty)
     }
+
+    /// The sampler's line in `train --method` and the bench: ranges over the chains, and the
+    /// dense metric's shrinkage when the chains ran one.
+    @Test func theSamplerSummaryNamesTheDenseMetricsShrinkage() throws {
+        var chains = try #require(diagnosis(rHat: 1.0, bulk: 900, chains: 2, depthHits: 5).sampler)
+        #expect(ChainDiagnosis(method: "nuts", samples: 10, chains: 2, sampler: chains, quantities: [], worstRHat: 1, smallestBulkEffectiveSampleSize: 9,
+                               smallestTailEffectiveSampleSize: 9).samplerSummary
+                == "2 chains, ε 0.01, acceptance 0.80, 0 divergences, 63 leapfrog steps per iteration, 10 iterations at the maximum tree depth")
+        chains[0].denseMetricShrinkage = 0.31
+        chains[1].denseMetricShrinkage = 0.12
+        let summary = ChainDiagnosis(method: "nuts", samples: 10, chains: 2, sampler: chains, quantities: [], worstRHat: 1,
+                                     smallestBulkEffectiveSampleSize: 9, smallestTailEffectiveSampleSize: 9).samplerSummary
+        #expect(summary?.hasSuffix(", dense metric on 2 (shrinkage λ* 0.120–0.310)") == true, "\(summary ?? "nil")")
+    }
 }

@@ -77,6 +77,9 @@ struct DenseMetricTests {
         #expect(depth(dense) < 4.5 && steps(diagonal) > 4 * steps(dense),
                 "mean tree depth: dense \(depth(dense)), diagonal \(depth(diagonal)); leapfrog steps \(steps(dense)), \(steps(diagonal))")
         #expect(dense.allSatisfy { chain in if case .dense = chain.inverseMetric { return true } else { return false } })
+        // Each chain reports the λ* of its metric (600 draws in 10 dimensions: little shrinkage).
+        #expect(dense.allSatisfy { ($0.statistics.denseMetricShrinkage ?? 1) < 0.5 } && diagonal.allSatisfy { $0.statistics.denseMetricShrinkage == nil },
+                "\(dense.map(\.statistics.denseMetricShrinkage))")
     }
 
     /// Stopped inside a window (its draws saved), after a window's end (the dense Σ and its
