@@ -221,12 +221,14 @@ public struct HMCChain {
     }
 
     /// The metric the window's draws give: their regularised variances, or (dense) their
-    /// covariance shrunk towards those (`shrunkCovariance`) with its λ* — the diagonal if that
-    /// Σ does not factor.
+    /// covariance shrunk towards those (`shrunkCovariance`, the spread of the correlations
+    /// scaled by the draws' autocorrelation time) with its λ* — the diagonal if that Σ does
+    /// not factor.
     func estimatedMetric() throws -> (metric: InverseMetric, denseShrinkage: Double?) {
         let variances = window.regularizedVariance
         guard settings.metric == .dense else { return (.diagonal(variances), nil) }
-        let (covariance, shrinkage) = try shrunkCovariance(draws: windowDraws, variances: variances)
+        let (covariance, shrinkage) = try shrunkCovariance(draws: windowDraws, variances: variances,
+                                                           autocorrelationTime: meanAutocorrelationTime(draws: windowDraws))
         guard let metric = try? InverseMetric.dense(covariance) else { return (.diagonal(variances), nil) }
         return (metric, shrinkage)
     }

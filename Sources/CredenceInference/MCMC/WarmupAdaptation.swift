@@ -137,8 +137,15 @@ struct WarmupWindows: Equatable {
 /// 10⁻³·I instead, which leaves the directions a short window never moved along almost frozen
 /// when there are more parameters than draws.) Two products of the d×n standardised draws.
 ///
+/// Var̂(r_ij) is Schäfer & Strimmer's for independent draws; a Markov chain's draws are not,
+/// and its sample correlations scatter more — by Bartlett's Σₜ ρᵢ(t)ρⱼ(t) — so the spread is
+/// multiplied by `autocorrelationTime` (≥ 1; the chain passes the draws' mean integrated
+/// autocorrelation time, `meanAutocorrelationTime`): a window of few effective draws shrinks
+/// towards the diagonal as a window of few draws does.
+///
 /// - Returns: Σ, and λ* (1 when the draws carry no correlation to estimate).
-func shrunkCovariance(draws: [[Double]], variances: [Double]) throws -> (covariance: DenseMatrix, shrinkage: Double) {
+func shrunkCovariance(draws: [[Double]], variances: [Double], autocorrelationTime: Double = 1) throws
+    -> (covariance: DenseMatrix, shrinkage: Double) {
     let n = draws.count, d = variances.count
     var covariance = DenseMatrix(diagonal: variances)
     guard n >= 3 else { return (covariance, 1) }
@@ -168,6 +175,7 @@ func shrunkCovariance(draws: [[Double]], variances: [Double]) throws -> (covaria
             size += r * r
         }
     }
+    spread *= Swift.max(autocorrelationTime, 1)
     let shrinkage = size > 0 ? Swift.min(1, Swift.max(0, spread / size)) : 1
     for i in 0..<d {
         for j in 0..<d where j != i {
@@ -175,4 +183,16 @@ func shrunkCovariance(draws: [[Double]], variances: [Double]) throws -> (covaria
         }
     }
     return (covariance, shrinkage)
+}
+
+/// τ̄ = mean over the coordinates of n/ESS (`ChainDiagnostics.effectiveSampleSize` of one
+/// chain: Geyer's initial monotone sequence), at least 1: how many draws of the window make
+/// one independent draw, on average.
+func meanAutocorrelationTime(draws: [[Double]]) -> Double {
+    let n = draws.count, d = draws.first?.count ?? 0
+    guard n >= 4, d > 0 else { return 1 }
+    let total = (0..<d).reduce(0.0) { sum, i in
+        sum + Double(n) / ChainDiagnostics.effectiveSampleSize([draws.map { $0[i] }])
+    }
+    return Swift.max(total / Double(d), 1)
 }

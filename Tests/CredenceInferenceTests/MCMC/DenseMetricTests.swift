@@ -64,6 +64,35 @@ struct DenseMetricTests {
         _ = try sparse.choleskyFactor()
     }
 
+    /// Draws of a Markov chain carry fewer independent draws than their count: an AR(1) chain
+    /// (ρ = 0.9, τ = (1 + ρ)/(1 − ρ) = 19) over 30 independent coordinates. Its sample
+    /// correlations are noise ~20× wider than independent draws' — shrinkage that ignores the
+    /// autocorrelation keeps that noise; with τ̂ it goes (nearly) to the true, diagonal answer.
+    @Test func autocorrelatedDrawsShrinkByTheirAutocorrelationTime() throws {
+        var rng = RandomGenerator(seed: 21)
+        let d = 30, n = 300, rho = 0.9
+        var x = (0..<d).map { _ in standardNormal(&rng) }
+        let draws = (0..<n).map { _ in
+            x = x.map { rho * $0 + (1 - rho * rho).squareRoot() * standardNormal(&rng) }
+            return x
+        }
+        let tau = meanAutocorrelationTime(draws: draws)
+        #expect(tau > 12 && tau < 28, "τ̂ \(tau), expected ≈ 19")
+        let ones = [Double](repeating: 1, count: d)
+        let (naive, naiveShrinkage) = try shrunkCovariance(draws: draws, variances: ones)
+        let (corrected, shrinkage) = try shrunkCovariance(draws: draws, variances: ones, autocorrelationTime: tau)
+        func offDiagonalError(_ m: DenseMatrix) -> Double {
+            var sum = 0.0
+            for i in 0..<d { for j in 0..<d where j != i { sum += m[i, j] * m[i, j] } }
+            return sum.squareRoot()
+        }
+        #expect(naiveShrinkage < 0.2 && shrinkage > 0.8, "λ* \(naiveShrinkage) without τ̂, \(shrinkage) with")
+        #expect(offDiagonalError(corrected) < 0.25 * offDiagonalError(naive), "\(offDiagonalError(corrected)) vs \(offDiagonalError(naive))")
+        // Independent draws: τ̂ stays at its floor of 1 or near it, and so does λ*.
+        let independent = (0..<n).map { _ in (0..<d).map { _ in standardNormal(&rng) } }
+        #expect(meanAutocorrelationTime(draws: independent) < 1.3)
+    }
+
     /// On a rotated Gaussian with condition number 10⁴ the diagonal metric cannot undo the
     /// rotation and NUTS needs deep trees; the dense one whitens it: shallow trees, same answer.
     @Test func denseMetricWhitensACorrelatedGaussian() throws {
