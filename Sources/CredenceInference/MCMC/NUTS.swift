@@ -26,12 +26,13 @@ extension Hamiltonian {
         z.momentum = drawMomentum(&rng)
         let stepSize = nominal * (0.8 + 0.4 * rng.uniformDouble())
         let h0 = energy(z)
-        var divergent = false
+        var h = h0, divergent = false
         for _ in 0..<steps {
             try leapfrog(&z, stepSize: stepSize)
-            if energy(z) - h0 > divergenceThreshold { divergent = true; break }
+            h = energy(z)
+            if h - h0 > divergenceThreshold { divergent = true; break }
         }
-        let acceptance = divergent ? 0 : Swift.min(1, exp(h0 - energy(z)))
+        let acceptance = divergent ? 0 : Swift.min(1, exp(h0 - h))
         let accepted = rng.uniformDouble() < acceptance
         return (accepted ? z : start, TransitionReport(acceptance: acceptance, leapfrogSteps: steps, treeDepth: 0, divergent: divergent))
     }
