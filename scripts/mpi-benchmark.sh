@@ -10,7 +10,8 @@
 #     2,000 runs whose work is skipped (each rank answers an empty record at once), so
 #     what is timed is handing out, receiving and writing (one SQLite transaction, synced,
 #     per run); and, on paper, the cluster size at which it would become the bottleneck for
-#     the fashion-mnist suite's run lengths (taken from its README figure: 14 runs, 16 min).
+#     the fashion-mnist suite's run lengths (taken from its README figure for the seven-method
+#     version of the suite: 14 runs, 16 min).
 #  3. Data-parallel training: Fashion-MNIST MLP 784-512-512-10, 2 epochs, batch 128;
 #     samples/s of 1 rank × 1 thread, `mpirun -np 2` × 1 thread each, and, for reference,
 #     1 process × 2 threads.
@@ -119,7 +120,7 @@ for name in ["quick", "fmnist-grid"] if "grids" in parts else []:
 if "coordinator" in parts:
     nw = load("no-work-result.json")
     rate = nw["completed"] / nw["seconds"]
-    run_seconds = 16 * 60 / 14   # the fashion-mnist suite: 14 runs in 16 min on one 2-core machine
+    run_seconds = 16 * 60 / 14   # the fashion-mnist suite's seven-method version: 14 runs in 16 min on one 2-core machine
     print(f"\ncoordinator: {nw['completed']} runs that do no work handed out and written in {nw['seconds']:.2f} s = {rate:.0f} runs/s;"
           f" with fashion-mnist's mean run of {run_seconds:.0f} s per 2-core rank it would saturate at ≈ {rate * run_seconds:,.0f} ranks")
 if "dp" in parts:

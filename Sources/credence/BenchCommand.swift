@@ -8,8 +8,8 @@ struct BenchCommand: ParsableCommand {
         abstract: "Run a benchmark suite (data sets × models × methods × seeds) into a SQLite results database.",
         discussion: """
         SUITE is a suite file (JSON, or YAML with a .yaml/.yml extension) or a built-in suite: \
-        quick (the default: synthetic data, every method, 3 seeds; well under a minute in a \
-        release build), fashion-mnist (the full comparison under every shift and OOD set), \
+        quick (the default: synthetic data, 5 methods, 3 seeds; well under a minute in a \
+        release build), fashion-mnist (the full comparison, 16 methods under every shift and OOD set), \
         fashion-mnist-resnet20 (its ResNet-20 group) and gold-standard (HMC beside the \
         approximations). `--list` describes them.
 
