@@ -71,6 +71,21 @@ extension Tensor {
             for o in 0..<(n / Swift.max(inner, 1)) {
                 applyLoop(op, a + o * inner, 1, b, 1, dst + o * inner, inner)
             }
+        } else if count == n, let (outer, middle, inner) = Broadcasting.middleBlock(other.shape, in: outShape) {
+            // Channel broadcast: other varies along a middle block of axes only (a [C, 1, 1] scale on [B, C, H, W]).
+            for o in 0..<outer {
+                for c in 0..<middle {
+                    let at = (o * middle + c) * inner
+                    applyLoop(op, a + at, 1, b + c, 0, dst + at, inner)
+                }
+            }
+        } else if other.count == n, let (outer, middle, inner) = Broadcasting.middleBlock(shape, in: outShape) {
+            for o in 0..<outer {
+                for c in 0..<middle {
+                    let at = (o * middle + c) * inner
+                    applyLoop(op, a + c, 0, b + at, 1, dst + at, inner)
+                }
+            }
         } else {
             let ea = expanded(to: outShape), eb = other.expanded(to: outShape)
             applyLoop(op, ea.storage.pointer + ea.offset, 1, eb.storage.pointer + eb.offset, 1, dst, n)

@@ -13,6 +13,16 @@ import Testing
         #expect(Broadcasting.shape([0], [2]) == nil)
     }
 
+    /// The block `binaryKernel` loops over without expanding: outer × middle × inner.
+    @Test func middleBlockFindsPerChannelBroadcasts() {
+        #expect(Broadcasting.middleBlock([3, 1, 1], in: [2, 3, 4, 5])! == (2, 3, 20))
+        #expect(Broadcasting.middleBlock([1, 3, 4, 1], in: [2, 3, 4, 5])! == (2, 12, 5))
+        #expect(Broadcasting.middleBlock([3, 1], in: [3, 4])! == (1, 3, 4))
+        #expect(Broadcasting.middleBlock([4], in: [3, 4]) == nil)                 // a row: the bias path
+        #expect(Broadcasting.middleBlock([3, 1, 5], in: [2, 3, 4, 5]) == nil)     // two blocks apart
+        #expect(Broadcasting.middleBlock([1, 1], in: [3, 4]) == nil)              // one element
+    }
+
     @Test(arguments: [
         ShapePair([4], [3, 4]), ShapePair([3, 1], [3, 4]), ShapePair([1, 4], [3, 4]), ShapePair([], [2, 3]),
         ShapePair([2, 1, 3], [2, 4, 3]), ShapePair([4, 1], [2, 4, 3]), ShapePair([1], [2, 2]), ShapePair([2, 3], [2, 3]),
