@@ -130,63 +130,82 @@ public struct MeanFieldVI: InferenceMethod {
     /// run the network over ψ = (μ, layer noise) (`VariationalNetwork.Coordinates.layerNoise`)
     /// and share the draw. Their gradients, summed over shards and samples with the layer-noise
     /// coordinates times ∂(layer noise)/∂σ, get the regularizer's, then ∂/∂ρ = ∂/∂σ · sigmoid(ρ).
-    /// These passes over the 2P variational parameters run split over the worker threads; with
-    /// the Gaussian prior the KL and the chain rule are one fused pass
-    /// (`gaussianRegularizerPass`, tested equal to the general `addRegularizer`).
+    /// With the Gaussian prior all of that and Adam are one pass over φ, chunk by chunk
+    /// (`gaussianRegularizedUpdate`, tested equal to the general path: `combined`,
+    /// `addRegularizer`, the chain rule, then the optimizer).
     public func update(_ state: inout State, batch: TrainingBatch, rng: inout RandomGenerator) throws -> StepReport {
         // φ is read in a function of its own, so that no copy of it is alive when Adam moves it
         // in place (one would cost a 2P copy per step).
-        let objective = try negativeELBOGradient(state.network, phi: state.parameters, trainer: &state.trainer, step: state.steps,
-                                                 batch: batch, rng: &rng)
-        try EpochLoop.requireFinite(objective.loss)
-        state.trainer.optimizer.update(&state.parameters, gradientParts: [objective.gradient])
-        if !objective.statistics.isEmpty {
-            state.network = try state.network.updatingBuffers(with: objective.statistics) as! VariationalNetwork
+        let fit = try likelihoodGradient(state.network, phi: state.parameters, trainer: &state.trainer, batch: batch, rng: &rng)
+        try EpochLoop.requireFinite(fit.loss)
+        let penalty: Double
+        if case let .gaussian(delta) = prior, !fixPointWeights {
+            penalty = gaussianRegularizedUpdate(state.network, parameters: &state.parameters, optimizer: &state.trainer.optimizer,
+                                                likelihood: fit, precision: delta, step: state.steps)
+        } else {
+            let objective = try regularizedGradient(state.network, phi: state.parameters, likelihood: fit, step: state.steps, rng: &rng)
+            penalty = objective.penalty
+            state.trainer.optimizer.update(&state.parameters, gradientParts: [objective.gradient])
+        }
+        // A regularizer that overflowed (σ → 0) shows only now; the failed step's state is dropped.
+        try EpochLoop.requireFinite(fit.loss + penalty)
+        if !fit.statistics.isEmpty {
+            state.network = try state.network.updatingBuffers(with: fit.statistics) as! VariationalNetwork
         }
         state.trainer.model = state.network
         state.steps += 1
-        return StepReport(loss: objective.loss, correct: state.task == .classification ? objective.correct / weightSamples : nil)
+        return StepReport(loss: fit.loss + penalty, correct: state.task == .classification ? fit.correct / weightSamples : nil)
     }
 
-    /// The negative ELBO per example at φ on `batch` and its gradient over φ; the summed
-    /// correct predictions of the weight samples and their batch-norm statistics.
-    func negativeELBOGradient(_ network: VariationalNetwork, phi: Tensor, trainer: inout Trainer, step: Int, batch: TrainingBatch,
-                              rng: inout RandomGenerator) throws
-        -> (loss: Double, gradient: Tensor, correct: Int, statistics: [String: [BatchNormStatistics]]) {
+    /// The likelihood's side of a step: the expected negative log-likelihood per example, the
+    /// summed correct predictions and batch-norm statistics of the weight samples, the shard
+    /// parts of each sample's gradient over ψ = (μ, layer noise) with that sample's
+    /// ∂(layer noise)/∂σ (one per part), and the σ = softplus(ρ), sigmoid(ρ) they were made at.
+    struct LikelihoodGradient {
+        var loss: Double
+        var correct: Int
+        var parts: [Tensor]
+        var derivatives: [Tensor]
+        var sigma: Tensor
+        var sigmoid: Tensor
+        var statistics: [String: [BatchNormStatistics]]
+    }
+
+    /// The expected negative log-likelihood per example at φ on `batch` and its gradient's parts.
+    func likelihoodGradient(_ network: VariationalNetwork, phi: Tensor, trainer: inout Trainer, batch: TrainingBatch,
+                            rng: inout RandomGenerator) throws -> LikelihoodGradient {
         let (sigma, sigmoid) = Self.standardDeviations(network, phi: phi)
         trainer.model = network.with(.layerNoise)
-        let streams = rng.split(into: weightSamples)
-        var likelihoodLoss = 0.0, correct = 0
-        var parts: [Tensor] = [], derivatives: [Tensor] = []
-        var statistics: [String: [BatchNormStatistics]] = [:]
-        for var stream in streams {
+        var result = LikelihoodGradient(loss: 0, correct: 0, parts: [], derivatives: [], sigma: sigma, sigmoid: sigmoid, statistics: [:])
+        for var stream in rng.split(into: weightSamples) {
             // One weight draw per sample, shared by the worker shards (drawn in parallel halves).
             var noiseStream = estimator.drawsWeights ? stream.split() : stream
             let (psi, derivative) = Self.layerNoiseParameters(network, phi: phi, sigma: sigma, rng: &noiseStream)
             let shards = try trainer.shardedStep(parameters: psi, batch: batch, rng: &stream)
-            likelihoodLoss += shards.loss / Double(weightSamples)
-            correct += shards.correct
-            parts += shards.gradientParts
-            derivatives += Array(repeating: derivative, count: shards.gradientParts.count)
-            for (module, passes) in shards.batchStatistics { statistics[module, default: []] += passes }
+            result.loss += shards.loss / Double(weightSamples)
+            result.correct += shards.correct
+            result.parts += shards.gradientParts
+            result.derivatives += Array(repeating: derivative, count: shards.gradientParts.count)
+            for (module, passes) in shards.batchStatistics { result.statistics[module, default: []] += passes }
         }
-        var gradient = Self.combined(parts, derivatives: derivatives, meanCount: network.meanCount, samples: weightSamples)
-        let penalty: Double
-        if case let .gaussian(delta) = prior, !fixPointWeights {
-            penalty = gaussianRegularizerPass(network, phi: phi, sigma: sigma, sigmoid: sigmoid, gradient: &gradient,
-                                              precision: delta, step: step)
-        } else {
-            var klRNG = rng.split()
-            let psi = try network.parameters(mean: phi.segment(offset: 0, shape: [network.meanCount]), standardDeviations: sigma)
-            penalty = addRegularizer(network, psi: psi, to: &gradient, step: step, rng: &klRNG)
-            let meanCount = network.meanCount
-            gradient.withUnsafeMutableBufferPointer { g in
-                sigmoid.withUnsafeBufferPointer { s in
-                    Parallel.forEachRange(s.count) { _, range in for k in range { g[meanCount + k] *= s[k] } }
-                }
+        return result
+    }
+
+    /// The whole objective's gradient over φ = (μ, ρ) and the regularizer's value, for any
+    /// prior and for fixed point weights: `combined`, `addRegularizer`, then the chain rule.
+    func regularizedGradient(_ network: VariationalNetwork, phi: Tensor, likelihood fit: LikelihoodGradient, step: Int,
+                             rng: inout RandomGenerator) throws -> (gradient: Tensor, penalty: Double) {
+        var gradient = Self.combined(fit.parts, derivatives: fit.derivatives, meanCount: network.meanCount, samples: weightSamples)
+        var klRNG = rng.split()
+        let psi = try network.parameters(mean: phi.segment(offset: 0, shape: [network.meanCount]), standardDeviations: fit.sigma)
+        let penalty = addRegularizer(network, psi: psi, to: &gradient, step: step, rng: &klRNG)
+        let meanCount = network.meanCount
+        gradient.withUnsafeMutableBufferPointer { g in
+            fit.sigmoid.withUnsafeBufferPointer { s in
+                Parallel.forEachRange(s.count) { _, range in for k in range { g[meanCount + k] *= s[k] } }
             }
         }
-        return (likelihoodLoss + penalty, gradient, correct, statistics)
+        return (gradient, penalty)
     }
 
     /// σ = softplus(ρ) and sigmoid(ρ) for φ = (μ, ρ), split over the worker threads.
@@ -254,18 +273,28 @@ public struct MeanFieldVI: InferenceMethod {
     /// The gradient over ψ = (μ, σ) from the shard parts of every weight sample (gradients
     /// over ψ = (μ, layer noise)): summed and averaged over samples, each part's layer-noise
     /// coordinates times its own draw's ∂(layer noise)/∂σ (`derivatives`, one per part). Split
-    /// over the worker threads; a loop over one part at a time vectorises, a loop over the parts
-    /// per element does not.
+    /// over the worker threads.
     static func combined(_ parts: [Tensor], derivatives: [Tensor], meanCount: Int, samples: Int) -> Tensor {
         var sum = Tensor(uninitializedShape: parts[0].shape)
-        let count = sum.count, average = 1 / Float(samples)
         sum.withUnsafeMutableBufferPointer { out in
             let o = out.baseAddress!
-            let pointers = parts.map { $0.withUnsafeBufferPointer { $0.baseAddress! } }
-            let factors = derivatives.map { $0.withUnsafeBufferPointer { $0.baseAddress! - meanCount } }
-            Parallel.forEachRange(count) { _, chunk in
-                let means = chunk.clamped(to: 0..<meanCount), noise = chunk.clamped(to: meanCount..<count)
-                for (j, (part, factor)) in zip(pointers, factors).enumerated() {
+            Parallel.forEachRange(out.count) { _, chunk in
+                combine(parts, derivatives: derivatives, meanCount: meanCount, samples: samples, range: chunk, into: o)
+            }
+        }
+        return sum
+    }
+
+    /// `combined`'s coordinates `range`, written to `out[range]`. A loop over one part at a
+    /// time vectorises, a loop over the parts per element does not.
+    static func combine(_ parts: [Tensor], derivatives: [Tensor], meanCount: Int, samples: Int, range: Range<Int>,
+                        into o: UnsafeMutablePointer<Float>) {
+        let average = 1 / Float(samples)
+        let means = range.clamped(to: 0..<meanCount), noise = range.clamped(to: meanCount..<Swift.max(meanCount, range.upperBound))
+        for (j, (part, derivative)) in zip(parts, derivatives).enumerated() {
+            part.withUnsafeBufferPointer { partBuffer in
+                derivative.withUnsafeBufferPointer { derivativeBuffer in
+                    let part = partBuffer.baseAddress!, factor = derivativeBuffer.baseAddress! - meanCount
                     if j == 0 {
                         (o + means.lowerBound).update(from: part + means.lowerBound, count: means.count)
                         for i in noise { o[i] = part[i] * factor[i] }
@@ -274,20 +303,21 @@ public struct MeanFieldVI: InferenceMethod {
                         for i in noise { o[i] += part[i] * factor[i] }
                     }
                 }
-                if samples > 1 { for i in chunk { o[i] *= average } }
             }
         }
-        return sum
+        if samples > 1 { for i in range { o[i] *= average } }
     }
 
-    /// For the Gaussian prior N(0, 1/δ) with trainable point weights, turns `gradient` — the
-    /// likelihood's over ψ = (μ, σ), `combined` — into the whole objective's over φ = (μ, ρ) and
-    /// returns the regularizer's value, in one pass split over the worker threads: plus
+    /// For the Gaussian prior N(0, 1/δ) with trainable point weights, one optimizer step on
+    /// the whole objective, its gradient formed chunk by chunk inside the step
+    /// (`Optimizer.update(_:formingGradient:)`) — the likelihood's (`combine`), plus
     /// klScale·δμ on the means (the closed-form KL's gradient; the point weights' MAP prior has
-    /// the same form at scale T/N), plus klScale·(δσ − 1/σ) on the σ coordinates, times sigmoid(ρ).
-    func gaussianRegularizerPass(_ network: VariationalNetwork, phi: Tensor, sigma: Tensor, sigmoid: Tensor, gradient: inout Tensor,
-                                 precision delta: Double, step: Int) -> Double {
-        let n = Double(datasetSize), meanCount = network.meanCount, total = gradient.count
+    /// the same form at scale T/N), plus klScale·(δσ − 1/σ) on the σ coordinates, times
+    /// sigmoid(ρ) — so neither the gradient nor its parts' sum is ever a whole vector; returns
+    /// the regularizer's value at φ before the step.
+    func gaussianRegularizedUpdate(_ network: VariationalNetwork, parameters phi: inout Tensor, optimizer: inout Optimizer,
+                                   likelihood fit: LikelihoodGradient, precision delta: Double, step: Int) -> Double {
+        let n = Double(datasetSize), meanCount = network.meanCount, total = phi.count
         let klScale = annealing(at: step) * temperature / n, priorScale = temperature / n
         // The mean coordinates in runs: Bayesian blocks (KL at klScale) and point weights (MAP prior at priorScale).
         var runs: [(range: Range<Int>, isBayesian: Bool)] = []
@@ -298,31 +328,29 @@ public struct MeanFieldVI: InferenceMethod {
             covered = block.entry.range.upperBound
         }
         if covered < meanCount { runs.append((covered..<meanCount, false)) }
-        let d = Float(delta), sigmaScale = Float(klScale)
-        let chunks = Parallel.ranges(total, parts: Parallel.workerCount)
+        let d = Float(delta), sigmaScale = Float(klScale), samples = weightSamples
         // Per chunk: Σμ² per run, then Σσ² and Σ log σ over its σ coordinates.
-        var partials = [[Double]](repeating: [Double](repeating: 0, count: runs.count + 2), count: chunks.count)
-        phi.withUnsafeBufferPointer { p in
-            sigma.withUnsafeBufferPointer { sd in
-                sigmoid.withUnsafeBufferPointer { sg in
-                    gradient.withUnsafeMutableBufferPointer { g in
-                        partials.withUnsafeMutableBufferPointer { out in
-                            Parallel.forEach(chunks.count) { t in
-                                let chunk = chunks[t]
-                                for (r, run) in runs.enumerated() {
-                                    let part = run.range.clamped(to: chunk)
-                                    guard !part.isEmpty else { continue }
-                                    out[t][r] = FastMath.addScaled(UnsafeBufferPointer(rebasing: p[part]), to: UnsafeMutableBufferPointer(rebasing: g[part]),
-                                                                   scale: Float(run.isBayesian ? klScale : priorScale) * d)
-                                }
-                                let part = chunk.clamped(to: meanCount..<total)
-                                guard !part.isEmpty else { return }
-                                let inSigma = (part.lowerBound - meanCount)..<(part.upperBound - meanCount)
-                                (out[t][runs.count], out[t][runs.count + 1]) = FastMath.addGaussianKLGradient(
-                                    sigma: UnsafeBufferPointer(rebasing: sd[inSigma]), sigmoid: UnsafeBufferPointer(rebasing: sg[inSigma]),
-                                    gradient: UnsafeMutableBufferPointer(rebasing: g[part]), precision: d, scale: sigmaScale)
-                            }
+        var partials = [[Double]](repeating: [Double](repeating: 0, count: runs.count + 2), count: optimizer.gradientChunks.count)
+        fit.sigma.withUnsafeBufferPointer { sd in
+            fit.sigmoid.withUnsafeBufferPointer { sg in
+                partials.withUnsafeMutableBufferPointer { out in
+                    optimizer.update(&phi) { c, chunk, gradient, p in
+                        Self.combine(fit.parts, derivatives: fit.derivatives, meanCount: meanCount, samples: samples,
+                                     range: chunk, into: gradient)
+                        for (r, run) in runs.enumerated() {
+                            let part = run.range.clamped(to: chunk)
+                            guard !part.isEmpty else { continue }
+                            out[c][r] = FastMath.addScaled(UnsafeBufferPointer(start: p + part.lowerBound, count: part.count),
+                                                           to: UnsafeMutableBufferPointer(start: gradient + part.lowerBound, count: part.count),
+                                                           scale: Float(run.isBayesian ? klScale : priorScale) * d)
                         }
+                        let part = chunk.clamped(to: meanCount..<total)
+                        guard !part.isEmpty else { return }
+                        let inSigma = (part.lowerBound - meanCount)..<(part.upperBound - meanCount)
+                        (out[c][runs.count], out[c][runs.count + 1]) = FastMath.addGaussianKLGradient(
+                            sigma: UnsafeBufferPointer(rebasing: sd[inSigma]), sigmoid: UnsafeBufferPointer(rebasing: sg[inSigma]),
+                            gradient: UnsafeMutableBufferPointer(start: gradient + part.lowerBound, count: part.count),
+                            precision: d, scale: sigmaScale)
                     }
                 }
             }

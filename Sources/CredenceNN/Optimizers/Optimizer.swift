@@ -136,46 +136,63 @@ public struct Optimizer {
     /// thread's shard of the batch), summed chunk by chunk inside the update so the
     /// parts are read once and nothing parameter-sized is allocated.
     public mutating func update(_ parameters: inout Tensor, gradientParts: [Tensor]) {
-        precondition(parameters.count == parameterCount && gradientParts.allSatisfy { $0.count == parameterCount },
-                     "optimizer built for \(parameterCount) parameters got \(parameters.count) / \(gradientParts.map(\.count))")
+        precondition(gradientParts.allSatisfy { $0.count == parameterCount },
+                     "optimizer built for \(parameterCount) parameters got gradient parts of \(gradientParts.map(\.count))")
+        let parts = gradientParts.map { g in g.withUnsafeBufferPointer { $0.baseAddress! } }
+        update(&parameters) { _, r, g, _ in
+            // One pass for the first two parts (a copy then an add was two); the same sums in the same order.
+            guard parts.count > 1 else {
+                g.advanced(by: r.lowerBound).update(from: parts[0] + r.lowerBound, count: r.count)
+                return
+            }
+            let first = parts[0], second = parts[1]
+            for i in r { g[i] = first[i] + second[i] }
+            for part in parts.dropFirst(2) { for i in r { g[i] += part[i] } }
+        }
+        withExtendedLifetime(gradientParts) {}
+    }
+
+    /// The coordinate ranges `update(_:formingGradient:)` hands its closure, in order: chunks
+    /// of about `chunk` parameters.
+    public var gradientChunks: [Range<Int>] { Parallel.ranges(parameterCount, parts: (parameterCount + Self.chunk - 1) / Self.chunk) }
+
+    /// θ ← θ + T(g), with g formed chunk by chunk by `formGradient(c, r, g, θ)`: it writes
+    /// g[i] for i in r = `gradientChunks[c]`, reading θ[r] as it was before this step. Each
+    /// chunk's gradient is formed, transformed and added to θ while it is in cache, so a
+    /// gradient that needs passes of its own (a sum of parts, a chain rule, a prior's term)
+    /// costs no parameter-sized array and no extra trip through memory. Chunks run on the
+    /// worker threads, so `formGradient` writes only to its own chunk (per-chunk results go
+    /// in slots indexed by c). Transforms that need the whole gradient (`needsGlobalPass`,
+    /// e.g. clipping by its norm) get it formed in full first.
+    public mutating func update(_ parameters: inout Tensor,
+                                formingGradient formGradient: (_ chunk: Int, _ range: Range<Int>, _ gradient: UnsafeMutablePointer<Float>,
+                                                               _ parameters: UnsafePointer<Float>) -> Void) {
+        precondition(parameters.count == parameterCount, "optimizer built for \(parameterCount) parameters got \(parameters.count)")
         step += 1
         let step = self.step
-        let scratch = self.scratch
+        let up = scratch.pointer
+        let chunks = gradientChunks
+        let groups = Parallel.ranges(chunks.count, parts: Parallel.workerCount)
+        let formedFirst = transforms.contains(where: \.needsGlobalPass)
         parameters.withUnsafeMutableBufferPointer { p in
-            nonisolated(unsafe) let up = scratch.pointer, pp = p.baseAddress!
-            let parts = gradientParts.map { g in g.withUnsafeBufferPointer { $0.baseAddress! } }
-            nonisolated(unsafe) let partPointers = parts
-            // One pass for the first two parts (a copy then an add was two); the same sums in the same order.
-            let sumInto: (Range<Int>) -> Void = { r in
-                guard partPointers.count > 1 else {
-                    up.advanced(by: r.lowerBound).update(from: partPointers[0] + r.lowerBound, count: r.count)
-                    return
-                }
-                let first = partPointers[0], second = partPointers[1]
-                for i in r { up[i] = first[i] + second[i] }
-                for g in partPointers.dropFirst(2) { for i in r { up[i] += g[i] } }
-            }
-            if transforms.contains(where: \.needsGlobalPass) {
-                // Sum everything first so `prepare` sees the whole gradient.
-                Parallel.forEach(Parallel.workerCount) { w in sumInto(Parallel.ranges(parameterCount, parts: Parallel.workerCount)[w]) }
+            let pp = p.baseAddress!
+            if formedFirst {
+                // Form everything first so `prepare` sees the whole gradient.
+                Parallel.forEach(groups.count) { g in for c in groups[g] { formGradient(c, chunks[c], up, pp) } }
                 for i in transforms.indices {
                     transforms[i].prepare(updates: UnsafeBufferPointer(start: up, count: parameterCount),
                                           parameters: UnsafeBufferPointer(p), step: step)
                 }
             }
-            let summed = transforms.contains(where: \.needsGlobalPass)
-            let chunks = Parallel.ranges(parameterCount, parts: (parameterCount + Self.chunk - 1) / Self.chunk)
-            let groups = Parallel.ranges(chunks.count, parts: Parallel.workerCount)
             let chain = transforms
             Parallel.forEach(groups.count) { g in
                 for c in groups[g] {
                     let r = chunks[c]
-                    if !summed { sumInto(r) }
+                    if !formedFirst { formGradient(c, r, up, pp) }
                     for t in chain { t.apply(updates: up, parameters: pp, range: r, step: step) }
                     for i in r { pp[i] += up[i] }
                 }
             }
         }
-        withExtendedLifetime(gradientParts) {}
     }
 }
