@@ -214,44 +214,53 @@ extension FastMath {
         let count = out.count
         guard count > 0, let o = out.baseAddress else { return }
         let pairs = (count + 1) / 2
-        // Each draw as two 32-bit words: 24 bits of the high one for u₁, of the low one for u₂.
-        var words = [Int32](repeating: 0, count: 2 * pairs)
+        // Each draw as two 32-bit words: 24 bits of the high one for u₁, of the low one for u₂ —
+        // made and turned into normals a block at a time, so the words stay in L1 and no
+        // buffer the size of `out` is allocated and zeroed.
+        let block = 1024   // pairs per block; a multiple of 4, so interleaved quads never straddle blocks
+        var streams = (RandomGenerator(seed: 0), RandomGenerator(seed: 0), RandomGenerator(seed: 0), RandomGenerator(seed: 0))
+        if interleaved { streams = (rng.split(), rng.split(), rng.split(), rng.split()) }
+        let quadPairs = pairs - pairs % 4   // interleaved: pairs below this come round-robin from the four streams, the rest from the first
+        var words = [Int32](unsafeUninitializedCapacity: 2 * Swift.min(block, pairs)) { _, initialized in initialized = 2 * Swift.min(block, pairs) }
         words.withUnsafeMutableBufferPointer { w in
+            let d = w.baseAddress!
             @inline(__always) func store(_ v: UInt64, _ k: Int) {
-                w[2 * k] = Int32(truncatingIfNeeded: v & 0xFF_FFFF)
-                w[2 * k + 1] = Int32(truncatingIfNeeded: (v >> 40) & 0xFF_FFFF)
+                d[2 &* k] = Int32(truncatingIfNeeded: v & 0xFF_FFFF)
+                d[2 &* k &+ 1] = Int32(truncatingIfNeeded: (v >> 40) & 0xFF_FFFF)
             }
-            var k = 0
-            if interleaved {
-                var (a, b, c, d) = (rng.split(), rng.split(), rng.split(), rng.split())
-                while k + 4 <= pairs {
-                    let (va, vb, vc, vd) = (a.next(), b.next(), c.next(), d.next())
-                    store(va, k); store(vb, k + 1); store(vc, k + 2); store(vd, k + 3)
-                    k += 4
+            @inline(__always) func pair(_ low: Int32, _ high: Int32) -> (Float, Float) {
+                let u1 = Float(high &+ 1) * 0x1p-24, u2 = Float(low) * 0x1p-24
+                let radius = Swift.max(-2 * log(u1), 0).squareRoot()   // max(·, 0): a bare squareRoot() blocks vectorisation on Linux
+                let (c, s) = cosSinOfTurns(u2)
+                return (radius * c, radius * s)
+            }
+            var start = 0
+            while start < pairs {
+                let n = Swift.min(block, pairs - start)
+                var k = 0
+                if interleaved {
+                    let quads = Swift.max(0, Swift.min(n, quadPairs - start))
+                    while k < quads {
+                        let (va, vb, vc, vd) = (streams.0.next(), streams.1.next(), streams.2.next(), streams.3.next())
+                        store(va, k); store(vb, k &+ 1); store(vc, k &+ 2); store(vd, k &+ 3)
+                        k += 4
+                    }
+                    while k < n { store(streams.0.next(), k); k += 1 }
+                } else {
+                    while k < n { store(rng.next(), k); k += 1 }
                 }
-                while k < pairs { store(a.next(), k); k += 1 }
-            } else {
-                while k < pairs { store(rng.next(), k); k += 1 }
+                // Whole pairs of this block; the last pair of an odd count keeps only its first value.
+                let whole = Swift.min(n, count / 2 - start), blockOut = o + 2 * start
+                if whole > 0, !(vectorKernels && credence_box_muller(d, blockOut, whole) != 0) {
+                    for k in 0..<whole {   // wrapping index arithmetic, so that the loop vectorises
+                        let (first, second) = pair(d[2 &* k], d[2 &* k &+ 1])
+                        blockOut[2 &* k] = first
+                        blockOut[2 &* k &+ 1] = second
+                    }
+                }
+                if whole < n { o[count - 1] = pair(d[2 * whole], d[2 * whole + 1]).0 }
+                start += n
             }
-        }
-        @inline(__always) func pair(_ low: Int32, _ high: Int32) -> (Float, Float) {
-            let u1 = Float(high &+ 1) * 0x1p-24, u2 = Float(low) * 0x1p-24
-            let radius = Swift.max(-2 * log(u1), 0).squareRoot()   // max(·, 0): a bare squareRoot() blocks vectorisation on Linux
-            let (c, s) = cosSinOfTurns(u2)
-            return (radius * c, radius * s)
-        }
-        words.withUnsafeBufferPointer { b in
-            let d = b.baseAddress!
-            if vectorKernels, credence_box_muller(d, o, count / 2) != 0 {
-                if count % 2 == 1 { o[count - 1] = pair(d[count - 1], d[count]).0 }
-                return
-            }
-            for k in 0..<(count / 2) {   // wrapping index arithmetic, so that the loop vectorises
-                let (first, second) = pair(d[2 &* k], d[2 &* k &+ 1])
-                o[2 &* k] = first
-                o[2 &* k &+ 1] = second
-            }
-            if count % 2 == 1 { o[count - 1] = pair(d[count - 1], d[count]).0 }
         }
     }
 }

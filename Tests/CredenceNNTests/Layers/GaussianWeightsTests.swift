@@ -117,4 +117,21 @@ import Testing
         biasShare /= total
         #expect(abs(flipout - biasShare) < 0.1, "Flipout correlation \(flipout), the bias's share of the variance \(biasShare)")
     }
+
+    /// Flipout's signs are ±1 from the generator's bits in the documented order (element i
+    /// from bit i mod 64 of draw i/64; 0 → −1), whole and partial words alike, and about half
+    /// of them are −1.
+    @Test(arguments: [1, 63, 64, 65, 1_000])
+    func signsComeFromTheDrawsBits(_ count: Int) {
+        var rng = RandomGenerator(seed: 12), reference = rng
+        let signs = randomSigns([count], rng: &rng).values
+        var expected: [Float] = [], bits: UInt64 = 0
+        for i in 0..<count {
+            if i % 64 == 0 { bits = reference.next() }
+            expected.append((bits >> UInt64(i % 64)) & 1 == 0 ? -1 : 1)
+        }
+        #expect(signs == expected)
+        #expect(rng.next() == reference.next(), "one draw per 64 signs")
+        if count == 1_000 { #expect(abs(signs.filter { $0 < 0 }.count - 500) < 60) }
+    }
 }
