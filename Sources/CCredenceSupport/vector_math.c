@@ -230,6 +230,88 @@ AVX2 static void psgld_update_avx2(float *theta, float *v, const float *g, const
     }
 }
 
+// Σⱼ parts[j][i..i+8): the shard gradients of one weight sample, summed in the order given.
+AVX2 static inline __m256 sum_parts8(const float *const *parts, long count, long i) {
+    __m256 sum = _mm256_loadu_ps(parts[0] + i);
+    for (long j = 1; j < count; j++) sum = _mm256_add_ps(sum, _mm256_loadu_ps(parts[j] + i));
+    return sum;
+}
+
+AVX2 static void gaussian_kl_sigma_parts_avx2(const float *const *parts, long partCount, const float *factor, const float *sigma,
+                                              const float *sigmoid, float *gradient, long n, float precision, float scale,
+                                              double *sumSquares, double *sumLogs) {
+    __m256 d = _mm256_set1_ps(precision), c = _mm256_set1_ps(scale), one = _mm256_set1_ps(1.0f);
+    __m256 squares0 = _mm256_setzero_ps(), squares1 = _mm256_setzero_ps(), logs0 = _mm256_setzero_ps(), logs1 = _mm256_setzero_ps();
+    long i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m256 s0 = _mm256_loadu_ps(sigma + i), s1 = _mm256_loadu_ps(sigma + i + 8);
+        __m256 g0 = _mm256_mul_ps(sum_parts8(parts, partCount, i), _mm256_loadu_ps(factor + i));
+        __m256 g1 = _mm256_mul_ps(sum_parts8(parts, partCount, i + 8), _mm256_loadu_ps(factor + i + 8));
+        // (Σ parts · ∂noise/∂σ + c·(δσ − 1/σ)) · sigmoid(ρ)
+        g0 = _mm256_mul_ps(_mm256_fmadd_ps(c, _mm256_sub_ps(_mm256_mul_ps(d, s0), _mm256_div_ps(one, s0)), g0), _mm256_loadu_ps(sigmoid + i));
+        g1 = _mm256_mul_ps(_mm256_fmadd_ps(c, _mm256_sub_ps(_mm256_mul_ps(d, s1), _mm256_div_ps(one, s1)), g1), _mm256_loadu_ps(sigmoid + i + 8));
+        _mm256_storeu_ps(gradient + i, g0); _mm256_storeu_ps(gradient + i + 8, g1);
+        squares0 = _mm256_fmadd_ps(s0, s0, squares0); squares1 = _mm256_fmadd_ps(s1, s1, squares1);
+        logs0 = _mm256_add_ps(logs0, log8(s0)); logs1 = _mm256_add_ps(logs1, log8(s1));
+    }
+    *sumSquares = sum8(squares0) + sum8(squares1);
+    *sumLogs = sum8(logs0) + sum8(logs1);
+    // The tail: the sum times the factor in place, then the plain kernel's tail.
+    for (long k = i; k < n; k++) {
+        float sum = parts[0][k];
+        for (long j = 1; j < partCount; j++) sum += parts[j][k];
+        gradient[k] = sum * factor[k];
+    }
+    if (i < n) {
+        double squares, logs;
+        gaussian_kl_sigma_avx2(sigma + i, sigmoid + i, gradient + i, n - i, precision, scale, &squares, &logs);
+        *sumSquares += squares;
+        *sumLogs += logs;
+    }
+}
+
+AVX2 static double add_scaled_parts_avx2(const float *const *parts, long partCount, const float *x, float *gradient, long n, float scale) {
+    __m256 c = _mm256_set1_ps(scale), squares0 = _mm256_setzero_ps(), squares1 = _mm256_setzero_ps();
+    long i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m256 x0 = _mm256_loadu_ps(x + i), x1 = _mm256_loadu_ps(x + i + 8);
+        _mm256_storeu_ps(gradient + i, _mm256_fmadd_ps(c, x0, sum_parts8(parts, partCount, i)));
+        _mm256_storeu_ps(gradient + i + 8, _mm256_fmadd_ps(c, x1, sum_parts8(parts, partCount, i + 8)));
+        squares0 = _mm256_fmadd_ps(x0, x0, squares0); squares1 = _mm256_fmadd_ps(x1, x1, squares1);
+    }
+    double squares = sum8(squares0) + sum8(squares1);
+    for (; i < n; i++) {
+        float sum = parts[0][i];
+        for (long j = 1; j < partCount; j++) sum += parts[j][i];
+        gradient[i] = sum + scale * x[i];
+        squares += (double)x[i] * x[i];
+    }
+    return squares;
+}
+
+// Four xoshiro256** generators in the four 64-bit lanes (state: s0 of the four, then s1, s2,
+// s3), `quads` rounds; each draw v stored as the two 24-bit words (v & 0xFFFFFF, v >> 40) —
+// FastMath.fillNormalNoise's interleaved stream, pair k of a round from generator k.
+AVX2 static void xoshiro_words4_avx2(unsigned long long *state, int *words, long quads) {
+    __m256i s0 = _mm256_loadu_si256((const __m256i *)state), s1 = _mm256_loadu_si256((const __m256i *)(state + 4));
+    __m256i s2 = _mm256_loadu_si256((const __m256i *)(state + 8)), s3 = _mm256_loadu_si256((const __m256i *)(state + 12));
+    __m256i low = _mm256_set1_epi64x(0xFFFFFF), high = _mm256_set1_epi64x(0xFFFFFFLL << 32);
+    for (long q = 0; q < quads; q++) {
+        __m256i five = _mm256_add_epi64(_mm256_slli_epi64(s1, 2), s1);                              // s1·5
+        __m256i rotated = _mm256_or_si256(_mm256_slli_epi64(five, 7), _mm256_srli_epi64(five, 57));  // rotl(·, 7)
+        __m256i v = _mm256_add_epi64(_mm256_slli_epi64(rotated, 3), rotated);                        // ·9
+        __m256i t = _mm256_slli_epi64(s1, 17);
+        s2 = _mm256_xor_si256(s2, s0); s3 = _mm256_xor_si256(s3, s1);
+        s1 = _mm256_xor_si256(s1, s2); s0 = _mm256_xor_si256(s0, s3);
+        s2 = _mm256_xor_si256(s2, t);
+        s3 = _mm256_or_si256(_mm256_slli_epi64(s3, 45), _mm256_srli_epi64(s3, 19));
+        __m256i out = _mm256_or_si256(_mm256_and_si256(v, low), _mm256_and_si256(_mm256_srli_epi64(v, 8), high));
+        _mm256_storeu_si256((__m256i *)(words + 8 * q), out);
+    }
+    _mm256_storeu_si256((__m256i *)state, s0); _mm256_storeu_si256((__m256i *)(state + 4), s1);
+    _mm256_storeu_si256((__m256i *)(state + 8), s2); _mm256_storeu_si256((__m256i *)(state + 12), s3);
+}
+
 static int vector_math_available(void) {
     static int available = -1;
     if (available < 0) {
@@ -273,6 +355,27 @@ int credence_psgld_update(float *theta, float *v, const float *g, const float *z
     return 1;
 }
 
+int credence_gaussian_kl_sigma_parts(const float *const *parts, long partCount, const float *factor, const float *sigma,
+                                     const float *sigmoid, float *gradient, long n, float precision, float scale,
+                                     double *sumSquares, double *sumLogs) {
+    if (!vector_math_available()) return 0;
+    gaussian_kl_sigma_parts_avx2(parts, partCount, factor, sigma, sigmoid, gradient, n, precision, scale, sumSquares, sumLogs);
+    return 1;
+}
+
+int credence_add_scaled_parts(const float *const *parts, long partCount, const float *x, float *gradient, long n, float scale,
+                              double *sumSquares) {
+    if (!vector_math_available()) return 0;
+    *sumSquares = add_scaled_parts_avx2(parts, partCount, x, gradient, n, scale);
+    return 1;
+}
+
+int credence_xoshiro_words4(unsigned long long *state, int *words, long quads) {
+    if (!vector_math_available()) return 0;
+    xoshiro_words4_avx2(state, words, quads);
+    return 1;
+}
+
 #else
 
 int credence_vector_math_available(void) { return 0; }
@@ -296,6 +399,23 @@ int credence_add_scaled_sum_squares(const float *x, float *gradient, long n, flo
 int credence_psgld_update(float *theta, float *v, const float *g, const float *z, long n, float alpha, float lambda, float s,
                           float epsilon) {
     (void)theta; (void)v; (void)g; (void)z; (void)n; (void)alpha; (void)lambda; (void)s; (void)epsilon;
+    return 0;
+}
+
+int credence_gaussian_kl_sigma_parts(const float *const *parts, long partCount, const float *factor, const float *sigma,
+                                     const float *sigmoid, float *gradient, long n, float precision, float scale,
+                                     double *sumSquares, double *sumLogs) {
+    (void)parts; (void)partCount; (void)factor; (void)sigma; (void)sigmoid; (void)gradient; (void)n; (void)precision; (void)scale;
+    (void)sumSquares; (void)sumLogs;
+    return 0;
+}
+int credence_add_scaled_parts(const float *const *parts, long partCount, const float *x, float *gradient, long n, float scale,
+                              double *sumSquares) {
+    (void)parts; (void)partCount; (void)x; (void)gradient; (void)n; (void)scale; (void)sumSquares;
+    return 0;
+}
+int credence_xoshiro_words4(unsigned long long *state, int *words, long quads) {
+    (void)state; (void)words; (void)quads;
     return 0;
 }
 

@@ -161,10 +161,10 @@ import Testing
     /// Double-precision reference.
     @Test(arguments: [1, 2, 7, 2_047, 2_048, 2_049, 4_102, 5_001])
     func normalNoiseIsBoxMullerOnTheDocumentedDraws(_ count: Int) {
-        for interleaved in [false, true] {
+        for interleaved in [false, true] { for vector in [true, false] {
             var rng = RandomGenerator(seed: 31), reference = rng
             var z = [Float](repeating: .nan, count: count)
-            z.withUnsafeMutableBufferPointer { FastMath.fillNormalNoise($0, rng: &rng, interleaved: interleaved) }
+            z.withUnsafeMutableBufferPointer { FastMath.fillNormalNoise($0, rng: &rng, interleaved: interleaved, vectorKernels: vector) }
             let pairs = (count + 1) / 2
             var draws: [UInt64] = []
             if interleaved {
@@ -180,8 +180,49 @@ import Testing
                 expected += [radius * cos(2 * Double.pi * u2), radius * sin(2 * Double.pi * u2)]
             }
             let worst = zip(z, expected).map { abs(Double($0) - $1) }.max() ?? 0
-            #expect(worst < 1e-4, "count \(count), interleaved \(interleaved): off by \(worst)")
+            #expect(worst < 1e-4, "count \(count), interleaved \(interleaved), vector kernels \(vector): off by \(worst)")
             #expect(interleaved || rng.next() == reference.next(), "the plain stream draws once per pair")
+        } }
+    }
+
+    /// The one-pass kernels that form VI's gradient from a weight sample's shard parts agree
+    /// with summing the parts and running the plain passes (portable loops), for one to three
+    /// parts and lengths around the 16-lane blocks.
+    @Test(arguments: [1, 2, 3], [1, 15, 16, 17, 1_003])
+    func kernelsOverShardPartsEqualSummingFirst(_ partCount: Int, _ n: Int) {
+        var rng = RandomGenerator(seed: UInt64(40 + n + partCount))
+        let parts = (0..<partCount).map { _ in (0..<n).map { _ in Float.random(in: -2...2, using: &rng) } }
+        let factor = (0..<n).map { _ in Float.random(in: -3...3, using: &rng) }
+        let sigma = (0..<n).map { _ in Float.random(in: 0.001...2, using: &rng) }
+        let sigmoid = (0..<n).map { _ in Float.random(in: 0.01...0.99, using: &rng) }
+        let x = (0..<n).map { _ in Float.random(in: -1...1, using: &rng) }
+        var summed = [Float](repeating: 0, count: n)
+        for i in 0..<n { summed[i] = parts.dropFirst().reduce(parts[0][i]) { $0 + $1[i] } }
+        var klExpected = zip(summed, factor).map { $0 * $1 }, scaledExpected = summed
+        let (squares, logs) = sigma.withUnsafeBufferPointer { s in
+            sigmoid.withUnsafeBufferPointer { h in
+                klExpected.withUnsafeMutableBufferPointer { FastMath.addGaussianKLGradient(sigma: s, sigmoid: h, gradient: $0, precision: 2, scale: 0.3, vectorKernels: false) }
+            }
+        }
+        let xSquares = x.withUnsafeBufferPointer { p in scaledExpected.withUnsafeMutableBufferPointer { FastMath.addScaled(p, to: $0, scale: 0.7, vectorKernels: false) } }
+        for vector in [true, false] {
+            var kl = [Float](repeating: .nan, count: n), scaled = kl
+            let pointers = parts.map { $0.withUnsafeBufferPointer { $0.baseAddress! } }
+            let (s2, l2) = sigma.withUnsafeBufferPointer { s in
+                sigmoid.withUnsafeBufferPointer { h in
+                    factor.withUnsafeBufferPointer { f in
+                        kl.withUnsafeMutableBufferPointer {
+                            FastMath.addGaussianKLGradient(summing: pointers, factor: f.baseAddress!, sigma: s, sigmoid: h, gradient: $0,
+                                                           precision: 2, scale: 0.3, vectorKernels: vector)
+                        }
+                    }
+                }
+            }
+            let x2 = x.withUnsafeBufferPointer { p in scaled.withUnsafeMutableBufferPointer { FastMath.addScaled(p, toSumOf: pointers, into: $0, scale: 0.7, vectorKernels: vector) } }
+            withExtendedLifetime(parts) {}
+            #expect(zip(kl, klExpected).allSatisfy { abs($0 - $1) <= 1e-5 * max(1, abs($1)) }, "KL gradient, vector kernels \(vector)")
+            #expect(zip(scaled, scaledExpected).allSatisfy { abs($0 - $1) <= 1e-6 * max(1, abs($1)) }, "scaled sum, vector kernels \(vector)")
+            #expect(abs(s2 - squares) <= 1e-5 * max(1, squares) && abs(l2 - logs) <= 1e-4 * max(1, abs(logs)) && abs(x2 - xSquares) <= 1e-5 * max(1, xSquares))
         }
     }
 }

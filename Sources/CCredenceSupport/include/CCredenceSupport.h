@@ -56,6 +56,18 @@ int credence_gaussian_kl_sigma(const float *sigma, const float *sigmoid, float *
 /// Box–Muller: pairs of 24-bit words (low, high) to out[2k], out[2k+1] = √(−2 log u₁)·(cos, sin)(2πu₂)
 /// with u₁ = (high + 1)/2²⁴, u₂ = low/2²⁴ (FastMath.fillNormalNoise).
 int credence_box_muller(const int *words, float *out, long pairs);
+/// As `credence_gaussian_kl_sigma` with the gradient formed first from one weight sample's
+/// shard parts: gradient ← ((Σⱼ parts[j])·factor + scale·(δσ − 1/σ))·sigmoid (gradient is
+/// written, not read), and Σσ², Σ log σ.
+int credence_gaussian_kl_sigma_parts(const float *const *parts, long partCount, const float *factor, const float *sigma,
+                                     const float *sigmoid, float *gradient, long n, float precision, float scale,
+                                     double *sumSquares, double *sumLogs);
+/// gradient ← Σⱼ parts[j] + scale·x (written, not read), and Σx².
+int credence_add_scaled_parts(const float *const *parts, long partCount, const float *x, float *gradient, long n, float scale,
+                              double *sumSquares);
+/// Four xoshiro256** generators side by side (state: the four s0, then s1, s2, s3; updated),
+/// `quads` rounds of one draw each, every draw v stored as the words (v & 0xFFFFFF, v >> 40 & 0xFFFFFF).
+int credence_xoshiro_words4(unsigned long long *state, int *words, long quads);
 /// gradient ← gradient + scale·x, and Σx².
 int credence_add_scaled_sum_squares(const float *x, float *gradient, long n, float scale, double *sumSquares);
 /// One pSGLD update of n weights: v ← αv + (1−α)(s·g)², P = 1/(λ + √v),

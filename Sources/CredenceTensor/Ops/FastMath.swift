@@ -97,6 +97,48 @@ public enum FastMath {
         return (sum(sigma.count) { s[$0] * s[$0] }, sum(sigma.count) { log(s[$0]) })
     }
 
+    /// `addGaussianKLGradient` on a gradient formed from one weight sample's shard parts:
+    /// gradient ← ((Σⱼ parts[j])·factor + c·(δσ − 1/σ))·sigmoid(ρ) — `gradient` is written,
+    /// not read, and each part holds `gradient.count` values — in one pass; returns Σσ², Σ log σ.
+    public static func addGaussianKLGradient(summing parts: [UnsafePointer<Float>], factor: UnsafePointer<Float>,
+                                             sigma: UnsafeBufferPointer<Float>, sigmoid: UnsafeBufferPointer<Float>,
+                                             gradient: UnsafeMutableBufferPointer<Float>, precision: Float, scale: Float,
+                                             vectorKernels: Bool = hasVectorKernels) -> (squares: Double, logs: Double) {
+        precondition(!parts.isEmpty && sigma.count == gradient.count, "addGaussianKLGradient: no parts or buffers of different lengths")
+        guard let s = sigma.baseAddress, let h = sigmoid.baseAddress, let g = gradient.baseAddress else { return (0, 0) }
+        var squares = 0.0, logs = 0.0
+        if vectorKernels, parts.map(Optional.some).withUnsafeBufferPointer({ p in
+            credence_gaussian_kl_sigma_parts(p.baseAddress!, parts.count, factor, s, h, g, gradient.count, precision, scale, &squares, &logs)
+        }) != 0 {
+            return (squares, logs)
+        }
+        sum(parts, into: g, count: gradient.count)
+        for i in 0..<gradient.count { g[i] *= factor[i] }
+        return addGaussianKLGradient(sigma: sigma, sigmoid: sigmoid, gradient: gradient, precision: precision, scale: scale, vectorKernels: false)
+    }
+
+    /// gradient ← Σⱼ parts[j] + c·x (`gradient` written, not read; each part holds
+    /// `gradient.count` values) in one pass; returns Σx².
+    public static func addScaled(_ x: UnsafeBufferPointer<Float>, toSumOf parts: [UnsafePointer<Float>], into gradient: UnsafeMutableBufferPointer<Float>,
+                                 scale: Float, vectorKernels: Bool = hasVectorKernels) -> Double {
+        precondition(!parts.isEmpty && gradient.count == x.count, "addScaled: no parts or buffers of different lengths")
+        guard let p = x.baseAddress, let g = gradient.baseAddress else { return 0 }
+        var squares = 0.0
+        if vectorKernels, parts.map(Optional.some).withUnsafeBufferPointer({
+            credence_add_scaled_parts($0.baseAddress!, parts.count, p, g, x.count, scale, &squares)
+        }) != 0 {
+            return squares
+        }
+        sum(parts, into: g, count: x.count)
+        return addScaled(x, to: gradient, scale: scale, vectorKernels: false)
+    }
+
+    /// out[i] = Σⱼ parts[j][i] for i in 0..<count, in the order given.
+    static func sum(_ parts: [UnsafePointer<Float>], into out: UnsafeMutablePointer<Float>, count: Int) {
+        out.update(from: parts[0], count: count)
+        for part in parts.dropFirst() { for i in 0..<count { out[i] += part[i] } }
+    }
+
     /// gradient ← gradient + c·x (a Gaussian prior's gradient); returns Σx².
     public static func addScaled(_ x: UnsafeBufferPointer<Float>, to gradient: UnsafeMutableBufferPointer<Float>, scale: Float,
                                  vectorKernels: Bool = hasVectorKernels) -> Double {
@@ -207,8 +249,9 @@ extension FastMath {
     ///
     /// `interleaved: true` takes the pairs' draws round-robin from four generators split off
     /// `rng` instead of from `rng` itself: four independent state updates in flight instead of
-    /// one chain of dependent ones, about three times faster to draw — another stream of the
-    /// same law (the SG-MCMC samplers' noise).
+    /// one chain of dependent ones, about three times faster to draw, and with the vector
+    /// kernels the four side by side in AVX2 lanes — another stream of the same law (the
+    /// SG-MCMC samplers' noise).
     public static func fillNormalNoise(_ out: UnsafeMutableBufferPointer<Float>, rng: inout RandomGenerator,
                                        interleaved: Bool = false, vectorKernels: Bool = hasVectorKernels) {
         let count = out.count
@@ -240,6 +283,16 @@ extension FastMath {
                 var k = 0
                 if interleaved {
                     let quads = Swift.max(0, Swift.min(n, quadPairs - start))
+                    if vectorKernels, quads > 0 {
+                        // The four generators' states side by side in 64-bit lanes (AVX2), and back.
+                        var lanes = [streams.0, streams.1, streams.2, streams.3]
+                        var state = [lanes.map(\.s0), lanes.map(\.s1), lanes.map(\.s2), lanes.map(\.s3)].flatMap { $0 }
+                        if credence_xoshiro_words4(&state, d, quads / 4) != 0 {
+                            for g in 0..<4 { (lanes[g].s0, lanes[g].s1, lanes[g].s2, lanes[g].s3) = (state[g], state[4 + g], state[8 + g], state[12 + g]) }
+                            streams = (lanes[0], lanes[1], lanes[2], lanes[3])
+                            k = quads
+                        }
+                    }
                     while k < quads {
                         let (va, vb, vc, vd) = (streams.0.next(), streams.1.next(), streams.2.next(), streams.3.next())
                         store(va, k); store(vb, k &+ 1); store(vc, k &+ 2); store(vd, k &+ 3)
