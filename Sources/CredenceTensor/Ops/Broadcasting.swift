@@ -14,17 +14,15 @@ public enum Broadcasting {
     }
 
     /// When `small`, broadcast to `outShape`, varies along one contiguous block of axes only —
-    /// equal to `outShape` there and 1 (or absent) before and after, with some axis after it
-    /// larger than 1 (a per-channel [C, 1, 1] against [B, C, H, W]) — the sizes of the three
+    /// equal to `outShape` there and 1 (or absent) before and after (a per-channel [C, 1, 1]
+    /// against [B, C, H, W]; a bias [N] against [B, N], inner = 1) — the sizes of the three
     /// parts: `outer` × `middle` (= small's count) × `inner` elements; nil otherwise.
     static func middleBlock(_ small: [Int], in outShape: [Int]) -> (outer: Int, middle: Int, inner: Int)? {
         guard small.count <= outShape.count else { return nil }
         let padded = [Int](repeating: 1, count: outShape.count - small.count) + small
         guard let first = padded.firstIndex(where: { $0 != 1 }), let last = padded.lastIndex(where: { $0 != 1 }),
               Array(padded[first...last]) == Array(outShape[first...last]) else { return nil }
-        let inner = outShape[(last + 1)...].reduce(1, *)
-        guard inner > 1 else { return nil }
-        return (outShape[..<first].reduce(1, *), padded[first...last].reduce(1, *), inner)
+        return (outShape[..<first].reduce(1, *), padded[first...last].reduce(1, *), outShape[(last + 1)...].reduce(1, *))
     }
 
     /// Row-major strides of `shape` as seen from a broadcast output of rank `rank`

@@ -64,33 +64,35 @@ extension Tensor {
             applyLoop(op, a, 1, b, 0, dst, n)
         } else if count == 1 && other.count == n {
             applyLoop(op, a, 0, b, 1, dst, n)
-        } else if count == n, outShape.count >= other.shape.count,
-                  Array(outShape.suffix(other.shape.count)) == other.shape {
-            // Row broadcast: other repeats along the leading axes (bias-style).
-            let inner = other.count
-            for o in 0..<(n / Swift.max(inner, 1)) {
-                applyLoop(op, a + o * inner, 1, b, 1, dst + o * inner, inner)
-            }
-        } else if count == n, let (outer, middle, inner) = Broadcasting.middleBlock(other.shape, in: outShape) {
-            // Channel broadcast: other varies along a middle block of axes only (a [C, 1, 1] scale on [B, C, H, W]).
-            for o in 0..<outer {
-                for c in 0..<middle {
-                    let at = (o * middle + c) * inner
-                    applyLoop(op, a + at, 1, b + c, 0, dst + at, inner)
-                }
-            }
-        } else if other.count == n, let (outer, middle, inner) = Broadcasting.middleBlock(shape, in: outShape) {
-            for o in 0..<outer {
-                for c in 0..<middle {
-                    let at = (o * middle + c) * inner
-                    applyLoop(op, a + c, 0, b + at, 1, dst + at, inner)
-                }
-            }
+        } else if count == n, let block = Broadcasting.middleBlock(other.shape, in: outShape) {
+            Self.blockBroadcast(op, big: a, small: b, smallFirst: false, dst, block)
+        } else if other.count == n, let block = Broadcasting.middleBlock(shape, in: outShape) {
+            Self.blockBroadcast(op, big: b, small: a, smallFirst: true, dst, block)
         } else {
             let ea = expanded(to: outShape), eb = other.expanded(to: outShape)
             applyLoop(op, ea.storage.pointer + ea.offset, 1, eb.storage.pointer + eb.offset, 1, dst, n)
         }
         return out
+    }
+
+    /// `op` between `big` (the output's shape) and `small`, which varies along the middle block
+    /// of `outer` × `middle` × `inner` elements only (`Broadcasting.middleBlock`); `smallFirst`:
+    /// `small` is the left operand. With inner = 1 `small` repeats whole along the leading axes
+    /// (a bias row); otherwise each of its elements is a scalar over an inner run (a [C, 1, 1]
+    /// scale on [B, C, H, W]) — both without materialising the broadcast.
+    static func blockBroadcast(_ op: BinaryOperation, big: UnsafeMutablePointer<Float>, small: UnsafeMutablePointer<Float>, smallFirst: Bool,
+                               _ dst: UnsafeMutablePointer<Float>, _ block: (outer: Int, middle: Int, inner: Int)) {
+        func run(_ at: Int, _ smallAt: Int, smallStep: Int, count: Int) {
+            if smallFirst { applyLoop(op, small + smallAt, smallStep, big + at, 1, dst + at, count) }
+            else { applyLoop(op, big + at, 1, small + smallAt, smallStep, dst + at, count) }
+        }
+        for o in 0..<block.outer {
+            if block.inner == 1 {
+                run(o * block.middle, 0, smallStep: 1, count: block.middle)
+            } else {
+                for c in 0..<block.middle { run((o * block.middle + c) * block.inner, c, smallStep: 0, count: block.inner) }
+            }
+        }
     }
 
     /// Applies `f` to every element (serial; `f` should be simple so the loop vectorises).

@@ -18,7 +18,8 @@ import Testing
         #expect(Broadcasting.middleBlock([3, 1, 1], in: [2, 3, 4, 5])! == (2, 3, 20))
         #expect(Broadcasting.middleBlock([1, 3, 4, 1], in: [2, 3, 4, 5])! == (2, 12, 5))
         #expect(Broadcasting.middleBlock([3, 1], in: [3, 4])! == (1, 3, 4))
-        #expect(Broadcasting.middleBlock([4], in: [3, 4]) == nil)                 // a row: the bias path
+        #expect(Broadcasting.middleBlock([4], in: [3, 4])! == (3, 4, 1))           // a bias row
+        #expect(Broadcasting.middleBlock([1, 4, 5], in: [2, 4, 5])! == (2, 20, 1))
         #expect(Broadcasting.middleBlock([3, 1, 5], in: [2, 3, 4, 5]) == nil)     // two blocks apart
         #expect(Broadcasting.middleBlock([1, 1], in: [3, 4]) == nil)              // one element
     }
