@@ -95,8 +95,9 @@ public struct HMCChainStatistics: Codable, Sendable, Equatable {
     /// Gradients evaluated in all (warm-up, step-size search and sampling).
     public var gradientEvaluations: Int
     /// With `metric=dense`: the shrinkage λ* of the dense metric in use (0 = the window's
-    /// sample covariance, 1 = its diagonal; `shrunkCovariance`); nil on a diagonal metric —
-    /// also when a dense estimate did not factor and the chain kept the diagonal.
+    /// sample covariance, 1 = its diagonal; `shrunkCovariance` — also 1 when the shrunk
+    /// covariance did not factor and the chain runs the diagonal); nil on a diagonal metric,
+    /// and until a dense chain's first metric window ends.
     public var denseMetricShrinkage: Double?
 
     public init(stepSize: Double, meanAcceptance: Double, divergences: Int, warmupDivergences: Int, meanLeapfrogSteps: Double,
@@ -223,13 +224,14 @@ public struct HMCChain {
     /// The metric the window's draws give: their regularised variances, or (dense) their
     /// covariance shrunk towards those (`shrunkCovariance`, the spread of the correlations
     /// scaled by the draws' autocorrelation time) with its λ* — the diagonal if that Σ does
-    /// not factor.
+    /// not factor, reported as λ* = 1 (the diagonal is Σ with the correlations shrunk away), so
+    /// that a dense chain always reports a λ* and a diagonal one never does.
     func estimatedMetric() throws -> (metric: InverseMetric, denseShrinkage: Double?) {
         let variances = window.regularizedVariance
         guard settings.metric == .dense else { return (.diagonal(variances), nil) }
         let (covariance, shrinkage) = try shrunkCovariance(draws: windowDraws, variances: variances,
                                                            autocorrelationTime: meanAutocorrelationTime(draws: windowDraws))
-        guard let metric = try? InverseMetric.dense(covariance) else { return (.diagonal(variances), nil) }
+        guard let metric = try? InverseMetric.dense(covariance) else { return (.diagonal(variances), 1) }
         return (metric, shrinkage)
     }
 
