@@ -93,4 +93,42 @@ import CredenceTensor
         let warm = LearningRateSchedule.warmup(steps: 4, then: .constant(0.8))
         #expect([0, 1, 2, 3, 4, 9].map { warm.rate(at: $0) } == [0.2, 0.4, 0.6, 0.8, 0.8, 0.8])
     }
+
+    /// `update(_:formingGradient:)` is the update on the gradient its closure writes: bit for bit
+    /// what `update(_:gradient:)` gives, for Adam and for SGD with clipping (a transform that
+    /// needs the whole gradient first), over several chunks; the closure runs once per chunk of
+    /// `gradientChunks`, and reads θ as it was before the step.
+    @Test func formingTheGradientInsideTheUpdateEqualsPassingIt() {
+        let n = 2 * Optimizer.chunk + 123
+        var rng = RandomGenerator(seed: 5)
+        let theta0 = Tensor.randomNormal(shape: [n], rng: &rng), g = Tensor.randomNormal(shape: [n], rng: &rng)
+        for make in [{ Optimizer.adam(learningRate: .constant(0.01), parameterCount: n) },
+                     { Optimizer.sgd(learningRate: .constant(0.1), momentum: 0.9, clipNorm: 1, parameterCount: n) }] {
+            var passed = make(), formed = make()
+            var a = theta0, b = theta0
+            let chunks = formed.gradientChunks
+            #expect(chunks.count == 3 && chunks.first?.lowerBound == 0 && chunks.last?.upperBound == n)
+            for _ in 0..<3 {
+                passed.update(&a, gradient: g)
+                let before = b.values
+                var calls = [Int](repeating: 0, count: chunks.count), sawOldTheta = [Bool](repeating: true, count: chunks.count)
+                calls.withUnsafeMutableBufferPointer { callCount in
+                    sawOldTheta.withUnsafeMutableBufferPointer { old in
+                        g.withUnsafeBufferPointer { gb in
+                            formed.update(&b) { c, range, out, theta in
+                                callCount[c] += 1
+                                #expect(range == chunks[c])
+                                for i in range {
+                                    out[i] = gb[i]
+                                    if theta[i] != before[i] { old[c] = false }
+                                }
+                            }
+                        }
+                    }
+                }
+                #expect(calls == [Int](repeating: 1, count: chunks.count) && !sawOldTheta.contains(false))
+            }
+            #expect(a.values == b.values)
+        }
+    }
 }
