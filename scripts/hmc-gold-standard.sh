@@ -61,16 +61,16 @@ for TASK in boston-housing auto-mpg; do
   $C train --dataset "$TASK" --regression-noise homoscedastic --hidden 16,16 --epochs 100 --batch-size 64 --lr 0.005 --seed "$SEED" --holdout 0 --resume \
     --format json --method nuts --set warmup=500 --set iterations=500 --set chains=4 --out "$D/nuts-homoscedastic.safetensors" > "$D/nuts-homoscedastic.json"
 done
-# Four times the iterations on Auto MPG (30 minutes on 2 shared cores): ESS grows with them.
+# Longer chains on Auto MPG: 4 × 2,000 ("long", 30 minutes on 2 shared cores), 4 × 4,000 (85 minutes
+# beside a benchmark: R̂ falls about as 1/√iterations) and 4 × 8,000 (61 minutes alone: the first run
+# that meets R̂ ≤ 1.01 and ESS ≥ 400 on every test point).
 D="$OUT/auto-mpg-seed-$SEED"
-wants auto-mpg && $C train --dataset auto-mpg --regression-noise homoscedastic --hidden 16,16 --epochs 100 --batch-size 64 --lr 0.005 --seed "$SEED" --holdout 0 --resume \
-  --format json --method nuts --set warmup=500 --set iterations=2000 --set chains=4 --out "$D/nuts-homoscedastic-long.safetensors" > "$D/nuts-homoscedastic-long.json"
-# And eight times (85 minutes beside a benchmark): R̂ falls about as 1/√iterations.
-wants auto-mpg && $C train --dataset auto-mpg --regression-noise homoscedastic --hidden 16,16 --epochs 100 --batch-size 64 --lr 0.005 --seed "$SEED" --holdout 0 --resume \
-  --format json --method nuts --set warmup=500 --set iterations=4000 --set chains=4 --out "$D/nuts-homoscedastic-4000.safetensors" > "$D/nuts-homoscedastic-4000.json"
-# And sixteen times (61 minutes alone on 2 cores): the first run that meets R̂ ≤ 1.01 and ESS ≥ 400 on every test point.
-wants auto-mpg && $C train --dataset auto-mpg --regression-noise homoscedastic --hidden 16,16 --epochs 100 --batch-size 64 --lr 0.005 --seed "$SEED" --holdout 0 --resume \
-  --format json --method nuts --set warmup=500 --set iterations=8000 --set chains=4 --out "$D/nuts-homoscedastic-8000.safetensors" > "$D/nuts-homoscedastic-8000.json"
+for RUN in long:2000 4000:4000 8000:8000; do
+  wants auto-mpg || continue
+  NAME="nuts-homoscedastic-${RUN%%:*}"
+  $C train --dataset auto-mpg --regression-noise homoscedastic --hidden 16,16 --epochs 100 --batch-size 64 --lr 0.005 --seed "$SEED" --holdout 0 --resume \
+    --format json --method nuts --set warmup=500 --set iterations="${RUN##*:}" --set chains=4 --out "$D/$NAME.safetensors" > "$D/$NAME.json"
+done
 
 python3 - "$OUT" "$SEED" <<'PY'
 import json, sys, os
