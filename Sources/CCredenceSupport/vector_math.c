@@ -164,14 +164,31 @@ AVX2 static double sum8(__m256 v) {
     return total;
 }
 
-AVX2 static void gaussian_kl_sigma_avx2(const float *sigma, const float *sigmoid, float *gradient, long n, float precision,
-                                        float scale, double *sumSquares, double *sumLogs) {
+// The gradient's lanes i..i+8 formed from one weight sample's shard parts: Σⱼ parts[j], in the
+// order given, times the layer noise's derivative `factor` (none: NULL). The plain kernels
+// below are these with parts = {gradient} and no factor (the gradient updated in place).
+AVX2 static inline __m256 parts_gradient8(const float *const *parts, long count, const float *factor, long i) {
+    __m256 sum = _mm256_loadu_ps(parts[0] + i);
+    for (long j = 1; j < count; j++) sum = _mm256_add_ps(sum, _mm256_loadu_ps(parts[j] + i));
+    return factor ? _mm256_mul_ps(sum, _mm256_loadu_ps(factor + i)) : sum;
+}
+
+static inline float parts_gradient(const float *const *parts, long count, const float *factor, long i) {
+    float sum = parts[0][i];
+    for (long j = 1; j < count; j++) sum += parts[j][i];
+    return factor ? sum * factor[i] : sum;
+}
+
+// gradient ← (g + c·(δσ − 1/σ))·sigmoid(ρ), g the parts' gradient; Σσ², Σ log σ.
+AVX2 static void gaussian_kl_sigma_parts_avx2(const float *const *parts, long partCount, const float *factor, const float *sigma,
+                                              const float *sigmoid, float *gradient, long n, float precision, float scale,
+                                              double *sumSquares, double *sumLogs) {
     __m256 d = _mm256_set1_ps(precision), c = _mm256_set1_ps(scale), one = _mm256_set1_ps(1.0f);
     __m256 squares0 = _mm256_setzero_ps(), squares1 = _mm256_setzero_ps(), logs0 = _mm256_setzero_ps(), logs1 = _mm256_setzero_ps();
     long i = 0;
     for (; i + 16 <= n; i += 16) {
         __m256 s0 = _mm256_loadu_ps(sigma + i), s1 = _mm256_loadu_ps(sigma + i + 8);
-        __m256 g0 = _mm256_loadu_ps(gradient + i), g1 = _mm256_loadu_ps(gradient + i + 8);
+        __m256 g0 = parts_gradient8(parts, partCount, factor, i), g1 = parts_gradient8(parts, partCount, factor, i + 8);
         // (g + c·(δσ − 1/σ)) · sigmoid(ρ)
         g0 = _mm256_mul_ps(_mm256_fmadd_ps(c, _mm256_sub_ps(_mm256_mul_ps(d, s0), _mm256_div_ps(one, s0)), g0), _mm256_loadu_ps(sigmoid + i));
         g1 = _mm256_mul_ps(_mm256_fmadd_ps(c, _mm256_sub_ps(_mm256_mul_ps(d, s1), _mm256_div_ps(one, s1)), g1), _mm256_loadu_ps(sigmoid + i + 8));
@@ -183,7 +200,11 @@ AVX2 static void gaussian_kl_sigma_avx2(const float *sigma, const float *sigmoid
     for (; i < n; i += 8) {
         float s[8], g[8], h[8], l[8];
         long count = n - i < 8 ? n - i : 8;
-        for (long j = 0; j < 8; j++) { s[j] = j < count ? sigma[i + j] : 1; g[j] = j < count ? gradient[i + j] : 0; h[j] = j < count ? sigmoid[i + j] : 0; }
+        for (long j = 0; j < 8; j++) {
+            s[j] = j < count ? sigma[i + j] : 1;
+            g[j] = j < count ? parts_gradient(parts, partCount, factor, i + j) : 0;
+            h[j] = j < count ? sigmoid[i + j] : 0;
+        }
         __m256 sv = _mm256_loadu_ps(s);
         __m256 gv = _mm256_mul_ps(_mm256_fmadd_ps(c, _mm256_sub_ps(_mm256_mul_ps(d, sv), _mm256_div_ps(one, sv)), _mm256_loadu_ps(g)),
                                   _mm256_loadu_ps(h));
@@ -195,18 +216,33 @@ AVX2 static void gaussian_kl_sigma_avx2(const float *sigma, const float *sigmoid
     *sumLogs = logs;
 }
 
-AVX2 static double add_scaled_sum_squares_avx2(const float *x, float *gradient, long n, float scale) {
+AVX2 static void gaussian_kl_sigma_avx2(const float *sigma, const float *sigmoid, float *gradient, long n, float precision,
+                                        float scale, double *sumSquares, double *sumLogs) {
+    const float *parts[1] = {gradient};
+    gaussian_kl_sigma_parts_avx2(parts, 1, NULL, sigma, sigmoid, gradient, n, precision, scale, sumSquares, sumLogs);
+}
+
+// gradient ← g + c·x, g the parts' sum; Σx².
+AVX2 static double add_scaled_parts_avx2(const float *const *parts, long partCount, const float *x, float *gradient, long n, float scale) {
     __m256 c = _mm256_set1_ps(scale), squares0 = _mm256_setzero_ps(), squares1 = _mm256_setzero_ps();
     long i = 0;
     for (; i + 16 <= n; i += 16) {
         __m256 x0 = _mm256_loadu_ps(x + i), x1 = _mm256_loadu_ps(x + i + 8);
-        _mm256_storeu_ps(gradient + i, _mm256_fmadd_ps(c, x0, _mm256_loadu_ps(gradient + i)));
-        _mm256_storeu_ps(gradient + i + 8, _mm256_fmadd_ps(c, x1, _mm256_loadu_ps(gradient + i + 8)));
+        _mm256_storeu_ps(gradient + i, _mm256_fmadd_ps(c, x0, parts_gradient8(parts, partCount, NULL, i)));
+        _mm256_storeu_ps(gradient + i + 8, _mm256_fmadd_ps(c, x1, parts_gradient8(parts, partCount, NULL, i + 8)));
         squares0 = _mm256_fmadd_ps(x0, x0, squares0); squares1 = _mm256_fmadd_ps(x1, x1, squares1);
     }
     double squares = sum8(squares0) + sum8(squares1);
-    for (; i < n; i++) { gradient[i] += scale * x[i]; squares += (double)x[i] * x[i]; }
+    for (; i < n; i++) {
+        gradient[i] = parts_gradient(parts, partCount, NULL, i) + scale * x[i];
+        squares += (double)x[i] * x[i];
+    }
     return squares;
+}
+
+AVX2 static double add_scaled_sum_squares_avx2(const float *x, float *gradient, long n, float scale) {
+    const float *parts[1] = {gradient};
+    return add_scaled_parts_avx2(parts, 1, x, gradient, n, scale);
 }
 
 AVX2 static void psgld_update_avx2(float *theta, float *v, const float *g, const float *z, long n, float alpha, float lambda,
@@ -228,65 +264,6 @@ AVX2 static void psgld_update_avx2(float *theta, float *v, const float *g, const
         float p = 1.0f / (lambda + sqrtf(v[i] > 0 ? v[i] : 0));
         theta[i] += epsilon * p * g[i] + sqrtf(2.0f * epsilon * p) * z[i];
     }
-}
-
-// Σⱼ parts[j][i..i+8): the shard gradients of one weight sample, summed in the order given.
-AVX2 static inline __m256 sum_parts8(const float *const *parts, long count, long i) {
-    __m256 sum = _mm256_loadu_ps(parts[0] + i);
-    for (long j = 1; j < count; j++) sum = _mm256_add_ps(sum, _mm256_loadu_ps(parts[j] + i));
-    return sum;
-}
-
-AVX2 static void gaussian_kl_sigma_parts_avx2(const float *const *parts, long partCount, const float *factor, const float *sigma,
-                                              const float *sigmoid, float *gradient, long n, float precision, float scale,
-                                              double *sumSquares, double *sumLogs) {
-    __m256 d = _mm256_set1_ps(precision), c = _mm256_set1_ps(scale), one = _mm256_set1_ps(1.0f);
-    __m256 squares0 = _mm256_setzero_ps(), squares1 = _mm256_setzero_ps(), logs0 = _mm256_setzero_ps(), logs1 = _mm256_setzero_ps();
-    long i = 0;
-    for (; i + 16 <= n; i += 16) {
-        __m256 s0 = _mm256_loadu_ps(sigma + i), s1 = _mm256_loadu_ps(sigma + i + 8);
-        __m256 g0 = _mm256_mul_ps(sum_parts8(parts, partCount, i), _mm256_loadu_ps(factor + i));
-        __m256 g1 = _mm256_mul_ps(sum_parts8(parts, partCount, i + 8), _mm256_loadu_ps(factor + i + 8));
-        // (Σ parts · ∂noise/∂σ + c·(δσ − 1/σ)) · sigmoid(ρ)
-        g0 = _mm256_mul_ps(_mm256_fmadd_ps(c, _mm256_sub_ps(_mm256_mul_ps(d, s0), _mm256_div_ps(one, s0)), g0), _mm256_loadu_ps(sigmoid + i));
-        g1 = _mm256_mul_ps(_mm256_fmadd_ps(c, _mm256_sub_ps(_mm256_mul_ps(d, s1), _mm256_div_ps(one, s1)), g1), _mm256_loadu_ps(sigmoid + i + 8));
-        _mm256_storeu_ps(gradient + i, g0); _mm256_storeu_ps(gradient + i + 8, g1);
-        squares0 = _mm256_fmadd_ps(s0, s0, squares0); squares1 = _mm256_fmadd_ps(s1, s1, squares1);
-        logs0 = _mm256_add_ps(logs0, log8(s0)); logs1 = _mm256_add_ps(logs1, log8(s1));
-    }
-    *sumSquares = sum8(squares0) + sum8(squares1);
-    *sumLogs = sum8(logs0) + sum8(logs1);
-    // The tail: the sum times the factor in place, then the plain kernel's tail.
-    for (long k = i; k < n; k++) {
-        float sum = parts[0][k];
-        for (long j = 1; j < partCount; j++) sum += parts[j][k];
-        gradient[k] = sum * factor[k];
-    }
-    if (i < n) {
-        double squares, logs;
-        gaussian_kl_sigma_avx2(sigma + i, sigmoid + i, gradient + i, n - i, precision, scale, &squares, &logs);
-        *sumSquares += squares;
-        *sumLogs += logs;
-    }
-}
-
-AVX2 static double add_scaled_parts_avx2(const float *const *parts, long partCount, const float *x, float *gradient, long n, float scale) {
-    __m256 c = _mm256_set1_ps(scale), squares0 = _mm256_setzero_ps(), squares1 = _mm256_setzero_ps();
-    long i = 0;
-    for (; i + 16 <= n; i += 16) {
-        __m256 x0 = _mm256_loadu_ps(x + i), x1 = _mm256_loadu_ps(x + i + 8);
-        _mm256_storeu_ps(gradient + i, _mm256_fmadd_ps(c, x0, sum_parts8(parts, partCount, i)));
-        _mm256_storeu_ps(gradient + i + 8, _mm256_fmadd_ps(c, x1, sum_parts8(parts, partCount, i + 8)));
-        squares0 = _mm256_fmadd_ps(x0, x0, squares0); squares1 = _mm256_fmadd_ps(x1, x1, squares1);
-    }
-    double squares = sum8(squares0) + sum8(squares1);
-    for (; i < n; i++) {
-        float sum = parts[0][i];
-        for (long j = 1; j < partCount; j++) sum += parts[j][i];
-        gradient[i] = sum + scale * x[i];
-        squares += (double)x[i] * x[i];
-    }
-    return squares;
 }
 
 // Four xoshiro256** generators in the four 64-bit lanes (state: s0 of the four, then s1, s2,
