@@ -6,7 +6,7 @@
 #
 # PYTHON defaults to /opt/anchor-venv/bin/python (the venv the reference's setup.sh builds).
 # PARTS (environment) limits `credence perf` to some parts, e.g.
-#   PARTS="gemm mlp cnn mc-dropout pgd lenet5 resnet20 densenet" bash scripts/compare-with-pytorch.sh ...
+#   PARTS="gemm mlp cnn mc-dropout pgd lenet5 resnet20 densenet hmc" bash scripts/compare-with-pytorch.sh ...
 # Absolute numbers on a shared machine drift; the ratio measured in one run is the figure.
 set -euo pipefail
 REF="${1:?usage: $0 PATH/TO/anchor_bench.py [PYTHON]}"
@@ -25,12 +25,17 @@ echo "== PyTorch reference ==" >&2
 "$PY" "$REF" --parts speed --out "$OUT/pytorch.json" > /dev/null
 echo "== PyTorch, the architectures (scripts/architecture-reference.py) ==" >&2
 "$PY" "$HERE/scripts/architecture-reference.py" --out "$OUT/architectures.json" > /dev/null
+if [ -z "${PARTS:-}" ] || [[ " $PARTS " == *" hmc "* ]]; then
+  echo "== PyTorch, HMC's full-batch gradients (scripts/hmc-gradient-reference.py) ==" >&2
+  "$PY" "$HERE/scripts/hmc-gradient-reference.py" --out "$OUT/hmc.json" > /dev/null
+fi
 
-python3 - "$OUT/credence.json" "$OUT/pytorch.json" "$OUT/architectures.json" <<'PYEOF'
-import json, sys
+python3 - "$OUT/credence.json" "$OUT/pytorch.json" "$OUT/architectures.json" "$OUT/hmc.json" <<'PYEOF'
+import json, os, sys
 c = json.load(open(sys.argv[1]))
 p = json.load(open(sys.argv[2]))["speed"]
 architectures = json.load(open(sys.argv[3]))
+hmc = json.load(open(sys.argv[4]))["gradients_per_s"] if os.path.exists(sys.argv[4]) else {}
 rows = []  # only the parts Credence measured (PARTS may leave some out)
 if "mlpTrainingSamplesPerSecond" in c:
     rows.append(("MLP training (samples/s)", c["mlpTrainingSamplesPerSecond"], p["mlp_train"]["steady_samples_per_s"], 1.5))
@@ -50,6 +55,9 @@ for name, label in (("lenet5", "LeNet-5"), ("resnet20", "ResNet-20"), ("densenet
     ours = c.get("architectureTrainingSamplesPerSecond", {}).get(name)
     if ours and name in architectures:
         rows.append((f"{label} training (samples/s)", ours, architectures[name]["samples_per_s"], 1.0 if name != "densenet" else None))
+for task, ours in sorted(c.get("hamiltonianGradientsPerSecond", {}).items()):
+    if task in hmc:
+        rows.append((f"HMC gradient, {task} (gradients/s)", ours, hmc[task], None))
 print(f"{'workload':45} {'Credence':>10} {'PyTorch':>10} {'ratio':>7} {'target':>7}")
 for name, a, b, target in rows:
     t = f"≥{target:.1f}" if target else ""

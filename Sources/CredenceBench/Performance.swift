@@ -1,5 +1,6 @@
 import CredenceData
 import CredenceInference
+import CredenceMetrics
 import CredenceNN
 import CredenceRobustness
 import CredenceTensor
@@ -39,6 +40,10 @@ public struct PerformanceReport: Codable, Sendable {
     /// The MAP step's time over the sampler step's (1/ratio is the step's cost in MAP steps), per round.
     public var samplerRatiosToMAP: [String: [Double]]?
     public var samplerMedianRatioToMAP: [String: Double] { (samplerRatiosToMAP ?? [:]).mapValues(median) }
+    /// Full-batch log-posterior gradients per second (`NetworkLogDensity`, what every leapfrog
+    /// step of HMC and NUTS costs), summed over one chain per worker thread as the samplers
+    /// run them, by task ("two-moons", "regression-1d", "auto-mpg": `hamiltonianTasks`).
+    public var hamiltonianGradientsPerSecond: [String: Double]?
     public var threads: Int
     public var mlpSteps: Int
     public var cnnSteps: Int
@@ -87,6 +92,8 @@ public enum PerformancePart: String, CaseIterable, Codable, Sendable {
     case pgd
     /// SGLD, pSGLD and SGHMC steps of the MLP against the MAP step.
     case sgmcmc
+    /// Full-batch log-posterior gradients of the small networks HMC and NUTS sample.
+    case hmc
     /// LeNet-5 training.
     case lenet5
     /// ResNet-20 training (batch normalization, residual blocks).
@@ -106,14 +113,14 @@ public struct PerformanceOptions: Sendable {
     public var variationalSteps = 200
     public var variationalRounds = 3
     public var warmupSteps = 20
+    /// Timed log-density gradients per chain for `hmc`.
+    public var hamiltonianEvaluations = 3000
     public var dataDirectory: String?
     public init() {}
 }
 
 /// Measures the reference workloads; `log` receives one line per finished part.
 public func measurePerformance(_ options: PerformanceOptions, log: (String) -> Void = { _ in }) throws -> PerformanceReport {
-    let (train, test) = try loadDataset(.fashionMNIST, options: DataOptions(directory: options.dataDirectory, trainLimit: 55_000))
-
     BLASKernel.warnIfSlowerKernel()
     var report = PerformanceReport(threads: Parallel.workerCount, mlpSteps: options.mlpSteps, cnnSteps: options.cnnSteps)
     (report.blasKernel, report.blasKernelReason) = BLASKernel.status
@@ -123,6 +130,25 @@ public func measurePerformance(_ options: PerformanceOptions, log: (String) -> V
         report.gemmGFLOPS = measureGEMM()
         log(String(format: "GEMM 2048³: %.1f GFLOP/s", report.gemmGFLOPS!))
     }
+    if !options.parts.isSubset(of: [.gemm, .hmc]) {
+        let (train, test) = try loadDataset(.fashionMNIST, options: DataOptions(directory: options.dataDirectory, trainLimit: 55_000))
+        try measureFashionMNISTParts(options, train: train, test: test, into: &report, log: log)
+    }
+    if options.parts.contains(.hmc) {
+        var rates: [String: Double] = [:]
+        for task in try hamiltonianTasks() {
+            rates[task.name] = try hamiltonianGradientThroughput(task.target, evaluations: options.hamiltonianEvaluations)
+            log(String(format: "HMC gradient (%@, %d parameters, N = %d): %.0f gradients/s", task.name, task.target.dimension,
+                       task.target.posterior.datasetSize, rates[task.name]!))
+        }
+        report.hamiltonianGradientsPerSecond = rates
+    }
+    return report
+}
+
+/// The parts on Fashion-MNIST (every part but `gemm` and `hmc`).
+func measureFashionMNISTParts(_ options: PerformanceOptions, train: InMemoryDataset, test: InMemoryDataset, into report: inout PerformanceReport,
+                              log: (String) -> Void) throws {
     if options.parts.contains(.mlp) {
         let mlp = try Sequential(.mlp(inputShape: [1, 28, 28], hidden: [512, 512], outputs: 10))
         report.mlpTrainingSamplesPerSecond = try trainingThroughput(mlp, data: train, steps: options.mlpSteps, warmup: options.warmupSteps)
@@ -173,7 +199,49 @@ public func measurePerformance(_ options: PerformanceOptions, log: (String) -> V
         ], log: { log("\($0.uppercased()) step, " + $1) })
         (report.samplerStepSamplesPerSecond, report.samplerRatiosToMAP) = (rounds.throughput, rounds.ratios)
     }
-    return report
+}
+
+/// The log-posteriors of the gold-standard tasks, as `credence train --method nuts` builds
+/// them (Gaussian prior of precision 1, the whole training set): two moons (1,000 points, MLP
+/// 2-16-16-2, cross-entropy), the 1-D regression (1,000 points, MLP 1-16-16-2, heteroscedastic
+/// Gaussian) and an Auto MPG-shaped regression (392 × 7 standard normal inputs, targets a
+/// random linear function plus noise; MLP 7-16-16-1 and one learned noise variance) — the
+/// same shapes as `scripts/hmc-gradient-reference.py`'s PyTorch versions.
+func hamiltonianTasks() throws -> [(name: String, target: NetworkLogDensity)] {
+    var rng = RandomGenerator(seed: 0)
+    let moons = try loadDataset(.twoMoons, options: DataOptions()).train
+    let cubic = try loadDataset(.regression1D, options: DataOptions()).train
+    let inputs = Tensor.randomNormal(shape: [392, 7], rng: &rng)
+    let coefficients = Tensor.randomNormal(shape: [7, 1], rng: &rng)
+    let targets = try inputs.matmul(coefficients) + Tensor.randomNormal(shape: [392, 1], rng: &rng) * 0.3
+    let autoMPG = try InMemoryDataset(name: "auto-mpg-shaped", inputs: inputs, targets: targets)
+    var homoscedastic = ModelSpec.mlp(inputShape: [7], hidden: [16, 16], outputs: 1)
+    homoscedastic.layers.append(.homoscedasticNoise(outputs: 1))
+    let tasks: [(String, ModelSpec, InMemoryDataset, Predictive.Task)] = [
+        ("two-moons", .mlp(inputShape: [2], hidden: [16, 16], outputs: 2), moons, .classification),
+        ("regression-1d", .mlp(inputShape: [1], hidden: [16, 16], outputs: 2), cubic, .regression),
+        ("auto-mpg", homoscedastic, autoMPG, .regression),
+    ]
+    return try tasks.map { name, spec, data, task in
+        let model = try spec.makeModel()
+        let posterior = try LogPosterior(model: model, objective: .default(for: task), prior: GaussianPrior(precision: 1), datasetSize: data.count)
+        return (name, try NetworkLogDensity(posterior: posterior, data: data))
+    }
+}
+
+/// Gradients/s of `target` at PyTorch-initialised weights: one chain per worker thread (as
+/// `HamiltonianSampler` runs them), each evaluating the log-density and its gradient
+/// `evaluations` times after one untimed evaluation; the total over the threads.
+func hamiltonianGradientThroughput(_ target: NetworkLogDensity, evaluations: Int) throws -> Double {
+    var rng = RandomGenerator(seed: 1)
+    let position = target.posterior.model.initialParameters(rng: &rng).values.map(Double.init)
+    _ = try target.logDensity(at: position)
+    let chains = Parallel.workerCount
+    let start = Date()
+    _ = try Parallel.map(chains) { _ in
+        for _ in 0..<evaluations { _ = try target.logDensity(at: position) }
+    }
+    return Double(chains * evaluations) / Date().timeIntervalSince(start)
 }
 
 /// Times the MAP MLP step and then each candidate, back to back, in `options.variationalRounds`

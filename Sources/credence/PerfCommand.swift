@@ -6,7 +6,7 @@ extension PerformancePart: ExpressibleByArgument {}
 struct PerfCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "perf",
-        abstract: "Measure training, VI, SG-MCMC, MC-dropout and PGD throughput on Fashion-MNIST and the GEMM ceiling (use a release build).")
+        abstract: "Measure training, VI, SG-MCMC, MC-dropout and PGD throughput on Fashion-MNIST, HMC's full-batch gradients and the GEMM ceiling (use a release build).")
 
     @Option(parsing: .upToNextOption, help: "Parts to measure (default: all).") var parts: [PerformancePart] = PerformancePart.allCases
     @Option(help: "Timed MLP training steps of batch 128 (840 ≈ two epochs of 55k, as the reference).") var mlpSteps = 840
@@ -56,6 +56,9 @@ struct PerfCommand: ParsableCommand {
         for (sampler, samplesPerSecond) in (report.samplerStepSamplesPerSecond ?? [:]).sorted(by: { $0.key < $1.key }) {
             interleaved(sampler.uppercased().replacingOccurrences(of: "PSGLD", with: "pSGLD") + " step", samplesPerSecond, report.samplerRatiosToMAP?[sampler],
                         report.samplerMedianRatioToMAP[sampler])
+        }
+        for (task, gradientsPerSecond) in (report.hamiltonianGradientsPerSecond ?? [:]).sorted(by: { $0.key < $1.key }) {
+            line("HMC " + task, gradientsPerSecond, "log-posterior gradients/s (full batch, one chain per thread)")
         }
         for warning in report.warnings { Terminal.error("warning: \(warning)") }
     }

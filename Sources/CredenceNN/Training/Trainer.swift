@@ -159,7 +159,10 @@ public struct Trainer {
         let n = batch.count
         let ranks = dataParallel?.size ?? 1, rank = dataParallel?.rank ?? 0
         // The batch in ranks × threads shards, each with its own stream; this rank computes its own.
-        let shards = Parallel.ranges(n, parts: n >= 32 ? ranks * Parallel.workerCount : 1)
+        // Inside a parallel region (HMC's chains, one per thread) the shards would run one after
+        // the other, each paying every operation's overhead: one shard per rank there.
+        let threads = Parallel.isNested ? 1 : Parallel.workerCount
+        let shards = Parallel.ranges(n, parts: n >= 32 ? ranks * threads : 1)
         let shardRNGs = rng.split(into: shards.count)
         let perRank = (shards.count + ranks - 1) / ranks
         let mine = Swift.min(rank * perRank, shards.count)..<Swift.min((rank + 1) * perRank, shards.count)

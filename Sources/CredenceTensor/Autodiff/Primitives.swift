@@ -274,13 +274,7 @@ extension Variable {
     public func slice(axis: Int, _ range: Range<Int>) throws -> Variable {
         let y = try value.slice(axis: axis, range)
         let a = axis < 0 ? axis + value.rank : axis, s = shape
-        return Variable.unary(self, y) { g in
-            var parts: [Tensor] = []
-            if range.lowerBound > 0 { var z = s; z[a] = range.lowerBound; parts.append(Tensor(shape: z, repeating: 0)) }
-            parts.append(g)
-            if range.upperBound < s[a] { var z = s; z[a] = s[a] - range.upperBound; parts.append(Tensor(shape: z, repeating: 0)) }
-            return try! Tensor.concatenate(parts, axis: a)
-        }
+        return Variable.unary(self, y) { g in g.embedded(in: s, axis: a, at: range) }
     }
 
     public static func concatenate(_ parts: [Variable], axis: Int) throws -> Variable {

@@ -16,7 +16,7 @@ extension Tensor {
         let outer = shape[..<axis].reduce(1, *), n = shape[axis], inner = shape[(axis + 1)...].reduce(1, *)
         var outShape = shape
         if keepDim { outShape[axis] = 1 } else { outShape.remove(at: axis) }
-        var out = Tensor(shape: outShape, repeating: kind == .max ? -.infinity : 0)
+        let out = Tensor(shape: outShape, repeating: kind == .max ? -.infinity : 0)
         let src = storage.pointer + offset, dst = out.storage.pointer
         if kind == .max {
             for o in 0..<outer {
@@ -29,9 +29,20 @@ extension Tensor {
             return out
         }
         // Sum and mean accumulate in Double: a running Float total loses ~n·2⁻²⁴ relative.
-        let acc = UnsafeMutablePointer<Double>.allocate(capacity: Swift.max(inner, 1))
-        defer { acc.deallocate() }
         let scale = kind == .mean ? 1 / Double(n) : 1
+        if inner == 1 {
+            // Contiguous runs (a loss's mean over [N, 1], a reduced axis of size 1): one total
+            // per run, the same additions in the same order as below without its per-run set-up.
+            for o in 0..<outer {
+                let s = src + o * n
+                var total = 0.0
+                for j in 0..<n { total += Double(s[j]) }
+                dst[o] = Float(total * scale)
+            }
+            return out
+        }
+        let acc = UnsafeMutablePointer<Double>.allocate(capacity: inner)
+        defer { acc.deallocate() }
         for o in 0..<outer {
             acc.initialize(repeating: 0, count: inner)
             for j in 0..<n {
@@ -91,7 +102,7 @@ extension Tensor {
     /// log Σ exp along the last axis (max-shifted). Output drops the last axis.
     public func logSumExpLastAxis() -> Tensor {
         let n = shape.last ?? 1, rows = count / Swift.max(n, 1)
-        var out = Tensor(uninitializedShape: Array(shape.dropLast()))
+        let out = Tensor(uninitializedShape: Array(shape.dropLast()))
         let src = storage.pointer + offset, dst = out.storage.pointer
         for r in 0..<rows {
             let row = src + r * n
@@ -108,7 +119,7 @@ extension Tensor {
     /// Softmax along the last axis.
     public func softmaxLastAxis() -> Tensor {
         let n = shape.last ?? 1, rows = count / Swift.max(n, 1)
-        var out = Tensor(uninitializedShape: shape)
+        let out = Tensor(uninitializedShape: shape)
         let src = storage.pointer + offset, dst = out.storage.pointer
         for r in 0..<rows {
             let row = src + r * n, o = dst + r * n
@@ -125,7 +136,7 @@ extension Tensor {
     /// Log-softmax along the last axis: (x − max) − log Σ exp(x − max).
     public func logSoftmaxLastAxis() -> Tensor {
         let n = shape.last ?? 1, rows = count / Swift.max(n, 1)
-        var out = Tensor(uninitializedShape: shape)
+        let out = Tensor(uninitializedShape: shape)
         let src = storage.pointer + offset, dst = out.storage.pointer
         for r in 0..<rows {
             let row = src + r * n, o = dst + r * n

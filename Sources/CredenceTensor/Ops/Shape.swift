@@ -61,10 +61,34 @@ extension Tensor {
         let out = Tensor(uninitializedShape: outShape)
         let src = storage.pointer + offset, dst = out.storage.pointer
         let block = range.count * inner, full = shape[a] * inner
-        for o in 0..<outer {
-            (dst + o * block).update(from: src + o * full + range.lowerBound * inner, count: block)
-        }
+        Self.copyBlocks(outer, of: block, from: src + range.lowerBound * inner, stride: full, to: dst, stride: block)
         return out
+    }
+
+    /// The inverse of `slice`: a zero tensor of `shape` holding `self` at `range` along `axis`
+    /// (the slice's gradient).
+    public func embedded(in shape: [Int], axis: Int, at range: Range<Int>) -> Tensor {
+        let out = Tensor(shape: shape, repeating: 0)
+        let outer = shape[..<axis].reduce(1, *), inner = shape[(axis + 1)...].reduce(1, *)
+        let block = range.count * inner
+        Self.copyBlocks(outer, of: block, from: storage.pointer + offset, stride: block,
+                        to: out.storage.pointer + range.lowerBound * inner, stride: shape[axis] * inner)
+        return out
+    }
+
+    /// Copies `count` blocks of `block` elements between strided positions. Blocks of a few
+    /// elements (a column of [N, 2]) are copied element by element: a `memmove` call per
+    /// element cost more than the copy.
+    static func copyBlocks(_ count: Int, of block: Int, from src: UnsafePointer<Float>, stride sourceStride: Int,
+                           to dst: UnsafeMutablePointer<Float>, stride destinationStride: Int) {
+        if block < 16 {
+            for o in 0..<count {
+                let s = src + o * sourceStride, d = dst + o * destinationStride
+                for i in 0..<block { d[i] = s[i] }
+            }
+        } else {
+            for o in 0..<count { (dst + o * destinationStride).update(from: src + o * sourceStride, count: block) }
+        }
     }
 
     /// Concatenates tensors along `axis`; other dimensions must agree.
@@ -87,7 +111,7 @@ extension Tensor {
         for p in parts {
             let block = p.shape[a] * inner
             let src = p.storage.pointer + p.offset
-            for o in 0..<outer { (dst + o * full + start).update(from: src + o * block, count: block) }
+            copyBlocks(outer, of: block, from: src, stride: block, to: dst + start, stride: full)
             start += block
         }
         return out

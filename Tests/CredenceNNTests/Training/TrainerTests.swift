@@ -76,6 +76,27 @@ func quadrants(_ n: Int, seed: UInt64) -> ArraySource {
         #expect(zip(sharded.values, whole.values).allSatisfy { abs($0 - $1) < 1e-5 })
     }
 
+    /// Inside a parallel region (HMC's chains, one per thread) the worker shards would run one
+    /// after the other, paying every operation's overhead twice: the batch is one shard there.
+    @Test func aNestedStepComputesTheBatchAsOneShard() throws {
+        let (trainer, theta) = try makeTrainer(epochs: 1)
+        let batch = try quadrants(100, seed: 3).trainingBatch(Array(0..<100))
+        var rng = RandomGenerator(seed: 0)
+        let outside = try trainer.shardedStep(parameters: theta, batch: batch, rng: &rng)
+        #expect(outside.gradientParts.count == Swift.min(Parallel.workerCount, 100))
+        let inside = try Parallel.map(2) { _ in
+            var rng = RandomGenerator(seed: 0)
+            return try trainer.shardedStep(parameters: theta, batch: batch, rng: &rng)
+        }
+        var summed = outside.gradientParts[0]
+        for part in outside.gradientParts.dropFirst() { summed.addInPlace(part) }
+        for step in inside {
+            #expect(step.gradientParts.count == 1)
+            #expect(abs(step.loss - outside.loss) < 1e-6)
+            #expect(zip(step.gradientParts[0].values, summed.values).allSatisfy { abs($0 - $1) < 1e-5 })
+        }
+    }
+
     @Test func divergenceStopsWithATypedErrorAndKeepsLastGoodEpoch() throws {
         var (trainer, theta) = try makeTrainer(epochs: 50, lr: 1e30)
         var saved: [Int] = []

@@ -38,6 +38,21 @@ import Testing
         #expect(try Tensor.concatenate(pieces, axis: axis) == x)
     }
 
+    /// `embedded` (the slice's gradient) puts the slice back among zeros, for blocks copied
+    /// element by element (under 16) and by `memmove`; slices of both kinds read the same.
+    @Test(arguments: [(1, 2..<3), (1, 0..<2), (1, 1..<10), (2, 3..<4), (0, 1..<2)])
+    func embeddedIsTheInverseOfSlice(_ axis: Int, _ range: Range<Int>) throws {
+        let x = Tensor.testInput([3, 10, 4], seed: 3)
+        let slice = try x.slice(axis: axis, range)
+        let back = slice.embedded(in: x.shape, axis: axis, at: range)
+        #expect(back.shape == x.shape)
+        for i in 0..<3 { for j in 0..<10 { for k in 0..<4 {
+            let index = [i, j, k], inside = range.contains(index[axis])
+            #expect(back[i, j, k] == (inside ? x[i, j, k] : 0), "\(index)")
+        } } }
+        #expect(try back.slice(axis: axis, range) == slice)
+    }
+
     @Test func sliceHandComputed() throws {
         let x = Tensor(shape: [2, 3, 2], values: (0..<12).map { Float($0) })
         #expect(try x.slice(axis: 1, 1..<3).values == [2, 3, 4, 5, 8, 9, 10, 11])
