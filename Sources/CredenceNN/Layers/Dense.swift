@@ -35,7 +35,6 @@ public struct Dense: Layer {
         guard x.shape.count == 2, x.shape[1] == inputs else {
             throw ModelError.inputShape(layer: "Dense(\(inputs)→\(outputs))", got: x.shape, expected: "[batch, \(inputs)]")
         }
-        let y = try x.matmul(parameters[0], transposeRight: true)
-        return useBias ? try y + parameters[1] : y
+        return useBias ? try x.affine(weight: parameters[0], bias: parameters[1]) : try x.matmul(parameters[0], transposeRight: true)
     }
 }

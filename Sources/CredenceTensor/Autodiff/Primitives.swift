@@ -157,6 +157,55 @@ extension Variable {
             return [ga, gb]
         }
     }
+
+    /// x·Wᵀ + b, a dense layer's output: `x.matmul(weight, transposeRight: true) + bias` in one
+    /// recorded operation, with the same numbers — the bias row is added in place to the
+    /// product, and its gradient (G's column sums, row after row, as `summed(toShape:)` adds
+    /// them) goes straight into the tape's flat gradient buffer like the weight's. For small
+    /// layers (the networks HMC samples) the separate broadcast, its tape record and their
+    /// shape bookkeeping cost more than the arithmetic.
+    public func affine(weight: Variable, bias: Variable) throws -> Variable {
+        let x = value, w = weight.value
+        var y = try x.matmul(w, transposeRight: true)
+        let (rows, width) = (y.shape[0], y.shape[1])
+        guard bias.shape == [width] else {
+            throw TensorError.shapeMismatch(operation: "affine", shapes: [y.shape, bias.shape], expected: "a bias of shape [\(width)]")
+        }
+        let b = bias.value
+        y.withUnsafeMutableBufferPointer { out in
+            b.withUnsafeBufferPointer { row in
+                for r in 0..<rows {
+                    let o = out.baseAddress! + r * width
+                    for j in 0..<width { o[j] = o[j] + row[j] }
+                }
+            }
+        }
+        let tx = isTracked, tw = weight.isTracked, tb = bias.isTracked
+        let (weightID, biasID) = (weight.id, bias.id)
+        return Variable.record(y, inputs: [self, weight, bias]) { [weak tape = weight.tape ?? bias.tape] g in
+            let gx: Tensor? = tx ? try! g.matmul(w) : nil
+            var gw: Tensor?, gb: Tensor?
+            if tw {
+                let destination = tape?.gradientDestination(node: weightID, shape: w.shape) ?? Tensor(uninitializedShape: w.shape)
+                g.matmulUnchecked(x, transposeLeft: true, transposeRight: false, into: destination)
+                gw = destination
+            }
+            if tb {
+                let destination = tape?.gradientDestination(node: biasID, shape: [width]) ?? Tensor(uninitializedShape: [width])
+                // Written through its storage: the destination may be a window of the flat buffer.
+                let sums = destination.storage.pointer + destination.offset
+                sums.update(repeating: 0, count: width)
+                g.withUnsafeBufferPointer { rowsOfG in
+                    for r in 0..<rows {
+                        let row = rowsOfG.baseAddress! + r * width
+                        for j in 0..<width { sums[j] += row[j] }
+                    }
+                }
+                gb = destination
+            }
+            return [gx, gw, gb]
+        }
+    }
 }
 
 // MARK: - Reductions

@@ -18,11 +18,18 @@ public enum Broadcasting {
     /// against [B, C, H, W]; a bias [N] against [B, N], inner = 1) — the sizes of the three
     /// parts: `outer` × `middle` (= small's count) × `inner` elements; nil otherwise.
     static func middleBlock(_ small: [Int], in outShape: [Int]) -> (outer: Int, middle: Int, inner: Int)? {
-        guard small.count <= outShape.count else { return nil }
-        let padded = [Int](repeating: 1, count: outShape.count - small.count) + small
-        guard let first = padded.firstIndex(where: { $0 != 1 }), let last = padded.lastIndex(where: { $0 != 1 }),
-              Array(padded[first...last]) == Array(outShape[first...last]) else { return nil }
-        return (outShape[..<first].reduce(1, *), padded[first...last].reduce(1, *), outShape[(last + 1)...].reduce(1, *))
+        let pad = outShape.count - small.count
+        guard pad >= 0, let first = small.firstIndex(where: { $0 != 1 }), let last = small.lastIndex(where: { $0 != 1 }) else { return nil }
+        // (Indices into `small`; the output's axis is `pad` further. No arrays: this runs for every broadcast.)
+        var middle = 1
+        for i in first...last {
+            guard small[i] == outShape[pad + i] else { return nil }
+            middle *= small[i]
+        }
+        var outer = 1, inner = 1
+        for i in 0..<(pad + first) { outer *= outShape[i] }
+        for i in (pad + last + 1)..<outShape.count { inner *= outShape[i] }
+        return (outer, middle, inner)
     }
 
     /// Row-major strides of `shape` as seen from a broadcast output of rank `rank`
@@ -79,12 +86,15 @@ extension Tensor {
     /// of a broadcasting op).
     public func summed(toShape target: [Int]) -> Tensor {
         if shape == target { return self }
-        let rank = shape.count
-        let padded = [Int](repeating: 1, count: rank - target.count) + target
-        // Fast path: target is a suffix (e.g. a bias): sum over leading rows.
-        let lead = padded.firstIndex(where: { $0 != 1 }) ?? rank
-        if Array(padded[lead...]) == Array(shape[lead...]) {
-            let inner = padded[lead...].reduce(1, *)
+        let rank = shape.count, pad = rank - target.count
+        // Fast path: target is a suffix (e.g. a bias): sum over leading rows. (Checked without
+        // arrays: this runs in every broadcasting pullback.)
+        let lead = target.firstIndex(where: { $0 != 1 }).map { $0 + pad } ?? rank
+        var isSuffix = true
+        for i in lead..<rank where target[i - pad] != shape[i] { isSuffix = false; break }
+        if isSuffix {
+            var inner = 1
+            for i in lead..<rank { inner *= shape[i] }
             let outer = count / Swift.max(inner, 1)
             var out = Tensor(shape: target, repeating: 0)
             withUnsafeBufferPointer { src in
@@ -98,7 +108,7 @@ extension Tensor {
             return out
         }
         var result = self
-        for axis in 0..<rank where padded[axis] == 1 && shape[axis] != 1 {
+        for axis in 0..<rank where (axis < pad ? 1 : target[axis - pad]) == 1 && shape[axis] != 1 {
             result = result.reduceAxis(axis, keepDim: true, kind: .sum)
         }
         return (try? result.reshaped(target)) ?? result

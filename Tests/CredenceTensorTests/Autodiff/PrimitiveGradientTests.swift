@@ -119,6 +119,35 @@ import Testing
         try check.check("x·xᵀ", [.testInput([3, 4], seed: 42)]) { v in try v[0].matmul(v[0], transposeRight: true) }
     }
 
+    @Test func affine() throws {
+        try check.check("x·Wᵀ + b", [.testInput([5, 4], seed: 43), .testInput([3, 4], seed: 44), .testInput([3], seed: 45)]) { v in
+            try v[0].affine(weight: v[1], bias: v[2])
+        }
+    }
+
+    /// The fused dense layer gives the numbers of the product and the broadcast add it
+    /// replaces, bit for bit — with its weight and bias windows of one flat parameter vector
+    /// (their gradients written straight into its buffer) and with a constant input.
+    @Test(arguments: [true, false]) func affineEqualsMatmulPlusBias(_ inputTracked: Bool) throws {
+        let x = Tensor.testInput([7, 5], seed: 46), theta = Tensor.testInput([3 * 5 + 3], seed: 47)
+        func run(_ fused: Bool) throws -> (Tensor, Tensor, Tensor?) {
+            let tape = Tape()
+            let t = tape.variable(theta)
+            let input = inputTracked ? tape.variable(x) : Variable(constant: x)
+            let w = try t.segment(offset: 0, shape: [3, 5]), b = try t.segment(offset: 15, shape: [3])
+            let y = fused ? try input.affine(weight: w, bias: b) : try input.matmul(w, transposeRight: true) + b
+            let loss = try (y * y).sum()
+            let gradients = tape.gradients(of: loss)
+            return (y.value, gradients[t], inputTracked ? gradients[input] : nil)
+        }
+        let (fused, composed) = (try run(true), try run(false))
+        #expect(fused.0 == composed.0)
+        #expect(fused.1 == composed.1)
+        #expect(fused.2 == composed.2)
+        #expect(throws: TensorError.self) { try Variable(constant: x).affine(weight: Variable(constant: .testInput([3, 5], seed: 1)),
+                                                                             bias: Variable(constant: .testInput([4], seed: 2))) }
+    }
+
     // MARK: Reductions
 
     static let reductionCases: [ReductionCase] = [
