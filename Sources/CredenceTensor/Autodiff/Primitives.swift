@@ -173,12 +173,7 @@ extension Variable {
         }
         let b = bias.value
         y.withUnsafeMutableBufferPointer { out in
-            b.withUnsafeBufferPointer { row in
-                for r in 0..<rows {
-                    let o = out.baseAddress! + r * width
-                    for j in 0..<width { o[j] = o[j] + row[j] }
-                }
-            }
+            Broadcasting.addRow(b.storage.pointer + b.offset, toEachRowOf: out.baseAddress!, rows: rows, width: width)
         }
         let tx = isTracked, tw = weight.isTracked, tb = bias.isTracked
         let (weightID, biasID) = (weight.id, bias.id)
@@ -193,14 +188,8 @@ extension Variable {
             if tb {
                 let destination = tape?.gradientDestination(node: biasID, shape: [width]) ?? Tensor(uninitializedShape: [width])
                 // Written through its storage: the destination may be a window of the flat buffer.
-                let sums = destination.storage.pointer + destination.offset
-                sums.update(repeating: 0, count: width)
-                g.withUnsafeBufferPointer { rowsOfG in
-                    for r in 0..<rows {
-                        let row = rowsOfG.baseAddress! + r * width
-                        for j in 0..<width { sums[j] += row[j] }
-                    }
-                }
+                Broadcasting.sumRows(of: g.storage.pointer + g.offset, rows: rows, width: width,
+                                     into: destination.storage.pointer + destination.offset)
                 gb = destination
             }
             return [gx, gw, gb]
