@@ -185,6 +185,26 @@ import Testing
         } }
     }
 
+    /// The shard parts' sum (the optimizer's and the VI kernels' fallback): the parts added in
+    /// order over a sub-range, bit for bit, and nothing written outside it.
+    @Test(arguments: [1, 2, 3, 4])
+    func sumOfPartsOverARange(_ partCount: Int) {
+        var rng = RandomGenerator(seed: UInt64(90 + partCount))
+        let n = 37, range = 5..<30
+        let parts = (0..<partCount).map { _ in (0..<n).map { _ in Float.random(in: -2...2, using: &rng) } }
+        var out = [Float](repeating: .nan, count: n)
+        let pointers = parts.map { $0.withUnsafeBufferPointer { $0.baseAddress! } }
+        out.withUnsafeMutableBufferPointer { FastMath.sum(pointers, range: range, into: $0.baseAddress!) }
+        withExtendedLifetime(parts) {}
+        for i in 0..<n {
+            if range.contains(i) {
+                #expect(out[i] == parts.dropFirst().reduce(parts[0][i]) { $0 + $1[i] })
+            } else {
+                #expect(out[i].isNaN)
+            }
+        }
+    }
+
     /// The one-pass kernels that form VI's gradient from a weight sample's shard parts agree
     /// with summing the parts and running the plain passes (portable loops), for one to three
     /// parts and lengths around the 16-lane blocks.

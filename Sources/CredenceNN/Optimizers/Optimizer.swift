@@ -139,16 +139,7 @@ public struct Optimizer {
         precondition(gradientParts.allSatisfy { $0.count == parameterCount },
                      "optimizer built for \(parameterCount) parameters got gradient parts of \(gradientParts.map(\.count))")
         let parts = gradientParts.map { g in g.withUnsafeBufferPointer { $0.baseAddress! } }
-        update(&parameters) { _, r, g, _ in
-            // One pass for the first two parts (a copy then an add was two); the same sums in the same order.
-            guard parts.count > 1 else {
-                g.advanced(by: r.lowerBound).update(from: parts[0] + r.lowerBound, count: r.count)
-                return
-            }
-            let first = parts[0], second = parts[1]
-            for i in r { g[i] = first[i] + second[i] }
-            for part in parts.dropFirst(2) { for i in r { g[i] += part[i] } }
-        }
+        update(&parameters) { _, r, g, _ in FastMath.sum(parts, range: r, into: g) }
         withExtendedLifetime(gradientParts) {}
     }
 

@@ -112,7 +112,7 @@ public enum FastMath {
         }) != 0 {
             return (squares, logs)
         }
-        sum(parts, into: g, count: gradient.count)
+        sum(parts, range: 0..<gradient.count, into: g)
         for i in 0..<gradient.count { g[i] *= factor[i] }
         return addGaussianKLGradient(sigma: sigma, sigmoid: sigmoid, gradient: gradient, precision: precision, scale: scale, vectorKernels: false)
     }
@@ -129,14 +129,20 @@ public enum FastMath {
         }) != 0 {
             return squares
         }
-        sum(parts, into: g, count: x.count)
+        sum(parts, range: 0..<x.count, into: g)
         return addScaled(x, to: gradient, scale: scale, vectorKernels: false)
     }
 
-    /// out[i] = Σⱼ parts[j][i] for i in 0..<count, in the order given.
-    static func sum(_ parts: [UnsafePointer<Float>], into out: UnsafeMutablePointer<Float>, count: Int) {
-        out.update(from: parts[0], count: count)
-        for part in parts.dropFirst() { for i in 0..<count { out[i] += part[i] } }
+    /// out[i] = Σⱼ parts[j][i] for i in `range`, added in the order given (one worker shard's
+    /// gradient after another) — the first two in one pass, not a copy and then an add.
+    public static func sum(_ parts: [UnsafePointer<Float>], range: Range<Int>, into out: UnsafeMutablePointer<Float>) {
+        guard parts.count > 1 else {
+            (out + range.lowerBound).update(from: parts[0] + range.lowerBound, count: range.count)
+            return
+        }
+        let first = parts[0], second = parts[1]
+        for i in range { out[i] = first[i] + second[i] }
+        for part in parts.dropFirst(2) { for i in range { out[i] += part[i] } }
     }
 
     /// gradient ← gradient + c·x (a Gaussian prior's gradient); returns Σx².
