@@ -270,6 +270,20 @@ extension FastMath {
         var streams = (RandomGenerator(seed: 0), RandomGenerator(seed: 0), RandomGenerator(seed: 0), RandomGenerator(seed: 0))
         if interleaved { streams = (rng.split(), rng.split(), rng.split(), rng.split()) }
         let quadPairs = pairs - pairs % 4   // interleaved: pairs below this come round-robin from the four streams, the rest from the first
+        // With the vector kernels the four states live side by side in 64-bit lanes (s0 of each
+        // generator, then s1, …) from here until the scalar tail needs `streams` again.
+        var lanes: [UInt64] = []
+        if interleaved, vectorKernels, quadPairs > 0 {
+            let g = [streams.0, streams.1, streams.2, streams.3]
+            lanes = g.map(\.s0) + g.map(\.s1) + g.map(\.s2) + g.map(\.s3)
+        }
+        func unpackLanes() {
+            guard !lanes.isEmpty else { return }
+            var g = [streams.0, streams.1, streams.2, streams.3]
+            for i in 0..<4 { (g[i].s0, g[i].s1, g[i].s2, g[i].s3) = (lanes[i], lanes[4 + i], lanes[8 + i], lanes[12 + i]) }
+            streams = (g[0], g[1], g[2], g[3])
+            lanes = []
+        }
         var words = [Int32](unsafeUninitializedCapacity: 2 * Swift.min(block, pairs)) { _, initialized in initialized = 2 * Swift.min(block, pairs) }
         words.withUnsafeMutableBufferPointer { w in
             let d = w.baseAddress!
@@ -289,16 +303,10 @@ extension FastMath {
                 var k = 0
                 if interleaved {
                     let quads = Swift.max(0, Swift.min(n, quadPairs - start))
-                    if vectorKernels, quads > 0 {
-                        // The four generators' states side by side in 64-bit lanes (AVX2), and back.
-                        var lanes = [streams.0, streams.1, streams.2, streams.3]
-                        var state = [lanes.map(\.s0), lanes.map(\.s1), lanes.map(\.s2), lanes.map(\.s3)].flatMap { $0 }
-                        if credence_xoshiro_words4(&state, d, quads / 4) != 0 {
-                            for g in 0..<4 { (lanes[g].s0, lanes[g].s1, lanes[g].s2, lanes[g].s3) = (state[g], state[4 + g], state[8 + g], state[12 + g]) }
-                            streams = (lanes[0], lanes[1], lanes[2], lanes[3])
-                            k = quads
-                        }
+                    if !lanes.isEmpty, quads > 0 {
+                        if credence_xoshiro_words4(&lanes, d, quads / 4) != 0 { k = quads } else { unpackLanes() }
                     }
+                    if k < n { unpackLanes() }   // the scalar draws below continue the same four generators
                     while k < quads {
                         let (va, vb, vc, vd) = (streams.0.next(), streams.1.next(), streams.2.next(), streams.3.next())
                         store(va, k); store(vb, k &+ 1); store(vc, k &+ 2); store(vd, k &+ 3)
