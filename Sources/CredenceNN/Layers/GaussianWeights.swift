@@ -103,17 +103,13 @@ extension Dense: GaussianWeightLayer {
         case .reparameterization:
             return try forwardWithSampledWeights(x, mean: mean, deviation: noise, context: &context)
         case .localReparameterization:
-            var m = try x.matmul(mean[0], transposeRight: true)
-            var v = try (x * x).matmul(noise[0], transposeRight: true)
-            if useBias {
-                m = try m + mean[1]
-                v = try v + noise[1]
-            }
+            let squares = try x * x
+            let m = useBias ? try x.affine(weight: mean[0], bias: mean[1]) : try x.matmul(mean[0], transposeRight: true)
+            let v = useBias ? try squares.affine(weight: noise[0], bias: noise[1]) : try squares.matmul(noise[0], transposeRight: true)
             let xi = Tensor.normalNoise(shape: [batch, outputs], rng: &context.rng)
             return try m + (v + varianceFloor).sqrt() * Variable(constant: xi)
         case .flipout:
-            var y = try x.matmul(mean[0], transposeRight: true)
-            if useBias { y = try y + (mean[1] + noise[1]) }
+            let y = useBias ? try x.affine(weight: mean[0], bias: try mean[1] + noise[1]) : try x.matmul(mean[0], transposeRight: true)
             let s = randomSigns([batch, inputs], rng: &context.rng), r = randomSigns([batch, outputs], rng: &context.rng)
             let perturbation = try (x * Variable(constant: s)).matmul(noise[0], transposeRight: true) * Variable(constant: r)
             return try y + perturbation
