@@ -47,6 +47,16 @@ public struct HamiltonianSampler {
     public func run(target: any HamiltonianTarget, starts: [[Double]], checkpoint: PhaseCheckpoint? = nil, fingerprint: String = "",
                     examples: Int = 1, onStatus: (String) -> Void = { _ in },
                     onProgress: (TrainingProgress) -> Void = { _ in }) throws -> [HMCChain] {
+        try timedRun(target: target, starts: starts, checkpoint: checkpoint, fingerprint: fingerprint, examples: examples,
+                     onStatus: onStatus, onProgress: onProgress).chains
+    }
+
+    /// `run`, and the seconds the chains took in all — those of the processes before a resume
+    /// (kept in the checkpoint) and this one's, as the training loop counts a resumed run's time.
+    public func timedRun(target: any HamiltonianTarget, starts: [[Double]], checkpoint: PhaseCheckpoint? = nil, fingerprint: String = "",
+                         examples: Int = 1, onStatus: (String) -> Void = { _ in },
+                         onProgress: (TrainingProgress) -> Void = { _ in }) throws -> (chains: [HMCChain], seconds: Double) {
+        let began = Date()
         guard chains >= 1, starts.count == chains else {
             throw InferenceError.invalidOption("HMC needs ≥ 1 chain and one start per chain (got \(chains) chains, \(starts.count) starts)")
         }
@@ -81,8 +91,9 @@ public struct HamiltonianSampler {
             try file.write(to: checkpoint.path)
         }
         if let world, world.size > 1 {
-            return try runOverRanks(world, state: state, target: target, stages: stages, stageEnd: stageEnd, finish: finish,
-                                    onStatus: onStatus)
+            let chains = try runOverRanks(world, state: state, target: target, stages: stages, stageEnd: stageEnd, finish: finish,
+                                          onStatus: onStatus)
+            return (chains, earlierSeconds + Date().timeIntervalSince(began))
         }
         let start = Date()
         var lastStatus = start
@@ -109,7 +120,7 @@ public struct HamiltonianSampler {
                 reportedWarmup = reportedWarmup || warmedUp
             }
         }
-        return state
+        return (state, earlierSeconds + Date().timeIntervalSince(began))
     }
 
     /// `run` over the ranks of `world`: each advances its chains stage by stage; rank 0

@@ -154,6 +154,13 @@ struct HMCTests {
         #expect(key.hasPrefix("run 77 phase chains chains 2 seed 9") && !key.contains("HMCSettings"), "\(key)")
         #expect(try sampler.run(target: target, starts: starts, checkpoint: PhaseCheckpoint(path: named, resume: true, identity: "run 77 phase chains"))
             .map(\.draws) == saved.map(\.draws))
+        // A resumed run's time includes the earlier processes' (as the training loop counts it).
+        var file = try SafeTensorsFile(contentsOf: path)
+        file.metadata[PhaseCheckpoint.secondsKey] = "1000"
+        try file.write(to: path)
+        let timed = try sampler.timedRun(target: target, starts: starts, checkpoint: PhaseCheckpoint(path: path, resume: true))
+        #expect(timed.chains.map(\.draws) == saved.map(\.draws))
+        #expect(timed.seconds >= 1000 && timed.seconds < 1100, "\(timed.seconds)")
     }
 
     @Test("a start outside the support and impossible settings are refused with what to change")
