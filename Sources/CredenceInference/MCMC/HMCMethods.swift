@@ -81,8 +81,8 @@ public struct HMCRunSettings: Sendable {
         var sampler = HamiltonianSampler(settings: self.sampler, chains: chains, seed: seed)
         sampler.world = job.world
         let (result, seconds) = try sampler.timedRun(target: target, starts: starts, checkpoint: job.phaseCheckpoint("\(name)-chains", options.ensembleMember),
-                                     fingerprint: "T \(temperature) prior \(priorPrecision) start \(start.rawValue) examples \(trainSet.count) network \(checksum(trained.parameters))",
-                                     examples: trainSet.count, onStatus: job.onStage, onProgress: job.onProgress)
+                                                     fingerprint: "T \(temperature) prior \(priorPrecision) start \(start.rawValue) examples \(trainSet.count) network \(checksum(trained.parameters))",
+                                                     examples: trainSet.count, onStatus: job.onStage, onProgress: job.onProgress)
         let chainPosterior = try EnsemblePosterior(model: trained.model, members: result.flatMap(\.draws), task: trained.task, method: name,
                                                    chainCount: result.count, samplerStatistics: result.map(\.statistics))
         return MethodOutcome(posterior: chainPosterior, seconds: file.seconds + seconds, posteriorSeconds: seconds)

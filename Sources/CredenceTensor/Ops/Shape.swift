@@ -68,9 +68,11 @@ extension Tensor {
     /// The inverse of `slice`: a zero tensor of `shape` holding `self` at `range` along `axis`
     /// (the slice's gradient).
     public func embedded(in shape: [Int], axis: Int, at range: Range<Int>) -> Tensor {
-        let out = Tensor(shape: shape, repeating: 0)
         let outer = shape[..<axis].reduce(1, *), inner = shape[(axis + 1)...].reduce(1, *)
         let block = range.count * inner
+        precondition(count == outer * block && range.upperBound <= shape[axis],
+                     "embedded: \(self.shape) does not fill \(range) of axis \(axis) of \(shape)")
+        let out = Tensor(shape: shape, repeating: 0)
         Self.copyBlocks(outer, of: block, from: storage.pointer + offset, stride: block,
                         to: out.storage.pointer + range.lowerBound * inner, stride: shape[axis] * inner)
         return out
