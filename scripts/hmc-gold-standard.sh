@@ -64,7 +64,7 @@ for TASK in boston-housing auto-mpg; do
 done
 # Longer chains on Auto MPG: 4 × 2,000 ("long", 30 minutes on 2 shared cores), 4 × 4,000 (85 minutes
 # beside a benchmark: R̂ falls about as 1/√iterations) and 4 × 8,000 (61 minutes alone before the
-# HMC gradient got 2× faster, about 35 now: the first run that meets R̂ ≤ 1.01 and ESS ≥ 400 on every
+# HMC gradient got 2× faster, 25–35 now: the first run that meets R̂ ≤ 1.01 and ESS ≥ 400 on every
 # test point); Boston housing at 4 × 8,000 too.
 for RUN in auto-mpg:long:2000 auto-mpg:4000:4000 auto-mpg:8000:8000 boston-housing:8000:8000; do
   TASK="${RUN%%:*}"; REST="${RUN#*:}"
