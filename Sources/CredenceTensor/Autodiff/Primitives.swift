@@ -133,29 +133,40 @@ extension Variable {
     public func matmul(_ other: Variable, transposeLeft: Bool = false, transposeRight: Bool = false) throws -> Variable {
         let a = value, b = other.value
         let y = try a.matmul(b, transposeLeft: transposeLeft, transposeRight: transposeRight)
-        let ta = isTracked, tb = other.isTracked
-        let otherID = other.id, otherShape = other.shape
+        let ta = isTracked, tb = other.isTracked, otherID = other.id
         return Variable.record(y, inputs: [self, other]) { [weak tape = other.tape] g in
-            // C = A·B: dA = G·Bᵀ, dB = Aᵀ·G, adjusted for the transposes.
-            var ga: Tensor?, gb: Tensor?
-            if ta {
-                ga = transposeLeft ? try! b.matmul(g, transposeLeft: transposeRight, transposeRight: true)
-                                   : try! g.matmul(b, transposeRight: !transposeRight)
-            }
-            if tb {
-                // Weights are usually windows of the flat parameter vector: write their
-                // gradient straight into the flat gradient buffer when the tape offers it.
-                let destination = tape?.gradientDestination(node: otherID, shape: otherShape)
-                    ?? Tensor(uninitializedShape: otherShape)
-                if transposeRight {
-                    g.matmulUnchecked(a, transposeLeft: true, transposeRight: transposeLeft, into: destination)
-                } else {
-                    a.matmulUnchecked(g, transposeLeft: !transposeLeft, transposeRight: false, into: destination)
-                }
-                gb = destination
-            }
+            let (ga, gb) = Variable.productGradients(g, a, b, transposeLeft: transposeLeft, transposeRight: transposeRight,
+                                                     left: ta, right: tb, rightNode: otherID, tape: tape)
             return [ga, gb]
         }
+    }
+
+    /// The pullback of C = op(A)·op(B) for its tracked operands: dA = G·Bᵀ, dB = Aᵀ·G, adjusted
+    /// for the transposes. Weights are usually windows of the flat parameter vector: dB is
+    /// written straight into the tape's flat gradient buffer when the tape offers it.
+    static func productGradients(_ g: Tensor, _ a: Tensor, _ b: Tensor, transposeLeft: Bool, transposeRight: Bool,
+                                 left ta: Bool, right tb: Bool, rightNode: Int, tape: Tape?) -> (Tensor?, Tensor?) {
+        var ga: Tensor?, gb: Tensor?
+        if ta {
+            ga = transposeLeft ? try! b.matmul(g, transposeLeft: transposeRight, transposeRight: true)
+                               : try! g.matmul(b, transposeRight: !transposeRight)
+        }
+        if tb {
+            let destination = gradientBuffer(tape, node: rightNode, shape: b.shape)
+            if transposeRight {
+                g.matmulUnchecked(a, transposeLeft: true, transposeRight: transposeLeft, into: destination)
+            } else {
+                a.matmulUnchecked(g, transposeLeft: !transposeLeft, transposeRight: false, into: destination)
+            }
+            gb = destination
+        }
+        return (ga, gb)
+    }
+
+    /// Where a pullback writes `node`'s gradient: its window of the tape's flat gradient buffer
+    /// when the tape offers one, else a new tensor.
+    static func gradientBuffer(_ tape: Tape?, node: Int, shape: [Int]) -> Tensor {
+        tape?.gradientDestination(node: node, shape: shape) ?? Tensor(uninitializedShape: shape)
     }
 
     /// x·Wᵀ + b, a dense layer's output: `x.matmul(weight, transposeRight: true) + bias` in one
@@ -178,15 +189,11 @@ extension Variable {
         let tx = isTracked, tw = weight.isTracked, tb = bias.isTracked
         let (weightID, biasID) = (weight.id, bias.id)
         return Variable.record(y, inputs: [self, weight, bias]) { [weak tape = weight.tape ?? bias.tape] g in
-            let gx: Tensor? = tx ? try! g.matmul(w) : nil
-            var gw: Tensor?, gb: Tensor?
-            if tw {
-                let destination = tape?.gradientDestination(node: weightID, shape: w.shape) ?? Tensor(uninitializedShape: w.shape)
-                g.matmulUnchecked(x, transposeLeft: true, transposeRight: false, into: destination)
-                gw = destination
-            }
+            let (gx, gw) = Variable.productGradients(g, x, w, transposeLeft: false, transposeRight: true,
+                                                     left: tx, right: tw, rightNode: weightID, tape: tape)
+            var gb: Tensor?
             if tb {
-                let destination = tape?.gradientDestination(node: biasID, shape: [width]) ?? Tensor(uninitializedShape: [width])
+                let destination = Variable.gradientBuffer(tape, node: biasID, shape: [width])
                 // Written through its storage: the destination may be a window of the flat buffer.
                 Broadcasting.sumRows(of: g.storage.pointer + g.offset, rows: rows, width: width,
                                      into: destination.storage.pointer + destination.offset)
