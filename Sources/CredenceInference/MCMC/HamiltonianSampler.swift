@@ -56,7 +56,7 @@ public struct HamiltonianSampler {
     public func timedRun(target: any HamiltonianTarget, starts: [[Double]], checkpoint: PhaseCheckpoint? = nil, fingerprint: String = "",
                          examples: Int = 1, onStatus: (String) -> Void = { _ in },
                          onProgress: (TrainingProgress) -> Void = { _ in }) throws -> (chains: [HMCChain], seconds: Double) {
-        let began = Date()
+        let start = Date()
         guard chains >= 1, starts.count == chains else {
             throw InferenceError.invalidOption("HMC needs ≥ 1 chain and one start per chain (got \(chains) chains, \(starts.count) starts)")
         }
@@ -93,9 +93,8 @@ public struct HamiltonianSampler {
         if let world, world.size > 1 {
             let chains = try runOverRanks(world, state: state, target: target, stages: stages, stageEnd: stageEnd, finish: finish,
                                           onStatus: onStatus)
-            return (chains, earlierSeconds + Date().timeIntervalSince(began))
+            return (chains, earlierSeconds + Date().timeIntervalSince(start))
         }
-        let start = Date()
         var lastStatus = start
         var reportedWarmup = state.allSatisfy { !$0.isWarmingUp }
         while !state.allSatisfy(\.isFinished) {
@@ -120,7 +119,7 @@ public struct HamiltonianSampler {
                 reportedWarmup = reportedWarmup || warmedUp
             }
         }
-        return (state, earlierSeconds + Date().timeIntervalSince(began))
+        return (state, earlierSeconds + Date().timeIntervalSince(start))
     }
 
     /// `run` over the ranks of `world`: each advances its chains stage by stage; rank 0
