@@ -32,6 +32,66 @@ import CredenceTensor
         #expect(abs(head.variance.value.values[0] - Float(log(2.0)) - 1e-6) < 1e-6)
     }
 
+    /// A [5, 4] head (two means, two raw variances per row) with raw values from −3 to 3.
+    static func headAndTargets() -> (output: Tensor, targets: Tensor) {
+        var rng = RandomGenerator(seed: 7)
+        let output = Tensor.randomNormal(shape: [5, 4], standardDeviation: 1.5, rng: &rng)
+        let targets = Tensor.randomNormal(shape: [5, 2], rng: &rng)
+        return (output, targets)
+    }
+
+    @Test func fusedGaussianNegativeLogLikelihoodEqualsTheComposedOne() throws {
+        let (output, targets) = Self.headAndTargets()
+        for upstream: Float in [1, 2.5] {
+            var values: [Float] = [], gradients: [[Float]] = []
+            for fused in [true, false] {
+                let tape = Tape()
+                let x = tape.variable(output)
+                let nll: Variable
+                if fused {
+                    nll = try Loss.gaussianNegativeLogLikelihood(output: x, targets: targets)
+                } else {
+                    let (mean, variance) = try Loss.meanAndVariance(x)
+                    nll = try Loss.gaussianNegativeLogLikelihood(mean: mean, variance: variance, targets: targets)
+                }
+                values.append(nll.value.scalar)
+                gradients.append(tape.gradients(of: nll * upstream)[x].values)
+            }
+            #expect(abs(values[0] - values[1]) <= 1e-5 * abs(values[1]))
+            for (a, b) in zip(gradients[0], gradients[1]) { #expect(abs(a - b) <= 1e-6 + 1e-5 * abs(b), "\(a) vs \(b)") }
+        }
+        // Without a tape: the same value, nothing recorded.
+        let constant = try Loss.gaussianNegativeLogLikelihood(output: Variable(constant: output), targets: targets)
+        #expect(!constant.isTracked)
+    }
+
+    @Test func fusedGaussianNegativeLogLikelihoodFiniteDifferences() throws {
+        let (output, targets) = Self.headAndTargets()
+        let tape = Tape()
+        let x = tape.variable(output)
+        let analytic = tape.gradients(of: try Loss.gaussianNegativeLogLikelihood(output: x, targets: targets))[x].values
+        func value(_ o: Tensor) throws -> Double {
+            Double(try Loss.gaussianNegativeLogLikelihood(output: Variable(constant: o), targets: targets).value.scalar)
+        }
+        let epsilon: Float = 1e-2
+        for i in 0..<output.count {
+            var plus = output, minus = output
+            plus.withUnsafeMutableBufferPointer { $0[i] += epsilon }
+            minus.withUnsafeMutableBufferPointer { $0[i] -= epsilon }
+            let numeric = (try value(plus) - value(minus)) / (2 * Double(epsilon))
+            #expect(abs(Double(analytic[i]) - numeric) <= 2e-3 + 2e-2 * abs(numeric), "d/d output[\(i)]: \(analytic[i]) vs \(numeric)")
+        }
+    }
+
+    @Test func fusedGaussianNegativeLogLikelihoodRejectsMismatchedShapes() {
+        #expect(throws: TensorError.self) {
+            try Loss.gaussianNegativeLogLikelihood(output: Variable(constant: Tensor(shape: [2, 3], repeating: 0)), targets: Tensor(shape: [2, 1], repeating: 0))
+        }
+        #expect(throws: TensorError.self) {
+            try Loss.gaussianNegativeLogLikelihood(output: Variable(constant: Tensor(shape: [2, 4], repeating: 0)), targets: Tensor(shape: [2, 1], repeating: 0))
+        }
+    }
+
     @Test func meanSquaredError() throws {
         let mse = try Loss.meanSquaredError(predictions: Variable(constant: Tensor([1, 2, 3])), targets: Tensor([1, 0, 0]))
         #expect(abs(mse.value.scalar - 13.0 / 3.0) < 1e-6)

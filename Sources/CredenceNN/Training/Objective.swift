@@ -85,8 +85,7 @@ public enum Objective: Codable, Equatable, Sendable, TrainingObjective {
             return try Loss.softmaxCrossEntropy(logits: output, labels: batch.labels, labelSmoothing: smoothing)
         case .gaussianNegativeLogLikelihood:
             guard let targets = batch.targets else { throw TrainingError.invalidConfiguration("Gaussian NLL needs regression targets") }
-            let (mean, variance) = try Loss.meanAndVariance(output)
-            return try Loss.gaussianNegativeLogLikelihood(mean: mean, variance: variance, targets: targets)
+            return try Loss.gaussianNegativeLogLikelihood(output: output, targets: targets)
         case .meanSquaredError:
             guard let targets = batch.targets else { throw TrainingError.invalidConfiguration("MSE needs regression targets") }
             return try Loss.meanSquaredError(predictions: output, targets: targets)
