@@ -83,7 +83,11 @@ import CredenceTensor
         }
     }
 
-    @Test func fusedGaussianNegativeLogLikelihoodRejectsMismatchedShapes() {
+    @Test func fusedGaussianNegativeLogLikelihoodRejectsBadArguments() {
+        #expect(throws: TensorError.self) {
+            try Loss.gaussianNegativeLogLikelihood(output: Variable(constant: Tensor(shape: [2, 2], repeating: 0)), targets: Tensor(shape: [2, 1], repeating: 0),
+                                                   minimumVariance: 0)
+        }
         #expect(throws: TensorError.self) {
             try Loss.gaussianNegativeLogLikelihood(output: Variable(constant: Tensor(shape: [2, 3], repeating: 0)), targets: Tensor(shape: [2, 1], repeating: 0))
         }
