@@ -1,8 +1,9 @@
 import CredenceTensor
 import Foundation
 
-/// Loss functions, composed from differentiable primitives. Each returns the mean over
-/// the batch as a scalar variable.
+/// Loss functions, composed from differentiable primitives (the heteroscedastic Gaussian NLL
+/// of a whole head is one primitive of its own, for speed). Each returns the mean over the
+/// batch as a scalar variable.
 public enum Loss {
     /// Softmax cross-entropy, −(1/N) Σᵢ [(1−ε) log pᵢ,yᵢ + (ε/C) Σ_c log pᵢ,c] with
     /// label smoothing ε (0 = plain cross-entropy; PyTorch's `label_smoothing`).
@@ -78,7 +79,7 @@ public enum Loss {
                     let residual = means[k] - y[k]
                     let precision = 1 / (softplus[k] + minimumVariance)
                     scaledSquares[k] = residual * residual * precision
-                    // ∂/∂μ and ∂/∂raw for an upstream 1, over the means and sigmoids (not needed again).
+                    // ∂/∂μ and ∂/∂raw for an upstream 1, written over `means` and `sigmoid` (not read again).
                     means[k] = perElement * 2 * residual * precision
                     sigmoid[k] = perElement * (1 - scaledSquares[k]) * precision * sigmoid[k]
                 }

@@ -32,7 +32,7 @@ import CredenceTensor
         #expect(abs(head.variance.value.values[0] - Float(log(2.0)) - 1e-6) < 1e-6)
     }
 
-    /// A [5, 4] head (two means, two raw variances per row) with raw values from −3 to 3.
+    /// A [5, 4] head (two means, two raw variances per row; values of spread 1.5) and its targets.
     static func headAndTargets() -> (output: Tensor, targets: Tensor) {
         var rng = RandomGenerator(seed: 7)
         let output = Tensor.randomNormal(shape: [5, 4], standardDeviation: 1.5, rng: &rng)
