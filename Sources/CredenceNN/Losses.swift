@@ -27,7 +27,9 @@ public enum Loss {
     }
 
     /// Gaussian negative log-likelihood with a predicted variance (heteroscedastic
-    /// regression): (1/N) Σ ½[log 2π + log σ² + (y − μ)²/σ²], averaged over outputs.
+    /// regression): (1/N) Σ ½[log 2π + log σ² + (y − μ)²/σ²], averaged over outputs. For a
+    /// network's [N, 2D] head, `gaussianNegativeLogLikelihood(output:targets:)` is the same loss
+    /// as one primitive (what training uses).
     public static func gaussianNegativeLogLikelihood(mean: Variable, variance: Variable, targets: Tensor) throws -> Variable {
         guard mean.shape == targets.shape, variance.shape == targets.shape else {
             throw TensorError.shapeMismatch(operation: "gaussianNegativeLogLikelihood",
