@@ -27,9 +27,10 @@ public struct PerformanceReport: Codable, Sendable {
     /// gradient estimator ("local-reparameterization", "flipout"): the median of
     /// `variationalRounds` rounds.
     public var variationalTrainingSamplesPerSecond: [String: Double]?
-    /// VI's throughput over the MAP MLP's, per estimator and round: each round times the MAP
-    /// step and then each estimator's, back to back, so a host that slows down or speeds up
-    /// between parts (this one varies by ±20 % over minutes) moves both sides of a ratio.
+    /// VI's throughput over the MAP MLP's, per estimator and round: within a round the MAP
+    /// step's and each estimator's steps take turns in short blocks (`interleavedWithMAP`), so
+    /// a host that slows down or speeds up (this one varies by ±20 % over seconds) moves both
+    /// sides of a ratio alike.
     public var variationalRatiosToMAP: [String: [Double]]?
     /// Their median per estimator.
     public var variationalMedianRatioToMAP: [String: Double] { (variationalRatiosToMAP ?? [:]).mapValues(median) }
@@ -110,8 +111,11 @@ public struct PerformanceOptions: Sendable {
     public var cnnSteps = 150
     /// Timed ResNet-20 and DenseNet steps (LeNet-5 runs four times as many).
     public var architectureSteps = 30
+    /// Timed steps per round of each workload that `vi` and `sgmcmc` compare with the MAP
+    /// step, in `interleavingBlocks` blocks that take turns with the MAP step's.
     public var variationalSteps = 200
     public var variationalRounds = 3
+    public var interleavingBlocks = 10
     public var warmupSteps = 20
     /// Timed log-density gradients per chain for `hmc`.
     public var hamiltonianEvaluations = 3000
@@ -184,18 +188,17 @@ func measureFashionMNISTParts(_ options: PerformanceOptions, train: InMemoryData
     }
     if options.parts.contains(.vi) {
         let rounds = try interleavedWithMAP(data: train, options: options, candidates: [
-            (WeightNoiseEstimator.localReparameterization.rawValue, { try variationalThroughput(.localReparameterization, data: train, steps: options.variationalSteps, warmup: options.warmupSteps) }),
-            (WeightNoiseEstimator.flipout.rawValue, { try variationalThroughput(.flipout, data: train, steps: options.variationalSteps, warmup: options.warmupSteps) }),
+            (WeightNoiseEstimator.localReparameterization.rawValue, { try variationalStep(.localReparameterization, data: train, rng: &$0) }),
+            (WeightNoiseEstimator.flipout.rawValue, { try variationalStep(.flipout, data: train, rng: &$0) }),
         ], log: { log("VI (\($0)) training, " + $1) })
         (report.variationalTrainingSamplesPerSecond, report.variationalRatiosToMAP) = (rounds.throughput, rounds.ratios)
     }
     if options.parts.contains(.sgmcmc) {
-        let steps = options.variationalSteps, warmup = options.warmupSteps
         let rounds = try interleavedWithMAP(data: train, options: options, candidates: [
-            ("sgld", { try samplerThroughput(LangevinDynamics(), data: train, steps: steps, warmup: warmup) }),
-            ("psgld", { try samplerThroughput(PreconditionedLangevinDynamics(decay: 0.99, damping: 1e-5, gradientScale: 1 / Double(train.count)),
-                                               data: train, steps: steps, warmup: warmup) }),
-            ("sghmc", { try samplerThroughput(SGHMCDynamics(friction: 0.1), data: train, steps: steps, warmup: warmup) }),
+            ("sgld", { try samplerStep(LangevinDynamics(), data: train, rng: &$0) }),
+            ("psgld", { try samplerStep(PreconditionedLangevinDynamics(decay: 0.99, damping: 1e-5, gradientScale: 1 / Double(train.count)),
+                                        data: train, rng: &$0) }),
+            ("sghmc", { try samplerStep(SGHMCDynamics(friction: 0.1), data: train, rng: &$0) }),
         ], log: { log("\($0.uppercased()) step, " + $1) })
         (report.samplerStepSamplesPerSecond, report.samplerRatiosToMAP) = (rounds.throughput, rounds.ratios)
     }
@@ -244,38 +247,77 @@ func hamiltonianGradientThroughput(_ target: NetworkLogDensity, evaluations: Int
     return Double(chains * evaluations) / Date().timeIntervalSince(start)
 }
 
-/// Times the MAP MLP step and then each candidate, back to back, in `options.variationalRounds`
-/// rounds (this host drifts ±20 % between parts, so each ratio's two sides share a round):
-/// the median samples/s per candidate and every round's ratio to the MAP step's samples/s.
-func interleavedWithMAP(data: InMemoryDataset, options: PerformanceOptions, candidates: [(name: String, samplesPerSecond: () throws -> Double)],
+/// One step of a timed workload on a batch of 128; the workload's state (θ, optimizer,
+/// chain) lives in the closure, so workloads can take turns.
+typealias TimedStep = (TrainingBatch, inout RandomGenerator) throws -> Void
+
+/// The order in which `interleavedWithMAP` times its workloads within a round: `blocks`
+/// blocks, each timing every workload once, the order rotated by one from block to block so
+/// that no workload always runs first or always follows the same one.
+func interleavingOrder(workloads: Int, blocks: Int) -> [Int] {
+    (0..<blocks).flatMap { block in (0..<workloads).map { (block + $0) % workloads } }
+}
+
+/// Times the MAP MLP step (Adam) and each candidate's step in `options.variationalRounds`
+/// rounds of `options.variationalSteps` steps each, every workload's steps cut into
+/// `options.interleavingBlocks` blocks that take turns (`interleavingOrder`): this host's speed
+/// drifts by ±20 % over seconds, and blocks a fraction of a second long put both sides of a
+/// ratio under the same drift, where timing one part after another (seconds apart) did not.
+/// Each workload first takes `options.warmupSteps` untimed steps. Returns the median
+/// samples/s per candidate and every round's ratio to the MAP step's samples/s.
+func interleavedWithMAP(data: InMemoryDataset, options: PerformanceOptions,
+                        candidates: [(name: String, makeStep: (inout RandomGenerator) throws -> TimedStep)],
                         log: (_ name: String, _ line: String) -> Void) throws -> (throughput: [String: Double], ratios: [String: [Double]]) {
     let mlp = try Sequential(.mlp(inputShape: [1, 28, 28], hidden: [512, 512], outputs: 10))
+    let map: (inout RandomGenerator) throws -> TimedStep = { adamStep(mlp, rng: &$0) }
+    var workloads: [(step: TimedStep, rng: RandomGenerator)] = []
+    for makeStep in [map] + candidates.map(\.makeStep) {
+        var rng = RandomGenerator(seed: 0)
+        workloads.append((try makeStep(&rng), rng))
+    }
+    Parallel.flushSubnormalsToZero()
+    var orderRNG = RandomGenerator(seed: 0)
+    let order = orderRNG.permutation(data.count), stepsPerEpoch = data.count / 128
+    var batchesTaken = Array(repeating: 0, count: workloads.count)
+    func run(_ w: Int, steps: Int) throws {
+        for _ in 0..<steps {
+            let s = batchesTaken[w] % stepsPerEpoch
+            try workloads[w].step(try data.trainingBatch(Array(order[(s * 128)..<((s + 1) * 128)])), &workloads[w].rng)
+            batchesTaken[w] += 1
+        }
+    }
+    for w in workloads.indices { try run(w, steps: options.warmupSteps) }
+    let blocks = Swift.max(1, Swift.min(options.interleavingBlocks, options.variationalSteps))
+    let blockSteps = Swift.max(1, options.variationalSteps / blocks)
     var figures: [String: [Double]] = [:], ratios: [String: [Double]] = [:]
     for round in 1...Swift.max(options.variationalRounds, 1) {
-        let map = try trainingThroughput(mlp, data: data, steps: options.variationalSteps, warmup: options.warmupSteps)
-        for (name, measure) in candidates {
-            let rate = try measure()
-            figures[name, default: []].append(rate)
-            ratios[name, default: []].append(rate / map)
-            log(name, String(format: "round %d: %.0f samples/s, %.2f× the MAP step's %.0f", round, rate, rate / map, map))
+        var seconds = Array(repeating: 0.0, count: workloads.count)
+        for w in interleavingOrder(workloads: workloads.count, blocks: blocks) {
+            let start = Date()
+            try run(w, steps: blockSteps)
+            seconds[w] += Date().timeIntervalSince(start)
+        }
+        let rates = seconds.map { Double(blocks * blockSteps * 128) / $0 }
+        for (k, candidate) in candidates.enumerated() {
+            let rate = rates[k + 1]
+            figures[candidate.name, default: []].append(rate)
+            ratios[candidate.name, default: []].append(rate / rates[0])
+            log(candidate.name, String(format: "round %d: %.0f samples/s, %.2f× the MAP step's %.0f", round, rate, rate / rates[0], rates[0]))
         }
     }
     return (figures.mapValues(median), ratios)
 }
 
-/// Samples/s of SG-MCMC steps (`SGMCMC.update`: the mini-batch log-posterior's gradient, the
-/// dynamics' update with noise) on the MLP at batch 128, after `warmup` untimed steps.
-func samplerThroughput<D: SGMCMCDynamics>(_ dynamics: D, data: InMemoryDataset, steps: Int, warmup: Int) throws -> Double {
+/// SG-MCMC steps (`SGMCMC.update`: the mini-batch log-posterior's gradient, the dynamics'
+/// update with noise) on the MLP at batch 128.
+func samplerStep<D: SGMCMCDynamics>(_ dynamics: D, data: InMemoryDataset, rng: inout RandomGenerator) throws -> TimedStep {
     let mlp = try Sequential(.mlp(inputShape: [1, 28, 28], hidden: [512, 512], outputs: 10))
-    var rng = RandomGenerator(seed: 0)
     let target = try LogPosterior(model: mlp, objective: .crossEntropy(labelSmoothing: 0), prior: GaussianPrior(precision: 1),
                                   datasetSize: data.count)
     let chain = SGMCMC(target: target, dynamics: dynamics, schedule: .constant(stepSize: 1e-3 / Double(data.count), burnInSteps: 0, thinning: .max),
                        method: "perf")
     var state = try chain.initialState(model: mlp, parameters: mlp.initialParameters(rng: &rng), task: .classification, rng: &rng)
-    return try stepThroughput(data: data, steps: steps, warmup: warmup, rng: &rng) { batch, rng in
-        _ = try chain.update(&state, batch: batch, rng: &rng)
-    }
+    return { batch, rng in _ = try chain.update(&state, batch: batch, rng: &rng) }
 }
 
 /// Images/s of PGD-10 (L∞ ε 0.1, step 0.01, random start) on an MLP of untrained weights (the
@@ -312,30 +354,12 @@ func median(_ values: [Double]) -> Double {
 
 /// Samples/s of mean-field VI steps (`MeanFieldVI.update`: the ELBO's gradient through the
 /// estimator, the KL, Adam) on the MLP at batch 128, after `warmup` untimed steps.
-func variationalThroughput(_ estimator: WeightNoiseEstimator, data: InMemoryDataset, steps: Int, warmup: Int) throws -> Double {
+/// Mean-field VI training steps of the MLP (every layer Bayesian, one weight sample).
+func variationalStep(_ estimator: WeightNoiseEstimator, data: InMemoryDataset, rng: inout RandomGenerator) throws -> TimedStep {
     let mlp = try Sequential(.mlp(inputShape: [1, 28, 28], hidden: [512, 512], outputs: 10))
-    var rng = RandomGenerator(seed: 0)
     let vi = MeanFieldVI(datasetSize: data.count, estimator: estimator)
     var state = try vi.initialState(model: mlp, parameters: mlp.initialParameters(rng: &rng), task: .classification, rng: &rng)
-    return try stepThroughput(data: data, steps: steps, warmup: warmup, rng: &rng) { batch, rng in
-        _ = try vi.update(&state, batch: batch, rng: &rng)
-    }
-}
-
-/// Samples/s of `step` on batches of 128 in one shuffled order, timing `steps` steps after
-/// `warmup` untimed ones (subnormals flushed, as the training loop does).
-func stepThroughput(data: InMemoryDataset, steps: Int, warmup: Int, rng: inout RandomGenerator,
-                    _ step: (TrainingBatch, inout RandomGenerator) throws -> Void) throws -> Double {
-    Parallel.flushSubnormalsToZero()
-    let order = rng.permutation(data.count)
-    let stepsPerEpoch = data.count / 128
-    var start = Date()
-    for k in 0..<(warmup + steps) {
-        if k == warmup { start = Date() }
-        let s = k % stepsPerEpoch
-        try step(try data.trainingBatch(Array(order[(s * 128)..<((s + 1) * 128)])), &rng)
-    }
-    return Double(steps * 128) / Date().timeIntervalSince(start)
+    return { batch, rng in _ = try vi.update(&state, batch: batch, rng: &rng) }
 }
 
 /// Images/s of 32-pass MC dropout over `images` in batches of 1000 (median of 3 runs).
@@ -369,13 +393,29 @@ public func measureGEMM(size n: Int = 2048) -> Double {
     return 2 * Double(n * n * n) / best / 1e9
 }
 
-/// Samples/s of Adam training at batch 128, timing `steps` steps after `warmup` untimed ones.
+/// Samples/s of Adam training at batch 128, timing `steps` steps after `warmup` untimed ones
+/// (subnormals flushed, as the training loop does).
 func trainingThroughput(_ model: any NetworkModel, data: InMemoryDataset, steps: Int, warmup: Int) throws -> Double {
     var rng = RandomGenerator(seed: 0)
+    let step = adamStep(model, rng: &rng)
+    Parallel.flushSubnormalsToZero()
+    let order = rng.permutation(data.count)
+    let stepsPerEpoch = data.count / 128
+    var start = Date()
+    for k in 0..<(warmup + steps) {
+        if k == warmup { start = Date() }
+        let s = k % stepsPerEpoch
+        try step(try data.trainingBatch(Array(order[(s * 128)..<((s + 1) * 128)])), &rng)
+    }
+    return Double(steps * 128) / Date().timeIntervalSince(start)
+}
+
+/// Adam training steps of `model` (the MAP step), from its PyTorch initialisation.
+func adamStep(_ model: any NetworkModel, rng: inout RandomGenerator) -> TimedStep {
     var theta = model.initialParameters(rng: &rng)
     var trainer = Trainer(model: model, optimizer: .adam(learningRate: .constant(1e-3), parameterCount: model.parameterCount),
                           configuration: TrainingConfiguration(epochs: 1))
-    return try stepThroughput(data: data, steps: steps, warmup: warmup, rng: &rng) { batch, rng in
+    return { batch, rng in
         let step = try trainer.shardedStep(parameters: theta, batch: batch, rng: &rng)
         trainer.optimizer.update(&theta, gradientParts: step.gradientParts)
         if !step.batchStatistics.isEmpty { trainer.model = try trainer.model.updatingBuffers(with: step.batchStatistics) }
