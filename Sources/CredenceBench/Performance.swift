@@ -277,12 +277,11 @@ func interleavedWithMAP(data: InMemoryDataset, options: PerformanceOptions,
     }
     Parallel.flushSubnormalsToZero()
     var orderRNG = RandomGenerator(seed: 0)
-    let order = orderRNG.permutation(data.count), stepsPerEpoch = data.count / 128
+    let order = orderRNG.permutation(data.count)
     var batchesTaken = Array(repeating: 0, count: workloads.count)
     func run(_ w: Int, steps: Int) throws {
         for _ in 0..<steps {
-            let s = batchesTaken[w] % stepsPerEpoch
-            try workloads[w].step(try data.trainingBatch(Array(order[(s * 128)..<((s + 1) * 128)])), &workloads[w].rng)
+            try workloads[w].step(try timedBatch(batchesTaken[w], order: order, data: data), &workloads[w].rng)
             batchesTaken[w] += 1
         }
     }
@@ -352,9 +351,8 @@ func median(_ values: [Double]) -> Double {
     return n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2
 }
 
-/// Samples/s of mean-field VI steps (`MeanFieldVI.update`: the ELBO's gradient through the
-/// estimator, the KL, Adam) on the MLP at batch 128, after `warmup` untimed steps.
-/// Mean-field VI training steps of the MLP (every layer Bayesian, one weight sample).
+/// Mean-field VI training steps (`MeanFieldVI.update`: the ELBO's gradient through the
+/// estimator, the KL, Adam) of the MLP at batch 128, every layer Bayesian, one weight sample.
 func variationalStep(_ estimator: WeightNoiseEstimator, data: InMemoryDataset, rng: inout RandomGenerator) throws -> TimedStep {
     let mlp = try Sequential(.mlp(inputShape: [1, 28, 28], hidden: [512, 512], outputs: 10))
     let vi = MeanFieldVI(datasetSize: data.count, estimator: estimator)
@@ -400,14 +398,19 @@ func trainingThroughput(_ model: any NetworkModel, data: InMemoryDataset, steps:
     let step = adamStep(model, rng: &rng)
     Parallel.flushSubnormalsToZero()
     let order = rng.permutation(data.count)
-    let stepsPerEpoch = data.count / 128
     var start = Date()
     for k in 0..<(warmup + steps) {
         if k == warmup { start = Date() }
-        let s = k % stepsPerEpoch
-        try step(try data.trainingBatch(Array(order[(s * 128)..<((s + 1) * 128)])), &rng)
+        try step(try timedBatch(k, order: order, data: data), &rng)
     }
     return Double(steps * 128) / Date().timeIntervalSince(start)
+}
+
+/// The `k`-th batch of 128 of `data` in the shuffled `order`, round after round of its whole
+/// batches.
+func timedBatch(_ k: Int, order: [Int], data: InMemoryDataset) throws -> TrainingBatch {
+    let s = k % (data.count / 128)
+    return try data.trainingBatch(Array(order[(s * 128)..<((s + 1) * 128)]))
 }
 
 /// Adam training steps of `model` (the MAP step), from its PyTorch initialisation.
