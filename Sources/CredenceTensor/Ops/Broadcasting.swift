@@ -32,13 +32,34 @@ public enum Broadcasting {
         return (outer, middle, inner)
     }
 
+    /// Widths from which `addRow` and `sumRows` walk the matrix row by row. Below it the
+    /// eight-column blocks go down the rows with the bias (or sum) block held in a register —
+    /// faster for the narrow layers HMC samples (16–50 units); at 64 and above that walk's
+    /// power-of-two strides fall into a few cache sets (64×512: 1.0 ns an element against
+    /// 0.21 row by row; 10,000×512: 2.4 against 0.46).
+    static let rowByRowWidth = 64
+
     /// matrix[r, j] += row[j] for every one of `rows` rows of `width` (a bias added to a
-    /// layer's output). Eight columns at a time in SIMD registers with the bias block held
-    /// across the rows: a plain nested loop re-checked its pointers for overlap on every
-    /// row, which cost more than the adds for the narrow layers HMC samples.
+    /// layer's output), eight columns at a time in SIMD registers (a plain nested loop
+    /// re-checked its pointers for overlap on every row, which cost more than the adds).
     static func addRow(_ row: UnsafePointer<Float>, toEachRowOf matrix: UnsafeMutablePointer<Float>, rows: Int, width: Int) {
+        let blocked = width & ~7
+        if width >= rowByRowWidth {
+            for r in 0..<rows {
+                let line = matrix + r * width
+                var j = 0
+                while j < blocked {
+                    let at = UnsafeMutableRawPointer(line + j)
+                    at.storeBytes(of: at.loadUnaligned(as: SIMD8<Float>.self) + UnsafeRawPointer(row + j).loadUnaligned(as: SIMD8<Float>.self),
+                                  as: SIMD8<Float>.self)
+                    j &+= 8
+                }
+                while j < width { line[j] += row[j]; j &+= 1 }
+            }
+            return
+        }
         var j = 0
-        while j + 8 <= width {
+        while j < blocked {
             let b = UnsafeRawPointer(row + j).loadUnaligned(as: SIMD8<Float>.self)
             for r in 0..<rows {
                 let at = UnsafeMutableRawPointer(matrix + r * width + j)
@@ -46,24 +67,40 @@ public enum Broadcasting {
             }
             j += 8
         }
-        for c in j..<width {
+        for c in blocked..<width {
             let b = row[c]
             for r in 0..<rows { matrix[r * width + c] += b }
         }
     }
 
     /// sums[j] = Σ_r matrix[r, j], each column added row after row from 0 (a bias's
-    /// gradient; the same additions in the same order as a row-by-row loop), eight columns
-    /// at a time in SIMD registers.
+    /// gradient; the same additions in the same order whichever way the matrix is walked),
+    /// eight columns at a time in SIMD registers.
     static func sumRows(of matrix: UnsafePointer<Float>, rows: Int, width: Int, into sums: UnsafeMutablePointer<Float>) {
+        let blocked = width & ~7
+        if width >= rowByRowWidth {
+            sums.initialize(repeating: 0, count: width)
+            for r in 0..<rows {
+                let line = matrix + r * width
+                var j = 0
+                while j < blocked {
+                    let at = UnsafeMutableRawPointer(sums + j)
+                    at.storeBytes(of: at.loadUnaligned(as: SIMD8<Float>.self) + UnsafeRawPointer(line + j).loadUnaligned(as: SIMD8<Float>.self),
+                                  as: SIMD8<Float>.self)
+                    j &+= 8
+                }
+                while j < width { sums[j] += line[j]; j &+= 1 }
+            }
+            return
+        }
         var j = 0
-        while j + 8 <= width {
+        while j < blocked {
             var total = SIMD8<Float>()
             for r in 0..<rows { total += UnsafeRawPointer(matrix + r * width + j).loadUnaligned(as: SIMD8<Float>.self) }
             UnsafeMutableRawPointer(sums + j).storeBytes(of: total, as: SIMD8<Float>.self)
             j += 8
         }
-        for c in j..<width {
+        for c in blocked..<width {
             var total: Float = 0
             for r in 0..<rows { total += matrix[r * width + c] }
             sums[c] = total

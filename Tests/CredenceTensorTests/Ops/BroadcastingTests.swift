@@ -24,6 +24,27 @@ import Testing
         #expect(Broadcasting.middleBlock([1, 1], in: [3, 4]) == nil)              // one element
     }
 
+    /// A bias row added to every row, and the rows summed per column, give a plain nested
+    /// loop's numbers bit for bit on both sides of `rowByRowWidth` (column blocks down the
+    /// rows below it, row by row from it), with a tail of columns outside the SIMD blocks.
+    @Test(arguments: [3, 16, 50, 63, 64, 70, 512])
+    func biasRowsMatchAPlainLoop(_ width: Int) {
+        let rows = 9
+        let matrix = Tensor.testInput([rows, width], seed: 5).values, row = Tensor.testInput([width], seed: 6).values
+        var added = matrix, expectedAdded = matrix
+        for r in 0..<rows { for j in 0..<width { expectedAdded[r * width + j] += row[j] } }
+        added.withUnsafeMutableBufferPointer { m in
+            row.withUnsafeBufferPointer { Broadcasting.addRow($0.baseAddress!, toEachRowOf: m.baseAddress!, rows: rows, width: width) }
+        }
+        #expect(added == expectedAdded)
+        var sums = [Float](repeating: .nan, count: width), expectedSums = [Float](repeating: 0, count: width)
+        for r in 0..<rows { for j in 0..<width { expectedSums[j] += matrix[r * width + j] } }
+        sums.withUnsafeMutableBufferPointer { s in
+            matrix.withUnsafeBufferPointer { Broadcasting.sumRows(of: $0.baseAddress!, rows: rows, width: width, into: s.baseAddress!) }
+        }
+        #expect(sums == expectedSums)
+    }
+
     @Test(arguments: [
         ShapePair([4], [3, 4]), ShapePair([3, 1], [3, 4]), ShapePair([1, 4], [3, 4]), ShapePair([], [2, 3]),
         ShapePair([2, 1, 3], [2, 4, 3]), ShapePair([4, 1], [2, 4, 3]), ShapePair([1], [2, 2]), ShapePair([2, 3], [2, 3]),
