@@ -1,5 +1,5 @@
-// AVX2 + FMA kernels for the per-parameter passes of variational inference, chosen at run
-// time: Swift's auto-vectorised loops (Ops/FastMath.swift) target the baseline x86-64 (SSE2, no
+// AVX2 + FMA kernels for the per-parameter passes of variational inference (and MC dropout's
+// masks), chosen at run time: Swift's auto-vectorised loops (Ops/FastMath.swift) target the baseline x86-64 (SSE2, no
 // FMA), and their long dependency chains (exp, then log, then a division) leave the cores
 // waiting; here eight lanes per instruction, FMA, and independent vectors in flight (two per
 // iteration, or one stage of a block at a time: softplus runs at ≈ 1.5 ns per value and core,
@@ -289,6 +289,40 @@ AVX2 static void xoshiro_words4_avx2(unsigned long long *state, int *words, long
     _mm256_storeu_si256((__m256i *)(state + 8), s2); _mm256_storeu_si256((__m256i *)(state + 12), s3);
 }
 
+// Inverted dropout (DropoutNoise.apply): pair k of the pattern hashes first + k with `key`;
+// the low 16 bits keep element 2k, the high 16 bits element 2k + 1 when below `threshold`.
+// Eight pairs a round: the hashes in eight 32-bit lanes, the two masks interleaved back into
+// element order, kept values src·scale (or scale alone when src is NULL), dropped ones +0 —
+// the Swift loop's numbers bit for bit. Whole rounds only; the caller does the rest.
+AVX2 static long dropout_pairs_avx2(const float *src, float *dst, long pairs, unsigned first, unsigned key, unsigned threshold,
+                                    float scale) {
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), keys = _mm256_set1_epi32((int)key);
+    const __m256i limit = _mm256_set1_epi32((int)threshold), low16 = _mm256_set1_epi32(0xFFFF);
+    const __m256i m1 = _mm256_set1_epi32(0x7FEB352D), m2 = _mm256_set1_epi32((int)0x846CA68B);
+    const __m256 s = _mm256_set1_ps(scale);
+    long k = 0;
+    for (; k + 8 <= pairs; k += 8) {
+        __m256i x = _mm256_xor_si256(_mm256_add_epi32(_mm256_set1_epi32((int)(first + (unsigned)k)), lane), keys);
+        x = _mm256_xor_si256(x, _mm256_srli_epi32(x, 16));
+        x = _mm256_mullo_epi32(x, m1);
+        x = _mm256_xor_si256(x, _mm256_srli_epi32(x, 15));
+        x = _mm256_mullo_epi32(x, m2);
+        x = _mm256_xor_si256(x, _mm256_srli_epi32(x, 16));
+        // Both halves are < 2¹⁶ and threshold ≤ 2¹⁶, so a signed comparison is exact.
+        __m256i keepLow = _mm256_cmpgt_epi32(limit, _mm256_and_si256(x, low16));
+        __m256i keepHigh = _mm256_cmpgt_epi32(limit, _mm256_srli_epi32(x, 16));
+        // Per 128-bit lane: unpacklo gives pairs (0, 1 | 4, 5), unpackhi (2, 3 | 6, 7).
+        __m256i a = _mm256_unpacklo_epi32(keepLow, keepHigh), b = _mm256_unpackhi_epi32(keepLow, keepHigh);
+        __m256 first8 = _mm256_castsi256_ps(_mm256_permute2x128_si256(a, b, 0x20));
+        __m256 second8 = _mm256_castsi256_ps(_mm256_permute2x128_si256(a, b, 0x31));
+        __m256 v0 = src ? _mm256_mul_ps(_mm256_loadu_ps(src + 2 * k), s) : s;
+        __m256 v1 = src ? _mm256_mul_ps(_mm256_loadu_ps(src + 2 * k + 8), s) : s;
+        _mm256_storeu_ps(dst + 2 * k, _mm256_and_ps(first8, v0));
+        _mm256_storeu_ps(dst + 2 * k + 8, _mm256_and_ps(second8, v1));
+    }
+    return k;
+}
+
 static int vector_math_available(void) {
     static int available = -1;
     if (available < 0) {
@@ -353,6 +387,11 @@ int credence_xoshiro_words4(unsigned long long *state, int *words, long quads) {
     return 1;
 }
 
+long credence_dropout_pairs(const float *src, float *dst, long pairs, unsigned first, unsigned key, unsigned threshold, float scale) {
+    if (!vector_math_available()) return 0;
+    return dropout_pairs_avx2(src, dst, pairs, first, key, threshold, scale);
+}
+
 #else
 
 int credence_vector_math_available(void) { return 0; }
@@ -393,6 +432,10 @@ int credence_add_scaled_parts(const float *const *parts, long partCount, const f
 }
 int credence_xoshiro_words4(unsigned long long *state, int *words, long quads) {
     (void)state; (void)words; (void)quads;
+    return 0;
+}
+long credence_dropout_pairs(const float *src, float *dst, long pairs, unsigned first, unsigned key, unsigned threshold, float scale) {
+    (void)src; (void)dst; (void)pairs; (void)first; (void)key; (void)threshold; (void)scale;
     return 0;
 }
 

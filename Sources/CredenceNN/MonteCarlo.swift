@@ -22,9 +22,12 @@ extension Sequential {
         let theta = Variable(constant: parameters)
         var context = ForwardContext(mode: .mcSample, rng: rng.split())
         let prefix = try self(Variable(constant: x), parameters: theta, context: &context, layers: 0..<split).value
-        let suffix = split..<layers.count
         let perBlock = Swift.max(1, Self.rowsPerBlock / Swift.max(x.shape.first ?? 0, 1))
-        return try stackedMonteCarloProbabilities(prefix, samples: samples, samplesPerBlock: perBlock, rng: &rng) { input, context in
+        // A suffix that opens with dropout gets its stacked input with the masks already applied.
+        let leadingDropout = split < layers.count ? (layers[split] as? Dropout)?.rate : nil
+        let suffix = (leadingDropout == nil ? split : split + 1)..<layers.count
+        return try stackedMonteCarloProbabilities(prefix, samples: samples, samplesPerBlock: perBlock, leadingDropout: leadingDropout,
+                                                  rng: &rng) { input, context in
             try self(input, parameters: theta, context: &context, layers: suffix)
         }
     }
@@ -35,7 +38,14 @@ extension NetworkModel {
     /// same `prefix` ([B, …]). Samples are split over the workers; each worker runs its samples
     /// `samplesPerBlock` at a time, stacked into one batch (one GEMM per layer per block; the
     /// caller keeps a block small enough to stay in the allocator's reusable heap).
-    func stackedMonteCarloProbabilities(_ prefix: Tensor, samples: Int, samplesPerBlock: Int, rng: inout RandomGenerator,
+    ///
+    /// With `leadingDropout` (a rate > 0) the stochastic part's first layer is dropout at that
+    /// rate, and `stochasticPart` is the rest: each block's copies of `prefix` are written
+    /// with the dropout masks applied — one pass instead of a copy and a dropout pass, the
+    /// same numbers (the dropout layer's draw from the context's generator, its pattern over
+    /// the stacked block) — or, for a prefix of odd size, copied and then dropped out.
+    func stackedMonteCarloProbabilities(_ prefix: Tensor, samples: Int, samplesPerBlock: Int, leadingDropout: Float? = nil,
+                                        rng: inout RandomGenerator,
                                         stochasticPart: (Variable, inout ForwardContext) throws -> Variable) throws -> Tensor {
         let b = prefix.shape.first ?? 0
         let groups = Parallel.ranges(samples, parts: Parallel.workerCount)
@@ -46,7 +56,13 @@ extension NetworkModel {
             var s = groups[g].lowerBound
             while s < groups[g].upperBound {
                 let n = Swift.min(samplesPerBlock, groups[g].upperBound - s)
-                let logits = try stochasticPart(Variable(constant: Tensor(tiling: prefix, times: n)), &context).value
+                let input: Tensor
+                if let rate = leadingDropout, rate > 0 {
+                    input = Tensor(tiling: prefix, times: n, droppingOutWith: try DropoutNoise(rate: rate, rng: &context.rng))
+                } else {
+                    input = Tensor(tiling: prefix, times: n)
+                }
+                let logits = try stochasticPart(Variable(constant: input), &context).value
                 blocks.append(logits.softmaxLastAxis())
                 s += n
             }
@@ -58,6 +74,27 @@ extension NetworkModel {
 }
 
 extension Tensor {
+    /// `times` copies of `t` stacked along the first axis, then `noise`'s dropout pattern over
+    /// the stack (`Variable.dropout`'s numbers): each copy written once with its window of the
+    /// pattern when `t` has an even size (windows start at even positions), else in two passes.
+    init(tiling t: Tensor, times: Int, droppingOutWith noise: DropoutNoise) {
+        guard t.count % 2 == 0 else {
+            self.init(tiling: t, times: times)
+            withUnsafeMutableBufferPointer { noise.apply(to: $0.baseAddress!, into: $0.baseAddress!, count: $0.count) }
+            return
+        }
+        var s = t.shape
+        if s.isEmpty { s = [1] }
+        s[0] *= times
+        self.init(uninitializedShape: s)
+        let n = t.count
+        withUnsafeMutableBufferPointer { dst in
+            t.withUnsafeBufferPointer { src in
+                for k in 0..<times { noise.apply(to: src.baseAddress!, into: dst.baseAddress! + k * n, count: n, start: k * n) }
+            }
+        }
+    }
+
     /// `times` copies of `t` stacked along the first axis.
     init(tiling t: Tensor, times: Int) {
         var s = t.shape

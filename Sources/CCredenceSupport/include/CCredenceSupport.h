@@ -74,5 +74,10 @@ int credence_add_scaled_sum_squares(const float *x, float *gradient, long n, flo
 /// θ ← θ + εP·g + √(2εP)·z (PreconditionedLangevinDynamics.step).
 int credence_psgld_update(float *theta, float *v, const float *g, const float *z, long n, float alpha, float lambda, float s,
                           float epsilon);
+/// Inverted dropout over the first pairs of a pattern (DropoutNoise.apply): pair k hashes
+/// first + k with key; its low 16 bits keep dst[2k], its high 16 bits dst[2k + 1] when below
+/// threshold, as src·scale (scale when src is NULL), else +0. Returns how many pairs it did
+/// (a multiple of 8; 0 without the vector kernels) — the caller does the rest.
+long credence_dropout_pairs(const float *src, float *dst, long pairs, unsigned first, unsigned key, unsigned threshold, float scale);
 
 #endif

@@ -1,3 +1,5 @@
+import CCredenceSupport
+
 /// The random keep/drop pattern of one dropout application, generated from a counter
 /// (a stateless hash of seed and position) instead of a sequential stream: elements are
 /// independent of each other and of the order they are computed in, the pattern can be
@@ -37,22 +39,26 @@ public struct DropoutNoise: Sendable {
     }
 
     /// dst[i] = src[i]·mask[i] (or mask[i] when `src` is nil), for positions
-    /// `start..<start+count` of the pattern (`start` must be even).
-    public func apply(to src: UnsafePointer<Float>?, into dst: UnsafeMutablePointer<Float>, count: Int, start: Int = 0) {
+    /// `start..<start+count` of the pattern (`start` must be even). With the vector kernels
+    /// (AVX2) eight pairs a round in C, the same numbers bit for bit (6 % of MC dropout's
+    /// inference as this loop; tested equal).
+    public func apply(to src: UnsafePointer<Float>?, into dst: UnsafeMutablePointer<Float>, count: Int, start: Int = 0,
+                      vectorKernels: Bool = FastMath.hasVectorKernels) {
         precondition(start % 2 == 0, "dropout pattern windows start at an even position")
         let t = threshold, s = scale
         let key = UInt32(truncatingIfNeeded: seed), offset = UInt32(truncatingIfNeeded: seed >> 32)
         let first = UInt32(truncatingIfNeeded: start / 2) &+ offset
         let pairs = count / 2
+        let done = vectorKernels ? credence_dropout_pairs(src, dst, pairs, first, key, t, s) : 0
         if let src {
-            for k in 0..<pairs {
+            for k in done..<pairs {
                 let h = Self.hash(first &+ UInt32(truncatingIfNeeded: k), key)
                 let a = src[2 * k], b = src[2 * k + 1]
                 dst[2 * k] = (h & 0xFFFF) < t ? a * s : 0
                 dst[2 * k + 1] = (h >> 16) < t ? b * s : 0
             }
         } else {
-            for k in 0..<pairs {
+            for k in done..<pairs {
                 let h = Self.hash(first &+ UInt32(truncatingIfNeeded: k), key)
                 dst[2 * k] = (h & 0xFFFF) < t ? s : 0
                 dst[2 * k + 1] = (h >> 16) < t ? s : 0

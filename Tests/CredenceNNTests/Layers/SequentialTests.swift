@@ -101,4 +101,32 @@ import CredenceTensor
         #expect(sums.allSatisfy { abs($0 - 1) < 1e-5 })
         #expect(Array(a.values[0..<20]) != Array(a.values[20..<40]), "samples must differ under dropout")
     }
+
+    /// A suffix that opens with dropout gets its stacked input with the masks applied as the
+    /// copies are made: the same probabilities, bit for bit, as copying the prefix and running
+    /// the dropout layer — over several blocks a worker, for a prefix of even size (one pass,
+    /// the pattern in windows) and of odd size (copy, then the pattern over the stack).
+    @Test(arguments: [32, 33])
+    func stackingWithTheDropoutMasksGivesTheLayersNumbers(_ width: Int) throws {
+        let model = try Sequential(.mlp(inputShape: [3], hidden: [width, 16], outputs: 4, dropout: 0.3))
+        var rng = RandomGenerator(seed: 4)
+        let theta = model.initialParameters(rng: &rng)
+        let x = Tensor.randomNormal(shape: [5, 3], rng: &rng)
+        let split = try #require(model.firstStochasticLayer)
+        #expect(model.layers[split] is Dropout)
+        var context = ForwardContext(mode: .mcSample, rng: RandomGenerator(seed: 1))
+        let prefix = try model(Variable(constant: x), parameters: Variable(constant: theta), context: &context, layers: 0..<split).value
+        #expect(prefix.count % 2 == width % 2)
+        func stacked(fused: Bool) throws -> Tensor {
+            var r = RandomGenerator(seed: 11)
+            let layers = (fused ? split + 1 : split)..<model.layers.count
+            return try model.stackedMonteCarloProbabilities(prefix, samples: 9, samplesPerBlock: 2, leadingDropout: fused ? 0.3 : nil,
+                                                            rng: &r) { input, context in
+                try model(input, parameters: Variable(constant: theta), context: &context, layers: layers)
+            }
+        }
+        let (fused, layered) = (try stacked(fused: true), try stacked(fused: false))
+        #expect(fused.values.map(\.bitPattern) == layered.values.map(\.bitPattern))
+        #expect(Set(fused.values).count > 9 * 4, "the samples differ under dropout")
+    }
 }

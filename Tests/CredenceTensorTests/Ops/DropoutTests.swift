@@ -30,6 +30,31 @@ import Testing
         #expect(Array(whole[40..<60]) == part)
     }
 
+    /// The AVX2 kernel writes what the portable loop writes, bit for bit — kept values
+    /// x·scale, dropped ones +0 even for negative, infinite or NaN inputs — for windows of
+    /// every length around its eight-pair rounds, with and without an input.
+    @Test(arguments: [Float(0), 0.1, 0.5, 0.9])
+    func vectorKernelGivesThePortableLoopsBits(_ rate: Float) throws {
+        try #require(FastMath.hasVectorKernels, "the AVX2 kernel does not run on this CPU")
+        var rng = RandomGenerator(seed: 77)
+        let noise = try DropoutNoise(rate: rate, rng: &rng)
+        var input = Tensor.testInput([4101], seed: 9).values
+        input[3] = -.infinity; input[5] = .nan; input[20] = -0.0
+        for count in [0, 1, 2, 15, 16, 17, 31, 33, 1001, 4101] {
+            for start in [0, 2, 18, 4096] {
+                for withInput in [true, false] {
+                    var vector = [Float](repeating: 7, count: count), portable = vector
+                    input.withUnsafeBufferPointer { x in
+                        let src = withInput ? x.baseAddress : nil
+                        vector.withUnsafeMutableBufferPointer { noise.apply(to: src, into: $0.baseAddress!, count: count, start: start, vectorKernels: true) }
+                        portable.withUnsafeMutableBufferPointer { noise.apply(to: src, into: $0.baseAddress!, count: count, start: start, vectorKernels: false) }
+                    }
+                    #expect(vector.map(\.bitPattern) == portable.map(\.bitPattern), "count \(count), start \(start), input \(withInput)")
+                }
+            }
+        }
+    }
+
     @Test func keepProbabilityIsQuantisedButUnbiased() throws {
         var rng = RandomGenerator(seed: 2)
         let noise = try DropoutNoise(rate: 0.1, rng: &rng)
