@@ -164,6 +164,8 @@ struct SuiteDecoder {
         var field: String
         /// One axis per setting or run override: name and its values (canonical text, where written).
         var axes: [(name: String, values: [Located<String>])]
+        /// The data sets this entry runs on (`"datasets"`; nil: every one of the suite's).
+        var datasets: [Located<DatasetName>]?
 
         /// Every combination of the axes' values, first axis slowest.
         var grid: [[String: Located<String>]] {
@@ -210,6 +212,12 @@ struct SuiteDecoder {
             try method(node, "methods[\(i)]")
         }
 
+        for method in methods {
+            for name in method.datasets ?? [] where !datasets.contains(where: { $0.name.value == name.value }) {
+                throw fail(name.node, name.field, "\(name.value.rawValue) is not among the suite's data sets (\(datasets.map(\.name.value.rawValue).joined(separator: ", "))); add it to \"datasets\" or leave it out here")
+            }
+        }
+
         if topOOD != nil, let node = top["ood"], !datasets.contains(where: { entry in
             (entry.evaluations?.map(\.value) ?? topEvaluations?.map(\.value) ?? []).contains(.ood)
         }) {
@@ -236,24 +244,27 @@ struct SuiteDecoder {
                 if model.kind != .mlp && !entry.facts.isImage {
                     throw fail(model.node, model.field, "the \(model.kind.rawValue) model needs image inputs; \(entry.name.field) (\(entry.name.value.rawValue)) has inputs \(entry.facts.shapeText) — use mlp for it, or run it in another suite")
                 }
-                for method in methods {
+                let entryMethods = methods.filter { $0.datasets?.contains { $0.value == entry.name.value } ?? true }
+                for method in entryMethods {
                     for point in method.grid {
                         try checkCombination(method, point: point, dataset: entry, model: model, training: training)
                     }
                 }
                 // Seed-major: every method's first seed finishes before any second seed starts.
                 for seed in seeds {
-                    for method in methods {
+                    for method in entryMethods {
                         for point in method.grid {
                             var settings: [String: String] = [:]
                             for option in method.options { settings[option.key] = point[option.key]?.value }
+                            // The entry's run overrides (a key the method owns is its setting, above).
+                            let overrides = point.filter { key, _ in !method.options.contains { $0.key == key } }
                             let configuration = RunConfiguration(
                                 dataset: entry.name.value, model: model.kind, hidden: model.hidden, method: method.method.name,
-                                settings: settings, epochs: point["epochs"].map { Int($0.value)! } ?? epochs,
-                                batchSize: point["batchSize"].map { Int($0.value)! } ?? batchSize,
-                                learningRate: point["learningRate"].map { Float($0.value)! } ?? learningRate,
+                                settings: settings, epochs: overrides["epochs"].map { Int($0.value)! } ?? epochs,
+                                batchSize: overrides["batchSize"].map { Int($0.value)! } ?? batchSize,
+                                learningRate: overrides["learningRate"].map { Float($0.value)! } ?? learningRate,
                                 seed: seed, trainLimit: entry.trainLimit,
-                                samples: point["samples"].map { Int($0.value)! } ?? samples,
+                                samples: overrides["samples"].map { Int($0.value)! } ?? samples,
                                 evaluations: kinds, oodSets: sets, training: training.isEmpty ? nil : training.mapValues(\.value),
                                 heldOutClasses: entry.heldOutClasses?.value, attacks: kinds.contains(.attacks) ? attacks : nil)
                             var run = configuration
@@ -470,8 +481,16 @@ struct SuiteDecoder {
             }
         }
         let options = method.options(given: given)
-        let specs = options + Self.runOverrides
-        let fields = try object(node, field, known: ["name"] + specs.map(\.key), what: "a method object")
+        // A method's own setting of a run override's name (SG-MCMC's `learningRate`, its step) is
+        // the method's: the run's training keeps the suite's value.
+        let specs = options + Self.runOverrides.filter { override in !options.contains { $0.key == override.key } }
+        let fields = try object(node, field, known: ["name"] + specs.map(\.key) + ["datasets"], what: "a method object")
+        let datasets = try fields["datasets"].map { value in
+            try list(value, join(field, "datasets"), scalarAllowed: true, what: "data set").enumerated().map { i, element in
+                let elementField = value.kindIsArray ? join(field, "datasets") + "[\(i)]" : join(field, "datasets")
+                return Located(value: try choice(element, elementField, DatasetName.self, what: "data set"), node: element, field: elementField)
+            }
+        }
         var axes: [(name: String, values: [Located<String>])] = []
         for spec in specs {
             let axisField = join(field, spec.key)
@@ -491,7 +510,7 @@ struct SuiteDecoder {
             }
             axes.append((spec.key, values))
         }
-        return MethodEntry(method: method, options: options, node: nameNode, field: field, axes: axes)
+        return MethodEntry(method: method, options: options, node: nameNode, field: field, axes: axes, datasets: datasets)
     }
 }
 

@@ -169,6 +169,10 @@ ood: [far]
         #expect(Shift.strongest.contains(Shift(.rotation, severity: 180)) && Shift.strongest.filter { $0.kind.isCorruption }.allSatisfy { $0.severity == 5 })
         let gold = try Suite.load("gold-standard")
         #expect(gold.configurations.count == 2 * 10 * 3 && gold.configurations.prefix(2).map(\.method) == ["nuts", "hmc"])
+        // SG-MCMC's step on the 1-D regression is 1/100 of two moons' (its likelihood is that much sharper).
+        #expect(gold.configurations.filter { ["sgld", "csghmc"].contains($0.method) }.allSatisfy {
+            $0.settings["learningRate"] == ($0.dataset == .regression1D ? "0.0001" : nil) && $0.learningRate == 0.005
+        })
         #expect(gold.configurations.first?.settings == ["warmup": "500", "iterations": "500", "chains": "4"])
         #expect(throws: SuiteError.unknownSuite(name: "quik", builtIns: ["quick", "fashion-mnist", "fashion-mnist-resnet20", "gold-standard"])) { try Suite.load("quik") }
         #expect(throws: SuiteError.unreadable(path: "no/such/suite.json", message: "no such file")) { try Suite.load("no/such/suite.json") }
@@ -324,6 +328,32 @@ ood: [far]
             {"datasets": ["regression-1d"], "methods": [{"name": "map"}], "evaluations": ["attacks"],
              "attacks": [{"attack": "pgd", "eps": [0.1]}]}
             """, line: 1, ["attacks are for classifiers"])
+    }
+
+    /// A method entry's `datasets` runs it on those of the suite's data sets only (so a method
+    /// can take settings of its own per data set); a data set the suite does not list is
+    /// refused, named. An SG-MCMC entry's `learningRate` is its chain's step: its network
+    /// trains at the suite's rate, where other methods' `learningRate` overrides that rate.
+    @Test func methodEntriesCanBeLimitedToSomeDataSets() throws {
+        let suite = try Suite.parse("""
+            {"datasets": ["two-moons", "regression-1d"], "learningRate": 0.005,
+             "methods": [{"name": "map", "learningRate": 0.01},
+                         {"name": "sgld", "thinning": 4, "datasets": "two-moons"},
+                         {"name": "sgld", "thinning": 4, "learningRate": 0.0001, "datasets": ["regression-1d"]}]}
+            """, source: "s.json")
+        #expect(suite.configurations.map { "\($0.dataset.rawValue) \($0.method)" } == ["two-moons map", "two-moons sgld", "regression-1d map", "regression-1d sgld"])
+        let sgld = suite.configurations.filter { $0.method == "sgld" }
+        #expect(sgld.map(\.settings["learningRate"]) == [nil, "0.0001"])
+        #expect(sgld.allSatisfy { $0.learningRate == 0.005 })
+        #expect(suite.configurations.filter { $0.method == "map" }.allSatisfy { $0.learningRate == 0.01 })
+        expectRejected("""
+            {"datasets": ["two-moons"],
+             "methods": [{"name": "map", "datasets": ["regression-1d"]}]}
+            """, line: 2, ["methods[0].datasets[0]: regression-1d is not among the suite's data sets (two-moons)"])
+        expectRejected("""
+            {"datasets": ["two-moons"],
+             "methods": [{"name": "map", "datasets": "two-moon"}]}
+            """, line: 2, ["methods[0].datasets: unknown data set 'two-moon'"])
     }
 
     @Test func badSuitesNameTheLineAndField() {
