@@ -83,10 +83,7 @@ extension Tensor {
             withUnsafeMutableBufferPointer { noise.apply(to: $0.baseAddress!, into: $0.baseAddress!, count: $0.count) }
             return
         }
-        var s = t.shape
-        if s.isEmpty { s = [1] }
-        s[0] *= times
-        self.init(uninitializedShape: s)
+        self.init(uninitializedShape: Self.shape(stacking: t, times: times))
         let n = t.count
         withUnsafeMutableBufferPointer { dst in
             t.withUnsafeBufferPointer { src in
@@ -97,15 +94,19 @@ extension Tensor {
 
     /// `times` copies of `t` stacked along the first axis.
     init(tiling t: Tensor, times: Int) {
-        var s = t.shape
-        if s.isEmpty { s = [1] }
-        s[0] *= times
-        self.init(uninitializedShape: s)
+        self.init(uninitializedShape: Self.shape(stacking: t, times: times))
         let n = t.count
         withUnsafeMutableBufferPointer { dst in
             t.withUnsafeBufferPointer { src in
                 for k in 0..<times { (dst.baseAddress! + k * n).update(from: src.baseAddress!, count: n) }
             }
         }
+    }
+
+    /// The shape of `times` copies of `t` along the first axis (a scalar counts as [1]).
+    static func shape(stacking t: Tensor, times: Int) -> [Int] {
+        var s = t.shape.isEmpty ? [1] : t.shape
+        s[0] *= times
+        return s
     }
 }
