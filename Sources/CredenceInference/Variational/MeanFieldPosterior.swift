@@ -68,8 +68,8 @@ public struct MeanFieldPosterior: ParameterSamplingPosterior {
             standardDeviations.withUnsafeBufferPointer { s in
                 epsilon.withUnsafeBufferPointer { e in
                     for block in meanField.blocks {
-                        let (sigma, at) = (block.sigmaRange.lowerBound, block.entry.offset)
-                        for k in 0..<block.sigmaRange.count { t[at &+ k] += s[sigma &+ k] * e[sigma &+ k] }
+                        let (inSigma, inTheta) = (block.sigmaRange.lowerBound, block.entry.offset)
+                        for k in 0..<block.sigmaRange.count { t[inTheta &+ k] += s[inSigma &+ k] * e[inSigma &+ k] }
                     }
                 }
             }

@@ -43,21 +43,11 @@ public enum Broadcasting {
     /// layer's output), eight columns at a time in SIMD registers (a plain nested loop
     /// re-checked its pointers for overlap on every row, which cost more than the adds).
     static func addRow(_ row: UnsafePointer<Float>, toEachRowOf matrix: UnsafeMutablePointer<Float>, rows: Int, width: Int) {
-        let blocked = width & ~7
         if width >= rowByRowWidth {
-            for r in 0..<rows {
-                let line = matrix + r * width
-                var j = 0
-                while j < blocked {
-                    let at = UnsafeMutableRawPointer(line + j)
-                    at.storeBytes(of: at.loadUnaligned(as: SIMD8<Float>.self) + UnsafeRawPointer(row + j).loadUnaligned(as: SIMD8<Float>.self),
-                                  as: SIMD8<Float>.self)
-                    j &+= 8
-                }
-                while j < width { line[j] += row[j]; j &+= 1 }
-            }
+            for r in 0..<rows { accumulate(row, into: matrix + r * width, count: width) }
             return
         }
+        let blocked = width & ~7
         var j = 0
         while j < blocked {
             let b = UnsafeRawPointer(row + j).loadUnaligned(as: SIMD8<Float>.self)
@@ -77,22 +67,12 @@ public enum Broadcasting {
     /// gradient; the same additions in the same order whichever way the matrix is walked),
     /// eight columns at a time in SIMD registers.
     static func sumRows(of matrix: UnsafePointer<Float>, rows: Int, width: Int, into sums: UnsafeMutablePointer<Float>) {
-        let blocked = width & ~7
         if width >= rowByRowWidth {
             sums.initialize(repeating: 0, count: width)
-            for r in 0..<rows {
-                let line = matrix + r * width
-                var j = 0
-                while j < blocked {
-                    let at = UnsafeMutableRawPointer(sums + j)
-                    at.storeBytes(of: at.loadUnaligned(as: SIMD8<Float>.self) + UnsafeRawPointer(line + j).loadUnaligned(as: SIMD8<Float>.self),
-                                  as: SIMD8<Float>.self)
-                    j &+= 8
-                }
-                while j < width { sums[j] += line[j]; j &+= 1 }
-            }
+            for r in 0..<rows { accumulate(matrix + r * width, into: sums, count: width) }
             return
         }
+        let blocked = width & ~7
         var j = 0
         while j < blocked {
             var total = SIMD8<Float>()
@@ -105,6 +85,19 @@ public enum Broadcasting {
             for r in 0..<rows { total += matrix[r * width + c] }
             sums[c] = total
         }
+    }
+
+    /// target[j] += source[j] for j in 0..<count, eight at a time in SIMD registers.
+    @inline(__always) static func accumulate(_ source: UnsafePointer<Float>, into target: UnsafeMutablePointer<Float>, count: Int) {
+        let blocked = count & ~7
+        var j = 0
+        while j < blocked {
+            let at = UnsafeMutableRawPointer(target + j)
+            at.storeBytes(of: at.loadUnaligned(as: SIMD8<Float>.self) + UnsafeRawPointer(source + j).loadUnaligned(as: SIMD8<Float>.self),
+                          as: SIMD8<Float>.self)
+            j &+= 8
+        }
+        while j < count { target[j] += source[j]; j &+= 1 }
     }
 
     /// Row-major strides of `shape` as seen from a broadcast output of rank `rank`
