@@ -88,4 +88,43 @@ import Testing
         #expect(posterior.method == "sgld")
         try TwoMoonsHarness.expectAccurateAndUncertainAwayFromTheData(posterior, map: map, model: model, samples: 30, label: "SGLD")
     }
+
+    /// A chain that leaves its posterior is named: on the 1-D regression (noise sd ≈ 0.04) the
+    /// default step (learningRate 0.01) is far too large for the likelihood's curvature, the
+    /// samples climb the potential U(θ) by thousands where a chain at equilibrium sits about
+    /// T·d/2 above the trained network, and the run says so and what to change; at 1/100 of the
+    /// step the chain stays near it and nothing is said.
+    @Test func aChainThatLeavesThePosteriorIsNamed() throws {
+        var options = TrainingOptions()
+        options.dataset = .regression1D
+        options.hidden = [16, 16]
+        options.epochs = 60
+        options.batchSize = 64
+        options.learningRate = 0.005
+        var rises: [Double] = [], stages: [[String]] = []
+        for step in ["0.01", "0.0001"] {
+            let method = try MethodRegistry.make("sgld", recorded: ["burnInEpochs": "5", "sampleEpochs": "20", "thinning": "20", "learningRate": step])
+            let directory = try RegistryWalkTests.temporaryDirectory()
+            defer { try? FileManager.default.removeItem(at: directory) }
+            var job = RegistryWalkTests.job(options, in: directory)
+            let said = Box<[String]>([])
+            job.onStage = { said.value.append($0) }
+            rises.append(try #require(try method.run(job).details["potentialRise"]))
+            stages.append(said.value.filter { $0.hasPrefix("warning: the chain's last samples") })
+        }
+        let parameters = 1 * 16 + 16 + 16 * 16 + 16 + 16 * 2 + 2   // 1-16-16-2 (a mean and a variance out): 338
+        #expect(rises[0] > Double(parameters) * 10 && stages[0].count == 1, "\(rises) \(stages)")
+        #expect(stages[0].first?.contains("lower learningRate") == true)
+        #expect(rises[1] < Double(parameters) && stages[1].isEmpty, "\(rises) \(stages)")
+        #expect(SGMCMCRun.potentialRiseWarning(150, parameterCount: 338, temperature: 1) == nil)
+        #expect(SGMCMCRun.potentialRiseWarning(400, parameterCount: 338, temperature: 1) != nil)
+        #expect(SGMCMCRun.potentialRiseWarning(400, parameterCount: 338, temperature: 2) == nil)
+        #expect(SGMCMCRun.potentialRiseWarning(.nan, parameterCount: 338, temperature: 1) != nil)
+    }
+}
+
+/// A reference a closure can append to.
+private final class Box<Value>: @unchecked Sendable {
+    var value: Value
+    init(_ value: Value) { self.value = value }
 }
