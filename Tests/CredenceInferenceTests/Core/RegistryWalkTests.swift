@@ -82,16 +82,22 @@ import Testing
     static func method(_ index: Int) throws -> (any RegisteredMethod, TrainingOptions) {
         let (name, settings) = cases[index]
         let method = try MethodRegistry.make(name, recorded: settings)
-        var options = TrainingOptions()
-        options.dataset = .twoMoons
-        options.hidden = [16, 16]
-        options.epochs = 8
-        options.batchSize = 64
-        options.learningRate = 0.01
+        var options = Self.options(.twoMoons, epochs: 8, learningRate: 0.01)
         options.holdout = 100
         method.adjust(&options)
         try method.validate(MethodContext(options: options))
         return (method, options)
+    }
+
+    /// A run of an MLP 16-16 on `dataset`, batches of 64.
+    static func options(_ dataset: DatasetName, epochs: Int, learningRate: Float) -> TrainingOptions {
+        var options = TrainingOptions()
+        options.dataset = dataset
+        options.hidden = [16, 16]
+        options.epochs = epochs
+        options.batchSize = 64
+        options.learningRate = learningRate
+        return options
     }
 
     /// The job the CLI would build: networks and phase states kept (and resumed) in `directory`.

@@ -95,12 +95,7 @@ import Testing
     /// T·d/2 above the trained network, and the run says so and what to change; at 1/100 of the
     /// step the chain stays near it and nothing is said.
     @Test func aChainThatLeavesThePosteriorIsNamed() throws {
-        var options = TrainingOptions()
-        options.dataset = .regression1D
-        options.hidden = [16, 16]
-        options.epochs = 60
-        options.batchSize = 64
-        options.learningRate = 0.005
+        let options = RegistryWalkTests.options(.regression1D, epochs: 60, learningRate: 0.005)
         var rises: [Double] = [], stages: [[String]] = []
         for step in ["0.01", "0.0001"] {
             let method = try MethodRegistry.make("sgld", recorded: ["burnInEpochs": "5", "sampleEpochs": "20", "thinning": "20", "learningRate": step])
