@@ -1,9 +1,10 @@
 // AVX2 + FMA kernels for the per-parameter passes of variational inference (and MC dropout's
 // masks), chosen at run time: Swift's auto-vectorised loops (Ops/FastMath.swift) target the
 // baseline x86-64 (SSE2, no FMA), and their long dependency chains (exp, then log, then a
-// division) leave the cores waiting; here eight lanes per instruction, FMA, and independent vectors in flight (two per
-// iteration, or one stage of a block at a time: softplus runs at ≈ 1.5 ns per value and core,
-// about as fast as the two FMA pipes take its ~55 vector operations per 8 values).
+// division) leave the cores waiting; here eight lanes per instruction, FMA, and independent
+// vectors in flight (two per iteration, or one stage of a block at a time: softplus runs at
+// ≈ 1.5 ns per value and core, about as fast as the two FMA pipes take its ~55 vector
+// operations per 8 values).
 // Same Cephes polynomials as FastMath.exp/log (S. Moshier), same clamping; results agree with
 // the Swift loops to a few ulps (FMA rounds once where they round twice) — tested.
 #include "CCredenceSupport.h"
