@@ -563,8 +563,7 @@ public struct SGMCMCRun {
     /// its mode (d parameters, temperature T); far more says it left the posterior.
     public func potentialRise(to samples: ArraySlice<Tensor>) throws -> Double {
         guard !samples.isEmpty else { return 0 }
-        let examples = trainSet.batch(Array(0..<Swift.min(2048, trainSet.count)))
-        let batch = TrainingBatch(inputs: examples.inputs, labels: examples.labels, targets: examples.targets)
+        let batch = try trainSet.trainingBatch(Array(0..<Swift.min(2048, trainSet.count)))
         var rng = RandomGenerator(seed: seed)
         let start = try target.potential(parameters: self.start.parameters, batch: batch, rng: &rng).value
         var total = 0.0

@@ -102,10 +102,10 @@ import Testing
             let directory = try RegistryWalkTests.temporaryDirectory()
             defer { try? FileManager.default.removeItem(at: directory) }
             var job = RegistryWalkTests.job(options, in: directory)
-            let said = Box<[String]>([])
-            job.onStage = { said.value.append($0) }
+            var said: [String] = []
+            job.onStage = { said.append($0) }
             rises.append(try #require(try method.run(job).details["potentialRise"]))
-            stages.append(said.value.filter { $0.hasPrefix("warning: the chain's last samples") })
+            stages.append(said.filter { $0.hasPrefix("warning: the chain's last samples") })
         }
         let parameters = 1 * 16 + 16 + 16 * 16 + 16 + 16 * 2 + 2   // 1-16-16-2 (a mean and a variance out): 338
         #expect(rises[0] > Double(parameters) * 10 && stages[0].count == 1, "\(rises) \(stages)")
@@ -116,10 +116,4 @@ import Testing
         #expect(SGMCMCRun.potentialRiseWarning(400, parameterCount: 338, temperature: 2) == nil)
         #expect(SGMCMCRun.potentialRiseWarning(.nan, parameterCount: 338, temperature: 1) != nil)
     }
-}
-
-/// A reference a closure can append to.
-private final class Box<Value>: @unchecked Sendable {
-    var value: Value
-    init(_ value: Value) { self.value = value }
 }
