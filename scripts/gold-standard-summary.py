@@ -53,11 +53,12 @@ def main(path):
         "select dataset, method, seed, label, record from runs order by dataset, seed").fetchall()
     if not rows:
         sys.exit(f"{path} holds no runs; run `credence bench gold-standard --db {path}` first")
-    by_dataset = {}
+    by_dataset, method_of = {}, {}
     for dataset, method, seed, label, record in rows:
         by_dataset.setdefault(dataset, {}).setdefault(label, {})[seed] = json.loads(record)
+        method_of[label] = method
     for dataset, methods in by_dataset.items():
-        references = methods.get(next((label for label in methods if methods[label][min(methods[label])]["configuration"]["method"] == "nuts"), None), {})
+        references = next((runs for label, runs in methods.items() if method_of[label] == "nuts"), {})
         seeds = sorted({seed for runs in methods.values() for seed in runs})
         print(f"\n### {dataset} (seeds {', '.join(map(str, seeds))})\n")
         classification = any("classification" in r["metrics"] for runs in methods.values() for r in runs.values())
