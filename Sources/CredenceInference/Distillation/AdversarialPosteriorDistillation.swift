@@ -76,8 +76,9 @@ public struct APDMethod: RegisteredMethod {
         }
         let fitted = try fit(teacher.dynamics(for: run.target))
         let posterior: any Posterior = features.map { FeatureSpacePosterior(head: fitted.posterior, features: $0) } ?? fitted.posterior
+        let rise = try run.checkPotentialRise(of: fitted.posterior.chainEnd.map { [$0] } ?? [])
         return MethodOutcome(posterior: posterior, seconds: run.trainingSeconds + fitted.seconds, posteriorSeconds: fitted.seconds,
-                             details: ["ganRounds": Double(fitted.posterior.rounds)])
+                             details: ["ganRounds": Double(fitted.posterior.rounds), "potentialRise": rise])
     }
 
     public static func restore(_ archive: PosteriorArchive) throws -> any Posterior {
@@ -168,8 +169,10 @@ public struct AdversarialPosteriorDistillation<Dynamics: SGMCMCDynamics>: Infere
         guard state.rounds > 0 else {
             throw InferenceError.invalidOption("the generator played no round: the chain kept \(state.kept) iterates, fewer than a batch of \(batchSize); lengthen the chain or lower batchSize")
         }
-        return try GeneratedPosterior(model: state.chain.model, task: state.chain.task, gan: state.gan, teacher: chain.method,
-                                      rounds: state.rounds)
+        var posterior = try GeneratedPosterior(model: state.chain.model, task: state.chain.task, gan: state.gan, teacher: chain.method,
+                                               rounds: state.rounds)
+        posterior.chainEnd = state.chain.parameters
+        return posterior
     }
 }
 
@@ -207,6 +210,10 @@ public struct GeneratedPosterior: ParameterSamplingPosterior {
     public let teacher: String
     /// GAN rounds played.
     public let rounds: Int
+    /// The teacher chain's last iterate when this posterior comes straight from its run (nil
+    /// when read from an archive, which does not keep it): the run checks with it that the
+    /// chain stayed in its posterior (`SGMCMCRun.checkPotentialRise`).
+    public var chainEnd: Tensor?
     public var method: String { APDMethod.name }
     public var storedFloatCount: Int { generatorParameters.count + center.count + scale.count }
 

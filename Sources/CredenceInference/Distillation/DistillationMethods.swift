@@ -215,7 +215,8 @@ public struct DistillationSettings: Sendable {
                                stage: "distilling the \(D.displayName) chain")
         }
         let fitted = try fit(teacher.dynamics(for: run.target))
+        let rise = try run.checkPotentialRise(of: fitted.posterior.chainEnd.map { [$0] } ?? [])
         return MethodOutcome(posterior: fitted.posterior, seconds: run.trainingSeconds + fitted.seconds, posteriorSeconds: fitted.seconds,
-                             details: ["lessons": Double(fitted.posterior.lessons)])
+                             details: ["lessons": Double(fitted.posterior.lessons), "potentialRise": rise])
     }
 }

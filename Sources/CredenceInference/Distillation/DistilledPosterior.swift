@@ -19,6 +19,10 @@ public struct DistilledPosterior: Posterior {
     public let entropyStudent: (model: any NetworkModel, parameters: Tensor)?
     /// Teacher samples the students learned from.
     public let lessons: Int
+    /// The teacher chain's last iterate when this posterior comes straight from its run (nil
+    /// when read from an archive, which does not keep it): the run checks with it that the
+    /// chain stayed in its posterior (`SGMCMCRun.checkPotentialRise`).
+    public var chainEnd: Tensor?
     public var task: Predictive.Task { .classification }
     public var storedFloatCount: Int { parameters.count + (entropyStudent?.parameters.count ?? 0) }
 

@@ -168,9 +168,11 @@ public struct PosteriorDistillation<Dynamics: SGMCMCDynamics>: InferenceMethod {
         guard state.lessons > 0 else {
             throw InferenceError.invalidOption("the students learned from no teacher sample in \(state.chain.steps) steps (\(chain.schedule)); lengthen the chain or lower its burn-in or thinning")
         }
-        return try DistilledPosterior(method: method, teacher: chain.method, predictive: state.predictive.model,
-                                      parameters: state.predictive.parameters,
-                                      entropyStudent: state.entropy.map { ($0.model, $0.parameters) }, lessons: state.lessons)
+        var posterior = try DistilledPosterior(method: method, teacher: chain.method, predictive: state.predictive.model,
+                                               parameters: state.predictive.parameters,
+                                               entropyStudent: state.entropy.map { ($0.model, $0.parameters) }, lessons: state.lessons)
+        posterior.chainEnd = state.chain.parameters
+        return posterior
     }
 }
 

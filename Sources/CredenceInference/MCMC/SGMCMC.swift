@@ -479,10 +479,7 @@ extension SGMCMCSamplerMethod {
         }
         let fitted = try fit(dynamics(for: run.target))
         let posterior: any Posterior = features.map { FeatureSpacePosterior(head: fitted.posterior, features: $0) } ?? fitted.posterior
-        let rise = try run.potentialRise(to: fitted.posterior.members.suffix(4))
-        if let warning = SGMCMCRun.potentialRiseWarning(rise, parameterCount: run.start.parameters.count, temperature: chain.temperature) {
-            job.onStage(warning)
-        }
+        let rise = try run.checkPotentialRise(of: fitted.posterior.members.suffix(4))
         return MethodOutcome(posterior: posterior, seconds: run.trainingSeconds + fitted.seconds, posteriorSeconds: fitted.seconds,
                              details: ["potentialRise": rise])
     }
@@ -569,6 +566,17 @@ public struct SGMCMCRun {
         var total = 0.0
         for theta in samples { total += try target.potential(parameters: theta, batch: batch, rng: &rng).value }
         return total / Double(samples.count) - start
+    }
+
+    /// `potentialRise` of `samples` (the chain's last ones), with `potentialRiseWarning`'s
+    /// warning on the job's stage line when it is due — after every chain a method runs (the
+    /// samplers, and the distillations whose students learned from it).
+    public func checkPotentialRise(of samples: ArraySlice<Tensor>) throws -> Double {
+        let rise = try potentialRise(to: samples)
+        if let warning = Self.potentialRiseWarning(rise, parameterCount: start.parameters.count, temperature: target.temperature) {
+            job.onStage(warning)
+        }
+        return rise
     }
 
     /// A warning when `rise` (`potentialRise`) exceeds T·d — twice what a chain at

@@ -131,3 +131,28 @@ import Testing
         #expect(throws: InferenceError.self) { try MethodRegistry.make("bdk", inputs: []).validate(MethodContext(options: options)) }
     }
 }
+
+extension DistillationTests {
+    /// The distillations check their teacher's chain as the samplers do (`SGMCMCRun.checkPotentialRise`,
+    /// on the chain's last iterate): a step far too large for two moons' posterior (measured:
+    /// U rose by 1.9·10⁸ at learningRate 3, against T·d = 354) is named on the stage line and
+    /// its rise is in the outcome's details; the default step (rise 0.7) is not named. `bdk`
+    /// and `apd` run the very same SGLD chain, so they measure the same rise.
+    @Test func aTeacherChainThatLeavesThePosteriorIsNamed() throws {
+        let options = RegistryWalkTests.options(.twoMoons, epochs: 20, learningRate: 0.01)
+        var rises: [String: Double] = [:], warnings: [String: Int] = [:]
+        for (name, step) in [("bdk", "3"), ("apd", "3"), ("gped", "0.01")] {
+            let method = try MethodRegistry.make(name, recorded: ["burnInEpochs": "1", "sampleEpochs": "10", "learningRate": step])
+            let directory = try RegistryWalkTests.temporaryDirectory()
+            defer { try? FileManager.default.removeItem(at: directory) }
+            var job = RegistryWalkTests.job(options, in: directory)
+            var said: [String] = []
+            job.onStage = { said.append($0) }
+            rises[name] = try #require(try method.run(job).details["potentialRise"])
+            warnings[name] = said.filter { $0.hasPrefix("warning: the chain's last samples") }.count
+        }
+        #expect(rises["bdk"]! > 1e4 && rises["bdk"] == rises["apd"], "\(rises)")
+        #expect(warnings["bdk"] == 1 && warnings["apd"] == 1, "\(warnings)")
+        #expect(rises["gped"]! < 354 && warnings["gped"] == 0, "\(rises) \(warnings)")
+    }
+}
