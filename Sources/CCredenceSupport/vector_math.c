@@ -267,6 +267,45 @@ AVX2 static void psgld_update_avx2(float *theta, float *v, const float *g, const
     }
 }
 
+// Adam's step with its learning rate on n weights — the chain ScaleByAdam → ScaleByLearningRate
+// → θ += u of Optimizer.swift in one pass, eight lanes at a time: g = Σ parts (in order),
+// m ← β₁m + (1−β₁)g, v ← β₂v + ((1−β₂)g)g, θ ← θ + ((m·c₁) / (√max(v, 0)·c₂ + ε))·s. The same
+// operations in the same order, each rounded once (no FMA), so the numbers are the chain's bit
+// for bit; the tail goes through the same lanes, padded.
+AVX2 static inline void adam8(float *theta, float *m, float *v, __m256 g, __m256 b1, __m256 b1c, __m256 b2, __m256 b2c, __m256 c1,
+                              __m256 c2, __m256 eps, __m256 s) {
+    __m256 mi = _mm256_add_ps(_mm256_mul_ps(b1, _mm256_loadu_ps(m)), _mm256_mul_ps(b1c, g));
+    __m256 vi = _mm256_add_ps(_mm256_mul_ps(b2, _mm256_loadu_ps(v)), _mm256_mul_ps(_mm256_mul_ps(b2c, g), g));
+    _mm256_storeu_ps(m, mi);
+    _mm256_storeu_ps(v, vi);
+    // max(0, v): NaN stays NaN, as Swift.max(v, 0) keeps it (−0 becomes −0, not +0: no matter after + ε).
+    __m256 root = _mm256_sqrt_ps(_mm256_max_ps(_mm256_setzero_ps(), vi));
+    __m256 u = _mm256_div_ps(_mm256_mul_ps(mi, c1), _mm256_add_ps(_mm256_mul_ps(root, c2), eps));
+    _mm256_storeu_ps(theta, _mm256_add_ps(_mm256_loadu_ps(theta), _mm256_mul_ps(u, s)));
+}
+
+AVX2 static void adam_update_avx2(float *theta, float *m, float *v, const float *const *parts, long partCount, long n, float beta1,
+                                  float beta2, float c1, float sqrtC2, float epsilon, float scale) {
+    const __m256 b1 = _mm256_set1_ps(beta1), b1c = _mm256_set1_ps(1.0f - beta1), b2 = _mm256_set1_ps(beta2);
+    const __m256 b2c = _mm256_set1_ps(1.0f - beta2), cv = _mm256_set1_ps(c1), c2 = _mm256_set1_ps(sqrtC2);
+    const __m256 eps = _mm256_set1_ps(epsilon), s = _mm256_set1_ps(scale);
+    long i = 0;
+    for (; i + 8 <= n; i += 8) adam8(theta + i, m + i, v + i, parts_gradient8(parts, partCount, NULL, i), b1, b1c, b2, b2c, cv, c2, eps, s);
+    if (i < n) {
+        float t[8] = {0}, mm[8] = {0}, vv[8] = {0}, g[8] = {0};
+        long count = n - i;
+        for (long j = 0; j < count; j++) { t[j] = theta[i + j]; mm[j] = m[i + j]; vv[j] = v[i + j]; g[j] = parts[0][i + j]; }
+        __m256 gv = _mm256_loadu_ps(g);
+        for (long k = 1; k < partCount; k++) {
+            float more[8] = {0};
+            for (long j = 0; j < count; j++) more[j] = parts[k][i + j];
+            gv = _mm256_add_ps(gv, _mm256_loadu_ps(more));
+        }
+        adam8(t, mm, vv, gv, b1, b1c, b2, b2c, cv, c2, eps, s);
+        for (long j = 0; j < count; j++) { theta[i + j] = t[j]; m[i + j] = mm[j]; v[i + j] = vv[j]; }
+    }
+}
+
 // Four xoshiro256** generators in the four 64-bit lanes (state: s0 of the four, then s1, s2,
 // s3), `quads` rounds; each draw v stored as the two 24-bit words (v & 0xFFFFFF, v >> 40) —
 // FastMath.fillNormalNoise's interleaved stream, pair k of a round from generator k.
@@ -382,6 +421,13 @@ int credence_add_scaled_parts(const float *const *parts, long partCount, const f
     return 1;
 }
 
+int credence_adam_update(float *theta, float *m, float *v, const float *const *parts, long partCount, long n, float beta1, float beta2,
+                         float c1, float sqrtC2, float epsilon, float scale) {
+    if (!vector_math_available()) return 0;
+    adam_update_avx2(theta, m, v, parts, partCount, n, beta1, beta2, c1, sqrtC2, epsilon, scale);
+    return 1;
+}
+
 int credence_xoshiro_words4(unsigned long long *state, int *words, long quads) {
     if (!vector_math_available()) return 0;
     xoshiro_words4_avx2(state, words, quads);
@@ -433,6 +479,12 @@ int credence_add_scaled_parts(const float *const *parts, long partCount, const f
 }
 int credence_xoshiro_words4(unsigned long long *state, int *words, long quads) {
     (void)state; (void)words; (void)quads;
+    return 0;
+}
+int credence_adam_update(float *theta, float *m, float *v, const float *const *parts, long partCount, long n, float beta1, float beta2,
+                         float c1, float sqrtC2, float epsilon, float scale) {
+    (void)theta; (void)m; (void)v; (void)parts; (void)partCount; (void)n; (void)beta1; (void)beta2; (void)c1; (void)sqrtC2; (void)epsilon;
+    (void)scale;
     return 0;
 }
 long credence_dropout_pairs(const float *src, float *dst, long pairs, unsigned first, unsigned key, unsigned threshold, float scale) {

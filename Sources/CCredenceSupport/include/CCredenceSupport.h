@@ -74,6 +74,11 @@ int credence_add_scaled_sum_squares(const float *x, float *gradient, long n, flo
 /// θ ← θ + εP·g + √(2εP)·z (PreconditionedLangevinDynamics.step).
 int credence_psgld_update(float *theta, float *v, const float *g, const float *z, long n, float alpha, float lambda, float s,
                           float epsilon);
+/// Adam's step with learning-rate scale s on n weights (Optimizer's chain ScaleByAdam →
+/// ScaleByLearningRate → θ += u, bit for bit): g = Σⱼ parts[j] in order, m ← β₁m + (1−β₁)g,
+/// v ← β₂v + ((1−β₂)g)g, θ ← θ + ((m·c₁)/(√max(v, 0)·c₂ + ε))·s.
+int credence_adam_update(float *theta, float *m, float *v, const float *const *parts, long partCount, long n, float beta1, float beta2,
+                         float c1, float sqrtC2, float epsilon, float scale);
 /// Inverted dropout over the first pairs of a pattern (DropoutNoise.apply): pair k hashes
 /// first + k with key; its low 16 bits keep dst[2k], its high 16 bits dst[2k + 1] when below
 /// threshold, as src·scale (scale when src is NULL), else +0. Returns how many pairs it did

@@ -136,10 +136,14 @@ public struct ScaleByAdam: GradientTransform {
         m.load(state["m"]!)
         v.load(state["v"]!)
     }
+    /// 1/(1 − β₁ᵗ) and 1/√(1 − β₂ᵗ) for step t (from 1).
+    func biasCorrections(step: Int) -> (c1: Float, sqrtC2: Float) {
+        (1 / (1 - Foundation.pow(beta1, Float(step))), 1 / (1 - Foundation.pow(beta2, Float(step))).squareRoot())
+    }
+
     public func apply(updates u: UnsafeMutablePointer<Float>, parameters: UnsafePointer<Float>, range: Range<Int>, step: Int) {
         let mp = m.pointer, vp = v.pointer, b1 = beta1, b2 = beta2
-        let c1 = 1 / (1 - Foundation.pow(b1, Float(step)))
-        let sqrtC2 = 1 / (1 - Foundation.pow(b2, Float(step))).squareRoot()
+        let (c1, sqrtC2) = biasCorrections(step: step)
         let eps = epsilon
         for i in range {
             let g = u[i]

@@ -25,6 +25,8 @@ public struct Optimizer {
     let scratch: StateBuffer
     /// Elements per parallel chunk (fits in L2 with all state vectors).
     static let chunk = 16384
+    /// Whether Adam's chain may run as one AVX2 kernel (`fusedAdam`; tests turn it off to compare).
+    var vectorKernels = FastMath.hasVectorKernels
 
     public init(_ transforms: [any GradientTransform], parameterCount: Int) {
         self.transforms = transforms
@@ -139,7 +141,7 @@ public struct Optimizer {
         precondition(gradientParts.allSatisfy { $0.count == parameterCount },
                      "optimizer built for \(parameterCount) parameters got gradient parts of \(gradientParts.map(\.count))")
         let parts = gradientParts.map { g in g.withUnsafeBufferPointer { $0.baseAddress! } }
-        update(&parameters) { _, r, g, _ in FastMath.sum(parts, range: r, into: g) }
+        update(&parameters, summing: parts) { _, r, g, _ in FastMath.sum(parts, range: r, into: g) }
         withExtendedLifetime(gradientParts) {}
     }
 
@@ -158,6 +160,30 @@ public struct Optimizer {
     public mutating func update(_ parameters: inout Tensor,
                                 formingGradient formGradient: (_ chunk: Int, _ range: Range<Int>, _ gradient: UnsafeMutablePointer<Float>,
                                                                _ parameters: UnsafePointer<Float>) -> Void) {
+        update(&parameters, summing: nil, formingGradient: formGradient)
+    }
+
+    /// Adam's chain as one kernel (`FastMath.adamStep`, the chain's numbers bit for bit): the
+    /// chain is exactly `ScaleByAdam` then `ScaleByLearningRate` (`Optimizer.adam` with no weight
+    /// decay and no clipping — the default training) and the CPU has the AVX2 kernels. It reads
+    /// the gradient's parts itself, so with `gradientParts` nothing is written to the scratch.
+    private func fusedAdam(step: Int) -> ((_ parts: [UnsafePointer<Float>], _ range: Range<Int>, _ parameters: UnsafeMutablePointer<Float>) -> Void)? {
+        guard vectorKernels, transforms.count == 2, let adam = transforms[0] as? ScaleByAdam,
+              let rate = transforms[1] as? ScaleByLearningRate else { return nil }
+        let corrections = adam.biasCorrections(step: step), scale = -rate.schedule.rate(at: step - 1)
+        let m = adam.m.pointer, v = adam.v.pointer
+        return { parts, range, theta in
+            let done = FastMath.adamStep(theta: theta, m: m, v: v, gradientParts: parts, range: range, beta1: adam.beta1, beta2: adam.beta2,
+                                         biasCorrections: corrections, epsilon: adam.epsilon, scale: scale)
+            assert(done, "the AVX2 kernels were found, so Adam's kernel runs")
+        }
+    }
+
+    /// `update(_:formingGradient:)`, reading the gradient straight from `parts` where Adam's
+    /// kernel runs (`fusedAdam`) and forming it by `formGradient` otherwise.
+    private mutating func update(_ parameters: inout Tensor, summing parts: [UnsafePointer<Float>]?,
+                                 formingGradient formGradient: (_ chunk: Int, _ range: Range<Int>, _ gradient: UnsafeMutablePointer<Float>,
+                                                                _ parameters: UnsafePointer<Float>) -> Void) {
         precondition(parameters.count == parameterCount, "optimizer built for \(parameterCount) parameters got \(parameters.count)")
         step += 1
         let step = self.step
@@ -165,6 +191,7 @@ public struct Optimizer {
         let chunks = gradientChunks
         let groups = Parallel.ranges(chunks.count, parts: Parallel.workerCount)
         let formedFirst = transforms.contains(where: \.needsGlobalPass)
+        let fused = fusedAdam(step: step), formed = [UnsafePointer(up)]
         parameters.withUnsafeMutableBufferPointer { p in
             let pp = p.baseAddress!
             if formedFirst {
@@ -179,6 +206,10 @@ public struct Optimizer {
             Parallel.forEach(groups.count) { g in
                 for c in groups[g] {
                     let r = chunks[c]
+                    if let fused {
+                        if let parts { fused(parts, r, pp) } else { formGradient(c, r, up, pp); fused(formed, r, pp) }
+                        continue
+                    }
                     if !formedFirst { formGradient(c, r, up, pp) }
                     for t in chain { t.apply(updates: up, parameters: pp, range: r, step: step) }
                     for i in r { pp[i] += up[i] }

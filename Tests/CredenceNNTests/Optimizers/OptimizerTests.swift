@@ -131,4 +131,46 @@ import CredenceTensor
             #expect(a.values == b.values)
         }
     }
+
+    /// Adam's chain as one AVX2 kernel (`FastMath.adamStep`) gives the chain's numbers bit for
+    /// bit — θ, m and v — over several steps, with one, two and three gradient parts, through
+    /// both ways of handing the gradient over, on sizes with a tail of fewer than eight, and on
+    /// zeros, signed zeros, subnormals, huge values, infinities and NaN.
+    @Test func adamsKernelGivesTheChainsNumbersBitForBit() throws {
+        guard FastMath.hasVectorKernels else { return }
+        var rng = RandomGenerator(seed: 11)
+        for (count, partCount) in [(3 * Optimizer.chunk + 5, 2), (13, 1), (1000, 3), (7, 2)] {
+            let specials: [Float] = [0, -0.0, 1e-40, -3e-39, 1e30, -1e30, .infinity, -.infinity, .nan]
+            func vector(_ scale: Float) -> Tensor {
+                var t = Tensor.normalNoise(shape: [count], rng: &rng) * scale
+                t.withUnsafeMutableBufferPointer { p in for (k, v) in specials.enumerated() where k * 97 < count { p[k * 97] = v } }
+                return t
+            }
+            let schedule = LearningRateSchedule.cosine(initial: 0.01, totalSteps: 10, minimum: 0)
+            var fused = Optimizer.adam(learningRate: schedule, parameterCount: count)
+            var chain = Optimizer.adam(learningRate: schedule, parameterCount: count)
+            chain.vectorKernels = false
+            var a = vector(1), b = a
+            for step in 0..<4 {
+                let parts = (0..<partCount).map { _ in vector(step == 0 ? 1 : 0.1) }
+                if step % 2 == 0 {
+                    fused.update(&a, gradientParts: parts)
+                    chain.update(&b, gradientParts: parts)
+                } else {
+                    let pointers = parts.map { g in g.withUnsafeBufferPointer { $0.baseAddress! } }
+                    fused.update(&a) { _, r, g, _ in FastMath.sum(pointers, range: r, into: g) }
+                    chain.update(&b) { _, r, g, _ in FastMath.sum(pointers, range: r, into: g) }
+                    withExtendedLifetime(parts) {}
+                }
+            }
+            // Elements whose bits differ (NaN payloads included).
+            func differing(_ x: Tensor, _ y: Tensor) -> Int { zip(x.values, y.values).filter { $0.bitPattern != $1.bitPattern }.count }
+            #expect(differing(a, b) == 0, "θ, \(count) parameters, \(partCount) parts")
+            for name in ["m", "v"] {
+                let f = try #require(fused.exportState().tensors.first { $0.key.hasSuffix(name) }?.value)
+                let c = try #require(chain.exportState().tensors.first { $0.key.hasSuffix(name) }?.value)
+                #expect(differing(f, c) == 0, "\(name), \(count) parameters")
+            }
+        }
+    }
 }
