@@ -180,13 +180,23 @@ static inline float parts_gradient(const float *const *parts, long count, const 
     return factor ? sum * factor[i] : sum;
 }
 
+// σ's mantissa in [1, 2) (its exponent goes to a separate integer sum).
+AVX2 static inline __m256 mantissa8(__m256i bits) {
+    return _mm256_castsi256_ps(_mm256_or_si256(_mm256_and_si256(bits, _mm256_set1_epi32(0x007FFFFF)), _mm256_set1_epi32(0x3F800000)));
+}
+
 // gradient ← (g + c·(δσ − 1/σ))·sigmoid(ρ), g the parts' gradient; Σσ², Σ log σ.
+// Σ log σ without a log per value: log σ = e·log 2 + log m for σ = m·2ᵉ, so the biased exponents
+// are summed as integers and the mantissas multiplied, sixteen per lane (a product < 2¹⁶), before
+// one log of the product — the log was 40 % of this pass's work.
 AVX2 static void gaussian_kl_sigma_parts_avx2(const float *const *parts, long partCount, const float *factor, const float *sigma,
                                               const float *sigmoid, float *gradient, long n, float precision, float scale,
                                               double *sumSquares, double *sumLogs) {
     __m256 d = _mm256_set1_ps(precision), c = _mm256_set1_ps(scale), one = _mm256_set1_ps(1.0f);
     __m256 squares0 = _mm256_setzero_ps(), squares1 = _mm256_setzero_ps(), logs0 = _mm256_setzero_ps(), logs1 = _mm256_setzero_ps();
-    long i = 0;
+    __m256 product0 = one, product1 = one;
+    __m256i exponents = _mm256_setzero_si256();
+    long i = 0, multiplied = 0;
     for (; i + 16 <= n; i += 16) {
         __m256 s0 = _mm256_loadu_ps(sigma + i), s1 = _mm256_loadu_ps(sigma + i + 8);
         __m256 g0 = parts_gradient8(parts, partCount, factor, i), g1 = parts_gradient8(parts, partCount, factor, i + 8);
@@ -195,9 +205,21 @@ AVX2 static void gaussian_kl_sigma_parts_avx2(const float *const *parts, long pa
         g1 = _mm256_mul_ps(_mm256_fmadd_ps(c, _mm256_sub_ps(_mm256_mul_ps(d, s1), _mm256_div_ps(one, s1)), g1), _mm256_loadu_ps(sigmoid + i + 8));
         _mm256_storeu_ps(gradient + i, g0); _mm256_storeu_ps(gradient + i + 8, g1);
         squares0 = _mm256_fmadd_ps(s0, s0, squares0); squares1 = _mm256_fmadd_ps(s1, s1, squares1);
-        logs0 = _mm256_add_ps(logs0, log8(s0)); logs1 = _mm256_add_ps(logs1, log8(s1));
+        __m256i b0 = _mm256_castps_si256(s0), b1 = _mm256_castps_si256(s1);
+        exponents = _mm256_add_epi32(exponents, _mm256_add_epi32(_mm256_srli_epi32(b0, 23), _mm256_srli_epi32(b1, 23)));
+        product0 = _mm256_mul_ps(product0, mantissa8(b0)); product1 = _mm256_mul_ps(product1, mantissa8(b1));
+        if (++multiplied == 16) {
+            logs0 = _mm256_add_ps(logs0, log8(product0)); logs1 = _mm256_add_ps(logs1, log8(product1));
+            product0 = one; product1 = one; multiplied = 0;
+        }
     }
-    double squares = sum8(squares0) + sum8(squares1), logs = sum8(logs0) + sum8(logs1);
+    logs0 = _mm256_add_ps(logs0, log8(product0)); logs1 = _mm256_add_ps(logs1, log8(product1));
+    int lanes[8];
+    _mm256_storeu_si256((__m256i *)lanes, exponents);
+    long long exponentSum = 0;
+    for (int j = 0; j < 8; j++) exponentSum += lanes[j];   // biased (σ's exponent field is e + 127)
+    double squares = sum8(squares0) + sum8(squares1);
+    double logs = sum8(logs0) + sum8(logs1) + (double)(exponentSum - 127LL * i) * 0.693147180559945309;
     for (; i < n; i += 8) {
         float s[8], g[8], h[8], l[8];
         long count = n - i < 8 ? n - i : 8;
