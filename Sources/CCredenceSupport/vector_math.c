@@ -328,6 +328,36 @@ AVX2 static void adam_update_avx2(float *theta, float *m, float *v, const float 
     }
 }
 
+// An SG-MCMC gradient over one chunk from two shard parts and a Gaussian prior term (the
+// samplers' ScaledGradient.form): out = (a + b)·s + c·θ, and Σθ² in double — eight partial sums,
+// element i into sum i mod 8, combined as ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7)), then
+// the tail in order: the Swift loops' numbers bit for bit (no FMA; each product rounded once).
+AVX2 static double two_part_gradient_avx2(const float *a, const float *b, const float *theta, float *out, long n, float scale,
+                                          float prior) {
+    const __m256 s = _mm256_set1_ps(scale), c = _mm256_set1_ps(prior);
+    __m256d low = _mm256_setzero_pd(), high = _mm256_setzero_pd();
+    long i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 t = _mm256_loadu_ps(theta + i);
+        __m256 sum = _mm256_add_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i));
+        _mm256_storeu_ps(out + i, _mm256_add_ps(_mm256_mul_ps(sum, s), _mm256_mul_ps(c, t)));
+        __m256d t0 = _mm256_cvtps_pd(_mm256_castps256_ps128(t)), t1 = _mm256_cvtps_pd(_mm256_extractf128_ps(t, 1));
+        low = _mm256_add_pd(low, _mm256_mul_pd(t0, t0));
+        high = _mm256_add_pd(high, _mm256_mul_pd(t1, t1));
+    }
+    double l[4], h[4];
+    _mm256_storeu_pd(l, low);
+    _mm256_storeu_pd(h, high);
+    double total = ((l[0] + l[1]) + (l[2] + l[3])) + ((h[0] + h[1]) + (h[2] + h[3]));
+    for (; i < n; i++) {
+        __m256 sum = _mm256_add_ps(_mm256_set1_ps(a[i]), _mm256_set1_ps(b[i]));
+        out[i] = _mm256_cvtss_f32(_mm256_add_ps(_mm256_mul_ps(sum, s), _mm256_mul_ps(c, _mm256_set1_ps(theta[i]))));
+        __m256d t = _mm256_set1_pd((double)theta[i]);
+        total = _mm256_cvtsd_f64(_mm256_add_pd(_mm256_set1_pd(total), _mm256_mul_pd(t, t)));
+    }
+    return total;
+}
+
 // Four xoshiro256** generators in the four 64-bit lanes (state: s0 of the four, then s1, s2,
 // s3), `quads` rounds; each draw v stored as the two 24-bit words (v & 0xFFFFFF, v >> 40) —
 // FastMath.fillNormalNoise's interleaved stream, pair k of a round from generator k.
@@ -450,6 +480,13 @@ int credence_adam_update(float *theta, float *m, float *v, const float *const *p
     return 1;
 }
 
+int credence_two_part_gradient(const float *a, const float *b, const float *theta, float *out, long n, float scale, float prior,
+                               double *sumSquares) {
+    if (!vector_math_available()) return 0;
+    *sumSquares = two_part_gradient_avx2(a, b, theta, out, n, scale, prior);
+    return 1;
+}
+
 int credence_xoshiro_words4(unsigned long long *state, int *words, long quads) {
     if (!vector_math_available()) return 0;
     xoshiro_words4_avx2(state, words, quads);
@@ -501,6 +538,11 @@ int credence_add_scaled_parts(const float *const *parts, long partCount, const f
 }
 int credence_xoshiro_words4(unsigned long long *state, int *words, long quads) {
     (void)state; (void)words; (void)quads;
+    return 0;
+}
+int credence_two_part_gradient(const float *a, const float *b, const float *theta, float *out, long n, float scale, float prior,
+                               double *sumSquares) {
+    (void)a; (void)b; (void)theta; (void)out; (void)n; (void)scale; (void)prior; (void)sumSquares;
     return 0;
 }
 int credence_adam_update(float *theta, float *m, float *v, const float *const *parts, long partCount, long n, float beta1, float beta2,

@@ -79,6 +79,10 @@ int credence_psgld_update(float *theta, float *v, const float *g, const float *z
 /// v ← β₂v + ((1−β₂)g)g, θ ← θ + ((m·c₁)/(√max(v, 0)·c₂ + ε))·s.
 int credence_adam_update(float *theta, float *m, float *v, const float *const *parts, long partCount, long n, float beta1, float beta2,
                          float c1, float sqrtC2, float epsilon, float scale);
+/// out = (a + b)·scale + prior·θ over n values and Σθ² in double (eight partial sums by index
+/// mod 8, then the tail) — ScaledGradient.form's two-shard loop and sumOfSquares, bit for bit.
+int credence_two_part_gradient(const float *a, const float *b, const float *theta, float *out, long n, float scale, float prior,
+                               double *sumSquares);
 /// Inverted dropout over the first pairs of a pattern (DropoutNoise.apply): pair k hashes
 /// first + k with key; its low 16 bits keep dst[2k], its high 16 bits dst[2k + 1] when below
 /// threshold, as src·scale (scale when src is NULL), else +0. Returns how many pairs it did

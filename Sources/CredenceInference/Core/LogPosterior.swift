@@ -231,23 +231,28 @@ public final class ScaledGradient: @unchecked Sendable {
     /// Writes g over chunk `j` of θ into `out` (the chunk's elements from 0), from θ's values
     /// before any update of the chunk, and records the chunk's sums of squares. Chunks may be
     /// formed concurrently.
-    func form(_ j: Int, theta t: UnsafeBufferPointer<Float>, into out: UnsafeMutablePointer<Float>) {
+    func form(_ j: Int, theta t: UnsafeBufferPointer<Float>, into out: UnsafeMutablePointer<Float>,
+              vectorKernels: Bool = FastMath.hasVectorKernels) {
         let chunk = chunks.range(j), base = chunk.lowerBound, s = likelihoodScale
         // The usual case in one loop: two shards, the chunk inside one window of the prior.
         if parts.count == 2, windows.count >= 1, let w = windows.firstIndex(where: { $0.range.contains(base) }),
            windows[w].range.upperBound >= chunk.upperBound {
             let c = Float(-Double(priorScale) * windows[w].precision)
-            parts[0].withUnsafeBufferPointer { first in
+            squares[j * windows.count + w] = parts[0].withUnsafeBufferPointer { first in
                 parts[1].withUnsafeBufferPointer { second in
                     let (a, b, theta) = (first.baseAddress! + base, second.baseAddress! + base, t.baseAddress! + base)
+                    if let sum = FastMath.twoPartGradient(a, b, theta: theta, into: out, count: chunk.count, scale: s, prior: c,
+                                                          vectorKernels: vectorKernels) {
+                        return sum
+                    }
                     if s != 1 {
                         for i in 0..<chunk.count { out[i] = (a[i] + b[i]) * s + c * theta[i] }
                     } else {
                         for i in 0..<chunk.count { out[i] = (a[i] + b[i]) + c * theta[i] }
                     }
+                    return sumOfSquares(t, chunk)
                 }
             }
-            squares[j * windows.count + w] = sumOfSquares(t, chunk)
             return
         }
         parts[0].withUnsafeBufferPointer { first in

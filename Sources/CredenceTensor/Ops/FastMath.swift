@@ -193,6 +193,18 @@ public enum FastMath {
         }
     }
 
+    /// out = (a + b)·`scale` + `prior`·θ over `count` values, and Σθ² in `Double` (eight partial
+    /// sums by index mod 8, then the tail) — an SG-MCMC gradient from two shard parts and a
+    /// Gaussian prior, with the sum its log-density needs — in one AVX2 pass; the portable loops'
+    /// numbers bit for bit. nil (nothing done) without the kernel.
+    public static func twoPartGradient(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, theta: UnsafePointer<Float>,
+                                       into out: UnsafeMutablePointer<Float>, count: Int, scale: Float, prior: Float,
+                                       vectorKernels: Bool = hasVectorKernels) -> Double? {
+        var squares = 0.0
+        guard vectorKernels, credence_two_part_gradient(a, b, theta, out, count, scale, prior, &squares) != 0 else { return nil }
+        return squares
+    }
+
     /// Σ term(i) for i in 0..<count, in eight interleaved `Float` accumulators (a float sum
     /// in one accumulator cannot be vectorised without reassociating it), added in `Double`.
     @inlinable @inline(__always) public static func sum(_ count: Int, _ term: (Int) -> Float) -> Double {

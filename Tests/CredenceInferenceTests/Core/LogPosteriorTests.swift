@@ -219,6 +219,37 @@ import Testing
         #expect(abs(isotropic.isotropicPrecision! - 5) <= 1e-6)
     }
 
+    /// Two shard gradients inside one prior window (the samplers' usual case) go through one AVX2
+    /// pass (`FastMath.twoPartGradient`) that gives the portable loops' gradient and Σθ² bit for
+    /// bit — at likelihood scale 1 and not, on chunks with tails, with zeros, a subnormal, huge
+    /// values and infinities in θ and the parts.
+    @Test(arguments: [Float(1), -3]) func twoShardGradientKernelEqualsTheLoops(scale: Float) throws {
+        try #require(FastMath.hasVectorKernels, "no AVX2 on this CPU: only the loops run")
+        let n = 64 * 37 + 29   // 64 chunks of 37 or 38 values: every chunk has a tail past a multiple of 8
+        var rng = RandomGenerator(seed: 12)
+        var parts = (0..<2).map { _ in Tensor.randomNormal(shape: [n], rng: &rng) }, theta = Tensor.randomNormal(shape: [n], rng: &rng) * 30
+        let specials: [Float] = [0, -0.0, 1e-40, 3e37, -3e37, .infinity, -.infinity]
+        theta.withUnsafeMutableBufferPointer { t in for (k, v) in specials.enumerated() { t[k * 101] = v } }
+        parts[1].withUnsafeMutableBufferPointer { p in for (k, v) in specials.enumerated() { p[k * 103 + 7] = v } }
+        var layout = ParameterLayout()
+        layout.append(name: "0.weight", layer: 0, shape: [n])
+        let prior = try GaussianPrior(modulePrecisions: ["0": 2], layout: layout)
+        func formed(_ vector: Bool) -> ([UInt32], [UInt64]) {
+            let g = ScaledGradient(parts: parts, likelihoodScale: scale, windows: prior.windows, priorScale: 0.25, likelihoodValue: 0,
+                                   valueScale: 1)
+            var out = [Float](repeating: .nan, count: n)
+            theta.withUnsafeBufferPointer { t in
+                out.withUnsafeMutableBufferPointer { o in
+                    for j in 0..<g.chunks.count { g.form(j, theta: t, into: o.baseAddress! + g.chunks.range(j).lowerBound, vectorKernels: vector) }
+                }
+            }
+            return (out.map(\.bitPattern), g.squares.map(\.bitPattern))
+        }
+        let (kernel, kernelSquares) = formed(true), (loops, loopSquares) = formed(false)
+        #expect(zip(kernel, loops).filter { $0 != $1 }.isEmpty)
+        #expect(kernelSquares == loopSquares)
+    }
+
     /// The fused chunked pass equals the passes one after the other, bit for bit: three shard
     /// gradients summed in order, scaled, plus a per-module prior whose window boundary (900)
     /// falls inside a chunk (873..<901); its value equals the separate log prior to 1e-12; and
