@@ -289,9 +289,9 @@ AVX2 static void psgld_update_avx2(float *theta, float *v, const float *g, const
     }
 }
 
-// Adam's step with its learning rate on n weights — the chain ScaleByAdam → ScaleByLearningRate
-// → θ += u of Optimizer.swift in one pass, eight lanes at a time: g = Σ parts (in order),
-// m ← β₁m + (1−β₁)g, v ← β₂v + ((1−β₂)g)g, θ ← θ + ((m·c₁) / (√max(v, 0)·c₂ + ε))·s. The same
+// Adam's step with its learning rate on n weights — the chain (AddWeightDecay →) ScaleByAdam →
+// ScaleByLearningRate → θ += u of Optimizer.swift in one pass, eight lanes at a time: g = Σ parts
+// (in order) (+ λ·θ when `decayed`), m ← β₁m + (1−β₁)g, v ← β₂v + ((1−β₂)g)g, θ ← θ + ((m·c₁) / (√max(v, 0)·c₂ + ε))·s. The same
 // operations in the same order, each rounded once (no FMA), so the numbers are the chain's bit
 // for bit; the tail goes through the same lanes, padded.
 AVX2 static inline void adam8(float *theta, float *m, float *v, __m256 g, __m256 b1, __m256 b1c, __m256 b2, __m256 b2c, __m256 c1,
@@ -307,12 +307,16 @@ AVX2 static inline void adam8(float *theta, float *m, float *v, __m256 g, __m256
 }
 
 AVX2 static void adam_update_avx2(float *theta, float *m, float *v, const float *const *parts, long partCount, long n, float beta1,
-                                  float beta2, float c1, float sqrtC2, float epsilon, float scale) {
+                                  float beta2, float c1, float sqrtC2, float epsilon, float scale, float decay, int decayed) {
     const __m256 b1 = _mm256_set1_ps(beta1), b1c = _mm256_set1_ps(1.0f - beta1), b2 = _mm256_set1_ps(beta2);
     const __m256 b2c = _mm256_set1_ps(1.0f - beta2), cv = _mm256_set1_ps(c1), c2 = _mm256_set1_ps(sqrtC2);
-    const __m256 eps = _mm256_set1_ps(epsilon), s = _mm256_set1_ps(scale);
+    const __m256 eps = _mm256_set1_ps(epsilon), s = _mm256_set1_ps(scale), d = _mm256_set1_ps(decay);
     long i = 0;
-    for (; i + 8 <= n; i += 8) adam8(theta + i, m + i, v + i, parts_gradient8(parts, partCount, NULL, i), b1, b1c, b2, b2c, cv, c2, eps, s);
+    for (; i + 8 <= n; i += 8) {
+        __m256 g = parts_gradient8(parts, partCount, NULL, i);
+        if (decayed) g = _mm256_add_ps(g, _mm256_mul_ps(d, _mm256_loadu_ps(theta + i)));
+        adam8(theta + i, m + i, v + i, g, b1, b1c, b2, b2c, cv, c2, eps, s);
+    }
     if (i < n) {
         float t[8] = {0}, mm[8] = {0}, vv[8] = {0}, g[8] = {0};
         long count = n - i;
@@ -323,6 +327,7 @@ AVX2 static void adam_update_avx2(float *theta, float *m, float *v, const float 
             for (long j = 0; j < count; j++) more[j] = parts[k][i + j];
             gv = _mm256_add_ps(gv, _mm256_loadu_ps(more));
         }
+        if (decayed) gv = _mm256_add_ps(gv, _mm256_mul_ps(d, _mm256_loadu_ps(t)));
         adam8(t, mm, vv, gv, b1, b1c, b2, b2c, cv, c2, eps, s);
         for (long j = 0; j < count; j++) { theta[i + j] = t[j]; m[i + j] = mm[j]; v[i + j] = vv[j]; }
     }
@@ -474,9 +479,9 @@ int credence_add_scaled_parts(const float *const *parts, long partCount, const f
 }
 
 int credence_adam_update(float *theta, float *m, float *v, const float *const *parts, long partCount, long n, float beta1, float beta2,
-                         float c1, float sqrtC2, float epsilon, float scale) {
+                         float c1, float sqrtC2, float epsilon, float scale, float decay, int decayed) {
     if (!vector_math_available()) return 0;
-    adam_update_avx2(theta, m, v, parts, partCount, n, beta1, beta2, c1, sqrtC2, epsilon, scale);
+    adam_update_avx2(theta, m, v, parts, partCount, n, beta1, beta2, c1, sqrtC2, epsilon, scale, decay, decayed);
     return 1;
 }
 
@@ -546,9 +551,9 @@ int credence_two_part_gradient(const float *a, const float *b, const float *thet
     return 0;
 }
 int credence_adam_update(float *theta, float *m, float *v, const float *const *parts, long partCount, long n, float beta1, float beta2,
-                         float c1, float sqrtC2, float epsilon, float scale) {
+                         float c1, float sqrtC2, float epsilon, float scale, float decay, int decayed) {
     (void)theta; (void)m; (void)v; (void)parts; (void)partCount; (void)n; (void)beta1; (void)beta2; (void)c1; (void)sqrtC2; (void)epsilon;
-    (void)scale;
+    (void)scale; (void)decay; (void)decayed;
     return 0;
 }
 long credence_dropout_pairs(const float *src, float *dst, long pairs, unsigned first, unsigned key, unsigned threshold, float scale) {

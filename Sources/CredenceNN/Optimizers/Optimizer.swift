@@ -164,17 +164,19 @@ public struct Optimizer {
     }
 
     /// Adam's chain as one kernel (`FastMath.adamStep`, the chain's numbers bit for bit): the
-    /// chain is exactly `ScaleByAdam` then `ScaleByLearningRate` (`Optimizer.adam` with no weight
-    /// decay and no clipping — the default training) and the CPU has the AVX2 kernels. It reads
-    /// the gradient's parts itself, so with `gradientParts` nothing is written to the scratch.
+    /// chain is exactly `ScaleByAdam` then `ScaleByLearningRate`, optionally after
+    /// `AddWeightDecay` (`Optimizer.adam` without clipping — the default training, with or
+    /// without `--weight-decay`), and the CPU has the AVX2 kernels. It reads the gradient's parts
+    /// itself, so with `gradientParts` nothing is written to the scratch.
     private func fusedAdam(step: Int) -> ((_ parts: [UnsafePointer<Float>], _ range: Range<Int>, _ parameters: UnsafeMutablePointer<Float>) -> Void)? {
-        guard vectorKernels, transforms.count == 2, let adam = transforms[0] as? ScaleByAdam,
-              let rate = transforms[1] as? ScaleByLearningRate else { return nil }
+        let decay = transforms.first as? AddWeightDecay, adamAt = decay == nil ? 0 : 1
+        guard vectorKernels, transforms.count == adamAt + 2, let adam = transforms[adamAt] as? ScaleByAdam,
+              let rate = transforms[adamAt + 1] as? ScaleByLearningRate else { return nil }
         let corrections = adam.biasCorrections(step: step), scale = -rate.schedule.rate(at: step - 1)
         let m = adam.m.pointer, v = adam.v.pointer
         return { parts, range, theta in
             let done = FastMath.adamStep(theta: theta, m: m, v: v, gradientParts: parts, range: range, beta1: adam.beta1, beta2: adam.beta2,
-                                         biasCorrections: corrections, epsilon: adam.epsilon, scale: scale)
+                                         biasCorrections: corrections, epsilon: adam.epsilon, scale: scale, weightDecay: decay?.decay)
             assert(done, "the AVX2 kernels were found, so Adam's kernel runs")
         }
     }

@@ -133,13 +133,15 @@ import CredenceTensor
     }
 
     /// Adam's chain as one AVX2 kernel (`FastMath.adamStep`) gives the chain's numbers bit for
-    /// bit — θ, m and v — over several steps, with one, two and three gradient parts, through
+    /// bit — θ, m and v — with and without coupled weight decay, over several steps, with one,
+    /// two and three gradient parts, through
     /// both ways of handing the gradient over, on sizes with a tail of fewer than eight, and on
     /// zeros, signed zeros, subnormals, huge values, infinities and NaN.
     @Test func adamsKernelGivesTheChainsNumbersBitForBit() throws {
         guard FastMath.hasVectorKernels else { return }
         var rng = RandomGenerator(seed: 11)
-        for (count, partCount) in [(3 * Optimizer.chunk + 5, 2), (13, 1), (1000, 3), (7, 2)] {
+        for (count, partCount, decay) in [(3 * Optimizer.chunk + 5, 2, Float(0)), (13, 1, 0), (1000, 3, 0.01), (7, 2, 0.5),
+                                          (2 * Optimizer.chunk + 3, 2, 1e-4)] {
             let specials: [Float] = [0, -0.0, 1e-40, -3e-39, 1e30, -1e30, .infinity, -.infinity, .nan]
             func vector(_ scale: Float) -> Tensor {
                 var t = Tensor.normalNoise(shape: [count], rng: &rng) * scale
@@ -147,8 +149,9 @@ import CredenceTensor
                 return t
             }
             let schedule = LearningRateSchedule.cosine(initial: 0.01, totalSteps: 10, minimum: 0)
-            var fused = Optimizer.adam(learningRate: schedule, parameterCount: count)
-            var chain = Optimizer.adam(learningRate: schedule, parameterCount: count)
+            var fused = Optimizer.adam(learningRate: schedule, weightDecay: decay, parameterCount: count)
+            var chain = Optimizer.adam(learningRate: schedule, weightDecay: decay, parameterCount: count)
+            #expect(fused.transforms.count == (decay > 0 ? 3 : 2))
             chain.vectorKernels = false
             var a = vector(1), b = a
             for step in 0..<4 {
@@ -165,7 +168,7 @@ import CredenceTensor
             }
             // Elements whose bits differ (NaN payloads included).
             func differing(_ x: Tensor, _ y: Tensor) -> Int { zip(x.values, y.values).filter { $0.bitPattern != $1.bitPattern }.count }
-            #expect(differing(a, b) == 0, "θ, \(count) parameters, \(partCount) parts")
+            #expect(differing(a, b) == 0, "θ, \(count) parameters, \(partCount) parts, decay \(decay)")
             for name in ["m", "v"] {
                 let f = try #require(fused.exportState().tensors.first { $0.key.hasSuffix(name) }?.value)
                 let c = try #require(chain.exportState().tensors.first { $0.key.hasSuffix(name) }?.value)
