@@ -386,13 +386,14 @@ AVX2 static void xoshiro_words4_avx2(unsigned long long *state, int *words, long
     _mm256_storeu_si256((__m256i *)(state + 8), s2); _mm256_storeu_si256((__m256i *)(state + 12), s3);
 }
 
-// Inverted dropout (DropoutNoise.apply): pair k of the pattern hashes first + k with `key`;
+// Inverted dropout (DropoutNoise.apply), after a ReLU when `rectify` (max(x, 0), which is the
+// ReLU's x > 0 ? x : 0 bit for bit): pair k of the pattern hashes first + k with `key`;
 // the low 16 bits keep element 2k, the high 16 bits element 2k + 1 when below `threshold`.
 // Eight pairs a round: the hashes in eight 32-bit lanes, the two masks interleaved back into
 // element order, kept values src·scale (or scale alone when src is NULL), dropped ones +0 —
 // the Swift loop's numbers bit for bit. Whole rounds only; the caller does the rest.
 AVX2 static long dropout_pairs_avx2(const float *src, float *dst, long pairs, unsigned first, unsigned key, unsigned threshold,
-                                    float scale) {
+                                    float scale, int rectify) {
     const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), keys = _mm256_set1_epi32((int)key);
     const __m256i limit = _mm256_set1_epi32((int)threshold), low16 = _mm256_set1_epi32(0xFFFF);
     const __m256i m1 = _mm256_set1_epi32(0x7FEB352D), m2 = _mm256_set1_epi32((int)0x846CA68B);
@@ -412,8 +413,10 @@ AVX2 static long dropout_pairs_avx2(const float *src, float *dst, long pairs, un
         __m256i a = _mm256_unpacklo_epi32(keepLow, keepHigh), b = _mm256_unpackhi_epi32(keepLow, keepHigh);
         __m256 first8 = _mm256_castsi256_ps(_mm256_permute2x128_si256(a, b, 0x20));
         __m256 second8 = _mm256_castsi256_ps(_mm256_permute2x128_si256(a, b, 0x31));
-        __m256 v0 = src ? _mm256_mul_ps(_mm256_loadu_ps(src + 2 * k), s) : s;
-        __m256 v1 = src ? _mm256_mul_ps(_mm256_loadu_ps(src + 2 * k + 8), s) : s;
+        __m256 x0 = src ? _mm256_loadu_ps(src + 2 * k) : s, x1 = src ? _mm256_loadu_ps(src + 2 * k + 8) : s;
+        if (rectify) { x0 = _mm256_max_ps(x0, _mm256_setzero_ps()); x1 = _mm256_max_ps(x1, _mm256_setzero_ps()); }
+        __m256 v0 = src ? _mm256_mul_ps(x0, s) : s;
+        __m256 v1 = src ? _mm256_mul_ps(x1, s) : s;
         _mm256_storeu_ps(dst + 2 * k, _mm256_and_ps(first8, v0));
         _mm256_storeu_ps(dst + 2 * k + 8, _mm256_and_ps(second8, v1));
     }
@@ -498,9 +501,10 @@ int credence_xoshiro_words4(unsigned long long *state, int *words, long quads) {
     return 1;
 }
 
-long credence_dropout_pairs(const float *src, float *dst, long pairs, unsigned first, unsigned key, unsigned threshold, float scale) {
+long credence_dropout_pairs(const float *src, float *dst, long pairs, unsigned first, unsigned key, unsigned threshold, float scale,
+                            int rectify) {
     if (!vector_math_available()) return 0;
-    return dropout_pairs_avx2(src, dst, pairs, first, key, threshold, scale);
+    return dropout_pairs_avx2(src, dst, pairs, first, key, threshold, scale, rectify);
 }
 
 #else
@@ -556,8 +560,9 @@ int credence_adam_update(float *theta, float *m, float *v, const float *const *p
     (void)scale; (void)decay; (void)decayed;
     return 0;
 }
-long credence_dropout_pairs(const float *src, float *dst, long pairs, unsigned first, unsigned key, unsigned threshold, float scale) {
-    (void)src; (void)dst; (void)pairs; (void)first; (void)key; (void)threshold; (void)scale;
+long credence_dropout_pairs(const float *src, float *dst, long pairs, unsigned first, unsigned key, unsigned threshold, float scale,
+                            int rectify) {
+    (void)src; (void)dst; (void)pairs; (void)first; (void)key; (void)threshold; (void)scale; (void)rectify;
     return 0;
 }
 

@@ -98,10 +98,33 @@ public struct Sequential: LayeredModel {
                                         expected: "[batch] + \(expected)")
         }
         var h = x
-        for i in range {
+        var i = range.lowerBound
+        while i < range.upperBound {
+            if i + 1 < range.upperBound, let rectified = try rectifiedDropout(at: i, h, context: &context) {
+                h = rectified
+                i += 2
+                continue
+            }
             h = try forwardLayer(i, h, parameters: try layerParameters(i, of: parameters), context: &context)
+            i += 1
         }
         return h
+    }
+
+    /// Layers `i` (ReLU) and `i + 1` (dropout) in one pass over an untracked input in a
+    /// stochastic mode (MC dropout's passes): the same draw from `context.rng` and the same
+    /// numbers as running them one after the other (`DropoutNoise.apply(rectifying:)`), one
+    /// pass over the activations instead of two. nil when the layers are not that pair, the
+    /// input is on a tape (training differentiates them one by one) or the mode is deterministic.
+    func rectifiedDropout(at i: Int, _ x: Variable, context: inout ForwardContext) throws -> Variable? {
+        guard !x.isTracked, x.value.count > 0, context.mode.isStochastic, let activation = layers[i] as? Activation, activation.kind == .relu,
+              let dropout = layers[i + 1] as? Dropout, dropout.rate > 0 else { return nil }
+        let noise = try DropoutNoise(rate: dropout.rate, rng: &context.rng)
+        var y = Tensor(uninitializedShape: x.shape)
+        x.value.withUnsafeBufferPointer { input in
+            y.withUnsafeMutableBufferPointer { noise.apply(to: input.baseAddress!, into: $0.baseAddress!, count: $0.count, rectifying: true) }
+        }
+        return Variable(constant: y)
     }
 
     /// Runs the layers in order, each by `runLayer`.

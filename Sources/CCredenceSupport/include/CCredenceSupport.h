@@ -85,8 +85,10 @@ int credence_two_part_gradient(const float *a, const float *b, const float *thet
                                double *sumSquares);
 /// Inverted dropout over the first pairs of a pattern (DropoutNoise.apply): pair k hashes
 /// first + k with key; its low 16 bits keep dst[2k], its high 16 bits dst[2k + 1] when below
-/// threshold, as src·scale (scale when src is NULL), else +0. Returns how many pairs it did
-/// (a multiple of 8; 0 without the vector kernels) — the caller does the rest.
-long credence_dropout_pairs(const float *src, float *dst, long pairs, unsigned first, unsigned key, unsigned threshold, float scale);
+/// threshold, as src·scale (scale when src is NULL; max(src, 0)·scale when `rectify`: a ReLU
+/// first), else +0. Returns how many pairs it did (a multiple of 8; 0 without the vector
+/// kernels) — the caller does the rest.
+long credence_dropout_pairs(const float *src, float *dst, long pairs, unsigned first, unsigned key, unsigned threshold, float scale,
+                            int rectify);
 
 #endif

@@ -129,4 +129,29 @@ import CredenceTensor
         #expect(fused.values.map(\.bitPattern) == layered.values.map(\.bitPattern))
         #expect(Set(fused.values).count > 9 * 4, "the samples differ under dropout")
     }
+
+    /// A ReLU followed by dropout runs as one pass over an untracked input in a stochastic mode
+    /// (`rectifiedDropout`): the same draw and the same numbers, bit for bit, as the two layers
+    /// one after the other (which a tracked input takes, the tape differentiating each); eval
+    /// mode and a dropout-free chain are untouched.
+    @Test(arguments: [32, 33])
+    func reluThenDropoutInOnePassGivesTheLayersNumbers(_ width: Int) throws {
+        let model = try Sequential(.mlp(inputShape: [3], hidden: [width, width], outputs: 4, dropout: 0.3))
+        var rng = RandomGenerator(seed: 6)
+        let theta = model.initialParameters(rng: &rng)
+        let x = Tensor.randomNormal(shape: [7, 3], rng: &rng)
+        var probe = ForwardContext(mode: .mcSample, rng: RandomGenerator(seed: 1))
+        #expect(try model.rectifiedDropout(at: 1, Variable(constant: x), context: &probe) != nil, "layers 1 and 2 are ReLU and dropout")
+        // The outputs and the generator's next draw (the same draws were taken).
+        func run(tracked: Bool, mode: ForwardMode) throws -> ([UInt32], UInt64) {
+            var context = ForwardContext(mode: mode, rng: RandomGenerator(seed: 3))
+            let input = tracked ? Tape().variable(x) : Variable(constant: x)
+            let y = try model(input, parameters: Variable(constant: theta), context: &context).value
+            return (y.values.map(\.bitPattern), context.rng.next())
+        }
+        for mode in [ForwardMode.mcSample, .train, .eval] {
+            let (fused, layered) = (try run(tracked: false, mode: mode), try run(tracked: true, mode: mode))
+            #expect(fused.0 == layered.0 && fused.1 == layered.1, "\(mode)")
+        }
+    }
 }

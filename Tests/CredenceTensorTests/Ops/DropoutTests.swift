@@ -50,6 +50,22 @@ import Testing
                         portable.withUnsafeMutableBufferPointer { noise.apply(to: src, into: $0.baseAddress!, count: count, start: start, vectorKernels: false) }
                     }
                     #expect(vector.map(\.bitPattern) == portable.map(\.bitPattern), "count \(count), start \(start), input \(withInput)")
+                    // A ReLU first, in the same pass: the ReLU's output dropped out, in both kernels.
+                    guard withInput else { continue }
+                    let relu = input.map { $0 > 0 ? $0 : 0 }
+                    var separate = [Float](repeating: 7, count: count)
+                    relu.withUnsafeBufferPointer { r in
+                        separate.withUnsafeMutableBufferPointer { noise.apply(to: r.baseAddress, into: $0.baseAddress!, count: count, start: start, vectorKernels: false) }
+                    }
+                    for vectorKernels in [true, false] {
+                        var fused = [Float](repeating: 7, count: count)
+                        input.withUnsafeBufferPointer { x in
+                            fused.withUnsafeMutableBufferPointer {
+                                noise.apply(to: x.baseAddress, into: $0.baseAddress!, count: count, start: start, rectifying: true, vectorKernels: vectorKernels)
+                            }
+                        }
+                        #expect(fused.map(\.bitPattern) == separate.map(\.bitPattern), "rectified, count \(count), start \(start), vector \(vectorKernels)")
+                    }
                 }
             }
         }
