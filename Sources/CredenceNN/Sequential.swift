@@ -119,12 +119,7 @@ public struct Sequential: LayeredModel {
     func rectifiedDropout(at i: Int, _ x: Variable, context: inout ForwardContext) throws -> Variable? {
         guard !x.isTracked, x.value.count > 0, context.mode.isStochastic, let activation = layers[i] as? Activation, activation.kind == .relu,
               let dropout = layers[i + 1] as? Dropout, dropout.rate > 0 else { return nil }
-        let noise = try DropoutNoise(rate: dropout.rate, rng: &context.rng)
-        var y = Tensor(uninitializedShape: x.shape)
-        x.value.withUnsafeBufferPointer { input in
-            y.withUnsafeMutableBufferPointer { noise.apply(to: input.baseAddress!, into: $0.baseAddress!, count: $0.count, rectifying: true) }
-        }
-        return Variable(constant: y)
+        return Variable(constant: try DropoutNoise(rate: dropout.rate, rng: &context.rng).applied(to: x.value, rectifying: true))
     }
 
     /// Runs the layers in order, each by `runLayer`.

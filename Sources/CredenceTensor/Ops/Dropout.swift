@@ -72,6 +72,15 @@ public struct DropoutNoise: Sendable {
             dst[count - 1] = (src.map { input($0[count - 1]) } ?? 1) * m
         }
     }
+
+    /// `x` ⊙ mask as a new tensor (the pattern from position 0), of relu(`x`) with `rectifying`.
+    public func applied(to x: Tensor, rectifying: Bool = false) -> Tensor {
+        var y = Tensor(uninitializedShape: x.shape)
+        x.withUnsafeBufferPointer { src in
+            y.withUnsafeMutableBufferPointer { apply(to: src.baseAddress!, into: $0.baseAddress!, count: $0.count, rectifying: rectifying) }
+        }
+        return y
+    }
 }
 
 extension Variable {
@@ -79,16 +88,6 @@ extension Variable {
     /// the mask is never stored; the pullback regenerates it from the seed).
     public func dropout(rate: Float, rng: inout RandomGenerator) throws -> Variable {
         let noise = try DropoutNoise(rate: rate, rng: &rng)
-        var y = Tensor(uninitializedShape: shape)
-        value.withUnsafeBufferPointer { x in
-            y.withUnsafeMutableBufferPointer { noise.apply(to: x.baseAddress!, into: $0.baseAddress!, count: $0.count) }
-        }
-        return Variable.unary(self, y) { g in
-            var out = Tensor(uninitializedShape: g.shape)
-            g.withUnsafeBufferPointer { gp in
-                out.withUnsafeMutableBufferPointer { noise.apply(to: gp.baseAddress!, into: $0.baseAddress!, count: $0.count) }
-            }
-            return out
-        }
+        return Variable.unary(self, noise.applied(to: value)) { g in noise.applied(to: g) }
     }
 }
