@@ -185,6 +185,15 @@ AVX2 static inline __m256 mantissa8(__m256i bits) {
     return _mm256_castsi256_ps(_mm256_or_si256(_mm256_and_si256(bits, _mm256_set1_epi32(0x007FFFFF)), _mm256_set1_epi32(0x3F800000)));
 }
 
+// The eight 32-bit lanes' sum, widened.
+AVX2 static inline long long sum8i(__m256i v) {
+    int lanes[8];
+    _mm256_storeu_si256((__m256i *)lanes, v);
+    long long total = 0;
+    for (int j = 0; j < 8; j++) total += lanes[j];
+    return total;
+}
+
 // gradient ← (g + c·(δσ − 1/σ))·sigmoid(ρ), g the parts' gradient; Σσ², Σ log σ.
 // Σ log σ without a log per value: log σ = e·log 2 + log m for σ = m·2ᵉ, so the biased exponents
 // are summed as integers and the mantissas multiplied, sixteen per lane (a product < 2¹⁶), before
@@ -195,7 +204,10 @@ AVX2 static void gaussian_kl_sigma_parts_avx2(const float *const *parts, long pa
     __m256 d = _mm256_set1_ps(precision), c = _mm256_set1_ps(scale), one = _mm256_set1_ps(1.0f);
     __m256 squares0 = _mm256_setzero_ps(), squares1 = _mm256_setzero_ps(), logs0 = _mm256_setzero_ps(), logs1 = _mm256_setzero_ps();
     __m256 product0 = one, product1 = one;
+    // Biased exponents (σ's exponent field is e + 127): sixteen rounds per lane in 32 bits, then
+    // into the 64-bit total, so no length overflows.
     __m256i exponents = _mm256_setzero_si256();
+    long long exponentSum = 0;
     long i = 0, multiplied = 0;
     for (; i + 16 <= n; i += 16) {
         __m256 s0 = _mm256_loadu_ps(sigma + i), s1 = _mm256_loadu_ps(sigma + i + 8);
@@ -210,14 +222,12 @@ AVX2 static void gaussian_kl_sigma_parts_avx2(const float *const *parts, long pa
         product0 = _mm256_mul_ps(product0, mantissa8(b0)); product1 = _mm256_mul_ps(product1, mantissa8(b1));
         if (++multiplied == 16) {
             logs0 = _mm256_add_ps(logs0, log8(product0)); logs1 = _mm256_add_ps(logs1, log8(product1));
-            product0 = one; product1 = one; multiplied = 0;
+            exponentSum += sum8i(exponents);
+            product0 = one; product1 = one; exponents = _mm256_setzero_si256(); multiplied = 0;
         }
     }
     logs0 = _mm256_add_ps(logs0, log8(product0)); logs1 = _mm256_add_ps(logs1, log8(product1));
-    int lanes[8];
-    _mm256_storeu_si256((__m256i *)lanes, exponents);
-    long long exponentSum = 0;
-    for (int j = 0; j < 8; j++) exponentSum += lanes[j];   // biased (σ's exponent field is e + 127)
+    exponentSum += sum8i(exponents);
     double squares = sum8(squares0) + sum8(squares1);
     double logs = sum8(logs0) + sum8(logs1) + (double)(exponentSum - 127LL * i) * 0.693147180559945309;
     for (; i < n; i += 8) {
