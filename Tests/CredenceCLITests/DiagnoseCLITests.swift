@@ -42,9 +42,17 @@ import Testing
         let rows = try #require(try JSONSerialization.jsonObject(with: Data(CLI.run(["agreement", "--reference", nuts, map, "--format", "json"]).stdout.utf8)) as? [[String: Any]])
         let agreement = rows.compactMap { ($0["agreement"] as? [String: Any])?["topOneAgreement"] as? Double }
         #expect(agreement.count == 2 && agreement[0] == 1 && agreement[1] > 0.5 && agreement[1] <= 1, "\(rows)")
-        let regression = dir.appendingPathComponent("regression.safetensors").path
+        // Regression: the mean W₁ between the predictives, in the targets' units, with RMSE and NLL.
+        let regression = dir.appendingPathComponent("regression.safetensors").path, longer = dir.appendingPathComponent("longer.safetensors").path
         #expect(try CLI.run(["train", "--dataset", "regression-1d", "--epochs", "2", "--out", regression]).status == 0)
+        #expect(try CLI.run(["train", "--dataset", "regression-1d", "--epochs", "6", "--out", longer]).status == 0)
+        let scored = try CLI.run(["agreement", "--reference", regression, longer])
+        #expect(scored.status == 0 && scored.stdout.contains("Wasserstein-1") && scored.stdout.contains("500 test examples"), "\(scored.stdout)\(scored.stderr)")
+        let regressionRows = try #require(try JSONSerialization.jsonObject(with: Data(CLI.run(["agreement", "--reference", regression, longer, "--format", "json"]).stdout.utf8)) as? [[String: Any]])
+        let distances = regressionRows.compactMap { ($0["regressionAgreement"] as? [String: Any])?["meanWassersteinDistance"] as? Double }
+        #expect(distances.count == 2 && distances[0] == 0 && distances[1] > 0, "\(regressionRows)")
+        #expect(regressionRows.allSatisfy { $0["accuracy"] == nil && ($0["rootMeanSquaredError"] as? Double ?? 0) > 0 }, "\(regressionRows)")
         let refused = try CLI.run(["agreement", "--reference", regression, map])
-        #expect(refused.status != 0 && refused.stderr.contains("regression posterior"), "\(refused.stderr)")
+        #expect(refused.status != 0 && refused.stderr.contains("was trained on other data than the reference"), "\(refused.stderr)")
     }
 }

@@ -51,6 +51,14 @@ public struct EvaluationMetrics: Codable, Sendable, Equatable {
 
     /// The most values of `testProbabilities` a record keeps.
     public static let testProbabilityLimit = 20_000
+    /// A regression predictive's `quantileCellMeans` on the test set in the targets' units,
+    /// [N, D, K] row-major with K = `RegressionAgreement.defaultCells`, kept when N·D·K ≤
+    /// `testQuantileCellMeansLimit` (the 1-D regression's 500 points, the UCI sets' tests), so
+    /// the report scores every run's W₁ to a reference sampler's run (nil otherwise).
+    public var testQuantileCellMeans: [Float]?
+
+    /// The most values of `testQuantileCellMeans` a record keeps.
+    public static let testQuantileCellMeansLimit = 40_000
 
     public init(classification: MetricsSummary? = nil, regression: RegressionMetricsSummary? = nil,
                 reliability: ReliabilityDiagram? = nil, rejection: [RejectionPoint] = [], riskCoverage: RiskCoverage? = nil,

@@ -135,6 +135,10 @@ public func evaluatePosterior(_ posterior: any Posterior, on test: InMemoryDatas
     if p.task == .classification, p.meanProbabilities.count <= EvaluationMetrics.testProbabilityLimit {
         metrics.testProbabilities = p.meanProbabilities
     }
+    let cells = RegressionAgreement.defaultCells
+    if p.task == .regression, p.exampleCount * p.outputCount * cells <= EvaluationMetrics.testQuantileCellMeansLimit {
+        metrics.testQuantileCellMeans = try inOriginalUnits(p, of: test).predictive.quantileCellMeans(cells: cells).map(Float.init)
+    }
     metrics.scalability = Scalability(fitSeconds: 0, predictionSecondsPer1000: secondsPer1000, peakResidentBytes: PeakMemory.bytes(),
                                       storedFloats: posterior.storedFloatCount, parameterCount: posterior.model.parameterCount)
     if let (chain, features) = samplerChains(posterior), chain.members.count >= 4 {

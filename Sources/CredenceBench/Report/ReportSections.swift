@@ -296,32 +296,51 @@ func chainTable(_ methods: [MethodRuns]) -> String? {
         + "<th scope=\"col\" title=\"HMC/NUTS: mean leapfrog steps per iteration\">Leapfrog steps</th></tr></thead><tbody>\n" + rows + "</tbody></table>"
 }
 
-/// Methods ranked by their predictive's agreement with the reference sampler's on the test set
-/// (Izmailov et al. 2021: top-1 agreement and mean total variation), for the runs that kept
-/// their test probabilities (`EvaluationMetrics.testProbabilities`, small tasks): the reference
-/// is the group's NUTS run, else its HMC run; seeds are paired, figures averaged over them.
+/// Methods ranked by their predictive's agreement with the reference sampler's on the test set,
+/// for the runs that kept their test predictions (small tasks): the reference is the group's
+/// NUTS run, else its HMC run; seeds are paired, figures averaged over them. Classifiers (runs
+/// with `EvaluationMetrics.testProbabilities`): top-1 agreement and mean total variation
+/// (Izmailov et al. 2021), sorted by total variation; regression (`testQuantileCellMeans`):
+/// the mean W₁ between the predictives in the targets' units (`RegressionAgreement`), sorted by it.
 func agreementTable(_ methods: [MethodRuns]) -> String? {
     guard let reference = methods.first(where: { $0.method == NUTSMethod.name }) ?? methods.first(where: { $0.method == HMCMethod.name })
     else { return nil }
-    let referenceBySeed = Dictionary(reference.records.compactMap { r in r.metrics.testProbabilities.map { (r.configuration.seed, $0) } },
-                                     uniquingKeysWith: { first, _ in first })
-    var rows: [(name: String, agreement: Double, totalVariation: Double, seeds: Int)] = []
-    for m in methods where m.name != reference.name {
-        let paired = m.records.compactMap { r -> PredictiveAgreement? in
-            guard let p = r.metrics.testProbabilities, let q = referenceBySeed[r.configuration.seed],
-                  let classes = r.metrics.classification?.classes else { return nil }
-            return try? PredictiveAgreement(meanProbabilities: p, reference: q, classes: classes)
+    func paired<T>(_ score: (RunRecord, RunRecord) -> T?) -> [(name: String, scores: [T])] {
+        let referenceBySeed = Dictionary(reference.records.map { ($0.configuration.seed, $0) }, uniquingKeysWith: { first, _ in first })
+        return methods.filter { $0.name != reference.name }.compactMap { m in
+            let scores = m.records.compactMap { r in referenceBySeed[r.configuration.seed].flatMap { score(r, $0) } }
+            return scores.isEmpty ? nil : (m.name, scores)
         }
-        guard !paired.isEmpty else { continue }
-        let n = Double(paired.count)
-        rows.append((m.name, paired.map(\.topOneAgreement).reduce(0, +) / n, paired.map(\.meanTotalVariation).reduce(0, +) / n, paired.count))
     }
-    guard !rows.isEmpty else { return nil }
-    let body = rows.sorted { $0.totalVariation < $1.totalVariation }.map { row in
-        "<tr><td class=\"method\">\(escapeHTML(row.name))</td><td>\(formatFixed(row.agreement, 3))</td><td>\(formatFixed(row.totalVariation, 4))</td><td>\(row.seeds)</td></tr>\n"
+    let caption = "<table class=\"summary\"><caption>Agreement with \(escapeHTML(reference.name)) on the test set</caption><thead><tr><th scope=\"col\" class=\"method\">Method</th>"
+    let seedsHeader = "<th scope=\"col\" title=\"seeds paired with a reference run\">Seeds</th></tr></thead><tbody>\n"
+    func methodCell(_ name: String) -> String { "<tr><td class=\"method\">\(escapeHTML(name))</td>" }
+    func mean(_ values: [Double]) -> Double { values.reduce(0, +) / Double(values.count) }
+    let classifiers = paired { r, q -> PredictiveAgreement? in
+        guard let p = r.metrics.testProbabilities, let q = q.metrics.testProbabilities, let classes = r.metrics.classification?.classes else { return nil }
+        return try? PredictiveAgreement(meanProbabilities: p, reference: q, classes: classes)
+    }
+    if !classifiers.isEmpty {
+        let rows = classifiers.map { row in
+            (name: row.name, agreement: mean(row.scores.map(\.topOneAgreement)), totalVariation: mean(row.scores.map(\.meanTotalVariation)), seeds: row.scores.count)
+        }
+        let body = rows.sorted { $0.totalVariation < $1.totalVariation }.map { row in
+            methodCell(row.name) + "<td>\(formatFixed(row.agreement, 3))</td><td>\(formatFixed(row.totalVariation, 4))</td><td>\(row.seeds)</td></tr>\n"
+        }.joined()
+        return caption
+            + "<th scope=\"col\" title=\"fraction of test inputs where the method predicts the reference's class\">Top-1 agreement</th>"
+            + "<th scope=\"col\" title=\"mean over test inputs of ½ Σ_c |p̄_c − q̄_c|\">Total variation</th>" + seedsHeader + body + "</tbody></table>"
+    }
+    let regression = paired { r, q -> RegressionAgreement? in
+        guard let p = r.metrics.testQuantileCellMeans, let q = q.metrics.testQuantileCellMeans, let outputs = r.metrics.regression?.outputs else { return nil }
+        return try? RegressionAgreement(cellMeans: p.map(Double.init), reference: q.map(Double.init), cells: RegressionAgreement.defaultCells, outputs: outputs)
+    }
+    guard !regression.isEmpty else { return nil }
+    let rows = regression.map { (name: $0.name, distance: mean($0.scores.map(\.meanWassersteinDistance)), seeds: $0.scores.count) }
+    let body = rows.sorted { $0.distance < $1.distance }.map { row in
+        methodCell(row.name) + "<td>\(formatFixed(row.distance, 4))</td><td>\(row.seeds)</td></tr>\n"
     }.joined()
-    return "<table class=\"summary\"><caption>Agreement with \(escapeHTML(reference.name)) on the test set</caption><thead><tr><th scope=\"col\" class=\"method\">Method</th>"
-        + "<th scope=\"col\" title=\"fraction of test inputs where the method predicts the reference's class\">Top-1 agreement</th>"
-        + "<th scope=\"col\" title=\"mean over test inputs of ½ Σ_c |p̄_c − q̄_c|\">Total variation</th>"
-        + "<th scope=\"col\" title=\"seeds paired with a reference run\">Seeds</th></tr></thead><tbody>\n" + body + "</tbody></table>"
+    return caption
+        + "<th scope=\"col\" title=\"mean over test inputs and outputs of the 1-Wasserstein distance between the two predictive distributions of y, in the targets' units (from \(RegressionAgreement.defaultCells) equal-probability slices of each)\">Wasserstein-1</th>"
+        + seedsHeader + body + "</tbody></table>"
 }

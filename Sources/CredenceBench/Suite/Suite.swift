@@ -172,7 +172,7 @@ public struct BuiltInSuite: Sendable {
 
     /// HMC as the gold standard (Izmailov et al. 2021) next to the approximations, on tasks where
     /// full-batch sampling is feasible.
-    public static let goldStandard = BuiltInSuite(name: "gold-standard", summary: "two-moons and 1-D regression, MLP 16-16, 3 seeds: NUTS and HMC (4 chains of 500 after 500 warm-up, full batch) next to MAP, MC dropout, ensemble (5), SWAG, last-layer Laplace (KFAC), mean-field VI, SGLD and cSGHMC (their step 1/100 of the default on the 1-D regression); in-distribution and far-away OOD points; the report's section 8 holds the samplers' R̂, ESS, acceptance and divergences, and every method's agreement with the NUTS run (top-1, total variation); `credence agreement` scores any posterior file against it (synthetic: needs no data files)", json: """
+    public static let goldStandard = BuiltInSuite(name: "gold-standard", summary: "two-moons and 1-D regression, MLP 16-16, 3 seeds: NUTS and HMC (4 chains of 500 after 500 warm-up, full batch) next to MAP, MC dropout, ensemble (5), SWAG, last-layer Laplace (KFAC), mean-field VI, SGLD and cSGHMC (their step 1/100 of the default on the 1-D regression); in-distribution and far-away OOD points; the report's section 8 holds the samplers' R̂, ESS, acceptance and divergences, and every method's agreement with the NUTS run (top-1 and total variation on two moons, Wasserstein-1 on the 1-D regression); `credence agreement` scores any posterior file against it (synthetic: needs no data files)", json: """
         {
           "name": "gold-standard",
           "description": "HMC's full-batch posterior next to the approximations on small tasks",

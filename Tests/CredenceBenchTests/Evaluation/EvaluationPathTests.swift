@@ -19,8 +19,8 @@ import Testing
 
     /// `metrics` as canonical JSON without what differs between executions (times, memory)
     /// and without what the old fixtures do not hold (ROC points, the risk–coverage curve, the
-    /// OOD AUROC by expected entropy added with distillation, the test probabilities kept for
-    /// the agreement table).
+    /// OOD AUROC by expected entropy added with distillation, the test probabilities and
+    /// quantile-cell means kept for the agreement table).
     static func comparable(_ metrics: EvaluationMetrics) throws -> String {
         var m = metrics
         m.scalability?.fitSeconds = 0
@@ -28,6 +28,7 @@ import Testing
         m.scalability?.peakResidentBytes = 0
         m.riskCoverage = nil
         m.testProbabilities = nil
+        m.testQuantileCellMeans = nil
         for i in m.ood.indices {
             m.ood[i].scores["expectedEntropy"] = nil
             for k in m.ood[i].scores.keys { m.ood[i].scores[k]!.rocCurve = [] }

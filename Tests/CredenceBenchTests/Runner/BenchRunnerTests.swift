@@ -220,6 +220,29 @@ import Testing
                 "map's row: \(mapAgreement)")
     }
 
+    /// Regression runs keep their test predictive's quantile-cell means in the targets' units, and
+    /// the report ranks every method by its W₁ to the NUTS run — the figure the metric gives.
+    @Test func regressionRunsAreScoredByTheirWassersteinDistanceToNUTS() throws {
+        let dir = try StoreFixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let suite = try Suite.parse("""
+            {"datasets": ["regression-1d"], "models": [{"kind": "mlp", "hidden": [8]}], "epochs": 6, "samples": 4,
+             "methods": [{"name": "map"}, {"name": "mc-dropout"}, {"name": "nuts", "warmup": 20, "iterations": 10, "chains": 2, "maxTreeDepth": 4}]}
+            """, source: "s.json")
+        let outcome = try BenchRunner(store: try ResultStore(path: dir.appendingPathComponent("b.sqlite").path)).run(suite)
+        #expect(outcome.failures.isEmpty, "\(outcome.failures)")
+        let stored = try ResultStore(path: dir.appendingPathComponent("b.sqlite").path).records()
+        let cellMeans = { (method: String) in try #require(stored.first { $0.configuration.method == method }?.metrics.testQuantileCellMeans) }
+        let cells = RegressionAgreement.defaultCells
+        #expect(try cellMeans("map").count == 500 * cells && stored.allSatisfy { $0.metrics.testProbabilities == nil })
+        let dropout = try RegressionAgreement(cellMeans: try cellMeans("mc-dropout").map(Double.init), reference: try cellMeans("nuts").map(Double.init),
+                                                   cells: cells, outputs: 1)
+        #expect(dropout.examples == 500 && dropout.meanWassersteinDistance > 0)
+        let page = renderReport(outcome.records, title: "regression")
+        #expect(page.contains("Agreement with nuts (chains 2, iterations 10, maxTreeDepth 4, warmup 20) on the test set") && page.contains("Wasserstein-1"))
+        #expect(page.contains("<td class=\"method\">mc-dropout (dropout 0.1)</td><td>\(formatFixed(dropout.meanWassersteinDistance, 4))</td><td>1</td>"), "mc-dropout's row: \(dropout)")
+    }
+
     /// A test set too large for its probabilities to be kept in the record (N·C > 20,000).
     @Test func largeTestSetsKeepNoProbabilities() throws {
         let data = try loadDataset(.twoMoons, options: DataOptions(seed: 1, syntheticTrainCount: 16, syntheticTestCount: 10_001))
