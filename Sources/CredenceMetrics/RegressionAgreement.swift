@@ -106,43 +106,38 @@ struct GaussianMixture {
         for c in sigma.indices where sigma[c] < floor { sigma[c] = floor }
     }
 
-    /// (F(x), F'(x)).
-    func distribution(at x: Double) -> (cdf: Double, density: Double) {
-        var cdf = 0.0, density = 0.0
+    /// F(x), F'(x) and ∫_{−∞}^{x} y dF(y) = (1/S) Σₛ [μₛ Φ(zₛ) − σₛ φ(zₛ)], in one pass.
+    func evaluate(at x: Double) -> (cdf: Double, density: Double, partialExpectation: Double) {
+        var cdf = 0.0, density = 0.0, expectation = 0.0
         for c in mu.indices {
             let z = (x - mu[c]) / sigma[c]
-            cdf += 0.5 * Foundation.erfc(-z * 0.7071067811865476)
-            density += Foundation.exp(-0.5 * z * z) / sigma[c]
+            let below = 0.5 * Foundation.erfc(-z * 0.7071067811865476), bell = 0.3989422804014327 * Foundation.exp(-0.5 * z * z)
+            cdf += below
+            density += bell / sigma[c]
+            expectation += mu[c] * below - sigma[c] * bell
         }
         let count = Double(mu.count)
-        return (cdf / count, density * 0.3989422804014327 / count)
+        return (cdf / count, density / count, expectation / count)
     }
 
-    /// ∫_{−∞}^{x} y dF(y) = (1/S) Σₛ [μₛ Φ(zₛ) − σₛ φ(zₛ)].
-    func partialExpectation(below x: Double) -> Double {
-        var sum = 0.0
-        for c in mu.indices {
-            let z = (x - mu[c]) / sigma[c]
-            sum += mu[c] * 0.5 * Foundation.erfc(-z * 0.7071067811865476) - sigma[c] * 0.3989422804014327 * Foundation.exp(-0.5 * z * z)
-        }
-        return sum / Double(mu.count)
-    }
-
-    /// F⁻¹(u) for u ∈ (0, 1), searched in (lo, hi) where F(lo) ≤ u ≤ F(hi).
-    func quantile(_ u: Double, above lo: Double, below hi: Double, guess: Double) -> Double {
+    /// F⁻¹(u) for u ∈ (0, 1), searched in (lo, hi) where F(lo) ≤ u ≤ F(hi) from `guess`, with
+    /// F's density and partial expectation there.
+    func quantile(_ u: Double, above lo: Double, below hi: Double,
+                  guess: Double) -> (x: Double, density: Double, partialExpectation: Double) {
         var (lo, hi) = (lo, hi)
         var x = Swift.min(Swift.max(guess, lo), hi)
+        var point = evaluate(at: x)
         for _ in 0..<200 {
-            let (cdf, density) = distribution(at: x)
-            let residual = cdf - u
-            if Swift.abs(residual) <= 1e-13 { return x }
+            let residual = point.cdf - u
+            if Swift.abs(residual) <= 1e-13 { break }
             if residual < 0 { lo = x } else { hi = x }
             if hi - lo <= 1e-14 * Swift.max(Swift.abs(lo), Swift.abs(hi)) { break }
-            let newton = x - residual / density
+            let newton = x - residual / point.density
             // Newton's step when it stays inside the bracket, else bisection.
-            x = density > 0 && newton > lo && newton < hi ? newton : 0.5 * (lo + hi)
+            x = point.density > 0 && newton > lo && newton < hi ? newton : 0.5 * (lo + hi)
+            point = evaluate(at: x)
         }
-        return x
+        return (x, point.density, point.partialExpectation)
     }
 
     /// The K slice means into `out[0..<K]`.
@@ -158,15 +153,17 @@ struct GaussianMixture {
             lower = Swift.min(lower, mu[c] - 40 * sigma[c])
             upper = Swift.max(upper, mu[c] + 40 * sigma[c])
         }
-        var previousEdge = lower, previousExpectation = 0.0
+        var previous = (x: lower, density: 0.0, partialExpectation: 0.0)
         for k in 1..<cells {
             let u = Double(k) / Double(cells)
-            // The moment-matched Gaussian's quantile starts Newton's iteration.
-            let edge = quantile(u, above: previousEdge, below: upper, guess: mean + scale * standardNormalQuantile(u))
-            let expectation = partialExpectation(below: edge)
-            out[k - 1] = (expectation - previousExpectation) * Double(cells)
-            (previousEdge, previousExpectation) = (edge, expectation)
+            // The first edge starts from the moment-matched Gaussian's quantile, the others one
+            // Newton step (of 1/K in u) past the edge before.
+            let guess = k == 1 || !(previous.density > 0) ? mean + scale * standardNormalQuantile(u)
+                : previous.x + 1 / (Double(cells) * previous.density)
+            let edge = quantile(u, above: previous.x, below: upper, guess: guess)
+            out[k - 1] = (edge.partialExpectation - previous.partialExpectation) * Double(cells)
+            previous = edge
         }
-        out[cells - 1] = (mean - previousExpectation) * Double(cells)
+        out[cells - 1] = (mean - previous.partialExpectation) * Double(cells)
     }
 }
