@@ -30,7 +30,8 @@ struct AgreementCommand: ParsableCommand {
 
     func run() throws {
         let rows = try reportingErrors {
-            try agreementWithReference(reference, posteriors: posteriors, points: points, samples: samples, dataDirectory: dataDir, seed: seed)
+            try agreementWithReference(reference, posteriors: posteriors, points: points, samples: samples, dataDirectory: dataDir, seed: seed,
+                                       onStage: { Terminal.error($0) })
         }
         if format == .json { return try printJSON(rows) }
         let examples = rows[0].agreement?.examples ?? rows[0].regressionAgreement?.examples ?? 0

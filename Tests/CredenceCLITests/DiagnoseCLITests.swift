@@ -48,6 +48,7 @@ import Testing
         #expect(try CLI.run(["train", "--dataset", "regression-1d", "--epochs", "6", "--out", longer]).status == 0)
         let scored = try CLI.run(["agreement", "--reference", regression, longer])
         #expect(scored.status == 0 && scored.stdout.contains("Wasserstein-1") && scored.stdout.contains("500 test examples"), "\(scored.stdout)\(scored.stderr)")
+        #expect(scored.stderr.contains("1 sample on 500 test inputs") && scored.stderr.contains("scoring 1/1: \(longer)"), "\(scored.stderr)")
         let regressionRows = try #require(try JSONSerialization.jsonObject(with: Data(CLI.run(["agreement", "--reference", regression, longer, "--format", "json"]).stdout.utf8)) as? [[String: Any]])
         let distances = regressionRows.compactMap { ($0["regressionAgreement"] as? [String: Any])?["meanWassersteinDistance"] as? Double }
         #expect(distances.count == 2 && distances[0] == 0 && distances[1] > 0, "\(regressionRows)")

@@ -28,9 +28,11 @@ public struct AgreementRow: Codable, Sendable {
 /// or, for regression, the mean W₁ between the predictives (`RegressionAgreement`, the
 /// NeurIPS 2021 competition's score) with RMSE and NLL, in the targets' own units — on the
 /// first `points` examples of the test set the reference was trained for (its own row first:
-/// agreement 1, TV 0, W₁ 0).
+/// agreement 1, TV 0, W₁ 0). `onStage` hears which posterior is being scored (a reference of
+/// tens of thousands of draws takes a minute).
 public func agreementWithReference(_ referencePath: String, posteriors paths: [String], points: Int?, samples: Int,
-                                   dataDirectory: String? = nil, seed: UInt64 = 0) throws -> [AgreementRow] {
+                                   dataDirectory: String? = nil, seed: UInt64 = 0,
+                                   onStage: (String) -> Void = { _ in }) throws -> [AgreementRow] {
     let archive = try PosteriorArchive.load(from: referencePath)
     let reference = try loadPosterior(from: archive, path: referencePath)
     var test = try recordedTestSet(of: referencePath, metadata: archive.provenance, dataset: nil, dataDirectory: dataDirectory,
@@ -47,6 +49,8 @@ public func agreementWithReference(_ referencePath: String, posteriors paths: [S
         let p = try posterior.predictive(test.inputs, samples: samples, rng: &rng)
         return reference.task == .regression ? try inOriginalUnits(p, of: test).predictive : p
     }
+    let referenceSamples = reference.sampleCount(requested: samples)
+    onStage("scoring the reference \(referencePath): \(referenceSamples) sample\(referenceSamples == 1 ? "" : "s") on \(test.count) test inputs")
     let referencePredictive = try predict(reference, path: referencePath)
     func row(_ predictive: Predictive, method: String, path: String) throws -> AgreementRow {
         switch reference.task {
@@ -67,7 +71,8 @@ public func agreementWithReference(_ referencePath: String, posteriors paths: [S
         }
     }
     var rows = [try row(referencePredictive, method: reference.method, path: referencePath)]
-    for path in paths {
+    for (i, path) in paths.enumerated() {
+        onStage("scoring \(i + 1)/\(paths.count): \(path)")
         let posterior = try loadPosterior(from: path)
         rows.append(try row(try predict(posterior, path: path), method: posterior.method, path: path))
     }
