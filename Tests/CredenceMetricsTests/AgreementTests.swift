@@ -79,6 +79,27 @@ import Testing
         #expect(Swift.abs(fine - integral) / integral < 1e-5, "512 slices: \(fine) against \(integral)")
     }
 
+    /// Against the competition's own estimator — W₁ of two sets of predictive draws, the mean
+    /// |difference| of the sorted draws — on two 12-component mixtures: 200,000 draws each give
+    /// 0.7985 against the slices' 0.7979; the bound 0.004 leaves room for the draws' own noise.
+    @Test func wassersteinAgreesWithSortedDraws() throws {
+        var rng = RandomGenerator(seed: 11)
+        func components(_ shift: Double) -> [(Float, Float)] {
+            (0..<12).map { _ in (Float(shift + 2 * rng.uniformDouble() - 1), Float(0.1 + rng.uniformDouble())) }
+        }
+        let a = components(0), b = components(0.3)
+        func draws(_ mixture: [(Float, Float)]) -> [Double] {
+            (0..<200_000).map { i in
+                let (mu, variance) = mixture[i % mixture.count]
+                return Double(mu) + Double(variance).squareRoot() * Double(rng.normalFloat())
+            }.sorted()
+        }
+        let (x, y) = (draws(a), draws(b))
+        let sampled = zip(x, y).reduce(0) { $0 + Swift.abs($1.0 - $1.1) } / Double(x.count)
+        let sliced = try RegressionAgreement(try mixture(a), reference: try mixture(b)).meanWassersteinDistance
+        #expect(Swift.abs(sliced - sampled) < 0.004, "slices \(sliced), draws \(sampled)")
+    }
+
     /// Zero variances are point masses: two atoms at 0 and 1 fill half the slices each, and lie
     /// ½ from one atom at ½.
     @Test func pointMassesAreAtoms() throws {
