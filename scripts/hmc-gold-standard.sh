@@ -35,6 +35,21 @@ TASKS="${TASKS:-two-moons fashion-mnist regression-1d boston-housing auto-mpg}"
 wants() { [[ " $TASKS " == *" $1 "* ]]; }
 swift build -c release --product credence >&2
 C=.build/release/credence
+# The approximations scored against NUTS, trained into DIR as PREFIX<method>.safetensors: the
+# last-layer Laplace with HESSIAN, the SG-MCMC chains with the extra settings SGMCMC (a string).
+APPROXIMATIONS=(map mc-dropout ensemble swag laplace vi sgld csghmc)
+train_approximations() {  # dir, prefix, hessian, "SG-MCMC settings", common training options...
+  local D="$1" prefix="$2" hessian="$3" SGMCMC; read -r -a SGMCMC <<< "$4"; shift 4
+  local out="$D/$prefix"
+  $C train "$@" --method map --out "${out}map.safetensors" > "${out}map.json"
+  $C train "$@" --method mc-dropout --samples 64 --out "${out}mc-dropout.safetensors" > "${out}mc-dropout.json"
+  $C train "$@" --method ensemble --set members=5 --out "${out}ensemble.safetensors" > "${out}ensemble.json"
+  $C train "$@" --method swag --samples 64 --out "${out}swag.safetensors" > "${out}swag.json"
+  $C train "$@" --method laplace --set subset=last-layer --set hessian="$hessian" --out "${out}laplace.safetensors" > "${out}laplace.json"
+  $C train "$@" --method vi --samples 64 --out "${out}vi.safetensors" > "${out}vi.json"
+  $C train "$@" --method sgld --set burnInEpochs=50 --set sampleEpochs=200 --set thinning=20 ${SGMCMC[@]+"${SGMCMC[@]}"} --out "${out}sgld.safetensors" > "${out}sgld.json"
+  $C train "$@" --method csghmc --set cycles=4 --set cycleEpochs=50 --set thinning=5 ${SGMCMC[@]+"${SGMCMC[@]}"} --out "${out}csghmc.safetensors" > "${out}csghmc.json"
+}
 run_task() {  # name, agreement points, "settings of both samplers", "NUTS's own", "HMC's own", common training options...
   local task="$1" points="$2" SAMPLER NUTS_ONLY HMC_ONLY
   read -r -a SAMPLER <<< "$3"; read -r -a NUTS_ONLY <<< "$4"; read -r -a HMC_ONLY <<< "$5"; shift 5
@@ -43,16 +58,10 @@ run_task() {  # name, agreement points, "settings of both samplers", "NUTS's own
   local COMMON=(--seed "$SEED" --holdout 0 --resume --format json "$@")
   $C train "${COMMON[@]}" --method nuts "${SAMPLER[@]}" ${NUTS_ONLY[@]+"${NUTS_ONLY[@]}"} --out "$D/nuts.safetensors" > "$D/nuts.json"
   $C train "${COMMON[@]}" --method hmc "${SAMPLER[@]}" ${HMC_ONLY[@]+"${HMC_ONLY[@]}"} --set leapfrogSteps=100 --out "$D/hmc.safetensors" > "$D/hmc.json"
-  $C train "${COMMON[@]}" --method map --out "$D/map.safetensors" > "$D/map.json"
-  $C train "${COMMON[@]}" --method mc-dropout --samples 64 --out "$D/mc-dropout.safetensors" > "$D/mc-dropout.json"
-  $C train "${COMMON[@]}" --method ensemble --set members=5 --out "$D/ensemble.safetensors" > "$D/ensemble.json"
-  $C train "${COMMON[@]}" --method swag --samples 64 --out "$D/swag.safetensors" > "$D/swag.json"
-  $C train "${COMMON[@]}" --method laplace --set subset=last-layer --set hessian=kronecker --out "$D/laplace.safetensors" > "$D/laplace.json"
-  $C train "${COMMON[@]}" --method vi --samples 64 --out "$D/vi.safetensors" > "$D/vi.json"
-  $C train "${COMMON[@]}" --method sgld --set burnInEpochs=50 --set sampleEpochs=200 --set thinning=20 --out "$D/sgld.safetensors" > "$D/sgld.json"
-  $C train "${COMMON[@]}" --method csghmc --set cycles=4 --set cycleEpochs=50 --set thinning=5 --out "$D/csghmc.safetensors" > "$D/csghmc.json"
-  $C agreement --reference "$D/nuts.safetensors" --points "$points" --samples 64 --format json \
-    "$D"/{hmc,map,mc-dropout,ensemble,swag,laplace,vi,sgld,csghmc}.safetensors > "$D/agreement.json"
+  train_approximations "$D" "" kronecker "" "${COMMON[@]}"
+  local scored=(hmc "${APPROXIMATIONS[@]}")
+  scored=("${scored[@]/#/$D/}")
+  $C agreement --reference "$D/nuts.safetensors" --points "$points" --samples 64 --format json "${scored[@]/%/.safetensors}" > "$D/agreement.json"
 }
 
 wants two-moons && run_task two-moons 500 "--set warmup=500 --set iterations=500 --set chains=4" "" "" --dataset two-moons --hidden 16,16 --epochs 100 --batch-size 64 --lr 0.005
@@ -103,17 +112,9 @@ regression_agreement() {  # task, reference run's name, last-layer Laplace's Hes
   local task="$1" reference="$2" hessian="$3"; shift 3
   local D="$OUT/$task-seed-$SEED"
   [[ -f "$D/$reference.safetensors" ]] || return 0
-  local COMMON=(--dataset "$task" --seed "$SEED" --holdout 0 --resume --format json "$@")
-  $C train "${COMMON[@]}" --method map --out "$D/$reference-map.safetensors" > "$D/$reference-map.json"
-  $C train "${COMMON[@]}" --method mc-dropout --samples 64 --out "$D/$reference-mc-dropout.safetensors" > "$D/$reference-mc-dropout.json"
-  $C train "${COMMON[@]}" --method ensemble --set members=5 --out "$D/$reference-ensemble.safetensors" > "$D/$reference-ensemble.json"
-  $C train "${COMMON[@]}" --method swag --samples 64 --out "$D/$reference-swag.safetensors" > "$D/$reference-swag.json"
-  $C train "${COMMON[@]}" --method laplace --set subset=last-layer --set hessian="$hessian" --out "$D/$reference-laplace.safetensors" > "$D/$reference-laplace.json"
-  $C train "${COMMON[@]}" --method vi --samples 64 --out "$D/$reference-vi.safetensors" > "$D/$reference-vi.json"
-  $C train "${COMMON[@]}" --method sgld --set burnInEpochs=50 --set sampleEpochs=200 --set thinning=20 --set learningRate=0.0001 --out "$D/$reference-sgld.safetensors" > "$D/$reference-sgld.json"
-  $C train "${COMMON[@]}" --method csghmc --set cycles=4 --set cycleEpochs=50 --set thinning=5 --set learningRate=0.0001 --out "$D/$reference-csghmc.safetensors" > "$D/$reference-csghmc.json"
-  $C agreement --reference "$D/$reference.safetensors" --samples 64 --format json \
-    "$D/$reference"-{map,mc-dropout,ensemble,swag,laplace,vi,sgld,csghmc}.safetensors > "$D/agreement-$reference.json"
+  train_approximations "$D" "$reference-" "$hessian" "--set learningRate=0.0001" --dataset "$task" --seed "$SEED" --holdout 0 --resume --format json "$@"
+  local scored=("${APPROXIMATIONS[@]/#/$D/$reference-}")
+  $C agreement --reference "$D/$reference.safetensors" --samples 64 --format json "${scored[@]/%/.safetensors}" > "$D/agreement-$reference.json"
 }
 if wants regression-1d; then
   regression_agreement regression-1d nuts-depth12 kronecker --hidden 16,16 --epochs 100 --batch-size 64 --lr 0.005

@@ -423,10 +423,12 @@ AVX2 static long dropout_pairs_avx2(const float *src, float *dst, long pairs, un
         __m256i a = _mm256_unpacklo_epi32(keepLow, keepHigh), b = _mm256_unpackhi_epi32(keepLow, keepHigh);
         __m256 first8 = _mm256_castsi256_ps(_mm256_permute2x128_si256(a, b, 0x20));
         __m256 second8 = _mm256_castsi256_ps(_mm256_permute2x128_si256(a, b, 0x31));
-        __m256 x0 = src ? _mm256_loadu_ps(src + 2 * k) : s, x1 = src ? _mm256_loadu_ps(src + 2 * k + 8) : s;
-        if (rectify) { x0 = _mm256_max_ps(x0, _mm256_setzero_ps()); x1 = _mm256_max_ps(x1, _mm256_setzero_ps()); }
-        __m256 v0 = src ? _mm256_mul_ps(x0, s) : s;
-        __m256 v1 = src ? _mm256_mul_ps(x1, s) : s;
+        __m256 v0 = s, v1 = s;
+        if (src) {
+            __m256 x0 = _mm256_loadu_ps(src + 2 * k), x1 = _mm256_loadu_ps(src + 2 * k + 8);
+            if (rectify) { x0 = _mm256_max_ps(x0, _mm256_setzero_ps()); x1 = _mm256_max_ps(x1, _mm256_setzero_ps()); }
+            v0 = _mm256_mul_ps(x0, s); v1 = _mm256_mul_ps(x1, s);
+        }
         _mm256_storeu_ps(dst + 2 * k, _mm256_and_ps(first8, v0));
         _mm256_storeu_ps(dst + 2 * k + 8, _mm256_and_ps(second8, v1));
     }

@@ -305,9 +305,9 @@ func chainTable(_ methods: [MethodRuns]) -> String? {
 func agreementTable(_ methods: [MethodRuns]) -> String? {
     guard let reference = methods.first(where: { $0.method == NUTSMethod.name }) ?? methods.first(where: { $0.method == HMCMethod.name })
     else { return nil }
+    let referenceBySeed = Dictionary(reference.records.map { ($0.configuration.seed, $0) }, uniquingKeysWith: { first, _ in first })
     func paired<T>(_ score: (RunRecord, RunRecord) -> T?) -> [(name: String, scores: [T])] {
-        let referenceBySeed = Dictionary(reference.records.map { ($0.configuration.seed, $0) }, uniquingKeysWith: { first, _ in first })
-        return methods.filter { $0.name != reference.name }.compactMap { m in
+        methods.filter { $0.name != reference.name }.compactMap { m in
             let scores = m.records.compactMap { r in referenceBySeed[r.configuration.seed].flatMap { score(r, $0) } }
             return scores.isEmpty ? nil : (m.name, scores)
         }
