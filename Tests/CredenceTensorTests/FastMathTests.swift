@@ -205,16 +205,54 @@ import Testing
         }
     }
 
+    /// The AVX2 signs equal the portable loop's bit for bit (every length around a word), are
+    /// ±1 exactly, follow the documented bit (element i negative where bit i mod 64 of draw
+    /// i/64 is 0), and are balanced.
+    @Test(arguments: [0, 1, 63, 64, 65, 130, 10_000])
+    func randomSignsFollowTheDrawsBits(_ n: Int) {
+        func signs(_ vector: Bool) -> [Float] {
+            var rng = RandomGenerator(seed: 9), out = [Float](repeating: .nan, count: n)
+            out.withUnsafeMutableBufferPointer { FastMath.fillRandomSigns($0, rng: &rng, vectorKernels: vector) }
+            return out
+        }
+        let vector = signs(true), portable = signs(false)
+        #expect(vector.map(\.bitPattern) == portable.map(\.bitPattern))
+        var rng = RandomGenerator(seed: 9)
+        let draws = (0..<((n + 63) / 64)).map { _ in rng.next() }
+        #expect(vector.indices.allSatisfy { i in vector[i] == ((draws[i / 64] >> UInt64(i % 64)) & 1 == 0 ? -1 : 1) })
+        if n >= 10_000 { #expect(abs(vector.reduce(0, +)) < 4 * Float(n).squareRoot()) }
+    }
+
+    /// `eachBlock` sees every value once, in order, in blocks that tile the output, already final.
+    @Test(arguments: [1, 2_047, 2_048, 5_001])
+    func normalNoiseBlocksTileTheOutput(_ n: Int) {
+        var rng = RandomGenerator(seed: 5), reference = RandomGenerator(seed: 5)
+        var out = [Float](repeating: .nan, count: n), seen: [Float] = [], covered = 0
+        out.withUnsafeMutableBufferPointer { buffer in
+            FastMath.fillNormalNoise(buffer, rng: &rng, interleaved: true) { block in
+                #expect(block.lowerBound == covered && !block.isEmpty)
+                covered = block.upperBound
+                seen += buffer[block]
+            }
+        }
+        var plain = [Float](repeating: .nan, count: n)
+        plain.withUnsafeMutableBufferPointer { FastMath.fillNormalNoise($0, rng: &reference, interleaved: true) }
+        #expect(covered == n && seen == out && out == plain)
+    }
+
     /// The one-pass kernels that form VI's gradient from a weight sample's shard parts agree
-    /// with summing the parts and running the plain passes (portable loops), for one to three
-    /// parts and lengths around the 16-lane blocks.
+    /// with summing the parts and running the plain passes (portable loops, the sigmoid from
+    /// double precision), for one to three parts and lengths around the 16-lane blocks; the KL
+    /// pass's sigmoid, formed from ρ, is `softplusAndSigmoid`'s bit for bit; and with no factor
+    /// the gradient may be its own one part (several weight samples, summed beforehand).
     @Test(arguments: [1, 2, 3], [1, 15, 16, 17, 1_003])
     func kernelsOverShardPartsEqualSummingFirst(_ partCount: Int, _ n: Int) {
         var rng = RandomGenerator(seed: UInt64(40 + n + partCount))
         let parts = (0..<partCount).map { _ in (0..<n).map { _ in Float.random(in: -2...2, using: &rng) } }
         let factor = (0..<n).map { _ in Float.random(in: -3...3, using: &rng) }
         let sigma = (0..<n).map { _ in Float.random(in: 0.001...2, using: &rng) }
-        let sigmoid = (0..<n).map { _ in Float.random(in: 0.01...0.99, using: &rng) }
+        let rho = (0..<n).map { _ in Float.random(in: -9...4, using: &rng) }
+        let sigmoid = rho.map { Float(1 / (1 + Foundation.exp(-Double($0)))) }
         let x = (0..<n).map { _ in Float.random(in: -1...1, using: &rng) }
         var summed = [Float](repeating: 0, count: n)
         for i in 0..<n { summed[i] = parts.dropFirst().reduce(parts[0][i]) { $0 + $1[i] } }
@@ -229,10 +267,10 @@ import Testing
             var kl = [Float](repeating: .nan, count: n), scaled = kl
             let pointers = parts.map { $0.withUnsafeBufferPointer { $0.baseAddress! } }
             let (s2, l2) = sigma.withUnsafeBufferPointer { s in
-                sigmoid.withUnsafeBufferPointer { h in
+                rho.withUnsafeBufferPointer { r in
                     factor.withUnsafeBufferPointer { f in
                         kl.withUnsafeMutableBufferPointer {
-                            FastMath.addGaussianKLGradient(summing: pointers, factor: f.baseAddress!, sigma: s, sigmoid: h, gradient: $0,
+                            FastMath.addGaussianKLGradient(summing: pointers, factor: f.baseAddress!, sigma: s, rho: r, gradient: $0,
                                                            precision: 2, scale: 0.3, vectorKernels: vector)
                         }
                     }
@@ -243,6 +281,31 @@ import Testing
             #expect(zip(kl, klExpected).allSatisfy { abs($0 - $1) <= 1e-5 * max(1, abs($1)) }, "KL gradient, vector kernels \(vector)")
             #expect(zip(scaled, scaledExpected).allSatisfy { abs($0 - $1) <= 1e-6 * max(1, abs($1)) }, "scaled sum, vector kernels \(vector)")
             #expect(abs(s2 - squares) <= 1e-5 * max(1, squares) && abs(l2 - logs) <= 1e-4 * max(1, abs(logs)) && abs(x2 - xSquares) <= 1e-5 * max(1, xSquares))
+
+            // The stored sigmoid against the one the pass forms, on the same parts: the same numbers.
+            var stored = [Float](repeating: .nan, count: n), softplus = stored
+            rho.withUnsafeBufferPointer { r in
+                softplus.withUnsafeMutableBufferPointer { sp in
+                    stored.withUnsafeMutableBufferPointer { FastMath.softplusAndSigmoid(r, softplus: sp, sigmoid: $0, vectorKernels: vector) }
+                }
+            }
+            var withStored = zip(summed, factor).map { $0 * $1 }
+            _ = sigma.withUnsafeBufferPointer { s in
+                stored.withUnsafeBufferPointer { h in
+                    withStored.withUnsafeMutableBufferPointer { FastMath.addGaussianKLGradient(sigma: s, sigmoid: h, gradient: $0, precision: 2, scale: 0.3, vectorKernels: vector) }
+                }
+            }
+            // In place, no factor: the gradient is its own one part.
+            var inPlace = zip(summed, factor).map { $0 * $1 }
+            _ = sigma.withUnsafeBufferPointer { s in
+                rho.withUnsafeBufferPointer { r in
+                    inPlace.withUnsafeMutableBufferPointer {
+                        FastMath.addGaussianKLGradient(summing: [UnsafePointer($0.baseAddress!)], factor: nil, sigma: s, rho: r, gradient: $0,
+                                                       precision: 2, scale: 0.3, vectorKernels: vector)
+                    }
+                }
+            }
+            #expect(inPlace == withStored, "sigmoid formed from ρ vs stored, vector kernels \(vector)")
         }
     }
 }

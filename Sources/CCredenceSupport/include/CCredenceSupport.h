@@ -47,7 +47,7 @@ int credence_reexec_self(char *const argv[]);
 /// Whether the AVX2 + FMA kernels below run on this CPU (each returns 0 without doing
 /// anything when they do not, and the caller uses its portable loop).
 int credence_vector_math_available(void);
-/// softplus(ρ) and sigmoid(ρ) of n values (`softplus` may alias `rho`).
+/// softplus(ρ) and sigmoid(ρ) of n values (`softplus` may alias `rho`; `sigmoid` may be NULL: not formed).
 int credence_softplus_sigmoid(const float *rho, float *softplus, float *sigmoid, long n);
 /// The σ coordinates of the Gaussian prior's KL in VI: gradient ← (gradient + scale·(δσ − 1/σ))·sigmoid,
 /// and Σσ², Σ log σ.
@@ -57,14 +57,17 @@ int credence_gaussian_kl_sigma(const float *sigma, const float *sigmoid, float *
 /// with u₁ = (high + 1)/2²⁴, u₂ = low/2²⁴ (FastMath.fillNormalNoise).
 int credence_box_muller(const int *words, float *out, long pairs);
 /// As `credence_gaussian_kl_sigma` with the gradient formed first from one weight sample's
-/// shard parts: gradient ← ((Σⱼ parts[j])·factor + scale·(δσ − 1/σ))·sigmoid (gradient is
-/// written, not read), and Σσ², Σ log σ.
+/// shard parts and the sigmoid formed from ρ (σ = softplus(ρ)): gradient ←
+/// ((Σⱼ parts[j])·factor + scale·(δσ − 1/σ))·sigmoid(ρ) (gradient is written, not read; factor
+/// may be NULL: 1), and Σσ², Σ log σ. The sigmoid is `credence_softplus_sigmoid`'s, bit for bit.
 int credence_gaussian_kl_sigma_parts(const float *const *parts, long partCount, const float *factor, const float *sigma,
-                                     const float *sigmoid, float *gradient, long n, float precision, float scale,
+                                     const float *rho, float *gradient, long n, float precision, float scale,
                                      double *sumSquares, double *sumLogs);
 /// gradient ← Σⱼ parts[j] + scale·x (written, not read), and Σx².
 int credence_add_scaled_parts(const float *const *parts, long partCount, const float *x, float *gradient, long n, float scale,
                               double *sumSquares);
+/// Signs ±1.0 for n values: out[64w + j] is negative where bit j of draws[w] is 0 (⌈n/64⌉ draws).
+int credence_random_signs(const unsigned long long *draws, float *out, long n);
 /// Four xoshiro256** generators side by side (state: the four s0, then s1, s2, s3; updated),
 /// `quads` rounds of one draw each, every draw v stored as the words (v & 0xFFFFFF, v >> 40 & 0xFFFFFF).
 int credence_xoshiro_words4(unsigned long long *state, int *words, long quads);

@@ -125,7 +125,8 @@ public struct MeanFieldVI: InferenceMethod {
 
     /// One Adam step on the negative ELBO per example; reports it.
     ///
-    /// σ = softplus(ρ) and sigmoid(ρ) are computed once per step, and so is each weight
+    /// σ = softplus(ρ) is computed once per step (and sigmoid(ρ) where the general path needs
+    /// it), and so is each weight
     /// sample's layer noise (ΔW = σ ⊙ ε, or σ² for local reparameterization): the worker shards
     /// run the network over ψ = (μ, layer noise) (`VariationalNetwork.Coordinates.layerNoise`)
     /// and share the draw. Their gradients, summed over shards and samples with the layer-noise
@@ -136,10 +137,12 @@ public struct MeanFieldVI: InferenceMethod {
     public func update(_ state: inout State, batch: TrainingBatch, rng: inout RandomGenerator) throws -> StepReport {
         // φ is read in a function of its own, so that no copy of it is alive when Adam moves it
         // in place (one would cost a 2P copy per step).
-        let fit = try likelihoodGradient(state.network, phi: state.parameters, trainer: &state.trainer, batch: batch, rng: &rng)
+        let gaussianPrecision: Double? = if case let .gaussian(delta) = prior, !fixPointWeights { delta } else { nil }
+        let fit = try likelihoodGradient(state.network, phi: state.parameters, trainer: &state.trainer, batch: batch,
+                                         withSigmoid: gaussianPrecision == nil, rng: &rng)
         try EpochLoop.requireFinite(fit.loss)
         let penalty: Double
-        if case let .gaussian(delta) = prior, !fixPointWeights {
+        if let delta = gaussianPrecision {
             penalty = gaussianRegularizedUpdate(state.network, parameters: &state.parameters, optimizer: &state.trainer.optimizer,
                                                 likelihood: fit, precision: delta, step: state.steps)
         } else {
@@ -160,21 +163,22 @@ public struct MeanFieldVI: InferenceMethod {
     /// The likelihood's side of a step: the expected negative log-likelihood per example, the
     /// summed correct predictions and batch-norm statistics of the weight samples, per sample
     /// the shard parts of its gradient over ψ = (μ, layer noise) and its ∂(layer noise)/∂σ,
-    /// and the σ = softplus(ρ), sigmoid(ρ) they were made at.
+    /// and the σ = softplus(ρ) they were made at, with sigmoid(ρ) when asked for (the Gaussian
+    /// prior's one-pass update forms it from ρ as it goes).
     struct LikelihoodGradient {
         var loss: Double
         var correct: Int
         var parts: [[Tensor]]
         var derivatives: [Tensor]
         var sigma: Tensor
-        var sigmoid: Tensor
+        var sigmoid: Tensor?
         var statistics: [String: [BatchNormStatistics]]
     }
 
     /// The expected negative log-likelihood per example at φ on `batch` and its gradient's parts.
     func likelihoodGradient(_ network: VariationalNetwork, phi: Tensor, trainer: inout Trainer, batch: TrainingBatch,
-                            rng: inout RandomGenerator) throws -> LikelihoodGradient {
-        let (sigma, sigmoid) = Self.standardDeviations(network, phi: phi)
+                            withSigmoid: Bool, rng: inout RandomGenerator) throws -> LikelihoodGradient {
+        let (sigma, sigmoid) = Self.standardDeviations(network, phi: phi, withSigmoid: withSigmoid)
         trainer.model = network.with(.layerNoise)
         var result = LikelihoodGradient(loss: 0, correct: 0, parts: [], derivatives: [], sigma: sigma, sigmoid: sigmoid, statistics: [:])
         for var stream in rng.split(into: weightSamples) {
@@ -201,26 +205,26 @@ public struct MeanFieldVI: InferenceMethod {
         let penalty = addRegularizer(network, psi: psi, to: &gradient, step: step, rng: &klRNG)
         let meanCount = network.meanCount
         gradient.withUnsafeMutableBufferPointer { g in
-            fit.sigmoid.withUnsafeBufferPointer { s in
+            fit.sigmoid!.withUnsafeBufferPointer { s in
                 Parallel.forEachRange(s.count) { _, range in for k in range { g[meanCount + k] *= s[k] } }
             }
         }
         return (gradient, penalty)
     }
 
-    /// σ = softplus(ρ) and sigmoid(ρ) for φ = (μ, ρ), split over the worker threads.
-    static func standardDeviations(_ network: VariationalNetwork, phi: Tensor) -> (sigma: Tensor, sigmoid: Tensor) {
+    /// σ = softplus(ρ) for φ = (μ, ρ), and sigmoid(ρ) when asked for, split over the worker threads.
+    static func standardDeviations(_ network: VariationalNetwork, phi: Tensor, withSigmoid: Bool) -> (sigma: Tensor, sigmoid: Tensor?) {
         let count = network.meanField.count, meanCount = network.meanCount
-        var sigma = Tensor(uninitializedShape: [count]), sigmoid = Tensor(uninitializedShape: [count])
+        var sigma = Tensor(uninitializedShape: [count]), sigmoid = withSigmoid ? Tensor(uninitializedShape: [count]) : nil
         phi.withUnsafeBufferPointer { p in
             sigma.withUnsafeMutableBufferPointer { s in
-                sigmoid.withUnsafeMutableBufferPointer { g in
-                    let rho = UnsafeBufferPointer(rebasing: p[meanCount...])
-                    Parallel.forEachRange(count) { _, range in
-                        FastMath.softplusAndSigmoid(UnsafeBufferPointer(rebasing: rho[range]), softplus: UnsafeMutableBufferPointer(rebasing: s[range]),
-                                                    sigmoid: UnsafeMutableBufferPointer(rebasing: g[range]))
-                    }
+                let g = sigmoid?.withUnsafeMutableBufferPointer { $0.baseAddress! }
+                let rho = UnsafeBufferPointer(rebasing: p[meanCount...])
+                Parallel.forEachRange(count) { _, range in
+                    FastMath.softplusAndSigmoid(UnsafeBufferPointer(rebasing: rho[range]), softplus: UnsafeMutableBufferPointer(rebasing: s[range]),
+                                                sigmoid: g.map { UnsafeMutableBufferPointer(start: $0 + range.lowerBound, count: range.count) })
                 }
+                withExtendedLifetime(sigmoid) {}
             }
         }
         return (sigma, sigmoid)
@@ -228,25 +232,32 @@ public struct MeanFieldVI: InferenceMethod {
 
     /// ψ = (μ, layer noise) for one weight draw — ΔW = σ ⊙ ε with ε ~ N(0, I) from `rng`, or
     /// σ² for local reparameterization (no draw) — and ∂(layer noise)/∂σ (ε, or 2σ).
+    ///
+    /// ε is `FastMath.fillNormalNoise`'s interleaved stream (four generators in AVX2 lanes,
+    /// where one dependent chain of draws was 5 % of a Flipout step), each worker thread
+    /// filling its part from a stream split off `rng` and forming ΔW from each block of it
+    /// while the block is in cache.
     static func layerNoiseParameters(_ network: VariationalNetwork, phi: Tensor, sigma: Tensor,
                                      rng: inout RandomGenerator) -> (psi: Tensor, derivative: Tensor) {
-        let meanCount = network.meanCount, count = sigma.count, estimator = network.estimator
-        var derivative = estimator.drawsWeights ? noise(count: count, rng: &rng) : Tensor(uninitializedShape: [count])
-        var psi = Tensor(uninitializedShape: [meanCount + count])
+        let meanCount = network.meanCount, count = sigma.count, drawsWeights = network.estimator.drawsWeights
+        let streams = drawsWeights ? rng.split(into: Parallel.ranges(count, parts: Parallel.workerCount).count) : []
+        var derivative = Tensor(uninitializedShape: [count]), psi = Tensor(uninitializedShape: [meanCount + count])
         psi.withUnsafeMutableBufferPointer { out in
             phi.withUnsafeBufferPointer { p in
                 sigma.withUnsafeBufferPointer { s in
                     derivative.withUnsafeMutableBufferPointer { d in
-                        let o = out.baseAddress!, pp = p.baseAddress!, sp = s.baseAddress!, dp = d.baseAddress!
-                        Parallel.forEachRange(meanCount + count) { _, range in
-                            let means = range.clamped(to: 0..<meanCount)
-                            (o + means.lowerBound).update(from: pp + means.lowerBound, count: means.count)
-                            let noise = range.clamped(to: meanCount..<(meanCount + count))
-                            let lo = noise.lowerBound &- meanCount, hi = noise.upperBound &- meanCount
-                            if estimator.drawsWeights {
-                                for k in lo..<hi { o[meanCount &+ k] = sp[k] * dp[k] }
-                            } else {
-                                for k in lo..<hi { o[meanCount &+ k] = sp[k] * sp[k]; dp[k] = 2 * sp[k] }
+                        let o = out.baseAddress!, pp = p.baseAddress!, sp = s.baseAddress!, dp = d.baseAddress!, noise = o + meanCount
+                        Parallel.forEachRange(meanCount) { _, range in (o + range.lowerBound).update(from: pp + range.lowerBound, count: range.count) }
+                        Parallel.forEachRange(count) { t, range in
+                            guard drawsWeights else {
+                                for k in range { noise[k] = sp[k] * sp[k]; dp[k] = 2 * sp[k] }
+                                return
+                            }
+                            var stream = streams[t]
+                            let first = range.lowerBound
+                            FastMath.fillNormalNoise(UnsafeMutableBufferPointer(start: dp + first, count: range.count), rng: &stream,
+                                                     interleaved: true) { block in
+                                for k in (first &+ block.lowerBound)..<(first &+ block.upperBound) { noise[k] = sp[k] * dp[k] }
                             }
                         }
                     }
@@ -254,21 +265,6 @@ public struct MeanFieldVI: InferenceMethod {
             }
         }
         return (psi, derivative)
-    }
-
-    /// `count` standard normals (`FastMath.fillNormalNoise`'s interleaved stream: four
-    /// generators in AVX2 lanes, where one dependent chain of draws was 5 % of a Flipout
-    /// step), each worker thread filling its part of one buffer from a stream split off `rng`.
-    static func noise(count: Int, rng: inout RandomGenerator) -> Tensor {
-        let streams = rng.split(into: Parallel.ranges(count, parts: Parallel.workerCount).count)
-        var noise = Tensor(uninitializedShape: [count])
-        noise.withUnsafeMutableBufferPointer { buffer in
-            Parallel.forEachRange(count) { t, range in
-                var stream = streams[t]
-                FastMath.fillNormalNoise(UnsafeMutableBufferPointer(rebasing: buffer[range]), rng: &stream, interleaved: true)
-            }
-        }
-        return noise
     }
 
     /// The gradient over ψ = (μ, σ) from the shard parts of every weight sample (`parts[s]`:
@@ -329,8 +325,8 @@ public struct MeanFieldVI: InferenceMethod {
     /// (`Optimizer.update(_:formingGradient:)`) — the likelihood's (`combine`), plus
     /// klScale·δμ on the means (the closed-form KL's gradient; the point weights' MAP prior has
     /// the same form at scale T/N), plus klScale·(δσ − 1/σ) on the σ coordinates, times
-    /// sigmoid(ρ) — so neither the gradient nor its parts' sum is ever a whole vector; returns
-    /// the regularizer's value at φ before the step.
+    /// sigmoid(ρ), formed from ρ in the same pass — so neither the gradient nor its parts' sum
+    /// is ever a whole vector; returns the regularizer's value at φ before the step.
     func gaussianRegularizedUpdate(_ network: VariationalNetwork, parameters phi: inout Tensor, optimizer: inout Optimizer,
                                    likelihood fit: LikelihoodGradient, precision delta: Double, step: Int) -> Double {
         let n = Double(datasetSize), meanCount = network.meanCount, total = phi.count
@@ -352,31 +348,30 @@ public struct MeanFieldVI: InferenceMethod {
         // Per chunk: Σμ² per run, then Σσ² and Σ log σ over its σ coordinates.
         var partials = [[Double]](repeating: [Double](repeating: 0, count: runs.count + 2), count: optimizer.gradientChunks.count)
         fit.sigma.withUnsafeBufferPointer { sd in
-            fit.sigmoid.withUnsafeBufferPointer { sg in
-                partials.withUnsafeMutableBufferPointer { out in
-                    optimizer.update(&phi) { c, chunk, gradient, p in
-                        if shardParts == nil {
-                            Self.combine(fit.parts, derivatives: fit.derivatives, meanCount: meanCount, range: chunk, into: gradient)
-                        }
-                        for (r, run) in runs.enumerated() {
-                            let part = run.range.clamped(to: chunk)
-                            guard !part.isEmpty else { continue }
-                            let mean = UnsafeBufferPointer(start: p + part.lowerBound, count: part.count)
-                            let g = UnsafeMutableBufferPointer(start: gradient + part.lowerBound, count: part.count)
-                            let scale = Float(run.isBayesian ? klScale : priorScale) * d
-                            out[c][r] = shardParts.map { FastMath.addScaled(mean, toSumOf: $0.map { $0 + part.lowerBound }, into: g, scale: scale) }
-                                ?? FastMath.addScaled(mean, to: g, scale: scale)
-                        }
-                        let part = chunk.clamped(to: meanCount..<total)
-                        guard !part.isEmpty else { return }
-                        let inSigma = (part.lowerBound - meanCount)..<(part.upperBound - meanCount)
-                        let sigma = UnsafeBufferPointer(rebasing: sd[inSigma]), sigmoid = UnsafeBufferPointer(rebasing: sg[inSigma])
-                        let g = UnsafeMutableBufferPointer(start: gradient + part.lowerBound, count: part.count)
-                        (out[c][runs.count], out[c][runs.count + 1]) = shardParts.map {
-                            FastMath.addGaussianKLGradient(summing: $0.map { $0 + part.lowerBound }, factor: factor + part.lowerBound, sigma: sigma,
-                                                           sigmoid: sigmoid, gradient: g, precision: d, scale: sigmaScale)
-                        } ?? FastMath.addGaussianKLGradient(sigma: sigma, sigmoid: sigmoid, gradient: g, precision: d, scale: sigmaScale)
+            partials.withUnsafeMutableBufferPointer { out in
+                optimizer.update(&phi) { c, chunk, gradient, p in
+                    if shardParts == nil {
+                        Self.combine(fit.parts, derivatives: fit.derivatives, meanCount: meanCount, range: chunk, into: gradient)
                     }
+                    for (r, run) in runs.enumerated() {
+                        let part = run.range.clamped(to: chunk)
+                        guard !part.isEmpty else { continue }
+                        let mean = UnsafeBufferPointer(start: p + part.lowerBound, count: part.count)
+                        let g = UnsafeMutableBufferPointer(start: gradient + part.lowerBound, count: part.count)
+                        let scale = Float(run.isBayesian ? klScale : priorScale) * d
+                        out[c][r] = shardParts.map { FastMath.addScaled(mean, toSumOf: $0.map { $0 + part.lowerBound }, into: g, scale: scale) }
+                            ?? FastMath.addScaled(mean, to: g, scale: scale)
+                    }
+                    let part = chunk.clamped(to: meanCount..<total)
+                    guard !part.isEmpty else { return }
+                    let inSigma = (part.lowerBound - meanCount)..<(part.upperBound - meanCount)
+                    let sigma = UnsafeBufferPointer(rebasing: sd[inSigma]), rho = UnsafeBufferPointer(start: p + part.lowerBound, count: part.count)
+                    let g = UnsafeMutableBufferPointer(start: gradient + part.lowerBound, count: part.count)
+                    // Several samples: `combine` formed the gradient, derivatives applied.
+                    (out[c][runs.count], out[c][runs.count + 1]) = FastMath.addGaussianKLGradient(
+                        summing: shardParts.map { $0.map { $0 + part.lowerBound } } ?? [UnsafePointer(g.baseAddress!)],
+                        factor: shardParts == nil ? nil : factor + part.lowerBound, sigma: sigma, rho: rho, gradient: g,
+                        precision: d, scale: sigmaScale)
                 }
             }
         }
@@ -431,7 +426,7 @@ public struct MeanFieldVI: InferenceMethod {
 
     public func posterior(from state: State) throws -> MeanFieldPosterior {
         let mean = try state.network.split(state.parameters).mean
-        let sigma = Self.standardDeviations(state.network, phi: state.parameters).sigma
+        let sigma = Self.standardDeviations(state.network, phi: state.parameters, withSigmoid: false).sigma
         return try MeanFieldPosterior(model: state.network.base, task: state.task, mean: mean, standardDeviations: sigma,
                                       bayesianLayers: bayesianLayers, method: method)
     }

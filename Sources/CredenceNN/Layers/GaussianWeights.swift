@@ -69,23 +69,10 @@ extension GaussianWeightLayer {
 /// pre-activation is zero (an input row of zeros into a layer without bias).
 private let varianceFloor: Float = 1e-12
 
-/// Signs ±1 with probability ½ each: element i is −1 when bit i mod 64 of the (i/64)-th draw
-/// is 0. A word's 64 signs are made by bit arithmetic in a loop that vectorises (a branch and
-/// an `i % 64` per element did not: 2 % of a Flipout step).
+/// Signs ±1 with probability ½ each (`FastMath.fillRandomSigns`).
 func randomSigns(_ shape: [Int], rng: inout RandomGenerator) -> Tensor {
     var t = Tensor(uninitializedShape: shape)
-    t.withUnsafeMutableBufferPointer { p in
-        guard let base = p.baseAddress else { return }
-        var start = 0
-        while start < p.count {
-            let inverted = ~rng.next(), n = Swift.min(64, p.count - start), out = base + start
-            for j in 0..<n {
-                // 1.0's bit pattern with the sign bit set from the inverted draw's bit j.
-                out[j] = Float(bitPattern: 0x3F80_0000 | UInt32(truncatingIfNeeded: (inverted >> UInt64(j)) & 1) << 31)
-            }
-            start += 64
-        }
-    }
+    t.withUnsafeMutableBufferPointer { FastMath.fillRandomSigns($0, rng: &rng) }
     return t
 }
 

@@ -67,16 +67,18 @@ public enum FastMath {
     /// which the buffer passes below use when it does (their portable loops otherwise).
     public static let hasVectorKernels = credence_vector_math_available() != 0
 
-    /// softplus(ρ) and sigmoid(ρ) of every ρ in `rho` (`softplus` may be `rho`'s own memory).
+    /// softplus(ρ) and sigmoid(ρ) of every ρ in `rho` (`softplus` may be `rho`'s own memory; no
+    /// sigmoid: softplus alone).
     public static func softplusAndSigmoid(_ rho: UnsafeBufferPointer<Float>, softplus: UnsafeMutableBufferPointer<Float>,
-                                          sigmoid: UnsafeMutableBufferPointer<Float>, vectorKernels: Bool = hasVectorKernels) {
-        precondition(softplus.count == rho.count && sigmoid.count == rho.count, "softplusAndSigmoid: buffers of different lengths")
-        guard let r = rho.baseAddress, let v = softplus.baseAddress, let g = sigmoid.baseAddress else { return }
+                                          sigmoid: UnsafeMutableBufferPointer<Float>?, vectorKernels: Bool = hasVectorKernels) {
+        precondition(softplus.count == rho.count && (sigmoid?.count ?? rho.count) == rho.count, "softplusAndSigmoid: buffers of different lengths")
+        guard let r = rho.baseAddress, let v = softplus.baseAddress else { return }
+        let g = sigmoid?.baseAddress
         if vectorKernels, credence_softplus_sigmoid(r, v, g, rho.count) != 0 { return }
         for i in 0..<rho.count {
             let (s, d) = softplusAndSigmoid(r[i])
             v[i] = s
-            g[i] = d
+            g?[i] = d
         }
     }
 
@@ -97,24 +99,32 @@ public enum FastMath {
         return (sum(sigma.count) { s[$0] * s[$0] }, sum(sigma.count) { log(s[$0]) })
     }
 
-    /// `addGaussianKLGradient` on a gradient formed from one weight sample's shard parts:
-    /// gradient ← ((Σⱼ parts[j])·factor + c·(δσ − 1/σ))·sigmoid(ρ) — `gradient` is written,
-    /// not read, and each part holds `gradient.count` values — in one pass; returns Σσ², Σ log σ.
-    public static func addGaussianKLGradient(summing parts: [UnsafePointer<Float>], factor: UnsafePointer<Float>,
-                                             sigma: UnsafeBufferPointer<Float>, sigmoid: UnsafeBufferPointer<Float>,
+    /// `addGaussianKLGradient` on a gradient formed from shard parts, with the sigmoid formed
+    /// from ρ (σ = softplus(ρ)) in the same pass: gradient ← ((Σⱼ parts[j])·factor +
+    /// c·(δσ − 1/σ))·sigmoid(ρ) — `gradient` is written, not read (it may be the one part), each
+    /// part holds `gradient.count` values, no factor is 1; returns Σσ², Σ log σ. The sigmoid is
+    /// `softplusAndSigmoid`'s. (Reading ρ, which the optimizer reads next anyway, instead of a
+    /// stored sigmoid saves a vector's write and read per step.)
+    public static func addGaussianKLGradient(summing parts: [UnsafePointer<Float>], factor: UnsafePointer<Float>?,
+                                             sigma: UnsafeBufferPointer<Float>, rho: UnsafeBufferPointer<Float>,
                                              gradient: UnsafeMutableBufferPointer<Float>, precision: Float, scale: Float,
                                              vectorKernels: Bool = hasVectorKernels) -> (squares: Double, logs: Double) {
-        precondition(!parts.isEmpty && sigma.count == gradient.count, "addGaussianKLGradient: no parts or buffers of different lengths")
-        guard let s = sigma.baseAddress, let h = sigmoid.baseAddress, let g = gradient.baseAddress else { return (0, 0) }
+        precondition(!parts.isEmpty && sigma.count == gradient.count && rho.count == gradient.count,
+                     "addGaussianKLGradient: no parts or buffers of different lengths")
+        guard let s = sigma.baseAddress, let r = rho.baseAddress, let g = gradient.baseAddress else { return (0, 0) }
         var squares = 0.0, logs = 0.0
         if vectorKernels, parts.map(Optional.some).withUnsafeBufferPointer({ p in
-            credence_gaussian_kl_sigma_parts(p.baseAddress!, parts.count, factor, s, h, g, gradient.count, precision, scale, &squares, &logs)
+            credence_gaussian_kl_sigma_parts(p.baseAddress!, parts.count, factor, s, r, g, gradient.count, precision, scale, &squares, &logs)
         }) != 0 {
             return (squares, logs)
         }
-        sum(parts, range: 0..<gradient.count, into: g)
-        for i in 0..<gradient.count { g[i] *= factor[i] }
-        return addGaussianKLGradient(sigma: sigma, sigmoid: sigmoid, gradient: gradient, precision: precision, scale: scale, vectorKernels: false)
+        if parts.count > 1 || parts[0] != UnsafePointer(g) { sum(parts, range: 0..<gradient.count, into: g) }
+        if let factor { for i in 0..<gradient.count { g[i] *= factor[i] } }
+        var sigmoid = [Float](repeating: 0, count: gradient.count)
+        for i in 0..<gradient.count { sigmoid[i] = softplusAndSigmoid(r[i]).sigmoid }
+        return sigmoid.withUnsafeBufferPointer {
+            addGaussianKLGradient(sigma: sigma, sigmoid: $0, gradient: gradient, precision: precision, scale: scale, vectorKernels: false)
+        }
     }
 
     /// gradient ← Σⱼ parts[j] + c·x (`gradient` written, not read; each part holds
@@ -290,8 +300,13 @@ extension FastMath {
     /// one chain of dependent ones, about three times faster to draw, and with the vector
     /// kernels the four side by side in AVX2 lanes — another stream of the same law (the
     /// SG-MCMC samplers' noise).
+    ///
+    /// `eachBlock` is called with the indices of `out` each block of 2,048 values
+    /// has just filled, in order, while they are in the L1 cache: a pass that consumes the
+    /// noise right away (VI's ΔW = σ ⊙ ε) needs no trip of its own through memory.
     public static func fillNormalNoise(_ out: UnsafeMutableBufferPointer<Float>, rng: inout RandomGenerator,
-                                       interleaved: Bool = false, vectorKernels: Bool = hasVectorKernels) {
+                                       interleaved: Bool = false, vectorKernels: Bool = hasVectorKernels,
+                                       eachBlock: (Range<Int>) -> Void = { _ in }) {
         let count = out.count
         guard count > 0, let o = out.baseAddress else { return }
         let pairs = (count + 1) / 2
@@ -358,7 +373,28 @@ extension FastMath {
                     }
                 }
                 if whole < n { o[count - 1] = pair(d[2 * whole], d[2 * whole + 1]).0 }
+                eachBlock((2 * start)..<Swift.min(count, 2 * (start + n)))
                 start += n
+            }
+        }
+    }
+}
+
+extension FastMath {
+    /// Signs ±1 with probability ½ each: element i is −1 when bit i mod 64 of the (i/64)-th
+    /// draw of `rng` is 0. A word's 64 signs come from bit arithmetic (AVX2's per-lane shifts,
+    /// or a loop without branches: a branch and an `i % 64` per element were 2 % of a Flipout
+    /// step, and the baseline loop ≈ 1 %).
+    public static func fillRandomSigns(_ out: UnsafeMutableBufferPointer<Float>, rng: inout RandomGenerator,
+                                       vectorKernels: Bool = hasVectorKernels) {
+        guard let base = out.baseAddress else { return }
+        let draws = (0..<((out.count + 63) / 64)).map { _ in rng.next() }
+        if vectorKernels, credence_random_signs(draws, base, out.count) != 0 { return }
+        for (w, draw) in draws.enumerated() {
+            let inverted = ~draw, start = 64 * w, o = base + start
+            for j in 0..<Swift.min(64, out.count - start) {
+                // 1.0's bit pattern with the sign bit set from the inverted draw's bit j.
+                o[j] = Float(bitPattern: 0x3F80_0000 | UInt32(truncatingIfNeeded: (inverted >> UInt64(j)) & 1) << 31)
             }
         }
     }

@@ -231,7 +231,7 @@ struct LinearRegressionNetwork {
                              klAnnealingSteps: 10, weightSamples: samples)
         let state = try vi.initialState(model: chain, parameters: chain.initialParameters(rng: &rng), task: .classification, rng: &rng)
         let network = state.network
-        let (sigma, sigmoid) = MeanFieldVI.standardDeviations(network, phi: state.parameters)
+        let (sigma, sigmoid) = MeanFieldVI.standardDeviations(network, phi: state.parameters, withSigmoid: true)
         let parts = (0..<samples).map { _ in (0..<2).map { _ in Tensor.randomNormal(shape: [state.parameters.count], rng: &rng) } }
         let derivatives = (0..<samples).map { _ in Tensor.randomNormal(shape: [network.meanField.count], rng: &rng) }
         let fit = MeanFieldVI.LikelihoodGradient(loss: 0, correct: 0, parts: parts, derivatives: derivatives, sigma: sigma,
