@@ -326,7 +326,9 @@ public struct MeanFieldVI: InferenceMethod {
     /// klScale·δμ on the means (the closed-form KL's gradient; the point weights' MAP prior has
     /// the same form at scale T/N), plus klScale·(δσ − 1/σ) on the σ coordinates, times
     /// sigmoid(ρ), formed from ρ in the same pass — so neither the gradient nor its parts' sum
-    /// is ever a whole vector; returns the regularizer's value at φ before the step.
+    /// is ever a whole vector (and a chunk of one run's means with one weight sample is handed
+    /// to the optimizer as its shard parts plus scale·μ, which Adam's kernel reads directly:
+    /// `Optimizer.ChunkGradient.sum`); returns the regularizer's value at φ before the step.
     func gaussianRegularizedUpdate(_ network: VariationalNetwork, parameters phi: inout Tensor, optimizer: inout Optimizer,
                                    likelihood fit: LikelihoodGradient, precision delta: Double, step: Int) -> Double {
         let n = Double(datasetSize), meanCount = network.meanCount, total = phi.count
@@ -349,7 +351,13 @@ public struct MeanFieldVI: InferenceMethod {
         var partials = [[Double]](repeating: [Double](repeating: 0, count: runs.count + 2), count: optimizer.gradientChunks.count)
         fit.sigma.withUnsafeBufferPointer { sd in
             partials.withUnsafeMutableBufferPointer { out in
-                optimizer.update(&phi) { c, chunk, gradient, p in
+                optimizer.update(&phi, formingGradient: { c, chunk, gradient, p in
+                    // A chunk of one run's means with one weight sample: its gradient is the shard
+                    // parts plus scale·μ, which Adam's kernel forms as it reads them.
+                    if let shardParts, let r = runs.firstIndex(where: { $0.range.lowerBound <= chunk.lowerBound && chunk.upperBound <= $0.range.upperBound }) {
+                        out[c][r] = FastMath.sum(chunk.count) { p[chunk.lowerBound &+ $0] * p[chunk.lowerBound &+ $0] }
+                        return .sum(parts: shardParts, plusScaledParameters: Float(runs[r].isBayesian ? klScale : priorScale) * d)
+                    }
                     if shardParts == nil {
                         Self.combine(fit.parts, derivatives: fit.derivatives, meanCount: meanCount, range: chunk, into: gradient)
                     }
@@ -363,7 +371,7 @@ public struct MeanFieldVI: InferenceMethod {
                             ?? FastMath.addScaled(mean, to: g, scale: scale)
                     }
                     let part = chunk.clamped(to: meanCount..<total)
-                    guard !part.isEmpty else { return }
+                    guard !part.isEmpty else { return .formed }
                     let inSigma = (part.lowerBound - meanCount)..<(part.upperBound - meanCount)
                     let sigma = UnsafeBufferPointer(rebasing: sd[inSigma]), rho = UnsafeBufferPointer(start: p + part.lowerBound, count: part.count)
                     let g = UnsafeMutableBufferPointer(start: gradient + part.lowerBound, count: part.count)
@@ -372,7 +380,8 @@ public struct MeanFieldVI: InferenceMethod {
                         summing: shardParts.map { $0.map { $0 + part.lowerBound } } ?? [UnsafePointer(g.baseAddress!)],
                         factor: shardParts == nil ? nil : factor + part.lowerBound, sigma: sigma, rho: rho, gradient: g,
                         precision: d, scale: sigmaScale)
-                }
+                    return .formed
+                })
             }
         }
         withExtendedLifetime(fit) {}

@@ -141,51 +141,76 @@ public struct Optimizer {
         precondition(gradientParts.allSatisfy { $0.count == parameterCount },
                      "optimizer built for \(parameterCount) parameters got gradient parts of \(gradientParts.map(\.count))")
         let parts = gradientParts.map { g in g.withUnsafeBufferPointer { $0.baseAddress! } }
-        update(&parameters, summing: parts) { _, r, g, _ in FastMath.sum(parts, range: r, into: g) }
+        update(&parameters) { _, _, _, _ in .sum(parts: parts, plusScaledParameters: 0) }
         withExtendedLifetime(gradientParts) {}
+    }
+
+    /// How a chunk's gradient reaches `update(_:formingGradient:)`.
+    public enum ChunkGradient {
+        /// Written by the closure to the scratch it was handed.
+        case formed
+        /// Σⱼ parts[j] + λ·θ over the chunk (each part a whole gradient-sized vector, indexed
+        /// like θ; θ as before the step; λ = 0 adds nothing), left to the optimizer: where
+        /// Adam's kernel runs it reads the parts itself and adds λθ as it goes, so this
+        /// gradient is never written.
+        case sum(parts: [UnsafePointer<Float>], plusScaledParameters: Float)
     }
 
     /// The coordinate ranges `update(_:formingGradient:)` hands its closure, in order: chunks
     /// of about `chunk` parameters.
     public var gradientChunks: [Range<Int>] { Parallel.ranges(parameterCount, parts: (parameterCount + Self.chunk - 1) / Self.chunk) }
 
-    /// θ ← θ + T(g), with g formed chunk by chunk by `formGradient(c, r, g, θ)`: it writes
-    /// g[i] for i in r = `gradientChunks[c]`, reading θ[r] as it was before this step. Each
-    /// chunk's gradient is formed, transformed and added to θ while it is in cache, so a
-    /// gradient that needs passes of its own (a sum of parts, a chain rule, a prior's term)
-    /// costs no parameter-sized array and no extra trip through memory. Chunks run on the
-    /// worker threads, so `formGradient` writes only to its own chunk (per-chunk results go
-    /// in slots indexed by c). Transforms that need the whole gradient (`needsGlobalPass`,
-    /// e.g. clipping by its norm) get it formed in full first.
-    public mutating func update(_ parameters: inout Tensor,
-                                formingGradient formGradient: (_ chunk: Int, _ range: Range<Int>, _ gradient: UnsafeMutablePointer<Float>,
-                                                               _ parameters: UnsafePointer<Float>) -> Void) {
-        update(&parameters, summing: nil, formingGradient: formGradient)
-    }
-
     /// Adam's chain as one kernel (`FastMath.adamStep`, the chain's numbers bit for bit): the
     /// chain is exactly `ScaleByAdam` then `ScaleByLearningRate`, optionally after
     /// `AddWeightDecay` (`Optimizer.adam` without clipping — the default training, with or
     /// without `--weight-decay`), and the CPU has the AVX2 kernels. It reads the gradient's parts
-    /// itself, so with `gradientParts` nothing is written to the scratch.
-    private func fusedAdam(step: Int) -> ((_ parts: [UnsafePointer<Float>], _ range: Range<Int>, _ parameters: UnsafeMutablePointer<Float>) -> Void)? {
+    /// itself, so a `.sum` chunk writes nothing to the scratch; its λθ is added as the kernel's
+    /// weight decay when the chain has none of its own (otherwise the sum is formed first).
+    private func fusedAdam(step: Int) -> ((_ gradient: ChunkGradient, _ formed: UnsafePointer<Float>, _ range: Range<Int>,
+                                           _ parameters: UnsafeMutablePointer<Float>) -> Void)? {
         let decay = transforms.first as? AddWeightDecay, adamAt = decay == nil ? 0 : 1
         guard vectorKernels, transforms.count == adamAt + 2, let adam = transforms[adamAt] as? ScaleByAdam,
               let rate = transforms[adamAt + 1] as? ScaleByLearningRate else { return nil }
         let corrections = adam.biasCorrections(step: step), scale = -rate.schedule.rate(at: step - 1)
         let m = adam.m.pointer, v = adam.v.pointer
-        return { parts, range, theta in
+        return { gradient, formed, range, theta in
+            var parts = [formed], lambda: Float? = decay?.decay
+            if case let .sum(summed, plus) = gradient {
+                if plus == 0 {
+                    parts = summed
+                } else if decay == nil {
+                    (parts, lambda) = (summed, plus)
+                } else {
+                    Self.formSum(summed, plus: plus, range: range, parameters: theta, into: UnsafeMutablePointer(mutating: formed))
+                }
+            }
             let done = FastMath.adamStep(theta: theta, m: m, v: v, gradientParts: parts, range: range, beta1: adam.beta1, beta2: adam.beta2,
-                                         biasCorrections: corrections, epsilon: adam.epsilon, scale: scale, weightDecay: decay?.decay)
+                                         biasCorrections: corrections, epsilon: adam.epsilon, scale: scale, weightDecay: lambda)
             assert(done, "the AVX2 kernels were found, so Adam's kernel runs")
         }
     }
 
-    /// `update(_:formingGradient:)`, reading the gradient straight from `parts` where Adam's
-    /// kernel runs (`fusedAdam`) and forming it by `formGradient` otherwise.
-    private mutating func update(_ parameters: inout Tensor, summing parts: [UnsafePointer<Float>]?,
-                                 formingGradient formGradient: (_ chunk: Int, _ range: Range<Int>, _ gradient: UnsafeMutablePointer<Float>,
-                                                                _ parameters: UnsafePointer<Float>) -> Void) {
+    /// g[i] = Σⱼ parts[j][i] + λ·θ[i] over `range` (λ = 0: the sum alone) — a `.sum` chunk
+    /// written out, with Adam's kernel's operations in its order.
+    private static func formSum(_ parts: [UnsafePointer<Float>], plus lambda: Float, range: Range<Int>,
+                                parameters theta: UnsafePointer<Float>, into g: UnsafeMutablePointer<Float>) {
+        FastMath.sum(parts, range: range, into: g)
+        if lambda != 0 { for i in range { g[i] = g[i] + lambda * theta[i] } }
+    }
+
+    /// θ ← θ + T(g), with g formed chunk by chunk by `formGradient(c, r, g, θ)`: it writes
+    /// g[i] for i in r = `gradientChunks[c]` and returns `.formed`, reading θ[r] as it was before
+    /// this step — or returns `.sum(parts:plusScaledParameters:)` for a gradient that is parts
+    /// plus λθ, which Adam's kernel reads without the gradient being written (`fusedAdam`;
+    /// other chains get it formed). Each chunk's gradient is formed, transformed and added to θ
+    /// while it is in cache, so a gradient that needs passes of its own (a sum of parts, a chain
+    /// rule, a prior's term) costs no parameter-sized array and no extra trip through memory.
+    /// Chunks run on the worker threads, so `formGradient` writes only to its own chunk
+    /// (per-chunk results go in slots indexed by c). Transforms that need the whole gradient
+    /// (`needsGlobalPass`, e.g. clipping by its norm) get it formed in full first.
+    public mutating func update(_ parameters: inout Tensor,
+                                formingGradient formGradient: (_ chunk: Int, _ range: Range<Int>, _ gradient: UnsafeMutablePointer<Float>,
+                                                               _ parameters: UnsafePointer<Float>) -> ChunkGradient) {
         precondition(parameters.count == parameterCount, "optimizer built for \(parameterCount) parameters got \(parameters.count)")
         step += 1
         let step = self.step
@@ -193,12 +218,16 @@ public struct Optimizer {
         let chunks = gradientChunks
         let groups = Parallel.ranges(chunks.count, parts: Parallel.workerCount)
         let formedFirst = transforms.contains(where: \.needsGlobalPass)
-        let fused = fusedAdam(step: step), formed = [UnsafePointer(up)]
+        let fused = fusedAdam(step: step)
+        /// The chunk's gradient in the scratch, whichever way the closure gave it.
+        func written(_ c: Int, _ r: Range<Int>, _ theta: UnsafePointer<Float>) {
+            if case let .sum(parts, plus) = formGradient(c, r, up, theta) { Self.formSum(parts, plus: plus, range: r, parameters: theta, into: up) }
+        }
         parameters.withUnsafeMutableBufferPointer { p in
             let pp = p.baseAddress!
             if formedFirst {
                 // Form everything first so `prepare` sees the whole gradient.
-                Parallel.forEach(groups.count) { g in for c in groups[g] { formGradient(c, chunks[c], up, pp) } }
+                Parallel.forEach(groups.count) { g in for c in groups[g] { written(c, chunks[c], pp) } }
                 for i in transforms.indices {
                     transforms[i].prepare(updates: UnsafeBufferPointer(start: up, count: parameterCount),
                                           parameters: UnsafeBufferPointer(p), step: step)
@@ -209,10 +238,10 @@ public struct Optimizer {
                 for c in groups[g] {
                     let r = chunks[c]
                     if let fused {
-                        if let parts { fused(parts, r, pp) } else { formGradient(c, r, up, pp); fused(formed, r, pp) }
+                        fused(formGradient(c, r, up, pp), up, r, pp)
                         continue
                     }
-                    if !formedFirst { formGradient(c, r, up, pp) }
+                    if !formedFirst { written(c, r, pp) }
                     for t in chain { t.apply(updates: up, parameters: pp, range: r, step: step) }
                     for i in r { pp[i] += up[i] }
                 }

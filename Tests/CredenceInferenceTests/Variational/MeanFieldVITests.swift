@@ -222,10 +222,15 @@ struct LinearRegressionNetwork {
     /// chain rule by sigmoid(ρ), then the optimizer) and gives the same value, with point
     /// weights (last layer Bayesian) and without (all), one and two weight samples; with SGD
     /// at rate 1 the step is −gradient exactly, and with clipping (a transform that needs the
-    /// whole gradient first) the step still agrees.
+    /// whole gradient first) the step still agrees, and so it does with Adam (whose kernel
+    /// reads one-run chunks of the means as shard parts plus the prior's λμ).
     @Test(arguments: [BayesianLayers.all, .last], [1, 2])
     func theFusedGaussianStepEqualsTheGeneralOne(_ layers: BayesianLayers, _ samples: Int) throws {
-        let chain = TwoMoonsHarness.model()
+        // A 200 × 200 weight (40,000 means) holds whole optimizer chunks (16,384), which go to
+        // Adam as shard parts plus λμ; the rest straddle tensors and are formed.
+        let chain = try Sequential(.mlp(inputShape: [2], hidden: [200, 200], outputs: 2))
+        #expect(Optimizer.adam(learningRate: .constant(1), parameterCount: 2 * chain.parameterCount).gradientChunks
+            .contains { $0.lowerBound >= chain.layout.entries(ofLayer: 2)[0].offset && $0.upperBound <= chain.layout.entries(ofLayer: 2)[0].range.upperBound })
         var rng = RandomGenerator(seed: 21)
         let vi = MeanFieldVI(datasetSize: 512, bayesianLayers: layers, prior: .gaussian(precision: 3), temperature: 0.5,
                              klAnnealingSteps: 10, weightSamples: samples)
@@ -237,12 +242,15 @@ struct LinearRegressionNetwork {
         let fit = MeanFieldVI.LikelihoodGradient(loss: 0, correct: 0, parts: parts, derivatives: derivatives, sigma: sigma,
                                                  sigmoid: sigmoid, statistics: [:])
         let count = state.parameters.count
-        for optimizer in [Optimizer.sgd(learningRate: .constant(1), parameterCount: count),
-                          .sgd(learningRate: .constant(1), clipNorm: 0.5, parameterCount: count)] {
-            var fused = state.parameters, fusedOptimizer = optimizer
+        // Made afresh for each path: Adam's moments live in shared buffers.
+        for makeOptimizer in [{ Optimizer.sgd(learningRate: .constant(1), parameterCount: count) },
+                              { .sgd(learningRate: .constant(1), clipNorm: 0.5, parameterCount: count) },
+                              // ε = 1 keeps Adam's first step smooth in g (at 1e-8 it is ±rate wherever g ≠ 0).
+                              { .adam(learningRate: .constant(1), epsilon: 1, parameterCount: count) }] {
+            var fused = state.parameters, fusedOptimizer = makeOptimizer()
             let fusedValue = vi.gaussianRegularizedUpdate(network, parameters: &fused, optimizer: &fusedOptimizer, likelihood: fit,
                                                           precision: 3, step: 4)
-            var general = state.parameters, generalOptimizer = optimizer
+            var general = state.parameters, generalOptimizer = makeOptimizer()
             let (gradient, value) = try vi.regularizedGradient(network, phi: state.parameters, likelihood: fit, step: 4, rng: &rng)
             generalOptimizer.update(&general, gradient: gradient)
             #expect(abs(fusedValue - value) <= 1e-5 * abs(value), "value \(fusedValue) vs \(value)")

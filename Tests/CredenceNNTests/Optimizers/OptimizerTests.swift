@@ -122,6 +122,7 @@ import CredenceTensor
                                     out[i] = gb[i]
                                     if theta[i] != before[i] { old[c] = false }
                                 }
+                                return .formed
                             }
                         }
                     }
@@ -129,6 +130,42 @@ import CredenceTensor
                 #expect(calls == [Int](repeating: 1, count: chunks.count) && !sawOldTheta.contains(false))
             }
             #expect(a.values == b.values)
+        }
+    }
+
+    /// A chunk handed over as parts plus λθ (`ChunkGradient.sum`) moves θ exactly as the same
+    /// gradient written out (`.formed`): Adam (its kernel adds λθ as weight decay), Adam with
+    /// weight decay of its own (the sum formed first), SGD with clipping (the whole gradient
+    /// first), and λ = 0 (the parts alone), over several chunks and steps.
+    @Test func aChunkGivenAsPartsPlusScaledParametersEqualsItWrittenOut() {
+        let n = 2 * Optimizer.chunk + 77
+        var rng = RandomGenerator(seed: 8)
+        let theta0 = Tensor.randomNormal(shape: [n], rng: &rng)
+        let parts = (0..<2).map { _ in Tensor.randomNormal(shape: [n], rng: &rng) }
+        for lambda: Float in [0, 0.3] {
+            for make in [{ Optimizer.adam(learningRate: .constant(0.01), parameterCount: n) },
+                         { Optimizer.adam(learningRate: .constant(0.01), weightDecay: 0.1, parameterCount: n) },
+                         { Optimizer.sgd(learningRate: .constant(0.1), momentum: 0.9, clipNorm: 1, parameterCount: n) }] {
+                var written = make(), summed = make()
+                var a = theta0, b = theta0
+                let pointers = parts.map { $0.withUnsafeBufferPointer { $0.baseAddress! } }
+                for _ in 0..<3 {
+                    written.update(&a) { _, range, out, theta in
+                        for i in range { out[i] = (pointers[0][i] + pointers[1][i]) + lambda * theta[i] }
+                        return .formed
+                    }
+                    // Every other chunk as a sum, the rest written: both kinds in one step.
+                    summed.update(&b, formingGradient: { c, range, out, theta in
+                        guard c % 2 == 0 else {
+                            for i in range { out[i] = (pointers[0][i] + pointers[1][i]) + lambda * theta[i] }
+                            return .formed
+                        }
+                        return .sum(parts: pointers, plusScaledParameters: lambda)
+                    })
+                }
+                withExtendedLifetime(parts) {}
+                #expect(a.values == b.values, "λ \(lambda), \(written.transformKinds)")
+            }
         }
     }
 
@@ -161,8 +198,8 @@ import CredenceTensor
                     chain.update(&b, gradientParts: parts)
                 } else {
                     let pointers = parts.map { g in g.withUnsafeBufferPointer { $0.baseAddress! } }
-                    fused.update(&a) { _, r, g, _ in FastMath.sum(pointers, range: r, into: g) }
-                    chain.update(&b) { _, r, g, _ in FastMath.sum(pointers, range: r, into: g) }
+                    fused.update(&a) { _, r, g, _ in FastMath.sum(pointers, range: r, into: g); return .formed }
+                    chain.update(&b) { _, r, g, _ in FastMath.sum(pointers, range: r, into: g); return .formed }
                     withExtendedLifetime(parts) {}
                 }
             }
