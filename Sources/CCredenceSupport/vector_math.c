@@ -341,17 +341,27 @@ AVX2 static inline void adam8(float *theta, float *m, float *v, __m256 g, __m256
     _mm256_storeu_ps(theta, _mm256_add_ps(_mm256_loadu_ps(theta), _mm256_mul_ps(u, s)));
 }
 
+// Σθ² of θ before the step goes to *sumSquares when it is not NULL (eight float lanes, then
+// double) — a prior's value on the weights the step reads anyway.
 AVX2 static void adam_update_avx2(float *theta, float *m, float *v, const float *const *parts, long partCount, long n, float beta1,
-                                  float beta2, float c1, float sqrtC2, float epsilon, float scale, float decay, int decayed) {
+                                  float beta2, float c1, float sqrtC2, float epsilon, float scale, float decay, int decayed,
+                                  double *sumSquares) {
     const __m256 b1 = _mm256_set1_ps(beta1), b1c = _mm256_set1_ps(1.0f - beta1), b2 = _mm256_set1_ps(beta2);
     const __m256 b2c = _mm256_set1_ps(1.0f - beta2), cv = _mm256_set1_ps(c1), c2 = _mm256_set1_ps(sqrtC2);
     const __m256 eps = _mm256_set1_ps(epsilon), s = _mm256_set1_ps(scale), d = _mm256_set1_ps(decay);
+    __m256 squares = _mm256_setzero_ps();
+    double tailSquares = 0;
     long i = 0;
     for (; i + 8 <= n; i += 8) {
         __m256 g = parts_gradient8(parts, partCount, NULL, i);
-        if (decayed) g = _mm256_add_ps(g, _mm256_mul_ps(d, _mm256_loadu_ps(theta + i)));
+        if (decayed || sumSquares) {
+            __m256 t = _mm256_loadu_ps(theta + i);
+            if (decayed) g = _mm256_add_ps(g, _mm256_mul_ps(d, t));
+            if (sumSquares) squares = _mm256_fmadd_ps(t, t, squares);
+        }
         adam8(theta + i, m + i, v + i, g, b1, b1c, b2, b2c, cv, c2, eps, s);
     }
+    if (sumSquares) for (long j = i; j < n; j++) tailSquares += (double)theta[j] * theta[j];
     if (i < n) {
         float t[8] = {0}, mm[8] = {0}, vv[8] = {0}, g[8] = {0};
         long count = n - i;
@@ -366,6 +376,7 @@ AVX2 static void adam_update_avx2(float *theta, float *m, float *v, const float 
         adam8(t, mm, vv, gv, b1, b1c, b2, b2c, cv, c2, eps, s);
         for (long j = 0; j < count; j++) { theta[i + j] = t[j]; m[i + j] = mm[j]; v[i + j] = vv[j]; }
     }
+    if (sumSquares) *sumSquares = sum8(squares) + tailSquares;
 }
 
 // An SG-MCMC gradient over one chunk from two shard parts and a Gaussian prior term (the
@@ -545,9 +556,9 @@ int credence_add_scaled_parts(const float *const *parts, long partCount, const f
 }
 
 int credence_adam_update(float *theta, float *m, float *v, const float *const *parts, long partCount, long n, float beta1, float beta2,
-                         float c1, float sqrtC2, float epsilon, float scale, float decay, int decayed) {
+                         float c1, float sqrtC2, float epsilon, float scale, float decay, int decayed, double *sumSquares) {
     if (!vector_math_available()) return 0;
-    adam_update_avx2(theta, m, v, parts, partCount, n, beta1, beta2, c1, sqrtC2, epsilon, scale, decay, decayed);
+    adam_update_avx2(theta, m, v, parts, partCount, n, beta1, beta2, c1, sqrtC2, epsilon, scale, decay, decayed, sumSquares);
     return 1;
 }
 
@@ -628,9 +639,9 @@ int credence_two_part_gradient(const float *a, const float *b, const float *thet
     return 0;
 }
 int credence_adam_update(float *theta, float *m, float *v, const float *const *parts, long partCount, long n, float beta1, float beta2,
-                         float c1, float sqrtC2, float epsilon, float scale, float decay, int decayed) {
+                         float c1, float sqrtC2, float epsilon, float scale, float decay, int decayed, double *sumSquares) {
     (void)theta; (void)m; (void)v; (void)parts; (void)partCount; (void)n; (void)beta1; (void)beta2; (void)c1; (void)sqrtC2; (void)epsilon;
-    (void)scale; (void)decay; (void)decayed;
+    (void)scale; (void)decay; (void)decayed; (void)sumSquares;
     return 0;
 }
 long credence_dropout_pairs(const float *src, float *dst, long pairs, unsigned first, unsigned key, unsigned threshold, float scale,

@@ -79,9 +79,10 @@ int credence_psgld_update(float *theta, float *v, const float *g, const float *z
                           float epsilon);
 /// Adam's step with learning-rate scale s on n weights (Optimizer's chain (AddWeightDecay →)
 /// ScaleByAdam → ScaleByLearningRate → θ += u, bit for bit): g = Σⱼ parts[j] in order, plus
-/// decay·θ when `decayed`, m ← β₁m + (1−β₁)g, v ← β₂v + ((1−β₂)g)g, θ ← θ + ((m·c₁)/(√max(v, 0)·c₂ + ε))·s.
+/// decay·θ when `decayed`, m ← β₁m + (1−β₁)g, v ← β₂v + ((1−β₂)g)g, θ ← θ + ((m·c₁)/(√max(v, 0)·c₂ + ε))·s;
+/// Σθ² before the step to *sumSquares unless it is NULL.
 int credence_adam_update(float *theta, float *m, float *v, const float *const *parts, long partCount, long n, float beta1, float beta2,
-                         float c1, float sqrtC2, float epsilon, float scale, float decay, int decayed);
+                         float c1, float sqrtC2, float epsilon, float scale, float decay, int decayed, double *sumSquares);
 /// out = (a + b)·scale + prior·θ over n values and Σθ² in double (eight partial sums by index
 /// mod 8, then the tail) — ScaledGradient.form's two-shard loop and sumOfSquares, bit for bit.
 int credence_two_part_gradient(const float *a, const float *b, const float *theta, float *out, long n, float scale, float prior,

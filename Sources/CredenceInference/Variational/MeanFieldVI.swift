@@ -347,16 +347,17 @@ public struct MeanFieldVI: InferenceMethod {
         // derivative applied in the same pass); several: `combine` forms the sum first.
         let shardParts = fit.parts.count == 1 ? fit.parts[0].map { $0.withUnsafeBufferPointer { $0.baseAddress! } } : nil
         let factor = fit.derivatives[0].withUnsafeBufferPointer { $0.baseAddress! } - meanCount
-        // Per chunk: Σμ² per run, then Σσ² and Σ log σ over its σ coordinates.
-        var partials = [[Double]](repeating: [Double](repeating: 0, count: runs.count + 2), count: optimizer.gradientChunks.count)
+        // Per chunk c, from c·width: Σμ² per run, then Σσ² and Σ log σ over its σ coordinates.
+        let width = runs.count + 2
+        var partials = [Double](repeating: 0, count: optimizer.gradientChunks.count * width)
         fit.sigma.withUnsafeBufferPointer { sd in
             partials.withUnsafeMutableBufferPointer { out in
                 optimizer.update(&phi, formingGradient: { c, chunk, gradient, p in
                     // A chunk of one run's means with one weight sample: its gradient is the shard
-                    // parts plus scale·μ, which Adam's kernel forms as it reads them.
+                    // parts plus scale·μ, which Adam's kernel forms as it reads them (and Σμ²).
                     if let shardParts, let r = runs.firstIndex(where: { $0.range.lowerBound <= chunk.lowerBound && chunk.upperBound <= $0.range.upperBound }) {
-                        out[c][r] = FastMath.sum(chunk.count) { p[chunk.lowerBound &+ $0] * p[chunk.lowerBound &+ $0] }
-                        return .sum(parts: shardParts, plusScaledParameters: Float(runs[r].isBayesian ? klScale : priorScale) * d)
+                        return .sum(parts: shardParts, plusScaledParameters: Float(runs[r].isBayesian ? klScale : priorScale) * d,
+                                    sumOfSquares: out.baseAddress! + c * width + r)
                     }
                     if shardParts == nil {
                         Self.combine(fit.parts, derivatives: fit.derivatives, meanCount: meanCount, range: chunk, into: gradient)
@@ -367,7 +368,7 @@ public struct MeanFieldVI: InferenceMethod {
                         let mean = UnsafeBufferPointer(start: p + part.lowerBound, count: part.count)
                         let g = UnsafeMutableBufferPointer(start: gradient + part.lowerBound, count: part.count)
                         let scale = Float(run.isBayesian ? klScale : priorScale) * d
-                        out[c][r] = shardParts.map { FastMath.addScaled(mean, toSumOf: $0.map { $0 + part.lowerBound }, into: g, scale: scale) }
+                        out[c * width + r] = shardParts.map { FastMath.addScaled(mean, toSumOf: $0.map { $0 + part.lowerBound }, into: g, scale: scale) }
                             ?? FastMath.addScaled(mean, to: g, scale: scale)
                     }
                     let part = chunk.clamped(to: meanCount..<total)
@@ -376,7 +377,7 @@ public struct MeanFieldVI: InferenceMethod {
                     let sigma = UnsafeBufferPointer(rebasing: sd[inSigma]), rho = UnsafeBufferPointer(start: p + part.lowerBound, count: part.count)
                     let g = UnsafeMutableBufferPointer(start: gradient + part.lowerBound, count: part.count)
                     // Several samples: `combine` formed the gradient, derivatives applied.
-                    (out[c][runs.count], out[c][runs.count + 1]) = FastMath.addGaussianKLGradient(
+                    (out[c * width + runs.count], out[c * width + runs.count + 1]) = FastMath.addGaussianKLGradient(
                         summing: shardParts.map { $0.map { $0 + part.lowerBound } } ?? [UnsafePointer(g.baseAddress!)],
                         factor: shardParts == nil ? nil : factor + part.lowerBound, sigma: sigma, rho: rho, gradient: g,
                         precision: d, scale: sigmaScale)
@@ -385,7 +386,7 @@ public struct MeanFieldVI: InferenceMethod {
             }
         }
         withExtendedLifetime(fit) {}
-        func summed(_ k: Int) -> Double { partials.reduce(0) { $0 + $1[k] } }
+        func summed(_ k: Int) -> Double { stride(from: k, to: partials.count, by: width).reduce(0) { $0 + partials[$1] } }
         // KL = Σ ½δ(σ² + μ²) − log σ − ½(log δ + 1) over the Bayesian weights; each point weight's
         // −log p = ½δθ² − ½ log(δ/2π).
         var value = klScale * (0.5 * delta * summed(runs.count) - summed(runs.count + 1)

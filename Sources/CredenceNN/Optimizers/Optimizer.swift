@@ -141,7 +141,7 @@ public struct Optimizer {
         precondition(gradientParts.allSatisfy { $0.count == parameterCount },
                      "optimizer built for \(parameterCount) parameters got gradient parts of \(gradientParts.map(\.count))")
         let parts = gradientParts.map { g in g.withUnsafeBufferPointer { $0.baseAddress! } }
-        update(&parameters) { _, _, _, _ in .sum(parts: parts, plusScaledParameters: 0) }
+        update(&parameters) { _, _, _, _ in .sum(parts: parts, plusScaledParameters: 0, sumOfSquares: nil) }
         withExtendedLifetime(gradientParts) {}
     }
 
@@ -152,8 +152,9 @@ public struct Optimizer {
         /// Σⱼ parts[j] + λ·θ over the chunk (each part a whole gradient-sized vector, indexed
         /// like θ; θ as before the step; λ = 0 adds nothing), left to the optimizer: where
         /// Adam's kernel runs it reads the parts itself and adds λθ as it goes, so this
-        /// gradient is never written.
-        case sum(parts: [UnsafePointer<Float>], plusScaledParameters: Float)
+        /// gradient is never written. With `sumOfSquares`, Σθ² over the chunk before the step
+        /// is stored there (a Gaussian prior's value, from the pass that reads θ anyway).
+        case sum(parts: [UnsafePointer<Float>], plusScaledParameters: Float, sumOfSquares: UnsafeMutablePointer<Double>?)
     }
 
     /// The coordinate ranges `update(_:formingGradient:)` hands its closure, in order: chunks
@@ -174,28 +175,32 @@ public struct Optimizer {
         let corrections = adam.biasCorrections(step: step), scale = -rate.schedule.rate(at: step - 1)
         let m = adam.m.pointer, v = adam.v.pointer
         return { gradient, formed, range, theta in
-            var parts = [formed], lambda: Float? = decay?.decay
-            if case let .sum(summed, plus) = gradient {
+            var parts = [formed], lambda: Float? = decay?.decay, squares: UnsafeMutablePointer<Double>?
+            if case let .sum(summed, plus, sumOfSquares) = gradient {
+                squares = sumOfSquares
                 if plus == 0 {
                     parts = summed
                 } else if decay == nil {
                     (parts, lambda) = (summed, plus)
                 } else {
-                    Self.formSum(summed, plus: plus, range: range, parameters: theta, into: UnsafeMutablePointer(mutating: formed))
+                    Self.formSum(gradient, range: range, parameters: theta, into: UnsafeMutablePointer(mutating: formed))
                 }
             }
             let done = FastMath.adamStep(theta: theta, m: m, v: v, gradientParts: parts, range: range, beta1: adam.beta1, beta2: adam.beta2,
-                                         biasCorrections: corrections, epsilon: adam.epsilon, scale: scale, weightDecay: lambda)
+                                         biasCorrections: corrections, epsilon: adam.epsilon, scale: scale, weightDecay: lambda,
+                                         sumOfSquares: squares)
             assert(done, "the AVX2 kernels were found, so Adam's kernel runs")
         }
     }
 
     /// g[i] = Σⱼ parts[j][i] + λ·θ[i] over `range` (λ = 0: the sum alone) — a `.sum` chunk
-    /// written out, with Adam's kernel's operations in its order.
-    private static func formSum(_ parts: [UnsafePointer<Float>], plus lambda: Float, range: Range<Int>,
-                                parameters theta: UnsafePointer<Float>, into g: UnsafeMutablePointer<Float>) {
+    /// written out, with Adam's kernel's operations in its order — and its Σθ² where asked.
+    private static func formSum(_ gradient: ChunkGradient, range: Range<Int>, parameters theta: UnsafePointer<Float>,
+                                into g: UnsafeMutablePointer<Float>) {
+        guard case let .sum(parts, lambda, sumOfSquares) = gradient else { return }
         FastMath.sum(parts, range: range, into: g)
         if lambda != 0 { for i in range { g[i] = g[i] + lambda * theta[i] } }
+        sumOfSquares?.pointee = FastMath.sum(range.count) { theta[range.lowerBound &+ $0] * theta[range.lowerBound &+ $0] }
     }
 
     /// θ ← θ + T(g), with g formed chunk by chunk by `formGradient(c, r, g, θ)`: it writes
@@ -221,7 +226,7 @@ public struct Optimizer {
         let fused = fusedAdam(step: step)
         /// The chunk's gradient in the scratch, whichever way the closure gave it.
         func written(_ c: Int, _ r: Range<Int>, _ theta: UnsafePointer<Float>) {
-            if case let .sum(parts, plus) = formGradient(c, r, up, theta) { Self.formSum(parts, plus: plus, range: r, parameters: theta, into: up) }
+            Self.formSum(formGradient(c, r, up, theta), range: r, parameters: theta, into: up)
         }
         parameters.withUnsafeMutableBufferPointer { p in
             let pp = p.baseAddress!

@@ -190,17 +190,19 @@ public enum FastMath {
     /// v ← β₂v + ((1−β₂)g)g, θ ← θ + ((m·c₁)/(√max(v, 0)·c₂ + ε))·`scale` — the operations of
     /// `Optimizer`'s chain (`ScaleByAdam`, then `ScaleByLearningRate`, then θ += u) in their order,
     /// so the same numbers bit for bit; the chain's four passes over each chunk, compiled for
-    /// SSE2, were 13 % of a Fashion-MNIST MLP step. Returns false (nothing done) without the kernel.
+    /// SSE2, were 13 % of a Fashion-MNIST MLP step. With `sumOfSquares`, Σθ² over `range` before
+    /// the step goes there too. Returns false (nothing done) without the kernel.
     public static func adamStep(theta: UnsafeMutablePointer<Float>, m: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>,
                                 gradientParts: [UnsafePointer<Float>], range: Range<Int>, beta1: Float, beta2: Float,
                                 biasCorrections: (c1: Float, sqrtC2: Float), epsilon: Float, scale: Float, weightDecay: Float? = nil,
-                                vectorKernels: Bool = hasVectorKernels) -> Bool {
+                                sumOfSquares: UnsafeMutablePointer<Double>? = nil, vectorKernels: Bool = hasVectorKernels) -> Bool {
         guard vectorKernels, !gradientParts.isEmpty else { return false }
         let offset = range.lowerBound
         let parts = gradientParts.map { Optional($0 + offset) }
         return parts.withUnsafeBufferPointer { p in
             credence_adam_update(theta + offset, m + offset, v + offset, p.baseAddress, p.count, range.count, beta1, beta2,
-                                 biasCorrections.c1, biasCorrections.sqrtC2, epsilon, scale, weightDecay ?? 0, weightDecay == nil ? 0 : 1) != 0
+                                 biasCorrections.c1, biasCorrections.sqrtC2, epsilon, scale, weightDecay ?? 0, weightDecay == nil ? 0 : 1,
+                                 sumOfSquares) != 0
         }
     }
 

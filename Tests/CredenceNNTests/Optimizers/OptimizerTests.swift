@@ -136,7 +136,8 @@ import CredenceTensor
     /// A chunk handed over as parts plus λθ (`ChunkGradient.sum`) moves θ exactly as the same
     /// gradient written out (`.formed`): Adam (its kernel adds λθ as weight decay), Adam with
     /// weight decay of its own (the sum formed first), SGD with clipping (the whole gradient
-    /// first), and λ = 0 (the parts alone), over several chunks and steps.
+    /// first), and λ = 0 (the parts alone), over several chunks and steps; the chunk's Σθ²
+    /// before the step comes back where asked.
     @Test func aChunkGivenAsPartsPlusScaledParametersEqualsItWrittenOut() {
         let n = 2 * Optimizer.chunk + 77
         var rng = RandomGenerator(seed: 8)
@@ -149,19 +150,27 @@ import CredenceTensor
                 var written = make(), summed = make()
                 var a = theta0, b = theta0
                 let pointers = parts.map { $0.withUnsafeBufferPointer { $0.baseAddress! } }
+                var squares = [Double](repeating: .nan, count: summed.gradientChunks.count)
                 for _ in 0..<3 {
+                    let before = b.values
                     written.update(&a) { _, range, out, theta in
                         for i in range { out[i] = (pointers[0][i] + pointers[1][i]) + lambda * theta[i] }
                         return .formed
                     }
                     // Every other chunk as a sum, the rest written: both kinds in one step.
-                    summed.update(&b, formingGradient: { c, range, out, theta in
-                        guard c % 2 == 0 else {
-                            for i in range { out[i] = (pointers[0][i] + pointers[1][i]) + lambda * theta[i] }
-                            return .formed
-                        }
-                        return .sum(parts: pointers, plusScaledParameters: lambda)
-                    })
+                    squares.withUnsafeMutableBufferPointer { slots in
+                        summed.update(&b, formingGradient: { c, range, out, theta in
+                            guard c % 2 == 0 else {
+                                for i in range { out[i] = (pointers[0][i] + pointers[1][i]) + lambda * theta[i] }
+                                return .formed
+                            }
+                            return .sum(parts: pointers, plusScaledParameters: lambda, sumOfSquares: slots.baseAddress! + c)
+                        })
+                    }
+                    for (c, range) in summed.gradientChunks.enumerated() where c % 2 == 0 {
+                        let exact = range.reduce(0.0) { $0 + Double(before[$1]) * Double(before[$1]) }
+                        #expect(abs(squares[c] - exact) <= 1e-5 * exact, "Σθ² of chunk \(c)")
+                    }
                 }
                 withExtendedLifetime(parts) {}
                 #expect(a.values == b.values, "λ \(lambda), \(written.transformKinds)")
