@@ -126,10 +126,9 @@ public struct MeanFieldVI: InferenceMethod {
     /// One Adam step on the negative ELBO per example; reports it.
     ///
     /// σ = softplus(ρ) is computed once per step (and sigmoid(ρ) where the general path needs
-    /// it), and so is each weight
-    /// sample's layer noise (ΔW = σ ⊙ ε, or σ² for local reparameterization): the worker shards
-    /// run the network over ψ = (μ, layer noise) (`VariationalNetwork.Coordinates.layerNoise`)
-    /// and share the draw. Their gradients, summed over shards and samples with the layer-noise
+    /// it), and so is each weight sample's layer noise (ΔW = σ ⊙ ε, or σ² for local
+    /// reparameterization): the worker shards run the network over ψ = (μ, layer noise)
+    /// (`VariationalNetwork.Coordinates.layerNoise`) and share the draw. Their gradients, summed over shards and samples with the layer-noise
     /// coordinates times ∂(layer noise)/∂σ, get the regularizer's, then ∂/∂ρ = ∂/∂σ · sigmoid(ρ).
     /// With the Gaussian prior all of that and Adam are one pass over φ, chunk by chunk
     /// (`gaussianRegularizedUpdate`, tested equal to the general path: `combined`,
@@ -204,8 +203,11 @@ public struct MeanFieldVI: InferenceMethod {
         let psi = try network.parameters(mean: phi.segment(offset: 0, shape: [network.meanCount]), standardDeviations: fit.sigma)
         let penalty = addRegularizer(network, psi: psi, to: &gradient, step: step, rng: &klRNG)
         let meanCount = network.meanCount
+        guard let sigmoid = fit.sigmoid else {
+            preconditionFailure("the general path's chain rule needs sigmoid(ρ): likelihoodGradient(withSigmoid: true)")
+        }
         gradient.withUnsafeMutableBufferPointer { g in
-            fit.sigmoid!.withUnsafeBufferPointer { s in
+            sigmoid.withUnsafeBufferPointer { s in
                 Parallel.forEachRange(s.count) { _, range in for k in range { g[meanCount + k] *= s[k] } }
             }
         }

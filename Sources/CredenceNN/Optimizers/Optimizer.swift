@@ -183,7 +183,9 @@ public struct Optimizer {
                 } else if decay == nil {
                     (parts, lambda) = (summed, plus)
                 } else {
+                    // The chain's own decay comes after this λθ: the sum is written out first (with its Σθ²).
                     Self.formSum(gradient, range: range, parameters: theta, into: UnsafeMutablePointer(mutating: formed))
+                    squares = nil
                 }
             }
             let done = FastMath.adamStep(theta: theta, m: m, v: v, gradientParts: parts, range: range, beta1: adam.beta1, beta2: adam.beta2,

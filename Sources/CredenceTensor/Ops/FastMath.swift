@@ -303,9 +303,9 @@ extension FastMath {
     /// kernels the four side by side in AVX2 lanes — another stream of the same law (the
     /// SG-MCMC samplers' noise).
     ///
-    /// `eachBlock` is called with the indices of `out` each block of 2,048 values
-    /// has just filled, in order, while they are in the L1 cache: a pass that consumes the
-    /// noise right away (VI's ΔW = σ ⊙ ε) needs no trip of its own through memory.
+    /// `eachBlock` is called with the indices of `out` that each block of 2,048 values has just
+    /// filled, in order, while they are in the L1 cache: a pass that consumes the noise right
+    /// away (VI's ΔW = σ ⊙ ε) needs no trip of its own through memory.
     public static func fillNormalNoise(_ out: UnsafeMutableBufferPointer<Float>, rng: inout RandomGenerator,
                                        interleaved: Bool = false, vectorKernels: Bool = hasVectorKernels,
                                        eachBlock: (Range<Int>) -> Void = { _ in }) {
