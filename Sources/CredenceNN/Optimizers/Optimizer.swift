@@ -167,15 +167,16 @@ public struct Optimizer {
     /// without `--weight-decay`), and the CPU has the AVX2 kernels. It reads the gradient's parts
     /// itself, so a `.sum` chunk writes nothing to the scratch; its λθ is added as the kernel's
     /// weight decay when the chain has none of its own (otherwise the sum is formed first).
-    private func fusedAdam(step: Int) -> ((_ gradient: ChunkGradient, _ formed: UnsafePointer<Float>, _ range: Range<Int>,
-                                           _ parameters: UnsafeMutablePointer<Float>) -> Void)? {
+    private func fusedAdam(step: Int) -> ((_ gradient: ChunkGradient, _ range: Range<Int>, _ parameters: UnsafeMutablePointer<Float>) -> Void)? {
         let decay = transforms.first as? AddWeightDecay, adamAt = decay == nil ? 0 : 1
         guard vectorKernels, transforms.count == adamAt + 2, let adam = transforms[adamAt] as? ScaleByAdam,
               let rate = transforms[adamAt + 1] as? ScaleByLearningRate else { return nil }
         let corrections = adam.biasCorrections(step: step), scale = -rate.schedule.rate(at: step - 1)
-        let m = adam.m.pointer, v = adam.v.pointer
-        return { gradient, formed, range, theta in
-            var parts = [formed], lambda: Float? = decay?.decay, squares: UnsafeMutablePointer<Double>?
+        let m = adam.m.pointer, v = adam.v.pointer, scratch = scratch.pointer
+        // The scratch as Adam's one gradient part, made once per step rather than once per chunk.
+        let formed = [UnsafePointer(scratch)]
+        return { gradient, range, theta in
+            var parts = formed, lambda: Float? = decay?.decay, squares: UnsafeMutablePointer<Double>?
             if case let .sum(summed, plus, sumOfSquares) = gradient {
                 squares = sumOfSquares
                 if plus == 0 {
@@ -184,7 +185,7 @@ public struct Optimizer {
                     (parts, lambda) = (summed, plus)
                 } else {
                     // The chain's own decay comes after this λθ: the sum is written out first (with its Σθ²).
-                    Self.formSum(gradient, range: range, parameters: theta, into: UnsafeMutablePointer(mutating: formed))
+                    Self.formSum(gradient, range: range, parameters: theta, into: scratch)
                     squares = nil
                 }
             }
@@ -245,7 +246,7 @@ public struct Optimizer {
                 for c in groups[g] {
                     let r = chunks[c]
                     if let fused {
-                        fused(formGradient(c, r, up, pp), up, r, pp)
+                        fused(formGradient(c, r, up, pp), r, pp)
                         continue
                     }
                     if !formedFirst { written(c, r, pp) }
