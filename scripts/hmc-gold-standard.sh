@@ -25,6 +25,11 @@
 #
 #   bash scripts/hmc-gold-standard.sh [OUTDIR] [SEED]   # default credence-results/hmc, seed 0
 #   TASKS="two-moons" bash scripts/hmc-gold-standard.sh credence-results/hmc 1   # some tasks only
+#   TASKS=auto-mpg RUNS="nuts-homoscedastic-8000 regression-agreement" bash scripts/hmc-gold-standard.sh OUT 2
+#                   # some runs only: nuts, hmc, approximations, agreement (the classifiers'), nuts-depth12,
+#                   # nuts-homoscedastic, nuts-homoscedastic-long, -4000, -8000, -8000-d90, regression-agreement
+#   CREDENCE=/path/to/credence bash scripts/hmc-gold-standard.sh ...   # that binary instead of a release build
+#                   # (a copy keeps an hour-long run apart from rebuilds of the checkout)
 #
 # Resumable (re-running skips finished chains and networks). Release build.
 set -euo pipefail
@@ -32,9 +37,15 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 OUT="${1:-credence-results/hmc}"
 SEED="${2:-0}"
 TASKS="${TASKS:-two-moons fashion-mnist regression-1d boston-housing auto-mpg}"
+RUNS="${RUNS:-all}"
 wants() { [[ " $TASKS " == *" $1 "* ]]; }
-swift build -c release --product credence >&2
-C=.build/release/credence
+runs() { [[ "$RUNS" == all || " $RUNS " == *" $1 "* ]]; }
+if [[ -n "${CREDENCE:-}" ]]; then
+  C="$CREDENCE"
+else
+  swift build -c release --product credence >&2
+  C=.build/release/credence
+fi
 # The approximations scored against NUTS, trained into DIR as PREFIX<method>.safetensors: the
 # last-layer Laplace with HESSIAN, the SG-MCMC chains with the extra settings SGMCMC (a string).
 APPROXIMATIONS=(map mc-dropout ensemble swag laplace vi sgld csghmc)
@@ -56,9 +67,10 @@ run_task() {  # name, agreement points, "settings of both samplers", "NUTS's own
   local D="$OUT/$task-seed-$SEED"
   mkdir -p "$D"
   local COMMON=(--seed "$SEED" --holdout 0 --resume --format json "$@")
-  $C train "${COMMON[@]}" --method nuts "${SAMPLER[@]}" ${NUTS_ONLY[@]+"${NUTS_ONLY[@]}"} --out "$D/nuts.safetensors" > "$D/nuts.json"
-  $C train "${COMMON[@]}" --method hmc "${SAMPLER[@]}" ${HMC_ONLY[@]+"${HMC_ONLY[@]}"} --set leapfrogSteps=100 --out "$D/hmc.safetensors" > "$D/hmc.json"
-  train_approximations "$D" "" kronecker "" "${COMMON[@]}"
+  runs nuts && $C train "${COMMON[@]}" --method nuts "${SAMPLER[@]}" ${NUTS_ONLY[@]+"${NUTS_ONLY[@]}"} --out "$D/nuts.safetensors" > "$D/nuts.json"
+  runs hmc && $C train "${COMMON[@]}" --method hmc "${SAMPLER[@]}" ${HMC_ONLY[@]+"${HMC_ONLY[@]}"} --set leapfrogSteps=100 --out "$D/hmc.safetensors" > "$D/hmc.json"
+  runs approximations && train_approximations "$D" "" kronecker "" "${COMMON[@]}"
+  runs agreement || return 0
   local scored=(hmc "${APPROXIMATIONS[@]}")
   scored=("${scored[@]/#/$D/}")
   $C agreement --reference "$D/nuts.safetensors" --points "$points" --samples 64 --format json "${scored[@]/%/.safetensors}" > "$D/agreement.json"
@@ -67,20 +79,20 @@ run_task() {  # name, agreement points, "settings of both samplers", "NUTS's own
 wants two-moons && run_task two-moons 500 "--set warmup=500 --set iterations=500 --set chains=4" "" "" --dataset two-moons --hidden 16,16 --epochs 100 --batch-size 64 --lr 0.005
 wants fashion-mnist && run_task fashion-mnist 2000 "--set chains=4" "--set warmup=400 --set iterations=400 --set maxTreeDepth=9" "--set warmup=300 --set iterations=300" --dataset fashion-mnist --train-limit 500 --hidden 32 --epochs 50 --batch-size 64 --lr 0.001
 for TASK in regression-1d boston-housing auto-mpg; do
-  wants "$TASK" || continue
+  wants "$TASK" && runs nuts || continue
   D="$OUT/$TASK-seed-$SEED"; mkdir -p "$D"
   $C train --dataset "$TASK" --hidden 16,16 --epochs 100 --batch-size 64 --lr 0.005 --seed "$SEED" --holdout 0 --resume \
     --format json --method nuts --set warmup=500 --set iterations=500 --set chains=4 --out "$D/nuts.safetensors" > "$D/nuts.json"
 done
 # Four times the cost of an iteration at depth 10: 50–60 minutes a seed beside other work on 2 cores (Zen 3).
-if wants regression-1d; then
-  D="$OUT/regression-1d-seed-$SEED"
+if wants regression-1d && runs nuts-depth12; then
+  D="$OUT/regression-1d-seed-$SEED"; mkdir -p "$D"
   $C train --dataset regression-1d --hidden 16,16 --epochs 100 --batch-size 64 --lr 0.005 --seed "$SEED" --holdout 0 --resume \
     --format json --method nuts --set warmup=500 --set iterations=500 --set chains=4 --set maxTreeDepth=12 --out "$D/nuts-depth12.safetensors" > "$D/nuts-depth12.json"
 fi
 for TASK in boston-housing auto-mpg; do
-  wants "$TASK" || continue
-  D="$OUT/$TASK-seed-$SEED"
+  wants "$TASK" && runs nuts-homoscedastic || continue
+  D="$OUT/$TASK-seed-$SEED"; mkdir -p "$D"
   $C train --dataset "$TASK" --regression-noise homoscedastic --hidden 16,16 --epochs 100 --batch-size 64 --lr 0.005 --seed "$SEED" --holdout 0 --resume \
     --format json --method nuts --set warmup=500 --set iterations=500 --set chains=4 --out "$D/nuts-homoscedastic.safetensors" > "$D/nuts-homoscedastic.json"
 done
@@ -90,16 +102,17 @@ done
 # test point); Boston housing at 4 × 8,000 too.
 for RUN in auto-mpg:long:2000 auto-mpg:4000:4000 auto-mpg:8000:8000 boston-housing:8000:8000; do
   TASK="${RUN%%:*}"; REST="${RUN#*:}"
-  wants "$TASK" || continue
   D="$OUT/$TASK-seed-$SEED"; NAME="nuts-homoscedastic-${REST%%:*}"
+  wants "$TASK" && runs "$NAME" || continue
+  mkdir -p "$D"
   $C train --dataset "$TASK" --regression-noise homoscedastic --hidden 16,16 --epochs 100 --batch-size 64 --lr 0.005 --seed "$SEED" --holdout 0 --resume \
     --format json --method nuts --set warmup=500 --set iterations="${REST##*:}" --set chains=4 --out "$D/$NAME.safetensors" > "$D/$NAME.json"
 done
 
 # Boston housing at targetAcceptance 0.9 with 1,000 warm-up iterations too: at 0.8 seed 2 diverged on
 # 1,441 iterations and missed R-hat (1.0108); at 0.95 every tree hit the depth cap and it mixed worse.
-if wants boston-housing; then
-  D="$OUT/boston-housing-seed-$SEED"
+if wants boston-housing && runs nuts-homoscedastic-8000-d90; then
+  D="$OUT/boston-housing-seed-$SEED"; mkdir -p "$D"
   $C train --dataset boston-housing --regression-noise homoscedastic --hidden 16,16 --epochs 100 --batch-size 64 --lr 0.005 --seed "$SEED" --holdout 0 --resume \
     --format json --method nuts --set warmup=1000 --set iterations=8000 --set chains=4 --set targetAcceptance=0.9 --out "$D/nuts-homoscedastic-8000-d90.safetensors" > "$D/nuts-homoscedastic-8000-d90.json"
 fi
@@ -111,7 +124,7 @@ fi
 regression_agreement() {  # task, reference run's name, last-layer Laplace's Hessian, the training options...
   local task="$1" reference="$2" hessian="$3"; shift 3
   local D="$OUT/$task-seed-$SEED"
-  [[ -f "$D/$reference.safetensors" ]] || return 0
+  runs regression-agreement && [[ -f "$D/$reference.safetensors" ]] || return 0
   train_approximations "$D" "$reference-" "$hessian" "--set learningRate=0.0001" --dataset "$task" --seed "$SEED" --holdout 0 --resume --format json "$@"
   local scored=("${APPROXIMATIONS[@]/#/$D/$reference-}")
   $C agreement --reference "$D/$reference.safetensors" --samples 64 --format json "${scored[@]/%/.safetensors}" > "$D/agreement-$reference.json"
