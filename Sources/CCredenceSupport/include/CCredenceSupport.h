@@ -95,4 +95,13 @@ int credence_two_part_gradient(const float *a, const float *b, const float *thet
 long credence_dropout_pairs(const float *src, float *dst, long pairs, unsigned first, unsigned key, unsigned threshold, float scale,
                             int rectify);
 
+/// One dense layer's outputs after dropout, for `rows` rows of its input h ([rows, in], in even),
+/// from the product without dropout: z[i] = base[i] − Σ (h[i][u]·scale)·weightT[u] over the units u
+/// the pattern drops (DropoutNoise: row i's pairs start at first + i·in/2) where h[i][u] ≠ 0 —
+/// weightT is [in, out] with rows `stride` ≥ out floats apart, base and z are [rows, out]. Returns 0
+/// without the vector kernels (or for odd `in`, or when its scratch cannot be allocated): the
+/// caller does it.
+int credence_dropped_units_dense(const float *h, long rows, long in, const float *weightT, long stride, long out, const float *base,
+                                 float *z, unsigned first, unsigned key, unsigned threshold, float scale);
+
 #endif

@@ -23,10 +23,14 @@ public struct DropoutNoise: Sendable {
             throw TensorError.invalidArgument(operation: operation, message: "rate must be in [0, 1), got \(rate)")
         }
         seed = rng.next()
-        let t = UInt32((Double(1 - rate) * 65536).rounded())
-        threshold = Swift.max(t, 1)
-        scale = 65536 / Float(threshold)
+        threshold = Self.threshold(rate: rate)
+        scale = Self.scale(rate: rate)
     }
+
+    static func threshold(rate: Float) -> UInt32 { Swift.max(UInt32((Double(1 - rate) * 65536).rounded()), 1) }
+
+    /// The factor kept elements are scaled by at `rate` (what `scale` is for every pattern drawn at it).
+    public static func scale(rate: Float) -> Float { 65536 / Float(threshold(rate: rate)) }
 
     @inline(__always) static func hash(_ v: UInt32, _ key: UInt32) -> UInt32 {
         var x = v ^ key
@@ -70,6 +74,42 @@ public struct DropoutNoise: Sendable {
             let h = Self.hash(first &+ UInt32(truncatingIfNeeded: pairs), key)
             let m: Float = (h & 0xFFFF) < t ? s : 0
             dst[count - 1] = (src.map { input($0[count - 1]) } ?? 1) * m
+        }
+    }
+
+    /// A dense layer's outputs for this pattern's dropout of its input, from the product without
+    /// dropout: for each of `rows` rows of h ([rows, inputs], `inputs` even; row i at pattern
+    /// positions start + i·inputs, `start` even), z[i] = base[i] − Σ (h[i][u]·scale)·Wᵀ[u] over
+    /// the units u this pattern drops and where h[i][u] ≠ 0. `transposedWeight` is the layer's
+    /// weight as [inputs, outputs] with rows `stride` ≥ outputs floats apart (a stride off a
+    /// multiple of 512 bytes keeps the rows out of each other's cache sets), `base`
+    /// [rows, outputs] is (h·scale)·Wᵀ + bias, and z is [rows, outputs]: the layer's output on
+    /// the dropped-out rows, up to rounding (the same products, summed in another order). At a
+    /// rate p after a ReLU about p/2 of the GEMM's terms are subtracted — MC dropout's stacked
+    /// passes through the layer after its first dropout.
+    public func denseOutputs(droppingFrom h: UnsafePointer<Float>, rows: Int, inputs: Int, start: Int,
+                             transposedWeight weightT: UnsafePointer<Float>, stride: Int, outputs: Int, base: UnsafePointer<Float>,
+                             into z: UnsafeMutablePointer<Float>, vectorKernels: Bool = FastMath.hasVectorKernels) {
+        precondition(start % 2 == 0 && inputs % 2 == 0, "dropout pattern windows start at an even position")
+        precondition(stride >= outputs, "the transposed weight's rows hold the outputs")
+        let t = threshold, s = scale
+        let key = UInt32(truncatingIfNeeded: seed), offset = UInt32(truncatingIfNeeded: seed >> 32)
+        let first = UInt32(truncatingIfNeeded: start / 2) &+ offset
+        if vectorKernels, credence_dropped_units_dense(h, rows, inputs, weightT, stride, outputs, base, z, first, key, t, s) != 0 { return }
+        for i in 0..<rows {
+            let row = h + i * inputs, out = z + i * outputs
+            out.update(from: base + i * outputs, count: outputs)
+            @inline(__always) func subtract(unit u: Int, ifDropped half: UInt32) {
+                guard half >= t, row[u] != 0 else { return }
+                let c = row[u] * s, w = weightT + u * stride
+                for o in 0..<outputs { out[o] -= c * w[o] }
+            }
+            let rowFirst = first &+ UInt32(truncatingIfNeeded: i * (inputs / 2))
+            for k in 0..<(inputs / 2) {
+                let hash = Self.hash(rowFirst &+ UInt32(truncatingIfNeeded: k), key)
+                subtract(unit: 2 * k, ifDropped: hash & 0xFFFF)
+                subtract(unit: 2 * k + 1, ifDropped: hash >> 16)
+            }
         }
     }
 

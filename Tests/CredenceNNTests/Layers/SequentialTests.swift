@@ -120,7 +120,7 @@ import CredenceTensor
         func stacked(fused: Bool) throws -> Tensor {
             var r = RandomGenerator(seed: 11)
             let layers = (fused ? split + 1 : split)..<model.layers.count
-            return try model.stackedMonteCarloProbabilities(prefix, samples: 9, samplesPerBlock: 2, leadingDropout: fused ? 0.3 : nil,
+            return try model.stackedMonteCarloProbabilities(prefix, samples: 9, samplesPerBlock: 2, leading: fused ? .dropout(rate: 0.3) : .none,
                                                             rng: &r) { input, context in
                 try model(input, parameters: Variable(constant: theta), context: &context, layers: layers)
             }
@@ -128,6 +128,40 @@ import CredenceTensor
         let (fused, layered) = (try stacked(fused: true), try stacked(fused: false))
         #expect(fused.values.map(\.bitPattern) == layered.values.map(\.bitPattern))
         #expect(Set(fused.values).count > 9 * 4, "the samples differ under dropout")
+    }
+
+    /// MC dropout through the dense layer after the first dropout, as that layer's product
+    /// without dropout less the dropped units' terms (at rate 0.1 after a ReLU about one term
+    /// in twenty): the probabilities of running the dropout and dense layers on the stacked
+    /// copies, to rounding, from the same draws (the layers after it draw the same masks) — for
+    /// a layer of 128 outputs too, whose transposed weight gets rows padded off 512 bytes.
+    @Test(arguments: [32, 128])
+    func monteCarloThroughTheDenseLayerAfterDropoutGivesTheLayersProbabilities(_ width: Int) throws {
+        let model = try Sequential(.mlp(inputShape: [6], hidden: [64, width], outputs: 5, dropout: 0.1))
+        var rng = RandomGenerator(seed: 8)
+        let theta = model.initialParameters(rng: &rng)
+        let x = Tensor.randomNormal(shape: [7, 6], rng: &rng)
+        let split = try #require(model.firstStochasticLayer)
+        var context = ForwardContext(mode: .mcSample, rng: RandomGenerator(seed: 1))
+        let prefix = try model(Variable(constant: x), parameters: Variable(constant: theta), context: &context, layers: 0..<split).value
+        let dense = try #require(model.layers[split + 1] as? Dense)
+        #expect(Sequential.dropsFewEnough(prefix, rate: 0.1, into: dense))
+        #expect(!Sequential.dropsFewEnough(prefix, rate: 0.9, into: dense), "most terms dropped: the GEMM")
+        #expect(!Sequential.dropsFewEnough(Tensor(shape: [3, 8], repeating: 1), rate: 0.1, into: Dense(inputs: 8, outputs: 2)),
+                "a small layer: the GEMM")
+        // monteCarloProbabilities splits its generator as below before it stacks the samples.
+        var r1 = RandomGenerator(seed: 11)
+        let subtracted = try model.monteCarloProbabilities(x, parameters: theta, samples: 9, rng: &r1)
+        var r2 = RandomGenerator(seed: 11)
+        _ = r2.split()
+        let layered = try model.stackedMonteCarloProbabilities(prefix, samples: 9, samplesPerBlock: Sequential.rowsPerBlock / 7,
+                                                               leading: .dropout(rate: 0.1), rng: &r2) { input, context in
+            try model(input, parameters: Variable(constant: theta), context: &context, layers: split + 1..<model.layers.count)
+        }
+        #expect(subtracted.shape == layered.shape)
+        let error = zip(subtracted.values, layered.values).map { Swift.abs($0 - $1) }.max()!
+        #expect(error < 1e-6, "largest difference \(error)")
+        #expect(Set(subtracted.values).count > 9 * 5, "the samples differ under dropout")
     }
 
     /// A ReLU followed by dropout runs as one pass over an untracked input in a stochastic mode

@@ -71,6 +71,53 @@ import Testing
         }
     }
 
+    /// A dense layer's outputs on dropped-out rows, formed as the product without dropout less
+    /// the dropped units' terms, equal the product of the dropped-out rows (in double) to
+    /// rounding — in the AVX2 kernel and the portable loop, for widths around the kernel's
+    /// eight-pair rounds and 64- and 8-column blocks, windows not at the pattern's start, and
+    /// inputs with zeros (a ReLU's) that are skipped.
+    @Test(arguments: [Float(0.1), 0.5])
+    func denseOutputsOfDroppedRowsEqualTheProductOfThem(_ rate: Float) throws {
+        var rng = RandomGenerator(seed: 21)
+        let noise = try DropoutNoise(rate: rate, rng: &rng)
+        for (inputs, outputs) in [(38, 75), (16, 64), (2, 3), (512, 130)] {
+            let rows = 5, start = 6
+            let h = Tensor.testInput([rows, inputs], seed: 3).map { Swift.max($0, 0) }
+            let weight = Tensor.testInput([outputs, inputs], seed: 4), bias = Tensor.testInput([outputs], seed: 5)
+            // The transposed weight's rows padded by 3 floats (which must not be read as outputs).
+            let stride = outputs + 3
+            var weightT = [Float](repeating: .nan, count: inputs * stride)
+            for o in 0..<outputs { for u in 0..<inputs { weightT[u * stride + o] = weight.values[o * inputs + u] } }
+            let base = try (h * noise.scale).matmul(weight, transposeRight: true).values.enumerated().map { $1 + bias.values[$0 % outputs] }
+            // The reference: the rows dropped out by the pattern's windows, times Wᵀ, plus the bias.
+            var dropped = [Float](repeating: 0, count: rows * inputs)
+            h.withUnsafeBufferPointer { src in
+                for i in 0..<rows {
+                    noise.apply(to: src.baseAddress! + i * inputs, into: &dropped[i * inputs], count: inputs, start: start + i * inputs)
+                }
+            }
+            var reference = [Double](repeating: 0, count: rows * outputs), magnitude = 0.0
+            for i in 0..<rows {
+                for o in 0..<outputs {
+                    var sum = Double(bias.values[o])
+                    for u in 0..<inputs { sum += Double(dropped[i * inputs + u]) * Double(weight.values[o * inputs + u]) }
+                    reference[i * outputs + o] = sum
+                    magnitude = Swift.max(magnitude, Swift.abs(sum))
+                }
+            }
+            #expect(dropped.contains(0) && dropped.contains { $0 != 0 }, "some units dropped, some kept")
+            for vectorKernels in FastMath.hasVectorKernels ? [true, false] : [false] {
+                var z = [Float](repeating: .nan, count: rows * outputs)
+                h.withUnsafeBufferPointer { hp in
+                    noise.denseOutputs(droppingFrom: hp.baseAddress!, rows: rows, inputs: inputs, start: start, transposedWeight: weightT,
+                                       stride: stride, outputs: outputs, base: base, into: &z, vectorKernels: vectorKernels)
+                }
+                let error = zip(z, reference).map { Swift.abs(Double($0) - $1) }.max()!
+                #expect(error <= 1e-5 * Swift.max(magnitude, 1), "in \(inputs), out \(outputs), vector \(vectorKernels): error \(error)")
+            }
+        }
+    }
+
     @Test func keepProbabilityIsQuantisedButUnbiased() throws {
         var rng = RandomGenerator(seed: 2)
         let noise = try DropoutNoise(rate: 0.1, rng: &rng)
