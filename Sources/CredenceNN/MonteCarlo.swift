@@ -50,12 +50,19 @@ extension Sequential {
     /// input [B, in] with `in` even (the patterns' windows), a layer of at least 64 inputs and
     /// 16 outputs (below that the GEMM is cheap and the subtraction's bookkeeping per row is
     /// not), when the expected share of terms to subtract — rate × the share of nonzero inputs
-    /// (after a ReLU about half) — is at most `droppedTermsLimit`.
+    /// (after a ReLU about half) — is at most `droppedTermsLimit`, and every input is finite
+    /// (dropout zeroes a dropped infinity or NaN; a product that holds it cannot take it back out).
     static func dropsFewEnough(_ prefix: Tensor, rate: Float, into dense: Dense) -> Bool {
         guard prefix.rank == 2, prefix.shape[1] == dense.inputs, dense.inputs % 2 == 0, dense.inputs >= 64, dense.outputs >= 16,
               prefix.count > 0 else { return false }
-        let nonzero = prefix.withUnsafeBufferPointer { v in v.reduce(0) { $0 + ($1 != 0 ? 1 : 0) } }
-        return Double(rate) * Double(nonzero) / Double(prefix.count) <= droppedTermsLimit
+        var nonzero = 0, finite = true
+        prefix.withUnsafeBufferPointer { v in
+            for x in v {
+                nonzero += x != 0 ? 1 : 0
+                finite = finite && x.isFinite
+            }
+        }
+        return finite && Double(rate) * Double(nonzero) / Double(prefix.count) <= droppedTermsLimit
     }
 
     /// The largest expected share of a dense layer's terms subtracted rather than multiplied.

@@ -149,6 +149,9 @@ import CredenceTensor
         #expect(!Sequential.dropsFewEnough(prefix, rate: 0.9, into: dense), "most terms dropped: the GEMM")
         #expect(!Sequential.dropsFewEnough(Tensor(shape: [3, 8], repeating: 1), rate: 0.1, into: Dense(inputs: 8, outputs: 2)),
                 "a small layer: the GEMM")
+        var infinite = prefix
+        infinite.withUnsafeMutableBufferPointer { $0[3] = .infinity }
+        #expect(!Sequential.dropsFewEnough(infinite, rate: 0.1, into: dense), "an infinite input: dropping it gives a finite output")
         // monteCarloProbabilities splits its generator as below before it stacks the samples.
         var r1 = RandomGenerator(seed: 11)
         let subtracted = try model.monteCarloProbabilities(x, parameters: theta, samples: 9, rng: &r1)
