@@ -100,7 +100,7 @@ public struct Sequential: LayeredModel {
         var h = x
         var i = range.lowerBound
         while i < range.upperBound {
-            if i + 1 < range.upperBound, let rectified = try rectifiedDropout(at: i, h, context: &context) {
+            if i + 1 < range.upperBound, let rectified = try rectifiedDropout(at: i, h, context: &context) ?? rectifiedMaxPool(at: i, h) {
                 h = rectified
                 i += 2
                 continue
@@ -120,6 +120,15 @@ public struct Sequential: LayeredModel {
         guard !x.isTracked, x.value.count > 0, context.mode.isStochastic, let activation = layers[i] as? Activation, activation.kind == .relu,
               let dropout = layers[i + 1] as? Dropout, dropout.rate > 0 else { return nil }
         return Variable(constant: try DropoutNoise(rate: dropout.rate, rng: &context.rng).applied(to: x.value, rectifying: true))
+    }
+
+    /// Layers `i` (ReLU) and `i + 1` (max pooling) in one pass (`Variable.reluMaxPool2d`): the
+    /// same numbers and gradients bit for bit, without the ReLU's full-size output and its
+    /// gradient pass (the CNN's convolutions feed ReLU → max pooling). nil for other layers.
+    func rectifiedMaxPool(at i: Int, _ x: Variable) throws -> Variable? {
+        guard let activation = layers[i] as? Activation, activation.kind == .relu,
+              let pool = layers[i + 1] as? Pool2D, pool.kind == .max else { return nil }
+        return try x.reluMaxPool2d(kernel: pool.kernel, stride: pool.stride)
     }
 
     /// Runs the layers in order, each by `runLayer`.

@@ -229,6 +229,34 @@ private enum ConvolutionReference {
         #expect(routed, "gradient \(dx)")
     }
 
+    /// ReLU then max pooling in one pass gives the two layers' outputs, argmax positions and
+    /// input gradients bit for bit — on the vectorised 2×2 path and the general one (overlapping
+    /// windows accumulate), with negatives only, ties at zero, NaN (the ReLU makes it 0) and
+    /// ±inf — and its gradient matches finite differences away from the kinks.
+    @Test(arguments: [[2, 3, 6, 12, 2, 2], [1, 2, 7, 9, 2, 2], [1, 3, 6, 5, 3, 1], [2, 1, 5, 8, 2, 3]])
+    func reluThenMaxPoolInOnePassGivesTheLayersNumbers(_ c: [Int]) throws {
+        let shape = [c[0], c[1], c[2], c[3]], k = c[4], s = c[5]
+        var values = Tensor.testInput(shape, seed: 31).values
+        for i in stride(from: 0, to: values.count, by: 11) { values[i] = 0 }
+        for i in stride(from: 5, to: values.count, by: 17) { values[i] = -values[i].magnitude }
+        values[1] = .nan; values[2] = .infinity; values[7] = -.infinity
+        for i in 0..<Swift.min(8, values.count / 4) { values[values.count - 1 - i] = -1 }   // a window of negatives
+        let x = Tensor(shape: shape, values: values)
+        let seed = Tensor.testInput(try x.maxPool2d(kernel: k, stride: s).shape, seed: 4)
+        func run(fused: Bool) throws -> ([UInt32], [UInt32]) {
+            let tape = Tape()
+            let v = tape.variable(x)
+            let y = fused ? try v.reluMaxPool2d(kernel: k, stride: s) : try v.relu().maxPool2d(kernel: k, stride: s)
+            return (y.value.values.map(\.bitPattern), tape.gradients(of: y, seed: seed)[v].values.map(\.bitPattern))
+        }
+        let (fused, layered) = (try run(fused: true), try run(fused: false))
+        #expect(fused.0 == layered.0, "outputs \(c)")
+        #expect(fused.1 == layered.1, "input gradients \(c)")
+        try GradientCheck().check("reluMaxPool2d \(c)", [Tensor.distinctInput(shape, seed: 23)]) { v in
+            try v[0].reluMaxPool2d(kernel: k, stride: s)
+        }
+    }
+
     @Test func constantsRecordNothing() throws {
         let x = Variable(constant: Tensor.testInput([1, 2, 4, 4], seed: 1))
         let w = Variable(constant: Tensor.testInput([3, 2, 3, 3], seed: 2))

@@ -47,6 +47,27 @@ extension Variable {
         }
     }
 
+    /// `relu().maxPool2d(kernel:stride:)` in one pass: the windows' maxima of relu(x) read from x
+    /// as it goes, so the ReLU's output — four times the pooled size for 2×2 windows — is
+    /// never written, nor its gradient. The same numbers, positions and gradients bit for bit:
+    /// the gradient reaches each window's argmax where the maximum is > 0 (the ReLU's mask at
+    /// that element; a window's output is that element's relu).
+    public func reluMaxPool2d(kernel: Int, stride: Int? = nil) throws -> Variable {
+        let (y, indices, g) = try value.maxPool2dWithIndices(kernel: kernel, stride: stride, rectifying: true)
+        let s = shape
+        return Variable.unary(self, y) { dy in
+            let dx = Tensor(uninitializedShape: s)
+            if dx.count > 0 {
+                let masked = dy.zipMap(y) { gv, yv in yv > 0 ? gv : 0 }
+                indices.withUnsafeBufferPointer { at in
+                    Pooling.maxBackward(g, outputGradient: masked.storage.pointer + masked.offset,
+                                        indices: at.baseAddress!, inputGradient: dx.storage.pointer)
+                }
+            }
+            return dx
+        }
+    }
+
     /// Average pooling over kernel×kernel windows (stride defaults to the kernel; no
     /// padding, floor mode). Pullback: each window element receives dy / k².
     public func avgPool2d(kernel: Int, stride: Int? = nil) throws -> Variable {

@@ -19,9 +19,11 @@ enum Pooling {
     }
 
     /// y = max over each window; `indices` receives the position of the maximum inside its
-    /// input plane (iy·W + ix). NaN propagates, as in PyTorch.
+    /// input plane (iy·W + ix). NaN propagates, as in PyTorch. With `rectifying`, of
+    /// relu(x) = x > 0 ? x : 0 (NaN → 0) read as it goes: a ReLU before the pooling, the same
+    /// numbers and positions as pooling the ReLU's output.
     static func maxForward(_ g: WindowGeometry, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
-                           indices: UnsafeMutablePointer<Int32>) {
+                           indices: UnsafeMutablePointer<Int32>, rectifying: Bool = false) {
         let w = g.width, oh = g.outputHeight, ow = g.outputWidth
         let kh = g.kernelHeight, kw = g.kernelWidth, sh = g.strideHeight, sw = g.strideWidth
         nonisolated(unsafe) let x = input, y = output, idx = indices
@@ -34,7 +36,8 @@ enum Pooling {
                         let top = 2 * oy * w
                         var ox = 0
                         while true {
-                            maxPool2x2Quad(src + top, width: w, top: top, column: ox, output: dst + oy * ow, indices: at + oy * ow)
+                            maxPool2x2Quad(src + top, width: w, top: top, column: ox, output: dst + oy * ow, indices: at + oy * ow,
+                                           rectifying: rectifying)
                             if ox == ow - 4 { break }
                             ox = Swift.min(ox + 4, ow - 4)   // the last quad may overlap the previous one
                         }
@@ -51,7 +54,7 @@ enum Pooling {
                             let rowStart = (y0 + ky) * w + x0
                             let row = src + rowStart
                             for kx in 0..<kw {
-                                let v = row[kx]
+                                let x = row[kx], v = rectifying ? (x > 0 ? x : 0) : x
                                 if v > best || v.isNaN { best = v; bi = rowStart + kx }
                             }
                         }
@@ -69,10 +72,14 @@ enum Pooling {
     /// Same rule as the scalar path: a later element wins when it is greater or NaN.
     @inline(__always)
     static func maxPool2x2Quad(_ row: UnsafePointer<Float>, width w: Int, top: Int, column ox: Int,
-                               output: UnsafeMutablePointer<Float>, indices: UnsafeMutablePointer<Int32>) {
+                               output: UnsafeMutablePointer<Float>, indices: UnsafeMutablePointer<Int32>, rectifying: Bool) {
         let c = 2 * ox
-        let upper = UnsafeRawPointer(row + c).loadUnaligned(as: SIMD8<Float>.self)
-        let lower = UnsafeRawPointer(row + w + c).loadUnaligned(as: SIMD8<Float>.self)
+        var upper = UnsafeRawPointer(row + c).loadUnaligned(as: SIMD8<Float>.self)
+        var lower = UnsafeRawPointer(row + w + c).loadUnaligned(as: SIMD8<Float>.self)
+        if rectifying {   // x > 0 ? x : 0, NaN → 0
+            upper.replace(with: 0, where: .!(upper .> 0))
+            lower.replace(with: 0, where: .!(lower .> 0))
+        }
         let base = SIMD4<Int32>(repeating: Int32(truncatingIfNeeded: top + c)) &+ SIMD4<Int32>(0, 2, 4, 6)
         let w32 = SIMD4<Int32>(repeating: Int32(truncatingIfNeeded: w))
         var best = upper.evenHalf, at = base
@@ -186,13 +193,15 @@ extension Tensor {
 
     /// Max pooling that also returns, per output element, the index of the maximum inside
     /// its input plane (iy·W + ix) — what the pullback routes the gradient to.
-    func maxPool2dWithIndices(kernel: Int, stride: Int?) throws -> (output: Tensor, indices: [Int32], geometry: WindowGeometry) {
+    /// With `rectifying`, of relu(self) (`Pooling.maxForward`).
+    func maxPool2dWithIndices(kernel: Int, stride: Int?, rectifying: Bool = false) throws -> (output: Tensor, indices: [Int32], geometry: WindowGeometry) {
         let g = try poolingGeometry("maxPool2d", kernel: kernel, stride: stride)
         let out = Tensor(uninitializedShape: [g.batch, g.channels, g.outputHeight, g.outputWidth])
         let n = out.count
         let indices = [Int32](unsafeUninitializedCapacity: n) { buffer, initialized in
             if n > 0 {
-                Pooling.maxForward(g, input: storage.pointer + offset, output: out.storage.pointer, indices: buffer.baseAddress!)
+                Pooling.maxForward(g, input: storage.pointer + offset, output: out.storage.pointer, indices: buffer.baseAddress!,
+                                   rectifying: rectifying)
             }
             initialized = n
         }

@@ -167,6 +167,34 @@ import CredenceTensor
         #expect(Set(subtracted.values).count > 9 * 5, "the samples differ under dropout")
     }
 
+    /// The small CNN's ReLU → max-pooling pairs run as one pass (`rectifiedMaxPool`): its loss
+    /// and parameter gradient equal, bit for bit, running every layer on its own.
+    @Test func reluThenMaxPoolingInOnePassGivesTheLayersNumbers() throws {
+        let model = try Sequential(.smallCNN(inputShape: [1, 12, 12], outputs: 3))
+        var rng = RandomGenerator(seed: 9)
+        let theta = model.initialParameters(rng: &rng)
+        let x = Tensor.randomNormal(shape: [4, 1, 12, 12], rng: &rng)
+        let pairs = model.layers.indices.dropLast().filter { i in (try? model.rectifiedMaxPool(at: i, Variable(constant: x))) != nil }
+        #expect(pairs.count == 2, "the CNN has two ReLU → max-pooling pairs")
+        func run(fused: Bool) throws -> ([UInt32], [UInt32]) {
+            let tape = Tape()
+            let parameters = tape.variable(theta)
+            var context = ForwardContext(mode: .train, rng: RandomGenerator(seed: 1))
+            var h = tape.variable(x)
+            if fused {
+                h = try model(h, parameters: parameters, context: &context)
+            } else {
+                for i in model.layers.indices {
+                    h = try model.forwardLayer(i, h, parameters: try model.layerParameters(i, of: parameters), context: &context)
+                }
+            }
+            let loss = try (h * h).sum()
+            return ([loss.value.scalar.bitPattern], tape.gradients(of: loss)[parameters].values.map(\.bitPattern))
+        }
+        let (fused, layered) = (try run(fused: true), try run(fused: false))
+        #expect(fused.0 == layered.0 && fused.1 == layered.1)
+    }
+
     /// A ReLU followed by dropout runs as one pass over an untracked input in a stochastic mode
     /// (`rectifiedDropout`): the same draw and the same numbers, bit for bit, as the two layers
     /// one after the other (which a tracked input takes, the tape differentiating each); eval
