@@ -432,6 +432,29 @@ AVX2 static void xoshiro_words4_avx2(unsigned long long *state, int *words, long
     _mm256_storeu_si256((__m256i *)(state + 8), s2); _mm256_storeu_si256((__m256i *)(state + 12), s3);
 }
 
+// The keep masks of pairs first + k … first + k + 7 of a dropout pattern (DropoutNoise.hash: each
+// pair's low 16 bits keep its first element, its high 16 bits its second, when below threshold),
+// in element order: *elements0 covers elements 2k … 2k + 7, *elements8 2k + 8 … 2k + 15 (all ones
+// where kept).
+AVX2 static inline void dropout_keep8(unsigned first, long k, unsigned key, unsigned threshold, __m256 *elements0, __m256 *elements8) {
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), keys = _mm256_set1_epi32((int)key);
+    const __m256i limit = _mm256_set1_epi32((int)threshold), low16 = _mm256_set1_epi32(0xFFFF);
+    const __m256i m1 = _mm256_set1_epi32(0x7FEB352D), m2 = _mm256_set1_epi32((int)0x846CA68B);
+    __m256i x = _mm256_xor_si256(_mm256_add_epi32(_mm256_set1_epi32((int)(first + (unsigned)k)), lane), keys);
+    x = _mm256_xor_si256(x, _mm256_srli_epi32(x, 16));
+    x = _mm256_mullo_epi32(x, m1);
+    x = _mm256_xor_si256(x, _mm256_srli_epi32(x, 15));
+    x = _mm256_mullo_epi32(x, m2);
+    x = _mm256_xor_si256(x, _mm256_srli_epi32(x, 16));
+    // Both halves are < 2¹⁶ and threshold ≤ 2¹⁶, so a signed comparison is exact.
+    __m256i keepLow = _mm256_cmpgt_epi32(limit, _mm256_and_si256(x, low16));
+    __m256i keepHigh = _mm256_cmpgt_epi32(limit, _mm256_srli_epi32(x, 16));
+    // Per 128-bit lane: unpacklo gives pairs (0, 1 | 4, 5), unpackhi (2, 3 | 6, 7).
+    __m256i a = _mm256_unpacklo_epi32(keepLow, keepHigh), b = _mm256_unpackhi_epi32(keepLow, keepHigh);
+    *elements0 = _mm256_castsi256_ps(_mm256_permute2x128_si256(a, b, 0x20));
+    *elements8 = _mm256_castsi256_ps(_mm256_permute2x128_si256(a, b, 0x31));
+}
+
 // Inverted dropout (DropoutNoise.apply), after a ReLU when `rectify` (max(x, 0), which is the
 // ReLU's x > 0 ? x : 0 bit for bit): pair k of the pattern hashes first + k with `key`;
 // the low 16 bits keep element 2k, the high 16 bits element 2k + 1 when below `threshold`.
@@ -440,25 +463,11 @@ AVX2 static void xoshiro_words4_avx2(unsigned long long *state, int *words, long
 // the Swift loop's numbers bit for bit. Whole rounds only; the caller does the rest.
 AVX2 static long dropout_pairs_avx2(const float *src, float *dst, long pairs, unsigned first, unsigned key, unsigned threshold,
                                     float scale, int rectify) {
-    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), keys = _mm256_set1_epi32((int)key);
-    const __m256i limit = _mm256_set1_epi32((int)threshold), low16 = _mm256_set1_epi32(0xFFFF);
-    const __m256i m1 = _mm256_set1_epi32(0x7FEB352D), m2 = _mm256_set1_epi32((int)0x846CA68B);
     const __m256 s = _mm256_set1_ps(scale);
     long k = 0;
     for (; k + 8 <= pairs; k += 8) {
-        __m256i x = _mm256_xor_si256(_mm256_add_epi32(_mm256_set1_epi32((int)(first + (unsigned)k)), lane), keys);
-        x = _mm256_xor_si256(x, _mm256_srli_epi32(x, 16));
-        x = _mm256_mullo_epi32(x, m1);
-        x = _mm256_xor_si256(x, _mm256_srli_epi32(x, 15));
-        x = _mm256_mullo_epi32(x, m2);
-        x = _mm256_xor_si256(x, _mm256_srli_epi32(x, 16));
-        // Both halves are < 2¹⁶ and threshold ≤ 2¹⁶, so a signed comparison is exact.
-        __m256i keepLow = _mm256_cmpgt_epi32(limit, _mm256_and_si256(x, low16));
-        __m256i keepHigh = _mm256_cmpgt_epi32(limit, _mm256_srli_epi32(x, 16));
-        // Per 128-bit lane: unpacklo gives pairs (0, 1 | 4, 5), unpackhi (2, 3 | 6, 7).
-        __m256i a = _mm256_unpacklo_epi32(keepLow, keepHigh), b = _mm256_unpackhi_epi32(keepLow, keepHigh);
-        __m256 first8 = _mm256_castsi256_ps(_mm256_permute2x128_si256(a, b, 0x20));
-        __m256 second8 = _mm256_castsi256_ps(_mm256_permute2x128_si256(a, b, 0x31));
+        __m256 first8, second8;
+        dropout_keep8(first, k, key, threshold, &first8, &second8);
         __m256 v0 = s, v1 = s;
         if (src) {
             __m256 x0 = _mm256_loadu_ps(src + 2 * k), x1 = _mm256_loadu_ps(src + 2 * k + 8);
@@ -493,23 +502,11 @@ static const unsigned char nibble_counts[16] = {0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2,
 // every round — a third of the kernel's time at rate 0.1).
 AVX2 static long dropped_units_avx2(const float *h, long in, unsigned first, unsigned key, unsigned threshold, float scale,
                                     int *indices, float *coefficients) {
-    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), keys = _mm256_set1_epi32((int)key);
-    const __m256i limit = _mm256_set1_epi32((int)threshold), low16 = _mm256_set1_epi32(0xFFFF);
-    const __m256i m1 = _mm256_set1_epi32(0x7FEB352D), m2 = _mm256_set1_epi32((int)0x846CA68B);
     long pairs = in / 2, k = 0, count = 0;
     for (; k + 8 <= pairs; k += 8) {
-        __m256i x = _mm256_xor_si256(_mm256_add_epi32(_mm256_set1_epi32((int)(first + (unsigned)k)), lane), keys);
-        x = _mm256_xor_si256(x, _mm256_srli_epi32(x, 16));
-        x = _mm256_mullo_epi32(x, m1);
-        x = _mm256_xor_si256(x, _mm256_srli_epi32(x, 15));
-        x = _mm256_mullo_epi32(x, m2);
-        x = _mm256_xor_si256(x, _mm256_srli_epi32(x, 16));
-        __m256i keepLow = _mm256_cmpgt_epi32(limit, _mm256_and_si256(x, low16));
-        __m256i keepHigh = _mm256_cmpgt_epi32(limit, _mm256_srli_epi32(x, 16));
-        // Element order, as dropout_pairs_avx2 lays the masks out.
-        __m256i a = _mm256_unpacklo_epi32(keepLow, keepHigh), b = _mm256_unpackhi_epi32(keepLow, keepHigh);
-        unsigned kept = (unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_permute2x128_si256(a, b, 0x20)))
-                      | (unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_permute2x128_si256(a, b, 0x31))) << 8;
+        __m256 first8, second8;
+        dropout_keep8(first, k, key, threshold, &first8, &second8);
+        unsigned kept = (unsigned)_mm256_movemask_ps(first8) | (unsigned)_mm256_movemask_ps(second8) << 8;
         __m256 zero = _mm256_setzero_ps();
         unsigned nonzero = (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(h + 2 * k), zero, _CMP_NEQ_UQ))
                          | (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(h + 2 * k + 8), zero, _CMP_NEQ_UQ)) << 8;
