@@ -179,8 +179,7 @@ extension Tensor {
                         for k in 0..<times {
                             noise.denseOutputs(droppingFrom: hp.baseAddress!, rows: rows, inputs: inputs, start: k * h.count,
                                                transposedWeight: w.baseAddress!, stride: weightT.shape[1], outputs: outputs,
-                                               base: b.baseAddress!,
-                                               into: z.baseAddress! + k * rows * outputs)
+                                               base: b.baseAddress!, into: z.baseAddress! + k * rows * outputs)
                         }
                     }
                 }
