@@ -33,18 +33,7 @@ extension Variable {
     /// routes the output gradient there (ties: the first maximum in row-major order; a NaN
     /// in the window wins, as in PyTorch).
     public func maxPool2d(kernel: Int, stride: Int? = nil) throws -> Variable {
-        let (y, indices, g) = try value.maxPool2dWithIndices(kernel: kernel, stride: stride)
-        let s = shape
-        return Variable.unary(self, y) { dy in
-            let dx = Tensor(uninitializedShape: s)
-            if dx.count > 0 {
-                indices.withUnsafeBufferPointer { at in
-                    Pooling.maxBackward(g, outputGradient: dy.storage.pointer + dy.offset,
-                                        indices: at.baseAddress!, inputGradient: dx.storage.pointer)
-                }
-            }
-            return dx
-        }
+        try maxPool2d(kernel: kernel, stride: stride, rectifying: false)
     }
 
     /// `relu().maxPool2d(kernel:stride:)` in one pass: the windows' maxima of relu(x) read from x
@@ -53,14 +42,18 @@ extension Variable {
     /// the gradient reaches each window's argmax where the maximum is > 0 (the ReLU's mask at
     /// that element; a window's output is that element's relu).
     public func reluMaxPool2d(kernel: Int, stride: Int? = nil) throws -> Variable {
-        let (y, indices, g) = try value.maxPool2dWithIndices(kernel: kernel, stride: stride, rectifying: true)
+        try maxPool2d(kernel: kernel, stride: stride, rectifying: true)
+    }
+
+    private func maxPool2d(kernel: Int, stride: Int?, rectifying: Bool) throws -> Variable {
+        let (y, indices, g) = try value.maxPool2dWithIndices(kernel: kernel, stride: stride, rectifying: rectifying)
         let s = shape
         return Variable.unary(self, y) { dy in
             let dx = Tensor(uninitializedShape: s)
             if dx.count > 0 {
-                let masked = dy.zipMap(y) { gv, yv in yv > 0 ? gv : 0 }
+                let routed = rectifying ? dy.zipMap(y) { gv, yv in yv > 0 ? gv : 0 } : dy
                 indices.withUnsafeBufferPointer { at in
-                    Pooling.maxBackward(g, outputGradient: masked.storage.pointer + masked.offset,
+                    Pooling.maxBackward(g, outputGradient: routed.storage.pointer + routed.offset,
                                         indices: at.baseAddress!, inputGradient: dx.storage.pointer)
                 }
             }

@@ -54,7 +54,7 @@ enum Pooling {
                             let rowStart = (y0 + ky) * w + x0
                             let row = src + rowStart
                             for kx in 0..<kw {
-                                let x = row[kx], v = rectifying ? (x > 0 ? x : 0) : x
+                                let read = row[kx], v = rectifying ? (read > 0 ? read : 0) : read
                                 if v > best || v.isNaN { best = v; bi = rowStart + kx }
                             }
                         }
