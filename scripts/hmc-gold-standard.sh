@@ -40,7 +40,8 @@ SEED="${2:-0}"
 TASKS="${TASKS:-two-moons fashion-mnist regression-1d boston-housing auto-mpg}"
 RUNS="${RUNS:-all}"
 wants() { [[ " $TASKS " == *" $1 "* ]]; }
-runs() { [[ "$RUNS" == all || " $RUNS " == *" $1 "* ]]; }
+named() { [[ " $RUNS " == *" $1 "* ]]; }
+runs() { [[ "$RUNS" == all ]] || named "$1"; }
 if [[ -n "${CREDENCE:-}" ]]; then
   C="$CREDENCE"
 else
@@ -117,7 +118,7 @@ done
 for ITERATIONS in 8000 16000; do
   NAME="nuts-homoscedastic-$ITERATIONS-d90"
   wants boston-housing && runs "$NAME" || continue
-  [[ $ITERATIONS == 8000 || " $RUNS " == *" $NAME "* ]] || continue   # the long one only when named
+  [[ $ITERATIONS == 8000 ]] || named "$NAME" || continue   # the long one only when named
   D="$OUT/boston-housing-seed-$SEED"; mkdir -p "$D"
   $C train --dataset boston-housing --regression-noise homoscedastic --hidden 16,16 --epochs 100 --batch-size 64 --lr 0.005 --seed "$SEED" --holdout 0 --resume \
     --format json --method nuts --set warmup=1000 --set iterations="$ITERATIONS" --set chains=4 --set targetAcceptance=0.9 --out "$D/$NAME.safetensors" > "$D/$NAME.json"

@@ -32,6 +32,12 @@ public struct DropoutNoise: Sendable {
     /// The factor kept elements are scaled by at `rate` (what `scale` is for every pattern drawn at it).
     public static func scale(rate: Float) -> Float { 65536 / Float(threshold(rate: rate)) }
 
+    /// The pair index that hashes position `start` (even) of the pattern, and the hash's key.
+    @inline(__always) func pairWindow(start: Int) -> (first: UInt32, key: UInt32) {
+        precondition(start % 2 == 0, "dropout pattern windows start at an even position")
+        return (UInt32(truncatingIfNeeded: start / 2) &+ UInt32(truncatingIfNeeded: seed >> 32), UInt32(truncatingIfNeeded: seed))
+    }
+
     @inline(__always) static func hash(_ v: UInt32, _ key: UInt32) -> UInt32 {
         var x = v ^ key
         x ^= x >> 16
@@ -49,10 +55,7 @@ public struct DropoutNoise: Sendable {
     /// dropout's inference as this loop; tested equal).
     public func apply(to src: UnsafePointer<Float>?, into dst: UnsafeMutablePointer<Float>, count: Int, start: Int = 0,
                       rectifying: Bool = false, vectorKernels: Bool = FastMath.hasVectorKernels) {
-        precondition(start % 2 == 0, "dropout pattern windows start at an even position")
-        let t = threshold, s = scale
-        let key = UInt32(truncatingIfNeeded: seed), offset = UInt32(truncatingIfNeeded: seed >> 32)
-        let first = UInt32(truncatingIfNeeded: start / 2) &+ offset
+        let (first, key) = pairWindow(start: start), t = threshold, s = scale
         let pairs = count / 2
         let done = vectorKernels ? credence_dropout_pairs(src, dst, pairs, first, key, t, s, rectifying ? 1 : 0) : 0
         @inline(__always) func input(_ v: Float) -> Float { rectifying ? (v > 0 ? v : 0) : v }
@@ -90,11 +93,9 @@ public struct DropoutNoise: Sendable {
     public func denseOutputs(droppingFrom h: UnsafePointer<Float>, rows: Int, inputs: Int, start: Int,
                              transposedWeight weightT: UnsafePointer<Float>, stride: Int, outputs: Int, base: UnsafePointer<Float>,
                              into z: UnsafeMutablePointer<Float>, vectorKernels: Bool = FastMath.hasVectorKernels) {
-        precondition(start % 2 == 0 && inputs % 2 == 0, "dropout pattern windows start at an even position")
+        precondition(inputs % 2 == 0, "dropout pattern windows start at an even position (each row is one)")
         precondition(stride >= outputs, "the transposed weight's rows hold the outputs")
-        let t = threshold, s = scale
-        let key = UInt32(truncatingIfNeeded: seed), offset = UInt32(truncatingIfNeeded: seed >> 32)
-        let first = UInt32(truncatingIfNeeded: start / 2) &+ offset
+        let (first, key) = pairWindow(start: start), t = threshold, s = scale
         if vectorKernels, credence_dropped_units_dense(h, rows, inputs, weightT, stride, outputs, base, z, first, key, t, s) != 0 { return }
         for i in 0..<rows {
             let row = h + i * inputs, out = z + i * outputs
