@@ -420,7 +420,7 @@ func adamStep(_ model: any NetworkModel, rng: inout RandomGenerator) -> TimedSte
                           configuration: TrainingConfiguration(epochs: 1))
     return { batch, rng in
         let step = try trainer.shardedStep(parameters: theta, batch: batch, rng: &rng)
-        trainer.optimizer.update(&theta, gradientParts: step.gradientParts)
+        trainer.update(&theta, gradientParts: step.gradientParts)
         if !step.batchStatistics.isEmpty { trainer.model = try trainer.model.updatingBuffers(with: step.batchStatistics) }
     }
 }

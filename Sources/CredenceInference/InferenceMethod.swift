@@ -169,7 +169,7 @@ public struct MAPTraining: InferenceMethod {
     public func update(_ state: inout State, batch: TrainingBatch, rng: inout RandomGenerator) throws -> StepReport {
         let (loss, correct, parts) = try state.trainer.lossAndGradientParts(parameters: state.parameters, batch: batch, rng: &rng)
         try EpochLoop.requireFinite(loss)
-        state.trainer.optimizer.update(&state.parameters, gradientParts: parts)
+        state.trainer.update(&state.parameters, gradientParts: parts)
         return StepReport(loss: loss, correct: state.task == .classification ? correct : nil)
     }
 

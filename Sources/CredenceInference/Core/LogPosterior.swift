@@ -142,11 +142,15 @@ public struct LogPosterior {
                                    mode: ForwardMode = .eval) throws -> ScaledGradient {
         let n = Double(datasetSize)
         return try scaledGradient(parameters, batch, &rng, mode, valueScale: -1 / temperature,
-                                  likelihoodScale: Float(-n * Double(outputsPerExample) / temperature), priorScale: Float(1 / temperature))
+                                  likelihoodScale: Float(-n * Double(outputsPerExample) / temperature), priorScale: Float(1 / temperature),
+                                  recycling: trainer.zeroedGradients)
     }
 
+    /// `recycling`: the likelihood's parts are cleared as the chunks are formed, for the
+    /// trainer's next step to write into (`ScaledGradient.recycleParts`).
     func scaledGradient(_ parameters: Tensor, _ batch: TrainingBatch, _ rng: inout RandomGenerator, _ mode: ForwardMode,
-                        valueScale: Double, likelihoodScale: Float, priorScale: Float) throws -> ScaledGradient {
+                        valueScale: Double, likelihoodScale: Float, priorScale: Float,
+                        recycling: ZeroedGradients? = nil) throws -> ScaledGradient {
         guard parameters.rank == 1, parameters.count == model.parameterCount else {
             throw ModelError.parameterCount(got: parameters.count, expected: model.parameterCount)
         }
@@ -158,7 +162,8 @@ public struct LogPosterior {
         let likelihood = valueScale * Double(datasetSize) * Double(outputsPerExample) * meanLoss
         let gaussian = prior as? GaussianPrior
         let scaled = ScaledGradient(parts: parts, likelihoodScale: likelihoodScale, windows: gaussian?.windows(count: parameters.count) ?? [],
-                                    priorScale: priorScale, likelihoodValue: likelihood, valueScale: valueScale)
+                                    priorScale: priorScale, likelihoodValue: likelihood, valueScale: valueScale,
+                                    recycling: gaussian == nil ? nil : recycling)
         if gaussian != nil { return scaled }
         // Another prior: the likelihood's part formed whole, then the prior's gradient and value its own way.
         var gradient = scaled.materialize(theta: parameters)
@@ -187,9 +192,13 @@ public final class ScaledGradient: @unchecked Sendable {
     var squares: [Double]
     /// The value when it is known without the chunks (another prior, or an explicit gradient).
     let fixedValue: Double?
+    /// Where the parts go once every chunk was formed — each chunk of them cleared as it is
+    /// read (`recycleParts`); nil: they are left as they are.
+    let recycling: ZeroedGradients?
 
     init(parts: [Tensor], likelihoodScale: Float, windows: [GaussianPrior.Window], priorScale: Float, likelihoodValue: Double,
-         valueScale: Double) {
+         valueScale: Double, recycling: ZeroedGradients? = nil) {
+        self.recycling = recycling
         self.parts = parts
         self.likelihoodScale = likelihoodScale
         self.windows = windows
@@ -212,6 +221,14 @@ public final class ScaledGradient: @unchecked Sendable {
         chunks = ParameterChunks(count: gradient.count)
         squares = []
         fixedValue = value
+        recycling = nil
+    }
+
+    /// Hands the parts, all zeros once every chunk was formed exactly once (a sampler's step
+    /// forms each once), to the trainer's next step (`Trainer.zeroedGradients`); they must not
+    /// be read again.
+    public func recycleParts() {
+        recycling?.keep(parts)
     }
 
     /// Elements of θ.
@@ -233,6 +250,14 @@ public final class ScaledGradient: @unchecked Sendable {
     /// formed concurrently.
     func form(_ j: Int, theta t: UnsafeBufferPointer<Float>, into out: UnsafeMutablePointer<Float>,
               vectorKernels: Bool = FastMath.hasVectorKernels) {
+        formReading(j, theta: t, into: out, vectorKernels: vectorKernels)
+        if recycling != nil {
+            Optimizer.clear(parts.map { $0.withUnsafeBufferPointer { $0.baseAddress! } }, chunks.range(j))
+        }
+    }
+
+    private func formReading(_ j: Int, theta t: UnsafeBufferPointer<Float>, into out: UnsafeMutablePointer<Float>,
+                             vectorKernels: Bool) {
         let chunk = chunks.range(j), base = chunk.lowerBound, s = likelihoodScale
         // The usual case in one loop: two shards, the chunk inside one window of the prior.
         if parts.count == 2, windows.count >= 1, let w = windows.firstIndex(where: { $0.range.contains(base) }),

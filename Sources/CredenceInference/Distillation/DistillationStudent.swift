@@ -97,7 +97,7 @@ public struct DistillationStudent {
     mutating func learn(inputs: Tensor, targets: Tensor, rng: inout RandomGenerator) throws -> Double {
         let step = try trainer.shardedStep(parameters: parameters, batch: TrainingBatch(inputs: inputs, targets: targets), rng: &rng)
         try EpochLoop.requireFinite(step.loss)
-        trainer.optimizer.update(&parameters, gradientParts: step.gradientParts)
+        trainer.update(&parameters, gradientParts: step.gradientParts)
         if !step.batchStatistics.isEmpty { setModel(try model.updatingBuffers(with: step.batchStatistics)) }
         return step.loss
     }

@@ -180,6 +180,7 @@ public struct SGMCMC<Dynamics: SGMCMCDynamics>: InferenceMethod {
         let k = state.steps
         dynamics.step(&state.parameters, &state.buffers, gradient: gradient, stepSize: schedule.stepSize(at: k),
                       noise: schedule.addsNoise(at: k), rng: &rng)
+        gradient.recycleParts()
         state.steps += 1
         // The step formed every chunk of the gradient, so the log prior is in its value now.
         return (StepReport(loss: -gradient.value * target.temperature / Double(target.datasetSize)), schedule.keeps(after: k))

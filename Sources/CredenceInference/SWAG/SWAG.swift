@@ -135,7 +135,7 @@ public struct SWAGCollection: InferenceMethod {
     public func update(_ state: inout State, batch: TrainingBatch, rng: inout RandomGenerator) throws -> StepReport {
         let (loss, correct, parts) = try state.trainer.lossAndGradientParts(parameters: state.parameters, batch: batch, rng: &rng)
         try EpochLoop.requireFinite(loss)
-        state.trainer.optimizer.update(&state.parameters, gradientParts: parts)
+        state.trainer.update(&state.parameters, gradientParts: parts)
         state.steps += 1
         if state.steps > startAfter && (state.steps - startAfter) % collectEvery == 0 {
             collect(state.parameters, into: &state)

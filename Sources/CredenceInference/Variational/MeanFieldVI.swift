@@ -143,7 +143,9 @@ public struct MeanFieldVI: InferenceMethod {
         let penalty: Double
         if let delta = gaussianPrecision {
             penalty = gaussianRegularizedUpdate(state.network, parameters: &state.parameters, optimizer: &state.trainer.optimizer,
-                                                likelihood: fit, precision: delta, step: state.steps)
+                                                likelihood: fit, precision: delta, step: state.steps, clearingParts: true)
+            // The next step's tapes write into the cleared parts.
+            state.trainer.zeroedGradients.keep(fit.parts.flatMap { $0 })
         } else {
             let objective = try regularizedGradient(state.network, phi: state.parameters, likelihood: fit, step: state.steps, rng: &rng)
             penalty = objective.penalty
@@ -331,8 +333,11 @@ public struct MeanFieldVI: InferenceMethod {
     /// is ever a whole vector (and a chunk of one run's means with one weight sample is handed
     /// to the optimizer as its shard parts plus scale·μ, which Adam's kernel reads directly:
     /// `Optimizer.ChunkGradient.sum`); returns the regularizer's value at φ before the step.
+    /// With `clearingParts`, every chunk of the likelihood's parts is set to 0 once read, for
+    /// the trainer's next step to write into (`Trainer.zeroedGradients`).
     func gaussianRegularizedUpdate(_ network: VariationalNetwork, parameters phi: inout Tensor, optimizer: inout Optimizer,
-                                   likelihood fit: LikelihoodGradient, precision delta: Double, step: Int) -> Double {
+                                   likelihood fit: LikelihoodGradient, precision delta: Double, step: Int,
+                                   clearingParts: Bool = false) -> Double {
         let n = Double(datasetSize), meanCount = network.meanCount, total = phi.count
         let klScale = annealing(at: step) * temperature / n, priorScale = temperature / n
         // The mean coordinates in runs: Bayesian blocks (KL at klScale) and point weights (MAP prior at priorScale).
@@ -349,6 +354,7 @@ public struct MeanFieldVI: InferenceMethod {
         // derivative applied in the same pass); several: `combine` forms the sum first.
         let shardParts = fit.parts.count == 1 ? fit.parts[0].map { $0.withUnsafeBufferPointer { $0.baseAddress! } } : nil
         let factor = fit.derivatives[0].withUnsafeBufferPointer { $0.baseAddress! } - meanCount
+        let allParts = fit.parts.flatMap { $0.map { $0.withUnsafeBufferPointer { $0.baseAddress! } } }
         // Per chunk c, from c·width: Σμ² per run, then Σσ² and Σ log σ over its σ coordinates.
         let width = runs.count + 2
         var partials = [Double](repeating: 0, count: optimizer.gradientChunks.count * width)
@@ -384,7 +390,7 @@ public struct MeanFieldVI: InferenceMethod {
                         factor: shardParts == nil ? nil : factor + part.lowerBound, sigma: sigma, rho: rho, gradient: g,
                         precision: d, scale: sigmaScale)
                     return .formed
-                })
+                }, afterEachChunk: clearingParts ? { range in Optimizer.clear(allParts, range) } : nil)
             }
         }
         withExtendedLifetime(fit) {}

@@ -136,13 +136,21 @@ public struct Optimizer {
 
     /// θ ← θ + T(Σₖ gₖ): the gradient is the sum of `gradientParts` (e.g. one per worker
     /// thread's shard of the batch), summed chunk by chunk inside the update so the
-    /// parts are read once and nothing parameter-sized is allocated.
-    public mutating func update(_ parameters: inout Tensor, gradientParts: [Tensor]) {
+    /// parts are read once and nothing parameter-sized is allocated. With `clearingThem`, each
+    /// chunk of every part is set to 0 once the chunk is done, while it is in cache — for
+    /// parts the next step's tapes write into again (`Trainer.update(_:gradientParts:)`).
+    public mutating func update(_ parameters: inout Tensor, gradientParts: [Tensor], clearingThem: Bool = false) {
         precondition(gradientParts.allSatisfy { $0.count == parameterCount },
                      "optimizer built for \(parameterCount) parameters got gradient parts of \(gradientParts.map(\.count))")
         let parts = gradientParts.map { g in g.withUnsafeBufferPointer { $0.baseAddress! } }
-        update(&parameters) { _, _, _, _ in .sum(parts: parts, plusScaledParameters: 0, sumOfSquares: nil) }
+        update(&parameters, formingGradient: { _, _, _, _ in .sum(parts: parts, plusScaledParameters: 0, sumOfSquares: nil) },
+               afterEachChunk: clearingThem ? { range in Self.clear(parts, range) } : nil)
         withExtendedLifetime(gradientParts) {}
+    }
+
+    /// Sets `parts[j][range]` to 0 for every j (buffers whose storage the caller owns: raw writes).
+    public static func clear(_ parts: [UnsafePointer<Float>], _ range: Range<Int>) {
+        for part in parts { (UnsafeMutablePointer(mutating: part) + range.lowerBound).update(repeating: 0, count: range.count) }
     }
 
     /// How a chunk's gradient reaches `update(_:formingGradient:)`.
@@ -216,9 +224,12 @@ public struct Optimizer {
     /// Chunks run on the worker threads, so `formGradient` writes only to its own chunk
     /// (per-chunk results go in slots indexed by c). Transforms that need the whole gradient
     /// (`needsGlobalPass`, e.g. clipping by its norm) get it formed in full first.
+    /// `afterEachChunk(r)` runs on the chunk's thread once θ[r] is updated (e.g. to clear what
+    /// the gradient was read from, while it is in cache).
     public mutating func update(_ parameters: inout Tensor,
                                 formingGradient formGradient: (_ chunk: Int, _ range: Range<Int>, _ gradient: UnsafeMutablePointer<Float>,
-                                                               _ parameters: UnsafePointer<Float>) -> ChunkGradient) {
+                                                               _ parameters: UnsafePointer<Float>) -> ChunkGradient,
+                                afterEachChunk: ((_ range: Range<Int>) -> Void)? = nil) {
         precondition(parameters.count == parameterCount, "optimizer built for \(parameterCount) parameters got \(parameters.count)")
         step += 1
         let step = self.step
@@ -247,11 +258,12 @@ public struct Optimizer {
                     let r = chunks[c]
                     if let fused {
                         fused(formGradient(c, r, up, pp), r, pp)
-                        continue
+                    } else {
+                        if !formedFirst { written(c, r, pp) }
+                        for t in chain { t.apply(updates: up, parameters: pp, range: r, step: step) }
+                        for i in r { pp[i] += up[i] }
                     }
-                    if !formedFirst { written(c, r, pp) }
-                    for t in chain { t.apply(updates: up, parameters: pp, range: r, step: step) }
-                    for i in r { pp[i] += up[i] }
+                    afterEachChunk?(r)
                 }
             }
         }

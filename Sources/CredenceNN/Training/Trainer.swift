@@ -119,6 +119,10 @@ public struct Trainer {
     /// The MPI job to train data-parallel in (nil: this process alone).
     public var dataParallel: MPIWorld?
 
+    /// Last step's gradient parts, cleared by the optimizer, for this step's tapes to write
+    /// into (`update(_:gradientParts:)`); shared by this trainer's copies.
+    public let zeroedGradients = ZeroedGradients()
+
     public init(model: any NetworkModel, optimizer: Optimizer, configuration: TrainingConfiguration) {
         self.model = model
         self.optimizer = optimizer
@@ -167,11 +171,13 @@ public struct Trainer {
         let perRank = (shards.count + ranks - 1) / ranks
         let mine = Swift.min(rank * perRank, shards.count)..<Swift.min((rank + 1) * perRank, shards.count)
         let objective = configuration.objective
+        let zeroed = zeroedGradients.take(mine.count, count: parameters.count)
         var results = try Parallel.map(mine.count) { i -> (Double, Int, Tensor, [String: [BatchNormStatistics]]) in
             let s = mine.lowerBound + i
             let shard = try batch.shard(shards[s])
             let tape = Tape()
             let theta = tape.variable(parameters)
+            if i < zeroed.count { tape.writeGradient(of: theta, intoZeroed: zeroed[i]) }
             var context = ForwardContext(mode: mode, rng: shardRNGs[s])
             let (loss, outputs) = try objective.loss(model: model, parameters: theta, batch: shard, context: &context)
             let weight = Float(shard.count) / Float(n)
@@ -211,6 +217,14 @@ public struct Trainer {
             }
         }
         return ShardedStep(loss: loss, correct: correct, gradientParts: parts, batchStatistics: statistics)
+    }
+
+    /// The optimizer's step on `shardedStep`'s gradient parts, which it clears as it reads them
+    /// and keeps for the next step's tapes to write into (`ZeroedGradients`): the parts must
+    /// not be used afterwards.
+    public mutating func update(_ parameters: inout Tensor, gradientParts parts: [Tensor]) {
+        optimizer.update(&parameters, gradientParts: parts, clearingThem: true)
+        zeroedGradients.keep(parts)
     }
 
     /// This rank's shard results summed over every rank (a rank may have no shard of a small
@@ -311,7 +325,7 @@ public struct Trainer {
             // Checking the loss keeps this O(1). A non-finite gradient under a finite loss
             // makes the parameters non-finite and the next step's loss NaN, which stops here.
             try EpochLoop.requireFinite(step.loss)
-            optimizer.update(&parameters, gradientParts: step.gradientParts)
+            update(&parameters, gradientParts: step.gradientParts)
             if !step.batchStatistics.isEmpty { model = try model.updatingBuffers(with: step.batchStatistics) }
             return StepReport(loss: step.loss, correct: objective.isClassification ? step.correct : nil)
         }, onProgress: onProgress, onEpochEnd: { epoch, loss in

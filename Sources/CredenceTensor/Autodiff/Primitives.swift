@@ -152,11 +152,11 @@ extension Variable {
                                : try! g.matmul(b, transposeRight: !transposeRight)
         }
         if tb {
-            let destination = gradientBuffer(tape, node: rightNode, shape: b.shape)
+            let (destination, zeroed) = gradientBuffer(tape, node: rightNode, shape: b.shape)
             if transposeRight {
-                g.matmulUnchecked(a, transposeLeft: true, transposeRight: transposeLeft, into: destination)
+                g.matmulUnchecked(a, transposeLeft: true, transposeRight: transposeLeft, into: destination, accumulating: zeroed)
             } else {
-                a.matmulUnchecked(g, transposeLeft: !transposeLeft, transposeRight: false, into: destination)
+                a.matmulUnchecked(g, transposeLeft: !transposeLeft, transposeRight: false, into: destination, accumulating: zeroed)
             }
             gb = destination
         }
@@ -164,9 +164,10 @@ extension Variable {
     }
 
     /// Where a pullback writes `node`'s gradient: its window of the tape's flat gradient buffer
-    /// when the tape offers one, else a new tensor.
-    static func gradientBuffer(_ tape: Tape?, node: Int, shape: [Int]) -> Tensor {
-        tape?.gradientDestination(node: node, shape: shape) ?? Tensor(uninitializedShape: shape)
+    /// when the tape offers one, else a new tensor — and whether it holds zeros already (a
+    /// window of a buffer handed to `Tape.writeGradient(of:intoZeroed:)`), so it may be added to.
+    static func gradientBuffer(_ tape: Tape?, node: Int, shape: [Int]) -> (buffer: Tensor, zeroed: Bool) {
+        tape?.gradientDestination(node: node, shape: shape) ?? (Tensor(uninitializedShape: shape), false)
     }
 
     /// x·Wᵀ + b, a dense layer's output: `x.matmul(weight, transposeRight: true) + bias` in one
@@ -193,7 +194,7 @@ extension Variable {
                                                      left: tx, right: tw, rightNode: weightID, tape: tape)
             var gb: Tensor?
             if tb {
-                let destination = Variable.gradientBuffer(tape, node: biasID, shape: [width])
+                let destination = Variable.gradientBuffer(tape, node: biasID, shape: [width]).buffer
                 // Written through its storage: the destination may be a window of the flat buffer.
                 Broadcasting.sumRows(of: g.storage.pointer + g.offset, rows: rows, width: width,
                                      into: destination.storage.pointer + destination.offset)

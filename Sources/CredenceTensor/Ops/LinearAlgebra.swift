@@ -19,13 +19,16 @@ extension Tensor {
     }
 
     /// `op(self) · op(other)` written into `destination`'s elements in place (raw: no
-    /// copy-on-write), for pullbacks filling a buffer the tape owns. Shapes must already agree.
-    func matmulUnchecked(_ other: Tensor, transposeLeft: Bool, transposeRight: Bool, into destination: Tensor) {
+    /// copy-on-write), for pullbacks filling a buffer the tape owns — or added to it
+    /// (`accumulating`: β = 1, for a destination known to hold zeros, which spares OpenBLAS its
+    /// pass clearing it). Shapes must already agree.
+    func matmulUnchecked(_ other: Tensor, transposeLeft: Bool, transposeRight: Bool, into destination: Tensor,
+                         accumulating: Bool = false) {
         let m = transposeLeft ? shape[1] : shape[0], k = transposeLeft ? shape[0] : shape[1]
         let n = transposeRight ? other.shape[0] : other.shape[1]
         precondition(destination.count == m * n, "matmul destination holds \(destination.count), needs \(m * n)")
         BLAS.sgemm(transA: transposeLeft, transB: transposeRight, m: m, n: n, k: k, alpha: 1,
                    a: storage.pointer + offset, lda: shape[1], b: other.storage.pointer + other.offset,
-                   ldb: other.shape[1], beta: 0, c: destination.storage.pointer + destination.offset, ldc: n)
+                   ldb: other.shape[1], beta: accumulating ? 1 : 0, c: destination.storage.pointer + destination.offset, ldc: n)
     }
 }

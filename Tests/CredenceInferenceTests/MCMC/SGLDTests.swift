@@ -117,3 +117,32 @@ import Testing
         #expect(SGMCMCRun.potentialRiseWarning(.nan, parameterCount: 338, temperature: 1) != nil)
     }
 }
+
+extension SGLDTests {
+    /// A chain's steps reuse its trainer's gradient buffers (cleared as the sampler forms each
+    /// chunk, written into by the next step's tapes — `ScaledGradient.recycleParts`): its
+    /// iterates are, bit for bit, Langevin steps on the log-density's gradient formed afresh
+    /// (by a target of its own, so the two share no buffers).
+    @Test func recycledGradientBuffersGiveTheStepsOfFreshGradients() throws {
+        let model = TwoMoonsHarness.model(), train = TwoMoonsHarness.data.train
+        func target() throws -> LogPosterior {
+            try LogPosterior(model: model, objective: .crossEntropy(labelSmoothing: 0), prior: GaussianPrior(precision: 1),
+                             datasetSize: train.count)
+        }
+        let (chained, fresh) = (try target(), try target())
+        let sgld = SGLD(target: chained, stepSize: 1e-3, burnInSteps: 0, thinning: 1)
+        var rng = RandomGenerator(seed: 2)
+        var state = try sgld.initialState(model: model, parameters: model.initialParameters(rng: &rng), task: .classification, rng: &rng)
+        var theta = state.parameters
+        for k in 0..<4 {
+            let batch = try train.trainingBatch(Array((k * 64)..<(k * 64 + 64)))
+            var (a, b) = (RandomGenerator(seed: UInt64(k)), RandomGenerator(seed: UInt64(k)))
+            _ = try sgld.advance(&state, batch: batch, rng: &a)
+            let (_, gradient) = try fresh.logDensity(parameters: theta, batch: batch, rng: &b)
+            var none = NoBuffers()
+            LangevinDynamics().step(&theta, &none, gradient: gradient, stepSize: 1e-3, noise: true, rng: &b)
+            #expect(state.parameters == theta, "step \(k)")
+        }
+        #expect(chained.trainer.zeroedGradients.take(8, count: theta.count).count == Swift.min(Parallel.workerCount, 64))
+    }
+}

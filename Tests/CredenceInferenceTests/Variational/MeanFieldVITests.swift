@@ -247,9 +247,13 @@ struct LinearRegressionNetwork {
                               { .sgd(learningRate: .constant(1), clipNorm: 0.5, parameterCount: count) },
                               // ε = 1 keeps Adam's first step smooth in g (at 1e-8 it is ±rate wherever g ≠ 0).
                               { .adam(learningRate: .constant(1), epsilon: 1, parameterCount: count) }] {
+            // The fused step clears the parts it read (as training does): it gets copies of them.
+            var copied = fit
+            copied.parts = fit.parts.map { $0.map { $0.map { $0 } } }
             var fused = state.parameters, fusedOptimizer = makeOptimizer()
-            let fusedValue = vi.gaussianRegularizedUpdate(network, parameters: &fused, optimizer: &fusedOptimizer, likelihood: fit,
-                                                          precision: 3, step: 4)
+            let fusedValue = vi.gaussianRegularizedUpdate(network, parameters: &fused, optimizer: &fusedOptimizer, likelihood: copied,
+                                                          precision: 3, step: 4, clearingParts: true)
+            #expect(copied.parts.joined().allSatisfy { $0.values.allSatisfy { $0 == 0 } }, "the parts are cleared")
             var general = state.parameters, generalOptimizer = makeOptimizer()
             let (gradient, value) = try vi.regularizedGradient(network, phi: state.parameters, likelihood: fit, step: 4, rng: &rng)
             generalOptimizer.update(&general, gradient: gradient)

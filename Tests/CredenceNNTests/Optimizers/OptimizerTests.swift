@@ -223,3 +223,25 @@ import CredenceTensor
         }
     }
 }
+
+extension OptimizerTests {
+    /// `clearingThem` zeroes every part once its chunk is done — Adam's fused kernel and a chain
+    /// with a global pass (clipping) alike — and the step is the one without it.
+    @Test func clearingThePartsLeavesZerosAndTheSameStep() {
+        let n = Optimizer.chunk * 2 + 9
+        var rng = RandomGenerator(seed: 6)
+        let start = Tensor.randomNormal(shape: [n], rng: &rng)
+        let g1 = Tensor.randomNormal(shape: [n], rng: &rng), g2 = Tensor.randomNormal(shape: [n], rng: &rng)
+        for make in [{ Optimizer.adam(learningRate: .constant(0.01), parameterCount: n) },
+                     { Optimizer.sgd(learningRate: .constant(0.1), clipNorm: 1, parameterCount: n) }] {
+            var (cleared, kept) = (make(), make())
+            var (a, b) = (start, start)
+            let parts = [g1.map { $0 }, g2.map { $0 }]   // copies of their own: they get cleared
+            cleared.update(&a, gradientParts: parts, clearingThem: true)
+            kept.update(&b, gradientParts: [g1, g2])
+            #expect(a == b)
+            #expect(parts.allSatisfy { $0.values.allSatisfy { $0 == 0 } })
+            #expect(g1.values.contains { $0 != 0 })
+        }
+    }
+}

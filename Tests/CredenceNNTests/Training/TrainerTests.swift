@@ -178,3 +178,49 @@ func quadrants(_ n: Int, seed: UInt64) -> ArraySource {
         #expect(throws: TrainingError.self) { try trainer.fit(parameters: &theta, data: quadrants(64, seed: 1), startEpoch: -1) }
     }
 }
+
+/// The optimizer clears each step's gradient parts and the next step's tapes write into them
+/// (`ZeroedGradients`): training is the same, bit for bit, as with fresh buffers every step.
+@Suite struct ZeroedGradientsTests {
+    @Test func recycledGradientBuffersTrainExactlyAsFreshOnes() throws {
+        let model = try Sequential(.mlp(inputShape: [2], hidden: [32, 32], outputs: 2))
+        var rng = RandomGenerator(seed: 4)
+        let start = model.initialParameters(rng: &rng)
+        let data = quadrants(256, seed: 5)
+        func trainer() -> Trainer {
+            Trainer(model: model, optimizer: .adam(learningRate: .constant(0.01), parameterCount: model.parameterCount),
+                    configuration: TrainingConfiguration(epochs: 1))
+        }
+        var (recycling, fresh) = (trainer(), trainer())
+        var (a, b) = (start, start)
+        for k in 0..<6 {
+            let batch = try data.trainingBatch(Array((k * 40)..<(k * 40 + 40)))
+            var (ra, rb) = (RandomGenerator(seed: UInt64(k)), RandomGenerator(seed: UInt64(k)))
+            let stepA = try recycling.shardedStep(parameters: a, batch: batch, rng: &ra)
+            let stepB = try fresh.shardedStep(parameters: b, batch: batch, rng: &rb)
+            let sameParts = stepA.gradientParts.map(\.values) == stepB.gradientParts.map(\.values)
+            #expect(sameParts, "step \(k)'s gradient parts")
+            let parts = stepA.gradientParts
+            recycling.update(&a, gradientParts: parts)
+            fresh.optimizer.update(&b, gradientParts: stepB.gradientParts)
+            #expect(a == b)
+            // Cleared by the optimizer and kept for the next step.
+            #expect(parts.allSatisfy { $0.values.allSatisfy { $0 == 0 } })
+        }
+        #expect(recycling.zeroedGradients.take(8, count: start.count).count == Swift.min(Parallel.workerCount, 40))
+        #expect(fresh.zeroedGradients.take(8, count: start.count).isEmpty)
+    }
+
+    @Test func keptBuffersAreHandedOutOnceAndOfTheirOwnSize() {
+        let pool = ZeroedGradients()
+        let a = Tensor(shape: [10], repeating: 0), b = Tensor(shape: [10], repeating: 0)
+        pool.keep([a, a, b, Tensor(shape: [2, 5], repeating: 0)])   // a twice would be written by two shards at once
+        #expect(pool.take(1, count: 7).isEmpty)                      // another size: dropped
+        pool.keep([a, b])
+        let taken = pool.take(5, count: 10)
+        #expect(taken.count == 2)
+        #expect(pool.take(5, count: 10).isEmpty)
+        for _ in 0..<(ZeroedGradients.limit + 3) { pool.keep([Tensor(shape: [10], repeating: 0)]) }
+        #expect(pool.take(100, count: 10).count == ZeroedGradients.limit)
+    }
+}

@@ -215,3 +215,38 @@ import Testing
         try GradientCheck().check("in-place weight gradients", [theta]) { try loss($0[0]) }
     }
 }
+
+@Suite struct ZeroedGradientBufferTests {
+    /// A flat gradient written into a buffer of zeros handed in (weight-gradient products added
+    /// into it, β = 1) is the plain pass's bit for bit — weights through `affine` and `matmul`,
+    /// a weight used twice (its second contribution added on top), a bias, an unused gap — and
+    /// lands in that buffer's storage.
+    @Test func aZeroedBufferGetsThePlainPassesGradientInPlace() throws {
+        var rng = RandomGenerator(seed: 9)
+        let theta = Tensor.randomNormal(shape: [3 * 4 + 4 + 4 * 4 + 5], rng: &rng)   // the last 5: unused
+        let x = Tensor.randomNormal(shape: [5, 3], rng: &rng)
+        func loss(_ v: Variable) throws -> Variable {
+            let w1 = try v.segment(offset: 0, shape: [4, 3]), b1 = try v.segment(offset: 12, shape: [4])
+            let w2 = try v.segment(offset: 16, shape: [4, 4])
+            let h = try Variable(constant: x).affine(weight: w1, bias: b1).tanh()
+            return try h.matmul(w2, transposeRight: true).matmul(w2).sum()
+        }
+        let plain = Tape()
+        let p = plain.variable(theta)
+        let expected = plain.gradients(of: try loss(p))[p]
+
+        let tape = Tape()
+        let v = tape.variable(theta)
+        let zeroed = Tensor(shape: theta.shape, repeating: 0)
+        tape.writeGradient(of: v, intoZeroed: zeroed)
+        let g = tape.gradients(of: try loss(v))[v]
+        #expect(g.values == expected.values)
+        #expect(g.values.suffix(5) == [0, 0, 0, 0, 0])
+        #expect(g.withUnsafeBufferPointer { $0.baseAddress } == zeroed.withUnsafeBufferPointer { $0.baseAddress })
+
+        // The buffer is for one pass: the next one allocates its own again.
+        let again = tape.gradients(of: try loss(v))[v]
+        #expect(again.values == expected.values)
+        #expect(again.withUnsafeBufferPointer { $0.baseAddress } != zeroed.withUnsafeBufferPointer { $0.baseAddress })
+    }
+}
