@@ -29,8 +29,10 @@ for ((r = 1; r <= ROUNDS; r++)); do
   .build/release/credence perf --format json ${PARTS:+--parts $PARTS} > "$OUT/credence-$r.json"
   echo "== round $r of $ROUNDS: PyTorch reference ==" >&2
   "$PY" "$REF" --parts speed --out "$OUT/pytorch-$r.json" > /dev/null
-  echo "== round $r of $ROUNDS: PyTorch, the architectures (scripts/architecture-reference.py) ==" >&2
-  "$PY" "$HERE/scripts/architecture-reference.py" --out "$OUT/architectures-$r.json" > /dev/null
+  if [ -z "${PARTS:-}" ] || [[ " $PARTS " =~ \ (lenet5|resnet20|densenet)\  ]]; then
+    echo "== round $r of $ROUNDS: PyTorch, the architectures (scripts/architecture-reference.py) ==" >&2
+    "$PY" "$HERE/scripts/architecture-reference.py" --out "$OUT/architectures-$r.json" > /dev/null
+  fi
   if [ -z "${PARTS:-}" ] || [[ " $PARTS " == *" hmc "* ]]; then
     echo "== round $r of $ROUNDS: PyTorch, HMC's full-batch gradients (scripts/hmc-gradient-reference.py) ==" >&2
     "$PY" "$HERE/scripts/hmc-gradient-reference.py" --out "$OUT/hmc-$r.json" > /dev/null
@@ -45,7 +47,7 @@ def rows_of(r):
     """One round's (workload, Credence, PyTorch, target) rows."""
     c = json.load(open(f"{out}/credence-{r}.json"))
     p = json.load(open(f"{out}/pytorch-{r}.json"))["speed"]
-    architectures = json.load(open(f"{out}/architectures-{r}.json"))
+    architectures = json.load(open(f"{out}/architectures-{r}.json")) if os.path.exists(f"{out}/architectures-{r}.json") else {}
     hmc = json.load(open(f"{out}/hmc-{r}.json"))["gradients_per_s"] if os.path.exists(f"{out}/hmc-{r}.json") else {}
     rows = []  # only the parts Credence measured (PARTS may leave some out)
     if "mlpTrainingSamplesPerSecond" in c:
