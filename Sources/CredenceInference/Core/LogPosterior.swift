@@ -162,11 +162,12 @@ public struct LogPosterior {
         let likelihood = valueScale * Double(datasetSize) * Double(outputsPerExample) * meanLoss
         let gaussian = prior as? GaussianPrior
         let scaled = ScaledGradient(parts: parts, likelihoodScale: likelihoodScale, windows: gaussian?.windows(count: parameters.count) ?? [],
-                                    priorScale: priorScale, likelihoodValue: likelihood, valueScale: valueScale,
-                                    recycling: gaussian == nil ? nil : recycling)
+                                    priorScale: priorScale, likelihoodValue: likelihood, valueScale: valueScale, recycling: recycling)
         if gaussian != nil { return scaled }
-        // Another prior: the likelihood's part formed whole, then the prior's gradient and value its own way.
+        // Another prior: the likelihood's part formed whole (every chunk once: the parts are
+        // done with), then the prior's gradient and value its own way.
         var gradient = scaled.materialize(theta: parameters)
+        scaled.recycleParts()
         prior.addGradient(of: parameters, to: &gradient, scale: priorScale)
         return ScaledGradient(exact: gradient, value: likelihood - valueScale * prior.logDensity(parameters), likelihoodValue: likelihood)
     }

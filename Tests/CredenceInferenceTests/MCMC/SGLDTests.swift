@@ -122,12 +122,16 @@ extension SGLDTests {
     /// A chain's steps reuse its trainer's gradient buffers (cleared as the sampler forms each
     /// chunk, written into by the next step's tapes — `ScaledGradient.recycleParts`): its
     /// iterates are, bit for bit, Langevin steps on the log-density's gradient formed afresh
-    /// (by a target of its own, so the two share no buffers).
-    @Test func recycledGradientBuffersGiveTheStepsOfFreshGradients() throws {
+    /// (by a target of its own, so the two share no buffers) — under the Gaussian prior, whose
+    /// gradient the sampler forms chunk by chunk, and under a scale mixture, whose likelihood
+    /// part is formed whole first.
+    @Test(arguments: [true, false])
+    func recycledGradientBuffersGiveTheStepsOfFreshGradients(gaussian: Bool) throws {
         let model = TwoMoonsHarness.model(), train = TwoMoonsHarness.data.train
+        let prior: any ParameterPrior = try gaussian ? GaussianPrior(precision: 1)
+            : ScaleMixtureGaussianPrior(mixtureWeight: 0.5, standardDeviation1: 1, standardDeviation2: 0.1)
         func target() throws -> LogPosterior {
-            try LogPosterior(model: model, objective: .crossEntropy(labelSmoothing: 0), prior: GaussianPrior(precision: 1),
-                             datasetSize: train.count)
+            try LogPosterior(model: model, objective: .crossEntropy(labelSmoothing: 0), prior: prior, datasetSize: train.count)
         }
         let (chained, fresh) = (try target(), try target())
         let sgld = SGLD(target: chained, stepSize: 1e-3, burnInSteps: 0, thinning: 1)
